@@ -1,0 +1,1 @@
+"""Pure-Python data and rules. No Qt, no torch."""

@@ -1,0 +1,115 @@
+"""What Studio writes into each image: A1111 ``parameters``, the ``studio`` spec chunk, and the IPTC AI marker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from studio import __version__
+from studio.core.a1111 import build_parameters
+from studio.core.prompts import extract_loras, lora_tag
+from studio.core.specs import GenerateSpec
+
+STUDIO_CHUNK = "studio"
+PARAMETERS_CHUNK = "parameters"
+XMP_KEY = "XML:com.adobe.xmp"
+AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+_XMP = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about=""\n'
+    '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">\n'
+    f"   <Iptc4xmpExt:DigitalSourceType>{AI_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>\n"
+    "  </rdf:Description>\n"
+    " </rdf:RDF>\n"
+    "</x:xmpmeta>\n"
+    '<?xpacket end="w"?>'
+)
+
+
+@dataclass(frozen=True)
+class RenderInfo:
+    """Facts about how one image was made, beyond the spec."""
+
+    seed: int
+    index: int = 0
+    device: str = ""
+    dtype: str = ""
+    seconds: float = 0.0
+    model_hash: str = ""
+    lora_hashes: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
+    prompt = spec.prompt
+    _, tagged = extract_loras(prompt)
+    tagged_names = {t.name for t in tagged}
+    extra_tags = [lora_tag(lo.name, lo.weight) for lo in spec.loras if lo.name not in tagged_names]
+    if extra_tags:
+        prompt = (prompt.rstrip() + " " + " ".join(extra_tags)).strip()
+    params: list[tuple[str, Any]] = [
+        ("Steps", spec.steps),
+        ("Sampler", spec.sampler),
+        ("Schedule type", spec.schedule if spec.schedule != "Automatic" else None),
+        ("CFG scale", float(spec.cfg_scale)),
+        ("Seed", info.seed),
+        ("Size", f"{spec.width}x{spec.height}"),
+        ("Model hash", info.model_hash or None),
+        ("Model", spec.model_name),
+        ("Denoising strength", float(spec.strength) if spec.init_image else None),
+        ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
+        ("Mask blur", spec.mask_blur if spec.mask else None),
+        ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
+        ("RNG", "CPU"),
+        ("Version", f"Studio {__version__}"),
+    ]
+    return build_parameters(prompt, spec.negative_prompt, params)
+
+
+def studio_record(spec: GenerateSpec, info: RenderInfo) -> dict[str, Any]:
+    return {
+        "spec": spec.to_dict(),
+        "image_seed": info.seed,
+        "index": info.index,
+        "device": info.device,
+        "dtype": info.dtype,
+        "seconds": round(info.seconds, 3),
+        "model_hash": info.model_hash,
+        "lora_hashes": info.lora_hashes,
+        "versions": {"studio": __version__, **info.versions},
+    }
+
+
+def png_info(spec: GenerateSpec, info: RenderInfo) -> PngInfo:
+    meta = PngInfo()
+    meta.add_text(PARAMETERS_CHUNK, a1111_text(spec, info))
+    meta.add_itxt(STUDIO_CHUNK, json.dumps(studio_record(spec, info), ensure_ascii=False))
+    meta.add_itxt(XMP_KEY, _XMP)
+    return meta
+
+
+def read_studio_record(image: Image.Image) -> dict[str, Any] | None:
+    raw = image.info.get(STUDIO_CHUNK)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def spec_of_image(image: Image.Image) -> GenerateSpec | None:
+    """The spec that reproduces this exact image (its own seed, one image), if Studio made it."""
+    rec = read_studio_record(image)
+    if not rec or "spec" not in rec:
+        return None
+    spec = GenerateSpec.from_dict(rec["spec"])
+    return spec.replace(seed=int(rec.get("image_seed", spec.seed)), batch_size=1, batch_count=1)

@@ -1,0 +1,64 @@
+"""Where Studio keeps things. One place; everything overridable by ``STUDIO_HOME``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "Studio"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+@dataclass(frozen=True)
+class StudioPaths:
+    """The folders of one Studio data home."""
+
+    home: Path
+    config_dir: Path
+    cache_dir: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    @property
+    def gallery_dir(self) -> Path:
+        return self.home / "gallery"
+
+    @property
+    def inputs_dir(self) -> Path:
+        """Init images and masks that jobs refer to, stored by content hash."""
+        return self.home / "inputs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def queue_file(self) -> Path:
+        return self.home / "queue.json"
+
+    def ensure(self) -> StudioPaths:
+        for p in (self.home, self.config_dir, self.cache_dir, self.gallery_dir, self.inputs_dir, self.models_dir):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def resolve_paths(home: str | os.PathLike[str] | None = None) -> StudioPaths:
+    """Paths for an explicit ``home``, else ``$STUDIO_HOME``, else the platform's user folders."""
+    chosen = home if home is not None else os.environ.get("STUDIO_HOME")
+    if chosen:
+        root = Path(chosen).expanduser().resolve()
+        return StudioPaths(home=root, config_dir=root / "config", cache_dir=root / "cache")
+    import platformdirs
+
+    return StudioPaths(
+        home=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
+    )
+
+
+def resource(*parts: str) -> Path:
+    return RESOURCES.joinpath(*parts)

@@ -1,0 +1,1 @@
+"""Model execution: torch, diffusers, transformers — imported lazily, inside functions. No Qt."""

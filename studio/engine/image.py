@@ -1,0 +1,170 @@
+"""The image job handler: GenerateSpec in, saved images out, typed events along the way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, StudioError
+from studio.core.events import Event, ItemSaved, Preview, Progress
+from studio.core.gallery_store import GalleryStore, SavedImage
+from studio.core.hashing import HashCache
+from studio.core.image_metadata import RenderInfo
+from studio.core.specs import GenerateSpec, check
+from studio.engine.devices import Placement, choose_placement
+from studio.engine.pipelines import LoadedModel, PipelineCache, apply_loras, pipeline_for, set_scheduler
+from studio.engine.preview import latents_to_preview
+from studio.engine.prompt_encoding import encode
+
+Emit = Callable[[Event], None]
+
+
+def load_input_image(path: str, size: tuple[int, int], field: str, mode: str = "RGB") -> Image.Image:
+    """Open an init image or mask, apply EXIF orientation, and fit it to ``size`` (scale to cover, centre crop)."""
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im = im.convert(mode)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(path).name} is not an image Studio can read.", repr(e),
+                          field=field) from e
+    if im.size != size:
+        im = ImageOps.fit(im, size, Image.Resampling.LANCZOS)
+    return im
+
+
+def _versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}
+
+
+class ImageEngine:
+    """Runs image jobs on one device. Owned by the runner thread; not for concurrent use."""
+
+    def __init__(self, store: GalleryStore, hashes: HashCache, *, placement: Callable[[], Placement] | None = None,
+                 preview_interval: Callable[[], float] = lambda: 0.25):
+        self.store = store
+        self.hashes = hashes
+        self.cache = PipelineCache(placement or choose_placement)
+        self._preview_interval = preview_interval
+
+    def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        check(spec)
+        cancel.raise_if_cancelled()
+        try:
+            return self._generate(spec, cancel, emit)
+        except StudioError:
+            raise
+        except Exception as e:
+            from studio.core.errors import JobCancelled
+            from studio.engine.errors import translate
+
+            if isinstance(e, JobCancelled):
+                raise
+            raise translate(e, width=spec.width, height=spec.height, batch=spec.batch_size) from e
+
+    def _generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        import torch
+
+        from studio.core.events import Loading
+
+        model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
+        cancel.raise_if_cancelled()
+        pipe = pipeline_for(model, spec.mode)
+        apply_loras(model, spec.loras)
+        set_scheduler(model, pipe, spec.sampler, spec.schedule)
+        size = (spec.width, spec.height)
+        call: dict[str, Any] = encode(pipe, spec.prompt, spec.negative_prompt, spec.clip_skip)
+        call.update(num_inference_steps=spec.steps, guidance_scale=spec.cfg_scale,
+                    num_images_per_prompt=spec.batch_size, output_type="latent")
+        init = mask = None
+        if spec.mode == "txt2img":
+            call.update(width=spec.width, height=spec.height)
+        else:
+            init = load_input_image(spec.init_image or "", size, "init_image")
+            call.update(image=init, strength=spec.strength)
+            if spec.mode == "inpaint":
+                mask = load_input_image(spec.mask or "", size, "mask", mode="L")
+                call.update(mask_image=mask, width=spec.width, height=spec.height)
+
+        info = self._render_info(spec, model)
+        saved: list[SavedImage] = []
+        interval = self._preview_interval()
+        for batch in range(spec.batch_count):
+            first = batch * spec.batch_size
+            seeds = [spec.seed_for(first + i) for i in range(spec.batch_size)]
+            started = time.perf_counter()
+            state = {"last_preview": 0.0}
+
+            def on_step(p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state) -> dict:
+                cancel.raise_if_cancelled()
+                total = p.num_timesteps
+                emit(Progress(step=step + 1, total=total, item=first, items=spec.image_count))
+                now = time.monotonic()
+                if step + 1 < total and now - state["last_preview"] >= interval:
+                    state["last_preview"] = now
+                    emit(Preview(image=latents_to_preview(kw["latents"], model.family, size), step=step + 1, item=first))
+                return kw
+
+            gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+            latents = pipe(generator=gens, callback_on_step_end=on_step,
+                           callback_on_step_end_tensor_inputs=["latents"], **call).images
+            cancel.raise_if_cancelled()
+            images = decode(model, pipe, latents)
+            seconds = (time.perf_counter() - started) / len(images)
+            for i, image in enumerate(images):
+                if mask is not None and init is not None:
+                    image = paste_unmasked(image, init, mask, spec.mask_blur)
+                item_info = RenderInfo(**{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds})
+                item = self.store.save(image, spec, item_info)
+                saved.append(item)
+                emit(ItemSaved(item=item))
+        return saved
+
+    def _render_info(self, spec: GenerateSpec, model: LoadedModel) -> RenderInfo:
+        path = Path(model.path)
+        model_hash = self.hashes.a1111_model_hash(path) if path.is_file() else ""
+        loras = {lo.name: self.hashes.a1111_lora_hash(Path(lo.path)) for lo in spec.loras}
+        return RenderInfo(seed=spec.seed, device=model.placement.device, dtype=model.placement.dtype_name,
+                          model_hash=model_hash, lora_hashes=loras, versions=_versions())
+
+
+def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
+    """VAE-decode latents, guarding against the fp16 VAE NaN (black image) trap by retrying in fp32."""
+    import torch
+
+    vae = pipe.vae
+    cfg = vae.config
+    with torch.no_grad():
+        if getattr(cfg, "latents_mean", None) is not None and getattr(cfg, "latents_std", None) is not None:
+            mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1).to(latents.device, latents.dtype)
+            std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1).to(latents.device, latents.dtype)
+            latents = latents * std / cfg.scaling_factor + mean
+        else:
+            latents = latents / cfg.scaling_factor
+        if vae.dtype == torch.float16 and (model.vae_upcast or getattr(cfg, "force_upcast", False)):
+            vae.to(torch.float32)
+            model.vae_upcast = True
+        pixels = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
+        if vae.dtype != torch.float32 and torch.isnan(pixels).any():
+            vae.to(torch.float32)
+            model.vae_upcast = True
+            pixels = vae.decode(latents.float(), return_dict=False)[0]
+        if torch.isnan(pixels).any():
+            raise StudioError(ErrorKind.INTERNAL,
+                              "The model produced an invalid (NaN) image. Try another sampler, fewer steps or fp32.")
+    return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+
+
+def paste_unmasked(generated: Image.Image, init: Image.Image, mask: Image.Image, blur: int) -> Image.Image:
+    """Keep the original pixels outside the mask (feathered by ``blur`` px), as AUTOMATIC1111 does."""
+    alpha = mask.filter(ImageFilter.GaussianBlur(blur)) if blur > 0 else mask
+    return Image.composite(generated.convert("RGB"), init.convert("RGB"), alpha)

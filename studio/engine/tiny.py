@@ -1,0 +1,155 @@
+"""Tiny Stable Diffusion pipelines built in code (seconds on a CPU) for tests, benchmarks and smoke checks.
+
+They have the real architectures (UNet2DConditionModel, AutoencoderKL, CLIP text encoders, a CLIP-style BPE
+tokenizer) at toy sizes, with random weights: they produce noise-like images, never meaningful pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+_WORDS = (
+    "a an the of on in with and photo painting portrait cat dog red green blue yellow orange purple white black "
+    "circle square triangle cross star background big small left right top bottom hat castle forest sky moon "
+    "sun tree house river mountain detailed blurry ugly bad anatomy high quality masterpiece"
+).split()
+
+
+def build_tokenizer(folder: Path) -> Path:
+    """Train a small CLIP-style byte-level BPE and save ``vocab.json`` + ``merges.txt`` into ``folder``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE(unk_token="<|endoftext|>", end_of_word_suffix="</w>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|startoftext|>", "<|endoftext|>"],
+        end_of_word_suffix="</w>",
+        initial_alphabet=list("abcdefghijklmnopqrstuvwxyz0123456789.,:;!?()[]-'\"<>"),
+    )
+    corpus = [" ".join(_WORDS[i:] + _WORDS[:i]) for i in range(len(_WORDS))]
+    tok.train_from_iterator(corpus, trainer)
+    model_files = tok.model.save(str(folder))
+    vocab = json.loads(Path(model_files[0]).read_text())
+    merges = Path(model_files[1]).read_text().splitlines()
+    if not merges or not merges[0].startswith("#version"):
+        merges = ["#version: 0.2"] + merges
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("\n".join(merges) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 77}))
+    return folder
+
+
+def _text_encoder(tokenizer, *, with_projection: bool = False, hidden: int = 32):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    cfg = CLIPTextConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_attention_heads=2,
+        num_hidden_layers=3,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=77,
+        projection_dim=hidden,
+    )
+    cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
+    return cls(cfg).eval()
+
+
+def _vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    ).eval()
+
+
+def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), tokenizer_dir: Path | None = None):
+    """A tiny SD 1.x-style ``StableDiffusionPipeline`` (≈1 M UNet parameters)."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTokenizer
+
+    torch.manual_seed(seed)
+    tok_dir = tokenizer_dir or build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    text_encoder = _text_encoder(tokenizer)
+    unet = UNet2DConditionModel(
+        block_out_channels=channels,
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    ).eval()
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+        steps_offset=1, timestep_spacing="leading",
+    )
+    return StableDiffusionPipeline(
+        vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
+    """A tiny SDXL-style ``StableDiffusionXLPipeline`` (two text encoders, micro-conditioning)."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTokenizer
+
+    torch.manual_seed(seed)
+    tok_dir = tokenizer_dir or build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    tokenizer_2 = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    text_encoder = _text_encoder(tokenizer, hidden=32)
+    text_encoder_2 = _text_encoder(tokenizer_2, with_projection=True, hidden=32)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + 6 * 8,
+        cross_attention_dim=64,
+        norm_num_groups=8,
+    ).eval()
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+        steps_offset=1, timestep_spacing="leading",
+    )
+    return StableDiffusionXLPipeline(
+        vae=_vae(), text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True,
+    )
+
+
+def save_tiny_model(folder: Path, kind: str = "sd", seed: int = 0) -> Path:
+    """Write a tiny diffusers pipeline folder (``kind`` "sd" or "sdxl") and return its path."""
+    pipe = build_sdxl_pipeline(seed) if kind == "sdxl" else build_sd_pipeline(seed)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder

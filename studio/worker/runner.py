@@ -1,0 +1,167 @@
+"""One queue, one consumer thread: jobs run in order, one at a time, on the device this runner owns."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.events import Cancelled, Event, Failed, Finished, Queued, Started
+
+Emit = Callable[[Event], None]
+
+
+class Handler(Protocol):
+    def __call__(self, spec: Any, cancel: CancelToken, emit: Emit) -> list[Any]: ...
+
+
+@dataclass
+class Job:
+    id: str
+    spec: Any
+    cancel: CancelToken
+
+
+class JobRunner:
+    """Runs submitted specs in FIFO order on a single thread, reporting typed events through ``emit``.
+
+    ``emit`` is called from the runner thread (and from the caller's thread for ``Queued`` and for
+    cancelling a job that has not started); it must be thread-safe.
+    """
+
+    def __init__(self, emit: Emit, handlers: dict[type, Handler] | None = None, name: str = "device"):
+        self._emit = emit
+        self._handlers: dict[type, Handler] = dict(handlers or {})
+        self._pending: list[Job] = []
+        self._running: Job | None = None
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._ids = itertools.count(1)
+        self._thread = threading.Thread(target=self._loop, name=f"studio-runner-{name}", daemon=True)
+        self._thread.start()
+
+    # -- the caller's side ----------------------------------------------------------------------------------
+    def register(self, spec_type: type, handler: Handler) -> None:
+        self._handlers[spec_type] = handler
+
+    def submit(self, spec: Any) -> str:
+        if type(spec) not in self._handlers:
+            raise StudioError(ErrorKind.INTERNAL, f"No handler for {type(spec).__name__} jobs.")
+        with self._cond:
+            if self._stopping:
+                raise StudioError(ErrorKind.INTERNAL, "Studio is shutting down; the job was not queued.")
+            job = Job(f"job-{next(self._ids)}", spec, CancelToken())
+            self._pending.append(job)
+            position = len(self._pending) - (0 if self._running else 1)
+            self._emit(Queued(job.id, spec=spec, position=position))
+            self._cond.notify()
+        return job.id
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued job (it never runs) or the running one (it stops at its next step)."""
+        with self._cond:
+            if self._running and self._running.id == job_id:
+                self._running.cancel.cancel()
+                return True
+            for job in self._pending:
+                if job.id == job_id:
+                    self._pending.remove(job)
+                    job.cancel.cancel()
+                    self._emit(Cancelled(job.id))
+                    return True
+        return False
+
+    def cancel_all(self) -> None:
+        with self._cond:
+            ids = [j.id for j in self._pending] + ([self._running.id] if self._running else [])
+        for job_id in ids:
+            self.cancel(job_id)
+
+    def move(self, job_id: str, index: int) -> bool:
+        """Move a queued job to ``index`` among the queued jobs."""
+        with self._cond:
+            for job in self._pending:
+                if job.id == job_id:
+                    self._pending.remove(job)
+                    self._pending.insert(max(0, min(index, len(self._pending))), job)
+                    return True
+        return False
+
+    def pending_ids(self) -> list[str]:
+        with self._cond:
+            return [j.id for j in self._pending]
+
+    @property
+    def running_id(self) -> str | None:
+        with self._cond:
+            return self._running.id if self._running else None
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Cancel everything and stop the thread; True if it stopped within ``timeout`` seconds."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self.cancel_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job is queued or running (for the CLI and tests)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._running:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    # -- the runner thread ------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping and not self._pending:
+                    return
+                job = self._pending.pop(0)
+                self._running = job
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._running = None
+                    self._cond.notify_all()
+
+    def _run(self, job: Job) -> None:
+        if job.cancel.cancelled:
+            self._emit(Cancelled(job.id))
+            return
+
+        def emit(event: Event) -> None:
+            self._emit(dataclasses.replace(event, job_id=job.id))
+
+        started = time.perf_counter()
+        self._emit(Started(job.id))
+        try:
+            items = self._handlers[type(job.spec)](job.spec, job.cancel, emit)
+        except JobCancelled:
+            self._emit(Cancelled(job.id))
+        except StudioError as e:
+            self._emit(Failed(job.id, error=e))
+        except Exception as e:  # noqa: BLE001 - the one place where any failure becomes a typed event
+            error = StudioError(
+                ErrorKind.INTERNAL,
+                f"The job failed unexpectedly: {type(e).__name__}: {e}",
+                details=traceback.format_exc(),
+            )
+            self._emit(Failed(job.id, error=error))
+        else:
+            self._emit(Finished(job.id, items=tuple(items or ()), seconds=time.perf_counter() - started))
