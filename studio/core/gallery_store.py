@@ -76,9 +76,11 @@ def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
 class GalleryStore:
     """Saves results with their recipe and keeps a searchable index of them. Thread-safe."""
 
-    def __init__(self, root: Path, index_file: Path | None = None):
+    def __init__(self, root: Path, index_file: Path | None = None, *, dated: bool = True):
+        """``dated``: results go into YYYY-MM-DD subfolders (the gallery); else straight into ``root``."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._dated = dated
         self._index_file = index_file or self.root / "index.sqlite"
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self._index_file, check_same_thread=False, timeout=10.0)
@@ -93,7 +95,7 @@ class GalleryStore:
             self._db.close()
 
     def _new_path(self, seed: int) -> Path:
-        day = self.root / time.strftime("%Y-%m-%d")
+        day = self.root / time.strftime("%Y-%m-%d") if self._dated else self.root
         day.mkdir(parents=True, exist_ok=True)
         return day / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
 

@@ -14,7 +14,7 @@ from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, pa
 SPEC_VERSION = 1
 MAX_SEED = 2**64 - 1
 A1111_MAX_SEED = 2**32 - 1
-MIN_SIZE, MAX_SIZE = 64, 4096
+MIN_SIZE, MAX_SIZE = 32, 4096
 MAX_STEPS = 500
 MAX_BATCH = 16
 MAX_COUNT = 100
@@ -147,7 +147,7 @@ def validate(spec: GenerateSpec) -> dict[str, str]:
             problems["strength"] = "Steps × strength is below one step: raise the steps or the strength."
         if not Path(spec.init_image).is_file():
             problems["init_image"] = f"The init image {spec.init_image} does not exist."
-    if spec.mask is not None and not Path(spec.mask).is_file():
+    if spec.mask is not None and "mask" not in problems and not Path(spec.mask).is_file():
         problems["mask"] = f"The mask {spec.mask} does not exist."
     for lo in spec.loras:
         if not -4.0 <= lo.weight <= 4.0:

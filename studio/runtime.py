@@ -1,0 +1,74 @@
+"""The one composition of Studio's back end, shared by the GUI and the CLI: stores, engine, runner."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.core.events import Event
+from studio.core.gallery_store import GalleryStore
+from studio.core.hashing import HashCache
+from studio.core.paths import StudioPaths, resolve_paths
+from studio.core.settings import Settings, load_settings, save_settings
+from studio.core.specs import GenerateSpec
+from studio.engine.image import ImageEngine
+from studio.worker.runner import JobRunner
+
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class Runtime:
+    paths: StudioPaths
+    settings: Settings
+    gallery: GalleryStore
+    hashes: HashCache
+    image_engine: ImageEngine
+    runner: JobRunner
+    listeners: list[Listener] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            listeners = list(self.listeners)
+        for listener in listeners:
+            listener(event)
+
+    def subscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self.listeners.append(listener)
+
+    def save_settings(self) -> None:
+        save_settings(self.settings, self.paths.settings_file)
+
+    def close(self, timeout: float = 5.0) -> bool:
+        stopped = self.runner.shutdown(timeout)
+        if stopped:
+            self.gallery.close()
+        return stopped
+
+
+def build_runtime(home: str | Path | None = None, *, settings: Settings | None = None,
+                  gallery_dir: Path | None = None) -> Runtime:
+    """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder."""
+    paths = resolve_paths(home).ensure()
+    settings = settings or load_settings(paths.settings_file)
+    if gallery_dir:  # plain output folder: no index files beside the user's images
+        gallery = GalleryStore(gallery_dir, paths.cache_dir / "outputs-index.sqlite", dated=False)
+    else:
+        gallery = GalleryStore(paths.gallery_dir)
+    hashes = HashCache(paths.cache_dir / "hashes.json")
+
+    def placement():
+        from studio.engine.devices import choose_placement
+
+        return choose_placement(settings.device, settings.dtype)
+
+    engine = ImageEngine(gallery, hashes, placement=placement, preview_interval=lambda: settings.preview_interval_s)
+    holder: list[Runtime] = []
+    runner = JobRunner(lambda e: holder[0].publish(e) if holder else None, {GenerateSpec: engine.generate})
+    rt = Runtime(paths, settings, gallery, hashes, engine, runner)
+    holder.append(rt)
+    return rt

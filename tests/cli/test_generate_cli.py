@@ -1,0 +1,69 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def studio(*args, home: Path, timeout=120):
+    env = {**os.environ, "STUDIO_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_generate_json_lines_and_files(tiny_sd, tmp_path):
+    out = tmp_path / "renders"
+    r = studio("generate", "a red circle", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "4",
+               "--seed", "7", "--count", "2", "--sampler", "DPM++ 2M Karras", "--out", str(out), "--json",
+               home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(d["seed"], d["width"], d["height"], d["steps"], d["sampler"]) for d in lines] == [
+        (7, 64, 64, 4, "DPM++ 2M"), (8, 64, 64, 4, "DPM++ 2M")]
+    for d in lines:
+        path = Path(d["path"])
+        assert path.parent == out and path.is_file()
+        with Image.open(path) as im:
+            assert "Sampler: DPM++ 2M, Schedule type: Karras" in im.info["parameters"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(d["path"]).name for d in lines)
+
+
+def test_generate_plain_output_into_gallery_and_img2img(tiny_sd, tmp_path):
+    home = tmp_path / "home"
+    init = tmp_path / "init.png"
+    Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(init)
+    r = studio("generate", "a cat", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "4",
+               "--init-image", str(init), "--strength", "0.5", home=home)
+    assert r.returncode == 0, r.stderr
+    path = Path(r.stdout.strip())
+    assert path.is_file() and (home / "gallery") in path.parents
+    with Image.open(path) as im:
+        assert "Denoising strength: 0.5" in im.info["parameters"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--width", "65"], "multiple of 8"), (["--sampler", "Warp"], "Unknown sampler"),
+     (["--model", "/definitely/missing"], "does not exist"), (["--steps", "x"], "invalid int"),
+     (["--mask", "m.png"], "needs an init image")],
+)
+def test_bad_arguments_exit_2_with_one_line(tiny_sd, tmp_path, args, message):
+    full = ["generate", "a cat", "--model", str(tiny_sd), *args]
+    r = studio(*full, home=tmp_path / "home", timeout=60)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert r.stdout == ""
+
+
+def test_non_image_init_fails_with_exit_1(tiny_sd, tmp_path):
+    bogus = tmp_path / "x.png"
+    bogus.write_text("hello")
+    r = studio("generate", "a cat", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "2",
+               "--init-image", str(bogus), home=tmp_path / "home")
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == "studio: x.png is not an image Studio can read."

@@ -1,0 +1,39 @@
+"""Test-wide setup: offscreen Qt, no network, a throwaway STUDIO_HOME, and tiny models built once."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="studio-test-hf-")
+os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory) -> Path:
+    """A tiny SD 1.x diffusers folder (random weights)."""
+    from studio.engine.tiny import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sd", "sd")
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory) -> Path:
+    from studio.engine.tiny import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sdxl", "sdxl")
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty Studio data folder for one test."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("STUDIO_HOME", str(h))
+    return h

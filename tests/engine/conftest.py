@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from studio.core.cancel import CancelToken
+from studio.core.gallery_store import GalleryStore
+from studio.core.hashing import HashCache
+from studio.core.specs import GenerateSpec
+from studio.engine.devices import Placement
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    import torch
+
+    from studio.engine.image import ImageEngine
+
+    d = tmp_path_factory.mktemp("engine")
+    eng = ImageEngine(GalleryStore(d / "gallery"), HashCache(d / "hashes.json"),
+                      placement=lambda: Placement("cpu", torch.float32), preview_interval=lambda: 0.0)
+    yield eng
+    eng.store.close()
+
+
+@pytest.fixture()
+def make_spec(tiny_sd):
+    def make(**kw) -> GenerateSpec:
+        base = {"model": str(tiny_sd), "prompt": "a red circle on a blue background", "width": 64, "height": 64,
+                "steps": 6, "seed": 1234, "sampler": "Euler", "schedule": "Automatic"}
+        base.update(kw)
+        return GenerateSpec(**base)
+
+    return make
+
+
+@pytest.fixture()
+def run(engine):
+    """Run a spec; return (saved items, events)."""
+
+    def go(spec, cancel=None):
+        events = []
+        items = engine.generate(spec, cancel or CancelToken(), events.append)
+        return items, events
+
+    return go
