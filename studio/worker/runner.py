@@ -40,6 +40,7 @@ class JobRunner:
         self._emit = emit
         self._handlers: dict[type, Handler] = dict(handlers or {})
         self._pending: list[Job] = []
+        self._chores: list[Callable[[], None]] = []
         self._running: Job | None = None
         self._cond = threading.Condition()
         self._stopping = False
@@ -63,6 +64,13 @@ class JobRunner:
             self._emit(Queued(job.id, spec=spec, position=position))
             self._cond.notify()
         return job.id
+
+    def call_soon(self, chore: Callable[[], None]) -> None:
+        """Run ``chore`` on the runner thread before the next job (e.g. warming up imports). No events;
+        a chore that fails is ignored, because the job that needs the same thing will report it properly."""
+        with self._cond:
+            self._chores.append(chore)
+            self._cond.notify()
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued job (it never runs) or the running one (it stops at its next step)."""
@@ -127,12 +135,20 @@ class JobRunner:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
+                while not self._pending and not self._chores and not self._stopping:
                     self._cond.wait()
                 if self._stopping and not self._pending:
                     return
-                job = self._pending.pop(0)
+                chores, self._chores = self._chores, []
+                job = self._pending.pop(0) if self._pending and not chores else None
                 self._running = job
+            for chore in chores:
+                try:
+                    chore()
+                except Exception:  # noqa: BLE001, S112 - see call_soon
+                    continue
+            if job is None:
+                continue
             try:
                 self._run(job)
             finally:

@@ -31,3 +31,9 @@ def test_import_contracts_hold():
     exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     r = subprocess.run([exe], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_viewmodels_load_no_widgets():
+    mods = _modules_after("import studio.viewmodels.generation_session, studio.viewmodels.job_queue, "
+                          "studio.viewmodels.bridge")
+    assert "PySide6.QtWidgets" not in mods and "superqt" not in mods

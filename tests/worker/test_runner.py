@@ -140,3 +140,18 @@ def test_shutdown_cancels_running_job_quickly():
     assert time.monotonic() - t < 1
     assert rec.of(job)[-1] == "Cancelled"
     assert isinstance(rec.events[-1], Cancelled)
+
+
+def test_chores_run_on_the_runner_thread_before_the_next_job(setup):
+    runner, rec, order = setup
+    gate = threading.Event()
+    runner.submit(Spec("first", gate=gate))
+    rec.wait_for(lambda: order == ["first"])
+    threads = []
+    runner.call_soon(lambda: (order.append("chore"), threads.append(threading.current_thread().name)))
+    runner.call_soon(lambda: 1 / 0)  # a failing chore does not stop the runner
+    runner.submit(Spec("second"))
+    gate.set()
+    assert runner.wait_idle(5)
+    assert order == ["first", "chore", "second"]
+    assert threads == ["studio-runner-device"]

@@ -1,0 +1,98 @@
+"""The GUI composition root: the runtime from ``build_runtime``, plus the bridge, view-models and window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.runtime import Runtime, build_runtime
+from studio.ui.main_window import MainWindow
+from studio.ui.theme import app_icon, apply_theme
+from studio.viewmodels.bridge import EventBridge
+from studio.viewmodels.generation_session import GenerationSession
+from studio.viewmodels.job_queue import JobQueue
+
+
+@dataclass
+class StudioWindow:
+    runtime: Runtime
+    bridge: EventBridge
+    queue: JobQueue
+    session: GenerationSession
+    window: MainWindow
+
+    def save(self) -> None:
+        s = self.runtime.settings
+        s.image_params = self.session.remembered()
+        s.recent_models = list(self.session.recent_models)
+        s.image_model = self.session.value("model")
+        s.window = self.window.save_state()
+        self.runtime.save_settings()
+
+    def shutdown(self, timeout: float = 4.0) -> bool:
+        """Save, stop the running job (it ends within a step) and the runner."""
+        self.save()
+        return self.runtime.close(timeout)
+
+
+def create_window(runtime: Runtime) -> StudioWindow:
+    bridge = EventBridge()
+    runtime.subscribe(bridge.post)
+    queue = JobQueue(runtime.runner, bridge)
+    s = runtime.settings
+    params = dict(s.image_params)
+    if s.image_model and not params.get("model"):
+        params["model"] = s.image_model
+    session = GenerationSession(queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models)
+    window = MainWindow(session, queue, home=runtime.paths.home, gallery_dir=runtime.paths.gallery_dir,
+                        models_dir=runtime.paths.models_dir, theme=s.theme)
+    studio = StudioWindow(runtime, bridge, queue, session, window)
+
+    def change_theme(name: str) -> None:
+        runtime.settings.theme = name
+        apply_theme(QApplication.instance(), name)
+
+    window.themeRequested.connect(change_theme)
+    window.closing.connect(studio.shutdown)
+    window.restore_state(s.window)
+    return studio
+
+
+def _import_ml_stack() -> None:
+    import diffusers  # noqa: F401
+    import torch  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    parser = argparse.ArgumentParser(prog="studio")
+    parser.add_argument("--home", help="the data folder (default: $STUDIO_HOME or the platform's user folder)")
+    parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)  # start-up benchmark
+    args, qt_args = parser.parse_known_args(argv)
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("Studio")
+    app.setWindowIcon(app_icon())
+    runtime = build_runtime(args.home)
+    apply_theme(app, runtime.settings.theme)
+    studio = create_window(runtime)
+    studio.window.show()
+    if not runtime.settings.window.get("geometry"):
+        studio.window.resize(1400, 880)
+    QTimer.singleShot(0, studio.session.rescan_models)
+    if args.quit_after_show:
+        def report() -> None:
+            print(f"window shown after {time.perf_counter() - started:.3f} s; "
+                  f"torch imported: {'torch' in sys.modules}", flush=True)
+            studio.window.close()
+
+        QTimer.singleShot(0, report)
+    else:
+        # Import the ML stack on the runner thread (never two threads at once: diffusers' lazy modules
+        # are not safe to initialise concurrently) after the window is up, so the first job starts sooner.
+        QTimer.singleShot(500, lambda: runtime.runner.call_soon(_import_ml_stack))
+    return app.exec()

@@ -1,0 +1,299 @@
+"""The Image room: prompt on top, the canvas in the middle, parameters and queue in docks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.canvas import ImageView, MaskCanvas
+from studio.ui.parameters_panel import ParametersPanel
+from studio.ui.prompt_panel import PromptPanel
+from studio.ui.queue_panel import QueuePanel
+from studio.ui.theme import icon
+from studio.viewmodels.generation_session import GenerationSession
+from studio.viewmodels.job_queue import JobQueue
+
+EMPTY_RESULT = "Your images appear here.\n\nWrite a prompt and press Ctrl+Return to generate. " \
+               "Queue as many as you like; Esc stops the running one."
+NO_MODEL = "No image model yet.\n\nOpen a Stable Diffusion model (a diffusers folder or a .safetensors " \
+           "checkpoint) with the folder button beside Model, or put models in {dir}."
+EMPTY_INPUT = "Drop an image here to start from it (image to image).\n\nThen paint over the part to repaint (inpaint)."
+
+
+def _segment(text: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setCheckable(True)
+    b.setAutoRaise(True)
+    return b
+
+
+class ImagePage(QMainWindow):
+    """A nested main window so its docks (parameters, queue) can be moved and their layout remembered."""
+
+    def __init__(self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session, self.queue = session, queue
+        self._models_dir = models_dir
+        self.setObjectName("ImagePage")
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.prompt_panel = PromptPanel(session)
+        self.result_view = ImageView(EMPTY_RESULT)
+        self.input_view = MaskCanvas(EMPTY_INPUT)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.result_view)
+        self.stack.addWidget(self.input_view)
+
+        # view switcher + tools
+        self.show_result = _segment("Result", "The live preview and the latest result")
+        self.show_input = _segment("Input", "The init image; paint on it to inpaint")
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        group.addButton(self.show_result)
+        group.addButton(self.show_input)
+        self.show_result.setChecked(True)
+        self.show_result.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.result_view))
+        self.show_input.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.input_view))
+        self.stack.currentChanged.connect(self._update_tools)
+
+        self.use_as_init = QToolButton()
+        self.use_as_init.setIcon(icon("image"))
+        self.use_as_init.setText("Use as input")
+        self.use_as_init.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.use_as_init.setToolTip("Start from this result: image to image, or paint a mask to inpaint")
+        self.use_as_init.setAutoRaise(True)
+        self.use_as_init.clicked.connect(self._use_result_as_init)
+        self.use_settings = QToolButton()
+        self.use_settings.setIcon(icon("use"))
+        self.use_settings.setText("Use these settings")
+        self.use_settings.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.use_settings.setToolTip("Fill the prompt and every parameter from this result, seed included")
+        self.use_settings.setAutoRaise(True)
+        self.use_settings.clicked.connect(self._use_result_settings)
+
+        self.brush = QToolButton()
+        self.brush.setIcon(icon("brush"))
+        self.brush.setToolTip("Brush: paint the area to repaint")
+        self.eraser = QToolButton()
+        self.eraser.setIcon(icon("eraser"))
+        self.eraser.setToolTip("Eraser: unpaint the mask")
+        tools = QButtonGroup(self)
+        for b in (self.brush, self.eraser):
+            b.setCheckable(True)
+            b.setAutoRaise(True)
+            tools.addButton(b)
+        self.brush.setChecked(True)
+        self.eraser.toggled.connect(lambda on: setattr(self.input_view, "erasing", on))
+        self.brush_size = QSlider(Qt.Orientation.Horizontal)
+        self.brush_size.setRange(4, 256)
+        self.brush_size.setValue(self.input_view.brush_size)
+        self.brush_size.setFixedWidth(110)
+        self.brush_size.setToolTip("Brush size (image pixels)")
+        self.brush_size.valueChanged.connect(lambda v: setattr(self.input_view, "brush_size", v))
+        self.clear_mask = QToolButton()
+        self.clear_mask.setIcon(icon("clear"))
+        self.clear_mask.setToolTip("Clear the mask (back to image to image)")
+        self.clear_mask.setAutoRaise(True)
+        self.clear_mask.clicked.connect(lambda: self.input_view.clear_mask())
+
+        toolbar = QHBoxLayout()
+        toolbar.setContentsMargins(10, 0, 10, 0)
+        toolbar.addWidget(self.show_result)
+        toolbar.addWidget(self.show_input)
+        toolbar.addSpacing(12)
+        self._result_tools = [self.use_as_init, self.use_settings]
+        self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
+        for w in self._result_tools + self._input_tools:
+            toolbar.addWidget(w)
+        toolbar.addStretch(1)
+
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.details = QPushButton("Details")
+        self.details.hide()
+        self.details.clicked.connect(self._show_details)
+        self._details_text = ""
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(10, 0, 10, 0)
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.details)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("Ready")
+        self.progress_label.setProperty("role", "hint")
+        progress_row = QHBoxLayout()
+        progress_row.setContentsMargins(10, 0, 10, 0)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.progress_label)
+
+        self.results = QListWidget()
+        self.results.setViewMode(QListWidget.ViewMode.IconMode)
+        self.results.setFlow(QListWidget.Flow.LeftToRight)
+        self.results.setWrapping(False)
+        self.results.setIconSize(QSize(72, 72))
+        self.results.setFixedHeight(96)
+        self.results.setToolTip("This session's results: click one to show it")
+        self.results.itemClicked.connect(self._show_result_item)
+        self.results.hide()
+        self.prompt_panel.setMaximumHeight(200)
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 6)
+        lay.setSpacing(6)
+        lay.addWidget(self.prompt_panel)
+        lay.addLayout(toolbar)
+        lay.addLayout(banner_row)
+        lay.addWidget(self.stack, 1)
+        lay.addLayout(progress_row)
+        lay.addWidget(self.results)
+        self.setCentralWidget(central)
+
+        self.parameters = ParametersPanel(session)
+        self.parameters.setMinimumWidth(340)
+        self.params_dock = self._dock("Parameters", self.parameters, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.queue_panel = QueuePanel(queue)
+        self.queue_panel.setMinimumWidth(200)
+        self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.params_dock, self.queue_dock], [330, 260], Qt.Orientation.Horizontal)
+
+        # wiring
+        self.prompt_panel.generateClicked.connect(self.generate)
+        self.prompt_panel.stopClicked.connect(self.stop)
+        queue.previewChanged.connect(lambda img: self._show(img, ""))
+        queue.resultReady.connect(self._on_result)
+        queue.progressChanged.connect(self._on_progress)
+        queue.busyChanged.connect(self.prompt_panel.stop.setEnabled)
+        queue.jobFailed.connect(self._on_failed)
+        self.result_view.imageDropped.connect(self._dropped)
+        self.input_view.imageDropped.connect(self._dropped)
+        self.input_view.maskChanged.connect(session.set_mask)
+        session.changed.connect(self._on_field)
+        session.modelsChanged.connect(self._update_placeholder)
+        self._on_field("init_image")
+        self._update_placeholder()
+        self._update_tools()
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # -- commands --------------------------------------------------------------------------------------------
+    def generate(self) -> None:
+        self._hide_banner()
+        if self.session.generate() is not None:
+            self.show_result.setChecked(True)
+
+    def stop(self) -> None:
+        self.queue.cancel_running()
+
+    # -- reactions -------------------------------------------------------------------------------------------
+    def _show(self, image: QImage, path: str) -> None:
+        self.result_view.set_image(image, path)
+        self._update_tools()
+
+    def _on_result(self, image: QImage, path: str) -> None:
+        self._show(image, path)
+        item = QListWidgetItem(QPixmap.fromImage(image.scaled(144, 144, Qt.AspectRatioMode.KeepAspectRatio,
+                                                              Qt.TransformationMode.SmoothTransformation)), "")
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        item.setToolTip(path)
+        self.results.insertItem(0, item)
+        self.results.show()
+
+    def _show_result_item(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        self._show(QImage(path), path)
+        self.show_result.setChecked(True)
+
+    def _on_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress_label.setText(text)
+
+    def _on_failed(self, message: str, details: str, field: str) -> None:
+        self.banner.setText(message)
+        self.banner.show()
+        self._details_text = details
+        self.details.setVisible(bool(details))
+        if field:
+            self.session.report_error(field, message)
+
+    def _hide_banner(self) -> None:
+        self.banner.hide()
+        self.details.hide()
+
+    def _show_details(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "What went wrong", self.banner.text(), parent=self)
+        box.setDetailedText(self._details_text)
+        box.exec()
+
+    def _dropped(self, path: str) -> None:
+        if self.session.set_init_image(path):
+            self.show_input.setChecked(True)
+
+    def _use_result_as_init(self) -> None:
+        if self.result_view.path() and self.session.set_init_image(self.result_view.path()):
+            self.show_input.setChecked(True)
+
+    def _use_result_settings(self) -> None:
+        from PIL import Image
+
+        from studio.core.image_metadata import spec_of_image
+
+        path = self.result_view.path()
+        if not path:
+            return
+        with Image.open(path) as im:
+            spec = spec_of_image(im)
+        if spec is not None:
+            self.session.apply_spec(spec)
+
+    def _on_field(self, name: str) -> None:
+        if name == "init_image":
+            path = self.session.value("init_image")
+            self.input_view.set_image(QImage(path) if path else QImage(), path or "")
+        elif name == "mask" and not self.session.value("mask"):
+            self.input_view.clear_mask(emit=False)
+        if name == "model":
+            self._update_placeholder()
+
+    def _update_placeholder(self) -> None:
+        has_model = bool(self.session.value("model")) or bool(self.session.model_choices())
+        self.result_view.set_placeholder(EMPTY_RESULT if has_model else NO_MODEL.format(dir=self._models_dir))
+
+    def _update_tools(self, *_: object) -> None:
+        on_result = self.stack.currentWidget() is self.result_view
+        for w in self._result_tools:
+            w.setVisible(on_result)
+            w.setEnabled(bool(self.result_view.path()))
+        for w in self._input_tools:
+            w.setVisible(not on_result)

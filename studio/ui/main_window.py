@@ -1,0 +1,134 @@
+"""The main window: one tab per room (Image, Gallery, Writer, Fine-tune, Models), menus and shortcuts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+from studio import __version__
+from studio.ui.image_page import ImagePage
+from studio.ui.theme import app_icon, icon
+from studio.viewmodels.generation_session import GenerationSession
+from studio.viewmodels.job_queue import JobQueue
+
+
+class RoomPage(QWidget):
+    """A room whose tools arrive in a later release: says what it will hold and where things are now."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        head = QLabel(title)
+        head.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        head.setStyleSheet("font-size: 20px; font-weight: 600;")
+        body = QLabel(text)
+        body.setWordWrap(True)
+        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        body.setProperty("role", "hint")
+        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(head)
+        lay.addWidget(body)
+        lay.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    themeRequested = Signal(str)
+
+    def __init__(self, session: GenerationSession, queue: JobQueue, *, home: Path, gallery_dir: Path,
+                 models_dir: Path, theme: str = "system"):
+        super().__init__()
+        self.setWindowTitle("Studio")
+        self.setWindowIcon(app_icon())
+        self.session, self.queue = session, queue
+        self._home = home
+        self.image_page = ImagePage(session, queue, models_dir)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("pages")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.image_page, icon("paint"), "Image")
+        self.tabs.addTab(RoomPage("Gallery", f"Every image you make is saved with its full recipe in\n{gallery_dir}\n\n"
+                                  "The searchable gallery browser arrives in a coming release; until then "
+                                  "recent results are in the strip under the Image canvas."), icon("gallery"), "Gallery")
+        self.tabs.addTab(RoomPage("Writer", "A manuscript editor where a local language model writes with you "
+                                  "arrives in a coming release."), icon("writer"), "Writer")
+        self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
+                         icon("finetune"), "Fine-tune")
+        self.tabs.addTab(RoomPage("Models", f"Put Stable Diffusion models (diffusers folders or .safetensors files) "
+                                  f"and LoRAs in\n{models_dir}\nor open one from the Image panel's Model picker. "
+                                  "The model library arrives in a coming release."), icon("models"), "Models")
+        self.setCentralWidget(self.tabs)
+        self.statusBar().showMessage("Ready")
+        queue.statusChanged.connect(lambda text: self.statusBar().showMessage(text))
+
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.image_page.stop, context=Qt.ShortcutContext.WindowShortcut)
+        self._menus(theme)
+
+    def _menus(self, theme: str) -> None:
+        file = self.menuBar().addMenu("&File")
+        file.addAction(icon("folder"), "Open model folder…", self.image_page.parameters._open_model_folder)
+        file.addAction(icon("file"), "Open checkpoint file…", self.image_page.parameters._open_model_file)
+        file.addAction(icon("image"), "Open init image…", self.image_page.parameters._choose_init)
+        file.addSeparator()
+        file.addAction("Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._home))))
+        file.addSeparator()
+        quit_action = file.addAction("Quit", self.close)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+
+        gen = self.menuBar().addMenu("&Generate")
+        a = gen.addAction(icon("generate"), "Generate", self._generate)
+        a.setShortcut(QKeySequence("Ctrl+Return"))
+        a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # the window-wide shortcut does the work
+        s = gen.addAction(icon("stop"), "Stop", self.image_page.stop)
+        s.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        s.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        gen.addAction(icon("dice"), "Random seed", self.session.randomize_seed)
+        gen.addAction(icon("recycle"), "Reuse last seed", self.session.reuse_last_seed)
+
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.image_page.params_dock.toggleViewAction())
+        view.addAction(self.image_page.queue_dock.toggleViewAction())
+        themes = view.addMenu("Theme")
+        group = QActionGroup(self)
+        for name in ("system", "light", "dark"):
+            act = QAction(name.capitalize(), self, checkable=True)
+            act.setChecked(name == theme)
+            act.triggered.connect(lambda _=False, n=name: self.themeRequested.emit(n))
+            group.addAction(act)
+            themes.addAction(act)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("About Studio", self._about)
+
+    def _generate(self) -> None:
+        self.tabs.setCurrentWidget(self.image_page)
+        self.image_page.generate()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Studio", f"<b>Studio {__version__}</b><p>Local generative AI: images, "
+                          "writing and fine-tuning on your own machine, offline.</p>")
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def save_state(self) -> dict[str, str]:
+        return {"geometry": bytes(self.saveGeometry().toBase64()).decode(),
+                "image_page": bytes(self.image_page.saveState().toBase64()).decode(),
+                "tab": str(self.tabs.currentIndex())}
+
+    def restore_state(self, state: dict[str, str]) -> None:
+        if state.get("geometry"):
+            self.restoreGeometry(QByteArray.fromBase64(state["geometry"].encode()))
+        if state.get("image_page"):
+            self.image_page.restoreState(QByteArray.fromBase64(state["image_page"].encode()))
+        if state.get("tab", "").isdigit():
+            self.tabs.setCurrentIndex(int(state["tab"]))
+
+    closing = Signal()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.closing.emit()
+        super().closeEvent(event)

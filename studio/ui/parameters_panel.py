@@ -1,0 +1,330 @@
+"""The recipe's knobs: model, sampler, size, steps, CFG, seed, batch, clip skip, LoRAs, init image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
+
+from studio.core.samplers import SAMPLERS
+from studio.core.specs import MAX_SEED
+from studio.ui.binding import ErrorLabel, bind
+from studio.ui.theme import icon
+from studio.viewmodels.generation_session import GenerationSession
+
+
+def _tool(name: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setIcon(icon(name))
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    return b
+
+
+def _section(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setProperty("role", "section")
+    return label
+
+
+class LoraList(QWidget):
+    """One row per LoRA: its name, a weight, and a remove button."""
+
+    def __init__(self, session: GenerationSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        session.changed.connect(lambda name: name == "loras" and self._rebuild())
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        while self._layout.count():
+            w = self._layout.takeAt(0).widget()
+            if w:
+                w.deleteLater()
+        loras = self._session.value("loras")
+        if not loras:
+            hint = QLabel("No LoRAs. Add one, or write <lora:name:0.8> in the prompt.")
+            hint.setProperty("role", "hint")
+            hint.setWordWrap(True)
+            self._layout.addWidget(hint)
+        for path, weight in loras:
+            row = QWidget()
+            h = QHBoxLayout(row)
+            h.setContentsMargins(0, 0, 0, 0)
+            name = QLabel(Path(path).stem)
+            name.setToolTip(path)
+            spin = QDoubleSpinBox()
+            spin.setRange(-4.0, 4.0)
+            spin.setSingleStep(0.05)
+            spin.setValue(weight)
+            spin.setToolTip("LoRA weight: 0.7–1.0 is typical; negative values push away from the LoRA's style.")
+            spin.valueChanged.connect(lambda v, p=path: self._session.set_lora_weight(p, round(v, 3)))
+            remove = _tool("close", "Remove this LoRA")
+            remove.clicked.connect(lambda _=False, p=path: self._session.remove_lora(p))
+            h.addWidget(name, 1)
+            h.addWidget(spin)
+            h.addWidget(remove)
+            self._layout.addWidget(row)
+
+
+class ParametersPanel(QScrollArea):
+    chooseInitImage = Signal()
+
+    def __init__(self, session: GenerationSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.setWidget(body)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(10, 6, 10, 10)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setVerticalSpacing(6)
+        outer.addLayout(form)
+
+        # Model
+        form.addRow(_section("Model"))
+        self.model = QComboBox()
+        self.model.setToolTip("The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder or a .safetensors file.")
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(12)
+        browse = _tool("folder", "Open a model from disk…")
+        menu = QMenu(browse)
+        menu.addAction(icon("folder"), "Diffusers folder…", self._open_model_folder)
+        menu.addAction(icon("file"), "Checkpoint file (.safetensors)…", self._open_model_file)
+        browse.setMenu(menu)
+        browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(browse)
+        form.addRow("Model", row)
+        form.addRow(ErrorLabel(session, ("model",)))
+        self.model.activated.connect(lambda i: session.choose_model(self.model.itemData(i) or ""))
+        session.modelsChanged.connect(self._fill_models)
+        session.changed.connect(lambda n: n == "model" and self._fill_models())
+        self._fill_models()
+
+        # Sampling
+        form.addRow(_section("Sampling"))
+        self.sampler = QComboBox()
+        for s in SAMPLERS.values():
+            self.sampler.addItem(s.name)
+            self.sampler.setItemData(self.sampler.count() - 1, s.description, Qt.ItemDataRole.ToolTipRole)
+        self.sampler.setToolTip("The sampler (A1111 names). DPM++ 2M with Karras is a strong default; Euler a varies more.")
+        bind(session, "sampler", self.sampler.currentTextChanged, self.sampler.currentText, self.sampler.setCurrentText)
+        form.addRow("Sampler", self.sampler)
+        self.schedule = QComboBox()
+        self.schedule.setToolTip("Schedule type: how noise levels are spaced. Karras spends more steps on fine detail.")
+        self._fill_schedules()
+        session.changed.connect(lambda n: n == "sampler" and self._fill_schedules())
+        bind(session, "schedule", self.schedule.currentTextChanged, self.schedule.currentText, self.schedule.setCurrentText)
+        form.addRow("Schedule", self.schedule)
+        form.addRow(ErrorLabel(session, ("sampler", "schedule")))
+
+        self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.steps.setRange(1, 150)
+        self.steps.setToolTip("Denoising steps: more is slower and usually finer; 20–30 suits most samplers.")
+        bind(session, "steps", self.steps.valueChanged, self.steps.value, self.steps.setValue)
+        form.addRow("Steps", self.steps)
+        form.addRow(ErrorLabel(session, ("steps",)))
+
+        self.cfg = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.cfg.setRange(1.0, 30.0)
+        self.cfg.setSingleStep(0.5)
+        self.cfg.setDecimals(1)
+        self.cfg.setToolTip("CFG scale: how strictly the image follows the prompt. 5–8 is typical; LCM wants 1–2.")
+        bind(session, "cfg_scale", self.cfg.valueChanged, self.cfg.value, self.cfg.setValue, lambda v: round(float(v), 2))
+        form.addRow("CFG scale", self.cfg)
+        form.addRow(ErrorLabel(session, ("cfg_scale",)))
+
+        # Size
+        form.addRow(_section("Size"))
+        self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
+        for spin, name in ((self.width_spin, "width"), (self.height_spin, "height")):
+            spin.setRange(8, 8192)
+            spin.setSingleStep(64)
+            spin.setSuffix(" px")
+            spin.setToolTip(f"Image {name} in pixels: a multiple of 8. SD 1.x likes 512, SDXL 1024.")
+            bind(session, name, spin.valueChanged, spin.value, spin.setValue)
+        swap = _tool("swap", "Swap width and height")
+        swap.clicked.connect(self._swap_size)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin)
+        size_row.addWidget(swap)
+        form.addRow("Width × height", size_row)
+        self.size_error = ErrorLabel(session, ("width", "height"))
+        form.addRow(self.size_error)
+
+        # Seed
+        form.addRow(_section("Seed and batch"))
+        self.seed = QLargeIntSpinBox()
+        self.seed.setRange(-1, MAX_SEED)
+        self.seed.setToolTip("Seed: the same seed and settings give the same image. −1 picks a new random seed each time.")
+        bind(session, "seed", self.seed.valueChanged, lambda: int(self.seed.value()), self.seed.setValue, int)
+        dice = _tool("dice", "Random seed each time (−1)")
+        dice.clicked.connect(session.randomize_seed)
+        self.reuse = _tool("recycle", "Reuse the last image's seed")
+        self.reuse.setEnabled(False)
+        self.reuse.clicked.connect(session.reuse_last_seed)
+        session.lastSeedChanged.connect(lambda s: (self.reuse.setEnabled(True),
+                                                   self.reuse.setToolTip(f"Reuse the last seed ({s})")))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(dice)
+        seed_row.addWidget(self.reuse)
+        form.addRow("Seed", seed_row)
+        form.addRow(ErrorLabel(session, ("seed",)))
+
+        self.batch_count, self.batch_size = QSpinBox(), QSpinBox()
+        self.batch_count.setRange(1, 100)
+        self.batch_count.setToolTip("Batch count: how many batches to make, one after another.")
+        self.batch_size.setRange(1, 16)
+        self.batch_size.setToolTip("Batch size: images made at once. Faster per image on a GPU, needs more memory.")
+        bind(session, "batch_count", self.batch_count.valueChanged, self.batch_count.value, self.batch_count.setValue)
+        bind(session, "batch_size", self.batch_size.valueChanged, self.batch_size.value, self.batch_size.setValue)
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_count)
+        batch_row.addWidget(QLabel("×"))
+        batch_row.addWidget(self.batch_size)
+        form.addRow("Count × size", batch_row)
+        form.addRow(ErrorLabel(session, ("batch_count", "batch_size")))
+
+        self.clip_skip = QSpinBox()
+        self.clip_skip.setRange(1, 12)
+        self.clip_skip.setToolTip("Clip skip: use an earlier text-encoder layer. Many anime models want 2; 1 is normal.")
+        bind(session, "clip_skip", self.clip_skip.valueChanged, self.clip_skip.value, self.clip_skip.setValue)
+        form.addRow("Clip skip", self.clip_skip)
+        form.addRow(ErrorLabel(session, ("clip_skip",)))
+
+        # LoRAs
+        lora_head = QHBoxLayout()
+        lora_head.addWidget(_section("LoRAs"))
+        lora_head.addStretch(1)
+        add_lora = _tool("plus", "Add a LoRA (.safetensors)…")
+        add_lora.clicked.connect(self._add_lora)
+        lora_head.addWidget(add_lora)
+        form.addRow(lora_head)
+        self.loras = LoraList(session)
+        form.addRow(self.loras)
+        form.addRow(ErrorLabel(session, ("loras",)))
+
+        # Init image
+        form.addRow(_section("Image to image"))
+        self.init_label = QLabel()
+        self.init_label.setWordWrap(True)
+        self.init_label.setProperty("role", "hint")
+        choose = _tool("image", "Choose an init image…")
+        choose.clicked.connect(self._choose_init)
+        clear = _tool("close", "Stop using the init image")
+        clear.clicked.connect(lambda: session.set_init_image(None))
+        init_row = QHBoxLayout()
+        init_row.addWidget(self.init_label, 1)
+        init_row.addWidget(choose)
+        init_row.addWidget(clear)
+        form.addRow("Init image", init_row)
+        form.addRow(ErrorLabel(session, ("init_image", "mask")))
+        self.strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0.01, 1.0)
+        self.strength.setDecimals(2)
+        self.strength.setToolTip("Denoising strength: 0.3 keeps the init image's look, 0.75 keeps its layout, 1 replaces it.")
+        bind(session, "strength", self.strength.valueChanged, self.strength.value, self.strength.setValue,
+             lambda v: round(float(v), 2))
+        form.addRow("Strength", self.strength)
+        form.addRow(ErrorLabel(session, ("strength",)))
+        self.mask_blur = QSpinBox()
+        self.mask_blur.setRange(0, 64)
+        self.mask_blur.setSuffix(" px")
+        self.mask_blur.setToolTip("Mask blur: feathers the edge where the repainted area meets the original.")
+        bind(session, "mask_blur", self.mask_blur.valueChanged, self.mask_blur.value, self.mask_blur.setValue)
+        form.addRow("Mask blur", self.mask_blur)
+        outer.addStretch(1)
+        session.changed.connect(lambda n: n in ("init_image", "mask") and self._update_init())
+        self._update_init()
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _fill_models(self) -> None:
+        current = self.session.value("model")
+        self.model.blockSignals(True)
+        self.model.clear()
+        choices = self.session.model_choices()
+        if current and current not in [p for _, p in choices]:
+            choices.insert(0, (Path(current).stem if Path(current).suffix else Path(current).name, current))
+        if not choices:
+            self.model.addItem("No model — open one with the folder button", "")
+        for label, path in choices:
+            self.model.addItem(label, path)
+            self.model.setItemData(self.model.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+        i = self.model.findData(current)
+        self.model.setCurrentIndex(max(0, i))
+        self.model.blockSignals(False)
+
+    def _fill_schedules(self) -> None:
+        sampler = SAMPLERS.get(self.session.value("sampler"))
+        self.schedule.blockSignals(True)
+        self.schedule.clear()
+        self.schedule.addItems(list(sampler.schedules if sampler else ("Automatic",)))
+        self.schedule.setCurrentText(self.session.value("schedule"))
+        self.schedule.setEnabled(self.schedule.count() > 1)
+        self.schedule.blockSignals(False)
+
+    def _swap_size(self) -> None:
+        w, h = self.session.value("width"), self.session.value("height")
+        self.session.set("width", h)
+        self.session.set("height", w)
+
+    def _open_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a diffusers model folder")
+        if path:
+            self.session.choose_model(path)
+
+    def _open_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", "", "Safetensors checkpoints (*.safetensors)")
+        if path:
+            self.session.choose_model(path)
+
+    def _add_lora(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA", "", "LoRA files (*.safetensors)")
+        if path:
+            self.session.add_lora(path)
+
+    def _choose_init(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose an init image", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        if path:
+            self.session.set_init_image(path)
+
+    def _update_init(self) -> None:
+        mode = self.session.mode
+        init = self.session.value("init_image")
+        if not init:
+            self.init_label.setText("None (text to image). Drop an image on the canvas.")
+        else:
+            self.init_label.setText("Inpainting the painted area." if mode == "inpaint"
+                                    else "Image to image. Paint on the Input view to inpaint.")
+        self.strength.setEnabled(bool(init))
+        self.mask_blur.setEnabled(mode == "inpaint")

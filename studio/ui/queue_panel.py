@@ -1,0 +1,121 @@
+"""The queue: every job with its state and progress; reorder, cancel, clear."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui.theme import ACCENT, icon
+from studio.viewmodels.job_queue import FractionRole, IdRole, JobQueue, JobState, StateRole
+
+_STATE_COLORS = {JobState.DONE: "#30a46c", JobState.FAILED: "#e5484d", JobState.CANCELLED: "#8a8d93",
+                 JobState.RUNNING: ACCENT, JobState.LOADING: ACCENT, JobState.QUEUED: "#d98a2b"}
+
+
+class JobDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return QSize(200, 3 * option.fontMetrics.height() + 18)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        p.save()
+        r = option.rect.adjusted(4, 2, -4, -2)
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(pal.color(QPalette.ColorRole.Highlight).lighter(130) if selected else pal.color(QPalette.ColorRole.AlternateBase))
+        p.drawRoundedRect(r, 6, 6)
+        state: JobState = index.data(StateRole)
+        p.setBrush(QColor(_STATE_COLORS.get(state, "#888")))
+        p.drawRoundedRect(QRect(r.x(), r.y(), 4, r.height()), 2, 2)
+        lines = (index.data() or "").split("\n")
+        fm = option.fontMetrics
+        x, y, w = r.x() + 12, r.y() + 5, r.width() - 18
+        for i, line in enumerate(lines[:3]):
+            color = pal.color(QPalette.ColorRole.Text) if i == 0 else pal.color(QPalette.ColorRole.PlaceholderText)
+            if i == 2:
+                color = QColor(_STATE_COLORS.get(state, "#888"))
+            p.setPen(color)
+            p.drawText(QRect(x, y + i * fm.height(), w, fm.height()), Qt.AlignmentFlag.AlignLeft,
+                       fm.elidedText(line, Qt.TextElideMode.ElideRight, w))
+        fraction = float(index.data(FractionRole) or 0.0)
+        if state in (JobState.RUNNING, JobState.LOADING):
+            bar = QRect(x, r.bottom() - 5, w, 3)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pal.color(QPalette.ColorRole.Mid))
+            p.drawRoundedRect(bar, 1, 1)
+            p.setBrush(QColor(ACCENT))
+            p.drawRoundedRect(QRect(bar.x(), bar.y(), int(bar.width() * fraction), 3), 1, 1)
+        p.restore()
+
+
+class QueuePanel(QWidget):
+    def __init__(self, queue: JobQueue, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.queue = queue
+        self.view = QListView()
+        self.view.setModel(queue)
+        self.view.setItemDelegate(JobDelegate(self.view))
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setToolTip("Jobs run top to bottom. Select a queued job to move or cancel it.")
+        self.up, self.down = QToolButton(), QToolButton()
+        self.cancel, self.clear = QToolButton(), QToolButton()
+        for b, name, tip in ((self.up, "up", "Run this queued job earlier"),
+                             (self.down, "down", "Run this queued job later"),
+                             (self.cancel, "stop", "Cancel the selected job"),
+                             (self.clear, "trash", "Remove finished jobs from the list")):
+            b.setIcon(icon(name))
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+        self.up.clicked.connect(lambda: self._move(-1))
+        self.down.clicked.connect(lambda: self._move(1))
+        self.cancel.clicked.connect(self._cancel)
+        self.clear.clicked.connect(queue.clear_finished)
+        bar = QHBoxLayout()
+        for b in (self.up, self.down, self.cancel):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        bar.addWidget(self.clear)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 6)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(bar)
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        queue.dataChanged.connect(self._update_buttons)
+        queue.rowsMoved.connect(self._update_buttons)
+        self._update_buttons()
+
+    def selected_id(self) -> str | None:
+        idx = self.view.currentIndex()
+        return idx.data(IdRole) if idx.isValid() and self.view.selectionModel().isSelected(idx) else None
+
+    def _move(self, delta: int) -> None:
+        job = self.selected_id()
+        if job and self.queue.move(job, delta):
+            row = next(i for i, r in enumerate(self.queue.rows()) if r.id == job)
+            self.view.setCurrentIndex(self.queue.index(row))
+
+    def _cancel(self) -> None:
+        job = self.selected_id()
+        if job:
+            self.queue.cancel(job)
+
+    def _update_buttons(self, *_: object) -> None:
+        job = self.selected_id()
+        row = self.queue.row_of(job) if job else None
+        queued = row is not None and row.state is JobState.QUEUED
+        self.up.setEnabled(queued)
+        self.down.setEnabled(queued)
+        self.cancel.setEnabled(row is not None and not row.state.finished)

@@ -1,0 +1,262 @@
+"""The Image panel's state: the draft recipe, its validation, and the Generate command."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
+from PySide6.QtGui import QImage
+
+from studio.core.model_scan import ModelEntry, scan
+from studio.core.prompts import extract_loras
+from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS
+from studio.core.specs import GenerateSpec, LoraRef, random_seed, validate
+from studio.viewmodels.job_queue import JobQueue
+
+DEFAULTS: dict[str, Any] = {
+    "model": "",
+    "prompt": "",
+    "negative_prompt": "",
+    "width": 512,
+    "height": 512,
+    "steps": 25,
+    "cfg_scale": 7.0,
+    "seed": -1,
+    "sampler": DEFAULT_SAMPLER,
+    "schedule": DEFAULT_SCHEDULE,
+    "batch_size": 1,
+    "batch_count": 1,
+    "clip_skip": 1,
+    "strength": 0.75,
+    "mask_blur": 4,
+    "loras": [],  # [[path, weight], ...]
+    "init_image": None,
+    "mask": None,
+}
+REMEMBERED = [k for k in DEFAULTS if k not in ("init_image", "mask")]
+LORA_SUFFIXES = (".safetensors",)
+
+
+class GenerationSession(QObject):
+    """Holds the draft; ``generate()`` freezes it into a ``GenerateSpec`` and queues it, or reports errors."""
+
+    changed = Signal(str)  # the field name
+    modelsChanged = Signal()
+    errorsChanged = Signal(dict)  # field -> message (empty: no errors)
+    lastSeedChanged = Signal(object)  # an int up to 2^64-1
+
+    def __init__(self, queue: JobQueue, inputs_dir: Path, model_dirs: list[Path] | None = None,
+                 params: dict[str, Any] | None = None, recent_models: list[str] | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._queue = queue
+        self._inputs = Path(inputs_dir)
+        self._model_dirs = list(model_dirs or [])
+        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")]
+        self.recent_models: list[str] = list(recent_models or [])
+        self._scanned: list[ModelEntry] = []
+        self._values: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}
+        self._errors: dict[str, str] = {}
+        self.last_seed: int | None = None
+        for k, v in (params or {}).items():
+            if k in REMEMBERED and type(v) is type(DEFAULTS[k]) or (k == "cfg_scale" and isinstance(v, int | float)):
+                self._values[k] = v
+        if self._values["sampler"] not in SAMPLERS:
+            self._values["sampler"] = DEFAULT_SAMPLER
+
+    # -- fields ----------------------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        return self._values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        if name not in self._values:
+            raise KeyError(name)
+        if self._values[name] == value:
+            return
+        self._values[name] = value
+        if name == "sampler" and self._values["schedule"] not in SAMPLERS[value].schedules:
+            self._values["schedule"] = "Automatic"
+            self.changed.emit("schedule")
+        self.changed.emit(name)
+        if name in self._errors or (name == "init_image" and "mask" in self._errors):
+            self._errors.pop(name, None)
+            if name == "init_image":
+                self._errors.pop("mask", None)
+            self.errorsChanged.emit(dict(self._errors))
+
+    def report_error(self, field: str, message: str) -> None:
+        """Show an error that surfaced later (e.g. from the engine) beside its field."""
+        self._errors[field] = message
+        self.errorsChanged.emit(dict(self._errors))
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    def remembered(self) -> dict[str, Any]:
+        return {k: self._values[k] for k in REMEMBERED}
+
+    @property
+    def mode(self) -> str:
+        if self._values["init_image"] and self._values["mask"]:
+            return "inpaint"
+        return "img2img" if self._values["init_image"] else "txt2img"
+
+    # -- models ------------------------------------------------------------------------------------------------
+    def rescan_models(self) -> None:
+        self._scanned = scan(self._model_dirs)
+        self.modelsChanged.emit()
+        choices = self.model_choices()
+        if not self._values["model"] and choices:
+            self.set("model", choices[0][1])
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(label, path) for the model picker: recently used first, then what the model folders hold."""
+        seen: set[str] = set()
+        out: list[tuple[str, str]] = []
+        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "image")]:
+            if path in seen or not Path(path).exists():
+                continue
+            seen.add(path)
+            p = Path(path)
+            out.append((p.stem if p.suffix else p.name, path))
+        return out
+
+    def lora_choices(self) -> list[tuple[str, str]]:
+        return [(e.label, str(e.path)) for e in self._scanned if e.kind == "lora"]
+
+    def choose_model(self, path: str) -> None:
+        if path and path not in self.recent_models:
+            self.recent_models.insert(0, path)
+            del self.recent_models[10:]
+            self.modelsChanged.emit()
+        self.set("model", path)
+
+    # -- seeds -------------------------------------------------------------------------------------------------
+    def randomize_seed(self) -> None:
+        self.set("seed", -1)
+
+    def reuse_last_seed(self) -> None:
+        if self.last_seed is not None:
+            self.set("seed", self.last_seed)
+
+    # -- inputs ------------------------------------------------------------------------------------------------
+    def _store_input(self, image: QImage, kind: str) -> str:
+        buf = QByteArray()
+        dev = QBuffer(buf)
+        dev.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(dev, "PNG")
+        data = bytes(buf.data())
+        self._inputs.mkdir(parents=True, exist_ok=True)
+        target = self._inputs / f"{kind}-{hashlib.sha256(data).hexdigest()[:16]}.png"
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        return str(target)
+
+    def set_init_image(self, path: str | None) -> bool:
+        """Use an image file as the init image (img2img). Returns False, with an error, if it is not an image."""
+        if path is None:
+            self.set("mask", None)
+            self.set("init_image", None)
+            return True
+        image = QImage(path)
+        if image.isNull():
+            self._errors["init_image"] = f"{Path(path).name} is not an image Studio can read."
+            self.errorsChanged.emit(dict(self._errors))
+            return False
+        self.set("mask", None)
+        self.set("init_image", self._store_input(image, "init"))
+        return True
+
+    def set_mask(self, mask: QImage | None) -> None:
+        """The painted inpaint mask (white = repaint), or None to go back to img2img."""
+        if mask is None or mask.isNull() or _is_blank(mask):
+            self.set("mask", None)
+        else:
+            self.set("mask", self._store_input(mask.convertToFormat(QImage.Format.Format_Grayscale8), "mask"))
+
+    # -- LoRAs -------------------------------------------------------------------------------------------------
+    def add_lora(self, path: str, weight: float = 0.8) -> None:
+        loras = [list(x) for x in self._values["loras"] if x[0] != path] + [[path, weight]]
+        self.set("loras", loras)
+
+    def remove_lora(self, path: str) -> None:
+        self.set("loras", [list(x) for x in self._values["loras"] if x[0] != path])
+
+    def set_lora_weight(self, path: str, weight: float) -> None:
+        self.set("loras", [[p, weight if p == path else w] for p, w in self._values["loras"]])
+
+    def _find_lora(self, name: str) -> Path | None:
+        dirs = self._lora_dirs + [Path(p).parent for p, _ in self._values["loras"]]
+        for d in dirs:
+            for suffix in LORA_SUFFIXES:
+                candidate = d / f"{name}{suffix}"
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    # -- generate ----------------------------------------------------------------------------------------------
+    def build_spec(self) -> GenerateSpec | None:
+        v = self._values
+        problems: dict[str, str] = {}
+        loras = {str(p): float(w) for p, w in v["loras"]}
+        _, tags = extract_loras(v["prompt"])
+        for tag in tags:
+            found = self._find_lora(tag.name)
+            if found is None:
+                where = " or ".join(str(d) for d in self._model_dirs) or "the LoRA list"
+                problems["prompt"] = (f"LoRA “{tag.name}” from the prompt was not found in {where} "
+                                      "(or its loras folder). Add it with the + beside LoRAs.")
+            else:
+                loras[str(found)] = tag.weight
+        seed = random_seed() if int(v["seed"]) < 0 else int(v["seed"])
+        spec = GenerateSpec(
+            model=v["model"], prompt=v["prompt"], negative_prompt=v["negative_prompt"], width=int(v["width"]),
+            height=int(v["height"]), steps=int(v["steps"]), cfg_scale=float(v["cfg_scale"]), seed=seed,
+            sampler=v["sampler"], schedule=v["schedule"], batch_size=int(v["batch_size"]),
+            batch_count=int(v["batch_count"]), clip_skip=int(v["clip_skip"]),
+            loras=tuple(LoraRef(p, w) for p, w in loras.items()),
+            init_image=v["init_image"], strength=float(v["strength"]), mask=v["mask"], mask_blur=int(v["mask_blur"]),
+        )
+        problems.update(validate(spec))
+        self._errors = problems
+        self.errorsChanged.emit(dict(problems))
+        return None if problems else spec
+
+    def generate(self) -> str | None:
+        """Validate, freeze and queue the current recipe. Returns the job id, or None (errors are shown)."""
+        spec = self.build_spec()
+        if spec is None:
+            return None
+        self.last_seed = spec.seed
+        self.lastSeedChanged.emit(spec.seed)
+        if spec.model in self.recent_models:
+            self.recent_models.remove(spec.model)
+        self.recent_models.insert(0, spec.model)
+        del self.recent_models[10:]
+        return self._queue.submit(spec)
+
+    def apply_spec(self, spec: GenerateSpec) -> None:
+        """Fill every field from a recipe ("Use these settings"), seed included."""
+        for key in REMEMBERED:
+            if key == "loras":
+                self.set("loras", [[lo.path, lo.weight] for lo in spec.loras])
+            elif key == "batch_count":
+                self.set(key, 1)
+            elif key == "batch_size":
+                self.set(key, 1)
+            else:
+                self.set(key, getattr(spec, key))
+        self.set("mask", None)
+        self.set("init_image", spec.init_image)
+        self.set("mask", spec.mask)
+
+
+def _is_blank(mask: QImage) -> bool:
+    gray = mask.convertToFormat(QImage.Format.Format_Grayscale8)
+    bits = gray.constBits()
+    return not bytes(bits).strip(b"\x00")

@@ -1,0 +1,226 @@
+"""The queue as the window sees it: every job's state, progress with ETA, the live preview and results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QImage
+
+from studio.core.events import Cancelled, Failed, Finished, ItemSaved, Loading, Preview, Progress, Started
+from studio.viewmodels.bridge import EventBridge, UiEvent
+
+
+class Runner(Protocol):
+    def submit(self, spec: Any) -> str: ...
+    def cancel(self, job_id: str) -> bool: ...
+    def move(self, job_id: str, index: int) -> bool: ...
+    def pending_ids(self) -> list[str]: ...
+
+
+class JobState(str, Enum):
+    QUEUED = "Queued"
+    LOADING = "Loading model"
+    RUNNING = "Running"
+    DONE = "Done"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass
+class JobRow:
+    id: str
+    spec: Any
+    state: JobState = JobState.QUEUED
+    fraction: float = 0.0
+    detail: str = ""
+    error: Any = None
+    started: float = 0.0
+    step_started: float = 0.0
+    batch: int = -1
+
+
+StateRole = Qt.ItemDataRole.UserRole + 1
+FractionRole = Qt.ItemDataRole.UserRole + 2
+IdRole = Qt.ItemDataRole.UserRole + 3
+
+
+def describe(spec: Any) -> str:
+    prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
+    if len(prompt) > 60:
+        prompt = prompt[:57] + "…"
+    n = getattr(spec, "image_count", 1)
+    mode = getattr(spec, "mode", "")
+    size = f"{getattr(spec, 'width', '?')}×{getattr(spec, 'height', '?')}"
+    extra = f" · {n} images" if n > 1 else ""
+    return f"{prompt}\n{mode} · {size} · {getattr(spec, 'steps', '?')} steps{extra}"
+
+
+def fmt_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
+
+
+class JobQueue(QAbstractListModel):
+    previewChanged = Signal(QImage)
+    resultReady = Signal(QImage, str)  # the image and its saved path
+    progressChanged = Signal(float, str)  # fraction 0..1 of the running job, and a sentence
+    statusChanged = Signal(str)
+    jobFailed = Signal(str, str, str)  # message, details, field
+    busyChanged = Signal(bool)
+
+    def __init__(self, runner: Runner, bridge: EventBridge, parent: QObject | None = None):
+        super().__init__(parent)
+        self._runner = runner
+        self._rows: list[JobRow] = []
+        bridge.event.connect(self._on_event)
+
+    # -- model -----------------------------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            status = row.state.value + (f" — {row.detail}" if row.detail else "")
+            return f"{describe(row.spec)}\n{status}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(getattr(row.spec, "prompt", ""))
+        if role == StateRole:
+            return row.state
+        if role == FractionRole:
+            return row.fraction
+        if role == IdRole:
+            return row.id
+        return None
+
+    def rows(self) -> list[JobRow]:
+        return list(self._rows)
+
+    def row_of(self, job_id: str) -> JobRow | None:
+        return next((r for r in self._rows if r.id == job_id), None)
+
+    @property
+    def busy(self) -> bool:
+        return any(not r.state.finished for r in self._rows)
+
+    # -- commands --------------------------------------------------------------------------------------------
+    def submit(self, spec: Any) -> str:
+        was_busy = self.busy
+        job_id = self._runner.submit(spec)
+        if self.row_of(job_id) is None:
+            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+            self._rows.append(JobRow(job_id, spec))
+            self.endInsertRows()
+        if not was_busy:
+            self.busyChanged.emit(True)
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        self._runner.cancel(job_id)
+
+    def cancel_running(self) -> bool:
+        running = [r for r in self._rows if r.state in (JobState.RUNNING, JobState.LOADING)]
+        for r in running:
+            self._runner.cancel(r.id)
+        return bool(running)
+
+    def move(self, job_id: str, delta: int) -> bool:
+        pending = self._runner.pending_ids()
+        if job_id not in pending:
+            return False
+        target = max(0, min(len(pending) - 1, pending.index(job_id) + delta))
+        neighbour = pending[target]
+        if neighbour == job_id or not self._runner.move(job_id, target):
+            return False
+        src = next(i for i, r in enumerate(self._rows) if r.id == job_id)
+        dst = next(i for i, r in enumerate(self._rows) if r.id == neighbour)
+        self.beginMoveRows(QModelIndex(), src, src, QModelIndex(), dst + (1 if dst > src else 0))
+        self._rows.insert(dst, self._rows.pop(src))
+        self.endMoveRows()
+        return True
+
+    def clear_finished(self) -> None:
+        keep = [r for r in self._rows if not r.state.finished]
+        if len(keep) != len(self._rows):
+            self.beginResetModel()
+            self._rows = keep
+            self.endResetModel()
+
+    # -- events ------------------------------------------------------------------------------------------------
+    def _changed(self, row: JobRow) -> None:
+        i = self._rows.index(row)
+        self.dataChanged.emit(self.index(i), self.index(i))
+
+    def _on_event(self, ui: UiEvent) -> None:
+        e = ui.event
+        row = self.row_of(e.job_id)
+        if row is None:
+            return
+        now = time.monotonic()
+        if isinstance(e, Started):
+            row.state, row.started = JobState.RUNNING, now
+            self.statusChanged.emit("Starting…")
+            self.progressChanged.emit(0.0, "Starting…")
+        elif isinstance(e, Loading):
+            row.state = JobState.LOADING
+            row.detail = e.what
+            self.statusChanged.emit(e.what)
+            self.progressChanged.emit(0.0, e.what)
+        elif isinstance(e, Progress):
+            self._on_progress(row, e, now)
+        elif isinstance(e, Preview) and ui.image is not None:
+            self.previewChanged.emit(ui.image)
+        elif isinstance(e, ItemSaved) and ui.image is not None:
+            self.resultReady.emit(ui.image, str(e.item.path))
+        elif isinstance(e, Finished):
+            row.state, row.fraction = JobState.DONE, 1.0
+            row.detail = f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+            self.statusChanged.emit(f"Done: {row.detail}.")
+            self.progressChanged.emit(1.0, "Done")
+        elif isinstance(e, Failed):
+            row.state, row.error = JobState.FAILED, e.error
+            row.detail = e.error.user_message if e.error else "failed"
+            self.statusChanged.emit(row.detail)
+            self.progressChanged.emit(0.0, "Failed")
+            err = e.error
+            self.jobFailed.emit(row.detail, err.details if err else "", (err.field or "") if err else "")
+        elif isinstance(e, Cancelled):
+            row.state, row.detail = JobState.CANCELLED, ""
+            self.statusChanged.emit("Cancelled.")
+            self.progressChanged.emit(0.0, "Cancelled")
+        else:
+            return
+        self._changed(row)
+        if row.state.finished and not self.busy:
+            self.busyChanged.emit(False)
+
+    def _on_progress(self, row: JobRow, e: Progress, now: float) -> None:
+        spec = row.spec
+        per_batch = max(1, getattr(spec, "batch_size", 1))
+        batches = max(1, getattr(spec, "batch_count", 1))
+        batch = e.item // per_batch
+        if row.state is not JobState.RUNNING or batch != row.batch:
+            row.state, row.batch, row.step_started = JobState.RUNNING, batch, now
+            row.detail = ""
+        done = batch * e.total + e.step
+        row.fraction = done / float(batches * e.total)
+        text = f"Step {e.step}/{e.total}"
+        if batches > 1 or per_batch > 1:
+            last = min(e.item + per_batch, e.items)
+            text = f"Image {e.item + 1}{'–' + str(last) if last > e.item + 1 else ''} of {e.items} · " + text
+        if e.step > 1:
+            per_step = (now - row.step_started) / (e.step - 1)
+            remaining = batches * e.total - done
+            text += f" · about {fmt_seconds(per_step * remaining)} left"
+        row.detail = text
+        self.progressChanged.emit(row.fraction, text)

@@ -1,0 +1,195 @@
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from studio.viewmodels.job_queue import JobState
+
+
+def generate_with_keyboard(qtbot, st, prompt="a red circle"):
+    page = st.window.image_page
+    editor = page.prompt_panel.prompt
+    editor.setFocus()
+    qtbot.keyClicks(editor, prompt)
+    qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_ctrl_return_generates_with_live_preview_and_shows_the_result(qtbot, studio):
+    page = studio.window.image_page
+    previews = []
+    studio.queue.previewChanged.connect(previews.append)
+    generate_with_keyboard(qtbot, studio)
+    assert page.prompt_panel.prompt.toPlainText() == "a red circle"  # Ctrl+Return added no newline
+    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    path = Path(page.result_view.path())
+    assert path.is_file() and path.suffix == ".png"
+    assert page.result_view.image().size().width() == 64
+    assert previews, "the canvas got live previews before the result"
+    rows = studio.queue.rows()
+    assert [r.state for r in rows] == [JobState.DONE]
+    assert "Done" in studio.window.statusBar().currentMessage()
+    assert page.progress.value() == 1000
+    assert page.results.count() == 1 and page.results.isVisible()
+
+
+def test_escape_cancels_the_running_job_and_nothing_is_saved(qtbot, studio):
+    page = studio.window.image_page
+    studio.session.set("steps", 400)
+    before = studio.runtime.gallery.count()
+    generate_with_keyboard(qtbot, studio)
+    qtbot.waitUntil(lambda: page.progress.value() > 0, timeout=60_000)
+    assert page.prompt_panel.stop.isEnabled()
+    qtbot.keyClick(page.prompt_panel.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: studio.queue.rows()[0].state is JobState.CANCELLED, timeout=10_000)
+    assert studio.runtime.gallery.count() == before
+    assert not page.result_view.path()
+    qtbot.waitUntil(lambda: not page.prompt_panel.stop.isEnabled())
+
+
+def test_invalid_width_shows_an_inline_error_and_queues_nothing(qtbot, studio):
+    params = studio.window.image_page.parameters
+    params.width_spin.selectAll()
+    qtbot.keyClicks(params.width_spin, "65")
+    params.width_spin.interpretText()
+    assert studio.session.value("width") == 65
+    generate_with_keyboard(qtbot, studio)
+    assert params.size_error.isVisible()
+    assert params.size_error.text() == "Width must be a multiple of 8 (try 64 or 72)."
+    assert studio.queue.rowCount() == 0
+    params.width_spin.setValue(64)  # fixing the field clears its message
+    assert not params.size_error.isVisible()
+
+
+def test_queue_cancel_and_reorder_from_the_panel(qtbot, studio):
+    panel = studio.window.image_page.queue_panel
+    s = studio.session
+    s.set("steps", 300)
+    s.set("prompt", "first")
+    first = s.generate()
+    qtbot.waitUntil(lambda: studio.queue.row_of(first).state is JobState.RUNNING, timeout=60_000)
+    s.set("steps", 2)
+    ids = []
+    for name in ("second", "third", "fourth"):
+        s.set("prompt", name)
+        ids.append(s.generate())
+    panel.view.setCurrentIndex(studio.queue.index(2))  # "third"
+    qtbot.mouseClick(panel.up, Qt.MouseButton.LeftButton)
+    assert [r.spec.prompt for r in studio.queue.rows()] == ["first", "third", "second", "fourth"]
+    assert panel.view.currentIndex().row() == 1
+    panel.view.setCurrentIndex(studio.queue.index(2))  # "second"
+    qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: studio.queue.row_of(ids[0]).state is JobState.CANCELLED, timeout=5_000)
+    studio.queue.cancel(first)
+    qtbot.waitUntil(lambda: not studio.queue.busy, timeout=60_000)
+    done = [r.spec.prompt for r in studio.queue.rows() if r.state is JobState.DONE]
+    assert done == ["third", "fourth"]
+    finished_order = [Path(i.path).stat().st_mtime_ns for i in studio.runtime.gallery.recent()]
+    assert len(finished_order) == 2
+    panel.clear.click()
+    assert studio.queue.rowCount() == 0
+
+
+def test_engine_errors_show_in_a_banner_and_beside_the_field(qtbot, studio, tmp_path):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    studio.session.choose_model(str(folder))
+    generate_with_keyboard(qtbot, studio)
+    page = studio.window.image_page
+    qtbot.waitUntil(lambda: page.banner.isVisible(), timeout=30_000)
+    assert "not a diffusers pipeline folder" in page.banner.text()
+    assert "model" in studio.session.errors
+
+
+def test_init_image_drop_and_mask_painting_switch_modes(qtbot, studio, tmp_path):
+    from PIL import Image
+
+    page = studio.window.image_page
+    src = tmp_path / "photo.png"
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(src)
+    page.input_view.imageDropped.emit(str(src))
+    assert studio.session.mode == "img2img"
+    assert page.stack.currentWidget() is page.input_view
+    assert page.prompt_panel.mode.text() == "Image to image"
+    canvas = page.input_view
+    r = canvas.image_rect()
+    centre = QPoint(int(r.center().x()), int(r.center().y()))
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(canvas, centre + QPoint(20, 0))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=centre + QPoint(20, 0))
+    assert studio.session.mode == "inpaint"
+    with Image.open(studio.session.value("mask")) as mask:
+        assert mask.getpixel((32, 32)) == 255 and mask.getpixel((0, 0)) == 0
+    assert page.prompt_panel.mode.text() == "Inpaint"
+    generate_with_keyboard(qtbot, studio, "a cat")
+    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    with Image.open(page.result_view.path()) as out:
+        assert out.getpixel((0, 0)) == (10, 120, 200)  # outside the mask: the original pixel
+    page.clear_mask.click()
+    assert studio.session.mode == "img2img"
+
+
+def test_use_these_settings_restores_the_recipe_exactly(qtbot, studio):
+    page = studio.window.image_page
+    s = studio.session
+    s.set("negative_prompt", "blurry")
+    s.set("cfg_scale", 5.5)
+    generate_with_keyboard(qtbot, studio, "a (blue:1.2) square")
+    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    seed = s.last_seed
+    for key, value in {"prompt": "other", "negative_prompt": "", "cfg_scale": 9.0, "seed": -1, "steps": 9}.items():
+        s.set(key, value)
+    page.use_settings.click()
+    assert page.prompt_panel.prompt.toPlainText() == "a (blue:1.2) square"
+    assert page.prompt_panel.negative.toPlainText() == "blurry"
+    assert s.value("seed") == seed and int(page.parameters.seed.value()) == seed
+    assert s.value("cfg_scale") == 5.5 and s.value("steps") == 4
+
+
+def test_parameters_and_layout_are_remembered(qtbot, studio, home):
+    studio.session.set("prompt", "remember me")
+    studio.session.set("steps", 7)
+    studio.window.resize(studio.window.width(), 520)
+    studio.window.image_page.queue_dock.hide()  # a dock layout change
+    studio.window.close()
+    settings = json.loads((home / "config" / "settings.json").read_text())
+    assert settings["image_params"]["prompt"] == "remember me"
+    assert settings["window"]["geometry"]
+
+    from studio.app import create_window
+    from studio.runtime import build_runtime
+
+    again = create_window(build_runtime(home))
+    qtbot.addWidget(again.window)
+    try:
+        assert again.window.image_page.prompt_panel.prompt.toPlainText() == "remember me"
+        assert again.window.image_page.parameters.steps.value() == 7
+        assert again.window.height() == 520  # (offscreen clamps width to its 800 px screen)
+        assert again.window.image_page.queue_dock.isHidden()
+        assert not again.window.image_page.params_dock.isHidden()
+    finally:
+        again.runtime.close(5)
+
+
+def test_closing_the_window_during_a_job_stops_it_within_5_seconds(qtbot, studio):
+    import time
+
+    studio.session.set("steps", 2000)
+    job = studio.session.generate()
+    qtbot.waitUntil(lambda: studio.queue.row_of(job).fraction > 0, timeout=60_000)
+    t = time.monotonic()
+    studio.window.close()
+    assert time.monotonic() - t < 5
+    assert studio.runtime.runner.running_id is None
+    assert studio.runtime.runner.shutdown(0)  # the runner thread has ended
+    assert not list(studio.runtime.paths.gallery_dir.rglob("*.png"))  # the half-made image was not saved
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_themes_apply(qtbot, studio, theme):
+    from PySide6.QtWidgets import QApplication
+
+    studio.window.themeRequested.emit(theme)
+    window_color = QApplication.instance().palette().color(QApplication.instance().palette().ColorRole.Window)
+    assert (window_color.lightness() < 128) == (theme == "dark")
+    assert studio.runtime.settings.theme == theme
