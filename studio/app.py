@@ -35,9 +35,11 @@ class StudioWindow:
         self.runtime.save_settings()
 
     def shutdown(self, timeout: float = 4.0) -> bool:
-        """Save, stop the running job (it ends within a step) and the runner."""
+        """Save, stop the running job (it ends within a step) and the runner; detach the window."""
         self.save()
-        return self.runtime.close(timeout)
+        stopped = self.runtime.close(timeout)
+        self.runtime.unsubscribe(self.bridge.post)
+        return stopped
 
 
 def create_window(runtime: Runtime) -> StudioWindow:
@@ -61,11 +63,6 @@ def create_window(runtime: Runtime) -> StudioWindow:
     window.closing.connect(studio.shutdown)
     window.restore_state(s.window)
     return studio
-
-
-def _import_ml_stack() -> None:
-    import diffusers  # noqa: F401
-    import torch  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,5 +91,5 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # Import the ML stack on the runner thread (never two threads at once: diffusers' lazy modules
         # are not safe to initialise concurrently) after the window is up, so the first job starts sooner.
-        QTimer.singleShot(500, lambda: runtime.runner.call_soon(_import_ml_stack))
+        QTimer.singleShot(500, runtime.warm_up)
     return app.exec()

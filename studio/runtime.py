@@ -28,20 +28,32 @@ class Runtime:
     image_engine: ImageEngine
     runner: JobRunner
     listeners: list[Listener] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def publish(self, event: Event) -> None:
+        # Listeners are called under the lock, so that once ``unsubscribe`` returns the listener is never
+        # called again (a closed window's bridge must not receive events from a job still winding down).
         with self._lock:
-            listeners = list(self.listeners)
-        for listener in listeners:
-            listener(event)
+            for listener in list(self.listeners):
+                listener(event)
 
     def subscribe(self, listener: Listener) -> None:
         with self._lock:
             self.listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
+
     def save_settings(self) -> None:
         save_settings(self.settings, self.paths.settings_file)
+
+    def warm_up(self) -> None:
+        """Import the ML stack on the runner thread, ahead of the first job."""
+        from studio.engine.pipelines import warm_up
+
+        self.runner.call_soon(warm_up)
 
     def close(self, timeout: float = 5.0) -> bool:
         stopped = self.runner.shutdown(timeout)

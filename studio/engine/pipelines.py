@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import threading
@@ -26,6 +27,9 @@ SUPPORTED = {
     "StableDiffusionXLInpaintPipeline": "sdxl",
 }
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
+# diffusers resolves its classes lazily; two threads doing that at once can see half-initialised modules.
+# Studio has one runner thread per device, but embedders (tests, scripts) may have more: serialise.
+_LIBRARY_LOCK = threading.RLock()
 
 
 @dataclass
@@ -121,8 +125,40 @@ class PipelineCache:
                 free_device_memory(placement.device)
             if on_loading:
                 on_loading(path.name)
-            self._loaded = _load(path, placement)
+            with _LIBRARY_LOCK:
+                self._loaded = _load(path, placement)
             return self._loaded
+
+
+def warm_up() -> None:
+    """Import everything a first image job needs (torch, diffusers' SD/SDXL pipelines, CLIP, peft), so
+    that the first Generate starts at once. Run it on the runner thread: diffusers' lazy modules must not
+    be initialised by two threads at the same time."""
+    with _LIBRARY_LOCK:
+        _warm_up()
+
+
+def _warm_up() -> None:
+    import diffusers
+    import peft  # noqa: F401
+    import torch  # noqa: F401
+    from diffusers import (  # noqa: F401
+        AutoPipelineForImage2Image,
+        AutoPipelineForInpainting,
+        AutoPipelineForText2Image,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer  # noqa: F401
+
+    for name in ("StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline", "UNet2DConditionModel",
+                 "AutoencoderKL", "EulerDiscreteScheduler", "DPMSolverMultistepScheduler"):
+        getattr(diffusers, name)
+    _quiet_libraries()
+    # Hundreds of thousands of long-lived objects were just created; move them out of the cyclic
+    # collector's reach so that later full collections (which hold the GIL) stay short for the GUI.
+    gc.collect()
+    gc.freeze()
 
 
 def _quiet_libraries() -> None:
@@ -171,6 +207,11 @@ def pipeline_for(model: LoadedModel, mode: str) -> Any:
     """The pipeline for txt2img / img2img / inpaint, sharing the loaded components (no copy, no reload)."""
     if mode in model.by_mode:
         return model.by_mode[mode]
+    with _LIBRARY_LOCK:
+        return _derive(model, mode)
+
+
+def _derive(model: LoadedModel, mode: str) -> Any:
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
 
     in_channels = model.base.unet.config.in_channels
@@ -188,7 +229,8 @@ def set_scheduler(model: LoadedModel, pipe: Any, sampler: str, schedule: str) ->
     import diffusers
 
     cls_name, options = scheduler_recipe(sampler, schedule)
-    cls = getattr(diffusers, cls_name)
+    with _LIBRARY_LOCK:
+        cls = getattr(diffusers, cls_name)
     pipe.scheduler = cls.from_config(model.scheduler_config, **options)
 
 

@@ -58,7 +58,10 @@ def _encode_chunk(encoder: Any, chunk: Chunk, clip_skip: int, penultimate_defaul
     if bool((weights != 1.0).any()):
         original_mean = hidden.float().mean()
         hidden = hidden * weights[None, :, None]
-        hidden = hidden * (original_mean / hidden.float().mean()).to(hidden.dtype)
+        # A1111 restores the original mean; where the mean is near zero that ratio explodes, so keep it sane.
+        ratio = original_mean / hidden.float().mean()
+        if torch.isfinite(ratio) and 0.25 < float(ratio) < 4.0:
+            hidden = hidden * ratio.to(hidden.dtype)
     pooled = out[0] if hasattr(out, "text_embeds") else None
     return hidden, pooled
 

@@ -22,3 +22,4 @@ def studio(qtbot, tiny_sd, home):
     qtbot.waitExposed(st.window)
     yield st
     st.runtime.close(5)
+    st.runtime.unsubscribe(st.bridge.post)

@@ -15,19 +15,29 @@ def generate_with_keyboard(qtbot, st, prompt="a red circle"):
     qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
 
 
+def wait_result(qtbot, page, timeout=60_000):
+    """Wait for a shown result; fail at once, with the message, if the job failed instead."""
+
+    def ready():
+        assert not page.banner.isVisible(), page.banner.text()
+        return bool(page.result_view.path())
+
+    qtbot.waitUntil(ready, timeout=timeout)
+
+
 def test_ctrl_return_generates_with_live_preview_and_shows_the_result(qtbot, studio):
     page = studio.window.image_page
     previews = []
     studio.queue.previewChanged.connect(previews.append)
     generate_with_keyboard(qtbot, studio)
     assert page.prompt_panel.prompt.toPlainText() == "a red circle"  # Ctrl+Return added no newline
-    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    wait_result(qtbot, page)
     path = Path(page.result_view.path())
     assert path.is_file() and path.suffix == ".png"
     assert page.result_view.image().size().width() == 64
     assert previews, "the canvas got live previews before the result"
-    rows = studio.queue.rows()
-    assert [r.state for r in rows] == [JobState.DONE]
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    assert [r.state for r in studio.queue.rows()] == [JobState.DONE]
     assert "Done" in studio.window.statusBar().currentMessage()
     assert page.progress.value() == 1000
     assert page.results.count() == 1 and page.results.isVisible()
@@ -122,7 +132,7 @@ def test_init_image_drop_and_mask_painting_switch_modes(qtbot, studio, tmp_path)
         assert mask.getpixel((32, 32)) == 255 and mask.getpixel((0, 0)) == 0
     assert page.prompt_panel.mode.text() == "Inpaint"
     generate_with_keyboard(qtbot, studio, "a cat")
-    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    wait_result(qtbot, page)
     with Image.open(page.result_view.path()) as out:
         assert out.getpixel((0, 0)) == (10, 120, 200)  # outside the mask: the original pixel
     page.clear_mask.click()
@@ -135,7 +145,7 @@ def test_use_these_settings_restores_the_recipe_exactly(qtbot, studio):
     s.set("negative_prompt", "blurry")
     s.set("cfg_scale", 5.5)
     generate_with_keyboard(qtbot, studio, "a (blue:1.2) square")
-    qtbot.waitUntil(lambda: bool(page.result_view.path()), timeout=60_000)
+    wait_result(qtbot, page)
     seed = s.last_seed
     for key, value in {"prompt": "other", "negative_prompt": "", "cfg_scale": 9.0, "seed": -1, "steps": 9}.items():
         s.set(key, value)
@@ -169,6 +179,7 @@ def test_parameters_and_layout_are_remembered(qtbot, studio, home):
         assert not again.window.image_page.params_dock.isHidden()
     finally:
         again.runtime.close(5)
+        again.runtime.unsubscribe(again.bridge.post)
 
 
 def test_closing_the_window_during_a_job_stops_it_within_5_seconds(qtbot, studio):
