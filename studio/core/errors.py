@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     INVALID_INPUT = "invalid_input"
     MODEL_NOT_FOUND = "model_not_found"
     MODEL_INVALID = "model_invalid"

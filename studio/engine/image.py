@@ -27,9 +27,8 @@ Emit = Callable[[Event], None]
 def load_input_image(path: str, size: tuple[int, int], field: str, mode: str = "RGB") -> Image.Image:
     """Open an init image or mask, apply EXIF orientation, and fit it to ``size`` (scale to cover, centre crop)."""
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            im = im.convert(mode)
+        with Image.open(path) as raw:
+            im: Image.Image = ImageOps.exif_transpose(raw).convert(mode)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(path).name} is not an image Studio can read.", repr(e),
                           field=field) from e

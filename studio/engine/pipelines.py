@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -244,10 +245,8 @@ def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
         try:
             pipe.load_lora_weights(lo.path, adapter_name=name)
         except Exception as e:  # noqa: BLE001 - any loader failure means "this LoRA does not fit"
-            try:
+            with contextlib.suppress(Exception):  # remove whatever was half-loaded
                 pipe.delete_adapters(name)
-            except Exception:  # noqa: BLE001, S110 - nothing was half-loaded
-                pass
             raise StudioError(
                 ErrorKind.MODEL_INVALID,
                 f"The LoRA {Path(lo.path).name} could not be applied to this {model.family.upper()} model: {e}",

@@ -109,6 +109,8 @@ def encode(pipe: Any, prompt: str, negative: str, clip_skip: int = 1) -> dict[st
     dtype = pipe.unet.dtype
     kwargs: dict[str, Any] = {"prompt_embeds": cond.to(dtype), "negative_prompt_embeds": uncond.to(dtype)}
     if is_xl:
+        if pooled is None or neg_pooled is None:
+            raise ValueError("an SDXL pipeline needs a text encoder with a projection (text_encoder_2)")
         kwargs["pooled_prompt_embeds"] = pooled.to(dtype)
         kwargs["negative_pooled_prompt_embeds"] = neg_pooled.to(dtype)
     return kwargs

@@ -10,11 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 
-_WORDS = (
-    "a an the of on in with and photo painting portrait cat dog red green blue yellow orange purple white black "
-    "circle square triangle cross star background big small left right top bottom hat castle forest sky moon "
-    "sun tree house river mountain detailed blurry ugly bad anatomy high quality masterpiece"
-).split()
+_WORDS = ["a", "an", "the", "of", "on", "in", "with", "and", "photo", "painting", "portrait", "cat", "dog", "red", "green", "blue", "yellow", "orange", "purple", "white", "black", "circle", "square", "triangle", "cross", "star", "background", "big", "small", "left", "right", "top", "bottom", "hat", "castle", "forest", "sky", "moon", "sun", "tree", "house", "river", "mountain", "detailed", "blurry", "ugly", "bad", "anatomy", "high", "quality", "masterpiece"]
 
 
 def build_tokenizer(folder: Path) -> Path:
@@ -74,7 +70,7 @@ def _vae():
         latent_channels=4,
         norm_num_groups=8,
         sample_size=64,
-    ).eval()
+    )
 
 
 def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), tokenizer_dir: Path | None = None):
@@ -98,7 +94,7 @@ def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), token
         cross_attention_dim=32,
         attention_head_dim=8,
         norm_num_groups=8,
-    ).eval()
+    )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
         steps_offset=1, timestep_spacing="leading",
@@ -137,7 +133,7 @@ def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
         projection_class_embeddings_input_dim=32 + 6 * 8,
         cross_attention_dim=64,
         norm_num_groups=8,
-    ).eval()
+    )
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
         steps_offset=1, timestep_spacing="leading",

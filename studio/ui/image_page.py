@@ -175,7 +175,6 @@ class ImagePage(QMainWindow):
         self.setCentralWidget(central)
 
         self.parameters = ParametersPanel(session)
-        self.parameters.setMinimumWidth(340)
         self.params_dock = self._dock("Parameters", self.parameters, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.queue_panel = QueuePanel(queue)
         self.queue_panel.setMinimumWidth(200)

@@ -265,6 +265,8 @@ class ParametersPanel(QScrollArea):
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask") and self._update_init())
         self._update_init()
+        # Never clip a field: the dock is at least as wide as the form needs (plus the scroll bar).
+        self.setMinimumWidth(body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _fill_models(self) -> None:

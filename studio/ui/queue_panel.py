@@ -25,7 +25,7 @@ _STATE_COLORS = {JobState.DONE: "#30a46c", JobState.FAILED: "#e5484d", JobState.
 
 class JobDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(200, 3 * option.fontMetrics.height() + 18)
+        return QSize(120, 3 * option.fontMetrics.height() + 18)
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         p.save()
@@ -69,6 +69,8 @@ class QueuePanel(QWidget):
         self.view.setItemDelegate(JobDelegate(self.view))
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setUniformItemSizes(True)
         self.view.setToolTip("Jobs run top to bottom. Select a queued job to move or cancel it.")
         self.up, self.down = QToolButton(), QToolButton()
         self.cancel, self.clear = QToolButton(), QToolButton()

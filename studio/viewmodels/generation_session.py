@@ -245,9 +245,7 @@ class GenerationSession(QObject):
         for key in REMEMBERED:
             if key == "loras":
                 self.set("loras", [[lo.path, lo.weight] for lo in spec.loras])
-            elif key == "batch_count":
-                self.set(key, 1)
-            elif key == "batch_size":
+            elif key == "batch_count" or key == "batch_size":
                 self.set(key, 1)
             else:
                 self.set(key, getattr(spec, key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
@@ -21,7 +21,7 @@ class Runner(Protocol):
     def pending_ids(self) -> list[str]: ...
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "Queued"
     LOADING = "Loading model"
     RUNNING = "Running"
@@ -210,6 +210,8 @@ class JobQueue(QAbstractListModel):
         batches = max(1, getattr(spec, "batch_count", 1))
         batch = e.item // per_batch
         if row.state is not JobState.RUNNING or batch != row.batch:
+            if row.state is not JobState.RUNNING:
+                self.statusChanged.emit(f"Generating: {describe(spec).splitlines()[0]}")
             row.state, row.batch, row.step_started = JobState.RUNNING, batch, now
             row.detail = ""
         done = batch * e.total + e.step

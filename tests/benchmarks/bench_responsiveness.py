@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
+    import subprocess
+
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
-
-    import subprocess
 
     from studio.app import create_window
     from studio.runtime import build_runtime
