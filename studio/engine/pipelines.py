@@ -65,6 +65,11 @@ def detect_single_file_family(path: Path) -> str:
                f"{path.name} is not a Stable Diffusion checkpoint Studio recognises (no known text-encoder keys).")
 
 
+def single_file_config(family: str) -> Path:
+    """The shipped folder of configs + tokenizer that loads a ``family`` single-file checkpoint offline."""
+    return resource("model_configs", family)
+
+
 def check_model_path(model: str) -> Path:
     """Validate a model location before loading, with a message the user can act on."""
     if not model:
@@ -183,7 +188,7 @@ def _load(path: Path, placement: Placement) -> LoadedModel:
             pipe = cls.from_pretrained(str(path), dtype=placement.dtype, local_files_only=True, **extra)
         else:
             family = detect_single_file_family(path)
-            config = resource("model_configs", family)
+            config = single_file_config(family)
             if not (config / "model_index.json").is_file():
                 raise _bad(ErrorKind.MODEL_INVALID,
                            f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no offline "
