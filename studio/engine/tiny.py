@@ -73,34 +73,35 @@ def _vae():
     )
 
 
+def _unet(**kwargs):
+    from diffusers import UNet2DConditionModel
+
+    base = {"layers_per_block": 1, "sample_size": 16, "in_channels": 4, "out_channels": 4, "norm_num_groups": 8,
+            "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+            "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D")}
+    return UNet2DConditionModel(**{**base, **kwargs})
+
+
+def _scheduler():
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                  num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading")
+
+
 def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), tokenizer_dir: Path | None = None):
     """A tiny SD 1.x-style ``StableDiffusionPipeline`` (≈1 M UNet parameters)."""
     import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
     torch.manual_seed(seed)
     tok_dir = tokenizer_dir or build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
     tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
     text_encoder = _text_encoder(tokenizer)
-    unet = UNet2DConditionModel(
-        block_out_channels=channels,
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        steps_offset=1, timestep_spacing="leading",
-    )
+    unet = _unet(block_out_channels=channels, cross_attention_dim=32, attention_head_dim=8)
     return StableDiffusionPipeline(
-        vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=_scheduler(),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
 
@@ -108,7 +109,7 @@ def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), token
 def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
     """A tiny SDXL-style ``StableDiffusionXLPipeline`` (two text encoders, micro-conditioning)."""
     import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionXLPipeline
     from transformers import CLIPTokenizer
 
     torch.manual_seed(seed)
@@ -117,14 +118,8 @@ def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
     tokenizer_2 = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
     text_encoder = _text_encoder(tokenizer, hidden=32)
     text_encoder_2 = _text_encoder(tokenizer_2, with_projection=True, hidden=32)
-    unet = UNet2DConditionModel(
+    unet = _unet(
         block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -134,13 +129,9 @@ def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
         cross_attention_dim=64,
         norm_num_groups=8,
     )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        steps_offset=1, timestep_spacing="leading",
-    )
     return StableDiffusionXLPipeline(
         vae=_vae(), text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-        tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True,
+        tokenizer_2=tokenizer_2, unet=unet, scheduler=_scheduler(), force_zeros_for_empty_prompt=True,
     )
 
 

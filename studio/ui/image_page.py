@@ -48,6 +48,16 @@ def _segment(text: str, tip: str) -> QToolButton:
     return b
 
 
+def _action_button(icon_name: str, text: str, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setIcon(icon(icon_name))
+    b.setText(text)
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    return b
+
+
 class ImagePage(QMainWindow):
     """A nested main window so its docks (parameters, queue) can be moved and their layout remembered."""
 
@@ -77,19 +87,11 @@ class ImagePage(QMainWindow):
         self.show_input.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.input_view))
         self.stack.currentChanged.connect(self._update_tools)
 
-        self.use_as_init = QToolButton()
-        self.use_as_init.setIcon(icon("image"))
-        self.use_as_init.setText("Use as input")
-        self.use_as_init.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.use_as_init.setToolTip("Start from this result: image to image, or paint a mask to inpaint")
-        self.use_as_init.setAutoRaise(True)
+        self.use_as_init = _action_button("image", "Use as input",
+                                          "Start from this result: image to image, or paint a mask to inpaint")
         self.use_as_init.clicked.connect(self._use_result_as_init)
-        self.use_settings = QToolButton()
-        self.use_settings.setIcon(icon("use"))
-        self.use_settings.setText("Use these settings")
-        self.use_settings.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.use_settings.setToolTip("Fill the prompt and every parameter from this result, seed included")
-        self.use_settings.setAutoRaise(True)
+        self.use_settings = _action_button("use", "Use these settings",
+                                           "Fill the prompt and every parameter from this result, seed included")
         self.use_settings.clicked.connect(self._use_result_settings)
 
         self.brush = QToolButton()
