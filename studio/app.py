@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from studio.core.queue_store import load_pending, save_pending
 from studio.runtime import Runtime, build_runtime
 from studio.ui.main_window import MainWindow
 from studio.ui.theme import app_icon, apply_theme
@@ -37,6 +38,9 @@ class StudioWindow:
     def shutdown(self, timeout: float = 4.0) -> bool:
         """Save, stop the running job (it ends within a step) and the runner; detach the window."""
         self.save()
+        # What was waiting or running now stays written down for next time; the cancellations that
+        # closing causes must not erase it.
+        self.queue.stop_persisting()
         stopped = self.runtime.close(timeout)
         self.runtime.unsubscribe(self.bridge.post)
         return stopped
@@ -45,7 +49,9 @@ class StudioWindow:
 def create_window(runtime: Runtime) -> StudioWindow:
     bridge = EventBridge()
     runtime.subscribe(bridge.post)
-    queue = JobQueue(runtime.runner, bridge)
+    queue_file = runtime.paths.queue_file
+    left_over = load_pending(queue_file)  # jobs that were waiting when Studio last closed (or crashed)
+    queue = JobQueue(runtime.runner, bridge, persist=lambda specs: save_pending(queue_file, specs))
     s = runtime.settings
     params = dict(s.image_params)
     if s.image_model and not params.get("model"):
@@ -62,6 +68,8 @@ def create_window(runtime: Runtime) -> StudioWindow:
     window.themeRequested.connect(change_theme)
     window.closing.connect(studio.shutdown)
     window.restore_state(s.window)
+    if left_over:
+        window.image_page.offer_left_over(left_over)
     return studio
 
 

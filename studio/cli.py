@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("prompt")
     g.add_argument("--negative", default="", help="negative prompt")
     g.add_argument("--model", help="a diffusers folder or a .safetensors checkpoint (default: the last used)")
-    g.add_argument("--steps", type=int, default=25)
-    g.add_argument("--cfg", type=float, default=7.0, help="CFG scale")
+    g.add_argument("--steps", type=int, help="denoising steps (default: the model's recommendation, else 25)")
+    g.add_argument("--cfg", type=float, help="CFG scale (default: the model's recommendation, else 7)")
     g.add_argument("--seed", type=int, default=-1, help="seed (-1: random)")
-    g.add_argument("--width", type=int, default=512)
-    g.add_argument("--height", type=int, default=512)
-    g.add_argument("--sampler", default="DPM++ 2M Karras", help='e.g. "Euler a", "DPM++ 2M Karras", "DDIM"')
+    g.add_argument("--width", type=int, help="default: the model's recommendation, else 512")
+    g.add_argument("--height", type=int, help="default: the model's recommendation, else 512")
+    g.add_argument("--sampler", help='e.g. "Euler a", "DPM++ 2M Karras", "DDIM" (default: DPM++ 2M Karras)')
     g.add_argument("--count", type=int, default=1, help="number of images")
     g.add_argument("--batch-size", type=int, default=1, help="images per batch (the rest run in sequence)")
     g.add_argument("--clip-skip", type=int, default=1)
@@ -75,6 +75,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from studio.core.builtin_models import builtin_image_models, recommended_settings
     from studio.core.errors import StudioError
     from studio.core.events import Failed, Finished, ItemSaved, Loading, Progress
     from studio.core.specs import GenerateSpec, LoraRef, normalize_sampler, random_seed, validate
@@ -87,7 +88,20 @@ def _generate(args: argparse.Namespace) -> int:
     rt = build_runtime(args.home, gallery_dir=out)
     model = args.model or rt.settings.image_model
     if not model:
-        return _fail("no image model: pass --model PATH (a diffusers folder or a .safetensors file).", EXIT_USAGE)
+        builtins = builtin_image_models()
+        if not builtins:
+            return _fail("no image model: pass --model PATH (a diffusers folder or a .safetensors file).", EXIT_USAGE)
+        model = str(builtins[0].path)
+        print(f"Using the built-in demo model {builtins[0].label}; real models go in {rt.paths.models_dir} "
+              "or are given with --model.", file=sys.stderr)
+    rec = recommended_settings(model)
+    for arg, key, fallback in (("width", "width", 512), ("height", "height", 512), ("steps", "steps", 25),
+                               ("cfg", "cfg_scale", 7.0)):
+        if getattr(args, arg) is None:
+            setattr(args, arg, rec.get(key, fallback))
+    if args.sampler is None:
+        args.sampler = " ".join(x for x in (rec.get("sampler", "DPM++ 2M"), rec.get("schedule", "Karras"))
+                                if x != "Automatic")
     try:
         fields = normalize_sampler({"sampler": args.sampler})
     except KeyError as e:

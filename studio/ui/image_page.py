@@ -36,6 +36,9 @@ EMPTY_RESULT = "Your images appear here.\n\nWrite a prompt and press Ctrl+Return
                "Queue as many as you like; Esc stops the running one."
 NO_MODEL = "No image model yet.\n\nOpen a Stable Diffusion model (a diffusers folder or a .safetensors " \
            "checkpoint) with the folder button beside Model, or put models in {dir}."
+BUILTIN = "You are using Shapes, Studio's built-in demo model: it paints coloured shapes on coloured " \
+          "backgrounds at 64×64, e.g. \"a red circle on a blue background\".\n\nPress Ctrl+Return to try it. " \
+          "For real pictures, open a Stable Diffusion model or put one in {dir}."
 EMPTY_INPUT = "Drop an image here to start from it (image to image).\n\nThen paint over the part to repaint (inpaint)."
 
 
@@ -142,6 +145,21 @@ class ImagePage(QMainWindow):
         banner_row.setContentsMargins(10, 0, 10, 0)
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.details)
+        # Jobs left waiting when Studio last closed: offered back, never run without asking.
+        self.left_over_label = QLabel()
+        self.left_over_label.setObjectName("notice")
+        self.left_over_run = QPushButton("Queue them again")
+        self.left_over_drop = QPushButton("Discard")
+        self.left_over_run.clicked.connect(self._requeue_left_over)
+        self.left_over_drop.clicked.connect(self._discard_left_over)
+        left_row = QHBoxLayout()
+        left_row.setContentsMargins(10, 0, 10, 0)
+        left_row.addWidget(self.left_over_label, 1)
+        left_row.addWidget(self.left_over_run)
+        left_row.addWidget(self.left_over_drop)
+        self._left_over_widgets = [self.left_over_label, self.left_over_run, self.left_over_drop]
+        for w in self._left_over_widgets:
+            w.hide()
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -170,6 +188,7 @@ class ImagePage(QMainWindow):
         lay.setSpacing(6)
         lay.addWidget(self.prompt_panel)
         lay.addLayout(toolbar)
+        lay.addLayout(left_row)
         lay.addLayout(banner_row)
         lay.addWidget(self.stack, 1)
         lay.addLayout(progress_row)
@@ -216,6 +235,23 @@ class ImagePage(QMainWindow):
 
     def stop(self) -> None:
         self.queue.cancel_running()
+
+    def offer_left_over(self, specs: list) -> None:
+        self.queue.hold(specs)
+        n = len(specs)
+        self.left_over_label.setText(f"{n} job{'s were' if n != 1 else ' was'} still waiting when Studio last closed.")
+        for w in self._left_over_widgets:
+            w.show()
+
+    def _requeue_left_over(self) -> None:
+        self.queue.release_held()
+        for w in self._left_over_widgets:
+            w.hide()
+
+    def _discard_left_over(self) -> None:
+        self.queue.drop_held()
+        for w in self._left_over_widgets:
+            w.hide()
 
     # -- reactions -------------------------------------------------------------------------------------------
     def _show(self, image: QImage, path: str) -> None:
@@ -289,7 +325,13 @@ class ImagePage(QMainWindow):
 
     def _update_placeholder(self) -> None:
         has_model = bool(self.session.value("model")) or bool(self.session.model_choices())
-        self.result_view.set_placeholder(EMPTY_RESULT if has_model else NO_MODEL.format(dir=self._models_dir))
+        if not has_model:
+            text = NO_MODEL.format(dir=self._models_dir)
+        elif self.session.using_builtin:
+            text = BUILTIN.format(dir=self._models_dir)
+        else:
+            text = EMPTY_RESULT
+        self.result_view.set_placeholder(text)
 
     def _update_tools(self, *_: object) -> None:
         on_result = self.stack.currentWidget() is self.result_view

@@ -19,6 +19,7 @@ QPlainTextEdit, QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox { padding: 3px 5p
 QLabel[role="error"] { color: #e5484d; font-size: 11px; }
 QLabel[role="hint"] { color: palette(placeholder-text); font-size: 11px; }
 QLabel[role="section"] { font-weight: 600; margin-top: 6px; }
+QLabel#notice { background: palette(alternate-base); padding: 6px 10px; border-radius: 6px; }
 QLabel#banner { background: #e5484d; color: white; padding: 6px 10px; border-radius: 6px; }
 QPushButton#generate { background: %(accent)s; color: white; font-weight: 600; padding: 7px 18px;
                        border-radius: 6px; border: none; }

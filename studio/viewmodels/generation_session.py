@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
+from studio.core.builtin_models import builtin_image_models, is_builtin, recommended_settings
 from studio.core.model_scan import ModelEntry, scan
 from studio.core.prompts import extract_loras
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS
@@ -110,29 +111,39 @@ class GenerationSession(QObject):
         self.modelsChanged.emit()
         choices = self.model_choices()
         if not self._values["model"] and choices:
-            self.set("model", choices[0][1])
+            self.choose_model(choices[0][1], remember=False)
 
     def model_choices(self) -> list[tuple[str, str]]:
         """(label, path) for the model picker: recently used first, then what the model folders hold."""
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
-        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "image")]:
+        builtins = {str(e.path): e.label for e in builtin_image_models()}
+        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "image"), *builtins]:
             if path in seen or not Path(path).exists():
                 continue
             seen.add(path)
             p = Path(path)
-            out.append((p.stem if p.suffix else p.name, path))
+            out.append((builtins.get(path) or (p.stem if p.suffix else p.name), path))
         return out
+
+    @property
+    def using_builtin(self) -> bool:
+        return bool(self._values["model"]) and is_builtin(self._values["model"])
 
     def lora_choices(self) -> list[tuple[str, str]]:
         return [(e.label, str(e.path)) for e in self._scanned if e.kind == "lora"]
 
-    def choose_model(self, path: str) -> None:
-        if path and path not in self.recent_models:
+    def choose_model(self, path: str, remember: bool = True) -> None:
+        """Switch model; a model that recommends settings (the built-in demos do) gets them applied."""
+        if remember and path and path not in self.recent_models and not is_builtin(path):
             self.recent_models.insert(0, path)
             del self.recent_models[10:]
             self.modelsChanged.emit()
+        changed = path != self._values["model"]
         self.set("model", path)
+        if changed:
+            for key, value in recommended_settings(path).items():
+                self.set(key, value)
 
     # -- seeds -------------------------------------------------------------------------------------------------
     def randomize_seed(self) -> None:
@@ -234,10 +245,11 @@ class GenerationSession(QObject):
             return None
         self.last_seed = spec.seed
         self.lastSeedChanged.emit(spec.seed)
-        if spec.model in self.recent_models:
-            self.recent_models.remove(spec.model)
-        self.recent_models.insert(0, spec.model)
-        del self.recent_models[10:]
+        if not is_builtin(spec.model):
+            if spec.model in self.recent_models:
+                self.recent_models.remove(spec.model)
+            self.recent_models.insert(0, spec.model)
+            del self.recent_models[10:]
         return self._queue.submit(spec)
 
     def apply_spec(self, spec: GenerateSpec) -> None:

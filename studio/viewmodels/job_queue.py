@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -76,11 +77,39 @@ class JobQueue(QAbstractListModel):
     jobFailed = Signal(str, str, str)  # message, details, field
     busyChanged = Signal(bool)
 
-    def __init__(self, runner: Runner, bridge: EventBridge, parent: QObject | None = None):
+    def __init__(self, runner: Runner, bridge: EventBridge, persist: Callable[[list[Any]], None] | None = None,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self._runner = runner
         self._rows: list[JobRow] = []
+        self._persist = persist
+        self.on_hold: list[Any] = []  # restored from the last session, waiting for the user's word
         bridge.event.connect(self._on_event)
+
+    def unfinished_specs(self) -> list[Any]:
+        """Specs of the jobs not yet done (running first, in queue order), then those on hold."""
+        return [r.spec for r in self._rows if not r.state.finished] + list(self.on_hold)
+
+    def hold(self, specs: list[Any]) -> None:
+        """Keep jobs from the last session aside (persisted, not run) until ``release_held`` or ``drop_held``."""
+        self.on_hold = list(specs)
+
+    def release_held(self) -> None:
+        specs, self.on_hold = self.on_hold, []
+        for spec in specs:
+            self.submit(spec)
+        self._save()
+
+    def drop_held(self) -> None:
+        self.on_hold = []
+        self._save()
+
+    def stop_persisting(self) -> None:
+        self._persist = None
+
+    def _save(self) -> None:
+        if self._persist is not None:
+            self._persist(self.unfinished_specs())
 
     # -- model -----------------------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -123,6 +152,7 @@ class JobQueue(QAbstractListModel):
             self.endInsertRows()
         if not was_busy:
             self.busyChanged.emit(True)
+        self._save()
         return job_id
 
     def cancel(self, job_id: str) -> None:
@@ -147,6 +177,7 @@ class JobQueue(QAbstractListModel):
         self.beginMoveRows(QModelIndex(), src, src, QModelIndex(), dst + (1 if dst > src else 0))
         self._rows.insert(dst, self._rows.pop(src))
         self.endMoveRows()
+        self._save()
         return True
 
     def clear_finished(self) -> None:
@@ -201,8 +232,10 @@ class JobQueue(QAbstractListModel):
         else:
             return
         self._changed(row)
-        if row.state.finished and not self.busy:
-            self.busyChanged.emit(False)
+        if row.state.finished:
+            self._save()
+            if not self.busy:
+                self.busyChanged.emit(False)
 
     def _on_progress(self, row: JobRow, e: Progress, now: float) -> None:
         spec = row.spec

@@ -67,3 +67,22 @@ def test_non_image_init_fails_with_exit_1(tiny_sd, tmp_path):
                "--init-image", str(bogus), home=tmp_path / "home")
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == "studio: x.png is not an image Studio can read."
+
+
+def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from studio import cli
+    from studio.core import builtin_models
+
+    folder = tmp_path / "shapes"
+    shutil.copytree(tiny_sd, folder)
+    (folder / "studio.json").write_text(json.dumps({"label": "Shapes (built-in demo)",
+                                                    "recommended": {"width": 64, "height": 64, "steps": 3}}))
+    monkeypatch.setattr(builtin_models, "BUILTIN_IMAGE_DIRS", (folder,))
+    code = cli.main(["--home", str(tmp_path / "home"), "generate", "a red circle", "--json", "--seed", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "built-in demo model Shapes" in err
+    line = json.loads(out.strip())
+    assert (line["width"], line["height"], line["steps"], line["model"]) == (64, 64, 3, "shapes")

@@ -204,3 +204,54 @@ def test_themes_apply(qtbot, studio, theme):
     window_color = QApplication.instance().palette().color(QApplication.instance().palette().ColorRole.Window)
     assert (window_color.lightness() < 128) == (theme == "dark")
     assert studio.runtime.settings.theme == theme
+
+
+def test_jobs_waiting_at_close_are_offered_again_and_run_only_when_asked(qtbot, studio, home):
+    s = studio.session
+    s.set("steps", 400)
+    first = s.generate()
+    qtbot.waitUntil(lambda: studio.queue.row_of(first).fraction > 0, timeout=60_000)
+    s.set("steps", 3)
+    for prompt in ("second", "third"):
+        s.set("prompt", prompt)
+        s.generate()
+    studio.window.close()
+
+    from studio.app import create_window
+    from studio.runtime import build_runtime
+
+    again = create_window(build_runtime(home))
+    qtbot.addWidget(again.window)
+    page = again.window.image_page
+    try:
+        assert page.left_over_label.text() == "3 jobs were still waiting when Studio last closed."
+        assert again.queue.rowCount() == 0  # nothing runs without the user's word
+        page.left_over_run.click()
+        assert [r.spec.prompt for r in again.queue.rows()][1:] == ["second", "third"]
+        assert not page.left_over_label.isVisibleTo(page)
+        for row in again.queue.rows():
+            again.queue.cancel(row.id)
+        qtbot.waitUntil(lambda: not again.queue.busy, timeout=10_000)
+        assert not (home / "queue.json").exists()  # nothing left waiting
+    finally:
+        again.runtime.close(5)
+        again.runtime.unsubscribe(again.bridge.post)
+
+
+def test_discarding_left_over_jobs_forgets_them(qtbot, studio, home):
+    from studio.app import create_window
+    from studio.core.queue_store import save_pending
+    from studio.core.specs import GenerateSpec
+    from studio.runtime import build_runtime
+
+    save_pending(home / "queue.json", [GenerateSpec(model="m", prompt="old")])
+    again = create_window(build_runtime(home))
+    qtbot.addWidget(again.window)
+    try:
+        assert "1 job was still waiting" in again.window.image_page.left_over_label.text()
+        again.window.image_page.left_over_drop.click()
+        assert not (home / "queue.json").exists()
+        assert again.queue.rowCount() == 0
+    finally:
+        again.runtime.close(5)
+        again.runtime.unsubscribe(again.bridge.post)

@@ -1,0 +1,43 @@
+"""The models Studio ships (trained by the project itself), and per-model recommended settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.core.model_scan import ModelEntry
+from studio.core.paths import resource
+
+RECOMMENDED_FILE = "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
+BUILTIN_IMAGE_DIRS = (resource("models", "shapes"),)
+
+
+def builtin_image_models() -> list[ModelEntry]:
+    """The built-in image models present in this install, labelled as demos."""
+    out = []
+    for folder in BUILTIN_IMAGE_DIRS:
+        if (folder / "model_index.json").is_file():
+            out.append(ModelEntry(folder, model_card(folder).get("label", folder.name), "image"))
+    return out
+
+
+def is_builtin(path: str | Path) -> bool:
+    p = Path(path).resolve()
+    return any(p == d.resolve() for d in BUILTIN_IMAGE_DIRS)
+
+
+def model_card(folder: str | Path) -> dict[str, Any]:
+    """What a model folder says about itself (label, recommended settings); {} when it says nothing."""
+    f = Path(folder) / RECOMMENDED_FILE
+    try:
+        data = json.loads(f.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def recommended_settings(model: str | Path) -> dict[str, Any]:
+    rec = model_card(model).get("recommended", {}) if Path(model).is_dir() else {}
+    allowed = {"width", "height", "steps", "cfg_scale", "sampler", "schedule"}
+    return {k: v for k, v in rec.items() if k in allowed}

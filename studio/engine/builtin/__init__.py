@@ -1,0 +1,1 @@
+"""The built-in models Studio trains itself (scripts to train, evaluate and package them)."""
