@@ -57,6 +57,12 @@ class HashCache:
             self._save()
         return digest
 
+    def known(self, path: Path, kind: str = "sha256") -> bool:
+        """Whether the hash of this exact file (same size and mtime) is already computed."""
+        key = self._key(path, kind)
+        with self._lock:
+            return key in self._data
+
     def sha256(self, path: Path) -> str:
         return self._get(path, "sha256", lambda: sha256_file(path))
 

@@ -94,7 +94,7 @@ class ImageEngine:
                 mask = load_input_image(spec.mask or "", size, "mask", mode="L")
                 call.update(mask_image=mask, width=spec.width, height=spec.height)
 
-        info = self._render_info(spec, model)
+        info = self._render_info(spec, model, emit)
         saved: list[SavedImage] = []
         interval = self._preview_interval()
         for batch in range(spec.batch_count):
@@ -110,7 +110,7 @@ class ImageEngine:
                 now = time.monotonic()
                 if step + 1 < total and now - state["last_preview"] >= interval:
                     state["last_preview"] = now
-                    emit(Preview(image=latents_to_preview(kw["latents"], model.family, size), step=step + 1, item=first))
+                    emit(Preview(image=preview_of(model, p, kw["latents"], size), step=step + 1, item=first))
                 return kw
 
             gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
@@ -128,12 +128,23 @@ class ImageEngine:
                 emit(ItemSaved(item=item))
         return saved
 
-    def _render_info(self, spec: GenerateSpec, model: LoadedModel) -> RenderInfo:
+    def _render_info(self, spec: GenerateSpec, model: LoadedModel, emit: Emit) -> RenderInfo:
+        from studio.core.events import Loading
+
         path = Path(model.path)
+        if path.is_file() and not self.hashes.known(path):
+            emit(Loading(what=f"Computing the hash of {path.name} (once)…"))
         model_hash = self.hashes.a1111_model_hash(path) if path.is_file() else ""
         loras = {lo.name: self.hashes.a1111_lora_hash(Path(lo.path)) for lo in spec.loras}
         return RenderInfo(seed=spec.seed, device=model.placement.device, dtype=model.placement.dtype_name,
                           model_hash=model_hash, lora_hashes=loras, versions=_versions())
+
+
+def preview_of(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Image.Image:
+    """The live preview of the first image: exact for models with a small VAE, else a linear approximation."""
+    if model.small_vae:
+        return decode(model, pipe, latents[:1])[0].resize(size, Image.Resampling.BILINEAR)
+    return latents_to_preview(latents, model.family, size)
 
 
 def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:

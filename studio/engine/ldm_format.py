@@ -28,9 +28,10 @@ def _resnet(rest: str) -> str:
 def unet_key(key: str, config: dict[str, Any]) -> str:
     from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
 
-    fixed = dict(DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"])
+    mapping: dict[str, Any] = DIFFUSERS_TO_LDM_MAPPING["unet"]  # type: ignore[assignment]
+    fixed = dict(mapping["layers"])
     if config.get("addition_embed_type") == "text_time":
-        fixed.update(DIFFUSERS_TO_LDM_MAPPING["unet"]["addition_embed_type"])
+        fixed.update(mapping["addition_embed_type"])
     if key in fixed:
         return fixed[key]
     n = config["layers_per_block"] + 1
@@ -56,7 +57,7 @@ def unet_key(key: str, config: dict[str, Any]) -> str:
 def vae_key(key: str, config: dict[str, Any]) -> str:
     from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
 
-    fixed = DIFFUSERS_TO_LDM_MAPPING["vae"]
+    fixed: dict[str, str] = DIFFUSERS_TO_LDM_MAPPING["vae"]  # type: ignore[assignment]
     if key in fixed:
         return fixed[key]
     blocks = len(config["up_block_types"])

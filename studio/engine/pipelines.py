@@ -43,6 +43,7 @@ class LoadedModel:
     adapters: dict[str, str] = field(default_factory=dict)  # lora path -> adapter name
     scheduler_config: Any = None
     vae_upcast: bool = False
+    small_vae: bool = False  # decoding is cheap enough for exact live previews
 
 
 def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
@@ -206,7 +207,9 @@ def _load(path: Path, placement: Placement) -> LoadedModel:
     pipe.to(placement.device)
     pipe.set_progress_bar_config(disable=True)
     family = "sdxl" if "XL" in type(pipe).__name__ else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
-    return LoadedModel(str(path), family, placement, pipe, {"base": pipe}, scheduler_config=pipe.scheduler.config)
+    small_vae = sum(p.numel() for p in pipe.vae.parameters()) < 5_000_000
+    return LoadedModel(str(path), family, placement, pipe, {"base": pipe}, scheduler_config=pipe.scheduler.config,
+                       small_vae=small_vae)
 
 
 def pipeline_for(model: LoadedModel, mode: str) -> Any:

@@ -220,7 +220,7 @@ def export(work: Path, out: Path, dtype: str = "fp16") -> Path:
     with torch.no_grad():
         for p, e in zip(params, state["ema"], strict=True):
             p.copy_(e)
-    pipe = StableDiffusionPipeline(vae=comps["vae"], text_encoder=comps["text_encoder"], tokenizer=tok,
+    pipe: Any = StableDiffusionPipeline(vae=comps["vae"], text_encoder=comps["text_encoder"], tokenizer=tok,
                                    unet=comps["unet"], scheduler=sampling_scheduler(), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
     if dtype == "fp16":
