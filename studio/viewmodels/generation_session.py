@@ -110,7 +110,8 @@ class GenerationSession(QObject):
         self._scanned = scan(self._model_dirs)
         self.modelsChanged.emit()
         choices = self.model_choices()
-        if not self._values["model"] and choices:
+        current = self._values["model"]
+        if (not current or not Path(current).exists()) and choices:  # none yet, or moved/deleted since
             self.choose_model(choices[0][1], remember=False)
 
     def model_choices(self) -> list[tuple[str, str]]:

@@ -62,7 +62,7 @@ def _log(work: Path, record: dict[str, Any]) -> None:
 
 
 # -- stage 1: the VAE ---------------------------------------------------------------------------------------------
-def train_vae(work: Path, steps: int, batch: int = 16) -> None:
+def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None:
     import torch
 
     torch.manual_seed(0)
@@ -87,9 +87,10 @@ def train_vae(work: Path, steps: int, batch: int = 16) -> None:
         kl = posterior.kl().mean() / (4 * 16 * 16)
         loss = rec + 1e-4 * kl
         for g in opt.param_groups:
-            g["lr"] = 1e-3 * min(1.0, (step + 1) / 100) * (0.1 if step > steps * 0.8 else 1.0)
+            g["lr"] = lr * min(1.0, (step + 1) / 100) * (0.1 if step > steps * 0.8 else 1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         step += 1
         if step % 100 == 0 or step == steps:
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hours", type=float, default=1.9)
     p.add_argument("--out", type=Path)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--lr", type=float, help="peak learning rate (vae: 1e-3; continue a run with a lower one)")
     a = p.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
     if a.threads:
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
 
         torch.set_num_threads(a.threads)
     if a.stage == "vae":
-        train_vae(a.work, a.steps or 2500)
+        train_vae(a.work, a.steps or 2500, lr=a.lr or 1e-3)
     elif a.stage == "data":
         build_data(a.work, a.images)
     elif a.stage == "unet":
