@@ -131,9 +131,6 @@ class GenerationSession(QObject):
     def using_builtin(self) -> bool:
         return bool(self._values["model"]) and is_builtin(self._values["model"])
 
-    def lora_choices(self) -> list[tuple[str, str]]:
-        return [(e.label, str(e.path)) for e in self._scanned if e.kind == "lora"]
-
     def choose_model(self, path: str, remember: bool = True) -> None:
         """Switch model; a model that recommends settings (the built-in demos do) gets them applied."""
         if remember and path and path not in self.recent_models and not is_builtin(path):
