@@ -34,3 +34,16 @@ def test_colour_prompts_are_followed(engine):
             got_background, got_colour = colours_of(im)
         hits += (got_background, got_colour) == (background, colour)
     assert hits >= 3, f"only {hits} of 4 prompts had the right shape and background colours"
+
+
+def test_evaluator_reads_the_rendered_world_perfectly():
+    """The judge must be right about the ground truth, including near pairs such as yellow on orange."""
+    from pathlib import Path
+
+    from studio.core.shapes_world import render
+    from studio.engine.builtin.shapes_eval import ShapeReader, held_out_scenes, score
+
+    scenes = held_out_scenes(24)
+    reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")
+    assert score([render(s) for s in scenes], scenes, reader) == {"shape": 1.0, "color": 1.0, "background": 1.0,
+                                                                  "all": 1.0}

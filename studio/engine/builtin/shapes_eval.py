@@ -32,9 +32,13 @@ def colours_of(image: Image.Image) -> tuple[str, str | None]:
                              a[:, -3:].reshape(-1, 3)])
     bg_rgb = np.median(border, axis=0)
     background = nearest_color(tuple(bg_rgb))
+    # A shape pixel is one clearly off the background that reads as another palette colour. A fixed distance
+    # threshold cannot work: yellow and orange are only ~80 apart, nearer than the noise of a dark pair.
+    palette = np.array(list(COLORS.values()), dtype=np.float32)
+    nearest = ((a[:, :, None, :] - palette) ** 2).sum(-1).argmin(-1)
     ref = np.array(COLORS[background], dtype=np.float32)
     dist = np.sqrt(((a - ref) ** 2).sum(-1))
-    mask = dist > 90
+    mask = (dist > 40) & (nearest != list(COLORS).index(background))
     if mask.sum() < 20:
         return background, None
     shape_rgb = np.median(a[mask], axis=0)
