@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from studio.core.events import ItemSaved
 from studio.core.queue_store import load_pending, save_pending
 from studio.runtime import Runtime, build_runtime
 from studio.ui.main_window import MainWindow
 from studio.ui.theme import app_icon, apply_theme
 from studio.viewmodels.bridge import EventBridge
+from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.thumbnails import ThumbnailCache
 
 
 @dataclass
@@ -26,6 +31,7 @@ class StudioWindow:
     queue: JobQueue
     session: GenerationSession
     window: MainWindow
+    gallery: GalleryModel
 
     def save(self) -> None:
         s = self.runtime.settings
@@ -43,7 +49,31 @@ class StudioWindow:
         self.queue.stop_persisting()
         stopped = self.runtime.close(timeout)
         self.runtime.unsubscribe(self.bridge.post)
+        self.gallery.thumbs.close()
         return stopped
+
+
+class _Done(QObject):
+    done = Signal()
+
+
+def reconcile_in_background(runtime: Runtime, then: Callable[[], None]) -> threading.Thread:
+    """Bring the gallery index in step with the files (added or removed by hand) without holding up the window."""
+    relay = _Done()
+    relay.done.connect(then, Qt.ConnectionType.QueuedConnection)
+
+    def work() -> None:
+        try:
+            stats = runtime.gallery.reconcile()
+        except Exception:  # noqa: BLE001 - a closed store at shutdown; the next start reconciles again
+            return
+        if any(stats.values()):
+            relay.done.emit()
+
+    t = threading.Thread(target=work, name="studio-reconcile", daemon=True)
+    t._relay = relay  # type: ignore[attr-defined]  # keep the QObject alive as long as the thread
+    t.start()
+    return t
 
 
 def create_window(runtime: Runtime) -> StudioWindow:
@@ -57,9 +87,15 @@ def create_window(runtime: Runtime) -> StudioWindow:
     if s.image_model and not params.get("model"):
         params["model"] = s.image_model
     session = GenerationSession(queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models)
-    window = MainWindow(session, queue, home=runtime.paths.home, gallery_dir=runtime.paths.gallery_dir,
-                        models_dir=runtime.paths.models_dir, theme=s.theme)
-    studio = StudioWindow(runtime, bridge, queue, session, window)
+    gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
+    window = MainWindow(session, queue, gallery, home=runtime.paths.home, models_dir=runtime.paths.models_dir,
+                        theme=s.theme)
+    studio = StudioWindow(runtime, bridge, queue, session, window, gallery)
+    # New results appear in the gallery (debounced: a batch of images refreshes it once).
+    refresh = QTimer(window, singleShot=True, interval=300)
+    refresh.timeout.connect(window.gallery_page.refresh)
+    bridge.event.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
+    reconcile_in_background(runtime, window.gallery_page.refresh)
 
     def change_theme(name: str) -> None:
         runtime.settings.theme = name

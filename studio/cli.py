@@ -12,7 +12,7 @@ from typing import Any
 
 from studio import __version__
 
-COMMANDS = ("generate",)
+COMMANDS = ("generate", "write", "info", "gallery")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -57,6 +57,36 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lora", action="append", default=[], metavar="PATH[:W]", help="apply a LoRA (repeatable)")
     g.add_argument("--out", help="write the images to this folder instead of the gallery")
     g.add_argument("--json", action="store_true", help="print one JSON object per image")
+
+    w = sub.add_parser("write", help="continue a text with a language model, streaming to stdout")
+    w.add_argument("prompt", help='the text to continue ("-" reads it from stdin)')
+    w.add_argument("--model", help="a transformers folder or a cached Hugging Face repo id (default: the last used)")
+    w.add_argument("--max-new-tokens", type=int, default=200)
+    w.add_argument("--temperature", type=float, default=0.8, help="0 picks the likeliest token every time")
+    w.add_argument("--top-p", type=float, default=0.95)
+    w.add_argument("--top-k", type=int, default=0, help="0: off")
+    w.add_argument("--min-p", type=float, default=0.0, help="0: off")
+    w.add_argument("--typical-p", type=float, default=1.0, help="1: off")
+    w.add_argument("--repetition-penalty", type=float, default=1.1)
+    w.add_argument("--no-repeat-ngram-size", type=int, default=0, help="0: off")
+    w.add_argument("--seed", type=int, default=-1, help="seed (-1: random)")
+    w.add_argument("--stop", action="append", default=[], metavar="S", help="stop after this text (repeatable)")
+    w.add_argument("--json", action="store_true",
+                   help="JSON lines: {\"token\": ...} as they come, then a summary object")
+
+    gal = sub.add_parser("gallery", help="list, check or rebuild the gallery")
+    gsub = gal.add_subparsers(dest="gallery_command", required=True, parser_class=_Parser)
+    gl = gsub.add_parser("list", help="list images, newest first")
+    gl.add_argument("--search", default="", help="only images whose prompt contains every word")
+    gl.add_argument("--starred", action="store_true")
+    gl.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    gl.add_argument("--json", action="store_true")
+    gsub.add_parser("check", help="compare every file with the index; exit 1 when anything is wrong")
+    gsub.add_parser("reindex", help="rebuild the index from the image files")
+
+    i = sub.add_parser("info", help="show the recipe inside images (Studio, A1111/Forge, ComfyUI, InvokeAI, …)")
+    i.add_argument("images", nargs="+")
+    i.add_argument("--json", action="store_true", help="one normalised JSON object per image")
     return p
 
 
@@ -65,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "write":
+        return _write(args)
+    if args.command == "info":
+        return _info(args)
+    if args.command == "gallery":
+        return _gallery(args)
     parser.print_help()
     return EXIT_OK
 
@@ -166,3 +202,154 @@ def _generate(args: argparse.Namespace) -> int:
         rt.settings.remember_model(spec.model)
         rt.save_settings()
     return code
+
+
+def _write(args: argparse.Namespace) -> int:
+    from studio.core.builtin_models import builtin_text_models
+    from studio.core.errors import StudioError
+    from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
+    from studio.core.specs import random_seed
+    from studio.core.text_specs import WriteSpec, validate_write
+    from studio.engine.text import resolve_text_model
+    from studio.runtime import build_runtime
+
+    rt = build_runtime(args.home)
+    model = args.model or rt.settings.text_model
+    if not model:
+        builtins = builtin_text_models()
+        if not builtins:
+            rt.close()
+            return _fail("no text model: pass --model PATH (a transformers model folder).", EXIT_USAGE)
+        model = str(builtins[0].path)
+        print(f"Using the built-in demo model {builtins[0].label}; real models go in {rt.paths.models_dir} "
+              "or are given with --model.", file=sys.stderr)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    spec = WriteSpec(model=model, prompt=prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                     top_p=args.top_p, top_k=args.top_k, min_p=args.min_p, typical_p=args.typical_p,
+                     repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
+                     stop=tuple(args.stop), seed=random_seed() if args.seed < 0 else args.seed)
+    problems = validate_write(spec)
+    try:
+        if not problems:
+            resolve_text_model(spec.model)
+    except StudioError as e:
+        problems = {"model": e.user_message}
+    if problems:
+        rt.close()
+        return _fail("; ".join(problems.values()), EXIT_USAGE)
+
+    events: queue.Queue[Any] = queue.Queue()
+    rt.subscribe(events.put)
+    job = rt.runner.submit(spec)
+    previous = signal.signal(signal.SIGINT, lambda *_: rt.runner.cancel(job))
+    streamed: list[str] = []
+    code = EXIT_FAILED
+
+    def summary(tokens: int, seconds: float, reason: str) -> None:
+        if args.json:
+            print(json.dumps({"tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
+                              "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed,
+                              "model": spec.model_name, "text": "".join(streamed)}), flush=True)
+        else:
+            print(flush=True)
+
+    try:
+        while True:
+            e = events.get()
+            if e.job_id != job:
+                continue
+            if isinstance(e, (Loading, Note)):
+                print(e.what if isinstance(e, Loading) else e.text, file=sys.stderr)
+            elif isinstance(e, Token):
+                streamed.append(e.text)
+                if args.json:
+                    print(json.dumps({"token": e.text}), flush=True)
+                else:
+                    print(e.text, end="", flush=True)
+            elif isinstance(e, Finished):
+                result = e.items[0]
+                summary(result.tokens, result.seconds, result.stop_reason)
+                code = EXIT_OK
+                break
+            elif isinstance(e, Failed):
+                code = _fail(e.error.user_message if e.error else "the job failed.", EXIT_FAILED)
+                break
+            elif isinstance(e, Cancelled):
+                summary(len(streamed), 0.0, "cancelled")
+                code = _fail("cancelled.", 130)
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        rt.close()
+    if code == EXIT_OK and args.model:
+        rt.settings.text_model = spec.model
+        rt.save_settings()
+    return code
+
+
+def _info(args: argparse.Namespace) -> int:
+    from studio.core.recipe_readers import read_recipe
+
+    code = EXIT_OK
+    for name in args.images:
+        r = read_recipe(name)
+        if r.source == "none":
+            code = EXIT_FAILED
+        if args.json:
+            print(json.dumps({"file": name, **r.to_json()}, ensure_ascii=False), flush=True)
+            continue
+        print(f"{name}  ({r.source})")
+        if r.prompt:
+            print(f"  Prompt: {r.prompt}")
+        if r.negative_prompt:
+            print(f"  Negative prompt: {r.negative_prompt}")
+        facts = [("Steps", r.steps), ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
+                 ("CFG scale", r.cfg_scale), ("Seed", r.seed), ("Size", f"{r.width}x{r.height}" if r.width else ""),
+                 ("Model", r.model), ("LoRAs", ", ".join(r.loras))]
+        line = ", ".join(f"{k}: {v}" for k, v in facts if v not in (None, ""))
+        if line:
+            print(f"  {line}")
+        for problem in r.problems:
+            print(f"  ! {problem}")
+    return code
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    from studio.core.gallery_query import GalleryFilter
+    from studio.core.gallery_store import GalleryStore
+    from studio.core.paths import resolve_paths
+
+    store = GalleryStore(resolve_paths(args.home).ensure().gallery_dir)
+    try:
+        if args.gallery_command == "reindex":
+            stats = store.reindex()
+            print(f"Indexed {store.count()} images ({stats['added']} files read).")
+            return EXIT_OK
+        if args.gallery_command == "check":
+            report = store.check()
+            for label, items in (("not in the index", report.orphans), ("missing on disk", report.missing),
+                                 ("unreadable", report.unreadable)):
+                for rel in items:
+                    print(f"{label}: {rel}")
+            for rel in report.leftovers:
+                print(f"leftover temporary file (an interrupted save; safe to delete): {rel}")
+            print(f"{store.count()} images indexed; " + ("all good." if report.ok else "problems found."))
+            return EXIT_OK if report.ok else EXIT_FAILED
+        store.reconcile()  # files added or removed by hand since the last start are listed truthfully
+        ids = store.ids(GalleryFilter(text=args.search, starred=args.starred))
+        if args.limit > 0:
+            ids = ids[:args.limit]
+        for start in range(0, len(ids), 500):
+            for row in store.rows(ids[start:start + 500]):
+                path = store.path(row.rel)
+                if args.json:
+                    print(json.dumps({"path": str(path), "prompt": row.prompt, "negative_prompt": row.negative_prompt,
+                                      "model": row.model, "sampler": row.sampler, "seed": row.seed,
+                                      "width": row.width, "height": row.height, "steps": row.steps,
+                                      "cfg_scale": row.cfg_scale, "starred": row.starred, "created": row.created,
+                                      "source": row.source}, ensure_ascii=False))
+                else:
+                    print(f"{path}\t{row.prompt.splitlines()[0] if row.prompt else ''}")
+        return EXIT_OK
+    finally:
+        store.close()

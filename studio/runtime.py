@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,9 @@ from studio.core.hashing import HashCache
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
+from studio.core.text_specs import WriteSpec
 from studio.engine.image import ImageEngine
+from studio.engine.text import TextEngine
 from studio.worker.runner import JobRunner
 
 Listener = Callable[[Event], None]
@@ -26,6 +29,7 @@ class Runtime:
     gallery: GalleryStore
     hashes: HashCache
     image_engine: ImageEngine
+    text_engine: TextEngine
     runner: JobRunner
     listeners: list[Listener] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -68,7 +72,9 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
     paths = resolve_paths(home).ensure()
     settings = settings or load_settings(paths.settings_file)
     if gallery_dir:  # plain output folder: no index files beside the user's images
-        gallery = GalleryStore(gallery_dir, paths.cache_dir / "outputs-index.sqlite", dated=False)
+        key = hashlib.sha1(str(Path(gallery_dir).resolve()).encode()).hexdigest()[:12]
+        (paths.cache_dir / "outputs").mkdir(exist_ok=True)
+        gallery = GalleryStore(gallery_dir, paths.cache_dir / "outputs" / f"{key}.sqlite", dated=False)
     else:
         gallery = GalleryStore(paths.gallery_dir)
     hashes = HashCache(paths.cache_dir / "hashes.json")
@@ -78,9 +84,14 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
 
         return choose_placement(settings.device, settings.dtype)
 
-    engine = ImageEngine(gallery, hashes, placement=placement, preview_interval=lambda: settings.preview_interval_s)
+    # One device, one model in memory: loading an image model frees the text model and the other way round.
+    text = TextEngine(placement=placement)
+    engine = ImageEngine(gallery, hashes, placement=placement, preview_interval=lambda: settings.preview_interval_s,
+                         make_room=text.clear)
+    text.make_room = engine.cache.clear
     holder: list[Runtime] = []
-    runner = JobRunner(lambda e: holder[0].publish(e) if holder else None, {GenerateSpec: engine.generate})
-    rt = Runtime(paths, settings, gallery, hashes, engine, runner)
+    runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,
+                       {GenerateSpec: engine.generate, WriteSpec: text.write})
+    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
     holder.append(rt)
     return rt

@@ -37,3 +37,11 @@ def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("STUDIO_HOME", str(h))
     return h
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory) -> Path:
+    """A tiny GPT-2 transformers folder (random weights, 128-token context)."""
+    from studio.engine.tiny import save_tiny_lm
+
+    return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-lm")

@@ -11,6 +11,8 @@ from studio.core.paths import resource
 
 RECOMMENDED_FILE = "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
 BUILTIN_IMAGE_DIRS = (resource("models", "shapes"),)
+BUILTIN_TEXT_DIRS = (resource("models", "storyteller"),)
+BUILTIN_LORA_DIR = resource("models", "loras")
 
 
 def builtin_image_models() -> list[ModelEntry]:
@@ -22,9 +24,15 @@ def builtin_image_models() -> list[ModelEntry]:
     return out
 
 
+def builtin_text_models() -> list[ModelEntry]:
+    """The built-in language models present in this install, labelled as demos."""
+    return [ModelEntry(folder, model_card(folder).get("label", folder.name), "text")
+            for folder in BUILTIN_TEXT_DIRS if (folder / "config.json").is_file()]
+
+
 def is_builtin(path: str | Path) -> bool:
     p = Path(path).resolve()
-    return any(p == d.resolve() for d in BUILTIN_IMAGE_DIRS)
+    return any(p == d.resolve() for d in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS))
 
 
 def model_card(folder: str | Path) -> dict[str, Any]:

@@ -59,6 +59,13 @@ class Token(Event):
 
 
 @dataclass(frozen=True)
+class Note(Event):
+    """Something the user should know about the running job that is not an error (e.g. a trimmed prompt)."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     items: tuple[Any, ...] = field(default_factory=tuple)
     seconds: float = 0.0

@@ -1,41 +1,76 @@
-"""The gallery: PNG files are the truth; an SQLite index (WAL) is a cache rebuilt from them."""
+"""The gallery: image files are the truth; an SQLite index (WAL) is a cache rebuilt from them.
+
+Two databases: ``index.sqlite`` (the cache: one row per image file, plus a trigram full-text index over prompts)
+and ``library.sqlite`` in the gallery folder (the user's own data: stars, boards and the trash log), which a
+reindex never touches. Paths in both are relative to the gallery folder, so the folder can move.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.gallery_query import ROW_COLUMNS, GalleryFilter, GalleryRow, order_clause, where_clause
 from studio.core.image_metadata import RenderInfo, png_info, studio_record
+from studio.core.recipe_readers import Recipe, read_recipe
 from studio.core.specs import GenerateSpec
 
-_SCHEMA = """
+INDEX_VERSION = 2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+TRASH = ".trash"
+_INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
-    path TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    rel TEXT NOT NULL UNIQUE,
     created REAL NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    source TEXT NOT NULL,
     prompt TEXT NOT NULL,
     negative_prompt TEXT NOT NULL,
     model TEXT NOT NULL,
     sampler TEXT NOT NULL,
-    seed INTEGER NOT NULL,
+    seed TEXT NOT NULL,
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
     steps INTEGER NOT NULL,
     cfg_scale REAL NOT NULL,
+    loras TEXT NOT NULL,
+    parent TEXT NOT NULL,
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS images_created ON images(created);
+CREATE INDEX IF NOT EXISTS images_parent ON images(parent);
+CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(prompt, content='images', content_rowid='id',
+                                                         tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
+    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS images_ad AFTER DELETE ON images BEGIN
+    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+END;
 """
-INDEX_VERSION = 1
+_LIBRARY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lib.stars (rel TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS lib.boards (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS lib.board_items (board_id INTEGER NOT NULL, rel TEXT NOT NULL,
+                                            PRIMARY KEY (board_id, rel));
+CREATE TABLE IF NOT EXISTS lib.trash (trash_rel TEXT PRIMARY KEY, rel TEXT NOT NULL, trashed REAL NOT NULL);
+"""
+_INSERT = ("INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
+           "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 @dataclass(frozen=True)
@@ -46,6 +81,25 @@ class SavedImage:
     height: int
     spec: GenerateSpec
     created: float
+
+
+@dataclass
+class CheckReport:
+    orphans: list[str] = field(default_factory=list)  # files the index does not know
+    missing: list[str] = field(default_factory=list)  # index rows whose file is gone
+    unreadable: list[str] = field(default_factory=list)  # files that are not whole images
+    leftovers: list[str] = field(default_factory=list)  # temporary files of interrupted saves (harmless)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.orphans or self.missing or self.unreadable)
+
+
+@dataclass(frozen=True)
+class Trashed:
+    """What ``trash`` did, enough to undo it."""
+
+    moves: tuple[tuple[str, str], ...]  # (original rel, trash rel)
 
 
 def fsync_dir(path: Path) -> None:
@@ -73,36 +127,83 @@ def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
     fsync_dir(target.parent)
 
 
+def _row_values(rel: str, created: float, st: os.stat_result, r: Recipe, record: str = "") -> tuple:
+    spec = r.studio_spec or {}
+    return (rel, created, st.st_mtime_ns, st.st_size, r.source, r.prompt, r.negative_prompt, r.model,
+            r.sampler, str(r.seed if r.seed is not None else ""), r.width or 0, r.height or 0, r.steps or 0,
+            r.cfg_scale or 0.0, ",".join(r.loras), str(spec.get("parent_image") or ""), record)
+
+
 class GalleryStore:
-    """Saves results with their recipe and keeps a searchable index of them. Thread-safe."""
+    """Saves results with their recipe, keeps the index in step with the files, answers the browser. Thread-safe."""
 
     def __init__(self, root: Path, index_file: Path | None = None, *, dated: bool = True):
-        """``dated``: results go into YYYY-MM-DD subfolders (the gallery); else straight into ``root``."""
+        """``dated``: results go into YYYY-MM-DD subfolders (the gallery); else straight into ``root``.
+        With an ``index_file`` elsewhere (a plain output folder), the library lives beside it too."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._dated = dated
         self._index_file = index_file or self.root / "index.sqlite"
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self._index_file, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={INDEX_VERSION}")
-        self._db.commit()
+        self._library_file = (self.root / "library.sqlite" if index_file is None else
+                              self._index_file.with_name(self._index_file.stem + "-library.sqlite"))
+        self._lock = threading.RLock()
+        self._db = self._open()
+
+    # -- set-up ------------------------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._index_file, check_same_thread=False, timeout=10.0, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA journal_mode=WAL")
+        if db.execute("PRAGMA user_version").fetchone()[0] not in (0, INDEX_VERSION):
+            # an index from another version is a cache: start it again, the files rebuild it
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') "
+                                      "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%'").fetchall():
+                kind = db.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
+                if kind:
+                    db.execute(f"DROP {kind[0].upper()} IF EXISTS {name}")
+        db.executescript(_INDEX_SCHEMA)
+        db.execute(f"PRAGMA user_version={INDEX_VERSION}")
+        db.execute("ATTACH DATABASE ? AS lib", (str(self._library_file),))
+        db.execute("PRAGMA lib.journal_mode=WAL")
+        db.executescript(_LIBRARY_SCHEMA)
+        return db
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def rel(self, path: str | Path) -> str:
+        p = Path(path)
+        try:
+            return p.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    # -- writing results -------------------------------------------------------------------------------------------
     def _new_path(self, seed: int) -> Path:
         day = self.root / time.strftime("%Y-%m-%d") if self._dated else self.root
         day.mkdir(parents=True, exist_ok=True)
         return day / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
 
     def save(self, image: Image.Image, spec: GenerateSpec, info: RenderInfo) -> SavedImage:
-        """Write one result (atomically) and index it. Raises ``StudioError`` on disk problems."""
-        target = self._new_path(info.seed)
+        """Write one result (atomically), then index it. Raises ``StudioError`` on disk problems."""
+        target = self.root / "?"
         try:
+            target = self._new_path(info.seed)
             write_png_atomic(image, target, png_info(spec, info))
         except OSError as e:
             raise StudioError(
@@ -112,28 +213,249 @@ class GalleryStore:
                 details=repr(e),
             ) from e
         created = time.time()
-        record = json.dumps(studio_record(spec, info), ensure_ascii=False)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (str(target), created, spec.prompt, spec.negative_prompt, spec.model_name, spec.sampler,
-                 str(info.seed), image.width, image.height, spec.steps, spec.cfg_scale, record),
-            )
-            self._db.commit()
+        record = studio_record(spec, info)
+        recipe = Recipe(source="studio", prompt=spec.prompt, negative_prompt=spec.negative_prompt,
+                        steps=spec.steps, sampler=spec.sampler, schedule=spec.schedule, cfg_scale=spec.cfg_scale,
+                        seed=info.seed, width=image.width, height=image.height, model=spec.model_name,
+                        loras=[lo.name for lo in spec.loras], studio_spec=record["spec"])
+        values = _row_values(self.rel(target), created, target.stat(), recipe,
+                             json.dumps(record, ensure_ascii=False))
+        with self._tx() as db:
+            db.execute("DELETE FROM images WHERE rel=?", (values[0],))
+            db.execute(_INSERT, values)
         return SavedImage(target, info.seed, image.width, image.height, spec, created)
 
+    # -- keeping the index in step with the files ------------------------------------------------------------------
+    def _files(self) -> Iterator[Path]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+                    yield Path(dirpath) / name
+
+    def _values_for(self, path: Path, st: os.stat_result) -> tuple:
+        """The index row of a file (reads its metadata; call outside the lock)."""
+        recipe = read_recipe(path)
+        record = ""
+        if recipe.studio_spec is not None:
+            with contextlib.suppress(OSError, ValueError), Image.open(path) as im:
+                record = str(im.info.get("studio", ""))
+        return _row_values(self.rel(path), st.st_mtime, st, recipe, record)
+
+    def _put(self, db: sqlite3.Connection, values: tuple) -> None:
+        db.execute("DELETE FROM images WHERE rel=?", (values[0],))
+        db.execute(_INSERT, values)
+
+    def reconcile(self, batch: int = 100) -> dict[str, int]:
+        """Index new or changed files and forget vanished ones. Never deletes a file. Files are read outside
+        the lock and written in small transactions, so the browser stays responsive meanwhile."""
+        with self._lock:
+            known = {rel: (m, s) for rel, m, s in self._db.execute("SELECT rel, mtime_ns, size FROM images")}
+        seen: set[str] = set()
+        todo: list[tuple[Path, os.stat_result]] = []
+        for path in self._files():
+            rel = self.rel(path)
+            seen.add(rel)
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if known.get(rel) != (st.st_mtime_ns, st.st_size):
+                todo.append((path, st))
+        gone = [rel for rel in known if rel not in seen]
+        for i in range(0, len(todo), batch):
+            rows = [self._values_for(path, st) for path, st in todo[i:i + batch]]
+            with self._tx() as db:
+                for values in rows:
+                    self._put(db, values)
+        with self._tx() as db:
+            db.executemany("DELETE FROM images WHERE rel=?", [(rel,) for rel in gone])
+        added = sum(1 for p, _ in todo if self.rel(p) not in known)
+        return {"added": added, "updated": len(todo) - added, "removed": len(gone)}
+
+    def reindex(self) -> dict[str, int]:
+        """Rebuild the index from the files alone (stars, boards and trash are kept: they live in the library)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM images")
+            db.execute("INSERT INTO images_fts(images_fts) VALUES ('delete-all')")
+        return self.reconcile()
+
+    def check(self) -> CheckReport:
+        report = CheckReport()
+        with self._lock:
+            known = {rel for (rel,) in self._db.execute("SELECT rel FROM images")}
+        on_disk = set()
+        for path in self._files():
+            rel = self.rel(path)
+            on_disk.add(rel)
+            if rel not in known:
+                report.orphans.append(rel)
+            try:
+                with Image.open(path) as im:
+                    im.verify()
+            except Exception:  # noqa: BLE001 - any failure means "not a whole image"
+                report.unreadable.append(rel)
+        report.missing = sorted(known - on_disk)
+        for dirpath, _, filenames in os.walk(self.root):
+            report.leftovers += [self.rel(Path(dirpath) / n) for n in filenames if n.endswith(".tmp")]
+        return report
+
+    # -- reading -----------------------------------------------------------------------------------------------
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
 
-    def recent(self, limit: int = 50) -> list[SavedImage]:
+    def ids(self, f: GalleryFilter | None = None) -> list[int]:
+        """The ids of the matching images in display order (cheap even at 100 000 rows)."""
+        f = f or GalleryFilter()
+        where, args = where_clause(f)
+        sql = "SELECT i.id FROM images i LEFT JOIN lib.stars s ON s.rel = i.rel" + where + order_clause(f)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT path, seed, width, height, record, created FROM images ORDER BY created DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+            return [r[0] for r in self._db.execute(sql, args)]
+
+    def rows(self, ids: list[int]) -> list[GalleryRow]:
+        """Rows for these ids, in the same order (missing ids are skipped)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT {ROW_COLUMNS} FROM images i LEFT JOIN lib.stars s ON s.rel = i.rel WHERE i.id IN ({marks})"
+        with self._lock:
+            found = {r[0]: GalleryRow(*r[:-1], bool(r[-1])) for r in self._db.execute(sql, ids)}
+        return [found[i] for i in ids if i in found]
+
+    def row_by_rel(self, rel: str) -> GalleryRow | None:
+        with self._lock:
+            r = self._db.execute("SELECT id FROM images WHERE rel=?", (rel,)).fetchone()
+        return self.rows([r[0]])[0] if r else None
+
+    def children(self, rel: str) -> list[GalleryRow]:
+        """Images made from this one (img2img / inpaint), oldest first."""
+        absolute = str(self.path(rel))
+        with self._lock:
+            ids = [r[0] for r in self._db.execute(
+                "SELECT id FROM images WHERE parent IN (?, ?) ORDER BY created", (rel, absolute))]
+        return self.rows(ids)
+
+    def distinct(self, column: str) -> list[str]:
+        if column not in ("model", "sampler"):
+            raise ValueError(column)
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                f"SELECT DISTINCT {column} FROM images WHERE {column} != '' ORDER BY {column}")]
+
+    def sizes(self) -> list[tuple[int, int]]:
+        with self._lock:
+            return [(w, h) for w, h in self._db.execute(
+                "SELECT DISTINCT width, height FROM images WHERE width > 0 ORDER BY width * height, width")]
+
+    def lora_names(self) -> list[str]:
+        with self._lock:
+            joined = [r[0] for r in self._db.execute("SELECT DISTINCT loras FROM images WHERE loras != ''")]
+        return sorted({name for j in joined for name in j.split(",") if name}, key=str.lower)
+
+    def recent(self, limit: int = 50) -> list[SavedImage]:
         out = []
-        for path, seed, w, h, record, created in rows:
-            spec = GenerateSpec.from_dict(json.loads(record)["spec"])
-            out.append(SavedImage(Path(path), int(seed), w, h, spec, created))
+        for row in self.rows(self.ids()[:limit]):
+            spec = None
+            with self._lock:
+                rec = self._db.execute("SELECT record FROM images WHERE id=?", (row.id,)).fetchone()
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                spec = GenerateSpec.from_dict(json.loads(rec[0])["spec"])
+            if spec is not None:
+                out.append(SavedImage(self.path(row.rel), int(row.seed), row.width, row.height, spec, row.created))
         return out
+
+    # -- the user's library: stars, boards, trash -------------------------------------------------------------------
+    def set_starred(self, rels: list[str], starred: bool) -> None:
+        with self._tx() as db:
+            if starred:
+                db.executemany("INSERT OR IGNORE INTO lib.stars VALUES (?)", [(r,) for r in rels])
+            else:
+                db.executemany("DELETE FROM lib.stars WHERE rel=?", [(r,) for r in rels])
+
+    def boards(self) -> list[tuple[int, str, int]]:
+        """(id, name, image count) of each board, by name."""
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(
+                "SELECT b.id, b.name, COUNT(bi.rel) FROM lib.boards b LEFT JOIN lib.board_items bi "
+                "ON bi.board_id = b.id GROUP BY b.id ORDER BY b.name COLLATE NOCASE")]
+
+    def create_board(self, name: str) -> int:
+        name = name.strip()
+        if not name:
+            raise StudioError(ErrorKind.INVALID_INPUT, "A board needs a name.", field="board")
+        with self._tx() as db:
+            found = db.execute("SELECT id FROM lib.boards WHERE name=?", (name,)).fetchone()
+            if found:
+                return int(found[0])
+            return int(db.execute("INSERT INTO lib.boards (name) VALUES (?)", (name,)).lastrowid or 0)
+
+    def delete_board(self, board_id: int) -> None:
+        """Forget a board (its images stay in the gallery)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM lib.board_items WHERE board_id=?", (board_id,))
+            db.execute("DELETE FROM lib.boards WHERE id=?", (board_id,))
+
+    def add_to_board(self, board_id: int, rels: list[str]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO lib.board_items VALUES (?, ?)", [(board_id, r) for r in rels])
+
+    def remove_from_board(self, board_id: int, rels: list[str]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM lib.board_items WHERE board_id=? AND rel=?", [(board_id, r) for r in rels])
+
+    def trash(self, rels: list[str]) -> Trashed:
+        """Move images into the trash folder (undo with ``restore``); their rows leave the index."""
+        moves = []
+        now = time.time()
+        for rel in rels:
+            src = self.path(rel)
+            dest_rel = f"{TRASH}/{rel}"
+            dest = self.path(dest_rel)
+            if dest.exists():
+                dest_rel = f"{TRASH}/{Path(rel).parent.as_posix()}/{uuid.uuid4().hex[:6]}-{Path(rel).name}"
+                dest = self.path(dest_rel)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(src, dest)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StudioError(ErrorKind.IO, f"Could not move {rel} to the trash: {e.strerror or e}.") from e
+            moves.append((rel, dest_rel))
+            with self._tx() as db:
+                db.execute("DELETE FROM images WHERE rel=?", (rel,))
+                db.execute("INSERT OR REPLACE INTO lib.trash VALUES (?, ?, ?)", (dest_rel, rel, now))
+        return Trashed(tuple(moves))
+
+    def restore(self, trashed: Trashed) -> list[str]:
+        """Undo a ``trash``: the files go back where they were and are indexed again."""
+        restored = []
+        for rel, trash_rel in trashed.moves:
+            src, dest = self.path(trash_rel), self.path(rel)
+            if not src.exists() or dest.exists():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+            values = self._values_for(dest, dest.stat())
+            with self._tx() as db:
+                db.execute("DELETE FROM lib.trash WHERE trash_rel=?", (trash_rel,))
+                self._put(db, values)
+            restored.append(rel)
+        return restored
+
+    def trash_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM lib.trash").fetchone()[0])
+
+    def empty_trash(self) -> int:
+        """Delete the trashed files for good. Returns how many were deleted."""
+        folder = self.root / TRASH
+        count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        with self._tx() as db:
+            trashed = [r for (r,) in db.execute("SELECT rel FROM lib.trash")]
+            db.execute("DELETE FROM lib.trash")
+            db.executemany("DELETE FROM lib.stars WHERE rel=?", [(r,) for r in trashed])
+            db.executemany("DELETE FROM lib.board_items WHERE rel=?", [(r,) for r in trashed])
+        return count

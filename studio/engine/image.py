@@ -49,10 +49,10 @@ class ImageEngine:
     """Runs image jobs on one device. Owned by the runner thread; not for concurrent use."""
 
     def __init__(self, store: GalleryStore, hashes: HashCache, *, placement: Callable[[], Placement] | None = None,
-                 preview_interval: Callable[[], float] = lambda: 0.25):
+                 preview_interval: Callable[[], float] = lambda: 0.25, make_room: Callable[[], None] = lambda: None):
         self.store = store
         self.hashes = hashes
-        self.cache = PipelineCache(placement or choose_placement)
+        self.cache = PipelineCache(placement or choose_placement, make_room)
         self._preview_interval = preview_interval
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:

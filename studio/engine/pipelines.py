@@ -103,8 +103,9 @@ def check_model_path(model: str) -> Path:
 class PipelineCache:
     """Holds one loaded model (the GPU has room for one); a different model frees the previous one first."""
 
-    def __init__(self, placement: Callable[[], Placement]):
+    def __init__(self, placement: Callable[[], Placement], make_room: Callable[[], None] = lambda: None):
         self._placement = placement
+        self._make_room = make_room  # frees other engines' models (a text model) before a load
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
 
@@ -130,6 +131,7 @@ class PipelineCache:
                 self._loaded = None
                 del cur
                 free_device_memory(placement.device)
+            self._make_room()
             if on_loading:
                 on_loading(path.name)
             with _LIBRARY_LOCK:

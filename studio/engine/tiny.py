@@ -140,3 +140,33 @@ def save_tiny_model(folder: Path, kind: str = "sd", seed: int = 0) -> Path:
     pipe = build_sdxl_pipeline(seed) if kind == "sdxl" else build_sd_pipeline(seed)
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
+    """A tiny GPT-2 (random weights) with a byte-level BPE tokenizer, saved as a transformers folder."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    text = ["Once upon a time there was a small dragon who lived by the sea.",
+            "The night was dark and the wind was cold; she lit a lamp and waited."] * 20
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(text, vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
+                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>", model_max_length=context)
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=context, n_embd=32, n_layer=2, n_head=2,
+                                       bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id))
+    # A few steps on its two sentences: it then writes words with spaces, so output streams word by word.
+    ids = torch.tensor([tok(" ".join(text[:4]))["input_ids"][:context]])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        loss = model(input_ids=ids, labels=ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder

@@ -9,8 +9,10 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, 
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
+from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
 from studio.ui.theme import app_icon, icon
+from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 
@@ -38,7 +40,7 @@ class RoomPage(QWidget):
 class MainWindow(QMainWindow):
     themeRequested = Signal(str)
 
-    def __init__(self, session: GenerationSession, queue: JobQueue, *, home: Path, gallery_dir: Path,
+    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, *, home: Path,
                  models_dir: Path, theme: str = "system"):
         super().__init__()
         self.setWindowTitle("Studio")
@@ -50,9 +52,10 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.image_page, icon("paint"), "Image")
-        self.tabs.addTab(RoomPage("Gallery", f"Every image you make is saved with its full recipe in\n{gallery_dir}\n\n"
-                                  "The searchable gallery browser arrives in a coming release; until then "
-                                  "recent results are in the strip under the Image canvas."), icon("gallery"), "Gallery")
+        self.gallery_page = GalleryPage(gallery)
+        self.gallery_page.useSettings.connect(self._use_settings)
+        self.gallery_page.useAsInit.connect(self._use_as_init)
+        self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.tabs.addTab(RoomPage("Writer", "A manuscript editor where a local language model writes with you "
                                   "arrives in a coming release."), icon("writer"), "Writer")
         self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
@@ -68,6 +71,15 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.image_page.stop, context=Qt.ShortcutContext.WindowShortcut)
         self._menus(theme)
+
+    def _use_settings(self, fields: dict) -> None:
+        self.session.apply_fields(fields)
+        self.tabs.setCurrentWidget(self.image_page)
+        self.statusBar().showMessage("The recipe is in the Image panel, seed included.", 5000)
+
+    def _use_as_init(self, path: str, rel: str) -> None:
+        if self.session.set_init_image(path, parent=rel):
+            self.tabs.setCurrentWidget(self.image_page)
 
     def _menus(self, theme: str) -> None:
         file = self.menuBar().addMenu("&File")

@@ -35,8 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "loras": [],  # [[path, weight], ...]
     "init_image": None,
     "mask": None,
+    "parent_image": None,  # the gallery image the init image came from (lineage)
 }
-REMEMBERED = [k for k in DEFAULTS if k not in ("init_image", "mask")]
+REMEMBERED = [k for k in DEFAULTS if k not in ("init_image", "mask", "parent_image")]
 LORA_SUFFIXES = (".safetensors",)
 
 
@@ -166,8 +167,10 @@ class GenerationSession(QObject):
             tmp.replace(target)
         return str(target)
 
-    def set_init_image(self, path: str | None) -> bool:
-        """Use an image file as the init image (img2img). Returns False, with an error, if it is not an image."""
+    def set_init_image(self, path: str | None, parent: str | None = None) -> bool:
+        """Use an image file as the init image (img2img). Returns False, with an error, if it is not an image.
+        ``parent`` names the gallery image it came from, so the result links back to it."""
+        self.set("parent_image", parent)
         if path is None:
             self.set("mask", None)
             self.set("init_image", None)
@@ -230,6 +233,7 @@ class GenerationSession(QObject):
             batch_count=int(v["batch_count"]), clip_skip=int(v["clip_skip"]),
             loras=tuple(LoraRef(p, w) for p, w in loras.items()),
             init_image=v["init_image"], strength=float(v["strength"]), mask=v["mask"], mask_blur=int(v["mask_blur"]),
+            parent_image=v["parent_image"] if v["init_image"] else None,
         )
         problems.update(validate(spec))
         self._errors = problems
@@ -250,6 +254,14 @@ class GenerationSession(QObject):
             del self.recent_models[10:]
         return self._queue.submit(spec)
 
+    def apply_fields(self, fields: dict[str, Any]) -> None:
+        """Fill the fields a recipe names ("Use these settings" on any image); the others keep their values."""
+        for key, value in fields.items():
+            if key in self._values and key not in ("init_image", "mask", "parent_image"):
+                self.set(key, value)
+        self.set("batch_count", 1)
+        self.set("batch_size", 1)
+
     def apply_spec(self, spec: GenerateSpec) -> None:
         """Fill every field from a recipe ("Use these settings"), seed included."""
         for key in REMEMBERED:
@@ -262,6 +274,7 @@ class GenerationSession(QObject):
         self.set("mask", None)
         self.set("init_image", spec.init_image)
         self.set("mask", spec.mask)
+        self.set("parent_image", spec.parent_image)
 
 
 def _is_blank(mask: QImage) -> bool:

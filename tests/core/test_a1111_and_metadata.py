@@ -71,5 +71,5 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
     with pytest.raises(StudioError, match="No space left"):
         store.save(Image.new("RGB", (8, 8)), spec, RenderInfo(seed=1))
-    assert [p for p in (tmp_path / "g").rglob("*") if p.is_file() and not p.name.startswith("index.sqlite")] == []
+    assert [p for p in (tmp_path / "g").rglob("*") if p.is_file() and ".sqlite" not in p.name] == []
     assert store.count() == 0

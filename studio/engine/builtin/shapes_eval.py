@@ -67,7 +67,34 @@ def _shape_input(images: list[Image.Image]) -> Any:
     return torch.from_numpy(np.stack(out))[:, None]
 
 
-def train_classifier(out: Path, steps: int = 1500, batch: int = 64) -> float:
+def _soften(x: Any, torch: Any) -> Any:
+    """Blur each map by a random amount and re-threshold half of them: the rounded corners and stubby points that
+    a small decoder draws (a crisp-only classifier reads a soft star as a circle or a cross)."""
+    out = []
+    for m in x:
+        sigma = float(torch.empty(1).uniform_(0.01, 2.2))
+        r = torch.arange(-4, 5, dtype=torch.float32)
+        k = torch.exp(-(r ** 2) / (2 * sigma ** 2))
+        k = k / k.sum()
+        m = torch.nn.functional.conv2d(m[None], k.view(1, 1, 1, -1), padding=(0, 4))
+        m = torch.nn.functional.conv2d(m, k.view(1, 1, -1, 1), padding=(4, 0))[0]
+        if torch.rand(1).item() < 0.5:
+            m = torch.sigmoid((m - m.amax() * float(torch.empty(1).uniform_(0.35, 0.65))) * 12) * m.amax()
+        r = torch.rand(1).item()
+        if r < 0.25:  # thicker strokes
+            m = torch.nn.functional.max_pool2d(m[None], 3, 1, 1)[0]
+        elif r < 0.5:  # thinner strokes
+            m = -torch.nn.functional.max_pool2d(-m[None], 3, 1, 1)[0]
+        out.append(m)
+    x = torch.stack(out)
+    # small random stretches and shears: drawn shapes are never exactly the rendered geometry
+    theta = torch.eye(2, 3).repeat(len(x), 1, 1)
+    theta[:, :, :2] += torch.empty(len(x), 2, 2).uniform_(-0.12, 0.12)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, align_corners=False)
+
+
+def train_classifier(out: Path, steps: int = 3000, batch: int = 64) -> float:
     import torch
     from safetensors.torch import save_file
 
@@ -89,7 +116,7 @@ def train_classifier(out: Path, steps: int = 1500, batch: int = 64) -> float:
     net.train()
     for step in range(steps):
         x, y = sample(batch)
-        x = x + 0.08 * torch.randn_like(x)  # generated images are never as clean as rendered ones
+        x = _soften(x, torch) + 0.08 * torch.randn_like(x)  # generated images are never as clean as rendered ones
         loss = lossf(net(x), y)
         opt.zero_grad()
         loss.backward()
@@ -179,7 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sampler", default="DPM++ 2M")
     p.add_argument("--schedule", default="Karras")
     p.add_argument("--grid", type=Path, help="also save a grid of the generated images here")
+    p.add_argument("--threads", type=int, default=0)
     a = p.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     if a.command == "train-classifier":
         print(json.dumps({"accuracy_on_rendered": train_classifier(a.out)}))
         return

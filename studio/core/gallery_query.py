@@ -1,0 +1,94 @@
+"""What the gallery browser asks for: a filter turned into SQL over the index (and the user's stars and boards)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    text: str = ""  # search over prompts (substring, case-insensitive)
+    model: str = ""
+    sampler: str = ""
+    size: tuple[int, int] | None = None
+    date_from: float | None = None  # epoch seconds, inclusive
+    date_to: float | None = None  # epoch seconds, exclusive
+    starred: bool = False
+    lora: str = ""
+    board: int | None = None
+    newest_first: bool = True
+
+    def with_(self, **kw: Any) -> GalleryFilter:
+        return replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class GalleryRow:
+    id: int
+    rel: str
+    created: float
+    prompt: str
+    negative_prompt: str
+    model: str
+    sampler: str
+    seed: str
+    width: int
+    height: int
+    steps: int
+    cfg_scale: float
+    loras: str
+    parent: str
+    source: str
+    starred: bool
+
+
+ROW_COLUMNS = ("i.id, i.rel, i.created, i.prompt, i.negative_prompt, i.model, i.sampler, i.seed, i.width, i.height, "
+               "i.steps, i.cfg_scale, i.loras, i.parent, i.source, (s.rel IS NOT NULL)")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def where_clause(f: GalleryFilter) -> tuple[str, list[Any]]:
+    """``WHERE …`` (may be empty) and its parameters, for ``images i LEFT JOIN lib.stars s``."""
+    parts: list[str] = []
+    args: list[Any] = []
+    text = f.text.strip()
+    if text:
+        for word in text.split():
+            if len(word) >= 3:  # the trigram index answers substrings of 3+ characters
+                parts.append("i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
+                args.append('"' + word.replace('"', '""') + '"')
+            else:
+                parts.append("i.prompt LIKE ? ESCAPE '\\'")
+                args.append(f"%{_escape_like(word)}%")
+    if f.model:
+        parts.append("i.model = ?")
+        args.append(f.model)
+    if f.sampler:
+        parts.append("i.sampler = ?")
+        args.append(f.sampler)
+    if f.size:
+        parts.append("i.width = ? AND i.height = ?")
+        args.extend(f.size)
+    if f.date_from is not None:
+        parts.append("i.created >= ?")
+        args.append(f.date_from)
+    if f.date_to is not None:
+        parts.append("i.created < ?")
+        args.append(f.date_to)
+    if f.starred:
+        parts.append("s.rel IS NOT NULL")
+    if f.lora:
+        parts.append("(',' || i.loras || ',') LIKE ? ESCAPE '\\'")
+        args.append(f"%,{_escape_like(f.lora)},%")
+    if f.board is not None:
+        parts.append("i.rel IN (SELECT rel FROM lib.board_items WHERE board_id = ?)")
+        args.append(f.board)
+    return (" WHERE " + " AND ".join(parts)) if parts else "", args
+
+
+def order_clause(f: GalleryFilter) -> str:
+    return " ORDER BY i.created DESC, i.id DESC" if f.newest_first else " ORDER BY i.created, i.id"

@@ -1,0 +1,81 @@
+"""The frozen recipe of a text job (continue a prompt with a causal language model), and what it produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from studio.core.errors import ValidationError
+from studio.core.specs import MAX_SEED
+
+TEXT_SPEC_VERSION = 1
+MAX_NEW_TOKENS = 4096
+STOP_REASONS = ("eos", "length", "stop", "cancelled")
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    model: str
+    prompt: str
+    max_new_tokens: int = 200
+    temperature: float = 0.8  # 0 = greedy
+    top_p: float = 0.95
+    top_k: int = 0  # 0 = off
+    min_p: float = 0.0
+    typical_p: float = 1.0
+    repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+    spec_version: int = field(default=TEXT_SPEC_VERSION)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class TextResult:
+    text: str
+    tokens: int
+    seconds: float
+    stop_reason: str  # one of STOP_REASONS
+    prompt_tokens: int
+    trimmed_tokens: int = 0  # prompt tokens dropped (oldest first) to fit the model's context
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def validate_write(spec: WriteSpec) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not spec.model.strip():
+        problems["model"] = "Choose a text model first."
+    if not 1 <= spec.max_new_tokens <= MAX_NEW_TOKENS:
+        problems["max_new_tokens"] = f"Max new tokens must be between 1 and {MAX_NEW_TOKENS}."
+    if not 0.0 <= spec.temperature <= 5.0:
+        problems["temperature"] = "Temperature must be between 0 (greedy) and 5."
+    if not 0.0 < spec.top_p <= 1.0:
+        problems["top_p"] = "Top-p must be above 0 and at most 1."
+    if spec.top_k < 0:
+        problems["top_k"] = "Top-k must be 0 (off) or more."
+    if not 0.0 <= spec.min_p < 1.0:
+        problems["min_p"] = "Min-p must be at least 0 and below 1."
+    if not 0.0 < spec.typical_p <= 1.0:
+        problems["typical_p"] = "Typical-p must be above 0 and at most 1."
+    if not 0.5 <= spec.repetition_penalty <= 3.0:
+        problems["repetition_penalty"] = "Repetition penalty must be between 0.5 and 3."
+    if spec.no_repeat_ngram_size < 0:
+        problems["no_repeat_ngram_size"] = "No-repeat n-gram size must be 0 (off) or more."
+    if not 0 <= spec.seed <= MAX_SEED:
+        problems["seed"] = "Seed must be between 0 and 2^64 − 1."
+    if any(not s for s in spec.stop):
+        problems["stop"] = "A stop string cannot be empty."
+    return problems
+
+
+def check_write(spec: WriteSpec) -> WriteSpec:
+    problems = validate_write(spec)
+    if problems:
+        raise ValidationError(problems)
+    return spec

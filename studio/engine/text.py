@@ -1,0 +1,214 @@
+"""The text job handler: a causal language model continues a prompt, token events stream out as it writes."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.events import Event, Loading, Note, Token
+from studio.core.text_specs import TextResult, WriteSpec, check_write
+from studio.engine.devices import Placement, choose_placement, free_device_memory
+from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
+
+Emit = Callable[[Event], None]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _bad(kind: ErrorKind, message: str) -> StudioError:
+    return StudioError(kind, message, field="model")
+
+
+def resolve_text_model(model: str) -> Path:
+    """A local transformers folder (or a Hugging Face repo id already in the cache), checked before loading."""
+    if not model:
+        raise _bad(ErrorKind.MODEL_NOT_FOUND, "No text model is chosen: pick a transformers model folder.")
+    path = Path(model).expanduser()
+    if not path.exists() and _REPO_ID.match(model):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            path = Path(snapshot_download(model, local_files_only=True))
+        except (LocalEntryNotFoundError, OSError, ValueError) as e:
+            raise _bad(ErrorKind.MODEL_NOT_FOUND,
+                       f"{model} is not in the Hugging Face cache on this machine (Studio works offline first). "
+                       "Download it from the Models room, or pick a model folder.") from e
+    if not path.exists():
+        raise _bad(ErrorKind.MODEL_NOT_FOUND, f"The text model {path} does not exist. Pick a transformers model folder.")
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise _bad(ErrorKind.MODEL_INVALID,
+                   f"{path.name} is not a transformers model folder (it has no config.json).")
+    try:
+        config = json.loads((path / "config.json").read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path / 'config.json'} is unreadable: {e}.") from e
+    if "model_index.json" in {p.name for p in path.iterdir()} or "_class_name" in config:
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is an image model; the Writer needs a language model.")
+    if not any(path.glob("*.safetensors")):
+        if any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir()):
+            raise _bad(ErrorKind.MODEL_INVALID,
+                       f"{path.name} has only pickled weights (.bin/.pt), which can run arbitrary code when loaded. "
+                       "Use a safetensors version of this model.")
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} has no weights (.safetensors files).")
+    return path
+
+
+@dataclass
+class LoadedText:
+    path: str
+    placement: Placement
+    model: Any
+    tokenizer: Any
+
+    @property
+    def context_length(self) -> int:
+        c = self.model.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(c, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return 2048
+
+
+class TextEngine:
+    """Runs text jobs on one device; holds one language model. Owned by the runner thread."""
+
+    def __init__(self, *, placement: Callable[[], Placement] | None = None,
+                 make_room: Callable[[], None] = lambda: None):
+        self._placement = placement or choose_placement
+        self.make_room = make_room  # frees the image model before a load
+        self._loaded: LoadedText | None = None
+
+    def clear(self) -> None:
+        if self._loaded is not None:
+            device = self._loaded.placement.device
+            self._loaded = None
+            free_device_memory(device)
+
+    def load(self, model: str, emit: Emit) -> LoadedText:
+        path = resolve_text_model(model)
+        placement = self._placement()
+        cur = self._loaded
+        if cur is not None and cur.path == str(path) and cur.placement == placement:
+            return cur
+        self.clear()
+        self.make_room()
+        emit(Loading(what=f"Loading {path.name}…"))
+        with _LIBRARY_LOCK:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            try:
+                tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=placement.dtype,
+                                                          use_safetensors=True)
+            except (OSError, ValueError, KeyError) as e:
+                raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}") from e
+        lm.to(placement.device).eval()
+        self._loaded = LoadedText(str(path), placement, lm, tok)
+        return self._loaded
+
+    def write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> list[TextResult]:
+        check_write(spec)
+        cancel.raise_if_cancelled()
+        try:
+            return [self._write(spec, cancel, emit)]
+        except (StudioError, JobCancelled):
+            raise
+        except Exception as e:
+            from studio.engine.errors import translate
+
+            raise translate(e) from e
+
+    def _write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> TextResult:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        loaded = self.load(spec.model, emit)
+        cancel.raise_if_cancelled()
+        tok, lm = loaded.tokenizer, loaded.model
+        room = loaded.context_length - spec.max_new_tokens
+        if room < 1:
+            raise StudioError(ErrorKind.INVALID_INPUT,
+                              f"Max new tokens must be below the model's context length ({loaded.context_length}).",
+                              field="max_new_tokens")
+        ids = tok(spec.prompt, add_special_tokens=True)["input_ids"] if spec.prompt else []
+        if not ids:
+            start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+            ids = [start]
+        trimmed = max(0, len(ids) - room)
+        if trimmed:
+            ids = ids[trimmed:]
+            emit(Note(text=f"The prompt is longer than the model's context: its first {trimmed} tokens were left "
+                           f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."))
+        input_ids = torch.tensor([ids], device=loaded.placement.device)
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
+                                  device=input_ids.device)
+
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=0.1)
+        eos = tok.eos_token_id
+        kwargs: dict[str, Any] = {
+            "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
+            "max_new_tokens": spec.max_new_tokens, "do_sample": spec.temperature > 0,
+            "repetition_penalty": spec.repetition_penalty, "no_repeat_ngram_size": spec.no_repeat_ngram_size,
+            "streamer": streamer, "stopping_criteria": StoppingCriteriaList([_Cancel()]),
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else eos,
+        }
+        if spec.temperature > 0:
+            kwargs.update(temperature=spec.temperature, top_p=spec.top_p, top_k=spec.top_k,
+                          typical_p=spec.typical_p, min_p=spec.min_p or None)
+        if spec.stop:
+            kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
+        out: list[Any] = []
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    out.append(lm.generate(**kwargs))
+            except BaseException as e:  # noqa: BLE001 - handed back to the runner thread
+                failure.append(e)
+                streamer.end()
+
+        torch.manual_seed(spec.seed)
+        started = time.perf_counter()
+        worker = threading.Thread(target=run, name="studio-generate", daemon=True)
+        worker.start()
+        pieces: list[str] = []
+        while True:
+            try:
+                piece = next(streamer)
+            except StopIteration:
+                break
+            except queue.Empty:
+                if not worker.is_alive():
+                    break
+                continue
+            if piece:
+                pieces.append(piece)
+                emit(Token(text=piece))
+        worker.join()
+        seconds = time.perf_counter() - started
+        if failure:
+            raise failure[0]
+        new = out[0][0, input_ids.shape[1]:].tolist()
+        if cancel.cancelled:
+            raise JobCancelled()
+        if new and new[-1] == eos:
+            reason = "eos"
+        elif len(new) >= spec.max_new_tokens:
+            reason = "length"
+        else:
+            reason = "stop"
+        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed)

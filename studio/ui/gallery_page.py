@@ -1,0 +1,598 @@
+"""The Gallery room: search and filters, a virtualised thumbnail grid, and a viewer with the recipe beside it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.gallery_query import GalleryFilter, GalleryRow
+from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
+from studio.ui.theme import icon
+from studio.ui.zoom_view import ZoomView
+from studio.viewmodels.gallery_model import GalleryModel, RowRole, ThumbRole
+
+CELL = QSize(168, 196)
+DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365)]
+
+
+class ThumbDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return CELL
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        p.save()
+        r = option.rect.adjusted(4, 4, -4, -4)
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pal.color(QPalette.ColorRole.Highlight))
+            p.drawRoundedRect(r, 6, 6)
+        box = QRect(r.x() + 4, r.y() + 4, r.width() - 8, r.width() - 8)
+        thumb: QImage | None = index.data(ThumbRole)
+        if thumb is None or thumb.isNull():
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
+            p.drawRect(box)
+        else:
+            s = min(box.width() / thumb.width(), box.height() / thumb.height())
+            w, h = int(thumb.width() * s), int(thumb.height() * s)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 2)
+            p.drawImage(QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb)
+        row: GalleryRow | None = index.data(RowRole)
+        if row is not None and row.starred:
+            p.setPen(QColor("#f5b400"))
+            f = p.font()
+            f.setPointSizeF(f.pointSizeF() * 1.4)
+            p.setFont(f)
+            p.drawText(box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "★")
+            p.setFont(option.font)
+        p.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
+        fm = option.fontMetrics
+        text = fm.elidedText(index.data() or "", Qt.TextElideMode.ElideRight, r.width() - 8)
+        p.drawText(QRect(r.x() + 4, box.bottom() + 4, r.width() - 8, fm.height()), Qt.AlignmentFlag.AlignLeft, text)
+        p.restore()
+
+
+class GalleryGrid(QListView):
+    """The thumbnail grid. Drag out gives the original files; dropping image files in imports them."""
+
+    filesDropped = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setGridSize(CELL)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(40)
+        self.setItemDelegate(ThumbDelegate(self))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def dragEnterEvent(self, e) -> None:  # noqa: N802
+        if e.source() is not self and e.mimeData().hasUrls():
+            e.acceptProposedAction()
+        else:
+            super().dragEnterEvent(e)
+
+    def dragMoveEvent(self, e) -> None:  # noqa: N802
+        if e.source() is not self and e.mimeData().hasUrls():
+            e.acceptProposedAction()
+        else:
+            e.ignore()
+
+    def dropEvent(self, e) -> None:  # noqa: N802
+        if e.source() is self:
+            e.ignore()
+            return
+        paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.filesDropped.emit(paths)
+            e.acceptProposedAction()
+
+
+def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
+    def esc(t: object) -> str:
+        return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+    parts = [f"<p><b>Prompt</b><br>{esc(r.prompt) or '<i>(none)</i>'}</p>"]
+    if r.negative_prompt:
+        parts.append(f"<p><b>Negative prompt</b><br>{esc(r.negative_prompt)}</p>")
+    facts = [("Steps", r.steps), ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
+             ("CFG scale", r.cfg_scale), ("Seed", r.seed), ("Size", f"{r.width}×{r.height}" if r.width else ""),
+             ("Model", r.model), ("LoRAs", ", ".join(r.loras)), ("Made with", r.source)]
+    if r.studio_spec and r.studio_spec.get("init_image"):
+        facts.append(("Denoising strength", r.studio_spec.get("strength")))
+    rows = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"
+                   for k, v in facts if v not in (None, ""))
+    parts.append(f"<table>{rows}</table>")
+    if row is not None:
+        parts.append(f"<p style='color:gray'>{time.strftime('%Y-%m-%d %H:%M', time.localtime(row.created))}"
+                     f" · {esc(row.rel)}</p>")
+    for problem in r.problems:
+        parts.append(f"<p style='color:#e5484d'>{esc(problem)}</p>")
+    return "".join(parts)
+
+
+class CompareDialog(QDialog):
+    def __init__(self, images: list[tuple[str, QImage, Recipe]], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Compare")
+        self.resize(1200, 720)
+        lay = QHBoxLayout(self)
+        for name, image, recipe in images:
+            col = QVBoxLayout()
+            view = ZoomView()
+            view.set_image(image)
+            col.addWidget(view, 1)
+            text = QTextBrowser()
+            text.setHtml(recipe_html(recipe, None))
+            text.setMaximumHeight(200)
+            col.addWidget(QLabel(name))
+            col.addWidget(text)
+            lay.addLayout(col)
+
+
+class GalleryPage(QWidget):
+    useSettings = Signal(dict)  # image-panel fields
+    useAsInit = Signal(str, str)  # (image path, gallery rel of the parent)
+
+    def __init__(self, model: GalleryModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = model
+        self._current: GalleryRow | None = None
+        self._recipe = Recipe()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addLayout(self._filters())
+        self.undo_bar = self._undo_bar()
+        lay.addWidget(self.undo_bar)
+
+        self.grid = GalleryGrid()
+        self.grid.setModel(model)
+        self.grid.selectionModel().currentChanged.connect(lambda cur, _: self.show_row(cur.row()))
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.grid.filesDropped.connect(self.import_files)
+        self.grid.doubleClicked.connect(lambda _: self.use_settings())
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setObjectName("emptyHint")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.grid, 1)
+        ll.addWidget(self.empty)
+        split.addWidget(left)
+        split.addWidget(self._viewer())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay.addWidget(split, 1)
+        self.count_label = QLabel()
+        lay.addWidget(self.count_label)
+        self._actions()
+        model.modelReset.connect(self._update_counts)
+        model.trashedChanged.connect(lambda n: self.empty_trash_btn.setText(f"Empty trash ({n})"))
+        self._debounce = QTimer(self, singleShot=True, interval=120)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(lambda _: self._debounce.start())
+        self.refresh_choices()
+        self.apply_filter()
+
+    # -- building ------------------------------------------------------------------------------------------------
+    def _filters(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.search = QLineEdit(placeholderText="Search prompts…", clearButtonEnabled=True)
+        self.search.setToolTip("Every word must appear in the prompt (case does not matter).")
+        row.addWidget(self.search, 3)
+        self.model_box, self.sampler_box, self.size_box, self.lora_box = QComboBox(), QComboBox(), QComboBox(), QComboBox()
+        self.date_box, self.board_box, self.sort_box = QComboBox(), QComboBox(), QComboBox()
+        for label, _ in DATES:
+            self.date_box.addItem(label)
+        self.sort_box.addItems(["Newest first", "Oldest first"])
+        self.starred_box = QCheckBox("★ Starred")
+        for w, tip in ((self.model_box, "Only images from this model"), (self.sampler_box, "Only this sampler"),
+                       (self.size_box, "Only this size"), (self.lora_box, "Only images that used this LoRA"),
+                       (self.date_box, "Only images made in this period"), (self.board_box, "Show a board"),
+                       (self.sort_box, "Order by date")):
+            w.setToolTip(tip)
+            w.currentIndexChanged.connect(self.apply_filter)
+            row.addWidget(w, 1)
+        self.starred_box.toggled.connect(self.apply_filter)
+        row.addWidget(self.starred_box)
+        more = QToolButton(text="⋯", toolTip="Boards, trash, index")
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(more)
+        menu.addAction("New board…", self.new_board)
+        menu.addAction("Delete this board", self.delete_board)
+        menu.addSeparator()
+        menu.addAction("Rebuild the index from the files", self.reindex)
+        more.setMenu(menu)
+        row.addWidget(more)
+        self.empty_trash_btn = QPushButton(f"Empty trash ({self.model.store.trash_count()})")
+        self.empty_trash_btn.setToolTip("Delete the images in the trash for good")
+        self.empty_trash_btn.clicked.connect(self.empty_trash)
+        row.addWidget(self.empty_trash_btn)
+        return row
+
+    def _undo_bar(self) -> QFrame:
+        bar = QFrame(objectName="banner")
+        h = QHBoxLayout(bar)
+        h.setContentsMargins(8, 4, 8, 4)
+        self.undo_label = QLabel()
+        h.addWidget(self.undo_label, 1)
+        undo = QPushButton("Undo")
+        undo.clicked.connect(self.undo_delete)
+        h.addWidget(undo)
+        close = QToolButton(icon=icon("close"), autoRaise=True)
+        close.clicked.connect(bar.hide)
+        h.addWidget(close)
+        bar.hide()
+        return bar
+
+    def _viewer(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.view = ZoomView("Pick an image to see it large, with its recipe.\n\nDrop images here from other tools "
+                             "to read their recipes.")
+        v.addWidget(self.view, 3)
+        buttons = QHBoxLayout()
+        self.use_btn = QPushButton(icon("use"), "Use these settings")
+        self.use_btn.setToolTip("Fill the Image panel with this recipe, seed included (double-click does the same)")
+        self.use_btn.clicked.connect(self.use_settings)
+        self.init_btn = QPushButton(icon("image"), "Use as init image")
+        self.init_btn.clicked.connect(self.use_as_init)
+        self.copy_btn = QPushButton("Copy prompt")
+        self.copy_btn.clicked.connect(self.copy_prompt)
+        self.star_btn = QPushButton("☆ Star")
+        self.star_btn.clicked.connect(self.toggle_star)
+        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn):
+            buttons.addWidget(b)
+        v.addLayout(buttons)
+        lineage = QHBoxLayout()
+        self.parent_btn = QPushButton("← Made from")
+        self.parent_btn.clicked.connect(self.go_parent)
+        self.child_btn = QPushButton("Used for →")
+        self.child_btn.clicked.connect(self.go_child)
+        lineage.addWidget(self.parent_btn)
+        lineage.addWidget(self.child_btn)
+        lineage.addStretch(1)
+        v.addLayout(lineage)
+        self.recipe = QTextBrowser()
+        self.recipe.setOpenLinks(False)
+        v.addWidget(self.recipe, 2)
+        self._set_viewer_enabled(False)
+        return w
+
+    def _actions(self) -> None:
+        for seq, slot in ((QKeySequence.StandardKey.Delete, self.delete_selected),
+                          (QKeySequence.StandardKey.Copy, self.copy_image),
+                          (QKeySequence("S"), self.toggle_star)):
+            a = QAction(self.grid)
+            a.setShortcut(seq)
+            a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            a.triggered.connect(slot)
+            self.grid.addAction(a)
+
+    def _set_viewer_enabled(self, on: bool) -> None:
+        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn):
+            b.setEnabled(on)
+        self.parent_btn.setEnabled(False)
+        self.child_btn.setEnabled(False)
+
+    # -- filters -------------------------------------------------------------------------------------------------
+    def refresh_choices(self) -> None:
+        store = self.model.store
+
+        def fill(box: QComboBox, first: str, items: list[tuple[str, object]]) -> None:
+            current = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            box.addItem(first, None)
+            for label, data in items:
+                box.addItem(label, data)
+            i = box.findData(current)
+            box.setCurrentIndex(max(0, i))
+            box.blockSignals(False)
+
+        fill(self.model_box, "All models", [(m, m) for m in store.distinct("model")])
+        fill(self.sampler_box, "All samplers", [(s, s) for s in store.distinct("sampler")])
+        fill(self.size_box, "All sizes", [(f"{w}×{h}", (w, h)) for w, h in store.sizes()])
+        fill(self.lora_box, "Any LoRA", [(n, n) for n in store.lora_names()])
+        fill(self.board_box, "All images", [(f"{name} ({n})", bid) for bid, name, n in store.boards()])
+
+    def current_filter(self) -> GalleryFilter:
+        days = DATES[self.date_box.currentIndex()][1]
+        date_from = None
+        if days is not None:
+            start_of_today = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
+            date_from = start_of_today - (days - 1) * 86400
+        return GalleryFilter(text=self.search.text(), model=self.model_box.currentData() or "",
+                             sampler=self.sampler_box.currentData() or "", size=self.size_box.currentData(),
+                             lora=self.lora_box.currentData() or "", date_from=date_from,
+                             starred=self.starred_box.isChecked(), board=self.board_box.currentData(),
+                             newest_first=self.sort_box.currentIndex() == 0)
+
+    def apply_filter(self) -> None:
+        self.model.set_filter(self.current_filter())
+        if self.model.rowCount():
+            self.grid.setCurrentIndex(self.model.index(0))
+        else:
+            self.show_row(-1)
+
+    def refresh(self) -> None:
+        """New images arrived (or the index was reconciled): keep the filter, show them."""
+        current = self._current.rel if self._current else None
+        self.refresh_choices()
+        self.model.refresh()
+        i = self.model.index_of_rel(current) if current else QModelIndex()
+        if not i.isValid() and self.model.rowCount():
+            i = self.model.index(0)
+        if i.isValid():
+            self.grid.setCurrentIndex(i)
+
+    def _update_counts(self) -> None:
+        n, total = self.model.rowCount(), self.model.store.count()
+        self.count_label.setText(f"{n:,} of {total:,} images" if n != total else f"{total:,} images")
+        self.grid.setVisible(n > 0)
+        self.empty.setVisible(n == 0)
+        if total == 0:
+            self.empty.setText(f"No images yet. Everything you generate is kept here with its recipe, in\n"
+                               f"{self.model.store.root}\n\nDrop images from other tools here to import them.")
+        else:
+            self.empty.setText("No image matches the search and filters.")
+
+    # -- the viewer ----------------------------------------------------------------------------------------------
+    def selected_rows(self) -> list[int]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        if not rows and self.grid.currentIndex().isValid():
+            rows = [self.grid.currentIndex().row()]
+        return rows
+
+    def show_row(self, r: int) -> None:
+        row = self.model.row(r) if r >= 0 else None
+        self._current = row
+        if row is None or not row.rel:
+            self.view.set_image(QImage())
+            self.recipe.clear()
+            self._set_viewer_enabled(False)
+            return
+        path = self.model.store.path(row.rel)
+        self.view.set_image(QImage(str(path)))
+        self._recipe = read_recipe(path)
+        self.recipe.setHtml(recipe_html(self._recipe, row))
+        self._set_viewer_enabled(True)
+        self.star_btn.setText("★ Starred" if row.starred else "☆ Star")
+        self.parent_btn.setEnabled(bool(row.parent) and self.model.store.row_by_rel(self._parent_rel(row)) is not None)
+        self.child_btn.setEnabled(bool(self.model.store.children(row.rel)))
+
+    def _parent_rel(self, row: GalleryRow) -> str:
+        return self.model.store.rel(row.parent) if Path(row.parent).is_absolute() else row.parent
+
+    def _select_rel(self, rel: str) -> None:
+        i = self.model.index_of_rel(rel)
+        if not i.isValid():  # outside the current filter: clear the filters to show it
+            self.search.clear()
+            for box in (self.model_box, self.sampler_box, self.size_box, self.lora_box, self.date_box, self.board_box):
+                box.setCurrentIndex(0)
+            self.starred_box.setChecked(False)
+            self.apply_filter()
+            i = self.model.index_of_rel(rel)
+        if i.isValid():
+            self.grid.setCurrentIndex(i)
+            self.grid.scrollTo(i)
+
+    def go_parent(self) -> None:
+        if self._current and self._current.parent:
+            self._select_rel(self._parent_rel(self._current))
+
+    def go_child(self) -> None:
+        if self._current:
+            kids = self.model.store.children(self._current.rel)
+            if kids:
+                self._select_rel(kids[0].rel)
+
+    def use_settings(self) -> None:
+        if self._current is not None:
+            self.useSettings.emit(recipe_fields(self._recipe))
+
+    def use_as_init(self) -> None:
+        if self._current is not None:
+            self.useAsInit.emit(str(self.model.store.path(self._current.rel)), self._current.rel)
+
+    def copy_prompt(self) -> None:
+        QGuiApplication.clipboard().setText(self._recipe.prompt)
+
+    def copy_image(self) -> None:
+        if self._current is not None:
+            QGuiApplication.clipboard().setImage(QImage(str(self.model.store.path(self._current.rel))))
+
+    def toggle_star(self) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            return
+        first = self.model.row(rows[0])
+        self.model.set_starred(rows, not (first and first.starred))
+        cur = self.grid.currentIndex()
+        if cur.isValid():
+            self.show_row(cur.row())
+
+    # -- trash -----------------------------------------------------------------------------------------------------
+    def delete_selected(self) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            return
+        n = self.model.trash(rows)
+        self.undo_label.setText(f"Moved {n} image{'s' if n != 1 else ''} to the trash.")
+        self.undo_bar.show()
+        if self.model.rowCount():
+            self.grid.setCurrentIndex(self.model.index(min(rows[0], self.model.rowCount() - 1)))
+
+    def undo_delete(self) -> None:
+        n = self.model.undo_trash()
+        self.undo_bar.hide()
+        self.refresh_choices()
+        if n:
+            self.undo_label.setText("")
+
+    def empty_trash(self) -> None:
+        n = self.model.store.trash_count()
+        if not n:
+            return
+        answer = QMessageBox.question(self, "Empty trash", f"Delete the {n} images in the trash for good?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.model.empty_trash()
+            self.undo_bar.hide()
+
+    # -- boards, import, export, compare --------------------------------------------------------------------------
+    def new_board(self) -> int | None:
+        name, ok = QInputDialog.getText(self, "New board", "Name:")
+        if not ok or not name.strip():
+            return None
+        bid = self.model.store.create_board(name)
+        self.refresh_choices()
+        return bid
+
+    def delete_board(self) -> None:
+        bid = self.board_box.currentData()
+        if bid is not None:
+            self.model.store.delete_board(bid)
+            self.refresh_choices()
+            self.apply_filter()
+
+    def reindex(self) -> None:
+        self.model.store.reindex()
+        self.refresh()
+
+    def import_files(self, paths: list[str]) -> int:
+        """Copy dropped images into the gallery (originals untouched) and index them."""
+        dest = self.model.store.root / "imported" / time.strftime("%Y-%m-%d")
+        imported = 0
+        for p in map(Path, paths):
+            if not p.is_file() or p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+                continue
+            dest.mkdir(parents=True, exist_ok=True)
+            target = dest / p.name
+            k = 1
+            while target.exists():
+                target = dest / f"{p.stem}-{k}{p.suffix}"
+                k += 1
+            shutil.copy2(p, target)
+            imported += 1
+        if imported:
+            self.model.store.reconcile()
+            self.refresh()
+        return imported
+
+    def export_selected(self, folder: str | None = None, with_metadata: bool = True) -> int:
+        rows = self.selected_rows()
+        if not rows:
+            return 0
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Export to folder")
+            if not folder:
+                return 0
+        from PIL import Image
+
+        done = 0
+        for r in rows:
+            src = self.model.path(r)
+            if src is None or not src.is_file():
+                continue
+            target = Path(folder) / src.name
+            if with_metadata:
+                shutil.copy2(src, target)
+            else:
+                with Image.open(src) as im:  # pixels only: no prompt, no settings
+                    im.convert("RGBA" if "A" in im.getbands() else "RGB").save(target)
+            done += 1
+        return done
+
+    def compare_selected(self) -> None:
+        rows = self.selected_rows()[:2]
+        if len(rows) != 2:
+            return
+        items = []
+        for r in rows:
+            path = self.model.path(r)
+            if path is not None:
+                items.append((path.name, QImage(str(path)), read_recipe(path)))
+        CompareDialog(items, self).show()
+
+    def _context_menu(self, pos) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            return
+        m = QMenu(self)
+        m.addAction("Use these settings", self.use_settings)
+        m.addAction("Use as init image", self.use_as_init)
+        m.addAction("Copy prompt", self.copy_prompt)
+        m.addAction("Copy image", self.copy_image)
+        m.addSeparator()
+        m.addAction("Star / unstar\tS", self.toggle_star)
+        boards = m.addMenu("Add to board")
+        for bid, name, _ in self.model.store.boards():
+            boards.addAction(name, lambda b=bid: self._add_to_board(b))
+        boards.addAction("New board…", lambda: self._add_to_board(self.new_board()))
+        if self.board_box.currentData() is not None:
+            m.addAction("Remove from this board", self._remove_from_board)
+        if len(rows) == 2:
+            m.addAction("Compare side by side", self.compare_selected)
+        m.addSeparator()
+        m.addAction("Export…", lambda: self.export_selected(None, True))
+        m.addAction("Export without metadata…", lambda: self.export_selected(None, False))
+        m.addSeparator()
+        m.addAction(icon("trash"), "Move to trash\tDel", self.delete_selected)
+        m.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def _add_to_board(self, bid: int | None) -> None:
+        if bid is None:
+            return
+        rels = [row.rel for row in (self.model.row(r) for r in self.selected_rows()) if row]
+        self.model.store.add_to_board(bid, rels)
+        self.refresh_choices()
+
+    def _remove_from_board(self) -> None:
+        bid = self.board_box.currentData()
+        rels = [row.rel for row in (self.model.row(r) for r in self.selected_rows()) if row]
+        self.model.store.remove_from_board(bid, rels)
+        self.refresh_choices()
+        self.apply_filter()

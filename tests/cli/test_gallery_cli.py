@@ -1,0 +1,56 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+
+def studio(*args, home: Path, timeout=120):
+    env = {**os.environ, "STUDIO_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):
+    home = tmp_path / "home"
+    r = studio("generate", "a glass teapot", "--model", str(tiny_sd), "--width", "64", "--height", "64",
+               "--steps", "2", "--seed", "5", "--count", "2", home=home)
+    assert r.returncode == 0, r.stderr
+    paths = r.stdout.split()
+    listed = studio("gallery", "list", "--search", "teapot", "--json", home=home)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert sorted(row["path"] for row in rows) == sorted(paths)
+    assert {row["seed"] for row in rows} == {"5", "6"}
+    assert studio("gallery", "list", "--search", "kettle", home=home).stdout == ""
+    assert studio("gallery", "check", home=home).returncode == 0
+
+    Path(paths[0]).unlink()
+    bad = studio("gallery", "check", home=home)
+    assert bad.returncode == 1 and "missing on disk" in bad.stdout
+    fixed = studio("gallery", "reindex", home=home)
+    assert fixed.returncode == 0 and "Indexed 1 images" in fixed.stdout
+    assert studio("gallery", "check", home=home).returncode == 0
+
+    info = studio("info", paths[1], "--json", home=home)
+    d = json.loads(info.stdout)
+    assert info.returncode == 0
+    assert (d["source"], d["prompt"], d["steps"], d["seed"], d["width"], d["height"], d["model"]) == (
+        "studio", "a glass teapot", 2, 6, 64, 64, "tiny-sd")
+    assert {"negative_prompt", "sampler", "cfg_scale"} <= set(d)
+
+
+def test_info_other_tools_and_broken_files(tmp_path):
+    meta = PngInfo()
+    meta.add_text("parameters", "an otter\nNegative prompt: text\nSteps: 12, Sampler: Euler a, CFG scale: 6, "
+                                "Seed: 99, Size: 40x30, Model: anything_v5")
+    a1111 = tmp_path / "otter.png"
+    Image.new("RGB", (40, 30)).save(a1111, pnginfo=meta)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    r = studio("info", str(a1111), str(broken), home=tmp_path / "home")
+    assert r.returncode == 1  # one of the two could not be read
+    assert "(automatic1111)" in r.stdout and "Prompt: an otter" in r.stdout and "Seed: 99" in r.stdout
+    assert "broken.png  (none)" in r.stdout and "! " in r.stdout and "Traceback" not in r.stderr
