@@ -57,11 +57,13 @@ def where_clause(f: GalleryFilter) -> tuple[str, list[Any]]:
     args: list[Any] = []
     text = f.text.strip()
     if text:
-        for word in text.split():
-            if len(word) >= 3:  # the trigram index answers substrings of 3+ characters
-                parts.append("i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
-                args.append('"' + word.replace('"', '""') + '"')
-            else:
+        words = text.split()
+        long_words = [w for w in words if len(w) >= 3]  # the trigram index answers substrings of 3+ characters
+        if long_words:
+            parts.append("i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
+            args.append(" AND ".join('"' + w.replace('"', '""') + '"' for w in long_words))
+        for word in words:
+            if len(word) < 3:
                 parts.append("i.prompt LIKE ? ESCAPE '\\'")
                 args.append(f"%{_escape_like(word)}%")
     if f.model:

@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_created ON images(created);
 CREATE INDEX IF NOT EXISTS images_parent ON images(parent);
+CREATE INDEX IF NOT EXISTS images_model ON images(model);
+CREATE INDEX IF NOT EXISTS images_sampler ON images(sampler);
+CREATE INDEX IF NOT EXISTS images_size ON images(width, height);
 CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(prompt, content='images', content_rowid='id',
                                                          tokenize='trigram');
 CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
@@ -309,7 +312,8 @@ class GalleryStore:
         """The ids of the matching images in display order (cheap even at 100 000 rows)."""
         f = f or GalleryFilter()
         where, args = where_clause(f)
-        sql = "SELECT i.id FROM images i LEFT JOIN lib.stars s ON s.rel = i.rel" + where + order_clause(f)
+        stars = " JOIN lib.stars s ON s.rel = i.rel" if f.starred else ""  # the join only when it filters
+        sql = "SELECT i.id FROM images i" + stars + where + order_clause(f)
         with self._lock:
             return [r[0] for r in self._db.execute(sql, args)]
 

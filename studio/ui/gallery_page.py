@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.gallery_query import GalleryFilter, GalleryRow
 from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
+from studio.ui.model_data import cell
 from studio.ui.theme import icon
 from studio.ui.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import GalleryModel, RowRole, ThumbRole
@@ -57,7 +58,7 @@ class ThumbDelegate(QStyledItemDelegate):
             p.setBrush(pal.color(QPalette.ColorRole.Highlight))
             p.drawRoundedRect(r, 6, 6)
         box = QRect(r.x() + 4, r.y() + 4, r.width() - 8, r.width() - 8)
-        thumb: QImage | None = index.data(ThumbRole)
+        thumb: QImage | None = cell(index, ThumbRole)
         if thumb is None or thumb.isNull():
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
@@ -67,7 +68,7 @@ class ThumbDelegate(QStyledItemDelegate):
             w, h = int(thumb.width() * s), int(thumb.height() * s)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 2)
             p.drawImage(QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb)
-        row: GalleryRow | None = index.data(RowRole)
+        row: GalleryRow | None = cell(index, RowRole)
         if row is not None and row.starred:
             p.setPen(QColor("#f5b400"))
             f = p.font()
@@ -77,7 +78,7 @@ class ThumbDelegate(QStyledItemDelegate):
             p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         fm = option.fontMetrics
-        text = fm.elidedText(index.data() or "", Qt.TextElideMode.ElideRight, r.width() - 8)
+        text = fm.elidedText(cell(index) or "", Qt.TextElideMode.ElideRight, r.width() - 8)
         p.drawText(QRect(r.x() + 4, box.bottom() + 4, r.width() - 8, fm.height()), Qt.AlignmentFlag.AlignLeft, text)
         p.restore()
 
@@ -94,6 +95,9 @@ class GalleryGrid(QListView):
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
         self.setGridSize(CELL)
+        # lay out the first screenful at once and the rest of a 100 000-image grid in the background
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(600)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
@@ -213,8 +217,8 @@ class GalleryPage(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=120)
         self._debounce.timeout.connect(self.apply_filter)
         self.search.textChanged.connect(lambda _: self._debounce.start())
-        self.refresh_choices()
         self.apply_filter()
+        QTimer.singleShot(0, self.refresh_choices)  # the filter lists come right after the first paint
 
     # -- building ------------------------------------------------------------------------------------------------
     def _filters(self) -> QHBoxLayout:

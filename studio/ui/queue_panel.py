@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.model_data import cell
 from studio.ui.theme import ACCENT, icon
 from studio.viewmodels.job_queue import FractionRole, IdRole, JobQueue, JobState, StateRole
 
@@ -36,10 +37,10 @@ class JobDelegate(QStyledItemDelegate):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(pal.color(QPalette.ColorRole.Highlight).lighter(130) if selected else pal.color(QPalette.ColorRole.AlternateBase))
         p.drawRoundedRect(r, 6, 6)
-        state: JobState = index.data(StateRole)
+        state: JobState = cell(index, StateRole)
         p.setBrush(QColor(_STATE_COLORS.get(state, "#888")))
         p.drawRoundedRect(QRect(r.x(), r.y(), 4, r.height()), 2, 2)
-        lines = (index.data() or "").split("\n")
+        lines = (cell(index) or "").split("\n")
         fm = option.fontMetrics
         x, y, w = r.x() + 12, r.y() + 5, r.width() - 18
         for i, line in enumerate(lines[:3]):
@@ -49,7 +50,7 @@ class JobDelegate(QStyledItemDelegate):
             p.setPen(color)
             p.drawText(QRect(x, y + i * fm.height(), w, fm.height()), Qt.AlignmentFlag.AlignLeft,
                        fm.elidedText(line, Qt.TextElideMode.ElideRight, w))
-        fraction = float(index.data(FractionRole) or 0.0)
+        fraction = float(cell(index, FractionRole) or 0.0)
         if state in (JobState.RUNNING, JobState.LOADING):
             bar = QRect(x, r.bottom() - 5, w, 3)
             p.setPen(Qt.PenStyle.NoPen)
@@ -101,7 +102,7 @@ class QueuePanel(QWidget):
 
     def selected_id(self) -> str | None:
         idx = self.view.currentIndex()
-        return idx.data(IdRole) if idx.isValid() and self.view.selectionModel().isSelected(idx) else None
+        return cell(idx, IdRole) if idx.isValid() and self.view.selectionModel().isSelected(idx) else None
 
     def _move(self, delta: int) -> None:
         job = self.selected_id()

@@ -141,3 +141,17 @@ def test_thumbnails_load_off_the_gui_thread_and_export(qtbot, studio, tmp_path):
     for f in out2.iterdir():
         with Image.open(f) as im:
             assert "parameters" in im.info
+
+
+def test_repainting_many_times_keeps_the_interpreter_alive(qtbot, studio):
+    """PySide6 drops a reference to None on each ``QModelIndex.data()`` that yields nothing; a grid of loading
+    thumbnails repainted for a while used to abort the process. The delegates must not take that road."""
+    import sys
+
+    page, _ = fill_gallery(studio, [f"image {i}" for i in range(12)])
+    studio.window.tabs.setCurrentWidget(page)
+    page.model.thumbs.close()  # thumbnails never arrive: every paint sees "not loaded yet"
+    before = sys.getrefcount(None)
+    for _ in range(300):
+        page.grid.viewport().repaint()
+    assert sys.getrefcount(None) > before - 500

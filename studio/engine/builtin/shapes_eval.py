@@ -113,9 +113,11 @@ def train_classifier(out: Path, steps: int = 3000, batch: int = 64) -> float:
         images = [render(s, rng=rng) for s in scenes]
         return _shape_input(images), torch.tensor([CLASSES.index(s.shape) for s in scenes])
 
+    pool_x, pool_y = sample(12000)  # rendered once; every step draws from it with fresh augmentation
     net.train()
     for step in range(steps):
-        x, y = sample(batch)
+        idx = torch.randint(0, len(pool_y), (batch,))
+        x, y = pool_x[idx], pool_y[idx]
         x = _soften(x, torch) + 0.08 * torch.randn_like(x)  # generated images are never as clean as rendered ones
         loss = lossf(net(x), y)
         opt.zero_grad()
