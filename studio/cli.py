@@ -326,6 +326,12 @@ def _gallery(args: argparse.Namespace) -> int:
             print(f"Indexed {store.count()} images ({stats['added']} files read).")
             return EXIT_OK
         if args.gallery_command == "check":
+            # As at every start: files saved just before a crash (complete, but not yet indexed) are indexed,
+            # rows of files deleted by hand are dropped. What remains wrong after that is reported.
+            fixed = store.reconcile()
+            if fixed["added"] or fixed["removed"] or fixed["updated"]:
+                print(f"reconciled the index with the files: {fixed['added']} added, {fixed['updated']} updated, "
+                      f"{fixed['removed']} removed")
             report = store.check()
             for label, items in (("not in the index", report.orphans), ("missing on disk", report.missing),
                                  ("unreadable", report.unreadable)):

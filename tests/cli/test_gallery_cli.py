@@ -27,11 +27,15 @@ def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):
     assert studio("gallery", "list", "--search", "kettle", home=home).stdout == ""
     assert studio("gallery", "check", home=home).returncode == 0
 
-    Path(paths[0]).unlink()
+    Path(paths[0]).unlink()  # deleted by hand: the check brings the index in step and says so
+    fixed = studio("gallery", "check", home=home)
+    assert fixed.returncode == 0 and "1 removed" in fixed.stdout
+    (Path(paths[1]).parent / "broken.png").write_bytes(Path(paths[1]).read_bytes()[:200])
     bad = studio("gallery", "check", home=home)
-    assert bad.returncode == 1 and "missing on disk" in bad.stdout
-    fixed = studio("gallery", "reindex", home=home)
-    assert fixed.returncode == 0 and "Indexed 1 images" in fixed.stdout
+    assert bad.returncode == 1 and "unreadable: " in bad.stdout and "broken.png" in bad.stdout
+    (Path(paths[1]).parent / "broken.png").unlink()
+    rebuilt = studio("gallery", "reindex", home=home)
+    assert rebuilt.returncode == 0 and "Indexed 1 images" in rebuilt.stdout
     assert studio("gallery", "check", home=home).returncode == 0
 
     info = studio("info", paths[1], "--json", home=home)
