@@ -14,14 +14,17 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.events import ItemSaved
 from studio.core.queue_store import load_pending, save_pending
+from studio.core.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.main_window import MainWindow
 from studio.ui.theme import app_icon, apply_theme
+from studio.ui.writer_page import WriterPage
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.thumbnails import ThumbnailCache
+from studio.viewmodels.writer_session import WriterSession
 
 
 @dataclass
@@ -32,6 +35,7 @@ class StudioWindow:
     session: GenerationSession
     window: MainWindow
     gallery: GalleryModel
+    writer: WriterSession
 
     def save(self) -> None:
         s = self.runtime.settings
@@ -39,6 +43,8 @@ class StudioWindow:
         s.recent_models = list(self.session.recent_models)
         s.image_model = self.session.value("model")
         s.window = self.window.save_state()
+        s.writer_params = self.writer.remembered()
+        s.text_model = self.writer.value("model")
         self.runtime.save_settings()
 
     def shutdown(self, timeout: float = 4.0) -> bool:
@@ -88,9 +94,11 @@ def create_window(runtime: Runtime) -> StudioWindow:
         params["model"] = s.image_model
     session = GenerationSession(queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models)
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
-    window = MainWindow(session, queue, gallery, home=runtime.paths.home, models_dir=runtime.paths.models_dir,
-                        theme=s.theme)
-    studio = StudioWindow(runtime, bridge, queue, session, window, gallery)
+    writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})})
+    writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
+    window = MainWindow(session, queue, gallery, writer_page, home=runtime.paths.home,
+                        models_dir=runtime.paths.models_dir, theme=s.theme)
+    studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).
     refresh = QTimer(window, singleShot=True, interval=300)
     refresh.timeout.connect(window.gallery_page.refresh)

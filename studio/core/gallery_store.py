@@ -174,6 +174,9 @@ class GalleryStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.closed = True
+
+    closed = False
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

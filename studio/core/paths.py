@@ -32,6 +32,11 @@ class StudioPaths:
         return self.home / "inputs"
 
     @property
+    def writer_dir(self) -> Path:
+        """The Writer's documents (Markdown files)."""
+        return self.home / "writer"
+
+    @property
     def models_dir(self) -> Path:
         return self.home / "models"
 

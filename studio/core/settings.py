@@ -24,6 +24,7 @@ class Settings:
     recent_models: list[str] = field(default_factory=list)
     image_params: dict[str, Any] = field(default_factory=dict)  # last-used parameters of the Image panel
     text_model: str = ""  # last used text model (a folder or a Hugging Face repo id)
+    writer_params: dict[str, Any] = field(default_factory=dict)  # the Writer's sampling, Memory, Note
     window: dict[str, str] = field(default_factory=dict)  # geometry/state, base64
 
     def remember_model(self, path: str, keep: int = 10) -> None:

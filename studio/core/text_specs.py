@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from studio.core.errors import ValidationError
 from studio.core.specs import MAX_SEED
+from studio.core.writer_context import StoryContext
 
 TEXT_SPEC_VERSION = 1
 MAX_NEW_TOKENS = 4096
@@ -26,11 +27,16 @@ class WriteSpec:
     no_repeat_ngram_size: int = 0
     stop: tuple[str, ...] = ()
     seed: int = 0
+    # With a context, ``prompt`` is the story before the cursor and the engine assembles Memory, Lorebook and
+    # Author's Note around it within the model's context (it has the tokenizer that counts).
+    context: StoryContext | None = None
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property
     def model_name(self) -> str:
         return self.model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+    mode = "text"  # what the queue shows
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,15 @@ class TextEngine:
             raise StudioError(ErrorKind.INVALID_INPUT,
                               f"Max new tokens must be below the model's context length ({loaded.context_length}).",
                               field="max_new_tokens")
-        ids = tok(spec.prompt, add_special_tokens=True)["input_ids"] if spec.prompt else []
+        prompt = spec.prompt
+        if spec.context is not None:
+            from studio.core.writer_context import assemble
+
+            assembled = assemble(spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room)
+            prompt = assembled.prompt
+            for note in assembled.notes:
+                emit(Note(text=note))
+        ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
         if not ids:
             start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
             ids = [start]

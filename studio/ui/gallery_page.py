@@ -325,6 +325,8 @@ class GalleryPage(QWidget):
     # -- filters -------------------------------------------------------------------------------------------------
     def refresh_choices(self) -> None:
         store = self.model.store
+        if store.closed:  # a late timer after Studio closed
+            return
 
         def fill(box: QComboBox, first: str, items: list[tuple[str, object]]) -> None:
             current = box.currentData()
@@ -356,6 +358,8 @@ class GalleryPage(QWidget):
                              newest_first=self.sort_box.currentIndex() == 0)
 
     def apply_filter(self) -> None:
+        if self.model.store.closed:
+            return
         self.model.set_filter(self.current_filter())
         if self.model.rowCount():
             self.grid.setCurrentIndex(self.model.index(0))
@@ -364,6 +368,8 @@ class GalleryPage(QWidget):
 
     def refresh(self) -> None:
         """New images arrived (or the index was reconciled): keep the filter, show them."""
+        if self.model.store.closed:
+            return
         current = self._current.rel if self._current else None
         self.refresh_choices()
         self.model.refresh()

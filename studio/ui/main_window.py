@@ -12,6 +12,7 @@ from studio import __version__
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
 from studio.ui.theme import app_icon, icon
+from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
@@ -40,8 +41,8 @@ class RoomPage(QWidget):
 class MainWindow(QMainWindow):
     themeRequested = Signal(str)
 
-    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, *, home: Path,
-                 models_dir: Path, theme: str = "system"):
+    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage, *,
+                 home: Path, models_dir: Path, theme: str = "system"):
         super().__init__()
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
@@ -56,8 +57,8 @@ class MainWindow(QMainWindow):
         self.gallery_page.useSettings.connect(self._use_settings)
         self.gallery_page.useAsInit.connect(self._use_as_init)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
-        self.tabs.addTab(RoomPage("Writer", "A manuscript editor where a local language model writes with you "
-                                  "arrives in a coming release."), icon("writer"), "Writer")
+        self.writer_page = writer
+        self.tabs.addTab(writer, icon("writer"), "Writer")
         self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
                          icon("finetune"), "Fine-tune")
         self.tabs.addTab(RoomPage("Models", f"Put Stable Diffusion models (diffusers folders or .safetensors files) "
@@ -69,7 +70,7 @@ class MainWindow(QMainWindow):
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.image_page.stop, context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._stop, context=Qt.ShortcutContext.WindowShortcut)
         self._menus(theme)
 
     def _use_settings(self, fields: dict) -> None:
@@ -118,8 +119,18 @@ class MainWindow(QMainWindow):
         help_menu.addAction("About Studio", self._about)
 
     def _generate(self) -> None:
+        """Ctrl+Return: Continue in the Writer, Generate everywhere else."""
+        if self.tabs.currentWidget() is self.writer_page:
+            self.writer_page.continue_at_cursor()
+            return
         self.tabs.setCurrentWidget(self.image_page)
         self.image_page.generate()
+
+    def _stop(self) -> None:
+        if self.tabs.currentWidget() is self.writer_page:
+            self.writer_page.session.stop()
+        else:
+            self.image_page.stop()
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Studio", f"<b>Studio {__version__}</b><p>Local generative AI: images, "
@@ -142,5 +153,6 @@ class MainWindow(QMainWindow):
     closing = Signal()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.writer_page.save()
         self.closing.emit()
         super().closeEvent(event)

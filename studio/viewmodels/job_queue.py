@@ -55,6 +55,9 @@ IdRole = Qt.ItemDataRole.UserRole + 3
 
 def describe(spec: Any) -> str:
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
+    if getattr(spec, "mode", "") == "text":
+        tail = prompt[-57:]
+        return f"{'…' if len(prompt) > 57 else ''}{tail}\ntext · up to {spec.max_new_tokens} tokens · {spec.model_name}"
     if len(prompt) > 60:
         prompt = prompt[:57] + "…"
     n = getattr(spec, "image_count", 1)
@@ -108,8 +111,8 @@ class JobQueue(QAbstractListModel):
         self._persist = None
 
     def _save(self) -> None:
-        if self._persist is not None:
-            self._persist(self.unfinished_specs())
+        if self._persist is not None:  # image jobs only: a text job belongs to its moment in the editor
+            self._persist([s for s in self.unfinished_specs() if getattr(s, "mode", "") != "text"])
 
     # -- model -----------------------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -215,7 +218,11 @@ class JobQueue(QAbstractListModel):
             self.resultReady.emit(ui.image, str(e.item.path))
         elif isinstance(e, Finished):
             row.state, row.fraction = JobState.DONE, 1.0
-            row.detail = f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+            if getattr(row.spec, "mode", "") == "text" and e.items:
+                result = e.items[0]
+                row.detail = f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
+            else:
+                row.detail = f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
             self.statusChanged.emit(f"Done: {row.detail}.")
             self.progressChanged.emit(1.0, "Done")
         elif isinstance(e, Failed):

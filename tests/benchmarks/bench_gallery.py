@@ -20,8 +20,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-WORDS = ("red fox castle dusk portrait lighthouse storm forest misty cat dog dragon neon city night river "
-         "mountain sunset ocean robot garden winter cozy cabin painting watercolor photo cinematic golden").split()
+WORDS = ["red", "fox", "castle", "dusk", "portrait", "lighthouse", "storm", "forest", "misty", "cat", "dog", "dragon", "neon", "city", "night", "river", "mountain", "sunset", "ocean", "robot", "garden", "winter", "cozy", "cabin", "painting", "watercolor", "photo", "cinematic", "golden"]
 
 
 def fill_index(store, n: int) -> None:

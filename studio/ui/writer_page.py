@@ -1,0 +1,365 @@
+"""The Writer room: documents, the manuscript editor where the model continues at the cursor, and its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import StudioError
+from studio.core.writer_docs import DocumentStore
+from studio.ui.theme import ACCENT, icon
+from studio.viewmodels.writer_session import WriterSession
+
+RECOVERY_DELAY_MS = 800
+SAVE_EVERY_MS = 5000
+
+
+class WriterPage(QWidget):
+    def __init__(self, session: WriterSession, store: DocumentStore, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session, self.store = session, store
+        self.path: Path | None = None
+        self._dirty = False
+        self._gen_start = -1  # where the current (or last) generation began
+        self._gen_end = -1
+        self._alternatives: list[str] = []
+        self._alt_index = -1
+        self._retrying = False
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self._documents_panel())
+        split.addWidget(self._editor_panel())
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self._settings_panel())
+        split.addWidget(scroll)
+        split.setStretchFactor(1, 4)
+        split.setSizes([200, 800, 300])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addWidget(split)
+
+        session.tokenArrived.connect(self._insert_token)
+        session.generationStarted.connect(self._started)
+        session.generationEnded.connect(self._ended)
+        session.status.connect(self.status.setText)
+        self._recovery_timer = QTimer(self, singleShot=True, interval=RECOVERY_DELAY_MS)
+        self._recovery_timer.timeout.connect(self._write_recovery)
+        self._save_timer = QTimer(self, interval=SAVE_EVERY_MS)
+        self._save_timer.timeout.connect(self.save)
+        self._save_timer.start()
+        self.editor.textChanged.connect(self._edited)
+        self._load_documents()
+        QTimer.singleShot(0, self.offer_recoveries)
+
+    # -- building ------------------------------------------------------------------------------------------------
+    def _documents_panel(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(QLabel("<b>Documents</b>"))
+        self.docs = QListWidget()
+        self.docs.currentItemChanged.connect(lambda cur, _: cur and self.open(Path(cur.data(Qt.ItemDataRole.UserRole))))
+        v.addWidget(self.docs, 1)
+        new = QPushButton(icon("plus"), "New document")
+        new.clicked.connect(lambda: self.new_document())
+        v.addWidget(new)
+        where = QLabel(f"Markdown files in\n{self.store.folder}")
+        where.setWordWrap(True)
+        where.setObjectName("hint")
+        v.addWidget(where)
+        return w
+
+    def _editor_panel(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText("Write here. Put the cursor where the story should go on and press Continue "
+                                       "(Ctrl+Return): the model writes from there.")
+        f = self.editor.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.editor.setFont(f)
+        v.addWidget(self.editor, 1)
+        row = QHBoxLayout()
+        self.continue_btn = QPushButton(icon("generate"), "Continue")
+        self.continue_btn.setToolTip("The model continues at the cursor (Ctrl+Return)")
+        self.continue_btn.clicked.connect(self.continue_at_cursor)
+        self.stop_btn = QPushButton(icon("stop"), "Stop")
+        self.stop_btn.clicked.connect(self.session.stop)
+        self.retry_btn = QPushButton(icon("recycle"), "Retry")
+        self.retry_btn.setToolTip("Replace the last generation with a new one; the old one stays as an alternative")
+        self.retry_btn.clicked.connect(self.retry)
+        self.prev_btn = QPushButton("◀")
+        self.prev_btn.setToolTip("Previous alternative")
+        self.prev_btn.clicked.connect(lambda: self.show_alternative(-1))
+        self.alt_label = QLabel()
+        self.next_btn = QPushButton("▶")
+        self.next_btn.setToolTip("Next alternative")
+        self.next_btn.clicked.connect(lambda: self.show_alternative(+1))
+        self.accept_btn = QPushButton("Accept")
+        self.accept_btn.setToolTip("Keep the generated text as your own (removes the highlight)")
+        self.accept_btn.clicked.connect(self.accept)
+        self.undo_btn = QPushButton("Undo")
+        self.undo_btn.setToolTip("Undo the last change; a whole generation is one step (Ctrl+Z)")
+        self.undo_btn.clicked.connect(self.editor.undo)
+        for b in (self.continue_btn, self.stop_btn, self.retry_btn, self.prev_btn, self.alt_label, self.next_btn,
+                  self.accept_btn, self.undo_btn):
+            row.addWidget(b)
+        row.addStretch(1)
+        v.addLayout(row)
+        self.status = QLabel()
+        self.status.setObjectName("hint")
+        v.addWidget(self.status)
+        self._update_buttons()
+        return w
+
+    def _settings_panel(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        s = self.session
+        self.model_box = QComboBox()
+        for label, path in s.model_choices():
+            self.model_box.addItem(label, path)
+        self.model_box.setCurrentIndex(max(0, self.model_box.findData(s.value("model"))))
+        self.model_box.currentIndexChanged.connect(lambda _: s.set("model", self.model_box.currentData() or ""))
+        self.model_box.setToolTip("A transformers causal language model folder; the built-in Storyteller is a "
+                                  "small demo. Real models go in the models folder.")
+        form.addRow("Model", self.model_box)
+
+        def spin(name: str, lo: float, hi: float, step: float, decimals: int, tip: str) -> None:
+            box: QSpinBox | QDoubleSpinBox
+            if decimals:
+                box = QDoubleSpinBox(decimals=decimals, singleStep=step)
+            else:
+                box = QSpinBox(singleStep=int(step))
+            box.setRange(lo, hi)
+            box.setValue(s.value(name))
+            box.setToolTip(tip)
+            box.valueChanged.connect(lambda v, n=name: s.set(n, v))
+            form.addRow(name.replace("_", " ").capitalize().replace("Top p", "Top-p").replace("Top k", "Top-k")
+                        .replace("Min p", "Min-p").replace("Typical p", "Typical-p"), box)
+
+        spin("max_new_tokens", 1, 2048, 10, 0, "How much to write at most per Continue")
+        spin("temperature", 0, 5, 0.05, 2, "Higher: more surprising; 0: always the likeliest word")
+        spin("top_p", 0.01, 1, 0.01, 2, "Sample only from the likeliest tokens covering this probability")
+        spin("top_k", 0, 500, 1, 0, "Sample only from this many likeliest tokens (0: off)")
+        spin("min_p", 0, 0.99, 0.01, 2, "Drop tokens less likely than this fraction of the likeliest (0: off)")
+        spin("typical_p", 0.01, 1, 0.01, 2, "Locally typical sampling (1: off)")
+        spin("repetition_penalty", 0.5, 3, 0.01, 2, "Above 1 discourages repeating words")
+        spin("no_repeat_ngram_size", 0, 10, 1, 0, "Never repeat a phrase of this many tokens (0: off)")
+        spin("seed", -1, 2**31 - 1, 1, 0, "−1: a new random seed each time")
+        self.stop_edit = QPlainTextEdit(s.value("stop"))
+        self.stop_edit.setMaximumHeight(48)
+        self.stop_edit.setToolTip("Stop when the model writes one of these (one per line)")
+        self.stop_edit.textChanged.connect(lambda: s.set("stop", self.stop_edit.toPlainText()))
+        form.addRow("Stop at", self.stop_edit)
+        self.memory_edit = QPlainTextEdit(s.value("memory"))
+        self.memory_edit.setToolTip("Always sent first: the premise, characters, style")
+        self.memory_edit.textChanged.connect(lambda: s.set("memory", self.memory_edit.toPlainText()))
+        form.addRow("Memory", self.memory_edit)
+        self.note_edit = QPlainTextEdit(s.value("note"))
+        self.note_edit.setMaximumHeight(60)
+        self.note_edit.setToolTip("Inserted a few lines above the cursor, e.g. “dark, tense”")
+        self.note_edit.textChanged.connect(lambda: s.set("note", self.note_edit.toPlainText()))
+        form.addRow("Author's Note", self.note_edit)
+        spin("note_depth", 0, 50, 1, 0, "How many lines above the cursor the Author's Note goes")
+        return w
+
+    # -- documents -----------------------------------------------------------------------------------------------
+    def _load_documents(self) -> None:
+        docs = self.store.documents() or [self.store.new_document("My first story")]
+        self.docs.blockSignals(True)
+        self.docs.clear()
+        for p in docs:
+            item = QListWidgetItem(p.stem)
+            item.setData(Qt.ItemDataRole.UserRole, str(p))
+            self.docs.addItem(item)
+        self.docs.blockSignals(False)
+        self.docs.setCurrentRow(0)
+        self.open(docs[0])
+
+    def new_document(self, title: str = "Untitled") -> Path:
+        self.save()
+        path = self.store.new_document(title)
+        self._load_documents()
+        for i in range(self.docs.count()):
+            if self.docs.item(i).data(Qt.ItemDataRole.UserRole) == str(path):
+                self.docs.setCurrentRow(i)
+        return path
+
+    def open(self, path: Path) -> None:
+        if self.path == path:
+            return
+        self.save()
+        self.path = path
+        self.editor.blockSignals(True)
+        self.editor.setPlainText(self.store.load(path))
+        self.editor.blockSignals(False)
+        self._mtime = path.stat().st_mtime_ns if path.exists() else 0
+        self._dirty = False
+        self._gen_start = self._gen_end = -1
+        self._alternatives, self._alt_index = [], -1
+        self._update_buttons()
+
+    def _edited(self) -> None:
+        self._dirty = True
+        self._recovery_timer.start()
+
+    def _write_recovery(self) -> None:
+        if self.path is not None and self._dirty:
+            self.store.write_recovery(self.path, self.editor.toPlainText())
+
+    def save(self) -> bool:
+        if self.path is None or not self._dirty:
+            return True
+        if self.store.changed_on_disk(self.path, self._mtime) and self.path.exists():
+            answer = QMessageBox.question(
+                self, "Changed on disk", f"{self.path.name} was changed by another program since Studio opened it.\n"
+                "Overwrite it with the text in the editor? (No keeps both: yours is saved as a copy.)")
+            if answer != QMessageBox.StandardButton.Yes:
+                copy = self.store.new_document(self.path.stem + " (mine)")
+                self.store.save(copy, self.editor.toPlainText())
+                self._dirty = False
+                self._load_documents()
+                return True
+        try:
+            self.store.save(self.path, self.editor.toPlainText())
+        except StudioError as e:
+            self.status.setText(e.user_message)
+            return False
+        self._mtime = self.path.stat().st_mtime_ns
+        self._dirty = False
+        return True
+
+    def offer_recoveries(self) -> None:
+        for rec in self.store.recoveries():
+            answer = QMessageBox.question(
+                self, "Recover unsaved text",
+                f"Studio closed before {rec.document.name} was saved. Restore the unsaved version?")
+            if answer == QMessageBox.StandardButton.Yes:
+                self.store.save(rec.document, rec.text)
+                if self.path == rec.document:
+                    self.path = None
+                    self.open(rec.document)
+            else:
+                self.store.discard_recovery(rec.document)
+
+    # -- generating ----------------------------------------------------------------------------------------------
+    def _mark(self) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        color = QColor(ACCENT)
+        color.setAlpha(45)
+        fmt.setBackground(color)
+        return fmt
+
+    def continue_at_cursor(self) -> None:
+        if self.session.busy:
+            return
+        cursor = self.editor.textCursor()
+        pos = cursor.position()
+        if not self._retrying:
+            self._alternatives, self._alt_index = [], -1
+        self._gen_start = self._gen_end = pos
+        self._first_token = True
+        self.session.continue_story(self.editor.toPlainText()[:pos])
+
+    def _started(self) -> None:
+        self.editor.setReadOnly(True)
+        self._update_buttons()
+
+    def _insert_token(self, text: str) -> None:
+        cursor = QTextCursor(self.editor.document())
+        cursor.setPosition(self._gen_end)
+        if self._first_token:
+            cursor.beginEditBlock()  # the whole generation is one undo step
+            self._first_token = False
+        else:
+            cursor.joinPreviousEditBlock()
+        cursor.insertText(text, self._mark())
+        cursor.endEditBlock()
+        self._gen_end = cursor.position()
+        self.editor.setTextCursor(cursor)
+        self.editor.ensureCursorVisible()
+
+    def _ended(self, how: str, payload: object) -> None:
+        self.editor.setReadOnly(False)
+        self._retrying = False
+        if how == "failed" and isinstance(payload, str):
+            self.status.setText(payload)
+        if self._gen_end > self._gen_start:
+            self._alternatives.append(self._generated())
+            self._alt_index = len(self._alternatives) - 1
+        self._update_buttons()
+
+    def _generated(self) -> str:
+        return self.editor.toPlainText()[self._gen_start:self._gen_end]
+
+    def _replace_generated(self, text: str) -> None:
+        cursor = QTextCursor(self.editor.document())
+        cursor.setPosition(self._gen_start)
+        cursor.setPosition(self._gen_end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.beginEditBlock()
+        cursor.insertText(text, self._mark())
+        cursor.endEditBlock()
+        self._gen_end = self._gen_start + len(text)
+
+    def retry(self) -> None:
+        if self.session.busy or self._gen_start < 0:
+            return
+        self._replace_generated("")
+        cursor = self.editor.textCursor()
+        cursor.setPosition(self._gen_start)
+        self.editor.setTextCursor(cursor)
+        self._retrying = True
+        self.continue_at_cursor()
+
+    def show_alternative(self, step: int) -> None:
+        if self.session.busy or not self._alternatives:
+            return
+        self._alt_index = max(0, min(len(self._alternatives) - 1, self._alt_index + step))
+        self._replace_generated(self._alternatives[self._alt_index])
+        self._update_buttons()
+
+    def accept(self) -> None:
+        if self._gen_start < 0 or self._gen_end <= self._gen_start:
+            return
+        cursor = QTextCursor(self.editor.document())
+        cursor.setPosition(self._gen_start)
+        cursor.setPosition(self._gen_end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.setCharFormat(QTextCharFormat())
+        self._gen_start = self._gen_end = -1
+        self._alternatives, self._alt_index = [], -1
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.session.busy
+        has_gen = self._gen_start >= 0 and self._gen_end > self._gen_start
+        self.continue_btn.setEnabled(not busy)
+        self.stop_btn.setEnabled(busy)
+        self.retry_btn.setEnabled(not busy and self._gen_start >= 0)
+        self.accept_btn.setEnabled(not busy and has_gen)
+        n = len(self._alternatives)
+        self.prev_btn.setEnabled(not busy and self._alt_index > 0)
+        self.next_btn.setEnabled(not busy and 0 <= self._alt_index < n - 1)
+        self.alt_label.setText(f"{self._alt_index + 1}/{n}" if n > 1 else "")

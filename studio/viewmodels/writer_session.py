@@ -1,0 +1,157 @@
+"""The Writer's state and commands: the model and sampling settings, Memory and Author's Note, and one
+generation at a time streamed from the job queue as token signals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.builtin_models import builtin_text_models, is_builtin
+from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
+from studio.core.specs import random_seed
+from studio.core.text_specs import WriteSpec, validate_write
+from studio.core.writer_context import LoreEntry, StoryContext
+from studio.viewmodels.bridge import EventBridge, UiEvent
+from studio.viewmodels.job_queue import JobQueue
+
+DEFAULTS: dict[str, Any] = {
+    "model": "",
+    "max_new_tokens": 60,
+    "temperature": 0.8,
+    "top_p": 0.95,
+    "top_k": 0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "repetition_penalty": 1.15,
+    "no_repeat_ngram_size": 0,
+    "stop": "",  # one stop string per line
+    "seed": -1,
+    "memory": "",
+    "note": "",
+    "note_depth": 3,
+    "lorebook": [],  # [[keys comma-separated, text], ...]
+}
+STOP_WORDS = {"eos": "the model ended", "length": "length reached", "stop": "a stop string"}
+
+
+class WriterSession(QObject):
+    changed = Signal(str)
+    tokenArrived = Signal(str)
+    generationStarted = Signal()
+    generationEnded = Signal(str, object)  # ("finished" | "stopped" | "failed", TextResult | message | None)
+    status = Signal(str)
+
+    def __init__(self, queue: JobQueue, bridge: EventBridge, params: dict[str, Any] | None = None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self._queue = queue
+        self._values = dict(DEFAULTS)
+        self._values.update({k: v for k, v in (params or {}).items() if k in DEFAULTS})
+        if not self._values["model"]:
+            builtins = builtin_text_models()
+            self._values["model"] = str(builtins[0].path) if builtins else ""
+        self.job_id: str | None = None
+        self._tokens = 0
+        self._first_token_at: float | None = None
+        self._started_at = 0.0
+        bridge.event.connect(self._on_event)
+
+    # -- fields --------------------------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        return self._values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        if name not in self._values:
+            raise KeyError(name)
+        if self._values[name] != value:
+            self._values[name] = value
+            self.changed.emit(name)
+
+    def remembered(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        out = [(e.label, str(e.path)) for e in builtin_text_models()]
+        current = self._values["model"]
+        if current and not is_builtin(current):
+            out.insert(0, (Path(current).name, current))
+        return out
+
+    @property
+    def busy(self) -> bool:
+        return self.job_id is not None
+
+    # -- generating ----------------------------------------------------------------------------------------------
+    def context(self) -> StoryContext:
+        lore = tuple(LoreEntry(tuple(k.strip() for k in keys.split(",") if k.strip()), text)
+                     for keys, text in self._values["lorebook"] if str(text).strip())
+        return StoryContext(memory=self._values["memory"], note=self._values["note"],
+                            note_depth=int(self._values["note_depth"]), lorebook=lore)
+
+    def build_spec(self, story: str) -> WriteSpec | dict[str, str]:
+        v = self._values
+        spec = WriteSpec(model=v["model"], prompt=story, max_new_tokens=int(v["max_new_tokens"]),
+                         temperature=float(v["temperature"]), top_p=float(v["top_p"]), top_k=int(v["top_k"]),
+                         min_p=float(v["min_p"]), typical_p=float(v["typical_p"]),
+                         repetition_penalty=float(v["repetition_penalty"]),
+                         no_repeat_ngram_size=int(v["no_repeat_ngram_size"]),
+                         stop=tuple(s for s in str(v["stop"]).split("\n") if s),
+                         seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]), context=self.context())
+        problems = validate_write(spec)
+        return problems or spec
+
+    def continue_story(self, story: str) -> str | None:
+        """Start writing after ``story`` (the text before the cursor). Returns the job id, or None when busy or
+        the settings are wrong (``generationEnded("failed", message)`` says why)."""
+        if self.busy:
+            return None
+        spec = self.build_spec(story)
+        if isinstance(spec, dict):
+            self.generationEnded.emit("failed", " ".join(spec.values()))
+            return None
+        self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
+        self.job_id = self._queue.submit(spec)
+        self.generationStarted.emit()
+        self.status.emit("Waiting for the model…")
+        return self.job_id
+
+    def stop(self) -> None:
+        if self.job_id is not None:
+            self._queue.cancel(self.job_id)
+
+    def _on_event(self, ui: UiEvent) -> None:
+        e = ui.event
+        if self.job_id is None or e.job_id != self.job_id:
+            return
+        if isinstance(e, Token):
+            now = time.monotonic()
+            if self._first_token_at is None:
+                self._first_token_at = now
+            self._tokens += 1
+            self.tokenArrived.emit(e.text)
+            elapsed = now - self._first_token_at
+            if elapsed > 0.3:
+                self.status.emit(f"Writing… {self._tokens / elapsed:.1f} pieces/s")
+        elif isinstance(e, Loading):
+            self.status.emit(e.what)
+        elif isinstance(e, Note):
+            self.status.emit(e.text)
+        elif isinstance(e, Finished):
+            self.job_id = None
+            result = e.items[0] if e.items else None
+            if result is not None:
+                why = STOP_WORDS.get(result.stop_reason, result.stop_reason)
+                self.status.emit(f"{result.tokens} tokens, {result.tokens_per_s:.1f} tokens/s ({why}).")
+            self.generationEnded.emit("finished", result)
+        elif isinstance(e, Cancelled):
+            self.job_id = None
+            self.status.emit("Stopped; what was written is kept.")
+            self.generationEnded.emit("stopped", None)
+        elif isinstance(e, Failed):
+            self.job_id = None
+            message = e.error.user_message if e.error else "The text job failed."
+            self.status.emit(message)
+            self.generationEnded.emit("failed", message)

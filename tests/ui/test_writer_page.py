@@ -1,0 +1,95 @@
+"""The Writer room driven like a writer: continue at the cursor, stop, retry and flip alternatives, undo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
+
+
+def writer(studio, tiny_lm, **settings):
+    page = studio.window.writer_page
+    s = page.session
+    s.set("model", str(tiny_lm))
+    for k, v in {"seed": 5, "max_new_tokens": 12, **settings}.items():
+        s.set(k, v)
+    studio.window.tabs.setCurrentWidget(page)
+    return page
+
+
+def type_story(qtbot, page, text):
+    page.editor.setPlainText(text)
+    cursor = page.editor.textCursor()
+    cursor.movePosition(QTextCursor.MoveOperation.End)
+    page.editor.setTextCursor(cursor)
+
+
+def test_continue_streams_at_the_cursor_and_undo_restores_the_text(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "Once upon a time")
+    results = []
+    page.session.generationEnded.connect(lambda how, r: results.append((how, r)))
+    pieces = []
+    page.session.tokenArrived.connect(pieces.append)
+    qtbot.keyClick(page.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bool(results), timeout=60_000)
+    how, result = results[0]
+    assert how == "finished" and result.text
+    text = page.editor.toPlainText()
+    assert text == "Once upon a time" + result.text == "Once upon a time" + "".join(pieces)  # in order
+    assert "tokens/s" in page.status.text()
+    assert page.accept_btn.isEnabled() and not page.editor.isReadOnly()
+    page.editor.undo()  # the whole generation is one undo step
+    assert page.editor.toPlainText() == "Once upon a time"
+
+
+def test_stop_keeps_what_was_written(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, max_new_tokens=100)
+    type_story(qtbot, page, "The sea")
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append(how))
+    got = []
+
+    def on_token(t):
+        got.append(t)
+        if len(got) == 3:
+            qtbot.mouseClick(page.stop_btn, Qt.MouseButton.LeftButton)
+
+    page.session.tokenArrived.connect(on_token)
+    qtbot.mouseClick(page.continue_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    assert ended == ["stopped"]
+    assert page.editor.toPlainText() == "The sea" + "".join(got)
+    assert "kept" in page.status.text()
+    page.editor.undo()
+    assert page.editor.toPlainText() == "The sea"
+
+
+def test_retry_keeps_alternatives_to_flip_through_and_accept(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, seed=-1, temperature=1.5)
+    type_story(qtbot, page, "Once upon a time")
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append(r.text if r else None))
+    page.continue_at_cursor()
+    qtbot.waitUntil(lambda: len(ended) == 1, timeout=60_000)
+    qtbot.mouseClick(page.retry_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(ended) == 2, timeout=60_000)
+    assert page.editor.toPlainText() == "Once upon a time" + ended[1]
+    assert page.alt_label.text() == "2/2"
+    qtbot.mouseClick(page.prev_btn, Qt.MouseButton.LeftButton)
+    assert page.editor.toPlainText() == "Once upon a time" + ended[0]
+    qtbot.mouseClick(page.accept_btn, Qt.MouseButton.LeftButton)
+    assert not page.accept_btn.isEnabled() and page.alt_label.text() == ""
+
+
+def test_documents_autosave_and_bad_model_is_explained(qtbot, studio, tiny_lm, tmp_path):
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "A line worth keeping.")
+    assert page.save()
+    assert page.path.read_text() == "A line worth keeping."
+    page.session.set("model", str(tmp_path / "no-such-model"))
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append((how, r)))
+    page.continue_at_cursor()
+    qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
+    assert ended[0][0] == "failed" and "does not exist" in page.status.text()
+    assert page.editor.toPlainText() == "A line worth keeping." and not page.editor.isReadOnly()
