@@ -9,7 +9,12 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.builtin_models import builtin_image_models, is_builtin, recommended_settings
+from studio.core.builtin_models import (
+    BUILTIN_LORA_DIR,
+    builtin_image_models,
+    is_builtin,
+    recommended_settings,
+)
 from studio.core.model_scan import ModelEntry, scan
 from studio.core.prompts import extract_loras
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS
@@ -56,7 +61,7 @@ class GenerationSession(QObject):
         self._queue = queue
         self._inputs = Path(inputs_dir)
         self._model_dirs = list(model_dirs or [])
-        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")]
+        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")] + [BUILTIN_LORA_DIR]
         self.recent_models: list[str] = list(recent_models or [])
         self._scanned: list[ModelEntry] = []
         self._values: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}

@@ -47,3 +47,30 @@ def test_evaluator_reads_the_rendered_world_perfectly():
     reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")
     assert score([render(s) for s in scenes], scenes, reader) == {"shape": 1.0, "color": 1.0, "background": 1.0,
                                                                   "all": 1.0}
+
+
+def test_the_star_lora_teaches_a_shape_the_base_model_never_saw(engine):
+    from pathlib import Path
+
+    from studio.core.builtin_models import BUILTIN_LORA_DIR
+    from studio.core.cancel import CancelToken
+    from studio.core.specs import GenerateSpec, LoraRef
+    from studio.engine.builtin.shapes_eval import ShapeReader
+    from studio.engine.builtin.shapes_lora import eval_scenes
+
+    lora = BUILTIN_LORA_DIR / "shapes-star.safetensors"
+    reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")
+    scenes = eval_scenes()[:4]  # colour pairs the LoRA's 20 training pictures never had
+
+    def shapes(loras):
+        images = []
+        for i, scene in enumerate(scenes):
+            spec = GenerateSpec(model=str(SHAPES), prompt=scene.prompt, width=64, height=64, steps=20,
+                                cfg_scale=5.0, seed=500 + i, sampler="DPM++ 2M", schedule="Karras", loras=loras)
+            item = engine.generate(spec, CancelToken(), lambda e: None)[0]
+            with Image.open(item.path) as im:
+                images.append(im.convert("RGB"))
+        return reader.shapes(images)
+
+    assert "star" not in shapes(())
+    assert shapes((LoraRef(str(lora), 1.0),)).count("star") >= 2

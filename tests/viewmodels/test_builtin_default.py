@@ -47,3 +47,15 @@ def test_a_real_model_in_the_models_folder_wins(qtbot, tmp_path, builtin, tiny_s
     assert s.value("model") == str(models / "my-model")
     assert not s.using_builtin
     assert [label for label, _ in s.model_choices()] == ["my-model", "Shapes (built-in demo)"]
+
+
+def test_builtin_star_lora_is_found_by_its_prompt_tag(qtbot, tmp_path, tiny_sd):
+    from studio.core.builtin_models import BUILTIN_LORA_DIR
+
+    if not (BUILTIN_LORA_DIR / "shapes-star.safetensors").is_file():
+        pytest.skip("the star LoRA is not in this checkout")
+    s = session(tmp_path, tmp_path / "models")
+    s.choose_model(str(tiny_sd))
+    s.set("prompt", "a yellow star on a black background <lora:shapes-star:0.9>")
+    spec = s.build_spec()
+    assert spec is not None and [(lo.name, lo.weight) for lo in spec.loras] == [("shapes-star", 0.9)]
