@@ -94,7 +94,8 @@ def create_window(runtime: Runtime) -> StudioWindow:
         params["model"] = s.image_model
     session = GenerationSession(queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models)
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
-    writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})})
+    writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
+                           runner=runtime.runner)
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
     window = MainWindow(session, queue, gallery, writer_page, home=runtime.paths.home,
                         models_dir=runtime.paths.models_dir, theme=s.theme)

@@ -14,7 +14,7 @@ from studio.core.hashing import HashCache
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
-from studio.core.text_specs import WriteSpec
+from studio.core.text_specs import ContextSpec, WriteSpec
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
 from studio.worker.runner import JobRunner
@@ -91,7 +91,7 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []
     runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,
-                       {GenerateSpec: engine.generate, WriteSpec: text.write})
+                       {GenerateSpec: engine.generate, WriteSpec: text.write, ContextSpec: text.preview_context})
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
     holder.append(rt)
     return rt

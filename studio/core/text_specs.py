@@ -85,3 +85,14 @@ def check_write(spec: WriteSpec) -> WriteSpec:
     if problems:
         raise ValidationError(problems)
     return spec
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """"What the model sees": assemble a story's context with the model's tokenizer, without generating."""
+
+    model: str
+    story: str
+    context: StoryContext
+    max_new_tokens: int = 60
+    mode = "context"

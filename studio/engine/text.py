@@ -15,7 +15,7 @@ from typing import Any
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, Loading, Note, Token
-from studio.core.text_specs import TextResult, WriteSpec, check_write
+from studio.core.text_specs import ContextSpec, TextResult, WriteSpec, check_write
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
 
@@ -87,6 +87,7 @@ class TextEngine:
         self._placement = placement or choose_placement
         self.make_room = make_room  # frees the image model before a load
         self._loaded: LoadedText | None = None
+        self._tokenizer: tuple[str, Any, int] | None = None
 
     def clear(self) -> None:
         if self._loaded is not None:
@@ -115,6 +116,29 @@ class TextEngine:
         lm.to(placement.device).eval()
         self._loaded = LoadedText(str(path), placement, lm, tok)
         return self._loaded
+
+    def tokenizer(self, model: str) -> Any:
+        """The model's tokenizer alone (cheap), for counting."""
+        path = resolve_text_model(model)
+        if self._loaded is not None and self._loaded.path == str(path):
+            return self._loaded.tokenizer, self._loaded.context_length
+        if self._tokenizer is None or self._tokenizer[0] != str(path):
+            with _LIBRARY_LOCK:
+                from transformers import AutoConfig, AutoTokenizer
+
+                tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                config = AutoConfig.from_pretrained(path, local_files_only=True)
+            length = next((v for n in ("max_position_embeddings", "n_positions", "max_sequence_length")
+                           if isinstance(v := getattr(config, n, None), int) and v > 0), 2048)
+            self._tokenizer = (str(path), tok, length)
+        return self._tokenizer[1], self._tokenizer[2]
+
+    def preview_context(self, spec: ContextSpec, cancel: CancelToken, emit: Emit) -> list[Any]:
+        from studio.core.writer_context import assemble
+
+        tok, length = self.tokenizer(spec.model)
+        budget = max(1, length - spec.max_new_tokens)
+        return [assemble(spec.story, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, budget)]
 
     def write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> list[TextResult]:
         check_write(spec)

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.gallery_page.useAsInit.connect(self._use_as_init)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
+        writer.illustrateRequested.connect(self._illustrate)
         self.tabs.addTab(writer, icon("writer"), "Writer")
         self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
                          icon("finetune"), "Fine-tune")
@@ -77,6 +78,11 @@ class MainWindow(QMainWindow):
         self.session.apply_fields(fields)
         self.tabs.setCurrentWidget(self.image_page)
         self.statusBar().showMessage("The recipe is in the Image panel, seed included.", 5000)
+
+    def _illustrate(self, passage: str) -> None:
+        self.session.set("prompt", passage)
+        self.tabs.setCurrentWidget(self.image_page)
+        self.statusBar().showMessage("The passage is in the prompt: shape it into a picture and press Generate.", 6000)
 
     def _use_as_init(self, path: str, rel: str) -> None:
         if self.session.set_init_image(path, parent=rel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +34,8 @@ SAVE_EVERY_MS = 5000
 
 
 class WriterPage(QWidget):
+    illustrateRequested = Signal(str)  # a prompt draft for the Image panel
+
     def __init__(self, session: WriterSession, store: DocumentStore, parent: QWidget | None = None):
         super().__init__(parent)
         self.session, self.store = session, store
@@ -63,6 +65,7 @@ class WriterPage(QWidget):
         session.generationStarted.connect(self._started)
         session.generationEnded.connect(self._ended)
         session.status.connect(self.status.setText)
+        session.contextReady.connect(self._show_context)
         self._recovery_timer = QTimer(self, singleShot=True, interval=RECOVERY_DELAY_MS)
         self._recovery_timer.timeout.connect(self._write_recovery)
         self._save_timer = QTimer(self, interval=SAVE_EVERY_MS)
@@ -120,11 +123,17 @@ class WriterPage(QWidget):
         self.accept_btn = QPushButton("Accept")
         self.accept_btn.setToolTip("Keep the generated text as your own (removes the highlight)")
         self.accept_btn.clicked.connect(self.accept)
+        self.sees_btn = QPushButton("What the model sees")
+        self.sees_btn.setToolTip("Memory, Lorebook, story and Author's Note as sent, with token counts")
+        self.sees_btn.clicked.connect(self.show_context)
+        self.illustrate_btn = QPushButton(icon("image"), "Illustrate")
+        self.illustrate_btn.setToolTip("Use the selected passage as a prompt draft in the Image panel")
+        self.illustrate_btn.clicked.connect(self.illustrate)
         self.undo_btn = QPushButton("Undo")
         self.undo_btn.setToolTip("Undo the last change; a whole generation is one step (Ctrl+Z)")
         self.undo_btn.clicked.connect(self.editor.undo)
         for b in (self.continue_btn, self.stop_btn, self.retry_btn, self.prev_btn, self.alt_label, self.next_btn,
-                  self.accept_btn, self.undo_btn):
+                  self.accept_btn, self.undo_btn, self.sees_btn, self.illustrate_btn):
             row.addWidget(b)
         row.addStretch(1)
         v.addLayout(row)
@@ -264,6 +273,36 @@ class WriterPage(QWidget):
                     self.open(rec.document)
             else:
                 self.store.discard_recovery(rec.document)
+
+    # -- what the model sees, illustrate ---------------------------------------------------------------------------
+    def show_context(self) -> None:
+        pos = self.editor.textCursor().position()
+        if self.session.preview(self.editor.toPlainText()[:pos]):
+            self.status.setText("Counting tokens…")
+
+    def _show_context(self, assembled: object) -> None:
+        parts = getattr(assembled, "parts", ())
+        rows = "".join(f"<tr><td>{p.label}</td><td align='right'>{p.tokens}</td></tr>" for p in parts)
+        total, budget = getattr(assembled, "total_tokens", 0), getattr(assembled, "budget", 0)
+        notes = "".join(f"<p style='color:#d98a2b'>{n}</p>" for n in getattr(assembled, "notes", ()))
+        prompt = str(getattr(assembled, "prompt", "")).replace("&", "&amp;").replace("<", "&lt;")
+        box = QMessageBox(self)
+        box.setWindowTitle("What the model sees")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}<tr><td><b>Total</b></td><td align='right'><b>{total}</b> of {budget}"
+                    f"</td></tr></table>{notes}")
+        box.setDetailedText(prompt)
+        box.setModal(False)
+        box.show()
+        self.context_box = box
+        self.status.setText(f"The model sees {total} of its {budget} tokens.")
+
+    def illustrate(self) -> None:
+        text = self.editor.textCursor().selectedText().replace("\u2029", " ").strip()
+        if not text:
+            self.status.setText("Select a passage to illustrate first.")
+            return
+        self.illustrateRequested.emit(" ".join(text.split()))
 
     # -- generating ----------------------------------------------------------------------------------------------
     def _mark(self) -> QTextCharFormat:

@@ -43,11 +43,14 @@ class WriterSession(QObject):
     generationStarted = Signal()
     generationEnded = Signal(str, object)  # ("finished" | "stopped" | "failed", TextResult | message | None)
     status = Signal(str)
+    contextReady = Signal(object)  # an Assembled: what the model sees, with token counts
 
     def __init__(self, queue: JobQueue, bridge: EventBridge, params: dict[str, Any] | None = None,
-                 parent: QObject | None = None):
+                 runner: Any = None, parent: QObject | None = None):
         super().__init__(parent)
         self._queue = queue
+        self._runner = runner  # for quiet jobs that the queue need not show (counting tokens)
+        self._preview_job: str | None = None
         self._values = dict(DEFAULTS)
         self._values.update({k: v for k, v in (params or {}).items() if k in DEFAULTS})
         if not self._values["model"]:
@@ -118,12 +121,30 @@ class WriterSession(QObject):
         self.status.emit("Waiting for the model…")
         return self.job_id
 
+    def preview(self, story: str) -> bool:
+        """Ask for "what the model sees" (counted with the model's own tokenizer); ``contextReady`` answers."""
+        if self._runner is None:
+            return False
+        from studio.core.text_specs import ContextSpec
+
+        self._preview_job = self._runner.submit(ContextSpec(self._values["model"], story, self.context(),
+                                                            int(self._values["max_new_tokens"])))
+        return True
+
     def stop(self) -> None:
         if self.job_id is not None:
             self._queue.cancel(self.job_id)
 
     def _on_event(self, ui: UiEvent) -> None:
         e = ui.event
+        if self._preview_job is not None and e.job_id == self._preview_job:
+            if isinstance(e, Finished) and e.items:
+                self._preview_job = None
+                self.contextReady.emit(e.items[0])
+            elif isinstance(e, Failed):
+                self._preview_job = None
+                self.status.emit(e.error.user_message if e.error else "Could not count the context.")
+            return
         if self.job_id is None or e.job_id != self.job_id:
             return
         if isinstance(e, Token):

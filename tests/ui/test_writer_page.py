@@ -93,3 +93,33 @@ def test_documents_autosave_and_bad_model_is_explained(qtbot, studio, tiny_lm, t
     qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
     assert ended[0][0] == "failed" and "does not exist" in page.status.text()
     assert page.editor.toPlainText() == "A line worth keeping." and not page.editor.isReadOnly()
+
+
+def test_what_the_model_sees_counts_each_part(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, max_new_tokens=20)
+    page.memory_edit.setPlainText("A tale of the sea.")
+    page.note_edit.setPlainText("calm")
+    type_story(qtbot, page, "The night was dark and the wind was cold. " * 30)  # longer than the 128 context
+    got = []
+    page.session.contextReady.connect(got.append)
+    qtbot.mouseClick(page.sees_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(got), timeout=30_000)
+    a = got[0]
+    labels = [p.label for p in a.parts]
+    assert labels == ["Memory", "Story", "Author's Note"]
+    assert a.budget == 128 - 20 and a.total_tokens <= a.budget
+    assert a.prompt.startswith("A tale of the sea.") and "[Author's note: calm]" in a.prompt
+    assert a.dropped_chars > 0  # the oldest story went first
+    assert f"{a.total_tokens} of its {a.budget} tokens" in page.status.text()
+
+
+def test_illustrate_sends_the_selection_to_the_image_prompt(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "She saw a lighthouse\nin the storm. Then she ran.")
+    cursor = page.editor.textCursor()
+    cursor.setPosition(8)
+    cursor.setPosition(33, QTextCursor.MoveMode.KeepAnchor)
+    page.editor.setTextCursor(cursor)
+    qtbot.mouseClick(page.illustrate_btn, Qt.MouseButton.LeftButton)
+    assert studio.session.value("prompt") == "a lighthouse in the storm"
+    assert studio.window.tabs.currentWidget() is studio.window.image_page
