@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -87,6 +88,10 @@ class WriterPage(QWidget):
         new = QPushButton(icon("plus"), "New document")
         new.clicked.connect(lambda: self.new_document())
         v.addWidget(new)
+        export = QPushButton(icon("file"), "Export…")
+        export.setToolTip("Save a copy as Markdown, plain text, Word (DOCX) or EPUB")
+        export.clicked.connect(lambda: self.export_to())
+        v.addWidget(export)
         where = QLabel(f"Markdown files in\n{self.store.folder}")
         where.setWordWrap(True)
         where.setObjectName("hint")
@@ -273,6 +278,28 @@ class WriterPage(QWidget):
                     self.open(rec.document)
             else:
                 self.store.discard_recovery(rec.document)
+
+    def export_to(self, target: Path | None = None) -> Path | None:
+        from studio.core.writer_export import FORMATS, export
+
+        if self.path is None:
+            return None
+        if target is None:
+            filters = ";;".join(f"{name} (*{suffix})" for suffix, name in FORMATS.items())
+            name, chosen = QFileDialog.getSaveFileName(self, "Export", str(Path.home() / f"{self.path.stem}.docx"),
+                                                       filters)
+            if not name:
+                return None
+            target = Path(name)
+            if not target.suffix:
+                target = target.with_suffix(next(s for s, n in FORMATS.items() if chosen.startswith(n)))
+        try:
+            export(self.editor.toPlainText(), target, self.path.stem)
+        except (OSError, ValueError) as e:
+            self.status.setText(f"Could not export: {e}")
+            return None
+        self.status.setText(f"Exported to {target}.")
+        return target
 
     # -- what the model sees, illustrate ---------------------------------------------------------------------------
     def show_context(self) -> None:

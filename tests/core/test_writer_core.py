@@ -82,3 +82,33 @@ def test_kill_during_autosave_leaves_a_whole_version(tmp_path):
     text = (folder / "story.md").read_text()
     lines = text.splitlines()
     assert len(lines) == 20000 and len(set(lines)) == 1  # one whole version, never a mix
+
+
+MANUSCRIPT = "# The Storm\n\nThe *sea* rose.\nIt was **loud**.\n\n## At night\n\nShe waited.\n\n# Morning\n\nCalm.\n"
+
+
+def test_export_plain_docx_and_epub(tmp_path):
+    import zipfile
+
+    import docx
+
+    from studio.core.writer_export import export
+
+    export(MANUSCRIPT, tmp_path / "s.md", "Storm")
+    assert (tmp_path / "s.md").read_text() == MANUSCRIPT
+    export(MANUSCRIPT, tmp_path / "s.txt", "Storm")
+    assert (tmp_path / "s.txt").read_text() == "The Storm\n\nThe sea rose. It was loud.\n\nAt night\n\nShe waited." \
+                                               "\n\nMorning\n\nCalm.\n"
+    export(MANUSCRIPT, tmp_path / "s.docx", "Storm")
+    d = docx.Document(str(tmp_path / "s.docx"))
+    paras = [(p.style.name, p.text) for p in d.paragraphs]
+    assert paras == [("Heading 1", "The Storm"), ("Normal", "The sea rose. It was loud."), ("Heading 2", "At night"),
+                     ("Normal", "She waited."), ("Heading 1", "Morning"), ("Normal", "Calm.")]
+    assert [r.italic for r in d.paragraphs[1].runs if r.text == "sea"] == [True]
+    export(MANUSCRIPT, tmp_path / "s.epub", "Storm")
+    with zipfile.ZipFile(tmp_path / "s.epub") as z:
+        names = z.namelist()
+        chapters = sorted(n for n in names if n.endswith(".xhtml") and "chapter" in n)
+        assert len(chapters) == 2 and "mimetype" in names
+        first = z.read(chapters[0]).decode()
+        assert "<h1>The Storm</h1>" in first and "<em>sea</em>" in first and "<strong>loud</strong>" in first

@@ -123,3 +123,11 @@ def test_illustrate_sends_the_selection_to_the_image_prompt(qtbot, studio, tiny_
     qtbot.mouseClick(page.illustrate_btn, Qt.MouseButton.LeftButton)
     assert studio.session.value("prompt") == "a lighthouse in the storm"
     assert studio.window.tabs.currentWidget() is studio.window.image_page
+
+
+def test_export_from_the_writer(qtbot, studio, tiny_lm, tmp_path):
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "# Title\n\nSome *words*.")
+    assert page.export_to(tmp_path / "out.txt") == tmp_path / "out.txt"
+    assert (tmp_path / "out.txt").read_text() == "Title\n\nSome words.\n"
+    assert page.export_to(tmp_path / "out.pdf") is None and "Could not export" in page.status.text()
