@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import StudioError
 from studio.core.writer_docs import DocumentStore
+from studio.core.writer_presets import PresetStore
 from studio.ui.theme import ACCENT, icon
 from studio.viewmodels.writer_session import WriterSession
 
@@ -160,6 +162,20 @@ class WriterPage(QWidget):
         self.model_box.setToolTip("A transformers causal language model folder; the built-in Storyteller is a "
                                   "small demo. Real models go in the models folder.")
         form.addRow("Model", self.model_box)
+        self.presets = PresetStore(self.store.folder / "presets")
+        preset_row = QHBoxLayout()
+        self.preset_box = QComboBox()
+        self.preset_box.addItem("(choose a preset)")
+        self.preset_box.addItems(self.presets.names())
+        self.preset_box.setToolTip("Named sampling settings; yours are JSON files in the presets folder")
+        self.preset_box.activated.connect(lambda i: i > 0 and self.apply_preset(self.preset_box.itemText(i)))
+        save_preset = QPushButton("Save…")
+        save_preset.setToolTip("Save the current sampling settings as a preset")
+        save_preset.clicked.connect(self.save_preset)
+        preset_row.addWidget(self.preset_box, 1)
+        preset_row.addWidget(save_preset)
+        form.addRow("Preset", preset_row)
+        self._spins: dict[str, QSpinBox | QDoubleSpinBox] = {}
 
         def spin(name: str, lo: float, hi: float, step: float, decimals: int, tip: str) -> None:
             box: QSpinBox | QDoubleSpinBox
@@ -171,6 +187,7 @@ class WriterPage(QWidget):
             box.setValue(s.value(name))
             box.setToolTip(tip)
             box.valueChanged.connect(lambda v, n=name: s.set(n, v))
+            self._spins[name] = box
             form.addRow(name.replace("_", " ").capitalize().replace("Top p", "Top-p").replace("Top k", "Top-k")
                         .replace("Min p", "Min-p").replace("Typical p", "Typical-p"), box)
 
@@ -199,6 +216,26 @@ class WriterPage(QWidget):
         form.addRow("Author's Note", self.note_edit)
         spin("note_depth", 0, 50, 1, 0, "How many lines above the cursor the Author's Note goes")
         return w
+
+    def apply_preset(self, name: str) -> None:
+        for key, value in self.presets.get(name).items():
+            if key in self._spins:
+                self._spins[key].setValue(value)
+        self.status.setText(f"Preset “{name}”.")
+
+    def save_preset(self, name: str | None = None) -> None:
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Save preset", "Name:")
+            if not ok:
+                return
+        try:
+            saved = self.presets.save(name, self.session.remembered())
+        except (ValueError, OSError) as e:
+            self.status.setText(str(e))
+            return
+        if self.preset_box.findText(saved) < 0:
+            self.preset_box.addItem(saved)
+        self.status.setText(f"Saved the preset “{saved}”.")
 
     # -- documents -----------------------------------------------------------------------------------------------
     def _load_documents(self) -> None:
@@ -388,7 +425,7 @@ class WriterPage(QWidget):
         cursor.beginEditBlock()
         cursor.insertText(text, self._mark())
         cursor.endEditBlock()
-        self._gen_end = self._gen_start + len(text)
+        self._gen_end = cursor.position()
 
     def retry(self) -> None:
         if self.session.busy or self._gen_start < 0:

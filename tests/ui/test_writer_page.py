@@ -16,6 +16,11 @@ def writer(studio, tiny_lm, **settings):
     return page
 
 
+def plain(text: str) -> str:
+    """The editor keeps line breaks as \\n whatever the model wrote (\\r, \\r\\n)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def type_story(qtbot, page, text):
     page.editor.setPlainText(text)
     cursor = page.editor.textCursor()
@@ -35,7 +40,7 @@ def test_continue_streams_at_the_cursor_and_undo_restores_the_text(qtbot, studio
     how, result = results[0]
     assert how == "finished" and result.text
     text = page.editor.toPlainText()
-    assert text == "Once upon a time" + result.text == "Once upon a time" + "".join(pieces)  # in order
+    assert text == plain("Once upon a time" + result.text) == plain("Once upon a time" + "".join(pieces))
     assert "tokens/s" in page.status.text()
     assert page.accept_btn.isEnabled() and not page.editor.isReadOnly()
     page.editor.undo()  # the whole generation is one undo step
@@ -58,7 +63,7 @@ def test_stop_keeps_what_was_written(qtbot, studio, tiny_lm):
     qtbot.mouseClick(page.continue_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     assert ended == ["stopped"]
-    assert page.editor.toPlainText() == "The sea" + "".join(got)
+    assert page.editor.toPlainText() == plain("The sea" + "".join(got))
     assert "kept" in page.status.text()
     page.editor.undo()
     assert page.editor.toPlainText() == "The sea"
@@ -73,10 +78,10 @@ def test_retry_keeps_alternatives_to_flip_through_and_accept(qtbot, studio, tiny
     qtbot.waitUntil(lambda: len(ended) == 1, timeout=60_000)
     qtbot.mouseClick(page.retry_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(ended) == 2, timeout=60_000)
-    assert page.editor.toPlainText() == "Once upon a time" + ended[1]
+    assert page.editor.toPlainText() == plain("Once upon a time" + ended[1])
     assert page.alt_label.text() == "2/2"
     qtbot.mouseClick(page.prev_btn, Qt.MouseButton.LeftButton)
-    assert page.editor.toPlainText() == "Once upon a time" + ended[0]
+    assert page.editor.toPlainText() == plain("Once upon a time" + ended[0])
     qtbot.mouseClick(page.accept_btn, Qt.MouseButton.LeftButton)
     assert not page.accept_btn.isEnabled() and page.alt_label.text() == ""
 
@@ -131,3 +136,18 @@ def test_export_from_the_writer(qtbot, studio, tiny_lm, tmp_path):
     assert page.export_to(tmp_path / "out.txt") == tmp_path / "out.txt"
     assert (tmp_path / "out.txt").read_text() == "Title\n\nSome words.\n"
     assert page.export_to(tmp_path / "out.pdf") is None and "Could not export" in page.status.text()
+
+
+def test_presets_builtin_and_saved(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    page.apply_preset("Focused")
+    assert (page.session.value("temperature"), page.session.value("top_k")) == (0.5, 40)
+    page._spins["temperature"].setValue(1.3)
+    page.save_preset("Wild")
+    assert "Wild" in page.presets.names()
+    page.apply_preset("Balanced")
+    assert page.session.value("temperature") == 0.8
+    page.apply_preset("Wild")
+    assert page.session.value("temperature") == 1.3
+    page.save_preset("Balanced")
+    assert "built-in" in page.status.text()
