@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -215,7 +217,47 @@ class WriterPage(QWidget):
         self.note_edit.textChanged.connect(lambda: s.set("note", self.note_edit.toPlainText()))
         form.addRow("Author's Note", self.note_edit)
         spin("note_depth", 0, 50, 1, 0, "How many lines above the cursor the Author's Note goes")
+        self.lore = QTableWidget(0, 2)
+        self.lore.setHorizontalHeaderLabels(["Keys", "Entry"])
+        self.lore.horizontalHeader().setStretchLastSection(True)
+        self.lore.verticalHeader().hide()
+        self.lore.setToolTip("An entry is sent when one of its keys (comma-separated) appears in the recent story")
+        self.lore.setMinimumHeight(110)
+        for keys, text in s.value("lorebook"):
+            self._add_lore_row(keys, text)
+        self.lore.itemChanged.connect(lambda _: self._lore_changed())
+        lore_buttons = QHBoxLayout()
+        add = QPushButton(icon("plus"), "Entry")
+        add.clicked.connect(lambda: self._add_lore_row("", ""))
+        remove = QPushButton(icon("minus"), "Remove")
+        remove.clicked.connect(self._remove_lore_row)
+        lore_buttons.addWidget(add)
+        lore_buttons.addWidget(remove)
+        form.addRow("Lorebook", self.lore)
+        form.addRow("", lore_buttons)
         return w
+
+    def _add_lore_row(self, keys: str, text: str) -> None:
+        self.lore.blockSignals(True)
+        r = self.lore.rowCount()
+        self.lore.insertRow(r)
+        self.lore.setItem(r, 0, QTableWidgetItem(keys))
+        self.lore.setItem(r, 1, QTableWidgetItem(text))
+        self.lore.blockSignals(False)
+        self._lore_changed()
+
+    def _remove_lore_row(self) -> None:
+        r = self.lore.currentRow()
+        if r >= 0:
+            self.lore.removeRow(r)
+            self._lore_changed()
+
+    def _lore_changed(self) -> None:
+        rows = []
+        for r in range(self.lore.rowCount()):
+            keys, text = self.lore.item(r, 0), self.lore.item(r, 1)
+            rows.append([keys.text() if keys else "", text.text() if text else ""])
+        self.session.set("lorebook", rows)
 
     def apply_preset(self, name: str) -> None:
         for key, value in self.presets.get(name).items():

@@ -151,3 +151,18 @@ def test_presets_builtin_and_saved(qtbot, studio, tiny_lm):
     assert page.session.value("temperature") == 1.3
     page.save_preset("Balanced")
     assert "built-in" in page.status.text()
+
+
+def test_lorebook_entries_reach_the_model_when_their_key_appears(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, max_new_tokens=20)
+    page._add_lore_row("dragon, wyrm", "Dragons here breathe frost.")
+    page._add_lore_row("castle", "The castle is ruined.")
+    assert page.session.value("lorebook") == [["dragon, wyrm", "Dragons here breathe frost."],
+                                              ["castle", "The castle is ruined."]]
+    type_story(qtbot, page, "Far away a wyrm stirred.")
+    got = []
+    page.session.contextReady.connect(got.append)
+    page.show_context()
+    qtbot.waitUntil(lambda: bool(got), timeout=30_000)
+    assert "Dragons here breathe frost." in got[0].prompt and "castle is ruined" not in got[0].prompt
+    assert [p.label for p in got[0].parts] == ["Memory", "Lorebook: dragon, wyrm", "Story"]
