@@ -30,6 +30,8 @@ class WriteSpec:
     # With a context, ``prompt`` is the story before the cursor and the engine assembles Memory, Lorebook and
     # Author's Note around it within the model's context (it has the tokenizer that counts).
     context: StoryContext | None = None
+    # Rewrite ``prompt`` (a selected passage) following this instruction ("tighter", "more menace").
+    instruction: str = ""
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property

@@ -140,6 +140,23 @@ class TextEngine:
         budget = max(1, length - spec.max_new_tokens)
         return [assemble(spec.story, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, budget)]
 
+    @staticmethod
+    def _rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
+        """Instruct and chat models get the request through their own chat template; base models get a plain
+        completion prompt (which they follow loosely), and the user is told so."""
+        ask = (f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
+               f"only.\n\n{spec.prompt}")
+        if getattr(tok, "chat_template", None):
+            ids = tok.apply_chat_template([{"role": "user", "content": ask}], add_generation_prompt=True,
+                                          tokenize=True)
+            if isinstance(ids, dict) or hasattr(ids, "keys"):
+                ids = ids["input_ids"]
+            return list(ids)
+        emit(Note(text="This model has no chat template (a base model): the rewrite is asked as plain text to "
+                       "continue, which such models follow only loosely."))
+        plain = f"{spec.prompt}\n\nThe same passage, rewritten ({spec.instruction.strip()}):\n\n"
+        return tok(plain, add_special_tokens=True)["input_ids"]
+
     def write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> list[TextResult]:
         check_write(spec)
         cancel.raise_if_cancelled()
@@ -172,7 +189,10 @@ class TextEngine:
             prompt = assembled.prompt
             for note in assembled.notes:
                 emit(Note(text=note))
-        ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
+        if spec.instruction:
+            ids = self._rewrite_prompt(tok, spec, emit)
+        else:
+            ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
         if not ids:
             start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
             ids = [start]

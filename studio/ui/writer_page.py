@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -51,6 +52,7 @@ class WriterPage(QWidget):
         self._alternatives: list[str] = []
         self._alt_index = -1
         self._retrying = False
+        self._rewrite: tuple[str, str] | None = None  # (passage, instruction) while rewriting
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self._documents_panel())
@@ -146,6 +148,17 @@ class WriterPage(QWidget):
             row.addWidget(b)
         row.addStretch(1)
         v.addLayout(row)
+        rewrite_row = QHBoxLayout()
+        self.instruction = QLineEdit(placeholderText="Rewrite the selection: e.g. tighter, more menace, in the "
+                                                     "present tense")
+        self.instruction.returnPressed.connect(self.rewrite_selection)
+        self.rewrite_btn = QPushButton("Rewrite selection")
+        self.rewrite_btn.setToolTip("The model rewrites the selected passage as asked; Retry and ◀ ▶ work as for "
+                                    "Continue, and the original stays as the first alternative")
+        self.rewrite_btn.clicked.connect(self.rewrite_selection)
+        rewrite_row.addWidget(self.instruction, 1)
+        rewrite_row.addWidget(self.rewrite_btn)
+        v.addLayout(rewrite_row)
         self.status = QLabel()
         self.status.setObjectName("hint")
         v.addWidget(self.status)
@@ -425,9 +438,35 @@ class WriterPage(QWidget):
         pos = cursor.position()
         if not self._retrying:
             self._alternatives, self._alt_index = [], -1
+            self._rewrite = None
         self._gen_start = self._gen_end = pos
         self._first_token = True
-        self.session.continue_story(self.editor.toPlainText()[:pos])
+        if self._rewrite is not None:
+            self.session.continue_story(*self._rewrite)
+        else:
+            self.session.continue_story(self.editor.toPlainText()[:pos])
+
+    def rewrite_selection(self) -> None:
+        cursor = self.editor.textCursor()
+        instruction = self.instruction.text().strip()
+        if self.session.busy or not cursor.hasSelection():
+            self.status.setText("Select the passage to rewrite first.")
+            return
+        if not instruction:
+            self.status.setText("Say how to rewrite it (e.g. “tighter”).")
+            return
+        start, end = cursor.selectionStart(), cursor.selectionEnd()
+        original = self.editor.toPlainText()[start:end]
+        self._gen_start, self._gen_end = start, end
+        self._replace_generated("")  # the passage gives way to its rewrite (one undo step brings it back)
+        self._alternatives, self._alt_index = [original], 0
+        self._rewrite = (original, instruction)
+        self._retrying = True  # keep the original as the first alternative
+        cursor = self.editor.textCursor()
+        cursor.setPosition(start)
+        self.editor.setTextCursor(cursor)
+        self.continue_at_cursor()
+        self._first_token = False  # the rewrite joins the removal of the passage: one undo step in all
 
     def _started(self) -> None:
         self.editor.setReadOnly(True)

@@ -94,7 +94,7 @@ class WriterSession(QObject):
         return StoryContext(memory=self._values["memory"], note=self._values["note"],
                             note_depth=int(self._values["note_depth"]), lorebook=lore)
 
-    def build_spec(self, story: str) -> WriteSpec | dict[str, str]:
+    def build_spec(self, story: str, instruction: str = "") -> WriteSpec | dict[str, str]:
         v = self._values
         spec = WriteSpec(model=v["model"], prompt=story, max_new_tokens=int(v["max_new_tokens"]),
                          temperature=float(v["temperature"]), top_p=float(v["top_p"]), top_k=int(v["top_k"]),
@@ -102,16 +102,18 @@ class WriterSession(QObject):
                          repetition_penalty=float(v["repetition_penalty"]),
                          no_repeat_ngram_size=int(v["no_repeat_ngram_size"]),
                          stop=tuple(s for s in str(v["stop"]).split("\n") if s),
-                         seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]), context=self.context())
+                         seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]),
+                         context=None if instruction else self.context(), instruction=instruction)
         problems = validate_write(spec)
         return problems or spec
 
-    def continue_story(self, story: str) -> str | None:
-        """Start writing after ``story`` (the text before the cursor). Returns the job id, or None when busy or
-        the settings are wrong (``generationEnded("failed", message)`` says why)."""
+    def continue_story(self, story: str, instruction: str = "") -> str | None:
+        """Start writing after ``story`` (the text before the cursor) — or, with an ``instruction``, a rewrite of
+        ``story`` (a selected passage). Returns the job id, or None when busy or the settings are wrong
+        (``generationEnded("failed", message)`` says why)."""
         if self.busy:
             return None
-        spec = self.build_spec(story)
+        spec = self.build_spec(story, instruction)
         if isinstance(spec, dict):
             self.generationEnded.emit("failed", " ".join(spec.values()))
             return None

@@ -118,3 +118,32 @@ def test_bad_text_models_are_explained(case, tmp_path, tiny_sd, write):
         write(model=model)
     assert expect in e.value.user_message
     assert e.value.kind in (ErrorKind.MODEL_NOT_FOUND, ErrorKind.MODEL_INVALID)
+
+
+def test_rewrite_uses_the_chat_template_or_says_it_cannot(text_engine, tiny_lm, tmp_path):
+    import shutil
+
+    events = []
+    spec = WriteSpec(model=str(tiny_lm), prompt="The night was dark.", instruction="more menace", max_new_tokens=5,
+                     seed=1)
+    result = text_engine.write(spec, CancelToken(), events.append)[0]
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert result.tokens == 5 and notes and "no chat template" in notes[0]
+
+    chat = tmp_path / "chat-lm"
+    shutil.copytree(tiny_lm, chat)
+    import json
+
+    cfg = json.loads((chat / "tokenizer_config.json").read_text())
+    cfg["chat_template"] = "{% for m in messages %}<|user|>{{ m['content'] }}{% endfor %}<|assistant|>"
+    (chat / "tokenizer_config.json").write_text(json.dumps(cfg))
+    events.clear()
+    result = text_engine.write(spec.__class__(**{**spec.__dict__, "model": str(chat)}), CancelToken(),
+                               events.append)[0]
+    assert not [e for e in events if isinstance(e, Note)]
+    tok = text_engine._loaded.tokenizer
+    expected = tok.apply_chat_template([{"role": "user", "content": "Rewrite the following passage: more menace. "
+                                         "Reply with the rewritten passage only.\n\nThe night was dark."}],
+                                       add_generation_prompt=True, tokenize=True)
+    expected = expected["input_ids"] if hasattr(expected, "keys") else expected
+    assert result.prompt_tokens == len(expected)

@@ -166,3 +166,31 @@ def test_lorebook_entries_reach_the_model_when_their_key_appears(qtbot, studio, 
     qtbot.waitUntil(lambda: bool(got), timeout=30_000)
     assert "Dragons here breathe frost." in got[0].prompt and "castle is ruined" not in got[0].prompt
     assert [p.label for p in got[0].parts] == ["Memory", "Lorebook: dragon, wyrm", "Story"]
+
+
+def test_rewrite_selection_replaces_it_keeps_the_original_and_undoes_in_one_step(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, max_new_tokens=8)
+    type_story(qtbot, page, "Before. The night was dark. After.")
+    cursor = page.editor.textCursor()
+    cursor.setPosition(8)
+    cursor.setPosition(27, QTextCursor.MoveMode.KeepAnchor)
+    page.editor.setTextCursor(cursor)
+    page.instruction.setText("more menace")
+    ended, notes = [], []
+    page.session.generationEnded.connect(lambda how, r: ended.append(r))
+    page.session.status.connect(notes.append)
+    qtbot.mouseClick(page.rewrite_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    new = ended[0].text
+    assert page.editor.toPlainText() == plain("Before. " + new + " After.")
+    assert any("no chat template" in n for n in notes)  # the tiny model is a base model: said so
+    assert page.alt_label.text() == "2/2"
+    qtbot.mouseClick(page.prev_btn, Qt.MouseButton.LeftButton)  # the original is the first alternative
+    assert page.editor.toPlainText() == "Before. The night was dark. After."
+    qtbot.mouseClick(page.next_btn, Qt.MouseButton.LeftButton)
+    page.accept()
+    page.editor.undo()  # accept
+    page.editor.undo()  # flip back
+    page.editor.undo()  # flip
+    page.editor.undo()  # the rewrite with the removal of the passage: one step
+    assert page.editor.toPlainText() == "Before. The night was dark. After."
