@@ -32,6 +32,8 @@ class WriteSpec:
     context: StoryContext | None = None
     # Rewrite ``prompt`` (a selected passage) following this instruction ("tighter", "more menace").
     instruction: str = ""
+    # A chat: ((role, text), ...) with roles "user" / "assistant"; the model writes the next assistant turn.
+    messages: tuple[tuple[str, str], ...] = ()
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property

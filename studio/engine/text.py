@@ -141,6 +141,18 @@ class TextEngine:
         return [assemble(spec.story, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, budget)]
 
     @staticmethod
+    def _chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
+        messages = [{"role": role, "content": text} for role, text in spec.messages]
+        if getattr(tok, "chat_template", None):
+            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        emit(Note(text="This model has no chat template: the chat is written out as a plain transcript for it to "
+                       "continue."))
+        names = {"user": "User", "assistant": "Assistant", "system": "System"}
+        transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in spec.messages)
+        return tok(transcript + "Assistant:", add_special_tokens=True)["input_ids"]
+
+    @staticmethod
     def _rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
         """Instruct and chat models get the request through their own chat template; base models get a plain
         completion prompt (which they follow loosely), and the user is told so."""
@@ -189,7 +201,9 @@ class TextEngine:
             prompt = assembled.prompt
             for note in assembled.notes:
                 emit(Note(text=note))
-        if spec.instruction:
+        if spec.messages:
+            ids = self._chat_prompt(tok, spec, emit)
+        elif spec.instruction:
             ids = self._rewrite_prompt(tok, spec, emit)
         else:
             ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []

@@ -123,6 +123,24 @@ class WriterSession(QObject):
         self.status.emit("Waiting for the model…")
         return self.job_id
 
+    def chat(self, messages: list[tuple[str, str]]) -> str | None:
+        """Ask the model for the next assistant turn of a brainstorming chat (streams like Continue)."""
+        if self.busy:
+            return None
+        spec = self.build_spec("")
+        if isinstance(spec, dict):
+            self.generationEnded.emit("failed", " ".join(spec.values()))
+            return None
+        stops = tuple(dict.fromkeys((*spec.stop, "\nUser:")))  # a plain transcript must not write the user's turn
+        spec = WriteSpec(**{**spec.__dict__, "context": None, "messages": tuple(messages), "stop": stops})
+        self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
+        self.job_id = self._queue.submit(spec)
+        self.chatting = True
+        self.generationStarted.emit()
+        return self.job_id
+
+    chatting = False
+
     def preview(self, story: str) -> bool:
         """Ask for "what the model sees" (counted with the model's own tokenizer); ``contextReady`` answers."""
         if self._runner is None:

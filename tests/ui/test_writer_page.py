@@ -194,3 +194,17 @@ def test_rewrite_selection_replaces_it_keeps_the_original_and_undoes_in_one_step
     page.editor.undo()  # flip
     page.editor.undo()  # the rewrite with the removal of the passage: one step
     assert page.editor.toPlainText() == "Before. The night was dark. After."
+
+
+def test_chat_pane_brainstorms_with_the_same_model(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, max_new_tokens=10)
+    type_story(qtbot, page, "The manuscript stays as it is.")
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append((how, r)))
+    page.chat_input.setText("Name three ships")
+    qtbot.keyClick(page.chat_input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    assert ended[0][0] == "finished"
+    assert [role for role, _ in page.chat_messages] == ["user", "assistant"]
+    assert "You: Name three ships" in page.chat_view.toPlainText() and "Model: " in page.chat_view.toPlainText()
+    assert page.editor.toPlainText() == "The manuscript stays as it is."  # the reply went to the chat only
