@@ -51,6 +51,7 @@ class TextResult:
     stop_reason: str  # one of STOP_REASONS
     prompt_tokens: int
     trimmed_tokens: int = 0  # prompt tokens dropped (oldest first) to fit the model's context
+    reused_tokens: int = 0  # prompt tokens not re-encoded: their keys and values came from the previous job
 
     @property
     def tokens_per_s(self) -> float:

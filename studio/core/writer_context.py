@@ -81,7 +81,10 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
                 hi = mid
             else:
                 lo = mid + 1
-        start = lo
+        # Cut on a coarse grid, not at the exact character: a slightly longer Note or a few more words then
+        # leave the cut where it was, so the text before the Note stays the same and its KV cache is reused.
+        grid = max(32, budget // 2)
+        start = min(len(story), -(-lo // grid) * grid)
         space = story.find(" ", start)
         if 0 <= space < start + 40:
             start = space + 1

@@ -88,8 +88,30 @@ class TextEngine:
         self.make_room = make_room  # frees the image model before a load
         self._loaded: LoadedText | None = None
         self._tokenizer: tuple[str, Any, int] | None = None
+        self._cache: tuple[list[int], Any] | None = None  # (token ids it holds, the KV cache) of the last job
+
+    def _cache_for(self, ids: list[int]) -> tuple[Any, int]:
+        """A KV cache holding the longest prefix of ``ids`` that the last job already encoded (cropped to it),
+        and how many tokens that saves; a fresh cache when nothing is shared."""
+        from transformers import DynamicCache
+
+        if self._cache is not None:
+            old_ids, cache = self._cache
+            n = 0
+            for a, b in zip(old_ids, ids, strict=False):
+                if a != b:
+                    break
+                n += 1
+            n = min(n, len(ids) - 1)  # at least one prompt token must be processed to get the next logits
+            if n > 0:
+                extra = cache.get_seq_length() - n
+                if extra > 0:
+                    cache.crop(-extra)  # (transformers counts what to remove)
+                return cache, n
+        return DynamicCache(), 0
 
     def clear(self) -> None:
+        self._cache = None
         if self._loaded is not None:
             device = self._loaded.placement.device
             self._loaded = None
@@ -236,6 +258,8 @@ class TextEngine:
                           typical_p=spec.typical_p, min_p=spec.min_p or None)
         if spec.stop:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
+        cache, reused = self._cache_for(ids)
+        kwargs["past_key_values"] = cache
         out: list[Any] = []
         failure: list[BaseException] = []
 
@@ -267,8 +291,12 @@ class TextEngine:
         worker.join()
         seconds = time.perf_counter() - started
         if failure:
+            self._cache = None  # a half-filled cache is not to be trusted
             raise failure[0]
         new = out[0][0, input_ids.shape[1]:].tolist()
+        # The cache now holds the prompt and what was written: the next Continue (the same story a little
+        # longer, or with only the Author's Note moved) re-encodes just what changed.
+        self._cache = (out[0][0].tolist()[:cache.get_seq_length()], cache)
         if cancel.cancelled:
             raise JobCancelled()
         if new and new[-1] == eos:
@@ -277,4 +305,4 @@ class TextEngine:
             reason = "length"
         else:
             reason = "stop"
-        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed)
+        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused)

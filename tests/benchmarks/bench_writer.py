@@ -80,6 +80,30 @@ def main() -> None:
     out["first_token_ms_median"] = statistics.median(first)
     print("tokens per run (bare, studio):", counts)
 
+    # Editing the Author's Note (near the end) with and without the reused KV cache: tokens re-encoded and
+    # time to the first token of the next Continue
+    from studio.core.writer_context import StoryContext
+
+    story = ("And it came to pass, when the king heard these words, that he arose and went up unto the city, "
+             "and all the people with him. ") * 40
+    def first_token(note: str, reuse: bool) -> tuple[float, int]:
+        if not reuse:
+            engine._cache = None
+        seen: list[float] = []
+        t = time.perf_counter()
+        spec = WriteSpec(model=a.model, prompt=story, max_new_tokens=8, temperature=0.0,
+                         context=StoryContext(memory="A chronicle of kings.", note=note, note_depth=0))
+        r = engine.write(spec, CancelToken(), lambda e: seen.append(time.perf_counter()) if isinstance(e, Token)
+                         else None)[0]
+        return ((seen[0] - t) * 1000 if seen else float("nan")), r.reused_tokens
+
+    first_token("solemn", True)
+    with_cache = [first_token(note, True) for note in ("grim", "hopeful", "tense")]
+    without = [first_token(note, False) for note in ("grim", "hopeful", "tense")]
+    out["note_edit_first_token_ms_with_cache"] = statistics.median(x for x, _ in with_cache)
+    out["note_edit_first_token_ms_without_cache"] = statistics.median(x for x, _ in without)
+    out["note_edit_tokens_reused"] = statistics.median(n for _, n in with_cache)
+
     # the GUI while the Writer streams
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtGui import QTextCursor

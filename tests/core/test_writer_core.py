@@ -112,3 +112,11 @@ def test_export_plain_docx_and_epub(tmp_path):
         assert len(chapters) == 2 and "mimetype" in names
         first = z.read(chapters[0]).decode()
         assert "<h1>The Storm</h1>" in first and "<em>sea</em>" in first and "<strong>loud</strong>" in first
+
+
+def test_the_cut_stays_put_when_the_note_changes_a_little():
+    story = " ".join(f"w{i}" for i in range(400))
+    a = assemble(story, StoryContext(memory="M", note="calm", note_depth=0), words, 120)
+    b = assemble(story, StoryContext(memory="M", note="calm and very tense", note_depth=0), words, 120)
+    assert a.dropped_chars == b.dropped_chars > 0  # same text before the note: its KV cache can be reused
+    assert a.total_tokens <= 120 and b.total_tokens <= 120

@@ -147,3 +147,28 @@ def test_rewrite_uses_the_chat_template_or_says_it_cannot(text_engine, tiny_lm, 
                                        add_generation_prompt=True, tokenize=True)
     expected = expected["input_ids"] if hasattr(expected, "keys") else expected
     assert result.prompt_tokens == len(expected)
+
+
+def test_kv_cache_is_reused_when_only_the_end_changes(text_engine, tiny_lm):
+    from studio.core.writer_context import StoryContext
+
+    story = "Once upon a time there was a small dragon who lived by the sea. " * 2
+    ctx = StoryContext(memory="A sea tale.", note="calm", note_depth=0)
+    base = {"model": str(tiny_lm), "max_new_tokens": 6, "temperature": 0.0, "repetition_penalty": 1.0}
+    text_engine.clear()
+    text_engine.load(str(tiny_lm), lambda e: None)
+    first = text_engine.write(WriteSpec(prompt=story, context=ctx, **base), CancelToken(), lambda e: None)[0]
+    assert first.reused_tokens == 0
+    # the Author's Note changes: everything before it is reused, not re-encoded
+    changed = StoryContext(memory="A sea tale.", note="stormy", note_depth=0)
+    second = text_engine.write(WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None)[0]
+    assert second.reused_tokens >= second.prompt_tokens - 8
+    # and the result is what a fresh encode gives
+    text_engine.clear()
+    text_engine.load(str(tiny_lm), lambda e: None)
+    fresh = text_engine.write(WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None)[0]
+    assert fresh.reused_tokens == 0 and fresh.text == second.text
+    # Memory comes first: changing it leaves nothing to reuse
+    other = StoryContext(memory="A mountain tale.", note="stormy", note_depth=0)
+    third = text_engine.write(WriteSpec(prompt=story, context=other, **base), CancelToken(), lambda e: None)[0]
+    assert third.reused_tokens <= 2
