@@ -83,7 +83,7 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
                 lo = mid + 1
         # Cut on a coarse grid, not at the exact character: a slightly longer Note or a few more words then
         # leave the cut where it was, so the text before the Note stays the same and its KV cache is reused.
-        grid = max(32, budget // 2)
+        grid = max(64, budget)  # characters: about a quarter of the budget in tokens
         start = min(len(story), -(-lo // grid) * grid)
         space = story.find(" ", start)
         if 0 <= space < start + 40:
