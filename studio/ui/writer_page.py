@@ -54,6 +54,7 @@ class WriterPage(QWidget):
         self._alternatives: list[str] = []
         self._alt_index = -1
         self._retrying = False
+        self._first_token = True
         self._rewrite: tuple[str, str] | None = None  # (passage, instruction) while rewriting
 
         split = QSplitter(Qt.Orientation.Horizontal)

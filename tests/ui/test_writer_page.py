@@ -208,3 +208,41 @@ def test_chat_pane_brainstorms_with_the_same_model(qtbot, studio, tiny_lm):
     assert [role for role, _ in page.chat_messages] == ["user", "assistant"]
     assert "You: Name three ships" in page.chat_view.toPlainText() and "Model: " in page.chat_view.toPlainText()
     assert page.editor.toPlainText() == "The manuscript stays as it is."  # the reply went to the chat only
+
+
+def test_a_document_changed_by_another_program_is_never_overwritten_silently(qtbot, studio, tiny_lm, monkeypatch):
+    import os
+    import time as _time
+
+    from PySide6.QtWidgets import QMessageBox
+
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "Mine.")
+    page.save()
+    _time.sleep(0.01)
+    page.path.write_text("Theirs.")
+    os.utime(page.path, ns=(_time.time_ns(), _time.time_ns()))
+    type_story(qtbot, page, "Mine, edited.")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    original = page.path
+    assert page.save()
+    assert original.read_text() == "Theirs."  # theirs kept
+    copies = [p for p in page.store.documents() if "(mine)" in p.name]
+    assert copies and copies[0].read_text() == "Mine, edited."
+
+
+def test_a_text_job_behind_an_image_batch_shows_as_queued(qtbot, studio, tiny_lm):
+    from studio.viewmodels.job_queue import JobState
+
+    page = writer(studio, tiny_lm)
+    studio.session.set("batch_count", 3)
+    studio.session.set("prompt", "a long batch")
+    image_job = studio.session.generate()
+    type_story(qtbot, page, "Meanwhile")
+    page.continue_at_cursor()
+    text_job = page.session.job_id
+    rows = {r.id: r for r in studio.queue.rows()}
+    assert rows[text_job].state is JobState.QUEUED and "text" in studio.queue.data(
+        studio.queue.index(list(rows).index(text_job)))
+    qtbot.waitUntil(lambda: studio.queue.row_of(text_job).state is JobState.DONE, timeout=120_000)
+    assert studio.queue.row_of(image_job).state is JobState.DONE
