@@ -21,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from studio.core.atomic import atomic_write
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.gallery_query import ROW_COLUMNS, GalleryFilter, GalleryRow, order_clause, where_clause
 from studio.core.image_metadata import RenderInfo, png_info, studio_record
@@ -105,29 +106,9 @@ class Trashed:
     moves: tuple[tuple[str, str], ...]  # (original rel, trash rel)
 
 
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
-    """Write a PNG so that ``target`` is either absent or complete: temp file, fsync, rename, fsync dir."""
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            image.save(f, format="PNG", pnginfo=pnginfo, compress_level=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(target.parent)
+    """Write a PNG so that ``target`` is either absent or complete."""
+    atomic_write(target, lambda f: image.save(f, format="PNG", pnginfo=pnginfo, compress_level=4))
 
 
 def _row_values(rel: str, created: float, st: os.stat_result, r: Recipe, record: str = "") -> tuple:

@@ -8,12 +8,11 @@ written the same way); a recovery copy that differs from its document at start-u
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.atomic import atomic_write
 from studio.core.errors import ErrorKind, StudioError
 
 SUFFIX = ".md"
@@ -21,23 +20,7 @@ _BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).parent))
 
 WORDS = ["red", "fox", "castle", "dusk", "portrait", "lighthouse", "storm", "forest", "misty", "cat", "dog", "dragon", "neon", "city", "night", "river", "mountain", "sunset", "ocean", "robot", "garden", "winter", "cozy", "cabin", "painting", "watercolor", "photo", "cinematic", "golden"]
 
@@ -58,7 +59,6 @@ def main() -> None:
     p.add_argument("--files", type=int, default=10_000)
     a = p.parse_args()
 
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from studio.core.gallery_query import GalleryFilter
@@ -127,19 +127,9 @@ def main() -> None:
     page.show()
     app.processEvents()
     bar = page.grid.verticalScrollBar()
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
+    from gui_gaps import GapRecorder
 
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
+    timer = GapRecorder()
     timer.start()
     t = time.perf_counter()
     step = max(1, bar.maximum() // 600)  # about 600 scroll steps from top to bottom: 10 s of steady scrolling
@@ -150,9 +140,8 @@ def main() -> None:
             app.processEvents()
     out["scroll_s"] = time.perf_counter() - t
     timer.stop()
-    gaps = gaps[1:]
-    out["scroll_gui_max_gap_ms"] = max(gaps)
-    out["scroll_gui_p99_gap_ms"] = sorted(gaps)[int(len(gaps) * 0.99)]
+    timer.gaps = timer.gaps[1:]
+    out["scroll_gui_max_gap_ms"], out["scroll_gui_p99_gap_ms"] = timer.summary()
     page.close()
     model.thumbs.close()
     files.close()

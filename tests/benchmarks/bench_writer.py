@@ -19,6 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 class Bare:
@@ -105,7 +106,6 @@ def main() -> None:
     out["note_edit_tokens_reused"] = statistics.median(n for _, n in with_cache)
 
     # the GUI while the Writer streams
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtGui import QTextCursor
     from PySide6.QtWidgets import QApplication
 
@@ -123,19 +123,9 @@ def main() -> None:
     st.window.tabs.setCurrentWidget(page)
     page.editor.setPlainText(prompt)
     page.editor.moveCursor(QTextCursor.MoveOperation.End)
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
+    from gui_gaps import GapRecorder
 
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
+    timer = GapRecorder()
     done = []
     page.session.generationEnded.connect(lambda *x: done.append(x))
     for _ in range(2):  # the first includes loading the model on the worker thread
@@ -146,9 +136,8 @@ def main() -> None:
             app.processEvents()
         timer.stop()
         page.editor.moveCursor(QTextCursor.MoveOperation.End)
-    gaps = gaps[2:]
-    out["gui_max_gap_ms"] = max(gaps)
-    out["gui_p99_gap_ms"] = sorted(gaps)[int(len(gaps) * 0.99)]
+    timer.gaps = timer.gaps[2:]
+    out["gui_max_gap_ms"], out["gui_p99_gap_ms"] = timer.summary()
     st.shutdown()
     print(json.dumps({k: round(v, 3) for k, v in out.items()}, indent=1))
 

@@ -1,17 +1,10 @@
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-
-def studio(*args, home: Path, timeout=120):
-    env = {**os.environ, "STUDIO_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+from .helpers import studio
 
 
 def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):

@@ -1,18 +1,11 @@
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-
-def studio(*args, home: Path, timeout=120):
-    env = {**os.environ, "STUDIO_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+from .helpers import studio
 
 
 def test_generate_json_lines_and_files(tiny_sd, tmp_path):

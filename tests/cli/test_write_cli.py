@@ -1,18 +1,10 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from studio.core.builtin_models import BUILTIN_TEXT_DIRS
 
-
-def studio(*args, home: Path, timeout=120, stdin=None):
-    env = {**os.environ, "STUDIO_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, input=stdin)
+from .helpers import studio
 
 
 def test_write_json_streams_tokens_then_a_summary(tiny_lm, tmp_path):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from studio.engine.builtin.shapes_model import (
     sampling_scheduler,
     train_scheduler,
 )
+from studio.engine.builtin.training_io import log, save_atomic
 
 CFG_DROPOUT = 0.1
 
@@ -39,26 +39,10 @@ def _images_to_tensor(images: list[Any]) -> Any:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _load(path: Path) -> Any:
     import torch
 
     return torch.load(path, weights_only=True)
-
-
-def _log(work: Path, record: dict[str, Any]) -> None:
-    with open(work / "log.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print(json.dumps(record), flush=True)
 
 
 # -- stage 1: the VAE ---------------------------------------------------------------------------------------------
@@ -94,11 +78,11 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
         opt.step()
         step += 1
         if step % 100 == 0 or step == steps:
-            _log(work, {"stage": "vae", "step": step, "rec": round(float(rec), 5), "kl": round(float(kl), 3),
+            log(work, {"stage": "vae", "step": step, "rec": round(float(rec), 5), "kl": round(float(kl), 3),
                         "s_per_step": round((time.time() - t0) / 100, 3)})
             t0 = time.time()
         if step % 500 == 0 or step == steps:
-            _save_atomic({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+            save_atomic({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step,
                           "rng": _plain(rng.getstate())}, ckpt)
 
 
@@ -128,8 +112,8 @@ def build_data(work: Path, images: int, batch: int = 256) -> None:
             latents.append(vae.encode(x).latent_dist.mean)
     lat = torch.cat(latents)
     scale = float(1.0 / lat.std())
-    _save_atomic({"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.pt")
-    _log(work, {"stage": "data", "images": images, "latent_std": float(lat.std()), "scaling_factor": scale})
+    save_atomic({"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.pt")
+    log(work, {"stage": "data", "images": images, "latent_std": float(lat.std()), "scaling_factor": scale})
 
 
 # -- stage 3: UNet + text encoder ---------------------------------------------------------------------------------
@@ -197,13 +181,13 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
                 e.mul_(d).add_(p.detach(), alpha=1 - d)
         losses.append(float(loss))
         if step % 100 == 0:
-            _log(work, {"stage": "unet", "step": step, "loss": round(sum(losses) / len(losses), 5),
+            log(work, {"stage": "unet", "step": step, "loss": round(sum(losses) / len(losses), 5),
                         "lr": round(opt.param_groups[0]["lr"], 6), "s_per_step": round((time.time() - t0) / 100, 3)})
             t0, losses = time.time(), []
         if step % 500 == 0 or step == steps:
-            _save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
+            save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
                           "ema": ema, "step": step, "gen": gen.get_state()}, ckpt)
-    _save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
+    save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
                   "ema": ema, "step": step, "gen": gen.get_state()}, ckpt)
 
 

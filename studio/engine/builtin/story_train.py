@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 from studio.engine.builtin.story_corpus import load_corpus
+from studio.engine.builtin.training_io import log, save_atomic
 
 VOCAB = 4096
 CONTEXT = 256
@@ -30,11 +30,6 @@ EOS = "<|endoftext|>"
 ARCH = {"n_embd": 256, "n_layer": 4, "n_head": 4}
 BATCH = 16
 CHECKPOINT_EVERY_S = 300
-
-
-def _log(work: Path, record: dict[str, Any]) -> None:
-    with open(work / "log.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
 
 
 def train_tokenizer(work: Path) -> Any:
@@ -82,16 +77,6 @@ def _lr(step: int, total: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))))
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
     import torch
 
@@ -116,7 +101,7 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
     order = torch.randperm(blocks, generator=torch.Generator().manual_seed(epoch))
 
     def save() -> None:
-        _save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
+        save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
                       "pos": pos, "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
                       "py_rng": random.getstate()}, state_file)
 
@@ -142,7 +127,7 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
             rec = {"step": step, "epoch": epoch, "loss": round(sum(losses) / len(losses), 4),
                    "lr": _lr(step, steps, peak_lr), "elapsed_s": round(time.monotonic() - start)}
             print(json.dumps(rec), flush=True)
-            _log(work, rec)
+            log(work, rec, echo=False)
             losses = []
         if time.monotonic() - last_save > CHECKPOINT_EVERY_S:
             save()
@@ -215,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.stage == "eval":
         tok, model = _load_trained(a.work)
         result = perplexity(model, tok, load_corpus().held_out)
-        _log(a.work, {"eval": result})
+        log(a.work, {"eval": result})
         print(json.dumps(result))
     else:
         if a.out is None:
