@@ -110,10 +110,36 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _run_job(rt: Any, spec: Any, on_event: Any, on_cancel: Any = lambda: None) -> int:
+    """Run one job on the runtime, handing its events to ``on_event``; Ctrl+C cancels it. Closes the runtime."""
+    from studio.core.events import Cancelled, Failed, Finished
+
+    events: queue.Queue[Any] = queue.Queue()
+    rt.subscribe(events.put)
+    job = rt.runner.submit(spec)
+    previous = signal.signal(signal.SIGINT, lambda *_: rt.runner.cancel(job))
+    try:
+        while True:
+            e = events.get()
+            if e.job_id != job:
+                continue
+            if isinstance(e, Failed):
+                return _fail(e.error.user_message if e.error else "the job failed.", EXIT_FAILED)
+            if isinstance(e, Cancelled):
+                on_cancel()
+                return _fail("cancelled.", 130)
+            on_event(e)
+            if isinstance(e, Finished):
+                return EXIT_OK
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        rt.close()
+
+
 def _generate(args: argparse.Namespace) -> int:
     from studio.core.builtin_models import builtin_image_models, recommended_settings
     from studio.core.errors import StudioError
-    from studio.core.events import Failed, Finished, ItemSaved, Loading, Progress
+    from studio.core.events import ItemSaved, Loading, Progress
     from studio.core.specs import GenerateSpec, LoraRef, normalize_sampler, random_seed, validate
     from studio.engine.pipelines import check_model_path
     from studio.runtime import build_runtime
@@ -159,45 +185,27 @@ def _generate(args: argparse.Namespace) -> int:
     except StudioError as e:
         return _fail(e.user_message, EXIT_USAGE)
 
-    events: queue.Queue[Any] = queue.Queue()
-    rt.subscribe(events.put)
-    job = rt.runner.submit(spec)
-    previous = signal.signal(signal.SIGINT, lambda *_: rt.runner.cancel(job))
     tty = sys.stderr.isatty()
-    code = EXIT_FAILED
-    try:
-        while True:
-            e = events.get()
-            if e.job_id != job:
-                continue
-            if isinstance(e, Loading):
-                print(e.what, file=sys.stderr)
-            elif isinstance(e, Progress) and tty:
-                print(f"\rimage {e.item + 1}/{e.items}  step {e.step}/{e.total}", end="", file=sys.stderr, flush=True)
-            elif isinstance(e, ItemSaved):
-                if tty:
-                    print("\r\033[K", end="", file=sys.stderr)
-                item = e.item
-                if args.json:
-                    print(json.dumps({
-                        "path": str(item.path), "seed": item.seed, "width": item.width, "height": item.height,
-                        "steps": spec.steps, "sampler": spec.sampler, "schedule": spec.schedule,
-                        "cfg_scale": spec.cfg_scale, "prompt": spec.prompt, "model": spec.model_name,
-                    }), flush=True)
-                else:
-                    print(item.path, flush=True)
-            elif isinstance(e, Finished):
-                code = EXIT_OK
-                break
-            elif isinstance(e, Failed):
-                code = _fail(e.error.user_message if e.error else "the job failed.", EXIT_FAILED)
-                break
-            elif type(e).__name__ == "Cancelled":
-                code = _fail("cancelled.", 130)
-                break
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        rt.close()
+
+    def on_event(e: Any) -> None:
+        if isinstance(e, Loading):
+            print(e.what, file=sys.stderr)
+        elif isinstance(e, Progress) and tty:
+            print(f"\rimage {e.item + 1}/{e.items}  step {e.step}/{e.total}", end="", file=sys.stderr, flush=True)
+        elif isinstance(e, ItemSaved):
+            if tty:
+                print("\r\033[K", end="", file=sys.stderr)
+            item = e.item
+            if args.json:
+                print(json.dumps({
+                    "path": str(item.path), "seed": item.seed, "width": item.width, "height": item.height,
+                    "steps": spec.steps, "sampler": spec.sampler, "schedule": spec.schedule,
+                    "cfg_scale": spec.cfg_scale, "prompt": spec.prompt, "model": spec.model_name,
+                }), flush=True)
+            else:
+                print(item.path, flush=True)
+
+    code = _run_job(rt, spec, on_event)
     if code == EXIT_OK and args.model:
         rt.settings.remember_model(spec.model)
         rt.save_settings()
@@ -207,7 +215,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _write(args: argparse.Namespace) -> int:
     from studio.core.builtin_models import builtin_text_models
     from studio.core.errors import StudioError
-    from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
+    from studio.core.events import Finished, Loading, Note, Token
     from studio.core.specs import random_seed
     from studio.core.text_specs import WriteSpec, validate_write
     from studio.engine.text import resolve_text_model
@@ -238,12 +246,7 @@ def _write(args: argparse.Namespace) -> int:
         rt.close()
         return _fail("; ".join(problems.values()), EXIT_USAGE)
 
-    events: queue.Queue[Any] = queue.Queue()
-    rt.subscribe(events.put)
-    job = rt.runner.submit(spec)
-    previous = signal.signal(signal.SIGINT, lambda *_: rt.runner.cancel(job))
     streamed: list[str] = []
-    code = EXIT_FAILED
 
     def summary(tokens: int, seconds: float, reason: str) -> None:
         if args.json:
@@ -253,34 +256,20 @@ def _write(args: argparse.Namespace) -> int:
         else:
             print(flush=True)
 
-    try:
-        while True:
-            e = events.get()
-            if e.job_id != job:
-                continue
-            if isinstance(e, (Loading, Note)):
-                print(e.what if isinstance(e, Loading) else e.text, file=sys.stderr)
-            elif isinstance(e, Token):
-                streamed.append(e.text)
-                if args.json:
-                    print(json.dumps({"token": e.text}), flush=True)
-                else:
-                    print(e.text, end="", flush=True)
-            elif isinstance(e, Finished):
-                result = e.items[0]
-                summary(result.tokens, result.seconds, result.stop_reason)
-                code = EXIT_OK
-                break
-            elif isinstance(e, Failed):
-                code = _fail(e.error.user_message if e.error else "the job failed.", EXIT_FAILED)
-                break
-            elif isinstance(e, Cancelled):
-                summary(len(streamed), 0.0, "cancelled")
-                code = _fail("cancelled.", 130)
-                break
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        rt.close()
+    def on_event(e: Any) -> None:
+        if isinstance(e, (Loading, Note)):
+            print(e.what if isinstance(e, Loading) else e.text, file=sys.stderr)
+        elif isinstance(e, Token):
+            streamed.append(e.text)
+            if args.json:
+                print(json.dumps({"token": e.text}), flush=True)
+            else:
+                print(e.text, end="", flush=True)
+        elif isinstance(e, Finished):
+            result = e.items[0]
+            summary(result.tokens, result.seconds, result.stop_reason)
+
+    code = _run_job(rt, spec, on_event, on_cancel=lambda: summary(len(streamed), 0.0, "cancelled"))
     if code == EXIT_OK and args.model:
         rt.settings.text_model = spec.model
         rt.save_settings()
