@@ -111,6 +111,12 @@ def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
     atomic_write(target, lambda f: image.save(f, format="PNG", pnginfo=pnginfo, compress_level=4))
 
 
+def _row(r: tuple) -> GalleryRow:
+    """A GalleryRow from a ``ROW_COLUMNS`` result (the last column is the star, 0 or 1)."""
+    return GalleryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+                      bool(r[15]))
+
+
 def _row_values(rel: str, created: float, st: os.stat_result, r: Recipe, record: str = "") -> tuple:
     spec = r.studio_spec or {}
     return (rel, created, st.st_mtime_ns, st.st_size, r.source, r.prompt, r.negative_prompt, r.model,
@@ -308,7 +314,7 @@ class GalleryStore:
         marks = ",".join("?" * len(ids))
         sql = f"SELECT {ROW_COLUMNS} FROM images i LEFT JOIN lib.stars s ON s.rel = i.rel WHERE i.id IN ({marks})"
         with self._lock:
-            found = {r[0]: GalleryRow(*r[:-1], bool(r[-1])) for r in self._db.execute(sql, ids)}
+            found = {r[0]: _row(r) for r in self._db.execute(sql, ids)}
         return [found[i] for i in ids if i in found]
 
     def row_by_rel(self, rel: str) -> GalleryRow | None:

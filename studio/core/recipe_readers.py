@@ -310,7 +310,7 @@ def read_recipe(path: str | Path) -> Recipe:
             if w * h > MAX_PIXELS:
                 return Recipe(problems=[f"{path.name} is {w}×{h} pixels, beyond the {MAX_PIXELS:,}-pixel limit "
                                         "(a possible decompression bomb); it was not read."])
-            info = dict(im.info)
+            info = {str(k): v for k, v in im.info.items()}
             comment = _user_comment(im) if im.format in ("JPEG", "WEBP", "TIFF") else None
     except FileNotFoundError:
         return Recipe(problems=[f"{path} does not exist."])

@@ -94,7 +94,7 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
     parts.append(ContextPart("Story", _join([above, below]), count(_join([above, below]))))
     if note:
         parts.append(ContextPart("Author's Note", note, count(note)))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if start:
         notes = (f"The story is longer than the model's context: its first {start} characters were left out.",)
     return Assembled(tuple(parts), prompt, count(prompt), budget, start, notes)

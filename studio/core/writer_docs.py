@@ -11,6 +11,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from studio.core.atomic import atomic_write
 from studio.core.errors import ErrorKind, StudioError
@@ -20,7 +21,12 @@ _BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    data = text.encode("utf-8")
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    atomic_write(path, write)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ class TextEngine:
                                                           use_safetensors=True)
             except (OSError, ValueError, KeyError) as e:
                 raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}") from e
-        lm.to(placement.device).eval()
+        lm = lm.to(placement.device).eval()  # type: ignore[arg-type]
         self._loaded = LoadedText(str(path), placement, lm, tok)
         return self._loaded
 

@@ -27,7 +27,7 @@ from studio.engine.builtin.training_io import log, save_atomic
 VOCAB = 4096
 CONTEXT = 256
 EOS = "<|endoftext|>"
-ARCH = {"n_embd": 256, "n_layer": 4, "n_head": 4}
+ARCH: dict[str, Any] = {"n_embd": 256, "n_layer": 4, "n_head": 4}
 BATCH = 16
 CHECKPOINT_EVERY_S = 300
 
