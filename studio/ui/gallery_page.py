@@ -6,14 +6,17 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, QModelIndex, QRect, QSize, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QInputDialog,
@@ -230,6 +233,9 @@ class GalleryPage(QWidget):
         self.date_box, self.board_box, self.sort_box = QComboBox(), QComboBox(), QComboBox()
         for label, _ in DATES:
             self.date_box.addItem(label)
+        self.date_box.addItem("Custom range…")
+        self.custom_range: tuple[QDate, QDate] | None = None
+        self.date_box.activated.connect(lambda i: i == len(DATES) and self.choose_range())
         self.sort_box.addItems(["Newest first", "Oldest first"])
         self.starred_box = QCheckBox("★ Starred")
         for w, tip in ((self.model_box, "Only images from this model"), (self.sampler_box, "Only this sampler"),
@@ -345,15 +351,46 @@ class GalleryPage(QWidget):
         fill(self.lora_box, "Any LoRA", [(n, n) for n in store.lora_names()])
         fill(self.board_box, "All images", [(f"{name} ({n})", bid) for bid, name, n in store.boards()])
 
+    def choose_range(self, first: QDate | None = None, last: QDate | None = None) -> None:
+        """Images made from ``first`` to ``last`` (whole days, inclusive); asks when not given."""
+        if first is None or last is None:
+            dialog = QDialog(self)
+            dialog.setWindowTitle("Date range")
+            form = QFormLayout(dialog)
+            today = QDate.currentDate()
+            a = QDateEdit(self.custom_range[0] if self.custom_range else today.addDays(-7), calendarPopup=True)
+            b = QDateEdit(self.custom_range[1] if self.custom_range else today, calendarPopup=True)
+            form.addRow("From", a)
+            form.addRow("To", b)
+            buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+            buttons.accepted.connect(dialog.accept)
+            buttons.rejected.connect(dialog.reject)
+            form.addRow(buttons)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                if self.custom_range is None:
+                    self.date_box.setCurrentIndex(0)
+                return
+            first, last = a.date(), b.date()
+        if last < first:
+            first, last = last, first
+        self.custom_range = (first, last)
+        self.date_box.setItemText(len(DATES), f"{first.toString('yyyy-MM-dd')} – {last.toString('yyyy-MM-dd')}")
+        self.date_box.setCurrentIndex(len(DATES))
+        self.apply_filter()
+
     def current_filter(self) -> GalleryFilter:
-        days = DATES[self.date_box.currentIndex()][1]
-        date_from = None
-        if days is not None:
+        date_from = date_to = None
+        if self.date_box.currentIndex() == len(DATES) and self.custom_range:
+            first, last = self.custom_range
+            date_from = float(QDateTime(first, QTime(0, 0)).toSecsSinceEpoch())
+            date_to = float(QDateTime(last.addDays(1), QTime(0, 0)).toSecsSinceEpoch())
+        elif self.date_box.currentIndex() < len(DATES) and DATES[self.date_box.currentIndex()][1] is not None:
+            days = DATES[self.date_box.currentIndex()][1] or 1
             start_of_today = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
             date_from = start_of_today - (days - 1) * 86400
         return GalleryFilter(text=self.search.text(), model=self.model_box.currentData() or "",
                              sampler=self.sampler_box.currentData() or "", size=self.size_box.currentData(),
-                             lora=self.lora_box.currentData() or "", date_from=date_from,
+                             lora=self.lora_box.currentData() or "", date_from=date_from, date_to=date_to,
                              starred=self.starred_box.isChecked(), board=self.board_box.currentData(),
                              newest_first=self.sort_box.currentIndex() == 0)
 

@@ -155,3 +155,23 @@ def test_repainting_many_times_keeps_the_interpreter_alive(qtbot, studio):
     for _ in range(300):
         page.grid.viewport().repaint()
     assert sys.getrefcount(None) > before - 500
+
+
+def test_custom_date_range(qtbot, studio):
+    import time as _time
+
+    from PySide6.QtCore import QDate
+
+    page, items = fill_gallery(studio, ["old one", "new one"])
+    store = page.model.store
+    old = store.rel(items[0].path)
+    with store._tx() as db:  # made two weeks ago
+        db.execute("UPDATE images SET created = ? WHERE rel = ?", (_time.time() - 14 * 86400, old))
+    today = QDate.currentDate()
+    page.choose_range(today.addDays(-20), today.addDays(-10))
+    assert shown_prompts(page) == ["old one"]
+    page.choose_range(today, today)
+    assert shown_prompts(page) == ["new one"]
+    assert page.date_box.currentText() == f"{today.toString('yyyy-MM-dd')} – {today.toString('yyyy-MM-dd')}"
+    page.date_box.setCurrentIndex(0)
+    assert sorted(shown_prompts(page)) == ["new one", "old one"]
