@@ -1,0 +1,156 @@
+"""What a .safetensors file is, from the tensor names and shapes in its header alone (no weights are loaded):
+checkpoints of SD 1.x, SD 2.x, SDXL base/refiner (and inpainting variants), SD3 and FLUX; LoRAs (the family they
+fit and their key style); textual-inversion embeddings; VAEs. Anything else is "unknown", with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FAMILY_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sdxl-refiner": "SDXL refiner", "sd3": "SD3",
+                 "flux": "FLUX", "sd-vae": "SD/SDXL VAE"}
+_CONTEXT_FAMILY = {768: "sd1", 1024: "sd2", 2048: "sdxl", 1280: "sdxl-refiner"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "unknown"
+    family: str = ""  # "sd1" | "sd2" | "sdxl" | "sdxl-refiner" | "sd3" | "flux" | "sd-vae" | ""
+    variant: str = ""  # "inpaint", "v-prediction", …
+    key_style: str = ""  # LoRAs: "kohya" | "diffusers" | "peft"
+    reason: str = ""  # why it is unknown, or what could not be told
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        fam = FAMILY_LABELS.get(self.family, self.family)
+        parts = [fam, self.variant, {"checkpoint": "checkpoint", "lora": "LoRA", "embedding": "embedding",
+                                     "vae": "VAE"}.get(self.kind, "unknown")]
+        if self.key_style:
+            parts.append(f"({self.key_style} keys)")
+        return " ".join(p for p in parts if p)
+
+
+def _shape(header: dict[str, Any], name: str) -> list[int] | None:
+    info = header.get(name)
+    return list(info.get("shape", [])) if isinstance(info, dict) else None
+
+
+def _find(names: list[str], *parts: str) -> str | None:
+    return next((n for n in names if all(p in n for p in parts)), None)
+
+
+def identify(header: dict[str, Any]) -> Identity:
+    meta = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
+    names = [k for k in header if k != "__metadata__"]
+    if not names:
+        return Identity("unknown", reason="The file holds no tensors.")
+    if any(n.startswith(("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")) for n in names):
+        return _lora(header, names, "kohya")
+    if any(".lora_A." in n or ".lora_B." in n for n in names):
+        return _lora(header, names, "peft")
+    if any(".lora.down." in n or ".lora.up." in n or ".lora_down." in n for n in names):
+        return _lora(header, names, "diffusers")
+    if any("double_blocks." in n for n in names) and any("single_blocks." in n for n in names):
+        return Identity("checkpoint", "flux")
+    if any(".joint_blocks." in n or n.startswith("joint_blocks.") for n in names):
+        return Identity("checkpoint", "sd3")
+    if any(n.startswith("model.diffusion_model.") for n in names):
+        return _checkpoint(header, names, meta)
+    emb = _embedding(header, names)
+    if emb is not None:
+        return emb
+    if any(n.startswith(("encoder.down.", "encoder.down_blocks.")) for n in names) and \
+            any(n.startswith(("decoder.up.", "decoder.up_blocks.")) for n in names):
+        return Identity("vae", "sd-vae", reason="SD 1.x and SDXL VAEs share one architecture; the file does not say "
+                                               "which it was trained for.")
+    sample = ", ".join(names[:3])
+    return Identity("unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample}).")
+
+
+def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) -> Identity:
+    first = _shape(header, "model.diffusion_model.input_blocks.0.0.weight")
+    channels = first[1] if first and len(first) == 4 else None
+    variant = {9: "inpaint", 8: "instruct-pix2pix"}.get(channels or 4, "")
+    has_l = any(n.startswith("conditioner.embedders.0.transformer.") for n in names)
+    has_g = any(n.startswith(("conditioner.embedders.1.model.", "conditioner.embedders.0.model.")) for n in names)
+    key = _find(names, "model.diffusion_model.", "attn2.to_k.weight")
+    context = (_shape(header, key) or [0, 0])[1] if key else 0
+    if has_l and has_g:
+        family = "sdxl"
+    elif has_g and not has_l:
+        family = "sdxl-refiner"
+    else:
+        family = _CONTEXT_FAMILY.get(context, "")
+    if not family:
+        return Identity("unknown", reason=f"A Stable Diffusion-style UNet with a cross-attention width of {context}, "
+                                          "which matches no family Studio knows.")
+    details: dict[str, Any] = {"in_channels": channels, "context_dim": context}
+    if family == "sd2" and not variant:
+        prediction = str(meta.get("modelspec.prediction_type", "")).lower()
+        if "v_pred" in header or prediction in ("v", "v_prediction"):
+            variant = "v-prediction"
+        elif prediction in ("epsilon", "eps"):
+            variant = ""
+        else:
+            return Identity("checkpoint", family, "", reason="SD 2.x checkpoints do not show in their weights whether "
+                                                              "they predict v (768-v) or noise (512-base); choose it "
+                                                              "if images come out grey.", details=details)
+    return Identity("checkpoint", family, variant, details=details)
+
+
+def _lora(header: dict[str, Any], names: list[str], style: str) -> Identity:
+    if any("double_blocks" in n or "single_blocks" in n for n in names):
+        return Identity("lora", "flux", key_style=style)
+    if any("joint_blocks" in n for n in names):
+        return Identity("lora", "sd3", key_style=style)
+    down = next((n for n in names if ("attn2" in n) and ("to_k" in n) and
+                 any(p in n for p in ("lora_down", "lora.down", "lora_A"))), None)
+    width = (_shape(header, down) or [0, 0])[-1] if down else 0
+    family = _CONTEXT_FAMILY.get(width, "")
+    if not family and any(n.startswith(("lora_te1_", "lora_te2_")) for n in names):
+        family = "sdxl"
+    rank = (_shape(header, down) or [0])[0] if down else None
+    if not family:
+        return Identity("lora", "", key_style=style, reason="The LoRA has no cross-attention key that tells its "
+                                                            "family; pick it yourself.", details={"rank": rank})
+    return Identity("lora", "sdxl" if family == "sdxl-refiner" else family, key_style=style, details={"rank": rank})
+
+
+def _embedding(header: dict[str, Any], names: list[str]) -> Identity | None:
+    """Textual inversion: SDXL's pair ``clip_l``/``clip_g``, or one tensor of 768 (SD 1.x) or 1024 (SD 2.x) wide
+    vectors (A1111's ``emb_params``, or diffusers' learned_embeds keyed by the token)."""
+    if set(names) >= {"clip_l", "clip_g"}:
+        return Identity("embedding", "sdxl", details={"vectors": (_shape(header, "clip_l") or [0])[0]})
+    if len(names) == 1:
+        shape = _shape(header, names[0]) or []
+        width = shape[-1] if shape and len(shape) <= 2 else 0
+        family = {768: "sd1", 1024: "sd2"}.get(width, "")
+        if family:
+            return Identity("embedding", family, details={"vectors": shape[0] if len(shape) == 2 else 1,
+                                                          "token": names[0] if names[0] != "emb_params" else ""})
+    return None
+
+
+def kohya_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Training facts a kohya-trained LoRA carries (``ss_*`` keys): trigger words, base model, settings."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, label in (("ss_output_name", "name"), ("ss_sd_model_name", "base_model"), ("ss_network_dim", "rank"),
+                       ("ss_network_alpha", "alpha"), ("ss_learning_rate", "learning_rate"),
+                       ("ss_max_train_steps", "steps"), ("ss_resolution", "resolution"),
+                       ("ss_num_train_images", "images"), ("ss_base_model_version", "base_version")):
+        if key in meta:
+            out[label] = meta[key]
+    freq = meta.get("ss_tag_frequency")
+    if isinstance(freq, str):
+        try:
+            tags: dict[str, int] = {}
+            for folder in json.loads(freq).values():
+                for tag, n in folder.items():
+                    tags[tag.strip()] = tags.get(tag.strip(), 0) + int(n)
+            out["trigger_words"] = [t for t, _ in sorted(tags.items(), key=lambda kv: -kv[1])[:5]]
+        except (ValueError, AttributeError, TypeError):
+            pass
+    return out
