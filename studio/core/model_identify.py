@@ -41,7 +41,8 @@ def _find(names: list[str], *parts: str) -> str | None:
 
 
 def identify(header: dict[str, Any]) -> Identity:
-    meta = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
+    raw_meta = header.get("__metadata__")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     names = [k for k in header if k != "__metadata__"]
     if not names:
         return Identity("unknown", reason="The file holds no tensors.")
