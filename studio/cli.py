@@ -12,7 +12,7 @@ from typing import Any
 
 from studio import __version__
 
-COMMANDS = ("generate", "write", "info", "gallery")
+COMMANDS = ("generate", "write", "info", "gallery", "models")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -84,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     gsub.add_parser("check", help="compare every file with the index; exit 1 when anything is wrong")
     gsub.add_parser("reindex", help="rebuild the index from the image files")
 
+    mo = sub.add_parser("models", help="list the models Studio finds, or identify model files")
+    msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
+    ml = msub.add_parser("list", help="the models in the models folder (and FOLDER...), identified")
+    ml.add_argument("folders", nargs="*")
+    ml.add_argument("--json", action="store_true")
+    mi = msub.add_parser("identify", help="what each .safetensors file is, from its header (no weights loaded)")
+    mi.add_argument("files", nargs="+")
+    mi.add_argument("--json", action="store_true")
+
     i = sub.add_parser("info", help="show the recipe inside images (Studio, A1111/Forge, ComfyUI, InvokeAI, …)")
     i.add_argument("images", nargs="+")
     i.add_argument("--json", action="store_true", help="one normalised JSON object per image")
@@ -101,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return _info(args)
     if args.command == "gallery":
         return _gallery(args)
+    if args.command == "models":
+        return _models(args)
     parser.print_help()
     return EXIT_OK
 
@@ -348,3 +359,43 @@ def _gallery(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _models(args: argparse.Namespace) -> int:
+    from studio.core.model_identify import identify, kohya_metadata
+    from studio.core.paths import resolve_paths
+    from studio.core.safetensors_header import HeaderError, read_header
+
+    if args.models_command == "list":
+        roots = [resolve_paths(args.home).ensure().models_dir, *map(Path, args.folders)]
+        files = sorted({p for r in roots if r.is_dir() for p in r.rglob("*.safetensors")})
+        folders = sorted({p.parent for r in roots if r.is_dir() for p in r.rglob("model_index.json")})
+        for folder in folders:
+            entry = {"path": str(folder), "kind": "checkpoint", "label": "diffusers pipeline folder"}
+            print(json.dumps(entry) if args.json else f"{folder}\tdiffusers pipeline folder")
+        paths = [str(p) for p in files if not any(f in p.parents for f in folders)]
+    else:
+        paths = args.files
+    code = EXIT_OK
+    for name in paths:
+        path = Path(name)
+        try:
+            header = read_header(path)
+        except (HeaderError, OSError) as e:
+            code = EXIT_FAILED
+            message = str(e) if isinstance(e, HeaderError) else f"{path.name}: {e.strerror or e}"
+            print(json.dumps({"path": name, "kind": "unknown", "reason": message}) if args.json
+                  else f"{name}\tunreadable: {message}")
+            continue
+        who = identify(header)
+        meta = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
+        training = kohya_metadata(meta) if who.kind == "lora" else {}
+        if args.json:
+            print(json.dumps({"path": name, "kind": who.kind, "family": who.family, "variant": who.variant,
+                              "key_style": who.key_style, "label": who.label, "reason": who.reason,
+                              "details": who.details, "training": training}))
+        else:
+            extra = f"  — {who.reason}" if who.reason else ""
+            words = f"  trigger words: {', '.join(training['trigger_words'])}" if training.get("trigger_words") else ""
+            print(f"{name}\t{who.label}{extra}{words}")
+    return code

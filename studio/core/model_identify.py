@@ -65,6 +65,9 @@ def identify(header: dict[str, Any]) -> Identity:
             any(n.startswith(("decoder.up.", "decoder.up_blocks.")) for n in names):
         return Identity("vae", "sd-vae", reason="SD 1.x and SDXL VAEs share one architecture; the file does not say "
                                                "which it was trained for.")
+    if "conv_in.weight" in names and any(n.startswith("down_blocks.") for n in names):
+        return Identity("unknown", reason="A diffusers UNet component on its own: open the pipeline folder it belongs "
+                                          "to (the one with model_index.json).")
     sample = ", ".join(names[:3])
     return Identity("unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample}).")
 
