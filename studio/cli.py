@@ -165,8 +165,8 @@ def _generate(args: argparse.Namespace) -> int:
         if not builtins:
             return _fail("no image model: pass --model PATH (a diffusers folder or a .safetensors file).", EXIT_USAGE)
         model = str(builtins[0].path)
-        print(f"Using the built-in demo model {builtins[0].label}; real models go in {rt.paths.models_dir} "
-              "or are given with --model.", file=sys.stderr)
+        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+              file=sys.stderr)
     rec = recommended_settings(model)
     for arg, key, fallback in (("width", "width", 512), ("height", "height", 512), ("steps", "steps", 25),
                                ("cfg", "cfg_scale", 7.0)):
@@ -240,8 +240,8 @@ def _write(args: argparse.Namespace) -> int:
             rt.close()
             return _fail("no text model: pass --model PATH (a transformers model folder).", EXIT_USAGE)
         model = str(builtins[0].path)
-        print(f"Using the built-in demo model {builtins[0].label}; real models go in {rt.paths.models_dir} "
-              "or are given with --model.", file=sys.stderr)
+        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+              file=sys.stderr)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     spec = WriteSpec(model=model, prompt=prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                      top_p=args.top_p, top_k=args.top_k, min_p=args.min_p, typical_p=args.typical_p,

@@ -62,6 +62,15 @@ def resolve_text_model(model: str) -> Path:
     return path
 
 
+def _cache_keyword(lm: Any) -> str:
+    """generate()'s KV-cache argument: ``cache`` in recent transformers (``past_key_values`` is deprecated there and
+    warns), ``past_key_values`` before."""
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return "cache" if (major, minor) >= (5, 20) else "past_key_values"
+
+
 @dataclass
 class LoadedText:
     path: str
@@ -128,6 +137,9 @@ class TextEngine:
         emit(Loading(what=f"Loading {path.name}…"))
         with _LIBRARY_LOCK:
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bars on the user's terminal
 
             try:
                 tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -259,7 +271,7 @@ class TextEngine:
         if spec.stop:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
         cache, reused = self._cache_for(ids)
-        kwargs["past_key_values"] = cache
+        kwargs[_cache_keyword(lm)] = cache
         out: list[Any] = []
         failure: list[BaseException] = []
 

@@ -76,6 +76,6 @@ def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypat
     code = cli.main(["--home", str(tmp_path / "home"), "generate", "a red circle", "--json", "--seed", "3"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "built-in demo model Shapes" in err
+    assert "Using Shapes (built-in demo)" in err
     line = json.loads(out.strip())
     assert (line["width"], line["height"], line["steps"], line["model"]) == (64, 64, 3, "shapes")
