@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +58,19 @@ def resolve_text_model(model: str) -> Path:
                        "Use a safetensors version of this model.")
         raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} has no weights (.safetensors files).")
     return path
+
+
+def _EmitStreamer(tok: Any, on_text: Callable[[str], None]) -> Any:
+    """A transformers TextStreamer (word-boundary and multi-byte safe decoding) that hands each finished piece of
+    text to ``on_text`` instead of printing it."""
+    from transformers import TextStreamer
+
+    class EmitStreamer(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                on_text(text)
+
+    return EmitStreamer(tok, skip_prompt=True, skip_special_tokens=True)
 
 
 def _cache_keyword(lm: Any) -> str:
@@ -217,7 +228,7 @@ class TextEngine:
 
     def _write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> TextResult:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList
 
         loaded = self.load(spec.model, emit)
         cancel.raise_if_cancelled()
@@ -256,7 +267,16 @@ class TextEngine:
                 return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
                                   device=input_ids.device)
 
-        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=0.1)
+        pieces: list[str] = []
+
+        def piece(text: str) -> None:
+            pieces.append(text)
+            emit(Token(text=text))
+
+        # Streamed from the runner thread itself. A TextIteratorStreamer needs generate() on a second thread, and
+        # a second thread gets its own OpenMP pool: on a 2-core CPU the two pools fight and decoding runs at
+        # 40 % of the speed (tests/benchmarks/bench_writer.py measured it).
+        streamer = _EmitStreamer(tok, piece)
         eos = tok.eos_token_id
         kwargs: dict[str, Any] = {
             "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
@@ -272,39 +292,16 @@ class TextEngine:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
         cache, reused = self._cache_for(ids)
         kwargs[_cache_keyword(lm)] = cache
-        out: list[Any] = []
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                with torch.inference_mode():
-                    out.append(lm.generate(**kwargs))
-            except BaseException as e:  # noqa: BLE001 - handed back to the runner thread
-                failure.append(e)
-                streamer.end()
-
         torch.manual_seed(spec.seed)
         started = time.perf_counter()
-        worker = threading.Thread(target=run, name="studio-generate", daemon=True)
-        worker.start()
-        pieces: list[str] = []
-        while True:
-            try:
-                piece = next(streamer)
-            except StopIteration:
-                break
-            except queue.Empty:
-                if not worker.is_alive():
-                    break
-                continue
-            if piece:
-                pieces.append(piece)
-                emit(Token(text=piece))
-        worker.join()
-        seconds = time.perf_counter() - started
-        if failure:
+        try:
+            with torch.inference_mode():
+                output = lm.generate(**kwargs)
+        except BaseException:
             self._cache = None  # a half-filled cache is not to be trusted
-            raise failure[0]
+            raise
+        seconds = time.perf_counter() - started
+        out = [output]
         new = out[0][0, input_ids.shape[1]:].tolist()
         # The cache now holds the prompt and what was written: the next Continue (the same story a little
         # longer, or with only the Author's Note moved) re-encodes just what changed.
