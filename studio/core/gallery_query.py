@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class GalleryFilter:
-    text: str = ""  # search over prompts (substring, case-insensitive)
+    text: str = ""  # every word in the prompt, case-insensitive: 3+ letters anywhere, 1–2 letters as a word's start
     model: str = ""
     sampler: str = ""
     size: tuple[int, int] | None = None
@@ -51,21 +51,30 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def text_queries(text: str) -> list[tuple[str, str]]:
+    """(SELECT of matching image ids, its MATCH argument) for a search text: words of 3+ letters anywhere in the
+    prompt (trigram index), shorter ones as the start of a word (word index with prefixes)."""
+    words = text.split()
+    out = []
+    long_words = [w for w in words if len(w) >= 3]
+    if long_words:
+        out.append(("SELECT rowid FROM images_fts WHERE images_fts MATCH ?",
+                    " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)))
+    short = ["".join(c for c in w if c.isalnum()) for w in words if len(w) < 3]
+    short = [w for w in short if w]
+    if short:
+        out.append(("SELECT rowid FROM images_words WHERE images_words MATCH ?",
+                    " AND ".join(f'"{w}"*' for w in short)))
+    return out
+
+
 def where_clause(f: GalleryFilter) -> tuple[str, list[Any]]:
     """``WHERE …`` (may be empty) and its parameters, for ``images i LEFT JOIN lib.stars s``."""
     parts: list[str] = []
     args: list[Any] = []
-    text = f.text.strip()
-    if text:
-        words = text.split()
-        long_words = [w for w in words if len(w) >= 3]  # the trigram index answers substrings of 3+ characters
-        if long_words:
-            parts.append("i.id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)")
-            args.append(" AND ".join('"' + w.replace('"', '""') + '"' for w in long_words))
-        for word in words:
-            if len(word) < 3:
-                parts.append("i.prompt LIKE ? ESCAPE '\\'")
-                args.append(f"%{_escape_like(word)}%")
+    for sql, arg in text_queries(f.text):
+        parts.append(f"i.id IN ({sql})")
+        args.append(arg)
     if f.model:
         parts.append("i.model = ?")
         args.append(f.model)

@@ -23,12 +23,19 @@ from PIL import Image
 
 from studio.core.atomic import atomic_write
 from studio.core.errors import ErrorKind, StudioError
-from studio.core.gallery_query import ROW_COLUMNS, GalleryFilter, GalleryRow, order_clause, where_clause
+from studio.core.gallery_query import (
+    ROW_COLUMNS,
+    GalleryFilter,
+    GalleryRow,
+    order_clause,
+    text_queries,
+    where_clause,
+)
 from studio.core.image_metadata import RenderInfo, png_info, studio_record
 from studio.core.recipe_readers import Recipe, read_recipe
 from studio.core.specs import GenerateSpec
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 TRASH = ".trash"
 _INDEX_SCHEMA = """
@@ -59,11 +66,15 @@ CREATE INDEX IF NOT EXISTS images_sampler ON images(sampler);
 CREATE INDEX IF NOT EXISTS images_size ON images(width, height);
 CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(prompt, content='images', content_rowid='id',
                                                          tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS images_words USING fts5(prompt, content='images', content_rowid='id',
+                                                           tokenize='unicode61', prefix='1 2');
 CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
     INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
+    INSERT INTO images_words(rowid, prompt) VALUES (new.id, new.prompt);
 END;
 CREATE TRIGGER IF NOT EXISTS images_ad AFTER DELETE ON images BEGIN
     INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+    INSERT INTO images_words(images_words, rowid, prompt) VALUES ('delete', old.id, old.prompt);
 END;
 """
 _LIBRARY_SCHEMA = """
@@ -138,6 +149,8 @@ class GalleryStore:
                               self._index_file.with_name(self._index_file.stem + "-library.sqlite"))
         self._lock = threading.RLock()
         self._db = self._open()
+        self._writes = 0  # bumped by every change made here (SQLite's data_version counts other processes')
+        self._order_cache: tuple[tuple[bool, int, int], list[int]] | None = None
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -147,7 +160,8 @@ class GalleryStore:
         if db.execute("PRAGMA user_version").fetchone()[0] not in (0, INDEX_VERSION):
             # an index from another version is a cache: start it again, the files rebuild it
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') "
-                                      "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%'").fetchall():
+                                      "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%' "
+                                      "AND name NOT LIKE 'images_words_%'").fetchall():
                 kind = db.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
                 if kind:
                     db.execute(f"DROP {kind[0].upper()} IF EXISTS {name}")
@@ -175,6 +189,7 @@ class GalleryStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._writes += 1
 
     def rel(self, path: str | Path) -> str:
         p = Path(path)
@@ -271,6 +286,7 @@ class GalleryStore:
         with self._tx() as db:
             db.execute("DELETE FROM images")
             db.execute("INSERT INTO images_fts(images_fts) VALUES ('delete-all')")
+            db.execute("INSERT INTO images_words(images_words) VALUES ('delete-all')")
         return self.reconcile()
 
     def check(self) -> CheckReport:
@@ -301,11 +317,35 @@ class GalleryStore:
     def ids(self, f: GalleryFilter | None = None) -> list[int]:
         """The ids of the matching images in display order (cheap even at 100 000 rows)."""
         f = f or GalleryFilter()
+        if f == GalleryFilter(text=f.text, newest_first=f.newest_first):
+            return self._text_only(f)
         where, args = where_clause(f)
         stars = " JOIN lib.stars s ON s.rel = i.rel" if f.starred else ""  # the join only when it filters
         sql = "SELECT i.id FROM images i" + stars + where + order_clause(f)
         with self._lock:
             return [r[0] for r in self._db.execute(sql, args)]
+
+    def _ordered(self, newest_first: bool) -> list[int]:
+        """Every id in display order, kept between calls until the index changes (here or in another process)."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        key = (newest_first, version, self._writes)
+        if self._order_cache is None or self._order_cache[0] != key:
+            sql = "SELECT i.id FROM images i" + order_clause(GalleryFilter(newest_first=newest_first))
+            self._order_cache = (key, [r[0] for r in self._db.execute(sql)])
+        return self._order_cache[1]
+
+    def _text_only(self, f: GalleryFilter) -> list[int]:
+        """A search with no other filter: the matching ids from the text indexes, kept in the cached order."""
+        queries = text_queries(f.text)
+        with self._lock:
+            ordered = self._ordered(f.newest_first)
+            if not queries:
+                return list(ordered)
+            matches: set[int] | None = None
+            for sql, arg in queries:
+                found = {r[0] for r in self._db.execute(sql, (arg,))}
+                matches = found if matches is None else matches & found
+        return [i for i in ordered if i in (matches or set())]
 
     def rows(self, ids: list[int]) -> list[GalleryRow]:
         """Rows for these ids, in the same order (missing ids are skipped)."""

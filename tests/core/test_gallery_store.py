@@ -103,7 +103,8 @@ def test_search_and_filters(store):
     assert prompts(text="FOX") == ["portrait of an old fox", "a red fox in the snow"]  # newest first
     assert prompts(text="fox", newest_first=False) == ["a red fox in the snow", "portrait of an old fox"]
     assert prompts(text="old fox") == ["portrait of an old fox"]  # every word must match; short words too
-    assert prompts(text="ox sn") == ["a red fox in the snow"]
+    assert prompts(text="fox sn") == ["a red fox in the snow"]  # 1–2 letters: the start of a word
+    assert prompts(text="ox") == []
     assert prompts(text='50%_"') == []
     assert prompts(model="sdxl") == ["portrait of an old fox"]
     assert prompts(sampler="Euler") == ["a red fox in the snow"]
@@ -213,3 +214,14 @@ def test_relative_paths_survive_moving_the_gallery(tmp_path):
     row = moved.rows(moved.ids())[0]
     assert moved.path(row.rel).is_file() and Path(row.rel).name == item.path.name
     moved.close()
+
+
+def test_search_sees_new_images_from_this_and_other_processes(store):
+    save(store, prompt="a grey heron")
+    assert len(store.ids(GalleryFilter(text="heron"))) == 1
+    save(store, prompt="another heron")
+    assert len(store.ids(GalleryFilter(text="heron"))) == 2  # the cached order was renewed
+    other = GalleryStore(store.root)  # a second Studio on the same gallery
+    save(other, prompt="a third heron")
+    other.close()
+    assert len(store.ids(GalleryFilter(text="he"))) == 3 and len(store.ids()) == 3
