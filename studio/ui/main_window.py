@@ -63,8 +63,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
                          icon("finetune"), "Fine-tune")
         self.tabs.addTab(RoomPage("Models", f"Put Stable Diffusion models (diffusers folders or .safetensors files) "
-                                  f"and LoRAs in\n{models_dir}\nor open one from the Image panel's Model picker. "
-                                  "The model library arrives in a coming release."), icon("models"), "Models")
+                                  f"and LoRAs in\n{models_dir}\nor open one from the Image panel's Model picker; "
+                                  "text models (transformers folders) are chosen in the Writer.\n\n"
+                                  "`studio models list` tells what each file is (family, LoRA key style, …). "
+                                  "The model library with downloads arrives in a coming release."),
+                         icon("models"), "Models")
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage("Ready")
         queue.statusChanged.connect(lambda text: self.statusBar().showMessage(text))
