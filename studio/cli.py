@@ -367,17 +367,24 @@ def _models(args: argparse.Namespace) -> int:
     from studio.core.safetensors_header import HeaderError, read_header
 
     if args.models_command == "list":
-        roots = [resolve_paths(args.home).ensure().models_dir, *map(Path, args.folders)]
-        files = sorted({p for r in roots if r.is_dir() for p in r.rglob("*.safetensors")})
-        folders = sorted({p.parent for r in roots if r.is_dir() for p in r.rglob("model_index.json")})
-        for folder in folders:
-            entry = {"path": str(folder), "kind": "checkpoint", "label": "diffusers pipeline folder"}
-            print(json.dumps(entry) if args.json else f"{folder}\tdiffusers pipeline folder")
-        paths = [str(p) for p in files if not any(f in p.parents for f in folders)]
-    else:
-        paths = args.files
+        from studio.core.model_library import scan_library
+        from studio.core.settings import load_settings
+
+        paths_ = resolve_paths(args.home).ensure()
+        extra = [Path(p) for p in load_settings(paths_.settings_file).model_folders] + [Path(p) for p in args.folders]
+        code = EXIT_OK
+        for e in scan_library(paths_.models_dir, extra):
+            code = EXIT_FAILED if e.damaged else code
+            if args.json:
+                print(json.dumps({"path": str(e.path), "name": e.name, "source": e.source, "kind": e.kind,
+                                  "family": e.family, "label": e.label, "reason": e.reason, "size": e.size,
+                                  "details": e.details}, default=str))
+            else:
+                why = f"  — {e.reason}" if e.reason else ""
+                print(f"{e.path}\t{e.kind}\t{e.label or e.family}\t{e.source}{why}")
+        return code
     code = EXIT_OK
-    for name in paths:
+    for name in args.files:
         path = Path(name)
         try:
             header = read_header(path)

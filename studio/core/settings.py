@@ -23,6 +23,7 @@ class Settings:
     image_model: str = ""  # last used image model path
     recent_models: list[str] = field(default_factory=list)
     image_params: dict[str, Any] = field(default_factory=dict)  # last-used parameters of the Image panel
+    model_folders: list[str] = field(default_factory=list)  # other tools' model folders, used in place
     text_model: str = ""  # last used text model (a folder or a Hugging Face repo id)
     writer_params: dict[str, Any] = field(default_factory=dict)  # the Writer's sampling, Memory, Note
     window: dict[str, str] = field(default_factory=dict)  # geometry/state, base64

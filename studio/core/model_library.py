@@ -1,0 +1,136 @@
+"""Every model Studio can see, from every source, identified without loading weights.
+
+Sources: Studio's models folder, extra folders the user adds (another tool's models folder, used in place), and
+the Hugging Face cache on disk. Kinds: image checkpoints (diffusers folders and single .safetensors files),
+LoRAs, textual-inversion embeddings, VAEs, text models (transformers causal-LM folders); pickled files are listed
+as refused, anything else as unknown — with the reason, never hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.model_identify import Identity, identify, kohya_metadata
+from studio.core.safetensors_header import HeaderError, read_header
+
+PICKLED = (".ckpt", ".pt", ".pth", ".bin")
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    path: Path
+    name: str
+    source: str  # "models folder" | "extra folder" | "Hugging Face cache"
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "text" | "refused" | "unknown"
+    family: str = ""
+    label: str = ""
+    reason: str = ""
+    size: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    damaged: bool = False  # the file could not be read (a bad header)
+
+
+def hf_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloads (``HF_HUB_CACHE``, ``HF_HOME``/hub, or ~/.cache/huggingface/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]) / "hub"
+    return Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def _folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
+    name = name or folder.name
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    index = folder / "model_index.json"
+    if index.is_file():
+        try:
+            cls = str(json.loads(index.read_text("utf-8")).get("_class_name", ""))
+        except (OSError, ValueError):
+            return LibraryEntry(folder, name, source, "unknown", reason="model_index.json is unreadable", size=size)
+        family = "sdxl" if "XL" in cls else "sd3" if "StableDiffusion3" in cls else "flux" if "Flux" in cls else "sd1"
+        return LibraryEntry(folder, name, source, "checkpoint", family, f"diffusers pipeline ({cls})", size=size)
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            data = json.loads(config.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        archs = [str(a) for a in data.get("architectures", []) or []]
+        if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+            has_weights = any(folder.glob("*.safetensors"))
+            return LibraryEntry(folder, name, source, "text" if has_weights else "refused",
+                                str(data.get("model_type", "")), f"text model ({', '.join(archs)})",
+                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                                size=size)
+    return None
+
+
+def _file_entry(path: Path, source: str) -> LibraryEntry:
+    size = path.stat().st_size
+    if path.suffix.lower() in PICKLED:
+        return LibraryEntry(path, path.stem, source, "refused", reason="a pickled file, which can run code when "
+                            "loaded; use a .safetensors version", size=size)
+    try:
+        header = read_header(path)
+    except (HeaderError, OSError) as e:
+        return LibraryEntry(path, path.stem, source, "unknown", reason=str(e), size=size, damaged=True)
+    who: Identity = identify(header)
+    meta = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
+    details = dict(who.details)
+    if who.kind == "lora":
+        details.update(kohya_metadata(meta or {}))
+    return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
+
+
+def scan_folder(root: Path, source: str, max_depth: int = 4) -> list[LibraryEntry]:
+    out: list[LibraryEntry] = []
+
+    def visit(d: Path, depth: int) -> None:
+        try:
+            children = sorted(d.iterdir())
+        except OSError:
+            return
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                entry = _folder_entry(child, source)
+                if entry is not None:
+                    out.append(entry)
+                elif depth < max_depth:
+                    visit(child, depth + 1)
+            elif child.suffix.lower() in (".safetensors", *PICKLED):
+                out.append(_file_entry(child, source))
+
+    if root.is_dir():
+        visit(root, 0)
+    return out
+
+
+def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
+    """The newest snapshot of each cached repo that holds a pipeline or a text model (no network)."""
+    cache = cache or hf_cache_dir()
+    out = []
+    for repo in sorted(cache.glob("models--*")):
+        snaps = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        if not snaps:
+            continue
+        name = repo.name.removeprefix("models--").replace("--", "/")
+        entry = _folder_entry(snaps[0], "Hugging Face cache", name)
+        if entry is not None:
+            out.append(entry)
+    return out
+
+
+def scan_library(models_dir: Path, extra: tuple[Path, ...] | list[Path] = (),
+                 hf_cache: Path | None = None) -> list[LibraryEntry]:
+    entries = scan_folder(models_dir, "models folder")
+    for folder in extra:
+        entries += scan_folder(Path(folder), "extra folder")
+    entries += scan_hf_cache(hf_cache)
+    return sorted(entries, key=lambda e: (e.kind, e.name.lower()))
