@@ -17,12 +17,14 @@ from studio.core.queue_store import load_pending, save_pending
 from studio.core.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.main_window import MainWindow
+from studio.ui.models_page import ModelsPage
 from studio.ui.theme import app_icon, apply_theme
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.thumbnails import ThumbnailCache
 from studio.viewmodels.writer_session import WriterSession
 
@@ -44,6 +46,7 @@ class StudioWindow:
         s.image_model = self.session.value("model")
         s.window = self.window.save_state()
         s.writer_params = self.writer.remembered()
+        s.model_folders = list(self.window.models_page.model.extra_folders)
         s.text_model = self.writer.value("model")
         self.runtime.save_settings()
 
@@ -97,8 +100,10 @@ def create_window(runtime: Runtime) -> StudioWindow:
     writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
                            runner=runtime.runner)
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
-    window = MainWindow(session, queue, gallery, writer_page, home=runtime.paths.home,
+    library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders)
+    window = MainWindow(session, queue, gallery, writer_page, ModelsPage(library), home=runtime.paths.home,
                         models_dir=runtime.paths.models_dir, theme=s.theme)
+    QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).
     refresh = QTimer(window, singleShot=True, interval=300)

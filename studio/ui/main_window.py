@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBo
 from studio import __version__
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
+from studio.ui.models_page import ModelsPage
 from studio.ui.theme import app_icon, icon
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
@@ -41,8 +42,8 @@ class RoomPage(QWidget):
 class MainWindow(QMainWindow):
     themeRequested = Signal(str)
 
-    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage, *,
-                 home: Path, models_dir: Path, theme: str = "system"):
+    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage,
+                 models: ModelsPage, *, home: Path, models_dir: Path, theme: str = "system"):
         super().__init__()
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
@@ -62,12 +63,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(writer, icon("writer"), "Writer")
         self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
                          icon("finetune"), "Fine-tune")
-        self.tabs.addTab(RoomPage("Models", f"Put Stable Diffusion models (diffusers folders or .safetensors files) "
-                                  f"and LoRAs in\n{models_dir}\nor open one from the Image panel's Model picker; "
-                                  "text models (transformers folders) are chosen in the Writer.\n\n"
-                                  "`studio models list` tells what each file is (family, LoRA key style, …). "
-                                  "The model library with downloads arrives in a coming release."),
-                         icon("models"), "Models")
+        self.models_page = models
+        models.useImageModel.connect(self._use_image_model)
+        models.useLora.connect(self._use_lora)
+        models.useTextModel.connect(self._use_text_model)
+        self.tabs.addTab(models, icon("models"), "Models")
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage("Ready")
         queue.statusChanged.connect(lambda text: self.statusBar().showMessage(text))
@@ -81,6 +81,19 @@ class MainWindow(QMainWindow):
         self.session.apply_fields(fields)
         self.tabs.setCurrentWidget(self.image_page)
         self.statusBar().showMessage("The recipe is in the Image panel, seed included.", 5000)
+
+    def _use_image_model(self, path: str) -> None:
+        self.session.choose_model(path)
+        self.tabs.setCurrentWidget(self.image_page)
+
+    def _use_lora(self, path: str) -> None:
+        self.session.add_lora(path)
+        self.tabs.setCurrentWidget(self.image_page)
+        self.statusBar().showMessage("The LoRA is in the Image panel's list.", 5000)
+
+    def _use_text_model(self, path: str) -> None:
+        self.writer_page.use_model(path)
+        self.tabs.setCurrentWidget(self.writer_page)
 
     def _illustrate(self, passage: str) -> None:
         self.session.set("prompt", passage)

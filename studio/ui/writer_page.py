@@ -331,6 +331,13 @@ class WriterPage(QWidget):
             rows.append([keys.text() if keys else "", text.text() if text else ""])
         self.session.set("lorebook", rows)
 
+    def use_model(self, path: str) -> None:
+        """Write with this text model (from the Models room)."""
+        if self.model_box.findData(path) < 0:
+            self.model_box.insertItem(0, Path(path).name, path)
+        self.model_box.setCurrentIndex(self.model_box.findData(path))
+        self.session.set("model", path)
+
     def apply_preset(self, name: str) -> None:
         for key, value in self.presets.get(name).items():
             if key in self._spins:

@@ -1,0 +1,45 @@
+"""The Models room: what Studio sees, and one click to use it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+
+from PySide6.QtCore import Qt
+
+
+def write_header(path, tensors):
+    raw = json.dumps({k: {"dtype": "F16", "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+
+
+def test_models_room_lists_identifies_and_uses(qtbot, studio, tiny_sd, tiny_lm, tmp_path):
+    models = studio.runtime.paths.models_dir
+    shutil.copytree(tiny_sd, models / "pipe-a")
+    write_header(models / "ink.safetensors",
+                 {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 768]})
+    other = tmp_path / "comfy-models"
+    shutil.copytree(tiny_lm, other / "my-lm")
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        assert page.add_folder(str(other))
+    names = {lib.entry(r).name: lib.entry(r) for r in range(lib.rowCount())}
+    assert {"pipe-a", "ink", "my-lm"} <= set(names)
+    assert names["my-lm"].source == "extra folder" and names["my-lm"].kind == "text"
+    page.kind_box.setCurrentIndex(page.kind_box.findData("lora"))
+    assert [lib.entry(r).name for r in range(lib.rowCount())] == ["ink"]
+    page.table.selectRow(0)
+    assert "SD 1.x LoRA" in page.details.toPlainText() and page.use_btn.text() == "Add to the Image prompt"
+    qtbot.mouseClick(page.use_btn, Qt.MouseButton.LeftButton)
+    assert [p for p, _ in studio.session.value("loras")] == [str(models / "ink.safetensors")]
+    page.kind_box.setCurrentIndex(0)
+    row = next(r for r in range(lib.rowCount()) if lib.entry(r).name == "my-lm")
+    page.table.selectRow(row)
+    qtbot.mouseClick(page.use_btn, Qt.MouseButton.LeftButton)
+    assert studio.window.writer_page.session.value("model") == str(other / "my-lm")
+    assert studio.window.tabs.currentWidget() is studio.window.writer_page
+    studio.save()
+    settings = json.loads(studio.runtime.paths.settings_file.read_text())
+    assert settings["model_folders"] == [str(other)]
