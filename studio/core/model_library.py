@@ -129,7 +129,16 @@ def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
 
 def scan_library(models_dir: Path, extra: tuple[Path, ...] | list[Path] = (),
                  hf_cache: Path | None = None) -> list[LibraryEntry]:
-    entries = scan_folder(models_dir, "models folder")
+    from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR, BUILTIN_TEXT_DIRS, model_card
+
+    entries = []
+    for folder in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS):
+        entry = _folder_entry(folder, "built-in") if folder.is_dir() else None
+        if entry is not None:
+            entries.append(LibraryEntry(entry.path, model_card(folder).get("label", folder.name), "built-in",
+                                        entry.kind, entry.family, entry.label, entry.reason, entry.size))
+    entries += scan_folder(BUILTIN_LORA_DIR, "built-in")
+    entries += scan_folder(models_dir, "models folder")
     for folder in extra:
         entries += scan_folder(Path(folder), "extra folder")
     entries += scan_hf_cache(hf_cache)

@@ -63,6 +63,8 @@ class ModelsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3, 4):
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().hide()
         self.table.doubleClicked.connect(lambda _: self.use_selected())
         split.addWidget(self.table)
@@ -94,12 +96,13 @@ class ModelsPage(QWidget):
         self.show_entry(-1)
 
     def _scanned(self, n: int) -> None:
-        self.count.setText(f"{n} models found")
+        self.count.setText(f"{n} model{'s' if n != 1 else ''} found")
         self._update_folders()
 
     def _update_folders(self) -> None:
         folders = [str(self.model.models_dir), *self.model.extra_folders]
-        self.folders_label.setText("Looking in: " + " · ".join(folders) + " · the Hugging Face cache")
+        self.folders_label.setText("Looking in: " + " · ".join(folders) + " · the Hugging Face cache · Studio's "
+                                   "built-in demos")
 
     def add_folder(self, folder: str | None = None) -> bool:
         if folder is None:

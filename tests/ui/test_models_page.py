@@ -28,9 +28,15 @@ def test_models_room_lists_identifies_and_uses(qtbot, studio, tiny_sd, tiny_lm, 
     names = {lib.entry(r).name: lib.entry(r) for r in range(lib.rowCount())}
     assert {"pipe-a", "ink", "my-lm"} <= set(names)
     assert names["my-lm"].source == "extra folder" and names["my-lm"].kind == "text"
+    builtins = {e.name: e for e in names.values() if e.source == "built-in"}
+    if builtins:  # the shipped demos are listed, labelled
+        assert builtins["Shapes (built-in demo)"].kind == "checkpoint"
+        assert builtins["Storyteller (built-in demo)"].kind == "text"
     page.kind_box.setCurrentIndex(page.kind_box.findData("lora"))
-    assert [lib.entry(r).name for r in range(lib.rowCount())] == ["ink"]
-    page.table.selectRow(0)
+    loras = [lib.entry(r).name for r in range(lib.rowCount())]
+    assert "ink" in loras and all(lib.entry(r).kind == "lora" for r in range(lib.rowCount()))
+    assert {lib.entry(r).source for r in range(lib.rowCount())} <= {"models folder", "built-in"}
+    page.table.selectRow(loras.index("ink"))
     assert "SD 1.x LoRA" in page.details.toPlainText() and page.use_btn.text() == "Add to the Image prompt"
     qtbot.mouseClick(page.use_btn, Qt.MouseButton.LeftButton)
     assert [p for p, _ in studio.session.value("loras")] == [str(models / "ink.safetensors")]
