@@ -100,7 +100,7 @@ def create_window(runtime: Runtime) -> StudioWindow:
     writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
                            runner=runtime.runner)
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
-    library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders)
+    library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes)
     window = MainWindow(session, queue, gallery, writer_page, ModelsPage(library), home=runtime.paths.home,
                         models_dir=runtime.paths.models_dir, theme=s.theme)
     QTimer.singleShot(300, library.rescan)

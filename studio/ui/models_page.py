@@ -73,6 +73,11 @@ class ModelsPage(QWidget):
         sv.setContentsMargins(0, 0, 0, 0)
         self.details = QTextBrowser()
         sv.addWidget(self.details, 1)
+        self.hash_btn = QPushButton("Compute the hash")
+        self.hash_btn.setToolTip("SHA-256 of the whole file, and AUTOMATIC1111's short AutoV2 hash (read once, then "
+                                 "remembered)")
+        self.hash_btn.clicked.connect(self.compute_hash)
+        sv.addWidget(self.hash_btn)
         self.use_btn = QPushButton("Use")
         self.use_btn.clicked.connect(self.use_selected)
         sv.addWidget(self.use_btn)
@@ -85,9 +90,22 @@ class ModelsPage(QWidget):
         lay.addWidget(self.folders_label)
         self.table.selectionModel().currentRowChanged.connect(lambda cur, _: self.show_entry(cur.row()))
         model.scanned.connect(self._scanned)
+        model.hashed.connect(self._hashed)
         model.modelReset.connect(self._reset)  # a bound slot: dropped with this page
         self._update_folders()
         self.show_entry(-1)
+
+    def compute_hash(self) -> None:
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None:
+            self.hash_btn.setEnabled(False)
+            self.hash_btn.setText("Hashing…")
+            self.model.compute_hash(e.path)
+
+    def _hashed(self, path: str, _digest: str) -> None:
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None and str(e.path) == path:
+            self.show_entry(self.table.currentIndex().row())
 
     def _kind_changed(self, _index: int) -> None:
         self.model.set_kind_filter(self.kind_box.currentData())
@@ -112,6 +130,10 @@ class ModelsPage(QWidget):
     def show_entry(self, row: int) -> None:
         e = self.model.entry(row)
         self.use_btn.setEnabled(e is not None and e.kind in ("checkpoint", "lora", "text"))
+        digest = self.model.known_hash(e.path) if e is not None else None
+        self.hash_btn.setVisible(e is not None and e.path.is_file() and digest is None)
+        self.hash_btn.setEnabled(True)
+        self.hash_btn.setText("Compute the hash")
         if e is None:
             self.details.setHtml("<p>Pick a model to see what it is.</p><p>Studio reads only the header of each "
                                  ".safetensors file to tell what it is: no weights are loaded.</p>")
@@ -123,6 +145,8 @@ class ModelsPage(QWidget):
                 ("Size", human_size(e.size)), ("Path", str(e.path))]
         if e.reason:
             rows.append(("Note", e.reason))
+        if digest:
+            rows += [("SHA-256", digest), ("AutoV2 hash", digest[:10])]
         for key, value in e.details.items():
             if value not in (None, "", []):
                 rows.append((key.replace("_", " ").capitalize(),

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from studio.core.hashing import HashCache
 from studio.core.model_library import LibraryEntry, scan_library
 
 COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size")
@@ -27,10 +28,15 @@ def human_size(n: int) -> str:
 
 class ModelLibraryModel(QAbstractTableModel):
     scanned = Signal(int)  # how many entries
+    hashed = Signal(str, str)  # (path, SHA-256)
     _done = Signal(object)
+    _hash_done = Signal(str, str)
 
-    def __init__(self, models_dir: Path, extra_folders: list[str], parent: QObject | None = None):
+    def __init__(self, models_dir: Path, extra_folders: list[str], hashes: HashCache | None = None,
+                 parent: QObject | None = None):
         super().__init__(parent)
+        self.hashes = hashes
+        self._hash_done.connect(self.hashed, Qt.ConnectionType.QueuedConnection)
         self.models_dir = models_dir
         self.extra_folders = list(extra_folders)
         self._all: list[LibraryEntry] = []
@@ -52,6 +58,28 @@ class ModelLibraryModel(QAbstractTableModel):
                 self._done.emit(entries)
 
         threading.Thread(target=work, name="studio-model-scan", daemon=True).start()
+
+    def known_hash(self, path: Path) -> str | None:
+        """The file's SHA-256 when already computed (hashing a model reads the whole file)."""
+        if self.hashes is None or not path.is_file():
+            return None
+        return self.hashes.sha256(path) if self.hashes.known(path) else None
+
+    def compute_hash(self, path: Path) -> None:
+        """Hash the file in the background (streamed, cached by path, size and mtime); ``hashed`` answers."""
+        hashes = self.hashes
+        if hashes is None or not path.is_file():
+            return
+
+        def work() -> None:
+            try:
+                digest = hashes.sha256(path)
+            except OSError:
+                return
+            with contextlib.suppress(RuntimeError):
+                self._hash_done.emit(str(path), digest)
+
+        threading.Thread(target=work, name="studio-hash", daemon=True).start()
 
     def add_folder(self, folder: str) -> bool:
         if not folder or folder in self.extra_folders or not Path(folder).is_dir():

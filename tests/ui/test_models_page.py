@@ -49,3 +49,25 @@ def test_models_room_lists_identifies_and_uses(qtbot, studio, tiny_sd, tiny_lm, 
     studio.save()
     settings = json.loads(studio.runtime.paths.settings_file.read_text())
     assert settings["model_folders"] == [str(other)]
+
+
+def test_hash_on_demand_shows_sha256_and_autov2(qtbot, studio):
+    import hashlib
+
+    models = studio.runtime.paths.models_dir
+    lora = models / "hashme.safetensors"
+    write_header(lora, {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight":
+                        [4, 768]})
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        lib.rescan()
+    row = next(r for r in range(lib.rowCount()) if lib.entry(r).name == "hashme")
+    page.table.selectRow(row)
+    assert page.hash_btn.isVisibleTo(page) and "SHA-256" not in page.details.toPlainText()
+    with qtbot.waitSignal(lib.hashed, timeout=30_000):
+        qtbot.mouseClick(page.hash_btn, Qt.MouseButton.LeftButton)
+    digest = hashlib.sha256(lora.read_bytes()).hexdigest()
+    text = page.details.toPlainText()
+    assert digest in text and "AutoV2 hash" in text
+    assert not page.hash_btn.isVisibleTo(page)
