@@ -100,4 +100,3 @@ class ContextSpec:
     story: str
     context: StoryContext
     max_new_tokens: int = 60
-    mode = "context"

@@ -6,10 +6,9 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, QModelIndex, QRect, QSize, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter, QPalette
+from PySide6.QtCore import QDate, QDateTime, QModelIndex, Qt, QTime, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -22,14 +21,10 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListView,
     QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTextBrowser,
     QToolButton,
     QVBoxLayout,
@@ -38,141 +33,12 @@ from PySide6.QtWidgets import (
 
 from studio.core.gallery_query import GalleryFilter, GalleryRow
 from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
-from studio.ui.model_data import cell
+from studio.ui.gallery_widgets import CompareDialog, GalleryGrid, recipe_html
 from studio.ui.theme import icon
 from studio.ui.zoom_view import ZoomView
-from studio.viewmodels.gallery_model import GalleryModel, RowRole, ThumbRole
+from studio.viewmodels.gallery_model import GalleryModel
 
-CELL = QSize(168, 196)
 DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365)]
-
-
-class ThumbDelegate(QStyledItemDelegate):
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return CELL
-
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        p.save()
-        r = option.rect.adjusted(4, 4, -4, -4)
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(pal.color(QPalette.ColorRole.Highlight))
-            p.drawRoundedRect(r, 6, 6)
-        box = QRect(r.x() + 4, r.y() + 4, r.width() - 8, r.width() - 8)
-        thumb: QImage | None = cell(index, ThumbRole)
-        if thumb is None or thumb.isNull():
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
-            p.drawRect(box)
-        else:
-            s = min(box.width() / thumb.width(), box.height() / thumb.height())
-            w, h = int(thumb.width() * s), int(thumb.height() * s)
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 2)
-            p.drawImage(QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb)
-        row: GalleryRow | None = cell(index, RowRole)
-        if row is not None and row.starred:
-            p.setPen(QColor("#f5b400"))
-            f = p.font()
-            f.setPointSizeF(f.pointSizeF() * 1.4)
-            p.setFont(f)
-            p.drawText(box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "★")
-            p.setFont(option.font)
-        p.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        fm = option.fontMetrics
-        text = fm.elidedText(cell(index) or "", Qt.TextElideMode.ElideRight, r.width() - 8)
-        p.drawText(QRect(r.x() + 4, box.bottom() + 4, r.width() - 8, fm.height()), Qt.AlignmentFlag.AlignLeft, text)
-        p.restore()
-
-
-class GalleryGrid(QListView):
-    """The thumbnail grid. Drag out gives the original files; dropping image files in imports them."""
-
-    filesDropped = Signal(list)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setGridSize(CELL)
-        # lay out the first screenful at once and the rest of a 100 000-image grid in the background
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(600)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setDragEnabled(True)
-        self.setAcceptDrops(True)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
-        self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(40)
-        self.setItemDelegate(ThumbDelegate(self))
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
-    def dragEnterEvent(self, e) -> None:  # noqa: N802
-        if e.source() is not self and e.mimeData().hasUrls():
-            e.acceptProposedAction()
-        else:
-            super().dragEnterEvent(e)
-
-    def dragMoveEvent(self, e) -> None:  # noqa: N802
-        if e.source() is not self and e.mimeData().hasUrls():
-            e.acceptProposedAction()
-        else:
-            e.ignore()
-
-    def dropEvent(self, e) -> None:  # noqa: N802
-        if e.source() is self:
-            e.ignore()
-            return
-        paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            self.filesDropped.emit(paths)
-            e.acceptProposedAction()
-
-
-def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
-    def esc(t: object) -> str:
-        return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
-
-    parts = [f"<p><b>Prompt</b><br>{esc(r.prompt) or '<i>(none)</i>'}</p>"]
-    if r.negative_prompt:
-        parts.append(f"<p><b>Negative prompt</b><br>{esc(r.negative_prompt)}</p>")
-    facts = [("Steps", r.steps), ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
-             ("CFG scale", r.cfg_scale), ("Seed", r.seed), ("Size", f"{r.width}×{r.height}" if r.width else ""),
-             ("Model", r.model), ("LoRAs", ", ".join(r.loras)), ("Made with", r.source)]
-    if r.studio_spec and r.studio_spec.get("init_image"):
-        facts.append(("Denoising strength", r.studio_spec.get("strength")))
-    rows = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"
-                   for k, v in facts if v not in (None, ""))
-    parts.append(f"<table>{rows}</table>")
-    if row is not None:
-        parts.append(f"<p style='color:gray'>{time.strftime('%Y-%m-%d %H:%M', time.localtime(row.created))}"
-                     f" · {esc(row.rel)}</p>")
-    for problem in r.problems:
-        parts.append(f"<p style='color:#e5484d'>{esc(problem)}</p>")
-    return "".join(parts)
-
-
-class CompareDialog(QDialog):
-    def __init__(self, images: list[tuple[str, QImage, Recipe]], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Compare")
-        self.resize(1200, 720)
-        lay = QHBoxLayout(self)
-        for name, image, recipe in images:
-            col = QVBoxLayout()
-            view = ZoomView()
-            view.set_image(image)
-            col.addWidget(view, 1)
-            text = QTextBrowser()
-            text.setHtml(recipe_html(recipe, None))
-            text.setMaximumHeight(200)
-            col.addWidget(QLabel(name))
-            col.addWidget(text)
-            lay.addLayout(col)
 
 
 class GalleryPage(QWidget):

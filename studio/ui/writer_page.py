@@ -35,6 +35,7 @@ from studio.core.errors import StudioError
 from studio.core.writer_docs import DocumentStore
 from studio.core.writer_presets import PresetStore
 from studio.ui.theme import ACCENT, icon
+from studio.ui.writer_chat import ChatPanel
 from studio.viewmodels.writer_session import WriterSession
 
 RECOVERY_DELAY_MS = 800
@@ -67,7 +68,9 @@ class WriterPage(QWidget):
         scroll.setWidget(self._settings_panel())
         side = QTabWidget()
         side.addTab(scroll, "Settings")
-        side.addTab(self._chat_panel(), "Chat")
+        self.chat = ChatPanel(self.session)
+        self.chat.failed.connect(self.status.setText)
+        side.addTab(self.chat, "Chat")
         side.setMinimumWidth(340)
         self.side_tabs = side
         split.addWidget(side)
@@ -261,53 +264,18 @@ class WriterPage(QWidget):
         form.addRow("", lore_buttons)
         return w
 
-    def _chat_panel(self) -> QWidget:
-        w = QWidget()
-        v = QVBoxLayout(w)
-        self.chat_view = QTextBrowser()
-        self.chat_view.setPlaceholderText("Brainstorm with the same model: names, plot turns, what happens next.")
-        v.addWidget(self.chat_view, 1)
-        row = QHBoxLayout()
-        self.chat_input = QLineEdit(placeholderText="Ask…")
-        self.chat_input.returnPressed.connect(self.send_chat)
-        send = QPushButton("Send")
-        send.clicked.connect(self.send_chat)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.clear_chat)
-        row.addWidget(self.chat_input, 1)
-        row.addWidget(send)
-        row.addWidget(clear)
-        v.addLayout(row)
-        self.chat_messages: list[tuple[str, str]] = []
-        self._chat_reply: list[str] | None = None
-        return w
+    # the chat pane's parts, as the page's (tests and callers know them by these names)
+    @property
+    def chat_view(self) -> QTextBrowser:
+        return self.chat.view
 
-    def send_chat(self) -> None:
-        text = self.chat_input.text().strip()
-        if not text or self.session.busy:
-            return
-        self.chat_messages.append(("user", text))
-        self.chat_input.clear()
-        self._render_chat()
-        self._chat_reply = []
-        if self.session.chat(self.chat_messages) is None:
-            self._chat_reply = None
+    @property
+    def chat_input(self) -> QLineEdit:
+        return self.chat.input
 
-    def clear_chat(self) -> None:
-        if not self.session.busy:
-            self.chat_messages.clear()
-            self._render_chat()
-
-    def _render_chat(self) -> None:
-        def esc(t: str) -> str:
-            return t.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>")
-
-        turns = [*self.chat_messages]
-        if self._chat_reply is not None:
-            turns.append(("assistant", "".join(self._chat_reply)))
-        self.chat_view.setHtml("".join(
-            f"<p><b>{'You' if role == 'user' else 'Model'}:</b> {esc(text)}</p>" for role, text in turns))
-        self.chat_view.moveCursor(QTextCursor.MoveOperation.End)
+    @property
+    def chat_messages(self) -> list[tuple[str, str]]:
+        return self.chat.messages
 
     def _add_lore_row(self, keys: str, text: str) -> None:
         self.lore.blockSignals(True)
@@ -539,9 +507,8 @@ class WriterPage(QWidget):
         self._update_buttons()
 
     def _insert_token(self, text: str) -> None:
-        if self._chat_reply is not None:
-            self._chat_reply.append(text)
-            self._render_chat()
+        if self.chat.active:
+            self.chat.add_token(text)
             return
         cursor = QTextCursor(self.editor.document())
         cursor.setPosition(self._gen_end)
@@ -558,15 +525,8 @@ class WriterPage(QWidget):
 
     def _ended(self, how: str, payload: object) -> None:
         self.editor.setReadOnly(False)
-        if self._chat_reply is not None:
-            reply = "".join(self._chat_reply).replace("\nUser:", "").strip()
-            self._chat_reply = None
-            self.session.chatting = False
-            if reply:
-                self.chat_messages.append(("assistant", reply))
-            elif how == "failed" and isinstance(payload, str):
-                self.status.setText(payload)
-            self._render_chat()
+        if self.chat.active:
+            self.chat.finish(how, payload)
             self._update_buttons()
             return
         self._retrying = False

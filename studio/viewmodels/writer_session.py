@@ -135,11 +135,8 @@ class WriterSession(QObject):
         spec = WriteSpec(**{**spec.__dict__, "context": None, "messages": tuple(messages), "stop": stops})
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
         self.job_id = self._queue.submit(spec)
-        self.chatting = True
         self.generationStarted.emit()
         return self.job_id
-
-    chatting = False
 
     def preview(self, story: str) -> bool:
         """Ask for "what the model sees" (counted with the model's own tokenizer); ``contextReady`` answers."""
