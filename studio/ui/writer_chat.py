@@ -19,7 +19,7 @@ class ChatPanel(QWidget):
         self.session = session
         v = QVBoxLayout(self)
         self.view = QTextBrowser()
-        self.view.setPlaceholderText("Brainstorm with the same model: names, plot turns, what happens next.")
+        self.view.setPlaceholderText("Brainstorm here: names, plot turns…")
         v.addWidget(self.view, 1)
         row = QHBoxLayout()
         self.input = QLineEdit(placeholderText="Ask…")
