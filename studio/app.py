@@ -100,8 +100,11 @@ def create_window(runtime: Runtime) -> StudioWindow:
     writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
                            runner=runtime.runner)
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
-    library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes)
-    window = MainWindow(session, queue, gallery, writer_page, ModelsPage(library), home=runtime.paths.home,
+    library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
+    models_page = ModelsPage(library, device=lambda: runtime.device)
+    models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
+    library.scanned.connect(lambda _n: session.use_library(library.entries))
+    window = MainWindow(session, queue, gallery, writer_page, models_page, home=runtime.paths.home,
                         models_dir=runtime.paths.models_dir, theme=s.theme)
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)

@@ -11,6 +11,7 @@ from pathlib import Path
 from studio.core.events import Event
 from studio.core.gallery_store import GalleryStore
 from studio.core.hashing import HashCache
+from studio.core.memory_plan import DeviceInfo
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
@@ -32,6 +33,7 @@ class Runtime:
     text_engine: TextEngine
     runner: JobRunner
     listeners: list[Listener] = field(default_factory=list)
+    device: DeviceInfo | None = None  # measured on the runner thread once torch is imported
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def publish(self, event: Event) -> None:
@@ -58,6 +60,16 @@ class Runtime:
         from studio.engine.pipelines import warm_up
 
         self.runner.call_soon(warm_up)
+        self.measure_device()
+
+    def measure_device(self) -> None:
+        """Find the device and its free memory (on the runner thread, where torch lives); ``device`` holds it."""
+        def measure() -> None:
+            from studio.engine.devices import device_info
+
+            self.device = device_info(self.settings.device, self.settings.dtype)
+
+        self.runner.call_soon(measure)
 
     def close(self, timeout: float = 5.0) -> bool:
         stopped = self.runner.shutdown(timeout)
@@ -87,7 +99,7 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
     # One device, one model in memory: loading an image model frees the text model and the other way round.
     text = TextEngine(placement=placement)
     engine = ImageEngine(gallery, hashes, placement=placement, preview_interval=lambda: settings.preview_interval_s,
-                         make_room=text.clear)
+                         make_room=text.clear, options=settings.load_options)
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []
     runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,

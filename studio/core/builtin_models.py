@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.model_scan import ModelEntry
 from studio.core.paths import resource
 
 RECOMMENDED_FILE = "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
 BUILTIN_IMAGE_DIRS = (resource("models", "shapes"),)
 BUILTIN_TEXT_DIRS = (resource("models", "storyteller"),)
 BUILTIN_LORA_DIR = resource("models", "loras")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    path: Path
+    label: str
+    kind: str  # "image" | "text"
 
 
 def builtin_image_models() -> list[ModelEntry]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,13 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
     return None
 
 
-def _file_entry(path: Path, source: str) -> LibraryEntry:
+def _file_entry(path: Path, source: str, allow_pickle: bool = False) -> LibraryEntry:
     size = path.stat().st_size
     if path.suffix.lower() in PICKLED:
+        if allow_pickle and path.suffix.lower() == ".ckpt":
+            return LibraryEntry(path, path.stem, source, "checkpoint", "", "pickled checkpoint",
+                                "allowed by your setting; read with torch.load(weights_only=True), its family "
+                                "when it loads", size=size)
         return LibraryEntry(path, path.stem, source, "refused", reason="a pickled file, which can run code when "
                             "loaded; use a .safetensors version", size=size)
     try:
@@ -87,7 +91,7 @@ def _file_entry(path: Path, source: str) -> LibraryEntry:
     return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
 
 
-def scan_folder(root: Path, source: str, max_depth: int = 4) -> list[LibraryEntry]:
+def scan_folder(root: Path, source: str, max_depth: int = 4, allow_pickle: bool = False) -> list[LibraryEntry]:
     out: list[LibraryEntry] = []
 
     def visit(d: Path, depth: int) -> None:
@@ -105,7 +109,7 @@ def scan_folder(root: Path, source: str, max_depth: int = 4) -> list[LibraryEntr
                 elif depth < max_depth:
                     visit(child, depth + 1)
             elif child.suffix.lower() in (".safetensors", *PICKLED):
-                out.append(_file_entry(child, source))
+                out.append(_file_entry(child, source, allow_pickle))
 
     if root.is_dir():
         visit(root, 0)
@@ -124,11 +128,31 @@ def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
         entry = _folder_entry(snaps[0], "Hugging Face cache", name)
         if entry is not None:
             out.append(entry)
+            continue
+        for f in sorted(snaps[0].glob("*.safetensors")):  # single files fetched from a repo (checkpoints, LoRAs)
+            if f.exists():
+                out.append(replace(_file_entry(f, "Hugging Face cache"), name=f"{name}/{f.stem}"))
     return out
 
 
+FAMILY_CHOICES = {"checkpoint": ("sd1", "sd2", "sd2-v", "sdxl"), "lora": ("sd1", "sd2", "sdxl"),
+                  "embedding": ("sd1", "sd2", "sdxl")}
+
+
+def with_override(entry: LibraryEntry, family: str | None) -> LibraryEntry:
+    """The entry as the user says it is: their family choice replaces what the header suggested."""
+    from studio.core.model_identify import FAMILY_LABELS
+
+    if not family or family not in FAMILY_CHOICES.get(entry.kind, ()):
+        return entry
+    name = "SD 2.x v-prediction" if family == "sd2-v" else FAMILY_LABELS.get(family, family)
+    return replace(entry, family=family, label=f"{name} {entry.kind} (family set by you)",
+                   details={**entry.details, "identified_as": entry.label or "unknown"})
+
+
 def scan_library(models_dir: Path, extra: tuple[Path, ...] | list[Path] = (),
-                 hf_cache: Path | None = None) -> list[LibraryEntry]:
+                 hf_cache: Path | None = None, overrides: dict[str, str] | None = None,
+                 allow_pickle: bool = False) -> list[LibraryEntry]:
     from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR, BUILTIN_TEXT_DIRS, model_card
 
     entries = []
@@ -138,8 +162,45 @@ def scan_library(models_dir: Path, extra: tuple[Path, ...] | list[Path] = (),
             entries.append(LibraryEntry(entry.path, model_card(folder).get("label", folder.name), "built-in",
                                         entry.kind, entry.family, entry.label, entry.reason, entry.size))
     entries += scan_folder(BUILTIN_LORA_DIR, "built-in")
-    entries += scan_folder(models_dir, "models folder")
+    entries += scan_folder(models_dir, "models folder", allow_pickle=allow_pickle)
     for folder in extra:
-        entries += scan_folder(Path(folder), "extra folder")
+        entries += scan_folder(Path(folder), "extra folder", allow_pickle=allow_pickle)
     entries += scan_hf_cache(hf_cache)
+    overrides = overrides or {}
+    entries = [with_override(e, overrides.get(str(e.path))) for e in entries]
     return sorted(entries, key=lambda e: (e.kind, e.name.lower()))
+
+
+def describe_path(path: Path, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """What one file or folder is (``kind``, ``family``, ``format``, ``label``, ``reason``, details), for
+    ``studio models info``: the header of a .safetensors file, the configs of a folder."""
+    overrides = overrides or {}
+    if path.is_dir():
+        entry = _folder_entry(path, "given")
+        fmt = "diffusers" if (path / "model_index.json").is_file() else "transformers"
+        if entry is None:
+            return {"kind": "unknown", "family": "", "format": "folder", "label": "",
+                    "reason": "a folder without model_index.json or a causal-LM config.json"}
+    else:
+        entry = _file_entry(path, "given")
+        fmt = "safetensors" if path.suffix.lower() == ".safetensors" else \
+            "pickle" if path.suffix.lower() in PICKLED else path.suffix.lstrip(".")
+    entry = with_override(entry, overrides.get(str(path)))
+    info: dict[str, Any] = {"kind": entry.kind, "family": entry.family, "format": fmt, "label": entry.label,
+                            "reason": entry.reason, "size": entry.size, "damaged": entry.damaged}
+    details = dict(entry.details)
+    training = {k: details.pop(k) for k in list(details) if k in _TRAINING_KEYS}
+    info["details"] = details
+    if training:
+        info["training"] = training
+    if path.is_file() and path.suffix.lower() == ".safetensors" and not entry.damaged:
+        try:
+            who = identify(read_header(path))
+            info.update(variant=who.variant, key_style=who.key_style)
+        except (HeaderError, OSError):
+            pass
+    return info
+
+
+_TRAINING_KEYS = ("name", "base_model", "alpha", "learning_rate", "steps", "resolution", "images",
+                  "base_version", "trigger_words")

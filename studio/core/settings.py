@@ -13,6 +13,20 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the engine needs from the settings to load and run a model."""
+
+    attention_slicing: str = "auto"
+    vae_tiling: str = "auto"
+    cpu_offload: str = "auto"
+    allow_pickle: bool = False
+    family_overrides: tuple[tuple[str, str], ...] = ()
+
+    def family_for(self, path: str) -> str | None:
+        return dict(self.family_overrides).get(str(path))
+
+
 @dataclass
 class Settings:
     schema_version: int = SCHEMA_VERSION
@@ -27,6 +41,15 @@ class Settings:
     text_model: str = ""  # last used text model (a folder or a Hugging Face repo id)
     writer_params: dict[str, Any] = field(default_factory=dict)  # the Writer's sampling, Memory, Note
     window: dict[str, str] = field(default_factory=dict)  # geometry/state, base64
+    attention_slicing: str = "auto"  # auto | on | off
+    vae_tiling: str = "auto"  # auto | on | off
+    cpu_offload: str = "auto"  # auto | on | off (CUDA only)
+    allow_pickle: bool = False  # load .ckpt/.pt/.bin checkpoints, and then only with torch.load(weights_only=True)
+    family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(self.attention_slicing, self.vae_tiling, self.cpu_offload, self.allow_pickle,
+                           tuple(sorted(self.family_overrides.items())))
 
     def remember_model(self, path: str, keep: int = 10) -> None:
         self.image_model = path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from studio.core.memory_plan import DeviceInfo
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -45,3 +47,37 @@ def free_device_memory(device: str) -> None:
         torch.cuda.empty_cache()
     elif device == "mps" and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+def device_memory(device: str) -> tuple[int, int | None]:
+    """(total, free) bytes on ``device``: GPU memory on CUDA/MPS, RAM on the CPU; free is None when unknown."""
+    import torch
+
+    from studio.core.memory_plan import system_memory
+
+    try:
+        if device.startswith("cuda") and torch.cuda.is_available():
+            free, total = torch.cuda.mem_get_info()
+            return int(total), int(free)
+        if device == "mps" and hasattr(torch, "mps"):
+            total = int(torch.mps.recommended_max_memory())
+            return total, max(0, total - int(torch.mps.driver_allocated_memory()))
+    except (RuntimeError, AttributeError):
+        return 0, None
+    total, free = system_memory()
+    return total, free or None
+
+
+def describe_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"CUDA ({torch.cuda.get_device_name(0)})"
+    return {"mps": "Apple MPS", "cpu": "CPU"}.get(device, device)
+
+
+def device_info(device: str = "auto", dtype: str = "auto") -> DeviceInfo:
+    """The chosen device in words, its memory and the dtype Studio will use on it."""
+    placement = choose_placement(device, dtype)
+    total, free = device_memory(placement.device)
+    return DeviceInfo(placement.device, describe_device(placement.device), total, free, placement.dtype_name)

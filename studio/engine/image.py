@@ -15,9 +15,17 @@ from studio.core.events import Event, ItemSaved, Preview, Progress
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
+from studio.core.settings import LoadOptions
 from studio.core.specs import GenerateSpec, check
 from studio.engine.devices import Placement, choose_placement
-from studio.engine.pipelines import LoadedModel, PipelineCache, apply_loras, pipeline_for, set_scheduler
+from studio.engine.pipelines import (
+    LoadedModel,
+    PipelineCache,
+    apply_loras,
+    pipeline_for,
+    set_scheduler,
+    tune_memory,
+)
 from studio.engine.preview import latents_to_preview
 from studio.engine.prompt_encoding import encode
 
@@ -49,10 +57,11 @@ class ImageEngine:
     """Runs image jobs on one device. Owned by the runner thread; not for concurrent use."""
 
     def __init__(self, store: GalleryStore, hashes: HashCache, *, placement: Callable[[], Placement] | None = None,
-                 preview_interval: Callable[[], float] = lambda: 0.25, make_room: Callable[[], None] = lambda: None):
+                 preview_interval: Callable[[], float] = lambda: 0.25, make_room: Callable[[], None] = lambda: None,
+                 options: Callable[[], LoadOptions] = LoadOptions):
         self.store = store
         self.hashes = hashes
-        self.cache = PipelineCache(placement or choose_placement, make_room)
+        self.cache = PipelineCache(placement or choose_placement, make_room, options)
         self._preview_interval = preview_interval
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
@@ -78,6 +87,7 @@ class ImageEngine:
         model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
         cancel.raise_if_cancelled()
         pipe = pipeline_for(model, spec.mode)
+        tune_memory(model, spec.width, spec.height, spec.batch_size)
         apply_loras(model, spec.loras)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = (spec.width, spec.height)

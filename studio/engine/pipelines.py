@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.memory_plan import MemoryOptions
 from studio.core.paths import resource
-from studio.core.safetensors_header import HeaderError, tensor_names
+from studio.core.safetensors_header import HeaderError, read_header
 from studio.core.samplers import scheduler_recipe
+from studio.core.settings import LoadOptions
 from studio.core.specs import LoraRef
 from studio.engine.devices import Placement, free_device_memory
 
@@ -44,26 +46,65 @@ class LoadedModel:
     scheduler_config: Any = None
     vae_upcast: bool = False
     small_vae: bool = False  # decoding is cheap enough for exact live previews
+    options: LoadOptions = field(default_factory=LoadOptions)
+    memory: MemoryOptions = field(default_factory=MemoryOptions)
 
 
 def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
     return StudioError(kind, message, details, field="model")
 
 
-def detect_single_file_family(path: Path) -> str:
+RUNNABLE = ("sd1", "sd2", "sdxl")
+
+
+def checkpoint_family(path: Path, options: LoadOptions | None = None) -> tuple[str, str]:
+    """(family, variant) of a single-file checkpoint: the user's override, else what its header says."""
+    from studio.core.model_identify import FAMILY_LABELS, identify
+
+    override = options.family_for(str(path)) if options else None
+    if override:
+        return ("sd2", "v-prediction") if override == "sd2-v" else (override, "")
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        header = {k: {"shape": list(getattr(v, "shape", []))} for k, v in load_pickled_weights(path).items()}
+    else:
+        try:
+            header = read_header(path)
+        except HeaderError as e:
+            raise _bad(ErrorKind.MODEL_INVALID, str(e)) from e
+    who = identify(header)
+    if who.kind == "unknown" and any(k.startswith("model.diffusion_model.") for k in header):
+        # an original layout of unusual widths (a small custom model): its text-encoder keys name the family
+        layouts = (("conditioner.embedders.1.", "sdxl"), ("cond_stage_model.model.transformer.", "sd2"),
+                   ("cond_stage_model.transformer.", "sd1"))
+        for prefix, family in layouts:
+            if any(k.startswith(prefix) for k in header):
+                return family, ""
+    if who.kind != "checkpoint":
+        what = f"a {who.label}" if who.kind != "unknown" else "not a checkpoint Studio recognises"
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is {what}, not an image model. {who.reason}".strip())
+    if who.family not in RUNNABLE:
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is a {FAMILY_LABELS.get(who.family, who.family)} "
+                   "checkpoint; Studio runs Stable Diffusion 1.x, 2.x and SDXL models.")
+    return who.family, who.variant
+
+
+def load_pickled_weights(path: Path) -> dict[str, Any]:
+    """A pickled checkpoint's tensors through ``torch.load(weights_only=True)``: plain tensors and containers
+    only, so a file that tries to run code (or build any other object) is refused, never executed."""
+    import pickle
+
+    import torch
+
     try:
-        names = tensor_names(path)
-    except HeaderError as e:
-        raise _bad(ErrorKind.MODEL_INVALID, str(e)) from e
-    keys = set(names)
-    if any(k.startswith("conditioner.embedders.1.") for k in keys):
-        return "sdxl"
-    if any(k.startswith("cond_stage_model.model.transformer.") for k in keys):
-        return "sd2"
-    if any(k.startswith("cond_stage_model.transformer.") for k in keys):
-        return "sd1"
-    raise _bad(ErrorKind.MODEL_INVALID,
-               f"{path.name} is not a Stable Diffusion checkpoint Studio recognises (no known text-encoder keys).")
+        data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} holds more than weights (its pickle asks to create other "
+                   "objects or run code), so Studio refused to load it. Use a .safetensors version.", repr(e)) from e
+    while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} does not hold a dictionary of weights.")
+    return data
 
 
 def single_file_config(family: str) -> Path:
@@ -71,7 +112,7 @@ def single_file_config(family: str) -> Path:
     return resource("model_configs", family)
 
 
-def check_model_path(model: str) -> Path:
+def check_model_path(model: str, allow_pickle: bool = False) -> Path:
     """Validate a model location before loading, with a message the user can act on."""
     if not model:
         raise _bad(ErrorKind.MODEL_NOT_FOUND, "No image model is chosen: pick a diffusers folder or a .safetensors file.")
@@ -92,9 +133,12 @@ def check_model_path(model: str) -> Path:
                        f"{path.name} is a {cls or 'unknown'} model; Studio runs Stable Diffusion 1.x/2.x and SDXL pipelines.")
         return path
     if path.suffix.lower() in PICKLE_SUFFIXES:
+        if allow_pickle:
+            return path
         raise _bad(ErrorKind.MODEL_INVALID,
                    f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded. "
-                   "Use a .safetensors version of this model instead.")
+                   "Use a .safetensors version of this model, or allow pickled checkpoints in the Models room's "
+                   "settings (they are then read with torch.load(weights_only=True)).")
     if path.suffix.lower() != ".safetensors":
         raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is not a model file Studio can load (.safetensors or a diffusers folder).")
     return path
@@ -103,8 +147,10 @@ def check_model_path(model: str) -> Path:
 class PipelineCache:
     """Holds one loaded model (the GPU has room for one); a different model frees the previous one first."""
 
-    def __init__(self, placement: Callable[[], Placement], make_room: Callable[[], None] = lambda: None):
+    def __init__(self, placement: Callable[[], Placement], make_room: Callable[[], None] = lambda: None,
+                 options: Callable[[], LoadOptions] = LoadOptions):
         self._placement = placement
+        self._options = options
         self._make_room = make_room  # frees other engines' models (a text model) before a load
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
@@ -121,22 +167,91 @@ class PipelineCache:
                 free_device_memory(device)
 
     def get(self, model: str, on_loading: Callable[[str], None] | None = None) -> LoadedModel:
-        path = check_model_path(model)
+        options = self._options()
+        path = check_model_path(model, options.allow_pickle)
         placement = self._placement()
         with self._lock:
             cur = self._loaded
-            if cur is not None and cur.path == str(path) and cur.placement == placement:
+            if cur is not None and cur.path == str(path) and cur.placement == placement and \
+                    _reload_key(cur.options, cur.path) == _reload_key(options, str(path)):
+                cur.options = options
                 return cur
             if cur is not None:
                 self._loaded = None
                 del cur
                 free_device_memory(placement.device)
             self._make_room()
+            plan = plan_load(path, placement, options)
             if on_loading:
-                on_loading(path.name)
+                on_loading(f"{path.name} — {plan.describe()}")
             with _LIBRARY_LOCK:
-                self._loaded = _load(path, placement)
+                self._loaded = _load(path, placement, options, plan)
             return self._loaded
+
+
+def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None]:
+    """What needs a fresh load when it changes (slicing and tiling are switched on the loaded model)."""
+    return options.cpu_offload, options.family_for(path)
+
+
+def _family_of(path: Path, options: LoadOptions) -> str:
+    if path.is_dir():
+        try:
+            index = json.loads((path / "model_index.json").read_text("utf-8"))
+            unet = json.loads((path / "unet" / "config.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return ""
+        if "XL" in str(index.get("_class_name", "")):
+            return "sdxl"
+        return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd1"
+    try:
+        return checkpoint_family(path, options)[0]
+    except StudioError:
+        return ""
+
+
+def _weights_on_disk(path: Path) -> int:
+    files = path.rglob("*.safetensors") if path.is_dir() else [path]
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryOptions:
+    """The memory estimate and the savings to use, before loading (said to the user as the model loads)."""
+    from studio.core.memory_plan import choose, estimate
+    from studio.engine.devices import device_memory
+
+    family = _family_of(path, options)
+    dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
+    est = estimate(family, dtype_bytes, weights_bytes=_weights_on_disk(path))
+    if _weights_on_disk(path) < est.weights // 8:  # a small model in a big family's layout (tests, demos)
+        est = estimate("", dtype_bytes, weights_bytes=_weights_on_disk(path))
+    return choose(est, placement.device, device_memory(placement.device)[1], attention_slicing=options.attention_slicing,
+                  vae_tiling=options.vae_tiling, cpu_offload=options.cpu_offload)
+
+
+def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> MemoryOptions:
+    """Switch attention slicing and VAE tiling for this job's size (model CPU offload stays as loaded)."""
+    from studio.core.memory_plan import MemoryEstimate, choose, estimate
+    from studio.engine.devices import device_memory
+
+    pipe = model.base
+    weights = sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+                  if (m := getattr(pipe, name, None)) is not None for p in m.parameters())
+    dtype_bytes = 2 if model.placement.dtype_name in ("float16", "bfloat16") else 4
+    rough = estimate(model.family if weights > 5e8 else "", dtype_bytes, width, height, batch, weights_bytes=weights)
+    est = MemoryEstimate(weights, rough.unet_work, rough.vae_decode, rough.largest_component)
+    free = device_memory(model.placement.device)[1]
+    if free is not None and model.placement.device != "cpu" and not model.memory.cpu_offload:
+        free += weights  # the loaded weights are already counted as used
+    opts = model.options
+    chosen = choose(est, model.placement.device, free, attention_slicing=opts.attention_slicing,
+                    vae_tiling=opts.vae_tiling, cpu_offload="on" if model.memory.cpu_offload else "off")
+    if chosen.attention_slicing != model.memory.attention_slicing:
+        pipe.enable_attention_slicing() if chosen.attention_slicing else pipe.disable_attention_slicing()
+    if chosen.vae_tiling != model.memory.vae_tiling:
+        pipe.vae.enable_tiling() if chosen.vae_tiling else pipe.vae.disable_tiling()
+    model.memory = chosen
+    return chosen
 
 
 def warm_up() -> None:
@@ -178,7 +293,8 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _load(path: Path, placement: Placement) -> LoadedModel:
+def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
+          plan: MemoryOptions | None = None) -> LoadedModel:
     import diffusers
 
     _quiet_libraries()
@@ -190,7 +306,8 @@ def _load(path: Path, placement: Placement) -> LoadedModel:
             extra = {"safety_checker": None, "requires_safety_checker": False} if SUPPORTED[cls_name] == "sd" else {}
             pipe = cls.from_pretrained(str(path), dtype=placement.dtype, local_files_only=True, **extra)
         else:
-            family = detect_single_file_family(path)
+            options = options or LoadOptions()
+            family, variant = checkpoint_family(path, options)
             config = single_file_config(family)
             if not (config / "model_index.json").is_file():
                 raise _bad(ErrorKind.MODEL_INVALID,
@@ -198,6 +315,8 @@ def _load(path: Path, placement: Placement) -> LoadedModel:
                            f"{family.upper()} configuration to load it with. Use the model's diffusers folder instead.")
             cls = diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
             pipe = cls.from_single_file(str(path), config=str(config), local_files_only=True, dtype=placement.dtype)
+            if variant == "v-prediction":
+                pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type="v_prediction")
     except StudioError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -206,12 +325,20 @@ def _load(path: Path, placement: Placement) -> LoadedModel:
         if is_out_of_memory(e):
             raise translate(e) from e
         raise _bad(ErrorKind.MODEL_INVALID, f"Could not load {path.name}: {e}", repr(e)) from e
-    pipe.to(placement.device)
+    plan = plan or MemoryOptions()
+    if plan.cpu_offload and placement.device == "cuda":
+        pipe.enable_model_cpu_offload(device=placement.device)
+    else:
+        pipe.to(placement.device)
+    if plan.attention_slicing:
+        pipe.enable_attention_slicing()
+    if plan.vae_tiling:
+        pipe.vae.enable_tiling()
     pipe.set_progress_bar_config(disable=True)
     family = "sdxl" if "XL" in type(pipe).__name__ else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
     small_vae = sum(p.numel() for p in pipe.vae.parameters()) < 5_000_000
     return LoadedModel(str(path), family, placement, pipe, {"base": pipe}, scheduler_config=pipe.scheduler.config,
-                       small_vae=small_vae)
+                       small_vae=small_vae, options=options or LoadOptions(), memory=plan)
 
 
 def pipeline_for(model: LoadedModel, mode: str) -> Any:

@@ -3,16 +3,22 @@ and one click to use it."""
 
 from __future__ import annotations
 
+import html
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -21,8 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.memory_plan import GB, DeviceInfo, choose, estimate, gb
+from studio.core.model_library import FAMILY_CHOICES
+from studio.ui.download_dialog import DownloadDialog
+from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.theme import icon
+from studio.viewmodels.downloads import Downloads
 from studio.viewmodels.model_library_model import ModelLibraryModel, human_size
+
+FAMILY_NAMES = {"": "As identified", "sd1": "SD 1.x", "sd2": "SD 2.x (512-base, noise)",
+                "sd2-v": "SD 2.x v-prediction (768-v)", "sdxl": "SDXL"}
 
 KINDS = [("All kinds", ""), ("Image checkpoints", "checkpoint"), ("LoRAs", "lora"), ("Embeddings", "embedding"),
          ("VAEs", "vae"), ("Text models", "text"), ("Refused", "refused"), ("Unknown", "unknown")]
@@ -33,9 +47,15 @@ class ModelsPage(QWidget):
     useLora = Signal(str)
     useTextModel = Signal(str)
 
-    def __init__(self, model: ModelLibraryModel, parent: QWidget | None = None):
+    settingsChanged = Signal(str)  # a device/memory setting's name
+
+    def __init__(self, model: ModelLibraryModel, parent: QWidget | None = None, *,
+                 device: Callable[[], DeviceInfo | None] = lambda: None, downloads: Downloads | None = None):
         super().__init__(parent)
         self.model = model
+        self.device = device
+        self.downloads = downloads or Downloads(parent=self)
+        self.downloads.finished.connect(lambda _path: model.rescan())
         model.setParent(self)  # the table model lives and dies with its page
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
@@ -45,14 +65,24 @@ class ModelsPage(QWidget):
             self.kind_box.addItem(label, kind)
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         top.addWidget(self.kind_box)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search names, families, paths")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(model.set_search)
+        top.addWidget(self.search, 1)
         rescan = QPushButton(icon("recycle"), "Rescan")
         rescan.clicked.connect(model.rescan)
         add = QPushButton(icon("folder"), "Add a models folder…")
         add.setToolTip("Another tool's models folder (AUTOMATIC1111, ComfyUI, …): used in place, never copied")
         add.clicked.connect(lambda: self.add_folder())
-        top.addWidget(rescan)
-        top.addWidget(add)
-        top.addStretch(1)
+        imp = QPushButton(icon("file"), "Import a file…")
+        imp.setToolTip("Copy a model file into Studio's models folder, or link to it where it is")
+        imp.clicked.connect(lambda: self.import_file())
+        down = QPushButton(icon("down"), "Download…")
+        down.setToolTip("Recommended starter models, or any Hugging Face repository")
+        down.clicked.connect(self.open_downloads)
+        for b in (rescan, add, imp, down):
+            top.addWidget(b)
         self.count = QLabel()
         top.addWidget(self.count)
         lay.addLayout(top)
@@ -63,7 +93,7 @@ class ModelsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3, 4):
+        for col in (1, 2, 3, 4, 5):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().hide()
         self.table.doubleClicked.connect(lambda _: self.use_selected())
@@ -73,6 +103,16 @@ class ModelsPage(QWidget):
         sv.setContentsMargins(0, 0, 0, 0)
         self.details = QTextBrowser()
         sv.addWidget(self.details, 1)
+        self.memory = QLabel()
+        self.memory.setWordWrap(True)
+        sv.addWidget(self.memory)
+        fam_row = QFormLayout()
+        self.family_box = QComboBox()
+        self.family_box.setToolTip("When Studio guessed the family wrong (or could not tell, e.g. SD 2.x v-prediction), "
+                                   "say what this model is; remembered for this file")
+        self.family_box.activated.connect(self._family_chosen)
+        fam_row.addRow("Family", self.family_box)
+        sv.addLayout(fam_row)
         self.hash_btn = QPushButton("Compute the hash")
         self.hash_btn.setToolTip("SHA-256 of the whole file, and AUTOMATIC1111's short AutoV2 hash (read once, then "
                                  "remembered)")
@@ -81,6 +121,12 @@ class ModelsPage(QWidget):
         self.use_btn = QPushButton("Use")
         self.use_btn.clicked.connect(self.use_selected)
         sv.addWidget(self.use_btn)
+        self.default_btn = QPushButton("Make it the default")
+        self.default_btn.setToolTip("The model the Image panel (or the Writer) and the command line start with")
+        self.default_btn.clicked.connect(self.make_default)
+        sv.addWidget(self.default_btn)
+        self.settings_box = DeviceMemorySettings(model.settings, self._setting_changed)
+        sv.addWidget(self.settings_box)
         split.addWidget(side)
         split.setSizes([800, 420])
         lay.addWidget(split, 1)
@@ -91,6 +137,8 @@ class ModelsPage(QWidget):
         self.table.selectionModel().currentRowChanged.connect(lambda cur, _: self.show_entry(cur.row()))
         model.scanned.connect(self._scanned)
         model.hashed.connect(self._hashed)
+        model.imported.connect(self._imported)
+        model.importFailed.connect(lambda message: QMessageBox.warning(self, "Import", message))
         model.modelReset.connect(self._reset)  # a bound slot: dropped with this page
         self._update_folders()
         self.show_entry(-1)
@@ -130,6 +178,11 @@ class ModelsPage(QWidget):
     def show_entry(self, row: int) -> None:
         e = self.model.entry(row)
         self.use_btn.setEnabled(e is not None and e.kind in ("checkpoint", "lora", "text"))
+        self.default_btn.setVisible(e is not None and e.kind in ("checkpoint", "text"))
+        self.default_btn.setEnabled(e is not None and not self.model.is_default(e))
+        self.default_btn.setText("The default" if e is not None and self.model.is_default(e) else "Make it the default")
+        self._fill_families(e)
+        self.memory.setText(self.memory_text(e) if e is not None else "")
         digest = self.model.known_hash(e.path) if e is not None else None
         self.hash_btn.setVisible(e is not None and e.path.is_file() and digest is None)
         self.hash_btn.setEnabled(True)
@@ -152,8 +205,9 @@ class ModelsPage(QWidget):
                 rows.append((key.replace("_", " ").capitalize(),
                              ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
                              if isinstance(value, dict) else str(value)))
-        html = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows)
-        self.details.setHtml(f"<h3>{e.name}</h3><table>{html}</table>")
+        table = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{html.escape(str(v))}</td></tr>"
+                        for k, v in rows)
+        self.details.setHtml(f"<h3>{html.escape(e.name)}</h3><table>{table}</table>")
 
     def use_selected(self) -> None:
         e = self.model.entry(self.table.currentIndex().row())
@@ -165,3 +219,78 @@ class ModelsPage(QWidget):
             self.useLora.emit(str(e.path))
         elif e.kind == "text":
             self.useTextModel.emit(str(e.path))
+
+    # -- memory, family, default -------------------------------------------------------------------------------
+    def memory_text(self, e) -> str:  # noqa: ANN001 - a LibraryEntry
+        """The memory estimate, shown before anything is loaded."""
+        if e.kind != "checkpoint":
+            return ""
+        info = self.device()
+        if info is None:
+            return "Memory: measured once the device is known (a few seconds after start)."
+        est = estimate(e.family, info.dtype_bytes, weights_bytes=e.size)
+        plan = choose(est, info.device, info.free, attention_slicing=self.model.settings.attention_slicing,
+                      vae_tiling=self.model.settings.vae_tiling, cpu_offload=self.model.settings.cpu_offload)
+        where = f"{info.name}, {info.dtype}"
+        return f"Memory on {where}: {plan.describe()} (one picture at its native size, weights {gb(est.weights)})."
+
+    def _fill_families(self, e) -> None:  # noqa: ANN001
+        self.family_box.clear()
+        choices = FAMILY_CHOICES.get(e.kind, ()) if e is not None and e.source != "built-in" and e.path.is_file() else ()
+        self.family_box.setEnabled(bool(choices))
+        if not choices:
+            self.family_box.addItem("—", "")
+            return
+        for value in ("", *choices):
+            self.family_box.addItem(FAMILY_NAMES.get(value, value), value)
+        chosen = self.model.settings.family_overrides.get(str(e.path), "")
+        self.family_box.setCurrentIndex(max(0, self.family_box.findData(chosen)))
+
+    def _family_chosen(self, _index: int) -> None:
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None:
+            self.model.set_family(e.path, self.family_box.currentData())
+
+    def make_default(self) -> None:
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None:
+            self.model.make_default(e)
+            self.use_selected()
+
+    def _setting_changed(self, name: str) -> None:
+        if name == "allow_pickle":
+            self.model.set_allow_pickle(self.model.settings.allow_pickle)
+        self.settingsChanged.emit(name)
+        self.show_entry(self.table.currentIndex().row())
+
+    # -- import, download --------------------------------------------------------------------------------------
+    def import_file(self, path: str | None = None, link: bool | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a model file", "",
+                                                  "Models (*.safetensors *.ckpt);;All files (*)")
+        if not path:
+            return
+        if link is None:
+            box = QMessageBox(QMessageBox.Icon.Question, "Import a model file",
+                              f"Copy {Path(path).name} into Studio's models folder, or link to it where it is?",
+                              parent=self)
+            copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+            linked = box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.clickedButton() not in (copy, linked):
+                return
+            link = box.clickedButton() is linked
+        self.count.setText(f"Importing {Path(path).name}…")
+        self.model.import_file(Path(path), link)
+
+    def _imported(self, path: str) -> None:
+        self.count.setText(f"Imported {Path(path).name}")
+        self.model.rescan()
+
+    def open_downloads(self) -> DownloadDialog:
+        info = self.device()
+        memory = (info.total if info.device != "cpu" else (info.free or info.total)) / GB if info and info.total else None
+        dialog = DownloadDialog(self.downloads, memory, self)
+        dialog.show()
+        return dialog

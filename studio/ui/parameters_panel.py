@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -310,6 +311,16 @@ class ParametersPanel(QScrollArea):
             self.session.choose_model(path)
 
     def _add_lora(self) -> None:
+        """A menu of the LoRAs in the model library (fitting this model's family first), or any file."""
+        menu = QMenu(self)
+        for label, path in self.session.lora_choices():
+            menu.addAction(label, lambda p=path: self.session.add_lora(p))
+        if menu.actions():
+            menu.addSeparator()
+        menu.addAction("Another file…", self._add_lora_file)
+        menu.exec(QCursor.pos())
+
+    def _add_lora_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA", "", "LoRA files (*.safetensors)")
         if path:
             self.session.add_lora(path)

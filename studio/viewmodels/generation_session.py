@@ -15,7 +15,7 @@ from studio.core.builtin_models import (
     is_builtin,
     recommended_settings,
 )
-from studio.core.model_scan import ModelEntry, scan
+from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.prompts import extract_loras
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS
 from studio.core.specs import GenerateSpec, LoraRef, random_seed, validate
@@ -63,7 +63,7 @@ class GenerationSession(QObject):
         self._model_dirs = list(model_dirs or [])
         self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")] + [BUILTIN_LORA_DIR]
         self.recent_models: list[str] = list(recent_models or [])
-        self._scanned: list[ModelEntry] = []
+        self._scanned: list[LibraryEntry] = []
         self._values: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}
         self._errors: dict[str, str] = {}
         self.last_seed: int | None = None
@@ -113,7 +113,12 @@ class GenerationSession(QObject):
 
     # -- models ------------------------------------------------------------------------------------------------
     def rescan_models(self) -> None:
-        self._scanned = scan(self._model_dirs)
+        """Look in the model folders now (the Models room's full scan replaces this with ``use_library``)."""
+        self.use_library([e for d in self._model_dirs for e in scan_folder(d, "models folder", max_depth=2)])
+
+    def use_library(self, entries: list[LibraryEntry]) -> None:
+        """The model picker and the LoRA lookup come from the model library (every folder Studio sees)."""
+        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora")]
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
@@ -125,7 +130,7 @@ class GenerationSession(QObject):
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
         builtins = {str(e.path): e.label for e in builtin_image_models()}
-        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "image"), *builtins]:
+        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "checkpoint"), *builtins]:
             if path in seen or not Path(path).exists():
                 continue
             seen.add(path)
@@ -207,7 +212,17 @@ class GenerationSession(QObject):
     def set_lora_weight(self, path: str, weight: float) -> None:
         self.set("loras", [[p, weight if p == path else w] for p, w in self._values["loras"]])
 
+    def lora_choices(self) -> list[tuple[str, str]]:
+        """(label, path) of the library's LoRAs, those of the chosen model's family first."""
+        family = next((e.family for e in self._scanned if str(e.path) == self._values["model"]), "")
+        loras = [e for e in self._scanned if e.kind == "lora"]
+        loras.sort(key=lambda e: (bool(family) and e.family != family, e.name.lower()))
+        return [(f"{e.name}  ({e.label})" if e.label else e.name, str(e.path)) for e in loras]
+
     def _find_lora(self, name: str) -> Path | None:
+        for e in self._scanned:
+            if e.kind == "lora" and e.path.stem == name:
+                return e.path
         dirs = self._lora_dirs + [Path(p).parent for p, _ in self._values["loras"]]
         for d in dirs:
             for suffix in LORA_SUFFIXES:

@@ -10,9 +10,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from studio.core.hashing import HashCache
-from studio.core.model_library import LibraryEntry, scan_library
+from studio.core.model_library import LibraryEntry, describe_path, scan_library
+from studio.core.settings import Settings
 
-COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size")
+COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size", "Hash")
+KIND_FOLDERS = {"lora": "loras", "embedding": "embeddings", "vae": "vae"}  # inside the models folder
 EntryRole = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 
@@ -29,18 +31,23 @@ def human_size(n: int) -> str:
 class ModelLibraryModel(QAbstractTableModel):
     scanned = Signal(int)  # how many entries
     hashed = Signal(str, str)  # (path, SHA-256)
+    imported = Signal(str)  # the new path
+    importFailed = Signal(str)  # a message
     _done = Signal(object)
     _hash_done = Signal(str, str)
 
     def __init__(self, models_dir: Path, extra_folders: list[str], hashes: HashCache | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, settings: Settings | None = None):
         super().__init__(parent)
+        self.settings = settings or Settings(model_folders=list(extra_folders))
         self.hashes = hashes
+        self.search = ""
         self._hash_done.connect(self.hashed, Qt.ConnectionType.QueuedConnection)
         self.models_dir = models_dir
         self.extra_folders = list(extra_folders)
         self._all: list[LibraryEntry] = []
         self._shown: list[LibraryEntry] = []
+        self._short: dict[str, str | None] = {}
         self.kind_filter = ""
         self.scanning = False
         self._done.connect(self._apply, Qt.ConnectionType.QueuedConnection)
@@ -51,9 +58,10 @@ class ModelLibraryModel(QAbstractTableModel):
             return
         self.scanning = True
         folders = [Path(p) for p in self.extra_folders]
+        overrides, allow = dict(self.settings.family_overrides), self.settings.allow_pickle
 
         def work() -> None:
-            entries = scan_library(self.models_dir, folders)
+            entries = scan_library(self.models_dir, folders, overrides=overrides, allow_pickle=allow)
             with contextlib.suppress(RuntimeError):  # the window closed while scanning
                 self._done.emit(entries)
 
@@ -96,14 +104,64 @@ class ModelLibraryModel(QAbstractTableModel):
     def _apply(self, entries: list[LibraryEntry]) -> None:
         self.scanning = False
         self._all = entries
+        self._short = {str(e.path): self.known_hash(e.path) for e in entries if e.path.is_file()}
         self.set_kind_filter(self.kind_filter)
         self.scanned.emit(len(entries))
 
+    @property
+    def entries(self) -> list[LibraryEntry]:
+        return list(self._all)
+
     def set_kind_filter(self, kind: str) -> None:
-        self.beginResetModel()
         self.kind_filter = kind
-        self._shown = [e for e in self._all if not kind or e.kind == kind]
+        self._refilter()
+
+    def set_search(self, text: str) -> None:
+        self.search = text
+        self._refilter()
+
+    def _refilter(self) -> None:
+        words = self.search.lower().split()
+        self.beginResetModel()
+        self._shown = [e for e in self._all if (not self.kind_filter or e.kind == self.kind_filter) and
+                       all(w in f"{e.name} {e.label} {e.family} {e.path}".lower() for w in words)]
         self.endResetModel()
+
+    # -- the user's say ----------------------------------------------------------------------------------------
+    def set_family(self, path: Path, family: str) -> None:
+        """Override what the header suggested ("" goes back to it); remembered in settings."""
+        if family:
+            self.settings.family_overrides[str(path)] = family
+        else:
+            self.settings.family_overrides.pop(str(path), None)
+        self.rescan()
+
+    def set_allow_pickle(self, allow: bool) -> None:
+        self.settings.allow_pickle = allow
+        self.rescan()
+
+    def make_default(self, entry: LibraryEntry) -> None:
+        if entry.kind == "checkpoint":
+            self.settings.remember_model(str(entry.path))
+        elif entry.kind == "text":
+            self.settings.text_model = str(entry.path)
+
+    def is_default(self, entry: LibraryEntry) -> bool:
+        return str(entry.path) in (self.settings.image_model, self.settings.text_model)
+
+    def import_file(self, source: Path, link: bool = False) -> None:
+        """Copy (or link) a model file into the models folder, in the subfolder of its kind, off the GUI thread."""
+        def work() -> None:
+            try:
+                dest = import_model_file(source, self.models_dir, link)
+            except OSError as e:
+                with contextlib.suppress(RuntimeError):
+                    self.importFailed.emit(f"Could not import {source.name}: {e.strerror or e}")
+                return
+            with contextlib.suppress(RuntimeError):
+                self.imported.emit(str(dest))
+
+        threading.Thread(target=work, name="studio-import", daemon=True).start()
 
     def entry(self, row: int) -> LibraryEntry | None:
         return self._shown[row] if 0 <= row < len(self._shown) else None
@@ -128,5 +186,35 @@ class ModelLibraryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{e.path}\n{e.reason}" if e.reason else str(e.path)
         if role == Qt.ItemDataRole.DisplayRole:
-            return (e.name, e.kind, e.label or e.family or "—", e.source, human_size(e.size))[index.column()]
+            short = (self._short.get(str(e.path)) or "")[:10]
+            return (e.name, e.kind, e.label or e.family or "—", e.source, human_size(e.size), short)[index.column()]
         return None
+
+
+def import_model_file(source: Path, models_dir: Path, link: bool = False) -> Path:
+    """Put ``source`` into ``models_dir`` (or its loras/embeddings/vae subfolder): a symlink, or a copy written
+    to a temporary name, flushed and renamed, so a half-copied model never appears. Never overwrites."""
+    import os
+    import shutil
+
+    kind = describe_path(source)["kind"]
+    folder = models_dir / KIND_FOLDERS.get(kind, "")
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / source.name
+    n = 1
+    while dest.exists() or dest.is_symlink():
+        dest = folder / f"{source.stem}-{n}{source.suffix}"
+        n += 1
+    if link:
+        dest.symlink_to(source.resolve())
+        return dest
+    part = dest.with_name(f".{dest.name}.part")
+    try:
+        with open(source, "rb") as src, open(part, "wb") as out:
+            shutil.copyfileobj(src, out, 8 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest

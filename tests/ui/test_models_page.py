@@ -71,3 +71,78 @@ def test_hash_on_demand_shows_sha256_and_autov2(qtbot, studio):
     text = page.details.toPlainText()
     assert digest in text and "AutoV2 hash" in text
     assert not page.hash_btn.isVisibleTo(page)
+
+
+def test_search_family_override_and_import(qtbot, studio, tmp_path):
+    models = studio.runtime.paths.models_dir
+    write_header(models / "mystery-sd2.safetensors", {
+        "model.diffusion_model.input_blocks.0.0.weight": [320, 4, 3, 3],
+        "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 1024]})
+    outside = tmp_path / "downloads" / "ink.safetensors"
+    outside.parent.mkdir()
+    write_header(outside, {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight":
+                           [8, 768]})
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        lib.rescan()
+    page.search.setText("mystery")
+    assert [lib.entry(r).name for r in range(lib.rowCount())] == ["mystery-sd2"]
+    page.table.selectRow(0)
+    assert "cannot" in page.details.toPlainText() or "do not show" in page.details.toPlainText()
+    page.family_box.setCurrentIndex(page.family_box.findData("sd2-v"))
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        page.family_box.activated.emit(page.family_box.currentIndex())
+    page.table.selectRow(0)
+    assert lib.entry(0).family == "sd2-v" and "family set by you" in page.details.toPlainText()
+    studio.save()
+    saved = json.loads(studio.runtime.paths.settings_file.read_text())
+    assert saved["family_overrides"] == {str(models / "mystery-sd2.safetensors"): "sd2-v"}
+    # import: a copy lands in the loras subfolder, the original is untouched
+    before = outside.read_bytes()
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        page.import_file(str(outside), link=False)
+    assert (models / "loras" / "ink.safetensors").read_bytes() == before == outside.read_bytes()
+    assert not list(models.rglob(".*.part"))
+    page.search.setText("ink")
+    assert [lib.entry(r).kind for r in range(lib.rowCount())] == ["lora"]
+    # and the Image panel's LoRA menu offers it
+    assert any(path == str(models / "loras" / "ink.safetensors") for _, path in studio.session.lora_choices())
+
+
+def test_download_dialog_fetches_from_a_local_hub(qtbot, studio, tmp_path, monkeypatch):
+    from tests.fake_hub import FakeHub, FakeRepo
+
+    hub = FakeHub({"someone/xl-thing": FakeRepo({"thing.safetensors": b"", "README.md": b"hi"})})
+    data = (tmp_path / "x.safetensors")
+    write_header(data, {"lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 2048]})
+    hub.repos["someone/xl-thing"].files["thing.safetensors"] = data.read_bytes()
+    url, server = hub.start()
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    page = studio.window.models_page
+    try:
+        dialog = page.open_downloads()
+        assert dialog.table.rowCount() >= 5 and not dialog.offline.isVisible()
+        dialog.table.selectRow(0)
+        assert dialog.repo.text()  # a recommended entry fills the form
+        dialog.repo.setText("someone/xl-thing")
+        dialog.file.setText("thing.safetensors")
+        with qtbot.waitSignal(page.model.scanned, timeout=30_000):
+            dialog.go.click()
+        assert dialog.status.text().startswith("Done")
+        names = {page.model.entry(r).name: page.model.entry(r) for r in range(page.model.rowCount())}
+        assert names["someone/xl-thing/thing"].family == "sdxl"
+        dialog.repo.setText("someone/missing")
+        dialog.file.setText("")
+        with qtbot.waitSignal(page.downloads.failed, timeout=10_000):
+            dialog.go.click()
+        assert "Not found" in dialog.status.text()
+        dialog.close()
+    finally:
+        server.shutdown()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = page.open_downloads()
+    assert offline.offline.isVisibleTo(offline) and offline.table.rowCount() >= 5
+    offline.close()
