@@ -84,6 +84,19 @@ def estimate(family: str, dtype_bytes: int = 2, width: int | None = None, height
                           int(VAE_GB_PER_MP * mp * batch * scale * GB), int(weights * share))
 
 
+def estimate_for_files(family: str, dtype_bytes: int, size_on_disk: int, width: int | None = None,
+                       height: int | None = None, batch: int = 1) -> MemoryEstimate:
+    """The estimate for a model on disk: by its family's published size, unless the files show a much smaller
+    model in that layout (a demo or test model), which is then measured by its files."""
+    est = estimate(family, dtype_bytes, width, height, batch)
+    if not est.weights or size_on_disk < est.weights // 8:
+        scale = max(size_on_disk, 1) / 1e9
+        est = estimate("", dtype_bytes, width, height, batch, weights_bytes=size_on_disk)
+        est = MemoryEstimate(est.weights, int(est.unet_work * min(1.0, scale)), int(est.vae_decode * min(1.0, scale)),
+                             est.largest_component)
+    return est
+
+
 def _needed(est: MemoryEstimate, slicing: bool, tiling: bool, offload: bool) -> int:
     unet = est.unet_work // 2 if slicing else est.unet_work
     vae = min(est.vae_decode, int(VAE_TILED_GB * GB)) if tiling else est.vae_decode

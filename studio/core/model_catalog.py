@@ -38,5 +38,7 @@ def recommended() -> tuple[CatalogEntry, ...]:
 
 def for_kind(kind: str = "", memory_gb: float | None = None) -> list[CatalogEntry]:
     """Entries of ``kind`` ("" for all), those that fit ``memory_gb`` first, smallest first within each."""
+    order = ("checkpoint", "lora", "vae", "text", "captioner")
     items = [m for m in recommended() if not kind or m.kind == kind]
-    return sorted(items, key=lambda m: (not m.fits(memory_gb), m.kind, m.memory_gb, m.size_gb))
+    return sorted(items, key=lambda m: (not m.fits(memory_gb), order.index(m.kind) if m.kind in order else 9,
+                                        m.memory_gb, m.size_gb))

@@ -217,28 +217,25 @@ def _weights_on_disk(path: Path) -> int:
 
 def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryOptions:
     """The memory estimate and the savings to use, before loading (said to the user as the model loads)."""
-    from studio.core.memory_plan import choose, estimate
+    from studio.core.memory_plan import choose, estimate_for_files
     from studio.engine.devices import device_memory
 
-    family = _family_of(path, options)
     dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
-    est = estimate(family, dtype_bytes, weights_bytes=_weights_on_disk(path))
-    if _weights_on_disk(path) < est.weights // 8:  # a small model in a big family's layout (tests, demos)
-        est = estimate("", dtype_bytes, weights_bytes=_weights_on_disk(path))
+    est = estimate_for_files(_family_of(path, options), dtype_bytes, _weights_on_disk(path))
     return choose(est, placement.device, device_memory(placement.device)[1], attention_slicing=options.attention_slicing,
                   vae_tiling=options.vae_tiling, cpu_offload=options.cpu_offload)
 
 
 def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> MemoryOptions:
     """Switch attention slicing and VAE tiling for this job's size (model CPU offload stays as loaded)."""
-    from studio.core.memory_plan import MemoryEstimate, choose, estimate
+    from studio.core.memory_plan import MemoryEstimate, choose, estimate_for_files
     from studio.engine.devices import device_memory
 
     pipe = model.base
     weights = sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
                   if (m := getattr(pipe, name, None)) is not None for p in m.parameters())
     dtype_bytes = 2 if model.placement.dtype_name in ("float16", "bfloat16") else 4
-    rough = estimate(model.family if weights > 5e8 else "", dtype_bytes, width, height, batch, weights_bytes=weights)
+    rough = estimate_for_files(model.family, dtype_bytes, weights, width, height, batch)
     est = MemoryEstimate(weights, rough.unet_work, rough.vae_decode, rough.largest_component)
     free = device_memory(model.placement.device)[1]
     if free is not None and model.placement.device != "cpu" and not model.memory.cpu_offload:

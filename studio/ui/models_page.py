@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.memory_plan import GB, DeviceInfo, choose, estimate, gb
+from studio.core.memory_plan import GB, DeviceInfo, choose, estimate_for_files, gb
 from studio.core.model_library import FAMILY_CHOICES
 from studio.ui.download_dialog import DownloadDialog
 from studio.ui.model_settings import DeviceMemorySettings
@@ -228,7 +228,7 @@ class ModelsPage(QWidget):
         info = self.device()
         if info is None:
             return "Memory: measured once the device is known (a few seconds after start)."
-        est = estimate(e.family, info.dtype_bytes, weights_bytes=e.size)
+        est = estimate_for_files(e.family, info.dtype_bytes, e.size)
         plan = choose(est, info.device, info.free, attention_slicing=self.model.settings.attention_slicing,
                       vae_tiling=self.model.settings.vae_tiling, cpu_offload=self.model.settings.cpu_offload)
         where = f"{info.name}, {info.dtype}"
