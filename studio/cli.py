@@ -12,7 +12,7 @@ from typing import Any
 
 from studio import __version__
 
-COMMANDS = ("generate", "write", "info", "gallery", "models")
+COMMANDS = ("generate", "write", "info", "gallery", "models", "train")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -110,6 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("--kind")
     mr.add_argument("--json", action="store_true")
 
+    t = sub.add_parser("train", help="train a LoRA on your pictures")
+    t.add_argument("--images", help="a folder of pictures (copied; the originals are never changed)")
+    t.add_argument("--trigger", help="the word that will call up what you train, e.g. sks")
+    t.add_argument("--class", dest="class_word", default=None, help="what it is: dog, person, painting…")
+    t.add_argument("--base", help="the base model (default: the last image model used, else the built-in demo)")
+    t.add_argument("--preset", choices=("person", "object", "style"), default="object")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--rank", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--resolution", type=int)
+    t.add_argument("--batch-size", type=int, default=1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--text-encoder", action="store_true", help="train the text encoder too")
+    t.add_argument("--kohya", action="store_true", help="also write <out>-kohya.safetensors (A1111/ComfyUI names)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--out", help="the LoRA to write (.safetensors)")
+    t.add_argument("--json", action="store_true", help="progress as JSON lines")
+
     i = sub.add_parser("info", help="show the recipe inside images (Studio, A1111/Forge, ComfyUI, InvokeAI, …)")
     i.add_argument("images", nargs="+")
     i.add_argument("--json", action="store_true", help="one normalised JSON object per image")
@@ -129,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         return _gallery(args)
     if args.command == "models":
         return _models(args)
+    if args.command == "train":
+        from studio.cli_train import train_command
+
+        return train_command(args)
     parser.print_help()
     return EXIT_OK
 

@@ -16,8 +16,10 @@ from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
+from studio.core.train_specs import TrainSpec
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
+from studio.engine.train_job import TrainJob
 from studio.worker.runner import JobRunner
 
 Listener = Callable[[Event], None]
@@ -103,7 +105,8 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []
     runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,
-                       {GenerateSpec: engine.generate, WriteSpec: text.write, ContextSpec: text.preview_context})
+                       {GenerateSpec: engine.generate, WriteSpec: text.write, ContextSpec: text.preview_context,
+                        TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear()))})
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
     holder.append(rt)
     return rt

@@ -37,6 +37,11 @@ class StudioPaths:
         return self.home / "writer"
 
     @property
+    def training_dir(self) -> Path:
+        """Fine-tuning: ``datasets/<name>`` (copies of the pictures, captions) and ``runs/<name>`` (checkpoints)."""
+        return self.home / "training"
+
+    @property
     def models_dir(self) -> Path:
         return self.home / "models"
 

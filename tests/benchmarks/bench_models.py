@@ -23,10 +23,10 @@ from studio.core.hashing import CHUNK, HashCache, sha256_file  # noqa: E402
 from studio.core.model_library import scan_library  # noqa: E402
 
 KINDS = [  # a header like each kind's real files: hundreds of tensors
-    ("checkpoint", ["model.diffusion_model.input_blocks.%d.1.transformer_blocks.0.attn2.to_k.weight" % i
-                    for i in range(12)] + ["cond_stage_model.transformer.text_model.encoder.layers.%d.mlp.fc1.weight" % i
+    ("checkpoint", [f"model.diffusion_model.input_blocks.{i}.1.transformer_blocks.0.attn2.to_k.weight"
+                    for i in range(12)] + [f"cond_stage_model.transformer.text_model.encoder.layers.{i}.mlp.fc1.weight"
                                            for i in range(12)] + ["model.diffusion_model.input_blocks.0.0.weight"]),
-    ("lora", ["lora_unet_down_blocks_%d_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight" % i
+    ("lora", [f"lora_unet_down_blocks_{i}_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"
               for i in range(200)]),
     ("embedding", ["emb_params"]),
 ]

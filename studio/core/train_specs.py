@@ -1,0 +1,178 @@
+"""What a LoRA training run is asked to do (TrainSpec), its presets, its events, and the pre-flight estimate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from studio.core.events import Event
+from studio.core.memory_plan import FAMILY_PARAMS, GB
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    dataset: str  # a dataset folder (core.dataset) or a plain folder of pictures with .txt captions
+    base: str  # a diffusers SD 1.x / SDXL folder or single-file checkpoint
+    out: str  # the .safetensors LoRA to write
+    run_dir: str  # checkpoints, samples, log
+    trigger: str = "sks"
+    class_word: str = ""
+    steps: int = 1500
+    rank: int = 16
+    alpha: float = 16.0
+    lr_unet: float = 1e-4
+    lr_text: float = 5e-5
+    train_text_encoder: bool = False
+    optimizer: str = "adamw"  # adamw | adamw8bit (when bitsandbytes is installed)
+    schedule: str = "constant_with_warmup"  # constant | constant_with_warmup | cosine | linear
+    warmup_steps: int = 100
+    batch_size: int = 1
+    resolution: int = 512
+    mixed_precision: str = "auto"  # auto | no | fp16 | bf16
+    gradient_checkpointing: bool = False
+    cache_latents: bool = True
+    seed: int = 0
+    min_snr_gamma: float = 5.0  # 0 turns min-SNR weighting off
+    sample_every: int = 250  # steps; 0: never
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    sample_prompts: tuple[str, ...] = ()  # default: "<trigger> <class>" variations
+    sample_seeds: tuple[int, ...] = (1, 2)
+    sample_steps: int = 20
+    kohya_export: bool = False  # also write <out>-kohya.safetensors for AUTOMATIC1111 / ComfyUI
+    device: str = "auto"
+    ab_grid: bool = True  # at the end: base vs LoRA, same seeds, for each kept checkpoint
+    inject_nan_at: int = 0  # tests: make the loss NaN at this step
+
+    def prompts(self) -> tuple[str, ...]:
+        lead = " ".join(w for w in (self.trigger, self.class_word) if w)
+        return self.sample_prompts or (f"a photo of {lead}", f"{lead} on the moon, detailed")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainSpec:
+        data = json.loads(text)
+        names = {f.name for f in fields(cls)}
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+        return cls(**data)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # about 20 pictures at 512 px on SD 1.5 (SDXL: the same at 1024 px, lower learning rates work better)
+    "person": {"rank": 16, "alpha": 16, "lr_unet": 1e-4, "lr_text": 5e-5, "train_text_encoder": True,
+               "steps": 1500, "warmup_steps": 100, "min_snr_gamma": 5.0},
+    "object": {"rank": 16, "alpha": 16, "lr_unet": 1e-4, "lr_text": 5e-5, "train_text_encoder": False,
+               "steps": 1200, "warmup_steps": 100, "min_snr_gamma": 5.0},
+    "style": {"rank": 32, "alpha": 16, "lr_unet": 1e-4, "lr_text": 0.0, "train_text_encoder": False,
+              "steps": 2000, "warmup_steps": 150, "min_snr_gamma": 5.0},
+}
+
+
+def with_preset(spec: TrainSpec, name: str) -> TrainSpec:
+    return replace(spec, **PRESETS[name])
+
+
+def validate_train(spec: TrainSpec) -> dict[str, str]:
+    problems = {}
+    if spec.steps < 1:
+        problems["steps"] = "Train for at least one step."
+    if not 1 <= spec.rank <= 256:
+        problems["rank"] = "The rank must be between 1 and 256."
+    if not 0 < spec.lr_unet < 1:
+        problems["lr_unet"] = "The learning rate must be between 0 and 1 (1e-4 is usual)."
+    if spec.resolution % 64 or not 64 <= spec.resolution <= 2048:
+        problems["resolution"] = "The resolution must be a multiple of 64 between 64 and 2048."
+    if spec.batch_size < 1:
+        problems["batch_size"] = "The batch size must be at least 1."
+    if not spec.trigger.strip():
+        problems["trigger"] = "Choose a trigger word."
+    if not spec.out.endswith(".safetensors"):
+        problems["out"] = "The LoRA is written as a .safetensors file."
+    if spec.optimizer not in ("adamw", "adamw8bit"):
+        problems["optimizer"] = "The optimizer is adamw or adamw8bit."
+    return problems
+
+
+def preflight(spec: TrainSpec, family: str, device: str, free: int | None, params: int | None = None,
+              steps_per_s: float | None = None) -> tuple[int, float | None, str | None]:
+    """(bytes needed, seconds, refusal) before training: weights + LoRA with its optimizer + activations."""
+    total = params if params is not None else FAMILY_PARAMS.get(family, (1e9, 0.8e9))[0]
+    half = device != "cpu" and spec.mixed_precision != "no"
+    weights = total * (2 if half else 4)
+    lora = spec.rank * 2 * 1024 * 1200 * 4 * 4  # parameters × (weight, grad, two Adam moments)
+    mp = spec.resolution * spec.resolution / 1e6
+    acts = (3.0 if not spec.gradient_checkpointing else 0.8) * GB * mp * spec.batch_size * (1 if half else 2)
+    scale = total / 1.07e9
+    needed = int(weights + lora + acts * scale + 0.5 * GB)
+    seconds = spec.steps / steps_per_s if steps_per_s else None
+    if free is not None and needed > free:
+        return needed, seconds, (f"Training needs about {needed / GB:.1f} GB but {free / GB:.1f} GB is free: lower the "
+                                 "resolution or batch size, turn on gradient checkpointing or mixed precision.")
+    return needed, seconds, None
+
+
+# -- events of a training run (the trainer also sends Progress, Note, Finished, Failed, Cancelled) --------------
+@dataclass(frozen=True)
+class TrainStep(Event):
+    step: int = 0
+    total: int = 0
+    loss: float = 0.0
+    lr: float = 0.0
+    seconds: float = 0.0  # since the run (or resume) began
+
+
+@dataclass(frozen=True)
+class SamplesSaved(Event):
+    step: int = 0
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    step: int = 0
+    path: str = ""
+    kept: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainDone(Event):
+    path: str = ""  # the LoRA
+    kohya_path: str = ""
+    grids: tuple[str, ...] = ()  # A/B grids, one per kept checkpoint
+    run_dir: str = ""
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted(Path(run_dir).glob("checkpoint-*/state.pt"), key=lambda p: int(p.parent.name.split("-")[1]))
+    return ckpts[-1].parent if ckpts else None
+
+
+def run_state(run_dir: Path) -> dict[str, Any]:
+    """What a run folder says about itself: {"status": "running"|"done"|"failed"|"cancelled", "step", ...}."""
+    try:
+        return json.loads((Path(run_dir) / "status.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+@dataclass
+class LossCurve:
+    """The points of the live loss curve, smoothed for display."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+    def add(self, step: int, loss: float) -> None:
+        self.steps.append(step)
+        self.losses.append(loss)
+
+    def smoothed(self, beta: float = 0.9) -> list[float]:
+        out, avg = [], None
+        for v in self.losses:
+            avg = v if avg is None else beta * avg + (1 - beta) * v
+            out.append(avg)
+        return out

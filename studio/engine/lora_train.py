@@ -1,0 +1,484 @@
+"""LoRA training on SD 1.x / 2.x / SDXL with peft: buckets, cached latents, min-SNR, checkpoints that resume
+bit-identically (weights, optimizer, schedule, random state, data position), samples, NaN rollback, export.
+
+Runs wherever it is called; Studio calls it in a subprocess (``train_process``) so that a crash or ``kill -9`` of
+the trainer never takes the window with it, and a run always resumes from its last whole checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from studio.core.atomic import atomic_write, fsync_dir
+from studio.core.cancel import CancelToken
+from studio.core.dataset import Dataset, bucket_for, buckets, fit_to_bucket
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.events import Event, Note, Progress
+from studio.core.settings import LoadOptions
+from studio.core.train_specs import (
+    CheckpointSaved,
+    SamplesSaved,
+    TrainDone,
+    TrainSpec,
+    TrainStep,
+    latest_checkpoint,
+    validate_train,
+)
+
+Emit = Callable[[Event], None]
+UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
+
+
+def _fail(message: str, field: str | None = None, kind: ErrorKind = ErrorKind.INVALID_INPUT) -> StudioError:
+    return StudioError(kind, message, field=field)
+
+
+@dataclass
+class Example:
+    pixels: Any  # tensor 3×H×W in [-1, 1]
+    caption: str
+    bucket: tuple[int, int]
+    original: tuple[int, int]  # (height, width) before fitting, for SDXL's size conditioning
+
+
+def load_examples(spec: TrainSpec) -> list[Example]:
+    import numpy as np
+    import torch
+
+    ds = Dataset.open(Path(spec.dataset))
+    ds.trigger, ds.class_word = spec.trigger, spec.class_word
+    if not ds.images:  # a plain folder of pictures (with kohya-style .txt captions beside them)
+        raise _fail(f"{spec.dataset} holds no dataset: import pictures first.", "dataset")
+    if problems := ds.problems():
+        raise _fail(problems[0], "dataset")
+    choices = buckets(spec.resolution)
+    out = []
+    for img in ds.used():
+        with Image.open(ds.path(img)) as raw:
+            im = raw.convert("RGB")
+        size = bucket_for(im.width, im.height, choices)
+        fitted = fit_to_bucket(im, size, img.focus)
+        arr = torch.from_numpy(np.asarray(fitted, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+        out.append(Example(arr, ds.full_caption(img), size, (im.height, im.width)))
+    return out
+
+
+def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The batches of one epoch: shuffled by (seed, epoch) alone, each from one bucket — so step N always sees the
+    same pictures, whether the run was resumed or not."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    by_bucket: dict[tuple[int, int], list[int]] = {}
+    for i in order:
+        by_bucket.setdefault(examples[i].bucket, []).append(i)
+    batches = [ids[k:k + batch_size] for ids in by_bucket.values() for k in range(0, len(ids), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_at(examples: list[Example], spec: TrainSpec, step: int) -> list[int]:
+    epoch, k = 0, step
+    while True:
+        batches = batches_for_epoch(examples, spec.batch_size, spec.seed, epoch)
+        if k < len(batches):
+            return batches[k]
+        k -= len(batches)
+        epoch += 1
+
+
+class Trainer:
+    def __init__(self, spec: TrainSpec, emit: Emit, cancel: CancelToken | None = None):
+        if problems := validate_train(spec):
+            field, message = next(iter(problems.items()))
+            raise _fail(message, field)
+        self.spec = spec
+        self.emit = emit
+        self.cancel = cancel or CancelToken()
+        self.run = Path(spec.run_dir)
+        self.run.mkdir(parents=True, exist_ok=True)
+
+    # -- set-up --------------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        import torch
+        from peft import LoraConfig, inject_adapter_in_model
+
+        from studio.engine.devices import choose_placement
+        from studio.engine.pipelines import _load, check_model_path
+
+        spec = self.spec
+        placement = choose_placement(spec.device, "fp32")  # trainable weights in fp32; autocast does the rest
+        self.device = placement.device
+        path = check_model_path(spec.base)
+        self.emit(Note(text=f"Loading {path.name}…"))
+        model = _load(path, placement, LoadOptions())
+        if model.family not in ("sd1", "sd2", "sdxl"):
+            raise _fail(f"{path.name} is a {model.family} model; Studio trains LoRAs for SD 1.x, 2.x and SDXL.",
+                        "base", ErrorKind.MODEL_INVALID)
+        self.family = model.family
+        self.pipe = pipe = model.base
+        self.xl = self.family == "sdxl"
+        self.encoders = [pipe.text_encoder] + ([pipe.text_encoder_2] if self.xl else [])
+        self.tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if self.xl else [])
+        for m in (pipe.unet, pipe.vae, *self.encoders):
+            m.requires_grad_(False)
+        torch.manual_seed(spec.seed)
+        pipe.unet.add_adapter(LoraConfig(r=spec.rank, lora_alpha=spec.alpha, init_lora_weights="gaussian",
+                                         target_modules=UNET_TARGETS))
+        if spec.train_text_encoder:
+            for i, te in enumerate(self.encoders):
+                self.encoders[i] = inject_adapter_in_model(
+                    LoraConfig(r=spec.rank, lora_alpha=spec.alpha, init_lora_weights="gaussian",
+                               target_modules=TEXT_TARGETS), te)
+        if spec.gradient_checkpointing:
+            pipe.unet.enable_gradient_checkpointing()
+        groups = [{"params": [p for p in pipe.unet.parameters() if p.requires_grad], "lr": spec.lr_unet}]
+        if spec.train_text_encoder:
+            groups.append({"params": [p for te in self.encoders for p in te.parameters() if p.requires_grad],
+                           "lr": spec.lr_text or spec.lr_unet})
+        self.optimizer = self._optimizer(groups)
+        from diffusers.optimization import get_scheduler
+
+        self.schedule = get_scheduler(spec.schedule, self.optimizer,
+                                      num_warmup_steps=spec.warmup_steps if "warmup" in spec.schedule or
+                                      spec.schedule in ("cosine", "linear") else 0,
+                                      num_training_steps=spec.steps)
+        self.noise_gen = torch.Generator().manual_seed(spec.seed)
+        self.examples = load_examples(spec)
+        self.emit(Note(text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
+                            f"aspect-ratio bucket(s)"))
+        self.latents: list[Any] | None = None
+        if spec.cache_latents:
+            with torch.no_grad():
+                self.latents = [self._encode_image(e.pixels[None]) for e in self.examples]
+        self.alphas = self._train_alphas()
+        self.autocast = self._autocast_dtype()
+
+    def _optimizer(self, groups: list[dict[str, Any]]) -> Any:
+        import torch
+
+        if self.spec.optimizer == "adamw8bit":
+            try:
+                import bitsandbytes as bnb  # type: ignore[import-not-found]
+
+                return bnb.optim.AdamW8bit(groups, weight_decay=1e-2)
+            except ImportError:
+                self.emit(Note(text="8-bit AdamW needs bitsandbytes, which is not installed: using AdamW."))
+        return torch.optim.AdamW(groups, weight_decay=1e-2)
+
+    def _autocast_dtype(self) -> Any:
+        import torch
+
+        mp = self.spec.mixed_precision
+        if mp == "auto":
+            mp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if self.device == "cuda" else "no"
+        return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mp)
+
+    def _train_alphas(self) -> Any:
+        sched = self.pipe.scheduler
+        self.prediction = sched.config.get("prediction_type", "epsilon")
+        from diffusers import DDPMScheduler
+
+        return DDPMScheduler.from_config(sched.config).alphas_cumprod
+
+    def _encode_image(self, pixels: Any) -> Any:
+        vae = self.pipe.vae
+        lat = vae.encode(pixels.to(self.device, vae.dtype)).latent_dist.mean
+        return (lat * vae.config.scaling_factor).cpu()
+
+    # -- one step ----------------------------------------------------------------------------------------------
+    def _text(self, captions: list[str]) -> tuple[Any, Any]:
+        import torch
+
+        states, pooled = [], None
+        for tok, te in zip(self.tokenizers, self.encoders, strict=True):
+            ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids.to(self.device)
+            if self.xl:
+                out = te(ids, output_hidden_states=True)
+                states.append(out.hidden_states[-2])
+                pooled = out[0]
+            else:
+                states.append(te(ids)[0])
+        return torch.cat(states, dim=-1), pooled
+
+    def loss_at(self, step: int) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        idx = batch_at(self.examples, self.spec, step)
+        if self.latents is not None:
+            x0 = torch.cat([self.latents[i] for i in idx]).to(self.device)
+        else:
+            with torch.no_grad():
+                x0 = self._encode_image(torch.stack([self.examples[i].pixels for i in idx])).to(self.device)
+        noise = torch.randn(x0.shape, generator=self.noise_gen).to(self.device)
+        t = torch.randint(0, len(self.alphas), (len(idx),), generator=self.noise_gen)
+        a = self.alphas[t].to(self.device).view(-1, 1, 1, 1)
+        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        target = a.sqrt() * noise - (1 - a).sqrt() * x0 if self.prediction == "v_prediction" else noise
+        with torch.autocast(self.device, dtype=self.autocast, enabled=self.autocast is not None):
+            states, pooled = self._text([self.examples[i].caption for i in idx])
+            kwargs: dict[str, Any] = {}
+            if self.xl:
+                h, w = self.examples[idx[0]].bucket[1], self.examples[idx[0]].bucket[0]
+                ids = [[*self.examples[i].original, 0, 0, h, w] for i in idx]
+                kwargs["added_cond_kwargs"] = {"text_embeds": pooled,
+                                               "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device)}
+            pred = self.pipe.unet(noisy, t.to(self.device), states, **kwargs).sample
+        per_item = F.mse_loss(pred.float(), target.float(), reduction="none").mean((1, 2, 3))
+        if self.spec.min_snr_gamma > 0:
+            snr = (a / (1 - a)).view(-1)
+            weight = torch.clamp(snr, max=self.spec.min_snr_gamma) / (snr + 1 if self.prediction == "v_prediction"
+                                                                       else snr)
+            per_item = per_item * weight
+        return per_item.mean()
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def lora_state(self) -> dict[str, Any]:
+        from peft.utils import get_peft_model_state_dict
+
+        state = {"unet": get_peft_model_state_dict(self.pipe.unet)}
+        if self.spec.train_text_encoder:
+            for i, te in enumerate(self.encoders):
+                state[f"text_encoder{'_2' if i else ''}"] = get_peft_model_state_dict(te)
+        return {part: {k: v.detach().cpu().clone() for k, v in sd.items()} for part, sd in state.items()}
+
+    def set_lora_state(self, state: dict[str, Any]) -> None:
+        from peft.utils import set_peft_model_state_dict
+
+        set_peft_model_state_dict(self.pipe.unet, state["unet"])
+        for i, te in enumerate(self.encoders):
+            key = f"text_encoder{'_2' if i else ''}"
+            if key in state:
+                set_peft_model_state_dict(te, state[key])
+
+    def save_checkpoint(self, step: int) -> Path:
+        import torch
+
+        final = self.run / f"checkpoint-{step}"
+        tmp = self.run / f".checkpoint-{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        state = {"step": step, "lora": self.lora_state(), "optimizer": self.optimizer.state_dict(),
+                 "schedule": self.schedule.state_dict(), "noise_gen": self.noise_gen.get_state(),
+                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                 "spec": self.spec.to_json()}
+        try:
+            atomic_write(tmp / "state.pt", lambda f: torch.save(state, f))
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+            fsync_dir(self.run)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StudioError(ErrorKind.IO, f"Could not write the checkpoint at step {step} ({e.strerror or e}); "
+                              "the earlier checkpoints are intact. Free some disk space and resume.", repr(e)) from e
+        kept = sorted(self.run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        for old in kept[: -max(2, self.spec.keep_checkpoints)]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def load_checkpoint(self, folder: Path) -> int:
+        import torch
+
+        state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
+        self.set_lora_state(state["lora"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.noise_gen.set_state(state["noise_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return int(state["step"])
+
+    # -- samples, export -----------------------------------------------------------------------------------------
+    def render(self, prompts: tuple[str, ...], seeds: tuple[int, ...], lora: bool = True) -> list[Image.Image]:
+        import torch
+
+        pipe = self.pipe
+        unet = pipe.unet
+        rng = torch.get_rng_state()
+        unet.eval()
+        if not lora:
+            unet.disable_adapters()
+        try:
+            size = self.spec.resolution
+            out = []
+            with torch.no_grad():
+                for prompt in prompts:
+                    for seed in seeds:
+                        out += pipe(prompt, num_inference_steps=self.spec.sample_steps, width=size, height=size,
+                                    generator=torch.Generator("cpu").manual_seed(seed)).images
+            return out
+        finally:
+            if not lora:
+                unet.enable_adapters()
+            unet.train()
+            torch.set_rng_state(rng)
+
+    def save_samples(self, step: int) -> Path:
+        images = self.render(self.spec.prompts(), self.spec.sample_seeds)
+        path = self.run / "samples" / f"step-{step:06d}.png"
+        path.parent.mkdir(exist_ok=True)
+        strip = grid(images, cols=len(images))
+        atomic_write(path, lambda f: strip.save(f, format="PNG"))
+        return path
+
+    def metadata(self) -> dict[str, str]:
+        import hashlib
+
+        spec = self.spec
+        base = Path(spec.base)
+        tags = {w: 1 for w in (spec.trigger, f"{spec.trigger} {spec.class_word}".strip()) if w}
+        meta = {"format": "pt", "studio_trigger_word": spec.trigger, "studio_class_word": spec.class_word,
+                "studio_base_family": self.family, "studio_base_model": base.name,
+                "studio_training": json.dumps({k: v for k, v in json.loads(spec.to_json()).items()
+                                               if k not in ("inject_nan_at",)}),
+                "ss_network_module": "networks.lora", "ss_network_dim": str(spec.rank),
+                "ss_network_alpha": str(spec.alpha), "ss_learning_rate": str(spec.lr_unet),
+                "ss_text_encoder_lr": str(spec.lr_text if spec.train_text_encoder else 0),
+                "ss_max_train_steps": str(spec.steps), "ss_resolution": f"({spec.resolution}, {spec.resolution})",
+                "ss_num_train_images": str(len(self.examples)), "ss_sd_model_name": base.name,
+                "ss_base_model_version": {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}[self.family],
+                "ss_seed": str(spec.seed), "ss_min_snr_gamma": str(spec.min_snr_gamma),
+                "ss_lr_scheduler": spec.schedule, "ss_optimizer": spec.optimizer,
+                "ss_tag_frequency": json.dumps({"dataset": tags})}
+        if base.is_file():
+            h = hashlib.sha256()
+            with open(base, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            meta["ss_sd_model_hash"] = meta["studio_base_sha256"] = h.hexdigest()
+        return meta
+
+    def export(self, out: Path, state: dict[str, Any] | None = None) -> tuple[Path, Path | None]:
+        """The LoRA as diffusers/peft load it (``load_lora_weights``), and optionally kohya-named."""
+        from diffusers.utils import convert_state_dict_to_diffusers, convert_state_dict_to_kohya
+        from safetensors.torch import save
+
+        state = state or self.lora_state()
+        tensors = {f"{part}.{k}": v.contiguous() for part, sd in state.items()
+                   for k, v in convert_state_dict_to_diffusers(sd).items()}
+        meta = self.metadata()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
+        kohya = None
+        if self.spec.kohya_export:
+            import torch
+
+            peft_named = {f"{part}.{k}": v.contiguous() for part, sd in state.items() for k, v in sd.items()}
+            ks = convert_state_dict_to_kohya(peft_named)
+            ks = {k: (torch.tensor(float(self.spec.alpha)) if k.endswith(".alpha") else v.contiguous())
+                  for k, v in ks.items()}
+            kohya = out.with_name(out.stem + "-kohya.safetensors")
+            atomic_write(kohya, lambda f: f.write(save(ks, metadata=meta)))
+        return out, kohya
+
+    def ab_grids(self) -> list[str]:
+        paths = []
+        final = self.lora_state()
+        base = self.render(self.spec.prompts(), self.spec.sample_seeds, lora=False)
+        for ck in sorted(self.run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
+            import torch
+
+            self.set_lora_state(torch.load(ck / "state.pt", map_location="cpu", weights_only=False)["lora"])
+            tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
+            img = grid(base + tuned, cols=len(base))
+            path = self.run / f"ab-{ck.name}.png"
+            atomic_write(path, lambda f, img=img: img.save(f, format="PNG"))
+            paths.append(str(path))
+        self.set_lora_state(final)
+        return paths
+
+    # -- the run -----------------------------------------------------------------------------------------------
+    def _status(self, status: str, step: int, **extra: Any) -> None:
+        data = {"status": status, "step": step, "steps": self.spec.steps, "out": self.spec.out, **extra}
+        atomic_write(self.run / "status.json", lambda f: f.write(json.dumps(data).encode()))
+
+    def train(self) -> TrainDone:
+        import torch
+
+        spec = self.spec
+        atomic_write(self.run / "spec.json", lambda f: f.write(spec.to_json().encode()))
+        self._setup()
+        start = 0
+        if (ck := latest_checkpoint(self.run)) is not None:
+            start = self.load_checkpoint(ck)
+            self.emit(Note(text=f"Resuming from the checkpoint at step {start}."))
+        self.pipe.unet.train()
+        for te in self.encoders:
+            te.train(spec.train_text_encoder)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        began = time.perf_counter()
+        self._status("running", start)
+        step = start
+        try:
+            while step < spec.steps:
+                self.cancel.raise_if_cancelled()
+                loss = self.loss_at(step)
+                if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
+                    loss = loss * float("nan")
+                if not math.isfinite(loss.item()):
+                    self._rollback(step + 1)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                self.optimizer.step()
+                self.schedule.step()
+                step += 1
+                self.emit(TrainStep(step=step, total=spec.steps, loss=float(loss.item()),
+                                    lr=float(self.schedule.get_last_lr()[0]), seconds=time.perf_counter() - began))
+                self.emit(Progress(step=step, total=spec.steps))
+                if spec.checkpoint_every and step % spec.checkpoint_every == 0 and step < spec.steps:
+                    self._checkpoint(step)
+                if spec.sample_every and step % spec.sample_every == 0:
+                    self.emit(SamplesSaved(step=step, paths=(str(self.save_samples(step)),)))
+        except JobCancelled:
+            self._status("cancelled", step)
+            raise
+        except StudioError as e:
+            self._status("failed", step, message=e.user_message)
+            raise
+        self._checkpoint(step)
+        out, kohya = self.export(Path(spec.out))
+        grids = tuple(self.ab_grids()) if spec.ab_grid else ()
+        self._status("done", step, grids=list(grids))
+        return TrainDone(path=str(out), kohya_path=str(kohya or ""), grids=grids, run_dir=str(self.run))
+
+    def _checkpoint(self, step: int) -> None:
+        folder = self.save_checkpoint(step)
+        kept = tuple(str(p) for p in sorted(self.run.glob("checkpoint-*")))
+        self.emit(CheckpointSaved(step=step, path=str(folder), kept=kept))
+
+    def _rollback(self, step: int) -> None:
+        ck = latest_checkpoint(self.run)
+        back = f"rolled back to the checkpoint at step {self.load_checkpoint(ck)}" if ck else "nothing was saved yet"
+        lower = f"{self.spec.lr_unet / 2:.1e}"
+        raise StudioError(ErrorKind.INTERNAL, f"The loss became NaN at step {step}; training stopped and {back}. "
+                          f"Lower the learning rate (try {lower}) or turn off fp16 mixed precision, then resume.")
+
+
+def grid(images: list[Image.Image], cols: int) -> Image.Image:
+    w, h = images[0].size
+    rows = math.ceil(len(images) / cols)
+    sheet = Image.new("RGB", (cols * w, rows * h), "white")
+    for i, im in enumerate(images):
+        sheet.paste(im, ((i % cols) * w, (i // cols) * h))
+    return sheet
+
+
+def train(spec: TrainSpec, emit: Emit, cancel: CancelToken | None = None) -> TrainDone:
+    return Trainer(spec, emit, cancel).train()

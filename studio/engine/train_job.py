@@ -1,0 +1,91 @@
+"""The training job on Studio's queue: it frees the device, runs the trainer in its own process and relays its
+events — so training waits for image and text jobs (and they for it), and a crashed trainer never takes the
+window with it."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from studio.core.atomic import atomic_write
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.event_codec import decode
+from studio.core.events import Cancelled, Event, Failed
+from studio.core.train_specs import TrainDone, TrainSpec, latest_checkpoint
+
+
+def trainer_command(spec_file: Path) -> list[str]:
+    return [sys.executable, "-m", "studio.engine.train_process", str(spec_file)]
+
+
+class TrainJob:
+    def __init__(self, make_room: Callable[[], None] = lambda: None):
+        self.make_room = make_room
+
+    def __call__(self, spec: TrainSpec, cancel: CancelToken, emit: Callable[[Event], None]) -> list[TrainDone]:
+        self.make_room()
+        run = Path(spec.run_dir)
+        run.mkdir(parents=True, exist_ok=True)
+        request = run / "request.json"
+        atomic_write(request, lambda f: f.write(spec.to_json().encode()))
+        with open(run / "trainer.log", "ab") as log:
+            proc = subprocess.Popen(trainer_command(request), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        (run / "trainer.pid").write_text(str(proc.pid))
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        done: TrainDone | None = None
+        failed: StudioError | None = None
+        cancelled = asked = False
+        buffer = b""
+        try:
+            while True:
+                if cancel.cancelled and not asked:
+                    asked = True
+                    proc.send_signal(signal.SIGINT)
+                if not sel.select(timeout=0.1):
+                    if proc.poll() is not None and not buffer:
+                        # drain anything left, then stop
+                        rest = proc.stdout.read() or b""
+                        buffer += rest
+                        if not rest:
+                            break
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    event = decode(line.decode("utf-8", "replace"))
+                    if isinstance(event, TrainDone):
+                        done = event
+                        emit(event)
+                    elif isinstance(event, Failed):
+                        failed = event.error
+                    elif isinstance(event, Cancelled):
+                        cancelled = True
+                    elif event is not None:
+                        emit(event)
+        finally:
+            sel.close()
+            code = proc.wait()
+            (run / "trainer.pid").unlink(missing_ok=True)
+        if done is not None:
+            return [done]
+        if cancelled or (asked and code in (130, -signal.SIGINT)):
+            raise JobCancelled()
+        if failed is not None:
+            raise failed
+        ck = latest_checkpoint(run)
+        kept = f"The checkpoint at step {ck.name.split('-')[1]} is kept" if ck else "No checkpoint was written yet"
+        raise StudioError(ErrorKind.INTERNAL, f"Training was interrupted (the trainer stopped with status {code}). "
+                          f"{kept} — press Resume to continue.", (run / "trainer.log").read_text("utf-8", "replace")[-4000:],
+                          field="interrupted")

@@ -1,0 +1,64 @@
+"""The trainer's own process: ``python -m studio.engine.train_process SPEC.json``.
+
+Prints one JSON event per line on stdout (``core.event_codec``); SIGINT or SIGTERM (or "cancel" on stdin) stops
+it within one step, keeping the last checkpoint. Exit status 0 done, 1 failed, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.event_codec import encode
+from studio.core.events import Cancelled, Event, Failed
+from studio.core.train_specs import TrainSpec
+
+_out_lock = threading.Lock()
+
+
+def emit(event: Event) -> None:
+    with _out_lock:
+        sys.stdout.write(encode(event) + "\n")
+        sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec = TrainSpec.from_json(Path(argv[0]).read_text("utf-8"))
+    cancel = CancelToken()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: cancel.cancel())
+
+    def watch_stdin() -> None:
+        for line in sys.stdin:
+            if line.strip() == "cancel":
+                cancel.cancel()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    from studio.engine.lora_train import train
+
+    try:
+        emit(train(spec, emit, cancel))
+    except JobCancelled:
+        emit(Cancelled())
+        return 130
+    except StudioError as e:
+        emit(Failed(error=e))
+        return 1
+    except Exception as e:  # noqa: BLE001 - reported, with the traceback as details
+        from studio.engine.errors import is_out_of_memory, translate
+
+        err = translate(e) if is_out_of_memory(e) else StudioError(
+            ErrorKind.INTERNAL, f"Training failed: {e}", traceback.format_exc())
+        emit(Failed(error=err))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""LoRA training on a tiny SD 1.x pipeline: it learns, saves, reloads, exports, resumes exactly, cancels, rolls back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import JobCancelled, StudioError
+from studio.core.train_specs import CheckpointSaved, TrainStep
+
+
+def render(base, lora=None, prompt="a photo of sks disc", seed=3):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(base), local_files_only=True, safety_checker=None,
+                                                   requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    if lora is not None:
+        pipe.load_lora_weights(str(lora))
+    im = pipe(prompt, num_inference_steps=4, width=64, height=64, output_type="np",
+              generator=torch.Generator().manual_seed(seed)).images[0]
+    return im
+
+
+def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec, tiny_sd):
+    from safetensors import safe_open
+
+    from studio.engine.lora_train import Trainer
+
+    spec = train_spec(train_text_encoder=True, kohya_export=True)
+    events = []
+    trainer = Trainer(spec, events.append)
+    done = trainer.train()
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert [e.step for e in steps] == list(range(1, 7)) and all(np.isfinite(e.loss) for e in steps)
+    trained = np.asarray(trainer.render(("a photo of sks disc",), (3,))[0], dtype=np.float32)
+    base = render(tiny_sd) * 255
+    with_lora = render(tiny_sd, done.path) * 255
+    assert np.abs(base - with_lora).mean() > 1.0  # it learned something
+    assert np.abs(with_lora - trained).max() <= 1.0  # a fresh pipeline + the file = the trained model
+    kohya = render(tiny_sd, done.kohya_path) * 255  # AUTOMATIC1111/ComfyUI key names load back the same
+    assert np.abs(kohya - with_lora).max() <= 1.0
+    with safe_open(done.path, "pt") as f:
+        meta = f.metadata()
+    assert meta["studio_trigger_word"] == "sks" and meta["ss_network_dim"] == "4"
+    assert meta["studio_base_family"] == "sd1" and "sks disc" in meta["ss_tag_frequency"]
+
+
+def test_resume_ends_bit_identical_to_an_uninterrupted_run(train_spec, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from studio.engine.lora_train import train
+
+    straight = train(train_spec(run_dir=str(tmp_path / "a"), out=str(tmp_path / "a.safetensors")), lambda e: None)
+    cancel = CancelToken()
+
+    def stop_after_checkpoint(e):
+        if isinstance(e, CheckpointSaved):
+            cancel.cancel()
+
+    spec = train_spec(run_dir=str(tmp_path / "b"), out=str(tmp_path / "b.safetensors"))
+    with pytest.raises(JobCancelled):
+        train(spec, stop_after_checkpoint, cancel)
+    assert (tmp_path / "b" / "checkpoint-3" / "state.pt").is_file() and not (tmp_path / "b.safetensors").exists()
+    resumed = train(spec, lambda e: None)
+    a, b = load_file(straight.path), load_file(resumed.path)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cancel_stops_within_a_step_and_keeps_the_last_checkpoint(train_spec, tmp_path):
+    from studio.core.train_specs import run_state
+    from studio.engine.lora_train import train
+
+    cancel = CancelToken()
+    seen = []
+
+    def on_event(e):
+        if isinstance(e, TrainStep):
+            seen.append(e.step)
+            if e.step == 4:
+                cancel.cancel()
+
+    with pytest.raises(JobCancelled):
+        train(train_spec(steps=50), on_event, cancel)
+    assert seen == [1, 2, 3, 4]
+    run = tmp_path / "run"
+    assert [p.name for p in run.glob("checkpoint-*")] == ["checkpoint-3"]
+    assert run_state(run)["status"] == "cancelled"
+
+
+def test_a_nan_loss_rolls_back_and_says_what_to_lower(train_spec, tmp_path):
+    import torch
+
+    from studio.engine.lora_train import Trainer
+
+    trainer = Trainer(train_spec(steps=10, inject_nan_at=5), lambda e: None)
+    with pytest.raises(StudioError) as info:
+        trainer.train()
+    msg = info.value.user_message
+    assert "NaN at step 5" in msg and "rolled back to the checkpoint at step 3" in msg and "learning rate" in msg
+    saved = torch.load(tmp_path / "run" / "checkpoint-3" / "state.pt", weights_only=False)["lora"]["unet"]
+    now = trainer.lora_state()["unet"]
+    assert all(torch.equal(saved[k], now[k]) for k in saved)  # the weights in memory are the checkpoint's
+
+
+def test_bad_input_is_refused_with_a_reason(train_spec, tmp_path, tiny_sd):
+    from studio.core.dataset import Dataset
+    from studio.engine.lora_train import train
+
+    empty = Dataset(tmp_path / "empty")
+    empty.save() if empty.folder.mkdir(parents=True) is None else None
+    with pytest.raises(StudioError, match="no dataset|empty"):
+        train(train_spec(dataset=str(empty.folder)), lambda e: None)
+    with pytest.raises(StudioError, match="rank"):
+        train(train_spec(rank=0), lambda e: None)
+    lm_like = tmp_path / "not-a-model"
+    lm_like.mkdir()
+    with pytest.raises(StudioError, match="model_index"):
+        train(train_spec(base=str(lm_like)), lambda e: None)
+
+
+def test_studio_train_cli_end_to_end_and_resume(tiny_sd, tmp_path):
+    import json
+
+    from safetensors import safe_open
+
+    from tests.cli.helpers import studio
+    from tests.training.conftest import photos
+
+    pics = photos(tmp_path / "pics", n=4)
+    out = tmp_path / "me.safetensors"
+    r = studio("train", "--images", str(pics), "--trigger", "sks", "--class", "disc", "--base", str(tiny_sd),
+               "--steps", "4", "--rank", "4", "--resolution", "64", "--out", str(out), "--json",
+               home=tmp_path / "home", timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["step"] for x in lines if "loss" in x] == [1, 2, 3, 4]
+    assert lines[-1]["path"] == str(out) and out.is_file()
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata()["studio_trigger_word"] == "sks"
+    assert len(lines[-1]["grids"]) >= 1
+    run = lines[-1]["run_dir"]
+    assert studio("train", "--resume", str(tmp_path / "nowhere"), home=tmp_path / "home").returncode == 2
+    assert studio("train", "--trigger", "x", home=tmp_path / "home").returncode == 2
+    r = studio("train", "--resume", run, "--json", home=tmp_path / "home", timeout=300)
+    assert r.returncode == 0, r.stderr  # already complete: it resumes at the end and writes the LoRA again
+
+
+def test_a_killed_trainer_is_reported_as_interrupted_and_resumes(train_spec, tmp_path):
+    import os
+    import signal
+    import threading
+
+    from studio.core.errors import StudioError
+    from studio.core.train_specs import latest_checkpoint
+    from studio.engine.train_job import TrainJob
+
+    spec = train_spec(steps=400, checkpoint_every=2)
+    seen = []
+
+    def on_event(e):
+        if isinstance(e, CheckpointSaved) and not seen:
+            seen.append(e.step)
+            pid = int((tmp_path / "run" / "trainer.pid").read_text())
+            threading.Timer(0.0, os.kill, (pid, signal.SIGKILL)).start()
+
+    with pytest.raises(StudioError) as info:
+        TrainJob()(spec, CancelToken(), on_event)
+    assert "interrupted" in info.value.user_message and "Resume" in info.value.user_message
+    ck = latest_checkpoint(tmp_path / "run")
+    assert ck is not None
+    import torch
+
+    assert torch.load(ck / "state.pt", weights_only=False)["step"] >= 2  # a whole, loadable checkpoint
+    from dataclasses import replace
+
+    done = TrainJob()(replace(spec, steps=int(ck.name.split("-")[1]) + 2), CancelToken(), lambda e: None)
+    assert os.path.isfile(done[0].path)
