@@ -16,6 +16,7 @@ from studio.core.events import ItemSaved
 from studio.core.queue_store import load_pending, save_pending
 from studio.core.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
+from studio.ui.finetune_page import FinetunePage
 from studio.ui.main_window import MainWindow
 from studio.ui.models_page import ModelsPage
 from studio.ui.theme import app_icon, apply_theme
@@ -26,6 +27,7 @@ from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.thumbnails import ThumbnailCache
+from studio.viewmodels.train_session import TrainSession
 from studio.viewmodels.writer_session import WriterSession
 
 
@@ -104,8 +106,12 @@ def create_window(runtime: Runtime) -> StudioWindow:
     models_page = ModelsPage(library, device=lambda: runtime.device)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
     library.scanned.connect(lambda _n: session.use_library(library.entries))
+    trainer = TrainSession(queue, bridge, runtime.paths.training_dir, default_base=params.get("model", ""))
+    finetune = FinetunePage(trainer, session.model_choices())
+    session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
+    trainer.finished.connect(lambda _done: library.rescan())
     window = MainWindow(session, queue, gallery, writer_page, models_page, home=runtime.paths.home,
-                        models_dir=runtime.paths.models_dir, theme=s.theme)
+                        models_dir=runtime.paths.models_dir, theme=s.theme, finetune=finetune)
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
@@ -66,12 +68,13 @@ class Dataset:
 
     def save(self) -> None:
         data = {"trigger": self.trigger, "class_word": self.class_word, "images": [asdict(i) for i in self.images]}
+        self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write(self.folder / "dataset.json", lambda f: f.write(json.dumps(data, indent=1).encode()))
         for img in self.images:
             sidecar = (self.folder / "images" / img.file).with_suffix(".txt")
             text = self.full_caption(img)
             if not sidecar.is_file() or sidecar.read_text("utf-8") != text:
-                atomic_write(sidecar, lambda f, t=text: f.write(t.encode()))
+                atomic_write(sidecar, _writer(text.encode()))
 
     @property
     def image_dir(self) -> Path:
@@ -102,7 +105,7 @@ class Dataset:
                 continue
             name = f"{n:04d}.png"
             n += 1
-            atomic_write(self.image_dir / name, lambda f, im=im: im.save(f, format="PNG"))
+            atomic_write(self.image_dir / name, png_writer(im))
             img = DatasetImage(name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im))
             if min(im.size) < MIN_SIDE:
                 img.problems.append(f"too small ({im.width}×{im.height}; the short side needs {MIN_SIDE} px)")
@@ -208,3 +211,11 @@ def sharpness(im: Image.Image) -> float:
     edges = grey.filter(ImageFilter.FIND_EDGES)
     inner = edges.crop((2, 2, max(3, edges.width - 2), max(3, edges.height - 2)))  # PIL leaves the border as is
     return float(ImageStat.Stat(inner).var[0])
+
+
+def _writer(data: bytes) -> Callable[[BinaryIO], object]:
+    return lambda f: f.write(data)
+
+
+def png_writer(im: Image.Image) -> Callable[[BinaryIO], object]:
+    return lambda f: im.save(f, format="PNG")

@@ -42,4 +42,4 @@ def decode(line: str) -> ev.Event | None:
             v = StudioError(ErrorKind(v.get("kind", "internal")), v.get("message", ""), v.get("details", ""),
                             v.get("field"))
         kwargs[k] = tuple(v) if isinstance(v, list) else v
-    return cls(**kwargs)
+    return cls(**kwargs)  # type: ignore[arg-type]

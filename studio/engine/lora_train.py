@@ -21,7 +21,7 @@ from PIL import Image
 
 from studio.core.atomic import atomic_write, fsync_dir
 from studio.core.cancel import CancelToken
-from studio.core.dataset import Dataset, bucket_for, buckets, fit_to_bucket
+from studio.core.dataset import Dataset, png_writer, bucket_for, buckets, fit_to_bucket
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, Note, Progress
 from studio.core.settings import LoadOptions
@@ -133,13 +133,14 @@ class Trainer:
         self.tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if self.xl else [])
         for m in (pipe.unet, pipe.vae, *self.encoders):
             m.requires_grad_(False)
+        self._preflight()
         torch.manual_seed(spec.seed)
-        pipe.unet.add_adapter(LoraConfig(r=spec.rank, lora_alpha=spec.alpha, init_lora_weights="gaussian",
+        pipe.unet.add_adapter(LoraConfig(r=spec.rank, lora_alpha=int(spec.alpha), init_lora_weights="gaussian",
                                          target_modules=UNET_TARGETS))
         if spec.train_text_encoder:
             for i, te in enumerate(self.encoders):
                 self.encoders[i] = inject_adapter_in_model(
-                    LoraConfig(r=spec.rank, lora_alpha=spec.alpha, init_lora_weights="gaussian",
+                    LoraConfig(r=spec.rank, lora_alpha=int(spec.alpha), init_lora_weights="gaussian",
                                target_modules=TEXT_TARGETS), te)
         if spec.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
@@ -164,6 +165,23 @@ class Trainer:
                 self.latents = [self._encode_image(e.pixels[None]) for e in self.examples]
         self.alphas = self._train_alphas()
         self.autocast = self._autocast_dtype()
+
+    def _preflight(self) -> None:
+        """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
+        from studio.core.memory_plan import GB
+        from studio.core.train_specs import preflight
+        from studio.engine.devices import device_memory
+
+        modules = (self.pipe.unet, self.pipe.vae, *self.encoders)
+        params = sum(p.numel() for m in modules for p in m.parameters())
+        free = device_memory(self.device)[1]
+        if free is not None:
+            free += sum(p.numel() * p.element_size() for m in modules for p in m.parameters())  # already loaded
+        needed, _, refusal = preflight(self.spec, self.family, self.device, free, params=params)
+        if refusal:
+            raise _fail(refusal, "resolution", ErrorKind.OUT_OF_MEMORY)
+        self.emit(Note(text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
+                            + (f" ({free / GB:.1f} GB free)." if free else ".")))
 
     def _optimizer(self, groups: list[dict[str, Any]]) -> Any:
         import torch
@@ -398,7 +416,7 @@ class Trainer:
             tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
             img = grid(base + tuned, cols=len(base))
             path = self.run / f"ab-{ck.name}.png"
-            atomic_write(path, lambda f, img=img: img.save(f, format="PNG"))
+            atomic_write(path, png_writer(img))
             paths.append(str(path))
         self.set_lora_state(final)
         return paths

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from studio import __version__
+from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
 from studio.ui.models_page import ModelsPage
@@ -19,31 +20,12 @@ from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 
 
-class RoomPage(QWidget):
-    """A room whose tools arrive in a later release: says what it will hold and where things are now."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.addStretch(1)
-        head = QLabel(title)
-        head.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        head.setStyleSheet("font-size: 20px; font-weight: 600;")
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body.setProperty("role", "hint")
-        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(head)
-        lay.addWidget(body)
-        lay.addStretch(2)
-
-
 class MainWindow(QMainWindow):
     themeRequested = Signal(str)
 
     def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage,
-                 models: ModelsPage, *, home: Path, models_dir: Path, theme: str = "system"):
+                 models: ModelsPage, *, home: Path, models_dir: Path, theme: str = "system",
+                 finetune: FinetunePage | None = None):
         super().__init__()
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
@@ -61,8 +43,10 @@ class MainWindow(QMainWindow):
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
         self.tabs.addTab(writer, icon("writer"), "Writer")
-        self.tabs.addTab(RoomPage("Fine-tune", "Training a LoRA on your own photos arrives in a coming release."),
-                         icon("finetune"), "Fine-tune")
+        self.finetune_page = finetune
+        if finetune is not None:
+            finetune.useLora.connect(self._use_trained_lora)
+            self.tabs.addTab(finetune, icon("finetune"), "Fine-tune")
         self.models_page = models
         models.useImageModel.connect(self._use_image_model)
         models.useLora.connect(self._use_lora)
@@ -76,6 +60,15 @@ class MainWindow(QMainWindow):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._stop, context=Qt.ShortcutContext.WindowShortcut)
         self._menus(theme)
+
+    def _use_trained_lora(self, path: str, words: str) -> None:
+        """A fresh LoRA: the Image panel with its trigger words in the prompt and the LoRA at 0.8."""
+        self.session.add_lora(path, 0.8)
+        prompt = self.session.value("prompt")
+        if words and words not in prompt:
+            self.session.set("prompt", f"a photo of {words}" if not prompt.strip() else f"{words}, {prompt}")
+        self.tabs.setCurrentWidget(self.image_page)
+        self.statusBar().showMessage("Your LoRA is in the Image panel at 0.8, its trigger words in the prompt.", 6000)
 
     def _use_settings(self, fields: dict) -> None:
         self.session.apply_fields(fields)

@@ -54,6 +54,8 @@ IdRole = Qt.ItemDataRole.UserRole + 3
 
 
 def describe(spec: Any) -> str:
+    if hasattr(spec, "trigger") and hasattr(spec, "run_dir"):  # a fine-tuning run
+        return f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
     if getattr(spec, "mode", "") == "text":
         tail = prompt[-57:]
@@ -112,7 +114,7 @@ class JobQueue(QAbstractListModel):
 
     def _save(self) -> None:
         if self._persist is not None:  # image jobs only: a text job belongs to its moment in the editor
-            self._persist([s for s in self.unfinished_specs() if getattr(s, "mode", "") != "text"])
+            self._persist([s for s in self.unfinished_specs() if hasattr(s, "to_dict")])  # image jobs only
 
     # -- model -----------------------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -218,7 +220,9 @@ class JobQueue(QAbstractListModel):
             self.resultReady.emit(ui.image, str(e.item.path))
         elif isinstance(e, Finished):
             row.state, row.fraction = JobState.DONE, 1.0
-            if getattr(row.spec, "mode", "") == "text" and e.items:
+            if hasattr(row.spec, "run_dir"):
+                row.detail = f"LoRA written in {fmt_seconds(e.seconds)}"
+            elif getattr(row.spec, "mode", "") == "text" and e.items:
                 result = e.items[0]
                 row.detail = f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
             else:

@@ -179,3 +179,12 @@ def test_a_killed_trainer_is_reported_as_interrupted_and_resumes(train_spec, tmp
 
     done = TrainJob()(replace(spec, steps=int(ck.name.split("-")[1]) + 2), CancelToken(), lambda e: None)
     assert os.path.isfile(done[0].path)
+
+
+def test_preflight_refuses_what_cannot_fit(train_spec, monkeypatch):
+    from studio.engine import devices
+    from studio.engine.lora_train import train
+
+    monkeypatch.setattr(devices, "device_memory", lambda device: (1 << 30, 1000))
+    with pytest.raises(StudioError, match="needs about .* GB but"):
+        train(train_spec(resolution=2048), lambda e: None)
