@@ -21,7 +21,7 @@ from PIL import Image
 
 from studio.core.atomic import atomic_write, fsync_dir
 from studio.core.cancel import CancelToken
-from studio.core.dataset import Dataset, png_writer, bucket_for, buckets, fit_to_bucket
+from studio.core.dataset import Dataset, bucket_for, buckets, fit_to_bucket, png_writer
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, Note, Progress
 from studio.core.settings import LoadOptions
