@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -89,7 +90,11 @@ class FinetunePage(QWidget):
         lay.addWidget(self.banner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self._dataset_box())
-        split.addWidget(self._training_box(base_choices or []))
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self._training_box(base_choices or []))
+        split.addWidget(scroll)
         split.setSizes([760, 520])
         lay.addWidget(split, 1)
         session.datasetChanged.connect(self.refresh)

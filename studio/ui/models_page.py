@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QTextBrowser,
@@ -127,7 +128,11 @@ class ModelsPage(QWidget):
         sv.addWidget(self.default_btn)
         self.settings_box = DeviceMemorySettings(model.settings, self._setting_changed)
         sv.addWidget(self.settings_box)
-        split.addWidget(side)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(side)
+        split.addWidget(scroll)
         split.setSizes([800, 420])
         lay.addWidget(split, 1)
         self.folders_label = QLabel()
