@@ -106,7 +106,8 @@ def create_window(runtime: Runtime) -> StudioWindow:
     models_page = ModelsPage(library, device=lambda: runtime.device)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
     library.scanned.connect(lambda _n: session.use_library(library.entries))
-    trainer = TrainSession(queue, bridge, runtime.paths.training_dir, default_base=params.get("model", ""))
+    trainer = TrainSession(queue, bridge, runtime.paths.training_dir, runtime.paths.models_dir / "loras",
+                           default_base=params.get("model", ""))
     finetune = FinetunePage(trainer, session.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
     trainer.finished.connect(lambda _done: library.rescan())
@@ -147,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     studio.window.show()
     if not runtime.settings.window.get("geometry"):
         studio.window.resize(1400, 880)
-    QTimer.singleShot(0, studio.session.rescan_models)
     if args.quit_after_show:
         def report() -> None:
             print(f"window shown after {time.perf_counter() - started:.3f} s; "

@@ -17,7 +17,7 @@ from studio.cli import EXIT_OK, EXIT_USAGE, _fail, _run_job
 def train_command(args: argparse.Namespace) -> int:
     from studio.core.builtin_models import builtin_image_models, is_builtin, recommended_settings
     from studio.core.dataset import Dataset
-    from studio.core.events import Note, Progress
+    from studio.core.events import Note
     from studio.core.train_specs import (
         CheckpointSaved,
         SamplesSaved,
@@ -105,8 +105,6 @@ def train_command(args: argparse.Namespace) -> int:
                                   "run_dir": e.run_dir, "seconds": round(time.monotonic() - started, 1)}), flush=True)
             else:
                 print(e.path)
-        elif isinstance(e, Progress):
-            pass
 
     code = _run_job(rt, spec, on_event)
     if code not in (EXIT_OK,) and not args.json:

@@ -22,6 +22,7 @@ from studio.core.atomic import atomic_write
 MIN_SIDE = 256
 BLUR_THRESHOLD = 10.0  # variance of the edge image below this: very blurry (sharp photos: hundreds)
 DUPLICATE_BITS = 6  # difference hashes closer than this many bits of 64: near-duplicates
+THUMB = 144  # px, the longer side of the grid's copies
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
@@ -83,6 +84,11 @@ class Dataset:
     def path(self, img: DatasetImage) -> Path:
         return self.image_dir / img.file
 
+    def thumbnail(self, img: DatasetImage) -> Path:
+        """A small copy for the grid (written at import), or the picture itself for older datasets."""
+        thumb = self.folder / "thumbs" / img.file
+        return thumb if thumb.is_file() else self.path(img)
+
     # -- import and checks -----------------------------------------------------------------------------------
     def add_files(self, paths: list[Path]) -> list[DatasetImage]:
         """Copy pictures in (EXIF orientation applied); folders are searched. Returns the new entries."""
@@ -106,6 +112,10 @@ class Dataset:
             name = f"{n:04d}.png"
             n += 1
             atomic_write(self.image_dir / name, png_writer(im))
+            (self.folder / "thumbs").mkdir(exist_ok=True)
+            small = im.copy()
+            small.thumbnail((THUMB, THUMB))
+            atomic_write(self.folder / "thumbs" / name, png_writer(small))
             img = DatasetImage(name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im))
             if min(im.size) < MIN_SIDE:
                 img.problems.append(f"too small ({im.width}×{im.height}; the short side needs {MIN_SIDE} px)")
@@ -127,7 +137,7 @@ class Dataset:
 
     def remove(self, img: DatasetImage) -> None:
         self.images.remove(img)
-        for p in (self.path(img), self.path(img).with_suffix(".txt")):
+        for p in (self.path(img), self.path(img).with_suffix(".txt"), self.folder / "thumbs" / img.file):
             p.unlink(missing_ok=True)
         self._flag_duplicates()
         self.save()

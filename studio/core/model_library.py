@@ -43,6 +43,21 @@ def hf_cache_dir() -> Path:
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 
+def pipeline_family(cls: str, folder: Path) -> str:
+    """The family of a diffusers pipeline folder from its class name, and for SD its UNet's context width."""
+    if "XL" in cls:
+        return "sdxl"
+    if "StableDiffusion3" in cls:
+        return "sd3"
+    if "Flux" in cls:
+        return "flux"
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return "sd1"
+    return "sd2" if isinstance(unet, dict) and unet.get("cross_attention_dim") == 1024 else "sd1"
+
+
 def _folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
     name = name or folder.name
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -52,8 +67,7 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
             cls = str(json.loads(index.read_text("utf-8")).get("_class_name", ""))
         except (OSError, ValueError):
             return LibraryEntry(folder, name, source, "unknown", reason="model_index.json is unreadable", size=size)
-        family = "sdxl" if "XL" in cls else "sd3" if "StableDiffusion3" in cls else "flux" if "Flux" in cls else "sd1"
-        return LibraryEntry(folder, name, source, "checkpoint", family, f"diffusers pipeline ({cls})", size=size)
+        return LibraryEntry(folder, name, source, "checkpoint", pipeline_family(cls, folder), f"diffusers pipeline ({cls})", size=size)
     config = folder / "config.json"
     if config.is_file():
         try:

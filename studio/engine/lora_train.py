@@ -356,8 +356,6 @@ class Trainer:
         return path
 
     def metadata(self) -> dict[str, str]:
-        import hashlib
-
         spec = self.spec
         base = Path(spec.base)
         tags = {w: 1 for w in (spec.trigger, f"{spec.trigger} {spec.class_word}".strip()) if w}
@@ -374,12 +372,12 @@ class Trainer:
                 "ss_seed": str(spec.seed), "ss_min_snr_gamma": str(spec.min_snr_gamma),
                 "ss_lr_scheduler": spec.schedule, "ss_optimizer": spec.optimizer,
                 "ss_tag_frequency": json.dumps({"dataset": tags})}
-        if base.is_file():
-            h = hashlib.sha256()
-            with open(base, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-            meta["ss_sd_model_hash"] = meta["studio_base_sha256"] = h.hexdigest()
+        if base.is_file():  # Studio's hash cache: a checkpoint already hashed in the window is not read again
+            from studio.core.hashing import HashCache
+            from studio.core.paths import resolve_paths
+
+            digest = HashCache(resolve_paths().cache_dir / "hashes.json").sha256(base)
+            meta["ss_sd_model_hash"] = meta["studio_base_sha256"] = digest
         return meta
 
     def export(self, out: Path, state: dict[str, Any] | None = None) -> tuple[Path, Path | None]:

@@ -48,6 +48,7 @@ class LoadedModel:
     small_vae: bool = False  # decoding is cheap enough for exact live previews
     options: LoadOptions = field(default_factory=LoadOptions)
     memory: MemoryOptions = field(default_factory=MemoryOptions)
+    weight_bytes: int = 0  # of the UNet, VAE and text encoders as loaded
 
 
 def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
@@ -195,15 +196,18 @@ def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None]:
 
 
 def _family_of(path: Path, options: LoadOptions) -> str:
+    """The family for a memory estimate, from configs or the header only (a pickle is not read for it: its size
+    on disk serves)."""
     if path.is_dir():
+        from studio.core.model_library import pipeline_family
+
         try:
-            index = json.loads((path / "model_index.json").read_text("utf-8"))
-            unet = json.loads((path / "unet" / "config.json").read_text("utf-8"))
-        except (OSError, ValueError):
+            cls = str(json.loads((path / "model_index.json").read_text("utf-8")).get("_class_name", ""))
+        except (OSError, ValueError, AttributeError):
             return ""
-        if "XL" in str(index.get("_class_name", "")):
-            return "sdxl"
-        return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd1"
+        return pipeline_family(cls, path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return options.family_for(str(path)) or ""
     try:
         return checkpoint_family(path, options)[0]
     except StudioError:
@@ -232,8 +236,7 @@ def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> Memo
     from studio.engine.devices import device_memory
 
     pipe = model.base
-    weights = sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
-                  if (m := getattr(pipe, name, None)) is not None for p in m.parameters())
+    weights = model.weight_bytes
     dtype_bytes = 2 if model.placement.dtype_name in ("float16", "bfloat16") else 4
     rough = estimate_for_files(model.family, dtype_bytes, weights, width, height, batch)
     est = MemoryEstimate(weights, rough.unet_work, rough.vae_decode, rough.largest_component)
@@ -295,7 +298,7 @@ def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
     import diffusers
 
     _quiet_libraries()
-
+    options = options or LoadOptions()
     try:
         if path.is_dir():
             cls_name = json.loads((path / "model_index.json").read_text("utf-8"))["_class_name"]
@@ -303,7 +306,6 @@ def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
             extra = {"safety_checker": None, "requires_safety_checker": False} if SUPPORTED[cls_name] == "sd" else {}
             pipe = cls.from_pretrained(str(path), dtype=placement.dtype, local_files_only=True, **extra)
         else:
-            options = options or LoadOptions()
             family, variant = checkpoint_family(path, options)
             config = single_file_config(family)
             if not (config / "model_index.json").is_file():
@@ -334,8 +336,10 @@ def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
     pipe.set_progress_bar_config(disable=True)
     family = "sdxl" if "XL" in type(pipe).__name__ else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
     small_vae = sum(p.numel() for p in pipe.vae.parameters()) < 5_000_000
+    weights = sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+                  if (m := getattr(pipe, name, None)) is not None for p in m.parameters())
     return LoadedModel(str(path), family, placement, pipe, {"base": pipe}, scheduler_config=pipe.scheduler.config,
-                       small_vae=small_vae, options=options or LoadOptions(), memory=plan)
+                       small_vae=small_vae, options=options, memory=plan, weight_bytes=weights)
 
 
 def pipeline_for(model: LoadedModel, mode: str) -> Any:

@@ -50,16 +50,10 @@ class TrainJob:
                 if cancel.cancelled and not asked:
                     asked = True
                     proc.send_signal(signal.SIGINT)
-                if not sel.select(timeout=0.1):
-                    if proc.poll() is not None and not buffer:
-                        # drain anything left, then stop
-                        rest = proc.stdout.read() or b""
-                        buffer += rest
-                        if not rest:
-                            break
+                if not sel.select(timeout=0.1):  # nothing yet: look at the cancel token again
                     continue
                 chunk = os.read(proc.stdout.fileno(), 1 << 16)
-                if not chunk:
+                if not chunk:  # the trainer's end of the pipe closed: it has exited
                     break
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")

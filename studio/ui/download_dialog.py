@@ -33,6 +33,7 @@ class DownloadDialog(QDialog):
     def __init__(self, downloads: Downloads, memory_gb: float | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Download a model")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its connections to the shared Downloads go with it
         self.resize(860, 560)
         self.downloads = downloads
         self.memory_gb = memory_gb

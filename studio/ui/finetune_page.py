@@ -98,6 +98,7 @@ class FinetunePage(QWidget):
         split.setSizes([760, 520])
         lay.addWidget(split, 1)
         session.datasetChanged.connect(self.refresh)
+        session.importing.connect(self._importing)
         session.stepped.connect(self._stepped)
         session.samplesReady.connect(self._samples)
         session.finished.connect(self._finished)
@@ -109,7 +110,7 @@ class FinetunePage(QWidget):
 
     # -- dataset -------------------------------------------------------------------------------------------------
     def _dataset_box(self) -> QWidget:
-        box = QGroupBox("Your pictures (10–30; drop them here)")
+        box = self.dataset_box = QGroupBox("Your pictures (10–30; drop them here)")
         v = QVBoxLayout(box)
         row = QHBoxLayout()
         add = QPushButton("Add pictures…")
@@ -161,7 +162,7 @@ class FinetunePage(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(len(ds.images))
         for r, img in enumerate(ds.images):
-            pic = QTableWidgetItem(QIcon(QPixmap(str(ds.path(img))).scaled(
+            pic = QTableWidgetItem(QIcon(QPixmap(str(ds.thumbnail(img))).scaled(
                 72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)),
                 f"{img.width}×{img.height}")
             pic.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
@@ -178,6 +179,11 @@ class FinetunePage(QWidget):
         used = len(ds.used())
         skipped = f" Not imported: {'; '.join(ds.skipped[-3:])}." if ds.skipped else ""
         self.summary.setText(f"{used} of {len(ds.images)} pictures will be trained on.{skipped}")
+
+    def _importing(self, busy: bool) -> None:
+        self.dataset_box.setEnabled(not busy)
+        if busy:
+            self.summary.setText("Copying and checking the pictures…")
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() == 1:

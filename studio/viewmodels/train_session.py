@@ -3,14 +3,16 @@ ETA, samples, checkpoints), on the same queue as every other job."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
-from studio.core.dataset import Dataset, DatasetImage
+from studio.core.dataset import Dataset
 from studio.core.events import Cancelled, Failed, Finished
 from studio.core.train_specs import (
     CheckpointSaved,
@@ -29,6 +31,8 @@ from studio.viewmodels.job_queue import JobQueue
 
 class TrainSession(QObject):
     datasetChanged = Signal()
+    importing = Signal(bool)  # pictures are being copied and checked (off the GUI thread)
+    _imported = Signal()
     stepped = Signal(int, int, float, str)  # step, total, loss, "ETA" in words
     samplesReady = Signal(str)  # a samples strip (PNG path)
     checkpointSaved = Signal(int, str)
@@ -37,11 +41,12 @@ class TrainSession(QObject):
     stopped = Signal(str)  # "cancelled" | "failed" | "done"
     running = Signal(bool)
 
-    def __init__(self, queue: JobQueue, bridge: EventBridge, training_dir: Path, default_base: str = "",
-                 parent: QObject | None = None):
+    def __init__(self, queue: JobQueue, bridge: EventBridge, training_dir: Path, loras_dir: Path,
+                 default_base: str = "", parent: QObject | None = None):
         super().__init__(parent)
         self.queue = queue
         self.training_dir = Path(training_dir)
+        self.loras_dir = Path(loras_dir)  # where finished LoRAs go (the models folder's loras/)
         self.dataset = Dataset.open(self.training_dir / "datasets" / "default")
         self.preset = "person"
         self.base = default_base
@@ -52,14 +57,33 @@ class TrainSession(QObject):
         self.run_dir: Path | None = None
         self.last: TrainDone | None = None
         self._began = 0.0
+        self.busy_importing = False
+        self._imported.connect(self._import_done, Qt.ConnectionType.QueuedConnection)
         bridge.event.connect(self._on_event)
 
     # -- dataset -------------------------------------------------------------------------------------------------
-    def add_pictures(self, paths: list[str]) -> list[DatasetImage]:
-        self.dataset.folder.mkdir(parents=True, exist_ok=True)
-        added = self.dataset.add_files([Path(p) for p in paths])
+    def add_pictures(self, paths: list[str]) -> bool:
+        """Copy and check pictures in the background (decoding and writing large photos takes seconds);
+        ``importing`` says when it starts and ends, ``datasetChanged`` when the grid can show them."""
+        if self.busy_importing:
+            return False
+        self.busy_importing = True
+        self.importing.emit(True)
+
+        def work() -> None:
+            try:
+                self.dataset.add_files([Path(p) for p in paths])
+            finally:
+                with contextlib.suppress(RuntimeError):  # the window closed meanwhile
+                    self._imported.emit()
+
+        threading.Thread(target=work, name="studio-dataset-import", daemon=True).start()
+        return True
+
+    def _import_done(self) -> None:
+        self.busy_importing = False
+        self.importing.emit(False)
         self.datasetChanged.emit()
-        return added
 
     def set_caption(self, index: int, caption: str) -> None:
         self.dataset.images[index].caption = caption
@@ -103,7 +127,7 @@ class TrainSession(QObject):
         name = name or f"{self.dataset.trigger}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = self.training_dir / "runs" / name
         spec = with_preset(TrainSpec(dataset=str(self.dataset.folder), base=self.base,
-                                     out=str(self.training_dir.parent / "models" / "loras" / f"{name}.safetensors"),
+                                     out=str(self.loras_dir / f"{name}.safetensors"),
                                      run_dir=str(run), trigger=self.dataset.trigger,
                                      class_word=self.dataset.class_word), self.preset)
         s = self.settings

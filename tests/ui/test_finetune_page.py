@@ -12,7 +12,8 @@ def test_build_caption_train_watch_cancel(qtbot, studio, tiny_sd, tmp_path):
     page = studio.window.finetune_page
     session = page.session
     pics = photos(tmp_path / "pics", n=4)
-    session.add_pictures([str(pics)])
+    with qtbot.waitSignal(session.datasetChanged, timeout=30_000):
+        session.add_pictures([str(pics)])  # copied and checked off the GUI thread
     assert page.table.rowCount() == 4 and "4 of 4 pictures" in page.summary.text()
     page.table.item(1, 1).setText("a red disc on a table")  # edit a caption in the grid
     assert session.dataset.images[1].caption == "a red disc on a table"
