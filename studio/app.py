@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from studio.core.builtin_models import builtin_image_models, builtin_text_models
 from studio.core.events import ItemSaved
 from studio.core.queue_store import load_pending, save_pending
 from studio.core.writer_docs import DocumentStore
@@ -20,6 +21,7 @@ from studio.ui.finetune_page import FinetunePage
 from studio.ui.main_window import MainWindow
 from studio.ui.models_page import ModelsPage
 from studio.ui.theme import app_icon, apply_theme
+from studio.ui.welcome import WelcomePanel
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.gallery_model import GalleryModel
@@ -40,6 +42,7 @@ class StudioWindow:
     window: MainWindow
     gallery: GalleryModel
     writer: WriterSession
+    welcome: WelcomePanel | None = None
 
     def save(self) -> None:
         s = self.runtime.settings
@@ -51,6 +54,25 @@ class StudioWindow:
         s.model_folders = list(self.window.models_page.model.extra_folders)
         s.text_model = self.writer.value("model")
         self.runtime.save_settings()
+
+    def show_welcome(self) -> WelcomePanel:
+        """The welcome beside the window (never modal); shown by itself on the first start only."""
+        paths, library = self.runtime.paths, self.window.models_page.model
+
+        def models() -> list[str]:
+            own = [e.name for e in library.entries if e.kind in ("checkpoint", "text", "lora", "captioner")]
+            names = [m.label for m in (*builtin_image_models(), *builtin_text_models())] + own[:8]
+            return names + ([f"and {len(own) - 8} more"] if len(own) > 8 else [])
+
+        panel = WelcomePanel([("Images (the Gallery)", paths.gallery_dir), ("Documents (the Writer)", paths.writer_dir),
+                              ("Models and LoRAs", paths.models_dir), ("Fine-tuning", paths.training_dir)],
+                             lambda: self.runtime.device, models, paths.models_dir, parent=self.window)
+        panel.openModels.connect(lambda: self.window.tabs.setCurrentWidget(self.window.models_page))
+        panel.show()
+        self.welcome = panel
+        self.runtime.settings.welcome_shown = True
+        self.runtime.save_settings()
+        return panel
 
     def shutdown(self, timeout: float = 4.0) -> bool:
         """Save, stop the running job (it ends within a step) and the runner; detach the window."""
@@ -87,7 +109,8 @@ def reconcile_in_background(runtime: Runtime, then: Callable[[], None]) -> threa
     return t
 
 
-def create_window(runtime: Runtime) -> StudioWindow:
+def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
+    """The main window over ``runtime``; ``welcome``: show the first-run welcome if it was never shown."""
     bridge = EventBridge()
     runtime.subscribe(bridge.post)
     queue_file = runtime.paths.queue_file
@@ -107,7 +130,8 @@ def create_window(runtime: Runtime) -> StudioWindow:
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
     library.scanned.connect(lambda _n: session.use_library(library.entries))
     trainer = TrainSession(queue, bridge, runtime.paths.training_dir, runtime.paths.models_dir / "loras",
-                           default_base=params.get("model", ""))
+                           default_base=params.get("model", ""), device=lambda: runtime.device,
+                           captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"])
     finetune = FinetunePage(trainer, session.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
     trainer.finished.connect(lambda _done: library.rescan())
@@ -120,12 +144,15 @@ def create_window(runtime: Runtime) -> StudioWindow:
     refresh.timeout.connect(window.gallery_page.refresh)
     bridge.event.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
     reconcile_in_background(runtime, window.gallery_page.refresh)
+    if welcome and not runtime.settings.welcome_shown:
+        QTimer.singleShot(200, studio.show_welcome)
 
     def change_theme(name: str) -> None:
         runtime.settings.theme = name
         apply_theme(QApplication.instance(), name)
 
     window.themeRequested.connect(change_theme)
+    window.welcomeRequested.connect(lambda: studio.show_welcome())
     window.closing.connect(studio.shutdown)
     window.restore_state(s.window)
     if left_over:
@@ -133,18 +160,49 @@ def create_window(runtime: Runtime) -> StudioWindow:
     return studio
 
 
+def smoke_test(studio: StudioWindow, started: float) -> None:
+    """Generate one picture through the window's own path; print the result (or the failure) and quit."""
+    app = QApplication.instance()
+    outcome: list[int] = []
+
+    def shown() -> None:
+        print(f"window shown after {time.perf_counter() - started:.3f} s: {studio.window.windowTitle()}", flush=True)
+        problem = studio.session.generate()
+        if problem:
+            print(f"could not generate: {problem}", flush=True)
+            finish(1)
+
+    def finish(code: int) -> None:
+        if not outcome:
+            outcome.append(code)
+            studio.window.close()
+            app.exit(code)
+
+    def saved(_image: object, path: str) -> None:
+        print(f"image saved: {path}", flush=True)
+        finish(0)
+
+    studio.queue.resultReady.connect(saved)
+    studio.queue.jobFailed.connect(lambda message, *_: (print(f"failed: {message}", flush=True), finish(1)))
+    QTimer.singleShot(0, shown)
+    QTimer.singleShot(600_000, lambda: (print("timed out", flush=True), finish(1)))
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="studio")
     parser.add_argument("--home", help="the data folder (default: $STUDIO_HOME or the platform's user folder)")
     parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)  # start-up benchmark
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="start, generate one image with the default model in the window, print where it was "
+                             "saved and quit (checks an installation)")
     args, qt_args = parser.parse_known_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("Studio")
     app.setWindowIcon(app_icon())
     runtime = build_runtime(args.home)
     apply_theme(app, runtime.settings.theme)
-    studio = create_window(runtime)
+    studio = create_window(runtime, welcome=not (args.quit_after_show or args.smoke_test))
     studio.window.show()
     if not runtime.settings.window.get("geometry"):
         studio.window.resize(1400, 880)
@@ -155,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             studio.window.close()
 
         QTimer.singleShot(0, report)
+    elif args.smoke_test:
+        smoke_test(studio, started)
     else:
         # Import the ML stack on the runner thread (never two threads at once: diffusers' lazy modules
         # are not safe to initialise concurrently) after the window is up, so the first job starts sooner.

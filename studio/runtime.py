@@ -16,7 +16,8 @@ from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
-from studio.core.train_specs import TrainSpec
+from studio.core.train_specs import CaptionSpec, TrainSpec
+from studio.engine.captioner import Captioner
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
 from studio.engine.train_job import TrainJob
@@ -106,7 +107,8 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
     holder: list[Runtime] = []
     runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,
                        {GenerateSpec: engine.generate, WriteSpec: text.write, ContextSpec: text.preview_context,
-                        TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear()))})
+                        TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear())),
+                        CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear()))})
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
     holder.append(rt)
     return rt

@@ -75,7 +75,7 @@ class Dataset:
             sidecar = (self.folder / "images" / img.file).with_suffix(".txt")
             text = self.full_caption(img)
             if not sidecar.is_file() or sidecar.read_text("utf-8") != text:
-                atomic_write(sidecar, _writer(text.encode()))
+                atomic_write(sidecar, text_writer(text))
 
     @property
     def image_dir(self) -> Path:
@@ -198,9 +198,22 @@ def bucket_for(width: int, height: int, choices: list[tuple[int, int]]) -> tuple
     return min(choices, key=lambda wh: abs(wh[0] / wh[1] - ratio))
 
 
+def crop_box(width: int, height: int, size: tuple[int, int],
+             focus: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+    """The part of a ``width``×``height`` picture kept for a bucket of ``size``: the largest box of the bucket's
+    shape, centred on the focus point (0..1 each way; the centre when None) as far as the picture allows."""
+    ratio = size[0] / size[1]
+    cw, ch = (height * ratio, float(height)) if width / height >= ratio else (float(width), width / ratio)
+    fx, fy = focus or (0.5, 0.5)
+    left = min(max(fx * width - cw / 2, 0.0), width - cw)
+    top = min(max(fy * height - ch / 2, 0.0), height - ch)
+    return left, top, left + cw, top + ch
+
+
 def fit_to_bucket(im: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None = None) -> Image.Image:
-    """Scale to cover ``size`` and crop around the focus point (the centre when none)."""
-    return ImageOps.fit(im, size, Image.Resampling.LANCZOS, centering=focus or (0.5, 0.5))
+    """Crop to the bucket's shape around the focus point (the centre when none) and scale to ``size``."""
+    box = crop_box(im.width, im.height, size, focus)
+    return im.resize(size, Image.Resampling.LANCZOS, box=box)
 
 
 def difference_hash(im: Image.Image) -> str:
@@ -223,7 +236,8 @@ def sharpness(im: Image.Image) -> float:
     return float(ImageStat.Stat(inner).var[0])
 
 
-def _writer(data: bytes) -> Callable[[BinaryIO], object]:
+def text_writer(text: str) -> Callable[[BinaryIO], object]:
+    data = text.encode("utf-8")
     return lambda f: f.write(data)
 
 

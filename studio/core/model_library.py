@@ -18,6 +18,7 @@ from studio.core.model_identify import Identity, identify, kohya_metadata
 from studio.core.safetensors_header import HeaderError, read_header
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
+CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder", "florence2", "instructblip")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class LibraryEntry:
     path: Path
     name: str
     source: str  # "models folder" | "extra folder" | "Hugging Face cache"
-    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "text" | "refused" | "unknown"
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "text" | "captioner" | "refused" | "unknown"
     family: str = ""
     label: str = ""
     reason: str = ""
@@ -75,6 +76,12 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
         except (OSError, ValueError):
             return None
         archs = [str(a) for a in data.get("architectures", []) or []]
+        if str(data.get("model_type", "")) in CAPTIONER_TYPES:
+            has_weights = any(folder.glob("*.safetensors"))
+            return LibraryEntry(folder, name, source, "captioner" if has_weights else "refused",
+                                str(data.get("model_type", "")), f"image captioner ({', '.join(archs)})",
+                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                                size=size)
         if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
             has_weights = any(folder.glob("*.safetensors"))
             return LibraryEntry(folder, name, source, "text" if has_weights else "refused",

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APP_NAME = "Studio"
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+# An installed wheel and the self-contained build carry the resources inside the package (studio/resources); a
+# source checkout (and an editable install) uses the top-level resources/ folder.
+_PACKAGED = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "resources"
 
 
 @dataclass(frozen=True)

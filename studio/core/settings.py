@@ -46,6 +46,7 @@ class Settings:
     cpu_offload: str = "auto"  # auto | on | off (CUDA only)
     allow_pickle: bool = False  # load .ckpt/.pt/.bin checkpoints, and then only with torch.load(weights_only=True)
     family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
+    welcome_shown: bool = False  # the first-run welcome was shown (Help → Welcome shows it again)
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(self.attention_slicing, self.vae_tiling, self.cpu_offload, self.allow_pickle,

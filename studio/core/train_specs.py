@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.events import Event
-from studio.core.memory_plan import FAMILY_PARAMS, GB
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    dataset: str  # a dataset folder (core.dataset) or a plain folder of pictures with .txt captions
+    dataset: str  # a dataset folder (core.dataset)
     base: str  # a diffusers SD 1.x / SDXL folder or single-file checkpoint
     out: str  # the .safetensors LoRA to write
     run_dir: str  # checkpoints, samples, log
@@ -44,7 +43,15 @@ class TrainSpec:
     kohya_export: bool = False  # also write <out>-kohya.safetensors for AUTOMATIC1111 / ComfyUI
     device: str = "auto"
     ab_grid: bool = True  # at the end: base vs LoRA, same seeds, for each kept checkpoint
+    # Class (regularization) pictures, DreamBooth's prior preservation: pictures of the class without the subject
+    # (a folder, .txt captions beside them, else "a photo of <class>") keep the model's idea of the class intact.
+    class_dir: str = ""
+    class_images: int = 0  # when the folder holds fewer, the base model generates the rest into it first
+    prior_weight: float = 1.0
     inject_nan_at: int = 0  # tests: make the loss NaN at this step
+
+    def class_prompt(self) -> str:
+        return f"a photo of {self.class_word.strip() or 'a person'}"
 
     def prompts(self) -> tuple[str, ...]:
         lead = " ".join(w for w in (self.trigger, self.class_word) if w)
@@ -92,27 +99,15 @@ def validate_train(spec: TrainSpec) -> dict[str, str]:
         problems["trigger"] = "Choose a trigger word."
     if not spec.out.endswith(".safetensors"):
         problems["out"] = "The LoRA is written as a .safetensors file."
+    if (spec.class_dir or spec.class_images) and not spec.class_word.strip():
+        problems["class_word"] = "Class pictures need a class word (like “dog”) to describe them."
+    if spec.class_images < 0 or spec.class_images > 1000:
+        problems["class_images"] = "Use between 0 and 1000 class pictures (100–200 is usual)."
+    if spec.class_images and not spec.class_dir:
+        problems["class_dir"] = "Choose a folder for the class pictures."
     if spec.optimizer not in ("adamw", "adamw8bit"):
         problems["optimizer"] = "The optimizer is adamw or adamw8bit."
     return problems
-
-
-def preflight(spec: TrainSpec, family: str, device: str, free: int | None, params: int | None = None,
-              steps_per_s: float | None = None) -> tuple[int, float | None, str | None]:
-    """(bytes needed, seconds, refusal) before training: weights + LoRA with its optimizer + activations."""
-    total = params if params is not None else FAMILY_PARAMS.get(family, (1e9, 0.8e9))[0]
-    half = device != "cpu" and spec.mixed_precision != "no"
-    weights = total * (2 if half else 4)
-    lora = spec.rank * 2 * 1024 * 1200 * 4 * 4  # parameters × (weight, grad, two Adam moments)
-    mp = spec.resolution * spec.resolution / 1e6
-    acts = (3.0 if not spec.gradient_checkpointing else 0.8) * GB * mp * spec.batch_size * (1 if half else 2)
-    scale = total / 1.07e9
-    needed = int(weights + lora + acts * scale + 0.5 * GB)
-    seconds = spec.steps / steps_per_s if steps_per_s else None
-    if free is not None and needed > free:
-        return needed, seconds, (f"Training needs about {needed / GB:.1f} GB but {free / GB:.1f} GB is free: lower the "
-                                 "resolution or batch size, turn on gradient checkpointing or mixed precision.")
-    return needed, seconds, None
 
 
 # -- events of a training run (the trainer also sends Progress, Note, Finished, Failed, Cancelled) --------------
@@ -136,6 +131,23 @@ class CheckpointSaved(Event):
     step: int = 0
     path: str = ""
     kept: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaptionSpec:
+    """Caption a dataset's pictures with a local captioning model (BLIP, GIT, …)."""
+
+    dataset: str
+    model: str
+    overwrite: bool = False  # also replace captions already written
+    device: str = "auto"
+    max_tokens: int = 40
+
+
+@dataclass(frozen=True)
+class CaptionsMade(Event):
+    captions: tuple[tuple[str, str], ...] = ()  # (image file, caption)
+    model: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,15 @@ from PIL import Image
 
 from studio.core.atomic import atomic_write, fsync_dir
 from studio.core.cancel import CancelToken
-from studio.core.dataset import Dataset, bucket_for, buckets, fit_to_bucket, png_writer
+from studio.core.dataset import (
+    IMAGE_SUFFIXES,
+    Dataset,
+    bucket_for,
+    buckets,
+    fit_to_bucket,
+    png_writer,
+    text_writer,
+)
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, Note, Progress
 from studio.core.settings import LoadOptions
@@ -53,25 +61,29 @@ class Example:
 
 
 def load_examples(spec: TrainSpec) -> list[Example]:
-    import numpy as np
-    import torch
-
     ds = Dataset.open(Path(spec.dataset))
     ds.trigger, ds.class_word = spec.trigger, spec.class_word
-    if not ds.images:  # a plain folder of pictures (with kohya-style .txt captions beside them)
+    if not ds.images:
         raise _fail(f"{spec.dataset} holds no dataset: import pictures first.", "dataset")
     if problems := ds.problems():
         raise _fail(problems[0], "dataset")
-    choices = buckets(spec.resolution)
-    out = []
-    for img in ds.used():
-        with Image.open(ds.path(img)) as raw:
-            im = raw.convert("RGB")
-        size = bucket_for(im.width, im.height, choices)
-        fitted = fit_to_bucket(im, size, img.focus)
-        arr = torch.from_numpy(np.asarray(fitted, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
-        out.append(Example(arr, ds.full_caption(img), size, (im.height, im.width)))
-    return out
+    return [to_example(ds.path(img), ds.full_caption(img), spec.resolution, img.focus) for img in ds.used()]
+
+
+def to_example(path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None) -> Example:
+    import numpy as np
+    import torch
+
+    with Image.open(path) as raw:
+        im = raw.convert("RGB")
+    size = bucket_for(im.width, im.height, buckets(resolution))
+    fitted = fit_to_bucket(im, size, focus)
+    arr = torch.from_numpy(np.asarray(fitted, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+    return Example(arr, caption, size, (im.height, im.width))
+
+
+def class_pictures(folder: Path) -> list[Path]:
+    return sorted(f for f in Path(folder).glob("*") if f.suffix.lower() in IMAGE_SUFFIXES) if folder else []
 
 
 def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -88,10 +100,10 @@ def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch
     return batches
 
 
-def batch_at(examples: list[Example], spec: TrainSpec, step: int) -> list[int]:
+def batch_at(examples: list[Example], batch_size: int, seed: int, step: int) -> list[int]:
     epoch, k = 0, step
     while True:
-        batches = batches_for_epoch(examples, spec.batch_size, spec.seed, epoch)
+        batches = batches_for_epoch(examples, batch_size, seed, epoch)
         if k < len(batches):
             return batches[k]
         k -= len(batches)
@@ -134,6 +146,7 @@ class Trainer:
         for m in (pipe.unet, pipe.vae, *self.encoders):
             m.requires_grad_(False)
         self._preflight()
+        self.class_examples = self._class_examples()
         torch.manual_seed(spec.seed)
         pipe.unet.add_adapter(LoraConfig(r=spec.rank, lora_alpha=int(spec.alpha), init_lora_weights="gaussian",
                                          target_modules=UNET_TARGETS))
@@ -160,16 +173,56 @@ class Trainer:
         self.emit(Note(text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
                             f"aspect-ratio bucket(s)"))
         self.latents: list[Any] | None = None
+        self.class_latents: list[Any] | None = None
         if spec.cache_latents:
             with torch.no_grad():
                 self.latents = [self._encode_image(e.pixels[None]) for e in self.examples]
+                self.class_latents = [self._encode_image(e.pixels[None]) for e in self.class_examples]
         self.alphas = self._train_alphas()
         self.autocast = self._autocast_dtype()
+
+    def _class_examples(self) -> list[Example]:
+        """The class (regularization) pictures; the base model first generates those missing (before any LoRA is
+        attached, so they show what the model knew), written into the folder with their captions."""
+        import torch
+
+        spec = self.spec
+        if not spec.class_dir:
+            return []
+        folder = Path(spec.class_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        have = class_pictures(folder)
+        missing = spec.class_images - len(have)
+        if missing > 0:
+            prompt = spec.class_prompt()
+            self.emit(Note(text=f"Generating {missing} class picture(s) of “{prompt}” with the base model…"))
+            for k in range(missing):
+                self.cancel.raise_if_cancelled()
+                n = len(have) + k
+                with torch.no_grad():
+                    image = self.pipe(prompt, num_inference_steps=spec.sample_steps, width=spec.resolution,
+                                      height=spec.resolution,
+                                      generator=torch.Generator("cpu").manual_seed(spec.seed * 7919 + n)).images[0]
+                atomic_write(folder / f"class-{n:04d}.png", png_writer(image))
+                atomic_write(folder / f"class-{n:04d}.txt", text_writer(prompt))
+                self.emit(Progress(step=k + 1, total=missing))
+            have = class_pictures(folder)
+        if not have:
+            raise _fail(f"The class folder {folder} holds no pictures: add some, or ask for a number of class "
+                        "pictures to generate.", "class_dir")
+        out = []
+        for path in have:
+            side = path.with_suffix(".txt")
+            caption = side.read_text("utf-8").strip() if side.is_file() else ""
+            out.append(to_example(path, caption or spec.class_prompt(), spec.resolution))
+        self.emit(Note(text=f"{len(out)} class picture(s) keep “{spec.class_word}” as the model knew it "
+                            f"(prior weight {spec.prior_weight:g})."))
+        return out
 
     def _preflight(self) -> None:
         """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
         from studio.core.memory_plan import GB
-        from studio.core.train_specs import preflight
+        from studio.core.train_plan import duration_words, estimate_seconds, memory_needed
         from studio.engine.devices import device_memory
 
         modules = (self.pipe.unet, self.pipe.vae, *self.encoders)
@@ -177,11 +230,14 @@ class Trainer:
         free = device_memory(self.device)[1]
         if free is not None:
             free += sum(p.numel() * p.element_size() for m in modules for p in m.parameters())  # already loaded
-        needed, _, refusal = preflight(self.spec, self.family, self.device, free, params=params)
+        needed, refusal = memory_needed(self.spec, self.family, self.device, free, params=params)
         if refusal:
             raise _fail(refusal, "resolution", ErrorKind.OUT_OF_MEMORY)
+        unet_params = sum(p.numel() for p in self.pipe.unet.parameters())
+        seconds, how = estimate_seconds(self.spec, self.family, self.device, unet_params, self.run.parent)
         self.emit(Note(text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
-                            + (f" ({free / GB:.1f} GB free)." if free else ".")))
+                            + (f" ({free / GB:.1f} GB free)" if free else "")
+                            + f" and about {duration_words(seconds)} ({how})."))
 
     def _optimizer(self, groups: list[dict[str, Any]]) -> Any:
         import torch
@@ -232,26 +288,33 @@ class Trainer:
         return torch.cat(states, dim=-1), pooled
 
     def loss_at(self, step: int) -> Any:
+        spec = self.spec
+        loss = self._loss(self.examples, self.latents, batch_at(self.examples, spec.batch_size, spec.seed, step))
+        if self.class_examples and spec.prior_weight > 0:  # prior preservation: the class as it was
+            idx = batch_at(self.class_examples, spec.batch_size, spec.seed + 1, step)
+            loss = loss + spec.prior_weight * self._loss(self.class_examples, self.class_latents, idx)
+        return loss
+
+    def _loss(self, examples: list[Example], latents: list[Any] | None, idx: list[int]) -> Any:
         import torch
         import torch.nn.functional as F
 
-        idx = batch_at(self.examples, self.spec, step)
-        if self.latents is not None:
-            x0 = torch.cat([self.latents[i] for i in idx]).to(self.device)
+        if latents is not None:
+            x0 = torch.cat([latents[i] for i in idx]).to(self.device)
         else:
             with torch.no_grad():
-                x0 = self._encode_image(torch.stack([self.examples[i].pixels for i in idx])).to(self.device)
+                x0 = self._encode_image(torch.stack([examples[i].pixels for i in idx])).to(self.device)
         noise = torch.randn(x0.shape, generator=self.noise_gen).to(self.device)
         t = torch.randint(0, len(self.alphas), (len(idx),), generator=self.noise_gen)
         a = self.alphas[t].to(self.device).view(-1, 1, 1, 1)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
         target = a.sqrt() * noise - (1 - a).sqrt() * x0 if self.prediction == "v_prediction" else noise
         with torch.autocast(self.device, dtype=self.autocast, enabled=self.autocast is not None):
-            states, pooled = self._text([self.examples[i].caption for i in idx])
+            states, pooled = self._text([examples[i].caption for i in idx])
             kwargs: dict[str, Any] = {}
             if self.xl:
-                h, w = self.examples[idx[0]].bucket[1], self.examples[idx[0]].bucket[0]
-                ids = [[*self.examples[i].original, 0, 0, h, w] for i in idx]
+                h, w = examples[idx[0]].bucket[1], examples[idx[0]].bucket[0]
+                ids = [[*examples[i].original, 0, 0, h, w] for i in idx]
                 kwargs["added_cond_kwargs"] = {"text_embeds": pooled,
                                                "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device)}
             pred = self.pipe.unet(noisy, t.to(self.device), states, **kwargs).sample
@@ -421,7 +484,11 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------------------------
     def _status(self, status: str, step: int, **extra: Any) -> None:
-        data = {"status": status, "step": step, "steps": self.spec.steps, "out": self.spec.out, **extra}
+        spec = self.spec
+        data = {"status": status, "step": step, "steps": spec.steps, "out": spec.out, "base": spec.base,
+                "device": getattr(self, "device", spec.device), "resolution": spec.resolution,
+                "batch_size": spec.batch_size, "train_text_encoder": spec.train_text_encoder,
+                "gradient_checkpointing": spec.gradient_checkpointing, **extra}
         atomic_write(self.run / "status.json", lambda f: f.write(json.dumps(data).encode()))
 
     def train(self) -> TrainDone:
@@ -441,9 +508,15 @@ class Trainer:
         began = time.perf_counter()
         self._status("running", start)
         step = start
+        stepping = 0.0  # seconds spent in training steps alone (no samples, no checkpoints): the run's speed
+
+        def speed() -> dict[str, float]:
+            return {"seconds_per_step": stepping / (step - start)} if step > start else {}
+
         try:
             while step < spec.steps:
                 self.cancel.raise_if_cancelled()
+                t0 = time.perf_counter()
                 loss = self.loss_at(step)
                 if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
                     loss = loss * float("nan")
@@ -455,6 +528,7 @@ class Trainer:
                 self.optimizer.step()
                 self.schedule.step()
                 step += 1
+                stepping += time.perf_counter() - t0
                 self.emit(TrainStep(step=step, total=spec.steps, loss=float(loss.item()),
                                     lr=float(self.schedule.get_last_lr()[0]), seconds=time.perf_counter() - began))
                 self.emit(Progress(step=step, total=spec.steps))
@@ -463,15 +537,15 @@ class Trainer:
                 if spec.sample_every and step % spec.sample_every == 0:
                     self.emit(SamplesSaved(step=step, paths=(str(self.save_samples(step)),)))
         except JobCancelled:
-            self._status("cancelled", step)
+            self._status("cancelled", step, **speed())
             raise
         except StudioError as e:
-            self._status("failed", step, message=e.user_message)
+            self._status("failed", step, message=e.user_message, **speed())
             raise
         self._checkpoint(step)
         out, kohya = self.export(Path(spec.out))
         grids = tuple(self.ab_grids()) if spec.ab_grid else ()
-        self._status("done", step, grids=list(grids))
+        self._status("done", step, grids=list(grids), **speed())
         return TrainDone(path=str(out), kohya_path=str(kohya or ""), grids=grids, run_dir=str(self.run))
 
     def _checkpoint(self, step: int) -> None:

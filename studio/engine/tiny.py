@@ -170,3 +170,43 @@ def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     tok.save_pretrained(folder)
     return folder
+
+
+CAPTION_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "red", "blue", "disc",
+                 "sky", "on", "with", "the", "background", "dog", "square"]
+
+
+def save_tiny_captioner(folder: Path, seed: int = 0) -> Path:
+    """A tiny BLIP captioning model (``BlipForConditionalGeneration`` + ``BlipProcessor``), taught in a few dozen
+    steps to tell a red picture ("a photo of a red disc") from a blue one ("a photo of a blue sky")."""
+    import torch
+    from PIL import Image
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
+    from transformers.models.blip import BlipImageProcessorPil
+
+    tok = BertTokenizer(vocab={w: i for i, w in enumerate(CAPTION_WORDS)}, bos_token="[DEC]")
+    text = {"vocab_size": len(CAPTION_WORDS), "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "bos_token_id": 5, "pad_token_id": 0, "sep_token_id": 3,
+            "max_position_embeddings": 64}
+    vision = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "image_size": 32, "patch_size": 8}
+    torch.manual_seed(seed)
+    model = BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision, projection_dim=32))
+    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok)
+    pictures = [Image.new("RGB", (96, 80), (220, 20, 20)), Image.new("RGB", (80, 96), (30, 60, 230))]
+    batch = processor(images=pictures, text=["a photo of a red disc", "a photo of a blue sky"], return_tensors="pt",
+                      padding=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(60):
+        loss = model(pixel_values=batch.pixel_values, input_ids=batch.input_ids,
+                     attention_mask=batch.attention_mask, labels=batch.input_ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    model.generation_config.eos_token_id = 3
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
+    processor.save_pretrained(folder)
+    return folder

@@ -21,6 +21,8 @@ from studio.core.train_specs import TrainDone, TrainSpec, latest_checkpoint
 
 
 def trainer_command(spec_file: Path) -> list[str]:
+    if getattr(sys, "frozen", False):  # the self-contained build: its executable is Studio itself
+        return [sys.executable, "--train-process", str(spec_file)]
     return [sys.executable, "-m", "studio.engine.train_process", str(spec_file)]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,44 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.train_specs import PRESETS, TrainDone
+from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.viewmodels.train_session import TrainSession
-
-
-class LossCurveView(QWidget):
-    """The loss per step (faint) and smoothed (bold)."""
-
-    def __init__(self, session: TrainSession, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session = session
-        self.setMinimumHeight(140)
-
-    def paintEvent(self, _event) -> None:  # noqa: N802, ANN001
-        p = QPainter(self)
-        p.fillRect(self.rect(), self.palette().base())
-        curve = self.session.curve
-        if len(curve.losses) < 2:
-            p.setPen(self.palette().placeholderText().color())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The loss curve appears here as training runs.")
-            return
-        lo, hi = min(curve.losses), max(curve.losses)
-        span = (hi - lo) or 1.0
-        n = max(curve.steps[-1], 2)
-        w, h = self.width() - 16, self.height() - 24
-
-        def poly(values: list[float]) -> QPolygonF:
-            return QPolygonF([QPointF(8 + w * s / n, 8 + h * (1 - (v - lo) / span))
-                              for s, v in zip(curve.steps, values, strict=True)])
-
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        accent = self.palette().highlight().color()
-        faint = QColor(accent)
-        faint.setAlpha(70)
-        p.setPen(QPen(faint, 1))
-        p.drawPolyline(poly(curve.losses))
-        p.setPen(QPen(accent, 2))
-        p.drawPolyline(poly(curve.smoothed()))
-        p.setPen(self.palette().text().color())
-        p.drawText(8, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}")
 
 
 class FinetunePage(QWidget):
@@ -99,6 +63,8 @@ class FinetunePage(QWidget):
         lay.addWidget(split, 1)
         session.datasetChanged.connect(self.refresh)
         session.importing.connect(self._importing)
+        session.captioning.connect(self._captioning)
+        session.captioned.connect(self.summary.setText)
         session.stepped.connect(self._stepped)
         session.samplesReady.connect(self._samples)
         session.finished.connect(self._finished)
@@ -107,6 +73,9 @@ class FinetunePage(QWidget):
         session.running.connect(self._running)
         self.refresh()
         self.check_interrupted()
+        if self.session.base:
+            self.resolution.setValue(self.session.set_base(self.session.base))
+        self._estimate_timer.start()
 
     # -- dataset -------------------------------------------------------------------------------------------------
     def _dataset_box(self) -> QWidget:
@@ -144,14 +113,40 @@ class FinetunePage(QWidget):
         for w in (self.find, self.replace_with, go):
             rep.addWidget(w)
         v.addLayout(rep)
+        cap = QHBoxLayout()
+        self.caption_btn = QPushButton("Caption automatically")
+        self.caption_btn.setToolTip("Write captions with a local captioning model (BLIP, GIT…) from the Models room")
+        self.caption_btn.clicked.connect(self._caption)
+        self.caption_all = QCheckBox("replace mine too")
+        self.caption_all.setToolTip("Off: only pictures without a caption are captioned")
+        cap.addWidget(self.caption_btn)
+        cap.addWidget(self.caption_all)
+        cap.addStretch(1)
+        v.addLayout(cap)
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Picture", "Caption (the trigger and class words are added)", "Check"])
+        self.table.setHorizontalHeaderLabels(["Picture", "Caption", "Check"])
+        self.table.horizontalHeaderItem(1).setToolTip("The trigger and class words are put in front when training")
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setIconSize(QSize(72, 72))
         self.table.verticalHeader().setDefaultSectionSize(78)
         self.table.setColumnWidth(0, 170)
         self.table.itemChanged.connect(self._item_changed)
-        v.addWidget(self.table, 1)
+        self.table.currentCellChanged.connect(lambda row, *_: self._show_focus(row))
+        grid = QSplitter(Qt.Orientation.Horizontal)
+        grid.addWidget(self.table)
+        side = QWidget()
+        sv = QVBoxLayout(side)
+        sv.setContentsMargins(4, 0, 0, 0)
+        sv.addWidget(QLabel("What training sees (click to move the crop)"))
+        self.focus_view = FocusView()
+        self.focus_view.focusChanged.connect(self._focus_changed)
+        sv.addWidget(self.focus_view, 1)
+        centre = QPushButton("Centre the crop")
+        centre.clicked.connect(lambda: self._focus_changed(None))
+        sv.addWidget(centre)
+        grid.addWidget(side)
+        grid.setSizes([520, 240])
+        v.addWidget(grid, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         v.addWidget(self.summary)
@@ -179,6 +174,27 @@ class FinetunePage(QWidget):
         used = len(ds.used())
         skipped = f" Not imported: {'; '.join(ds.skipped[-3:])}." if ds.skipped else ""
         self.summary.setText(f"{used} of {len(ds.images)} pictures will be trained on.{skipped}")
+
+    def _show_focus(self, row: int) -> None:
+        ds = self.session.dataset
+        if 0 <= row < len(ds.images):
+            img = ds.images[row]
+            self.focus_view.show_picture(str(ds.path(img)), img.focus, self.resolution.value())
+        else:
+            self.focus_view.show_picture(None, None, self.resolution.value())
+
+    def _focus_changed(self, focus: tuple[float, float] | None) -> None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self.session.dataset.images):
+            self.session.set_focus(row, focus)
+            self._show_focus(row)
+
+    def _caption(self) -> None:
+        problem = self.session.caption(overwrite=self.caption_all.isChecked())
+        self.summary.setText(problem or "Captioning… (it waits for the device like any job)")
+
+    def _captioning(self, busy: bool) -> None:
+        self.caption_btn.setEnabled(not busy)
 
     def _importing(self, busy: bool) -> None:
         self.dataset_box.setEnabled(not busy)
@@ -227,7 +243,7 @@ class FinetunePage(QWidget):
         form = QFormLayout()
         self.base = QComboBox()
         self.set_base_choices(base_choices)
-        self.base.currentIndexChanged.connect(lambda _i: setattr(self.session, "base", self.base.currentData() or ""))
+        self.base.currentIndexChanged.connect(self._base_changed)
         self.preset = QComboBox()
         for name in PRESETS:
             self.preset.addItem(name.capitalize(), name)
@@ -243,6 +259,7 @@ class FinetunePage(QWidget):
                        (self.resolution, "resolution")):
             w.valueChanged.connect(lambda val, k=key: self.session.settings.__setitem__(k, val))
         self.text_encoder.toggled.connect(lambda on: self.session.settings.__setitem__("train_text_encoder", on))
+        self.resolution.valueChanged.connect(self.focus_view.set_resolution)
         form.addRow("Base model", self.base)
         form.addRow("Preset", self.preset)
         form.addRow("Steps", self.steps)
@@ -251,6 +268,7 @@ class FinetunePage(QWidget):
         form.addRow("Resolution", self.resolution)
         form.addRow(self.text_encoder)
         v.addLayout(form)
+        v.addWidget(self._class_box())
         buttons = QHBoxLayout()
         self.start_btn = QPushButton("Train")
         self.start_btn.clicked.connect(self.start)
@@ -261,6 +279,14 @@ class FinetunePage(QWidget):
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.cancel_btn)
         v.addLayout(buttons)
+        self.estimate = QLabel()
+        self.estimate.setWordWrap(True)
+        self.estimate.setToolTip("Measured on your earlier runs with the same base and settings when there are any")
+        v.addWidget(self.estimate)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=250)
+        self._estimate_timer.timeout.connect(lambda: self.estimate.setText(self.session.estimate()))
+        for w in (self.steps, self.rank, self.resolution):
+            w.valueChanged.connect(self._estimate_timer.start)
         self.status = QLabel("Add pictures, choose a trigger word and press Train.")
         self.status.setWordWrap(True)
         v.addWidget(self.status)
@@ -277,6 +303,47 @@ class FinetunePage(QWidget):
         v.addWidget(self.use_btn)
         return box
 
+    def _class_box(self) -> QWidget:
+        box = QGroupBox("Class pictures (optional)")
+        box.setToolTip("Pictures of the class without your subject (prior preservation): the model keeps knowing "
+                       "what any dog looks like while it learns yours")
+        box.setCheckable(True)
+        s = self.session.settings
+        box.setChecked(bool(s["use_class"]))
+        form = QFormLayout(box)
+        self.class_folder = QLineEdit(str(s["class_dir"]))
+        self.class_folder.setPlaceholderText("Studio's folder for this class word")
+        browse = QPushButton("…")
+        browse.setFixedWidth(32)
+        browse.clicked.connect(self._choose_class_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.class_folder, 1)
+        row.addWidget(browse)
+        self.class_count = QSpinBox(minimum=0, maximum=1000, value=int(s["class_images"]))
+        self.class_count.setToolTip("When the folder holds fewer, the base model generates the rest before training")
+        self.prior_weight = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1,
+                                           value=float(s["prior_weight"]))
+        form.addRow("Folder", row)
+        form.addRow("Pictures", self.class_count)
+        form.addRow("Weight", self.prior_weight)
+        box.toggled.connect(lambda on: (s.__setitem__("use_class", on), self._estimate_timer.start()))
+        self.class_folder.editingFinished.connect(lambda: s.__setitem__("class_dir", self.class_folder.text().strip()))
+        self.class_count.valueChanged.connect(lambda n: s.__setitem__("class_images", n))
+        self.prior_weight.valueChanged.connect(lambda w: s.__setitem__("prior_weight", w))
+        self.class_box = box
+        return box
+
+    def _choose_class_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of class pictures")
+        if folder:
+            self.class_folder.setText(folder)
+            self.session.settings["class_dir"] = folder
+
+    def _base_changed(self, _i: int) -> None:
+        native = self.session.set_base(self.base.currentData() or "")
+        self.resolution.setValue(native)
+        self._estimate_timer.start()
+
     def set_base_choices(self, choices: list[tuple[str, str]]) -> None:
         current = self.session.base
         self.base.blockSignals(True)
@@ -285,7 +352,11 @@ class FinetunePage(QWidget):
             self.base.addItem(label, path)
         self.base.setCurrentIndex(max(0, self.base.findData(current)))
         self.base.blockSignals(False)
-        self.session.base = self.base.currentData() or current
+        chosen = self.base.currentData() or current
+        if chosen != current and hasattr(self, "resolution"):  # the list changed under the user: follow it
+            self._base_changed(self.base.currentIndex())
+        else:
+            self.session.base = chosen
 
     def _preset(self, _i: int) -> None:
         name = self.preset.currentData()

@@ -22,6 +22,7 @@ from studio.viewmodels.job_queue import JobQueue
 
 class MainWindow(QMainWindow):
     themeRequested = Signal(str)
+    welcomeRequested = Signal()
 
     def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage,
                  models: ModelsPage, *, home: Path, models_dir: Path, theme: str = "system",
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
             themes.addAction(act)
 
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("Welcome…", self.welcomeRequested.emit)
         help_menu.addAction("About Studio", self._about)
 
     def _generate(self) -> None:

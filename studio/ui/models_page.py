@@ -40,7 +40,7 @@ FAMILY_NAMES = {"": "As identified", "sd1": "SD 1.x", "sd2": "SD 2.x (512-base, 
                 "sd2-v": "SD 2.x v-prediction (768-v)", "sdxl": "SDXL"}
 
 KINDS = [("All kinds", ""), ("Image checkpoints", "checkpoint"), ("LoRAs", "lora"), ("Embeddings", "embedding"),
-         ("VAEs", "vae"), ("Text models", "text"), ("Refused", "refused"), ("Unknown", "unknown")]
+         ("VAEs", "vae"), ("Text models", "text"), ("Captioners", "captioner"), ("Refused", "refused"), ("Unknown", "unknown")]
 
 
 class ModelsPage(QWidget):

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
@@ -54,6 +55,8 @@ IdRole = Qt.ItemDataRole.UserRole + 3
 
 
 def describe(spec: Any) -> str:
+    if hasattr(spec, "dataset") and hasattr(spec, "overwrite"):  # captioning a dataset
+        return f"Caption the dataset\nwith {Path(spec.model).name}"
     if hasattr(spec, "trigger") and hasattr(spec, "run_dir"):  # a fine-tuning run
         return f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,11 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.core.dataset import Dataset
 from studio.core.events import Cancelled, Failed, Finished
+from studio.core.memory_plan import GB, DeviceInfo
+from studio.core.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
 from studio.core.train_specs import (
+    CaptionsMade,
+    CaptionSpec,
     CheckpointSaved,
     LossCurve,
     SamplesSaved,
@@ -40,9 +45,13 @@ class TrainSession(QObject):
     failed = Signal(str)
     stopped = Signal(str)  # "cancelled" | "failed" | "done"
     running = Signal(bool)
+    captioning = Signal(bool)
+    captioned = Signal(str)  # what happened, in a sentence
 
     def __init__(self, queue: JobQueue, bridge: EventBridge, training_dir: Path, loras_dir: Path,
-                 default_base: str = "", parent: QObject | None = None):
+                 default_base: str = "", parent: QObject | None = None,
+                 captioners: Callable[[], list[str]] = lambda: [],
+                 device: Callable[[], DeviceInfo | None] = lambda: None):
         super().__init__(parent)
         self.queue = queue
         self.training_dir = Path(training_dir)
@@ -51,7 +60,12 @@ class TrainSession(QObject):
         self.preset = "person"
         self.base = default_base
         self.settings: dict[str, Any] = {"steps": 1500, "rank": 16, "lr_unet": 1e-4, "resolution": 512,
-                                         "train_text_encoder": True}
+                                         "train_text_encoder": True, "use_class": False, "class_images": 100,
+                                         "prior_weight": 1.0, "class_dir": ""}
+        self.captioners = captioners
+        self.device = device
+        self.caption_job: str | None = None
+        self._before_captioning: dict[str, str] = {}
         self.curve = LossCurve()
         self.job: str | None = None
         self.run_dir: Path | None = None
@@ -102,6 +116,45 @@ class TrainSession(QObject):
         self.dataset.trigger, self.dataset.class_word = trigger.strip(), class_word.strip()
         self.dataset.save()
 
+    def set_focus(self, index: int, focus: tuple[float, float] | None) -> None:
+        """The part of the picture to keep when it is cropped to its bucket (0..1 each way; None: the centre)."""
+        img = self.dataset.images[index]
+        img.focus = None if focus is None else (min(1.0, max(0.0, focus[0])), min(1.0, max(0.0, focus[1])))
+        self.dataset.save()
+
+    def caption(self, overwrite: bool = False) -> str | None:
+        """Caption the pictures (those without a caption, or all) with the first captioning model installed;
+        returns why it cannot, in a sentence."""
+        if self.caption_job:
+            return "Captioning is already running."
+        models = self.captioners()
+        if not models:
+            return ("No captioning model is installed. In the Models room, press Download… and get “BLIP image "
+                    "captioning (base)” (about 1 GB), or put a BLIP/GIT folder in your models folder.")
+        if not self.dataset.images:
+            return "Add pictures first."
+        if not overwrite and all(i.caption.strip() for i in self.dataset.images):
+            return "Every picture already has a caption; tick “replace mine” to caption them all again."
+        self.dataset.save()
+        self._before_captioning = {img.file: img.caption for img in self.dataset.images}
+        self.caption_job = self.queue.submit(CaptionSpec(dataset=str(self.dataset.folder), model=models[0],
+                                                         overwrite=overwrite))
+        self.captioning.emit(True)
+        return None
+
+    def _apply_captions(self, e: CaptionsMade) -> None:
+        """Fill in what the captioner wrote — never over a caption the user edited while it ran."""
+        by_file = {img.file: img for img in self.dataset.images}
+        n = 0
+        for file, text in e.captions:
+            img = by_file.get(file)
+            if img is not None and text and img.caption == self._before_captioning.get(file):
+                img.caption = text
+                n += 1
+        self.dataset.save()
+        self.datasetChanged.emit()
+        self.captioned.emit(f"{e.model} captioned {n} picture{'s' if n != 1 else ''}; check and edit them.")
+
     def replace_in_captions(self, find: str, new: str) -> int:
         n = self.dataset.replace_in_captions(find, new)
         self.datasetChanged.emit()
@@ -136,9 +189,39 @@ class TrainSession(QObject):
                        train_text_encoder=bool(s["train_text_encoder"]),
                        sample_every=max(1, min(250, int(s["steps"]) // 6)),
                        checkpoint_every=max(1, min(250, int(s["steps"]) // 4)))
+        if s["use_class"]:
+            spec = replace(spec, class_dir=self.class_dir(), class_images=int(s["class_images"]),
+                           prior_weight=float(s["prior_weight"]))
         if problems := validate_train(spec):
             return next(iter(problems.values()))
         return spec
+
+    def class_dir(self) -> str:
+        """Where the class pictures are: the user's folder, else one per class word that Studio fills."""
+        if self.settings["class_dir"]:
+            return str(self.settings["class_dir"])
+        word = "".join(c if c.isalnum() else "-" for c in self.dataset.class_word.strip().lower()) or "class"
+        return str(self.training_dir / "class" / word)
+
+    def set_base(self, base: str) -> int:
+        """Choose the base model; returns its native training resolution (64 px for the built-in demo)."""
+        self.base = base
+        return base_profile(base).resolution
+
+    def estimate(self) -> str:
+        """The pre-flight estimate in words: time and memory on the device, or why it cannot run."""
+        spec = self.build_spec("estimate")
+        if isinstance(spec, str):
+            return ""
+        info = self.device()
+        device = info.device if info else "cpu"
+        profile = base_profile(spec.base)
+        family = profile.family or "sd1"
+        seconds, how = estimate_seconds(spec, family, device, profile.unet_params, self.training_dir / "runs")
+        needed, refusal = memory_needed(spec, family, device, info.free if info else None, profile.params)
+        if refusal:
+            return refusal
+        return f"About {duration_words(seconds)} on {info.name if info else 'CPU'}, about {needed / GB:.1f} GB ({how})."
 
     def start(self, spec: TrainSpec | None = None) -> str | None:
         """Queue the run; returns an error sentence instead when it cannot start."""
@@ -165,6 +248,15 @@ class TrainSession(QObject):
 
     def _on_event(self, ui: UiEvent) -> None:
         e = ui.event
+        if self.caption_job and e.job_id == self.caption_job:
+            if isinstance(e, CaptionsMade):
+                self._apply_captions(e)
+            elif isinstance(e, (Finished, Failed, Cancelled)):
+                self.caption_job = None
+                self.captioning.emit(False)
+                if isinstance(e, Failed):
+                    self.captioned.emit(e.error.user_message if e.error else "Captioning failed.")
+            return
         if e.job_id != self.job or not self.job:
             return
         if isinstance(e, TrainStep):

@@ -58,3 +58,18 @@ def test_buckets_keep_the_aspect_ratio():
     assert all(w * h <= 512 * 512 for w, h in choices)
     w, h = bucket_for(1920, 1080, choices)
     assert abs(w / h - 16 / 9) < 0.25
+
+
+def test_the_focus_point_decides_what_a_crop_keeps():
+    from PIL import Image
+
+    from studio.core.dataset import crop_box, fit_to_bucket
+
+    im = Image.new("RGB", (300, 100), (0, 0, 255))
+    im.paste((255, 0, 0), (0, 0, 100, 100))  # red on the left third, blue elsewhere
+    assert crop_box(300, 100, (64, 64)) == (100.0, 0.0, 200.0, 100.0)  # the centre by default
+    assert crop_box(300, 100, (64, 64), (0.0, 0.5)) == (0.0, 0.0, 100.0, 100.0)  # clamped inside the picture
+    left = fit_to_bucket(im, (64, 64), (0.1, 0.5))
+    right = fit_to_bucket(im, (64, 64), (0.9, 0.5))
+    assert left.size == (64, 64) and left.getpixel((32, 32))[0] > 200  # the red part was kept
+    assert right.getpixel((32, 32))[2] > 200 and right.getpixel((32, 32))[0] < 50

@@ -3,7 +3,9 @@ growing, cancelled."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
 
 from tests.training.conftest import photos
 
@@ -42,3 +44,54 @@ def test_an_empty_dataset_says_what_to_do(qtbot, studio):
     page = studio.window.finetune_page
     qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
     assert "empty" in page.status.text() and page.start_btn.isEnabled()
+
+
+def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tmp_path, home):
+    from studio.core.builtin_models import builtin_image_models
+    from studio.engine.tiny import save_tiny_captioner
+    from tests.training.test_train_extras import coloured
+
+    page = studio.window.finetune_page
+    session = page.session
+    pics = coloured(tmp_path / "pics", {"a": (220, 20, 20), "b": (30, 60, 230)})
+    with qtbot.waitSignal(session.datasetChanged, timeout=30_000):
+        session.add_pictures([str(pics)])
+    qtbot.mouseClick(page.caption_btn, Qt.MouseButton.LeftButton)
+    assert "No captioning model is installed" in page.summary.text()  # said where the user looks
+    save_tiny_captioner(home / "models" / "captioners" / "tiny-blip")
+    library = studio.window.models_page.model
+    library.rescan()
+    qtbot.waitUntil(lambda: any(e.kind == "captioner" for e in library.entries), timeout=30_000)
+    page.table.item(1, 1).setText("blue, my words")
+    with qtbot.waitSignal(session.captioning, timeout=60_000, check_params_cb=lambda busy: not busy):
+        qtbot.mouseClick(page.caption_btn, Qt.MouseButton.LeftButton)
+    assert page.table.item(0, 1).text() == "a photo of a red disc"
+    assert page.table.item(1, 1).text() == "blue, my words"  # not overwritten
+    assert "captioned 1 picture" in page.summary.text()
+
+    page.table.setCurrentCell(0, 1)
+    view = page.focus_view
+    page.resolution.setValue(64)
+    centred = view.crop_rect()
+    r = view.picture_rect()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=r.topLeft().toPoint() + QPoint(3, int(r.height() / 2)))
+    assert session.dataset.images[0].focus[0] < 0.05
+    assert view.crop_rect().left() < centred.left()  # the crop moved to the left edge
+    assert "focus" in (session.dataset.folder / "dataset.json").read_text()
+
+    shapes = str(builtin_image_models()[0].path)
+    page.set_base_choices([("Shapes", shapes)])
+    page.resolution.setValue(512)
+    page._base_changed(0)
+    assert page.resolution.value() == 64  # the demo model's own size
+    qtbot.waitUntil(lambda: page.estimate.text().startswith("About"), timeout=5000)
+    assert "rough" in page.estimate.text()
+
+    page.class_box.setChecked(True)
+    page.class_count.setValue(2)
+    qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
+    assert "need a class word" in page.status.text()  # refused before anything is queued
+    page.class_word.setText("Big dog")
+    session.set_words(page.trigger.text(), page.class_word.text())
+    spec = session.build_spec("x")
+    assert spec.class_images == 2 and Path(spec.class_dir) == home / "training" / "class" / "big-dog"

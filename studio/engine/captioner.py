@@ -1,0 +1,89 @@
+"""Captions for a fine-tuning dataset from a local image-captioning model (BLIP, BLIP-2, GIT, … in transformers).
+
+Runs on the device runner like any job: it frees the image and text models first, loads the captioner (safetensors
+only, never from the network), captions the pictures that need it and unloads again — captioning is a one-off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from studio.core.cancel import CancelToken
+from studio.core.dataset import Dataset
+from studio.core.errors import ErrorKind, StudioError
+from studio.core.events import Event, Note, Progress
+from studio.core.train_specs import CaptionsMade, CaptionSpec
+
+BATCH = 4
+
+
+def _bad(message: str, kind: ErrorKind = ErrorKind.MODEL_INVALID) -> StudioError:
+    return StudioError(kind, message, field="captioner")
+
+
+def load_captioner(folder: Path, device: str) -> tuple[Any, Any]:
+    """(processor, model) from a transformers folder; refuses pickled-only weights."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    if not (folder / "config.json").is_file():
+        raise _bad(f"{folder} is not a captioning model folder (it has no config.json).", ErrorKind.MODEL_NOT_FOUND)
+    if not any(folder.glob("*.safetensors")):
+        raise _bad(f"{folder.name} has only pickled weights (.bin); Studio loads captioners in safetensors.")
+    try:
+        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise _bad(f"{folder.name} could not be loaded as a captioning model: {e}") from e
+    return processor, model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
+
+
+class Captioner:
+    def __init__(self, make_room: Callable[[], None] = lambda: None):
+        self.make_room = make_room
+
+    def __call__(self, spec: CaptionSpec, cancel: CancelToken, emit: Callable[[Event], None]) -> list[Any]:
+        import torch
+
+        from studio.engine.devices import choose_placement
+
+        ds = Dataset.open(Path(spec.dataset))
+        todo = [img for img in ds.images if spec.overwrite or not img.caption.strip()]
+        if not todo:
+            emit(Note(text="Every picture already has a caption (ask to overwrite them to caption again)."))
+            emit(CaptionsMade(model=Path(spec.model).name))
+            return []
+        self.make_room()
+        placement = choose_placement(spec.device, "fp32")
+        emit(Note(text=f"Loading the captioner {Path(spec.model).name}…"))
+        processor, model = load_captioner(Path(spec.model), placement.device)
+        captions: list[tuple[str, str]] = []
+        try:
+            for start in range(0, len(todo), BATCH):
+                cancel.raise_if_cancelled()
+                chunk = todo[start:start + BATCH]
+                pictures = []
+                for img in chunk:
+                    with Image.open(ds.path(img)) as raw:
+                        pictures.append(raw.convert("RGB"))
+                inputs = processor(images=pictures, return_tensors="pt").to(placement.device)
+                with torch.no_grad():
+                    out = model.generate(**inputs, max_new_tokens=spec.max_tokens, do_sample=False, num_beams=1)
+                texts = processor.batch_decode(out, skip_special_tokens=True)
+                captions += [(img.file, clean_caption(t)) for img, t in zip(chunk, texts, strict=True)]
+                emit(Progress(step=len(captions), total=len(todo)))
+        finally:
+            del model
+            if placement.device == "cuda":
+                torch.cuda.empty_cache()
+        emit(CaptionsMade(captions=tuple(captions), model=Path(spec.model).name))
+        return []
+
+
+def clean_caption(text: str) -> str:
+    """One line, no doubled spaces; BLIP's "arafed"/"araffe" artefact words removed."""
+    words = [w for w in text.split() if w.lower() not in ("arafed", "araffe", "arafe", "araffed")]
+    return " ".join(words).strip(" ,.")

@@ -1,0 +1,164 @@
+"""Class pictures, captioning, focus points, the pre-flight estimate, a full disk, and SDXL."""
+
+from __future__ import annotations
+
+import errno
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import StudioError
+from studio.core.train_specs import CaptionsMade, CaptionSpec, TrainStep
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner(tmp_path_factory) -> Path:
+    from studio.engine.tiny import save_tiny_captioner
+
+    return save_tiny_captioner(tmp_path_factory.mktemp("models") / "tiny-blip")
+
+
+def coloured(folder: Path, colours: dict[str, tuple[int, int, int]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rgb in colours.items():
+        Image.new("RGB", (300, 260), rgb).save(folder / f"{name}.png")
+    return folder
+
+
+def test_the_captioner_describes_what_it_sees_and_is_listed_as_one(tiny_captioner, tmp_path):
+    from studio.core.dataset import Dataset
+    from studio.core.model_library import scan_folder
+    from studio.engine.captioner import Captioner
+
+    ds = Dataset(tmp_path / "ds", trigger="sks", class_word="thing")
+    ds.add_files([coloured(tmp_path / "pics", {"a-red": (220, 20, 20), "b-blue": (30, 60, 230)})])
+    ds.images[1].caption = "my own words"
+    ds.save()
+    events = []
+    Captioner()(CaptionSpec(dataset=str(ds.folder), model=str(tiny_captioner)), CancelToken(), events.append)
+    made = next(e for e in events if isinstance(e, CaptionsMade))
+    assert made.captions == (("0000.png", "a photo of a red disc"),)  # the user's caption was not asked for
+    events.clear()
+    Captioner()(CaptionSpec(dataset=str(ds.folder), model=str(tiny_captioner), overwrite=True), CancelToken(),
+                events.append)
+    made = next(e for e in events if isinstance(e, CaptionsMade))
+    assert dict(made.captions) == {"0000.png": "a photo of a red disc", "0001.png": "a photo of a blue sky"}
+    [entry] = scan_folder(tiny_captioner.parent, "models folder")
+    assert entry.kind == "captioner" and entry.family == "blip"
+
+
+def test_a_folder_without_safetensors_is_refused_as_a_captioner(tiny_captioner, tmp_path):
+    import shutil
+
+    from studio.engine.captioner import load_captioner
+
+    bad = tmp_path / "pickled-blip"
+    shutil.copytree(tiny_captioner, bad)
+    for f in bad.glob("*.safetensors"):
+        f.unlink()
+    with pytest.raises(StudioError, match="only pickled weights"):
+        load_captioner(bad, "cpu")
+
+
+def test_class_pictures_are_generated_once_and_take_part_in_the_loss(train_spec, tmp_path):
+    from studio.engine.lora_train import train
+
+    with pytest.raises(StudioError, match="class word"):
+        train(train_spec(class_word="", class_dir=str(tmp_path / "c"), class_images=2), lambda e: None)
+    plain: list = []
+    train(train_spec(steps=3, run_dir=str(tmp_path / "r0"), out=str(tmp_path / "o0.safetensors")), plain.append)
+    folder = tmp_path / "class-disc"
+    prior: list = []
+    train(train_spec(steps=3, class_dir=str(folder), class_images=3, run_dir=str(tmp_path / "r1"),
+                     out=str(tmp_path / "o1.safetensors")), prior.append)
+    made = sorted(p.name for p in folder.iterdir())
+    assert made == ["class-0000.png", "class-0000.txt", "class-0001.png", "class-0001.txt", "class-0002.png",
+                    "class-0002.txt"]
+    assert (folder / "class-0001.txt").read_text() == "a photo of disc"
+    assert Image.open(folder / "class-0000.png").size == (64, 64)
+    loss = [e.loss for e in plain if isinstance(e, TrainStep)]
+    with_prior = [e.loss for e in prior if isinstance(e, TrainStep)]
+    assert with_prior[0] != pytest.approx(loss[0])  # the class pictures' loss is added in
+    stamp = (folder / "class-0000.png").stat().st_mtime_ns
+    again: list = []
+    train(train_spec(steps=1, class_dir=str(folder), class_images=3, run_dir=str(tmp_path / "r2"),
+                     out=str(tmp_path / "o2.safetensors")), again.append)
+    assert len(list(folder.glob("*.png"))) == 3 and (folder / "class-0000.png").stat().st_mtime_ns == stamp
+    assert not any("Generating" in getattr(e, "text", "") for e in again)
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(train_spec, tmp_path, monkeypatch):
+    import studio.engine.lora_train as lt
+    from studio.core.train_specs import run_state
+
+    real = lt.atomic_write
+
+    def full(path, write):
+        if path.name == "state.pt" and "checkpoint-6" in str(path.parent):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(lt, "atomic_write", full)
+    spec = train_spec(steps=9)
+    with pytest.raises(StudioError, match="step 6 .*No space left.*earlier checkpoints are intact"):
+        lt.train(spec, lambda e: None)
+    run = Path(spec.run_dir)
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith((".", "checkpoint"))) == ["checkpoint-3"]
+    assert run_state(run)["status"] == "failed" and not Path(spec.out).exists()
+    monkeypatch.setattr(lt, "atomic_write", real)
+    events: list = []
+    done = lt.train(spec, events.append)  # space freed: resume from step 3
+    assert [e.step for e in events if isinstance(e, TrainStep)][0] == 4 and Path(done.path).is_file()
+
+
+def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_path):
+    from studio.core.train_plan import base_profile, estimate_seconds, memory_needed
+    from studio.engine.lora_train import train
+
+    spec = train_spec(steps=4, run_dir=str(tmp_path / "runs" / "first"))
+    profile = base_profile(spec.base)
+    assert profile.family == "sd1" and profile.unet_params and profile.params > profile.unet_params
+    rough, how = estimate_seconds(replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs")
+    assert how.startswith("rough")
+    bigger, _ = estimate_seconds(replace(spec, steps=400, resolution=512), "sd1", "cpu", 0.86e9)
+    assert bigger > 100 * rough  # SD 1.5 at 512 px is a different matter
+    train(spec, lambda e: None)
+    per_step = json.loads((tmp_path / "runs" / "first" / "status.json").read_text())["seconds_per_step"]
+    measured, how = estimate_seconds(replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs")
+    assert how == "measured on an earlier run" and measured == pytest.approx(400 * per_step)
+    other, how = estimate_seconds(replace(spec, steps=400, resolution=128), "sd1", "cpu", profile.unet_params,
+                                  tmp_path / "runs")
+    assert how.startswith("rough")  # another resolution is not the same run
+    needed, refusal = memory_needed(replace(spec, resolution=1024), "sdxl", "cuda", free=8 << 30)
+    assert refusal and "8.0 GB is free" in refusal and needed > 8 << 30
+    assert memory_needed(spec, "sd1", "cpu", free=8 << 30, params=profile.params)[1] is None
+
+
+def test_an_sdxl_lora_trains_with_both_text_encoders_and_loads_back(train_spec, tiny_sdxl, tmp_path):
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+    from safetensors import safe_open
+
+    from studio.engine.lora_train import train
+
+    spec = train_spec(base=str(tiny_sdxl), steps=3, train_text_encoder=True, checkpoint_every=0)
+    done = train(spec, lambda e: None)
+    with safe_open(done.path, "pt") as f:
+        keys, meta = list(f.keys()), f.metadata()
+    assert meta["studio_base_family"] == "sdxl" and meta["ss_base_model_version"] == "sdxl_base_v1-0"
+    assert {k.split(".")[0] for k in keys} == {"unet", "text_encoder", "text_encoder_2"}
+
+    def render(lora=None):
+        pipe = StableDiffusionXLPipeline.from_pretrained(str(tiny_sdxl), local_files_only=True)
+        pipe.set_progress_bar_config(disable=True)
+        if lora:
+            pipe.load_lora_weights(lora)
+        return pipe("a photo of sks disc", num_inference_steps=3, width=64, height=64, output_type="np",
+                    generator=torch.Generator().manual_seed(1)).images[0]
+
+    assert np.abs(render() - render(done.path)).mean() * 255 > 0.5
