@@ -100,33 +100,51 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
     return {"steps_per_s": len(warm) / sum(warm)}
 
 
-def studio_run(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path) -> dict[str, float]:
-    """Studio's trainer through its queue handler (subprocess, events relayed), the same settings."""
-    from studio.core.cancel import CancelToken
-    from studio.core.train_specs import TrainSpec, TrainStep
-    from studio.engine.train_job import TrainJob
+def studio_spec(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path):
+    from studio.core.train_specs import TrainSpec
 
-    spec = TrainSpec(dataset=str(dataset), base=str(model), out=str(run_dir / "out.safetensors"),
+    return TrainSpec(dataset=str(dataset), base=str(model), out=str(run_dir / "out.safetensors"),
                      run_dir=str(run_dir), trigger="sks", class_word="disc", steps=steps, rank=RANK, alpha=RANK,
                      lr_unet=LR, train_text_encoder=False, schedule="constant", warmup_steps=0, batch_size=BATCH,
                      resolution=resolution, min_snr_gamma=0.0, sample_every=0, checkpoint_every=0,
                      ab_grid=False, device="cpu", seed=SEED)
+
+
+def studio_run(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path) -> dict[str, float]:
+    """Studio's trainer through its queue handler (subprocess, events relayed), the same settings."""
+    from studio.core.cancel import CancelToken
+    from studio.core.train_specs import TrainStep
+    from studio.engine.train_job import TrainJob
+
+    spec = studio_spec(model, dataset, steps, resolution, run_dir)
     stamps: list[float] = []
     TrainJob()(spec, CancelToken(), lambda e: stamps.append(e.seconds) if isinstance(e, TrainStep) else None)
     return {"steps_per_s": (len(stamps) - 4) / (stamps[-1] - stamps[3])}
 
 
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark (VmHWM; a new program starts its own, unlike ru_maxrss,
+    which a child inherits from the parent that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(kind: str, folder: Path, steps: int, resolution: int) -> None:
-    """One variant in a fresh process: its peak resident memory (trainer subprocess included for Studio)."""
+    """One variant in a fresh process, for its peak memory. Studio's trainer runs in-process here (the same code
+    its subprocess runs), so that the peak is the trainer's own."""
     model, dataset = make_fixture(folder)
     if kind == "bare":
         result = bare_loop(model, dataset, steps, resolution)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     else:
-        result = studio_run(model, dataset, steps, resolution, Path(tempfile.mkdtemp(prefix="bench-run-")))
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({**result, "peak_rss_mb": peak / 1024}))
+        from studio.engine.lora_train import train
+
+        run = Path(tempfile.mkdtemp(prefix="bench-run-"))
+        spec = studio_spec(model, dataset, steps, resolution, run)
+        train(spec, lambda e: None)
+        result = {}
+    print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
 
 
 def gui_stall(model: Path, dataset: Path, steps: int, resolution: int, home: Path) -> tuple[float, float, int]:
