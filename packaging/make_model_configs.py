@@ -36,7 +36,8 @@ def bytes_to_unicode() -> dict[int, str]:
 
 
 def clip_tokenizer_files(bpe_gz: Path, folder: Path, pad: str = "<|endoftext|>") -> None:
-    merges = gzip.open(bpe_gz).read().decode("utf-8").split("\n")
+    with gzip.open(bpe_gz) as f:
+        merges = f.read().decode("utf-8").split("\n")
     merges = merges[1 : 49152 - 256 - 2 + 1]
     pairs = [tuple(m.split()) for m in merges]
     vocab = list(bytes_to_unicode().values())

@@ -167,9 +167,13 @@ def smoke_test(studio: StudioWindow, started: float) -> None:
 
     def shown() -> None:
         print(f"window shown after {time.perf_counter() - started:.3f} s: {studio.window.windowTitle()}", flush=True)
-        problem = studio.session.generate()
-        if problem:
-            print(f"could not generate: {problem}", flush=True)
+        wait_for_model(60)
+
+    def wait_for_model(tries: int) -> None:  # the default model is chosen once the model folders are scanned
+        if not studio.session.value("model") and tries:
+            QTimer.singleShot(250, lambda: wait_for_model(tries - 1))
+        elif studio.session.generate() is None:  # the recipe was refused; the reasons are in the fields
+            print(f"could not generate: {studio.session.errors}", flush=True)
             finish(1)
 
     def finish(code: int) -> None:
