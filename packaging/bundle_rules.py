@@ -6,13 +6,13 @@ from __future__ import annotations
 EXCLUDED_MODULES = [
     # not used by Studio, pulled in only by optional imports of its libraries
     "tkinter", "matplotlib", "IPython", "jupyter", "notebook", "pandas", "pytest", "_pytest", "tensorboard",
-    "torch.utils.tensorboard", "torch.testing._internal", "triton", "onnx", "onnxruntime", "tensorflow", "jax",
+    "torch.utils.tensorboard", "triton", "onnx", "onnxruntime", "tensorflow", "jax",
     "flax", "keras", "sklearn", "cv2", "torchvision", "torchaudio", "bitsandbytes", "deepspeed", "wandb",
     "gradio", "fastapi", "uvicorn", "datasets", "pyarrow", "av", "librosa", "soundfile", "timm",
     # Qt modules outside PySide6-Essentials' widgets world
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2", "PySide6.QtPdf",
     "PySide6.QtPdfWidgets", "PySide6.QtDesigner", "PySide6.QtUiTools", "PySide6.QtHelp", "PySide6.QtSql",
-    "PySide6.QtTest", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtXml", "PySide6.QtDBus",
+    "PySide6.QtTest", "PySide6.QtXml", "PySide6.QtDBus",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtNetwork",
 ]
 

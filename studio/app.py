@@ -60,9 +60,10 @@ class StudioWindow:
         paths, library = self.runtime.paths, self.window.models_page.model
 
         def models() -> list[str]:
-            own = [e.name for e in library.entries if e.kind in ("checkpoint", "text", "lora", "captioner")]
-            names = [m.label for m in (*builtin_image_models(), *builtin_text_models())] + own[:8]
-            return names + ([f"and {len(own) - 8} more"] if len(own) > 8 else [])
+            demos = [m.label for m in (*builtin_image_models(), *builtin_text_models())]
+            own = list(dict.fromkeys(e.name for e in library.entries if e.name not in demos
+                                     and e.kind in ("checkpoint", "text", "lora", "captioner")))
+            return demos + own[:8] + ([f"and {len(own) - 8} more"] if len(own) > 8 else [])
 
         panel = WelcomePanel([("Images (the Gallery)", paths.gallery_dir), ("Documents (the Writer)", paths.writer_dir),
                               ("Models and LoRAs", paths.models_dir), ("Fine-tuning", paths.training_dir)],

@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--base", help="the base model (default: the last image model used, else the built-in demo)")
     t.add_argument("--preset", choices=("person", "object", "style"), default="object")
     t.add_argument("--steps", type=int)
+    t.add_argument("--epochs", type=int, help="passes over the pictures (instead of --steps)")
     t.add_argument("--rank", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--resolution", type=int)

@@ -53,7 +53,7 @@ def train_command(args: argparse.Namespace) -> int:
                          resolution=args.resolution or native or 512)
         spec = with_preset(spec, args.preset)
         changes: dict[str, Any] = {}
-        for name, field in (("steps", "steps"), ("rank", "rank"), ("lr", "lr_unet")):
+        for name, field in (("steps", "steps"), ("epochs", "epochs"), ("rank", "rank"), ("lr", "lr_unet")):
             if getattr(args, name) is not None:
                 changes[field] = getattr(args, name)
         if args.rank is not None:

@@ -19,6 +19,7 @@ class TrainSpec:
     trigger: str = "sks"
     class_word: str = ""
     steps: int = 1500
+    epochs: int = 0  # when set: train this many passes over the pictures instead of ``steps``
     rank: int = 16
     alpha: float = 16.0
     lr_unet: float = 1e-4
@@ -87,6 +88,8 @@ def validate_train(spec: TrainSpec) -> dict[str, str]:
     problems = {}
     if spec.steps < 1:
         problems["steps"] = "Train for at least one step."
+    if spec.epochs < 0:
+        problems["epochs"] = "The number of epochs cannot be negative."
     if not 1 <= spec.rank <= 256:
         problems["rank"] = "The rank must be between 1 and 256."
     if not 0 < spec.lr_unet < 1:

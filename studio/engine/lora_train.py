@@ -13,7 +13,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,14 @@ class Trainer:
         self.tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if self.xl else [])
         for m in (pipe.unet, pipe.vae, *self.encoders):
             m.requires_grad_(False)
+        self.examples = load_examples(spec)
+        if spec.epochs:  # epochs asked for: as many steps as that many passes over the pictures take
+            per_epoch = len(batches_for_epoch(self.examples, spec.batch_size, spec.seed, 0))
+            steps = spec.epochs * per_epoch
+            self.spec = spec = replace(spec, steps=steps, sample_every=spec.sample_every and min(
+                spec.sample_every, max(1, steps // 4)), checkpoint_every=spec.checkpoint_every and min(
+                spec.checkpoint_every, max(1, steps // 4)))
+            self.emit(Note(text=f"{spec.epochs} epoch(s) of {per_epoch} step(s): {spec.steps} steps."))
         self._preflight()
         self.class_examples = self._class_examples()
         torch.manual_seed(spec.seed)
@@ -169,7 +177,6 @@ class Trainer:
                                       spec.schedule in ("cosine", "linear") else 0,
                                       num_training_steps=spec.steps)
         self.noise_gen = torch.Generator().manual_seed(spec.seed)
-        self.examples = load_examples(spec)
         self.emit(Note(text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
                             f"aspect-ratio bucket(s)"))
         self.latents: list[Any] | None = None
@@ -497,6 +504,7 @@ class Trainer:
         spec = self.spec
         atomic_write(self.run / "spec.json", lambda f: f.write(spec.to_json().encode()))
         self._setup()
+        spec = self.spec  # with the steps that epochs come to
         start = 0
         if (ck := latest_checkpoint(self.run)) is not None:
             start = self.load_checkpoint(ck)

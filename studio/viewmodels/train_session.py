@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.core.dataset import Dataset
+from studio.core.downloads import human_duration
 from studio.core.events import Cancelled, Failed, Finished
 from studio.core.memory_plan import GB, DeviceInfo
 from studio.core.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
@@ -262,7 +263,7 @@ class TrainSession(QObject):
         if isinstance(e, TrainStep):
             self.curve.add(e.step, e.loss)
             eta = (e.total - e.step) * e.seconds / e.step if e.step and e.seconds else 0.0
-            self.stepped.emit(e.step, e.total, e.loss, _words(eta))
+            self.stepped.emit(e.step, e.total, e.loss, f"{human_duration(eta)} left" if eta > 0 else "")
         elif isinstance(e, SamplesSaved) and e.paths:
             self.samplesReady.emit(e.paths[0])
         elif isinstance(e, CheckpointSaved):
@@ -286,10 +287,3 @@ def _alive(pid_file: Path) -> bool:
         return True
     except (OSError, ValueError):
         return False
-
-
-def _words(seconds: float) -> str:
-    if seconds <= 0:
-        return ""
-    s = int(seconds)
-    return f"{s // 60} min {s % 60} s left" if s >= 60 else f"{s} s left"

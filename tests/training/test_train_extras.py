@@ -162,3 +162,13 @@ def test_an_sdxl_lora_trains_with_both_text_encoders_and_loads_back(train_spec, 
                     generator=torch.Generator().manual_seed(1)).images[0]
 
     assert np.abs(render() - render(done.path)).mean() * 255 > 0.5
+
+
+def test_epochs_become_steps_over_the_pictures(train_spec):
+    from studio.engine.lora_train import train
+
+    events: list = []
+    train(train_spec(epochs=2, steps=1500, checkpoint_every=250), events.append)  # 6 pictures, batch 1
+    steps = [e.step for e in events if isinstance(e, TrainStep)]
+    assert steps == list(range(1, 13))
+    assert any("2 epoch(s) of 6 step(s): 12 steps" in getattr(e, "text", "") for e in events)

@@ -28,7 +28,9 @@ def test_the_welcome_appears_once_and_never_blocks(qtbot, home):
         st.runtime.measure_device()
         qtbot.waitUntil(lambda: "CPU" in panel.device_line.text(), timeout=30_000)
         assert "no GPU was found" in panel.device_line.text()
-        assert "Shapes" in panel.models_line.text() and "Storyteller" in panel.models_line.text()
+        qtbot.waitUntil(lambda: "shapes-star" in panel.models_line.text(), timeout=10_000)  # after the scan
+        line = panel.models_line.text()
+        assert line.count("Shapes (built-in demo)") == 1 and line.count("Storyteller (built-in demo)") == 1
         st.window.image_page.prompt_panel.prompt.setPlainText("typed while the welcome is open")
         assert st.window.image_page.prompt_panel.prompt.toPlainText() == "typed while the welcome is open"
         panel.close()
