@@ -18,7 +18,7 @@ from studio.core.model_identify import Identity, identify, kohya_metadata
 from studio.core.safetensors_header import HeaderError, read_header
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
-CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder", "florence2", "instructblip")
+CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder")  # caption from the picture alone
 
 
 @dataclass(frozen=True)

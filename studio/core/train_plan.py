@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def _count(files: list[Path], prefix: str = "") -> int | None:
     return total or None
 
 
+@lru_cache(maxsize=16)  # the room asks on every settings change; the files' headers do not change meanwhile
 def base_profile(base: str) -> BaseProfile:
     """Family, native resolution and parameter counts of a base model, from its files (no weights loaded)."""
     if not base:

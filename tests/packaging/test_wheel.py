@@ -67,3 +67,6 @@ def test_studio_generate_works_from_a_fresh_venv(wheel, tmp_path):
     with Image.open(image) as im:
         assert im.size == (64, 64)  # the built-in Shapes model, found inside the installed package
         assert "a red circle" in im.info.get("parameters", "")
+    window = subprocess.run([str(venv / "bin" / "studio"), "--quit-after-show"], cwd=tmp_path,
+                            env={**env, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True, timeout=120)
+    assert window.returncode == 0 and "window shown" in window.stdout, window.stderr[-2000:]
