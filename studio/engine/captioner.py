@@ -80,7 +80,7 @@ class Captioner:
             if placement.device == "cuda":
                 torch.cuda.empty_cache()
         emit(CaptionsMade(captions=tuple(captions), model=Path(spec.model).name))
-        return []
+        return captions
 
 
 def clean_caption(text: str) -> str:

@@ -225,6 +225,8 @@ class JobQueue(QAbstractListModel):
             row.state, row.fraction = JobState.DONE, 1.0
             if hasattr(row.spec, "run_dir"):
                 row.detail = f"LoRA written in {fmt_seconds(e.seconds)}"
+            elif hasattr(row.spec, "overwrite"):  # captioning
+                row.detail = f"{len(e.items)} caption{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
             elif getattr(row.spec, "mode", "") == "text" and e.items:
                 result = e.items[0]
                 row.detail = f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"

@@ -68,6 +68,7 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
     assert page.table.item(0, 1).text() == "a photo of a red disc"
     assert page.table.item(1, 1).text() == "blue, my words"  # not overwritten
     assert "captioned 1 picture" in page.summary.text()
+    qtbot.waitUntil(lambda: "Done: 1 caption in" in studio.window.statusBar().currentMessage(), timeout=5000)
 
     page.table.setCurrentCell(0, 1)
     view = page.focus_view
