@@ -58,7 +58,7 @@ def estimate_seconds(spec: TrainSpec, family: str, device: str, unet_params: flo
                 measured.append(float(state["seconds_per_step"]))
     extra = 1 + (spec.prior_weight > 0 and bool(spec.class_dir))  # class pictures: a second pass per step
     samples = (spec.steps // spec.sample_every if spec.sample_every else 0) * len(spec.prompts()) * len(
-        spec.sample_seeds) * spec.sample_steps
+        spec.sample_seeds) * spec.sample_steps + spec.class_images * spec.sample_steps  # + class pictures to make
     if measured:
         per_step = sum(measured) / len(measured)
         return spec.steps * per_step * extra + samples * per_step / 3, "measured on an earlier run"
