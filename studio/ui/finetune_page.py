@@ -268,6 +268,12 @@ class FinetunePage(QWidget):
         form.addRow("Resolution", self.resolution)
         form.addRow(self.text_encoder)
         v.addLayout(form)
+        more = QCheckBox("More settings")
+        v.addWidget(more)
+        self.more = self._more_settings()
+        self.more.setVisible(False)
+        more.toggled.connect(self.more.setVisible)
+        v.addWidget(self.more)
         v.addWidget(self._class_box())
         buttons = QHBoxLayout()
         self.start_btn = QPushButton("Train")
@@ -301,6 +307,47 @@ class FinetunePage(QWidget):
         self.use_btn.clicked.connect(self._use)
         self.use_btn.hide()
         v.addWidget(self.use_btn)
+        return box
+
+    def _more_settings(self) -> QWidget:
+        box = QWidget()
+        form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
+        s = self.session.settings
+        self.epochs = QSpinBox(minimum=0, maximum=10_000, value=int(s["epochs"]), specialValueText="use steps")
+        self.epochs.setToolTip("Passes over your pictures; when set, it decides the number of steps")
+        self.batch_size = QSpinBox(minimum=1, maximum=64, value=int(s["batch_size"]))
+        self.lr_text = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1e-1, singleStep=1e-5, value=float(s["lr_text"]))
+        self.lr_text.setToolTip("Used when the text encoder is trained")
+        self.optimizer = QComboBox()
+        for label, key in (("AdamW", "adamw"), ("AdamW 8-bit (needs bitsandbytes)", "adamw8bit")):
+            self.optimizer.addItem(label, key)
+        self.schedule = QComboBox()
+        for label, key in (("Constant with warm-up", "constant_with_warmup"), ("Constant", "constant"),
+                           ("Cosine", "cosine"), ("Linear", "linear")):
+            self.schedule.addItem(label, key)
+        self.precision = QComboBox()
+        for label, key in (("Automatic (bf16/fp16 on a GPU)", "auto"), ("Off (fp32)", "no"), ("fp16", "fp16"),
+                           ("bf16", "bf16")):
+            self.precision.addItem(label, key)
+        self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=int(s["seed"]))
+        for w, key in ((self.epochs, "epochs"), (self.batch_size, "batch_size"), (self.lr_text, "lr_text"),
+                       (self.seed, "seed")):
+            w.valueChanged.connect(lambda val, k=key: (s.__setitem__(k, val), self._estimate_timer.start()))
+        for w, key in ((self.optimizer, "optimizer"), (self.schedule, "schedule"), (self.precision, "mixed_precision")):
+            w.setCurrentIndex(max(0, w.findData(s[key])))
+            w.currentIndexChanged.connect(lambda _i, w=w, k=key: s.__setitem__(k, w.currentData()))
+        self.checkpointing.toggled.connect(lambda on: (s.__setitem__("gradient_checkpointing", on),
+                                                       self._estimate_timer.start()))
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Text encoder LR", self.lr_text)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Mixed precision", self.precision)
+        form.addRow("Seed", self.seed)
+        form.addRow(self.checkpointing)
         return box
 
     def _class_box(self) -> QWidget:
@@ -366,6 +413,7 @@ class FinetunePage(QWidget):
         self.rank.setValue(p["rank"])
         self.lr.setValue(p["lr_unet"])
         self.text_encoder.setChecked(p["train_text_encoder"])
+        self.lr_text.setValue(p["lr_text"])
 
     def start(self) -> None:
         self.session.set_words(self.trigger.text(), self.class_word.text())

@@ -34,6 +34,11 @@ from studio.core.train_specs import (
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
+# The room's "More settings", with the values a run gets when they are not touched.
+ADVANCED: dict[str, Any] = {"epochs": 0, "batch_size": 1, "lr_text": 5e-5, "optimizer": "adamw",
+                            "schedule": "constant_with_warmup", "mixed_precision": "auto",
+                            "gradient_checkpointing": False, "seed": 0}
+
 
 class TrainSession(QObject):
     datasetChanged = Signal()
@@ -62,7 +67,7 @@ class TrainSession(QObject):
         self.base = default_base
         self.settings: dict[str, Any] = {"steps": 1500, "rank": 16, "lr_unet": 1e-4, "resolution": 512,
                                          "train_text_encoder": True, "use_class": False, "class_images": 100,
-                                         "prior_weight": 1.0, "class_dir": ""}
+                                         "prior_weight": 1.0, "class_dir": "", **ADVANCED}
         self.captioners = captioners
         self.device = device
         self.caption_job: str | None = None
@@ -190,6 +195,7 @@ class TrainSession(QObject):
                        train_text_encoder=bool(s["train_text_encoder"]),
                        sample_every=max(1, min(250, int(s["steps"]) // 6)),
                        checkpoint_every=max(1, min(250, int(s["steps"]) // 4)))
+        spec = replace(spec, **{k: type(v)(s[k]) for k, v in ADVANCED.items()})
         if s["use_class"]:
             spec = replace(spec, class_dir=self.class_dir(), class_images=int(s["class_images"]),
                            prior_weight=float(s["prior_weight"]))

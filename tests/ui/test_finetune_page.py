@@ -96,3 +96,13 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
     session.set_words(page.trigger.text(), page.class_word.text())
     spec = session.build_spec("x")
     assert spec.class_images == 2 and Path(spec.class_dir) == home / "training" / "class" / "big-dog"
+
+    assert not page.more.isVisibleTo(page)  # "More settings" start folded
+    page.epochs.setValue(3)
+    page.batch_size.setValue(2)
+    page.schedule.setCurrentIndex(page.schedule.findData("cosine"))
+    page.checkpointing.setChecked(True)
+    page.preset.setCurrentIndex(page.preset.findData("style"))  # the preset sets the text encoder's LR
+    spec = session.build_spec("x")
+    assert (spec.epochs, spec.batch_size, spec.schedule, spec.gradient_checkpointing) == (3, 2, "cosine", True)
+    assert spec.lr_text == 0.0 and spec.rank == 32
