@@ -40,6 +40,7 @@ class FinetunePage(QWidget):
         super().__init__(parent)
         self.session = session
         self.setAcceptDrops(True)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=250)  # settings change in bursts
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         self.banner = QWidget()
@@ -57,7 +58,7 @@ class FinetunePage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self._training_box(base_choices or []))
+        scroll.setWidget(self._training_box())
         split.addWidget(scroll)
         split.setSizes([760, 520])
         lay.addWidget(split, 1)
@@ -73,9 +74,8 @@ class FinetunePage(QWidget):
         session.running.connect(self._running)
         self.refresh()
         self.check_interrupted()
-        if self.session.base:
-            self.resolution.setValue(self.session.set_base(self.session.base))
-        self._estimate_timer.start()
+        self.set_base_choices(base_choices or [])
+        self._base_changed()  # the resolution follows the base model; the estimate starts
 
     # -- dataset -------------------------------------------------------------------------------------------------
     def _dataset_box(self) -> QWidget:
@@ -237,28 +237,24 @@ class FinetunePage(QWidget):
             event.acceptProposedAction()
 
     # -- training ------------------------------------------------------------------------------------------------
-    def _training_box(self, base_choices: list[tuple[str, str]]) -> QWidget:
+    def _training_box(self) -> QWidget:
         box = QGroupBox("Training")
         v = QVBoxLayout(box)
         form = QFormLayout()
         self.base = QComboBox()
-        self.set_base_choices(base_choices)
         self.base.currentIndexChanged.connect(self._base_changed)
         self.preset = QComboBox()
         for name in PRESETS:
             self.preset.addItem(name.capitalize(), name)
         self.preset.currentIndexChanged.connect(self._preset)
-        s = self.session.settings
-        self.steps = QSpinBox(minimum=1, maximum=100_000, value=int(s["steps"]))
-        self.rank = QSpinBox(minimum=1, maximum=256, value=int(s["rank"]))
-        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e-1, singleStep=1e-5, value=float(s["lr_unet"]))
-        self.resolution = QSpinBox(minimum=64, maximum=2048, singleStep=64, value=int(s["resolution"]))
+        self.steps = QSpinBox(minimum=1, maximum=100_000)
+        self.rank = QSpinBox(minimum=1, maximum=256)
+        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e-1, singleStep=1e-5)
+        self.resolution = QSpinBox(minimum=64, maximum=2048, singleStep=64)
         self.text_encoder = QCheckBox("Train the text encoder too")
-        self.text_encoder.setChecked(bool(s["train_text_encoder"]))
         for w, key in ((self.steps, "steps"), (self.rank, "rank"), (self.lr, "lr_unet"),
-                       (self.resolution, "resolution")):
-            w.valueChanged.connect(lambda val, k=key: self.session.settings.__setitem__(k, val))
-        self.text_encoder.toggled.connect(lambda on: self.session.settings.__setitem__("train_text_encoder", on))
+                       (self.resolution, "resolution"), (self.text_encoder, "train_text_encoder")):
+            self._bind(w, key)
         self.resolution.valueChanged.connect(self.focus_view.set_resolution)
         form.addRow("Base model", self.base)
         form.addRow("Preset", self.preset)
@@ -289,10 +285,7 @@ class FinetunePage(QWidget):
         self.estimate.setWordWrap(True)
         self.estimate.setToolTip("Measured on your earlier runs with the same base and settings when there are any")
         v.addWidget(self.estimate)
-        self._estimate_timer = QTimer(self, singleShot=True, interval=250)
         self._estimate_timer.timeout.connect(lambda: self.estimate.setText(self.session.estimate()))
-        for w in (self.steps, self.rank, self.resolution):
-            w.valueChanged.connect(self._estimate_timer.start)
         self.status = QLabel("Add pictures, choose a trigger word and press Train.")
         self.status.setWordWrap(True)
         v.addWidget(self.status)
@@ -313,11 +306,10 @@ class FinetunePage(QWidget):
         box = QWidget()
         form = QFormLayout(box)
         form.setContentsMargins(0, 0, 0, 0)
-        s = self.session.settings
-        self.epochs = QSpinBox(minimum=0, maximum=10_000, value=int(s["epochs"]), specialValueText="use steps")
+        self.epochs = QSpinBox(minimum=0, maximum=10_000, specialValueText="use steps")
         self.epochs.setToolTip("Passes over your pictures; when set, it decides the number of steps")
-        self.batch_size = QSpinBox(minimum=1, maximum=64, value=int(s["batch_size"]))
-        self.lr_text = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1e-1, singleStep=1e-5, value=float(s["lr_text"]))
+        self.batch_size = QSpinBox(minimum=1, maximum=64)
+        self.lr_text = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1e-1, singleStep=1e-5)
         self.lr_text.setToolTip("Used when the text encoder is trained")
         self.optimizer = QComboBox()
         for label, key in (("AdamW", "adamw"), ("AdamW 8-bit (needs bitsandbytes)", "adamw8bit")):
@@ -331,15 +323,11 @@ class FinetunePage(QWidget):
                            ("bf16", "bf16")):
             self.precision.addItem(label, key)
         self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=int(s["seed"]))
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         for w, key in ((self.epochs, "epochs"), (self.batch_size, "batch_size"), (self.lr_text, "lr_text"),
-                       (self.seed, "seed")):
-            w.valueChanged.connect(lambda val, k=key: (s.__setitem__(k, val), self._estimate_timer.start()))
-        for w, key in ((self.optimizer, "optimizer"), (self.schedule, "schedule"), (self.precision, "mixed_precision")):
-            w.setCurrentIndex(max(0, w.findData(s[key])))
-            w.currentIndexChanged.connect(lambda _i, w=w, k=key: s.__setitem__(k, w.currentData()))
-        self.checkpointing.toggled.connect(lambda on: (s.__setitem__("gradient_checkpointing", on),
-                                                       self._estimate_timer.start()))
+                       (self.seed, "seed"), (self.optimizer, "optimizer"), (self.schedule, "schedule"),
+                       (self.precision, "mixed_precision"), (self.checkpointing, "gradient_checkpointing")):
+            self._bind(w, key)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Text encoder LR", self.lr_text)
@@ -356,7 +344,6 @@ class FinetunePage(QWidget):
                        "what any dog looks like while it learns yours")
         box.setCheckable(True)
         s = self.session.settings
-        box.setChecked(bool(s["use_class"]))
         form = QFormLayout(box)
         self.class_folder = QLineEdit(str(s["class_dir"]))
         self.class_folder.setPlaceholderText("Studio's folder for this class word")
@@ -366,19 +353,35 @@ class FinetunePage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.class_folder, 1)
         row.addWidget(browse)
-        self.class_count = QSpinBox(minimum=0, maximum=1000, value=int(s["class_images"]))
+        self.class_count = QSpinBox(minimum=0, maximum=1000)
         self.class_count.setToolTip("When the folder holds fewer, the base model generates the rest before training")
-        self.prior_weight = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1,
-                                           value=float(s["prior_weight"]))
+        self.prior_weight = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1)
         form.addRow("Folder", row)
         form.addRow("Pictures", self.class_count)
         form.addRow("Weight", self.prior_weight)
-        box.toggled.connect(lambda on: (s.__setitem__("use_class", on), self._estimate_timer.start()))
+        for w, key in ((box, "use_class"), (self.class_count, "class_images"), (self.prior_weight, "prior_weight")):
+            self._bind(w, key)
         self.class_folder.editingFinished.connect(lambda: s.__setitem__("class_dir", self.class_folder.text().strip()))
-        self.class_count.valueChanged.connect(lambda n: s.__setitem__("class_images", n))
-        self.prior_weight.valueChanged.connect(lambda w: s.__setitem__("prior_weight", w))
         self.class_box = box
         return box
+
+    def _bind(self, widget: QWidget, key: str) -> None:
+        """The widget shows ``session.settings[key]`` and edits it; every edit renews the estimate."""
+        s = self.session.settings
+
+        def keep(value: object) -> None:
+            s[key] = value
+            self._estimate_timer.start()
+
+        if isinstance(widget, QComboBox):
+            widget.setCurrentIndex(max(0, widget.findData(s[key])))
+            widget.currentIndexChanged.connect(lambda _i: keep(widget.currentData()))
+        elif isinstance(widget, (QCheckBox, QGroupBox)):
+            widget.setChecked(bool(s[key]))
+            widget.toggled.connect(keep)
+        else:
+            widget.setValue(s[key])
+            widget.valueChanged.connect(keep)
 
     def _choose_class_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of class pictures")
@@ -386,9 +389,8 @@ class FinetunePage(QWidget):
             self.class_folder.setText(folder)
             self.session.settings["class_dir"] = folder
 
-    def _base_changed(self, _i: int) -> None:
-        native = self.session.set_base(self.base.currentData() or "")
-        self.resolution.setValue(native)
+    def _base_changed(self, _i: int = 0) -> None:
+        self.resolution.setValue(self.session.set_base(self.base.currentData() or self.session.base))
         self._estimate_timer.start()
 
     def set_base_choices(self, choices: list[tuple[str, str]]) -> None:
@@ -399,11 +401,8 @@ class FinetunePage(QWidget):
             self.base.addItem(label, path)
         self.base.setCurrentIndex(max(0, self.base.findData(current)))
         self.base.blockSignals(False)
-        chosen = self.base.currentData() or current
-        if chosen != current and hasattr(self, "resolution"):  # the list changed under the user: follow it
-            self._base_changed(self.base.currentIndex())
-        else:
-            self.session.base = chosen
+        if (self.base.currentData() or current) != current:  # the list changed under the user: follow it
+            self._base_changed()
 
     def _preset(self, _i: int) -> None:
         name = self.preset.currentData()
