@@ -57,6 +57,10 @@ class StudioWindow:
 
     def show_welcome(self) -> WelcomePanel:
         """The welcome beside the window (never modal); shown by itself on the first start only."""
+        if self.welcome is not None:  # already open: bring it forward rather than open a second one
+            self.welcome.raise_()
+            self.welcome.activateWindow()
+            return self.welcome
         paths, library = self.runtime.paths, self.window.models_page.model
 
         def models() -> list[str]:
@@ -69,6 +73,7 @@ class StudioWindow:
                               ("Models and LoRAs", paths.models_dir), ("Fine-tuning", paths.training_dir)],
                              lambda: self.runtime.device, models, paths.models_dir, parent=self.window)
         panel.openModels.connect(lambda: self.window.tabs.setCurrentWidget(self.window.models_page))
+        panel.destroyed.connect(lambda: setattr(self, "welcome", None))  # closing deletes it
         panel.show()
         self.welcome = panel
         self.runtime.settings.welcome_shown = True

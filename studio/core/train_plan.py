@@ -79,8 +79,6 @@ def duration_words(seconds: float) -> str:
     return f"{s // 3600} h {round(s % 3600 / 60)} min"
 
 
-
-
 @dataclass(frozen=True)
 class BaseProfile:
     family: str = ""

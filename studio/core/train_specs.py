@@ -161,9 +161,15 @@ class TrainDone(Event):
     run_dir: str = ""
 
 
+def checkpoints(run_dir: Path) -> list[Path]:
+    """A run's whole checkpoints (folders with their state), oldest step first."""
+    done = (p.parent for p in Path(run_dir).glob("checkpoint-*/state.pt"))
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted(Path(run_dir).glob("checkpoint-*/state.pt"), key=lambda p: int(p.parent.name.split("-")[1]))
-    return ckpts[-1].parent if ckpts else None
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
 
 
 def run_state(run_dir: Path) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from studio.core.train_specs import (
     TrainDone,
     TrainSpec,
     TrainStep,
+    checkpoints,
     latest_checkpoint,
     validate_train,
 )
@@ -83,7 +84,7 @@ def to_example(path: Path, caption: str, resolution: int, focus: tuple[float, fl
 
 
 def class_pictures(folder: Path) -> list[Path]:
-    return sorted(f for f in Path(folder).glob("*") if f.suffix.lower() in IMAGE_SUFFIXES) if folder else []
+    return sorted(f for f in Path(folder).glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -373,7 +374,7 @@ class Trainer:
             shutil.rmtree(tmp, ignore_errors=True)
             raise StudioError(ErrorKind.IO, f"Could not write the checkpoint at step {step} ({e.strerror or e}); "
                               "the earlier checkpoints are intact. Free some disk space and resume.", repr(e)) from e
-        kept = sorted(self.run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        kept = checkpoints(self.run)
         for old in kept[: -max(2, self.spec.keep_checkpoints)]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -474,12 +475,12 @@ class Trainer:
         return out, kohya
 
     def ab_grids(self) -> list[str]:
+        import torch
+
         paths = []
         final = self.lora_state()
         base = self.render(self.spec.prompts(), self.spec.sample_seeds, lora=False)
-        for ck in sorted(self.run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
-            import torch
-
+        for ck in checkpoints(self.run):
             self.set_lora_state(torch.load(ck / "state.pt", map_location="cpu", weights_only=False)["lora"])
             tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
             img = grid(base + tuned, cols=len(base))
@@ -558,7 +559,7 @@ class Trainer:
 
     def _checkpoint(self, step: int) -> None:
         folder = self.save_checkpoint(step)
-        kept = tuple(str(p) for p in sorted(self.run.glob("checkpoint-*")))
+        kept = tuple(str(p) for p in checkpoints(self.run))
         self.emit(CheckpointSaved(step=step, path=str(folder), kept=kept))
 
     def _rollback(self, step: int) -> None:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.train_specs import PRESETS, TrainDone
+from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.viewmodels.train_session import TrainSession
 
@@ -458,7 +458,7 @@ class FinetunePage(QWidget):
 
     def check_interrupted_after_cancel(self) -> None:
         run = self.session.run_dir
-        if run is not None and any(run.glob("checkpoint-*")):
+        if run is not None and latest_checkpoint(run) is not None:
             self._interrupted = run
             self.banner_text.setText(f"{run.name} was cancelled — resume from its last checkpoint?")
             self.banner.show()
