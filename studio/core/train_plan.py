@@ -99,6 +99,17 @@ def _count(files: list[Path], prefix: str = "") -> int | None:
     return total or None
 
 
+def _weights(component: Path) -> list[Path]:
+    """A diffusers component's weight files, counted once: the plain ones (sharded or not) when there are, else
+    one variant's (``*.fp16.safetensors``) — Hub repos often hold both."""
+    files = sorted(component.glob("*.safetensors"))
+    plain = [f for f in files if "." not in f.stem]
+    if plain or not files:
+        return plain
+    variant = files[0].stem.rsplit(".", 1)[1]
+    return [f for f in files if f.stem.endswith("." + variant)]
+
+
 @lru_cache(maxsize=16)  # the room asks on every settings change; the files' headers do not change meanwhile
 def base_profile(base: str) -> BaseProfile:
     """Family, native resolution and parameter counts of a base model, from its files (no weights loaded)."""
@@ -116,8 +127,8 @@ def base_profile(base: str) -> BaseProfile:
             family = ""
         native = min(NATIVE_SIZE.get(family, 512), 1024)
     if path.is_dir():
-        params = _count(sorted(path.glob("*/*.safetensors")))
-        unet = _count(sorted((path / "unet").glob("*.safetensors")))
+        params = _count([f for part in sorted(path.iterdir()) if part.is_dir() for f in _weights(part)])
+        unet = _count(_weights(path / "unet"))
     elif path.suffix == ".safetensors":
         params, unet = _count([path]), _count([path], "model.diffusion_model.")
     else:

@@ -172,3 +172,22 @@ def test_epochs_become_steps_over_the_pictures(train_spec):
     steps = [e.step for e in events if isinstance(e, TrainStep)]
     assert steps == list(range(1, 13))
     assert any("2 epoch(s) of 6 step(s): 12 steps" in getattr(e, "text", "") for e in events)
+
+
+def test_a_pipeline_folder_with_fp16_twins_is_counted_once(tiny_sd, tmp_path):
+    import shutil
+
+    from studio.core.train_plan import base_profile
+
+    plain = base_profile(str(tiny_sd))
+    both = tmp_path / "with-variants"
+    shutil.copytree(tiny_sd, both)
+    for f in list(both.glob("*/*.safetensors")):  # as Hub repos ship them: fp32 files and fp16 twins
+        shutil.copy2(f, f.with_name(f"{f.stem}.fp16.safetensors"))
+    assert base_profile(str(both)) == plain
+    only_fp16 = tmp_path / "fp16-only"
+    shutil.copytree(both, only_fp16)
+    for f in only_fp16.glob("*/*.safetensors"):
+        if ".fp16." not in f.name:
+            f.unlink()
+    assert base_profile(str(only_fp16)).params == plain.params
