@@ -252,17 +252,12 @@ class FinetunePage(QWidget):
         self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e-1, singleStep=1e-5)
         self.resolution = QSpinBox(minimum=64, maximum=2048, singleStep=64)
         self.text_encoder = QCheckBox("Train the text encoder too")
-        for w, key in ((self.steps, "steps"), (self.rank, "rank"), (self.lr, "lr_unet"),
-                       (self.resolution, "resolution"), (self.text_encoder, "train_text_encoder")):
-            self._bind(w, key)
         self.resolution.valueChanged.connect(self.focus_view.set_resolution)
         form.addRow("Base model", self.base)
         form.addRow("Preset", self.preset)
-        form.addRow("Steps", self.steps)
-        form.addRow("Rank", self.rank)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Resolution", self.resolution)
-        form.addRow(self.text_encoder)
+        self._rows(form, [("Steps", self.steps, "steps"), ("Rank", self.rank, "rank"),
+                          ("Learning rate", self.lr, "lr_unet"), ("Resolution", self.resolution, "resolution"),
+                          ("", self.text_encoder, "train_text_encoder")])
         v.addLayout(form)
         more = QCheckBox("More settings")
         v.addWidget(more)
@@ -324,18 +319,10 @@ class FinetunePage(QWidget):
             self.precision.addItem(label, key)
         self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
-        for w, key in ((self.epochs, "epochs"), (self.batch_size, "batch_size"), (self.lr_text, "lr_text"),
-                       (self.seed, "seed"), (self.optimizer, "optimizer"), (self.schedule, "schedule"),
-                       (self.precision, "mixed_precision"), (self.checkpointing, "gradient_checkpointing")):
-            self._bind(w, key)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Text encoder LR", self.lr_text)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Schedule", self.schedule)
-        form.addRow("Mixed precision", self.precision)
-        form.addRow("Seed", self.seed)
-        form.addRow(self.checkpointing)
+        self._rows(form, [("Epochs", self.epochs, "epochs"), ("Batch size", self.batch_size, "batch_size"),
+                          ("Text encoder LR", self.lr_text, "lr_text"), ("Optimizer", self.optimizer, "optimizer"),
+                          ("Schedule", self.schedule, "schedule"), ("Mixed precision", self.precision, "mixed_precision"),
+                          ("Seed", self.seed, "seed"), ("", self.checkpointing, "gradient_checkpointing")])
         return box
 
     def _class_box(self) -> QWidget:
@@ -364,6 +351,15 @@ class FinetunePage(QWidget):
         self.class_folder.editingFinished.connect(lambda: s.__setitem__("class_dir", self.class_folder.text().strip()))
         self.class_box = box
         return box
+
+    def _rows(self, form: QFormLayout, rows: list[tuple[str, QWidget, str]]) -> None:
+        """Form rows of settings (a row without a label: the widget spans it), each bound to its key."""
+        for label, widget, key in rows:
+            self._bind(widget, key)
+            if label:
+                form.addRow(label, widget)
+            else:
+                form.addRow(widget)
 
     def _bind(self, widget: QWidget, key: str) -> None:
         """The widget shows ``session.settings[key]`` and edits it; every edit renews the estimate."""
