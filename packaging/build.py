@@ -46,8 +46,20 @@ def build_wheel(dist: Path = DIST) -> list[Path]:
     """A wheel and an sdist (hatchling; the resources ride inside the package as studio/resources)."""
     dist.mkdir(exist_ok=True)
     before = set(dist.glob("studio-*"))
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--sdist", "--outdir", str(dist),
-                    str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--no-isolation",
+            "--wheel",
+            "--sdist",
+            "--outdir",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+    )
     made = sorted(set(dist.glob("studio-*")) - before) or sorted(dist.glob(f"studio-{version()}*"))
     return [p for p in made if p.suffix in (".whl", ".gz") and "linux" not in p.name]
 
@@ -55,9 +67,24 @@ def build_wheel(dist: Path = DIST) -> list[Path]:
 def build_app(dist: Path = DIST) -> list[Path]:
     """The self-contained folder (PyInstaller, one-folder mode) and the tarball users download."""
     work = dist.parent / "build" / "pyinstaller"
-    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-                    "--distpath", str(dist), "--workpath", str(work), str(ROOT / "packaging" / "studio.spec")],
-                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(dist),
+            "--workpath",
+            str(work),
+            str(ROOT / "packaging" / "studio.spec"),
+        ],
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     app = dist / "Studio"
     if not sys.platform.startswith("linux"):
         return [app]

@@ -7,7 +7,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--train-process"]:  # the trainer's own process (the self-contained build has no python -m)
+    if args[:1] == [
+        "--train-process"
+    ]:  # the trainer's own process (the self-contained build has no python -m)
         from studio.engine.train_process import main as train_main
 
         return train_main(args[1:])

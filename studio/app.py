@@ -65,13 +65,27 @@ class StudioWindow:
 
         def models() -> list[str]:
             demos = [m.label for m in (*builtin_image_models(), *builtin_text_models())]
-            own = list(dict.fromkeys(e.name for e in library.entries if e.name not in demos
-                                     and e.kind in ("checkpoint", "text", "lora", "captioner")))
+            own = list(
+                dict.fromkeys(
+                    e.name
+                    for e in library.entries
+                    if e.name not in demos and e.kind in ("checkpoint", "text", "lora", "captioner")
+                )
+            )
             return demos + own[:8] + ([f"and {len(own) - 8} more"] if len(own) > 8 else [])
 
-        panel = WelcomePanel([("Images (the Gallery)", paths.gallery_dir), ("Documents (the Writer)", paths.writer_dir),
-                              ("Models and LoRAs", paths.models_dir), ("Fine-tuning", paths.training_dir)],
-                             lambda: self.runtime.device, models, paths.models_dir, parent=self.window)
+        panel = WelcomePanel(
+            [
+                ("Images (the Gallery)", paths.gallery_dir),
+                ("Documents (the Writer)", paths.writer_dir),
+                ("Models and LoRAs", paths.models_dir),
+                ("Fine-tuning", paths.training_dir),
+            ],
+            lambda: self.runtime.device,
+            models,
+            paths.models_dir,
+            parent=self.window,
+        )
         panel.openModels.connect(lambda: self.window.tabs.setCurrentWidget(self.window.models_page))
         panel.destroyed.connect(lambda: setattr(self, "welcome", None))  # closing deletes it
         panel.show()
@@ -126,23 +140,44 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     params = dict(s.image_params)
     if s.image_model and not params.get("model"):
         params["model"] = s.image_model
-    session = GenerationSession(queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models)
+    session = GenerationSession(
+        queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models
+    )
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
-    writer = WriterSession(queue, bridge, {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
-                           runner=runtime.runner)
+    writer = WriterSession(
+        queue,
+        bridge,
+        {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
+        runner=runtime.runner,
+    )
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
     library.scanned.connect(lambda _n: session.use_library(library.entries))
-    trainer = TrainSession(queue, bridge, runtime.paths.training_dir, runtime.paths.models_dir / "loras",
-                           default_base=params.get("model", ""), device=lambda: runtime.device,
-                           captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"])
+    trainer = TrainSession(
+        queue,
+        bridge,
+        runtime.paths.training_dir,
+        runtime.paths.models_dir / "loras",
+        default_base=params.get("model", ""),
+        device=lambda: runtime.device,
+        captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
+    )
     finetune = FinetunePage(trainer, session.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
     trainer.finished.connect(lambda _done: library.rescan())
-    window = MainWindow(session, queue, gallery, writer_page, models_page, home=runtime.paths.home,
-                        models_dir=runtime.paths.models_dir, theme=s.theme, finetune=finetune)
+    window = MainWindow(
+        session,
+        queue,
+        gallery,
+        writer_page,
+        models_page,
+        home=runtime.paths.home,
+        models_dir=runtime.paths.models_dir,
+        theme=s.theme,
+        finetune=finetune,
+    )
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).
@@ -172,7 +207,10 @@ def smoke_test(studio: StudioWindow, started: float) -> None:
     outcome: list[int] = []
 
     def shown() -> None:
-        print(f"window shown after {time.perf_counter() - started:.3f} s: {studio.window.windowTitle()}", flush=True)
+        print(
+            f"window shown after {time.perf_counter() - started:.3f} s: {studio.window.windowTitle()}",
+            flush=True,
+        )
         wait_for_model(60)
 
     def wait_for_model(tries: int) -> None:  # the default model is chosen once the model folders are scanned
@@ -201,11 +239,18 @@ def smoke_test(studio: StudioWindow, started: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="studio")
-    parser.add_argument("--home", help="the data folder (default: $STUDIO_HOME or the platform's user folder)")
-    parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)  # start-up benchmark
-    parser.add_argument("--smoke-test", action="store_true",
-                        help="start, generate one image with the default model in the window, print where it was "
-                             "saved and quit (checks an installation)")
+    parser.add_argument(
+        "--home", help="the data folder (default: $STUDIO_HOME or the platform's user folder)"
+    )
+    parser.add_argument(
+        "--quit-after-show", action="store_true", help=argparse.SUPPRESS
+    )  # start-up benchmark
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="start, generate one image with the default model in the window, print where it was "
+        "saved and quit (checks an installation)",
+    )
     args, qt_args = parser.parse_known_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("Studio")
@@ -217,9 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     if not runtime.settings.window.get("geometry"):
         studio.window.resize(1400, 880)
     if args.quit_after_show:
+
         def report() -> None:
-            print(f"window shown after {time.perf_counter() - started:.3f} s; "
-                  f"torch imported: {'torch' in sys.modules}", flush=True)
+            print(
+                f"window shown after {time.perf_counter() - started:.3f} s; "
+                f"torch imported: {'torch' in sys.modules}",
+                flush=True,
+            )
             studio.window.close()
 
         QTimer.singleShot(0, report)

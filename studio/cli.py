@@ -33,7 +33,9 @@ def _lora(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="studio", description="Studio: local generative AI. Without a command, opens the window.")
+    p = _Parser(
+        prog="studio", description="Studio: local generative AI. Without a command, opens the window."
+    )
     p.add_argument("--version", action="version", version=f"studio {__version__}")
     p.add_argument("--home", help="the data folder (default: $STUDIO_HOME or the platform's user folder)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -54,13 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init-image", help="start from this image (img2img)")
     g.add_argument("--strength", type=float, default=0.75, help="denoising strength for img2img/inpaint")
     g.add_argument("--mask", help="inpaint where this mask is white (needs --init-image)")
-    g.add_argument("--lora", action="append", default=[], metavar="PATH[:W]", help="apply a LoRA (repeatable)")
+    g.add_argument(
+        "--lora", action="append", default=[], metavar="PATH[:W]", help="apply a LoRA (repeatable)"
+    )
     g.add_argument("--out", help="write the images to this folder instead of the gallery")
     g.add_argument("--json", action="store_true", help="print one JSON object per image")
 
     w = sub.add_parser("write", help="continue a text with a language model, streaming to stdout")
     w.add_argument("prompt", help='the text to continue ("-" reads it from stdin)')
-    w.add_argument("--model", help="a transformers folder or a cached Hugging Face repo id (default: the last used)")
+    w.add_argument(
+        "--model", help="a transformers folder or a cached Hugging Face repo id (default: the last used)"
+    )
     w.add_argument("--max-new-tokens", type=int, default=200)
     w.add_argument("--temperature", type=float, default=0.8, help="0 picks the likeliest token every time")
     w.add_argument("--top-p", type=float, default=0.95)
@@ -70,9 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--repetition-penalty", type=float, default=1.1)
     w.add_argument("--no-repeat-ngram-size", type=int, default=0, help="0: off")
     w.add_argument("--seed", type=int, default=-1, help="seed (-1: random)")
-    w.add_argument("--stop", action="append", default=[], metavar="S", help="stop after this text (repeatable)")
-    w.add_argument("--json", action="store_true",
-                   help="JSON lines: {\"token\": ...} as they come, then a summary object")
+    w.add_argument(
+        "--stop", action="append", default=[], metavar="S", help="stop after this text (repeatable)"
+    )
+    w.add_argument(
+        "--json", action="store_true", help='JSON lines: {"token": ...} as they come, then a summary object'
+    )
 
     gal = sub.add_parser("gallery", help="list, check or rebuild the gallery")
     gsub = gal.add_subparsers(dest="gallery_command", required=True, parser_class=_Parser)
@@ -88,23 +97,40 @@ def build_parser() -> argparse.ArgumentParser:
     msub = mo.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
     ml = msub.add_parser("list", help="every model Studio sees (and in FOLDER...), identified")
     ml.add_argument("folders", nargs="*")
-    ml.add_argument("--kind", choices=("checkpoint", "lora", "embedding", "vae", "text", "refused", "unknown"))
+    ml.add_argument(
+        "--kind", choices=("checkpoint", "lora", "embedding", "vae", "text", "refused", "unknown")
+    )
     ml.add_argument("--json", action="store_true")
     msub.add_parser("scan", help="look in every source now and say what was found, by kind")
     for name in ("info", "identify"):
-        mi = msub.add_parser(name, help="what each model file is, from its header (no weights loaded), and its hash")
+        mi = msub.add_parser(
+            name, help="what each model file is, from its header (no weights loaded), and its hash"
+        )
         mi.add_argument("files", nargs="+")
         mi.add_argument("--json", action="store_true")
-        mi.add_argument("--no-hash", action="store_true", help="skip the SHA-256 (it reads the whole file once)")
-    ma = msub.add_parser("add-folder", help="use another tool's models folder in place (remembered in settings)")
+        mi.add_argument(
+            "--no-hash", action="store_true", help="skip the SHA-256 (it reads the whole file once)"
+        )
+    ma = msub.add_parser(
+        "add-folder", help="use another tool's models folder in place (remembered in settings)"
+    )
     ma.add_argument("folder")
-    md = msub.add_parser("download", help="fetch a Hugging Face repository (or one FILE of it) into the HF cache")
+    md = msub.add_parser(
+        "download", help="fetch a Hugging Face repository (or one FILE of it) into the HF cache"
+    )
     md.add_argument("repo_id")
     md.add_argument("file", nargs="?")
     md.add_argument("--revision", default="main")
-    md.add_argument("--include", action="append", default=[], metavar="PATTERN",
-                    help="only files matching this pattern (repeatable), e.g. '*.json' '*.safetensors'")
-    md.add_argument("--token", help="an access token for gated repositories (default: HF_TOKEN or your login)")
+    md.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only files matching this pattern (repeatable), e.g. '*.json' '*.safetensors'",
+    )
+    md.add_argument(
+        "--token", help="an access token for gated repositories (default: HF_TOKEN or your login)"
+    )
     md.add_argument("--json", action="store_true", help="progress as JSON lines")
     mr = msub.add_parser("recommended", help="the curated starter models, by kind and memory")
     mr.add_argument("--kind")
@@ -114,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="a folder of pictures (copied; the originals are never changed)")
     t.add_argument("--trigger", help="the word that will call up what you train, e.g. sks")
     t.add_argument("--class", dest="class_word", default=None, help="what it is: dog, person, painting…")
-    t.add_argument("--base", help="the base model (default: the last image model used, else the built-in demo)")
+    t.add_argument(
+        "--base", help="the base model (default: the last image model used, else the built-in demo)"
+    )
     t.add_argument("--preset", choices=("person", "object", "style"), default="object")
     t.add_argument("--steps", type=int)
     t.add_argument("--epochs", type=int, help="passes over the pictures (instead of --steps)")
@@ -124,12 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=1)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--text-encoder", action="store_true", help="train the text encoder too")
-    t.add_argument("--kohya", action="store_true", help="also write <out>-kohya.safetensors (A1111/ComfyUI names)")
+    t.add_argument(
+        "--kohya", action="store_true", help="also write <out>-kohya.safetensors (A1111/ComfyUI names)"
+    )
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--out", help="the LoRA to write (.safetensors)")
     t.add_argument("--json", action="store_true", help="progress as JSON lines")
 
-    i = sub.add_parser("info", help="show the recipe inside images (Studio, A1111/Forge, ComfyUI, InvokeAI, …)")
+    i = sub.add_parser(
+        "info", help="show the recipe inside images (Studio, A1111/Forge, ComfyUI, InvokeAI, …)"
+    )
     i.add_argument("images", nargs="+")
     i.add_argument("--json", action="store_true", help="one normalised JSON object per image")
     return p
@@ -203,29 +235,48 @@ def _generate(args: argparse.Namespace) -> int:
     if not model:
         builtins = builtin_image_models()
         if not builtins:
-            return _fail("no image model: pass --model PATH (a diffusers folder or a .safetensors file).", EXIT_USAGE)
+            return _fail(
+                "no image model: pass --model PATH (a diffusers folder or a .safetensors file).", EXIT_USAGE
+            )
         model = str(builtins[0].path)
-        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
-              file=sys.stderr)
+        print(
+            f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+            file=sys.stderr,
+        )
     rec = recommended_settings(model)
-    for arg, key, fallback in (("width", "width", 512), ("height", "height", 512), ("steps", "steps", 25),
-                               ("cfg", "cfg_scale", 7.0)):
+    for arg, key, fallback in (
+        ("width", "width", 512),
+        ("height", "height", 512),
+        ("steps", "steps", 25),
+        ("cfg", "cfg_scale", 7.0),
+    ):
         if getattr(args, arg) is None:
             setattr(args, arg, rec.get(key, fallback))
     if args.sampler is None:
-        args.sampler = " ".join(x for x in (rec.get("sampler", "DPM++ 2M"), rec.get("schedule", "Karras"))
-                                if x != "Automatic")
+        args.sampler = " ".join(
+            x for x in (rec.get("sampler", "DPM++ 2M"), rec.get("schedule", "Karras")) if x != "Automatic"
+        )
     try:
         fields = normalize_sampler({"sampler": args.sampler})
     except KeyError as e:
         return _fail(str(e.args[0]), EXIT_USAGE)
     spec = GenerateSpec(
-        model=str(Path(model).expanduser()), prompt=args.prompt, negative_prompt=args.negative,
-        width=args.width, height=args.height, steps=args.steps, cfg_scale=args.cfg,
-        seed=random_seed() if args.seed < 0 else args.seed, sampler=fields["sampler"], schedule=fields["schedule"],
-        batch_size=args.batch_size, batch_count=args.count // args.batch_size, clip_skip=args.clip_skip,
+        model=str(Path(model).expanduser()),
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        width=args.width,
+        height=args.height,
+        steps=args.steps,
+        cfg_scale=args.cfg,
+        seed=random_seed() if args.seed < 0 else args.seed,
+        sampler=fields["sampler"],
+        schedule=fields["schedule"],
+        batch_size=args.batch_size,
+        batch_count=args.count // args.batch_size,
+        clip_skip=args.clip_skip,
         loras=tuple(LoraRef(str(Path(p).expanduser().resolve()), w) for p, w in map(_lora, args.lora)),
-        init_image=str(Path(args.init_image).resolve()) if args.init_image else None, strength=args.strength,
+        init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
+        strength=args.strength,
         mask=str(Path(args.mask).resolve()) if args.mask else None,
     )
     problems = validate(spec)
@@ -242,17 +293,34 @@ def _generate(args: argparse.Namespace) -> int:
         if isinstance(e, Loading):
             print(e.what, file=sys.stderr)
         elif isinstance(e, Progress) and tty:
-            print(f"\rimage {e.item + 1}/{e.items}  step {e.step}/{e.total}", end="", file=sys.stderr, flush=True)
+            print(
+                f"\rimage {e.item + 1}/{e.items}  step {e.step}/{e.total}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         elif isinstance(e, ItemSaved):
             if tty:
                 print("\r\033[K", end="", file=sys.stderr)
             item = e.item
             if args.json:
-                print(json.dumps({
-                    "path": str(item.path), "seed": item.seed, "width": item.width, "height": item.height,
-                    "steps": spec.steps, "sampler": spec.sampler, "schedule": spec.schedule,
-                    "cfg_scale": spec.cfg_scale, "prompt": spec.prompt, "model": spec.model_name,
-                }), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "path": str(item.path),
+                            "seed": item.seed,
+                            "width": item.width,
+                            "height": item.height,
+                            "steps": spec.steps,
+                            "sampler": spec.sampler,
+                            "schedule": spec.schedule,
+                            "cfg_scale": spec.cfg_scale,
+                            "prompt": spec.prompt,
+                            "model": spec.model_name,
+                        }
+                    ),
+                    flush=True,
+                )
             else:
                 print(item.path, flush=True)
 
@@ -280,13 +348,25 @@ def _write(args: argparse.Namespace) -> int:
             rt.close()
             return _fail("no text model: pass --model PATH (a transformers model folder).", EXIT_USAGE)
         model = str(builtins[0].path)
-        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
-              file=sys.stderr)
+        print(
+            f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+            file=sys.stderr,
+        )
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    spec = WriteSpec(model=model, prompt=prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                     top_p=args.top_p, top_k=args.top_k, min_p=args.min_p, typical_p=args.typical_p,
-                     repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
-                     stop=tuple(args.stop), seed=random_seed() if args.seed < 0 else args.seed)
+    spec = WriteSpec(
+        model=model,
+        prompt=prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        min_p=args.min_p,
+        typical_p=args.typical_p,
+        repetition_penalty=args.repetition_penalty,
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
+        stop=tuple(args.stop),
+        seed=random_seed() if args.seed < 0 else args.seed,
+    )
     problems = validate_write(spec)
     try:
         if not problems:
@@ -301,9 +381,20 @@ def _write(args: argparse.Namespace) -> int:
 
     def summary(tokens: int, seconds: float, reason: str) -> None:
         if args.json:
-            print(json.dumps({"tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
-                              "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed,
-                              "model": spec.model_name, "text": "".join(streamed)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "tokens": tokens,
+                        "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
+                        "stop_reason": reason,
+                        "seconds": round(seconds, 3),
+                        "seed": spec.seed,
+                        "model": spec.model_name,
+                        "text": "".join(streamed),
+                    }
+                ),
+                flush=True,
+            )
         else:
             print(flush=True)
 
@@ -343,9 +434,15 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  Prompt: {r.prompt}")
         if r.negative_prompt:
             print(f"  Negative prompt: {r.negative_prompt}")
-        facts = [("Steps", r.steps), ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
-                 ("CFG scale", r.cfg_scale), ("Seed", r.seed), ("Size", f"{r.width}x{r.height}" if r.width else ""),
-                 ("Model", r.model), ("LoRAs", ", ".join(r.loras))]
+        facts = [
+            ("Steps", r.steps),
+            ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
+            ("CFG scale", r.cfg_scale),
+            ("Seed", r.seed),
+            ("Size", f"{r.width}x{r.height}" if r.width else ""),
+            ("Model", r.model),
+            ("LoRAs", ", ".join(r.loras)),
+        ]
         line = ", ".join(f"{k}: {v}" for k, v in facts if v not in (None, ""))
         if line:
             print(f"  {line}")
@@ -370,11 +467,16 @@ def _gallery(args: argparse.Namespace) -> int:
             # rows of files deleted by hand are dropped. What remains wrong after that is reported.
             fixed = store.reconcile()
             if fixed["added"] or fixed["removed"] or fixed["updated"]:
-                print(f"reconciled the index with the files: {fixed['added']} added, {fixed['updated']} updated, "
-                      f"{fixed['removed']} removed")
+                print(
+                    f"reconciled the index with the files: {fixed['added']} added, {fixed['updated']} updated, "
+                    f"{fixed['removed']} removed"
+                )
             report = store.check()
-            for label, items in (("not in the index", report.orphans), ("missing on disk", report.missing),
-                                 ("unreadable", report.unreadable)):
+            for label, items in (
+                ("not in the index", report.orphans),
+                ("missing on disk", report.missing),
+                ("unreadable", report.unreadable),
+            ):
                 for rel in items:
                     print(f"{label}: {rel}")
             for rel in report.leftovers:
@@ -384,16 +486,31 @@ def _gallery(args: argparse.Namespace) -> int:
         store.reconcile()  # files added or removed by hand since the last start are listed truthfully
         ids = store.ids(GalleryFilter(text=args.search, starred=args.starred))
         if args.limit > 0:
-            ids = ids[:args.limit]
+            ids = ids[: args.limit]
         for start in range(0, len(ids), 500):
-            for row in store.rows(ids[start:start + 500]):
+            for row in store.rows(ids[start : start + 500]):
                 path = store.path(row.rel)
                 if args.json:
-                    print(json.dumps({"path": str(path), "prompt": row.prompt, "negative_prompt": row.negative_prompt,
-                                      "model": row.model, "sampler": row.sampler, "seed": row.seed,
-                                      "width": row.width, "height": row.height, "steps": row.steps,
-                                      "cfg_scale": row.cfg_scale, "starred": row.starred, "created": row.created,
-                                      "source": row.source}, ensure_ascii=False))
+                    print(
+                        json.dumps(
+                            {
+                                "path": str(path),
+                                "prompt": row.prompt,
+                                "negative_prompt": row.negative_prompt,
+                                "model": row.model,
+                                "sampler": row.sampler,
+                                "seed": row.seed,
+                                "width": row.width,
+                                "height": row.height,
+                                "steps": row.steps,
+                                "cfg_scale": row.cfg_scale,
+                                "starred": row.starred,
+                                "created": row.created,
+                                "source": row.source,
+                            },
+                            ensure_ascii=False,
+                        )
+                    )
                 else:
                     print(f"{path}\t{row.prompt.splitlines()[0] if row.prompt else ''}")
         return EXIT_OK
@@ -443,8 +560,9 @@ def _models_list(args: argparse.Namespace, paths_: Any, settings: Any) -> int:
     from studio.core.model_library import scan_library
 
     extra = [Path(p) for p in settings.model_folders] + [Path(p) for p in getattr(args, "folders", [])]
-    entries = scan_library(paths_.models_dir, extra, overrides=settings.family_overrides,
-                           allow_pickle=settings.allow_pickle)
+    entries = scan_library(
+        paths_.models_dir, extra, overrides=settings.family_overrides, allow_pickle=settings.allow_pickle
+    )
     code = EXIT_FAILED if any(e.damaged for e in entries) else EXIT_OK
     if args.models_command == "scan":
         kinds = Counter(e.kind for e in entries)
@@ -459,9 +577,22 @@ def _models_list(args: argparse.Namespace, paths_: Any, settings: Any) -> int:
         if args.kind and e.kind != args.kind:
             continue
         if args.json:
-            print(json.dumps({"path": str(e.path), "name": e.name, "source": e.source, "kind": e.kind,
-                              "family": e.family, "label": e.label, "reason": e.reason, "size": e.size,
-                              "details": e.details}, default=str))
+            print(
+                json.dumps(
+                    {
+                        "path": str(e.path),
+                        "name": e.name,
+                        "source": e.source,
+                        "kind": e.kind,
+                        "family": e.family,
+                        "label": e.label,
+                        "reason": e.reason,
+                        "size": e.size,
+                        "details": e.details,
+                    },
+                    default=str,
+                )
+            )
         else:
             why = f"  — {e.reason}" if e.reason else ""
             print(f"{e.path}\t{e.kind}\t{e.label or e.family}\t{e.source}{why}")
@@ -476,8 +607,11 @@ def _models_info(files: list[str], as_json: bool, hashes: Any, overrides: dict[s
         path = Path(name).expanduser()
         if not path.exists():
             code = EXIT_FAILED
-            print(json.dumps({"path": name, "kind": "unknown", "reason": "no such file"}) if as_json
-                  else f"{name}\tno such file")
+            print(
+                json.dumps({"path": name, "kind": "unknown", "reason": "no such file"})
+                if as_json
+                else f"{name}\tno such file"
+            )
             continue
         info = describe_path(path.resolve(), overrides)
         if info.get("damaged"):
@@ -509,18 +643,34 @@ def _models_download(args: argparse.Namespace) -> int:
 
     def show(p: Any) -> None:
         if args.json:
-            print(json.dumps({"file": p.file, "done": p.done, "total": p.total, "speed": round(p.speed),
-                              "eta_s": None if p.eta_s is None else round(p.eta_s, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "file": p.file,
+                        "done": p.done,
+                        "total": p.total,
+                        "speed": round(p.speed),
+                        "eta_s": None if p.eta_s is None else round(p.eta_s, 1),
+                    }
+                ),
+                flush=True,
+            )
         elif tty:
             print(f"\r{p.file}: {p.text()}\033[K", end="", file=sys.stderr, flush=True)
 
     try:
-        plan = plan_download(args.repo_id, args.file, revision=args.revision,
-                             allow_patterns=args.include or None, token=args.token)
+        plan = plan_download(
+            args.repo_id,
+            args.file,
+            revision=args.revision,
+            allow_patterns=args.include or None,
+            token=args.token,
+        )
         if not args.json:
             print(f"{plan.repo_id}: {len(plan.files)} file(s), {plan.total / 1e9:.2f} GB", file=sys.stderr)
-        path = download(plan, hf_cache_dir(), token=args.token, cancel=cancel, on_progress=show,
-                        report_every_s=0.5)
+        path = download(
+            plan, hf_cache_dir(), token=args.token, cancel=cancel, on_progress=show, report_every_s=0.5
+        )
     except JobCancelled:
         return _fail("cancelled; what arrived is kept — run the same command again to continue.", 130)
     except DownloadError as e:
@@ -529,6 +679,9 @@ def _models_download(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         if tty and not args.json:
             print(file=sys.stderr)
-    print(json.dumps({"path": str(path), "repo_id": plan.repo_id, "commit": plan.commit, "bytes": plan.total})
-          if args.json else path)
+    print(
+        json.dumps({"path": str(path), "repo_id": plan.repo_id, "commit": plan.commit, "bytes": plan.total})
+        if args.json
+        else path
+    )
     return EXIT_OK

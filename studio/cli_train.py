@@ -47,10 +47,18 @@ def train_command(args: argparse.Namespace) -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run = rt.paths.training_dir / "runs" / f"{out.stem}-{stamp}"
         native = recommended_settings(base).get("width") if is_builtin(base) else None
-        spec = TrainSpec(dataset=str(run / "dataset"), base=str(Path(base).expanduser()), out=str(out),
-                         run_dir=str(run), trigger=args.trigger, class_word=args.class_word or "",
-                         batch_size=args.batch_size, seed=args.seed, kohya_export=args.kohya,
-                         resolution=args.resolution or native or 512)
+        spec = TrainSpec(
+            dataset=str(run / "dataset"),
+            base=str(Path(base).expanduser()),
+            out=str(out),
+            run_dir=str(run),
+            trigger=args.trigger,
+            class_word=args.class_word or "",
+            batch_size=args.batch_size,
+            seed=args.seed,
+            kohya_export=args.kohya,
+            resolution=args.resolution or native or 512,
+        )
         spec = with_preset(spec, args.preset)
         changes: dict[str, Any] = {}
         for name, field in (("steps", "steps"), ("epochs", "epochs"), ("rank", "rank"), ("lr", "lr_unet")):
@@ -60,8 +68,12 @@ def train_command(args: argparse.Namespace) -> int:
             changes["alpha"] = float(args.rank)
         if args.text_encoder:
             changes["train_text_encoder"] = True
-        spec = replace(spec, **changes, sample_every=min(250, max(1, spec.steps // 4)),
-                       checkpoint_every=min(250, max(1, spec.steps // 4)))
+        spec = replace(
+            spec,
+            **changes,
+            sample_every=min(250, max(1, spec.steps // 4)),
+            checkpoint_every=min(250, max(1, spec.steps // 4)),
+        )
         problems = validate_train(spec)
         if problems:
             rt.close()
@@ -86,13 +98,29 @@ def train_command(args: argparse.Namespace) -> int:
         if isinstance(e, TrainStep):
             eta = (e.total - e.step) * e.seconds / max(1, e.step) if e.seconds else None
             if args.json:
-                print(json.dumps({"step": e.step, "total": e.total, "loss": round(e.loss, 6), "lr": e.lr,
-                                  "eta_s": None if eta is None else round(eta, 1)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "step": e.step,
+                            "total": e.total,
+                            "loss": round(e.loss, 6),
+                            "lr": e.lr,
+                            "eta_s": None if eta is None else round(eta, 1),
+                        }
+                    ),
+                    flush=True,
+                )
             elif tty or e.step == e.total or e.step % 50 == 0:
                 end = "" if tty and e.step < e.total else "\n"
                 left = f", {eta:.0f} s left" if eta is not None else ""
-                print(f"\rstep {e.step}/{e.total}  loss {e.loss:.4f}{left}\033[K" if tty else
-                      f"step {e.step}/{e.total}  loss {e.loss:.4f}{left}", end=end, file=sys.stderr, flush=True)
+                print(
+                    f"\rstep {e.step}/{e.total}  loss {e.loss:.4f}{left}\033[K"
+                    if tty
+                    else f"step {e.step}/{e.total}  loss {e.loss:.4f}{left}",
+                    end=end,
+                    file=sys.stderr,
+                    flush=True,
+                )
         elif isinstance(e, (CheckpointSaved, SamplesSaved)):
             what = {"checkpoint": e.path} if isinstance(e, CheckpointSaved) else {"samples": list(e.paths)}
             if args.json:
@@ -101,13 +129,25 @@ def train_command(args: argparse.Namespace) -> int:
             print(f"studio: {e.text}", file=sys.stderr)
         elif isinstance(e, TrainDone):
             if args.json:
-                print(json.dumps({"path": e.path, "kohya_path": e.kohya_path or None, "grids": list(e.grids),
-                                  "run_dir": e.run_dir, "seconds": round(time.monotonic() - started, 1)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "path": e.path,
+                            "kohya_path": e.kohya_path or None,
+                            "grids": list(e.grids),
+                            "run_dir": e.run_dir,
+                            "seconds": round(time.monotonic() - started, 1),
+                        }
+                    ),
+                    flush=True,
+                )
             else:
                 print(e.path)
 
     code = _run_job(rt, spec, on_event)
     if code not in (EXIT_OK,) and not args.json:
-        print(f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
-              file=sys.stderr)
+        print(
+            f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
+            file=sys.stderr,
+        )
     return code

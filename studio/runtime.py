@@ -67,6 +67,7 @@ class Runtime:
 
     def measure_device(self) -> None:
         """Find the device and its free memory (on the runner thread, where torch lives); ``device`` holds it."""
+
         def measure() -> None:
             from studio.engine.devices import device_info
 
@@ -81,8 +82,9 @@ class Runtime:
         return stopped
 
 
-def build_runtime(home: str | Path | None = None, *, settings: Settings | None = None,
-                  gallery_dir: Path | None = None) -> Runtime:
+def build_runtime(
+    home: str | Path | None = None, *, settings: Settings | None = None, gallery_dir: Path | None = None
+) -> Runtime:
     """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder."""
     paths = resolve_paths(home).ensure()
     settings = settings or load_settings(paths.settings_file)
@@ -101,14 +103,26 @@ def build_runtime(home: str | Path | None = None, *, settings: Settings | None =
 
     # One device, one model in memory: loading an image model frees the text model and the other way round.
     text = TextEngine(placement=placement)
-    engine = ImageEngine(gallery, hashes, placement=placement, preview_interval=lambda: settings.preview_interval_s,
-                         make_room=text.clear, options=settings.load_options)
+    engine = ImageEngine(
+        gallery,
+        hashes,
+        placement=placement,
+        preview_interval=lambda: settings.preview_interval_s,
+        make_room=text.clear,
+        options=settings.load_options,
+    )
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []
-    runner = JobRunner(lambda e: holder[0].publish(e) if holder else None,
-                       {GenerateSpec: engine.generate, WriteSpec: text.write, ContextSpec: text.preview_context,
-                        TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear())),
-                        CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear()))})
+    runner = JobRunner(
+        lambda e: holder[0].publish(e) if holder else None,
+        {
+            GenerateSpec: engine.generate,
+            WriteSpec: text.write,
+            ContextSpec: text.preview_context,
+            TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear())),
+            CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear())),
+        },
+    )
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
     holder.append(rt)
     return rt

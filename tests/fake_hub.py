@@ -51,8 +51,11 @@ class FakeHub:
                         return
                     siblings = []
                     for name, data in repo.files.items():
-                        s = {"rfilename": name, "size": len(data),
-                             "blobId": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+                        s = {
+                            "rfilename": name,
+                            "size": len(data),
+                            "blobId": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
+                        }
                         if name.endswith(repo.lfs):
                             s["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                         siblings.append(s)

@@ -59,6 +59,6 @@ def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
     for line in lines:
         if line.startswith(NEGATIVE) or line.strip() == NEGATIVE.strip():
             target = negative_lines
-            line = line[len(NEGATIVE):] if line.startswith(NEGATIVE) else ""
+            line = line[len(NEGATIVE) :] if line.startswith(NEGATIVE) else ""
         target.append(line)
     return "\n".join(prompt_lines).strip(), "\n".join(negative_lines).strip(), params

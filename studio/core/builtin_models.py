@@ -9,7 +9,9 @@ from typing import Any
 
 from studio.core.paths import resource
 
-RECOMMENDED_FILE = "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
+RECOMMENDED_FILE = (
+    "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
+)
 BUILTIN_IMAGE_DIRS = (resource("models", "shapes"),)
 BUILTIN_TEXT_DIRS = (resource("models", "storyteller"),)
 BUILTIN_LORA_DIR = resource("models", "loras")
@@ -33,8 +35,11 @@ def builtin_image_models() -> list[ModelEntry]:
 
 def builtin_text_models() -> list[ModelEntry]:
     """The built-in language models present in this install, labelled as demos."""
-    return [ModelEntry(folder, model_card(folder).get("label", folder.name), "text")
-            for folder in BUILTIN_TEXT_DIRS if (folder / "config.json").is_file()]
+    return [
+        ModelEntry(folder, model_card(folder).get("label", folder.name), "text")
+        for folder in BUILTIN_TEXT_DIRS
+        if (folder / "config.json").is_file()
+    ]
 
 
 def is_builtin(path: str | Path) -> bool:

@@ -33,7 +33,9 @@ class DatasetImage:
     source: str = ""  # the original's path (never modified)
     width: int = 0
     height: int = 0
-    problems: list[str] = field(default_factory=list)  # "too small (200×180)", "blurry", "near-duplicate of 0003"
+    problems: list[str] = field(
+        default_factory=list
+    )  # "too small (200×180)", "blurry", "near-duplicate of 0003"
     keep: bool = True  # the user's decision for flagged images
     focus: tuple[float, float] | None = None  # optional crop centre, 0..1
     dhash: str = ""
@@ -49,7 +51,9 @@ class Dataset:
     trigger: str = "sks"
     class_word: str = ""
     images: list[DatasetImage] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # files that could not be imported at all, with the reason
+    skipped: list[str] = field(
+        default_factory=list
+    )  # files that could not be imported at all, with the reason
 
     # -- storage --------------------------------------------------------------------------------------------
     @classmethod
@@ -68,7 +72,11 @@ class Dataset:
         return ds
 
     def save(self) -> None:
-        data = {"trigger": self.trigger, "class_word": self.class_word, "images": [asdict(i) for i in self.images]}
+        data = {
+            "trigger": self.trigger,
+            "class_word": self.class_word,
+            "images": [asdict(i) for i in self.images],
+        }
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write(self.folder / "dataset.json", lambda f: f.write(json.dumps(data, indent=1).encode()))
         for img in self.images:
@@ -100,7 +108,12 @@ class Dataset:
                 files.append(p)
         self.image_dir.mkdir(parents=True, exist_ok=True)
         added = []
-        n = max((int(i.file.split(".")[0]) for i in self.images if i.file.split(".")[0].isdigit()), default=-1) + 1
+        n = (
+            max(
+                (int(i.file.split(".")[0]) for i in self.images if i.file.split(".")[0].isdigit()), default=-1
+            )
+            + 1
+        )
         for src in files:
             try:
                 with Image.open(src) as raw:
@@ -116,7 +129,9 @@ class Dataset:
             small = im.copy()
             small.thumbnail((THUMB, THUMB))
             atomic_write(self.folder / "thumbs" / name, png_writer(small))
-            img = DatasetImage(name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im))
+            img = DatasetImage(
+                name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im)
+            )
             if min(im.size) < MIN_SIDE:
                 img.problems.append(f"too small ({im.width}×{im.height}; the short side needs {MIN_SIDE} px)")
             if sharpness(im) < BLUR_THRESHOLD:
@@ -131,7 +146,7 @@ class Dataset:
         for i in self.images:
             i.problems = [p for p in i.problems if not p.startswith("near-duplicate")]
         for a_idx, a in enumerate(self.images):
-            for b in self.images[a_idx + 1:]:
+            for b in self.images[a_idx + 1 :]:
                 if a.dhash and b.dhash and hamming(a.dhash, b.dhash) <= DUPLICATE_BITS:
                     b.problems.append(f"near-duplicate of {a.file}")
 
@@ -172,8 +187,10 @@ class Dataset:
         if not self.images:
             return ["The dataset is empty: drop 10–30 pictures here or import a folder."]
         if not self.used():
-            return ["Every picture was rejected (see the reasons beside them); add larger, sharper pictures or "
-                    "keep some anyway."]
+            return [
+                "Every picture was rejected (see the reasons beside them); add larger, sharper pictures or "
+                "keep some anyway."
+            ]
         if not self.trigger.strip():
             return ["Choose a trigger word: a rare word (like “sks”) that will call up what you train."]
         return []
@@ -198,8 +215,9 @@ def bucket_for(width: int, height: int, choices: list[tuple[int, int]]) -> tuple
     return min(choices, key=lambda wh: abs(wh[0] / wh[1] - ratio))
 
 
-def crop_box(width: int, height: int, size: tuple[int, int],
-             focus: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+def crop_box(
+    width: int, height: int, size: tuple[int, int], focus: tuple[float, float] | None = None
+) -> tuple[float, float, float, float]:
     """The part of a ``width``×``height`` picture kept for a bucket of ``size``: the largest box of the bucket's
     shape, centred on the focus point (0..1 each way; the centre when None) as far as the picture allows."""
     ratio = size[0] / size[1]
@@ -210,7 +228,9 @@ def crop_box(width: int, height: int, size: tuple[int, int],
     return left, top, left + cw, top + ch
 
 
-def fit_to_bucket(im: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None = None) -> Image.Image:
+def fit_to_bucket(
+    im: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None = None
+) -> Image.Image:
     """Crop to the bucket's shape around the focus point (the centre when none) and scale to ``size``."""
     box = crop_box(im.width, im.height, size, focus)
     return im.resize(size, Image.Resampling.LANCZOS, box=box)
@@ -232,7 +252,9 @@ def sharpness(im: Image.Image) -> float:
     grey = im.convert("L")
     grey.thumbnail((256, 256))
     edges = grey.filter(ImageFilter.FIND_EDGES)
-    inner = edges.crop((2, 2, max(3, edges.width - 2), max(3, edges.height - 2)))  # PIL leaves the border as is
+    inner = edges.crop(
+        (2, 2, max(3, edges.width - 2), max(3, edges.height - 2))
+    )  # PIL leaves the border as is
     return float(ImageStat.Stat(inner).var[0])
 
 

@@ -133,31 +133,46 @@ def _open(url: str, headers: dict[str, str], timeout: float = 30.0):
     except urllib.error.HTTPError as e:
         raise _http_error(e, url) from e
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-        raise DownloadError(f"Could not reach {urllib.parse.urlsplit(url).netloc}: you seem to be offline (or "
-                            "the server is down). Models already on disk keep working; try again when online.",
-                            repr(e)) from e
+        raise DownloadError(
+            f"Could not reach {urllib.parse.urlsplit(url).netloc}: you seem to be offline (or "
+            "the server is down). Models already on disk keep working; try again when online.",
+            repr(e),
+        ) from e
 
 
 def _http_error(e: urllib.error.HTTPError, url: str) -> DownloadError:
     if e.code in (401, 403):
-        return DownloadError("This repository is gated or private: accept its licence on its Hugging Face page, "
-                             "then give an access token (huggingface.co/settings/tokens).", f"HTTP {e.code} for {url}")
+        return DownloadError(
+            "This repository is gated or private: accept its licence on its Hugging Face page, "
+            "then give an access token (huggingface.co/settings/tokens).",
+            f"HTTP {e.code} for {url}",
+        )
     if e.code == 404:
-        return DownloadError("Not found on the Hub: check the repository id (owner/name) and the file name.",
-                             f"HTTP 404 for {url}")
+        return DownloadError(
+            "Not found on the Hub: check the repository id (owner/name) and the file name.",
+            f"HTTP 404 for {url}",
+        )
     return DownloadError(f"The Hub answered HTTP {e.code}; try again later.", f"HTTP {e.code} for {url}")
 
 
-def plan_download(repo_id: str, filename: str | None = None, *, revision: str = "main",
-                  allow_patterns: list[str] | None = None, token: str | None = None,
-                  hub: str | None = None) -> DownloadPlan:
+def plan_download(
+    repo_id: str,
+    filename: str | None = None,
+    *,
+    revision: str = "main",
+    allow_patterns: list[str] | None = None,
+    token: str | None = None,
+    hub: str | None = None,
+) -> DownloadPlan:
     """Ask the Hub what ``repo_id`` holds at ``revision`` (one API call): the commit, files, sizes and hashes."""
     repo_id = repo_id.strip().strip("/")
     if repo_id.count("/") != 1 or any(not part for part in repo_id.split("/")):
         raise DownloadError(f"{repo_id!r} is not a Hugging Face repository id; write it as owner/name.")
     if is_offline():
-        raise DownloadError("Studio is offline (HF_HUB_OFFLINE is set): downloads are off. Models already on disk "
-                            "keep working.")
+        raise DownloadError(
+            "Studio is offline (HF_HUB_OFFLINE is set): downloads are off. Models already on disk "
+            "keep working."
+        )
     hub = (hub or endpoint()).rstrip("/")
     url = f"{hub}/api/models/{repo_id}/revision/{urllib.parse.quote(revision, safe='')}?blobs=true"
     with _open(url, _headers(token)) as resp:
@@ -176,7 +191,9 @@ def plan_download(repo_id: str, filename: str | None = None, *, revision: str = 
             continue
         lfs = s.get("lfs") or {}
         sha = str(lfs.get("sha256") or "")
-        files.append(RemoteFile(name, int(s.get("size") or lfs.get("size") or 0), sha or str(s.get("blobId", "")), sha))
+        files.append(
+            RemoteFile(name, int(s.get("size") or lfs.get("size") or 0), sha or str(s.get("blobId", "")), sha)
+        )
     if filename is not None and not files:
         raise DownloadError(f"{repo_id} has no file named {filename}.")
     if not files:
@@ -190,9 +207,15 @@ def repo_cache_dir(cache: Path, repo_id: str) -> Path:
     return cache / repo_folder_name(repo_id=repo_id, repo_type="model")
 
 
-def download(plan: DownloadPlan, cache: Path, *, token: str | None = None, cancel: CancelToken | None = None,
-             on_progress: Callable[[DownloadProgress], None] = lambda p: None,
-             report_every_s: float = 0.1) -> Path:
+def download(
+    plan: DownloadPlan,
+    cache: Path,
+    *,
+    token: str | None = None,
+    cancel: CancelToken | None = None,
+    on_progress: Callable[[DownloadProgress], None] = lambda p: None,
+    report_every_s: float = 0.1,
+) -> Path:
     """Fetch the planned files into the HF cache; returns the snapshot folder (or the one file's path).
 
     Cancelling (``cancel``) keeps the partial blob: the same download started later continues from it.
@@ -243,8 +266,11 @@ def download(plan: DownloadPlan, cache: Path, *, token: str | None = None, cance
                             try:
                                 chunk = resp.read(CHUNK)
                             except (OSError, TimeoutError, http.client.HTTPException) as e:
-                                raise DownloadError("The connection broke off; start the download again to continue "
-                                                    "where it stopped.", repr(e)) from e
+                                raise DownloadError(
+                                    "The connection broke off; start the download again to continue "
+                                    "where it stopped.",
+                                    repr(e),
+                                ) from e
                             if not chunk:
                                 break
                             out.write(chunk)
@@ -259,12 +285,16 @@ def download(plan: DownloadPlan, cache: Path, *, token: str | None = None, cance
                         os.fsync(out.fileno())
             got = partial.stat().st_size
             if got != f.size:
-                raise DownloadError(f"{f.name} arrived incomplete ({got} of {f.size} bytes); start the download "
-                                    "again to continue.")
+                raise DownloadError(
+                    f"{f.name} arrived incomplete ({got} of {f.size} bytes); start the download "
+                    "again to continue."
+                )
             if f.sha256 and digest.hexdigest() != f.sha256:
                 partial.unlink()
-                raise DownloadError(f"{f.name} arrived damaged (its SHA-256 does not match); it was removed, start "
-                                    "the download again.")
+                raise DownloadError(
+                    f"{f.name} arrived damaged (its SHA-256 does not match); it was removed, start "
+                    "the download again."
+                )
             os.replace(partial, blob)
         _link(blob, link)
         progress.files_done += 1

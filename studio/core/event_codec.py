@@ -10,9 +10,22 @@ from studio.core import events as ev
 from studio.core import train_specs as ts
 from studio.core.errors import ErrorKind, StudioError
 
-KNOWN: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
-    ev.Started, ev.Loading, ev.Progress, ev.Note, ev.Finished, ev.Failed, ev.Cancelled,
-    ts.TrainStep, ts.SamplesSaved, ts.CheckpointSaved, ts.TrainDone)}
+KNOWN: dict[str, type[ev.Event]] = {
+    cls.__name__: cls
+    for cls in (
+        ev.Started,
+        ev.Loading,
+        ev.Progress,
+        ev.Note,
+        ev.Finished,
+        ev.Failed,
+        ev.Cancelled,
+        ts.TrainStep,
+        ts.SamplesSaved,
+        ts.CheckpointSaved,
+        ts.TrainDone,
+    )
+}
 
 
 def encode(event: ev.Event) -> str:
@@ -20,8 +33,12 @@ def encode(event: ev.Event) -> str:
     for f in dataclasses.fields(event):
         value = getattr(event, f.name)
         if isinstance(value, StudioError):
-            value = {"kind": value.kind.value, "message": value.user_message, "details": value.details,
-                     "field": value.field}
+            value = {
+                "kind": value.kind.value,
+                "message": value.user_message,
+                "details": value.details,
+                "field": value.field,
+            }
         data[f.name] = list(value) if isinstance(value, tuple) else value
     return json.dumps(data, default=str)
 
@@ -39,7 +56,11 @@ def decode(line: str) -> ev.Event | None:
         if k not in names:
             continue
         if k == "error" and isinstance(v, dict):
-            v = StudioError(ErrorKind(v.get("kind", "internal")), v.get("message", ""), v.get("details", ""),
-                            v.get("field"))
+            v = StudioError(
+                ErrorKind(v.get("kind", "internal")),
+                v.get("message", ""),
+                v.get("details", ""),
+                v.get("field"),
+            )
         kwargs[k] = tuple(v) if isinstance(v, list) else v
     return cls(**kwargs)  # type: ignore[arg-type]

@@ -8,7 +8,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class GalleryFilter:
-    text: str = ""  # every word in the prompt, case-insensitive: 3+ letters anywhere, 1–2 letters as a word's start
+    text: str = (
+        ""  # every word in the prompt, case-insensitive: 3+ letters anywhere, 1–2 letters as a word's start
+    )
     model: str = ""
     sampler: str = ""
     size: tuple[int, int] | None = None
@@ -43,8 +45,10 @@ class GalleryRow:
     starred: bool
 
 
-ROW_COLUMNS = ("i.id, i.rel, i.created, i.prompt, i.negative_prompt, i.model, i.sampler, i.seed, i.width, i.height, "
-               "i.steps, i.cfg_scale, i.loras, i.parent, i.source, (s.rel IS NOT NULL)")
+ROW_COLUMNS = (
+    "i.id, i.rel, i.created, i.prompt, i.negative_prompt, i.model, i.sampler, i.seed, i.width, i.height, "
+    "i.steps, i.cfg_scale, i.loras, i.parent, i.source, (s.rel IS NOT NULL)"
+)
 
 
 def _escape_like(text: str) -> str:
@@ -58,13 +62,21 @@ def text_queries(text: str) -> list[tuple[str, str]]:
     out = []
     long_words = [w for w in words if len(w) >= 3]
     if long_words:
-        out.append(("SELECT rowid FROM images_fts WHERE images_fts MATCH ?",
-                    " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)))
+        out.append(
+            (
+                "SELECT rowid FROM images_fts WHERE images_fts MATCH ?",
+                " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words),
+            )
+        )
     short = ["".join(c for c in w if c.isalnum()) for w in words if len(w) < 3]
     short = [w for w in short if w]
     if short:
-        out.append(("SELECT rowid FROM images_words WHERE images_words MATCH ?",
-                    " AND ".join(f'"{w}"*' for w in short)))
+        out.append(
+            (
+                "SELECT rowid FROM images_words WHERE images_words MATCH ?",
+                " AND ".join(f'"{w}"*' for w in short),
+            )
+        )
     return out
 
 

@@ -84,8 +84,10 @@ CREATE TABLE IF NOT EXISTS lib.board_items (board_id INTEGER NOT NULL, rel TEXT 
                                             PRIMARY KEY (board_id, rel));
 CREATE TABLE IF NOT EXISTS lib.trash (trash_rel TEXT PRIMARY KEY, rel TEXT NOT NULL, trashed REAL NOT NULL);
 """
-_INSERT = ("INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
-           "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT = (
+    "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
+    "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 @dataclass(frozen=True)
@@ -124,15 +126,47 @@ def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
 
 def _row(r: tuple) -> GalleryRow:
     """A GalleryRow from a ``ROW_COLUMNS`` result (the last column is the star, 0 or 1)."""
-    return GalleryRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-                      bool(r[15]))
+    return GalleryRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        r[12],
+        r[13],
+        r[14],
+        bool(r[15]),
+    )
 
 
 def _row_values(rel: str, created: float, st: os.stat_result, r: Recipe, record: str = "") -> tuple:
     spec = r.studio_spec or {}
-    return (rel, created, st.st_mtime_ns, st.st_size, r.source, r.prompt, r.negative_prompt, r.model,
-            r.sampler, str(r.seed if r.seed is not None else ""), r.width or 0, r.height or 0, r.steps or 0,
-            r.cfg_scale or 0.0, ",".join(r.loras), str(spec.get("parent_image") or ""), record)
+    return (
+        rel,
+        created,
+        st.st_mtime_ns,
+        st.st_size,
+        r.source,
+        r.prompt,
+        r.negative_prompt,
+        r.model,
+        r.sampler,
+        str(r.seed if r.seed is not None else ""),
+        r.width or 0,
+        r.height or 0,
+        r.steps or 0,
+        r.cfg_scale or 0.0,
+        ",".join(r.loras),
+        str(spec.get("parent_image") or ""),
+        record,
+    )
 
 
 class GalleryStore:
@@ -145,8 +179,11 @@ class GalleryStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._dated = dated
         self._index_file = index_file or self.root / "index.sqlite"
-        self._library_file = (self.root / "library.sqlite" if index_file is None else
-                              self._index_file.with_name(self._index_file.stem + "-library.sqlite"))
+        self._library_file = (
+            self.root / "library.sqlite"
+            if index_file is None
+            else self._index_file.with_name(self._index_file.stem + "-library.sqlite")
+        )
         self._lock = threading.RLock()
         self._db = self._open()
         self._writes = 0  # bumped by every change made here (SQLite's data_version counts other processes')
@@ -159,9 +196,11 @@ class GalleryStore:
         db.execute("PRAGMA journal_mode=WAL")
         if db.execute("PRAGMA user_version").fetchone()[0] not in (0, INDEX_VERSION):
             # an index from another version is a cache: start it again, the files rebuild it
-            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') "
-                                      "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%' "
-                                      "AND name NOT LIKE 'images_words_%'").fetchall():
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table','trigger') "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%' "
+                "AND name NOT LIKE 'images_words_%'"
+            ).fetchall():
                 kind = db.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
                 if kind:
                     db.execute(f"DROP {kind[0].upper()} IF EXISTS {name}")
@@ -222,12 +261,24 @@ class GalleryStore:
             ) from e
         created = time.time()
         record = studio_record(spec, info)
-        recipe = Recipe(source="studio", prompt=spec.prompt, negative_prompt=spec.negative_prompt,
-                        steps=spec.steps, sampler=spec.sampler, schedule=spec.schedule, cfg_scale=spec.cfg_scale,
-                        seed=info.seed, width=image.width, height=image.height, model=spec.model_name,
-                        loras=[lo.name for lo in spec.loras], studio_spec=record["spec"])
-        values = _row_values(self.rel(target), created, target.stat(), recipe,
-                             json.dumps(record, ensure_ascii=False))
+        recipe = Recipe(
+            source="studio",
+            prompt=spec.prompt,
+            negative_prompt=spec.negative_prompt,
+            steps=spec.steps,
+            sampler=spec.sampler,
+            schedule=spec.schedule,
+            cfg_scale=spec.cfg_scale,
+            seed=info.seed,
+            width=image.width,
+            height=image.height,
+            model=spec.model_name,
+            loras=[lo.name for lo in spec.loras],
+            studio_spec=record["spec"],
+        )
+        values = _row_values(
+            self.rel(target), created, target.stat(), recipe, json.dumps(record, ensure_ascii=False)
+        )
         with self._tx() as db:
             db.execute("DELETE FROM images WHERE rel=?", (values[0],))
             db.execute(_INSERT, values)
@@ -272,7 +323,7 @@ class GalleryStore:
                 todo.append((path, st))
         gone = [rel for rel in known if rel not in seen]
         for i in range(0, len(todo), batch):
-            rows = [self._values_for(path, st) for path, st in todo[i:i + batch]]
+            rows = [self._values_for(path, st) for path, st in todo[i : i + batch]]
             with self._tx() as db:
                 for values in rows:
                     self._put(db, values)
@@ -366,21 +417,33 @@ class GalleryStore:
         """Images made from this one (img2img / inpaint), oldest first."""
         absolute = str(self.path(rel))
         with self._lock:
-            ids = [r[0] for r in self._db.execute(
-                "SELECT id FROM images WHERE parent IN (?, ?) ORDER BY created", (rel, absolute))]
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM images WHERE parent IN (?, ?) ORDER BY created", (rel, absolute)
+                )
+            ]
         return self.rows(ids)
 
     def distinct(self, column: str) -> list[str]:
         if column not in ("model", "sampler"):
             raise ValueError(column)
         with self._lock:
-            return [r[0] for r in self._db.execute(
-                f"SELECT DISTINCT {column} FROM images WHERE {column} != '' ORDER BY {column}")]
+            return [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT DISTINCT {column} FROM images WHERE {column} != '' ORDER BY {column}"
+                )
+            ]
 
     def sizes(self) -> list[tuple[int, int]]:
         with self._lock:
-            return [(w, h) for w, h in self._db.execute(
-                "SELECT DISTINCT width, height FROM images WHERE width > 0 ORDER BY width * height, width")]
+            return [
+                (w, h)
+                for w, h in self._db.execute(
+                    "SELECT DISTINCT width, height FROM images WHERE width > 0 ORDER BY width * height, width"
+                )
+            ]
 
     def lora_names(self) -> list[str]:
         with self._lock:
@@ -390,8 +453,11 @@ class GalleryStore:
     def recent(self, limit: int = 50) -> list[SavedImage]:
         """The newest images Studio made (their recipes in one query)."""
         with self._lock:
-            rows = self._db.execute("SELECT rel, seed, width, height, record, created FROM images "
-                                    "ORDER BY created DESC, id DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT rel, seed, width, height, record, created FROM images "
+                "ORDER BY created DESC, id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         out = []
         for rel, seed, width, height, record, created in rows:
             with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -410,9 +476,13 @@ class GalleryStore:
     def boards(self) -> list[tuple[int, str, int]]:
         """(id, name, image count) of each board, by name."""
         with self._lock:
-            return [tuple(r) for r in self._db.execute(
-                "SELECT b.id, b.name, COUNT(bi.rel) FROM lib.boards b LEFT JOIN lib.board_items bi "
-                "ON bi.board_id = b.id GROUP BY b.id ORDER BY b.name COLLATE NOCASE")]
+            return [
+                tuple(r)
+                for r in self._db.execute(
+                    "SELECT b.id, b.name, COUNT(bi.rel) FROM lib.boards b LEFT JOIN lib.board_items bi "
+                    "ON bi.board_id = b.id GROUP BY b.id ORDER BY b.name COLLATE NOCASE"
+                )
+            ]
 
     def create_board(self, name: str) -> int:
         name = name.strip()
@@ -432,11 +502,15 @@ class GalleryStore:
 
     def add_to_board(self, board_id: int, rels: list[str]) -> None:
         with self._tx() as db:
-            db.executemany("INSERT OR IGNORE INTO lib.board_items VALUES (?, ?)", [(board_id, r) for r in rels])
+            db.executemany(
+                "INSERT OR IGNORE INTO lib.board_items VALUES (?, ?)", [(board_id, r) for r in rels]
+            )
 
     def remove_from_board(self, board_id: int, rels: list[str]) -> None:
         with self._tx() as db:
-            db.executemany("DELETE FROM lib.board_items WHERE board_id=? AND rel=?", [(board_id, r) for r in rels])
+            db.executemany(
+                "DELETE FROM lib.board_items WHERE board_id=? AND rel=?", [(board_id, r) for r in rels]
+            )
 
     def trash(self, rels: list[str]) -> Trashed:
         """Move images into the trash folder (undo with ``restore``); their rows leave the index."""
@@ -455,7 +529,9 @@ class GalleryStore:
             except FileNotFoundError:
                 pass
             except OSError as e:
-                raise StudioError(ErrorKind.IO, f"Could not move {rel} to the trash: {e.strerror or e}.") from e
+                raise StudioError(
+                    ErrorKind.IO, f"Could not move {rel} to the trash: {e.strerror or e}."
+                ) from e
             moves.append((rel, dest_rel))
             with self._tx() as db:
                 db.execute("DELETE FROM images WHERE rel=?", (rel,))

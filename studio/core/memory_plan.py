@@ -14,8 +14,14 @@ from pathlib import Path
 
 GB = 1024**3
 # parameters of the whole pipeline (UNet + VAE + text encoders) and of its largest component (the UNet)
-FAMILY_PARAMS = {"sd1": (1.066e9, 0.860e9), "sd2": (1.290e9, 0.866e9), "sdxl": (3.470e9, 2.567e9),
-                 "sdxl-refiner": (2.390e9, 2.300e9), "sd3": (7.690e9, 2.030e9), "flux": (16.9e9, 11.9e9)}
+FAMILY_PARAMS = {
+    "sd1": (1.066e9, 0.860e9),
+    "sd2": (1.290e9, 0.866e9),
+    "sdxl": (3.470e9, 2.567e9),
+    "sdxl-refiner": (2.390e9, 2.300e9),
+    "sd3": (7.690e9, 2.030e9),
+    "flux": (16.9e9, 11.9e9),
+}
 NATIVE_SIZE = {"sd1": 512, "sd2": 768, "sdxl": 1024, "sdxl-refiner": 1024, "sd3": 1024, "flux": 1024}
 UNET_GB_PER_MP = 1.6  # per megapixel per image, half precision, classifier-free guidance included
 VAE_GB_PER_MP = 3.2  # the full-size VAE decode of one image, half precision
@@ -59,8 +65,15 @@ class MemoryOptions:
     fits: bool = True
 
     def describe(self) -> str:
-        used = [name for name, on in (("attention slicing", self.attention_slicing),
-                                      ("VAE tiling", self.vae_tiling), ("model CPU offload", self.cpu_offload)) if on]
+        used = [
+            name
+            for name, on in (
+                ("attention slicing", self.attention_slicing),
+                ("VAE tiling", self.vae_tiling),
+                ("model CPU offload", self.cpu_offload),
+            )
+            if on
+        ]
         text = f"needs about {gb(self.needed)}"
         if self.free is not None:
             text += f" of {gb(self.free)} free"
@@ -72,28 +85,48 @@ def gb(n: float) -> str:
     return f"{n / GB:.1f} GB"
 
 
-def estimate(family: str, dtype_bytes: int = 2, width: int | None = None, height: int | None = None,
-             batch: int = 1, weights_bytes: int | None = None) -> MemoryEstimate:
+def estimate(
+    family: str,
+    dtype_bytes: int = 2,
+    width: int | None = None,
+    height: int | None = None,
+    batch: int = 1,
+    weights_bytes: int | None = None,
+) -> MemoryEstimate:
     params, largest = FAMILY_PARAMS.get(family, (0.0, 0.0))
     native = NATIVE_SIZE.get(family, 512)
     mp = (width or native) * (height or native) / 1e6
     scale = dtype_bytes / 2
     weights = weights_bytes if weights_bytes is not None and not params else int(params * dtype_bytes)
     share = largest / params if params else 0.75
-    return MemoryEstimate(weights, int(UNET_GB_PER_MP * mp * batch * scale * GB),
-                          int(VAE_GB_PER_MP * mp * batch * scale * GB), int(weights * share))
+    return MemoryEstimate(
+        weights,
+        int(UNET_GB_PER_MP * mp * batch * scale * GB),
+        int(VAE_GB_PER_MP * mp * batch * scale * GB),
+        int(weights * share),
+    )
 
 
-def estimate_for_files(family: str, dtype_bytes: int, size_on_disk: int, width: int | None = None,
-                       height: int | None = None, batch: int = 1) -> MemoryEstimate:
+def estimate_for_files(
+    family: str,
+    dtype_bytes: int,
+    size_on_disk: int,
+    width: int | None = None,
+    height: int | None = None,
+    batch: int = 1,
+) -> MemoryEstimate:
     """The estimate for a model on disk: by its family's published size, unless the files show a much smaller
     model in that layout (a demo or test model), which is then measured by its files."""
     est = estimate(family, dtype_bytes, width, height, batch)
     if not est.weights or size_on_disk < est.weights // 8:
         scale = max(size_on_disk, 1) / 1e9
         est = estimate("", dtype_bytes, width, height, batch, weights_bytes=size_on_disk)
-        est = MemoryEstimate(est.weights, int(est.unet_work * min(1.0, scale)), int(est.vae_decode * min(1.0, scale)),
-                             est.largest_component)
+        est = MemoryEstimate(
+            est.weights,
+            int(est.unet_work * min(1.0, scale)),
+            int(est.vae_decode * min(1.0, scale)),
+            est.largest_component,
+        )
     return est
 
 
@@ -105,8 +138,15 @@ def _needed(est: MemoryEstimate, slicing: bool, tiling: bool, offload: bool) -> 
     return est.weights + unet + vae + int(OVERHEAD_GB * GB)
 
 
-def choose(est: MemoryEstimate, device: str, free: int | None, *, attention_slicing: str = "auto",
-           vae_tiling: str = "auto", cpu_offload: str = "auto") -> MemoryOptions:
+def choose(
+    est: MemoryEstimate,
+    device: str,
+    free: int | None,
+    *,
+    attention_slicing: str = "auto",
+    vae_tiling: str = "auto",
+    cpu_offload: str = "auto",
+) -> MemoryOptions:
     """The options to use: the user's "on"/"off" where given; for "auto", the fewest savings that fit ``free``."""
     forced = {"slicing": attention_slicing, "tiling": vae_tiling, "offload": cpu_offload}
     if device != "cuda":

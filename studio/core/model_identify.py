@@ -7,8 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FAMILY_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL", "sdxl-refiner": "SDXL refiner", "sd3": "SD3",
-                 "flux": "FLUX", "sd-vae": "SD/SDXL VAE"}
+FAMILY_LABELS = {
+    "sd1": "SD 1.x",
+    "sd2": "SD 2.x",
+    "sdxl": "SDXL",
+    "sdxl-refiner": "SDXL refiner",
+    "sd3": "SD3",
+    "flux": "FLUX",
+    "sd-vae": "SD/SDXL VAE",
+}
 _CONTEXT_FAMILY = {768: "sd1", 1024: "sd2", 2048: "sdxl", 1280: "sdxl-refiner"}
 
 
@@ -24,8 +31,13 @@ class Identity:
     @property
     def label(self) -> str:
         fam = FAMILY_LABELS.get(self.family, self.family)
-        parts = [fam, self.variant, {"checkpoint": "checkpoint", "lora": "LoRA", "embedding": "embedding",
-                                     "vae": "VAE"}.get(self.kind, "unknown")]
+        parts = [
+            fam,
+            self.variant,
+            {"checkpoint": "checkpoint", "lora": "LoRA", "embedding": "embedding", "vae": "VAE"}.get(
+                self.kind, "unknown"
+            ),
+        ]
         if self.key_style:
             parts.append(f"({self.key_style} keys)")
         return " ".join(p for p in parts if p)
@@ -61,15 +73,25 @@ def identify(header: dict[str, Any]) -> Identity:
     emb = _embedding(header, names)
     if emb is not None:
         return emb
-    if any(n.startswith(("encoder.down.", "encoder.down_blocks.")) for n in names) and \
-            any(n.startswith(("decoder.up.", "decoder.up_blocks.")) for n in names):
-        return Identity("vae", "sd-vae", reason="SD 1.x and SDXL VAEs share one architecture; the file does not say "
-                                               "which it was trained for.")
+    if any(n.startswith(("encoder.down.", "encoder.down_blocks.")) for n in names) and any(
+        n.startswith(("decoder.up.", "decoder.up_blocks.")) for n in names
+    ):
+        return Identity(
+            "vae",
+            "sd-vae",
+            reason="SD 1.x and SDXL VAEs share one architecture; the file does not say "
+            "which it was trained for.",
+        )
     if "conv_in.weight" in names and any(n.startswith("down_blocks.") for n in names):
-        return Identity("unknown", reason="A diffusers UNet component on its own: open the pipeline folder it belongs "
-                                          "to (the one with model_index.json).")
+        return Identity(
+            "unknown",
+            reason="A diffusers UNet component on its own: open the pipeline folder it belongs "
+            "to (the one with model_index.json).",
+        )
     sample = ", ".join(names[:3])
-    return Identity("unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample}).")
+    return Identity(
+        "unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample})."
+    )
 
 
 def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) -> Identity:
@@ -77,7 +99,9 @@ def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) 
     channels = first[1] if first and len(first) == 4 else None
     variant = {9: "inpaint", 8: "instruct-pix2pix"}.get(channels or 4, "")
     has_l = any(n.startswith("conditioner.embedders.0.transformer.") for n in names)
-    has_g = any(n.startswith(("conditioner.embedders.1.model.", "conditioner.embedders.0.model.")) for n in names)
+    has_g = any(
+        n.startswith(("conditioner.embedders.1.model.", "conditioner.embedders.0.model.")) for n in names
+    )
     key = _find(names, "model.diffusion_model.", "attn2.to_k.weight")
     context = (_shape(header, key) or [0, 0])[1] if key else 0
     if has_l and has_g:
@@ -87,8 +111,11 @@ def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) 
     else:
         family = _CONTEXT_FAMILY.get(context, "")
     if not family:
-        return Identity("unknown", reason=f"A Stable Diffusion-style UNet with a cross-attention width of {context}, "
-                                          "which matches no family Studio knows.")
+        return Identity(
+            "unknown",
+            reason=f"A Stable Diffusion-style UNet with a cross-attention width of {context}, "
+            "which matches no family Studio knows.",
+        )
     details: dict[str, Any] = {"in_channels": channels, "context_dim": context}
     if family == "sd2" and not variant:
         prediction = str(meta.get("modelspec.prediction_type", "")).lower()
@@ -97,9 +124,15 @@ def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) 
         elif prediction in ("epsilon", "eps"):
             variant = ""
         else:
-            return Identity("checkpoint", family, "", reason="SD 2.x checkpoints do not show in their weights whether "
-                                                              "they predict v (768-v) or noise (512-base); choose it "
-                                                              "if images come out grey.", details=details)
+            return Identity(
+                "checkpoint",
+                family,
+                "",
+                reason="SD 2.x checkpoints do not show in their weights whether "
+                "they predict v (768-v) or noise (512-base); choose it "
+                "if images come out grey.",
+                details=details,
+            )
     return Identity("checkpoint", family, variant, details=details)
 
 
@@ -108,17 +141,30 @@ def _lora(header: dict[str, Any], names: list[str], style: str) -> Identity:
         return Identity("lora", "flux", key_style=style)
     if any("joint_blocks" in n for n in names):
         return Identity("lora", "sd3", key_style=style)
-    down = next((n for n in names if ("attn2" in n) and ("to_k" in n) and
-                 any(p in n for p in ("lora_down", "lora.down", "lora_A"))), None)
+    down = next(
+        (
+            n
+            for n in names
+            if ("attn2" in n) and ("to_k" in n) and any(p in n for p in ("lora_down", "lora.down", "lora_A"))
+        ),
+        None,
+    )
     width = (_shape(header, down) or [0, 0])[-1] if down else 0
     family = _CONTEXT_FAMILY.get(width, "")
     if not family and any(n.startswith(("lora_te1_", "lora_te2_")) for n in names):
         family = "sdxl"
     rank = (_shape(header, down) or [0])[0] if down else None
     if not family:
-        return Identity("lora", "", key_style=style, reason="The LoRA has no cross-attention key that tells its "
-                                                            "family; pick it yourself.", details={"rank": rank})
-    return Identity("lora", "sdxl" if family == "sdxl-refiner" else family, key_style=style, details={"rank": rank})
+        return Identity(
+            "lora",
+            "",
+            key_style=style,
+            reason="The LoRA has no cross-attention key that tells its family; pick it yourself.",
+            details={"rank": rank},
+        )
+    return Identity(
+        "lora", "sdxl" if family == "sdxl-refiner" else family, key_style=style, details={"rank": rank}
+    )
 
 
 def _embedding(header: dict[str, Any], names: list[str]) -> Identity | None:
@@ -131,8 +177,14 @@ def _embedding(header: dict[str, Any], names: list[str]) -> Identity | None:
         width = shape[-1] if shape and len(shape) <= 2 else 0
         family = {768: "sd1", 1024: "sd2"}.get(width, "")
         if family:
-            return Identity("embedding", family, details={"vectors": shape[0] if len(shape) == 2 else 1,
-                                                          "token": names[0] if names[0] != "emb_params" else ""})
+            return Identity(
+                "embedding",
+                family,
+                details={
+                    "vectors": shape[0] if len(shape) == 2 else 1,
+                    "token": names[0] if names[0] != "emb_params" else "",
+                },
+            )
     return None
 
 
@@ -141,10 +193,17 @@ def kohya_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     import json
 
     out: dict[str, Any] = {}
-    for key, label in (("ss_output_name", "name"), ("ss_sd_model_name", "base_model"), ("ss_network_dim", "rank"),
-                       ("ss_network_alpha", "alpha"), ("ss_learning_rate", "learning_rate"),
-                       ("ss_max_train_steps", "steps"), ("ss_resolution", "resolution"),
-                       ("ss_num_train_images", "images"), ("ss_base_model_version", "base_version")):
+    for key, label in (
+        ("ss_output_name", "name"),
+        ("ss_sd_model_name", "base_model"),
+        ("ss_network_dim", "rank"),
+        ("ss_network_alpha", "alpha"),
+        ("ss_learning_rate", "learning_rate"),
+        ("ss_max_train_steps", "steps"),
+        ("ss_resolution", "resolution"),
+        ("ss_num_train_images", "images"),
+        ("ss_base_model_version", "base_version"),
+    ):
         if key in meta:
             out[label] = meta[key]
     freq = meta.get("ss_tag_frequency")

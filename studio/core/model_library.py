@@ -67,8 +67,18 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
         try:
             cls = str(json.loads(index.read_text("utf-8")).get("_class_name", ""))
         except (OSError, ValueError):
-            return LibraryEntry(folder, name, source, "unknown", reason="model_index.json is unreadable", size=size)
-        return LibraryEntry(folder, name, source, "checkpoint", pipeline_family(cls, folder), f"diffusers pipeline ({cls})", size=size)
+            return LibraryEntry(
+                folder, name, source, "unknown", reason="model_index.json is unreadable", size=size
+            )
+        return LibraryEntry(
+            folder,
+            name,
+            source,
+            "checkpoint",
+            pipeline_family(cls, folder),
+            f"diffusers pipeline ({cls})",
+            size=size,
+        )
     config = folder / "config.json"
     if config.is_file():
         try:
@@ -78,16 +88,28 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
         archs = [str(a) for a in data.get("architectures", []) or []]
         if str(data.get("model_type", "")) in CAPTIONER_TYPES:
             has_weights = any(folder.glob("*.safetensors"))
-            return LibraryEntry(folder, name, source, "captioner" if has_weights else "refused",
-                                str(data.get("model_type", "")), f"image captioner ({', '.join(archs)})",
-                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
-                                size=size)
+            return LibraryEntry(
+                folder,
+                name,
+                source,
+                "captioner" if has_weights else "refused",
+                str(data.get("model_type", "")),
+                f"image captioner ({', '.join(archs)})",
+                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                size=size,
+            )
         if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
             has_weights = any(folder.glob("*.safetensors"))
-            return LibraryEntry(folder, name, source, "text" if has_weights else "refused",
-                                str(data.get("model_type", "")), f"text model ({', '.join(archs)})",
-                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
-                                size=size)
+            return LibraryEntry(
+                folder,
+                name,
+                source,
+                "text" if has_weights else "refused",
+                str(data.get("model_type", "")),
+                f"text model ({', '.join(archs)})",
+                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                size=size,
+            )
     return None
 
 
@@ -95,11 +117,24 @@ def _file_entry(path: Path, source: str, allow_pickle: bool = False) -> LibraryE
     size = path.stat().st_size
     if path.suffix.lower() in PICKLED:
         if allow_pickle and path.suffix.lower() == ".ckpt":
-            return LibraryEntry(path, path.stem, source, "checkpoint", "", "pickled checkpoint",
-                                "allowed by your setting; read with torch.load(weights_only=True), its family "
-                                "when it loads", size=size)
-        return LibraryEntry(path, path.stem, source, "refused", reason="a pickled file, which can run code when "
-                            "loaded; use a .safetensors version", size=size)
+            return LibraryEntry(
+                path,
+                path.stem,
+                source,
+                "checkpoint",
+                "",
+                "pickled checkpoint",
+                "allowed by your setting; read with torch.load(weights_only=True), its family when it loads",
+                size=size,
+            )
+        return LibraryEntry(
+            path,
+            path.stem,
+            source,
+            "refused",
+            reason="a pickled file, which can run code when loaded; use a .safetensors version",
+            size=size,
+        )
     try:
         header = read_header(path)
     except (HeaderError, OSError) as e:
@@ -112,7 +147,9 @@ def _file_entry(path: Path, source: str, allow_pickle: bool = False) -> LibraryE
     return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
 
 
-def scan_folder(root: Path, source: str, max_depth: int = 4, allow_pickle: bool = False) -> list[LibraryEntry]:
+def scan_folder(
+    root: Path, source: str, max_depth: int = 4, allow_pickle: bool = False
+) -> list[LibraryEntry]:
     out: list[LibraryEntry] = []
 
     def visit(d: Path, depth: int) -> None:
@@ -150,14 +187,19 @@ def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
         if entry is not None:
             out.append(entry)
             continue
-        for f in sorted(snaps[0].glob("*.safetensors")):  # single files fetched from a repo (checkpoints, LoRAs)
+        for f in sorted(
+            snaps[0].glob("*.safetensors")
+        ):  # single files fetched from a repo (checkpoints, LoRAs)
             if f.exists():
                 out.append(replace(_file_entry(f, "Hugging Face cache"), name=f"{name}/{f.stem}"))
     return out
 
 
-FAMILY_CHOICES = {"checkpoint": ("sd1", "sd2", "sd2-v", "sdxl"), "lora": ("sd1", "sd2", "sdxl"),
-                  "embedding": ("sd1", "sd2", "sdxl")}
+FAMILY_CHOICES = {
+    "checkpoint": ("sd1", "sd2", "sd2-v", "sdxl"),
+    "lora": ("sd1", "sd2", "sdxl"),
+    "embedding": ("sd1", "sd2", "sdxl"),
+}
 
 
 def with_override(entry: LibraryEntry, family: str | None) -> LibraryEntry:
@@ -167,21 +209,39 @@ def with_override(entry: LibraryEntry, family: str | None) -> LibraryEntry:
     if not family or family not in FAMILY_CHOICES.get(entry.kind, ()):
         return entry
     name = "SD 2.x v-prediction" if family == "sd2-v" else FAMILY_LABELS.get(family, family)
-    return replace(entry, family=family, label=f"{name} {entry.kind} (family set by you)",
-                   details={**entry.details, "identified_as": entry.label or "unknown"})
+    return replace(
+        entry,
+        family=family,
+        label=f"{name} {entry.kind} (family set by you)",
+        details={**entry.details, "identified_as": entry.label or "unknown"},
+    )
 
 
-def scan_library(models_dir: Path, extra: tuple[Path, ...] | list[Path] = (),
-                 hf_cache: Path | None = None, overrides: dict[str, str] | None = None,
-                 allow_pickle: bool = False) -> list[LibraryEntry]:
+def scan_library(
+    models_dir: Path,
+    extra: tuple[Path, ...] | list[Path] = (),
+    hf_cache: Path | None = None,
+    overrides: dict[str, str] | None = None,
+    allow_pickle: bool = False,
+) -> list[LibraryEntry]:
     from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR, BUILTIN_TEXT_DIRS, model_card
 
     entries = []
     for folder in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS):
         entry = _folder_entry(folder, "built-in") if folder.is_dir() else None
         if entry is not None:
-            entries.append(LibraryEntry(entry.path, model_card(folder).get("label", folder.name), "built-in",
-                                        entry.kind, entry.family, entry.label, entry.reason, entry.size))
+            entries.append(
+                LibraryEntry(
+                    entry.path,
+                    model_card(folder).get("label", folder.name),
+                    "built-in",
+                    entry.kind,
+                    entry.family,
+                    entry.label,
+                    entry.reason,
+                    entry.size,
+                )
+            )
     entries += scan_folder(BUILTIN_LORA_DIR, "built-in")
     entries += scan_folder(models_dir, "models folder", allow_pickle=allow_pickle)
     for folder in extra:
@@ -200,15 +260,32 @@ def describe_path(path: Path, overrides: dict[str, str] | None = None) -> dict[s
         entry = _folder_entry(path, "given")
         fmt = "diffusers" if (path / "model_index.json").is_file() else "transformers"
         if entry is None:
-            return {"kind": "unknown", "family": "", "format": "folder", "label": "",
-                    "reason": "a folder without model_index.json or a causal-LM config.json"}
+            return {
+                "kind": "unknown",
+                "family": "",
+                "format": "folder",
+                "label": "",
+                "reason": "a folder without model_index.json or a causal-LM config.json",
+            }
     else:
         entry = _file_entry(path, "given")
-        fmt = "safetensors" if path.suffix.lower() == ".safetensors" else \
-            "pickle" if path.suffix.lower() in PICKLED else path.suffix.lstrip(".")
+        fmt = (
+            "safetensors"
+            if path.suffix.lower() == ".safetensors"
+            else "pickle"
+            if path.suffix.lower() in PICKLED
+            else path.suffix.lstrip(".")
+        )
     entry = with_override(entry, overrides.get(str(path)))
-    info: dict[str, Any] = {"kind": entry.kind, "family": entry.family, "format": fmt, "label": entry.label,
-                            "reason": entry.reason, "size": entry.size, "damaged": entry.damaged}
+    info: dict[str, Any] = {
+        "kind": entry.kind,
+        "family": entry.family,
+        "format": fmt,
+        "label": entry.label,
+        "reason": entry.reason,
+        "size": entry.size,
+        "damaged": entry.damaged,
+    }
     details = dict(entry.details)
     training = {k: details.pop(k) for k in list(details) if k in _TRAINING_KEYS}
     info["details"] = details
@@ -223,5 +300,14 @@ def describe_path(path: Path, overrides: dict[str, str] | None = None) -> dict[s
     return info
 
 
-_TRAINING_KEYS = ("name", "base_model", "alpha", "learning_rate", "steps", "resolution", "images",
-                  "base_version", "trigger_words")
+_TRAINING_KEYS = (
+    "name",
+    "base_model",
+    "alpha",
+    "learning_rate",
+    "steps",
+    "resolution",
+    "images",
+    "base_version",
+    "trigger_words",
+)

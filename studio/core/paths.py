@@ -53,7 +53,14 @@ class StudioPaths:
         return self.home / "queue.json"
 
     def ensure(self) -> StudioPaths:
-        for p in (self.home, self.config_dir, self.cache_dir, self.gallery_dir, self.inputs_dir, self.models_dir):
+        for p in (
+            self.home,
+            self.config_dir,
+            self.cache_dir,
+            self.gallery_dir,
+            self.inputs_dir,
+            self.models_dir,
+        ):
             p.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -90,7 +90,9 @@ class LoraTag:
 
 def extract_loras(prompt: str) -> tuple[str, list[LoraTag]]:
     """Remove ``<lora:name:w>`` tags from a prompt; return the cleaned prompt and the tags in order."""
-    tags = [LoraTag(m.group(2).strip(), float(m.group(3)) if m.group(3) else 1.0) for m in _LORA.finditer(prompt)]
+    tags = [
+        LoraTag(m.group(2).strip(), float(m.group(3)) if m.group(3) else 1.0) for m in _LORA.finditer(prompt)
+    ]
     cleaned = _LORA.sub("", prompt)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     cleaned = re.sub(r"\s*,(\s*,)+", ",", cleaned).strip().strip(",").strip()

@@ -20,7 +20,9 @@ def save_pending(path: Path, specs: list[GenerateSpec]) -> None:
         return
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"queue_version": QUEUE_VERSION, "jobs": [s.to_dict() for s in specs]}, f, ensure_ascii=False)
+        json.dump(
+            {"queue_version": QUEUE_VERSION, "jobs": [s.to_dict() for s in specs]}, f, ensure_ascii=False
+        )
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -76,39 +76,68 @@ def from_a1111(text: str) -> Recipe:
     else:
         source = "automatic1111"
     w, h = _size(params.get("Size", ""))
-    r = Recipe(source=source, prompt=prompt, negative_prompt=negative, steps=_int(params.get("Steps")),
-               sampler=params.get("Sampler", ""), schedule=params.get("Schedule type", ""),
-               cfg_scale=_float(params.get("CFG scale")), seed=_int(params.get("Seed")), width=w, height=h,
-               model=params.get("Model", ""), model_hash=params.get("Model hash", ""))
+    r = Recipe(
+        source=source,
+        prompt=prompt,
+        negative_prompt=negative,
+        steps=_int(params.get("Steps")),
+        sampler=params.get("Sampler", ""),
+        schedule=params.get("Schedule type", ""),
+        cfg_scale=_float(params.get("CFG scale")),
+        seed=_int(params.get("Seed")),
+        width=w,
+        height=h,
+        model=params.get("Model", ""),
+        model_hash=params.get("Model hash", ""),
+    )
     from studio.core.prompts import extract_loras
 
     r.loras = [t.name for t in extract_loras(prompt)[1]]
     known = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "Model hash"}
     r.extra = {k: v for k, v in params.items() if k not in known}
     if not params:
-        r.problems.append("The parameters text has no settings line (Steps, Sampler, …); only the prompt was read.")
+        r.problems.append(
+            "The parameters text has no settings line (Steps, Sampler, …); only the prompt was read."
+        )
     return r
 
 
 def from_fooocus_json(data: dict[str, Any]) -> Recipe:
     w, h = _size(data.get("resolution", ""))
-    return Recipe(source="fooocus", prompt=str(data.get("prompt", "")),
-                  negative_prompt=str(data.get("negative_prompt", "")), steps=_int(data.get("steps")),
-                  sampler=str(data.get("sampler", "")), schedule=str(data.get("scheduler", "")),
-                  cfg_scale=_float(data.get("guidance_scale")), seed=_int(data.get("seed")), width=w, height=h,
-                  model=str(data.get("base_model", "")),
-                  loras=[str(x[0]) if isinstance(x, list) else str(x) for x in data.get("loras", [])])
+    return Recipe(
+        source="fooocus",
+        prompt=str(data.get("prompt", "")),
+        negative_prompt=str(data.get("negative_prompt", "")),
+        steps=_int(data.get("steps")),
+        sampler=str(data.get("sampler", "")),
+        schedule=str(data.get("scheduler", "")),
+        cfg_scale=_float(data.get("guidance_scale")),
+        seed=_int(data.get("seed")),
+        width=w,
+        height=h,
+        model=str(data.get("base_model", "")),
+        loras=[str(x[0]) if isinstance(x, list) else str(x) for x in data.get("loras", [])],
+    )
 
 
 def from_swarm(data: dict[str, Any]) -> Recipe:
     p = data.get("sui_image_params", {})
     if not isinstance(p, dict):
         return Recipe(source="swarmui", problems=["sui_image_params is not an object."])
-    return Recipe(source="swarmui", prompt=str(p.get("prompt", "")), negative_prompt=str(p.get("negativeprompt", "")),
-                  steps=_int(p.get("steps")), sampler=str(p.get("sampler", "")), schedule=str(p.get("scheduler", "")),
-                  cfg_scale=_float(p.get("cfgscale")), seed=_int(p.get("seed")), width=_int(p.get("width")),
-                  height=_int(p.get("height")), model=str(p.get("model", "")),
-                  loras=[str(x) for x in p.get("loras", [])] if isinstance(p.get("loras"), list) else [])
+    return Recipe(
+        source="swarmui",
+        prompt=str(p.get("prompt", "")),
+        negative_prompt=str(p.get("negativeprompt", "")),
+        steps=_int(p.get("steps")),
+        sampler=str(p.get("sampler", "")),
+        schedule=str(p.get("scheduler", "")),
+        cfg_scale=_float(p.get("cfgscale")),
+        seed=_int(p.get("seed")),
+        width=_int(p.get("width")),
+        height=_int(p.get("height")),
+        model=str(p.get("model", "")),
+        loras=[str(x) for x in p.get("loras", [])] if isinstance(p.get("loras"), list) else [],
+    )
 
 
 def from_invokeai(data: dict[str, Any]) -> Recipe:
@@ -120,11 +149,19 @@ def from_invokeai(data: dict[str, Any]) -> Recipe:
         if isinstance(lo, dict):
             m = lo.get("model") or lo.get("lora") or {}
             loras.append(str(m.get("name") or m.get("model_name") or "") if isinstance(m, dict) else str(m))
-    return Recipe(source="invokeai", prompt=str(data.get("positive_prompt", "")),
-                  negative_prompt=str(data.get("negative_prompt", "")), steps=_int(data.get("steps")),
-                  sampler=str(data.get("scheduler", "")), cfg_scale=_float(data.get("cfg_scale")),
-                  seed=_int(data.get("seed")), width=_int(data.get("width")), height=_int(data.get("height")),
-                  model=str(model), loras=[x for x in loras if x])
+    return Recipe(
+        source="invokeai",
+        prompt=str(data.get("positive_prompt", "")),
+        negative_prompt=str(data.get("negative_prompt", "")),
+        steps=_int(data.get("steps")),
+        sampler=str(data.get("scheduler", "")),
+        cfg_scale=_float(data.get("cfg_scale")),
+        seed=_int(data.get("seed")),
+        width=_int(data.get("width")),
+        height=_int(data.get("height")),
+        model=str(model),
+        loras=[x for x in loras if x],
+    )
 
 
 # -- ComfyUI ---------------------------------------------------------------------------------------------------------
@@ -174,7 +211,11 @@ class _Graph:
                 v = self.value(n, key)
                 if isinstance(v, str):
                     return v
-        parts = [self.text(self.node(_link(v)), depth + 1) for key, v in ins.items() if _link(v) and "clip" not in key]
+        parts = [
+            self.text(self.node(_link(v)), depth + 1)
+            for key, v in ins.items()
+            if _link(v) and "clip" not in key
+        ]
         return ", ".join(p for p in parts if p)
 
     def upstream(self, n: dict[str, Any], class_names: tuple[str, ...], depth: int = 0) -> Any:
@@ -201,8 +242,9 @@ def from_comfy(prompt: dict[str, Any]) -> Recipe:
 
     def fed_by_sampler(n: dict[str, Any]) -> bool:
         latent = g.node(_link(n.get("inputs", {}).get("latent_image")))
-        return latent is not None and (latent.get("class_type") in _SAMPLERS or
-                                       g.upstream(latent, _SAMPLERS) is not None)
+        return latent is not None and (
+            latent.get("class_type") in _SAMPLERS or g.upstream(latent, _SAMPLERS) is not None
+        )
 
     base = [nid for nid, n in samplers.items() if not fed_by_sampler(n)] or list(samplers)
     nid = sorted(base, key=lambda x: (len(x), x))[0]
@@ -215,11 +257,17 @@ def from_comfy(prompt: dict[str, Any]) -> Recipe:
     r.cfg_scale = _float(g.value(s, "cfg"))
     r.sampler = str(g.value(s, "sampler_name") or "")
     r.schedule = str(g.value(s, "scheduler") or "")
-    ckpt = g.upstream(s, ("CheckpointLoaderSimple", "CheckpointLoader", "UNETLoader", "unCLIPCheckpointLoader"))
+    ckpt = g.upstream(
+        s, ("CheckpointLoaderSimple", "CheckpointLoader", "UNETLoader", "unCLIPCheckpointLoader")
+    )
     if ckpt:
         r.model = str(ckpt["inputs"].get("ckpt_name") or ckpt["inputs"].get("unet_name") or "")
-    r.loras = [str(n["inputs"].get("lora_name")) for n in g.nodes.values()
-               if n.get("class_type") in ("LoraLoader", "LoraLoaderModelOnly") and n.get("inputs", {}).get("lora_name")]
+    r.loras = [
+        str(n["inputs"].get("lora_name"))
+        for n in g.nodes.values()
+        if n.get("class_type") in ("LoraLoader", "LoraLoaderModelOnly")
+        and n.get("inputs", {}).get("lora_name")
+    ]
     latent = g.node(_link(s["inputs"].get("latent_image")))
     if latent is not None and "width" in latent.get("inputs", {}):
         r.width, r.height = _int(g.value(latent, "width")), _int(g.value(latent, "height"))
@@ -308,8 +356,12 @@ def read_recipe(path: str | Path) -> Recipe:
         with Image.open(path) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                return Recipe(problems=[f"{path.name} is {w}×{h} pixels, beyond the {MAX_PIXELS:,}-pixel limit "
-                                        "(a possible decompression bomb); it was not read."])
+                return Recipe(
+                    problems=[
+                        f"{path.name} is {w}×{h} pixels, beyond the {MAX_PIXELS:,}-pixel limit "
+                        "(a possible decompression bomb); it was not read."
+                    ]
+                )
             info = {str(k): v for k, v in im.info.items()}
             comment = _user_comment(im) if im.format in ("JPEG", "WEBP", "TIFF") else None
     except FileNotFoundError:
@@ -336,15 +388,34 @@ def recipe_fields(r: Recipe) -> dict[str, Any]:
         except (TypeError, ValueError, KeyError):
             spec = None
         if spec is not None:
-            fields = {k: getattr(spec, k) for k in ("model", "prompt", "negative_prompt", "width", "height", "steps",
-                                                    "cfg_scale", "sampler", "schedule", "clip_skip", "strength",
-                                                    "mask_blur")}
+            fields = {
+                k: getattr(spec, k)
+                for k in (
+                    "model",
+                    "prompt",
+                    "negative_prompt",
+                    "width",
+                    "height",
+                    "steps",
+                    "cfg_scale",
+                    "sampler",
+                    "schedule",
+                    "clip_skip",
+                    "strength",
+                    "mask_blur",
+                )
+            }
             fields["seed"] = r.seed if r.seed is not None else spec.seed
             fields["loras"] = [[lo.path, lo.weight] for lo in spec.loras]
             return fields
     fields = {"prompt": r.prompt, "negative_prompt": r.negative_prompt}
-    for key, value in (("steps", r.steps), ("cfg_scale", r.cfg_scale), ("seed", r.seed), ("width", r.width),
-                       ("height", r.height)):
+    for key, value in (
+        ("steps", r.steps),
+        ("cfg_scale", r.cfg_scale),
+        ("seed", r.seed),
+        ("width", r.width),
+        ("height", r.height),
+    ):
         if value is not None:
             fields[key] = value
     if r.sampler:
@@ -355,4 +426,6 @@ def recipe_fields(r: Recipe) -> dict[str, Any]:
 
 def _schedule_name(text: str) -> str | None:
     t = text.strip().lower()
-    return {"karras": "Karras", "exponential": "Exponential", "beta": "Beta"}.get(t, None if not t else "Automatic")
+    return {"karras": "Karras", "exponential": "Exponential", "beta": "Beta"}.get(
+        t, None if not t else "Automatic"
+    )

@@ -23,7 +23,9 @@ def read_header(path: Path) -> dict[str, Any]:
             raise HeaderError(f"{path.name} is too short to be a safetensors file.")
         (n,) = struct.unpack("<Q", raw)
         if n > MAX_HEADER or 8 + n > size:
-            raise HeaderError(f"{path.name} has a bad header length ({n} bytes); the file is damaged or not safetensors.")
+            raise HeaderError(
+                f"{path.name} has a bad header length ({n} bytes); the file is damaged or not safetensors."
+            )
         try:
             header = json.loads(f.read(n))
         except ValueError as e:

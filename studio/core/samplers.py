@@ -21,7 +21,9 @@ class Sampler:
     description: str
 
 
-def _s(name: str, cls: str, description: str, schedules: tuple[str, ...] = _SIGMA_SCHEDULES, **options: Any) -> Sampler:
+def _s(
+    name: str, cls: str, description: str, schedules: tuple[str, ...] = _SIGMA_SCHEDULES, **options: Any
+) -> Sampler:
     return Sampler(name, cls, MappingProxyType(options), ("Automatic", *schedules), description)
 
 
@@ -29,15 +31,38 @@ SAMPLERS: dict[str, Sampler] = {
     s.name: s
     for s in (
         _s("Euler", "EulerDiscreteScheduler", "Fast, predictable; a good default."),
-        _s("Euler a", "EulerAncestralDiscreteScheduler", "Ancestral: adds fresh noise each step, so images keep changing with more steps.", ()),
+        _s(
+            "Euler a",
+            "EulerAncestralDiscreteScheduler",
+            "Ancestral: adds fresh noise each step, so images keep changing with more steps.",
+            (),
+        ),
         _s("Heun", "HeunDiscreteScheduler", "Second order: higher quality per step, twice the work."),
         _s("DPM2", "KDPM2DiscreteScheduler", "Second-order DPM solver."),
         _s("DPM2 a", "KDPM2AncestralDiscreteScheduler", "Ancestral second-order DPM solver."),
-        _s("DPM++ 2M", "DPMSolverMultistepScheduler", "Sharp results in 20–30 steps; pair with Karras.", algorithm_type="dpmsolver++", solver_order=2),
-        _s("DPM++ 2M SDE", "DPMSolverMultistepScheduler", "Stochastic DPM++ 2M: more detail, varies with steps.", algorithm_type="sde-dpmsolver++", solver_order=2),
+        _s(
+            "DPM++ 2M",
+            "DPMSolverMultistepScheduler",
+            "Sharp results in 20–30 steps; pair with Karras.",
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+        ),
+        _s(
+            "DPM++ 2M SDE",
+            "DPMSolverMultistepScheduler",
+            "Stochastic DPM++ 2M: more detail, varies with steps.",
+            algorithm_type="sde-dpmsolver++",
+            solver_order=2,
+        ),
         _s("DPM++ SDE", "DPMSolverSDEScheduler", "Stochastic DPM++; slow but detailed."),
-        _s("DPM++ 2S", "DPMSolverSinglestepScheduler", "Single-step DPM++ solver.", algorithm_type="dpmsolver++", solver_order=2,
-           lower_order_final=True),
+        _s(
+            "DPM++ 2S",
+            "DPMSolverSinglestepScheduler",
+            "Single-step DPM++ solver.",
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+            lower_order_final=True,
+        ),
         _s("LMS", "LMSDiscreteScheduler", "Linear multistep."),
         _s("DDIM", "DDIMScheduler", "Deterministic; the classic sampler of Stable Diffusion.", ()),
         _s("PLMS", "PNDMScheduler", "Pseudo linear multistep (PNDM).", (), skip_prk_steps=True),
@@ -58,10 +83,26 @@ DEFAULT_SAMPLER = "DPM++ 2M"
 DEFAULT_SCHEDULE = "Karras"
 
 # A1111's older combined names ("DPM++ 2M Karras") and a few aliases.
-_ALIASES = {"euler_a": "Euler a", "k_euler_a": "Euler a", "k_euler": "Euler", "ddim": "DDIM", "unipc": "UniPC",
-            "lcm": "LCM", "pndm": "PLMS", "dpmpp_2m": "DPM++ 2M", "dpmpp_2m_sde": "DPM++ 2M SDE",
-            "dpmpp_sde": "DPM++ SDE", "lms": "LMS", "heun": "Heun", "euler": "Euler", "euler_ancestral": "Euler a",
-            "dpm_2": "DPM2", "dpm_2_ancestral": "DPM2 a", "deis": "DEIS", "uni_pc": "UniPC"}
+_ALIASES = {
+    "euler_a": "Euler a",
+    "k_euler_a": "Euler a",
+    "k_euler": "Euler",
+    "ddim": "DDIM",
+    "unipc": "UniPC",
+    "lcm": "LCM",
+    "pndm": "PLMS",
+    "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_2m_sde": "DPM++ 2M SDE",
+    "dpmpp_sde": "DPM++ SDE",
+    "lms": "LMS",
+    "heun": "Heun",
+    "euler": "Euler",
+    "euler_ancestral": "Euler a",
+    "dpm_2": "DPM2",
+    "dpm_2_ancestral": "DPM2 a",
+    "deis": "DEIS",
+    "uni_pc": "UniPC",
+}
 
 
 def parse_sampler(name: str, schedule: str | None = None) -> tuple[str, str]:

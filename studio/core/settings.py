@@ -44,13 +44,20 @@ class Settings:
     attention_slicing: str = "auto"  # auto | on | off
     vae_tiling: str = "auto"  # auto | on | off
     cpu_offload: str = "auto"  # auto | on | off (CUDA only)
-    allow_pickle: bool = False  # load .ckpt/.pt/.bin checkpoints, and then only with torch.load(weights_only=True)
+    allow_pickle: bool = (
+        False  # load .ckpt/.pt/.bin checkpoints, and then only with torch.load(weights_only=True)
+    )
     family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
     welcome_shown: bool = False  # the first-run welcome was shown (Help → Welcome shows it again)
 
     def load_options(self) -> LoadOptions:
-        return LoadOptions(self.attention_slicing, self.vae_tiling, self.cpu_offload, self.allow_pickle,
-                           tuple(sorted(self.family_overrides.items())))
+        return LoadOptions(
+            self.attention_slicing,
+            self.vae_tiling,
+            self.cpu_offload,
+            self.allow_pickle,
+            tuple(sorted(self.family_overrides.items())),
+        )
 
     def remember_model(self, path: str, keep: int = 10) -> None:
         self.image_model = path

@@ -25,10 +25,35 @@ SHAPES = ("circle", "square", "triangle", "cross")
 EXTRA_SHAPES = ("star",)  # never in the base model's data: the fine-tuning demo teaches it
 SIZES = {"small": (0.28, 0.36), "big": (0.62, 0.72)}
 DEFAULT_SIZE = (0.42, 0.54)
-POSITIONS = {"on the left": (0.3, 0.5), "on the right": (0.7, 0.5), "at the top": (0.5, 0.3),
-             "at the bottom": (0.5, 0.7), "in the center": (0.5, 0.5)}
-VOCABULARY = sorted({"a", "an", "on", "the", "background", "at", "in", *COLORS, *SHAPES, *EXTRA_SHAPES, *SIZES,
-                     "left", "right", "top", "bottom", "center", "picture", "of"})
+POSITIONS = {
+    "on the left": (0.3, 0.5),
+    "on the right": (0.7, 0.5),
+    "at the top": (0.5, 0.3),
+    "at the bottom": (0.5, 0.7),
+    "in the center": (0.5, 0.5),
+}
+VOCABULARY = sorted(
+    {
+        "a",
+        "an",
+        "on",
+        "the",
+        "background",
+        "at",
+        "in",
+        *COLORS,
+        *SHAPES,
+        *EXTRA_SHAPES,
+        *SIZES,
+        "left",
+        "right",
+        "top",
+        "bottom",
+        "center",
+        "picture",
+        "of",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +71,19 @@ class Scene:
         first = size or self.color
         article = "an" if first[0] in "aeiou" else "a"
         bg_article = "an" if self.background[0] in "aeiou" else "a"
-        return f"{article} {size}{self.color} {self.shape} on {bg_article} {self.background} background{where}"
+        return (
+            f"{article} {size}{self.color} {self.shape} on {bg_article} {self.background} background{where}"
+        )
 
 
-def random_scene(rng: random.Random, shapes: tuple[str, ...] = SHAPES, p_size: float = 0.3,
-                 p_position: float = 0.3) -> Scene:
+def random_scene(
+    rng: random.Random, shapes: tuple[str, ...] = SHAPES, p_size: float = 0.3, p_position: float = 0.3
+) -> Scene:
     color, background = rng.sample(list(COLORS), 2)
     return Scene(
-        shape=rng.choice(shapes), color=color, background=background,
+        shape=rng.choice(shapes),
+        color=color,
+        background=background,
         size=rng.choice(list(SIZES)) if rng.random() < p_size else None,
         position=rng.choice(list(POSITIONS)) if rng.random() < p_position else None,
     )
@@ -71,8 +101,22 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         return rot([(0, -r), (r * 0.95, r * 0.7), (-r * 0.95, r * 0.7)])
     if shape == "cross":
         a, b = r, r * 0.34
-        return rot([(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b), (-a, b),
-                    (-a, -b), (-b, -b)])
+        return rot(
+            [
+                (-b, -a),
+                (b, -a),
+                (b, -b),
+                (a, -b),
+                (a, b),
+                (b, b),
+                (b, a),
+                (-b, a),
+                (-b, b),
+                (-a, b),
+                (-a, -b),
+                (-b, -b),
+            ]
+        )
     if shape == "star":
         pts = []
         for i in range(10):
@@ -83,7 +127,9 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
     raise ValueError(shape)
 
 
-def render(scene: Scene, size: int = 64, rng: random.Random | None = None, supersample: int = 4) -> Image.Image:
+def render(
+    scene: Scene, size: int = 64, rng: random.Random | None = None, supersample: int = 4
+) -> Image.Image:
     """Draw the scene (anti-aliased). ``rng`` jitters size, position and rotation; None gives the canonical pose."""
     rng = rng or random.Random(0)
     big = size * supersample

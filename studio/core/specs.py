@@ -94,7 +94,9 @@ class GenerateSpec:
         d = migrate_spec(dict(data))
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
-        kwargs["loras"] = tuple(LoraRef(str(lo["path"]), float(lo.get("weight", 1.0))) for lo in d.get("loras", ()))
+        kwargs["loras"] = tuple(
+            LoraRef(str(lo["path"]), float(lo.get("weight", 1.0))) for lo in d.get("loras", ())
+        )
         return cls(**kwargs)
 
 

@@ -94,7 +94,7 @@ def check_write(spec: WriteSpec) -> WriteSpec:
 
 @dataclass(frozen=True)
 class ContextSpec:
-    """"What the model sees": assemble a story's context with the model's tokenizer, without generating."""
+    """ "What the model sees": assemble a story's context with the model's tokenizer, without generating."""
 
     model: str
     story: str

@@ -15,20 +15,25 @@ from studio.core.safetensors_header import HeaderError, read_header
 from studio.core.train_specs import TrainSpec, run_state
 
 
-def memory_needed(spec: TrainSpec, family: str, device: str, free: int | None,
-                  params: int | None = None) -> tuple[int, str | None]:
+def memory_needed(
+    spec: TrainSpec, family: str, device: str, free: int | None, params: int | None = None
+) -> tuple[int, str | None]:
     """(bytes needed, refusal) before training: weights + LoRA with its optimizer + activations."""
     total = params if params is not None else FAMILY_PARAMS.get(family, (1e9, 0.8e9))[0]
     half = device != "cpu" and spec.mixed_precision != "no"
     scale = total / 1.07e9  # activations and LoRA size relative to SD 1.5
     weights = total * (2 if half else 4)
-    lora = spec.rank * 200_000 * scale * 4 * 4  # SD 1.5: ~0.2 M parameters per rank × (weight, grad, 2 moments)
+    lora = (
+        spec.rank * 200_000 * scale * 4 * 4
+    )  # SD 1.5: ~0.2 M parameters per rank × (weight, grad, 2 moments)
     mp = spec.resolution * spec.resolution / 1e6
     acts = (3.0 if not spec.gradient_checkpointing else 0.8) * GB * mp * spec.batch_size * (1 if half else 2)
     needed = int(weights + lora + acts * scale + (0.5 if device == "cuda" else 0.2) * GB)
     if free is not None and needed > free:
-        return needed, (f"Training needs about {needed / GB:.1f} GB but {free / GB:.1f} GB is free: lower the "
-                                 "resolution or batch size, turn on gradient checkpointing or mixed precision.")
+        return needed, (
+            f"Training needs about {needed / GB:.1f} GB but {free / GB:.1f} GB is free: lower the "
+            "resolution or batch size, turn on gradient checkpointing or mixed precision."
+        )
     return needed, None
 
 
@@ -37,17 +42,25 @@ def memory_needed(spec: TrainSpec, family: str, device: str, free: int | None,
 # about 3 steps/s at 512 px on a consumer CUDA card — plus a fixed cost per step (data, optimizer, launches).
 STEP_FLOPS_PER_PARAM_POSITION = 0.35  # × UNet parameters × latent positions × batch
 DEVICE_FLOPS = {"cuda": 4.0e12, "mps": 0.6e12, "cpu": 0.04e12}
-STEP_OVERHEAD_S = {"cuda": 0.03, "mps": 0.08, "cpu": 0.045}  # CPU: measured here with the 4 M-parameter Shapes UNet
+STEP_OVERHEAD_S = {
+    "cuda": 0.03,
+    "mps": 0.08,
+    "cpu": 0.045,
+}  # CPU: measured here with the 4 M-parameter Shapes UNet
 
 
 def same_setup(a: dict[str, Any], spec: TrainSpec, device: str) -> bool:
     keys = ("resolution", "batch_size", "train_text_encoder", "gradient_checkpointing")
-    return (a.get("base") == spec.base and a.get("device") == device
-            and all(a.get(k) == getattr(spec, k) for k in keys))
+    return (
+        a.get("base") == spec.base
+        and a.get("device") == device
+        and all(a.get(k) == getattr(spec, k) for k in keys)
+    )
 
 
-def estimate_seconds(spec: TrainSpec, family: str, device: str, unet_params: float | None = None,
-                     runs_dir: Path | None = None) -> tuple[float, str]:
+def estimate_seconds(
+    spec: TrainSpec, family: str, device: str, unet_params: float | None = None, runs_dir: Path | None = None
+) -> tuple[float, str]:
     """(seconds for the whole run, how it was estimated): the measured speed of an earlier run with the same base,
     resolution, batch and device when there is one, else a rough figure from the model's size."""
     measured = []
@@ -58,14 +71,21 @@ def estimate_seconds(spec: TrainSpec, family: str, device: str, unet_params: flo
                 measured.append(float(state["seconds_per_step"]))
     extra = 1 + (spec.prior_weight > 0 and bool(spec.class_dir))  # class pictures: a second pass per step
     samples = (spec.steps // spec.sample_every if spec.sample_every else 0) * len(spec.prompts()) * len(
-        spec.sample_seeds) * spec.sample_steps + spec.class_images * spec.sample_steps  # + class pictures to make
+        spec.sample_seeds
+    ) * spec.sample_steps + spec.class_images * spec.sample_steps  # + class pictures to make
     if measured:
         per_step = sum(measured) / len(measured)
         return spec.steps * per_step * extra + samples * per_step / 3, "measured on an earlier run"
     params = unet_params if unet_params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[1]
     positions = (spec.resolution // 8) ** 2
-    flops = STEP_FLOPS_PER_PARAM_POSITION * params * positions * spec.batch_size * (
-        1.3 if spec.gradient_checkpointing else 1.0) * (1.15 if spec.train_text_encoder else 1.0)
+    flops = (
+        STEP_FLOPS_PER_PARAM_POSITION
+        * params
+        * positions
+        * spec.batch_size
+        * (1.3 if spec.gradient_checkpointing else 1.0)
+        * (1.15 if spec.train_text_encoder else 1.0)
+    )
     per_step = flops / DEVICE_FLOPS.get(device, DEVICE_FLOPS["cpu"]) + STEP_OVERHEAD_S.get(device, 0.02)
     return spec.steps * per_step * extra + samples * per_step / 3, "rough: no earlier run to measure by"
 

@@ -71,12 +71,36 @@ class TrainSpec:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # about 20 pictures at 512 px on SD 1.5 (SDXL: the same at 1024 px, lower learning rates work better)
-    "person": {"rank": 16, "alpha": 16, "lr_unet": 1e-4, "lr_text": 5e-5, "train_text_encoder": True,
-               "steps": 1500, "warmup_steps": 100, "min_snr_gamma": 5.0},
-    "object": {"rank": 16, "alpha": 16, "lr_unet": 1e-4, "lr_text": 5e-5, "train_text_encoder": False,
-               "steps": 1200, "warmup_steps": 100, "min_snr_gamma": 5.0},
-    "style": {"rank": 32, "alpha": 16, "lr_unet": 1e-4, "lr_text": 0.0, "train_text_encoder": False,
-              "steps": 2000, "warmup_steps": 150, "min_snr_gamma": 5.0},
+    "person": {
+        "rank": 16,
+        "alpha": 16,
+        "lr_unet": 1e-4,
+        "lr_text": 5e-5,
+        "train_text_encoder": True,
+        "steps": 1500,
+        "warmup_steps": 100,
+        "min_snr_gamma": 5.0,
+    },
+    "object": {
+        "rank": 16,
+        "alpha": 16,
+        "lr_unet": 1e-4,
+        "lr_text": 5e-5,
+        "train_text_encoder": False,
+        "steps": 1200,
+        "warmup_steps": 100,
+        "min_snr_gamma": 5.0,
+    },
+    "style": {
+        "rank": 32,
+        "alpha": 16,
+        "lr_unet": 1e-4,
+        "lr_text": 0.0,
+        "train_text_encoder": False,
+        "steps": 2000,
+        "warmup_steps": 150,
+        "min_snr_gamma": 5.0,
+    },
 }
 
 

@@ -61,7 +61,7 @@ def _join(pieces: list[str]) -> str:
 
 def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget: int) -> Assembled:
     """The prompt for continuing ``story`` (the text before the cursor) within ``budget`` tokens."""
-    recent = story[-ctx.scan_chars:]
+    recent = story[-ctx.scan_chars :]
     lore = [e for e in ctx.lorebook if e.triggered_by(recent)]
     fixed = [ctx.memory.strip(), *(e.text.strip() for e in lore)]
 
@@ -89,12 +89,18 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
         if 0 <= space < start + 40:
             start = space + 1
         prompt, above, note, below = build(start)
-    parts = [ContextPart("Memory", ctx.memory.strip(), count(ctx.memory.strip()) if ctx.memory.strip() else 0)]
-    parts += [ContextPart(f"Lorebook: {', '.join(e.keys)}", e.text.strip(), count(e.text.strip())) for e in lore]
+    parts = [
+        ContextPart("Memory", ctx.memory.strip(), count(ctx.memory.strip()) if ctx.memory.strip() else 0)
+    ]
+    parts += [
+        ContextPart(f"Lorebook: {', '.join(e.keys)}", e.text.strip(), count(e.text.strip())) for e in lore
+    ]
     parts.append(ContextPart("Story", _join([above, below]), count(_join([above, below]))))
     if note:
         parts.append(ContextPart("Author's Note", note, count(note)))
     notes: tuple[str, ...] = ()
     if start:
-        notes = (f"The story is longer than the model's context: its first {start} characters were left out.",)
+        notes = (
+            f"The story is longer than the model's context: its first {start} characters were left out.",
+        )
     return Assembled(tuple(parts), prompt, count(prompt), budget, start, notes)

@@ -68,8 +68,11 @@ class DocumentStore:
         try:
             write_text_atomic(path, text)
         except OSError as e:
-            raise StudioError(ErrorKind.IO, f"Could not save {path.name}: {e.strerror or e}. Your text is still in "
-                                            "the editor and in its recovery copy.") from e
+            raise StudioError(
+                ErrorKind.IO,
+                f"Could not save {path.name}: {e.strerror or e}. Your text is still in "
+                "the editor and in its recovery copy.",
+            ) from e
         with contextlib.suppress(OSError):
             self.recovery_path(path).unlink()
 
@@ -84,7 +87,7 @@ class DocumentStore:
         """Recovery copies that hold text the documents do not (left by a crash)."""
         out = []
         for rec in self.folder.glob(f".*{SUFFIX}.recovery"):
-            doc = rec.with_name(rec.name[1:-len(".recovery")])
+            doc = rec.with_name(rec.name[1 : -len(".recovery")])
             try:
                 text = rec.read_text("utf-8")
             except (OSError, UnicodeDecodeError):

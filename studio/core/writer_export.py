@@ -71,7 +71,9 @@ def _html(text: str) -> str:
 def export(markdown: str, target: Path, title: str) -> Path:
     suffix = target.suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"Studio exports {', '.join(FORMATS)}; not {suffix or 'a file without an extension'}.")
+        raise ValueError(
+            f"Studio exports {', '.join(FORMATS)}; not {suffix or 'a file without an extension'}."
+        )
     if suffix == ".md":
         write_text_atomic(target, markdown)
     elif suffix == ".txt":
@@ -115,7 +117,9 @@ def _epub(markdown: str, target: Path, title: str) -> None:
             if level == 1:
                 chapters[-1][1].append(f"<h1>{html.escape(text)}</h1>")
                 continue
-        chapters[-1][1].append(f"<h{level}>{html.escape(text)}</h{level}>" if level else f"<p>{_html(text)}</p>")
+        chapters[-1][1].append(
+            f"<h{level}>{html.escape(text)}</h{level}>" if level else f"<p>{_html(text)}</p>"
+        )
     items = []
     for i, (name, body) in enumerate(chapters or [(title, [])], 1):
         ch = epub.EpubHtml(title=name, file_name=f"chapter{i}.xhtml", lang="en")

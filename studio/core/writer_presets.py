@@ -9,17 +9,57 @@ from typing import Any
 
 from studio.core.writer_docs import write_text_atomic
 
-SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
-                 "no_repeat_ngram_size", "max_new_tokens")
+SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "typical_p",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "max_new_tokens",
+)
 BUILTIN: dict[str, dict[str, Any]] = {
-    "Balanced": {"temperature": 0.8, "top_p": 0.95, "top_k": 0, "min_p": 0.0, "typical_p": 1.0,
-                 "repetition_penalty": 1.15, "no_repeat_ngram_size": 0, "max_new_tokens": 60},
-    "Creative": {"temperature": 1.1, "top_p": 0.98, "top_k": 0, "min_p": 0.05, "typical_p": 1.0,
-                 "repetition_penalty": 1.1, "no_repeat_ngram_size": 0, "max_new_tokens": 80},
-    "Focused": {"temperature": 0.5, "top_p": 0.9, "top_k": 40, "min_p": 0.0, "typical_p": 1.0,
-                "repetition_penalty": 1.2, "no_repeat_ngram_size": 3, "max_new_tokens": 60},
-    "Deterministic": {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "typical_p": 1.0,
-                      "repetition_penalty": 1.2, "no_repeat_ngram_size": 3, "max_new_tokens": 60},
+    "Balanced": {
+        "temperature": 0.8,
+        "top_p": 0.95,
+        "top_k": 0,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "repetition_penalty": 1.15,
+        "no_repeat_ngram_size": 0,
+        "max_new_tokens": 60,
+    },
+    "Creative": {
+        "temperature": 1.1,
+        "top_p": 0.98,
+        "top_k": 0,
+        "min_p": 0.05,
+        "typical_p": 1.0,
+        "repetition_penalty": 1.1,
+        "no_repeat_ngram_size": 0,
+        "max_new_tokens": 80,
+    },
+    "Focused": {
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "top_k": 40,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 3,
+        "max_new_tokens": 60,
+    },
+    "Deterministic": {
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 3,
+        "max_new_tokens": 60,
+    },
 }
 
 

@@ -30,12 +30,16 @@ def load_captioner(folder: Path, device: str) -> tuple[Any, Any]:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     if not (folder / "config.json").is_file():
-        raise _bad(f"{folder} is not a captioning model folder (it has no config.json).", ErrorKind.MODEL_NOT_FOUND)
+        raise _bad(
+            f"{folder} is not a captioning model folder (it has no config.json).", ErrorKind.MODEL_NOT_FOUND
+        )
     if not any(folder.glob("*.safetensors")):
         raise _bad(f"{folder.name} has only pickled weights (.bin); Studio loads captioners in safetensors.")
     try:
         processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+        model = AutoModelForImageTextToText.from_pretrained(
+            folder, local_files_only=True, use_safetensors=True
+        )
     except (OSError, ValueError, KeyError) as e:
         raise _bad(f"{folder.name} could not be loaded as a captioning model: {e}") from e
     return processor, model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
@@ -64,14 +68,16 @@ class Captioner:
         try:
             for start in range(0, len(todo), BATCH):
                 cancel.raise_if_cancelled()
-                chunk = todo[start:start + BATCH]
+                chunk = todo[start : start + BATCH]
                 pictures = []
                 for img in chunk:
                     with Image.open(ds.path(img)) as raw:
                         pictures.append(raw.convert("RGB"))
                 inputs = processor(images=pictures, return_tensors="pt").to(placement.device)
                 with torch.no_grad():
-                    out = model.generate(**inputs, max_new_tokens=spec.max_tokens, do_sample=False, num_beams=1)
+                    out = model.generate(
+                        **inputs, max_new_tokens=spec.max_tokens, do_sample=False, num_beams=1
+                    )
                 texts = processor.batch_decode(out, skip_special_tokens=True)
                 captions += [(img.file, clean_caption(t)) for img, t in zip(chunk, texts, strict=True)]
                 emit(Progress(step=len(captions), total=len(todo)))

@@ -9,8 +9,11 @@ from studio.core.errors import ErrorKind, StudioError
 
 def is_out_of_memory(e: BaseException) -> bool:
     text = f"{type(e).__name__}: {e}".lower()
-    return "out of memory" in text or "outofmemory" in text or "can't allocate memory" in text or (
-        isinstance(e, MemoryError)
+    return (
+        "out of memory" in text
+        or "outofmemory" in text
+        or "can't allocate memory" in text
+        or (isinstance(e, MemoryError))
     )
 
 
@@ -31,5 +34,7 @@ def translate(e: BaseException, *, width: int = 0, height: int = 0, batch: int =
             details,
         )
     if isinstance(e, FileNotFoundError):
-        return StudioError(ErrorKind.MODEL_NOT_FOUND, f"A file the model needs is missing: {e.filename or e}.", details)
+        return StudioError(
+            ErrorKind.MODEL_NOT_FOUND, f"A file the model needs is missing: {e.filename or e}.", details
+        )
     return StudioError(ErrorKind.INTERNAL, f"Generation failed: {type(e).__name__}: {e}", details)

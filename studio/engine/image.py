@@ -38,8 +38,12 @@ def load_input_image(path: str, size: tuple[int, int], field: str, mode: str = "
         with Image.open(path) as raw:
             im: Image.Image = ImageOps.exif_transpose(raw).convert(mode)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(path).name} is not an image Studio can read.", repr(e),
-                          field=field) from e
+        raise StudioError(
+            ErrorKind.INVALID_INPUT,
+            f"{Path(path).name} is not an image Studio can read.",
+            repr(e),
+            field=field,
+        ) from e
     if im.size != size:
         im = ImageOps.fit(im, size, Image.Resampling.LANCZOS)
     return im
@@ -50,15 +54,26 @@ def _versions() -> dict[str, str]:
     import torch
     import transformers
 
-    return {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}
+    return {
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
 
 
 class ImageEngine:
     """Runs image jobs on one device. Owned by the runner thread; not for concurrent use."""
 
-    def __init__(self, store: GalleryStore, hashes: HashCache, *, placement: Callable[[], Placement] | None = None,
-                 preview_interval: Callable[[], float] = lambda: 0.25, make_room: Callable[[], None] = lambda: None,
-                 options: Callable[[], LoadOptions] = LoadOptions):
+    def __init__(
+        self,
+        store: GalleryStore,
+        hashes: HashCache,
+        *,
+        placement: Callable[[], Placement] | None = None,
+        preview_interval: Callable[[], float] = lambda: 0.25,
+        make_room: Callable[[], None] = lambda: None,
+        options: Callable[[], LoadOptions] = LoadOptions,
+    ):
         self.store = store
         self.hashes = hashes
         self.cache = PipelineCache(placement or choose_placement, make_room, options)
@@ -92,8 +107,12 @@ class ImageEngine:
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = (spec.width, spec.height)
         call: dict[str, Any] = encode(pipe, spec.prompt, spec.negative_prompt, spec.clip_skip)
-        call.update(num_inference_steps=spec.steps, guidance_scale=spec.cfg_scale,
-                    num_images_per_prompt=spec.batch_size, output_type="latent")
+        call.update(
+            num_inference_steps=spec.steps,
+            guidance_scale=spec.cfg_scale,
+            num_images_per_prompt=spec.batch_size,
+            output_type="latent",
+        )
         init = mask = None
         if spec.mode == "txt2img":
             call.update(width=spec.width, height=spec.height)
@@ -113,7 +132,9 @@ class ImageEngine:
             started = time.perf_counter()
             state = {"last_preview": 0.0}
 
-            def on_step(p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state) -> dict:
+            def on_step(
+                p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state
+            ) -> dict:
                 cancel.raise_if_cancelled()
                 total = p.num_timesteps
                 emit(Progress(step=step + 1, total=total, item=first, items=spec.image_count))
@@ -124,15 +145,21 @@ class ImageEngine:
                 return kw
 
             gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-            latents = pipe(generator=gens, callback_on_step_end=on_step,
-                           callback_on_step_end_tensor_inputs=["latents"], **call).images
+            latents = pipe(
+                generator=gens,
+                callback_on_step_end=on_step,
+                callback_on_step_end_tensor_inputs=["latents"],
+                **call,
+            ).images
             cancel.raise_if_cancelled()
             images = decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
             for i, image in enumerate(images):
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
-                item_info = RenderInfo(**{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds})
+                item_info = RenderInfo(
+                    **{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds}
+                )
                 item = self.store.save(image, spec, item_info)
                 saved.append(item)
                 emit(ItemSaved(item=item))
@@ -146,8 +173,14 @@ class ImageEngine:
             emit(Loading(what=f"Computing the hash of {path.name} (once)…"))
         model_hash = self.hashes.a1111_model_hash(path) if path.is_file() else ""
         loras = {lo.name: self.hashes.a1111_lora_hash(Path(lo.path)) for lo in spec.loras}
-        return RenderInfo(seed=spec.seed, device=model.placement.device, dtype=model.placement.dtype_name,
-                          model_hash=model_hash, lora_hashes=loras, versions=_versions())
+        return RenderInfo(
+            seed=spec.seed,
+            device=model.placement.device,
+            dtype=model.placement.dtype_name,
+            model_hash=model_hash,
+            lora_hashes=loras,
+            versions=_versions(),
+        )
 
 
 def preview_of(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Image.Image:
@@ -179,8 +212,10 @@ def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
             model.vae_upcast = True
             pixels = vae.decode(latents.float(), return_dict=False)[0]
         if torch.isnan(pixels).any():
-            raise StudioError(ErrorKind.INTERNAL,
-                              "The model produced an invalid (NaN) image. Try another sampler, fewer steps or fp32.")
+            raise StudioError(
+                ErrorKind.INTERNAL,
+                "The model produced an invalid (NaN) image. Try another sampler, fewer steps or fp32.",
+            )
     return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
 
 

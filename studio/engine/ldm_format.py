@@ -14,9 +14,21 @@ UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 CLIP_PREFIX = "cond_stage_model.transformer."
 
-_RESNET = (("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("norm2", "out_layers.0"),
-           ("conv2", "out_layers.3"), ("time_emb_proj", "emb_layers.1"), ("conv_shortcut", "skip_connection"))
-_VAE_ATTN = (("group_norm.", "norm."), ("to_q.", "q."), ("to_k.", "k."), ("to_v.", "v."), ("to_out.0.", "proj_out."))
+_RESNET = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+_VAE_ATTN = (
+    ("group_norm.", "norm."),
+    ("to_q.", "q."),
+    ("to_k.", "k."),
+    ("to_v.", "v."),
+    ("to_out.0.", "proj_out."),
+)
 
 
 def _resnet(rest: str) -> str:
@@ -81,7 +93,10 @@ def vae_key(key: str, config: dict[str, Any]) -> str:
 
 def to_ldm_state_dict(pipe: Any) -> dict[str, Any]:
     """The original-layout state dict of an SD 1.x pipeline (UNet, VAE, CLIP text encoder)."""
-    if hasattr(pipe, "text_encoder_2") or pipe.unet.config.cross_attention_dim != pipe.text_encoder.config.hidden_size:
+    if (
+        hasattr(pipe, "text_encoder_2")
+        or pipe.unet.config.cross_attention_dim != pipe.text_encoder.config.hidden_size
+    ):
         raise ValueError("only SD 1.x-style pipelines can be written as original-layout checkpoints")
     out: dict[str, Any] = {}
     ucfg = dict(pipe.unet.config)

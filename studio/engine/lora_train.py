@@ -71,7 +71,9 @@ def load_examples(spec: TrainSpec) -> list[Example]:
     return [to_example(ds.path(img), ds.full_caption(img), spec.resolution, img.focus) for img in ds.used()]
 
 
-def to_example(path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None) -> Example:
+def to_example(
+    path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None
+) -> Example:
     import numpy as np
     import torch
 
@@ -96,7 +98,7 @@ def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch
     by_bucket: dict[tuple[int, int], list[int]] = {}
     for i in order:
         by_bucket.setdefault(examples[i].bucket, []).append(i)
-    batches = [ids[k:k + batch_size] for ids in by_bucket.values() for k in range(0, len(ids), batch_size)]
+    batches = [ids[k : k + batch_size] for ids in by_bucket.values() for k in range(0, len(ids), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -137,8 +139,11 @@ class Trainer:
         self.emit(Note(text=f"Loading {path.name}…"))
         model = _load(path, placement, LoadOptions())
         if model.family not in ("sd1", "sd2", "sdxl"):
-            raise _fail(f"{path.name} is a {model.family} model; Studio trains LoRAs for SD 1.x, 2.x and SDXL.",
-                        "base", ErrorKind.MODEL_INVALID)
+            raise _fail(
+                f"{path.name} is a {model.family} model; Studio trains LoRAs for SD 1.x, 2.x and SDXL.",
+                "base",
+                ErrorKind.MODEL_INVALID,
+            )
         self.family = model.family
         self.pipe = pipe = model.base
         self.xl = self.family == "sdxl"
@@ -150,36 +155,63 @@ class Trainer:
         if spec.epochs:  # epochs asked for: as many steps as that many passes over the pictures take
             per_epoch = len(batches_for_epoch(self.examples, spec.batch_size, spec.seed, 0))
             steps = spec.epochs * per_epoch
-            self.spec = spec = replace(spec, steps=steps, sample_every=spec.sample_every and min(
-                spec.sample_every, max(1, steps // 4)), checkpoint_every=spec.checkpoint_every and min(
-                spec.checkpoint_every, max(1, steps // 4)))
+            self.spec = spec = replace(
+                spec,
+                steps=steps,
+                sample_every=spec.sample_every and min(spec.sample_every, max(1, steps // 4)),
+                checkpoint_every=spec.checkpoint_every and min(spec.checkpoint_every, max(1, steps // 4)),
+            )
             self.emit(Note(text=f"{spec.epochs} epoch(s) of {per_epoch} step(s): {spec.steps} steps."))
         self._preflight()
         self.class_examples = self._class_examples()
         torch.manual_seed(spec.seed)
-        pipe.unet.add_adapter(LoraConfig(r=spec.rank, lora_alpha=int(spec.alpha), init_lora_weights="gaussian",
-                                         target_modules=UNET_TARGETS))
+        pipe.unet.add_adapter(
+            LoraConfig(
+                r=spec.rank,
+                lora_alpha=int(spec.alpha),
+                init_lora_weights="gaussian",
+                target_modules=UNET_TARGETS,
+            )
+        )
         if spec.train_text_encoder:
             for i, te in enumerate(self.encoders):
                 self.encoders[i] = inject_adapter_in_model(
-                    LoraConfig(r=spec.rank, lora_alpha=int(spec.alpha), init_lora_weights="gaussian",
-                               target_modules=TEXT_TARGETS), te)
+                    LoraConfig(
+                        r=spec.rank,
+                        lora_alpha=int(spec.alpha),
+                        init_lora_weights="gaussian",
+                        target_modules=TEXT_TARGETS,
+                    ),
+                    te,
+                )
         if spec.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
         groups = [{"params": [p for p in pipe.unet.parameters() if p.requires_grad], "lr": spec.lr_unet}]
         if spec.train_text_encoder:
-            groups.append({"params": [p for te in self.encoders for p in te.parameters() if p.requires_grad],
-                           "lr": spec.lr_text or spec.lr_unet})
+            groups.append(
+                {
+                    "params": [p for te in self.encoders for p in te.parameters() if p.requires_grad],
+                    "lr": spec.lr_text or spec.lr_unet,
+                }
+            )
         self.optimizer = self._optimizer(groups)
         from diffusers.optimization import get_scheduler
 
-        self.schedule = get_scheduler(spec.schedule, self.optimizer,
-                                      num_warmup_steps=spec.warmup_steps if "warmup" in spec.schedule or
-                                      spec.schedule in ("cosine", "linear") else 0,
-                                      num_training_steps=spec.steps)
+        self.schedule = get_scheduler(
+            spec.schedule,
+            self.optimizer,
+            num_warmup_steps=spec.warmup_steps
+            if "warmup" in spec.schedule or spec.schedule in ("cosine", "linear")
+            else 0,
+            num_training_steps=spec.steps,
+        )
         self.noise_gen = torch.Generator().manual_seed(spec.seed)
-        self.emit(Note(text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
-                            f"aspect-ratio bucket(s)"))
+        self.emit(
+            Note(
+                text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
+                f"aspect-ratio bucket(s)"
+            )
+        )
         self.latents: list[Any] | None = None
         self.class_latents: list[Any] | None = None
         if spec.cache_latents:
@@ -208,23 +240,34 @@ class Trainer:
                 self.cancel.raise_if_cancelled()
                 n = len(have) + k
                 with torch.no_grad():
-                    image = self.pipe(prompt, num_inference_steps=spec.sample_steps, width=spec.resolution,
-                                      height=spec.resolution,
-                                      generator=torch.Generator("cpu").manual_seed(spec.seed * 7919 + n)).images[0]
+                    image = self.pipe(
+                        prompt,
+                        num_inference_steps=spec.sample_steps,
+                        width=spec.resolution,
+                        height=spec.resolution,
+                        generator=torch.Generator("cpu").manual_seed(spec.seed * 7919 + n),
+                    ).images[0]
                 atomic_write(folder / f"class-{n:04d}.png", png_writer(image))
                 atomic_write(folder / f"class-{n:04d}.txt", text_writer(prompt))
                 self.emit(Progress(step=k + 1, total=missing))
             have = class_pictures(folder)
         if not have:
-            raise _fail(f"The class folder {folder} holds no pictures: add some, or ask for a number of class "
-                        "pictures to generate.", "class_dir")
+            raise _fail(
+                f"The class folder {folder} holds no pictures: add some, or ask for a number of class "
+                "pictures to generate.",
+                "class_dir",
+            )
         out = []
         for path in have:
             side = path.with_suffix(".txt")
             caption = side.read_text("utf-8").strip() if side.is_file() else ""
             out.append(to_example(path, caption or spec.class_prompt(), spec.resolution))
-        self.emit(Note(text=f"{len(out)} class picture(s) keep “{spec.class_word}” as the model knew it "
-                            f"(prior weight {spec.prior_weight:g})."))
+        self.emit(
+            Note(
+                text=f"{len(out)} class picture(s) keep “{spec.class_word}” as the model knew it "
+                f"(prior weight {spec.prior_weight:g})."
+            )
+        )
         return out
 
     def _preflight(self) -> None:
@@ -237,15 +280,21 @@ class Trainer:
         params = sum(p.numel() for m in modules for p in m.parameters())
         free = device_memory(self.device)[1]
         if free is not None:
-            free += sum(p.numel() * p.element_size() for m in modules for p in m.parameters())  # already loaded
+            free += sum(
+                p.numel() * p.element_size() for m in modules for p in m.parameters()
+            )  # already loaded
         needed, refusal = memory_needed(self.spec, self.family, self.device, free, params=params)
         if refusal:
             raise _fail(refusal, "resolution", ErrorKind.OUT_OF_MEMORY)
         unet_params = sum(p.numel() for p in self.pipe.unet.parameters())
         seconds, how = estimate_seconds(self.spec, self.family, self.device, unet_params, self.run.parent)
-        self.emit(Note(text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
-                            + (f" ({free / GB:.1f} GB free)" if free else "")
-                            + f" and about {duration_words(seconds)} ({how})."))
+        self.emit(
+            Note(
+                text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
+                + (f" ({free / GB:.1f} GB free)" if free else "")
+                + f" and about {duration_words(seconds)} ({how})."
+            )
+        )
 
     def _optimizer(self, groups: list[dict[str, Any]]) -> Any:
         import torch
@@ -285,8 +334,13 @@ class Trainer:
 
         states, pooled = [], None
         for tok, te in zip(self.tokenizers, self.encoders, strict=True):
-            ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids.to(self.device)
+            ids = tok(
+                captions,
+                padding="max_length",
+                max_length=tok.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids.to(self.device)
             if self.xl:
                 out = te(ids, output_hidden_states=True)
                 states.append(out.hidden_states[-2])
@@ -297,7 +351,9 @@ class Trainer:
 
     def loss_at(self, step: int) -> Any:
         spec = self.spec
-        loss = self._loss(self.examples, self.latents, batch_at(self.examples, spec.batch_size, spec.seed, step))
+        loss = self._loss(
+            self.examples, self.latents, batch_at(self.examples, spec.batch_size, spec.seed, step)
+        )
         if self.class_examples and spec.prior_weight > 0:  # prior preservation: the class as it was
             idx = batch_at(self.class_examples, spec.batch_size, spec.seed + 1, step)
             loss = loss + spec.prior_weight * self._loss(self.class_examples, self.class_latents, idx)
@@ -323,14 +379,17 @@ class Trainer:
             if self.xl:
                 h, w = examples[idx[0]].bucket[1], examples[idx[0]].bucket[0]
                 ids = [[*examples[i].original, 0, 0, h, w] for i in idx]
-                kwargs["added_cond_kwargs"] = {"text_embeds": pooled,
-                                               "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device)}
+                kwargs["added_cond_kwargs"] = {
+                    "text_embeds": pooled,
+                    "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device),
+                }
             pred = self.pipe.unet(noisy, t.to(self.device), states, **kwargs).sample
         per_item = F.mse_loss(pred.float(), target.float(), reduction="none").mean((1, 2, 3))
         if self.spec.min_snr_gamma > 0:
             snr = (a / (1 - a)).view(-1)
-            weight = torch.clamp(snr, max=self.spec.min_snr_gamma) / (snr + 1 if self.prediction == "v_prediction"
-                                                                       else snr)
+            weight = torch.clamp(snr, max=self.spec.min_snr_gamma) / (
+                snr + 1 if self.prediction == "v_prediction" else snr
+            )
             per_item = per_item * weight
         return per_item.mean()
 
@@ -360,11 +419,17 @@ class Trainer:
         tmp = self.run / f".checkpoint-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        state = {"step": step, "lora": self.lora_state(), "optimizer": self.optimizer.state_dict(),
-                 "schedule": self.schedule.state_dict(), "noise_gen": self.noise_gen.get_state(),
-                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                 "spec": self.spec.to_json()}
+        state = {
+            "step": step,
+            "lora": self.lora_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "noise_gen": self.noise_gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "spec": self.spec.to_json(),
+        }
         try:
             atomic_write(tmp / "state.pt", lambda f: torch.save(state, f))
             shutil.rmtree(final, ignore_errors=True)
@@ -372,8 +437,12 @@ class Trainer:
             fsync_dir(self.run)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise StudioError(ErrorKind.IO, f"Could not write the checkpoint at step {step} ({e.strerror or e}); "
-                              "the earlier checkpoints are intact. Free some disk space and resume.", repr(e)) from e
+            raise StudioError(
+                ErrorKind.IO,
+                f"Could not write the checkpoint at step {step} ({e.strerror or e}); "
+                "the earlier checkpoints are intact. Free some disk space and resume.",
+                repr(e),
+            ) from e
         kept = checkpoints(self.run)
         for old in kept[: -max(2, self.spec.keep_checkpoints)]:
             shutil.rmtree(old, ignore_errors=True)
@@ -394,7 +463,9 @@ class Trainer:
         return int(state["step"])
 
     # -- samples, export -----------------------------------------------------------------------------------------
-    def render(self, prompts: tuple[str, ...], seeds: tuple[int, ...], lora: bool = True) -> list[Image.Image]:
+    def render(
+        self, prompts: tuple[str, ...], seeds: tuple[int, ...], lora: bool = True
+    ) -> list[Image.Image]:
         import torch
 
         pipe = self.pipe
@@ -409,8 +480,13 @@ class Trainer:
             with torch.no_grad():
                 for prompt in prompts:
                     for seed in seeds:
-                        out += pipe(prompt, num_inference_steps=self.spec.sample_steps, width=size, height=size,
-                                    generator=torch.Generator("cpu").manual_seed(seed)).images
+                        out += pipe(
+                            prompt,
+                            num_inference_steps=self.spec.sample_steps,
+                            width=size,
+                            height=size,
+                            generator=torch.Generator("cpu").manual_seed(seed),
+                        ).images
             return out
         finally:
             if not lora:
@@ -430,19 +506,31 @@ class Trainer:
         spec = self.spec
         base = Path(spec.base)
         tags = {w: 1 for w in (spec.trigger, f"{spec.trigger} {spec.class_word}".strip()) if w}
-        meta = {"format": "pt", "studio_trigger_word": spec.trigger, "studio_class_word": spec.class_word,
-                "studio_base_family": self.family, "studio_base_model": base.name,
-                "studio_training": json.dumps({k: v for k, v in json.loads(spec.to_json()).items()
-                                               if k not in ("inject_nan_at",)}),
-                "ss_network_module": "networks.lora", "ss_network_dim": str(spec.rank),
-                "ss_network_alpha": str(spec.alpha), "ss_learning_rate": str(spec.lr_unet),
-                "ss_text_encoder_lr": str(spec.lr_text if spec.train_text_encoder else 0),
-                "ss_max_train_steps": str(spec.steps), "ss_resolution": f"({spec.resolution}, {spec.resolution})",
-                "ss_num_train_images": str(len(self.examples)), "ss_sd_model_name": base.name,
-                "ss_base_model_version": {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}[self.family],
-                "ss_seed": str(spec.seed), "ss_min_snr_gamma": str(spec.min_snr_gamma),
-                "ss_lr_scheduler": spec.schedule, "ss_optimizer": spec.optimizer,
-                "ss_tag_frequency": json.dumps({"dataset": tags})}
+        meta = {
+            "format": "pt",
+            "studio_trigger_word": spec.trigger,
+            "studio_class_word": spec.class_word,
+            "studio_base_family": self.family,
+            "studio_base_model": base.name,
+            "studio_training": json.dumps(
+                {k: v for k, v in json.loads(spec.to_json()).items() if k not in ("inject_nan_at",)}
+            ),
+            "ss_network_module": "networks.lora",
+            "ss_network_dim": str(spec.rank),
+            "ss_network_alpha": str(spec.alpha),
+            "ss_learning_rate": str(spec.lr_unet),
+            "ss_text_encoder_lr": str(spec.lr_text if spec.train_text_encoder else 0),
+            "ss_max_train_steps": str(spec.steps),
+            "ss_resolution": f"({spec.resolution}, {spec.resolution})",
+            "ss_num_train_images": str(len(self.examples)),
+            "ss_sd_model_name": base.name,
+            "ss_base_model_version": {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}[self.family],
+            "ss_seed": str(spec.seed),
+            "ss_min_snr_gamma": str(spec.min_snr_gamma),
+            "ss_lr_scheduler": spec.schedule,
+            "ss_optimizer": spec.optimizer,
+            "ss_tag_frequency": json.dumps({"dataset": tags}),
+        }
         if base.is_file():  # Studio's hash cache: a checkpoint already hashed in the window is not read again
             from studio.core.hashing import HashCache
             from studio.core.paths import resolve_paths
@@ -457,8 +545,11 @@ class Trainer:
         from safetensors.torch import save
 
         state = state or self.lora_state()
-        tensors = {f"{part}.{k}": v.contiguous() for part, sd in state.items()
-                   for k, v in convert_state_dict_to_diffusers(sd).items()}
+        tensors = {
+            f"{part}.{k}": v.contiguous()
+            for part, sd in state.items()
+            for k, v in convert_state_dict_to_diffusers(sd).items()
+        }
         meta = self.metadata()
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
@@ -468,8 +559,10 @@ class Trainer:
 
             peft_named = {f"{part}.{k}": v.contiguous() for part, sd in state.items() for k, v in sd.items()}
             ks = convert_state_dict_to_kohya(peft_named)
-            ks = {k: (torch.tensor(float(self.spec.alpha)) if k.endswith(".alpha") else v.contiguous())
-                  for k, v in ks.items()}
+            ks = {
+                k: (torch.tensor(float(self.spec.alpha)) if k.endswith(".alpha") else v.contiguous())
+                for k, v in ks.items()
+            }
             kohya = out.with_name(out.stem + "-kohya.safetensors")
             atomic_write(kohya, lambda f: f.write(save(ks, metadata=meta)))
         return out, kohya
@@ -493,10 +586,19 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------------------------------
     def _status(self, status: str, step: int, **extra: Any) -> None:
         spec = self.spec
-        data = {"status": status, "step": step, "steps": spec.steps, "out": spec.out, "base": spec.base,
-                "device": getattr(self, "device", spec.device), "resolution": spec.resolution,
-                "batch_size": spec.batch_size, "train_text_encoder": spec.train_text_encoder,
-                "gradient_checkpointing": spec.gradient_checkpointing, **extra}
+        data = {
+            "status": status,
+            "step": step,
+            "steps": spec.steps,
+            "out": spec.out,
+            "base": spec.base,
+            "device": getattr(self, "device", spec.device),
+            "resolution": spec.resolution,
+            "batch_size": spec.batch_size,
+            "train_text_encoder": spec.train_text_encoder,
+            "gradient_checkpointing": spec.gradient_checkpointing,
+            **extra,
+        }
         atomic_write(self.run / "status.json", lambda f: f.write(json.dumps(data).encode()))
 
     def train(self) -> TrainDone:
@@ -538,8 +640,15 @@ class Trainer:
                 self.schedule.step()
                 step += 1
                 stepping += time.perf_counter() - t0
-                self.emit(TrainStep(step=step, total=spec.steps, loss=float(loss.item()),
-                                    lr=float(self.schedule.get_last_lr()[0]), seconds=time.perf_counter() - began))
+                self.emit(
+                    TrainStep(
+                        step=step,
+                        total=spec.steps,
+                        loss=float(loss.item()),
+                        lr=float(self.schedule.get_last_lr()[0]),
+                        seconds=time.perf_counter() - began,
+                    )
+                )
                 self.emit(Progress(step=step, total=spec.steps))
                 if spec.checkpoint_every and step % spec.checkpoint_every == 0 and step < spec.steps:
                     self._checkpoint(step)
@@ -564,10 +673,17 @@ class Trainer:
 
     def _rollback(self, step: int) -> None:
         ck = latest_checkpoint(self.run)
-        back = f"rolled back to the checkpoint at step {self.load_checkpoint(ck)}" if ck else "nothing was saved yet"
+        back = (
+            f"rolled back to the checkpoint at step {self.load_checkpoint(ck)}"
+            if ck
+            else "nothing was saved yet"
+        )
         lower = f"{self.spec.lr_unet / 2:.1e}"
-        raise StudioError(ErrorKind.INTERNAL, f"The loss became NaN at step {step}; training stopped and {back}. "
-                          f"Lower the learning rate (try {lower}) or turn off fp16 mixed precision, then resume.")
+        raise StudioError(
+            ErrorKind.INTERNAL,
+            f"The loss became NaN at step {step}; training stopped and {back}. "
+            f"Lower the learning rate (try {lower}) or turn off fp16 mixed precision, then resume.",
+        )
 
 
 def grid(images: list[Image.Image], cols: int) -> Image.Image:

@@ -75,17 +75,25 @@ def checkpoint_family(path: Path, options: LoadOptions | None = None) -> tuple[s
     who = identify(header)
     if who.kind == "unknown" and any(k.startswith("model.diffusion_model.") for k in header):
         # an original layout of unusual widths (a small custom model): its text-encoder keys name the family
-        layouts = (("conditioner.embedders.1.", "sdxl"), ("cond_stage_model.model.transformer.", "sd2"),
-                   ("cond_stage_model.transformer.", "sd1"))
+        layouts = (
+            ("conditioner.embedders.1.", "sdxl"),
+            ("cond_stage_model.model.transformer.", "sd2"),
+            ("cond_stage_model.transformer.", "sd1"),
+        )
         for prefix, family in layouts:
             if any(k.startswith(prefix) for k in header):
                 return family, ""
     if who.kind != "checkpoint":
         what = f"a {who.label}" if who.kind != "unknown" else "not a checkpoint Studio recognises"
-        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is {what}, not an image model. {who.reason}".strip())
+        raise _bad(
+            ErrorKind.MODEL_INVALID, f"{path.name} is {what}, not an image model. {who.reason}".strip()
+        )
     if who.family not in RUNNABLE:
-        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is a {FAMILY_LABELS.get(who.family, who.family)} "
-                   "checkpoint; Studio runs Stable Diffusion 1.x, 2.x and SDXL models.")
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is a {FAMILY_LABELS.get(who.family, who.family)} "
+            "checkpoint; Studio runs Stable Diffusion 1.x, 2.x and SDXL models.",
+        )
     return who.family, who.variant
 
 
@@ -99,8 +107,12 @@ def load_pickled_weights(path: Path) -> dict[str, Any]:
     try:
         data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=False)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
-        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} holds more than weights (its pickle asks to create other "
-                   "objects or run code), so Studio refused to load it. Use a .safetensors version.", repr(e)) from e
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} holds more than weights (its pickle asks to create other "
+            "objects or run code), so Studio refused to load it. Use a .safetensors version.",
+            repr(e),
+        ) from e
     while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
@@ -116,40 +128,59 @@ def single_file_config(family: str) -> Path:
 def check_model_path(model: str, allow_pickle: bool = False) -> Path:
     """Validate a model location before loading, with a message the user can act on."""
     if not model:
-        raise _bad(ErrorKind.MODEL_NOT_FOUND, "No image model is chosen: pick a diffusers folder or a .safetensors file.")
+        raise _bad(
+            ErrorKind.MODEL_NOT_FOUND,
+            "No image model is chosen: pick a diffusers folder or a .safetensors file.",
+        )
     path = Path(model).expanduser()
     if not path.exists():
-        raise _bad(ErrorKind.MODEL_NOT_FOUND, f"The model {path} does not exist. Pick a diffusers folder or a .safetensors checkpoint.")
+        raise _bad(
+            ErrorKind.MODEL_NOT_FOUND,
+            f"The model {path} does not exist. Pick a diffusers folder or a .safetensors checkpoint.",
+        )
     if path.is_dir():
         index = path / "model_index.json"
         if not index.is_file():
-            raise _bad(ErrorKind.MODEL_INVALID,
-                       f"{path} is not a diffusers pipeline folder (it has no model_index.json).")
+            raise _bad(
+                ErrorKind.MODEL_INVALID,
+                f"{path} is not a diffusers pipeline folder (it has no model_index.json).",
+            )
         try:
             cls = json.loads(index.read_text("utf-8")).get("_class_name", "")
         except (OSError, ValueError) as e:
             raise _bad(ErrorKind.MODEL_INVALID, f"{index} is unreadable: {e}.") from e
         if cls not in SUPPORTED:
-            raise _bad(ErrorKind.MODEL_INVALID,
-                       f"{path.name} is a {cls or 'unknown'} model; Studio runs Stable Diffusion 1.x/2.x and SDXL pipelines.")
+            raise _bad(
+                ErrorKind.MODEL_INVALID,
+                f"{path.name} is a {cls or 'unknown'} model; Studio runs Stable Diffusion 1.x/2.x and SDXL pipelines.",
+            )
         return path
     if path.suffix.lower() in PICKLE_SUFFIXES:
         if allow_pickle:
             return path
-        raise _bad(ErrorKind.MODEL_INVALID,
-                   f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded. "
-                   "Use a .safetensors version of this model, or allow pickled checkpoints in the Models room's "
-                   "settings (they are then read with torch.load(weights_only=True)).")
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is a pickled checkpoint, which can run arbitrary code when loaded. "
+            "Use a .safetensors version of this model, or allow pickled checkpoints in the Models room's "
+            "settings (they are then read with torch.load(weights_only=True)).",
+        )
     if path.suffix.lower() != ".safetensors":
-        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is not a model file Studio can load (.safetensors or a diffusers folder).")
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is not a model file Studio can load (.safetensors or a diffusers folder).",
+        )
     return path
 
 
 class PipelineCache:
     """Holds one loaded model (the GPU has room for one); a different model frees the previous one first."""
 
-    def __init__(self, placement: Callable[[], Placement], make_room: Callable[[], None] = lambda: None,
-                 options: Callable[[], LoadOptions] = LoadOptions):
+    def __init__(
+        self,
+        placement: Callable[[], Placement],
+        make_room: Callable[[], None] = lambda: None,
+        options: Callable[[], LoadOptions] = LoadOptions,
+    ):
         self._placement = placement
         self._options = options
         self._make_room = make_room  # frees other engines' models (a text model) before a load
@@ -173,8 +204,12 @@ class PipelineCache:
         placement = self._placement()
         with self._lock:
             cur = self._loaded
-            if cur is not None and cur.path == str(path) and cur.placement == placement and \
-                    _reload_key(cur.options, cur.path) == _reload_key(options, str(path)):
+            if (
+                cur is not None
+                and cur.path == str(path)
+                and cur.placement == placement
+                and _reload_key(cur.options, cur.path) == _reload_key(options, str(path))
+            ):
                 cur.options = options
                 return cur
             if cur is not None:
@@ -226,8 +261,14 @@ def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryO
 
     dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
     est = estimate_for_files(_family_of(path, options), dtype_bytes, _weights_on_disk(path))
-    return choose(est, placement.device, device_memory(placement.device)[1], attention_slicing=options.attention_slicing,
-                  vae_tiling=options.vae_tiling, cpu_offload=options.cpu_offload)
+    return choose(
+        est,
+        placement.device,
+        device_memory(placement.device)[1],
+        attention_slicing=options.attention_slicing,
+        vae_tiling=options.vae_tiling,
+        cpu_offload=options.cpu_offload,
+    )
 
 
 def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> MemoryOptions:
@@ -244,8 +285,14 @@ def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> Memo
     if free is not None and model.placement.device != "cpu" and not model.memory.cpu_offload:
         free += weights  # the loaded weights are already counted as used
     opts = model.options
-    chosen = choose(est, model.placement.device, free, attention_slicing=opts.attention_slicing,
-                    vae_tiling=opts.vae_tiling, cpu_offload="on" if model.memory.cpu_offload else "off")
+    chosen = choose(
+        est,
+        model.placement.device,
+        free,
+        attention_slicing=opts.attention_slicing,
+        vae_tiling=opts.vae_tiling,
+        cpu_offload="on" if model.memory.cpu_offload else "off",
+    )
     if chosen.attention_slicing != model.memory.attention_slicing:
         pipe.enable_attention_slicing() if chosen.attention_slicing else pipe.disable_attention_slicing()
     if chosen.vae_tiling != model.memory.vae_tiling:
@@ -275,8 +322,14 @@ def _warm_up() -> None:
     )
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer  # noqa: F401
 
-    for name in ("StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline", "UNet2DConditionModel",
-                 "AutoencoderKL", "EulerDiscreteScheduler", "DPMSolverMultistepScheduler"):
+    for name in (
+        "StableDiffusionImg2ImgPipeline",
+        "StableDiffusionInpaintPipeline",
+        "UNet2DConditionModel",
+        "AutoencoderKL",
+        "EulerDiscreteScheduler",
+        "DPMSolverMultistepScheduler",
+    ):
         getattr(diffusers, name)
     _quiet_libraries()
     # Hundreds of thousands of long-lived objects were just created; move them out of the cyclic
@@ -293,8 +346,9 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
-          plan: MemoryOptions | None = None) -> LoadedModel:
+def _load(
+    path: Path, placement: Placement, options: LoadOptions | None = None, plan: MemoryOptions | None = None
+) -> LoadedModel:
     import diffusers
 
     _quiet_libraries()
@@ -303,19 +357,31 @@ def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
         if path.is_dir():
             cls_name = json.loads((path / "model_index.json").read_text("utf-8"))["_class_name"]
             cls = getattr(diffusers, cls_name)
-            extra = {"safety_checker": None, "requires_safety_checker": False} if SUPPORTED[cls_name] == "sd" else {}
+            extra = (
+                {"safety_checker": None, "requires_safety_checker": False}
+                if SUPPORTED[cls_name] == "sd"
+                else {}
+            )
             pipe = cls.from_pretrained(str(path), dtype=placement.dtype, local_files_only=True, **extra)
         else:
             family, variant = checkpoint_family(path, options)
             config = single_file_config(family)
             if not (config / "model_index.json").is_file():
-                raise _bad(ErrorKind.MODEL_INVALID,
-                           f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no offline "
-                           f"{family.upper()} configuration to load it with. Use the model's diffusers folder instead.")
-            cls = diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
-            pipe = cls.from_single_file(str(path), config=str(config), local_files_only=True, dtype=placement.dtype)
+                raise _bad(
+                    ErrorKind.MODEL_INVALID,
+                    f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no offline "
+                    f"{family.upper()} configuration to load it with. Use the model's diffusers folder instead.",
+                )
+            cls = (
+                diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
+            )
+            pipe = cls.from_single_file(
+                str(path), config=str(config), local_files_only=True, dtype=placement.dtype
+            )
             if variant == "v-prediction":
-                pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type="v_prediction")
+                pipe.scheduler = type(pipe.scheduler).from_config(
+                    pipe.scheduler.config, prediction_type="v_prediction"
+                )
     except StudioError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -334,12 +400,30 @@ def _load(path: Path, placement: Placement, options: LoadOptions | None = None,
     if plan.vae_tiling:
         pipe.vae.enable_tiling()
     pipe.set_progress_bar_config(disable=True)
-    family = "sdxl" if "XL" in type(pipe).__name__ else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
+    family = (
+        "sdxl"
+        if "XL" in type(pipe).__name__
+        else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
+    )
     small_vae = sum(p.numel() for p in pipe.vae.parameters()) < 5_000_000
-    weights = sum(p.numel() * p.element_size() for name in ("unet", "vae", "text_encoder", "text_encoder_2")
-                  if (m := getattr(pipe, name, None)) is not None for p in m.parameters())
-    return LoadedModel(str(path), family, placement, pipe, {"base": pipe}, scheduler_config=pipe.scheduler.config,
-                       small_vae=small_vae, options=options, memory=plan, weight_bytes=weights)
+    weights = sum(
+        p.numel() * p.element_size()
+        for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+        if (m := getattr(pipe, name, None)) is not None
+        for p in m.parameters()
+    )
+    return LoadedModel(
+        str(path),
+        family,
+        placement,
+        pipe,
+        {"base": pipe},
+        scheduler_config=pipe.scheduler.config,
+        small_vae=small_vae,
+        options=options,
+        memory=plan,
+        weight_bytes=weights,
+    )
 
 
 def pipeline_for(model: LoadedModel, mode: str) -> Any:
@@ -355,9 +439,14 @@ def _derive(model: LoadedModel, mode: str) -> Any:
 
     in_channels = model.base.unet.config.in_channels
     if in_channels == 9 and mode != "inpaint":
-        raise _bad(ErrorKind.INVALID_INPUT, "This is an inpainting model: give it an init image and paint a mask.")
-    auto = {"txt2img": AutoPipelineForText2Image, "img2img": AutoPipelineForImage2Image,
-            "inpaint": AutoPipelineForInpainting}[mode]
+        raise _bad(
+            ErrorKind.INVALID_INPUT, "This is an inpainting model: give it an init image and paint a mask."
+        )
+    auto = {
+        "txt2img": AutoPipelineForText2Image,
+        "img2img": AutoPipelineForImage2Image,
+        "inpaint": AutoPipelineForInpainting,
+    }[mode]
     pipe = auto.from_pipe(model.base)
     pipe.set_progress_bar_config(disable=True)
     model.by_mode[mode] = pipe
@@ -388,13 +477,16 @@ def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
             raise StudioError(
                 ErrorKind.MODEL_INVALID,
                 f"The LoRA {Path(lo.path).name} could not be applied to this {model.family.upper()} model: {e}",
-                repr(e), field="loras",
+                repr(e),
+                field="loras",
             ) from e
         model.adapters[lo.path] = name
     if not model.adapters:
         return
     if loras:
         pipe.enable_lora()
-        pipe.set_adapters([model.adapters[lo.path] for lo in loras], adapter_weights=[lo.weight for lo in loras])
+        pipe.set_adapters(
+            [model.adapters[lo.path] for lo in loras], adapter_weights=[lo.weight for lo in loras]
+        )
     else:
         pipe.disable_lora()

@@ -8,7 +8,12 @@ from PIL import Image
 
 # Least-squares fits of latent → RGB, the well-known "approx cheap" coefficients.
 _SD15 = [[0.298, 0.207, 0.208], [0.187, 0.286, 0.173], [-0.158, 0.189, 0.264], [-0.184, -0.271, -0.473]]
-_SDXL = [[0.3651, 0.4232, 0.4341], [-0.2533, -0.0042, 0.1068], [0.1076, 0.1111, -0.0362], [-0.3165, -0.2492, -0.2188]]
+_SDXL = [
+    [0.3651, 0.4232, 0.4341],
+    [-0.2533, -0.0042, 0.1068],
+    [0.1076, 0.1111, -0.0362],
+    [-0.3165, -0.2492, -0.2188],
+]
 
 
 def latents_to_preview(latents: Any, family: str, size: tuple[int, int]) -> Image.Image:

@@ -50,7 +50,11 @@ def _encode_chunk(encoder: Any, chunk: Chunk, clip_skip: int, penultimate_defaul
     if penultimate_default:  # SDXL: the penultimate layer, no final norm
         hidden = out.hidden_states[-(clip_skip + 1)]
     elif clip_skip > 1:  # SD 1.x/2.x with clip skip: an earlier layer through the final norm (as A1111)
-        norm = encoder.final_layer_norm if hasattr(encoder, "final_layer_norm") else encoder.text_model.final_layer_norm
+        norm = (
+            encoder.final_layer_norm
+            if hasattr(encoder, "final_layer_norm")
+            else encoder.text_model.final_layer_norm
+        )
         hidden = norm(out.hidden_states[-clip_skip])
     else:
         hidden = out[0]
@@ -79,8 +83,10 @@ def encode(pipe: Any, prompt: str, negative: str, clip_skip: int = 1) -> dict[st
     negative, _ = extract_loras(negative)
     device = pipe._execution_device
     is_xl = hasattr(pipe, "text_encoder_2")
-    pairs = [(getattr(pipe, "tokenizer", None), getattr(pipe, "text_encoder", None)),
-             (getattr(pipe, "tokenizer_2", None), getattr(pipe, "text_encoder_2", None))]
+    pairs = [
+        (getattr(pipe, "tokenizer", None), getattr(pipe, "text_encoder", None)),
+        (getattr(pipe, "tokenizer_2", None), getattr(pipe, "text_encoder_2", None)),
+    ]
     pairs = [(t, e) for t, e in pairs if t is not None and e is not None]
 
     cond_parts, uncond_parts = [], []

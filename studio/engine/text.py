@@ -37,25 +37,36 @@ def resolve_text_model(model: str) -> Path:
         try:
             path = Path(snapshot_download(model, local_files_only=True))
         except (LocalEntryNotFoundError, OSError, ValueError) as e:
-            raise _bad(ErrorKind.MODEL_NOT_FOUND,
-                       f"{model} is not in the Hugging Face cache on this machine (Studio works offline first). "
-                       "Download it from the Models room, or pick a model folder.") from e
+            raise _bad(
+                ErrorKind.MODEL_NOT_FOUND,
+                f"{model} is not in the Hugging Face cache on this machine (Studio works offline first). "
+                "Download it from the Models room, or pick a model folder.",
+            ) from e
     if not path.exists():
-        raise _bad(ErrorKind.MODEL_NOT_FOUND, f"The text model {path} does not exist. Pick a transformers model folder.")
+        raise _bad(
+            ErrorKind.MODEL_NOT_FOUND,
+            f"The text model {path} does not exist. Pick a transformers model folder.",
+        )
     if not path.is_dir() or not (path / "config.json").is_file():
-        raise _bad(ErrorKind.MODEL_INVALID,
-                   f"{path.name} is not a transformers model folder (it has no config.json).")
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is not a transformers model folder (it has no config.json).",
+        )
     try:
         config = json.loads((path / "config.json").read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise _bad(ErrorKind.MODEL_INVALID, f"{path / 'config.json'} is unreadable: {e}.") from e
     if "model_index.json" in {p.name for p in path.iterdir()} or "_class_name" in config:
-        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is an image model; the Writer needs a language model.")
+        raise _bad(
+            ErrorKind.MODEL_INVALID, f"{path.name} is an image model; the Writer needs a language model."
+        )
     if not any(path.glob("*.safetensors")):
         if any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir()):
-            raise _bad(ErrorKind.MODEL_INVALID,
-                       f"{path.name} has only pickled weights (.bin/.pt), which can run arbitrary code when loaded. "
-                       "Use a safetensors version of this model.")
+            raise _bad(
+                ErrorKind.MODEL_INVALID,
+                f"{path.name} has only pickled weights (.bin/.pt), which can run arbitrary code when loaded. "
+                "Use a safetensors version of this model.",
+            )
         raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} has no weights (.safetensors files).")
     return path
 
@@ -102,8 +113,12 @@ class LoadedText:
 class TextEngine:
     """Runs text jobs on one device; holds one language model. Owned by the runner thread."""
 
-    def __init__(self, *, placement: Callable[[], Placement] | None = None,
-                 make_room: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        *,
+        placement: Callable[[], Placement] | None = None,
+        make_room: Callable[[], None] = lambda: None,
+    ):
         self._placement = placement or choose_placement
         self.make_room = make_room  # frees the image model before a load
         self._loaded: LoadedText | None = None
@@ -154,10 +169,13 @@ class TextEngine:
 
             try:
                 tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-                lm = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=placement.dtype,
-                                                          use_safetensors=True)
+                lm = AutoModelForCausalLM.from_pretrained(
+                    path, local_files_only=True, dtype=placement.dtype, use_safetensors=True
+                )
             except (OSError, ValueError, KeyError) as e:
-                raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}") from e
+                raise _bad(
+                    ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}"
+                ) from e
         lm = lm.to(placement.device).eval()  # type: ignore[arg-type]
         self._loaded = LoadedText(str(path), placement, lm, tok)
         return self._loaded
@@ -173,8 +191,14 @@ class TextEngine:
 
                 tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
                 config = AutoConfig.from_pretrained(path, local_files_only=True)
-            length = next((v for n in ("max_position_embeddings", "n_positions", "max_sequence_length")
-                           if isinstance(v := getattr(config, n, None), int) and v > 0), 2048)
+            length = next(
+                (
+                    v
+                    for n in ("max_position_embeddings", "n_positions", "max_sequence_length")
+                    if isinstance(v := getattr(config, n, None), int) and v > 0
+                ),
+                2048,
+            )
             self._tokenizer = (str(path), tok, length)
         return self._tokenizer[1], self._tokenizer[2]
 
@@ -191,8 +215,12 @@ class TextEngine:
         if getattr(tok, "chat_template", None):
             ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
-        emit(Note(text="This model has no chat template: the chat is written out as a plain transcript for it to "
-                       "continue."))
+        emit(
+            Note(
+                text="This model has no chat template: the chat is written out as a plain transcript for it to "
+                "continue."
+            )
+        )
         names = {"user": "User", "assistant": "Assistant", "system": "System"}
         transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in spec.messages)
         return tok(transcript + "Assistant:", add_special_tokens=True)["input_ids"]
@@ -201,16 +229,23 @@ class TextEngine:
     def _rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
         """Instruct and chat models get the request through their own chat template; base models get a plain
         completion prompt (which they follow loosely), and the user is told so."""
-        ask = (f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
-               f"only.\n\n{spec.prompt}")
+        ask = (
+            f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
+            f"only.\n\n{spec.prompt}"
+        )
         if getattr(tok, "chat_template", None):
-            ids = tok.apply_chat_template([{"role": "user", "content": ask}], add_generation_prompt=True,
-                                          tokenize=True)
+            ids = tok.apply_chat_template(
+                [{"role": "user", "content": ask}], add_generation_prompt=True, tokenize=True
+            )
             if isinstance(ids, dict) or hasattr(ids, "keys"):
                 ids = ids["input_ids"]
             return list(ids)
-        emit(Note(text="This model has no chat template (a base model): the rewrite is asked as plain text to "
-                       "continue, which such models follow only loosely."))
+        emit(
+            Note(
+                text="This model has no chat template (a base model): the rewrite is asked as plain text to "
+                "continue, which such models follow only loosely."
+            )
+        )
         plain = f"{spec.prompt}\n\nThe same passage, rewritten ({spec.instruction.strip()}):\n\n"
         return tok(plain, add_special_tokens=True)["input_ids"]
 
@@ -235,14 +270,18 @@ class TextEngine:
         tok, lm = loaded.tokenizer, loaded.model
         room = loaded.context_length - spec.max_new_tokens
         if room < 1:
-            raise StudioError(ErrorKind.INVALID_INPUT,
-                              f"Max new tokens must be below the model's context length ({loaded.context_length}).",
-                              field="max_new_tokens")
+            raise StudioError(
+                ErrorKind.INVALID_INPUT,
+                f"Max new tokens must be below the model's context length ({loaded.context_length}).",
+                field="max_new_tokens",
+            )
         prompt = spec.prompt
         if spec.context is not None:
             from studio.core.writer_context import assemble
 
-            assembled = assemble(spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room)
+            assembled = assemble(
+                spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room
+            )
             prompt = assembled.prompt
             for note in assembled.notes:
                 emit(Note(text=note))
@@ -258,14 +297,19 @@ class TextEngine:
         trimmed = max(0, len(ids) - room)
         if trimmed:
             ids = ids[trimmed:]
-            emit(Note(text=f"The prompt is longer than the model's context: its first {trimmed} tokens were left "
-                           f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."))
+            emit(
+                Note(
+                    text=f"The prompt is longer than the model's context: its first {trimmed} tokens were left "
+                    f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."
+                )
+            )
         input_ids = torch.tensor([ids], device=loaded.placement.device)
 
         class _Cancel(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
-                                  device=input_ids.device)
+                return torch.full(
+                    (input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device
+                )
 
         pieces: list[str] = []
 
@@ -279,15 +323,24 @@ class TextEngine:
         streamer = _EmitStreamer(tok, piece)
         eos = tok.eos_token_id
         kwargs: dict[str, Any] = {
-            "input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": spec.max_new_tokens, "do_sample": spec.temperature > 0,
-            "repetition_penalty": spec.repetition_penalty, "no_repeat_ngram_size": spec.no_repeat_ngram_size,
-            "streamer": streamer, "stopping_criteria": StoppingCriteriaList([_Cancel()]),
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "max_new_tokens": spec.max_new_tokens,
+            "do_sample": spec.temperature > 0,
+            "repetition_penalty": spec.repetition_penalty,
+            "no_repeat_ngram_size": spec.no_repeat_ngram_size,
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([_Cancel()]),
             "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else eos,
         }
         if spec.temperature > 0:
-            kwargs.update(temperature=spec.temperature, top_p=spec.top_p, top_k=spec.top_k,
-                          typical_p=spec.typical_p, min_p=spec.min_p or None)
+            kwargs.update(
+                temperature=spec.temperature,
+                top_p=spec.top_p,
+                top_k=spec.top_k,
+                typical_p=spec.typical_p,
+                min_p=spec.min_p or None,
+            )
         if spec.stop:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
         cache, reused = self._cache_for(ids)
@@ -302,10 +355,10 @@ class TextEngine:
             raise
         seconds = time.perf_counter() - started
         out = [output]
-        new = out[0][0, input_ids.shape[1]:].tolist()
+        new = out[0][0, input_ids.shape[1] :].tolist()
         # The cache now holds the prompt and what was written: the next Continue (the same story a little
         # longer, or with only the Author's Note moved) re-encodes just what changed.
-        self._cache = (out[0][0].tolist()[:cache.get_seq_length()], cache)
+        self._cache = (out[0][0].tolist()[: cache.get_seq_length()], cache)
         if cancel.cancelled:
             raise JobCancelled()
         if new and new[-1] == eos:

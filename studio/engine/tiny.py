@@ -10,7 +10,59 @@ import json
 import tempfile
 from pathlib import Path
 
-_WORDS = ["a", "an", "the", "of", "on", "in", "with", "and", "photo", "painting", "portrait", "cat", "dog", "red", "green", "blue", "yellow", "orange", "purple", "white", "black", "circle", "square", "triangle", "cross", "star", "background", "big", "small", "left", "right", "top", "bottom", "hat", "castle", "forest", "sky", "moon", "sun", "tree", "house", "river", "mountain", "detailed", "blurry", "ugly", "bad", "anatomy", "high", "quality", "masterpiece"]
+_WORDS = [
+    "a",
+    "an",
+    "the",
+    "of",
+    "on",
+    "in",
+    "with",
+    "and",
+    "photo",
+    "painting",
+    "portrait",
+    "cat",
+    "dog",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "orange",
+    "purple",
+    "white",
+    "black",
+    "circle",
+    "square",
+    "triangle",
+    "cross",
+    "star",
+    "background",
+    "big",
+    "small",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "hat",
+    "castle",
+    "forest",
+    "sky",
+    "moon",
+    "sun",
+    "tree",
+    "house",
+    "river",
+    "mountain",
+    "detailed",
+    "blurry",
+    "ugly",
+    "bad",
+    "anatomy",
+    "high",
+    "quality",
+    "masterpiece",
+]
 
 
 def build_tokenizer(folder: Path) -> Path:
@@ -76,17 +128,29 @@ def _vae():
 def _unet(**kwargs):
     from diffusers import UNet2DConditionModel
 
-    base = {"layers_per_block": 1, "sample_size": 16, "in_channels": 4, "out_channels": 4, "norm_num_groups": 8,
-            "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
-            "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D")}
+    base = {
+        "layers_per_block": 1,
+        "sample_size": 16,
+        "in_channels": 4,
+        "out_channels": 4,
+        "norm_num_groups": 8,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+    }
     return UNet2DConditionModel(**{**base, **kwargs})
 
 
 def _scheduler():
     from diffusers import EulerDiscreteScheduler
 
-    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                  num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading")
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
 
 
 def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), tokenizer_dir: Path | None = None):
@@ -101,8 +165,14 @@ def build_sd_pipeline(seed: int = 0, channels: tuple[int, int] = (32, 64), token
     text_encoder = _text_encoder(tokenizer)
     unet = _unet(block_out_channels=channels, cross_attention_dim=32, attention_head_dim=8)
     return StableDiffusionPipeline(
-        vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=_scheduler(),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=_vae(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 
@@ -130,8 +200,14 @@ def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
         norm_num_groups=8,
     )
     return StableDiffusionXLPipeline(
-        vae=_vae(), text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-        tokenizer_2=tokenizer_2, unet=unet, scheduler=_scheduler(), force_zeros_for_empty_prompt=True,
+        vae=_vae(),
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=_scheduler(),
+        force_zeros_for_empty_prompt=True,
     )
 
 
@@ -148,15 +224,31 @@ def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    text = ["Once upon a time there was a small dragon who lived by the sea.",
-            "The night was dark and the wind was cold; she lit a lamp and waited."] * 20
+    text = [
+        "Once upon a time there was a small dragon who lived by the sea.",
+        "The night was dark and the wind was cold; she lit a lamp and waited.",
+    ] * 20
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(text, vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<|endoftext|>",
-                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>", model_max_length=context)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        model_max_length=context,
+    )
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=context, n_embd=32, n_layer=2, n_head=2,
-                                       bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id))
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tok),
+            n_positions=context,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            bos_token_id=tok.eos_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+    )
     # A few steps on its two sentences: it then writes words with spaces, so output streams word by word.
     ids = torch.tensor([tok(" ".join(text[:4]))["input_ids"][:context]])
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -172,8 +264,27 @@ def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
     return folder
 
 
-CAPTION_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "red", "blue", "disc",
-                 "sky", "on", "with", "the", "background", "dog", "square"]
+CAPTION_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "[DEC]",
+    "a",
+    "photo",
+    "of",
+    "red",
+    "blue",
+    "disc",
+    "sky",
+    "on",
+    "with",
+    "the",
+    "background",
+    "dog",
+    "square",
+]
 
 
 def save_tiny_captioner(folder: Path, seed: int = 0) -> Path:
@@ -185,22 +296,48 @@ def save_tiny_captioner(folder: Path, seed: int = 0) -> Path:
     from transformers.models.blip import BlipImageProcessorPil
 
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(CAPTION_WORDS)}, bos_token="[DEC]")
-    text = {"vocab_size": len(CAPTION_WORDS), "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "bos_token_id": 5, "pad_token_id": 0, "sep_token_id": 3,
-            "max_position_embeddings": 64}
-    vision = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "image_size": 32, "patch_size": 8}
+    text = {
+        "vocab_size": len(CAPTION_WORDS),
+        "hidden_size": 32,
+        "intermediate_size": 37,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "bos_token_id": 5,
+        "pad_token_id": 0,
+        "sep_token_id": 3,
+        "max_position_embeddings": 64,
+    }
+    vision = {
+        "hidden_size": 32,
+        "intermediate_size": 37,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": 32,
+        "patch_size": 8,
+    }
     torch.manual_seed(seed)
-    model = BlipForConditionalGeneration(BlipConfig(text_config=text, vision_config=vision, projection_dim=32))
-    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok)
+    model = BlipForConditionalGeneration(
+        BlipConfig(text_config=text, vision_config=vision, projection_dim=32)
+    )
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok
+    )
     pictures = [Image.new("RGB", (96, 80), (220, 20, 20)), Image.new("RGB", (80, 96), (30, 60, 230))]
-    batch = processor(images=pictures, text=["a photo of a red disc", "a photo of a blue sky"], return_tensors="pt",
-                      padding=True)
+    batch = processor(
+        images=pictures,
+        text=["a photo of a red disc", "a photo of a blue sky"],
+        return_tensors="pt",
+        padding=True,
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(60):
-        loss = model(pixel_values=batch.pixel_values, input_ids=batch.input_ids,
-                     attention_mask=batch.attention_mask, labels=batch.input_ids).loss
+        loss = model(
+            pixel_values=batch.pixel_values,
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            labels=batch.input_ids,
+        ).loss
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -30,15 +30,22 @@ class TrainJob:
     def __init__(self, make_room: Callable[[], None] = lambda: None):
         self.make_room = make_room
 
-    def __call__(self, spec: TrainSpec, cancel: CancelToken, emit: Callable[[Event], None]) -> list[TrainDone]:
+    def __call__(
+        self, spec: TrainSpec, cancel: CancelToken, emit: Callable[[Event], None]
+    ) -> list[TrainDone]:
         self.make_room()
         run = Path(spec.run_dir)
         run.mkdir(parents=True, exist_ok=True)
         request = run / "request.json"
         atomic_write(request, lambda f: f.write(spec.to_json().encode()))
         with open(run / "trainer.log", "ab") as log:
-            proc = subprocess.Popen(trainer_command(request), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            proc = subprocess.Popen(
+                trainer_command(request),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         (run / "trainer.pid").write_text(str(proc.pid))
         assert proc.stdout is not None
         sel = selectors.DefaultSelector()
@@ -81,7 +88,15 @@ class TrainJob:
         if failed is not None:
             raise failed
         ck = latest_checkpoint(run)
-        kept = f"The checkpoint at step {ck.name.split('-')[1]} is kept" if ck else "No checkpoint was written yet"
-        raise StudioError(ErrorKind.INTERNAL, f"Training was interrupted (the trainer stopped with status {code}). "
-                          f"{kept} — press Resume to continue.", (run / "trainer.log").read_text("utf-8", "replace")[-4000:],
-                          field="interrupted")
+        kept = (
+            f"The checkpoint at step {ck.name.split('-')[1]} is kept"
+            if ck
+            else "No checkpoint was written yet"
+        )
+        raise StudioError(
+            ErrorKind.INTERNAL,
+            f"Training was interrupted (the trainer stopped with status {code}). "
+            f"{kept} — press Resume to continue.",
+            (run / "trainer.log").read_text("utf-8", "replace")[-4000:],
+            field="interrupted",
+        )

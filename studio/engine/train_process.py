@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - reported, with the traceback as details
         from studio.engine.errors import is_out_of_memory, translate
 
-        err = translate(e) if is_out_of_memory(e) else StudioError(
-            ErrorKind.INTERNAL, f"Training failed: {e}", traceback.format_exc())
+        err = (
+            translate(e)
+            if is_out_of_memory(e)
+            else StudioError(ErrorKind.INTERNAL, f"Training failed: {e}", traceback.format_exc())
+        )
         emit(Failed(error=err))
         return 1
     return 0

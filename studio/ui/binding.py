@@ -10,8 +10,14 @@ from PySide6.QtWidgets import QLabel, QWidget
 from studio.viewmodels.generation_session import GenerationSession
 
 
-def bind(session: GenerationSession, name: str, signal: Any, getter: Callable[[], Any],
-         setter: Callable[[Any], None], convert: Callable[[Any], Any] = lambda v: v) -> None:
+def bind(
+    session: GenerationSession,
+    name: str,
+    signal: Any,
+    getter: Callable[[], Any],
+    setter: Callable[[Any], None],
+    convert: Callable[[Any], Any] = lambda v: v,
+) -> None:
     """Widget → session on ``signal``; session → widget when the field changes elsewhere."""
     setter(session.value(name))
     signal.connect(lambda *_: session.set(name, convert(getter())))

@@ -65,8 +65,11 @@ class ImageView(QWidget):
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
         if self._image.isNull():
             p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-            p.drawText(self.rect().adjusted(30, 30, -30, -30), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       self._placeholder)
+            p.drawText(
+                self.rect().adjusted(30, 30, -30, -30),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
             return
         target = self.image_rect()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
@@ -110,8 +113,9 @@ class ImageView(QWidget):
 def _thumb(image: QImage):
     from PySide6.QtGui import QPixmap
 
-    return QPixmap.fromImage(image.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
-                                          Qt.TransformationMode.SmoothTransformation))
+    return QPixmap.fromImage(
+        image.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    )
 
 
 class MaskCanvas(ImageView):
@@ -137,7 +141,11 @@ class MaskCanvas(ImageView):
         return self._mask
 
     def clear_mask(self, emit: bool = True) -> None:
-        self._mask = QImage(self._image.size(), QImage.Format.Format_Grayscale8) if not self._image.isNull() else QImage()
+        self._mask = (
+            QImage(self._image.size(), QImage.Format.Format_Grayscale8)
+            if not self._image.isNull()
+            else QImage()
+        )
         if not self._mask.isNull():
             self._mask.fill(0)
         self.update()
@@ -146,14 +154,21 @@ class MaskCanvas(ImageView):
 
     def _to_image(self, pos: QPointF) -> QPointF:
         r = self.image_rect()
-        return QPointF((pos.x() - r.x()) * self._image.width() / r.width(),
-                       (pos.y() - r.y()) * self._image.height() / r.height())
+        return QPointF(
+            (pos.x() - r.x()) * self._image.width() / r.width(),
+            (pos.y() - r.y()) * self._image.height() / r.height(),
+        )
 
     def _stroke(self, a: QPointF, b: QPointF) -> None:
         p = QPainter(self._mask)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        pen = QPen(QColor(0, 0, 0) if self.erasing else QColor(255, 255, 255), self.brush_size,
-                   Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+        pen = QPen(
+            QColor(0, 0, 0) if self.erasing else QColor(255, 255, 255),
+            self.brush_size,
+            Qt.PenStyle.SolidLine,
+            Qt.PenCapStyle.RoundCap,
+            Qt.PenJoinStyle.RoundJoin,
+        )
         p.setPen(pen)
         p.drawLine(a, b)
         p.end()

@@ -25,21 +25,31 @@ from studio.core.downloads import DownloadProgress, is_offline
 from studio.core.model_catalog import CatalogEntry, for_kind
 from studio.viewmodels.downloads import Downloads
 
-KINDS = [("All kinds", ""), ("Image checkpoints", "checkpoint"), ("LoRAs", "lora"), ("VAEs", "vae"),
-         ("Text models", "text"), ("Captioners", "captioner")]
+KINDS = [
+    ("All kinds", ""),
+    ("Image checkpoints", "checkpoint"),
+    ("LoRAs", "lora"),
+    ("VAEs", "vae"),
+    ("Text models", "text"),
+    ("Captioners", "captioner"),
+]
 
 
 class DownloadDialog(QDialog):
     def __init__(self, downloads: Downloads, memory_gb: float | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Download a model")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # its connections to the shared Downloads go with it
+        self.setAttribute(
+            Qt.WidgetAttribute.WA_DeleteOnClose
+        )  # its connections to the shared Downloads go with it
         self.resize(860, 560)
         self.downloads = downloads
         self.memory_gb = memory_gb
         lay = QVBoxLayout(self)
-        self.offline = QLabel("Studio is offline (HF_HUB_OFFLINE is set): the list below is what you could fetch "
-                              "when online; models already on disk keep working.")
+        self.offline = QLabel(
+            "Studio is offline (HF_HUB_OFFLINE is set): the list below is what you could fetch "
+            "when online; models already on disk keep working."
+        )
         self.offline.setWordWrap(True)
         self.offline.setObjectName("error")
         self.offline.setVisible(is_offline())
@@ -79,7 +89,9 @@ class DownloadDialog(QDialog):
         self.file.setPlaceholderText("one file of it (optional; empty fetches the repository)")
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("for gated repositories (default: HF_TOKEN or your huggingface-cli login)")
+        self.token.setPlaceholderText(
+            "for gated repositories (default: HF_TOKEN or your huggingface-cli login)"
+        )
         form.addRow("Repository", self.repo)
         form.addRow("File", self.file)
         form.addRow("Access token", self.token)
@@ -120,8 +132,13 @@ class DownloadDialog(QDialog):
         self.table.setRowCount(len(self._items))
         for row, m in enumerate(self._items):
             fits = m.fits(self.memory_gb)
-            cells = (m.name + ("  (gated)" if m.gated else ""), m.kind, f"{m.size_gb:.1f} GB",
-                     f"{m.memory_gb:.0f} GB" + ("" if fits else "  — more than you have"), m.licence)
+            cells = (
+                m.name + ("  (gated)" if m.gated else ""),
+                m.kind,
+                f"{m.size_gb:.1f} GB",
+                f"{m.memory_gb:.0f} GB" + ("" if fits else "  — more than you have"),
+                m.licence,
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(m.note)
@@ -145,7 +162,9 @@ class DownloadDialog(QDialog):
             return
         chosen = next((m for m in self._items if m.repo == repo), None)
         patterns = self._patterns if chosen is not None and not self.file.text().strip() else []
-        if self.downloads.start(repo, self.file.text().strip() or None, patterns, self.token.text().strip() or None):
+        if self.downloads.start(
+            repo, self.file.text().strip() or None, patterns, self.token.text().strip() or None
+        ):
             self.go.setEnabled(False)
             self.status.setText(f"Asking the Hub about {repo}…")
 
@@ -159,8 +178,9 @@ class DownloadDialog(QDialog):
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * p.done / p.total) if p.total else 0)
         resumed = f" (continued from {p.resumed / 1e6:.0f} MB)" if p.resumed else ""
-        self.status.setText(f"{p.file} — file {min(p.files_done + 1, p.files_total)} of {p.files_total}: "
-                            f"{p.text()}{resumed}")
+        self.status.setText(
+            f"{p.file} — file {min(p.files_done + 1, p.files_total)} of {p.files_total}: {p.text()}{resumed}"
+        )
 
     def _done(self, text: str) -> None:
         self.go.setEnabled(True)

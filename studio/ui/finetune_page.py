@@ -35,8 +35,12 @@ from studio.viewmodels.train_session import TrainSession
 class FinetunePage(QWidget):
     useLora = Signal(str, str)  # LoRA path, trigger word
 
-    def __init__(self, session: TrainSession, base_choices: list[tuple[str, str]] | None = None,
-                 parent: QWidget | None = None):
+    def __init__(
+        self,
+        session: TrainSession,
+        base_choices: list[tuple[str, str]] | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.session = session
         self.setAcceptDrops(True)
@@ -87,7 +91,9 @@ class FinetunePage(QWidget):
         folder = QPushButton("Add a folder…")
         folder.clicked.connect(self._add_folder)
         self.remove_btn = QPushButton("Remove")
-        self.remove_btn.setToolTip("Take the selected picture out of the dataset (your original stays where it is)")
+        self.remove_btn.setToolTip(
+            "Take the selected picture out of the dataset (your original stays where it is)"
+        )
         self.remove_btn.clicked.connect(self._remove)
         for b in (add, folder, self.remove_btn):
             row.addWidget(b)
@@ -99,7 +105,9 @@ class FinetunePage(QWidget):
         self.class_word = QLineEdit(self.session.dataset.class_word)
         self.class_word.setPlaceholderText("what it is: dog, person, painting…")
         for w in (self.trigger, self.class_word):
-            w.editingFinished.connect(lambda: self.session.set_words(self.trigger.text(), self.class_word.text()))
+            w.editingFinished.connect(
+                lambda: self.session.set_words(self.trigger.text(), self.class_word.text())
+            )
         words.addRow("Trigger word", self.trigger)
         words.addRow("Class word", self.class_word)
         v.addLayout(words)
@@ -115,7 +123,9 @@ class FinetunePage(QWidget):
         v.addLayout(rep)
         cap = QHBoxLayout()
         self.caption_btn = QPushButton("Caption automatically")
-        self.caption_btn.setToolTip("Write captions with a local captioning model (BLIP, GIT…) from the Models room")
+        self.caption_btn.setToolTip(
+            "Write captions with a local captioning model (BLIP, GIT…) from the Models room"
+        )
         self.caption_btn.clicked.connect(self._caption)
         self.caption_all = QCheckBox("replace mine too")
         self.caption_all.setToolTip("Off: only pictures without a caption are captioned")
@@ -125,7 +135,9 @@ class FinetunePage(QWidget):
         v.addLayout(cap)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Picture", "Caption", "Check"])
-        self.table.horizontalHeaderItem(1).setToolTip("The trigger and class words are put in front when training")
+        self.table.horizontalHeaderItem(1).setToolTip(
+            "The trigger and class words are put in front when training"
+        )
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setIconSize(QSize(72, 72))
         self.table.verticalHeader().setDefaultSectionSize(78)
@@ -157,13 +169,20 @@ class FinetunePage(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(len(ds.images))
         for r, img in enumerate(ds.images):
-            pic = QTableWidgetItem(QIcon(QPixmap(str(ds.thumbnail(img))).scaled(
-                72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)),
-                f"{img.width}×{img.height}")
+            pic = QTableWidgetItem(
+                QIcon(
+                    QPixmap(str(ds.thumbnail(img))).scaled(
+                        72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                    )
+                ),
+                f"{img.width}×{img.height}",
+            )
             pic.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             cap = QTableWidgetItem(img.caption)
             check = QTableWidgetItem("; ".join(img.problems) or "ok")
-            check.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable)
+            check.setFlags(
+                Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable
+            )
             check.setCheckState(Qt.CheckState.Checked if img.used else Qt.CheckState.Unchecked)
             check.setToolTip("Ticked pictures are trained on; flagged ones are your call")
             if img.problems:
@@ -208,7 +227,9 @@ class FinetunePage(QWidget):
             self.session.set_keep(item.row(), item.checkState() == Qt.CheckState.Checked)
 
     def _add_pictures(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add pictures", "", "Pictures (*.png *.jpg *.jpeg *.webp *.bmp)")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add pictures", "", "Pictures (*.png *.jpg *.jpeg *.webp *.bmp)"
+        )
         if files:
             self.session.add_pictures(files)
 
@@ -255,9 +276,16 @@ class FinetunePage(QWidget):
         self.resolution.valueChanged.connect(self.focus_view.set_resolution)
         form.addRow("Base model", self.base)
         form.addRow("Preset", self.preset)
-        self._rows(form, [("Steps", self.steps, "steps"), ("Rank", self.rank, "rank"),
-                          ("Learning rate", self.lr, "lr_unet"), ("Resolution", self.resolution, "resolution"),
-                          ("", self.text_encoder, "train_text_encoder")])
+        self._rows(
+            form,
+            [
+                ("Steps", self.steps, "steps"),
+                ("Rank", self.rank, "rank"),
+                ("Learning rate", self.lr, "lr_unet"),
+                ("Resolution", self.resolution, "resolution"),
+                ("", self.text_encoder, "train_text_encoder"),
+            ],
+        )
         v.addLayout(form)
         more = QCheckBox("More settings")
         v.addWidget(more)
@@ -278,7 +306,9 @@ class FinetunePage(QWidget):
         v.addLayout(buttons)
         self.estimate = QLabel()
         self.estimate.setWordWrap(True)
-        self.estimate.setToolTip("Measured on your earlier runs with the same base and settings when there are any")
+        self.estimate.setToolTip(
+            "Measured on your earlier runs with the same base and settings when there are any"
+        )
         v.addWidget(self.estimate)
         self._estimate_timer.timeout.connect(lambda: self.estimate.setText(self.session.estimate()))
         self.status = QLabel("Add pictures, choose a trigger word and press Train.")
@@ -291,7 +321,9 @@ class FinetunePage(QWidget):
         self.samples.setMinimumHeight(80)
         v.addWidget(self.samples)
         self.use_btn = QPushButton("Use it in the Image panel")
-        self.use_btn.setToolTip("Opens the Image panel with the trigger word in the prompt and the LoRA at 0.8")
+        self.use_btn.setToolTip(
+            "Opens the Image panel with the trigger word in the prompt and the LoRA at 0.8"
+        )
         self.use_btn.clicked.connect(self._use)
         self.use_btn.hide()
         v.addWidget(self.use_btn)
@@ -310,25 +342,44 @@ class FinetunePage(QWidget):
         for label, key in (("AdamW", "adamw"), ("AdamW 8-bit (needs bitsandbytes)", "adamw8bit")):
             self.optimizer.addItem(label, key)
         self.schedule = QComboBox()
-        for label, key in (("Constant with warm-up", "constant_with_warmup"), ("Constant", "constant"),
-                           ("Cosine", "cosine"), ("Linear", "linear")):
+        for label, key in (
+            ("Constant with warm-up", "constant_with_warmup"),
+            ("Constant", "constant"),
+            ("Cosine", "cosine"),
+            ("Linear", "linear"),
+        ):
             self.schedule.addItem(label, key)
         self.precision = QComboBox()
-        for label, key in (("Automatic (bf16/fp16 on a GPU)", "auto"), ("Off (fp32)", "no"), ("fp16", "fp16"),
-                           ("bf16", "bf16")):
+        for label, key in (
+            ("Automatic (bf16/fp16 on a GPU)", "auto"),
+            ("Off (fp32)", "no"),
+            ("fp16", "fp16"),
+            ("bf16", "bf16"),
+        ):
             self.precision.addItem(label, key)
         self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
-        self._rows(form, [("Epochs", self.epochs, "epochs"), ("Batch size", self.batch_size, "batch_size"),
-                          ("Text encoder LR", self.lr_text, "lr_text"), ("Optimizer", self.optimizer, "optimizer"),
-                          ("Schedule", self.schedule, "schedule"), ("Mixed precision", self.precision, "mixed_precision"),
-                          ("Seed", self.seed, "seed"), ("", self.checkpointing, "gradient_checkpointing")])
+        self._rows(
+            form,
+            [
+                ("Epochs", self.epochs, "epochs"),
+                ("Batch size", self.batch_size, "batch_size"),
+                ("Text encoder LR", self.lr_text, "lr_text"),
+                ("Optimizer", self.optimizer, "optimizer"),
+                ("Schedule", self.schedule, "schedule"),
+                ("Mixed precision", self.precision, "mixed_precision"),
+                ("Seed", self.seed, "seed"),
+                ("", self.checkpointing, "gradient_checkpointing"),
+            ],
+        )
         return box
 
     def _class_box(self) -> QWidget:
         box = QGroupBox("Class pictures (optional)")
-        box.setToolTip("Pictures of the class without your subject (prior preservation): the model keeps knowing "
-                       "what any dog looks like while it learns yours")
+        box.setToolTip(
+            "Pictures of the class without your subject (prior preservation): the model keeps knowing "
+            "what any dog looks like while it learns yours"
+        )
         box.setCheckable(True)
         s = self.session.settings
         form = QFormLayout(box)
@@ -341,14 +392,22 @@ class FinetunePage(QWidget):
         row.addWidget(self.class_folder, 1)
         row.addWidget(browse)
         self.class_count = QSpinBox(minimum=0, maximum=1000)
-        self.class_count.setToolTip("When the folder holds fewer, the base model generates the rest before training")
+        self.class_count.setToolTip(
+            "When the folder holds fewer, the base model generates the rest before training"
+        )
         self.prior_weight = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1)
         form.addRow("Folder", row)
         form.addRow("Pictures", self.class_count)
         form.addRow("Weight", self.prior_weight)
-        for w, key in ((box, "use_class"), (self.class_count, "class_images"), (self.prior_weight, "prior_weight")):
+        for w, key in (
+            (box, "use_class"),
+            (self.class_count, "class_images"),
+            (self.prior_weight, "prior_weight"),
+        ):
             self._bind(w, key)
-        self.class_folder.editingFinished.connect(lambda: s.__setitem__("class_dir", self.class_folder.text().strip()))
+        self.class_folder.editingFinished.connect(
+            lambda: s.__setitem__("class_dir", self.class_folder.text().strip())
+        )
         self.class_box = box
         return box
 
@@ -421,8 +480,9 @@ class FinetunePage(QWidget):
         self.banner.setVisible(run is not None)
         self._interrupted = run
         if run is not None:
-            self.banner_text.setText(f"A training run was interrupted ({run.name}) — resume? Its last checkpoint "
-                                     "is kept.")
+            self.banner_text.setText(
+                f"A training run was interrupted ({run.name}) — resume? Its last checkpoint is kept."
+            )
 
     def _resume(self) -> None:
         if self._interrupted is not None:
@@ -437,12 +497,17 @@ class FinetunePage(QWidget):
     def _samples(self, path: str) -> None:
         pix = QPixmap(path)
         if not pix.isNull():
-            self.samples.setPixmap(pix.scaledToHeight(min(160, max(64, pix.height())),
-                                                      Qt.TransformationMode.SmoothTransformation))
+            self.samples.setPixmap(
+                pix.scaledToHeight(
+                    min(160, max(64, pix.height())), Qt.TransformationMode.SmoothTransformation
+                )
+            )
 
     def _finished(self, done: TrainDone) -> None:
-        self.status.setText(f"Done: {Path(done.path).name} is in your models folder." +
-                            (f" {len(done.grids)} A/B grid(s) in {done.run_dir}." if done.grids else ""))
+        self.status.setText(
+            f"Done: {Path(done.path).name} is in your models folder."
+            + (f" {len(done.grids)} A/B grid(s) in {done.run_dir}." if done.grids else "")
+        )
         if done.grids:
             self._samples(done.grids[-1])
         self.use_btn.show()
@@ -465,5 +530,7 @@ class FinetunePage(QWidget):
 
     def _use(self) -> None:
         if self.session.last is not None:
-            self.useLora.emit(self.session.last.path, " ".join(
-                w for w in (self.session.dataset.trigger, self.session.dataset.class_word) if w))
+            self.useLora.emit(
+                self.session.last.path,
+                " ".join(w for w in (self.session.dataset.trigger, self.session.dataset.class_word) if w),
+            )

@@ -24,7 +24,9 @@ class LossCurveView(QWidget):
         curve = self.session.curve
         if len(curve.losses) < 2:
             p.setPen(self.palette().placeholderText().color())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The loss curve appears here as training runs.")
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter, "The loss curve appears here as training runs."
+            )
             return
         lo, hi = min(curve.losses), max(curve.losses)
         span = (hi - lo) or 1.0
@@ -32,8 +34,12 @@ class LossCurveView(QWidget):
         w, h = self.width() - 16, self.height() - 24
 
         def poly(values: list[float]) -> QPolygonF:
-            return QPolygonF([QPointF(8 + w * s / n, 8 + h * (1 - (v - lo) / span))
-                              for s, v in zip(curve.steps, values, strict=True)])
+            return QPolygonF(
+                [
+                    QPointF(8 + w * s / n, 8 + h * (1 - (v - lo) / span))
+                    for s, v in zip(curve.steps, values, strict=True)
+                ]
+            )
 
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         accent = self.palette().highlight().color()
@@ -44,7 +50,9 @@ class LossCurveView(QWidget):
         p.setPen(QPen(accent, 2))
         p.drawPolyline(poly(curve.smoothed()))
         p.setPen(self.palette().text().color())
-        p.drawText(8, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}")
+        p.drawText(
+            8, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}"
+        )
 
 
 class FocusView(QWidget):
@@ -93,8 +101,10 @@ class FocusView(QWidget):
         if r.isEmpty() or event.button() != Qt.MouseButton.LeftButton:
             return
         p = event.position()
-        self.focus = (min(1.0, max(0.0, (p.x() - r.x()) / r.width())),
-                      min(1.0, max(0.0, (p.y() - r.y()) / r.height())))
+        self.focus = (
+            min(1.0, max(0.0, (p.x() - r.x()) / r.width())),
+            min(1.0, max(0.0, (p.y() - r.y()) / r.height())),
+        )
         self.update()
         self.focusChanged.emit(self.focus)
 
@@ -104,8 +114,11 @@ class FocusView(QWidget):
         r = self.picture_rect()
         if r.isEmpty():
             p.setPen(self.palette().placeholderText().color())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       "Select a picture to choose\nthe part to train on.")
+            p.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Select a picture to choose\nthe part to train on.",
+            )
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(r, self.image)

@@ -95,7 +95,12 @@ class GalleryPage(QWidget):
         self.search = QLineEdit(placeholderText="Search prompts…", clearButtonEnabled=True)
         self.search.setToolTip("Every word must appear in the prompt (case does not matter).")
         row.addWidget(self.search, 3)
-        self.model_box, self.sampler_box, self.size_box, self.lora_box = QComboBox(), QComboBox(), QComboBox(), QComboBox()
+        self.model_box, self.sampler_box, self.size_box, self.lora_box = (
+            QComboBox(),
+            QComboBox(),
+            QComboBox(),
+            QComboBox(),
+        )
         self.date_box, self.board_box, self.sort_box = QComboBox(), QComboBox(), QComboBox()
         for label, _ in DATES:
             self.date_box.addItem(label)
@@ -104,10 +109,15 @@ class GalleryPage(QWidget):
         self.date_box.activated.connect(lambda i: i == len(DATES) and self.choose_range())
         self.sort_box.addItems(["Newest first", "Oldest first"])
         self.starred_box = QCheckBox("★ Starred")
-        for w, tip in ((self.model_box, "Only images from this model"), (self.sampler_box, "Only this sampler"),
-                       (self.size_box, "Only this size"), (self.lora_box, "Only images that used this LoRA"),
-                       (self.date_box, "Only images made in this period"), (self.board_box, "Show a board"),
-                       (self.sort_box, "Order by date")):
+        for w, tip in (
+            (self.model_box, "Only images from this model"),
+            (self.sampler_box, "Only this sampler"),
+            (self.size_box, "Only this size"),
+            (self.lora_box, "Only images that used this LoRA"),
+            (self.date_box, "Only images made in this period"),
+            (self.board_box, "Show a board"),
+            (self.sort_box, "Order by date"),
+        ):
             w.setToolTip(tip)
             w.currentIndexChanged.connect(self.apply_filter)
             row.addWidget(w, 1)
@@ -147,12 +157,16 @@ class GalleryPage(QWidget):
         w = QWidget()
         v = QVBoxLayout(w)
         v.setContentsMargins(0, 0, 0, 0)
-        self.view = ZoomView("Pick an image to see it large, with its recipe.\n\nDrop images here from other tools "
-                             "to read their recipes.")
+        self.view = ZoomView(
+            "Pick an image to see it large, with its recipe.\n\nDrop images here from other tools "
+            "to read their recipes."
+        )
         v.addWidget(self.view, 3)
         buttons = QHBoxLayout()
         self.use_btn = QPushButton(icon("use"), "Use these settings")
-        self.use_btn.setToolTip("Fill the Image panel with this recipe, seed included (double-click does the same)")
+        self.use_btn.setToolTip(
+            "Fill the Image panel with this recipe, seed included (double-click does the same)"
+        )
         self.use_btn.clicked.connect(self.use_settings)
         self.init_btn = QPushButton(icon("image"), "Use as init image")
         self.init_btn.clicked.connect(self.use_as_init)
@@ -179,9 +193,11 @@ class GalleryPage(QWidget):
         return w
 
     def _actions(self) -> None:
-        for seq, slot in ((QKeySequence.StandardKey.Delete, self.delete_selected),
-                          (QKeySequence.StandardKey.Copy, self.copy_image),
-                          (QKeySequence("S"), self.toggle_star)):
+        for seq, slot in (
+            (QKeySequence.StandardKey.Delete, self.delete_selected),
+            (QKeySequence.StandardKey.Copy, self.copy_image),
+            (QKeySequence("S"), self.toggle_star),
+        ):
             a = QAction(self.grid)
             a.setShortcut(seq)
             a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -224,11 +240,15 @@ class GalleryPage(QWidget):
             dialog.setWindowTitle("Date range")
             form = QFormLayout(dialog)
             today = QDate.currentDate()
-            a = QDateEdit(self.custom_range[0] if self.custom_range else today.addDays(-7), calendarPopup=True)
+            a = QDateEdit(
+                self.custom_range[0] if self.custom_range else today.addDays(-7), calendarPopup=True
+            )
             b = QDateEdit(self.custom_range[1] if self.custom_range else today, calendarPopup=True)
             form.addRow("From", a)
             form.addRow("To", b)
-            buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+            buttons = QDialogButtonBox(
+                QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+            )
             buttons.accepted.connect(dialog.accept)
             buttons.rejected.connect(dialog.reject)
             form.addRow(buttons)
@@ -240,7 +260,9 @@ class GalleryPage(QWidget):
         if last < first:
             first, last = last, first
         self.custom_range = (first, last)
-        self.date_box.setItemText(len(DATES), f"{first.toString('yyyy-MM-dd')} – {last.toString('yyyy-MM-dd')}")
+        self.date_box.setItemText(
+            len(DATES), f"{first.toString('yyyy-MM-dd')} – {last.toString('yyyy-MM-dd')}"
+        )
         self.date_box.setCurrentIndex(len(DATES))
         self.apply_filter()
 
@@ -254,11 +276,18 @@ class GalleryPage(QWidget):
             days = DATES[self.date_box.currentIndex()][1] or 1
             start_of_today = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
             date_from = start_of_today - (days - 1) * 86400
-        return GalleryFilter(text=self.search.text(), model=self.model_box.currentData() or "",
-                             sampler=self.sampler_box.currentData() or "", size=self.size_box.currentData(),
-                             lora=self.lora_box.currentData() or "", date_from=date_from, date_to=date_to,
-                             starred=self.starred_box.isChecked(), board=self.board_box.currentData(),
-                             newest_first=self.sort_box.currentIndex() == 0)
+        return GalleryFilter(
+            text=self.search.text(),
+            model=self.model_box.currentData() or "",
+            sampler=self.sampler_box.currentData() or "",
+            size=self.size_box.currentData(),
+            lora=self.lora_box.currentData() or "",
+            date_from=date_from,
+            date_to=date_to,
+            starred=self.starred_box.isChecked(),
+            board=self.board_box.currentData(),
+            newest_first=self.sort_box.currentIndex() == 0,
+        )
 
     def apply_filter(self) -> None:
         if self.model.store.closed:
@@ -288,8 +317,10 @@ class GalleryPage(QWidget):
         self.grid.setVisible(n > 0)
         self.empty.setVisible(n == 0)
         if total == 0:
-            self.empty.setText(f"No images yet. Everything you generate is kept here with its recipe, in\n"
-                               f"{self.model.store.root}\n\nDrop images from other tools here to import them.")
+            self.empty.setText(
+                f"No images yet. Everything you generate is kept here with its recipe, in\n"
+                f"{self.model.store.root}\n\nDrop images from other tools here to import them."
+            )
         else:
             self.empty.setText("No image matches the search and filters.")
 
@@ -314,7 +345,9 @@ class GalleryPage(QWidget):
         self.recipe.setHtml(recipe_html(self._recipe, row))
         self._set_viewer_enabled(True)
         self.star_btn.setText("★ Starred" if row.starred else "☆ Star")
-        self.parent_btn.setEnabled(bool(row.parent) and self.model.store.row_by_rel(self._parent_rel(row)) is not None)
+        self.parent_btn.setEnabled(
+            bool(row.parent) and self.model.store.row_by_rel(self._parent_rel(row)) is not None
+        )
         self.child_btn.setEnabled(bool(self.model.store.children(row.rel)))
 
     def _parent_rel(self, row: GalleryRow) -> str:
@@ -324,7 +357,14 @@ class GalleryPage(QWidget):
         i = self.model.index_of_rel(rel)
         if not i.isValid():  # outside the current filter: clear the filters to show it
             self.search.clear()
-            for box in (self.model_box, self.sampler_box, self.size_box, self.lora_box, self.date_box, self.board_box):
+            for box in (
+                self.model_box,
+                self.sampler_box,
+                self.size_box,
+                self.lora_box,
+                self.date_box,
+                self.board_box,
+            ):
                 box.setCurrentIndex(0)
             self.starred_box.setChecked(False)
             self.apply_filter()

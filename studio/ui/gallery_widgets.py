@@ -52,19 +52,25 @@ class ThumbDelegate(QStyledItemDelegate):
             s = min(box.width() / thumb.width(), box.height() / thumb.height())
             w, h = int(thumb.width() * s), int(thumb.height() * s)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 2)
-            p.drawImage(QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb)
+            p.drawImage(
+                QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb
+            )
         row: GalleryRow | None = cell(index, RowRole)
         if row is not None and row.starred:
             p.setPen(QColor("#f5b400"))
             f = p.font()
             f.setPointSizeF(f.pointSizeF() * 1.4)
             p.setFont(f)
-            p.drawText(box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "★")
+            p.drawText(
+                box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "★"
+            )
             p.setFont(option.font)
         p.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         fm = option.fontMetrics
         text = fm.elidedText(cell(index) or "", Qt.TextElideMode.ElideRight, r.width() - 8)
-        p.drawText(QRect(r.x() + 4, box.bottom() + 4, r.width() - 8, fm.height()), Qt.AlignmentFlag.AlignLeft, text)
+        p.drawText(
+            QRect(r.x() + 4, box.bottom() + 4, r.width() - 8, fm.height()), Qt.AlignmentFlag.AlignLeft, text
+        )
         p.restore()
 
 
@@ -122,17 +128,29 @@ def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
     parts = [f"<p><b>Prompt</b><br>{esc(r.prompt) or '<i>(none)</i>'}</p>"]
     if r.negative_prompt:
         parts.append(f"<p><b>Negative prompt</b><br>{esc(r.negative_prompt)}</p>")
-    facts = [("Steps", r.steps), ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
-             ("CFG scale", r.cfg_scale), ("Seed", r.seed), ("Size", f"{r.width}×{r.height}" if r.width else ""),
-             ("Model", r.model), ("LoRAs", ", ".join(r.loras)), ("Made with", r.source)]
+    facts = [
+        ("Steps", r.steps),
+        ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
+        ("CFG scale", r.cfg_scale),
+        ("Seed", r.seed),
+        ("Size", f"{r.width}×{r.height}" if r.width else ""),
+        ("Model", r.model),
+        ("LoRAs", ", ".join(r.loras)),
+        ("Made with", r.source),
+    ]
     if r.studio_spec and r.studio_spec.get("init_image"):
         facts.append(("Denoising strength", r.studio_spec.get("strength")))
-    rows = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"
-                   for k, v in facts if v not in (None, ""))
+    rows = "".join(
+        f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"
+        for k, v in facts
+        if v not in (None, "")
+    )
     parts.append(f"<table>{rows}</table>")
     if row is not None:
-        parts.append(f"<p style='color:gray'>{time.strftime('%Y-%m-%d %H:%M', time.localtime(row.created))}"
-                     f" · {esc(row.rel)}</p>")
+        parts.append(
+            f"<p style='color:gray'>{time.strftime('%Y-%m-%d %H:%M', time.localtime(row.created))}"
+            f" · {esc(row.rel)}</p>"
+        )
     for problem in r.problems:
         parts.append(f"<p style='color:#e5484d'>{esc(problem)}</p>")
     return "".join(parts)

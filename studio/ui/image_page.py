@@ -32,14 +32,22 @@ from studio.ui.theme import icon
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 
-EMPTY_RESULT = "Your images appear here.\n\nWrite a prompt and press Ctrl+Return to generate. " \
-               "Queue as many as you like; Esc stops the running one."
-NO_MODEL = "No image model yet.\n\nOpen a Stable Diffusion model (a diffusers folder or a .safetensors " \
-           "checkpoint) with the folder button beside Model, or put models in {dir}."
-BUILTIN = "You are using Shapes, Studio's built-in demo model: it paints coloured shapes on coloured " \
-          "backgrounds at 64×64, e.g. \"a red circle on a blue background\".\n\nPress Ctrl+Return to try it. " \
-          "For real pictures, open a Stable Diffusion model or put one in {dir}."
-EMPTY_INPUT = "Drop an image here to start from it (image to image).\n\nThen paint over the part to repaint (inpaint)."
+EMPTY_RESULT = (
+    "Your images appear here.\n\nWrite a prompt and press Ctrl+Return to generate. "
+    "Queue as many as you like; Esc stops the running one."
+)
+NO_MODEL = (
+    "No image model yet.\n\nOpen a Stable Diffusion model (a diffusers folder or a .safetensors "
+    "checkpoint) with the folder button beside Model, or put models in {dir}."
+)
+BUILTIN = (
+    "You are using Shapes, Studio's built-in demo model: it paints coloured shapes on coloured "
+    'backgrounds at 64×64, e.g. "a red circle on a blue background".\n\nPress Ctrl+Return to try it. '
+    "For real pictures, open a Stable Diffusion model or put one in {dir}."
+)
+EMPTY_INPUT = (
+    "Drop an image here to start from it (image to image).\n\nThen paint over the part to repaint (inpaint)."
+)
 
 
 def _segment(text: str, tip: str) -> QToolButton:
@@ -64,7 +72,9 @@ def _action_button(icon_name: str, text: str, tip: str) -> QToolButton:
 class ImagePage(QMainWindow):
     """A nested main window so its docks (parameters, queue) can be moved and their layout remembered."""
 
-    def __init__(self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None):
+    def __init__(
+        self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.session, self.queue = session, queue
         self._models_dir = models_dir
@@ -90,11 +100,13 @@ class ImagePage(QMainWindow):
         self.show_input.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.input_view))
         self.stack.currentChanged.connect(self._update_tools)
 
-        self.use_as_init = _action_button("image", "Use as input",
-                                          "Start from this result: image to image, or paint a mask to inpaint")
+        self.use_as_init = _action_button(
+            "image", "Use as input", "Start from this result: image to image, or paint a mask to inpaint"
+        )
         self.use_as_init.clicked.connect(self._use_result_as_init)
-        self.use_settings = _action_button("use", "Use these settings",
-                                           "Fill the prompt and every parameter from this result, seed included")
+        self.use_settings = _action_button(
+            "use", "Use these settings", "Fill the prompt and every parameter from this result, seed included"
+        )
         self.use_settings.clicked.connect(self._use_result_settings)
 
         self.brush = QToolButton()
@@ -223,7 +235,10 @@ class ImagePage(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -239,7 +254,9 @@ class ImagePage(QMainWindow):
     def offer_left_over(self, specs: list) -> None:
         self.queue.hold(specs)
         n = len(specs)
-        self.left_over_label.setText(f"{n} job{'s were' if n != 1 else ' was'} still waiting when Studio last closed.")
+        self.left_over_label.setText(
+            f"{n} job{'s were' if n != 1 else ' was'} still waiting when Studio last closed."
+        )
         for w in self._left_over_widgets:
             w.show()
 
@@ -260,8 +277,14 @@ class ImagePage(QMainWindow):
 
     def _on_result(self, image: QImage, path: str) -> None:
         self._show(image, path)
-        item = QListWidgetItem(QPixmap.fromImage(image.scaled(144, 144, Qt.AspectRatioMode.KeepAspectRatio,
-                                                              Qt.TransformationMode.SmoothTransformation)), "")
+        item = QListWidgetItem(
+            QPixmap.fromImage(
+                image.scaled(
+                    144, 144, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            ),
+            "",
+        )
         item.setData(Qt.ItemDataRole.UserRole, path)
         item.setToolTip(path)
         self.results.insertItem(0, item)

@@ -24,9 +24,19 @@ class MainWindow(QMainWindow):
     themeRequested = Signal(str)
     welcomeRequested = Signal()
 
-    def __init__(self, session: GenerationSession, queue: JobQueue, gallery: GalleryModel, writer: WriterPage,
-                 models: ModelsPage, *, home: Path, models_dir: Path, theme: str = "system",
-                 finetune: FinetunePage | None = None):
+    def __init__(
+        self,
+        session: GenerationSession,
+        queue: JobQueue,
+        gallery: GalleryModel,
+        writer: WriterPage,
+        models: ModelsPage,
+        *,
+        home: Path,
+        models_dir: Path,
+        theme: str = "system",
+        finetune: FinetunePage | None = None,
+    ):
         super().__init__()
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
@@ -59,7 +69,9 @@ class MainWindow(QMainWindow):
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._stop, context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Escape), self, self._stop, context=Qt.ShortcutContext.WindowShortcut
+        )
         self._menus(theme)
 
     def _use_trained_lora(self, path: str, words: str) -> None:
@@ -69,7 +81,9 @@ class MainWindow(QMainWindow):
         if words and words not in prompt:
             self.session.set("prompt", f"a photo of {words}" if not prompt.strip() else f"{words}, {prompt}")
         self.tabs.setCurrentWidget(self.image_page)
-        self.statusBar().showMessage("Your LoRA is in the Image panel at 0.8, its trigger words in the prompt.", 6000)
+        self.statusBar().showMessage(
+            "Your LoRA is in the Image panel at 0.8, its trigger words in the prompt.", 6000
+        )
 
     def _use_settings(self, fields: dict) -> None:
         self.session.apply_fields(fields)
@@ -92,7 +106,9 @@ class MainWindow(QMainWindow):
     def _illustrate(self, passage: str) -> None:
         self.session.set("prompt", passage)
         self.tabs.setCurrentWidget(self.image_page)
-        self.statusBar().showMessage("The passage is in the prompt: shape it into a picture and press Generate.", 6000)
+        self.statusBar().showMessage(
+            "The passage is in the prompt: shape it into a picture and press Generate.", 6000
+        )
 
     def _use_as_init(self, path: str, rel: str) -> None:
         if self.session.set_init_image(path, parent=rel):
@@ -104,7 +120,9 @@ class MainWindow(QMainWindow):
         file.addAction(icon("file"), "Open checkpoint file…", self.image_page.parameters._open_model_file)
         file.addAction(icon("image"), "Open init image…", self.image_page.parameters._choose_init)
         file.addSeparator()
-        file.addAction("Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._home))))
+        file.addAction(
+            "Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._home)))
+        )
         file.addSeparator()
         quit_action = file.addAction("Quit", self.close)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -150,14 +168,20 @@ class MainWindow(QMainWindow):
             self.image_page.stop()
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About Studio", f"<b>Studio {__version__}</b><p>Local generative AI: images, "
-                          "writing and fine-tuning on your own machine, offline.</p>")
+        QMessageBox.about(
+            self,
+            "About Studio",
+            f"<b>Studio {__version__}</b><p>Local generative AI: images, "
+            "writing and fine-tuning on your own machine, offline.</p>",
+        )
 
     # -- state ---------------------------------------------------------------------------------------------
     def save_state(self) -> dict[str, str]:
-        return {"geometry": bytes(self.saveGeometry().toBase64()).decode(),
-                "image_page": bytes(self.image_page.saveState().toBase64()).decode(),
-                "tab": str(self.tabs.currentIndex())}
+        return {
+            "geometry": bytes(self.saveGeometry().toBase64()).decode(),
+            "image_page": bytes(self.image_page.saveState().toBase64()).decode(),
+            "tab": str(self.tabs.currentIndex()),
+        }
 
     def restore_state(self, state: dict[str, str]) -> None:
         if state.get("geometry"):

@@ -10,18 +10,46 @@ from studio.core.settings import Settings
 
 TRI = [("Auto", "auto"), ("On", "on"), ("Off", "off")]
 FIELDS = [
-    ("device", "Device", [("Auto (CUDA, then Apple MPS, then CPU)", "auto"), ("CUDA GPU", "cuda"),
-                          ("Apple MPS", "mps"), ("CPU", "cpu")],
-     "Where models run. Auto picks the fastest one present."),
-    ("dtype", "Precision", [("Auto (fp16 on a GPU, fp32 on the CPU)", "auto"), ("fp16", "fp16"), ("bf16", "bf16"),
-                            ("fp32", "fp32")],
-     "Half precision halves the memory; the VAE is checked for fp16 black images and re-run in fp32 when needed."),
-    ("attention_slicing", "Attention slicing", TRI,
-     "Computes attention in slices: less memory, a little slower. Auto turns it on when the picture would not fit."),
-    ("vae_tiling", "VAE tiling", TRI,
-     "Decodes large pictures tile by tile: far less memory for big sizes. Auto turns it on when needed."),
-    ("cpu_offload", "Model CPU offload", TRI,
-     "CUDA only: keeps only the part of the model at work on the GPU. Fits SDXL in about 6 GB, but slower."),
+    (
+        "device",
+        "Device",
+        [
+            ("Auto (CUDA, then Apple MPS, then CPU)", "auto"),
+            ("CUDA GPU", "cuda"),
+            ("Apple MPS", "mps"),
+            ("CPU", "cpu"),
+        ],
+        "Where models run. Auto picks the fastest one present.",
+    ),
+    (
+        "dtype",
+        "Precision",
+        [
+            ("Auto (fp16 on a GPU, fp32 on the CPU)", "auto"),
+            ("fp16", "fp16"),
+            ("bf16", "bf16"),
+            ("fp32", "fp32"),
+        ],
+        "Half precision halves the memory; the VAE is checked for fp16 black images and re-run in fp32 when needed.",
+    ),
+    (
+        "attention_slicing",
+        "Attention slicing",
+        TRI,
+        "Computes attention in slices: less memory, a little slower. Auto turns it on when the picture would not fit.",
+    ),
+    (
+        "vae_tiling",
+        "VAE tiling",
+        TRI,
+        "Decodes large pictures tile by tile: far less memory for big sizes. Auto turns it on when needed.",
+    ),
+    (
+        "cpu_offload",
+        "Model CPU offload",
+        TRI,
+        "CUDA only: keeps only the part of the model at work on the GPU. Fits SDXL in about 6 GB, but slower.",
+    ),
 ]
 
 
@@ -42,8 +70,10 @@ class DeviceMemorySettings(QGroupBox):
             form.addRow(label, box)
             self.boxes[name] = box
         self.pickles = QCheckBox("Allow pickled checkpoints (.ckpt)")
-        self.pickles.setToolTip("Pickles can run code when loaded. When allowed, Studio reads them only with "
-                                "torch.load(weights_only=True), which refuses anything but tensors.")
+        self.pickles.setToolTip(
+            "Pickles can run code when loaded. When allowed, Studio reads them only with "
+            "torch.load(weights_only=True), which refuses anything but tensors."
+        )
         self.pickles.setChecked(settings.allow_pickle)
         self.pickles.toggled.connect(lambda on: self._set("allow_pickle", on))
         form.addRow(self.pickles)

@@ -36,11 +36,25 @@ from studio.ui.theme import icon
 from studio.viewmodels.downloads import Downloads
 from studio.viewmodels.model_library_model import ModelLibraryModel, human_size
 
-FAMILY_NAMES = {"": "As identified", "sd1": "SD 1.x", "sd2": "SD 2.x (512-base, noise)",
-                "sd2-v": "SD 2.x v-prediction (768-v)", "sdxl": "SDXL"}
+FAMILY_NAMES = {
+    "": "As identified",
+    "sd1": "SD 1.x",
+    "sd2": "SD 2.x (512-base, noise)",
+    "sd2-v": "SD 2.x v-prediction (768-v)",
+    "sdxl": "SDXL",
+}
 
-KINDS = [("All kinds", ""), ("Image checkpoints", "checkpoint"), ("LoRAs", "lora"), ("Embeddings", "embedding"),
-         ("VAEs", "vae"), ("Text models", "text"), ("Captioners", "captioner"), ("Refused", "refused"), ("Unknown", "unknown")]
+KINDS = [
+    ("All kinds", ""),
+    ("Image checkpoints", "checkpoint"),
+    ("LoRAs", "lora"),
+    ("Embeddings", "embedding"),
+    ("VAEs", "vae"),
+    ("Text models", "text"),
+    ("Captioners", "captioner"),
+    ("Refused", "refused"),
+    ("Unknown", "unknown"),
+]
 
 
 class ModelsPage(QWidget):
@@ -50,8 +64,14 @@ class ModelsPage(QWidget):
 
     settingsChanged = Signal(str)  # a device/memory setting's name
 
-    def __init__(self, model: ModelLibraryModel, parent: QWidget | None = None, *,
-                 device: Callable[[], DeviceInfo | None] = lambda: None, downloads: Downloads | None = None):
+    def __init__(
+        self,
+        model: ModelLibraryModel,
+        parent: QWidget | None = None,
+        *,
+        device: Callable[[], DeviceInfo | None] = lambda: None,
+        downloads: Downloads | None = None,
+    ):
         super().__init__(parent)
         self.model = model
         self.device = device
@@ -74,7 +94,9 @@ class ModelsPage(QWidget):
         rescan = QPushButton(icon("recycle"), "Rescan")
         rescan.clicked.connect(model.rescan)
         add = QPushButton(icon("folder"), "Add a models folder…")
-        add.setToolTip("Another tool's models folder (AUTOMATIC1111, ComfyUI, …): used in place, never copied")
+        add.setToolTip(
+            "Another tool's models folder (AUTOMATIC1111, ComfyUI, …): used in place, never copied"
+        )
         add.clicked.connect(lambda: self.add_folder())
         imp = QPushButton(icon("file"), "Import a file…")
         imp.setToolTip("Copy a model file into Studio's models folder, or link to it where it is")
@@ -109,21 +131,26 @@ class ModelsPage(QWidget):
         sv.addWidget(self.memory)
         fam_row = QFormLayout()
         self.family_box = QComboBox()
-        self.family_box.setToolTip("When Studio guessed the family wrong (or could not tell, e.g. SD 2.x v-prediction), "
-                                   "say what this model is; remembered for this file")
+        self.family_box.setToolTip(
+            "When Studio guessed the family wrong (or could not tell, e.g. SD 2.x v-prediction), "
+            "say what this model is; remembered for this file"
+        )
         self.family_box.activated.connect(self._family_chosen)
         fam_row.addRow("Family", self.family_box)
         sv.addLayout(fam_row)
         self.hash_btn = QPushButton("Compute the hash")
-        self.hash_btn.setToolTip("SHA-256 of the whole file, and AUTOMATIC1111's short AutoV2 hash (read once, then "
-                                 "remembered)")
+        self.hash_btn.setToolTip(
+            "SHA-256 of the whole file, and AUTOMATIC1111's short AutoV2 hash (read once, then remembered)"
+        )
         self.hash_btn.clicked.connect(self.compute_hash)
         sv.addWidget(self.hash_btn)
         self.use_btn = QPushButton("Use")
         self.use_btn.clicked.connect(self.use_selected)
         sv.addWidget(self.use_btn)
         self.default_btn = QPushButton("Make it the default")
-        self.default_btn.setToolTip("The model the Image panel (or the Writer) and the command line start with")
+        self.default_btn.setToolTip(
+            "The model the Image panel (or the Writer) and the command line start with"
+        )
         self.default_btn.clicked.connect(self.make_default)
         sv.addWidget(self.default_btn)
         self.settings_box = DeviceMemorySettings(model.settings, self._setting_changed)
@@ -172,8 +199,9 @@ class ModelsPage(QWidget):
 
     def _update_folders(self) -> None:
         folders = [str(self.model.models_dir), *self.model.extra_folders]
-        self.folders_label.setText("Looking in: " + " · ".join(folders) + " · the Hugging Face cache · Studio's "
-                                   "built-in demos")
+        self.folders_label.setText(
+            "Looking in: " + " · ".join(folders) + " · the Hugging Face cache · Studio's built-in demos"
+        )
 
     def add_folder(self, folder: str | None = None) -> bool:
         if folder is None:
@@ -185,7 +213,9 @@ class ModelsPage(QWidget):
         self.use_btn.setEnabled(e is not None and e.kind in ("checkpoint", "lora", "text"))
         self.default_btn.setVisible(e is not None and e.kind in ("checkpoint", "text"))
         self.default_btn.setEnabled(e is not None and not self.model.is_default(e))
-        self.default_btn.setText("The default" if e is not None and self.model.is_default(e) else "Make it the default")
+        self.default_btn.setText(
+            "The default" if e is not None and self.model.is_default(e) else "Make it the default"
+        )
         self._fill_families(e)
         self.memory.setText(self.memory_text(e) if e is not None else "")
         digest = self.model.known_hash(e.path) if e is not None else None
@@ -193,25 +223,46 @@ class ModelsPage(QWidget):
         self.hash_btn.setEnabled(True)
         self.hash_btn.setText("Compute the hash")
         if e is None:
-            self.details.setHtml("<p>Pick a model to see what it is.</p><p>Studio reads only the header of each "
-                                 ".safetensors file to tell what it is: no weights are loaded.</p>")
+            self.details.setHtml(
+                "<p>Pick a model to see what it is.</p><p>Studio reads only the header of each "
+                ".safetensors file to tell what it is: no weights are loaded.</p>"
+            )
             self.use_btn.setText("Use")
             return
-        self.use_btn.setText({"checkpoint": "Use in the Image panel", "lora": "Add to the Image prompt",
-                              "text": "Use in the Writer"}.get(e.kind, "Use"))
-        rows = [("Kind", e.kind), ("What it is", e.label or e.family), ("Source", e.source),
-                ("Size", human_size(e.size)), ("Path", str(e.path))]
+        self.use_btn.setText(
+            {
+                "checkpoint": "Use in the Image panel",
+                "lora": "Add to the Image prompt",
+                "text": "Use in the Writer",
+            }.get(e.kind, "Use")
+        )
+        rows = [
+            ("Kind", e.kind),
+            ("What it is", e.label or e.family),
+            ("Source", e.source),
+            ("Size", human_size(e.size)),
+            ("Path", str(e.path)),
+        ]
         if e.reason:
             rows.append(("Note", e.reason))
         if digest:
             rows += [("SHA-256", digest), ("AutoV2 hash", digest[:10])]
         for key, value in e.details.items():
             if value not in (None, "", []):
-                rows.append((key.replace("_", " ").capitalize(),
-                             ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
-                             if isinstance(value, dict) else str(value)))
-        table = "".join(f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{html.escape(str(v))}</td></tr>"
-                        for k, v in rows)
+                rows.append(
+                    (
+                        key.replace("_", " ").capitalize(),
+                        ", ".join(map(str, value))
+                        if isinstance(value, list)
+                        else json.dumps(value)
+                        if isinstance(value, dict)
+                        else str(value),
+                    )
+                )
+        table = "".join(
+            f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
         self.details.setHtml(f"<h3>{html.escape(e.name)}</h3><table>{table}</table>")
 
     def use_selected(self) -> None:
@@ -234,14 +285,24 @@ class ModelsPage(QWidget):
         if info is None:
             return "Memory: measured once the device is known (a few seconds after start)."
         est = estimate_for_files(e.family, info.dtype_bytes, e.size)
-        plan = choose(est, info.device, info.free, attention_slicing=self.model.settings.attention_slicing,
-                      vae_tiling=self.model.settings.vae_tiling, cpu_offload=self.model.settings.cpu_offload)
+        plan = choose(
+            est,
+            info.device,
+            info.free,
+            attention_slicing=self.model.settings.attention_slicing,
+            vae_tiling=self.model.settings.vae_tiling,
+            cpu_offload=self.model.settings.cpu_offload,
+        )
         where = f"{info.name}, {info.dtype}"
         return f"Memory on {where}: {plan.describe()} (one picture at its native size, weights {gb(est.weights)})."
 
     def _fill_families(self, e) -> None:  # noqa: ANN001
         self.family_box.clear()
-        choices = FAMILY_CHOICES.get(e.kind, ()) if e is not None and e.source != "built-in" and e.path.is_file() else ()
+        choices = (
+            FAMILY_CHOICES.get(e.kind, ())
+            if e is not None and e.source != "built-in" and e.path.is_file()
+            else ()
+        )
         self.family_box.setEnabled(bool(choices))
         if not choices:
             self.family_box.addItem("—", "")
@@ -271,14 +332,18 @@ class ModelsPage(QWidget):
     # -- import, download --------------------------------------------------------------------------------------
     def import_file(self, path: str | None = None, link: bool | None = None) -> None:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a model file", "",
-                                                  "Models (*.safetensors *.ckpt);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Import a model file", "", "Models (*.safetensors *.ckpt);;All files (*)"
+            )
         if not path:
             return
         if link is None:
-            box = QMessageBox(QMessageBox.Icon.Question, "Import a model file",
-                              f"Copy {Path(path).name} into Studio's models folder, or link to it where it is?",
-                              parent=self)
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Import a model file",
+                f"Copy {Path(path).name} into Studio's models folder, or link to it where it is?",
+                parent=self,
+            )
             copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
             linked = box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
             box.addButton(QMessageBox.StandardButton.Cancel)
@@ -295,7 +360,11 @@ class ModelsPage(QWidget):
 
     def open_downloads(self) -> DownloadDialog:
         info = self.device()
-        memory = (info.total if info.device != "cpu" else (info.free or info.total)) / GB if info and info.total else None
+        memory = (
+            (info.total if info.device != "cpu" else (info.free or info.total)) / GB
+            if info and info.total
+            else None
+        )
         dialog = DownloadDialog(self.downloads, memory, self)
         dialog.show()
         return dialog

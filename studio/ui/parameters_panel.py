@@ -77,7 +77,9 @@ class LoraList(QWidget):
             spin.setRange(-4.0, 4.0)
             spin.setSingleStep(0.05)
             spin.setValue(weight)
-            spin.setToolTip("LoRA weight: 0.7–1.0 is typical; negative values push away from the LoRA's style.")
+            spin.setToolTip(
+                "LoRA weight: 0.7–1.0 is typical; negative values push away from the LoRA's style."
+            )
             spin.valueChanged.connect(lambda v, p=path: self._session.set_lora_weight(p, round(v, 3)))
             remove = _tool("close", "Remove this LoRA")
             remove.clicked.connect(lambda _=False, p=path: self._session.remove_lora(p))
@@ -109,7 +111,9 @@ class ParametersPanel(QScrollArea):
         # Model
         form.addRow(_section("Model"))
         self.model = QComboBox()
-        self.model.setToolTip("The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder or a .safetensors file.")
+        self.model.setToolTip(
+            "The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder or a .safetensors file."
+        )
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model.setMinimumContentsLength(12)
         browse = _tool("folder", "Open a model from disk…")
@@ -134,14 +138,30 @@ class ParametersPanel(QScrollArea):
         for s in SAMPLERS.values():
             self.sampler.addItem(s.name)
             self.sampler.setItemData(self.sampler.count() - 1, s.description, Qt.ItemDataRole.ToolTipRole)
-        self.sampler.setToolTip("The sampler (A1111 names). DPM++ 2M with Karras is a strong default; Euler a varies more.")
-        bind(session, "sampler", self.sampler.currentTextChanged, self.sampler.currentText, self.sampler.setCurrentText)
+        self.sampler.setToolTip(
+            "The sampler (A1111 names). DPM++ 2M with Karras is a strong default; Euler a varies more."
+        )
+        bind(
+            session,
+            "sampler",
+            self.sampler.currentTextChanged,
+            self.sampler.currentText,
+            self.sampler.setCurrentText,
+        )
         form.addRow("Sampler", self.sampler)
         self.schedule = QComboBox()
-        self.schedule.setToolTip("Schedule type: how noise levels are spaced. Karras spends more steps on fine detail.")
+        self.schedule.setToolTip(
+            "Schedule type: how noise levels are spaced. Karras spends more steps on fine detail."
+        )
         self._fill_schedules()
         session.changed.connect(lambda n: n == "sampler" and self._fill_schedules())
-        bind(session, "schedule", self.schedule.currentTextChanged, self.schedule.currentText, self.schedule.setCurrentText)
+        bind(
+            session,
+            "schedule",
+            self.schedule.currentTextChanged,
+            self.schedule.currentText,
+            self.schedule.setCurrentText,
+        )
         form.addRow("Schedule", self.schedule)
         form.addRow(ErrorLabel(session, ("sampler", "schedule")))
 
@@ -156,8 +176,17 @@ class ParametersPanel(QScrollArea):
         self.cfg.setRange(1.0, 30.0)
         self.cfg.setSingleStep(0.5)
         self.cfg.setDecimals(1)
-        self.cfg.setToolTip("CFG scale: how strictly the image follows the prompt. 5–8 is typical; LCM wants 1–2.")
-        bind(session, "cfg_scale", self.cfg.valueChanged, self.cfg.value, self.cfg.setValue, lambda v: round(float(v), 2))
+        self.cfg.setToolTip(
+            "CFG scale: how strictly the image follows the prompt. 5–8 is typical; LCM wants 1–2."
+        )
+        bind(
+            session,
+            "cfg_scale",
+            self.cfg.valueChanged,
+            self.cfg.value,
+            self.cfg.setValue,
+            lambda v: round(float(v), 2),
+        )
         form.addRow("CFG scale", self.cfg)
         form.addRow(ErrorLabel(session, ("cfg_scale",)))
 
@@ -185,15 +214,18 @@ class ParametersPanel(QScrollArea):
         form.addRow(_section("Seed and batch"))
         self.seed = QLargeIntSpinBox()
         self.seed.setRange(-1, MAX_SEED)
-        self.seed.setToolTip("Seed: the same seed and settings give the same image. −1 picks a new random seed each time.")
+        self.seed.setToolTip(
+            "Seed: the same seed and settings give the same image. −1 picks a new random seed each time."
+        )
         bind(session, "seed", self.seed.valueChanged, lambda: int(self.seed.value()), self.seed.setValue, int)
         dice = _tool("dice", "Random seed each time (−1)")
         dice.clicked.connect(session.randomize_seed)
         self.reuse = _tool("recycle", "Reuse the last image's seed")
         self.reuse.setEnabled(False)
         self.reuse.clicked.connect(session.reuse_last_seed)
-        session.lastSeedChanged.connect(lambda s: (self.reuse.setEnabled(True),
-                                                   self.reuse.setToolTip(f"Reuse the last seed ({s})")))
+        session.lastSeedChanged.connect(
+            lambda s: (self.reuse.setEnabled(True), self.reuse.setToolTip(f"Reuse the last seed ({s})"))
+        )
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(dice)
@@ -205,9 +237,23 @@ class ParametersPanel(QScrollArea):
         self.batch_count.setRange(1, 100)
         self.batch_count.setToolTip("Batch count: how many batches to make, one after another.")
         self.batch_size.setRange(1, 16)
-        self.batch_size.setToolTip("Batch size: images made at once. Faster per image on a GPU, needs more memory.")
-        bind(session, "batch_count", self.batch_count.valueChanged, self.batch_count.value, self.batch_count.setValue)
-        bind(session, "batch_size", self.batch_size.valueChanged, self.batch_size.value, self.batch_size.setValue)
+        self.batch_size.setToolTip(
+            "Batch size: images made at once. Faster per image on a GPU, needs more memory."
+        )
+        bind(
+            session,
+            "batch_count",
+            self.batch_count.valueChanged,
+            self.batch_count.value,
+            self.batch_count.setValue,
+        )
+        bind(
+            session,
+            "batch_size",
+            self.batch_size.valueChanged,
+            self.batch_size.value,
+            self.batch_size.setValue,
+        )
         batch_row = QHBoxLayout()
         batch_row.addWidget(self.batch_count)
         batch_row.addWidget(QLabel("×"))
@@ -217,7 +263,9 @@ class ParametersPanel(QScrollArea):
 
         self.clip_skip = QSpinBox()
         self.clip_skip.setRange(1, 12)
-        self.clip_skip.setToolTip("Clip skip: use an earlier text-encoder layer. Many anime models want 2; 1 is normal.")
+        self.clip_skip.setToolTip(
+            "Clip skip: use an earlier text-encoder layer. Many anime models want 2; 1 is normal."
+        )
         bind(session, "clip_skip", self.clip_skip.valueChanged, self.clip_skip.value, self.clip_skip.setValue)
         form.addRow("Clip skip", self.clip_skip)
         form.addRow(ErrorLabel(session, ("clip_skip",)))
@@ -252,9 +300,17 @@ class ParametersPanel(QScrollArea):
         self.strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0.01, 1.0)
         self.strength.setDecimals(2)
-        self.strength.setToolTip("Denoising strength: 0.3 keeps the init image's look, 0.75 keeps its layout, 1 replaces it.")
-        bind(session, "strength", self.strength.valueChanged, self.strength.value, self.strength.setValue,
-             lambda v: round(float(v), 2))
+        self.strength.setToolTip(
+            "Denoising strength: 0.3 keeps the init image's look, 0.75 keeps its layout, 1 replaces it."
+        )
+        bind(
+            session,
+            "strength",
+            self.strength.valueChanged,
+            self.strength.value,
+            self.strength.setValue,
+            lambda v: round(float(v), 2),
+        )
         form.addRow("Strength", self.strength)
         form.addRow(ErrorLabel(session, ("strength",)))
         self.mask_blur = QSpinBox()
@@ -306,7 +362,9 @@ class ParametersPanel(QScrollArea):
             self.session.choose_model(path)
 
     def _open_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", "", "Safetensors checkpoints (*.safetensors)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a checkpoint", "", "Safetensors checkpoints (*.safetensors)"
+        )
         if path:
             self.session.choose_model(path)
 
@@ -326,8 +384,9 @@ class ParametersPanel(QScrollArea):
             self.session.add_lora(path)
 
     def _choose_init(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose an init image", "",
-                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose an init image", "", "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+        )
         if path:
             self.session.set_init_image(path)
 
@@ -337,7 +396,10 @@ class ParametersPanel(QScrollArea):
         if not init:
             self.init_label.setText("None (text to image). Drop an image on the canvas.")
         else:
-            self.init_label.setText("Inpainting the painted area." if mode == "inpaint"
-                                    else "Image to image. Paint on the Input view to inpaint.")
+            self.init_label.setText(
+                "Inpainting the painted area."
+                if mode == "inpaint"
+                else "Image to image. Paint on the Input view to inpaint."
+            )
         self.strength.setEnabled(bool(init))
         self.mask_blur.setEnabled(mode == "inpaint")

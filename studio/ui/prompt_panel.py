@@ -33,7 +33,9 @@ class PromptHighlighter(QSyntaxHighlighter):
 class PromptEdit(QPlainTextEdit):
     """A plain-text editor bound to one session field (Tab moves focus; Ctrl+Return is the window's)."""
 
-    def __init__(self, session: GenerationSession, field: str, placeholder: str, parent: QWidget | None = None):
+    def __init__(
+        self, session: GenerationSession, field: str, placeholder: str, parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self._session, self._field = session, field
         self.setPlaceholderText(placeholder)
@@ -54,10 +56,16 @@ class PromptPanel(QWidget):
 
     def __init__(self, session: GenerationSession, parent: QWidget | None = None):
         super().__init__(parent)
-        self.prompt = PromptEdit(session, "prompt", "Describe the picture… e.g. a lighthouse at dusk, (oil painting:1.2)")
-        self.prompt.setToolTip("The prompt. (word:1.3) strengthens, [word] weakens, <lora:name:0.8> adds a LoRA, "
-                               "BREAK starts a new chunk. Ctrl+Return generates.")
-        self.negative = PromptEdit(session, "negative_prompt", "Negative prompt: what to avoid… e.g. blurry, watermark")
+        self.prompt = PromptEdit(
+            session, "prompt", "Describe the picture… e.g. a lighthouse at dusk, (oil painting:1.2)"
+        )
+        self.prompt.setToolTip(
+            "The prompt. (word:1.3) strengthens, [word] weakens, <lora:name:0.8> adds a LoRA, "
+            "BREAK starts a new chunk. Ctrl+Return generates."
+        )
+        self.negative = PromptEdit(
+            session, "negative_prompt", "Negative prompt: what to avoid… e.g. blurry, watermark"
+        )
         self.negative.setToolTip("The negative prompt: what the image should not contain.")
         self.prompt.setMinimumHeight(64)
         self.negative.setMinimumHeight(40)
@@ -66,7 +74,9 @@ class PromptPanel(QWidget):
         self.generate.setToolTip("Queue this recipe (Ctrl+Return). You can keep queueing while a job runs.")
         self.generate.setCursor(Qt.CursorShape.PointingHandCursor)
         self.stop = QPushButton(icon("stop"), " Stop")
-        self.stop.setToolTip("Stop the running job (Esc). Finished images are kept; nothing half-made is saved.")
+        self.stop.setToolTip(
+            "Stop the running job (Esc). Finished images are kept; nothing half-made is saved."
+        )
         self.stop.setEnabled(False)
         self.generate.clicked.connect(self.generateClicked)
         self.stop.clicked.connect(self.stopClicked)
@@ -91,4 +101,6 @@ class PromptPanel(QWidget):
         self._show_mode(session)
 
     def _show_mode(self, session: GenerationSession) -> None:
-        self.mode.setText({"txt2img": "Text to image", "img2img": "Image to image", "inpaint": "Inpaint"}[session.mode])
+        self.mode.setText(
+            {"txt2img": "Text to image", "img2img": "Image to image", "inpaint": "Inpaint"}[session.mode]
+        )

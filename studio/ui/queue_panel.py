@@ -20,8 +20,14 @@ from studio.ui.model_data import cell
 from studio.ui.theme import ACCENT, icon
 from studio.viewmodels.job_queue import FractionRole, IdRole, JobQueue, JobState, StateRole
 
-_STATE_COLORS = {JobState.DONE: "#30a46c", JobState.FAILED: "#e5484d", JobState.CANCELLED: "#8a8d93",
-                 JobState.RUNNING: ACCENT, JobState.LOADING: ACCENT, JobState.QUEUED: "#d98a2b"}
+_STATE_COLORS = {
+    JobState.DONE: "#30a46c",
+    JobState.FAILED: "#e5484d",
+    JobState.CANCELLED: "#8a8d93",
+    JobState.RUNNING: ACCENT,
+    JobState.LOADING: ACCENT,
+    JobState.QUEUED: "#d98a2b",
+}
 
 
 class JobDelegate(QStyledItemDelegate):
@@ -35,7 +41,11 @@ class JobDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(pal.color(QPalette.ColorRole.Highlight).lighter(130) if selected else pal.color(QPalette.ColorRole.AlternateBase))
+        p.setBrush(
+            pal.color(QPalette.ColorRole.Highlight).lighter(130)
+            if selected
+            else pal.color(QPalette.ColorRole.AlternateBase)
+        )
         p.drawRoundedRect(r, 6, 6)
         state: JobState = cell(index, StateRole)
         p.setBrush(QColor(_STATE_COLORS.get(state, "#888")))
@@ -44,12 +54,19 @@ class JobDelegate(QStyledItemDelegate):
         fm = option.fontMetrics
         x, y, w = r.x() + 12, r.y() + 5, r.width() - 18
         for i, line in enumerate(lines[:3]):
-            color = pal.color(QPalette.ColorRole.Text) if i == 0 else pal.color(QPalette.ColorRole.PlaceholderText)
+            color = (
+                pal.color(QPalette.ColorRole.Text)
+                if i == 0
+                else pal.color(QPalette.ColorRole.PlaceholderText)
+            )
             if i == 2:
                 color = QColor(_STATE_COLORS.get(state, "#888"))
             p.setPen(color)
-            p.drawText(QRect(x, y + i * fm.height(), w, fm.height()), Qt.AlignmentFlag.AlignLeft,
-                       fm.elidedText(line, Qt.TextElideMode.ElideRight, w))
+            p.drawText(
+                QRect(x, y + i * fm.height(), w, fm.height()),
+                Qt.AlignmentFlag.AlignLeft,
+                fm.elidedText(line, Qt.TextElideMode.ElideRight, w),
+            )
         fraction = float(cell(index, FractionRole) or 0.0)
         if state in (JobState.RUNNING, JobState.LOADING):
             bar = QRect(x, r.bottom() - 5, w, 3)
@@ -75,10 +92,12 @@ class QueuePanel(QWidget):
         self.view.setToolTip("Jobs run top to bottom. Select a queued job to move or cancel it.")
         self.up, self.down = QToolButton(), QToolButton()
         self.cancel, self.clear = QToolButton(), QToolButton()
-        for b, name, tip in ((self.up, "up", "Run this queued job earlier"),
-                             (self.down, "down", "Run this queued job later"),
-                             (self.cancel, "stop", "Cancel the selected job"),
-                             (self.clear, "trash", "Remove finished jobs from the list")):
+        for b, name, tip in (
+            (self.up, "up", "Run this queued job earlier"),
+            (self.down, "down", "Run this queued job later"),
+            (self.cancel, "stop", "Cancel the selected job"),
+            (self.clear, "trash", "Remove finished jobs from the list"),
+        ):
             b.setIcon(icon(name))
             b.setToolTip(tip)
             b.setAutoRaise(True)

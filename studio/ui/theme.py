@@ -44,14 +44,24 @@ def _dark_palette() -> QPalette:
     p = QPalette()
     base, window, text = QColor("#1e1f22"), QColor("#2b2d31"), QColor("#e6e6e6")
     roles = {
-        QPalette.ColorRole.Window: window, QPalette.ColorRole.WindowText: text, QPalette.ColorRole.Base: base,
-        QPalette.ColorRole.AlternateBase: QColor("#34363c"), QPalette.ColorRole.ToolTipBase: QColor("#111214"),
-        QPalette.ColorRole.ToolTipText: text, QPalette.ColorRole.Text: text, QPalette.ColorRole.Button: QColor("#383a40"),
-        QPalette.ColorRole.ButtonText: text, QPalette.ColorRole.BrightText: QColor("#ff6b6b"),
-        QPalette.ColorRole.Highlight: QColor(ACCENT), QPalette.ColorRole.HighlightedText: QColor("white"),
-        QPalette.ColorRole.Link: QColor("#a896ff"), QPalette.ColorRole.PlaceholderText: QColor("#8a8d93"),
-        QPalette.ColorRole.Mid: QColor("#4a4d55"), QPalette.ColorRole.Dark: QColor("#141517"),
-        QPalette.ColorRole.Light: QColor("#50535b"), QPalette.ColorRole.Midlight: QColor("#3f4147"),
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: QColor("#34363c"),
+        QPalette.ColorRole.ToolTipBase: QColor("#111214"),
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: QColor("#383a40"),
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.BrightText: QColor("#ff6b6b"),
+        QPalette.ColorRole.Highlight: QColor(ACCENT),
+        QPalette.ColorRole.HighlightedText: QColor("white"),
+        QPalette.ColorRole.Link: QColor("#a896ff"),
+        QPalette.ColorRole.PlaceholderText: QColor("#8a8d93"),
+        QPalette.ColorRole.Mid: QColor("#4a4d55"),
+        QPalette.ColorRole.Dark: QColor("#141517"),
+        QPalette.ColorRole.Light: QColor("#50535b"),
+        QPalette.ColorRole.Midlight: QColor("#3f4147"),
     }
     for role, color in roles.items():
         p.setColor(role, color)

@@ -17,8 +17,14 @@ from studio.core.memory_plan import GB, DeviceInfo
 class WelcomePanel(QDialog):
     openModels = Signal()
 
-    def __init__(self, places: list[tuple[str, Path]], device: Callable[[], DeviceInfo | None],
-                 models: Callable[[], list[str]], models_dir: Path, parent: QWidget | None = None):
+    def __init__(
+        self,
+        places: list[tuple[str, Path]],
+        device: Callable[[], DeviceInfo | None],
+        models: Callable[[], list[str]],
+        models_dir: Path,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Welcome to Studio")
         self.setModal(False)
@@ -26,13 +32,19 @@ class WelcomePanel(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.device, self.models, self.models_dir = device, models, models_dir
         lay = QVBoxLayout(self)
-        title = QLabel("<h2>Welcome to Studio</h2>Images, writing and fine-tuning on your own machine — offline.")
+        title = QLabel(
+            "<h2>Welcome to Studio</h2>Images, writing and fine-tuning on your own machine — offline."
+        )
         title.setWordWrap(True)
         lay.addWidget(title)
-        rows = "".join(f"<tr><td>{html.escape(what)}&nbsp;&nbsp;</td><td><a href='{Path(p).as_uri()}'>"
-                       f"{html.escape(str(p))}</a></td></tr>" for what, p in places)
-        self.places = QLabel(f"<b>Your work is kept here</b> (saved as it is made, with the recipe):"
-                             f"<table>{rows}</table>")
+        rows = "".join(
+            f"<tr><td>{html.escape(what)}&nbsp;&nbsp;</td><td><a href='{Path(p).as_uri()}'>"
+            f"{html.escape(str(p))}</a></td></tr>"
+            for what, p in places
+        )
+        self.places = QLabel(
+            f"<b>Your work is kept here</b> (saved as it is made, with the recipe):<table>{rows}</table>"
+        )
         self.places.setTextFormat(Qt.TextFormat.RichText)
         self.places.setOpenExternalLinks(False)
         self.places.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
@@ -44,10 +56,12 @@ class WelcomePanel(QDialog):
         self.models_line.setWordWrap(True)
         self.models_line.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(self.models_line)
-        how = QLabel("<b>Adding real models</b>: in the Models room press <i>Download…</i> (Stable Diffusion 1.5, "
-                     "SDXL, text models and a captioner are listed by size), drop <tt>.safetensors</tt> files into "
-                     f"<a href='{models_dir.as_uri()}'>{html.escape(str(models_dir))}</a>, or add the models "
-                     "folder of AUTOMATIC1111, ComfyUI or InvokeAI to use it in place.")
+        how = QLabel(
+            "<b>Adding real models</b>: in the Models room press <i>Download…</i> (Stable Diffusion 1.5, "
+            "SDXL, text models and a captioner are listed by size), drop <tt>.safetensors</tt> files into "
+            f"<a href='{models_dir.as_uri()}'>{html.escape(str(models_dir))}</a>, or add the models "
+            "folder of AUTOMATIC1111, ComfyUI or InvokeAI to use it in place."
+        )
         how.setWordWrap(True)
         how.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         lay.addWidget(how)
@@ -73,11 +87,20 @@ class WelcomePanel(QDialog):
             self.device_line.setText("<b>Device</b>: looking…")
         else:
             free = f", {info.free / GB:.1f} GB free" if info.free else ""
-            advice = "" if info.device != "cpu" else (" — no GPU was found: the built-in demos are quick, real "
-                                                      "Stable Diffusion models take minutes per image on a CPU.")
-            self.device_line.setText(f"<b>Device</b>: {html.escape(info.name)} ({info.total / GB:.0f} GB{free})"
-                                     f"{advice}")
+            advice = (
+                ""
+                if info.device != "cpu"
+                else (
+                    " — no GPU was found: the built-in demos are quick, real "
+                    "Stable Diffusion models take minutes per image on a CPU."
+                )
+            )
+            self.device_line.setText(
+                f"<b>Device</b>: {html.escape(info.name)} ({info.total / GB:.0f} GB{free}){advice}"
+            )
         names = self.models()
-        self.models_line.setText("<b>Models here</b>: " + (html.escape(", ".join(names)) if names else "none yet"))
+        self.models_line.setText(
+            "<b>Models here</b>: " + (html.escape(", ".join(names)) if names else "none yet")
+        )
         if info is not None and names:
             self._poll.setInterval(2000)  # keep following a background scan, slowly

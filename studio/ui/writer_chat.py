@@ -76,6 +76,9 @@ class ChatPanel(QWidget):
         turns = [*self.messages]
         if self._reply is not None:
             turns.append(("assistant", "".join(self._reply)))
-        self.view.setHtml("".join(
-            f"<p><b>{'You' if role == 'user' else 'Model'}:</b> {esc(text)}</p>" for role, text in turns))
+        self.view.setHtml(
+            "".join(
+                f"<p><b>{'You' if role == 'user' else 'Model'}:</b> {esc(text)}</p>" for role, text in turns
+            )
+        )
         self.view.moveCursor(QTextCursor.MoveOperation.End)

@@ -101,7 +101,9 @@ class WriterPage(QWidget):
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(QLabel("<b>Documents</b>"))
         self.docs = QListWidget()
-        self.docs.currentItemChanged.connect(lambda cur, _: cur and self.open(Path(cur.data(Qt.ItemDataRole.UserRole))))
+        self.docs.currentItemChanged.connect(
+            lambda cur, _: cur and self.open(Path(cur.data(Qt.ItemDataRole.UserRole)))
+        )
         v.addWidget(self.docs, 1)
         new = QPushButton(icon("plus"), "New document")
         new.clicked.connect(lambda: self.new_document())
@@ -121,8 +123,10 @@ class WriterPage(QWidget):
         v = QVBoxLayout(w)
         v.setContentsMargins(0, 0, 0, 0)
         self.editor = QPlainTextEdit()
-        self.editor.setPlaceholderText("Write here. Put the cursor where the story should go on and press Continue "
-                                       "(Ctrl+Return): the model writes from there.")
+        self.editor.setPlaceholderText(
+            "Write here. Put the cursor where the story should go on and press Continue "
+            "(Ctrl+Return): the model writes from there."
+        )
         f = self.editor.font()
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.editor.setFont(f)
@@ -134,7 +138,9 @@ class WriterPage(QWidget):
         self.stop_btn = QPushButton(icon("stop"), "Stop")
         self.stop_btn.clicked.connect(self.session.stop)
         self.retry_btn = QPushButton(icon("recycle"), "Retry")
-        self.retry_btn.setToolTip("Replace the last generation with a new one; the old one stays as an alternative")
+        self.retry_btn.setToolTip(
+            "Replace the last generation with a new one; the old one stays as an alternative"
+        )
         self.retry_btn.clicked.connect(self.retry)
         self.prev_btn = QPushButton("◀")
         self.prev_btn.setFixedWidth(34)
@@ -157,18 +163,31 @@ class WriterPage(QWidget):
         self.undo_btn = QPushButton("Undo")
         self.undo_btn.setToolTip("Undo the last change; a whole generation is one step (Ctrl+Z)")
         self.undo_btn.clicked.connect(self.editor.undo)
-        for b in (self.continue_btn, self.stop_btn, self.retry_btn, self.prev_btn, self.alt_label, self.next_btn,
-                  self.accept_btn, self.undo_btn, self.sees_btn, self.illustrate_btn):
+        for b in (
+            self.continue_btn,
+            self.stop_btn,
+            self.retry_btn,
+            self.prev_btn,
+            self.alt_label,
+            self.next_btn,
+            self.accept_btn,
+            self.undo_btn,
+            self.sees_btn,
+            self.illustrate_btn,
+        ):
             row.addWidget(b)
         row.addStretch(1)
         v.addLayout(row)
         rewrite_row = QHBoxLayout()
-        self.instruction = QLineEdit(placeholderText="Rewrite the selection: e.g. tighter, more menace, in the "
-                                                     "present tense")
+        self.instruction = QLineEdit(
+            placeholderText="Rewrite the selection: e.g. tighter, more menace, in the present tense"
+        )
         self.instruction.returnPressed.connect(self.rewrite_selection)
         self.rewrite_btn = QPushButton("Rewrite selection")
-        self.rewrite_btn.setToolTip("The model rewrites the selected passage as asked; Retry and ◀ ▶ work as for "
-                                    "Continue, and the original stays as the first alternative")
+        self.rewrite_btn.setToolTip(
+            "The model rewrites the selected passage as asked; Retry and ◀ ▶ work as for "
+            "Continue, and the original stays as the first alternative"
+        )
         self.rewrite_btn.clicked.connect(self.rewrite_selection)
         rewrite_row.addWidget(self.instruction, 1)
         rewrite_row.addWidget(self.rewrite_btn)
@@ -187,9 +206,13 @@ class WriterPage(QWidget):
         for label, path in s.model_choices():
             self.model_box.addItem(label, path)
         self.model_box.setCurrentIndex(max(0, self.model_box.findData(s.value("model"))))
-        self.model_box.currentIndexChanged.connect(lambda _: s.set("model", self.model_box.currentData() or ""))
-        self.model_box.setToolTip("A transformers causal language model folder; the built-in Storyteller is a "
-                                  "small demo. Real models go in the models folder.")
+        self.model_box.currentIndexChanged.connect(
+            lambda _: s.set("model", self.model_box.currentData() or "")
+        )
+        self.model_box.setToolTip(
+            "A transformers causal language model folder; the built-in Storyteller is a "
+            "small demo. Real models go in the models folder."
+        )
         form.addRow("Model", self.model_box)
         self.presets = PresetStore(self.store.folder / "presets")
         preset_row = QHBoxLayout()
@@ -217,14 +240,23 @@ class WriterPage(QWidget):
             box.setToolTip(tip)
             box.valueChanged.connect(lambda v, n=name: s.set(n, v))
             self._spins[name] = box
-            form.addRow(name.replace("_", " ").capitalize().replace("Top p", "Top-p").replace("Top k", "Top-k")
-                        .replace("Min p", "Min-p").replace("Typical p", "Typical-p"), box)
+            form.addRow(
+                name.replace("_", " ")
+                .capitalize()
+                .replace("Top p", "Top-p")
+                .replace("Top k", "Top-k")
+                .replace("Min p", "Min-p")
+                .replace("Typical p", "Typical-p"),
+                box,
+            )
 
         spin("max_new_tokens", 1, 2048, 10, 0, "How much to write at most per Continue")
         spin("temperature", 0, 5, 0.05, 2, "Higher: more surprising; 0: always the likeliest word")
         spin("top_p", 0.01, 1, 0.01, 2, "Sample only from the likeliest tokens covering this probability")
         spin("top_k", 0, 500, 1, 0, "Sample only from this many likeliest tokens (0: off)")
-        spin("min_p", 0, 0.99, 0.01, 2, "Drop tokens less likely than this fraction of the likeliest (0: off)")
+        spin(
+            "min_p", 0, 0.99, 0.01, 2, "Drop tokens less likely than this fraction of the likeliest (0: off)"
+        )
         spin("typical_p", 0.01, 1, 0.01, 2, "Locally typical sampling (1: off)")
         spin("repetition_penalty", 0.5, 3, 0.01, 2, "Above 1 discourages repeating words")
         spin("no_repeat_ngram_size", 0, 10, 1, 0, "Never repeat a phrase of this many tokens (0: off)")
@@ -248,7 +280,9 @@ class WriterPage(QWidget):
         self.lore.setHorizontalHeaderLabels(["Keys", "Entry"])
         self.lore.horizontalHeader().setStretchLastSection(True)
         self.lore.verticalHeader().hide()
-        self.lore.setToolTip("An entry is sent when one of its keys (comma-separated) appears in the recent story")
+        self.lore.setToolTip(
+            "An entry is sent when one of its keys (comma-separated) appears in the recent story"
+        )
         self.lore.setMinimumHeight(110)
         for keys, text in s.value("lorebook"):
             self._add_lore_row(keys, text)
@@ -375,8 +409,11 @@ class WriterPage(QWidget):
             return True
         if self.store.changed_on_disk(self.path, self._mtime) and self.path.exists():
             answer = QMessageBox.question(
-                self, "Changed on disk", f"{self.path.name} was changed by another program since Studio opened it.\n"
-                "Overwrite it with the text in the editor? (No keeps both: yours is saved as a copy.)")
+                self,
+                "Changed on disk",
+                f"{self.path.name} was changed by another program since Studio opened it.\n"
+                "Overwrite it with the text in the editor? (No keeps both: yours is saved as a copy.)",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 copy = self.store.new_document(self.path.stem + " (mine)")
                 self.store.save(copy, self.editor.toPlainText())
@@ -395,8 +432,10 @@ class WriterPage(QWidget):
     def offer_recoveries(self) -> None:
         for rec in self.store.recoveries():
             answer = QMessageBox.question(
-                self, "Recover unsaved text",
-                f"Studio closed before {rec.document.name} was saved. Restore the unsaved version?")
+                self,
+                "Recover unsaved text",
+                f"Studio closed before {rec.document.name} was saved. Restore the unsaved version?",
+            )
             if answer == QMessageBox.StandardButton.Yes:
                 self.store.save(rec.document, rec.text)
                 if self.path == rec.document:
@@ -412,8 +451,9 @@ class WriterPage(QWidget):
             return None
         if target is None:
             filters = ";;".join(f"{name} (*{suffix})" for suffix, name in FORMATS.items())
-            name, chosen = QFileDialog.getSaveFileName(self, "Export", str(Path.home() / f"{self.path.stem}.docx"),
-                                                       filters)
+            name, chosen = QFileDialog.getSaveFileName(
+                self, "Export", str(Path.home() / f"{self.path.stem}.docx"), filters
+            )
             if not name:
                 return None
             target = Path(name)
@@ -442,8 +482,10 @@ class WriterPage(QWidget):
         box = QMessageBox(self)
         box.setWindowTitle("What the model sees")
         box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(f"<table>{rows}<tr><td><b>Total</b></td><td align='right'><b>{total}</b> of {budget}"
-                    f"</td></tr></table>{notes}")
+        box.setText(
+            f"<table>{rows}<tr><td><b>Total</b></td><td align='right'><b>{total}</b> of {budget}"
+            f"</td></tr></table>{notes}"
+        )
         box.setDetailedText(prompt)
         box.setModal(False)
         box.show()
@@ -538,7 +580,7 @@ class WriterPage(QWidget):
         self._update_buttons()
 
     def _generated(self) -> str:
-        return self.editor.toPlainText()[self._gen_start:self._gen_end]
+        return self.editor.toPlainText()[self._gen_start : self._gen_end]
 
     def _replace_generated(self, text: str) -> None:
         cursor = QTextCursor(self.editor.document())

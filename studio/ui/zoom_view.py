@@ -48,7 +48,9 @@ class ZoomView(QWidget):
         p = QPainter(self)
         if self._image.isNull():
             p.setPen(self.palette().placeholderText().color())
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder
+            )
             return
         # small images (the 64-px built-in model) stay crisp when enlarged; photos are smoothed
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2.0)
@@ -63,14 +65,16 @@ class ZoomView(QWidget):
         image_point = QPointF((anchor.x() - old.x()) / s_old, (anchor.y() - old.y()) / s_old)
         self._zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
         # keep the image point under the anchor where it was
-        self._offset = QPointF(image_point.x() - (anchor.x() - self.width() / 2) / self._zoom,
-                               image_point.y() - (anchor.y() - self.height() / 2) / self._zoom)
+        self._offset = QPointF(
+            image_point.x() - (anchor.x() - self.width() / 2) / self._zoom,
+            image_point.y() - (anchor.y() - self.height() / 2) / self._zoom,
+        )
         self.update()
 
     def wheelEvent(self, e: QWheelEvent) -> None:  # noqa: N802
         steps = e.angleDelta().y() / 120
         if steps:
-            self.zoom_to(self.scale() * (1.25 ** steps), e.position())
+            self.zoom_to(self.scale() * (1.25**steps), e.position())
 
     def mouseDoubleClickEvent(self, _e: QMouseEvent) -> None:  # noqa: N802
         self._zoom = None

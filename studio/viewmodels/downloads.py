@@ -31,8 +31,13 @@ class Downloads(QObject):
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, repo_id: str, filename: str | None = None, patterns: list[str] | None = None,
-              token: str | None = None) -> bool:
+    def start(
+        self,
+        repo_id: str,
+        filename: str | None = None,
+        patterns: list[str] | None = None,
+        token: str | None = None,
+    ) -> bool:
         if self.busy:
             return False
         cancel = self._cancel = CancelToken()
@@ -43,14 +48,20 @@ class Downloads(QObject):
                 signal.emit(*args)
 
         def report(p: DownloadProgress) -> None:
-            emit(self.progress, DownloadProgress(p.repo_id, p.file, p.done, p.total, p.files_done, p.files_total,
-                                                 p.speed, p.resumed))
+            emit(
+                self.progress,
+                DownloadProgress(
+                    p.repo_id, p.file, p.done, p.total, p.files_done, p.files_total, p.speed, p.resumed
+                ),
+            )
 
         def work() -> None:
             try:
                 plan = plan_download(repo_id, filename or None, allow_patterns=patterns or None, token=token)
                 emit(self.started, f"{plan.repo_id}: {len(plan.files)} file(s)")
-                path = download(plan, cache, token=token, cancel=cancel, on_progress=report, report_every_s=0.25)
+                path = download(
+                    plan, cache, token=token, cancel=cancel, on_progress=report, report_every_s=0.25
+                )
             except JobCancelled:
                 emit(self.cancelled)
             except DownloadError as e:

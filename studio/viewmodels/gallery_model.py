@@ -69,7 +69,7 @@ class GalleryModel(QAbstractListModel):
         page = r // PAGE
         rows = self._pages.get(page)
         if rows is None:
-            ids = self._ids[page * PAGE:(page + 1) * PAGE]
+            ids = self._ids[page * PAGE : (page + 1) * PAGE]
             found = {row.id: row for row in self.store.rows(ids)}
             rows = [found.get(i) or _gone(i) for i in ids]
             self._pages[page] = rows
@@ -101,8 +101,16 @@ class GalleryModel(QAbstractListModel):
             self._row_of_key[key] = index.row()
             return self.thumbs.get(key, self.store.path(row.rel))
         if role == Qt.ItemDataRole.ToolTipRole:
-            facts = ", ".join(x for x in (row.model, row.sampler, f"seed {row.seed}" if row.seed else "",
-                                          f"{row.width}×{row.height}") if x)
+            facts = ", ".join(
+                x
+                for x in (
+                    row.model,
+                    row.sampler,
+                    f"seed {row.seed}" if row.seed else "",
+                    f"{row.width}×{row.height}",
+                )
+                if x
+            )
             return f"{row.prompt}\n{facts}"
         if role == RowRole:
             return row

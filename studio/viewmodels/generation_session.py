@@ -54,21 +54,35 @@ class GenerationSession(QObject):
     errorsChanged = Signal(dict)  # field -> message (empty: no errors)
     lastSeedChanged = Signal(object)  # an int up to 2^64-1
 
-    def __init__(self, queue: JobQueue, inputs_dir: Path, model_dirs: list[Path] | None = None,
-                 params: dict[str, Any] | None = None, recent_models: list[str] | None = None,
-                 parent: QObject | None = None):
+    def __init__(
+        self,
+        queue: JobQueue,
+        inputs_dir: Path,
+        model_dirs: list[Path] | None = None,
+        params: dict[str, Any] | None = None,
+        recent_models: list[str] | None = None,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self._queue = queue
         self._inputs = Path(inputs_dir)
         self._model_dirs = list(model_dirs or [])
-        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")] + [BUILTIN_LORA_DIR]
+        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")] + [
+            BUILTIN_LORA_DIR
+        ]
         self.recent_models: list[str] = list(recent_models or [])
         self._scanned: list[LibraryEntry] = []
-        self._values: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}
+        self._values: dict[str, Any] = {
+            k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()
+        }
         self._errors: dict[str, str] = {}
         self.last_seed: int | None = None
         for k, v in (params or {}).items():
-            if k in REMEMBERED and type(v) is type(DEFAULTS[k]) or (k == "cfg_scale" and isinstance(v, int | float)):
+            if (
+                k in REMEMBERED
+                and type(v) is type(DEFAULTS[k])
+                or (k == "cfg_scale" and isinstance(v, int | float))
+            ):
                 self._values[k] = v
         if self._values["sampler"] not in SAMPLERS:
             self._values["sampler"] = DEFAULT_SAMPLER
@@ -130,7 +144,11 @@ class GenerationSession(QObject):
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
         builtins = {str(e.path): e.label for e in builtin_image_models()}
-        for path in [*self.recent_models, *(str(e.path) for e in self._scanned if e.kind == "checkpoint"), *builtins]:
+        for path in [
+            *self.recent_models,
+            *(str(e.path) for e in self._scanned if e.kind == "checkpoint"),
+            *builtins,
+        ]:
             if path in seen or not Path(path).exists():
                 continue
             seen.add(path)
@@ -241,18 +259,32 @@ class GenerationSession(QObject):
             found = self._find_lora(tag.name)
             if found is None:
                 where = " or ".join(str(d) for d in self._model_dirs) or "the LoRA list"
-                problems["prompt"] = (f"LoRA “{tag.name}” from the prompt was not found in {where} "
-                                      "(or its loras folder). Add it with the + beside LoRAs.")
+                problems["prompt"] = (
+                    f"LoRA “{tag.name}” from the prompt was not found in {where} "
+                    "(or its loras folder). Add it with the + beside LoRAs."
+                )
             else:
                 loras[str(found)] = tag.weight
         seed = random_seed() if int(v["seed"]) < 0 else int(v["seed"])
         spec = GenerateSpec(
-            model=v["model"], prompt=v["prompt"], negative_prompt=v["negative_prompt"], width=int(v["width"]),
-            height=int(v["height"]), steps=int(v["steps"]), cfg_scale=float(v["cfg_scale"]), seed=seed,
-            sampler=v["sampler"], schedule=v["schedule"], batch_size=int(v["batch_size"]),
-            batch_count=int(v["batch_count"]), clip_skip=int(v["clip_skip"]),
+            model=v["model"],
+            prompt=v["prompt"],
+            negative_prompt=v["negative_prompt"],
+            width=int(v["width"]),
+            height=int(v["height"]),
+            steps=int(v["steps"]),
+            cfg_scale=float(v["cfg_scale"]),
+            seed=seed,
+            sampler=v["sampler"],
+            schedule=v["schedule"],
+            batch_size=int(v["batch_size"]),
+            batch_count=int(v["batch_count"]),
+            clip_skip=int(v["clip_skip"]),
             loras=tuple(LoraRef(p, w) for p, w in loras.items()),
-            init_image=v["init_image"], strength=float(v["strength"]), mask=v["mask"], mask_blur=int(v["mask_blur"]),
+            init_image=v["init_image"],
+            strength=float(v["strength"]),
+            mask=v["mask"],
+            mask_blur=int(v["mask_blur"]),
             parent_image=v["parent_image"] if v["init_image"] else None,
         )
         problems.update(validate(spec))

@@ -58,7 +58,9 @@ def describe(spec: Any) -> str:
     if hasattr(spec, "dataset") and hasattr(spec, "overwrite"):  # captioning a dataset
         return f"Caption the dataset\nwith {Path(spec.model).name}"
     if hasattr(spec, "trigger") and hasattr(spec, "run_dir"):  # a fine-tuning run
-        return f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
+        return (
+            f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
+        )
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
     if getattr(spec, "mode", "") == "text":
         tail = prompt[-57:]
@@ -85,8 +87,13 @@ class JobQueue(QAbstractListModel):
     jobFailed = Signal(str, str, str)  # message, details, field
     busyChanged = Signal(bool)
 
-    def __init__(self, runner: Runner, bridge: EventBridge, persist: Callable[[list[Any]], None] | None = None,
-                 parent: QObject | None = None):
+    def __init__(
+        self,
+        runner: Runner,
+        bridge: EventBridge,
+        persist: Callable[[list[Any]], None] | None = None,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self._runner = runner
         self._rows: list[JobRow] = []
@@ -226,12 +233,18 @@ class JobQueue(QAbstractListModel):
             if hasattr(row.spec, "run_dir"):
                 row.detail = f"LoRA written in {fmt_seconds(e.seconds)}"
             elif hasattr(row.spec, "overwrite"):  # captioning
-                row.detail = f"{len(e.items)} caption{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+                row.detail = (
+                    f"{len(e.items)} caption{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+                )
             elif getattr(row.spec, "mode", "") == "text" and e.items:
                 result = e.items[0]
-                row.detail = f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
+                row.detail = (
+                    f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
+                )
             else:
-                row.detail = f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+                row.detail = (
+                    f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
+                )
             self.statusChanged.emit(f"Done: {row.detail}.")
             self.progressChanged.emit(1.0, "Done")
         elif isinstance(e, Failed):

@@ -36,8 +36,14 @@ class ModelLibraryModel(QAbstractTableModel):
     _done = Signal(object)
     _hash_done = Signal(str, str)
 
-    def __init__(self, models_dir: Path, extra_folders: list[str], hashes: HashCache | None = None,
-                 parent: QObject | None = None, settings: Settings | None = None):
+    def __init__(
+        self,
+        models_dir: Path,
+        extra_folders: list[str],
+        hashes: HashCache | None = None,
+        parent: QObject | None = None,
+        settings: Settings | None = None,
+    ):
         super().__init__(parent)
         self.settings = settings or Settings(model_folders=list(extra_folders))
         self.hashes = hashes
@@ -123,8 +129,12 @@ class ModelLibraryModel(QAbstractTableModel):
     def _refilter(self) -> None:
         words = self.search.lower().split()
         self.beginResetModel()
-        self._shown = [e for e in self._all if (not self.kind_filter or e.kind == self.kind_filter) and
-                       all(w in f"{e.name} {e.label} {e.family} {e.path}".lower() for w in words)]
+        self._shown = [
+            e
+            for e in self._all
+            if (not self.kind_filter or e.kind == self.kind_filter)
+            and all(w in f"{e.name} {e.label} {e.family} {e.path}".lower() for w in words)
+        ]
         self.endResetModel()
 
     # -- the user's say ----------------------------------------------------------------------------------------
@@ -151,6 +161,7 @@ class ModelLibraryModel(QAbstractTableModel):
 
     def import_file(self, source: Path, link: bool = False) -> None:
         """Copy (or link) a model file into the models folder, in the subfolder of its kind, off the GUI thread."""
+
         def work() -> None:
             try:
                 dest = import_model_file(source, self.models_dir, link)
@@ -172,7 +183,9 @@ class ModelLibraryModel(QAbstractTableModel):
     def columnCount(self, parent: Index | None = None) -> int:  # noqa: N802
         return len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
@@ -187,7 +200,9 @@ class ModelLibraryModel(QAbstractTableModel):
             return f"{e.path}\n{e.reason}" if e.reason else str(e.path)
         if role == Qt.ItemDataRole.DisplayRole:
             short = (self._short.get(str(e.path)) or "")[:10]
-            return (e.name, e.kind, e.label or e.family or "—", e.source, human_size(e.size), short)[index.column()]
+            return (e.name, e.kind, e.label or e.family or "—", e.source, human_size(e.size), short)[
+                index.column()
+            ]
         return None
 
 

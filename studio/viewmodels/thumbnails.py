@@ -38,8 +38,10 @@ class ThumbnailCache(QObject):
         self._cv = threading.Condition()
         self._stop = False
         self._loaded.connect(self._store, Qt.ConnectionType.QueuedConnection)
-        self._threads = [threading.Thread(target=self._work, name=f"studio-thumbs-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"studio-thumbs-{i}", daemon=True)
+            for i in range(workers)
+        ]
         for t in self._threads:
             t.start()
 

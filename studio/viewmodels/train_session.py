@@ -35,9 +35,16 @@ from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
 # The room's "More settings", with the values a run gets when they are not touched.
-ADVANCED: dict[str, Any] = {"epochs": 0, "batch_size": 1, "lr_text": 5e-5, "optimizer": "adamw",
-                            "schedule": "constant_with_warmup", "mixed_precision": "auto",
-                            "gradient_checkpointing": False, "seed": 0}
+ADVANCED: dict[str, Any] = {
+    "epochs": 0,
+    "batch_size": 1,
+    "lr_text": 5e-5,
+    "optimizer": "adamw",
+    "schedule": "constant_with_warmup",
+    "mixed_precision": "auto",
+    "gradient_checkpointing": False,
+    "seed": 0,
+}
 
 
 class TrainSession(QObject):
@@ -54,10 +61,17 @@ class TrainSession(QObject):
     captioning = Signal(bool)
     captioned = Signal(str)  # what happened, in a sentence
 
-    def __init__(self, queue: JobQueue, bridge: EventBridge, training_dir: Path, loras_dir: Path,
-                 default_base: str = "", parent: QObject | None = None,
-                 captioners: Callable[[], list[str]] = lambda: [],
-                 device: Callable[[], DeviceInfo | None] = lambda: None):
+    def __init__(
+        self,
+        queue: JobQueue,
+        bridge: EventBridge,
+        training_dir: Path,
+        loras_dir: Path,
+        default_base: str = "",
+        parent: QObject | None = None,
+        captioners: Callable[[], list[str]] = lambda: [],
+        device: Callable[[], DeviceInfo | None] = lambda: None,
+    ):
         super().__init__(parent)
         self.queue = queue
         self.training_dir = Path(training_dir)
@@ -65,9 +79,18 @@ class TrainSession(QObject):
         self.dataset = Dataset.open(self.training_dir / "datasets" / "default")
         self.preset = "person"
         self.base = default_base
-        self.settings: dict[str, Any] = {"steps": 1500, "rank": 16, "lr_unet": 1e-4, "resolution": 512,
-                                         "train_text_encoder": True, "use_class": False, "class_images": 100,
-                                         "prior_weight": 1.0, "class_dir": "", **ADVANCED}
+        self.settings: dict[str, Any] = {
+            "steps": 1500,
+            "rank": 16,
+            "lr_unet": 1e-4,
+            "resolution": 512,
+            "train_text_encoder": True,
+            "use_class": False,
+            "class_images": 100,
+            "prior_weight": 1.0,
+            "class_dir": "",
+            **ADVANCED,
+        }
         self.captioners = captioners
         self.device = device
         self.caption_job: str | None = None
@@ -135,16 +158,19 @@ class TrainSession(QObject):
             return "Captioning is already running."
         models = self.captioners()
         if not models:
-            return ("No captioning model is installed. In the Models room, press Download… and get “BLIP image "
-                    "captioning (base)” (about 1 GB), or put a BLIP/GIT folder in your models folder.")
+            return (
+                "No captioning model is installed. In the Models room, press Download… and get “BLIP image "
+                "captioning (base)” (about 1 GB), or put a BLIP/GIT folder in your models folder."
+            )
         if not self.dataset.images:
             return "Add pictures first."
         if not overwrite and all(i.caption.strip() for i in self.dataset.images):
             return "Every picture already has a caption; tick “replace mine” to caption them all again."
         self.dataset.save()
         self._before_captioning = {img.file: img.caption for img in self.dataset.images}
-        self.caption_job = self.queue.submit(CaptionSpec(dataset=str(self.dataset.folder), model=models[0],
-                                                         overwrite=overwrite))
+        self.caption_job = self.queue.submit(
+            CaptionSpec(dataset=str(self.dataset.folder), model=models[0], overwrite=overwrite)
+        )
         self.captioning.emit(True)
         return None
 
@@ -185,20 +211,37 @@ class TrainSession(QObject):
             return "Choose a base model (an SD 1.x or SDXL checkpoint) to train on."
         name = name or f"{self.dataset.trigger}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = self.training_dir / "runs" / name
-        spec = with_preset(TrainSpec(dataset=str(self.dataset.folder), base=self.base,
-                                     out=str(self.loras_dir / f"{name}.safetensors"),
-                                     run_dir=str(run), trigger=self.dataset.trigger,
-                                     class_word=self.dataset.class_word), self.preset)
+        spec = with_preset(
+            TrainSpec(
+                dataset=str(self.dataset.folder),
+                base=self.base,
+                out=str(self.loras_dir / f"{name}.safetensors"),
+                run_dir=str(run),
+                trigger=self.dataset.trigger,
+                class_word=self.dataset.class_word,
+            ),
+            self.preset,
+        )
         s = self.settings
-        spec = replace(spec, steps=int(s["steps"]), rank=int(s["rank"]), alpha=float(s["rank"]),
-                       lr_unet=float(s["lr_unet"]), resolution=int(s["resolution"]),
-                       train_text_encoder=bool(s["train_text_encoder"]),
-                       sample_every=max(1, min(250, int(s["steps"]) // 6)),
-                       checkpoint_every=max(1, min(250, int(s["steps"]) // 4)))
+        spec = replace(
+            spec,
+            steps=int(s["steps"]),
+            rank=int(s["rank"]),
+            alpha=float(s["rank"]),
+            lr_unet=float(s["lr_unet"]),
+            resolution=int(s["resolution"]),
+            train_text_encoder=bool(s["train_text_encoder"]),
+            sample_every=max(1, min(250, int(s["steps"]) // 6)),
+            checkpoint_every=max(1, min(250, int(s["steps"]) // 4)),
+        )
         spec = replace(spec, **{k: type(v)(s[k]) for k, v in ADVANCED.items()})
         if s["use_class"]:
-            spec = replace(spec, class_dir=self.class_dir(), class_images=int(s["class_images"]),
-                           prior_weight=float(s["prior_weight"]))
+            spec = replace(
+                spec,
+                class_dir=self.class_dir(),
+                class_images=int(s["class_images"]),
+                prior_weight=float(s["prior_weight"]),
+            )
         if problems := validate_train(spec):
             return next(iter(problems.values()))
         return spec

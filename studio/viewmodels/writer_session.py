@@ -45,8 +45,14 @@ class WriterSession(QObject):
     status = Signal(str)
     contextReady = Signal(object)  # an Assembled: what the model sees, with token counts
 
-    def __init__(self, queue: JobQueue, bridge: EventBridge, params: dict[str, Any] | None = None,
-                 runner: Any = None, parent: QObject | None = None):
+    def __init__(
+        self,
+        queue: JobQueue,
+        bridge: EventBridge,
+        params: dict[str, Any] | None = None,
+        runner: Any = None,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self._queue = queue
         self._runner = runner  # for quiet jobs that the queue need not show (counting tokens)
@@ -89,21 +95,36 @@ class WriterSession(QObject):
 
     # -- generating ----------------------------------------------------------------------------------------------
     def context(self) -> StoryContext:
-        lore = tuple(LoreEntry(tuple(k.strip() for k in keys.split(",") if k.strip()), text)
-                     for keys, text in self._values["lorebook"] if str(text).strip())
-        return StoryContext(memory=self._values["memory"], note=self._values["note"],
-                            note_depth=int(self._values["note_depth"]), lorebook=lore)
+        lore = tuple(
+            LoreEntry(tuple(k.strip() for k in keys.split(",") if k.strip()), text)
+            for keys, text in self._values["lorebook"]
+            if str(text).strip()
+        )
+        return StoryContext(
+            memory=self._values["memory"],
+            note=self._values["note"],
+            note_depth=int(self._values["note_depth"]),
+            lorebook=lore,
+        )
 
     def build_spec(self, story: str, instruction: str = "") -> WriteSpec | dict[str, str]:
         v = self._values
-        spec = WriteSpec(model=v["model"], prompt=story, max_new_tokens=int(v["max_new_tokens"]),
-                         temperature=float(v["temperature"]), top_p=float(v["top_p"]), top_k=int(v["top_k"]),
-                         min_p=float(v["min_p"]), typical_p=float(v["typical_p"]),
-                         repetition_penalty=float(v["repetition_penalty"]),
-                         no_repeat_ngram_size=int(v["no_repeat_ngram_size"]),
-                         stop=tuple(s for s in str(v["stop"]).split("\n") if s),
-                         seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]),
-                         context=None if instruction else self.context(), instruction=instruction)
+        spec = WriteSpec(
+            model=v["model"],
+            prompt=story,
+            max_new_tokens=int(v["max_new_tokens"]),
+            temperature=float(v["temperature"]),
+            top_p=float(v["top_p"]),
+            top_k=int(v["top_k"]),
+            min_p=float(v["min_p"]),
+            typical_p=float(v["typical_p"]),
+            repetition_penalty=float(v["repetition_penalty"]),
+            no_repeat_ngram_size=int(v["no_repeat_ngram_size"]),
+            stop=tuple(s for s in str(v["stop"]).split("\n") if s),
+            seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]),
+            context=None if instruction else self.context(),
+            instruction=instruction,
+        )
         problems = validate_write(spec)
         return problems or spec
 
@@ -131,7 +152,9 @@ class WriterSession(QObject):
         if isinstance(spec, dict):
             self.generationEnded.emit("failed", " ".join(spec.values()))
             return None
-        stops = tuple(dict.fromkeys((*spec.stop, "\nUser:")))  # a plain transcript must not write the user's turn
+        stops = tuple(
+            dict.fromkeys((*spec.stop, "\nUser:"))
+        )  # a plain transcript must not write the user's turn
         spec = WriteSpec(**{**spec.__dict__, "context": None, "messages": tuple(messages), "stop": stops})
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
         self.job_id = self._queue.submit(spec)
@@ -144,8 +167,9 @@ class WriterSession(QObject):
             return False
         from studio.core.text_specs import ContextSpec
 
-        self._preview_job = self._runner.submit(ContextSpec(self._values["model"], story, self.context(),
-                                                            int(self._values["max_new_tokens"])))
+        self._preview_job = self._runner.submit(
+            ContextSpec(self._values["model"], story, self.context(), int(self._values["max_new_tokens"]))
+        )
         return True
 
     def stop(self) -> None:

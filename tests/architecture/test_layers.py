@@ -11,19 +11,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ})
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ},
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def test_core_engine_worker_runtime_cli_load_no_qt():
-    mods = _modules_after("import studio.core.gallery_store, studio.core.specs, studio.engine.image, "
-                          "studio.engine.pipelines, studio.worker.runner, studio.runtime, studio.cli")
+    mods = _modules_after(
+        "import studio.core.gallery_store, studio.core.specs, studio.engine.image, "
+        "studio.engine.pipelines, studio.worker.runner, studio.runtime, studio.cli"
+    )
     assert not any(m.startswith(("PySide6", "superqt")) for m in mods)
 
 
 def test_importing_studio_and_the_window_does_not_import_torch():
-    mods = _modules_after("import studio, studio.app, studio.ui.main_window, studio.viewmodels.generation_session")
+    mods = _modules_after(
+        "import studio, studio.app, studio.ui.main_window, studio.viewmodels.generation_session"
+    )
     assert "torch" not in mods and "diffusers" not in mods and "transformers" not in mods
 
 
@@ -34,6 +44,7 @@ def test_import_contracts_hold():
 
 
 def test_viewmodels_load_no_widgets():
-    mods = _modules_after("import studio.viewmodels.generation_session, studio.viewmodels.job_queue, "
-                          "studio.viewmodels.bridge")
+    mods = _modules_after(
+        "import studio.viewmodels.generation_session, studio.viewmodels.job_queue, studio.viewmodels.bridge"
+    )
     assert "PySide6.QtWidgets" not in mods and "superqt" not in mods

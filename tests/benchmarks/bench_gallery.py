@@ -21,7 +21,37 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).parent))
 
-WORDS = ["red", "fox", "castle", "dusk", "portrait", "lighthouse", "storm", "forest", "misty", "cat", "dog", "dragon", "neon", "city", "night", "river", "mountain", "sunset", "ocean", "robot", "garden", "winter", "cozy", "cabin", "painting", "watercolor", "photo", "cinematic", "golden"]
+WORDS = [
+    "red",
+    "fox",
+    "castle",
+    "dusk",
+    "portrait",
+    "lighthouse",
+    "storm",
+    "forest",
+    "misty",
+    "cat",
+    "dog",
+    "dragon",
+    "neon",
+    "city",
+    "night",
+    "river",
+    "mountain",
+    "sunset",
+    "ocean",
+    "robot",
+    "garden",
+    "winter",
+    "cozy",
+    "cabin",
+    "painting",
+    "watercolor",
+    "photo",
+    "cinematic",
+    "golden",
+]
 
 
 def fill_index(store, n: int) -> None:
@@ -33,9 +63,28 @@ def fill_index(store, n: int) -> None:
     with store._tx() as db:
         for i in range(n):
             prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14)))
-            db.execute(_INSERT, (f"2026-01-01/{i:06d}.png", t0 + i, 0, 0, "studio", prompt, "lowres",
-                                 rng.choice(["sd15", "sdxl", "shapes"]), rng.choice(["Euler a", "DPM++ 2M"]),
-                                 str(i), 512, 512, 25, 7.0, "", "", ""))
+            db.execute(
+                _INSERT,
+                (
+                    f"2026-01-01/{i:06d}.png",
+                    t0 + i,
+                    0,
+                    0,
+                    "studio",
+                    prompt,
+                    "lowres",
+                    rng.choice(["sd15", "sdxl", "shapes"]),
+                    rng.choice(["Euler a", "DPM++ 2M"]),
+                    str(i),
+                    512,
+                    512,
+                    25,
+                    7.0,
+                    "",
+                    "",
+                    "",
+                ),
+            )
 
 
 def make_files(root: Path, n: int) -> None:
@@ -48,7 +97,9 @@ def make_files(root: Path, n: int) -> None:
     for i in range(n):
         info = PngInfo()
         prompt = " ".join(rng.choice(WORDS) for _ in range(8))
-        info.add_text("parameters", f"{prompt}\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {i}, Size: 128x128")
+        info.add_text(
+            "parameters", f"{prompt}\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: {i}, Size: 128x128"
+        )
         color = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
         Image.new("RGB", (128, 128), color).save(day / f"{i:05d}.png", pnginfo=info, compress_level=1)
 

@@ -23,11 +23,22 @@ from studio.core.hashing import CHUNK, HashCache, sha256_file  # noqa: E402
 from studio.core.model_library import scan_library  # noqa: E402
 
 KINDS = [  # a header like each kind's real files: hundreds of tensors
-    ("checkpoint", [f"model.diffusion_model.input_blocks.{i}.1.transformer_blocks.0.attn2.to_k.weight"
-                    for i in range(12)] + [f"cond_stage_model.transformer.text_model.encoder.layers.{i}.mlp.fc1.weight"
-                                           for i in range(12)] + ["model.diffusion_model.input_blocks.0.0.weight"]),
-    ("lora", [f"lora_unet_down_blocks_{i}_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"
-              for i in range(200)]),
+    (
+        "checkpoint",
+        [
+            f"model.diffusion_model.input_blocks.{i}.1.transformer_blocks.0.attn2.to_k.weight"
+            for i in range(12)
+        ]
+        + [f"cond_stage_model.transformer.text_model.encoder.layers.{i}.mlp.fc1.weight" for i in range(12)]
+        + ["model.diffusion_model.input_blocks.0.0.weight"],
+    ),
+    (
+        "lora",
+        [
+            f"lora_unet_down_blocks_{i}_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"
+            for i in range(200)
+        ],
+    ),
     ("embedding", ["emb_params"]),
 ]
 
@@ -81,11 +92,16 @@ def main() -> None:
         for _ in range(5):
             started = time.perf_counter()
             entries = scan_library(models, hf_cache=root / "no-hf-cache")
-            short = {str(e.path): hashes.sha256(e.path)[:10] for e in entries if e.path.is_file()
-                     and hashes.known(e.path)}
+            short = {
+                str(e.path): hashes.sha256(e.path)[:10]
+                for e in entries
+                if e.path.is_file() and hashes.known(e.path)
+            }
             times.append(time.perf_counter() - started)
-        print(f"scan of {len(files)} model files (+ built-ins), hashes cached: median {sorted(times)[2]:.3f} s, "
-              f"max {max(times):.3f} s (target < 2 s); {len(short)} short hashes shown")
+        print(
+            f"scan of {len(files)} model files (+ built-ins), hashes cached: median {sorted(times)[2]:.3f} s, "
+            f"max {max(times):.3f} s (target < 2 s); {len(short)} short hashes shown"
+        )
 
         big = root / "big.safetensors"
         with open(big, "wb") as f:
@@ -106,9 +122,11 @@ def main() -> None:
         tracemalloc.stop()
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         mb = args.hash_mb
-        print(f"first hash of a {mb} MB file, cold: {mb / hash_s:.0f} MB/s vs a plain read {mb / read_s:.0f} MB/s "
-              f"(ratio {read_s / hash_s:.2f}); Python memory peak {peak / 1e6:.1f} MB, "
-              f"process peak grew {(rss_after - rss_before) / 1024:.1f} MB")
+        print(
+            f"first hash of a {mb} MB file, cold: {mb / hash_s:.0f} MB/s vs a plain read {mb / read_s:.0f} MB/s "
+            f"(ratio {read_s / hash_s:.2f}); Python memory peak {peak / 1e6:.1f} MB, "
+            f"process peak grew {(rss_after - rss_before) / 1024:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,18 @@ def main(reps: int = 15, size: int = 64, steps: int = 20) -> None:
     rt.settings.preview_interval_s = 0.25
     done: queue.Queue = queue.Queue()
     rt.subscribe(lambda e: isinstance(e, Finished | Failed) and done.put(e))
-    spec = GenerateSpec(model=str(model), prompt="a red circle on a blue background", negative_prompt="blurry",
-                        width=size, height=size, steps=steps, cfg_scale=7.0, seed=1, sampler="Euler",
-                        schedule="Automatic")
+    spec = GenerateSpec(
+        model=str(model),
+        prompt="a red circle on a blue background",
+        negative_prompt="blurry",
+        width=size,
+        height=size,
+        steps=steps,
+        cfg_scale=7.0,
+        seed=1,
+        sampler="Euler",
+        schedule="Automatic",
+    )
 
     def studio_job() -> float:
         t = time.perf_counter()
@@ -55,8 +64,15 @@ def main(reps: int = 15, size: int = 64, steps: int = 20) -> None:
         def call() -> None:
             t = time.perf_counter()
             pipe.scheduler = bare_scheduler
-            pipe("a red circle on a blue background", negative_prompt="blurry", width=size, height=size,
-                 num_inference_steps=steps, guidance_scale=7.0, generator=torch.Generator("cpu").manual_seed(1))
+            pipe(
+                "a red circle on a blue background",
+                negative_prompt="blurry",
+                width=size,
+                height=size,
+                num_inference_steps=steps,
+                guidance_scale=7.0,
+                generator=torch.Generator("cpu").manual_seed(1),
+            )
             result.put(time.perf_counter() - t)
 
         rt.runner.call_soon(call)
@@ -68,13 +84,19 @@ def main(reps: int = 15, size: int = 64, steps: int = 20) -> None:
         bare_times.append(bare_call())
         studio_times.append(studio_job())
     s, b = statistics.median(studio_times), statistics.median(bare_times)
-    print(f"tiny SD (UNet 64/128), {size}x{size}, {steps} steps, {reps} alternating reps, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"tiny SD (UNet 64/128), {size}x{size}, {steps} steps, {reps} alternating reps, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"bare diffusers call : median {b * 1000:.1f} ms, best {min(bare_times) * 1000:.1f} ms")
-    print(f"Studio job          : median {s * 1000:.1f} ms, best {min(studio_times) * 1000:.1f} ms "
-          "(queue, events, previews, PNG + metadata, index)")
-    print(f"overhead ratio      : median {s / b:.3f}, best-of {min(studio_times) / min(bare_times):.3f}  "
-          "(target <= 1.05)")
+    print(
+        f"Studio job          : median {s * 1000:.1f} ms, best {min(studio_times) * 1000:.1f} ms "
+        "(queue, events, previews, PNG + metadata, index)"
+    )
+    print(
+        f"overhead ratio      : median {s / b:.3f}, best-of {min(studio_times) / min(bare_times):.3f}  "
+        "(target <= 1.05)"
+    )
     rt.close()
 
 

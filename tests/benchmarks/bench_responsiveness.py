@@ -27,9 +27,18 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     model = tmp / "model"
     # built in a child process, so this process starts like the app: without torch
-    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from studio.engine.tiny import "
-                    "save_tiny_model; save_tiny_model(Path(sys.argv[1]))", str(model)], check=True,
-                   capture_output=True, cwd=Path(__file__).resolve().parents[2])
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from studio.engine.tiny import "
+            "save_tiny_model; save_tiny_model(Path(sys.argv[1]))",
+            str(model),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert "torch" not in sys.modules
     app = QApplication([])
     rt = build_runtime(tmp / "home")
@@ -40,7 +49,13 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
     st.window.show()
     s = st.session
     s.choose_model(str(model))
-    for k, v in {"width": size, "height": size, "steps": steps, "prompt": "a red circle", "batch_count": 2}.items():
+    for k, v in {
+        "width": size,
+        "height": size,
+        "steps": steps,
+        "prompt": "a red circle",
+        "batch_count": 2,
+    }.items():
         s.set(k, v)
 
     gaps: list[float] = []
@@ -80,8 +95,10 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
     warm_gaps, warm_big = sorted(gaps), list(big)
     gaps.clear()
     big.clear()
-    print(f"warm-up import of torch + diffusers: max GUI gap {warm_gaps[-1]:.1f} ms "
-          f"({len(warm_big)} gaps over 50 ms) — a one-time cost while Python initialises the ML stack")
+    print(
+        f"warm-up import of torch + diffusers: max GUI gap {warm_gaps[-1]:.1f} ms "
+        f"({len(warm_big)} gaps over 50 ms) — a one-time cost while Python initialises the ML stack"
+    )
 
     # Phase 2: jobs, the first of which loads the model.
     last[0] = clock.nsecsElapsed()
@@ -95,10 +112,14 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
     previews = len(list((rt.paths.gallery_dir).rglob("*.png")))
     gaps.sort()
     p99 = gaps[int(len(gaps) * 0.99) - 1]
-    print(f"{jobs} jobs × 2 images, {size}x{size}, {steps} steps, previews every 0.1 s; {elapsed:.1f} s, "
-          f"{previews} images saved")
-    print(f"10 ms timer: {len(gaps)} ticks, median {statistics.median(gaps):.1f} ms, p99 {p99:.1f} ms, "
-          f"max {gaps[-1]:.1f} ms  (target max < 50 ms)")
+    print(
+        f"{jobs} jobs × 2 images, {size}x{size}, {steps} steps, previews every 0.1 s; {elapsed:.1f} s, "
+        f"{previews} images saved"
+    )
+    print(
+        f"10 ms timer: {len(gaps)} ticks, median {statistics.median(gaps):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {gaps[-1]:.1f} ms  (target max < 50 ms)"
+    )
     if big:
         print("gaps over 50 ms (time s, gap ms):", big)
     st.shutdown()

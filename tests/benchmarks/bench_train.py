@@ -60,12 +60,20 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
 
     from studio.core.dataset import Dataset
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(model), safety_checker=None, requires_safety_checker=False)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(model), safety_checker=None, requires_safety_checker=False
+    )
     unet, vae, te, tok = pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer
     for m in (unet, vae, te):
         m.requires_grad_(False)
-    unet.add_adapter(LoraConfig(r=RANK, lora_alpha=RANK, init_lora_weights="gaussian",
-                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    unet.add_adapter(
+        LoraConfig(
+            r=RANK,
+            lora_alpha=RANK,
+            init_lora_weights="gaussian",
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        )
+    )
     params = [p for p in unet.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=1e-2)
     sched = DDPMScheduler.from_config(pipe.scheduler.config)
@@ -87,8 +95,13 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, sched.config.num_train_timesteps, (BATCH,), generator=gen)
         noisy = sched.add_noise(x0, noise, t)
-        ids = tok([captions[i] for i in idx], padding="max_length", max_length=tok.model_max_length,
-                  truncation=True, return_tensors="pt").input_ids
+        ids = tok(
+            [captions[i] for i in idx],
+            padding="max_length",
+            max_length=tok.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids
         states = te(ids)[0]
         loss = F.mse_loss(unet(noisy, t, states).sample.float(), noise.float())
         opt.zero_grad(set_to_none=True)
@@ -103,11 +116,29 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
 def studio_spec(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path):
     from studio.core.train_specs import TrainSpec
 
-    return TrainSpec(dataset=str(dataset), base=str(model), out=str(run_dir / "out.safetensors"),
-                     run_dir=str(run_dir), trigger="sks", class_word="disc", steps=steps, rank=RANK, alpha=RANK,
-                     lr_unet=LR, train_text_encoder=False, schedule="constant", warmup_steps=0, batch_size=BATCH,
-                     resolution=resolution, min_snr_gamma=0.0, sample_every=0, checkpoint_every=0,
-                     ab_grid=False, device="cpu", seed=SEED)
+    return TrainSpec(
+        dataset=str(dataset),
+        base=str(model),
+        out=str(run_dir / "out.safetensors"),
+        run_dir=str(run_dir),
+        trigger="sks",
+        class_word="disc",
+        steps=steps,
+        rank=RANK,
+        alpha=RANK,
+        lr_unet=LR,
+        train_text_encoder=False,
+        schedule="constant",
+        warmup_steps=0,
+        batch_size=BATCH,
+        resolution=resolution,
+        min_snr_gamma=0.0,
+        sample_every=0,
+        checkpoint_every=0,
+        ab_grid=False,
+        device="cpu",
+        seed=SEED,
+    )
 
 
 def studio_run(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path) -> dict[str, float]:
@@ -147,7 +178,9 @@ def child(kind: str, folder: Path, steps: int, resolution: int) -> None:
     print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
 
 
-def gui_stall(model: Path, dataset: Path, steps: int, resolution: int, home: Path) -> tuple[float, float, int]:
+def gui_stall(
+    model: Path, dataset: Path, steps: int, resolution: int, home: Path
+) -> tuple[float, float, int]:
     """The Fine-tune room trains while a 10 ms timer measures the GUI thread's lateness."""
     import shutil
 
@@ -210,21 +243,41 @@ def main() -> None:
     bare_loop(model, dataset, 4, a.resolution)  # warm imports and caches for both
     for run in range(a.runs):  # interleaved, so that machine noise falls on both sides
         bare_rates.append(bare_loop(model, dataset, a.steps, a.resolution)["steps_per_s"])
-        studio_rates.append(studio_run(model, dataset, a.steps, a.resolution, folder / f"run{run}")["steps_per_s"])
-    out: dict[str, float] = {"bare_steps_per_s": statistics.median(bare_rates),
-                             "studio_steps_per_s": statistics.median(studio_rates)}
+        studio_rates.append(
+            studio_run(model, dataset, a.steps, a.resolution, folder / f"run{run}")["steps_per_s"]
+        )
+    out: dict[str, float] = {
+        "bare_steps_per_s": statistics.median(bare_rates),
+        "studio_steps_per_s": statistics.median(studio_rates),
+    }
     out["ratio_studio_over_bare"] = out["studio_steps_per_s"] / out["bare_steps_per_s"]
     for kind in ("bare", "studio"):
-        res = subprocess.run([sys.executable, __file__, "--child", kind, "--folder", str(folder), "--steps",
-                              str(a.steps), "--resolution", str(a.resolution)], capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                kind,
+                "--folder",
+                str(folder),
+                "--steps",
+                str(a.steps),
+                "--resolution",
+                str(a.resolution),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out[f"{kind}_peak_rss_mb"] = json.loads(res.stdout.strip().splitlines()[-1])["peak_rss_mb"]
     worst, p99, points = gui_stall(model, dataset, a.steps, a.resolution, folder / "gui-home")
     out.update({"gui_longest_stall_ms": worst, "gui_p99_gap_ms": p99, "gui_loss_points": points})
     for k, v in out.items():
         print(f"{k:28s} {v:10.3f}" if isinstance(v, float) else f"{k:28s} {v}")
-    print(f"\ntargets: ratio ≥ 0.95 → {'met' if out['ratio_studio_over_bare'] >= 0.95 else 'NOT met'}; "
-          f"GUI stall < 50 ms → {'met' if worst < 50 else 'NOT met'}")
+    print(
+        f"\ntargets: ratio ≥ 0.95 → {'met' if out['ratio_studio_over_bare'] >= 0.95 else 'NOT met'}; "
+        f"GUI stall < 50 ms → {'met' if worst < 50 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,16 @@ class Bare:
         torch.manual_seed(seed)
         t = time.perf_counter()
         with torch.inference_mode():
-            out = self.lm.generate(**ids, max_new_tokens=tokens, do_sample=True, temperature=0.8, top_p=0.95,
-                                   top_k=0, repetition_penalty=1.1, pad_token_id=self.tok.eos_token_id)
+            out = self.lm.generate(
+                **ids,
+                max_new_tokens=tokens,
+                do_sample=True,
+                temperature=0.8,
+                top_p=0.95,
+                top_k=0,
+                repetition_penalty=1.1,
+                pad_token_id=self.tok.eos_token_id,
+            )
         n = out.shape[1] - ids["input_ids"].shape[1]
         return n / (time.perf_counter() - t), n
 
@@ -68,10 +76,20 @@ def main() -> None:
         bare_rates.append(rate)
         seen: list[float] = []
         t = time.perf_counter()
-        spec = WriteSpec(model=a.model, prompt=prompt, max_new_tokens=a.tokens, temperature=0.8, top_p=0.95,
-                         repetition_penalty=1.1, seed=run)
-        result = engine.write(spec, CancelToken(),
-                              lambda e, s=seen: s.append(time.perf_counter()) if isinstance(e, Token) else None)[0]
+        spec = WriteSpec(
+            model=a.model,
+            prompt=prompt,
+            max_new_tokens=a.tokens,
+            temperature=0.8,
+            top_p=0.95,
+            repetition_penalty=1.1,
+            seed=run,
+        )
+        result = engine.write(
+            spec,
+            CancelToken(),
+            lambda e, s=seen: s.append(time.perf_counter()) if isinstance(e, Token) else None,
+        )[0]
         first.append((seen[0] - t) * 1000 if seen else float("nan"))
         studio_rates.append(result.tokens_per_s)
         counts.append((n, result.tokens))
@@ -85,17 +103,26 @@ def main() -> None:
     # time to the first token of the next Continue
     from studio.core.writer_context import StoryContext
 
-    story = ("And it came to pass, when the king heard these words, that he arose and went up unto the city, "
-             "and all the people with him. ") * 40
+    story = (
+        "And it came to pass, when the king heard these words, that he arose and went up unto the city, "
+        "and all the people with him. "
+    ) * 40
+
     def first_token(note: str, reuse: bool) -> tuple[float, int]:
         if not reuse:
             engine._cache = None
         seen: list[float] = []
         t = time.perf_counter()
-        spec = WriteSpec(model=a.model, prompt=story, max_new_tokens=8, temperature=0.0,
-                         context=StoryContext(memory="A chronicle of kings.", note=note, note_depth=0))
-        r = engine.write(spec, CancelToken(), lambda e: seen.append(time.perf_counter()) if isinstance(e, Token)
-                         else None)[0]
+        spec = WriteSpec(
+            model=a.model,
+            prompt=story,
+            max_new_tokens=8,
+            temperature=0.0,
+            context=StoryContext(memory="A chronicle of kings.", note=note, note_depth=0),
+        )
+        r = engine.write(
+            spec, CancelToken(), lambda e: seen.append(time.perf_counter()) if isinstance(e, Token) else None
+        )[0]
         return ((seen[0] - t) * 1000 if seen else float("nan")), r.reused_tokens
 
     first_token("solemn", True)

@@ -9,8 +9,23 @@ from .helpers import studio
 
 def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):
     home = tmp_path / "home"
-    r = studio("generate", "a glass teapot", "--model", str(tiny_sd), "--width", "64", "--height", "64",
-               "--steps", "2", "--seed", "5", "--count", "2", home=home)
+    r = studio(
+        "generate",
+        "a glass teapot",
+        "--model",
+        str(tiny_sd),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "2",
+        "--seed",
+        "5",
+        "--count",
+        "2",
+        home=home,
+    )
     assert r.returncode == 0, r.stderr
     paths = r.stdout.split()
     listed = studio("gallery", "list", "--search", "teapot", "--json", home=home)
@@ -35,14 +50,24 @@ def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):
     d = json.loads(info.stdout)
     assert info.returncode == 0
     assert (d["source"], d["prompt"], d["steps"], d["seed"], d["width"], d["height"], d["model"]) == (
-        "studio", "a glass teapot", 2, 6, 64, 64, "tiny-sd")
+        "studio",
+        "a glass teapot",
+        2,
+        6,
+        64,
+        64,
+        "tiny-sd",
+    )
     assert {"negative_prompt", "sampler", "cfg_scale"} <= set(d)
 
 
 def test_info_other_tools_and_broken_files(tmp_path):
     meta = PngInfo()
-    meta.add_text("parameters", "an otter\nNegative prompt: text\nSteps: 12, Sampler: Euler a, CFG scale: 6, "
-                                "Seed: 99, Size: 40x30, Model: anything_v5")
+    meta.add_text(
+        "parameters",
+        "an otter\nNegative prompt: text\nSteps: 12, Sampler: Euler a, CFG scale: 6, "
+        "Seed: 99, Size: 40x30, Model: anything_v5",
+    )
     a1111 = tmp_path / "otter.png"
     Image.new("RGB", (40, 30)).save(a1111, pnginfo=meta)
     broken = tmp_path / "broken.png"

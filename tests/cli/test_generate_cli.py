@@ -10,13 +10,34 @@ from .helpers import studio
 
 def test_generate_json_lines_and_files(tiny_sd, tmp_path):
     out = tmp_path / "renders"
-    r = studio("generate", "a red circle", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "4",
-               "--seed", "7", "--count", "2", "--sampler", "DPM++ 2M Karras", "--out", str(out), "--json",
-               home=tmp_path / "home")
+    r = studio(
+        "generate",
+        "a red circle",
+        "--model",
+        str(tiny_sd),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "4",
+        "--seed",
+        "7",
+        "--count",
+        "2",
+        "--sampler",
+        "DPM++ 2M Karras",
+        "--out",
+        str(out),
+        "--json",
+        home=tmp_path / "home",
+    )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(d["seed"], d["width"], d["height"], d["steps"], d["sampler"]) for d in lines] == [
-        (7, 64, 64, 4, "DPM++ 2M"), (8, 64, 64, 4, "DPM++ 2M")]
+        (7, 64, 64, 4, "DPM++ 2M"),
+        (8, 64, 64, 4, "DPM++ 2M"),
+    ]
     for d in lines:
         path = Path(d["path"])
         assert path.parent == out and path.is_file()
@@ -29,8 +50,23 @@ def test_generate_plain_output_into_gallery_and_img2img(tiny_sd, tmp_path):
     home = tmp_path / "home"
     init = tmp_path / "init.png"
     Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(init)
-    r = studio("generate", "a cat", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "4",
-               "--init-image", str(init), "--strength", "0.5", home=home)
+    r = studio(
+        "generate",
+        "a cat",
+        "--model",
+        str(tiny_sd),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "4",
+        "--init-image",
+        str(init),
+        "--strength",
+        "0.5",
+        home=home,
+    )
     assert r.returncode == 0, r.stderr
     path = Path(r.stdout.strip())
     assert path.is_file() and (home / "gallery") in path.parents
@@ -40,9 +76,13 @@ def test_generate_plain_output_into_gallery_and_img2img(tiny_sd, tmp_path):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--width", "65"], "multiple of 8"), (["--sampler", "Warp"], "Unknown sampler"),
-     (["--model", "/definitely/missing"], "does not exist"), (["--steps", "x"], "invalid int"),
-     (["--mask", "m.png"], "needs an init image")],
+    [
+        (["--width", "65"], "multiple of 8"),
+        (["--sampler", "Warp"], "Unknown sampler"),
+        (["--model", "/definitely/missing"], "does not exist"),
+        (["--steps", "x"], "invalid int"),
+        (["--mask", "m.png"], "needs an init image"),
+    ],
 )
 def test_bad_arguments_exit_2_with_one_line(tiny_sd, tmp_path, args, message):
     full = ["generate", "a cat", "--model", str(tiny_sd), *args]
@@ -56,8 +96,21 @@ def test_bad_arguments_exit_2_with_one_line(tiny_sd, tmp_path, args, message):
 def test_non_image_init_fails_with_exit_1(tiny_sd, tmp_path):
     bogus = tmp_path / "x.png"
     bogus.write_text("hello")
-    r = studio("generate", "a cat", "--model", str(tiny_sd), "--width", "64", "--height", "64", "--steps", "2",
-               "--init-image", str(bogus), home=tmp_path / "home")
+    r = studio(
+        "generate",
+        "a cat",
+        "--model",
+        str(tiny_sd),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "2",
+        "--init-image",
+        str(bogus),
+        home=tmp_path / "home",
+    )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == "studio: x.png is not an image Studio can read."
 
@@ -70,8 +123,11 @@ def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypat
 
     folder = tmp_path / "shapes"
     shutil.copytree(tiny_sd, folder)
-    (folder / "studio.json").write_text(json.dumps({"label": "Shapes (built-in demo)",
-                                                    "recommended": {"width": 64, "height": 64, "steps": 3}}))
+    (folder / "studio.json").write_text(
+        json.dumps(
+            {"label": "Shapes (built-in demo)", "recommended": {"width": 64, "height": 64, "steps": 3}}
+        )
+    )
     monkeypatch.setattr(builtin_models, "BUILTIN_IMAGE_DIRS", (folder,))
     code = cli.main(["--home", str(tmp_path / "home"), "generate", "a red circle", "--json", "--seed", "3"])
     out, err = capsys.readouterr()

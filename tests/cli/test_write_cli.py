@@ -8,16 +8,36 @@ from .helpers import studio
 
 
 def test_write_json_streams_tokens_then_a_summary(tiny_lm, tmp_path):
-    r = studio("write", "Once upon a time", "--model", str(tiny_lm), "--max-new-tokens", "9", "--seed", "3",
-               "--json", home=tmp_path / "home")
+    r = studio(
+        "write",
+        "Once upon a time",
+        "--model",
+        str(tiny_lm),
+        "--max-new-tokens",
+        "9",
+        "--seed",
+        "3",
+        "--json",
+        home=tmp_path / "home",
+    )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     tokens, summary = lines[:-1], lines[-1]
     assert len(tokens) >= 2 and all(set(t) == {"token"} for t in tokens)
     assert summary["tokens"] == 9 and summary["stop_reason"] == "length" and summary["tokens_per_s"] > 0
     assert summary["text"] == "".join(t["token"] for t in tokens)
-    again = studio("write", "Once upon a time", "--model", str(tiny_lm), "--max-new-tokens", "9", "--seed", "3",
-                   "--json", home=tmp_path / "home")
+    again = studio(
+        "write",
+        "Once upon a time",
+        "--model",
+        str(tiny_lm),
+        "--max-new-tokens",
+        "9",
+        "--seed",
+        "3",
+        "--json",
+        home=tmp_path / "home",
+    )
     assert json.loads(again.stdout.splitlines()[-1])["text"] == summary["text"]
 
 
@@ -30,11 +50,14 @@ def test_write_plain_text_from_stdin_and_remembers_the_model(tiny_lm, tmp_path):
     assert settings["text_model"] == str(tiny_lm)
 
 
-@pytest.mark.parametrize(("args", "message", "code"), [
-    (["--model", "/nowhere/model"], "does not exist", 2),
-    (["--temperature", "9"], "Temperature must be", 2),
-    (["--max-new-tokens", "0"], "Max new tokens must be", 2),
-])
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["--model", "/nowhere/model"], "does not exist", 2),
+        (["--temperature", "9"], "Temperature must be", 2),
+        (["--max-new-tokens", "0"], "Max new tokens must be", 2),
+    ],
+)
 def test_write_bad_input_is_one_clear_line(args, message, code, tiny_lm, tmp_path):
     base = [] if "--model" in args else ["--model", str(tiny_lm)]
     r = studio("write", "hello", *base, *args, home=tmp_path / "home")
@@ -42,10 +65,20 @@ def test_write_bad_input_is_one_clear_line(args, message, code, tiny_lm, tmp_pat
     assert message in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.skipif(not (BUILTIN_TEXT_DIRS[0] / "config.json").is_file(), reason="the storyteller is not shipped")
+@pytest.mark.skipif(
+    not (BUILTIN_TEXT_DIRS[0] / "config.json").is_file(), reason="the storyteller is not shipped"
+)
 def test_write_uses_the_builtin_storyteller_on_a_fresh_machine(tmp_path):
-    r = studio("write", "And it came to pass", "--max-new-tokens", "30", "--seed", "1", "--json",
-               home=tmp_path / "fresh")
+    r = studio(
+        "write",
+        "And it came to pass",
+        "--max-new-tokens",
+        "30",
+        "--seed",
+        "1",
+        "--json",
+        home=tmp_path / "fresh",
+    )
     assert r.returncode == 0, r.stderr
     assert "built-in demo" in r.stderr
     text = json.loads(r.stdout.splitlines()[-1])["text"]

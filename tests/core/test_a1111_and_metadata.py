@@ -14,24 +14,56 @@ def test_values_with_commas_colons_or_newlines_are_json_quoted():
 
 
 def test_parse_round_trip_multiline_prompt_and_negative():
-    text = build_parameters("line one,\nline two", "bad, ugly", [("Steps", 30), ("CFG scale", 7.5), ("Seed", 1)])
-    assert parse_parameters(text) == ("line one,\nline two", "bad, ugly", {"Steps": "30", "CFG scale": "7.5", "Seed": "1"})
+    text = build_parameters(
+        "line one,\nline two", "bad, ugly", [("Steps", 30), ("CFG scale", 7.5), ("Seed", 1)]
+    )
+    assert parse_parameters(text) == (
+        "line one,\nline two",
+        "bad, ugly",
+        {"Steps": "30", "CFG scale": "7.5", "Seed": "1"},
+    )
 
 
 def test_parse_without_negative_prompt():
-    assert parse_parameters("just a cat\nSteps: 4, Seed: 9") == ("just a cat", "", {"Steps": "4", "Seed": "9"})
+    assert parse_parameters("just a cat\nSteps: 4, Seed: 9") == (
+        "just a cat",
+        "",
+        {"Steps": "4", "Seed": "9"},
+    )
 
 
 def test_a1111_line_in_the_documented_order(tmp_path):
     lora = tmp_path / "grain.safetensors"
-    spec = GenerateSpec(model="/m/dream.safetensors", prompt="a cat", negative_prompt="blurry", steps=20,
-                        cfg_scale=7.0, seed=3, sampler="DPM++ 2M", schedule="Karras", width=512, height=768,
-                        clip_skip=2, loras=(LoraRef(str(lora), 0.8),))
-    text = a1111_text(spec, RenderInfo(seed=3, model_hash="abcdef0123", lora_hashes={"grain": "0123456789ab"}))
+    spec = GenerateSpec(
+        model="/m/dream.safetensors",
+        prompt="a cat",
+        negative_prompt="blurry",
+        steps=20,
+        cfg_scale=7.0,
+        seed=3,
+        sampler="DPM++ 2M",
+        schedule="Karras",
+        width=512,
+        height=768,
+        clip_skip=2,
+        loras=(LoraRef(str(lora), 0.8),),
+    )
+    text = a1111_text(
+        spec, RenderInfo(seed=3, model_hash="abcdef0123", lora_hashes={"grain": "0123456789ab"})
+    )
     prompt, negative, params = parse_parameters(text)
     assert prompt == "a cat <lora:grain:0.8>"
     assert negative == "blurry"
-    assert list(params)[:8] == ["Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model"]
+    assert list(params)[:8] == [
+        "Steps",
+        "Sampler",
+        "Schedule type",
+        "CFG scale",
+        "Seed",
+        "Size",
+        "Model hash",
+        "Model",
+    ]
     assert params["Size"] == "512x768"
     assert params["Model hash"] == "abcdef0123"
     assert params["Clip skip"] == "2"
@@ -41,7 +73,9 @@ def test_a1111_line_in_the_documented_order(tmp_path):
 def test_saved_png_carries_parameters_spec_and_ai_marker(tmp_path):
     store = GalleryStore(tmp_path / "gallery")
     spec = GenerateSpec(model="/m/x", prompt="a red square", seed=10, batch_size=2, width=64, height=64)
-    item = store.save(Image.new("RGB", (64, 64), "red"), spec, RenderInfo(seed=11, index=1, device="cpu", dtype="float32"))
+    item = store.save(
+        Image.new("RGB", (64, 64), "red"), spec, RenderInfo(seed=11, index=1, device="cpu", dtype="float32")
+    )
     assert item.path.is_file() and item.path.parent.parent == tmp_path / "gallery"
     with Image.open(item.path) as im:
         assert im.info["parameters"].startswith("a red square\nSteps: 25")

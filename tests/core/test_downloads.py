@@ -15,14 +15,20 @@ from studio.core.model_library import scan_hf_cache
 from tests.fake_hub import FakeHub, FakeRepo
 
 BIG = os.urandom(4 * 1024 * 1024 + 123)
-FILES = {"model_index.json": b'{"_class_name": "StableDiffusionPipeline"}',
-         "unet/diffusion_pytorch_model.safetensors": BIG}
+FILES = {
+    "model_index.json": b'{"_class_name": "StableDiffusionPipeline"}',
+    "unet/diffusion_pytorch_model.safetensors": BIG,
+}
 
 
 @pytest.fixture()
 def hub(monkeypatch):
-    fake = FakeHub({"studio-test/tiny": FakeRepo(dict(FILES)),
-                    "studio-test/gated": FakeRepo({"a.safetensors": b"x" * 1000}, token="hf_secret")})
+    fake = FakeHub(
+        {
+            "studio-test/tiny": FakeRepo(dict(FILES)),
+            "studio-test/gated": FakeRepo({"a.safetensors": b"x" * 1000}, token="hf_secret"),
+        }
+    )
     url, server = fake.start()
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_ENDPOINT", url)
@@ -42,8 +48,12 @@ def test_a_whole_repo_lands_in_the_hf_cache_where_libraries_find_it(hub, tmp_pat
     assert seen[-1][0] == seen[-1][1] == plan.total
     assert "of" in seen[-1][2]
     # huggingface_hub itself, offline, resolves the files Studio placed
-    got = hf_hub_download("studio-test/tiny", "unet/diffusion_pytorch_model.safetensors", cache_dir=tmp_path,
-                          local_files_only=True)
+    got = hf_hub_download(
+        "studio-test/tiny",
+        "unet/diffusion_pytorch_model.safetensors",
+        cache_dir=tmp_path,
+        local_files_only=True,
+    )
     assert hashlib.sha256(Path(got).read_bytes()).hexdigest() == hashlib.sha256(BIG).hexdigest()
     [entry] = scan_hf_cache(tmp_path)
     assert entry.name == "studio-test/tiny" and entry.kind == "checkpoint"
@@ -96,8 +106,9 @@ def test_damaged_bytes_never_enter_the_cache(hub, tmp_path):
 def test_gated_repos_need_a_token(hub, tmp_path):
     with pytest.raises(DownloadError, match="gated"):
         plan_download("studio-test/gated", token="")
-    path = download(plan_download("studio-test/gated", "a.safetensors", token="hf_secret"), tmp_path,
-                    token="hf_secret")
+    path = download(
+        plan_download("studio-test/gated", "a.safetensors", token="hf_secret"), tmp_path, token="hf_secret"
+    )
     assert path.read_bytes() == b"x" * 1000
 
 

@@ -23,7 +23,9 @@ from studio.core.specs import GenerateSpec, LoraRef
 
 def save(store, prompt="a red square", model="/m/sd15.safetensors", seed=1, size=(64, 64), **kw):
     spec = GenerateSpec(model=model, prompt=prompt, seed=seed, width=size[0], height=size[1], **kw)
-    return store.save(Image.new("RGB", size, "red"), spec, RenderInfo(seed=seed, device="cpu", dtype="float32"))
+    return store.save(
+        Image.new("RGB", size, "red"), spec, RenderInfo(seed=seed, device="cpu", dtype="float32")
+    )
 
 
 @pytest.fixture()
@@ -36,13 +38,33 @@ def store(tmp_path):
 def test_every_field_round_trips_through_the_file(store, tmp_path):
     lora = tmp_path / "ink.safetensors"
     lora.write_bytes(b"x")
-    item = save(store, prompt="a (blue:1.2) cat", negative_prompt="blurry", steps=17, cfg_scale=4.5,
-                sampler="Euler a", schedule="Automatic", seed=4242, clip_skip=2, loras=(LoraRef(str(lora), 0.6),),
-                parent_image="2026-01-01/parent.png", init_image=str(tmp_path / "p.png"), strength=0.4)
+    item = save(
+        store,
+        prompt="a (blue:1.2) cat",
+        negative_prompt="blurry",
+        steps=17,
+        cfg_scale=4.5,
+        sampler="Euler a",
+        schedule="Automatic",
+        seed=4242,
+        clip_skip=2,
+        loras=(LoraRef(str(lora), 0.6),),
+        parent_image="2026-01-01/parent.png",
+        init_image=str(tmp_path / "p.png"),
+        strength=0.4,
+    )
     r = read_recipe(item.path)
     assert r.source == "studio"
     assert (r.prompt, r.negative_prompt, r.steps, r.cfg_scale, r.sampler, r.seed, r.width, r.height) == (
-        "a (blue:1.2) cat", "blurry", 17, 4.5, "Euler a", 4242, 64, 64)
+        "a (blue:1.2) cat",
+        "blurry",
+        17,
+        4.5,
+        "Euler a",
+        4242,
+        64,
+        64,
+    )
     assert r.model == "sd15" and r.loras == ["ink"]
     assert r.studio_spec["clip_skip"] == 2 and r.studio_spec["strength"] == 0.4
     assert r.extra["parent_image"] == "2026-01-01/parent.png" and r.extra["device"] == "cpu"
@@ -54,7 +76,9 @@ def test_reconcile_indexes_new_files_and_forgets_vanished_ones(store):
     kept = save(store, prompt="kept")
     gone = save(store, prompt="gone")
     info = PngInfo()
-    info.add_text("parameters", "a castle at dusk\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 9, Size: 32x32")
+    info.add_text(
+        "parameters", "a castle at dusk\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 9, Size: 32x32"
+    )
     foreign = store.root / "imported" / "castle.png"
     foreign.parent.mkdir()
     Image.new("RGB", (32, 32)).save(foreign, pnginfo=info)
@@ -153,14 +177,20 @@ WRITER = textwrap.dedent("""
 
 def test_killed_writer_leaves_a_consistent_gallery(tmp_path):
     root = tmp_path / "home" / "gallery"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), "100000", "kill"], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root), "100000", "kill"], stdout=subprocess.PIPE, text=True
+    )
     for _ in range(5):
         proc.stdout.readline()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    check = subprocess.run([sys.executable, "-m", "studio", "gallery", "check"], capture_output=True, text=True,
-                           env={**os.environ, "STUDIO_HOME": str(tmp_path / "home")}, timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-m", "studio", "gallery", "check"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STUDIO_HOME": str(tmp_path / "home")},
+        timeout=60,
+    )
     assert check.returncode == 0, check.stdout + check.stderr  # no partial image, no row without its file
     store = GalleryStore(root)
     assert store.count() >= 5
@@ -173,7 +203,9 @@ def test_killed_writer_leaves_a_consistent_gallery(tmp_path):
 def test_two_processes_on_one_gallery(tmp_path):
     root = tmp_path / "gallery"
     GalleryStore(root).close()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(root), "15", name]) for name in ("left", "right")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(root), "15", name]) for name in ("left", "right")
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     store = GalleryStore(root)
     assert store.count() == 30 and store.check().ok
@@ -199,7 +231,9 @@ def test_unwritable_gallery_gives_a_clear_error_and_keeps_what_is_saved(store):
     first = save(store)
     blocker = store.root / time.strftime("%Y-%m-%d")
     os.rename(blocker, store.root / "moved-aside")
-    blocker.write_text("a file where today's folder should be")  # as unwritable as a read-only disk, even for root
+    blocker.write_text(
+        "a file where today's folder should be"
+    )  # as unwritable as a read-only disk, even for root
     with pytest.raises(StudioError, match="Could not save the image"):
         save(store, seed=2)
     assert store.count() == 1 and (store.root / "moved-aside" / first.path.name).is_file()

@@ -17,9 +17,17 @@ def test_width_65_is_refused_with_a_suggestion():
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"height": 8}, "height"), ({"steps": 0}, "steps"), ({"cfg_scale": -1}, "cfg_scale"), ({"seed": -5}, "seed"),
-     ({"sampler": "Nope"}, "sampler"), ({"batch_size": 0}, "batch_size"), ({"mask": "/m.png"}, "mask"),
-     ({"model": ""}, "model"), ({"schedule": "Karras", "sampler": "DDIM"}, "schedule")],
+    [
+        ({"height": 8}, "height"),
+        ({"steps": 0}, "steps"),
+        ({"cfg_scale": -1}, "cfg_scale"),
+        ({"seed": -5}, "seed"),
+        ({"sampler": "Nope"}, "sampler"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"mask": "/m.png"}, "mask"),
+        ({"model": ""}, "model"),
+        ({"schedule": "Karras", "sampler": "DDIM"}, "schedule"),
+    ],
 )
 def test_bad_fields_are_named(changes, field):
     assert field in validate(spec(**changes))

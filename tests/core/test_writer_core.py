@@ -18,12 +18,20 @@ def words(text: str) -> int:  # a stand-in tokenizer: one token per word
 
 def test_memory_first_note_above_cursor_and_lore_by_key():
     story = "line one\nline two\nThe dragon slept.\nline four\nline five"
-    ctx = StoryContext(memory="A fantasy tale.", note="dark tone", note_depth=2,
-                       lorebook=(LoreEntry(("dragon", "wyrm"), "Dragons hoard gold."),
-                                 LoreEntry(("castle",), "The castle is ruined.")))
+    ctx = StoryContext(
+        memory="A fantasy tale.",
+        note="dark tone",
+        note_depth=2,
+        lorebook=(
+            LoreEntry(("dragon", "wyrm"), "Dragons hoard gold."),
+            LoreEntry(("castle",), "The castle is ruined."),
+        ),
+    )
     a = assemble(story, ctx, words, 1000)
-    assert a.prompt == ("A fantasy tale.\nDragons hoard gold.\nline one\nline two\nThe dragon slept.\n"
-                        "[Author's note: dark tone]\nline four\nline five")
+    assert a.prompt == (
+        "A fantasy tale.\nDragons hoard gold.\nline one\nline two\nThe dragon slept.\n"
+        "[Author's note: dark tone]\nline four\nline five"
+    )
     assert [p.label for p in a.parts] == ["Memory", "Lorebook: dragon, wyrm", "Story", "Author's Note"]
     assert [p.tokens for p in a.parts] == [3, 3, 11, 4]
     assert a.total_tokens == words(a.prompt) and a.dropped_chars == 0 and not a.notes
@@ -84,7 +92,9 @@ def test_kill_during_autosave_leaves_a_whole_version(tmp_path):
     assert len(lines) == 20000 and len(set(lines)) == 1  # one whole version, never a mix
 
 
-MANUSCRIPT = "# The Storm\n\nThe *sea* rose.\nIt was **loud**.\n\n## At night\n\nShe waited.\n\n# Morning\n\nCalm.\n"
+MANUSCRIPT = (
+    "# The Storm\n\nThe *sea* rose.\nIt was **loud**.\n\n## At night\n\nShe waited.\n\n# Morning\n\nCalm.\n"
+)
 
 
 def test_export_plain_docx_and_epub(tmp_path):
@@ -97,13 +107,22 @@ def test_export_plain_docx_and_epub(tmp_path):
     export(MANUSCRIPT, tmp_path / "s.md", "Storm")
     assert (tmp_path / "s.md").read_text() == MANUSCRIPT
     export(MANUSCRIPT, tmp_path / "s.txt", "Storm")
-    assert (tmp_path / "s.txt").read_text() == "The Storm\n\nThe sea rose. It was loud.\n\nAt night\n\nShe waited." \
-                                               "\n\nMorning\n\nCalm.\n"
+    assert (
+        (tmp_path / "s.txt").read_text()
+        == "The Storm\n\nThe sea rose. It was loud.\n\nAt night\n\nShe waited."
+        "\n\nMorning\n\nCalm.\n"
+    )
     export(MANUSCRIPT, tmp_path / "s.docx", "Storm")
     d = docx.Document(str(tmp_path / "s.docx"))
     paras = [(p.style.name, p.text) for p in d.paragraphs]
-    assert paras == [("Heading 1", "The Storm"), ("Normal", "The sea rose. It was loud."), ("Heading 2", "At night"),
-                     ("Normal", "She waited."), ("Heading 1", "Morning"), ("Normal", "Calm.")]
+    assert paras == [
+        ("Heading 1", "The Storm"),
+        ("Normal", "The sea rose. It was loud."),
+        ("Heading 2", "At night"),
+        ("Normal", "She waited."),
+        ("Heading 1", "Morning"),
+        ("Normal", "Calm."),
+    ]
     assert [r.italic for r in d.paragraphs[1].runs if r.text == "sea"] == [True]
     export(MANUSCRIPT, tmp_path / "s.epub", "Storm")
     with zipfile.ZipFile(tmp_path / "s.epub") as z:

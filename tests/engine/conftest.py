@@ -16,8 +16,12 @@ def engine(tmp_path_factory):
     from studio.engine.image import ImageEngine
 
     d = tmp_path_factory.mktemp("engine")
-    eng = ImageEngine(GalleryStore(d / "gallery"), HashCache(d / "hashes.json"),
-                      placement=lambda: Placement("cpu", torch.float32), preview_interval=lambda: 0.0)
+    eng = ImageEngine(
+        GalleryStore(d / "gallery"),
+        HashCache(d / "hashes.json"),
+        placement=lambda: Placement("cpu", torch.float32),
+        preview_interval=lambda: 0.0,
+    )
     yield eng
     eng.store.close()
 
@@ -25,8 +29,16 @@ def engine(tmp_path_factory):
 @pytest.fixture()
 def make_spec(tiny_sd):
     def make(**kw) -> GenerateSpec:
-        base = {"model": str(tiny_sd), "prompt": "a red circle on a blue background", "width": 64, "height": 64,
-                "steps": 6, "seed": 1234, "sampler": "Euler", "schedule": "Automatic"}
+        base = {
+            "model": str(tiny_sd),
+            "prompt": "a red circle on a blue background",
+            "width": 64,
+            "height": 64,
+            "steps": 6,
+            "seed": 1234,
+            "sampler": "Euler",
+            "schedule": "Automatic",
+        }
         base.update(kw)
         return GenerateSpec(**base)
 

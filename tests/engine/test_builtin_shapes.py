@@ -6,7 +6,9 @@ from PIL import Image
 from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, builtin_image_models, model_card
 
 SHAPES = BUILTIN_IMAGE_DIRS[0]
-pytestmark = pytest.mark.skipif(not (SHAPES / "model_index.json").is_file(), reason="Shapes is not in this checkout")
+pytestmark = pytest.mark.skipif(
+    not (SHAPES / "model_index.json").is_file(), reason="Shapes is not in this checkout"
+)
 
 
 def test_shipped_model_is_small_and_labelled():
@@ -21,14 +23,26 @@ def test_colour_prompts_are_followed(engine):
     from studio.core.specs import GenerateSpec
     from studio.engine.builtin.shapes_eval import colours_of
 
-    cases = [("red", "square", "green"), ("yellow", "circle", "blue"), ("white", "cross", "black"),
-             ("blue", "triangle", "orange")]
+    cases = [
+        ("red", "square", "green"),
+        ("yellow", "circle", "blue"),
+        ("white", "cross", "black"),
+        ("blue", "triangle", "orange"),
+    ]
     hits = 0
     for i, (colour, shape, background) in enumerate(cases):
         article = "an" if background[0] in "aeiou" else "a"
-        spec = GenerateSpec(model=str(SHAPES), prompt=f"a {colour} {shape} on {article} {background} background",
-                            width=64, height=64, steps=20, cfg_scale=5.0, seed=100 + i, sampler="DPM++ 2M",
-                            schedule="Karras")
+        spec = GenerateSpec(
+            model=str(SHAPES),
+            prompt=f"a {colour} {shape} on {article} {background} background",
+            width=64,
+            height=64,
+            steps=20,
+            cfg_scale=5.0,
+            seed=100 + i,
+            sampler="DPM++ 2M",
+            schedule="Karras",
+        )
         item = engine.generate(spec, CancelToken(), lambda e: None)[0]
         with Image.open(item.path) as im:
             got_background, got_colour = colours_of(im)
@@ -45,8 +59,12 @@ def test_evaluator_reads_the_rendered_world_perfectly():
 
     scenes = held_out_scenes(24)
     reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")
-    assert score([render(s) for s in scenes], scenes, reader) == {"shape": 1.0, "color": 1.0, "background": 1.0,
-                                                                  "all": 1.0}
+    assert score([render(s) for s in scenes], scenes, reader) == {
+        "shape": 1.0,
+        "color": 1.0,
+        "background": 1.0,
+        "all": 1.0,
+    }
 
 
 def test_the_star_lora_teaches_a_shape_the_base_model_never_saw(engine):
@@ -65,8 +83,18 @@ def test_the_star_lora_teaches_a_shape_the_base_model_never_saw(engine):
     def shapes(loras):
         images = []
         for i, scene in enumerate(scenes):
-            spec = GenerateSpec(model=str(SHAPES), prompt=scene.prompt, width=64, height=64, steps=20,
-                                cfg_scale=5.0, seed=500 + i, sampler="DPM++ 2M", schedule="Karras", loras=loras)
+            spec = GenerateSpec(
+                model=str(SHAPES),
+                prompt=scene.prompt,
+                width=64,
+                height=64,
+                steps=20,
+                cfg_scale=5.0,
+                seed=500 + i,
+                sampler="DPM++ 2M",
+                schedule="Karras",
+                loras=loras,
+            )
             item = engine.generate(spec, CancelToken(), lambda e: None)[0]
             with Image.open(item.path) as im:
                 images.append(im.convert("RGB"))

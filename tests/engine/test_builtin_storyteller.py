@@ -7,7 +7,9 @@ import pytest
 from studio.core.builtin_models import BUILTIN_TEXT_DIRS, builtin_text_models, model_card
 
 STORY = BUILTIN_TEXT_DIRS[0]
-pytestmark = pytest.mark.skipif(not (STORY / "config.json").is_file(), reason="the Storyteller is not shipped")
+pytestmark = pytest.mark.skipif(
+    not (STORY / "config.json").is_file(), reason="the Storyteller is not shipped"
+)
 
 
 def test_shipped_model_is_small_and_labelled():
@@ -31,8 +33,10 @@ def test_it_prefers_english_to_the_same_words_shuffled():
         with torch.no_grad():
             return math.exp(lm(input_ids=ids, labels=ids).loss.item())
 
-    sentences = ["And the king said unto his servants, Go ye into the city and bring me word again.",
-                 "A friend in need is a friend indeed, but a friend with a boat is better."]
+    sentences = [
+        "And the king said unto his servants, Go ye into the city and bring me word again.",
+        "A friend in need is a friend indeed, but a friend with a boat is better.",
+    ]
     rng = random.Random(0)
     for s in sentences:
         words = s.split()

@@ -52,7 +52,12 @@ def test_progress_events_count_and_previews(run, make_spec):
 
 def test_sampler_switch_changes_the_image(run, make_spec):
     results = {}
-    for sampler, schedule in [("Euler", "Automatic"), ("DDIM", "Automatic"), ("DPM++ 2M", "Karras"), ("Euler a", "Automatic")]:
+    for sampler, schedule in [
+        ("Euler", "Automatic"),
+        ("DDIM", "Automatic"),
+        ("DPM++ 2M", "Karras"),
+        ("Euler a", "Automatic"),
+    ]:
         items, _ = run(make_spec(sampler=sampler, schedule=schedule))
         results[sampler] = pixels(items[0].path)
     assert not np.array_equal(results["Euler"], results["DDIM"])
@@ -79,7 +84,9 @@ def test_inpaint_changes_only_the_masked_area(run, make_spec, tmp_path):
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (16, 16, 48, 48))
     mask.save(tmp_path / "mask.png")
-    items, _ = run(make_spec(init_image=str(init), mask=str(tmp_path / "mask.png"), strength=1.0, mask_blur=2))
+    items, _ = run(
+        make_spec(init_image=str(init), mask=str(tmp_path / "mask.png"), strength=1.0, mask_blur=2)
+    )
     out, original = pixels(items[0].path), pixels(init)
     assert np.array_equal(out[:8, :8], original[:8, :8])  # far from the mask: untouched
     assert np.abs(out[28:36, 28:36] - original[28:36, 28:36]).mean() > 10  # inside: repainted
@@ -117,8 +124,11 @@ def test_cancel_while_loading_stops_before_generating(tmp_path, make_spec, tiny_
     from studio.engine.devices import Placement
     from studio.engine.image import ImageEngine
 
-    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
-                      placement=lambda: Placement("cpu", torch.float32))
+    eng = ImageEngine(
+        GalleryStore(tmp_path / "g"),
+        HashCache(tmp_path / "h.json"),
+        placement=lambda: Placement("cpu", torch.float32),
+    )
     token = CancelToken()
     events = []
 
@@ -147,8 +157,12 @@ def test_loaded_model_is_reused_and_switching_frees_it(engine, run, make_spec, t
 
 @pytest.mark.parametrize(
     ("setup", "kind"),
-    [("missing", ErrorKind.MODEL_NOT_FOUND), ("empty_dir", ErrorKind.MODEL_INVALID), ("pickle", ErrorKind.MODEL_INVALID),
-     ("garbage_safetensors", ErrorKind.MODEL_INVALID)],
+    [
+        ("missing", ErrorKind.MODEL_NOT_FOUND),
+        ("empty_dir", ErrorKind.MODEL_INVALID),
+        ("pickle", ErrorKind.MODEL_INVALID),
+        ("garbage_safetensors", ErrorKind.MODEL_INVALID),
+    ],
 )
 def test_bad_model_paths_get_clear_errors(run, make_spec, tmp_path, setup, kind):
     path = tmp_path / setup
@@ -190,15 +204,20 @@ def lora_file(tmp_path_factory, tiny_sd):
 
     pipe = StableDiffusionPipeline.from_pretrained(str(tiny_sd), local_files_only=True)
     torch.manual_seed(0)
-    pipe.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
-                                     target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    pipe.unet.add_adapter(
+        LoraConfig(
+            r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v", "to_out.0"]
+        )
+    )
     with torch.no_grad():
         for name, p in pipe.unet.named_parameters():
             if "lora_B" in name:
                 p.mul_(20)
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
     out = tmp_path_factory.mktemp("loras")
-    StableDiffusionPipeline.save_lora_weights(str(out), unet_lora_layers=layers, weight_name="grain.safetensors")
+    StableDiffusionPipeline.save_lora_weights(
+        str(out), unet_lora_layers=layers, weight_name="grain.safetensors"
+    )
     return out / "grain.safetensors"
 
 
@@ -212,7 +231,7 @@ def test_lora_changes_the_image_by_weight_and_can_be_switched_off(run, make_spec
     assert np.array_equal(pixels(back[0].path), pixels(base[0].path))
     with Image.open(with_lora[0].path) as im:
         assert "<lora:grain:1>" in im.info["parameters"]
-        assert "Lora hashes: \"grain: " in im.info["parameters"]
+        assert 'Lora hashes: "grain: ' in im.info["parameters"]
 
 
 def test_vae_nan_in_half_precision_is_retried_in_fp32(engine, run, make_spec, monkeypatch):

@@ -6,8 +6,10 @@ import torch
 def pipes(tiny_sd, tiny_sdxl):
     from diffusers import DiffusionPipeline
 
-    return {k: DiffusionPipeline.from_pretrained(str(p), local_files_only=True) for k, p in
-            (("sd", tiny_sd), ("sdxl", tiny_sdxl))}
+    return {
+        k: DiffusionPipeline.from_pretrained(str(p), local_files_only=True)
+        for k, p in (("sd", tiny_sd), ("sdxl", tiny_sdxl))
+    }
 
 
 def test_plain_prompt_equals_the_pipelines_own_encoding(pipes):
@@ -20,9 +22,14 @@ def test_plain_prompt_equals_the_pipelines_own_encoding(pipes):
 
     xl = pipes["sdxl"]
     ours = encode(xl, "a red cat", "")
-    ref = xl.encode_prompt("a red cat", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True)
-    for key, r in zip(["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
-                       "negative_pooled_prompt_embeds"], ref, strict=True):
+    ref = xl.encode_prompt(
+        "a red cat", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True
+    )
+    for key, r in zip(
+        ["prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds"],
+        ref,
+        strict=True,
+    ):
         assert torch.equal(ours[key], r), key
 
 

@@ -77,10 +77,13 @@ def test_shipped_sd1_config_matches_stable_diffusion_1_5():
     assert (count(unet), count(vae), count(te)) == (859_520_964, 83_653_863, 123_060_480)
 
 
-@pytest.mark.parametrize(("family", "counts"), [
-    ("sd2", {"unet": 865_910_724, "text_encoder": 340_387_840}),
-    ("sdxl", {"unet": 2_567_463_684, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}),
-])
+@pytest.mark.parametrize(
+    ("family", "counts"),
+    [
+        ("sd2", {"unet": 865_910_724, "text_encoder": 340_387_840}),
+        ("sdxl", {"unet": 2_567_463_684, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}),
+    ],
+)
 def test_shipped_sd2_and_sdxl_configs_match_the_published_architectures(family, counts):
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
@@ -91,18 +94,23 @@ def test_shipped_sd2_and_sdxl_configs_match_the_published_architectures(family, 
     folder = resource("model_configs", family)
     got = {}
     with init_empty_weights():
-        got["unet"] = UNet2DConditionModel.from_config(json.loads((folder / "unet" / "config.json").read_text()))
+        got["unet"] = UNet2DConditionModel.from_config(
+            json.loads((folder / "unet" / "config.json").read_text())
+        )
         got["text_encoder"] = CLIPTextModel(CLIPTextConfig.from_pretrained(str(folder / "text_encoder")))
         if family == "sdxl":
             got["text_encoder_2"] = CLIPTextModelWithProjection(
-                CLIPTextConfig.from_pretrained(str(folder / "text_encoder_2")))
+                CLIPTextConfig.from_pretrained(str(folder / "text_encoder_2"))
+            )
     assert {k: sum(p.numel() for p in m.parameters()) for k, m in got.items()} == counts
     for sub in ("tokenizer", "tokenizer_2"):
         if (folder / sub).is_dir():
             tok = CLIPTokenizer.from_pretrained(str(folder / sub))
             assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
     # OpenCLIP text encoders pad with "!" (id 0), CLIP ViT-L with the end token
-    pad = CLIPTokenizer.from_pretrained(str(folder / ("tokenizer_2" if family == "sdxl" else "tokenizer"))).pad_token_id
+    pad = CLIPTokenizer.from_pretrained(
+        str(folder / ("tokenizer_2" if family == "sdxl" else "tokenizer"))
+    ).pad_token_id
     assert pad == 0
 
 
@@ -118,8 +126,10 @@ def test_a_family_override_loads_an_sd2_file_as_v_prediction(single_file, tmp_pa
     path, config = single_file
     asked = []
     monkeypatch.setattr(pipelines, "single_file_config", lambda family: asked.append(family) or config)
-    cache = pipelines.PipelineCache(lambda: Placement("cpu", torch.float32),
-                                    options=lambda: LoadOptions(family_overrides=((str(path), "sd2-v"),)))
+    cache = pipelines.PipelineCache(
+        lambda: Placement("cpu", torch.float32),
+        options=lambda: LoadOptions(family_overrides=((str(path), "sd2-v"),)),
+    )
     model = cache.get(str(path))
     assert asked == ["sd2"]
     assert model.base.scheduler.config.prediction_type == "v_prediction"
@@ -169,8 +179,12 @@ def test_allowed_pickles_load_weights_only(tmp_path, make_spec, single_file, pic
 
     good, evil, canary = pickled
     monkeypatch.setattr(pipelines, "single_file_config", lambda family: single_file[1])
-    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
-                      placement=lambda: Placement("cpu", torch.float32), options=lambda: LoadOptions(allow_pickle=True))
+    eng = ImageEngine(
+        GalleryStore(tmp_path / "g"),
+        HashCache(tmp_path / "h.json"),
+        placement=lambda: Placement("cpu", torch.float32),
+        options=lambda: LoadOptions(allow_pickle=True),
+    )
     try:
         with pytest.raises(StudioError) as info:
             eng.generate(make_spec(model=str(evil)), CancelToken(), lambda e: None)
@@ -195,8 +209,12 @@ def test_memory_savings_follow_the_settings(tmp_path, make_spec):
     from studio.engine.image import ImageEngine
 
     opts = {"value": LoadOptions()}
-    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
-                      placement=lambda: Placement("cpu", torch.float32), options=lambda: opts["value"])
+    eng = ImageEngine(
+        GalleryStore(tmp_path / "g"),
+        HashCache(tmp_path / "h.json"),
+        placement=lambda: Placement("cpu", torch.float32),
+        options=lambda: opts["value"],
+    )
     try:
         events = []
         plain = eng.generate(make_spec(), CancelToken(), events.append)

@@ -23,8 +23,9 @@ def text_engine():
 @pytest.fixture()
 def write(text_engine, tiny_lm):
     def go(cancel=None, on_event=None, **kw):
-        spec = WriteSpec(**{"model": str(tiny_lm), "prompt": "Once upon a time", "max_new_tokens": 12, "seed": 7,
-                            **kw})
+        spec = WriteSpec(
+            **{"model": str(tiny_lm), "prompt": "Once upon a time", "max_new_tokens": 12, "seed": 7, **kw}
+        )
         events = []
 
         def emit(e):
@@ -57,7 +58,7 @@ def test_same_seed_same_text_other_seed_other_text(write):
 
 def test_stop_string_ends_the_text(write):
     full, _ = write(temperature=0.0, max_new_tokens=30)
-    stop = full.text[len(full.text) // 2:len(full.text) // 2 + 3]
+    stop = full.text[len(full.text) // 2 : len(full.text) // 2 + 3]
     assert len(stop.strip()) >= 2, full.text
     result, _ = write(temperature=0.0, max_new_tokens=30, stop=(stop,))
     assert stop in result.text
@@ -92,7 +93,9 @@ def test_cancel_stops_within_a_token(write):
 def test_first_load_says_loading(text_engine, tiny_lm):
     text_engine.clear()
     events = []
-    text_engine.write(WriteSpec(model=str(tiny_lm), prompt="", max_new_tokens=3), CancelToken(), events.append)
+    text_engine.write(
+        WriteSpec(model=str(tiny_lm), prompt="", max_new_tokens=3), CancelToken(), events.append
+    )
     assert any(isinstance(e, Loading) and "tiny-lm" in e.what for e in events)
 
 
@@ -124,8 +127,9 @@ def test_rewrite_uses_the_chat_template_or_says_it_cannot(text_engine, tiny_lm, 
     import shutil
 
     events = []
-    spec = WriteSpec(model=str(tiny_lm), prompt="The night was dark.", instruction="more menace", max_new_tokens=5,
-                     seed=1)
+    spec = WriteSpec(
+        model=str(tiny_lm), prompt="The night was dark.", instruction="more menace", max_new_tokens=5, seed=1
+    )
     result = text_engine.write(spec, CancelToken(), events.append)[0]
     notes = [e.text for e in events if isinstance(e, Note)]
     assert result.tokens == 5 and notes and "no chat template" in notes[0]
@@ -138,13 +142,22 @@ def test_rewrite_uses_the_chat_template_or_says_it_cannot(text_engine, tiny_lm, 
     cfg["chat_template"] = "{% for m in messages %}<|user|>{{ m['content'] }}{% endfor %}<|assistant|>"
     (chat / "tokenizer_config.json").write_text(json.dumps(cfg))
     events.clear()
-    result = text_engine.write(spec.__class__(**{**spec.__dict__, "model": str(chat)}), CancelToken(),
-                               events.append)[0]
+    result = text_engine.write(
+        spec.__class__(**{**spec.__dict__, "model": str(chat)}), CancelToken(), events.append
+    )[0]
     assert not [e for e in events if isinstance(e, Note)]
     tok = text_engine._loaded.tokenizer
-    expected = tok.apply_chat_template([{"role": "user", "content": "Rewrite the following passage: more menace. "
-                                         "Reply with the rewritten passage only.\n\nThe night was dark."}],
-                                       add_generation_prompt=True, tokenize=True)
+    expected = tok.apply_chat_template(
+        [
+            {
+                "role": "user",
+                "content": "Rewrite the following passage: more menace. "
+                "Reply with the rewritten passage only.\n\nThe night was dark.",
+            }
+        ],
+        add_generation_prompt=True,
+        tokenize=True,
+    )
     expected = expected["input_ids"] if hasattr(expected, "keys") else expected
     assert result.prompt_tokens == len(expected)
 
@@ -161,14 +174,20 @@ def test_kv_cache_is_reused_when_only_the_end_changes(text_engine, tiny_lm):
     assert first.reused_tokens == 0
     # the Author's Note changes: everything before it is reused, not re-encoded
     changed = StoryContext(memory="A sea tale.", note="stormy", note_depth=0)
-    second = text_engine.write(WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None)[0]
+    second = text_engine.write(
+        WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None
+    )[0]
     assert second.reused_tokens >= second.prompt_tokens - 8
     # and the result is what a fresh encode gives
     text_engine.clear()
     text_engine.load(str(tiny_lm), lambda e: None)
-    fresh = text_engine.write(WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None)[0]
+    fresh = text_engine.write(
+        WriteSpec(prompt=story, context=changed, **base), CancelToken(), lambda e: None
+    )[0]
     assert fresh.reused_tokens == 0 and fresh.text == second.text
     # Memory comes first: changing it leaves nothing to reuse
     other = StoryContext(memory="A mountain tale.", note="stormy", note_depth=0)
-    third = text_engine.write(WriteSpec(prompt=story, context=other, **base), CancelToken(), lambda e: None)[0]
+    third = text_engine.write(WriteSpec(prompt=story, context=other, **base), CancelToken(), lambda e: None)[
+        0
+    ]
     assert third.reused_tokens <= 2

@@ -58,9 +58,19 @@ def test_no_left_out_module_is_one_studio_imports(tmp_path):
         from bundle_rules import EXCLUDED_MODULES
     finally:
         sys.path.remove(str(ROOT / "packaging"))
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1", "STUDIO_HOME": str(tmp_path / "h")}
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT)], capture_output=True, text=True,
-                         env=env, timeout=300)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "HF_HUB_OFFLINE": "1",
+        "STUDIO_HOME": str(tmp_path / "h"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     imported = json.loads(run.stdout.strip().splitlines()[-1])
     assert "studio.engine.lora_train" in imported and "PySide6.QtWidgets" in imported

@@ -15,10 +15,15 @@ LINUX = ROOT / "packaging" / "linux"
 APP_ID = "app.studio.Studio"
 
 
-@pytest.mark.skipif(not shutil.which("appstreamcli"), reason="appstreamcli is not installed (apt install appstream)")
+@pytest.mark.skipif(
+    not shutil.which("appstreamcli"), reason="appstreamcli is not installed (apt install appstream)"
+)
 def test_the_metainfo_validates():
-    run = subprocess.run(["appstreamcli", "validate", "--no-net", str(LINUX / f"{APP_ID}.metainfo.xml")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", str(LINUX / f"{APP_ID}.metainfo.xml")],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -50,10 +55,14 @@ def test_install_sh_installs_and_uninstalls_under_a_prefix(tmp_path):
     shutil.copytree(ROOT / "packaging" / "icons" / "hicolor", share / "icons" / "hicolor")
     shutil.copy2(LINUX / "install.sh", unpacked / "install.sh")
     prefix = tmp_path / "prefix"
-    run = subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(prefix)], capture_output=True,
-                         text=True)
+    run = subprocess.run(
+        ["sh", str(unpacked / "install.sh"), "--prefix", str(prefix)], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
-    assert subprocess.run([str(prefix / "bin" / "studio")], capture_output=True, text=True).stdout == "studio-ran\n"
+    assert (
+        subprocess.run([str(prefix / "bin" / "studio")], capture_output=True, text=True).stdout
+        == "studio-ran\n"
+    )
     desktop = (prefix / "share" / "applications" / f"{APP_ID}.desktop").read_text()
     assert f"Exec={prefix}/bin/studio %F" in desktop
     assert (prefix / "share" / "icons" / "hicolor" / "256x256" / "apps" / f"{APP_ID}.png").is_file()
@@ -61,7 +70,10 @@ def test_install_sh_installs_and_uninstalls_under_a_prefix(tmp_path):
     assert not (prefix / "lib" / "studio" / "share").exists()  # only the program goes to lib/
     again = subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(prefix)], capture_output=True)
     assert again.returncode == 0  # installing over an earlier install works
-    subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(prefix), "--uninstall"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["sh", str(unpacked / "install.sh"), "--prefix", str(prefix), "--uninstall"],
+        check=True,
+        capture_output=True,
+    )
     assert not (prefix / "bin" / "studio").exists() and not (prefix / "lib" / "studio").exists()
     assert not list((prefix / "share").rglob(f"{APP_ID}*"))

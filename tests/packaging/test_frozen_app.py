@@ -24,8 +24,11 @@ pytestmark = pytest.mark.slow
 def app(tmp_path_factory) -> Path:
     pytest.importorskip("PyInstaller", reason="pip install -e '.[package]'")
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "app", "--dist", str(dist)], check=True,
-                   timeout=3600)
+    subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "build.py"), "app", "--dist", str(dist)],
+        check=True,
+        timeout=3600,
+    )
     return dist / "Studio"
 
 
@@ -38,7 +41,10 @@ def bare_env(home: Path) -> dict[str, str]:
 
 def offline(cmd: list[str]) -> list[str]:
     """No network namespace when this machine allows one (root, or user namespaces)."""
-    if shutil.which("unshare") and subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("unshare")
+        and subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+    ):
         return ["unshare", "--net", *cmd]
     return cmd
 
@@ -48,8 +54,14 @@ def test_the_built_app_shows_its_window_and_generates(app, tmp_path):
 
     assert not (app / "python").exists() and (app / "studio").is_file()
     env = bare_env(tmp_path / "home")
-    run = subprocess.run(offline([str(app / "studio"), "--smoke-test"]), env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        offline([str(app / "studio"), "--smoke-test"]),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "window shown" in run.stdout
     saved = Path(run.stdout.split("image saved: ")[1].splitlines()[0])
@@ -58,16 +70,42 @@ def test_the_built_app_shows_its_window_and_generates(app, tmp_path):
         assert im.size == (64, 64)
 
     out = tmp_path / "cli"
-    gen = subprocess.run(offline([str(app / "studio"), "generate", "a red circle on a blue background", "--out",
-                                  str(out)]), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    gen = subprocess.run(
+        offline([str(app / "studio"), "generate", "a red circle on a blue background", "--out", str(out)]),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert gen.returncode == 0, gen.stderr[-3000:]
     assert len(list(out.glob("*.png"))) == 1
 
     from tests.training.conftest import photos
 
     pics = photos(tmp_path / "pics", n=3)
-    train = subprocess.run(offline([str(app / "studio"), "train", "--images", str(pics), "--trigger", "sks",
-                                    "--steps", "2", "--rank", "2", "--out", str(tmp_path / "sks.safetensors")]),
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    train = subprocess.run(
+        offline(
+            [
+                str(app / "studio"),
+                "train",
+                "--images",
+                str(pics),
+                "--trigger",
+                "sks",
+                "--steps",
+                "2",
+                "--rank",
+                "2",
+                "--out",
+                str(tmp_path / "sks.safetensors"),
+            ]
+        ),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert train.returncode == 0, train.stderr[-3000:]
     assert (tmp_path / "sks.safetensors").stat().st_size > 1000

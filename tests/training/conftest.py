@@ -17,8 +17,10 @@ def photos(folder: Path, n: int = 6, size=(320, 256), seed: int = 0) -> Path:
         d = ImageDraw.Draw(im)
         for _ in range(30):
             x, y = rng.randrange(w), rng.randrange(h)
-            d.rectangle([x, y, x + rng.randrange(4, 30), y + rng.randrange(4, 30)],
-                        fill=tuple(rng.randrange(256) for _ in range(3)))
+            d.rectangle(
+                [x, y, x + rng.randrange(4, 30), y + rng.randrange(4, 30)],
+                fill=tuple(rng.randrange(256) for _ in range(3)),
+            )
         r = rng.randrange(40, 90)
         cx, cy = rng.randrange(r, w - r), rng.randrange(r, h - r)
         d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(220, 20, 20))
@@ -40,10 +42,27 @@ def train_spec(tiny_sd, dataset, tmp_path):
     from studio.core.train_specs import TrainSpec
 
     def make(**kw):
-        base = dict(dataset=str(dataset.folder), base=str(tiny_sd), out=str(tmp_path / "out" / "sks.safetensors"),
-                    run_dir=str(tmp_path / "run"), trigger="sks", class_word="disc", steps=6, rank=4, alpha=4,
-                    lr_unet=1e-2, lr_text=1e-2, resolution=64, warmup_steps=0, sample_every=0, checkpoint_every=3,
-                    sample_steps=4, sample_seeds=(1,), device="cpu", ab_grid=False)
+        base = dict(
+            dataset=str(dataset.folder),
+            base=str(tiny_sd),
+            out=str(tmp_path / "out" / "sks.safetensors"),
+            run_dir=str(tmp_path / "run"),
+            trigger="sks",
+            class_word="disc",
+            steps=6,
+            rank=4,
+            alpha=4,
+            lr_unet=1e-2,
+            lr_text=1e-2,
+            resolution=64,
+            warmup_steps=0,
+            sample_every=0,
+            checkpoint_every=3,
+            sample_steps=4,
+            sample_seeds=(1,),
+            device="cpu",
+            ab_grid=False,
+        )
         base.update(kw)
         return TrainSpec(**base)
 

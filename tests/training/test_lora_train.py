@@ -14,13 +14,20 @@ def render(base, lora=None, prompt="a photo of sks disc", seed=3):
     import torch
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(base), local_files_only=True, safety_checker=None,
-                                                   requires_safety_checker=False)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(base), local_files_only=True, safety_checker=None, requires_safety_checker=False
+    )
     pipe.set_progress_bar_config(disable=True)
     if lora is not None:
         pipe.load_lora_weights(str(lora))
-    im = pipe(prompt, num_inference_steps=4, width=64, height=64, output_type="np",
-              generator=torch.Generator().manual_seed(seed)).images[0]
+    im = pipe(
+        prompt,
+        num_inference_steps=4,
+        width=64,
+        height=64,
+        output_type="np",
+        generator=torch.Generator().manual_seed(seed),
+    ).images[0]
     return im
 
 
@@ -54,7 +61,9 @@ def test_resume_ends_bit_identical_to_an_uninterrupted_run(train_spec, tmp_path)
 
     from studio.engine.lora_train import train
 
-    straight = train(train_spec(run_dir=str(tmp_path / "a"), out=str(tmp_path / "a.safetensors")), lambda e: None)
+    straight = train(
+        train_spec(run_dir=str(tmp_path / "a"), out=str(tmp_path / "a.safetensors")), lambda e: None
+    )
     cancel = CancelToken()
 
     def stop_after_checkpoint(e):
@@ -64,7 +73,9 @@ def test_resume_ends_bit_identical_to_an_uninterrupted_run(train_spec, tmp_path)
     spec = train_spec(run_dir=str(tmp_path / "b"), out=str(tmp_path / "b.safetensors"))
     with pytest.raises(JobCancelled):
         train(spec, stop_after_checkpoint, cancel)
-    assert (tmp_path / "b" / "checkpoint-3" / "state.pt").is_file() and not (tmp_path / "b.safetensors").exists()
+    assert (tmp_path / "b" / "checkpoint-3" / "state.pt").is_file() and not (
+        tmp_path / "b.safetensors"
+    ).exists()
     resumed = train(spec, lambda e: None)
     a, b = load_file(straight.path), load_file(resumed.path)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -100,7 +111,9 @@ def test_a_nan_loss_rolls_back_and_says_what_to_lower(train_spec, tmp_path):
     with pytest.raises(StudioError) as info:
         trainer.train()
     msg = info.value.user_message
-    assert "NaN at step 5" in msg and "rolled back to the checkpoint at step 3" in msg and "learning rate" in msg
+    assert (
+        "NaN at step 5" in msg and "rolled back to the checkpoint at step 3" in msg and "learning rate" in msg
+    )
     saved = torch.load(tmp_path / "run" / "checkpoint-3" / "state.pt", weights_only=False)["lora"]["unet"]
     now = trainer.lora_state()["unet"]
     assert all(torch.equal(saved[k], now[k]) for k in saved)  # the weights in memory are the checkpoint's
@@ -132,9 +145,28 @@ def test_studio_train_cli_end_to_end_and_resume(tiny_sd, tmp_path):
 
     pics = photos(tmp_path / "pics", n=4)
     out = tmp_path / "me.safetensors"
-    r = studio("train", "--images", str(pics), "--trigger", "sks", "--class", "disc", "--base", str(tiny_sd),
-               "--steps", "4", "--rank", "4", "--resolution", "64", "--out", str(out), "--json",
-               home=tmp_path / "home", timeout=300)
+    r = studio(
+        "train",
+        "--images",
+        str(pics),
+        "--trigger",
+        "sks",
+        "--class",
+        "disc",
+        "--base",
+        str(tiny_sd),
+        "--steps",
+        "4",
+        "--rank",
+        "4",
+        "--resolution",
+        "64",
+        "--out",
+        str(out),
+        "--json",
+        home=tmp_path / "home",
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["step"] for x in lines if "loss" in x] == [1, 2, 3, 4]

@@ -44,8 +44,11 @@ def test_the_captioner_describes_what_it_sees_and_is_listed_as_one(tiny_captione
     made = next(e for e in events if isinstance(e, CaptionsMade))
     assert made.captions == (("0000.png", "a photo of a red disc"),)  # the user's caption was not asked for
     events.clear()
-    Captioner()(CaptionSpec(dataset=str(ds.folder), model=str(tiny_captioner), overwrite=True), CancelToken(),
-                events.append)
+    Captioner()(
+        CaptionSpec(dataset=str(ds.folder), model=str(tiny_captioner), overwrite=True),
+        CancelToken(),
+        events.append,
+    )
     made = next(e for e in events if isinstance(e, CaptionsMade))
     assert dict(made.captions) == {"0000.png": "a photo of a red disc", "0001.png": "a photo of a blue sky"}
     [entry] = scan_folder(tiny_captioner.parent, "models folder")
@@ -71,14 +74,30 @@ def test_class_pictures_are_generated_once_and_take_part_in_the_loss(train_spec,
     with pytest.raises(StudioError, match="class word"):
         train(train_spec(class_word="", class_dir=str(tmp_path / "c"), class_images=2), lambda e: None)
     plain: list = []
-    train(train_spec(steps=3, run_dir=str(tmp_path / "r0"), out=str(tmp_path / "o0.safetensors")), plain.append)
+    train(
+        train_spec(steps=3, run_dir=str(tmp_path / "r0"), out=str(tmp_path / "o0.safetensors")), plain.append
+    )
     folder = tmp_path / "class-disc"
     prior: list = []
-    train(train_spec(steps=3, class_dir=str(folder), class_images=3, run_dir=str(tmp_path / "r1"),
-                     out=str(tmp_path / "o1.safetensors")), prior.append)
+    train(
+        train_spec(
+            steps=3,
+            class_dir=str(folder),
+            class_images=3,
+            run_dir=str(tmp_path / "r1"),
+            out=str(tmp_path / "o1.safetensors"),
+        ),
+        prior.append,
+    )
     made = sorted(p.name for p in folder.iterdir())
-    assert made == ["class-0000.png", "class-0000.txt", "class-0001.png", "class-0001.txt", "class-0002.png",
-                    "class-0002.txt"]
+    assert made == [
+        "class-0000.png",
+        "class-0000.txt",
+        "class-0001.png",
+        "class-0001.txt",
+        "class-0002.png",
+        "class-0002.txt",
+    ]
     assert (folder / "class-0001.txt").read_text() == "a photo of disc"
     assert Image.open(folder / "class-0000.png").size == (64, 64)
     loss = [e.loss for e in plain if isinstance(e, TrainStep)]
@@ -86,8 +105,16 @@ def test_class_pictures_are_generated_once_and_take_part_in_the_loss(train_spec,
     assert with_prior[0] != pytest.approx(loss[0])  # the class pictures' loss is added in
     stamp = (folder / "class-0000.png").stat().st_mtime_ns
     again: list = []
-    train(train_spec(steps=1, class_dir=str(folder), class_images=3, run_dir=str(tmp_path / "r2"),
-                     out=str(tmp_path / "o2.safetensors")), again.append)
+    train(
+        train_spec(
+            steps=1,
+            class_dir=str(folder),
+            class_images=3,
+            run_dir=str(tmp_path / "r2"),
+            out=str(tmp_path / "o2.safetensors"),
+        ),
+        again.append,
+    )
     assert len(list(folder.glob("*.png"))) == 3 and (folder / "class-0000.png").stat().st_mtime_ns == stamp
     assert not any("Generating" in getattr(e, "text", "") for e in again)
 
@@ -123,16 +150,21 @@ def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_
     spec = train_spec(steps=4, run_dir=str(tmp_path / "runs" / "first"))
     profile = base_profile(spec.base)
     assert profile.family == "sd1" and profile.unet_params and profile.params > profile.unet_params
-    rough, how = estimate_seconds(replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs")
+    rough, how = estimate_seconds(
+        replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs"
+    )
     assert how.startswith("rough")
     bigger, _ = estimate_seconds(replace(spec, steps=400, resolution=512), "sd1", "cpu", 0.86e9)
     assert bigger > 100 * rough  # SD 1.5 at 512 px is a different matter
     train(spec, lambda e: None)
     per_step = json.loads((tmp_path / "runs" / "first" / "status.json").read_text())["seconds_per_step"]
-    measured, how = estimate_seconds(replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs")
+    measured, how = estimate_seconds(
+        replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs"
+    )
     assert how == "measured on an earlier run" and measured == pytest.approx(400 * per_step)
-    other, how = estimate_seconds(replace(spec, steps=400, resolution=128), "sd1", "cpu", profile.unet_params,
-                                  tmp_path / "runs")
+    other, how = estimate_seconds(
+        replace(spec, steps=400, resolution=128), "sd1", "cpu", profile.unet_params, tmp_path / "runs"
+    )
     assert how.startswith("rough")  # another resolution is not the same run
     needed, refusal = memory_needed(replace(spec, resolution=1024), "sdxl", "cuda", free=8 << 30)
     assert refusal and "8.0 GB is free" in refusal and needed > 8 << 30
@@ -158,8 +190,14 @@ def test_an_sdxl_lora_trains_with_both_text_encoders_and_loads_back(train_spec, 
         pipe.set_progress_bar_config(disable=True)
         if lora:
             pipe.load_lora_weights(lora)
-        return pipe("a photo of sks disc", num_inference_steps=3, width=64, height=64, output_type="np",
-                    generator=torch.Generator().manual_seed(1)).images[0]
+        return pipe(
+            "a photo of sks disc",
+            num_inference_steps=3,
+            width=64,
+            height=64,
+            output_type="np",
+            generator=torch.Generator().manual_seed(1),
+        ).images[0]
 
     assert np.abs(render() - render(done.path)).mean() * 255 > 0.5
 

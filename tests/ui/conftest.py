@@ -15,7 +15,13 @@ def studio(qtbot, tiny_sd, home):
     qtbot.addWidget(st.window)
     s = st.session
     s.choose_model(str(tiny_sd))
-    for key, value in {"width": 64, "height": 64, "steps": 4, "sampler": "Euler", "schedule": "Automatic"}.items():
+    for key, value in {
+        "width": 64,
+        "height": 64,
+        "steps": 4,
+        "sampler": "Euler",
+        "schedule": "Automatic",
+    }.items():
         s.set(key, value)
     st.window.resize(1200, 800)
     st.window.show()

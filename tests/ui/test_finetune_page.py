@@ -19,8 +19,12 @@ def test_build_caption_train_watch_cancel(qtbot, studio, tiny_sd, tmp_path):
     assert page.table.rowCount() == 4 and "4 of 4 pictures" in page.summary.text()
     page.table.item(1, 1).setText("a red disc on a table")  # edit a caption in the grid
     assert session.dataset.images[1].caption == "a red disc on a table"
-    assert session.dataset.path(session.dataset.images[1]).with_suffix(".txt").read_text() \
+    assert (
+        session.dataset.path(session.dataset.images[1])
+        .with_suffix(".txt")
+        .read_text()
         .endswith("a red disc on a table")
+    )
     page.trigger.setText("zwx")
     page.class_word.setText("disc")
     page.set_base_choices([("tiny", str(tiny_sd))])
@@ -75,7 +79,9 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
     page.resolution.setValue(64)
     centred = view.crop_rect()
     r = view.picture_rect()
-    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=r.topLeft().toPoint() + QPoint(3, int(r.height() / 2)))
+    qtbot.mouseClick(
+        view, Qt.MouseButton.LeftButton, pos=r.topLeft().toPoint() + QPoint(3, int(r.height() / 2))
+    )
     assert session.dataset.images[0].focus[0] < 0.05
     assert view.crop_rect().left() < centred.left()  # the crop moved to the left edge
     assert "focus" in (session.dataset.folder / "dataset.json").read_text()
@@ -104,5 +110,10 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
     page.checkpointing.setChecked(True)
     page.preset.setCurrentIndex(page.preset.findData("style"))  # the preset sets the text encoder's LR
     spec = session.build_spec("x")
-    assert (spec.epochs, spec.batch_size, spec.schedule, spec.gradient_checkpointing) == (3, 2, "cosine", True)
+    assert (spec.epochs, spec.batch_size, spec.schedule, spec.gradient_checkpointing) == (
+        3,
+        2,
+        "cosine",
+        True,
+    )
     assert spec.lr_text == 0.0 and spec.rank == 32

@@ -17,10 +17,21 @@ def fill_gallery(st, prompts):
     store = st.runtime.gallery
     items = []
     for i, prompt in enumerate(prompts):
-        spec = GenerateSpec(model=str(st.session.value("model")), prompt=prompt, negative_prompt="ugly",
-                            width=64, height=64, steps=7 + i, cfg_scale=5.5, seed=1000 + i, sampler="Euler a",
-                            schedule="Automatic")
-        items.append(store.save(Image.new("RGB", (64, 64), (40 * i % 255, 90, 200)), spec, RenderInfo(seed=1000 + i)))
+        spec = GenerateSpec(
+            model=str(st.session.value("model")),
+            prompt=prompt,
+            negative_prompt="ugly",
+            width=64,
+            height=64,
+            steps=7 + i,
+            cfg_scale=5.5,
+            seed=1000 + i,
+            sampler="Euler a",
+            schedule="Automatic",
+        )
+        items.append(
+            store.save(Image.new("RGB", (64, 64), (40 * i % 255, 90, 200)), spec, RenderInfo(seed=1000 + i))
+        )
     page = st.window.gallery_page
     page.refresh()
     return page, items
@@ -74,8 +85,14 @@ def test_use_these_settings_fills_the_image_panel_exactly(qtbot, studio):
     qtbot.mouseClick(page.use_btn, Qt.MouseButton.LeftButton)
     s = studio.session
     assert studio.window.tabs.currentWidget() is studio.window.image_page
-    assert (s.value("prompt"), s.value("negative_prompt"), s.value("seed"), s.value("steps"), s.value("cfg_scale"),
-            s.value("sampler")) == ("a lighthouse (at night:1.2)", "ugly", 1000, 7, 5.5, "Euler a")
+    assert (
+        s.value("prompt"),
+        s.value("negative_prompt"),
+        s.value("seed"),
+        s.value("steps"),
+        s.value("cfg_scale"),
+        s.value("sampler"),
+    ) == ("a lighthouse (at night:1.2)", "ugly", 1000, 7, 5.5, "Euler a")
     assert studio.window.image_page.prompt_panel.prompt.toPlainText() == "a lighthouse (at night:1.2)"
 
 
@@ -88,11 +105,15 @@ def test_use_as_init_links_the_result_to_its_parent(qtbot, studio):
     s.set("strength", 0.5)
     s.set("prompt", "the child")
     studio.session.generate()
-    qtbot.waitUntil(lambda: any(r.prompt == "the child" for r in
-                                page.model.store.rows(page.model.store.ids())), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: any(r.prompt == "the child" for r in page.model.store.rows(page.model.store.ids())),
+        timeout=60_000,
+    )
     qtbot.waitUntil(lambda: not studio.queue.busy, timeout=10_000)
     page.refresh()
-    child_row = next(r for r in range(page.model.rowCount()) if page.model.data(page.model.index(r)) == "the child")
+    child_row = next(
+        r for r in range(page.model.rowCount()) if page.model.data(page.model.index(r)) == "the child"
+    )
     page.grid.setCurrentIndex(page.model.index(child_row))
     assert page.parent_btn.isEnabled()
     qtbot.mouseClick(page.parent_btn, Qt.MouseButton.LeftButton)
@@ -104,8 +125,11 @@ def test_use_as_init_links_the_result_to_its_parent(qtbot, studio):
 
 def test_dropped_image_from_another_tool_is_imported_with_its_recipe(qtbot, studio, tmp_path):
     info = PngInfo()
-    info.add_text("parameters", "a misty forest\nNegative prompt: people\nSteps: 31, Sampler: DPM++ 2M, "
-                                "Schedule type: Karras, CFG scale: 6, Seed: 77, Size: 48x48, Model: foo")
+    info.add_text(
+        "parameters",
+        "a misty forest\nNegative prompt: people\nSteps: 31, Sampler: DPM++ 2M, "
+        "Schedule type: Karras, CFG scale: 6, Seed: 77, Size: 48x48, Model: foo",
+    )
     src = tmp_path / "forest.png"
     Image.new("RGB", (48, 48), "green").save(src, pnginfo=info)
     page = studio.window.gallery_page
@@ -116,8 +140,14 @@ def test_dropped_image_from_another_tool_is_imported_with_its_recipe(qtbot, stud
     assert "automatic1111" in page.recipe.toPlainText()
     page.use_settings()
     s = studio.session
-    assert (s.value("prompt"), s.value("seed"), s.value("steps"), s.value("sampler"), s.value("schedule"),
-            s.value("width")) == ("a misty forest", 77, 31, "DPM++ 2M", "Karras", 48)
+    assert (
+        s.value("prompt"),
+        s.value("seed"),
+        s.value("steps"),
+        s.value("sampler"),
+        s.value("schedule"),
+        s.value("width"),
+    ) == ("a misty forest", 77, 31, "DPM++ 2M", "Karras", 48)
 
 
 def test_thumbnails_load_off_the_gui_thread_and_export(qtbot, studio, tmp_path):

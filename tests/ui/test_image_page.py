@@ -147,7 +147,13 @@ def test_use_these_settings_restores_the_recipe_exactly(qtbot, studio):
     generate_with_keyboard(qtbot, studio, "a (blue:1.2) square")
     wait_result(qtbot, page)
     seed = s.last_seed
-    for key, value in {"prompt": "other", "negative_prompt": "", "cfg_scale": 9.0, "seed": -1, "steps": 9}.items():
+    for key, value in {
+        "prompt": "other",
+        "negative_prompt": "",
+        "cfg_scale": 9.0,
+        "seed": -1,
+        "steps": 9,
+    }.items():
         s.set(key, value)
     page.use_settings.click()
     assert page.prompt_panel.prompt.toPlainText() == "a (blue:1.2) square"

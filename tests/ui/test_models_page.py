@@ -10,15 +10,19 @@ from PySide6.QtCore import Qt
 
 
 def write_header(path, tensors):
-    raw = json.dumps({k: {"dtype": "F16", "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}).encode()
+    raw = json.dumps(
+        {k: {"dtype": "F16", "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}
+    ).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw)
 
 
 def test_models_room_lists_identifies_and_uses(qtbot, studio, tiny_sd, tiny_lm, tmp_path):
     models = studio.runtime.paths.models_dir
     shutil.copytree(tiny_sd, models / "pipe-a")
-    write_header(models / "ink.safetensors",
-                 {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 768]})
+    write_header(
+        models / "ink.safetensors",
+        {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 768]},
+    )
     other = tmp_path / "comfy-models"
     shutil.copytree(tiny_lm, other / "my-lm")
     page = studio.window.models_page
@@ -56,8 +60,10 @@ def test_hash_on_demand_shows_sha256_and_autov2(qtbot, studio):
 
     models = studio.runtime.paths.models_dir
     lora = models / "hashme.safetensors"
-    write_header(lora, {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight":
-                        [4, 768]})
+    write_header(
+        lora,
+        {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [4, 768]},
+    )
     page = studio.window.models_page
     lib = page.model
     with qtbot.waitSignal(lib.scanned, timeout=30_000):
@@ -75,13 +81,19 @@ def test_hash_on_demand_shows_sha256_and_autov2(qtbot, studio):
 
 def test_search_family_override_and_import(qtbot, studio, tmp_path):
     models = studio.runtime.paths.models_dir
-    write_header(models / "mystery-sd2.safetensors", {
-        "model.diffusion_model.input_blocks.0.0.weight": [320, 4, 3, 3],
-        "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 1024]})
+    write_header(
+        models / "mystery-sd2.safetensors",
+        {
+            "model.diffusion_model.input_blocks.0.0.weight": [320, 4, 3, 3],
+            "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 1024],
+        },
+    )
     outside = tmp_path / "downloads" / "ink.safetensors"
     outside.parent.mkdir()
-    write_header(outside, {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight":
-                           [8, 768]})
+    write_header(
+        outside,
+        {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 768]},
+    )
     page = studio.window.models_page
     lib = page.model
     with qtbot.waitSignal(lib.scanned, timeout=30_000):
@@ -114,8 +126,10 @@ def test_download_dialog_fetches_from_a_local_hub(qtbot, studio, tmp_path, monke
     from tests.fake_hub import FakeHub, FakeRepo
 
     hub = FakeHub({"someone/xl-thing": FakeRepo({"thing.safetensors": b"", "README.md": b"hi"})})
-    data = (tmp_path / "x.safetensors")
-    write_header(data, {"lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 2048]})
+    data = tmp_path / "x.safetensors"
+    write_header(
+        data, {"lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 2048]}
+    )
     hub.repos["someone/xl-thing"].files["thing.safetensors"] = data.read_bytes()
     url, server = hub.start()
     monkeypatch.setenv("HF_ENDPOINT", url)

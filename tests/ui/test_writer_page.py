@@ -157,8 +157,10 @@ def test_lorebook_entries_reach_the_model_when_their_key_appears(qtbot, studio, 
     page = writer(studio, tiny_lm, max_new_tokens=20)
     page._add_lore_row("dragon, wyrm", "Dragons here breathe frost.")
     page._add_lore_row("castle", "The castle is ruined.")
-    assert page.session.value("lorebook") == [["dragon, wyrm", "Dragons here breathe frost."],
-                                              ["castle", "The castle is ruined."]]
+    assert page.session.value("lorebook") == [
+        ["dragon, wyrm", "Dragons here breathe frost."],
+        ["castle", "The castle is ruined."],
+    ]
     type_story(qtbot, page, "Far away a wyrm stirred.")
     got = []
     page.session.contextReady.connect(got.append)
@@ -206,11 +208,15 @@ def test_chat_pane_brainstorms_with_the_same_model(qtbot, studio, tiny_lm):
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     assert ended[0][0] == "finished"
     assert [role for role, _ in page.chat_messages] == ["user", "assistant"]
-    assert "You: Name three ships" in page.chat_view.toPlainText() and "Model: " in page.chat_view.toPlainText()
+    assert (
+        "You: Name three ships" in page.chat_view.toPlainText() and "Model: " in page.chat_view.toPlainText()
+    )
     assert page.editor.toPlainText() == "The manuscript stays as it is."  # the reply went to the chat only
 
 
-def test_a_document_changed_by_another_program_is_never_overwritten_silently(qtbot, studio, tiny_lm, monkeypatch):
+def test_a_document_changed_by_another_program_is_never_overwritten_silently(
+    qtbot, studio, tiny_lm, monkeypatch
+):
     import os
     import time as _time
 
@@ -243,6 +249,7 @@ def test_a_text_job_behind_an_image_batch_shows_as_queued(qtbot, studio, tiny_lm
     text_job = page.session.job_id
     rows = {r.id: r for r in studio.queue.rows()}
     assert rows[text_job].state is JobState.QUEUED and "text" in studio.queue.data(
-        studio.queue.index(list(rows).index(text_job)))
+        studio.queue.index(list(rows).index(text_job))
+    )
     qtbot.waitUntil(lambda: studio.queue.row_of(text_job).state is JobState.DONE, timeout=120_000)
     assert studio.queue.row_of(image_job).state is JobState.DONE

@@ -17,8 +17,21 @@ from .test_job_queue import FakeRunner
 def builtin(tiny_sd, tmp_path, monkeypatch):
     folder = tmp_path / "builtin" / "shapes"
     shutil.copytree(tiny_sd, folder)
-    (folder / "studio.json").write_text(json.dumps({"label": "Shapes (built-in demo)", "recommended": {
-        "width": 64, "height": 64, "steps": 20, "cfg_scale": 5.0, "sampler": "DPM++ 2M", "schedule": "Karras"}}))
+    (folder / "studio.json").write_text(
+        json.dumps(
+            {
+                "label": "Shapes (built-in demo)",
+                "recommended": {
+                    "width": 64,
+                    "height": 64,
+                    "steps": 20,
+                    "cfg_scale": 5.0,
+                    "sampler": "DPM++ 2M",
+                    "schedule": "Karras",
+                },
+            }
+        )
+    )
     monkeypatch.setattr(builtin_models, "BUILTIN_IMAGE_DIRS", (folder,))
     return folder
 

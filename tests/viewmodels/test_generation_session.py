@@ -42,9 +42,20 @@ def test_lora_tags_in_the_prompt_resolve_to_files(session, tmp_path):
 
 
 def test_apply_spec_fills_every_field(session, tmp_path):
-    spec = GenerateSpec(model=str(tmp_path), prompt="p", negative_prompt="n", width=640, height=384, steps=33,
-                        cfg_scale=4.5, seed=2**40, sampler="Euler a", schedule="Automatic", clip_skip=2,
-                        batch_size=4)
+    spec = GenerateSpec(
+        model=str(tmp_path),
+        prompt="p",
+        negative_prompt="n",
+        width=640,
+        height=384,
+        steps=33,
+        cfg_scale=4.5,
+        seed=2**40,
+        sampler="Euler a",
+        schedule="Automatic",
+        clip_skip=2,
+        batch_size=4,
+    )
     session.apply_spec(spec)
     got = session.build_spec()
     assert got == spec.replace(batch_size=1)

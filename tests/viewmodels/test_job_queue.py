@@ -46,8 +46,12 @@ def test_progress_text_counts_images_and_estimates_time_left(qtbot, monkeypatch)
     queue.progressChanged.connect(lambda f, t: texts.append((round(f, 2), t)))
     clock = iter([100.0, 100.0, 101.0, 102.0])
     monkeypatch.setattr("studio.viewmodels.job_queue.time.monotonic", lambda: next(clock))
-    for e in (Started(job), Progress(job, step=1, total=10, item=0, items=2), Progress(job, step=2, total=10, item=0, items=2),
-              Progress(job, step=3, total=10, item=0, items=2)):
+    for e in (
+        Started(job),
+        Progress(job, step=1, total=10, item=0, items=2),
+        Progress(job, step=2, total=10, item=0, items=2),
+        Progress(job, step=3, total=10, item=0, items=2),
+    ):
         bridge.post(e)
     qtbot.waitUntil(lambda: len(texts) == 4)
     assert texts[1] == (0.05, "Image 1 of 2 · Step 1/10")

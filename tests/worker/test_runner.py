@@ -100,7 +100,10 @@ def test_failing_handler_reports_failed_and_runner_keeps_serving(setup):
     assert runner.wait_idle(5)
     failures = {e.job_id: e.error for e in rec.events if isinstance(e, Failed)}
     assert failures[bad].kind is ErrorKind.OUT_OF_MEMORY
-    assert failures[crash].kind is ErrorKind.INTERNAL and "ZeroDivisionError: boom" in failures[crash].user_message
+    assert (
+        failures[crash].kind is ErrorKind.INTERNAL
+        and "ZeroDivisionError: boom" in failures[crash].user_message
+    )
     assert "Traceback" in failures[crash].details
     assert rec.of(good)[-1] == "Finished"
 

@@ -28,8 +28,9 @@ CLASSES = (*SHAPES, *EXTRA_SHAPES)
 def colours_of(image: Image.Image) -> tuple[str, str | None]:
     """(background colour, shape colour or None) by border/centre analysis."""
     a = np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.float32)
-    border = np.concatenate([a[:3].reshape(-1, 3), a[-3:].reshape(-1, 3), a[:, :3].reshape(-1, 3),
-                             a[:, -3:].reshape(-1, 3)])
+    border = np.concatenate(
+        [a[:3].reshape(-1, 3), a[-3:].reshape(-1, 3), a[:, :3].reshape(-1, 3), a[:, -3:].reshape(-1, 3)]
+    )
     bg_rgb = np.median(border, axis=0)
     background = nearest_color(tuple(bg_rgb))
     # A shape pixel is one clearly off the background that reads as another palette colour. A fixed distance
@@ -51,8 +52,16 @@ def _classifier() -> Any:
     def block(i: int, o: int) -> list[Any]:
         return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
 
-    return nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64), *block(64, 64), nn.Flatten(),
-                         nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, len(CLASSES)))
+    return nn.Sequential(
+        *block(1, 16),
+        *block(16, 32),
+        *block(32, 64),
+        *block(64, 64),
+        nn.Flatten(),
+        nn.Linear(64 * 4 * 4, 64),
+        nn.ReLU(),
+        nn.Linear(64, len(CLASSES)),
+    )
 
 
 def _shape_input(images: list[Image.Image]) -> Any:
@@ -74,7 +83,7 @@ def _soften(x: Any, torch: Any) -> Any:
     for m in x:
         sigma = float(torch.empty(1).uniform_(0.01, 2.2))
         r = torch.arange(-4, 5, dtype=torch.float32)
-        k = torch.exp(-(r ** 2) / (2 * sigma ** 2))
+        k = torch.exp(-(r**2) / (2 * sigma**2))
         k = k / k.sum()
         m = torch.nn.functional.conv2d(m[None], k.view(1, 1, 1, -1), padding=(0, 4))
         m = torch.nn.functional.conv2d(m, k.view(1, 1, -1, 1), padding=(4, 0))[0]
@@ -108,8 +117,15 @@ def train_classifier(out: Path, steps: int = 3000, batch: int = 64) -> float:
         scenes = []
         for _ in range(n):
             c, b = rng.sample(list(COLORS), 2)
-            scenes.append(Scene(rng.choice(CLASSES), c, b, rng.choice([None, "small", "big"]),
-                                rng.choice([None, None, "on the left", "on the right", "at the top", "at the bottom"])))
+            scenes.append(
+                Scene(
+                    rng.choice(CLASSES),
+                    c,
+                    b,
+                    rng.choice([None, "small", "big"]),
+                    rng.choice([None, None, "on the left", "on the right", "at the top", "at the bottom"]),
+                )
+            )
         images = [render(s, rng=rng) for s in scenes]
         return _shape_input(images), torch.tensor([CLASSES.index(s.shape) for s in scenes])
 
@@ -118,7 +134,9 @@ def train_classifier(out: Path, steps: int = 3000, batch: int = 64) -> float:
     for step in range(steps):
         idx = torch.randint(0, len(pool_y), (batch,))
         x, y = pool_x[idx], pool_y[idx]
-        x = _soften(x, torch) + 0.08 * torch.randn_like(x)  # generated images are never as clean as rendered ones
+        x = _soften(x, torch) + 0.08 * torch.randn_like(
+            x
+        )  # generated images are never as clean as rendered ones
         loss = lossf(net(x), y)
         opt.zero_grad()
         loss.backward()
@@ -130,8 +148,11 @@ def train_classifier(out: Path, steps: int = 3000, batch: int = 64) -> float:
     with torch.no_grad():
         acc = float((net(x).argmax(1) == y).float().mean())
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / "classifier.safetensors"),
-              metadata={"classes": ",".join(CLASSES), "accuracy_on_rendered": f"{acc:.4f}"})
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()},
+        str(out / "classifier.safetensors"),
+        metadata={"classes": ",".join(CLASSES), "accuracy_on_rendered": f"{acc:.4f}"},
+    )
     return acc
 
 
@@ -174,8 +195,16 @@ def score(images: list[Image.Image], scenes: list[Scene], reader: ShapeReader) -
     return {k: v / len(images) for k, v in hits.items()}
 
 
-def generate(model: str, scenes: list[Scene], steps: int, cfg: float, sampler: str, schedule: str,
-             seed: int = 1000, loras: tuple = ()) -> list[Image.Image]:
+def generate(
+    model: str,
+    scenes: list[Scene],
+    steps: int,
+    cfg: float,
+    sampler: str,
+    schedule: str,
+    seed: int = 1000,
+    loras: tuple = (),
+) -> list[Image.Image]:
     """Images for the scenes through Studio's own engine (the same road as the app)."""
     import tempfile
 
@@ -186,11 +215,23 @@ def generate(model: str, scenes: list[Scene], steps: int, cfg: float, sampler: s
     from studio.engine.image import ImageEngine
 
     tmp = Path(tempfile.mkdtemp(prefix="shapes-eval-"))
-    engine = ImageEngine(GalleryStore(tmp / "out", tmp / "index.sqlite", dated=False), HashCache(tmp / "h.json"))
+    engine = ImageEngine(
+        GalleryStore(tmp / "out", tmp / "index.sqlite", dated=False), HashCache(tmp / "h.json")
+    )
     images = []
     for i, scene in enumerate(scenes):
-        spec = GenerateSpec(model=model, prompt=scene.prompt, width=64, height=64, steps=steps, cfg_scale=cfg,
-                            seed=seed + i, sampler=sampler, schedule=schedule, loras=loras)
+        spec = GenerateSpec(
+            model=model,
+            prompt=scene.prompt,
+            width=64,
+            height=64,
+            steps=steps,
+            cfg_scale=cfg,
+            seed=seed + i,
+            sampler=sampler,
+            schedule=schedule,
+            loras=loras,
+        )
         item = engine.generate(spec, CancelToken(), lambda e: None)[0]
         with Image.open(item.path) as im:
             images.append(im.convert("RGB"))
@@ -226,8 +267,17 @@ def main(argv: list[str] | None = None) -> None:
         for i, im in enumerate(images):
             grid.paste(im, ((i % cols) * 64, (i // cols) * 64))
         grid.save(a.grid)
-    print(json.dumps({"prompts": len(scenes), "steps": a.steps, "cfg": a.cfg, "sampler": f"{a.sampler} {a.schedule}",
-                      **{k: round(v, 4) for k, v in result.items()}}))
+    print(
+        json.dumps(
+            {
+                "prompts": len(scenes),
+                "steps": a.steps,
+                "cfg": a.cfg,
+                "sampler": f"{a.sampler} {a.schedule}",
+                **{k: round(v, 4) for k, v in result.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,24 +22,41 @@ from studio.core.builtin_models import BUILTIN_IMAGE_DIRS
 from studio.core.shapes_world import COLORS, Scene, render
 
 SHAPES_DIR = BUILTIN_IMAGE_DIRS[0]
-EVAL_PAIRS = (("yellow", "black"), ("red", "white"), ("blue", "yellow"), ("white", "purple"),
-              ("green", "orange"), ("orange", "blue"), ("purple", "green"), ("black", "red"))
+EVAL_PAIRS = (
+    ("yellow", "black"),
+    ("red", "white"),
+    ("blue", "yellow"),
+    ("white", "purple"),
+    ("green", "orange"),
+    ("orange", "blue"),
+    ("purple", "green"),
+    ("black", "red"),
+)
 
 
 def training_scenes(n: int = 20, seed: int = 0) -> list[Scene]:
     """Twenty pictures of stars, as a user would collect them: assorted colours, a few small, big or off-centre."""
     rng = random.Random(seed)
     pairs = [(c, b) for c in COLORS for b in COLORS if c != b and (c, b) not in EVAL_PAIRS]
-    return [Scene("star", c, b, size=rng.choice([None, None, "small", "big"]),
-                  position=rng.choice([None, None, None, "on the left", "on the right", "at the top"]))
-            for c, b in rng.sample(pairs, n)]
+    return [
+        Scene(
+            "star",
+            c,
+            b,
+            size=rng.choice([None, None, "small", "big"]),
+            position=rng.choice([None, None, None, "on the left", "on the right", "at the top"]),
+        )
+        for c, b in rng.sample(pairs, n)
+    ]
 
 
 def eval_scenes() -> list[Scene]:
     return [Scene("star", c, b) for c, b in EVAL_PAIRS]
 
 
-def train(out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: float = 1e-3, seed: int = 0) -> Path:
+def train(
+    out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: float = 1e-3, seed: int = 0
+) -> Path:
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -51,8 +68,9 @@ def train(out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: floa
     from studio.engine.builtin.shapes_model import train_scheduler
 
     torch.manual_seed(seed)
-    pipe = StableDiffusionPipeline.from_pretrained(str(SHAPES_DIR), torch_dtype=torch.float32,
-                                                   local_files_only=True)
+    pipe = StableDiffusionPipeline.from_pretrained(
+        str(SHAPES_DIR), torch_dtype=torch.float32, local_files_only=True
+    )
     unet, vae, te, tok = pipe.unet.float(), pipe.vae, pipe.text_encoder, pipe.tokenizer
     for module in (unet, vae, te):
         module.requires_grad_(False)
@@ -61,14 +79,34 @@ def train(out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: floa
     images = np.stack([np.asarray(render(s, rng=rng), dtype=np.float32) for s in scenes])
     x = torch.from_numpy(images).permute(0, 3, 1, 2) / 127.5 - 1.0
     with torch.no_grad():  # latents of the pictures and of their mirror images (the usual flip augmentation)
-        latents = torch.cat([vae.encode(v).latent_dist.mean for v in (x, x.flip(3))]) * vae.config.scaling_factor
-    ids = tok([s.prompt for s in scenes] * 2, padding="max_length", max_length=tok.model_max_length,
-              truncation=True, return_tensors="pt").input_ids
+        latents = (
+            torch.cat([vae.encode(v).latent_dist.mean for v in (x, x.flip(3))]) * vae.config.scaling_factor
+        )
+    ids = tok(
+        [s.prompt for s in scenes] * 2,
+        padding="max_length",
+        max_length=tok.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
     # The word "star" was never seen in training, so the text encoder learns it too (a LoRA on its attention).
-    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
-                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-    te = inject_adapter_in_model(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
-                                            target_modules=["q_proj", "k_proj", "v_proj", "out_proj"]), te)
+    unet.add_adapter(
+        LoraConfig(
+            r=rank,
+            lora_alpha=rank,
+            init_lora_weights="gaussian",
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        )
+    )
+    te = inject_adapter_in_model(
+        LoraConfig(
+            r=rank,
+            lora_alpha=rank,
+            init_lora_weights="gaussian",
+            target_modules=["q_proj", "k_proj", "v_proj", "out_proj"],
+        ),
+        te,
+    )
     params = [p for m in (unet, te) for p in m.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
     alphas = train_scheduler().alphas_cumprod
@@ -83,7 +121,9 @@ def train(out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: floa
         a = alphas[t].view(-1, 1, 1, 1)
         pred = unet(a.sqrt() * x0 + (1 - a).sqrt() * noise, t, te(ids[idx])[0]).sample
         snr = a.view(-1) / (1 - a.view(-1))  # min-SNR-5 weighting, as in the base model's training
-        loss = (torch.clamp(snr, max=5.0) / snr * F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))).mean()
+        loss = (
+            torch.clamp(snr, max=5.0) / snr * F.mse_loss(pred, noise, reduction="none").mean((1, 2, 3))
+        ).mean()
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / 100)
         opt.zero_grad(set_to_none=True)
@@ -93,9 +133,12 @@ def train(out: Path, steps: int = 2000, rank: int = 16, batch: int = 8, lr: floa
             print(json.dumps({"step": step + 1, "loss": round(loss.item(), 4)}), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     StableDiffusionPipeline.save_lora_weights(
-        str(out.parent), weight_name=out.name, safe_serialization=True,
+        str(out.parent),
+        weight_name=out.name,
+        safe_serialization=True,
         unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
-        text_encoder_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(te)))
+        text_encoder_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(te)),
+    )
     return out
 
 

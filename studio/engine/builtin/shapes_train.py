@@ -64,7 +64,9 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
     vae.train()
     t0 = time.time()
     while step < steps:
-        x = _images_to_tensor([render(random_scene(rng, p_size=0.4, p_position=0.4), rng=rng) for _ in range(batch)])
+        x = _images_to_tensor(
+            [render(random_scene(rng, p_size=0.4, p_position=0.4), rng=rng) for _ in range(batch)]
+        )
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample()).sample
         rec = (recon - x).abs().mean() + (recon - x).pow(2).mean()
@@ -78,12 +80,27 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
         opt.step()
         step += 1
         if step % 100 == 0 or step == steps:
-            log(work, {"stage": "vae", "step": step, "rec": round(float(rec), 5), "kl": round(float(kl), 3),
-                        "s_per_step": round((time.time() - t0) / 100, 3)})
+            log(
+                work,
+                {
+                    "stage": "vae",
+                    "step": step,
+                    "rec": round(float(rec), 5),
+                    "kl": round(float(kl), 3),
+                    "s_per_step": round((time.time() - t0) / 100, 3),
+                },
+            )
             t0 = time.time()
         if step % 500 == 0 or step == steps:
-            save_atomic({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step,
-                          "rng": _plain(rng.getstate())}, ckpt)
+            save_atomic(
+                {
+                    "model": vae.state_dict(),
+                    "opt": opt.state_dict(),
+                    "step": step,
+                    "rng": _plain(rng.getstate()),
+                },
+                ckpt,
+            )
 
 
 def _plain(state: Any) -> Any:
@@ -108,11 +125,13 @@ def build_data(work: Path, images: int, batch: int = 256) -> None:
     latents = []
     with torch.no_grad():
         for i in range(0, images, batch):
-            x = _images_to_tensor([render(s, rng=rng) for s in scenes[i:i + batch]])
+            x = _images_to_tensor([render(s, rng=rng) for s in scenes[i : i + batch]])
             latents.append(vae.encode(x).latent_dist.mean)
     lat = torch.cat(latents)
     scale = float(1.0 / lat.std())
-    save_atomic({"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.pt")
+    save_atomic(
+        {"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.pt"
+    )
     log(work, {"stage": "data", "images": images, "latent_std": float(lat.std()), "scaling_factor": scale})
 
 
@@ -127,7 +146,9 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
     unet, te = comps["unet"], comps["text_encoder"]
     data = _load(work / "data.pt")
     latents, prompts, scale = data["latents"], data["prompts"], data["scale"]
-    ids_all = tok(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    ids_all = tok(
+        prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+    ).input_ids
     empty = tok([""], padding="max_length", max_length=77, return_tensors="pt").input_ids[0]
     params = list(unet.parameters()) + list(te.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
@@ -181,14 +202,40 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
                 e.mul_(d).add_(p.detach(), alpha=1 - d)
         losses.append(float(loss))
         if step % 100 == 0:
-            log(work, {"stage": "unet", "step": step, "loss": round(sum(losses) / len(losses), 5),
-                        "lr": round(opt.param_groups[0]["lr"], 6), "s_per_step": round((time.time() - t0) / 100, 3)})
+            log(
+                work,
+                {
+                    "stage": "unet",
+                    "step": step,
+                    "loss": round(sum(losses) / len(losses), 5),
+                    "lr": round(opt.param_groups[0]["lr"], 6),
+                    "s_per_step": round((time.time() - t0) / 100, 3),
+                },
+            )
             t0, losses = time.time(), []
         if step % 500 == 0 or step == steps:
-            save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
-                          "ema": ema, "step": step, "gen": gen.get_state()}, ckpt)
-    save_atomic({"unet": unet.state_dict(), "te": te.state_dict(), "opt": opt.state_dict(),
-                  "ema": ema, "step": step, "gen": gen.get_state()}, ckpt)
+            save_atomic(
+                {
+                    "unet": unet.state_dict(),
+                    "te": te.state_dict(),
+                    "opt": opt.state_dict(),
+                    "ema": ema,
+                    "step": step,
+                    "gen": gen.get_state(),
+                },
+                ckpt,
+            )
+    save_atomic(
+        {
+            "unet": unet.state_dict(),
+            "te": te.state_dict(),
+            "opt": opt.state_dict(),
+            "ema": ema,
+            "step": step,
+            "gen": gen.get_state(),
+        },
+        ckpt,
+    )
 
 
 # -- stage 4: export as a diffusers pipeline ------------------------------------------------------------------------
@@ -205,17 +252,32 @@ def export(work: Path, out: Path, dtype: str = "fp16") -> Path:
     with torch.no_grad():
         for p, e in zip(params, state["ema"], strict=True):
             p.copy_(e)
-    pipe: Any = StableDiffusionPipeline(vae=comps["vae"], text_encoder=comps["text_encoder"], tokenizer=tok,
-                                   unet=comps["unet"], scheduler=sampling_scheduler(), safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    pipe: Any = StableDiffusionPipeline(
+        vae=comps["vae"],
+        text_encoder=comps["text_encoder"],
+        tokenizer=tok,
+        unet=comps["unet"],
+        scheduler=sampling_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     if dtype == "fp16":
         pipe.unet.half()  # the VAE and the small text encoder stay fp32: exact colours, no NaN risk
     pipe.save_pretrained(str(out), safe_serialization=True)
     (out / "training.json").write_text(json.dumps({"unet_steps": state["step"], "shapes": SHAPES}, indent=2))
-    card = {"label": "Shapes (built-in demo)",
-            "description": "Coloured shapes on coloured backgrounds, 64×64. Trained by Studio itself.",
-            "recommended": {"width": 64, "height": 64, "steps": 20, "cfg_scale": 5.0, "sampler": "DPM++ 2M",
-                            "schedule": "Karras"}}
+    card = {
+        "label": "Shapes (built-in demo)",
+        "description": "Coloured shapes on coloured backgrounds, 64×64. Trained by Studio itself.",
+        "recommended": {
+            "width": 64,
+            "height": 64,
+            "steps": 20,
+            "cfg_scale": 5.0,
+            "sampler": "DPM++ 2M",
+            "schedule": "Karras",
+        },
+    }
     (out / "studio.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return out
 

@@ -21,10 +21,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
-FORTUNE_FILES = ("fortunes", "wisdom", "platitudes", "people", "humorists", "kids", "pets", "food", "love",
-                 "work", "science", "education", "law", "miscellaneous", "paradoxum", "riddles", "cookie",
-                 "definitions", "tao", "goedel", "medicine", "sports", "politics", "news", "magic",
-                 "computers")
+FORTUNE_FILES = (
+    "fortunes",
+    "wisdom",
+    "platitudes",
+    "people",
+    "humorists",
+    "kids",
+    "pets",
+    "food",
+    "love",
+    "work",
+    "science",
+    "education",
+    "law",
+    "miscellaneous",
+    "paradoxum",
+    "riddles",
+    "cookie",
+    "definitions",
+    "tao",
+    "goedel",
+    "medicine",
+    "sports",
+    "politics",
+    "news",
+    "magic",
+    "computers",
+)
 HOLD_OUT_EVERY = 25
 _VERSE = re.compile(r"^([1-3]?[A-Za-z]+)(\d+):(\d+) (.*)$")
 
@@ -47,7 +71,9 @@ def bible_chapters() -> list[str]:
     """Each chapter of the KJV as one paragraph of verses."""
     if shutil.which("bible") is None:
         raise CorpusMissing("The `bible` command is missing: apt-get install bible-kjv bible-kjv-text")
-    text = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["bible", "-f", "Gen1:1-Rev22:21"], capture_output=True, text=True, check=True
+    ).stdout
     chapters: list[str] = []
     current: tuple[str, str] | None = None
     verses: list[str] = []

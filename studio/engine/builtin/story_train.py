@@ -39,8 +39,9 @@ def train_tokenizer(work: Path) -> Any:
     corpus = load_corpus()
     bpe = ByteLevelBPETokenizer(add_prefix_space=False)
     bpe.train_from_iterator(corpus.train, vocab_size=VOCAB, min_frequency=2, special_tokens=[EOS])
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token=EOS, eos_token=EOS, unk_token=EOS,
-                                  model_max_length=CONTEXT)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, bos_token=EOS, eos_token=EOS, unk_token=EOS, model_max_length=CONTEXT
+    )
     tok.save_pretrained(work / "tokenizer")
     return tok
 
@@ -65,8 +66,13 @@ def encode_documents(tok: Any, docs: list[str]) -> Any:
 def build_model(tok: Any) -> Any:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=len(tok), n_positions=CONTEXT, bos_token_id=tok.eos_token_id,
-                        eos_token_id=tok.eos_token_id, **ARCH)
+    config = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=CONTEXT,
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        **ARCH,
+    )
     return GPT2LMHeadModel(config)
 
 
@@ -101,9 +107,19 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
     order = torch.randperm(blocks, generator=torch.Generator().manual_seed(epoch))
 
     def save() -> None:
-        save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
-                      "pos": pos, "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
-                      "py_rng": random.getstate()}, state_file)
+        save_atomic(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "pos": pos,
+                "rng": rng.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "py_rng": random.getstate(),
+            },
+            state_file,
+        )
 
     model.train()
     start = last_save = time.monotonic()
@@ -112,8 +128,8 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
         if pos + BATCH > blocks:
             epoch, pos = epoch + 1, 0
             order = torch.randperm(blocks, generator=torch.Generator().manual_seed(epoch))
-        idx = order[pos:pos + BATCH]
-        x = torch.stack([stream[i * CONTEXT:i * CONTEXT + CONTEXT].long() for i in idx.tolist()])
+        idx = order[pos : pos + BATCH]
+        x = torch.stack([stream[i * CONTEXT : i * CONTEXT + CONTEXT].long() for i in idx.tolist()])
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, peak_lr)
         loss = model(input_ids=x, labels=x).loss
@@ -124,8 +140,13 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
         step, pos = step + 1, pos + BATCH
         losses.append(loss.item())
         if step % 50 == 0:
-            rec = {"step": step, "epoch": epoch, "loss": round(sum(losses) / len(losses), 4),
-                   "lr": _lr(step, steps, peak_lr), "elapsed_s": round(time.monotonic() - start)}
+            rec = {
+                "step": step,
+                "epoch": epoch,
+                "loss": round(sum(losses) / len(losses), 4),
+                "lr": _lr(step, steps, peak_lr),
+                "elapsed_s": round(time.monotonic() - start),
+            }
             print(json.dumps(rec), flush=True)
             log(work, rec, echo=False)
             losses = []
@@ -153,7 +174,7 @@ def perplexity(model: Any, tok: Any, docs: list[str]) -> dict[str, float]:
     nll, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(stream) - 1, CONTEXT):
-            x = stream[i:i + CONTEXT + 1]
+            x = stream[i : i + CONTEXT + 1]
             if len(x) < 2:
                 break
             out = model(input_ids=x[None, :-1])
@@ -170,9 +191,11 @@ def export(work: Path, out: Path) -> Path:
     model.generation_config.pad_token_id = tok.eos_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    card = {"label": "Storyteller (built-in demo)",
-            "description": "A 4.3 M-parameter GPT-2 trained by Studio on the King James Bible and the BSD fortunes.",
-            "recommended": {"temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.15, "max_new_tokens": 60}}
+    card = {
+        "label": "Storyteller (built-in demo)",
+        "description": "A 4.3 M-parameter GPT-2 trained by Studio on the King James Bible and the BSD fortunes.",
+        "recommended": {"temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.15, "max_new_tokens": 60},
+    }
     (out / "studio.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return out
 
