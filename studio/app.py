@@ -13,8 +13,9 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from studio.core.builtin_models import builtin_image_models, builtin_text_models
+from studio.core.errors import StudioError
 from studio.core.events import ItemSaved
-from studio.core.queue_store import load_pending, save_pending
+from studio.core.queue_store import QueueStore
 from studio.core.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.finetune_page import FinetunePage
@@ -120,7 +121,7 @@ def reconcile_in_background(runtime: Runtime, then: Callable[[], None]) -> threa
             stats = runtime.gallery.reconcile()
         except Exception:  # noqa: BLE001 - a closed store at shutdown; the next start reconciles again
             return
-        if any(stats.values()):
+        if any(stats.values()) or runtime.gallery.notices:
             relay.done.emit()
 
     t = threading.Thread(target=work, name="studio-reconcile", daemon=True)
@@ -133,9 +134,10 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     """The main window over ``runtime``; ``welcome``: show the first-run welcome if it was never shown."""
     bridge = EventBridge()
     runtime.subscribe(bridge.post)
-    queue_file = runtime.paths.queue_file
-    left_over = load_pending(queue_file)  # jobs that were waiting when Studio last closed (or crashed)
-    queue = JobQueue(runtime.runner, bridge, persist=lambda specs: save_pending(queue_file, specs))
+    pending = QueueStore(runtime.paths.queue_file)
+    left_over = pending.take_left_over()  # jobs that were waiting when Studio last closed (or crashed)
+    runtime.notices += left_over.problems
+    queue = JobQueue(runtime.runner, bridge, persist=pending.save)
     s = runtime.settings
     params = dict(s.image_params)
     if s.image_model and not params.get("model"):
@@ -184,7 +186,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     refresh = QTimer(window, singleShot=True, interval=300)
     refresh.timeout.connect(window.gallery_page.refresh)
     bridge.event.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
-    reconcile_in_background(runtime, window.gallery_page.refresh)
+    reconcile_in_background(runtime, lambda: (window.gallery_page.refresh(), show_notices(runtime, window)))
     if welcome and not runtime.settings.welcome_shown:
         QTimer.singleShot(200, studio.show_welcome)
 
@@ -196,9 +198,18 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     window.welcomeRequested.connect(lambda: studio.show_welcome())
     window.closing.connect(studio.shutdown)
     window.restore_state(s.window)
-    if left_over:
-        window.image_page.offer_left_over(left_over)
+    if left_over.specs:
+        window.image_page.offer_left_over(left_over.specs)
+    show_notices(runtime, window)
     return studio
+
+
+def show_notices(runtime: Runtime, window: MainWindow) -> None:
+    """What Studio repaired or could not read, told once: in the window's notice bar and on stderr."""
+    notices = runtime.take_notices()
+    for text in notices:
+        print(f"studio: {text}", file=sys.stderr)
+    window.notices.add(notices)
 
 
 def smoke_test(studio: StudioWindow, started: float) -> None:
@@ -255,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("Studio")
     app.setWindowIcon(app_icon())
-    runtime = build_runtime(args.home)
+    try:
+        runtime = build_runtime(args.home)
+    except StudioError as e:
+        print(f"studio: {e.user_message}", file=sys.stderr)
+        return 2
     apply_theme(app, runtime.settings.theme)
     studio = create_window(runtime, welcome=not (args.quit_after_show or args.smoke_test))
     studio.window.show()

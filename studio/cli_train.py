@@ -24,19 +24,21 @@ def train_command(args: argparse.Namespace) -> int:
         TrainDone,
         TrainSpec,
         TrainStep,
+        read_run_spec,
         validate_train,
         with_preset,
     )
+    from studio.core.untrusted import Unreadable
     from studio.runtime import build_runtime
 
     rt = build_runtime(args.home)
     if args.resume:
         run = Path(args.resume).expanduser().resolve()
-        try:
-            spec = TrainSpec.from_json((run / "spec.json").read_text("utf-8"))
-        except (OSError, ValueError):
+        found = read_run_spec(run)
+        if isinstance(found, Unreadable):
             rt.close()
-            return _fail(f"{run} is not a training run folder (it has no spec.json).", EXIT_USAGE)
+            return _fail(f"{found.why}.", EXIT_USAGE)
+        spec = found
     else:
         missing = [name for name in ("images", "trigger", "out") if not getattr(args, name)]
         if missing:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.atomic import clean_stale_temps
+from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event
 from studio.core.gallery_store import GalleryStore
 from studio.core.hashing import HashCache
@@ -35,7 +37,11 @@ class Runtime:
     image_engine: ImageEngine
     text_engine: TextEngine
     runner: JobRunner
+    trainer: TrainJob
     listeners: list[Listener] = field(default_factory=list)
+    notices: list[str] = field(
+        default_factory=list
+    )  # repairs made at start, to be told once (window, stderr)
     device: DeviceInfo | None = None  # measured on the runner thread once torch is imported
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -57,6 +63,13 @@ class Runtime:
 
     def save_settings(self) -> None:
         save_settings(self.settings, self.paths.settings_file)
+
+    def take_notices(self) -> list[str]:
+        """What was repaired or could not be read at start (and since), each told once."""
+        with self._lock:
+            out = [*self.notices, *self.gallery.take_notices()]
+            self.notices.clear()
+        return out
 
     def warm_up(self) -> None:
         """Import the ML stack on the runner thread, ahead of the first job."""
@@ -85,13 +98,24 @@ class Runtime:
 def build_runtime(
     home: str | Path | None = None, *, settings: Settings | None = None, gallery_dir: Path | None = None
 ) -> Runtime:
-    """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder."""
-    paths = resolve_paths(home).ensure()
+    """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder.
+    Raises ``StudioError`` (INVALID_INPUT) when the data folder or the output folder cannot be one."""
+    paths = ensure_paths(resolve_paths(home))
     settings = settings or load_settings(paths.settings_file)
+    notices = list(settings.notices)
+    clean_leftovers(paths)
     if gallery_dir:  # plain output folder: no index files beside the user's images
-        key = hashlib.sha1(str(Path(gallery_dir).resolve()).encode()).hexdigest()[:12]
+        out = Path(gallery_dir)
+        if out.exists() and not out.is_dir():
+            raise StudioError(
+                ErrorKind.INVALID_INPUT, f"{out} is a file, not a folder: choose a folder for --out."
+            )
+        key = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:12]
         (paths.cache_dir / "outputs").mkdir(exist_ok=True)
-        gallery = GalleryStore(gallery_dir, paths.cache_dir / "outputs" / f"{key}.sqlite", dated=False)
+        try:
+            gallery = GalleryStore(out, paths.cache_dir / "outputs" / f"{key}.sqlite", dated=False)
+        except OSError as e:
+            raise StudioError(ErrorKind.INVALID_INPUT, f"Cannot write into {out}: {e.strerror or e}.") from e
     else:
         gallery = GalleryStore(paths.gallery_dir)
     hashes = HashCache(paths.cache_dir / "hashes.json")
@@ -113,16 +137,44 @@ def build_runtime(
     )
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []
+    trainer = TrainJob(make_room=lambda: (engine.cache.clear(), text.clear()))
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
             GenerateSpec: engine.generate,
             WriteSpec: text.write,
             ContextSpec: text.preview_context,
-            TrainSpec: TrainJob(make_room=lambda: (engine.cache.clear(), text.clear())),
+            TrainSpec: trainer,
             CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear())),
         },
     )
-    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner)
+    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, notices=notices)
     holder.append(rt)
     return rt
+
+
+def ensure_paths(paths: StudioPaths) -> StudioPaths:
+    """Create the data folders; a clear error when one of them is a file or cannot be made."""
+    try:
+        return paths.ensure()
+    except OSError as e:
+        where = Path(e.filename) if getattr(e, "filename", None) else paths.home
+        what = (
+            "is a file, not a folder"
+            if where.exists() and not where.is_dir()
+            else f"cannot be made ({e.strerror})"
+        )
+        raise StudioError(
+            ErrorKind.INVALID_INPUT, f"Studio's data folder {where} {what}: choose another with --home."
+        ) from e
+
+
+def clean_leftovers(paths: StudioPaths) -> int:
+    """Delete the temporary files of interrupted writes (Studio's own, a few minutes old at least) in the data
+    folders; the gallery's are cleaned when it is reconciled. Returns the bytes freed."""
+    freed = 0
+    for folder, deep in ((paths.config_dir, False), (paths.home, False), (paths.writer_dir, False),
+                         (paths.inputs_dir, False), (paths.models_dir, True), (paths.cache_dir, True),
+                         (paths.training_dir, True)):  # fmt: skip
+        freed += clean_stale_temps(folder, recursive=deep)
+    return freed

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.core.paths import resource
+from studio.core.untrusted import obj, read_json
 
 RECOMMENDED_FILE = (
     "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
@@ -49,15 +49,21 @@ def is_builtin(path: str | Path) -> bool:
 
 def model_card(folder: str | Path) -> dict[str, Any]:
     """What a model folder says about itself (label, recommended settings); {} when it says nothing."""
-    f = Path(folder) / RECOMMENDED_FILE
-    try:
-        data = json.loads(f.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return obj(read_json(Path(folder) / RECOMMENDED_FILE, max_bytes=1 << 20, max_depth=8))
+
+
+_RECOMMENDED_TYPES: dict[str, type] = {"width": int, "height": int, "steps": int, "cfg_scale": float,
+                                       "sampler": str, "schedule": str}  # fmt: skip
 
 
 def recommended_settings(model: str | Path) -> dict[str, Any]:
-    rec = model_card(model).get("recommended", {}) if Path(model).is_dir() else {}
-    allowed = {"width", "height", "steps", "cfg_scale", "sampler", "schedule"}
-    return {k: v for k, v in rec.items() if k in allowed}
+    """The settings a model folder recommends (only known fields of the right type)."""
+    rec = obj(model_card(model).get("recommended")) if Path(model).is_dir() else {}
+    out: dict[str, Any] = {}
+    for key, kind in _RECOMMENDED_TYPES.items():
+        value = rec.get(key)
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = float(value)
+        elif isinstance(value, kind) and not isinstance(value, bool):
+            out[key] = value
+    return out

@@ -18,6 +18,8 @@ from typing import BinaryIO
 from PIL import Image, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
 from studio.core.atomic import atomic_write
+from studio.core.dataclass_io import from_dict
+from studio.core.untrusted import lst, obj, read_json, regular_file_problem, text
 
 MIN_SIDE = 256
 BLUR_THRESHOLD = 10.0  # variance of the edge image below this: very blurry (sharp photos: hundreds)
@@ -60,15 +62,19 @@ class Dataset:
     def open(cls, folder: Path) -> Dataset:
         folder = Path(folder)
         ds = cls(folder)
-        try:
-            data = json.loads((folder / "dataset.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return ds
-        ds.trigger = data.get("trigger", "sks")
-        ds.class_word = data.get("class_word", "")
-        for item in data.get("images", []):
-            focus = item.get("focus")
-            ds.images.append(DatasetImage(**{**item, "focus": tuple(focus) if focus else None}))
+        data = obj(read_json(folder / "dataset.json", max_depth=8))
+        ds.trigger = text(data.get("trigger"), "sks")
+        ds.class_word = text(data.get("class_word"))
+        for item in lst(data.get("images")):
+            try:
+                img = from_dict(DatasetImage, item)
+            except ValueError as e:
+                ds.skipped.append(f"an entry of dataset.json could not be read ({e})")
+                continue
+            if "/" in img.file or "\\" in img.file or img.file in ("", ".", ".."):  # stays inside images/
+                ds.skipped.append(f"{img.file[:80]!r} in dataset.json is not a file name")
+                continue
+            ds.images.append(img)
         return ds
 
     def save(self) -> None:
@@ -106,6 +112,10 @@ class Dataset:
                 files += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
             else:
                 files.append(p)
+        for f in list(files):
+            if problem := regular_file_problem(f):  # a pipe named *.png would block the import for ever
+                self.skipped.append(f"{f.name}: unreadable ({problem})")
+                files.remove(f)
         self.image_dir.mkdir(parents=True, exist_ok=True)
         added = []
         n = (

@@ -15,8 +15,8 @@ import contextlib
 import fnmatch
 import hashlib
 import http.client
-import json
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.atomic import atomic_write_text
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.untrusted import Unreadable, integer, lst, obj, parse_json, text
 
 CHUNK = 1 << 20
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -177,28 +179,81 @@ def plan_download(
     url = f"{hub}/api/models/{repo_id}/revision/{urllib.parse.quote(revision, safe='')}?blobs=true"
     with _open(url, _headers(token)) as resp:
         try:
-            info = json.loads(resp.read())
-            commit = str(info["sha"])
-            siblings = info.get("siblings") or []
-        except (ValueError, KeyError, TypeError) as e:
-            raise DownloadError("The Hub sent an answer Studio cannot read.", repr(e)) from e
+            body = resp.read(MAX_ANSWER + 1)
+        except (OSError, http.client.HTTPException) as e:
+            raise DownloadError("The connection broke off while asking the Hub; try again.", repr(e)) from e
+    info = parse_json(body, max_bytes=MAX_ANSWER, max_depth=16)
+    if not isinstance(info, dict):
+        why = info.why if isinstance(info, Unreadable) else "not a JSON object"
+        raise DownloadError("The Hub sent an answer Studio cannot read.", why)
+    commit = text(info.get("sha"))
+    if not _COMMIT.fullmatch(commit):
+        raise DownloadError(
+            "The Hub sent an answer Studio will not use (its commit id is not one).", commit[:100]
+        )
     files = []
-    for s in siblings:
-        name = str(s.get("rfilename", ""))
+    for s in lst(info.get("siblings")):
+        s = obj(s)
+        name = text(s.get("rfilename"))
         if filename is not None and name != filename:
             continue
         if allow_patterns and not any(fnmatch.fnmatch(name, p) for p in allow_patterns):
             continue
-        lfs = s.get("lfs") or {}
-        sha = str(lfs.get("sha256") or "")
-        files.append(
-            RemoteFile(name, int(s.get("size") or lfs.get("size") or 0), sha or str(s.get("blobId", "")), sha)
-        )
+        if problem := unsafe_name(name):
+            raise DownloadError(
+                f"The server named a file {name[:80]!r}, which Studio will not write ({problem}); nothing was "
+                "downloaded. The server may be misconfigured or hostile.",
+                name[:1000],
+            )
+        lfs = obj(s.get("lfs"))
+        sha = text(lfs.get("sha256")).lower()
+        etag = sha or text(s.get("blobId")).lower()
+        if (sha and not _SHA256.fullmatch(sha)) or not (_SHA256.fullmatch(etag) or _COMMIT.fullmatch(etag)):
+            raise DownloadError(
+                f"The server sent a file id for {name[:80]!r} that is not a hash; nothing was downloaded.",
+                etag[:100],
+            )
+        size = integer(s.get("size"), None) or integer(lfs.get("size"), 0) or 0
+        if not 0 <= size < 1 << 50:
+            raise DownloadError(f"The server gave {name[:80]!r} an impossible size; nothing was downloaded.")
+        files.append(RemoteFile(name, size, etag, sha))
     if filename is not None and not files:
         raise DownloadError(f"{repo_id} has no file named {filename}.")
     if not files:
         raise DownloadError(f"Nothing to download from {repo_id} (no files match).")
     return DownloadPlan(repo_id, revision, commit, tuple(files), hub, filename)
+
+
+MAX_ANSWER = 32 * 1024 * 1024  # a repository listing with tens of thousands of files is a few megabytes
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def unsafe_name(name: str) -> str:
+    """Why a file name from a server must not become a path ('' when it is a plain relative path inside the
+    repository): empty, absolute, '..' or '.' parts, backslashes, drive letters, control characters."""
+    if not name or len(name) > 1000:
+        return "an empty or overlong name"
+    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path"
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        return "control characters"
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "a path that leaves its folder"
+    return ""
+
+
+def _confined(root: Path, relative: str) -> Path:
+    """``root / relative``, refused when it would land outside ``root`` (through '..' or a symbolic link)."""
+    target = root / relative
+    real_root = root.resolve()
+    parent = target.parent.resolve()
+    if parent != real_root and real_root not in parent.parents:
+        raise DownloadError(
+            f"{relative[:80]!r} would be written outside the cache; nothing was written there."
+        )
+    return target
 
 
 def repo_cache_dir(cache: Path, repo_id: str) -> Path:
@@ -224,15 +279,22 @@ def download(
 
     cancel = cancel or CancelToken()
     repo = repo_cache_dir(cache, plan.repo_id)
+    if not _COMMIT.fullmatch(plan.commit):
+        raise DownloadError("The download plan has no valid commit id.")
     blobs, snapshot = repo / "blobs", repo / "snapshots" / plan.commit
     blobs.mkdir(parents=True, exist_ok=True)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for f in plan.files:  # all names checked before a single byte is written
+        if problem := unsafe_name(f.name):
+            raise DownloadError(f"{f.name[:80]!r} is not a file name Studio will write ({problem}).")
+        _confined(snapshot, f.name)
     progress = DownloadProgress(plan.repo_id, total=plan.total, files_total=len(plan.files))
     headers = _headers(token)
     last = 0.0
     for f in plan.files:
         progress.file = f.name
         blob = blobs / f.etag
-        link = snapshot / f.name
+        link = _confined(snapshot, f.name)
         if blob.is_file():
             progress.done += f.size
         else:
@@ -300,16 +362,19 @@ def download(
         progress.files_done += 1
         progress._tick(time.monotonic())
         on_progress(progress)
-    if plan.revision != plan.commit:
+    if plan.revision != plan.commit and not unsafe_name(plan.revision):
         refs = repo / "refs"
         refs.mkdir(exist_ok=True)
-        (refs / plan.revision).write_text(plan.commit, "utf-8")
+        ref = _confined(refs, plan.revision)
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(ref, plan.commit)
     return snapshot / plan.filename if plan.filename else snapshot
 
 
 def _link(blob: Path, link: Path) -> None:
     """``snapshots/<commit>/<name>`` → the blob, as a relative symlink (a copy where links are not allowed)."""
     link.parent.mkdir(parents=True, exist_ok=True)
+    _confined(link.parent, link.name)  # the folders just made are inside the snapshot, not through a link
     if link.is_symlink() or link.exists():
         link.unlink()
     try:

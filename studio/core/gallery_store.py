@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.core.atomic import atomic_write
+from studio.core.atomic import TEMP_NAME, atomic_write, clean_stale_temps
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.gallery_db import is_damage, move_aside, open_gallery_db
 from studio.core.gallery_query import (
     ROW_COLUMNS,
     GalleryFilter,
@@ -35,55 +37,8 @@ from studio.core.image_metadata import RenderInfo, png_info, studio_record
 from studio.core.recipe_readers import Recipe, read_recipe
 from studio.core.specs import GenerateSpec
 
-INDEX_VERSION = 3
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 TRASH = ".trash"
-_INDEX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY,
-    rel TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    negative_prompt TEXT NOT NULL,
-    model TEXT NOT NULL,
-    sampler TEXT NOT NULL,
-    seed TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    steps INTEGER NOT NULL,
-    cfg_scale REAL NOT NULL,
-    loras TEXT NOT NULL,
-    parent TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS images_created ON images(created);
-CREATE INDEX IF NOT EXISTS images_parent ON images(parent);
-CREATE INDEX IF NOT EXISTS images_model ON images(model);
-CREATE INDEX IF NOT EXISTS images_sampler ON images(sampler);
-CREATE INDEX IF NOT EXISTS images_size ON images(width, height);
-CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(prompt, content='images', content_rowid='id',
-                                                         tokenize='trigram');
-CREATE VIRTUAL TABLE IF NOT EXISTS images_words USING fts5(prompt, content='images', content_rowid='id',
-                                                           tokenize='unicode61', prefix='1 2');
-CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
-    INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
-    INSERT INTO images_words(rowid, prompt) VALUES (new.id, new.prompt);
-END;
-CREATE TRIGGER IF NOT EXISTS images_ad AFTER DELETE ON images BEGIN
-    INSERT INTO images_fts(images_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-    INSERT INTO images_words(images_words, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-END;
-"""
-_LIBRARY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lib.stars (rel TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS lib.boards (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS lib.board_items (board_id INTEGER NOT NULL, rel TEXT NOT NULL,
-                                            PRIMARY KEY (board_id, rel));
-CREATE TABLE IF NOT EXISTS lib.trash (trash_rel TEXT PRIMARY KEY, rel TEXT NOT NULL, trashed REAL NOT NULL);
-"""
 _INSERT = (
     "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
     "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -185,31 +140,43 @@ class GalleryStore:
             else self._index_file.with_name(self._index_file.stem + "-library.sqlite")
         )
         self._lock = threading.RLock()
+        self.notices: list[str] = []
         self._db = self._open()
         self._writes = 0  # bumped by every change made here (SQLite's data_version counts other processes')
         self._order_cache: tuple[tuple[bool, int, int], list[int]] | None = None
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._index_file, check_same_thread=False, timeout=10.0, isolation_level=None)
-        db.execute("PRAGMA busy_timeout=10000")
-        db.execute("PRAGMA journal_mode=WAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] not in (0, INDEX_VERSION):
-            # an index from another version is a cache: start it again, the files rebuild it
-            for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table','trigger') "
-                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'images_fts_%' "
-                "AND name NOT LIKE 'images_words_%'"
-            ).fetchall():
-                kind = db.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
-                if kind:
-                    db.execute(f"DROP {kind[0].upper()} IF EXISTS {name}")
-        db.executescript(_INDEX_SCHEMA)
-        db.execute(f"PRAGMA user_version={INDEX_VERSION}")
-        db.execute("ATTACH DATABASE ? AS lib", (str(self._library_file),))
-        db.execute("PRAGMA lib.journal_mode=WAL")
-        db.executescript(_LIBRARY_SCHEMA)
-        return db
+        return open_gallery_db(self._index_file, self._library_file, self.notices)
+
+    def take_notices(self) -> list[str]:
+        """What the store had to repair (a damaged index or library), each said once."""
+        with self._lock:
+            out, self.notices[:] = list(self.notices), []
+        return out
+
+    def _heal(self, error: BaseException) -> None:
+        """A database turned out damaged while in use: reopen (moving the damaged one aside)."""
+        with self._lock:
+            self.notices.append(f"The gallery database failed while in use ({error}); it was repaired.")
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            main_ok = lib_ok = False
+            try:
+                probe = sqlite3.connect(self._index_file)
+                main_ok = probe.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+                probe.close()
+                probe = sqlite3.connect(self._library_file)
+                lib_ok = probe.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+                probe.close()
+            except sqlite3.Error:
+                pass
+            if not main_ok:
+                move_aside(self._index_file)
+            if not lib_ok:
+                move_aside(self._library_file)
+            self._db = self._open()
+            self._order_cache = None
 
     def close(self) -> None:
         with self._lock:
@@ -286,18 +253,22 @@ class GalleryStore:
 
     # -- keeping the index in step with the files ------------------------------------------------------------------
     def _files(self) -> Iterator[Path]:
+        """The image files of the gallery: regular files only (a pipe named *.png would block a reader)."""
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             for name in filenames:
                 if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
-                    yield Path(dirpath) / name
+                    path = Path(dirpath) / name
+                    with contextlib.suppress(OSError):
+                        if stat.S_ISREG(path.stat().st_mode):
+                            yield path
 
     def _values_for(self, path: Path, st: os.stat_result) -> tuple:
-        """The index row of a file (reads its metadata; call outside the lock)."""
+        """The index row of a file (reads its metadata; call outside the lock). Never raises for a bad file."""
         recipe = read_recipe(path)
         record = ""
         if recipe.studio_spec is not None:
-            with contextlib.suppress(OSError, ValueError), Image.open(path) as im:
+            with contextlib.suppress(Exception), Image.open(path) as im:
                 record = str(im.info.get("studio", ""))
         return _row_values(self.rel(path), st.st_mtime, st, recipe, record)
 
@@ -306,8 +277,20 @@ class GalleryStore:
         db.execute(_INSERT, values)
 
     def reconcile(self, batch: int = 100) -> dict[str, int]:
-        """Index new or changed files and forget vanished ones. Never deletes a file. Files are read outside
-        the lock and written in small transactions, so the browser stays responsive meanwhile."""
+        """Index new or changed files and forget vanished ones. Never deletes an image. Files are read outside
+        the lock and written in small transactions, so the browser stays responsive meanwhile. A database found
+        damaged on the way is repaired and the pass made again; temporary files of interrupted saves (older than
+        a few minutes) are cleaned up."""
+        clean_stale_temps(self.root, recursive=True)
+        try:
+            return self._reconcile(batch)
+        except sqlite3.DatabaseError as e:
+            if not is_damage(e):
+                raise
+            self._heal(e)
+            return self._reconcile(batch)
+
+    def _reconcile(self, batch: int) -> dict[str, int]:
         with self._lock:
             known = {rel: (m, s) for rel, m, s in self._db.execute("SELECT rel, mtime_ns, size FROM images")}
         seen: set[str] = set()
@@ -333,12 +316,22 @@ class GalleryStore:
         return {"added": added, "updated": len(todo) - added, "removed": len(gone)}
 
     def reindex(self) -> dict[str, int]:
-        """Rebuild the index from the files alone (stars, boards and trash are kept: they live in the library)."""
+        """Rebuild the index from the files alone (stars, boards and trash are kept: they live in the library).
+        Works on a damaged index too: it is moved aside and started again."""
+        try:
+            self._clear_index()
+        except sqlite3.DatabaseError as e:
+            if not is_damage(e):
+                raise
+            self._heal(e)
+            self._clear_index()
+        return self.reconcile()
+
+    def _clear_index(self) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM images")
             db.execute("INSERT INTO images_fts(images_fts) VALUES ('delete-all')")
             db.execute("INSERT INTO images_words(images_words) VALUES ('delete-all')")
-        return self.reconcile()
 
     def check(self) -> CheckReport:
         report = CheckReport()
@@ -357,7 +350,7 @@ class GalleryStore:
                 report.unreadable.append(rel)
         report.missing = sorted(known - on_disk)
         for dirpath, _, filenames in os.walk(self.root):
-            report.leftovers += [self.rel(Path(dirpath) / n) for n in filenames if n.endswith(".tmp")]
+            report.leftovers += [self.rel(Path(dirpath) / n) for n in filenames if TEMP_NAME.match(n)]
         return report
 
     # -- reading -----------------------------------------------------------------------------------------------

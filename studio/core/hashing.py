@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 import threading
 from pathlib import Path
+
+from studio.core.atomic import atomic_write_text
+from studio.core.untrusted import obj, read_json, regular_file_problem
 
 CHUNK = 1 << 20
 
 
 def sha256_file(path: Path, *, skip: int = 0) -> str:
+    if problem := regular_file_problem(path):  # a pipe would block the reader for ever
+        raise OSError(problem)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         f.seek(skip)
@@ -37,10 +41,11 @@ class HashCache:
     def __init__(self, cache_file: Path):
         self._file = cache_file
         self._lock = threading.Lock()
-        try:
-            self._data: dict[str, str] = json.loads(cache_file.read_text("utf-8"))
-        except (OSError, ValueError):
-            self._data = {}
+        # A cache of the files' hashes: a damaged one is simply started again (the files are the truth).
+        raw = read_json(cache_file, max_bytes=64 * 1024 * 1024, max_depth=2)
+        self._data: dict[str, str] = {
+            k: v for k, v in obj(raw).items() if isinstance(v, str) and len(v) <= 64 and len(k) <= 8192
+        }
 
     def _key(self, path: Path, kind: str) -> str:
         st = path.stat()
@@ -77,10 +82,8 @@ class HashCache:
         return self._get(path, "lora", lambda: sha256_file(path, skip=safetensors_data_offset(path)))[:12]
 
     def _save(self) -> None:
-        tmp = self._file.with_suffix(".tmp")
         try:
             self._file.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self._data), "utf-8")
-            os.replace(tmp, self._file)
+            atomic_write_text(self._file, json.dumps(self._data))
         except OSError:
             pass  # a cache: losing it costs only time

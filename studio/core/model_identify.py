@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.core.untrusted import integer, obj, parse_json
+
 FAMILY_LABELS = {
     "sd1": "SD 1.x",
     "sd2": "SD 2.x",
@@ -190,8 +192,6 @@ def _embedding(header: dict[str, Any], names: list[str]) -> Identity | None:
 
 def kohya_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """Training facts a kohya-trained LoRA carries (``ss_*`` keys): trigger words, base model, settings."""
-    import json
-
     out: dict[str, Any] = {}
     for key, label in (
         ("ss_output_name", "name"),
@@ -204,16 +204,14 @@ def kohya_metadata(meta: dict[str, Any]) -> dict[str, Any]:
         ("ss_num_train_images", "images"),
         ("ss_base_model_version", "base_version"),
     ):
-        if key in meta:
-            out[label] = meta[key]
-    freq = meta.get("ss_tag_frequency")
-    if isinstance(freq, str):
-        try:
-            tags: dict[str, int] = {}
-            for folder in json.loads(freq).values():
-                for tag, n in folder.items():
-                    tags[tag.strip()] = tags.get(tag.strip(), 0) + int(n)
+        if isinstance(meta.get(key), str):
+            out[label] = meta[key][:500]
+    freq = parse_json(meta["ss_tag_frequency"]) if isinstance(meta.get("ss_tag_frequency"), str) else None
+    if isinstance(freq, dict):
+        tags: dict[str, int] = {}
+        for folder in freq.values():
+            for tag, n in obj(folder).items():
+                tags[tag.strip()] = tags.get(tag.strip(), 0) + max(0, min(integer(n, 0) or 0, 2**31))
+        if tags:
             out["trigger_words"] = [t for t, _ in sorted(tags.items(), key=lambda kv: -kv[1])[:5]]
-        except (ValueError, AttributeError, TypeError):
-            pass
     return out

@@ -8,14 +8,16 @@ as refused, anything else as unknown — with the reason, never hidden.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from studio.core.model_identify import Identity, identify, kohya_metadata
 from studio.core.safetensors_header import HeaderError, read_header
+from studio.core.untrusted import Unreadable, lst, obj, read_json, regular_file_problem, text
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
 CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder")  # caption from the picture alone
@@ -52,24 +54,44 @@ def pipeline_family(cls: str, folder: Path) -> str:
         return "sd3"
     if "Flux" in cls:
         return "flux"
-    try:
-        unet = json.loads((folder / "unet" / "config.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return "sd1"
-    return "sd2" if isinstance(unet, dict) and unet.get("cross_attention_dim") == 1024 else "sd1"
+    unet = obj(read_json(folder / "unet" / "config.json", max_bytes=MAX_CONFIG))
+    return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd1"
+
+
+MAX_CONFIG = 4 * 1024 * 1024  # model_index.json and config.json are kilobytes
+
+
+def folder_size(folder: Path, max_files: int = 20_000) -> int:
+    """Bytes of the regular files in a folder tree (links not followed, at most ``max_files`` counted)."""
+    total = count = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            count += 1
+            if count > max_files:
+                return total
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(dirpath, name))
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+    return total
 
 
 def _folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
+    """What a folder is (a diffusers pipeline, a text model, a captioner), or None when it is none of them."""
     name = name or folder.name
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     index = folder / "model_index.json"
-    if index.is_file():
-        try:
-            cls = str(json.loads(index.read_text("utf-8")).get("_class_name", ""))
-        except (OSError, ValueError):
+    config = folder / "config.json"
+    if not index.exists() and not config.exists():
+        return None
+    size = folder_size(folder)
+    if index.exists():
+        data = read_json(index, max_bytes=MAX_CONFIG)
+        if not isinstance(data, dict):
+            why = data.why if isinstance(data, Unreadable) else "it is not a JSON object"
             return LibraryEntry(
-                folder, name, source, "unknown", reason="model_index.json is unreadable", size=size
+                folder, name, source, "unknown", reason=f"model_index.json is unreadable: {why}", size=size
             )
+        cls = text(data.get("_class_name"))
         return LibraryEntry(
             folder,
             name,
@@ -79,21 +101,17 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
             f"diffusers pipeline ({cls})",
             size=size,
         )
-    config = folder / "config.json"
-    if config.is_file():
-        try:
-            data = json.loads(config.read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        archs = [str(a) for a in data.get("architectures", []) or []]
-        if str(data.get("model_type", "")) in CAPTIONER_TYPES:
+    data = obj(read_json(config, max_bytes=MAX_CONFIG))
+    if data:
+        archs = [text(a) for a in lst(data.get("architectures"))]
+        if text(data.get("model_type")) in CAPTIONER_TYPES:
             has_weights = any(folder.glob("*.safetensors"))
             return LibraryEntry(
                 folder,
                 name,
                 source,
                 "captioner" if has_weights else "refused",
-                str(data.get("model_type", "")),
+                text(data.get("model_type")),
                 f"image captioner ({', '.join(archs)})",
                 "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
                 size=size,
@@ -105,7 +123,7 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
                 name,
                 source,
                 "text" if has_weights else "refused",
-                str(data.get("model_type", "")),
+                text(data.get("model_type")),
                 f"text model ({', '.join(archs)})",
                 "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
                 size=size,
@@ -114,6 +132,23 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
 
 
 def _file_entry(path: Path, source: str, allow_pickle: bool = False) -> LibraryEntry:
+    """One model file, identified from its header alone. Total: a file of any content gives an entry."""
+    try:
+        return _identify_file(path, source, allow_pickle)
+    except Exception as e:  # noqa: BLE001 - the last net: one bad file costs one row, never the scan
+        return LibraryEntry(
+            path,
+            path.stem,
+            source,
+            "unknown",
+            reason=f"unreadable ({type(e).__name__}: {e})"[:300],
+            damaged=True,
+        )
+
+
+def _identify_file(path: Path, source: str, allow_pickle: bool) -> LibraryEntry:
+    if problem := regular_file_problem(path):
+        return LibraryEntry(path, path.stem, source, "unknown", reason=problem, damaged=True)
     size = path.stat().st_size
     if path.suffix.lower() in PICKLED:
         if allow_pickle and path.suffix.lower() == ".ckpt":
@@ -140,10 +175,9 @@ def _file_entry(path: Path, source: str, allow_pickle: bool = False) -> LibraryE
     except (HeaderError, OSError) as e:
         return LibraryEntry(path, path.stem, source, "unknown", reason=str(e), size=size, damaged=True)
     who: Identity = identify(header)
-    meta = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
     details = dict(who.details)
     if who.kind == "lora":
-        details.update(kohya_metadata(meta or {}))
+        details.update(kohya_metadata(header["__metadata__"]))
     return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
 
 
@@ -161,7 +195,7 @@ def scan_folder(
             if child.name.startswith("."):
                 continue
             if child.is_dir():
-                entry = _folder_entry(child, source)
+                entry = _safe_folder_entry(child, source)
                 if entry is not None:
                     out.append(entry)
                 elif depth < max_depth:
@@ -174,16 +208,32 @@ def scan_folder(
     return out
 
 
+def _safe_folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
+    try:
+        return _folder_entry(folder, source, name)
+    except Exception as e:  # noqa: BLE001 - one bad folder costs one row
+        return LibraryEntry(
+            folder, name or folder.name, source, "unknown", reason=f"unreadable ({e})"[:300], damaged=True
+        )
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
     """The newest snapshot of each cached repo that holds a pipeline or a text model (no network)."""
     cache = cache or hf_cache_dir()
     out = []
     for repo in sorted(cache.glob("models--*")):
-        snaps = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        if not snaps:
+        snaps = sorted((repo / "snapshots").glob("*"), key=_mtime, reverse=True)
+        if not snaps or not snaps[0].is_dir():
             continue
         name = repo.name.removeprefix("models--").replace("--", "/")
-        entry = _folder_entry(snaps[0], "Hugging Face cache", name)
+        entry = _safe_folder_entry(snaps[0], "Hugging Face cache", name)
         if entry is not None:
             out.append(entry)
             continue
@@ -257,7 +307,7 @@ def describe_path(path: Path, overrides: dict[str, str] | None = None) -> dict[s
     ``studio models info``: the header of a .safetensors file, the configs of a folder."""
     overrides = overrides or {}
     if path.is_dir():
-        entry = _folder_entry(path, "given")
+        entry = _safe_folder_entry(path, "given")
         fmt = "diffusers" if (path / "model_index.json").is_file() else "transformers"
         if entry is None:
             return {

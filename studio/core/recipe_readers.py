@@ -4,7 +4,6 @@ ComfyUI, InvokeAI and SwarmUI. Missing or broken metadata is reported in ``probl
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,16 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from studio.core.a1111 import parse_parameters
+from studio.core.untrusted import (
+    Unreadable,
+    integer,
+    lst,
+    number,
+    obj,
+    parse_json,
+    regular_file_problem,
+    text,
+)
 
 MAX_PIXELS = 16384 * 16384  # larger images are refused as decompression bombs
 EXIF_IFD, USER_COMMENT = 0x8769, 0x9286
@@ -42,22 +51,20 @@ class Recipe:
         return asdict(self)
 
 
+MAX_INT = 2**63 - 1  # what SQLite stores; larger numbers in a file are nonsense, not a recipe
+
+
 def _int(v: Any) -> int | None:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return None
+    n = integer(v)
+    return n if n is not None and -MAX_INT <= n <= MAX_INT else None
 
 
 def _float(v: Any) -> float | None:
-    try:
-        return float(str(v).strip())
-    except (TypeError, ValueError):
-        return None
+    return number(v)
 
 
-def _size(text: str) -> tuple[int | None, int | None]:
-    w, _, h = str(text).lower().replace(" ", "").strip("()").replace(",", "x").partition("x")
+def _size(value: Any) -> tuple[int | None, int | None]:
+    w, _, h = text(value).lower().replace(" ", "").strip("()").replace(",", "x").partition("x")
     return _int(w), _int(h)
 
 
@@ -104,19 +111,20 @@ def from_a1111(text: str) -> Recipe:
 
 def from_fooocus_json(data: dict[str, Any]) -> Recipe:
     w, h = _size(data.get("resolution", ""))
+    loras = [text(x[0]) if isinstance(x, list) and x else text(x) for x in lst(data.get("loras"))]
     return Recipe(
         source="fooocus",
-        prompt=str(data.get("prompt", "")),
-        negative_prompt=str(data.get("negative_prompt", "")),
+        prompt=text(data.get("prompt")),
+        negative_prompt=text(data.get("negative_prompt")),
         steps=_int(data.get("steps")),
-        sampler=str(data.get("sampler", "")),
-        schedule=str(data.get("scheduler", "")),
+        sampler=text(data.get("sampler")),
+        schedule=text(data.get("scheduler")),
         cfg_scale=_float(data.get("guidance_scale")),
         seed=_int(data.get("seed")),
         width=w,
         height=h,
-        model=str(data.get("base_model", "")),
-        loras=[str(x[0]) if isinstance(x, list) else str(x) for x in data.get("loras", [])],
+        model=text(data.get("base_model")),
+        loras=[x for x in loras if x],
     )
 
 
@@ -126,17 +134,17 @@ def from_swarm(data: dict[str, Any]) -> Recipe:
         return Recipe(source="swarmui", problems=["sui_image_params is not an object."])
     return Recipe(
         source="swarmui",
-        prompt=str(p.get("prompt", "")),
-        negative_prompt=str(p.get("negativeprompt", "")),
+        prompt=text(p.get("prompt")),
+        negative_prompt=text(p.get("negativeprompt")),
         steps=_int(p.get("steps")),
-        sampler=str(p.get("sampler", "")),
-        schedule=str(p.get("scheduler", "")),
+        sampler=text(p.get("sampler")),
+        schedule=text(p.get("scheduler")),
         cfg_scale=_float(p.get("cfgscale")),
         seed=_int(p.get("seed")),
         width=_int(p.get("width")),
         height=_int(p.get("height")),
-        model=str(p.get("model", "")),
-        loras=[str(x) for x in p.get("loras", [])] if isinstance(p.get("loras"), list) else [],
+        model=text(p.get("model")),
+        loras=[x for x in (text(v) for v in lst(p.get("loras"))) if x],
     )
 
 
@@ -145,137 +153,172 @@ def from_invokeai(data: dict[str, Any]) -> Recipe:
     if isinstance(model, dict):
         model = model.get("name") or model.get("model_name") or ""
     loras = []
-    for lo in data.get("loras", []) or []:
+    for lo in lst(data.get("loras")):
         if isinstance(lo, dict):
             m = lo.get("model") or lo.get("lora") or {}
-            loras.append(str(m.get("name") or m.get("model_name") or "") if isinstance(m, dict) else str(m))
+            loras.append(text(m.get("name") or m.get("model_name")) if isinstance(m, dict) else text(m))
     return Recipe(
         source="invokeai",
-        prompt=str(data.get("positive_prompt", "")),
-        negative_prompt=str(data.get("negative_prompt", "")),
+        prompt=text(data.get("positive_prompt")),
+        negative_prompt=text(data.get("negative_prompt")),
         steps=_int(data.get("steps")),
-        sampler=str(data.get("scheduler", "")),
+        sampler=text(data.get("scheduler")),
         cfg_scale=_float(data.get("cfg_scale")),
         seed=_int(data.get("seed")),
         width=_int(data.get("width")),
         height=_int(data.get("height")),
-        model=str(model),
+        model=text(model),
         loras=[x for x in loras if x],
     )
 
 
 # -- ComfyUI ---------------------------------------------------------------------------------------------------------
 _SAMPLERS = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
+MAX_NODES = 10_000  # real workflows have tens to a few hundred nodes
 
 
 def _link(v: Any) -> str | None:
-    return str(v[0]) if isinstance(v, list) and len(v) == 2 and isinstance(v[1], int) else None
+    if isinstance(v, list) and len(v) == 2 and isinstance(v[1], int) and isinstance(v[0], str | int):
+        return str(v[0])
+    return None
+
+
+def _inputs(n: dict[str, Any] | None) -> dict[str, Any]:
+    return obj(n.get("inputs")) if isinstance(n, dict) else {}
+
+
+def _class(n: dict[str, Any] | None) -> str:
+    return text(n.get("class_type")) if isinstance(n, dict) else ""
 
 
 class _Graph:
+    """The executed graph of a ComfyUI ``prompt`` chunk. Every walk keeps a set of visited nodes, so a graph of
+    any shape (cycles, diamonds of many levels) is walked in time proportional to its size."""
+
     def __init__(self, nodes: dict[str, Any]):
-        self.nodes = {str(k): v for k, v in nodes.items() if isinstance(v, dict)}
+        self.nodes = {str(k): v for k, v in list(nodes.items())[:MAX_NODES] if isinstance(v, dict)}
 
-    def node(self, nid: str | None, seen: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    def node(self, nid: str | None) -> dict[str, Any] | None:
         """The node behind a link, passing through reroutes."""
-        if nid is None or nid in seen or nid not in self.nodes:
-            return None
-        n = self.nodes[nid]
-        if "reroute" in str(n.get("class_type", "")).lower():
-            ins = n.get("inputs", {})
-            nxt = next((_link(v) for v in ins.values() if _link(v)), None)
-            return self.node(nxt, seen | {nid})
-        return n
-
-    def value(self, n: dict[str, Any], key: str, depth: int = 0) -> Any:
-        """An input's value, following links to primitive nodes (whose single widget holds the value)."""
-        v = n.get("inputs", {}).get(key)
-        target = self.node(_link(v))
-        if target is None:
-            return v
-        if depth > 8:
-            return None
-        ins = target.get("inputs", {})
-        for k in (key, "value", "seed", "noise_seed", "int", "float", "string", "text"):
-            if k in ins:
-                return self.value(target, k, depth + 1)
+        seen: set[str] = set()
+        while nid is not None and nid not in seen and nid in self.nodes:
+            seen.add(nid)
+            n = self.nodes[nid]
+            if "reroute" not in _class(n).lower():
+                return n
+            nid = next((_link(v) for v in _inputs(n).values() if _link(v)), None)
         return None
 
-    def text(self, n: dict[str, Any] | None, depth: int = 0) -> str:
-        """The prompt text that feeds a conditioning input (CLIPTextEncode, SDXL encoders, combine nodes)."""
-        if n is None or depth > 12:
-            return ""
-        ins = n.get("inputs", {})
-        for key in ("text", "text_g", "prompt"):
-            if key in ins:
-                v = self.value(n, key)
-                if isinstance(v, str):
-                    return v
-        parts = [
-            self.text(self.node(_link(v)), depth + 1)
-            for key, v in ins.items()
-            if _link(v) and "clip" not in key
-        ]
-        return ", ".join(p for p in parts if p)
-
-    def upstream(self, n: dict[str, Any], class_names: tuple[str, ...], depth: int = 0) -> Any:
-        """Walk links back from ``n`` until a node of one of ``class_names`` is found."""
-        if depth > 20:
-            return None
-        for v in n.get("inputs", {}).values():
+    def value(self, n: dict[str, Any], key: str) -> Any:
+        """An input's value, following links to primitive nodes (whose single widget holds the value)."""
+        seen: set[int] = set()
+        for _ in range(16):
+            v = _inputs(n).get(key)
             target = self.node(_link(v))
             if target is None:
-                continue
-            if target.get("class_type") in class_names:
-                return target
-            found = self.upstream(target, class_names, depth + 1)
-            if found is not None:
-                return found
+                return v
+            if id(target) in seen:
+                return None
+            seen.add(id(target))
+            ins = _inputs(target)
+            key = next(
+                (
+                    k
+                    for k in (key, "value", "seed", "noise_seed", "int", "float", "string", "text")
+                    if k in ins
+                ),
+                "",
+            )
+            if not key:
+                return None
+            n = target
+        return None
+
+    def text(self, n: dict[str, Any] | None) -> str:
+        """The prompt text that feeds a conditioning input (CLIPTextEncode, SDXL encoders, combine nodes)."""
+        parts: list[str] = []
+        seen: set[int] = set()
+
+        def visit(n: dict[str, Any] | None, depth: int) -> None:
+            if n is None or depth > 12 or id(n) in seen:
+                return
+            seen.add(id(n))
+            ins = _inputs(n)
+            for key in ("text", "text_g", "prompt"):
+                if key in ins:
+                    v = self.value(n, key)
+                    if isinstance(v, str):
+                        parts.append(v)
+                        return
+            for key, v in ins.items():
+                if _link(v) and "clip" not in str(key):
+                    visit(self.node(_link(v)), depth + 1)
+
+        visit(n, 0)
+        return ", ".join(p for p in parts if p)
+
+    def upstream(self, n: dict[str, Any], class_names: tuple[str, ...]) -> dict[str, Any] | None:
+        """Walk links back from ``n`` (breadth first) until a node of one of ``class_names`` is found."""
+        frontier, seen = [n], {id(n)}
+        for _ in range(21):
+            nxt = []
+            for current in frontier:
+                for v in _inputs(current).values():
+                    target = self.node(_link(v))
+                    if target is None or id(target) in seen:
+                        continue
+                    if _class(target) in class_names:
+                        return target
+                    seen.add(id(target))
+                    nxt.append(target)
+            if not nxt:
+                return None
+            frontier = nxt
         return None
 
 
 def from_comfy(prompt: dict[str, Any]) -> Recipe:
     g = _Graph(prompt)
-    samplers = {nid: n for nid, n in g.nodes.items() if n.get("class_type") in _SAMPLERS}
+    samplers = {nid: n for nid, n in g.nodes.items() if _class(n) in _SAMPLERS}
     if not samplers:
         return Recipe(source="comfyui", problems=["The ComfyUI graph has no sampler node."])
 
     def fed_by_sampler(n: dict[str, Any]) -> bool:
-        latent = g.node(_link(n.get("inputs", {}).get("latent_image")))
+        latent = g.node(_link(_inputs(n).get("latent_image")))
         return latent is not None and (
-            latent.get("class_type") in _SAMPLERS or g.upstream(latent, _SAMPLERS) is not None
+            _class(latent) in _SAMPLERS or g.upstream(latent, _SAMPLERS) is not None
         )
 
     base = [nid for nid, n in samplers.items() if not fed_by_sampler(n)] or list(samplers)
     nid = sorted(base, key=lambda x: (len(x), x))[0]
     s = samplers[nid]
+    ins = _inputs(s)
     r = Recipe(source="comfyui")
-    r.prompt = g.text(g.node(_link(s["inputs"].get("positive"))))
-    r.negative_prompt = g.text(g.node(_link(s["inputs"].get("negative"))))
-    r.seed = _int(g.value(s, "seed") if "seed" in s.get("inputs", {}) else g.value(s, "noise_seed"))
+    r.prompt = g.text(g.node(_link(ins.get("positive"))))
+    r.negative_prompt = g.text(g.node(_link(ins.get("negative"))))
+    r.seed = _int(g.value(s, "seed") if "seed" in ins else g.value(s, "noise_seed"))
     r.steps = _int(g.value(s, "steps"))
     r.cfg_scale = _float(g.value(s, "cfg"))
-    r.sampler = str(g.value(s, "sampler_name") or "")
-    r.schedule = str(g.value(s, "scheduler") or "")
+    r.sampler = text(g.value(s, "sampler_name"))
+    r.schedule = text(g.value(s, "scheduler"))
     ckpt = g.upstream(
         s, ("CheckpointLoaderSimple", "CheckpointLoader", "UNETLoader", "unCLIPCheckpointLoader")
     )
     if ckpt:
-        r.model = str(ckpt["inputs"].get("ckpt_name") or ckpt["inputs"].get("unet_name") or "")
-    r.loras = [
-        str(n["inputs"].get("lora_name"))
-        for n in g.nodes.values()
-        if n.get("class_type") in ("LoraLoader", "LoraLoaderModelOnly")
-        and n.get("inputs", {}).get("lora_name")
-    ]
-    latent = g.node(_link(s["inputs"].get("latent_image")))
-    if latent is not None and "width" in latent.get("inputs", {}):
+        r.model = text(_inputs(ckpt).get("ckpt_name")) or text(_inputs(ckpt).get("unet_name"))
+    loader_names = (text(_inputs(n).get("lora_name")) for n in g.nodes.values() if _class(n) in _LORA_LOADERS)
+    r.loras = [name for name in loader_names if name]
+    latent = g.node(_link(ins.get("latent_image")))
+    if latent is not None and "width" in _inputs(latent):
         r.width, r.height = _int(g.value(latent, "width")), _int(g.value(latent, "height"))
     if len(samplers) > 1:
         r.extra["samplers"] = len(samplers)
     if not r.prompt:
         r.problems.append("The sampler's positive input does not lead to a prompt text node.")
     return r
+
+
+_LORA_LOADERS = ("LoraLoader", "LoraLoaderModelOnly")
 
 
 # -- the entry point -----------------------------------------------------------------------------------------------
@@ -295,48 +338,71 @@ def _user_comment(im: Image.Image) -> str | None:
     return body.decode("utf-8", errors="replace").rstrip("\x00") or None
 
 
-def _json(text: Any) -> Any:
-    if not isinstance(text, str | bytes):
+def _json(value: Any) -> Any:
+    """The JSON in a text chunk, or None when it is not JSON (or nests too deeply, or is too large)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
         return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+    parsed = parse_json(value)
+    return None if isinstance(parsed, Unreadable) else parsed
+
+
+MAX_TEXT = 1 << 20  # longer text chunks are cut; A1111 text of a real image is a few kilobytes
+
+
+def _from_studio(studio: dict[str, Any], params: Any) -> Recipe:
+    r = from_a1111(params) if isinstance(params, str) else Recipe()
+    r.source = "studio"
+    spec = dict(obj(studio.get("spec")))
+    r.studio_spec = spec
+    r.prompt, r.negative_prompt = text(spec.get("prompt"), r.prompt), text(spec.get("negative_prompt"))
+    r.seed = _int(studio.get("image_seed", spec.get("seed")))
+    r.steps, r.cfg_scale = _int(spec.get("steps")), _float(spec.get("cfg_scale"))
+    r.sampler, r.schedule = text(spec.get("sampler")), text(spec.get("schedule"))
+    r.width, r.height = _int(spec.get("width")), _int(spec.get("height"))
+    model = text(spec.get("model")).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    r.model = (model.rsplit(".", 1)[0] if "." in model else model) or r.model  # as A1111's "Model:" names it
+    r.extra.update({k: studio[k] for k in ("device", "dtype", "seconds", "versions") if k in studio})
+    if parent := text(spec.get("parent_image")):
+        r.extra["parent_image"] = parent
+    r.loras = [
+        text(obj(lo).get("path")).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".safetensors")
+        for lo in lst(spec.get("loras"))
+    ] or r.loras
+    r.loras = [x for x in r.loras if x]
+    return r
 
 
 def recipe_of_info(info: dict[str, Any], user_comment: str | None = None) -> Recipe:
-    """The recipe in an image's text chunks (PIL's ``info``) and EXIF user comment."""
+    """The recipe in an image's text chunks (PIL's ``info``) and EXIF user comment. Total: metadata of any shape
+    gives a Recipe, with ``problems`` saying what could not be read."""
+    try:
+        return _recipe_of_info(info, user_comment)
+    except Exception as e:  # noqa: BLE001 - the last net: a reader must never take the gallery down with it
+        return Recipe(problems=[f"The metadata has a shape Studio does not understand ({type(e).__name__})."])
+
+
+def _recipe_of_info(info: dict[str, Any], user_comment: str | None) -> Recipe:
     studio = _json(info.get("studio"))
     params = info.get("parameters")
     if isinstance(params, bytes):
         params = params.decode("utf-8", errors="replace")
+    if isinstance(params, str):
+        params = params[:MAX_TEXT]
     if isinstance(studio, dict) and isinstance(studio.get("spec"), dict):
-        r = from_a1111(params) if isinstance(params, str) else Recipe()
-        r.source = "studio"
-        r.studio_spec = dict(studio["spec"])
-        spec = r.studio_spec
-        r.prompt, r.negative_prompt = str(spec.get("prompt", r.prompt)), str(spec.get("negative_prompt", ""))
-        r.seed = _int(studio.get("image_seed", spec.get("seed")))
-        r.steps, r.cfg_scale = _int(spec.get("steps")), _float(spec.get("cfg_scale"))
-        r.sampler, r.schedule = str(spec.get("sampler", "")), str(spec.get("schedule", ""))
-        r.width, r.height = _int(spec.get("width")), _int(spec.get("height"))
-        model = Path(str(spec.get("model", "")))
-        r.model = (model.stem if model.suffix else model.name) or r.model  # as A1111's "Model:" names it
-        r.extra.update({k: studio[k] for k in ("device", "dtype", "seconds", "versions") if k in studio})
-        if spec.get("parent_image"):
-            r.extra["parent_image"] = spec["parent_image"]
-        return r
-    for text in (params, user_comment):
-        if not isinstance(text, str) or not text.strip():
+        return _from_studio(studio, params)
+    for chunk in (params, user_comment):
+        if not isinstance(chunk, str) or not chunk.strip():
             continue
-        data = _json(text)
+        data = _json(chunk)
         if isinstance(data, dict) and "sui_image_params" in data:
             return from_swarm(data)
         if isinstance(data, dict) and ("fooocus_scheme" in data or "base_model" in data):
             return from_fooocus_json(data)
         if isinstance(data, dict) and isinstance(data.get("prompt"), str):
             return from_fooocus_json(data)
-        return from_a1111(text)
+        return from_a1111(chunk[:MAX_TEXT])
     invoke = _json(info.get("invokeai_metadata"))
     if isinstance(invoke, dict):
         return from_invokeai(invoke)
@@ -352,6 +418,8 @@ def recipe_of_info(info: dict[str, Any], user_comment: str | None = None) -> Rec
 def read_recipe(path: str | Path) -> Recipe:
     """The recipe of an image file. Never raises for a bad file: ``problems`` says what is wrong."""
     path = Path(path)
+    if problem := regular_file_problem(path):
+        return Recipe(problems=[f"{problem}."])
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -368,7 +436,7 @@ def read_recipe(path: str | Path) -> Recipe:
         return Recipe(problems=[f"{path} does not exist."])
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
         return Recipe(problems=[f"{path.name} is not an image Studio can read ({e})."])
-    except (OSError, ValueError, SyntaxError) as e:  # truncated files, oversized text chunks
+    except Exception as e:  # noqa: BLE001 - truncated files, oversized chunks, and whatever else a decoder raises
         return Recipe(problems=[f"{path.name} is damaged or has oversized metadata: {e}."])
     r = recipe_of_info(info, comment)
     r.width = r.width or w

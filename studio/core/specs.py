@@ -90,18 +90,19 @@ class GenerateSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerateSpec:
-        """Load any saved version of the spec (unknown keys from newer versions are ignored)."""
-        d = migrate_spec(dict(data))
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in d.items() if k in names}
-        kwargs["loras"] = tuple(
-            LoraRef(str(lo["path"]), float(lo.get("weight", 1.0))) for lo in d.get("loras", ())
-        )
-        return cls(**kwargs)
+        """Load any saved version of the spec (unknown keys from newer versions are ignored). Data of the wrong
+        shape raises ``ShapeError`` (a ValueError) naming the field."""
+        from studio.core.dataclass_io import ShapeError, from_dict
+
+        if not isinstance(data, dict):
+            raise ShapeError("a recipe must be a JSON object")
+        return from_dict(cls, migrate_spec(dict(data)))
 
 
 def migrate_spec(d: dict[str, Any]) -> dict[str, Any]:
-    version = int(d.get("spec_version", 1))
+    from studio.core.untrusted import integer
+
+    version = integer(d.get("spec_version"), 1) or 1
     # Version 1 is the first; later migrations go here as `if version < N: ...`.
     d["spec_version"] = max(version, SPEC_VERSION)
     return d

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from studio.core.dataclass_io import from_dict
 from studio.core.events import Event
+from studio.core.untrusted import Unreadable, obj, parse_json, read_json
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,11 @@ class TrainSpec:
 
     @classmethod
     def from_json(cls, text: str) -> TrainSpec:
-        data = json.loads(text)
-        names = {f.name for f in fields(cls)}
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
-        return cls(**data)
+        """The spec in a run folder's JSON; ``ValueError`` (naming the field) for anything of another shape."""
+        data = parse_json(text, max_depth=8)
+        if isinstance(data, Unreadable):
+            raise ValueError(data.why)
+        return from_dict(cls, data)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -185,10 +189,30 @@ class TrainDone(Event):
     run_dir: str = ""
 
 
+def checkpoint_interval(spec: TrainSpec) -> int:
+    """How often a run saves a checkpoint: as asked, and at least every 10 % of the run — so a run killed near its
+    end never starts again from the beginning (0 asks for only that)."""
+    most = max(1, spec.steps // 10)
+    return min(spec.checkpoint_every, most) if spec.checkpoint_every > 0 else most
+
+
+_CHECKPOINT = re.compile(r"checkpoint-(\d{1,12})")
+
+
 def checkpoints(run_dir: Path) -> list[Path]:
-    """A run's whole checkpoints (folders with their state), oldest step first."""
-    done = (p.parent for p in Path(run_dir).glob("checkpoint-*/state.pt"))
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+    """A run's whole checkpoints (folders whose state was written last), oldest step first. A checkpoint of an
+    earlier Studio (a pickled ``state.pt``) is listed too, so that resuming says why it cannot be used."""
+    found = []
+    for p in Path(run_dir).glob("checkpoint-*"):
+        m = _CHECKPOINT.fullmatch(p.name)
+        if m and ((p / "state.json").is_file() or (p / "state.pt").is_file()):
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def checkpoint_step(folder: Path) -> int:
+    m = _CHECKPOINT.fullmatch(Path(folder).name)
+    return int(m.group(1)) if m else 0
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -196,12 +220,23 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def read_run_spec(run_dir: Path) -> TrainSpec | Unreadable:
+    """The settings of a run folder (``spec.json``), checked field by field; the run stays in *this* folder
+    whatever the file says. ``Unreadable`` when the folder is no run or its settings are damaged."""
+    run = Path(run_dir)
+    raw = read_json(run / "spec.json", max_bytes=1 << 20, max_depth=8)
+    if isinstance(raw, Unreadable):
+        return Unreadable(f"{run} is not a training run folder Studio can resume ({raw.why})")
+    try:
+        spec = from_dict(TrainSpec, raw)
+    except ValueError as e:
+        return Unreadable(f"{run} cannot be resumed: its settings are damaged ({e})")
+    return replace(spec, run_dir=str(run.resolve()))
+
+
 def run_state(run_dir: Path) -> dict[str, Any]:
     """What a run folder says about itself: {"status": "running"|"done"|"failed"|"cancelled", "step", ...}."""
-    try:
-        return json.loads((Path(run_dir) / "status.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return obj(read_json(Path(run_dir) / "status.json", max_depth=8))
 
 
 @dataclass

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from studio.core.atomic import atomic_write
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.untrusted import Unreadable, read_bytes
 
 SUFFIX = ".md"
+MAX_DOCUMENT = 256 * 1024 * 1024  # a novel is a few megabytes
 _BAD = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
@@ -41,9 +44,14 @@ class DocumentStore:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def documents(self) -> list[Path]:
-        """Documents, most recently changed first."""
-        docs = [p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith(".")]
-        return sorted(docs, key=lambda p: p.stat().st_mtime, reverse=True)
+        """Documents (regular files only), most recently changed first."""
+        docs = []
+        for p in self.folder.glob(f"*{SUFFIX}"):
+            with contextlib.suppress(OSError):
+                st = p.stat()
+                if not p.name.startswith(".") and stat.S_ISREG(st.st_mode):
+                    docs.append((st.st_mtime, p))
+        return [p for _, p in sorted(docs, key=lambda d: d[0], reverse=True)]
 
     def new_document(self, title: str = "Untitled") -> Path:
         base = _BAD.sub("", title).strip() or "Untitled"
@@ -56,12 +64,15 @@ class DocumentStore:
         return path
 
     def load(self, path: Path) -> str:
-        try:
-            return path.read_text("utf-8")
-        except FileNotFoundError:
+        if not path.exists():
             return ""
-        except (OSError, UnicodeDecodeError) as e:
-            raise StudioError(ErrorKind.IO, f"Could not read {path.name}: {e}.") from e
+        data = read_bytes(path, MAX_DOCUMENT)
+        if isinstance(data, Unreadable):
+            raise StudioError(ErrorKind.IO, f"Could not read {path.name}: {data.why}.")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise StudioError(ErrorKind.IO, f"Could not read {path.name}: it is not UTF-8 text ({e}).") from e
 
     def save(self, path: Path, text: str) -> None:
         """Write the document atomically and drop its recovery copy."""
@@ -88,11 +99,15 @@ class DocumentStore:
         out = []
         for rec in self.folder.glob(f".*{SUFFIX}.recovery"):
             doc = rec.with_name(rec.name[1 : -len(".recovery")])
-            try:
-                text = rec.read_text("utf-8")
-            except (OSError, UnicodeDecodeError):
+            data = read_bytes(rec, MAX_DOCUMENT)
+            if isinstance(data, Unreadable):
                 continue
-            if not doc.exists() or self.load(doc) != text:
+            text = data.decode("utf-8", errors="replace")
+            try:
+                same = doc.exists() and self.load(doc) == text
+            except StudioError:
+                same = False
+            if not same:
                 out.append(Recovery(doc, text))
             else:
                 with contextlib.suppress(OSError):

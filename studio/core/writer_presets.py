@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from studio.core.untrusted import obj, read_json
 from studio.core.writer_docs import write_text_atomic
 
 SAMPLING_KEYS = (
@@ -63,6 +64,13 @@ BUILTIN: dict[str, dict[str, Any]] = {
 }
 
 
+def _plain(value: Any) -> bool:
+    """A preset value is a number, a word or a list of words (stop strings); anything else is ignored."""
+    if isinstance(value, list):
+        return all(isinstance(v, str) for v in value)
+    return isinstance(value, int | float | str) and not (isinstance(value, float) and value != value)
+
+
 class PresetStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -74,11 +82,8 @@ class PresetStore:
     def get(self, name: str) -> dict[str, Any]:
         if name in BUILTIN:
             return dict(BUILTIN[name])
-        try:
-            data = json.loads((self.folder / f"{name}.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return {k: v for k, v in data.items() if k in SAMPLING_KEYS} if isinstance(data, dict) else {}
+        data = obj(read_json(self.folder / f"{name}.json", max_bytes=1 << 20, max_depth=8))
+        return {k: v for k, v in data.items() if k in SAMPLING_KEYS and _plain(v)}
 
     def save(self, name: str, values: dict[str, Any]) -> str:
         name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "", name).strip()

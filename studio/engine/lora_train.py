@@ -11,6 +11,7 @@ import json
 import math
 import random
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.atomic import atomic_write, fsync_dir
+from studio.core.atomic import atomic_write, fsync_dir, temp_path
 from studio.core.cancel import CancelToken
 from studio.core.dataset import (
     IMAGE_SUFFIXES,
@@ -39,6 +40,7 @@ from studio.core.train_specs import (
     TrainDone,
     TrainSpec,
     TrainStep,
+    checkpoint_interval,
     checkpoints,
     latest_checkpoint,
     validate_train,
@@ -114,13 +116,20 @@ def batch_at(examples: list[Example], batch_size: int, seed: int, step: int) -> 
 
 
 class Trainer:
-    def __init__(self, spec: TrainSpec, emit: Emit, cancel: CancelToken | None = None):
+    def __init__(
+        self,
+        spec: TrainSpec,
+        emit: Emit,
+        cancel: CancelToken | None = None,
+        checkpoint_now: threading.Event | None = None,
+    ):
         if problems := validate_train(spec):
             field, message = next(iter(problems.items()))
             raise _fail(message, field)
         self.spec = spec
         self.emit = emit
         self.cancel = cancel or CancelToken()
+        self.checkpoint_now = checkpoint_now or threading.Event()
         self.run = Path(spec.run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
 
@@ -159,7 +168,6 @@ class Trainer:
                 spec,
                 steps=steps,
                 sample_every=spec.sample_every and min(spec.sample_every, max(1, steps // 4)),
-                checkpoint_every=spec.checkpoint_every and min(spec.checkpoint_every, max(1, steps // 4)),
             )
             self.emit(Note(text=f"{spec.epochs} epoch(s) of {per_epoch} step(s): {spec.steps} steps."))
         self._preflight()
@@ -415,23 +423,26 @@ class Trainer:
     def save_checkpoint(self, step: int) -> Path:
         import torch
 
+        from studio.engine import train_checkpoint
+
         final = self.run / f"checkpoint-{step}"
-        tmp = self.run / f".checkpoint-{step}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        state = {
-            "step": step,
-            "lora": self.lora_state(),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "noise_gen": self.noise_gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "python_rng": random.getstate(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "spec": self.spec.to_json(),
-        }
+        tmp = temp_path(final)
         try:
-            atomic_write(tmp / "state.pt", lambda f: torch.save(state, f))
+            tmp.mkdir()
+            train_checkpoint.save(
+                tmp,
+                step=step,
+                lora=self.lora_state(),
+                optimizer=self.optimizer.state_dict(),
+                schedule=self.schedule.state_dict(),
+                rng={
+                    "noise_gen": self.noise_gen.get_state(),
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    "python": random.getstate(),
+                },
+                spec_json=self.spec.to_json(),
+            )
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
             fsync_dir(self.run)
@@ -451,15 +462,18 @@ class Trainer:
     def load_checkpoint(self, folder: Path) -> int:
         import torch
 
-        state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
+        from studio.engine import train_checkpoint
+
+        state = train_checkpoint.load(folder)
         self.set_lora_state(state["lora"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        self.noise_gen.set_state(state["noise_gen"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        rng = state["rng"]
+        self.noise_gen.set_state(rng["noise_gen"])
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
         return int(state["step"])
 
     # -- samples, export -----------------------------------------------------------------------------------------
@@ -568,13 +582,13 @@ class Trainer:
         return out, kohya
 
     def ab_grids(self) -> list[str]:
-        import torch
+        from studio.engine import train_checkpoint
 
         paths = []
         final = self.lora_state()
         base = self.render(self.spec.prompts(), self.spec.sample_seeds, lora=False)
         for ck in checkpoints(self.run):
-            self.set_lora_state(torch.load(ck / "state.pt", map_location="cpu", weights_only=False)["lora"])
+            self.set_lora_state(train_checkpoint.load_lora(ck))
             tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
             img = grid(base + tuned, cols=len(base))
             path = self.run / f"ab-{ck.name}.png"
@@ -616,6 +630,7 @@ class Trainer:
         for te in self.encoders:
             te.train(spec.train_text_encoder)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        every = checkpoint_interval(spec)
         began = time.perf_counter()
         self._status("running", start)
         step = start
@@ -650,7 +665,9 @@ class Trainer:
                     )
                 )
                 self.emit(Progress(step=step, total=spec.steps))
-                if spec.checkpoint_every and step % spec.checkpoint_every == 0 and step < spec.steps:
+                asked = self.checkpoint_now.is_set()
+                if (step % every == 0 or asked) and step < spec.steps:
+                    self.checkpoint_now.clear()
                     self._checkpoint(step)
                 if spec.sample_every and step % spec.sample_every == 0:
                     self.emit(SamplesSaved(step=step, paths=(str(self.save_samples(step)),)))
@@ -695,5 +712,11 @@ def grid(images: list[Image.Image], cols: int) -> Image.Image:
     return sheet
 
 
-def train(spec: TrainSpec, emit: Emit, cancel: CancelToken | None = None) -> TrainDone:
-    return Trainer(spec, emit, cancel).train()
+def train(
+    spec: TrainSpec,
+    emit: Emit,
+    cancel: CancelToken | None = None,
+    checkpoint_now: threading.Event | None = None,
+) -> TrainDone:
+    """Train; ``checkpoint_now``, when set by another thread, saves a checkpoint after the current step."""
+    return Trainer(spec, emit, cancel, checkpoint_now).train()

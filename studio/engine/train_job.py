@@ -9,6 +9,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.event_codec import decode
 from studio.core.events import Cancelled, Event, Failed
-from studio.core.train_specs import TrainDone, TrainSpec, latest_checkpoint
+from studio.core.train_specs import TrainDone, TrainSpec, checkpoint_step, latest_checkpoint
 
 
 def trainer_command(spec_file: Path) -> list[str]:
@@ -29,6 +30,22 @@ def trainer_command(spec_file: Path) -> list[str]:
 class TrainJob:
     def __init__(self, make_room: Callable[[], None] = lambda: None):
         self.make_room = make_room
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def request_checkpoint(self) -> bool:
+        """Ask the running trainer to save a checkpoint after its current step (from any thread). False when no
+        run is going on."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None or proc.stdin is None:
+                return False
+            try:
+                proc.stdin.write(b"checkpoint\n")
+                proc.stdin.flush()
+            except OSError:
+                return False
+            return True
 
     def __call__(
         self, spec: TrainSpec, cancel: CancelToken, emit: Callable[[Event], None]
@@ -46,6 +63,8 @@ class TrainJob:
                 stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+        with self._lock:
+            self._proc = proc
         (run / "trainer.pid").write_text(str(proc.pid))
         assert proc.stdout is not None
         sel = selectors.DefaultSelector()
@@ -80,6 +99,8 @@ class TrainJob:
         finally:
             sel.close()
             code = proc.wait()
+            with self._lock:
+                self._proc = None
             (run / "trainer.pid").unlink(missing_ok=True)
         if done is not None:
             return [done]
@@ -89,9 +110,7 @@ class TrainJob:
             raise failed
         ck = latest_checkpoint(run)
         kept = (
-            f"The checkpoint at step {ck.name.split('-')[1]} is kept"
-            if ck
-            else "No checkpoint was written yet"
+            f"The checkpoint at step {checkpoint_step(ck)} is kept" if ck else "No checkpoint was written yet"
         )
         raise StudioError(
             ErrorKind.INTERNAL,

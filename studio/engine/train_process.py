@@ -1,7 +1,8 @@
 """The trainer's own process: ``python -m studio.engine.train_process SPEC.json``.
 
 Prints one JSON event per line on stdout (``core.event_codec``); SIGINT or SIGTERM (or "cancel" on stdin) stops
-it within one step, keeping the last checkpoint. Exit status 0 done, 1 failed, 130 cancelled.
+it within one step, keeping the last checkpoint; SIGUSR1 (or "checkpoint" on stdin) saves a checkpoint after the
+current step. Exit status 0 done, 1 failed, 130 cancelled.
 """
 
 from __future__ import annotations
@@ -29,21 +30,30 @@ def emit(event: Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    spec = TrainSpec.from_json(Path(argv[0]).read_text("utf-8"))
+    try:
+        spec = TrainSpec.from_json(Path(argv[0]).read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        emit(Failed(error=StudioError(ErrorKind.INVALID_INPUT, f"The training request cannot be read: {e}")))
+        return 1
     cancel = CancelToken()
+    checkpoint_now = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: cancel.cancel())
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: checkpoint_now.set())
 
     def watch_stdin() -> None:
         for line in sys.stdin:
             if line.strip() == "cancel":
                 cancel.cancel()
+            elif line.strip() == "checkpoint":
+                checkpoint_now.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     from studio.engine.lora_train import train
 
     try:
-        emit(train(spec, emit, cancel))
+        emit(train(spec, emit, cancel, checkpoint_now))
     except JobCancelled:
         emit(Cancelled())
         return 130

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
 from studio.ui.models_page import ModelsPage
+from studio.ui.notice_bar import NoticeBar
 from studio.ui.theme import app_icon, icon
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
@@ -63,7 +64,14 @@ class MainWindow(QMainWindow):
         models.useLora.connect(self._use_lora)
         models.useTextModel.connect(self._use_text_model)
         self.tabs.addTab(models, icon("models"), "Models")
-        self.setCentralWidget(self.tabs)
+        self.notices = NoticeBar()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(4)
+        column.addWidget(self.notices)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
         queue.statusChanged.connect(lambda text: self.statusBar().showMessage(text))
 
@@ -188,8 +196,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(state["geometry"].encode()))
         if state.get("image_page"):
             self.image_page.restoreState(QByteArray.fromBase64(state["image_page"].encode()))
-        if state.get("tab", "").isdigit():
-            self.tabs.setCurrentIndex(int(state["tab"]))
+        tab = state.get("tab", "")
+        if tab.isdigit() and len(tab) < 4:
+            self.tabs.setCurrentIndex(int(tab))
 
     closing = Signal()
 

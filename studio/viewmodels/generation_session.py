@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
+from studio.core.atomic import atomic_write_bytes
 from studio.core.builtin_models import (
     BUILTIN_LORA_DIR,
     builtin_image_models,
@@ -190,9 +191,7 @@ class GenerationSession(QObject):
         self._inputs.mkdir(parents=True, exist_ok=True)
         target = self._inputs / f"{kind}-{hashlib.sha256(data).hexdigest()[:16]}.png"
         if not target.exists():
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)
+            atomic_write_bytes(target, data)
         return str(target)
 
     def set_init_image(self, path: str | None, parent: str | None = None) -> bool:

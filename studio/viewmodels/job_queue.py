@@ -106,8 +106,10 @@ class JobQueue(QAbstractListModel):
         return [r.spec for r in self._rows if not r.state.finished] + list(self.on_hold)
 
     def hold(self, specs: list[Any]) -> None:
-        """Keep jobs from the last session aside (persisted, not run) until ``release_held`` or ``drop_held``."""
+        """Keep jobs from the last session aside (persisted at once, not run) until ``release_held`` or
+        ``drop_held``."""
         self.on_hold = list(specs)
+        self._save()
 
     def release_held(self) -> None:
         specs, self.on_hold = self.on_hold, []

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from studio.core.atomic import atomic_copy_new, free_name
 from studio.core.hashing import HashCache
 from studio.core.model_library import LibraryEntry, describe_path, scan_library
 from studio.core.settings import Settings
@@ -208,28 +209,16 @@ class ModelLibraryModel(QAbstractTableModel):
 
 def import_model_file(source: Path, models_dir: Path, link: bool = False) -> Path:
     """Put ``source`` into ``models_dir`` (or its loras/embeddings/vae subfolder): a symlink, or a copy written
-    to a temporary name, flushed and renamed, so a half-copied model never appears. Never overwrites."""
-    import os
-    import shutil
-
+    to a temporary name, flushed and published, so a half-copied model never appears. Never overwrites."""
     kind = describe_path(source)["kind"]
     folder = models_dir / KIND_FOLDERS.get(kind, "")
+    if not link:
+        return atomic_copy_new(source, folder, source.name)
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / source.name
-    n = 1
-    while dest.exists() or dest.is_symlink():
-        dest = folder / f"{source.stem}-{n}{source.suffix}"
-        n += 1
-    if link:
-        dest.symlink_to(source.resolve())
-        return dest
-    part = dest.with_name(f".{dest.name}.part")
-    try:
-        with open(source, "rb") as src, open(part, "wb") as out:
-            shutil.copyfileobj(src, out, 8 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
-    return dest
+    for dest in free_name(folder, source.name):
+        try:
+            dest.symlink_to(source.resolve())
+            return dest
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")

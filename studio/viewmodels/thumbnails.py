@@ -13,6 +13,8 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
+from studio.core.atomic import temp_path
+
 THUMB_SIZE = 160
 MEMORY_ITEMS = 800  # ~60 MB of 160-px RGB thumbnails, far more than a screenful
 QUEUE_LIMIT = 256  # scrolling fast: requests older than this many are dropped (those cells are off screen)
@@ -99,7 +101,7 @@ class ThumbnailCache(QObject):
         except Exception:  # noqa: BLE001 - a broken file shows the "unreadable" cell, never a crash
             return None
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = temp_path(cached)
         with contextlib.suppress(OSError):
             rgb.save(tmp, "JPEG", quality=85)
             os.replace(tmp, cached)

@@ -27,10 +27,12 @@ from studio.core.train_specs import (
     TrainDone,
     TrainSpec,
     TrainStep,
+    read_run_spec,
     run_state,
     validate_train,
     with_preset,
 )
+from studio.core.untrusted import Unreadable
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
@@ -286,10 +288,9 @@ class TrainSession(QObject):
         return None
 
     def resume(self, run: Path) -> str | None:
-        try:
-            spec = TrainSpec.from_json((run / "spec.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return f"{run} cannot be resumed: its settings are missing."
+        spec = read_run_spec(run)
+        if isinstance(spec, Unreadable):
+            return f"{spec.why}."
         return self.start(spec)
 
     def cancel(self) -> None:

@@ -121,26 +121,31 @@ def test_class_pictures_are_generated_once_and_take_part_in_the_loss(train_spec,
 
 def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(train_spec, tmp_path, monkeypatch):
     import studio.engine.lora_train as lt
+    import studio.engine.train_checkpoint as tc
     from studio.core.train_specs import run_state
 
-    real = lt.atomic_write
+    real = tc.atomic_write
 
     def full(path, write):
-        if path.name == "state.pt" and "checkpoint-6" in str(path.parent):
+        if path.name == "state.json" and "checkpoint-6" in str(path.parent):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, write)
 
-    monkeypatch.setattr(lt, "atomic_write", full)
+    monkeypatch.setattr(tc, "atomic_write", full)
     spec = train_spec(steps=9)
     with pytest.raises(StudioError, match="step 6 .*No space left.*earlier checkpoints are intact"):
         lt.train(spec, lambda e: None)
     run = Path(spec.run_dir)
-    assert sorted(p.name for p in run.iterdir() if p.name.startswith((".", "checkpoint"))) == ["checkpoint-3"]
+    # 9 steps: a checkpoint every step (at least every 10 % of the run), the last two kept
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith((".", "checkpoint"))) == [
+        "checkpoint-4",
+        "checkpoint-5",
+    ]
     assert run_state(run)["status"] == "failed" and not Path(spec.out).exists()
-    monkeypatch.setattr(lt, "atomic_write", real)
+    monkeypatch.setattr(tc, "atomic_write", real)
     events: list = []
-    done = lt.train(spec, events.append)  # space freed: resume from step 3
-    assert [e.step for e in events if isinstance(e, TrainStep)][0] == 4 and Path(done.path).is_file()
+    done = lt.train(spec, events.append)  # space freed: resume from step 5
+    assert [e.step for e in events if isinstance(e, TrainStep)][0] == 6 and Path(done.path).is_file()
 
 
 def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_path):

@@ -246,11 +246,11 @@ def test_jobs_waiting_at_close_are_offered_again_and_run_only_when_asked(qtbot, 
 
 def test_discarding_left_over_jobs_forgets_them(qtbot, studio, home):
     from studio.app import create_window
-    from studio.core.queue_store import save_pending
+    from studio.core.queue_store import QueueStore
     from studio.core.specs import GenerateSpec
     from studio.runtime import build_runtime
 
-    save_pending(home / "queue.json", [GenerateSpec(model="m", prompt="old")])
+    QueueStore(home / "queue.json", owner="gone").save([GenerateSpec(model="m", prompt="old")])
     again = create_window(build_runtime(home))
     qtbot.addWidget(again.window)
     try:
