@@ -1,8 +1,33 @@
-"""``studio`` and ``python -m studio``: the window with no arguments, the CLI with a command."""
+"""``studio`` and ``python -m studio``: the window with no command, the CLI with one.
+
+Anything that is not an option of the window (``--home DIR``, ``--smoke-test``, Qt's own ``-style NAME``…) goes to
+the command line, which names an unknown command instead of opening a window that a script would wait on."""
 
 from __future__ import annotations
 
 import sys
+
+_WINDOW_FLAGS = ("--quit-after-show", "--smoke-test")
+
+
+def wants_window(args: list[str]) -> bool:
+    """True when ``args`` hold only the window's options: no command, no unknown word."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-h", "--help", "--version"):
+            return False
+        if a == "--home":
+            i += 2
+            continue
+        if a.startswith("--home=") or a in _WINDOW_FLAGS:
+            i += 1
+            continue
+        if a.startswith("-") and not a.startswith("--"):  # a Qt option, maybe with its value (-style fusion)
+            i += 2 if i + 1 < len(args) and not args[i + 1].startswith("-") else 1
+            continue
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         from studio.engine.train_process import main as train_main
 
         return train_main(args[1:])
-    from studio.cli import COMMANDS
-
-    if any(a in COMMANDS or a in ("-h", "--help", "--version") for a in args):
+    if not wants_window(args):
         from studio.cli import main as cli_main
 
         return cli_main(args)

@@ -165,6 +165,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         default_base=params.get("model", ""),
         device=lambda: runtime.device,
         captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
+        request_checkpoint=runtime.trainer.request_checkpoint,
     )
     finetune = FinetunePage(trainer, session.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))

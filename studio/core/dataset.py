@@ -37,14 +37,20 @@ class DatasetImage:
     height: int = 0
     problems: list[str] = field(
         default_factory=list
-    )  # "too small (200×180)", "blurry", "near-duplicate of 0003"
-    keep: bool = True  # the user's decision for flagged images
+    )  # found at import: "very blurry", "near-duplicate of 0003"
+    keep: bool | None = (
+        None  # the user's decision (the tick); None: Studio's (too small pictures are left out)
+    )
     focus: tuple[float, float] | None = None  # optional crop centre, 0..1
     dhash: str = ""
 
-    @property
-    def used(self) -> bool:
-        return self.keep and not any(p.startswith(("unreadable", "too small")) for p in self.problems)
+
+DATASET_VERSION = 2
+
+
+def min_side(resolution: int) -> int:
+    """The shortest side a picture needs for training at ``resolution`` (half of it, 256 px at most)."""
+    return min(MIN_SIDE, max(1, resolution // 2))
 
 
 @dataclass
@@ -53,6 +59,7 @@ class Dataset:
     trigger: str = "sks"
     class_word: str = ""
     images: list[DatasetImage] = field(default_factory=list)
+    resolution: int = 512  # the training resolution: it decides which pictures are too small
     skipped: list[str] = field(
         default_factory=list
     )  # files that could not be imported at all, with the reason
@@ -65,6 +72,7 @@ class Dataset:
         data = obj(read_json(folder / "dataset.json", max_depth=8))
         ds.trigger = text(data.get("trigger"), "sks")
         ds.class_word = text(data.get("class_word"))
+        old = data.get("version") != DATASET_VERSION  # version 1 ticked every picture; too small was stored
         for item in lst(data.get("images")):
             try:
                 img = from_dict(DatasetImage, item)
@@ -74,11 +82,15 @@ class Dataset:
             if "/" in img.file or "\\" in img.file or img.file in ("", ".", ".."):  # stays inside images/
                 ds.skipped.append(f"{img.file[:80]!r} in dataset.json is not a file name")
                 continue
+            if old:
+                img.problems = [p for p in img.problems if not p.startswith("too small")]
+                img.keep = None if img.keep else False
             ds.images.append(img)
         return ds
 
     def save(self) -> None:
         data = {
+            "version": DATASET_VERSION,
             "trigger": self.trigger,
             "class_word": self.class_word,
             "images": [asdict(i) for i in self.images],
@@ -142,8 +154,6 @@ class Dataset:
             img = DatasetImage(
                 name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im)
             )
-            if min(im.size) < MIN_SIDE:
-                img.problems.append(f"too small ({im.width}×{im.height}; the short side needs {MIN_SIDE} px)")
             if sharpness(im) < BLUR_THRESHOLD:
                 img.problems.append("very blurry")
             self.images.append(img)
@@ -189,8 +199,32 @@ class Dataset:
         self.save()
         return changed
 
+    def flags(self, img: DatasetImage) -> list[str]:
+        """What is wrong with a picture at this dataset's training resolution (too small, blurry, …)."""
+        need = min_side(self.resolution)
+        small = [f"too small ({img.width}×{img.height}; the short side needs {need} px)"] if (
+            min(img.width, img.height) < need) else []  # fmt: skip
+        return small + img.problems
+
+    def is_used(self, img: DatasetImage) -> bool:
+        """Trained on: the user's tick when they gave one, else every readable picture that is large enough."""
+        if any(p.startswith("unreadable") for p in img.problems):
+            return False
+        if img.keep is not None:
+            return img.keep
+        return min(img.width, img.height) >= min_side(self.resolution)
+
+    def keep_flagged(self, keep: bool) -> int:
+        """Decide for every flagged picture at once (the CLI's --keep-flagged / --drop-flagged)."""
+        n = 0
+        for img in self.images:
+            if self.flags(img) and not any(p.startswith("unreadable") for p in img.problems):
+                img.keep = keep
+                n += 1
+        return n
+
     def used(self) -> list[DatasetImage]:
-        return [i for i in self.images if i.used]
+        return [i for i in self.images if self.is_used(i)]
 
     def problems(self) -> list[str]:
         """Why training cannot start with this dataset (empty when it can)."""

@@ -6,10 +6,11 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from studio.core.errors import ValidationError
-from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
+from studio.core.recipes.fields import JobKind
+from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, parse_sampler
 
 SPEC_VERSION = 1
 MAX_SEED = 2**64 - 1
@@ -35,6 +36,8 @@ class LoraRef:
 @dataclass(frozen=True)
 class GenerateSpec:
     """Everything needed to reproduce an image job exactly."""
+
+    kind: ClassVar[JobKind] = JobKind.IMAGE
 
     model: str
     prompt: str
@@ -85,7 +88,7 @@ class GenerateSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
-        d["kind"] = "image"
+        d["kind"] = self.kind.value
         return d
 
     @classmethod
@@ -114,50 +117,10 @@ def random_seed() -> int:
 
 
 def validate(spec: GenerateSpec) -> dict[str, str]:
-    """Problems with a spec, keyed by field; empty when the spec can run."""
-    problems: dict[str, str] = {}
-    if not spec.model.strip():
-        problems["model"] = "Choose a model first."
-    for name in ("width", "height"):
-        v = getattr(spec, name)
-        if not MIN_SIZE <= v <= MAX_SIZE:
-            problems[name] = f"{name.capitalize()} must be between {MIN_SIZE} and {MAX_SIZE} pixels."
-        elif v % 8:
-            lo, hi = v - v % 8, v - v % 8 + 8
-            problems[name] = f"{name.capitalize()} must be a multiple of 8 (try {lo} or {hi})."
-    if not 1 <= spec.steps <= MAX_STEPS:
-        problems["steps"] = f"Steps must be between 1 and {MAX_STEPS}."
-    if not 0.0 <= spec.cfg_scale <= 30.0:
-        problems["cfg_scale"] = "CFG scale must be between 0 and 30."
-    if not 0 <= spec.seed <= MAX_SEED:
-        problems["seed"] = "Seed must be between 0 and 2^64 − 1."
-    if spec.sampler not in SAMPLERS:
-        problems["sampler"] = f"Unknown sampler {spec.sampler!r}."
-    elif spec.schedule not in SAMPLERS[spec.sampler].schedules:
-        problems["schedule"] = f"{spec.sampler} has no {spec.schedule} schedule."
-    if not 1 <= spec.batch_size <= MAX_BATCH:
-        problems["batch_size"] = f"Batch size must be between 1 and {MAX_BATCH}."
-    if not 1 <= spec.batch_count <= MAX_COUNT:
-        problems["batch_count"] = f"Batch count must be between 1 and {MAX_COUNT}."
-    if not 1 <= spec.clip_skip <= 12:
-        problems["clip_skip"] = "Clip skip must be between 1 and 12."
-    if spec.mask and not spec.init_image:
-        problems["mask"] = "A mask needs an init image to paint into."
-    if spec.init_image is not None:
-        if not 0.0 < spec.strength <= 1.0:
-            problems["strength"] = "Denoising strength must be above 0 and at most 1."
-        elif int(spec.steps * spec.strength) < 1:
-            problems["strength"] = "Steps × strength is below one step: raise the steps or the strength."
-        if not Path(spec.init_image).is_file():
-            problems["init_image"] = f"The init image {spec.init_image} does not exist."
-    if spec.mask is not None and "mask" not in problems and not Path(spec.mask).is_file():
-        problems["mask"] = f"The mask {spec.mask} does not exist."
-    for lo in spec.loras:
-        if not -4.0 <= lo.weight <= 4.0:
-            problems["loras"] = f"LoRA {lo.name}: weight must be between -4 and 4."
-        elif not Path(lo.path).is_file():
-            problems["loras"] = f"LoRA file {lo.path} does not exist."
-    return problems
+    """Problems with a spec, keyed by field; empty when the spec can run (the image recipe's rules)."""
+    from studio.core.recipes.image import validate_spec
+
+    return validate_spec(spec)
 
 
 def check(spec: GenerateSpec) -> GenerateSpec:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from studio.core.errors import ValidationError
+from studio.core.recipes.fields import JobKind
 from studio.core.specs import MAX_SEED
 from studio.core.writer_context import StoryContext
 
@@ -15,6 +17,7 @@ STOP_REASONS = ("eos", "length", "stop", "cancelled")
 
 @dataclass(frozen=True)
 class WriteSpec:
+    kind: ClassVar[JobKind] = JobKind.TEXT
     model: str
     prompt: str
     max_new_tokens: int = 200
@@ -40,8 +43,6 @@ class WriteSpec:
     def model_name(self) -> str:
         return self.model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
 
-    mode = "text"  # what the queue shows
-
 
 @dataclass(frozen=True)
 class TextResult:
@@ -59,25 +60,12 @@ class TextResult:
 
 
 def validate_write(spec: WriteSpec) -> dict[str, str]:
-    problems: dict[str, str] = {}
+    """Problems with a text job, keyed by field (the text recipe's rules)."""
+    from studio.core.recipes.text import SAMPLING, TEXT
+
+    problems = TEXT.check({k: getattr(spec, k) for k in SAMPLING if k != "stop"})
     if not spec.model.strip():
         problems["model"] = "Choose a text model first."
-    if not 1 <= spec.max_new_tokens <= MAX_NEW_TOKENS:
-        problems["max_new_tokens"] = f"Max new tokens must be between 1 and {MAX_NEW_TOKENS}."
-    if not 0.0 <= spec.temperature <= 5.0:
-        problems["temperature"] = "Temperature must be between 0 (greedy) and 5."
-    if not 0.0 < spec.top_p <= 1.0:
-        problems["top_p"] = "Top-p must be above 0 and at most 1."
-    if spec.top_k < 0:
-        problems["top_k"] = "Top-k must be 0 (off) or more."
-    if not 0.0 <= spec.min_p < 1.0:
-        problems["min_p"] = "Min-p must be at least 0 and below 1."
-    if not 0.0 < spec.typical_p <= 1.0:
-        problems["typical_p"] = "Typical-p must be above 0 and at most 1."
-    if not 0.5 <= spec.repetition_penalty <= 3.0:
-        problems["repetition_penalty"] = "Repetition penalty must be between 0.5 and 3."
-    if spec.no_repeat_ngram_size < 0:
-        problems["no_repeat_ngram_size"] = "No-repeat n-gram size must be 0 (off) or more."
     if not 0 <= spec.seed <= MAX_SEED:
         problems["seed"] = "Seed must be between 0 and 2^64 − 1."
     if any(not s for s in spec.stop):

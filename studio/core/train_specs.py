@@ -6,15 +6,17 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from studio.core.dataclass_io import from_dict
 from studio.core.events import Event
+from studio.core.recipes.fields import JobKind
 from studio.core.untrusted import Unreadable, obj, parse_json, read_json
 
 
 @dataclass(frozen=True)
 class TrainSpec:
+    kind: ClassVar[JobKind] = JobKind.TRAIN
     dataset: str  # a dataset folder (core.dataset)
     base: str  # a diffusers SD 1.x / SDXL folder or single-file checkpoint
     out: str  # the .safetensors LoRA to write
@@ -167,6 +169,8 @@ class CheckpointSaved(Event):
 @dataclass(frozen=True)
 class CaptionSpec:
     """Caption a dataset's pictures with a local captioning model (BLIP, GIT, …)."""
+
+    kind: ClassVar[JobKind] = JobKind.CAPTION
 
     dataset: str
     model: str

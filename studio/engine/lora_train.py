@@ -65,7 +65,7 @@ class Example:
 
 def load_examples(spec: TrainSpec) -> list[Example]:
     ds = Dataset.open(Path(spec.dataset))
-    ds.trigger, ds.class_word = spec.trigger, spec.class_word
+    ds.trigger, ds.class_word, ds.resolution = spec.trigger, spec.class_word, spec.resolution
     if not ds.images:
         raise _fail(f"{spec.dataset} holds no dataset: import pictures first.", "dataset")
     if problems := ds.problems():

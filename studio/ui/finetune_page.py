@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.recipes.train import TRAIN
 from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
+from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.viewmodels.train_session import TrainSession
 
@@ -179,13 +181,14 @@ class FinetunePage(QWidget):
             )
             pic.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             cap = QTableWidgetItem(img.caption)
-            check = QTableWidgetItem("; ".join(img.problems) or "ok")
+            flags = ds.flags(img)
+            check = QTableWidgetItem("; ".join(flags) or "ok")
             check.setFlags(
                 Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable
             )
-            check.setCheckState(Qt.CheckState.Checked if img.used else Qt.CheckState.Unchecked)
+            check.setCheckState(Qt.CheckState.Checked if ds.is_used(img) else Qt.CheckState.Unchecked)
             check.setToolTip("Ticked pictures are trained on; flagged ones are your call")
-            if img.problems:
+            if flags:
                 check.setForeground(QColor("#c0392b"))
             for c, item in enumerate((pic, cap, check)):
                 self.table.setItem(r, c, item)
@@ -263,27 +266,25 @@ class FinetunePage(QWidget):
         v = QVBoxLayout(box)
         form = QFormLayout()
         self.base = QComboBox()
+        self.base.setToolTip(TRAIN["base"].help)
         self.base.currentIndexChanged.connect(self._base_changed)
         self.preset = QComboBox()
         for name in PRESETS:
             self.preset.addItem(name.capitalize(), name)
-        self.preset.currentIndexChanged.connect(self._preset)
-        self.steps = QSpinBox(minimum=1, maximum=100_000)
-        self.rank = QSpinBox(minimum=1, maximum=256)
-        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e-1, singleStep=1e-5)
-        self.resolution = QSpinBox(minimum=64, maximum=2048, singleStep=64)
-        self.text_encoder = QCheckBox("Train the text encoder too")
+        self.steps, self.rank, self.resolution = QSpinBox(), QSpinBox(), QSpinBox()
+        self.lr = QDoubleSpinBox()
+        self.text_encoder = QCheckBox(TRAIN["train_text_encoder"].label)
         self.resolution.valueChanged.connect(self.focus_view.set_resolution)
         form.addRow("Base model", self.base)
-        form.addRow("Preset", self.preset)
         self._rows(
             form,
             [
-                ("Steps", self.steps, "steps"),
-                ("Rank", self.rank, "rank"),
-                ("Learning rate", self.lr, "lr_unet"),
-                ("Resolution", self.resolution, "resolution"),
-                ("", self.text_encoder, "train_text_encoder"),
+                ("preset", self.preset),
+                ("steps", self.steps),
+                ("rank", self.rank),
+                ("lr_unet", self.lr),
+                ("resolution", self.resolution),
+                ("train_text_encoder", self.text_encoder),
             ],
         )
         v.addLayout(form)
@@ -297,11 +298,18 @@ class FinetunePage(QWidget):
         buttons = QHBoxLayout()
         self.start_btn = QPushButton("Train")
         self.start_btn.clicked.connect(self.start)
+        self.checkpoint_btn = QPushButton("Save a checkpoint now")
+        self.checkpoint_btn.setToolTip(
+            "The run saves a checkpoint after its current step (it resumes from there)"
+        )
+        self.checkpoint_btn.clicked.connect(self._checkpoint_now)
+        self.checkpoint_btn.setEnabled(False)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("Stops within one step; the last checkpoint is kept and can be resumed")
         self.cancel_btn.clicked.connect(self.session.cancel)
         self.cancel_btn.setEnabled(False)
         buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.checkpoint_btn)
         buttons.addWidget(self.cancel_btn)
         v.addLayout(buttons)
         self.estimate = QLabel()
@@ -333,11 +341,8 @@ class FinetunePage(QWidget):
         box = QWidget()
         form = QFormLayout(box)
         form.setContentsMargins(0, 0, 0, 0)
-        self.epochs = QSpinBox(minimum=0, maximum=10_000, specialValueText="use steps")
-        self.epochs.setToolTip("Passes over your pictures; when set, it decides the number of steps")
-        self.batch_size = QSpinBox(minimum=1, maximum=64)
-        self.lr_text = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1e-1, singleStep=1e-5)
-        self.lr_text.setToolTip("Used when the text encoder is trained")
+        self.epochs, self.batch_size, self.seed = QSpinBox(), QSpinBox(), QSpinBox()
+        self.lr_text = QDoubleSpinBox()
         self.optimizer = QComboBox()
         for label, key in (("AdamW", "adamw"), ("AdamW 8-bit (needs bitsandbytes)", "adamw8bit")):
             self.optimizer.addItem(label, key)
@@ -358,32 +363,26 @@ class FinetunePage(QWidget):
         ):
             self.precision.addItem(label, key)
         self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self._rows(
             form,
             [
-                ("Epochs", self.epochs, "epochs"),
-                ("Batch size", self.batch_size, "batch_size"),
-                ("Text encoder LR", self.lr_text, "lr_text"),
-                ("Optimizer", self.optimizer, "optimizer"),
-                ("Schedule", self.schedule, "schedule"),
-                ("Mixed precision", self.precision, "mixed_precision"),
-                ("Seed", self.seed, "seed"),
-                ("", self.checkpointing, "gradient_checkpointing"),
+                ("epochs", self.epochs),
+                ("batch_size", self.batch_size),
+                ("lr_text", self.lr_text),
+                ("optimizer", self.optimizer),
+                ("schedule", self.schedule),
+                ("mixed_precision", self.precision),
+                ("seed", self.seed),
+                ("gradient_checkpointing", self.checkpointing),
             ],
         )
         return box
 
     def _class_box(self) -> QWidget:
         box = QGroupBox("Class pictures (optional)")
-        box.setToolTip(
-            "Pictures of the class without your subject (prior preservation): the model keeps knowing "
-            "what any dog looks like while it learns yours"
-        )
         box.setCheckable(True)
-        s = self.session.settings
         form = QFormLayout(box)
-        self.class_folder = QLineEdit(str(s["class_dir"]))
+        self.class_folder = QLineEdit()
         self.class_folder.setPlaceholderText("Studio's folder for this class word")
         browse = QPushButton("…")
         browse.setFixedWidth(32)
@@ -391,61 +390,42 @@ class FinetunePage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.class_folder, 1)
         row.addWidget(browse)
-        self.class_count = QSpinBox(minimum=0, maximum=1000)
-        self.class_count.setToolTip(
-            "When the folder holds fewer, the base model generates the rest before training"
-        )
-        self.prior_weight = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=5.0, singleStep=0.1)
+        self.class_count, self.prior_weight = QSpinBox(), QDoubleSpinBox()
         form.addRow("Folder", row)
-        form.addRow("Pictures", self.class_count)
-        form.addRow("Weight", self.prior_weight)
-        for w, key in (
-            (box, "use_class"),
-            (self.class_count, "class_images"),
-            (self.prior_weight, "prior_weight"),
-        ):
-            self._bind(w, key)
-        self.class_folder.editingFinished.connect(
-            lambda: s.__setitem__("class_dir", self.class_folder.text().strip())
+        self._rows(form, [("class_images", self.class_count), ("prior_weight", self.prior_weight)])
+        bind(self.session, "use_class", box, on_edit=lambda _v: self._estimate_timer.start())
+        box.setToolTip(
+            "Pictures of the class without your subject (prior preservation): the model keeps knowing "
+            "what any dog looks like while it learns yours"
         )
+        bind(self.session, "class_dir", self.class_folder, convert=lambda t: str(t).strip())
         self.class_box = box
         return box
 
-    def _rows(self, form: QFormLayout, rows: list[tuple[str, QWidget, str]]) -> None:
-        """Form rows of settings (a row without a label: the widget spans it), each bound to its key."""
-        for label, widget, key in rows:
-            self._bind(widget, key)
-            if label:
-                form.addRow(label, widget)
-            else:
+    def _rows(self, form: QFormLayout, rows: list[tuple[str, QWidget]]) -> None:
+        """Form rows of recipe fields: each widget set up from the training recipe's table and bound to the
+        session's draft (a check box spans its row); every edit renews the estimate."""
+        for name, widget in rows:
+            field = TRAIN[name]
+            bind(self.session, name, widget, field, on_edit=lambda _v: self._estimate_timer.start())
+            if isinstance(widget, QCheckBox):
+                widget.setText(widget.text() or field.label)
                 form.addRow(widget)
-
-    def _bind(self, widget: QWidget, key: str) -> None:
-        """The widget shows ``session.settings[key]`` and edits it; every edit renews the estimate."""
-        s = self.session.settings
-
-        def keep(value: object) -> None:
-            s[key] = value
-            self._estimate_timer.start()
-
-        if isinstance(widget, QComboBox):
-            widget.setCurrentIndex(max(0, widget.findData(s[key])))
-            widget.currentIndexChanged.connect(lambda _i: keep(widget.currentData()))
-        elif isinstance(widget, (QCheckBox, QGroupBox)):
-            widget.setChecked(bool(s[key]))
-            widget.toggled.connect(keep)
-        else:
-            widget.setValue(s[key])
-            widget.valueChanged.connect(keep)
+            else:
+                form.addRow(field.label, widget)
 
     def _choose_class_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of class pictures")
         if folder:
             self.class_folder.setText(folder)
-            self.session.settings["class_dir"] = folder
+            self.session.set("class_dir", folder)
+
+    def _checkpoint_now(self) -> None:
+        asked = self.session.checkpoint_now()
+        self.status.setText("A checkpoint is saved after this step…" if asked else "No run is going on.")
 
     def _base_changed(self, _i: int = 0) -> None:
-        self.resolution.setValue(self.session.set_base(self.base.currentData() or self.session.base))
+        self.session.set_base(self.base.currentData() or self.session.base)
         self._estimate_timer.start()
 
     def set_base_choices(self, choices: list[tuple[str, str]]) -> None:
@@ -458,16 +438,6 @@ class FinetunePage(QWidget):
         self.base.blockSignals(False)
         if (self.base.currentData() or current) != current:  # the list changed under the user: follow it
             self._base_changed()
-
-    def _preset(self, _i: int) -> None:
-        name = self.preset.currentData()
-        self.session.preset = name
-        p = PRESETS[name]
-        self.steps.setValue(p["steps"])
-        self.rank.setValue(p["rank"])
-        self.lr.setValue(p["lr_unet"])
-        self.text_encoder.setChecked(p["train_text_encoder"])
-        self.lr_text.setValue(p["lr_text"])
 
     def start(self) -> None:
         self.session.set_words(self.trigger.text(), self.class_word.text())
@@ -525,6 +495,7 @@ class FinetunePage(QWidget):
             self.banner.show()
 
     def _running(self, on: bool) -> None:
+        self.checkpoint_btn.setEnabled(on)
         self.start_btn.setEnabled(not on)
         self.cancel_btn.setEnabled(on)
 

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 
+from studio.core.recipes.image import IMAGE
 from studio.core.samplers import SAMPLERS
-from studio.core.specs import MAX_SEED
 from studio.ui.binding import ErrorLabel, bind
 from studio.ui.theme import icon
 from studio.viewmodels.generation_session import GenerationSession
@@ -138,55 +138,22 @@ class ParametersPanel(QScrollArea):
         for s in SAMPLERS.values():
             self.sampler.addItem(s.name)
             self.sampler.setItemData(self.sampler.count() - 1, s.description, Qt.ItemDataRole.ToolTipRole)
-        self.sampler.setToolTip(
-            "The sampler (A1111 names). DPM++ 2M with Karras is a strong default; Euler a varies more."
-        )
-        bind(
-            session,
-            "sampler",
-            self.sampler.currentTextChanged,
-            self.sampler.currentText,
-            self.sampler.setCurrentText,
-        )
+        bind(session, "sampler", self.sampler, IMAGE["sampler"])
         form.addRow("Sampler", self.sampler)
         self.schedule = QComboBox()
-        self.schedule.setToolTip(
-            "Schedule type: how noise levels are spaced. Karras spends more steps on fine detail."
-        )
         self._fill_schedules()
         session.changed.connect(lambda n: n == "sampler" and self._fill_schedules())
-        bind(
-            session,
-            "schedule",
-            self.schedule.currentTextChanged,
-            self.schedule.currentText,
-            self.schedule.setCurrentText,
-        )
+        bind(session, "schedule", self.schedule, IMAGE["schedule"])
         form.addRow("Schedule", self.schedule)
         form.addRow(ErrorLabel(session, ("sampler", "schedule")))
 
         self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.steps.setRange(1, 150)
-        self.steps.setToolTip("Denoising steps: more is slower and usually finer; 20–30 suits most samplers.")
-        bind(session, "steps", self.steps.valueChanged, self.steps.value, self.steps.setValue)
+        bind(session, "steps", self.steps, IMAGE["steps"])
         form.addRow("Steps", self.steps)
         form.addRow(ErrorLabel(session, ("steps",)))
 
         self.cfg = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.cfg.setRange(1.0, 30.0)
-        self.cfg.setSingleStep(0.5)
-        self.cfg.setDecimals(1)
-        self.cfg.setToolTip(
-            "CFG scale: how strictly the image follows the prompt. 5–8 is typical; LCM wants 1–2."
-        )
-        bind(
-            session,
-            "cfg_scale",
-            self.cfg.valueChanged,
-            self.cfg.value,
-            self.cfg.setValue,
-            lambda v: round(float(v), 2),
-        )
+        bind(session, "cfg_scale", self.cfg, IMAGE["cfg_scale"], lambda v: round(float(v), 2))
         form.addRow("CFG scale", self.cfg)
         form.addRow(ErrorLabel(session, ("cfg_scale",)))
 
@@ -194,11 +161,10 @@ class ParametersPanel(QScrollArea):
         form.addRow(_section("Size"))
         self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
         for spin, name in ((self.width_spin, "width"), (self.height_spin, "height")):
-            spin.setRange(8, 8192)
-            spin.setSingleStep(64)
-            spin.setSuffix(" px")
-            spin.setToolTip(f"Image {name} in pixels: a multiple of 8. SD 1.x likes 512, SDXL 1024.")
-            bind(session, name, spin.valueChanged, spin.value, spin.setValue)
+            bind(session, name, spin, IMAGE[name])
+            spin.setRange(
+                8, 8192
+            )  # wider than allowed, so that a wrong size is shown and explained, not clamped
         swap = _tool("swap", "Swap width and height")
         swap.clicked.connect(self._swap_size)
         size_row = QHBoxLayout()
@@ -213,11 +179,7 @@ class ParametersPanel(QScrollArea):
         # Seed
         form.addRow(_section("Seed and batch"))
         self.seed = QLargeIntSpinBox()
-        self.seed.setRange(-1, MAX_SEED)
-        self.seed.setToolTip(
-            "Seed: the same seed and settings give the same image. −1 picks a new random seed each time."
-        )
-        bind(session, "seed", self.seed.valueChanged, lambda: int(self.seed.value()), self.seed.setValue, int)
+        bind(session, "seed", self.seed, IMAGE["seed"], int)
         dice = _tool("dice", "Random seed each time (−1)")
         dice.clicked.connect(session.randomize_seed)
         self.reuse = _tool("recycle", "Reuse the last image's seed")
@@ -234,26 +196,8 @@ class ParametersPanel(QScrollArea):
         form.addRow(ErrorLabel(session, ("seed",)))
 
         self.batch_count, self.batch_size = QSpinBox(), QSpinBox()
-        self.batch_count.setRange(1, 100)
-        self.batch_count.setToolTip("Batch count: how many batches to make, one after another.")
-        self.batch_size.setRange(1, 16)
-        self.batch_size.setToolTip(
-            "Batch size: images made at once. Faster per image on a GPU, needs more memory."
-        )
-        bind(
-            session,
-            "batch_count",
-            self.batch_count.valueChanged,
-            self.batch_count.value,
-            self.batch_count.setValue,
-        )
-        bind(
-            session,
-            "batch_size",
-            self.batch_size.valueChanged,
-            self.batch_size.value,
-            self.batch_size.setValue,
-        )
+        bind(session, "batch_count", self.batch_count, IMAGE["batch_count"])
+        bind(session, "batch_size", self.batch_size, IMAGE["batch_size"])
         batch_row = QHBoxLayout()
         batch_row.addWidget(self.batch_count)
         batch_row.addWidget(QLabel("×"))
@@ -262,11 +206,7 @@ class ParametersPanel(QScrollArea):
         form.addRow(ErrorLabel(session, ("batch_count", "batch_size")))
 
         self.clip_skip = QSpinBox()
-        self.clip_skip.setRange(1, 12)
-        self.clip_skip.setToolTip(
-            "Clip skip: use an earlier text-encoder layer. Many anime models want 2; 1 is normal."
-        )
-        bind(session, "clip_skip", self.clip_skip.valueChanged, self.clip_skip.value, self.clip_skip.setValue)
+        bind(session, "clip_skip", self.clip_skip, IMAGE["clip_skip"])
         form.addRow("Clip skip", self.clip_skip)
         form.addRow(ErrorLabel(session, ("clip_skip",)))
 
@@ -298,26 +238,11 @@ class ParametersPanel(QScrollArea):
         form.addRow("Init image", init_row)
         form.addRow(ErrorLabel(session, ("init_image", "mask")))
         self.strength = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0.01, 1.0)
-        self.strength.setDecimals(2)
-        self.strength.setToolTip(
-            "Denoising strength: 0.3 keeps the init image's look, 0.75 keeps its layout, 1 replaces it."
-        )
-        bind(
-            session,
-            "strength",
-            self.strength.valueChanged,
-            self.strength.value,
-            self.strength.setValue,
-            lambda v: round(float(v), 2),
-        )
+        bind(session, "strength", self.strength, IMAGE["strength"], lambda v: round(float(v), 2))
         form.addRow("Strength", self.strength)
         form.addRow(ErrorLabel(session, ("strength",)))
         self.mask_blur = QSpinBox()
-        self.mask_blur.setRange(0, 64)
-        self.mask_blur.setSuffix(" px")
-        self.mask_blur.setToolTip("Mask blur: feathers the edge where the repainted area meets the original.")
-        bind(session, "mask_blur", self.mask_blur.valueChanged, self.mask_blur.value, self.mask_blur.setValue)
+        bind(session, "mask_blur", self.mask_blur, IMAGE["mask_blur"])
         form.addRow("Mask blur", self.mask_blur)
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask") and self._update_init())

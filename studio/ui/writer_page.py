@@ -32,14 +32,21 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
+from studio.core.recipes.fields import Field
+from studio.core.recipes.text import TEXT
 from studio.core.writer_docs import DocumentStore
 from studio.core.writer_presets import PresetStore
+from studio.ui.binding import bind
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_chat import ChatPanel
 from studio.viewmodels.writer_session import WriterSession
 
 RECOVERY_DELAY_MS = 800
 SAVE_EVERY_MS = 5000
+
+
+NOTE_DEPTH = Field("note_depth", int, 3, "Note depth", "How many lines above the cursor the Author's Note goes.",
+                   0, 50)  # fmt: skip
 
 
 class WriterPage(QWidget):
@@ -229,38 +236,14 @@ class WriterPage(QWidget):
         form.addRow("Preset", preset_row)
         self._spins: dict[str, QSpinBox | QDoubleSpinBox] = {}
 
-        def spin(name: str, lo: float, hi: float, step: float, decimals: int, tip: str) -> None:
-            box: QSpinBox | QDoubleSpinBox
-            if decimals:
-                box = QDoubleSpinBox(decimals=decimals, singleStep=step)
-            else:
-                box = QSpinBox(singleStep=int(step))
-            box.setRange(lo, hi)
-            box.setValue(s.value(name))
-            box.setToolTip(tip)
-            box.valueChanged.connect(lambda v, n=name: s.set(n, v))
+        def spin(name: str, field: Field) -> None:
+            box = QDoubleSpinBox() if field.type is float else QSpinBox()
             self._spins[name] = box
-            form.addRow(
-                name.replace("_", " ")
-                .capitalize()
-                .replace("Top p", "Top-p")
-                .replace("Top k", "Top-k")
-                .replace("Min p", "Min-p")
-                .replace("Typical p", "Typical-p"),
-                box,
-            )
+            form.addRow(field.label, bind(s, name, box, field))
 
-        spin("max_new_tokens", 1, 2048, 10, 0, "How much to write at most per Continue")
-        spin("temperature", 0, 5, 0.05, 2, "Higher: more surprising; 0: always the likeliest word")
-        spin("top_p", 0.01, 1, 0.01, 2, "Sample only from the likeliest tokens covering this probability")
-        spin("top_k", 0, 500, 1, 0, "Sample only from this many likeliest tokens (0: off)")
-        spin(
-            "min_p", 0, 0.99, 0.01, 2, "Drop tokens less likely than this fraction of the likeliest (0: off)"
-        )
-        spin("typical_p", 0.01, 1, 0.01, 2, "Locally typical sampling (1: off)")
-        spin("repetition_penalty", 0.5, 3, 0.01, 2, "Above 1 discourages repeating words")
-        spin("no_repeat_ngram_size", 0, 10, 1, 0, "Never repeat a phrase of this many tokens (0: off)")
-        spin("seed", -1, 2**31 - 1, 1, 0, "−1: a new random seed each time")
+        for name in ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
+                     "no_repeat_ngram_size", "seed"):  # fmt: skip
+            spin(name, TEXT[name])
         self.stop_edit = QPlainTextEdit(s.value("stop"))
         self.stop_edit.setMaximumHeight(48)
         self.stop_edit.setToolTip("Stop when the model writes one of these (one per line)")
@@ -275,7 +258,7 @@ class WriterPage(QWidget):
         self.note_edit.setToolTip("Inserted a few lines above the cursor, e.g. “dark, tense”")
         self.note_edit.textChanged.connect(lambda: s.set("note", self.note_edit.toPlainText()))
         form.addRow("Author's Note", self.note_edit)
-        spin("note_depth", 0, 50, 1, 0, "How many lines above the cursor the Author's Note goes")
+        spin("note_depth", NOTE_DEPTH)
         self.lore = QTableWidget(0, 2)
         self.lore.setHorizontalHeaderLabels(["Keys", "Entry"])
         self.lore.horizontalHeader().setStretchLastSection(True)
@@ -341,9 +324,7 @@ class WriterPage(QWidget):
         self.session.set("model", path)
 
     def apply_preset(self, name: str) -> None:
-        for key, value in self.presets.get(name).items():
-            if key in self._spins:
-                self._spins[key].setValue(value)
+        self.session.apply_values(self.presets.get(name))  # the session's values change; the widgets follow
         self.status.setText(f"Preset “{name}”.")
 
     def save_preset(self, name: str | None = None) -> None:

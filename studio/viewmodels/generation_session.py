@@ -17,34 +17,33 @@ from studio.core.builtin_models import (
     recommended_settings,
 )
 from studio.core.model_library import LibraryEntry, scan_folder
-from studio.core.prompts import extract_loras
-from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS
-from studio.core.specs import GenerateSpec, LoraRef, random_seed, validate
+from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
+from studio.core.recipes.loras import LoraFinder
+from studio.core.samplers import SAMPLERS
+from studio.core.specs import GenerateSpec, random_seed
 from studio.viewmodels.job_queue import JobQueue
 
-DEFAULTS: dict[str, Any] = {
-    "model": "",
-    "prompt": "",
-    "negative_prompt": "",
-    "width": 512,
-    "height": 512,
-    "steps": 25,
-    "cfg_scale": 7.0,
-    "seed": -1,
-    "sampler": DEFAULT_SAMPLER,
-    "schedule": DEFAULT_SCHEDULE,
-    "batch_size": 1,
-    "batch_count": 1,
-    "clip_skip": 1,
-    "strength": 0.75,
-    "mask_blur": 4,
-    "loras": [],  # [[path, weight], ...]
-    "init_image": None,
-    "mask": None,
-    "parent_image": None,  # the gallery image the init image came from (lineage)
-}
+DEFAULTS: dict[str, Any] = IMAGE.defaults()  # the image recipe's table: one source for every default
 REMEMBERED = [k for k in DEFAULTS if k not in ("init_image", "mask", "parent_image")]
-LORA_SUFFIXES = (".safetensors",)
+
+
+def accepted_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Remembered fields (settings.json, untrusted) that still fit the recipe: right type, allowed value."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k not in REMEMBERED:
+            continue
+        try:
+            value = IMAGE[k].convert(v)
+        except ValueError:
+            continue
+        if not IMAGE[k].check(value):
+            out[k] = value
+    loras = out.get("loras", [])
+    if not all(isinstance(x, list) and len(x) == 2 and isinstance(x[0], str) and isinstance(x[1], int | float)
+               and not isinstance(x[1], bool) for x in loras):  # fmt: skip
+        out.pop("loras", None)
+    return out
 
 
 class GenerationSession(QObject):
@@ -68,25 +67,12 @@ class GenerationSession(QObject):
         self._queue = queue
         self._inputs = Path(inputs_dir)
         self._model_dirs = list(model_dirs or [])
-        self._lora_dirs = [d / sub for d in self._model_dirs for sub in ("", "loras", "Lora")] + [
-            BUILTIN_LORA_DIR
-        ]
         self.recent_models: list[str] = list(recent_models or [])
         self._scanned: list[LibraryEntry] = []
-        self._values: dict[str, Any] = {
-            k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()
-        }
+        self._values: dict[str, Any] = IMAGE.defaults()
+        self._values.update(accepted_params(params or {}))
         self._errors: dict[str, str] = {}
         self.last_seed: int | None = None
-        for k, v in (params or {}).items():
-            if (
-                k in REMEMBERED
-                and type(v) is type(DEFAULTS[k])
-                or (k == "cfg_scale" and isinstance(v, int | float))
-            ):
-                self._values[k] = v
-        if self._values["sampler"] not in SAMPLERS:
-            self._values["sampler"] = DEFAULT_SAMPLER
 
     # -- fields ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -236,60 +222,24 @@ class GenerationSession(QObject):
         loras.sort(key=lambda e: (bool(family) and e.family != family, e.name.lower()))
         return [(f"{e.name}  ({e.label})" if e.label else e.name, str(e.path)) for e in loras]
 
-    def _find_lora(self, name: str) -> Path | None:
-        for e in self._scanned:
-            if e.kind == "lora" and e.path.stem == name:
-                return e.path
-        dirs = self._lora_dirs + [Path(p).parent for p, _ in self._values["loras"]]
-        for d in dirs:
-            for suffix in LORA_SUFFIXES:
-                candidate = d / f"{name}{suffix}"
-                if candidate.is_file():
-                    return candidate
-        return None
+    def lora_finder(self) -> LoraFinder:
+        """LoRAs by name: the models folders (and their loras folders), the built-in ones, then the library."""
+        listed = [Path(p).parent for p, _ in self._values["loras"]]
+        return LoraFinder(
+            [*self._model_dirs, BUILTIN_LORA_DIR, *listed],
+            lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "lora"],
+        )
 
     # -- generate ----------------------------------------------------------------------------------------------
     def build_spec(self) -> GenerateSpec | None:
-        v = self._values
-        problems: dict[str, str] = {}
-        loras = {str(p): float(w) for p, w in v["loras"]}
-        _, tags = extract_loras(v["prompt"])
-        for tag in tags:
-            found = self._find_lora(tag.name)
-            if found is None:
-                where = " or ".join(str(d) for d in self._model_dirs) or "the LoRA list"
-                problems["prompt"] = (
-                    f"LoRA “{tag.name}” from the prompt was not found in {where} "
-                    "(or its loras folder). Add it with the + beside LoRAs."
-                )
-            else:
-                loras[str(found)] = tag.weight
-        seed = random_seed() if int(v["seed"]) < 0 else int(v["seed"])
-        spec = GenerateSpec(
-            model=v["model"],
-            prompt=v["prompt"],
-            negative_prompt=v["negative_prompt"],
-            width=int(v["width"]),
-            height=int(v["height"]),
-            steps=int(v["steps"]),
-            cfg_scale=float(v["cfg_scale"]),
-            seed=seed,
-            sampler=v["sampler"],
-            schedule=v["schedule"],
-            batch_size=int(v["batch_size"]),
-            batch_count=int(v["batch_count"]),
-            clip_skip=int(v["clip_skip"]),
-            loras=tuple(LoraRef(p, w) for p, w in loras.items()),
-            init_image=v["init_image"],
-            strength=float(v["strength"]),
-            mask=v["mask"],
-            mask_blur=int(v["mask_blur"]),
-            parent_image=v["parent_image"] if v["init_image"] else None,
-        )
-        problems.update(validate(spec))
+        """Freeze the draft with the image recipe (the same road as ``studio generate``); errors go beside
+        their fields."""
+        ctx = ImageContext(loras=self.lora_finder(), recommended=recommended_settings, seed=random_seed)
+        frozen = freeze_image(dict(self._values), ctx)
+        problems = frozen if isinstance(frozen, dict) else {}
         self._errors = problems
         self.errorsChanged.emit(dict(problems))
-        return None if problems else spec
+        return None if isinstance(frozen, dict) else frozen
 
     def generate(self) -> str | None:
         """Validate, freeze and queue the current recipe. Returns the job id, or None (errors are shown)."""

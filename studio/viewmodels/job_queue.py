@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.events import Cancelled, Failed, Finished, ItemSaved, Loading, Preview, Progress, Started
+from studio.core.recipes.fields import JobKind
 from studio.viewmodels.bridge import EventBridge, UiEvent
 
 
@@ -55,14 +56,16 @@ IdRole = Qt.ItemDataRole.UserRole + 3
 
 
 def describe(spec: Any) -> str:
-    if hasattr(spec, "dataset") and hasattr(spec, "overwrite"):  # captioning a dataset
+    """Two lines for the queue: what the job is, and its main settings."""
+    kind = getattr(spec, "kind", None)
+    if kind is JobKind.CAPTION:
         return f"Caption the dataset\nwith {Path(spec.model).name}"
-    if hasattr(spec, "trigger") and hasattr(spec, "run_dir"):  # a fine-tuning run
+    if kind is JobKind.TRAIN:
         return (
             f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
         )
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
-    if getattr(spec, "mode", "") == "text":
+    if kind is JobKind.TEXT:
         tail = prompt[-57:]
         return f"{'…' if len(prompt) > 57 else ''}{tail}\ntext · up to {spec.max_new_tokens} tokens · {spec.model_name}"
     if len(prompt) > 60:
@@ -126,7 +129,7 @@ class JobQueue(QAbstractListModel):
 
     def _save(self) -> None:
         if self._persist is not None:  # image jobs only: a text job belongs to its moment in the editor
-            self._persist([s for s in self.unfinished_specs() if hasattr(s, "to_dict")])  # image jobs only
+            self._persist([s for s in self.unfinished_specs() if s.kind is JobKind.IMAGE])
 
     # -- model -----------------------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802

@@ -7,7 +7,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,11 @@ from studio.core.dataset import Dataset
 from studio.core.downloads import human_duration
 from studio.core.events import Cancelled, Failed, Finished
 from studio.core.memory_plan import GB, DeviceInfo
+from studio.core.recipes import train as train_recipe
+from studio.core.recipes.train import TRAIN
 from studio.core.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
 from studio.core.train_specs import (
+    PRESETS,
     CaptionsMade,
     CaptionSpec,
     CheckpointSaved,
@@ -29,27 +31,14 @@ from studio.core.train_specs import (
     TrainStep,
     read_run_spec,
     run_state,
-    validate_train,
-    with_preset,
 )
 from studio.core.untrusted import Unreadable
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
-# The room's "More settings", with the values a run gets when they are not touched.
-ADVANCED: dict[str, Any] = {
-    "epochs": 0,
-    "batch_size": 1,
-    "lr_text": 5e-5,
-    "optimizer": "adamw",
-    "schedule": "constant_with_warmup",
-    "mixed_precision": "auto",
-    "gradient_checkpointing": False,
-    "seed": 0,
-}
-
 
 class TrainSession(QObject):
+    changed = Signal(str)  # a field of the draft (the training recipe's fields, plus use_class and class_dir)
     datasetChanged = Signal()
     importing = Signal(bool)  # pictures are being copied and checked (off the GUI thread)
     _imported = Signal()
@@ -73,26 +62,20 @@ class TrainSession(QObject):
         parent: QObject | None = None,
         captioners: Callable[[], list[str]] = lambda: [],
         device: Callable[[], DeviceInfo | None] = lambda: None,
+        request_checkpoint: Callable[[], bool] = lambda: False,
     ):
         super().__init__(parent)
+        self._request_checkpoint = request_checkpoint
         self.queue = queue
         self.training_dir = Path(training_dir)
         self.loras_dir = Path(loras_dir)  # where finished LoRAs go (the models folder's loras/)
         self.dataset = Dataset.open(self.training_dir / "datasets" / "default")
-        self.preset = "person"
-        self.base = default_base
-        self.settings: dict[str, Any] = {
-            "steps": 1500,
-            "rank": 16,
-            "lr_unet": 1e-4,
-            "resolution": 512,
-            "train_text_encoder": True,
-            "use_class": False,
-            "class_images": 100,
-            "prior_weight": 1.0,
-            "class_dir": "",
-            **ADVANCED,
-        }
+        # The draft: the training recipe's defaults (its preset's values), the base model and its resolution.
+        self.draft: dict[str, Any] = {**train_recipe.complete({}), "use_class": False, "class_dir": ""}
+        self.draft["class_images"] = 100  # what a ticked "Class pictures" box asks for
+        self.draft["base"] = default_base
+        self.draft["resolution"] = base_profile(default_base).resolution if default_base else 512
+        self.dataset.resolution = self.draft["resolution"]
         self.captioners = captioners
         self.device = device
         self.caption_job: str | None = None
@@ -205,60 +188,68 @@ class TrainSession(QObject):
             return newest
         return None
 
+    # -- the draft ---------------------------------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        return self.draft[name]
+
+    def set(self, name: str, value: Any) -> None:
+        if self.draft.get(name) == value:
+            return
+        self.draft[name] = value
+        if name == "preset" and value in PRESETS:  # a preset brings its values; the widgets follow
+            for key, preset_value in PRESETS[value].items():
+                if key in TRAIN and key != "alpha":
+                    self.set(key, preset_value)
+        if name == "resolution" and isinstance(value, int):
+            self.dataset.resolution = value  # which pictures are too small follows the training size
+            self.datasetChanged.emit()
+        self.changed.emit(name)
+
+    @property
+    def base(self) -> str:
+        return str(self.draft["base"])
+
+    @property
+    def preset(self) -> str:
+        return str(self.draft["preset"])
+
+    def set_base(self, base: str) -> int:
+        """Choose the base model; its native training resolution (64 px for the built-in demo) becomes the
+        draft's. Returns it."""
+        self.set("base", base)
+        native = base_profile(base).resolution
+        self.set("resolution", native)
+        return native
+
     def build_spec(self, name: str | None = None) -> TrainSpec | str:
-        """The run to start, or why it cannot start (one sentence)."""
+        """The run to start (frozen by the training recipe, as ``studio train`` does), or why it cannot start."""
+        self.dataset.resolution = int(self.draft["resolution"] or 512)
         if problems := self.dataset.problems():
             return problems[0]
         if not self.base:
             return "Choose a base model (an SD 1.x or SDXL checkpoint) to train on."
         name = name or f"{self.dataset.trigger}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = self.training_dir / "runs" / name
-        spec = with_preset(
-            TrainSpec(
-                dataset=str(self.dataset.folder),
-                base=self.base,
-                out=str(self.loras_dir / f"{name}.safetensors"),
-                run_dir=str(run),
-                trigger=self.dataset.trigger,
-                class_word=self.dataset.class_word,
-            ),
-            self.preset,
+        use_class = bool(self.draft["use_class"])
+        draft = {**self.draft, "trigger": self.dataset.trigger, "class_word": self.dataset.class_word,
+                 "class_images": self.draft["class_images"] if use_class else 0}  # fmt: skip
+        frozen = train_recipe.freeze_train(
+            draft,
+            dataset=str(self.dataset.folder),
+            out=str(self.loras_dir / f"{name}.safetensors"),
+            run_dir=str(self.training_dir / "runs" / name),
+            class_dir=self.class_dir() if use_class else "",
+            native_resolution=lambda base: base_profile(base).resolution,
         )
-        s = self.settings
-        spec = replace(
-            spec,
-            steps=int(s["steps"]),
-            rank=int(s["rank"]),
-            alpha=float(s["rank"]),
-            lr_unet=float(s["lr_unet"]),
-            resolution=int(s["resolution"]),
-            train_text_encoder=bool(s["train_text_encoder"]),
-            sample_every=max(1, min(250, int(s["steps"]) // 6)),
-            checkpoint_every=max(1, min(250, int(s["steps"]) // 4)),
-        )
-        spec = replace(spec, **{k: type(v)(s[k]) for k, v in ADVANCED.items()})
-        if s["use_class"]:
-            spec = replace(
-                spec,
-                class_dir=self.class_dir(),
-                class_images=int(s["class_images"]),
-                prior_weight=float(s["prior_weight"]),
-            )
-        if problems := validate_train(spec):
-            return next(iter(problems.values()))
-        return spec
+        if isinstance(frozen, dict):
+            return next(iter(frozen.values()))
+        return frozen
 
     def class_dir(self) -> str:
         """Where the class pictures are: the user's folder, else one per class word that Studio fills."""
-        if self.settings["class_dir"]:
-            return str(self.settings["class_dir"])
+        if self.draft["class_dir"]:
+            return str(self.draft["class_dir"])
         word = "".join(c if c.isalnum() else "-" for c in self.dataset.class_word.strip().lower()) or "class"
         return str(self.training_dir / "class" / word)
-
-    def set_base(self, base: str) -> int:
-        """Choose the base model; returns its native training resolution (64 px for the built-in demo)."""
-        self.base = base
-        return base_profile(base).resolution
 
     def estimate(self) -> str:
         """The pre-flight estimate in words: time and memory on the device, or why it cannot run."""
@@ -292,6 +283,10 @@ class TrainSession(QObject):
         if isinstance(spec, Unreadable):
             return f"{spec.why}."
         return self.start(spec)
+
+    def checkpoint_now(self) -> bool:
+        """Ask the running trainer for a checkpoint after its current step; False when nothing is training."""
+        return bool(self.job) and self._request_checkpoint()
 
     def cancel(self) -> None:
         if self.job:

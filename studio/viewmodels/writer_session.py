@@ -11,29 +11,50 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.builtin_models import builtin_text_models, is_builtin
 from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
+from studio.core.recipes.text import TEXT, freeze_text
 from studio.core.specs import random_seed
-from studio.core.text_specs import WriteSpec, validate_write
+from studio.core.text_specs import WriteSpec
 from studio.core.writer_context import LoreEntry, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
 DEFAULTS: dict[str, Any] = {
-    "model": "",
-    "max_new_tokens": 60,
-    "temperature": 0.8,
-    "top_p": 0.95,
-    "top_k": 0,
-    "min_p": 0.0,
-    "typical_p": 1.0,
-    "repetition_penalty": 1.15,
-    "no_repeat_ngram_size": 0,
-    "stop": "",  # one stop string per line
-    "seed": -1,
+    **TEXT.defaults(),  # the text recipe's table: the same defaults as `studio write`
+    "stop": "",  # one stop string per line (the recipe's list, as the editor shows it)
     "memory": "",
     "note": "",
     "note_depth": 3,
     "lorebook": [],  # [[keys comma-separated, text], ...]
 }
+
+
+def accepted_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Remembered values (settings.json, untrusted) that still fit: the recipe's fields by their table, the
+    Writer's own (memory, note, lorebook) by their type."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in TEXT and k != "stop":
+            try:
+                value = TEXT[k].convert(v)
+            except ValueError:
+                continue
+            if not TEXT[k].check(value):
+                out[k] = value
+        elif (
+            k in ("stop", "memory", "note")
+            and isinstance(v, str)
+            or k == "note_depth"
+            and isinstance(v, int)
+            and not isinstance(v, bool)
+            and 0 <= v <= 1000
+            or k == "lorebook"
+            and isinstance(v, list)
+            and all(isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e) for e in v)
+        ):
+            out[k] = v
+    return out
+
+
 STOP_WORDS = {"eos": "the model ended", "length": "length reached", "stop": "a stop string"}
 
 
@@ -58,7 +79,7 @@ class WriterSession(QObject):
         self._runner = runner  # for quiet jobs that the queue need not show (counting tokens)
         self._preview_job: str | None = None
         self._values = dict(DEFAULTS)
-        self._values.update({k: v for k, v in (params or {}).items() if k in DEFAULTS})
+        self._values.update(accepted_params(params or {}))
         if not self._values["model"]:
             builtins = builtin_text_models()
             self._values["model"] = str(builtins[0].path) if builtins else ""
@@ -78,6 +99,13 @@ class WriterSession(QObject):
         if self._values[name] != value:
             self._values[name] = value
             self.changed.emit(name)
+
+    def apply_values(self, values: dict[str, Any]) -> None:
+        """Set the values a preset (or a document) holds — those that fit the recipe; the widgets follow."""
+        if isinstance(values.get("stop"), list):
+            values = {**values, "stop": "\n".join(str(x) for x in values["stop"])}
+        for key, value in accepted_params(values).items():
+            self.set(key, value)
 
     def remembered(self) -> dict[str, Any]:
         return dict(self._values)
@@ -107,26 +135,21 @@ class WriterSession(QObject):
             lorebook=lore,
         )
 
+    def recipe_values(self) -> dict[str, Any]:
+        """The draft as the text recipe has it (stop strings as a list)."""
+        values = {k: self._values[k] for k in TEXT.names()}
+        values["stop"] = [s for s in str(self._values["stop"]).split("\n") if s]
+        return values
+
     def build_spec(self, story: str, instruction: str = "") -> WriteSpec | dict[str, str]:
-        v = self._values
-        spec = WriteSpec(
-            model=v["model"],
-            prompt=story,
-            max_new_tokens=int(v["max_new_tokens"]),
-            temperature=float(v["temperature"]),
-            top_p=float(v["top_p"]),
-            top_k=int(v["top_k"]),
-            min_p=float(v["min_p"]),
-            typical_p=float(v["typical_p"]),
-            repetition_penalty=float(v["repetition_penalty"]),
-            no_repeat_ngram_size=int(v["no_repeat_ngram_size"]),
-            stop=tuple(s for s in str(v["stop"]).split("\n") if s),
-            seed=random_seed() if int(v["seed"]) < 0 else int(v["seed"]),
+        """Freeze with the text recipe (the same road as ``studio write``)."""
+        return freeze_text(
+            self.recipe_values(),
+            story,
             context=None if instruction else self.context(),
             instruction=instruction,
+            seed=random_seed,
         )
-        problems = validate_write(spec)
-        return problems or spec
 
     def continue_story(self, story: str, instruction: str = "") -> str | None:
         """Start writing after ``story`` (the text before the cursor) — or, with an ``instruction``, a rewrite of

@@ -93,7 +93,7 @@ def test_bad_arguments_exit_2_with_one_line(tiny_sd, tmp_path, args, message):
     assert r.stdout == ""
 
 
-def test_non_image_init_fails_with_exit_1(tiny_sd, tmp_path):
+def test_non_image_init_is_a_bad_argument_exit_2(tiny_sd, tmp_path):
     bogus = tmp_path / "x.png"
     bogus.write_text("hello")
     r = studio(
@@ -111,8 +111,8 @@ def test_non_image_init_fails_with_exit_1(tiny_sd, tmp_path):
         str(bogus),
         home=tmp_path / "home",
     )
-    assert r.returncode == 1
-    assert r.stderr.strip().splitlines()[-1] == "studio: x.png is not an image Studio can read."
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == "studio: --init-image: x.png is not an image Studio can read."
 
 
 def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypatch, capsys):

@@ -23,13 +23,18 @@ def test_import_copies_checks_and_flags(tmp_path):
     ds = Dataset(tmp_path / "ds", trigger="sks", class_word="disc")
     ds.add_files([src])
     by_source = {img.source.rsplit("/", 1)[-1]: img for img in ds.images}
-    assert any("too small" in p for p in by_source["tiny.png"].problems)
+    assert any("too small" in p for p in ds.flags(by_source["tiny.png"]))
     assert "very blurry" in by_source["blurry.png"].problems
     dup = [p for p in by_source["photo0.jpg"].problems if p.startswith("near-duplicate")]
     assert dup == [f"near-duplicate of {by_source['copy.png'].file}"]  # the later one of the pair is flagged
     assert (by_source["rotated.jpg"].width, by_source["rotated.jpg"].height) == (400, 300)  # EXIF applied
     assert any("notes.txt.jpg" in s and "unreadable" in s for s in ds.skipped)
-    assert not by_source["tiny.png"].used and by_source["blurry.png"].used  # flagged but kept unless removed
+    assert not ds.is_used(by_source["tiny.png"]) and ds.is_used(by_source["blurry.png"])  # flagged, kept
+    ds.resolution = 256  # a smaller training size: the 200×180 picture (short side 180 ≥ 128) is big enough
+    assert ds.is_used(by_source["tiny.png"]) and not any("too small" in f for f in ds.flags(by_source["tiny.png"]))
+    ds.resolution = 512
+    by_source["tiny.png"].keep = True  # the user's tick wins
+    assert ds.is_used(by_source["tiny.png"])
     assert {p: p.read_bytes() for p in originals} == originals  # originals never modified
     # captions: trigger and class added once, sidecars written, bulk replace
     img = by_source["photo1.jpg"]

@@ -1,0 +1,40 @@
+"""The headless face of Studio: ``studio generate …`` and friends, on the same runtime as the window.
+
+One module per command (``register`` adds its parser, ``run`` runs it); their options come from the recipes' field
+tables. Global options (``--home``) go before or after the command. Exit status: 0 done, 1 failed, 2 bad input,
+130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from studio import __version__
+from studio.cli import gallery, generate, info, models, recipe, train, write
+from studio.cli.common import EXIT_OK, Parser, exit_code, fail, home_option
+from studio.core.errors import StudioError
+
+_MODULES = (generate, write, info, gallery, models, train, recipe)
+COMMANDS = ("generate", "write", "info", "gallery", "models", "train", "recipe")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="studio", description="Studio: local generative AI. Without a command, opens the window.")
+    p.add_argument("--version", action="version", version=f"studio {__version__}")
+    home_option(p, top=True)
+    sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+    for module in _MODULES:
+        module.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return int(args.run(args))
+    except StudioError as e:
+        return fail(e.user_message, exit_code(e))

@@ -1,0 +1,81 @@
+"""``studio gallery list|check|reindex``: the gallery from the command line. A damaged index is repaired (and
+said so on stderr) before anything else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from studio.cli.common import EXIT_FAILED, EXIT_OK, Parser, home_option, tell
+
+
+def register(sub: Any) -> None:
+    gal = sub.add_parser("gallery", help="list, check or rebuild the gallery")
+    home_option(gal)
+    gsub = gal.add_subparsers(dest="gallery_command", required=True, parser_class=Parser)
+    gl = gsub.add_parser("list", help="list images, newest first")
+    gl.add_argument("--search", default="", help="only images whose prompt contains every word")
+    gl.add_argument("--starred", action="store_true")
+    gl.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    gl.add_argument("--json", action="store_true")
+    gsub.add_parser("check", help="compare every file with the index; exit 1 when anything is wrong")
+    gsub.add_parser("reindex", help="rebuild the index from the image files (also repairs a damaged one)")
+    for p in gsub.choices.values():
+        home_option(p)
+    gal.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.core.gallery_query import GalleryFilter
+    from studio.core.gallery_store import GalleryStore
+    from studio.core.paths import resolve_paths
+    from studio.runtime import clean_leftovers, ensure_paths
+
+    paths = ensure_paths(resolve_paths(args.home))
+    clean_leftovers(paths)
+    store = GalleryStore(paths.gallery_dir)
+    try:
+        tell(store.take_notices())
+        if args.gallery_command == "reindex":
+            stats = store.reindex()
+            tell(store.take_notices())
+            print(f"Indexed {store.count()} images ({stats['added']} files read).")
+            return EXIT_OK
+        if args.gallery_command == "check":
+            # As at every start: files saved just before a crash (complete, but not yet indexed) are indexed,
+            # rows of files deleted by hand are dropped. What remains wrong after that is reported.
+            fixed = store.reconcile()
+            tell(store.take_notices())
+            if fixed["added"] or fixed["removed"] or fixed["updated"]:
+                print(f"reconciled the index with the files: {fixed['added']} added, {fixed['updated']} updated, "
+                      f"{fixed['removed']} removed")  # fmt: skip
+            report = store.check()
+            for label, items in (("not in the index", report.orphans), ("missing on disk", report.missing),
+                                 ("unreadable", report.unreadable)):  # fmt: skip
+                for rel in items:
+                    print(f"{label}: {rel}")
+            for rel in report.leftovers:
+                print(f"leftover temporary file (an interrupted save; safe to delete): {rel}")
+            print(f"{store.count()} images indexed; " + ("all good." if report.ok else "problems found."))
+            return EXIT_OK if report.ok else EXIT_FAILED
+        store.reconcile()  # files added or removed by hand since the last start are listed truthfully
+        tell(store.take_notices())
+        ids = store.ids(GalleryFilter(text=args.search, starred=args.starred))
+        if args.limit > 0:
+            ids = ids[: args.limit]
+        for start in range(0, len(ids), 500):
+            for row in store.rows(ids[start : start + 500]):
+                path = store.path(row.rel)
+                if args.json:
+                    print(json.dumps({
+                        "path": str(path), "prompt": row.prompt, "negative_prompt": row.negative_prompt,
+                        "model": row.model, "sampler": row.sampler, "seed": row.seed, "width": row.width,
+                        "height": row.height, "steps": row.steps, "cfg_scale": row.cfg_scale,
+                        "starred": row.starred, "created": row.created, "source": row.source,
+                    }, ensure_ascii=False))  # fmt: skip
+                else:
+                    print(f"{path}\t{row.prompt.splitlines()[0] if row.prompt else ''}")
+        return EXIT_OK
+    finally:
+        store.close()

@@ -1,0 +1,145 @@
+"""``studio train``: a dataset from a folder of pictures, a LoRA trained on the same queue and trainer as the
+window's Fine-tune room — frozen by the same training recipe — progress on stderr (or JSON lines), exit 0 with the
+LoRA written. ``kill -USR1`` of this process saves a checkpoint after the current step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_fields,
+    draft_of,
+    explain,
+    fail,
+    home_option,
+    open_runtime,
+    run_job,
+)
+from studio.core.recipes.train import TRAIN
+
+
+def register(sub: Any) -> None:
+    t = sub.add_parser("train", help="train a LoRA on your pictures")
+    home_option(t)
+    t.add_argument("--images", help="a folder of pictures (copied; the originals are never changed)")
+    add_fields(t, TRAIN)
+    t.add_argument("--class-dir", help="a folder of class pictures (default with --class-images: Studio's folder "
+                   "for the class word, filled by the base model)")  # fmt: skip
+    keep = t.add_mutually_exclusive_group()
+    keep.add_argument("--keep-flagged", action="store_true", help="train on flagged pictures too (too small, very "
+                      "blurry, near-duplicates), as ticking them in the room does")  # fmt: skip
+    keep.add_argument("--drop-flagged", action="store_true", help="leave out every flagged picture")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--out", help="the LoRA to write (.safetensors)")
+    t.add_argument("--json", action="store_true", help="progress as JSON lines")
+    t.set_defaults(run=run)
+
+
+def _new_run(args: argparse.Namespace, rt: Any) -> Any:
+    """(spec, dataset) for a new run, or an error sentence."""
+    from studio.core.builtin_models import builtin_image_models
+    from studio.core.dataset import Dataset
+    from studio.core.recipes.train import freeze_train
+    from studio.core.train_plan import base_profile
+
+    missing = [name for name in ("images", "out") if not getattr(args, name)]
+    if missing:
+        return "missing " + ", ".join(f"--{m}" for m in missing) + "."
+    draft = draft_of(args, TRAIN)
+    draft.setdefault(
+        "base", rt.settings.image_model or next((str(m.path) for m in builtin_image_models()), "")
+    )
+    out = Path(args.out).expanduser().resolve()
+    run = rt.paths.training_dir / "runs" / f"{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    class_dir = args.class_dir or ""
+    if not class_dir and draft.get("class_images"):
+        word = "".join(c if c.isalnum() else "-" for c in str(draft.get("class_word", "")).lower()) or "class"
+        class_dir = str(rt.paths.training_dir / "class" / word)
+    frozen = freeze_train(draft, dataset=str(run / "dataset"), out=str(out), run_dir=str(run),
+                          class_dir=class_dir, native_resolution=lambda b: base_profile(b).resolution)  # fmt: skip
+    if isinstance(frozen, dict):
+        return explain(frozen, TRAIN)
+    images = Path(args.images).expanduser()
+    if not images.is_dir():
+        return f"{images} is not a folder of pictures."
+    ds = Dataset(run / "dataset", trigger=frozen.trigger, class_word=frozen.class_word,
+                 resolution=frozen.resolution)  # fmt: skip
+    ds.add_files([images])
+    if args.keep_flagged or args.drop_flagged:
+        ds.keep_flagged(args.keep_flagged)
+        ds.save()
+    for line in ds.skipped:
+        print(f"studio: {line}", file=sys.stderr)
+    for img in ds.images:
+        if flags := ds.flags(img):
+            state = "used" if ds.is_used(img) else "left out"
+            print(f"studio: {Path(img.source).name}: {', '.join(flags)} ({state})", file=sys.stderr)
+    if problems := ds.problems():
+        hint = "" if args.keep_flagged else " (--keep-flagged trains on flagged pictures too)"
+        return problems[0] + hint
+    print(f"{len(ds.used())} pictures; run folder {run} (resume with --resume {run})", file=sys.stderr)
+    return frozen
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.core.events import Note
+    from studio.core.train_specs import CheckpointSaved, SamplesSaved, TrainDone, TrainStep, read_run_spec
+    from studio.core.untrusted import Unreadable
+
+    rt = open_runtime(args)
+    if args.resume:
+        found = read_run_spec(Path(args.resume).expanduser().resolve())
+        if isinstance(found, Unreadable):
+            rt.close()
+            return fail(f"{found.why}.", EXIT_USAGE)
+        spec = found
+    else:
+        made = _new_run(args, rt)
+        if isinstance(made, str):
+            rt.close()
+            return fail(made, EXIT_USAGE)
+        spec = made
+
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+
+    def on_event(e: Any) -> None:
+        if isinstance(e, TrainStep):
+            eta = (e.total - e.step) * e.seconds / max(1, e.step) if e.seconds else None
+            if args.json:
+                print(json.dumps({"step": e.step, "total": e.total, "loss": round(e.loss, 6), "lr": e.lr,
+                                  "eta_s": None if eta is None else round(eta, 1)}), flush=True)  # fmt: skip
+            elif tty or e.step == e.total or e.step % 50 == 0:
+                end = "" if tty and e.step < e.total else "\n"
+                left = f", {eta:.0f} s left" if eta is not None else ""
+                text = f"step {e.step}/{e.total}  loss {e.loss:.4f}{left}"
+                print(f"\r{text}\033[K" if tty else text, end=end, file=sys.stderr, flush=True)
+        elif isinstance(e, CheckpointSaved | SamplesSaved):
+            what = {"checkpoint": e.path} if isinstance(e, CheckpointSaved) else {"samples": list(e.paths)}
+            if args.json:
+                print(json.dumps({"step": e.step, **what}), flush=True)
+        elif isinstance(e, Note) and not args.json:
+            print(f"studio: {e.text}", file=sys.stderr)
+        elif isinstance(e, TrainDone):
+            if args.json:
+                print(json.dumps({"path": e.path, "kohya_path": e.kohya_path or None, "grids": list(e.grids),
+                                  "run_dir": e.run_dir, "seconds": round(time.monotonic() - started, 1)}),
+                      flush=True)  # fmt: skip
+            else:
+                print(e.path)
+
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: rt.trainer.request_checkpoint())
+    code = run_job(rt, spec, on_event)
+    if code != EXIT_OK and not args.json:
+        print(f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
+              file=sys.stderr)  # fmt: skip
+    return code

@@ -1,0 +1,97 @@
+"""``studio write``: a language model continues a text, streaming to stdout — frozen by the text recipe, the same
+road as the Writer's Continue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from studio.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_fields,
+    draft_of,
+    explain,
+    fail,
+    home_option,
+    open_runtime,
+    run_job,
+)
+from studio.core.recipes.text import TEXT
+
+
+def register(sub: Any) -> None:
+    w = sub.add_parser("write", help="continue a text with a language model, streaming to stdout")
+    home_option(w)
+    w.add_argument("prompt", help='the text to continue ("-" reads it from stdin)')
+    add_fields(w, TEXT)
+    w.add_argument(
+        "--json", action="store_true", help='JSON lines: {"token": ...} as they come, then a summary object'
+    )
+    w.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.core.builtin_models import builtin_text_models
+    from studio.core.errors import StudioError
+    from studio.core.events import Finished, Loading, Note, Token
+    from studio.core.recipes.text import freeze_text
+    from studio.core.specs import random_seed
+    from studio.engine.text import resolve_text_model
+
+    rt = open_runtime(args)
+    draft = draft_of(args, TEXT)
+    if not draft.get("model"):
+        draft["model"] = rt.settings.text_model
+    if not draft["model"]:
+        builtins = builtin_text_models()
+        if not builtins:
+            rt.close()
+            return fail("no text model: pass --model PATH (a transformers model folder).", EXIT_USAGE)
+        draft["model"] = str(builtins[0].path)
+        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+              file=sys.stderr)  # fmt: skip
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    frozen = freeze_text(draft, prompt, seed=random_seed)
+    problems = frozen if isinstance(frozen, dict) else {}
+    try:
+        if not problems:
+            resolve_text_model(draft["model"])
+    except StudioError as e:
+        problems = {"model": e.user_message}
+    if problems or isinstance(frozen, dict):
+        rt.close()
+        return fail(explain(problems, TEXT), EXIT_USAGE)
+    spec = frozen
+    streamed: list[str] = []
+
+    def summary(tokens: int, seconds: float, reason: str) -> None:
+        if args.json:
+            print(json.dumps({
+                "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
+                "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed, "model": spec.model_name,
+                "text": "".join(streamed),
+            }), flush=True)  # fmt: skip
+        else:
+            print(flush=True)
+
+    def on_event(e: Any) -> None:
+        if isinstance(e, Loading | Note):
+            print(e.what if isinstance(e, Loading) else e.text, file=sys.stderr)
+        elif isinstance(e, Token):
+            streamed.append(e.text)
+            if args.json:
+                print(json.dumps({"token": e.text}), flush=True)
+            else:
+                print(e.text, end="", flush=True)
+        elif isinstance(e, Finished):
+            result = e.items[0]
+            summary(result.tokens, result.seconds, result.stop_reason)
+
+    code = run_job(rt, spec, on_event, on_cancel=lambda: summary(len(streamed), 0.0, "cancelled"))
+    if code == EXIT_OK and getattr(args, "model", None):
+        rt.settings.text_model = spec.model
+        rt.save_settings()
+    return code

@@ -1,0 +1,211 @@
+"""A recipe's field table: each field written once — name, type, default, range or choices, unit, help text — and
+read by everything that shows, takes, checks or saves it: the window's widgets, the CLI's arguments, the
+validation of a draft, the saved metadata and ``studio recipe``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobKind(StrEnum):
+    """What a job is; every spec says it of itself (``spec.kind``)."""
+
+    IMAGE = "image"
+    TEXT = "text"
+    TRAIN = "train"
+    CAPTION = "caption"
+    CONTEXT = "context"
+
+
+RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
+
+
+@dataclass(frozen=True)
+class Field:
+    """One knob of a recipe.
+
+    ``type``: int, float, str, bool, or list (of strings, or of (reference, weight) pairs for LoRAs).
+    ``cli``: the option's name (``--cfg``); ``None`` derives it from ``name``; ``""`` keeps it off the CLI.
+    ``step``/``decimals``: for widgets. ``nullable``: None is a valid value (an optional path, a derived
+    value that the recipe computes when it is left empty).
+    """
+
+    name: str
+    type: type
+    default: Any
+    label: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    step: float | None = None
+    decimals: int = 0
+    cli: str | None = None
+    metavar: str | None = None
+    nullable: bool = False
+    multiple_of: int = 0
+    special: tuple[tuple[Any, str], ...] = ()  # values with a meaning of their own: ((-1, "random"),)
+
+    @property
+    def option(self) -> str:
+        return self.cli if self.cli is not None else "--" + self.name.replace("_", "-")
+
+    def tooltip(self) -> str:
+        """The help text, with the range and unit, as a widget's tooltip shows it."""
+        parts = [self.help]
+        if self.minimum is not None and self.maximum is not None and self.type in (int, float):
+            parts.append(f"({_num(self.minimum)}–{_num(self.maximum)}{' ' + self.unit if self.unit else ''})")
+        return " ".join(parts)
+
+    def check(self, value: Any) -> str:
+        """'' when ``value`` (already of the right type) is allowed; else a sentence for the user."""
+        if value is None:
+            return "" if self.nullable else f"{self.label} is missing."
+        if any(value == v for v, _ in self.special):
+            return ""
+        if self.type in (int, float):
+            lo, hi = self.minimum, self.maximum
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                unit = f" {self.unit}" if self.unit else ""
+                return f"{self.label} must be between {_num(lo)} and {_num(hi)}{unit}."
+            if self.multiple_of and value % self.multiple_of:
+                down = value - value % self.multiple_of
+                return (f"{self.label} must be a multiple of {self.multiple_of} (try {down} or "
+                        f"{down + self.multiple_of}).")  # fmt: skip
+        if self.choices and value not in self.choices:
+            return f"{self.label} cannot be {str(value)[:60]!r}; choose one of {', '.join(self.choices)}."
+        return ""
+
+    def convert(self, value: Any) -> Any:
+        """``value`` from outside (JSON, settings, a widget) as this field's type; ``ValueError`` if it cannot be."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError(f"{self.label} is missing.")
+        t = self.type
+        if t is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"{self.label} must be true or false.")
+        if t is int:
+            if isinstance(value, bool):
+                raise ValueError(f"{self.label} must be a whole number.")
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and math.isfinite(value) and value == int(value):
+                return int(value)
+            if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value) < 40:
+                return int(value)
+            raise ValueError(f"{self.label} must be a whole number.")
+        if t is float:
+            if isinstance(value, bool):
+                raise ValueError(f"{self.label} must be a number.")
+            try:
+                f = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"{self.label} must be a number.") from None
+            if not math.isfinite(f):
+                raise ValueError(f"{self.label} must be a finite number.")
+            return f
+        if t is str:
+            if isinstance(value, str):
+                return value
+            raise ValueError(f"{self.label} must be text.")
+        if t is list:
+            if isinstance(value, list | tuple):
+                return list(value)
+            raise ValueError(f"{self.label} must be a list.")
+        raise ValueError(f"{self.label} has an unknown type.")
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "?"
+    if float(v).is_integer():
+        v = int(v)
+        return f"{v:,}".replace(",", " ") if abs(v) >= 10_000 else str(v)
+    return f"{v:g}"
+
+
+@dataclass(frozen=True)
+class FieldTable:
+    kind: JobKind
+    fields: tuple[Field, ...]
+    by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+
+    def __getitem__(self, name: str) -> Field:
+        return self.by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name
+
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: (list(f.default) if isinstance(f.default, list) else f.default) for f in self.fields}
+
+    def convert(self, values: dict[str, Any], problems: dict[str, str]) -> dict[str, Any]:
+        """The known fields of ``values`` converted to their types; a wrong one goes to ``problems``, not out."""
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            f = self.by_name.get(name)
+            if f is None:
+                continue
+            try:
+                out[name] = f.convert(value)
+            except ValueError as e:
+                problems[name] = str(e)
+        return out
+
+    def check(self, values: dict[str, Any], names: Iterable[str] | None = None) -> dict[str, str]:
+        """Range and choice problems of the given (converted) values, by field."""
+        problems: dict[str, str] = {}
+        for name in names if names is not None else values:
+            f = self.by_name.get(name)
+            if f is not None and name in values and (msg := f.check(values[name])):
+                problems[name] = msg
+        return problems
+
+    def describe(self, recommended: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The table as data (``studio recipe --json``, the docs)."""
+        rec = recommended or {}
+        out = []
+        for f in self.fields:
+            d: dict[str, Any] = {"name": f.name, "type": f.type.__name__, "default": f.default, "label": f.label,
+                                 "help": f.help}  # fmt: skip
+            for key, value in (
+                ("min", f.minimum),
+                ("max", f.maximum),
+                ("unit", f.unit),
+                ("option", f.option),
+            ):
+                if value not in (None, ""):
+                    d[key] = value
+            if f.choices:
+                d["choices"] = list(f.choices)
+            if f.special:
+                d["special"] = {str(v): meaning for v, meaning in f.special}
+            if f.name in rec:
+                d["recommended"] = rec[f.name]
+            out.append(d)
+        return out
+
+
+def merged(*layers: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer in layers:
+        out.update(layer or {})
+    return out
+
+
+Resolver = Callable[[dict[str, Any], dict[str, str]], dict[str, Any]]

@@ -1,0 +1,214 @@
+"""The image recipe: its field table, and the one road from a draft (the Image panel's fields, ``studio
+generate``'s arguments, a recipe file, another tool's metadata) to a frozen ``GenerateSpec``.
+
+``freeze_image(draft, ctx)`` fills what the draft leaves out (the table's defaults, then what the model
+recommends), resolves (a random seed → a number, ``<lora:…>`` tags and LoRA names → files, combined sampler names
+such as "DPM++ 2M Karras"), validates (one message per field) and freezes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.prompts import extract_loras
+from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
+from studio.core.recipes.loras import LoraFinder
+from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
+from studio.core.specs import (
+    A1111_MAX_SEED,
+    MAX_BATCH,
+    MAX_COUNT,
+    MAX_SEED,
+    MAX_SIZE,
+    MAX_STEPS,
+    MIN_SIZE,
+    GenerateSpec,
+    LoraRef,
+)
+from studio.core.untrusted import regular_file_problem
+
+_SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
+
+IMAGE = FieldTable(
+    JobKind.IMAGE,
+    (
+        Field("model", str, "", "Model", "The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder "
+              "or a .safetensors file (default: the last used, else the built-in demo).", metavar="PATH"),
+        Field("prompt", str, "", "Prompt", "What to draw. A1111 syntax: (word:1.2), [word], BREAK, "
+              "<lora:name:0.8>.", cli=""),
+        Field("negative_prompt", str, "", "Negative prompt", "What to keep out of the picture.", cli="--negative"),
+        Field("width", int, 512, "Width", "Image width in pixels, a multiple of 8; SD 1.x likes 512, SDXL 1024.",
+              MIN_SIZE, MAX_SIZE, unit="px", step=64, multiple_of=8),
+        Field("height", int, 512, "Height", "Image height in pixels, a multiple of 8.", MIN_SIZE, MAX_SIZE,
+              unit="px", step=64, multiple_of=8),
+        Field("steps", int, 25, "Steps", "Denoising steps: more is slower and usually finer; 20–30 suits most "
+              "samplers.", 1, MAX_STEPS),
+        Field("cfg_scale", float, 7.0, "CFG scale", "How strictly the image follows the prompt: 5–8 is typical; "
+              "LCM and Turbo models want 0–2.", 0.0, 30.0, step=0.5, decimals=1, cli="--cfg"),
+        Field("sampler", str, DEFAULT_SAMPLER, "Sampler", "The sampler by its AUTOMATIC1111 name (\"Euler a\", "
+              "\"DPM++ 2M\"; \"DPM++ 2M Karras\" sets the schedule too).", choices=tuple(SAMPLERS)),
+        Field("schedule", str, DEFAULT_SCHEDULE, "Schedule type", "How the noise levels are spaced; Karras spends "
+              "more steps on fine detail.", choices=_SCHEDULES),
+        Field("seed", int, RANDOM_SEED, "Seed", "The same seed and settings give the same image; −1 draws a new "
+              "one (it becomes a number before the job runs).", RANDOM_SEED, MAX_SEED,
+              special=((RANDOM_SEED, "a new random seed"),)),
+        Field("batch_size", int, 1, "Batch size", "Images made at once: faster per image on a GPU, needs more "
+              "memory.", 1, MAX_BATCH),
+        Field("batch_count", int, 1, "Batch count", "How many batches to make, one after another (consecutive "
+              "seeds).", 1, MAX_COUNT),
+        Field("clip_skip", int, 1, "Clip skip", "Use an earlier text-encoder layer; many anime models want 2.",
+              1, 12),
+        Field("loras", list, [], "LoRAs", "A LoRA by its name in the library or a path, with a weight (0.7–1.0 "
+              "is typical); repeatable. Tags <lora:name:w> in the prompt do the same.", cli="--lora",
+              metavar="NAME[:W]"),
+        Field("init_image", str, None, "Init image", "Start from this image (image to image).", nullable=True,
+              metavar="IMAGE"),
+        Field("strength", float, 0.75, "Denoising strength", "For image to image and inpainting: 0.3 keeps the "
+              "init image's look, 0.75 its layout, 1 replaces it.", 0.01, 1.0, step=0.05, decimals=2),
+        Field("mask", str, None, "Mask", "Inpaint where this mask is white (needs an init image).", nullable=True,
+              metavar="IMAGE"),
+        Field("mask_blur", int, 4, "Mask blur", "Feathers the edge where the repainted area meets the original.",
+              0, 64, unit="px"),
+        Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
+              nullable=True, cli=""),
+    ),
+)  # fmt: skip
+RECOMMENDABLE = ("width", "height", "steps", "cfg_scale", "sampler", "schedule")
+
+
+def _no_recommendation(model: str) -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class ImageContext:
+    """What freezing needs from outside: where LoRAs are, what a model recommends, where seeds come from."""
+
+    loras: LoraFinder = field(default_factory=LoraFinder)
+    recommended: Callable[[str], dict[str, Any]] = _no_recommendation
+    seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
+
+
+def complete(draft: dict[str, Any], recommended: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The table's defaults, then the model's recommendations, then the draft's own values."""
+    out = IMAGE.defaults()
+    out.update({k: v for k, v in (recommended or {}).items() if k in RECOMMENDABLE})
+    out.update({k: v for k, v in draft.items() if k in IMAGE})
+    return out
+
+
+def resolve_loras(
+    prompt: str, listed: list[Any], finder: LoraFinder, problems: dict[str, str]
+) -> list[LoraRef]:
+    """The LoRAs a job applies, each once: those listed (a path or a name, with a weight), then the prompt's
+    ``<lora:name:w>`` tags (a tag's weight wins for a LoRA listed too)."""
+    chosen: dict[str, float] = {}
+    for item in listed:
+        if isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str):
+            ref, weight = item[0], item[1]
+        elif isinstance(item, str):
+            ref, weight = item, 1.0
+        else:
+            problems["loras"] = "A LoRA entry must be a name (or path) and a weight."
+            continue
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            problems["loras"] = f"LoRA {Path(ref).stem}: the weight must be a number."
+            continue
+        path, why = finder.find(ref)
+        if path is None:
+            problems["loras"] = why
+        else:
+            chosen[str(path)] = float(weight)
+    for tag in extract_loras(prompt)[1]:
+        path, why = finder.find(tag.name, allow_path=False)
+        if path is None:
+            problems["prompt"] = why
+        else:
+            chosen[str(path)] = tag.weight
+    return [LoraRef(p, w) for p, w in chosen.items()]
+
+
+def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> GenerateSpec | dict[str, str]:
+    """The frozen spec of a draft, or the problems (field → message) that keep it from running."""
+    ctx = ctx or ImageContext()
+    problems: dict[str, str] = {}
+    model = draft.get("model")
+    recommended = ctx.recommended(model) if isinstance(model, str) and model else {}
+    values = IMAGE.convert(complete(draft, recommended), problems)
+    if "sampler" in values and values["sampler"] not in SAMPLERS:
+        try:  # "DPM++ 2M Karras", "k_euler_a", … as other tools write them
+            values["sampler"], values["schedule"] = parse_sampler(values["sampler"], draft.get("schedule"))
+        except KeyError as e:
+            problems["sampler"] = str(e.args[0])
+    sampler = SAMPLERS.get(values.get("sampler", ""))
+    if sampler and values.get("schedule") not in sampler.schedules and "schedule" not in draft:
+        values["schedule"] = "Automatic"  # the sampler was given without a schedule it can take
+    problems.update(IMAGE.check(values, [n for n in values if n not in problems]))
+    if problems.get("seed") or (values.get("seed", 0) < 0 and values.get("seed") != RANDOM_SEED):
+        problems["seed"] = f"Seed must be −1 (a new random seed) or between 0 and {MAX_SEED}."
+    loras = resolve_loras(str(values.get("prompt", "")), values.get("loras", []), ctx.loras, problems)
+    if problems:
+        return problems
+    seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
+    for key in ("init_image", "mask"):  # relative to where the command was given
+        if values[key]:
+            values[key] = os.path.abspath(Path(values[key]).expanduser())
+    spec = GenerateSpec(
+        **{k: v for k, v in values.items() if k not in ("seed", "loras", "model", "parent_image")},
+        model=str(Path(values["model"]).expanduser()) if values["model"] else "",
+        seed=seed,
+        loras=tuple(loras),
+        parent_image=values["parent_image"] if values["init_image"] else None,
+    )
+    if problems := validate_spec(spec):
+        return problems
+    return spec
+
+
+def image_problem(path: str, what: str) -> str:
+    """'' when ``path`` is a picture Studio can open (its header is read, not its pixels); else a sentence."""
+    from PIL import Image
+
+    p = Path(path)
+    if not p.exists():
+        return f"The {what} {path} does not exist."
+    if problem := regular_file_problem(p):
+        return f"The {what}: {problem}."
+    try:
+        with Image.open(p) as im:
+            im.size  # noqa: B018 - the header is parsed
+    except Exception:  # noqa: BLE001 - any failure means "not a picture"
+        return f"{p.name} is not an image Studio can read."
+    return ""
+
+
+def validate_spec(spec: GenerateSpec) -> dict[str, str]:
+    """Problems with a frozen spec (from a queue file, a recipe file, or just frozen), keyed by field."""
+    values = {f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name not in ("loras", "seed")}
+    problems = IMAGE.check(values)
+    if not spec.model.strip():
+        problems["model"] = "Choose a model first."
+    if not 0 <= spec.seed <= MAX_SEED:
+        problems["seed"] = f"Seed must be between 0 and {MAX_SEED}."
+    if spec.sampler in SAMPLERS and spec.schedule not in SAMPLERS[spec.sampler].schedules:
+        problems["schedule"] = f"{spec.sampler} has no {spec.schedule} schedule."
+    if spec.mask and not spec.init_image:
+        problems["mask"] = "A mask needs an init image to paint into."
+    if spec.init_image is not None:
+        if "strength" not in problems and int(spec.steps * spec.strength) < 1:
+            problems["strength"] = "Steps × strength is below one step: raise the steps or the strength."
+        if why := image_problem(spec.init_image, "init image"):
+            problems["init_image"] = why
+    if spec.mask is not None and "mask" not in problems and (why := image_problem(spec.mask, "mask")):
+        problems["mask"] = why
+    for lo in spec.loras:
+        if not -4.0 <= lo.weight <= 4.0:
+            problems["loras"] = f"LoRA {lo.name}: the weight must be between -4 and 4."
+        elif not Path(lo.path).is_file():
+            problems["loras"] = f"The LoRA file {lo.path} does not exist."
+    return problems

@@ -1,0 +1,80 @@
+"""Finding the LoRA a recipe names: ``<lora:name:w>`` / ``<lyco:name:w>`` tags in the prompt and ``--lora
+NAME[:W]`` (or a path) — one lookup for the window and the command line.
+
+A *name* is a file name without its ``.safetensors``, found in the model library (every folder Studio sees) or in
+the LoRA folders; it never contains a path separator or ``..``, so a prompt can never load a file from elsewhere.
+A *path* (what the LoRA picker and ``--lora FILE.safetensors`` give) is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUFFIXES = (".safetensors",)
+
+
+def name_problem(name: str) -> str:
+    """'' for a plain LoRA name; else why it is not one (separators, '..', control characters)."""
+    if not name.strip():
+        return "an empty LoRA name"
+    if "/" in name or "\\" in name or name.strip() in (".", "..") or ".." in name.split("/"):
+        return f"“{name[:60]}” is not a LoRA name (a name has no folders in it)"
+    if any(ord(c) < 32 for c in name):
+        return "a LoRA name with control characters"
+    return ""
+
+
+def looks_like_path(ref: str) -> bool:
+    return "/" in ref or "\\" in ref or ref.lower().endswith(SUFFIXES)
+
+
+def split_ref(text: str) -> tuple[str, float | None]:
+    """``NAME[:W]`` or ``PATH[:W]`` → (reference, weight or None). A Windows drive letter is not a weight."""
+    ref, sep, weight = text.rpartition(":")
+    if sep and ref and not weight.startswith(("/", "\\")):
+        try:
+            return ref, float(weight)
+        except ValueError:
+            pass
+    return text, None
+
+
+@dataclass
+class LoraFinder:
+    """Looks names up in ``folders`` (each also with its ``loras``/``Lora`` subfolder), then in the library's
+    entries (``entries()`` is called only when a name is not found directly: a full scan reads every header)."""
+
+    folders: list[Path] = field(default_factory=list)
+    entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
+
+    def candidates(self) -> list[Path]:
+        out: list[Path] = []
+        for d in self.folders:
+            for sub in ("", "loras", "Lora"):
+                p = d / sub if sub else d
+                if p not in out:
+                    out.append(p)
+        return out
+
+    def find(self, ref: str, allow_path: bool = True) -> tuple[Path | None, str]:
+        """(the file, '') or (None, why not). A prompt's tags pass ``allow_path=False``: names only."""
+        if allow_path and looks_like_path(ref):
+            p = Path(ref).expanduser()
+            if p.is_file():
+                return p.resolve(), ""
+            return None, f"The LoRA file {ref} does not exist."
+        if problem := name_problem(ref):
+            return None, f"{problem[0].upper()}{problem[1:]}."
+        for d in self.candidates():
+            for suffix in SUFFIXES:
+                candidate = d / f"{ref}{suffix}"
+                if candidate.is_file():
+                    return candidate.resolve(), ""
+        for name, path in self.entries():
+            if name == ref:
+                return path, ""
+        where = ", ".join(str(d) for d in self.folders[:3]) or "the models folder"
+        return None, (f"LoRA “{ref}” was not found in {where} (or their loras folders); add it to the models "
+                      "folder, or give its path.")  # fmt: skip
