@@ -186,7 +186,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     # New results appear in the gallery (debounced: a batch of images refreshes it once).
     refresh = QTimer(window, singleShot=True, interval=300)
     refresh.timeout.connect(window.gallery_page.refresh)
-    bridge.event.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
+    bridge.arrived.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
     reconcile_in_background(runtime, lambda: (window.gallery_page.refresh(), show_notices(runtime, window)))
     if welcome and not runtime.settings.welcome_shown:
         QTimer.singleShot(200, studio.show_welcome)

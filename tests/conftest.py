@@ -11,7 +11,12 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="studio-test-hf-")
 os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
 
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# Studio's workshop (the built-in models' training and evaluation scripts) lives outside the package, in
+# packaging/workshop; tests that check the built-in models import it from there (appended: it never shadows).
+sys.path.append(str(Path(__file__).resolve().parents[1] / "packaging"))
 
 import pytest  # noqa: E402
 
@@ -19,14 +24,14 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory) -> Path:
     """A tiny SD 1.x diffusers folder (random weights)."""
-    from studio.engine.tiny import save_tiny_model
+    from tests.tiny_models import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sd", "sd")
 
 
 @pytest.fixture(scope="session")
 def tiny_sdxl(tmp_path_factory) -> Path:
-    from studio.engine.tiny import save_tiny_model
+    from tests.tiny_models import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sdxl", "sdxl")
 
@@ -42,6 +47,6 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm(tmp_path_factory) -> Path:
     """A tiny GPT-2 transformers folder (random weights, 128-token context)."""
-    from studio.engine.tiny import save_tiny_lm
+    from tests.tiny_models import save_tiny_lm
 
     return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-lm")

@@ -113,7 +113,7 @@ def add_fields(parser: argparse.ArgumentParser, table: FieldTable, skip: tuple[s
             "help": help_text.replace("%", "%%"),
         }
         if f.type is bool:
-            kw["action"] = "store_true"
+            kw["action"] = argparse.BooleanOptionalAction  # --text-encoder / --no-text-encoder
         elif f.type is list:
             kw.update(action="append", metavar=f.metavar or "VALUE")
         else:

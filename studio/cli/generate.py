@@ -69,6 +69,7 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
         for note in found[1]:
             print(f"studio: not carried over: {note}", file=sys.stderr)
     given = draft_of(args, IMAGE)
+    given.pop("prompt", None)  # the positional, handled below
     if "loras" in given:
         from studio.core.recipes.loras import split_ref
 

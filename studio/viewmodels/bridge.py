@@ -26,13 +26,13 @@ def pil_to_qimage(image: Any) -> QImage:
 
 
 class EventBridge(QObject):
-    """``post`` may be called from any thread; ``event`` is delivered on the thread this object lives in."""
+    """``post`` may be called from any thread; ``arrived`` is delivered on the thread this object lives in."""
 
-    event = Signal(object)
+    arrived = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._relay.connect(self.event.emit, Qt.ConnectionType.QueuedConnection)
+        self._relay.connect(self.arrived.emit, Qt.ConnectionType.QueuedConnection)
 
     _relay = Signal(object)
 

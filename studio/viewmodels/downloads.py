@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -43,7 +44,7 @@ class Downloads(QObject):
         cancel = self._cancel = CancelToken()
         cache = self.cache_dir or hf_cache_dir()
 
-        def emit(signal: Signal, *args: object) -> None:
+        def emit(signal: Any, *args: object) -> None:
             with contextlib.suppress(RuntimeError):  # the window closed meanwhile
                 signal.emit(*args)
 

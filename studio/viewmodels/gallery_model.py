@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ class GalleryModel(QAbstractListModel):
     def mimeTypes(self) -> list[str]:  # noqa: N802
         return ["text/uri-list"]
 
-    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:  # noqa: N802
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:  # noqa: N802
         mime = QMimeData()
         paths = [self.path(i.row()) for i in indexes]
         mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths if p is not None])

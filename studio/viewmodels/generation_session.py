@@ -172,7 +172,7 @@ class GenerationSession(QObject):
         buf = QByteArray()
         dev = QBuffer(buf)
         dev.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(dev, "PNG")
+        image.save(dev, "PNG")  # type: ignore[call-overload]  # the stubs say bytes; PySide takes str
         data = bytes(buf.data())
         self._inputs.mkdir(parents=True, exist_ok=True)
         target = self._inputs / f"{kind}-{hashlib.sha256(data).hexdigest()[:16]}.png"
@@ -253,7 +253,7 @@ class GenerationSession(QObject):
                 self.recent_models.remove(spec.model)
             self.recent_models.insert(0, spec.model)
             del self.recent_models[10:]
-        return self._queue.submit(spec)
+        return self._queue.enqueue(spec)
 
     def apply_fields(self, fields: dict[str, Any]) -> None:
         """Fill the fields a recipe names ("Use these settings" on any image); the others keep their values."""

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.events import Cancelled, Failed, Finished, ItemSaved, Loading, Preview, Progress, Started
@@ -102,7 +102,7 @@ class JobQueue(QAbstractListModel):
         self._rows: list[JobRow] = []
         self._persist = persist
         self.on_hold: list[Any] = []  # restored from the last session, waiting for the user's word
-        bridge.event.connect(self._on_event)
+        bridge.arrived.connect(self._on_event)
 
     def unfinished_specs(self) -> list[Any]:
         """Specs of the jobs not yet done (running first, in queue order), then those on hold."""
@@ -117,7 +117,7 @@ class JobQueue(QAbstractListModel):
     def release_held(self) -> None:
         specs, self.on_hold = self.on_hold, []
         for spec in specs:
-            self.submit(spec)
+            self.enqueue(spec)
         self._save()
 
     def drop_held(self) -> None:
@@ -132,10 +132,12 @@ class JobQueue(QAbstractListModel):
             self._persist([s for s in self.unfinished_specs() if s.kind is JobKind.IMAGE])
 
     # -- model -----------------------------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._rows)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid():
             return None
         row = self._rows[index.row()]
@@ -163,7 +165,8 @@ class JobQueue(QAbstractListModel):
         return any(not r.state.finished for r in self._rows)
 
     # -- commands --------------------------------------------------------------------------------------------
-    def submit(self, spec: Any) -> str:
+    def enqueue(self, spec: Any) -> str:
+        """Queue a job on the runner and show it (named so as not to hide QAbstractItemModel.submit)."""
         was_busy = self.busy
         job_id = self._runner.submit(spec)
         if self.row_of(job_id) is None:

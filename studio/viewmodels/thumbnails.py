@@ -93,9 +93,9 @@ class ThumbnailCache(QObject):
             if not image.isNull():
                 return image
         try:
-            with Image.open(path) as im:
-                im.draft("RGB", (THUMB_SIZE, THUMB_SIZE))  # JPEG decodes at a reduced scale
-                im = ImageOps.exif_transpose(im)
+            with Image.open(path) as raw:
+                raw.draft("RGB", (THUMB_SIZE, THUMB_SIZE))  # JPEG decodes at a reduced scale
+                im = ImageOps.exif_transpose(raw)
                 im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
                 rgb = im.convert("RGB")
         except Exception:  # noqa: BLE001 - a broken file shows the "unreadable" cell, never a crash

@@ -36,6 +36,8 @@ from studio.core.untrusted import Unreadable
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
+CLASS_PICTURES = 100  # what ticking "Class pictures" asks for (100–200 is usual)
+
 
 class TrainSession(QObject):
     changed = Signal(str)  # a field of the draft (the training recipe's fields, plus use_class and class_dir)
@@ -72,7 +74,6 @@ class TrainSession(QObject):
         self.dataset = Dataset.open(self.training_dir / "datasets" / "default")
         # The draft: the training recipe's defaults (its preset's values), the base model and its resolution.
         self.draft: dict[str, Any] = {**train_recipe.complete({}), "use_class": False, "class_dir": ""}
-        self.draft["class_images"] = 100  # what a ticked "Class pictures" box asks for
         self.draft["base"] = default_base
         self.draft["resolution"] = base_profile(default_base).resolution if default_base else 512
         self.dataset.resolution = self.draft["resolution"]
@@ -87,7 +88,7 @@ class TrainSession(QObject):
         self._began = 0.0
         self.busy_importing = False
         self._imported.connect(self._import_done, Qt.ConnectionType.QueuedConnection)
-        bridge.event.connect(self._on_event)
+        bridge.arrived.connect(self._on_event)
 
     # -- dataset -------------------------------------------------------------------------------------------------
     def add_pictures(self, paths: list[str]) -> bool:
@@ -153,7 +154,7 @@ class TrainSession(QObject):
             return "Every picture already has a caption; tick “replace mine” to caption them all again."
         self.dataset.save()
         self._before_captioning = {img.file: img.caption for img in self.dataset.images}
-        self.caption_job = self.queue.submit(
+        self.caption_job = self.queue.enqueue(
             CaptionSpec(dataset=str(self.dataset.folder), model=models[0], overwrite=overwrite)
         )
         self.captioning.emit(True)
@@ -200,6 +201,8 @@ class TrainSession(QObject):
             for key, preset_value in PRESETS[value].items():
                 if key in TRAIN and key != "alpha":
                     self.set(key, preset_value)
+        if name == "use_class" and value and not self.draft["class_images"]:
+            self.set("class_images", CLASS_PICTURES)  # ticking the box asks for the usual number
         if name == "resolution" and isinstance(value, int):
             self.dataset.resolution = value  # which pictures are too small follows the training size
             self.datasetChanged.emit()
@@ -273,7 +276,7 @@ class TrainSession(QObject):
             return built
         self.curve = LossCurve()
         self.run_dir = Path(built.run_dir)
-        self.job = self.queue.submit(built)
+        self.job = self.queue.enqueue(built)
         self._began = time.monotonic()
         self.running.emit(True)
         return None

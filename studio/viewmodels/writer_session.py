@@ -87,7 +87,7 @@ class WriterSession(QObject):
         self._tokens = 0
         self._first_token_at: float | None = None
         self._started_at = 0.0
-        bridge.event.connect(self._on_event)
+        bridge.arrived.connect(self._on_event)
 
     # -- fields --------------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -162,7 +162,7 @@ class WriterSession(QObject):
             self.generationEnded.emit("failed", " ".join(spec.values()))
             return None
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
-        self.job_id = self._queue.submit(spec)
+        self.job_id = self._queue.enqueue(spec)
         self.generationStarted.emit()
         self.status.emit("Waiting for the model…")
         return self.job_id
@@ -180,7 +180,7 @@ class WriterSession(QObject):
         )  # a plain transcript must not write the user's turn
         spec = WriteSpec(**{**spec.__dict__, "context": None, "messages": tuple(messages), "stop": stops})
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
-        self.job_id = self._queue.submit(spec)
+        self.job_id = self._queue.enqueue(spec)
         self.generationStarted.emit()
         return self.job_id
 

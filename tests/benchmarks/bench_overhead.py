@@ -20,8 +20,8 @@ def main(reps: int = 15, size: int = 64, steps: int = 20) -> None:
 
     from studio.core.events import Failed, Finished
     from studio.core.specs import GenerateSpec
-    from studio.engine.tiny import build_sd_pipeline
     from studio.runtime import build_runtime
+    from tests.tiny_models import build_sd_pipeline
 
     torch.set_num_threads(os.cpu_count() or 1)
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))

@@ -31,7 +31,7 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from studio.engine.tiny import "
+            "import sys; from pathlib import Path; from tests.tiny_models import "
             "save_tiny_model; save_tiny_model(Path(sys.argv[1]))",
             str(model),
         ],

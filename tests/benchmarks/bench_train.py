@@ -33,7 +33,7 @@ RANK, LR, BATCH, SEED = 8, 1e-4, 2, 0
 def make_fixture(folder: Path) -> tuple[Path, Path]:
     """(a diffusers folder, a dataset folder of 12 pictures with captions)."""
     from studio.core.dataset import Dataset
-    from studio.engine.tiny import build_sd_pipeline
+    from tests.tiny_models import build_sd_pipeline
     from tests.training.conftest import photos
 
     model = folder / "model"

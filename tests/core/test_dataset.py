@@ -31,7 +31,9 @@ def test_import_copies_checks_and_flags(tmp_path):
     assert any("notes.txt.jpg" in s and "unreadable" in s for s in ds.skipped)
     assert not ds.is_used(by_source["tiny.png"]) and ds.is_used(by_source["blurry.png"])  # flagged, kept
     ds.resolution = 256  # a smaller training size: the 200×180 picture (short side 180 ≥ 128) is big enough
-    assert ds.is_used(by_source["tiny.png"]) and not any("too small" in f for f in ds.flags(by_source["tiny.png"]))
+    assert ds.is_used(by_source["tiny.png"]) and not any(
+        "too small" in f for f in ds.flags(by_source["tiny.png"])
+    )
     ds.resolution = 512
     by_source["tiny.png"].keep = True  # the user's tick wins
     assert ds.is_used(by_source["tiny.png"])

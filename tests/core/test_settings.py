@@ -29,8 +29,18 @@ def test_broken_file_is_kept_aside_not_lost_and_the_user_is_told(tmp_path):
 
 def test_values_of_the_wrong_type_cost_only_themselves(tmp_path):
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"theme": 5, "recent_models": "abc", "device": "gpu9", "dtype": "bf16",
-                                "model_folders": ["/a", "/b"], "image_params": [1, 2]}))
+    path.write_text(
+        json.dumps(
+            {
+                "theme": 5,
+                "recent_models": "abc",
+                "device": "gpu9",
+                "dtype": "bf16",
+                "model_folders": ["/a", "/b"],
+                "image_params": [1, 2],
+            }
+        )
+    )
     s = load_settings(path)
     assert (s.theme, s.recent_models, s.device, s.image_params) == ("system", [], "auto", {})
     assert s.dtype == "bf16" and s.model_folders == ["/a", "/b"]

@@ -19,9 +19,10 @@ def test_shipped_model_is_small_and_labelled():
 
 
 def test_colour_prompts_are_followed(engine):
+    from workshop.shapes_eval import colours_of
+
     from studio.core.cancel import CancelToken
     from studio.core.specs import GenerateSpec
-    from studio.engine.builtin.shapes_eval import colours_of
 
     cases = [
         ("red", "square", "green"),
@@ -54,8 +55,8 @@ def test_evaluator_reads_the_rendered_world_perfectly():
     """The judge must be right about the ground truth, including near pairs such as yellow on orange."""
     from pathlib import Path
 
-    from studio.core.shapes_world import render
-    from studio.engine.builtin.shapes_eval import ShapeReader, held_out_scenes, score
+    from workshop.shapes_eval import ShapeReader, held_out_scenes, score
+    from workshop.shapes_world import render
 
     scenes = held_out_scenes(24)
     reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")
@@ -70,11 +71,12 @@ def test_evaluator_reads_the_rendered_world_perfectly():
 def test_the_star_lora_teaches_a_shape_the_base_model_never_saw(engine):
     from pathlib import Path
 
+    from workshop.shapes_eval import ShapeReader
+    from workshop.shapes_lora import eval_scenes
+
     from studio.core.builtin_models import BUILTIN_LORA_DIR
     from studio.core.cancel import CancelToken
     from studio.core.specs import GenerateSpec, LoraRef
-    from studio.engine.builtin.shapes_eval import ShapeReader
-    from studio.engine.builtin.shapes_lora import eval_scenes
 
     lora = BUILTIN_LORA_DIR / "shapes-star.safetensors"
     reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")

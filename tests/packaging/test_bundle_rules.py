@@ -28,7 +28,7 @@ from studio.core.train_specs import TrainSpec, CaptionSpec
 from studio.core.cancel import CancelToken
 from studio.engine.lora_train import train
 from studio.engine.captioner import Captioner
-from studio.engine.tiny import save_tiny_captioner
+from tests.tiny_models import save_tiny_captioner
 shapes = str(Path(sys.argv[2]) / "resources" / "models" / "shapes")
 ds = Dataset(work / "ds")
 ds.add_files([pics])

@@ -18,7 +18,7 @@ from studio.core.train_specs import CaptionsMade, CaptionSpec, TrainStep
 
 @pytest.fixture(scope="session")
 def tiny_captioner(tmp_path_factory) -> Path:
-    from studio.engine.tiny import save_tiny_captioner
+    from tests.tiny_models import save_tiny_captioner
 
     return save_tiny_captioner(tmp_path_factory.mktemp("models") / "tiny-blip")
 

@@ -41,7 +41,7 @@ def spec(**kw):
 
 def test_progress_text_counts_images_and_estimates_time_left(qtbot, monkeypatch):
     queue, bridge, _ = make(qtbot)
-    job = queue.submit(spec(batch_count=2))
+    job = queue.enqueue(spec(batch_count=2))
     texts = []
     queue.progressChanged.connect(lambda f, t: texts.append((round(f, 2), t)))
     clock = iter([100.0, 100.0, 101.0, 102.0])
@@ -61,7 +61,7 @@ def test_progress_text_counts_images_and_estimates_time_left(qtbot, monkeypatch)
 
 def test_states_follow_events_and_failures_are_announced(qtbot):
     queue, bridge, _ = make(qtbot)
-    a, b = queue.submit(spec()), queue.submit(spec())
+    a, b = queue.enqueue(spec()), queue.enqueue(spec())
     failures = []
     queue.jobFailed.connect(lambda *args: failures.append(args))
     bridge.post(Started(a))
@@ -78,7 +78,7 @@ def test_states_follow_events_and_failures_are_announced(qtbot):
 
 def test_move_reorders_rows_and_runner(qtbot):
     queue, bridge, runner = make(qtbot)
-    ids = [queue.submit(spec(prompt=p)) for p in "abc"]
+    ids = [queue.enqueue(spec(prompt=p)) for p in "abc"]
     assert queue.move(ids[2], -1)
     assert runner.pending == [ids[0], ids[2], ids[1]]
     assert [r.spec.prompt for r in queue.rows()] == ["a", "c", "b"]

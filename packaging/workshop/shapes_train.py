@@ -1,9 +1,9 @@
 """Train the built-in "Shapes" model on 2 CPU cores, in resumable runs.
 
-    python -m studio.engine.builtin.shapes_train vae   --work DIR [--steps 2500]
-    python -m studio.engine.builtin.shapes_train data  --work DIR [--images 40000]
-    python -m studio.engine.builtin.shapes_train unet  --work DIR [--steps 12000] [--hours 1.9]
-    python -m studio.engine.builtin.shapes_train export --work DIR --out resources/models/shapes
+    python -m workshop.shapes_train vae   --work DIR [--steps 2500]
+    python -m workshop.shapes_train data  --work DIR [--images 40000]
+    python -m workshop.shapes_train unet  --work DIR [--steps 12000] [--hours 1.9]
+    python -m workshop.shapes_train export --work DIR --out resources/models/shapes
 
 Every stage checkpoints atomically into DIR and resumes where it stopped (weights, optimiser, EMA, step and
 random state), so the whole training fits in several runs of at most two hours each.
@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.core.shapes_world import SHAPES, random_scene, render, training_scene
-from studio.engine.builtin.shapes_model import (
+from workshop.shapes_model import (
     build_components,
     build_tokenizer,
     sampling_scheduler,
     train_scheduler,
 )
-from studio.engine.builtin.training_io import log, save_atomic
+from workshop.shapes_world import SHAPES, random_scene, render, training_scene
+from workshop.training_io import load_state, log, save_state
 
 CFG_DROPOUT = 0.1
 
@@ -40,9 +40,7 @@ def _images_to_tensor(images: list[Any]) -> Any:
 
 
 def _load(path: Path) -> Any:
-    import torch
-
-    return torch.load(path, weights_only=True)
+    return load_state(path)
 
 
 # -- stage 1: the VAE ---------------------------------------------------------------------------------------------
@@ -53,7 +51,7 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
     tok = build_tokenizer(work / "tokenizer")
     vae = build_components(tok)["vae"]
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
-    ckpt = work / "vae.pt"
+    ckpt = work / "vae.json"
     step, rng = 0, random.Random(0)
     if ckpt.exists():
         state = _load(ckpt)
@@ -92,7 +90,7 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
             )
             t0 = time.time()
         if step % 500 == 0 or step == steps:
-            save_atomic(
+            save_state(
                 {
                     "model": vae.state_dict(),
                     "opt": opt.state_dict(),
@@ -104,7 +102,7 @@ def train_vae(work: Path, steps: int, batch: int = 16, lr: float = 1e-3) -> None
 
 
 def _plain(state: Any) -> Any:
-    """random.Random state as lists (torch.load(weights_only=True) accepts only plain containers)."""
+    """random.Random state as plain lists (as the checkpoints' JSON keeps it)."""
     return [state[0], list(state[1]), state[2]]
 
 
@@ -118,7 +116,7 @@ def build_data(work: Path, images: int, batch: int = 256) -> None:
 
     tok = build_tokenizer(work / "tokenizer")
     vae = build_components(tok)["vae"]
-    vae.load_state_dict(_load(work / "vae.pt")["model"])
+    vae.load_state_dict(_load(work / "vae.json")["model"])
     vae.eval()
     rng = random.Random(1234)
     scenes = [training_scene(rng) for _ in range(images)]
@@ -129,8 +127,8 @@ def build_data(work: Path, images: int, batch: int = 256) -> None:
             latents.append(vae.encode(x).latent_dist.mean)
     lat = torch.cat(latents)
     scale = float(1.0 / lat.std())
-    save_atomic(
-        {"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.pt"
+    save_state(
+        {"latents": lat.half(), "prompts": [s.prompt for s in scenes], "scale": scale}, work / "data.json"
     )
     log(work, {"stage": "data", "images": images, "latent_std": float(lat.std()), "scaling_factor": scale})
 
@@ -144,7 +142,7 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
     tok = build_tokenizer(work / "tokenizer")
     comps = build_components(tok)
     unet, te = comps["unet"], comps["text_encoder"]
-    data = _load(work / "data.pt")
+    data = _load(work / "data.json")
     latents, prompts, scale = data["latents"], data["prompts"], data["scale"]
     ids_all = tok(
         prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
@@ -155,7 +153,7 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
     ema = [p.detach().clone() for p in params]
     noise_sched = train_scheduler()
     alphas = noise_sched.alphas_cumprod
-    ckpt = work / "unet.pt"
+    ckpt = work / "unet.json"
     step = 0
     gen = torch.Generator().manual_seed(42)
     if ckpt.exists():
@@ -214,7 +212,7 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
             )
             t0, losses = time.time(), []
         if step % 500 == 0 or step == steps:
-            save_atomic(
+            save_state(
                 {
                     "unet": unet.state_dict(),
                     "te": te.state_dict(),
@@ -225,7 +223,7 @@ def train_unet(work: Path, steps: int, hours: float, batch: int = 32, lr: float 
                 },
                 ckpt,
             )
-    save_atomic(
+    save_state(
         {
             "unet": unet.state_dict(),
             "te": te.state_dict(),
@@ -245,9 +243,9 @@ def export(work: Path, out: Path, dtype: str = "fp16") -> Path:
 
     tok = build_tokenizer(work / "tokenizer")
     comps = build_components(tok)
-    comps["vae"].load_state_dict(_load(work / "vae.pt")["model"])
-    comps["vae"].register_to_config(scaling_factor=_load(work / "data.pt")["scale"])
-    state = _load(work / "unet.pt")
+    comps["vae"].load_state_dict(_load(work / "vae.json")["model"])
+    comps["vae"].register_to_config(scaling_factor=_load(work / "data.json")["scale"])
+    state = _load(work / "unet.json")
     params = list(comps["unet"].parameters()) + list(comps["text_encoder"].parameters())
     with torch.no_grad():
         for p, e in zip(params, state["ema"], strict=True):

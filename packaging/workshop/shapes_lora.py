@@ -1,7 +1,7 @@
 """Fine-tuning demo on Shapes: teach the base model a shape it never saw (a star) with a LoRA on 20 images.
 
-    python -m studio.engine.builtin.shapes_lora train --out resources/models/loras/shapes-star.safetensors
-    python -m studio.engine.builtin.shapes_lora score --lora resources/models/loras/shapes-star.safetensors
+    python -m workshop.shapes_lora train --out resources/models/loras/shapes-star.safetensors
+    python -m workshop.shapes_lora score --lora resources/models/loras/shapes-star.safetensors
 
 The base model's training data has circles, squares, triangles and crosses only; the word "star" is in its
 vocabulary but was never shown with a picture. ``train`` renders 20 star images (random colour pairs, never the
@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 
 from studio.core.builtin_models import BUILTIN_IMAGE_DIRS
-from studio.core.shapes_world import COLORS, Scene, render
+from workshop.shapes_world import COLORS, Scene, render
 
 SHAPES_DIR = BUILTIN_IMAGE_DIRS[0]
 EVAL_PAIRS = (
@@ -65,7 +65,7 @@ def train(
     from peft import LoraConfig, inject_adapter_in_model
     from peft.utils import get_peft_model_state_dict
 
-    from studio.engine.builtin.shapes_model import train_scheduler
+    from workshop.shapes_model import train_scheduler
 
     torch.manual_seed(seed)
     pipe = StableDiffusionPipeline.from_pretrained(
@@ -144,8 +144,8 @@ def train(
 
 def score(lora: Path | None, seeds: int = 4) -> dict[str, float]:
     from studio.core.specs import LoraRef
-    from studio.engine.builtin.shapes_eval import ShapeReader, generate
-    from studio.engine.builtin.shapes_eval import score as score_images
+    from workshop.shapes_eval import ShapeReader, generate
+    from workshop.shapes_eval import score as score_images
 
     scenes = [s for s in eval_scenes() for _ in range(seeds)]
     loras = (LoraRef(str(lora), 1.0),) if lora else ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.core.shapes_world import VOCABULARY
+from workshop.shapes_world import VOCABULARY
 
 IMAGE_SIZE = 64
 LATENT_SIZE = 16

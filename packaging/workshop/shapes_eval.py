@@ -1,7 +1,7 @@
 """Score how well an image model follows Shapes prompts: shape, shape colour and background colour.
 
-    python -m studio.engine.builtin.shapes_eval train-classifier --out resources/models/shapes-eval
-    python -m studio.engine.builtin.shapes_eval score --model resources/models/shapes [--prompts 96] [--json]
+    python -m workshop.shapes_eval train-classifier --out resources/models/shapes-eval
+    python -m workshop.shapes_eval score --model resources/models/shapes [--prompts 96] [--json]
 
 Colours are read by border/centre analysis (the border's median colour is the background; the shape is the
 median of the pixels that differ clearly from it); the shape by a small CNN trained on the generator's own
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from studio.core.shapes_world import COLORS, EXTRA_SHAPES, HELD_OUT, SHAPES, Scene, nearest_color, render
+from workshop.shapes_world import COLORS, EXTRA_SHAPES, HELD_OUT, SHAPES, Scene, nearest_color, render
 
 CLASSES = (*SHAPES, *EXTRA_SHAPES)
 

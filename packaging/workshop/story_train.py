@@ -1,9 +1,9 @@
 """Train the built-in "Storyteller" text model (GPT-2 architecture, own byte-level BPE) on 2 CPU cores.
 
-    python -m studio.engine.builtin.story_train tokenizer --work DIR
-    python -m studio.engine.builtin.story_train train     --work DIR [--steps 6000] [--hours 1.9]
-    python -m studio.engine.builtin.story_train eval      --work DIR
-    python -m studio.engine.builtin.story_train export    --work DIR --out resources/models/storyteller
+    python -m workshop.story_train tokenizer --work DIR
+    python -m workshop.story_train train     --work DIR [--steps 6000] [--hours 1.9]
+    python -m workshop.story_train eval      --work DIR
+    python -m workshop.story_train export    --work DIR --out resources/models/storyteller
 
 Text: see ``story_corpus`` (KJV Bible and BSD fortunes from Debian packages). ``train`` checkpoints atomically
 into DIR every few minutes and on exit, and resumes where it stopped (weights, optimiser, step, data order and
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.engine.builtin.story_corpus import load_corpus
-from studio.engine.builtin.training_io import log, save_atomic
+from workshop.story_corpus import load_corpus
+from workshop.training_io import load_state, log, save_state
 
 VOCAB = 4096
 CONTEXT = 256
@@ -91,11 +91,11 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
     blocks = (len(stream) - 1) // CONTEXT
     model = build_model(tok)
     opt = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=0.05, betas=(0.9, 0.98))
-    state_file = work / "state.pt"
+    state_file = work / "state.json"
     step, epoch, pos = 0, 0, 0
     rng = torch.Generator().manual_seed(0)
     if state_file.is_file():
-        st = torch.load(state_file, weights_only=False)
+        st = load_state(state_file)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, epoch, pos = st["step"], st["epoch"], st["pos"]
@@ -107,7 +107,7 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
     order = torch.randperm(blocks, generator=torch.Generator().manual_seed(epoch))
 
     def save() -> None:
-        save_atomic(
+        save_state(
             {
                 "model": model.state_dict(),
                 "opt": opt.state_dict(),
@@ -158,11 +158,9 @@ def train(work: Path, steps: int, hours: float, peak_lr: float = 1e-3) -> int:
 
 
 def _load_trained(work: Path) -> tuple[Any, Any]:
-    import torch
-
     tok = _tokenizer(work)
     model = build_model(tok)
-    model.load_state_dict(torch.load(work / "state.pt", weights_only=False)["model"])
+    model.load_state_dict(load_state(work / "state.json")["model"])
     return tok, model.eval()
 
 
