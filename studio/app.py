@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from studio.core.builtin_models import builtin_image_models, builtin_text_models
@@ -24,6 +24,7 @@ from studio.ui.models_page import ModelsPage
 from studio.ui.theme import app_icon, apply_theme
 from studio.ui.welcome import WelcomePanel
 from studio.ui.writer_page import WriterPage
+from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
@@ -107,27 +108,18 @@ class StudioWindow:
         return stopped
 
 
-class _Done(QObject):
-    done = Signal()
+def reconcile_in_background(runtime: Runtime, owner: QObject, then: Callable[[], None]) -> threading.Thread:
+    """Bring the gallery index in step with the files (added or removed by hand) without holding up the window;
+    ``then`` runs on the GUI thread when anything changed (or was repaired)."""
 
-
-def reconcile_in_background(runtime: Runtime, then: Callable[[], None]) -> threading.Thread:
-    """Bring the gallery index in step with the files (added or removed by hand) without holding up the window."""
-    relay = _Done()
-    relay.done.connect(then, Qt.ConnectionType.QueuedConnection)
-
-    def work() -> None:
-        try:
-            stats = runtime.gallery.reconcile()
-        except Exception:  # noqa: BLE001 - a closed store at shutdown; the next start reconciles again
-            return
+    def done(stats: dict[str, int]) -> None:
         if any(stats.values()) or runtime.gallery.notices:
-            relay.done.emit()
+            then()
 
-    t = threading.Thread(target=work, name="studio-reconcile", daemon=True)
-    t._relay = relay  # type: ignore[attr-defined]  # keep the QObject alive as long as the thread
-    t.start()
-    return t
+    # an error here is a store closed at shutdown: the next start reconciles again
+    return in_background(
+        owner, runtime.gallery.reconcile, done, name="studio-reconcile", on_error=lambda _e: None
+    )
 
 
 def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
@@ -187,7 +179,9 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     refresh = QTimer(window, singleShot=True, interval=300)
     refresh.timeout.connect(window.gallery_page.refresh)
     bridge.arrived.connect(lambda ui: refresh.start() if isinstance(ui.event, ItemSaved) else None)
-    reconcile_in_background(runtime, lambda: (window.gallery_page.refresh(), show_notices(runtime, window)))
+    reconcile_in_background(
+        runtime, window, lambda: (window.gallery_page.refresh(), show_notices(runtime, window))
+    )
     if welcome and not runtime.settings.welcome_shown:
         QTimer.singleShot(200, studio.show_welcome)
 

@@ -53,6 +53,26 @@ def atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     fsync_dir(target.parent)
 
 
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """For writers that want a path (a library's ``save(path)``): a temporary path beside ``target``, published
+    (fsync, rename) when the block ends, removed when it fails."""
+    tmp = temp_path(target)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     atomic_write(target, lambda f: f.write(data))
 

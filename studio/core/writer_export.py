@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
+from studio.core.atomic import atomic_path
 from studio.core.writer_docs import write_text_atomic
 
 FORMATS = {".md": "Markdown", ".txt": "Plain text", ".docx": "Word document", ".epub": "EPUB e-book"}
@@ -98,9 +99,8 @@ def _docx(markdown: str, target: Path, title: str) -> None:
         for t, bold, italic in _runs(text):
             run = p.add_run(t)
             run.bold, run.italic = bold or None, italic or None
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    d.save(str(tmp))
-    tmp.replace(target)
+    with atomic_path(target) as tmp:
+        d.save(str(tmp))
 
 
 def _epub(markdown: str, target: Path, title: str) -> None:
@@ -130,6 +130,5 @@ def _epub(markdown: str, target: Path, title: str) -> None:
     book.spine = ["nav", *items]
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    epub.write_epub(str(tmp), book)
-    tmp.replace(target)
+    with atomic_path(target) as tmp:
+        epub.write_epub(str(tmp), book)

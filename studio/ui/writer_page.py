@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QPlainTextDocumentLayout,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -31,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.errors import StudioError
 from studio.core.recipes.fields import Field
 from studio.core.recipes.text import TEXT
 from studio.core.writer_docs import DocumentStore
@@ -39,6 +39,7 @@ from studio.core.writer_presets import PresetStore
 from studio.ui.binding import bind
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_chat import ChatPanel
+from studio.viewmodels.document_session import DocumentSession
 from studio.viewmodels.writer_session import WriterSession
 
 RECOVERY_DELAY_MS = 800
@@ -55,15 +56,10 @@ class WriterPage(QWidget):
     def __init__(self, session: WriterSession, store: DocumentStore, parent: QWidget | None = None):
         super().__init__(parent)
         self.session, self.store = session, store
-        self.path: Path | None = None
-        self._dirty = False
-        self._gen_start = -1  # where the current (or last) generation began
-        self._gen_end = -1
-        self._alternatives: list[str] = []
-        self._alt_index = -1
-        self._retrying = False
-        self._first_token = True
-        self._rewrite: tuple[str, str] | None = None  # (passage, instruction) while rewriting
+        highlight = QColor(ACCENT)
+        highlight.setAlpha(45)
+        self.doc = DocumentSession(store, highlight)  # the open document's state; this page is its view
+        self.doc.document.setDocumentLayout(QPlainTextDocumentLayout(self.doc.document))
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self._documents_panel())
@@ -97,7 +93,9 @@ class WriterPage(QWidget):
         self._save_timer = QTimer(self, interval=SAVE_EVERY_MS)
         self._save_timer.timeout.connect(self.save)
         self._save_timer.start()
-        self.editor.textChanged.connect(self._edited)
+        self.editor.textChanged.connect(self._recovery_timer.start)
+        self.doc.changed.connect(self._update_buttons)
+        self.doc.status.connect(self.status.setText)
         self._load_documents()
         QTimer.singleShot(0, self.offer_recoveries)
 
@@ -130,6 +128,7 @@ class WriterPage(QWidget):
         v = QVBoxLayout(w)
         v.setContentsMargins(0, 0, 0, 0)
         self.editor = QPlainTextEdit()
+        self.editor.setDocument(self.doc.document)
         self.editor.setPlaceholderText(
             "Write here. Put the cursor where the story should go on and press Continue "
             "(Ctrl+Return): the model writes from there."
@@ -363,52 +362,33 @@ class WriterPage(QWidget):
                 self.docs.setCurrentRow(i)
         return path
 
+    @property
+    def path(self) -> Path | None:
+        return self.doc.path
+
     def open(self, path: Path) -> None:
-        if self.path == path:
+        if self.doc.path == path:
             return
         self.save()
-        self.path = path
-        self.editor.blockSignals(True)
-        self.editor.setPlainText(self.store.load(path))
-        self.editor.blockSignals(False)
-        self._mtime = path.stat().st_mtime_ns if path.exists() else 0
-        self._dirty = False
-        self._gen_start = self._gen_end = -1
-        self._alternatives, self._alt_index = [], -1
-        self._update_buttons()
-
-    def _edited(self) -> None:
-        self._dirty = True
-        self._recovery_timer.start()
+        self.doc.open(path)
 
     def _write_recovery(self) -> None:
-        if self.path is not None and self._dirty:
-            self.store.write_recovery(self.path, self.editor.toPlainText())
+        self.doc.write_recovery()
 
     def save(self) -> bool:
-        if self.path is None or not self._dirty:
-            return True
-        if self.store.changed_on_disk(self.path, self._mtime) and self.path.exists():
+        def overwrite(path: Path) -> bool:
             answer = QMessageBox.question(
                 self,
                 "Changed on disk",
-                f"{self.path.name} was changed by another program since Studio opened it.\n"
+                f"{path.name} was changed by another program since Studio opened it.\n"
                 "Overwrite it with the text in the editor? (No keeps both: yours is saved as a copy.)",
             )
-            if answer != QMessageBox.StandardButton.Yes:
-                copy = self.store.new_document(self.path.stem + " (mine)")
-                self.store.save(copy, self.editor.toPlainText())
-                self._dirty = False
-                self._load_documents()
-                return True
-        try:
-            self.store.save(self.path, self.editor.toPlainText())
-        except StudioError as e:
-            self.status.setText(e.user_message)
-            return False
-        self._mtime = self.path.stat().st_mtime_ns
-        self._dirty = False
-        return True
+            return answer == QMessageBox.StandardButton.Yes
+
+        copy = self.doc.save(overwrite)
+        if copy is not None:
+            self._load_documents()
+        return not self.doc.dirty
 
     def offer_recoveries(self) -> None:
         for rec in self.store.recoveries():
@@ -419,9 +399,8 @@ class WriterPage(QWidget):
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.store.save(rec.document, rec.text)
-                if self.path == rec.document:
-                    self.path = None
-                    self.open(rec.document)
+                if self.doc.path == rec.document:
+                    self.doc.open(rec.document)
             else:
                 self.store.discard_recovery(rec.document)
 
@@ -481,27 +460,14 @@ class WriterPage(QWidget):
         self.illustrateRequested.emit(" ".join(text.split()))
 
     # -- generating ----------------------------------------------------------------------------------------------
-    def _mark(self) -> QTextCharFormat:
-        fmt = QTextCharFormat()
-        color = QColor(ACCENT)
-        color.setAlpha(45)
-        fmt.setBackground(color)
-        return fmt
-
     def continue_at_cursor(self) -> None:
         if self.session.busy:
             return
-        cursor = self.editor.textCursor()
-        pos = cursor.position()
-        if not self._retrying:
-            self._alternatives, self._alt_index = [], -1
-            self._rewrite = None
-        self._gen_start = self._gen_end = pos
-        self._first_token = True
-        if self._rewrite is not None:
-            self.session.continue_story(*self._rewrite)
+        self.doc.begin(self.editor.textCursor().position())
+        if self.doc.rewrite is not None:
+            self.session.continue_story(*self.doc.rewrite)
         else:
-            self.session.continue_story(self.editor.toPlainText()[:pos])
+            self.session.continue_story(self.doc.text[: self.doc.gen_start])
 
     def rewrite_selection(self) -> None:
         cursor = self.editor.textCursor()
@@ -512,18 +478,13 @@ class WriterPage(QWidget):
         if not instruction:
             self.status.setText("Say how to rewrite it (e.g. “tighter”).")
             return
-        start, end = cursor.selectionStart(), cursor.selectionEnd()
-        original = self.editor.toPlainText()[start:end]
-        self._gen_start, self._gen_end = start, end
-        self._replace_generated("")  # the passage gives way to its rewrite (one undo step brings it back)
-        self._alternatives, self._alt_index = [original], 0
-        self._rewrite = (original, instruction)
-        self._retrying = True  # keep the original as the first alternative
+        start = cursor.selectionStart()
+        self.doc.start_rewrite(start, cursor.selectionEnd(), instruction)  # one undo step brings it back
         cursor = self.editor.textCursor()
         cursor.setPosition(start)
         self.editor.setTextCursor(cursor)
         self.continue_at_cursor()
-        self._first_token = False  # the rewrite joins the removal of the passage: one undo step in all
+        self.doc.join_next_token_to_last_edit()  # the rewrite joins the removal of the passage: one undo
 
     def _started(self) -> None:
         self.editor.setReadOnly(True)
@@ -533,16 +494,8 @@ class WriterPage(QWidget):
         if self.chat.active:
             self.chat.add_token(text)
             return
-        cursor = QTextCursor(self.editor.document())
-        cursor.setPosition(self._gen_end)
-        if self._first_token:
-            cursor.beginEditBlock()  # the whole generation is one undo step
-            self._first_token = False
-        else:
-            cursor.joinPreviousEditBlock()
-        cursor.insertText(text, self._mark())
-        cursor.endEditBlock()
-        self._gen_end = cursor.position()
+        cursor = self.editor.textCursor()
+        cursor.setPosition(self.doc.insert_token(text))
         self.editor.setTextCursor(cursor)
         self.editor.ensureCursorVisible()
 
@@ -552,62 +505,32 @@ class WriterPage(QWidget):
             self.chat.finish(how, payload)
             self._update_buttons()
             return
-        self._retrying = False
         if how == "failed" and isinstance(payload, str):
             self.status.setText(payload)
-        if self._gen_end > self._gen_start:
-            self._alternatives.append(self._generated())
-            self._alt_index = len(self._alternatives) - 1
-        self._update_buttons()
-
-    def _generated(self) -> str:
-        return self.editor.toPlainText()[self._gen_start : self._gen_end]
-
-    def _replace_generated(self, text: str) -> None:
-        cursor = QTextCursor(self.editor.document())
-        cursor.setPosition(self._gen_start)
-        cursor.setPosition(self._gen_end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.beginEditBlock()
-        cursor.insertText(text, self._mark())
-        cursor.endEditBlock()
-        self._gen_end = cursor.position()
+        self.doc.end()
 
     def retry(self) -> None:
-        if self.session.busy or self._gen_start < 0:
+        if self.session.busy or not self.doc.prepare_retry():
             return
-        self._replace_generated("")
         cursor = self.editor.textCursor()
-        cursor.setPosition(self._gen_start)
+        cursor.setPosition(self.doc.gen_start)
         self.editor.setTextCursor(cursor)
-        self._retrying = True
         self.continue_at_cursor()
 
     def show_alternative(self, step: int) -> None:
-        if self.session.busy or not self._alternatives:
-            return
-        self._alt_index = max(0, min(len(self._alternatives) - 1, self._alt_index + step))
-        self._replace_generated(self._alternatives[self._alt_index])
-        self._update_buttons()
+        if not self.session.busy:
+            self.doc.show_alternative(step)
 
     def accept(self) -> None:
-        if self._gen_start < 0 or self._gen_end <= self._gen_start:
-            return
-        cursor = QTextCursor(self.editor.document())
-        cursor.setPosition(self._gen_start)
-        cursor.setPosition(self._gen_end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.setCharFormat(QTextCharFormat())
-        self._gen_start = self._gen_end = -1
-        self._alternatives, self._alt_index = [], -1
-        self._update_buttons()
+        self.doc.accept()
 
     def _update_buttons(self) -> None:
-        busy = self.session.busy
-        has_gen = self._gen_start >= 0 and self._gen_end > self._gen_start
+        busy, doc = self.session.busy, self.doc
         self.continue_btn.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
-        self.retry_btn.setEnabled(not busy and self._gen_start >= 0)
-        self.accept_btn.setEnabled(not busy and has_gen)
-        n = len(self._alternatives)
-        self.prev_btn.setEnabled(not busy and self._alt_index > 0)
-        self.next_btn.setEnabled(not busy and 0 <= self._alt_index < n - 1)
-        self.alt_label.setText(f"{self._alt_index + 1}/{n}" if n > 1 else "")
+        self.retry_btn.setEnabled(not busy and doc.gen_start >= 0)
+        self.accept_btn.setEnabled(not busy and doc.has_generation)
+        n = len(doc.alternatives)
+        self.prev_btn.setEnabled(not busy and doc.alt_index > 0)
+        self.next_btn.setEnabled(not busy and 0 <= doc.alt_index < n - 1)
+        self.alt_label.setText(f"{doc.alt_index + 1}/{n}" if n > 1 else "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,6 +12,7 @@ from studio.core.cancel import CancelToken
 from studio.core.downloads import DownloadError, DownloadProgress, download, plan_download
 from studio.core.errors import JobCancelled
 from studio.core.model_library import hf_cache_dir
+from studio.viewmodels.background import in_background
 
 
 class Downloads(QObject):
@@ -44,36 +44,33 @@ class Downloads(QObject):
         cancel = self._cancel = CancelToken()
         cache = self.cache_dir or hf_cache_dir()
 
-        def emit(signal: Any, *args: object) -> None:
+        def report(p: DownloadProgress) -> None:  # on the download's thread: the signal is queued to the GUI
             with contextlib.suppress(RuntimeError):  # the window closed meanwhile
-                signal.emit(*args)
+                self.progress.emit(
+                    DownloadProgress(
+                        p.repo_id, p.file, p.done, p.total, p.files_done, p.files_total, p.speed, p.resumed
+                    )
+                )
 
-        def report(p: DownloadProgress) -> None:
-            emit(
-                self.progress,
-                DownloadProgress(
-                    p.repo_id, p.file, p.done, p.total, p.files_done, p.files_total, p.speed, p.resumed
-                ),
+        def work() -> str:
+            plan = plan_download(repo_id, filename or None, allow_patterns=patterns or None, token=token)
+            with contextlib.suppress(RuntimeError):
+                self.started.emit(f"{plan.repo_id}: {len(plan.files)} file(s)")
+            return str(
+                download(plan, cache, token=token, cancel=cancel, on_progress=report, report_every_s=0.25)
             )
 
-        def work() -> None:
-            try:
-                plan = plan_download(repo_id, filename or None, allow_patterns=patterns or None, token=token)
-                emit(self.started, f"{plan.repo_id}: {len(plan.files)} file(s)")
-                path = download(
-                    plan, cache, token=token, cancel=cancel, on_progress=report, report_every_s=0.25
-                )
-            except JobCancelled:
-                emit(self.cancelled)
-            except DownloadError as e:
-                emit(self.failed, e.user_message)
-            except OSError as e:
-                emit(self.failed, f"Could not write the download to {cache}: {e.strerror or e}")
+        def failed(e: BaseException) -> None:
+            if isinstance(e, JobCancelled):
+                self.cancelled.emit()
+            elif isinstance(e, DownloadError):
+                self.failed.emit(e.user_message)
+            elif isinstance(e, OSError):
+                self.failed.emit(f"Could not write the download to {cache}: {e.strerror or e}")
             else:
-                emit(self.finished, str(path))
+                self.failed.emit(f"The download failed: {e}")
 
-        self._thread = threading.Thread(target=work, name="studio-download", daemon=True)
-        self._thread.start()
+        self._thread = in_background(self, work, self.finished.emit, name="studio-download", on_error=failed)
         return True
 
     def cancel(self) -> None:

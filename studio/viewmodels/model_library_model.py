@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from studio.core.atomic import atomic_copy_new, free_name
 from studio.core.hashing import HashCache
 from studio.core.model_library import LibraryEntry, describe_path, scan_library
 from studio.core.settings import Settings
+from studio.viewmodels.background import in_background
 
 COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size", "Hash")
 KIND_FOLDERS = {"lora": "loras", "embedding": "embeddings", "vae": "vae"}  # inside the models folder
@@ -34,8 +33,6 @@ class ModelLibraryModel(QAbstractTableModel):
     hashed = Signal(str, str)  # (path, SHA-256)
     imported = Signal(str)  # the new path
     importFailed = Signal(str)  # a message
-    _done = Signal(object)
-    _hash_done = Signal(str, str)
 
     def __init__(
         self,
@@ -49,7 +46,6 @@ class ModelLibraryModel(QAbstractTableModel):
         self.settings = settings or Settings(model_folders=list(extra_folders))
         self.hashes = hashes
         self.search = ""
-        self._hash_done.connect(self.hashed, Qt.ConnectionType.QueuedConnection)
         self.models_dir = models_dir
         self.extra_folders = list(extra_folders)
         self._all: list[LibraryEntry] = []
@@ -57,7 +53,6 @@ class ModelLibraryModel(QAbstractTableModel):
         self._short: dict[str, str | None] = {}
         self.kind_filter = ""
         self.scanning = False
-        self._done.connect(self._apply, Qt.ConnectionType.QueuedConnection)
 
     def rescan(self) -> None:
         """Scan every source in the background; ``scanned`` says when the table is up to date."""
@@ -67,12 +62,16 @@ class ModelLibraryModel(QAbstractTableModel):
         folders = [Path(p) for p in self.extra_folders]
         overrides, allow = dict(self.settings.family_overrides), self.settings.allow_pickle
 
-        def work() -> None:
-            entries = scan_library(self.models_dir, folders, overrides=overrides, allow_pickle=allow)
-            with contextlib.suppress(RuntimeError):  # the window closed while scanning
-                self._done.emit(entries)
+        def failed(_e: BaseException) -> None:
+            self.scanning = False
 
-        threading.Thread(target=work, name="studio-model-scan", daemon=True).start()
+        in_background(
+            self,
+            lambda: scan_library(self.models_dir, folders, overrides=overrides, allow_pickle=allow),
+            self._apply,
+            name="studio-model-scan",
+            on_error=failed,
+        )
 
     def known_hash(self, path: Path) -> str | None:
         """The file's SHA-256 when already computed (hashing a model reads the whole file)."""
@@ -86,15 +85,8 @@ class ModelLibraryModel(QAbstractTableModel):
         if hashes is None or not path.is_file():
             return
 
-        def work() -> None:
-            try:
-                digest = hashes.sha256(path)
-            except OSError:
-                return
-            with contextlib.suppress(RuntimeError):
-                self._hash_done.emit(str(path), digest)
-
-        threading.Thread(target=work, name="studio-hash", daemon=True).start()
+        in_background(self, lambda: hashes.sha256(path), lambda digest: self.hashed.emit(str(path), digest),
+                      name="studio-hash")  # fmt: skip
 
     def add_folder(self, folder: str) -> bool:
         if not folder or folder in self.extra_folders or not Path(folder).is_dir():
@@ -163,17 +155,12 @@ class ModelLibraryModel(QAbstractTableModel):
     def import_file(self, source: Path, link: bool = False) -> None:
         """Copy (or link) a model file into the models folder, in the subfolder of its kind, off the GUI thread."""
 
-        def work() -> None:
-            try:
-                dest = import_model_file(source, self.models_dir, link)
-            except OSError as e:
-                with contextlib.suppress(RuntimeError):
-                    self.importFailed.emit(f"Could not import {source.name}: {e.strerror or e}")
-                return
-            with contextlib.suppress(RuntimeError):
-                self.imported.emit(str(dest))
+        def failed(e: BaseException) -> None:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            self.importFailed.emit(f"Could not import {source.name}: {why}")
 
-        threading.Thread(target=work, name="studio-import", daemon=True).start()
+        in_background(self, lambda: import_model_file(source, self.models_dir, link),
+                      lambda dest: self.imported.emit(str(dest)), name="studio-import", on_error=failed)  # fmt: skip
 
     def entry(self, row: int) -> LibraryEntry | None:
         return self._shown[row] if 0 <= row < len(self._shown) else None

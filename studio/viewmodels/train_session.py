@@ -3,14 +3,12 @@ ETA, samples, checkpoints), on the same queue as every other job."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from studio.core.dataset import Dataset
 from studio.core.downloads import human_duration
@@ -33,6 +31,7 @@ from studio.core.train_specs import (
     run_state,
 )
 from studio.core.untrusted import Unreadable
+from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
@@ -43,7 +42,6 @@ class TrainSession(QObject):
     changed = Signal(str)  # a field of the draft (the training recipe's fields, plus use_class and class_dir)
     datasetChanged = Signal()
     importing = Signal(bool)  # pictures are being copied and checked (off the GUI thread)
-    _imported = Signal()
     stepped = Signal(int, int, float, str)  # step, total, loss, "ETA" in words
     samplesReady = Signal(str)  # a samples strip (PNG path)
     checkpointSaved = Signal(int, str)
@@ -87,7 +85,6 @@ class TrainSession(QObject):
         self.last: TrainDone | None = None
         self._began = 0.0
         self.busy_importing = False
-        self._imported.connect(self._import_done, Qt.ConnectionType.QueuedConnection)
         bridge.arrived.connect(self._on_event)
 
     # -- dataset -------------------------------------------------------------------------------------------------
@@ -99,14 +96,12 @@ class TrainSession(QObject):
         self.busy_importing = True
         self.importing.emit(True)
 
-        def work() -> None:
-            try:
-                self.dataset.add_files([Path(p) for p in paths])
-            finally:
-                with contextlib.suppress(RuntimeError):  # the window closed meanwhile
-                    self._imported.emit()
+        def failed(e: BaseException) -> None:
+            self.dataset.skipped.append(f"the import stopped: {e}")
+            self._import_done()
 
-        threading.Thread(target=work, name="studio-dataset-import", daemon=True).start()
+        in_background(self, lambda: self.dataset.add_files([Path(p) for p in paths]), lambda _added: self._import_done(),
+                      name="studio-dataset-import", on_error=failed)  # fmt: skip
         return True
 
     def _import_done(self) -> None:
