@@ -23,6 +23,9 @@ class FakeHub:
     ranges: list[str] = field(default_factory=list)  # the Range headers received, in order
     cut_after: int | None = None  # close the connection after sending this many bytes of a file (once)
     corrupt: bool = False  # send wrong bytes
+    chunk_delay: float = (
+        0.0  # seconds between 64 KB pieces of a file (a slow line, to interrupt mid-transfer)
+    )
 
     def start(self) -> tuple[str, ThreadingHTTPServer]:
         hub = self
@@ -97,6 +100,14 @@ class FakeHub:
                     self.wfile.flush()
                     hub.cut_after = None
                     self.close_connection = True
+                    return
+                if hub.chunk_delay:
+                    import time
+
+                    for i in range(0, len(body), 1 << 16):
+                        self.wfile.write(body[i : i + (1 << 16)])
+                        self.wfile.flush()
+                        time.sleep(hub.chunk_delay)
                     return
                 self.wfile.write(body)
 

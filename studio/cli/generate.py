@@ -91,8 +91,9 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
 
 def default_model(rt: Any) -> str:
     from studio.core.builtin_models import builtin_image_models
+    from studio.core.untrusted import exists
 
-    if rt.settings.image_model and Path(rt.settings.image_model).exists():
+    if rt.settings.image_model and exists(rt.settings.image_model):
         return str(rt.settings.image_model)
     builtins = builtin_image_models()
     if not builtins:

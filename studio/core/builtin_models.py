@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.paths import resource
-from studio.core.untrusted import obj, read_json
+from studio.core.untrusted import is_dir, obj, read_json
 
 RECOMMENDED_FILE = (
     "studio.json"  # optional, beside a model: {"label": ..., "recommended": {width, height, ...}}
@@ -58,7 +58,7 @@ _RECOMMENDED_TYPES: dict[str, type] = {"width": int, "height": int, "steps": int
 
 def recommended_settings(model: str | Path) -> dict[str, Any]:
     """The settings a model folder recommends (only known fields of the right type)."""
-    rec = obj(model_card(model).get("recommended")) if Path(model).is_dir() else {}
+    rec = obj(model_card(model).get("recommended")) if is_dir(model) else {}
     out: dict[str, Any] = {}
     for key, kind in _RECOMMENDED_TYPES.items():
         value = rec.get(key)

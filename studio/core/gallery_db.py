@@ -129,11 +129,14 @@ def _open_index(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if version not in (0, INDEX_VERSION) or (
-            "images" in names and _columns(db, "main", "images") != INDEX_COLUMNS
-        ):
-            # an index from another version (or of a shape Studio does not know) is a cache: start it again
-            _drop_all(db)
+        if version == INDEX_VERSION and "images" in names and _columns(db, "main", "images") != INDEX_COLUMNS:
+            raise sqlite3.DatabaseError(
+                "its images table has columns Studio does not know"
+            )  # foreign: kept aside
+        if version not in (0, INDEX_VERSION):
+            _drop_all(
+                db
+            )  # an index of another Studio version is a cache: start it again, the files rebuild it
         db.executescript(INDEX_SCHEMA)
         db.execute(f"PRAGMA user_version={INDEX_VERSION}")
         db.execute("SELECT COUNT(*), MAX(created) FROM images").fetchone()  # reads the table through

@@ -25,7 +25,7 @@ MAX_QUEUE_BYTES = 32 * 1024 * 1024
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
+    if not 0 < pid < 2**31:
         return False
     try:
         os.kill(pid, 0)

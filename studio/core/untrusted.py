@@ -78,14 +78,36 @@ def regular_file_problem(path: Path) -> str:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return f"{path.name} does not exist"
-    except OSError as e:
-        return f"{path.name} cannot be read ({e.strerror or e})"
+        return f"{path.name[:80]} does not exist"
+    except (OSError, ValueError) as e:
+        return f"{path.name[:80]} cannot be read ({getattr(e, 'strerror', None) or e})"
     if stat.S_ISDIR(st.st_mode):
         return f"{path.name} is a folder, not a file"
     if not stat.S_ISREG(st.st_mode):
         return f"{path.name} is not a regular file (a pipe, socket or device)"
     return ""
+
+
+def exists(path: str | Path) -> bool:
+    """Whether a path from outside names something, without raising (a name too long, a NUL byte: no)."""
+    try:
+        return os.path.lexists(path) and Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def is_file(path: str | Path) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | Path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def is_regular_file(path: Path) -> bool:

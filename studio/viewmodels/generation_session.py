@@ -21,6 +21,7 @@ from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
 from studio.core.recipes.loras import LoraFinder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
+from studio.core.untrusted import exists
 from studio.viewmodels.job_queue import JobQueue
 
 DEFAULTS: dict[str, Any] = IMAGE.defaults()  # the image recipe's table: one source for every default
@@ -123,7 +124,7 @@ class GenerationSession(QObject):
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
-        if (not current or not Path(current).exists()) and choices:  # none yet, or moved/deleted since
+        if (not current or not exists(current)) and choices:  # none yet, or moved/deleted since
             self.choose_model(choices[0][1], remember=False)
 
     def model_choices(self) -> list[tuple[str, str]]:
@@ -136,7 +137,7 @@ class GenerationSession(QObject):
             *(str(e.path) for e in self._scanned if e.kind == "checkpoint"),
             *builtins,
         ]:
-            if path in seen or not Path(path).exists():
+            if path in seen or not exists(path):
                 continue
             seen.add(path)
             p = Path(path)

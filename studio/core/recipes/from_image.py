@@ -12,7 +12,7 @@ from studio.core.prompts import extract_loras
 from studio.core.recipe_readers import read_recipe, recipe_fields
 from studio.core.recipes.image import IMAGE
 from studio.core.specs import GenerateSpec
-from studio.core.untrusted import Unreadable, integer
+from studio.core.untrusted import Unreadable, exists, integer, is_file
 
 # A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
@@ -35,15 +35,15 @@ def draft_from_image(
         draft: dict[str, Any] = {f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name != "loras"}
         draft.update(seed=r.seed if r.seed is not None else spec.seed, batch_size=1, batch_count=1)
         draft["loras"] = [[lo.path, lo.weight] for lo in spec.loras]
-        if spec.model and not Path(spec.model).exists():
+        if spec.model and not exists(spec.model):
             found = find_model(spec.model_name)
             notes.append(
                 f"The model {spec.model} is gone; " + (f"using {found}." if found else "choose one.")
             )
             draft["model"] = found or ""
         for key in ("init_image", "mask"):
-            if draft.get(key) and not Path(draft[key]).is_file():
-                notes.append(f"The {key.replace('_', ' ')} {draft[key]} is gone; it was left out.")
+            if draft.get(key) and not is_file(draft[key]):
+                notes.append(f"The {key.replace('_', ' ')} {draft[key][:200]} is gone; it was left out.")
                 draft[key] = None
         if not draft.get("init_image"):
             draft["mask"] = draft["parent_image"] = None

@@ -30,7 +30,7 @@ from studio.core.specs import (
     GenerateSpec,
     LoraRef,
 )
-from studio.core.untrusted import regular_file_problem
+from studio.core.untrusted import exists, is_file, regular_file_problem
 
 _SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
 
@@ -175,8 +175,8 @@ def image_problem(path: str, what: str) -> str:
     from PIL import Image
 
     p = Path(path)
-    if not p.exists():
-        return f"The {what} {path} does not exist."
+    if not exists(p):
+        return f"The {what} {path[:200]} does not exist."
     if problem := regular_file_problem(p):
         return f"The {what}: {problem}."
     try:
@@ -209,6 +209,6 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     for lo in spec.loras:
         if not -4.0 <= lo.weight <= 4.0:
             problems["loras"] = f"LoRA {lo.name}: the weight must be between -4 and 4."
-        elif not Path(lo.path).is_file():
+        elif not is_file(lo.path):
             problems["loras"] = f"The LoRA file {lo.path} does not exist."
     return problems

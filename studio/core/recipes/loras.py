@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.untrusted import is_file
+
 SUFFIXES = (".safetensors",)
 
 
@@ -19,6 +21,8 @@ def name_problem(name: str) -> str:
     """'' for a plain LoRA name; else why it is not one (separators, '..', control characters)."""
     if not name.strip():
         return "an empty LoRA name"
+    if len(name) > 200:
+        return "a LoRA name far too long to be one"
     if "/" in name or "\\" in name or name.strip() in (".", "..") or ".." in name.split("/"):
         return f"“{name[:60]}” is not a LoRA name (a name has no folders in it)"
     if any(ord(c) < 32 for c in name):
@@ -62,7 +66,7 @@ class LoraFinder:
         """(the file, '') or (None, why not). A prompt's tags pass ``allow_path=False``: names only."""
         if allow_path and looks_like_path(ref):
             p = Path(ref).expanduser()
-            if p.is_file():
+            if is_file(p):
                 return p.resolve(), ""
             return None, f"The LoRA file {ref} does not exist."
         if problem := name_problem(ref):
@@ -70,7 +74,7 @@ class LoraFinder:
         for d in self.candidates():
             for suffix in SUFFIXES:
                 candidate = d / f"{ref}{suffix}"
-                if candidate.is_file():
+                if is_file(candidate):
                     return candidate.resolve(), ""
         for name, path in self.entries():
             if name == ref:
