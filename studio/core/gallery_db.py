@@ -15,6 +15,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from studio.core.atomic import file_lock
+
 INDEX_VERSION = 3
 INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -177,7 +179,14 @@ def _attach_library(db: sqlite3.Connection, path: Path) -> None:
 
 
 def open_gallery_db(index_file: Path, library_file: Path, notices: list[str]) -> sqlite3.Connection:
-    """The index with the library attached as ``lib``; damaged files are moved aside and started again."""
+    """The index with the library attached as ``lib``; damaged files are moved aside and started again. Opened
+    under an inter-process lock: two Studios starting at once on a new gallery must not take each other's
+    half-created schema for damage."""
+    with file_lock(index_file.with_name(f".{index_file.name}.lock")):
+        return _open_gallery_db(index_file, library_file, notices)
+
+
+def _open_gallery_db(index_file: Path, library_file: Path, notices: list[str]) -> sqlite3.Connection:
     try:
         db = _open_index(index_file)
     except (sqlite3.DatabaseError, OSError) as e:

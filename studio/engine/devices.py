@@ -1,4 +1,5 @@
-"""Choosing the device and dtype: CUDA first, then Apple MPS, then CPU."""
+"""Choosing the device — CUDA first, then Apple MPS, then the CPU — and, through the precision policy
+(``engine.precision``), the dtype of each component on it."""
 
 from __future__ import annotations
 
@@ -6,35 +7,42 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.core.memory_plan import DeviceInfo
+from studio.engine.precision import Precision, choose_precision
 
 
 @dataclass(frozen=True)
 class Placement:
     device: str
-    dtype: Any  # torch.dtype
+    dtype: Any  # torch.dtype: the main compute dtype (the UNet's; a text model's)
+    precision: Precision | None = None  # each component's dtype; None: ``dtype`` everywhere
+
+    @property
+    def components(self) -> Precision:
+        return self.precision or Precision(self.dtype, self.dtype, self.dtype)
 
     @property
     def dtype_name(self) -> str:
-        return str(self.dtype).removeprefix("torch.")
+        """What an image's record says: one dtype, or each component's."""
+        return self.components.name
+
+
+def choose_device(device: str = "auto") -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 def choose_placement(device: str = "auto", dtype: str = "auto") -> Placement:
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
-    names = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-    if dtype == "auto":
-        # Half precision where the device computes it fast; the VAE is guarded against fp16 NaNs separately.
-        chosen = torch.float16 if device in ("cuda", "mps") else torch.float32
-    else:
-        chosen = names[dtype]
-    return Placement(device, chosen)
+    """The device and the precision policy's dtypes for it (``dtype``: the user's setting, "auto" or forced)."""
+    device = choose_device(device)
+    precision = choose_precision(device, dtype)
+    return Placement(device, precision.unet, precision)
 
 
 def free_device_memory(device: str) -> None:
@@ -73,7 +81,11 @@ def describe_device(device: str) -> str:
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"CUDA ({torch.cuda.get_device_name(0)})"
-    return {"mps": "Apple MPS", "cpu": "CPU"}.get(device, device)
+    if device == "cpu":
+        from studio.engine.precision import cpu_caps
+
+        return f"CPU ({cpu_caps().describe()})"
+    return {"mps": "Apple MPS"}.get(device, device)
 
 
 def device_info(device: str = "auto", dtype: str = "auto") -> DeviceInfo:

@@ -78,6 +78,7 @@ class ImageEngine:
         self.hashes = hashes
         self.cache = PipelineCache(placement or choose_placement, make_room, options)
         self._preview_interval = preview_interval
+        self.prompts = PromptCache()
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         check(spec)
@@ -106,7 +107,7 @@ class ImageEngine:
         apply_loras(model, spec.loras)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = (spec.width, spec.height)
-        call: dict[str, Any] = encode(pipe, spec.prompt, spec.negative_prompt, spec.clip_skip)
+        call: dict[str, Any] = self.prompts.encoded(model, pipe, spec)
         call.update(
             num_inference_steps=spec.steps,
             guidance_scale=spec.cfg_scale,
@@ -181,6 +182,37 @@ class ImageEngine:
             lora_hashes=loras,
             versions=_versions(),
         )
+
+
+class PromptCache:
+    """Prompt encodings kept between jobs (as ComfyUI keeps them): the same prompt, negative prompt, clip skip and
+    LoRAs on the same loaded model are not encoded again. With CFG ≤ 1 no unconditional pass runs, so the
+    negative prompt is not encoded at all."""
+
+    def __init__(self, size: int = 16):
+        from collections import OrderedDict
+
+        self._entries: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+        self._size = size
+        self._model: LoadedModel | None = None
+        self.hits = 0
+
+    def encoded(self, model: LoadedModel, pipe: Any, spec: GenerateSpec) -> dict[str, Any]:
+        if self._model is not model:  # another model (or the same one loaded again): nothing carries over
+            self._entries.clear()
+            self._model = model
+        negative = spec.negative_prompt if spec.cfg_scale > 1.0 else None
+        loras = tuple(sorted((lo.path, lo.weight) for lo in spec.loras))  # a LoRA may change the text encoder
+        key = (spec.prompt, negative, spec.clip_skip, loras)
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return dict(self._entries[key])
+        kwargs = encode(pipe, spec.prompt, negative, spec.clip_skip)
+        self._entries[key] = kwargs
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return dict(kwargs)
 
 
 def preview_of(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Image.Image:

@@ -20,6 +20,7 @@ from studio.core.samplers import scheduler_recipe
 from studio.core.settings import LoadOptions
 from studio.core.specs import LoraRef
 from studio.engine.devices import Placement, free_device_memory
+from studio.engine.precision import apply_precision
 
 SUPPORTED = {
     "StableDiffusionPipeline": "sd",
@@ -362,7 +363,9 @@ def _load(
                 if SUPPORTED[cls_name] == "sd"
                 else {}
             )
-            pipe = cls.from_pretrained(str(path), dtype=placement.dtype, local_files_only=True, **extra)
+            pipe = cls.from_pretrained(
+                str(path), dtype=placement.components.as_dict(), local_files_only=True, **extra
+            )
         else:
             family, variant = checkpoint_family(path, options)
             config = single_file_config(family)
@@ -376,7 +379,7 @@ def _load(
                 diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
             )
             pipe = cls.from_single_file(
-                str(path), config=str(config), local_files_only=True, dtype=placement.dtype
+                str(path), config=str(config), local_files_only=True, dtype=placement.components.text
             )
             if variant == "v-prediction":
                 pipe.scheduler = type(pipe.scheduler).from_config(
@@ -390,6 +393,7 @@ def _load(
         if is_out_of_memory(e):
             raise translate(e) from e
         raise _bad(ErrorKind.MODEL_INVALID, f"Could not load {path.name}: {e}", repr(e)) from e
+    apply_precision(pipe, placement.components)
     plan = plan or MemoryOptions()
     if plan.cpu_offload and placement.device == "cuda":
         pipe.enable_model_cpu_offload(device=placement.device)

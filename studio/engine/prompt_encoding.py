@@ -75,12 +75,14 @@ def _pad_to(chunks: list[Chunk], n: int, tokenizer: Any) -> list[Chunk]:
     return chunks + [empty] * (n - len(chunks))
 
 
-def encode(pipe: Any, prompt: str, negative: str, clip_skip: int = 1) -> dict[str, Any]:
-    """Keyword arguments for ``pipe(...)`` carrying the encoded prompt and negative prompt."""
+def encode(pipe: Any, prompt: str, negative: str | None, clip_skip: int = 1) -> dict[str, Any]:
+    """Keyword arguments for ``pipe(...)`` carrying the encoded prompt and negative prompt. ``negative=None``:
+    no unconditional pass will run (CFG ≤ 1), so the negative is not encoded at all."""
     import torch
 
     prompt, _ = extract_loras(prompt)
-    negative, _ = extract_loras(negative)
+    with_negative = negative is not None
+    negative, _ = extract_loras(negative or "")
     device = pipe._execution_device
     is_xl = hasattr(pipe, "text_encoder_2")
     pairs = [
@@ -97,7 +99,11 @@ def encode(pipe: Any, prompt: str, negative: str, clip_skip: int = 1) -> dict[st
             n = max(len(pos), len(neg))
             pos, neg = _pad_to(pos, n, tokenizer), _pad_to(neg, n, tokenizer)
             enc_pos = [_encode_chunk(encoder, c, clip_skip, is_xl, device) for c in pos]
-            enc_neg = [_encode_chunk(encoder, c, clip_skip, is_xl, device) for c in neg]
+            enc_neg = (
+                [_encode_chunk(encoder, c, clip_skip, is_xl, device) for c in neg]
+                if with_negative
+                else enc_pos
+            )
             cond_parts.append(torch.cat([h for h, _ in enc_pos], dim=1))
             uncond_parts.append(torch.cat([h for h, _ in enc_neg], dim=1))
             if enc_pos[0][1] is not None:
@@ -112,13 +118,16 @@ def encode(pipe: Any, prompt: str, negative: str, clip_skip: int = 1) -> dict[st
     if is_xl and not negative and getattr(pipe.config, "force_zeros_for_empty_prompt", False):
         uncond = torch.zeros_like(uncond)
         neg_pooled = torch.zeros_like(neg_pooled) if neg_pooled is not None else None
-    dtype = pipe.unet.dtype
-    kwargs: dict[str, Any] = {"prompt_embeds": cond.to(dtype), "negative_prompt_embeds": uncond.to(dtype)}
+    dtype = cond.dtype  # the text encoder's: the latents follow it (a bf16 UNet casts at its door)
+    kwargs: dict[str, Any] = {"prompt_embeds": cond.to(dtype)}
+    if with_negative:
+        kwargs["negative_prompt_embeds"] = uncond.to(dtype)
     if is_xl:
         if pooled is None or neg_pooled is None:
             raise ValueError("an SDXL pipeline needs a text encoder with a projection (text_encoder_2)")
         kwargs["pooled_prompt_embeds"] = pooled.to(dtype)
-        kwargs["negative_pooled_prompt_embeds"] = neg_pooled.to(dtype)
+        if with_negative:
+            kwargs["negative_pooled_prompt_embeds"] = neg_pooled.to(dtype)
     return kwargs
 
 

@@ -1,0 +1,228 @@
+"""The precision policy, in one place: which dtype each component of a model runs in on the device at hand.
+
+The processor is read at run time — machines of the same kind differ (some have AMX and AVX512-BF16, some only
+AVX512-BF16, older ones neither) — and CUDA cards by their compute capability:
+
+- CPU with bf16 instructions (AMX or AVX512-BF16): the UNet and the VAE in bf16 (measured here: a UNet step 2–3×
+  faster, the VAE decode 2–4×), the text encoder in fp32 (it runs once per prompt, and prompt encodings are
+  cached, so precision costs nothing). Latents and the sampler's arithmetic stay in fp32 — the UNet's inputs are
+  cast at its door and its output cast back — so a bf16 model follows the fp32 one closely.
+- CPU without them: fp32 everywhere (bf16 emulated in software is slower than fp32).
+- CUDA from Ampere (compute capability 8) on: bf16; older cards: fp16 with the VAE's NaN guard. Apple MPS: fp16.
+- "Precision" in the Models room (or settings ``dtype``) forces one dtype everywhere: fp32, fp16 or bf16.
+
+What was used is recorded with each image (``dtype`` in the ``studio`` chunk names every component).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CpuCaps:
+    amx: bool
+    avx512_bf16: bool
+    physical_cores: int
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 matrix arithmetic in hardware (faster than fp32), not emulated."""
+        return self.amx or self.avx512_bf16
+
+    def describe(self) -> str:
+        kind = "AMX" if self.amx else "AVX512-BF16" if self.avx512_bf16 else "no bf16 instructions"
+        return f"{self.physical_cores} core{'s' if self.physical_cores != 1 else ''}, {kind}"
+
+
+def _cpuinfo_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _physical_cores() -> int:
+    """Cores this process may run on, hyper-threads counted once (Linux); else what the OS says."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return max(1, len(allowed))
+    cores: set[tuple[str, str]] = set()
+    processor = physical = core = ""
+    for line in [*text.splitlines(), ""]:
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "processor":
+            processor = value
+        elif key == "physical id":
+            physical = value
+        elif key == "core id":
+            core = value
+        elif not line.strip() and processor:
+            if processor.isdigit() and int(processor) in allowed:
+                cores.add((physical, core or processor))
+            processor = physical = core = ""
+    return max(1, len(cores) or len(allowed))
+
+
+@functools.cache
+def cpu_caps() -> CpuCaps:
+    import torch
+
+    flags = _cpuinfo_flags()
+    amx = "amx_bf16" in flags or "amx_tile" in flags
+    avx512_bf16 = "avx512_bf16" in flags
+    probe = getattr(torch, "cpu", None)
+    if not flags and probe is not None:  # no /proc/cpuinfo (macOS, Windows): ask torch
+        amx = bool(getattr(probe, "_is_amx_tile_supported", lambda: False)())
+        avx512_bf16 = bool(getattr(probe, "_is_avx512_bf16_supported", lambda: False)())
+    return CpuCaps(amx, avx512_bf16, _physical_cores())
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The dtype of each component (torch dtypes)."""
+
+    unet: Any
+    vae: Any
+    text: Any
+
+    @property
+    def name(self) -> str:
+        """As the image's record says it: one dtype, or each component's."""
+        names = {_name(self.unet), _name(self.vae), _name(self.text)}
+        if len(names) == 1:
+            return names.pop()
+        return f"unet {_name(self.unet)}, vae {_name(self.vae)}, text encoder {_name(self.text)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``from_pretrained(dtype=…)``: each component's dtype (the rest: the text encoders')."""
+        return {"unet": self.unet, "vae": self.vae, "default": self.text}
+
+
+def _name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def choose_precision(device: str, setting: str = "auto") -> Precision:
+    """The precision for ``device`` ("cpu", "cuda", "mps") under the user's setting ("auto", "fp32", …)."""
+    import torch
+
+    names = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+    if setting in names:
+        d = names[setting]
+        return Precision(d, d, d)
+    if device == "cuda":
+        major = torch.cuda.get_device_capability()[0] if torch.cuda.is_available() else 0
+        half = torch.bfloat16 if major >= 8 else torch.float16
+        return Precision(half, half, half)
+    if device == "mps":
+        return Precision(torch.float16, torch.float16, torch.float16)
+    if cpu_caps().bf16:
+        return Precision(torch.bfloat16, torch.bfloat16, torch.float32)
+    return Precision(torch.float32, torch.float32, torch.float32)
+
+
+def use_physical_cores() -> int:
+    """One compute thread per physical core (hyper-threads slow matrix work down)."""
+    import torch
+
+    n = cpu_caps().physical_cores
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+# -- a module whose weights are in another dtype than the tensors around it -----------------------------------
+def _cast(value: Any, dtype: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype != dtype:
+        return value.to(dtype)
+    return value
+
+
+_KEEP = {"timestep", "timesteps", "time_ids", "timestep_cond"}  # kept in full precision: small, exact numbers
+
+
+def _module_dtype(module: Any) -> Any:
+    for p in module.parameters():
+        return p.dtype
+    return None
+
+
+def door(module: Any, out: Any) -> None:
+    """Let ``module`` run in its own dtype while the tensors around it are ``out``: its floating inputs are cast
+    to the module's dtype on the way in (timesteps and SDXL's size conditioning excepted) and its output to
+    ``out`` on the way out. The module's dtype is read at each call, so a later ``.to(float32)`` (the fp16 VAE
+    guard) needs nothing more. Idempotent."""
+    if getattr(module, "_studio_door", None) == out:
+        return
+    for handle in getattr(module, "_studio_handles", ()):
+        handle.remove()
+
+    def pre(m: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        compute = _module_dtype(m)
+        if compute is None:
+            return args, kwargs
+        args = tuple(_cast(a, compute) for a in args)
+        new = {}
+        for k, v in kwargs.items():
+            if k in _KEEP:
+                new[k] = v
+            elif isinstance(v, dict):
+                new[k] = {kk: (vv if kk in _KEEP else _cast(vv, compute)) for kk, vv in v.items()}
+            elif isinstance(v, list | tuple):
+                new[k] = type(v)(_cast(x, compute) for x in v)
+            else:
+                new[k] = _cast(v, compute)
+        return args, new
+
+    def post(_m: Any, _args: tuple, _kwargs: dict, output: Any) -> Any:
+        if isinstance(output, tuple):
+            return tuple(_cast(o, out) for o in output)
+        if hasattr(output, "sample"):
+            output.sample = _cast(output.sample, out)
+            return output
+        return _cast(output, out)
+
+    module._studio_handles = (
+        module.register_forward_pre_hook(pre, with_kwargs=True),
+        module.register_forward_hook(post, with_kwargs=True),
+    )
+    module._studio_door = out
+
+
+VAE_PARTS = ("encoder", "decoder", "quant_conv", "post_quant_conv")
+
+
+def apply_precision(pipe: Any, precision: Precision) -> None:
+    """Put each component of a pipeline in its dtype; where the UNet or VAE differ from the text encoder's dtype
+    (which the prompt embeddings and so the latents follow), give them a door."""
+    latents = precision.text
+    for name in ("text_encoder", "text_encoder_2"):
+        if (m := getattr(pipe, name, None)) is not None and _module_dtype(m) != precision.text:
+            m.to(precision.text)
+    if _module_dtype(pipe.unet) != precision.unet:
+        pipe.unet.to(precision.unet)
+    if _module_dtype(pipe.vae) != precision.vae:
+        pipe.vae.to(precision.vae)
+    if precision.unet != latents:
+        door(pipe.unet, latents)
+    if precision.vae != latents:
+        for part in VAE_PARTS:
+            if (m := getattr(pipe.vae, part, None)) is not None:
+                door(m, latents)
