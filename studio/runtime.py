@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from studio.core.events import Event
 from studio.core.gallery_store import GalleryStore
 from studio.core.hashing import HashCache
 from studio.core.memory_plan import DeviceInfo
+from studio.core.model_library import find_tiny_vae
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec
@@ -101,6 +103,8 @@ def build_runtime(
     """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder.
     Raises ``StudioError`` (INVALID_INPUT) when the data folder or the output folder cannot be one."""
     paths = ensure_paths(resolve_paths(home))
+    # torch.compile's kernels ("maximum speed") are kept across runs, in Studio's cache
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir / "torch-compile"))
     settings = settings or load_settings(paths.settings_file)
     notices = list(settings.notices)
     clean_leftovers(paths)
@@ -125,8 +129,13 @@ def build_runtime(
 
         return choose_placement(settings.device, settings.dtype)
 
+    def text_placement():
+        from studio.engine.devices import choose_text_placement
+
+        return choose_text_placement(settings.device, settings.dtype)
+
     # One device, one model in memory: loading an image model frees the text model and the other way round.
-    text = TextEngine(placement=placement)
+    text = TextEngine(placement=text_placement)
     engine = ImageEngine(
         gallery,
         hashes,
@@ -134,6 +143,7 @@ def build_runtime(
         preview_interval=lambda: settings.preview_interval_s,
         make_room=text.clear,
         options=settings.load_options,
+        tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
     )
     text.make_room = engine.cache.clear
     holder: list[Runtime] = []

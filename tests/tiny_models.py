@@ -347,3 +347,19 @@ def save_tiny_captioner(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     return folder
+
+
+def save_tiny_taesd(folder: Path, seed: int = 0) -> Path:
+    """A tiny autoencoder (diffusers' AutoencoderTiny, TAESD's architecture) with random weights: 8 channels and
+    one upsampling, to match the tiny SD model's 2× VAE."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8),
+        decoder_block_out_channels=(8, 8),
+        num_encoder_blocks=(1, 1),
+        num_decoder_blocks=(1, 1),
+    ).save_pretrained(str(folder), safe_serialization=True)
+    return folder

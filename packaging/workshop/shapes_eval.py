@@ -204,6 +204,7 @@ def generate(
     schedule: str,
     seed: int = 1000,
     loras: tuple = (),
+    precision: str = "auto",
 ) -> list[Image.Image]:
     """Images for the scenes through Studio's own engine (the same road as the app)."""
     import tempfile
@@ -212,11 +213,16 @@ def generate(
     from studio.core.gallery_store import GalleryStore
     from studio.core.hashing import HashCache
     from studio.core.specs import GenerateSpec
+    from studio.engine.devices import choose_placement
     from studio.engine.image import ImageEngine
 
     tmp = Path(tempfile.mkdtemp(prefix="shapes-eval-"))
     engine = ImageEngine(
-        GalleryStore(tmp / "out", tmp / "index.sqlite", dated=False), HashCache(tmp / "h.json")
+        GalleryStore(tmp / "out", tmp / "index.sqlite", dated=False),
+        HashCache(tmp / "h.json"),
+        placement=lambda: choose_placement(
+            "auto", precision
+        ),  # "auto": Studio's fast path; "fp32": the reference
     )
     images = []
     for i, scene in enumerate(scenes):
@@ -250,6 +256,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--schedule", default="Karras")
     p.add_argument("--grid", type=Path, help="also save a grid of the generated images here")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="auto: Studio's precision policy for this machine (bf16 where the CPU has it)",
+    )
     a = p.parse_args(argv)
     if a.threads:
         import torch
@@ -259,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"accuracy_on_rendered": train_classifier(a.out)}))
         return
     scenes = held_out_scenes(a.prompts)
-    images = generate(a.model, scenes, a.steps, a.cfg, a.sampler, a.schedule)
+    images = generate(a.model, scenes, a.steps, a.cfg, a.sampler, a.schedule, precision=a.precision)
     result = score(images, scenes, ShapeReader.load(a.out))
     if a.grid:
         cols = 12
@@ -274,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
                 "steps": a.steps,
                 "cfg": a.cfg,
                 "sampler": f"{a.sampler} {a.schedule}",
+                "precision": a.precision,
                 **{k: round(v, 4) for k, v in result.items()},
             }
         )

@@ -57,8 +57,13 @@ _RECOMMENDED_TYPES: dict[str, type] = {"width": int, "height": int, "steps": int
 
 
 def recommended_settings(model: str | Path) -> dict[str, Any]:
-    """The settings a model folder recommends (only known fields of the right type)."""
+    """The settings a model recommends: what its folder says (``studio.json``: known fields of the right type),
+    else what a few-step model (LCM, TCD, Lightning, Hyper-SD, Turbo) is made for."""
     rec = obj(model_card(model).get("recommended")) if is_dir(model) else {}
+    if not rec and str(model):
+        from studio.core.few_step import recommendation
+
+        return recommendation(model)
     out: dict[str, Any] = {}
     for key, kind in _RECOMMENDED_TYPES.items():
         value = rec.get(key)

@@ -66,6 +66,7 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Denoising strength", float(spec.strength) if spec.init_image else None),
         ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
         ("Mask blur", spec.mask_blur if spec.mask else None),
+        ("VAE", "taesd" if spec.fast_decode else None),
         ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
         ("RNG", "CPU"),
         ("Version", f"Studio {__version__}"),

@@ -102,6 +102,13 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
             size=size,
         )
     data = obj(read_json(config, max_bytes=MAX_CONFIG))
+    if text(data.get("_class_name")) in ("AutoencoderTiny", "AutoencoderKL"):
+        tiny = data["_class_name"] == "AutoencoderTiny"
+        family = ("taesdxl" if "xl" in folder.name.lower() else "taesd") if tiny else "sd-vae"
+        label = "tiny autoencoder (TAESD: live previews, fast decode)" if tiny else "VAE (diffusers folder)"
+        has_weights = any(folder.glob("*.safetensors"))
+        return LibraryEntry(folder, name, source, "vae" if has_weights else "refused", family, label,
+                            "" if has_weights else "only pickled weights; Studio loads safetensors", size=size)  # fmt: skip
     if data:
         archs = [text(a) for a in lst(data.get("architectures"))]
         if text(data.get("model_type")) in CAPTIONER_TYPES:
@@ -243,6 +250,24 @@ def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
             if f.exists():
                 out.append(replace(_file_entry(f, "Hugging Face cache"), name=f"{name}/{f.stem}"))
     return out
+
+
+TINY_VAE_REPOS = {"sdxl": ("taesdxl", "madebyollin--taesdxl"), "default": ("taesd", "madebyollin--taesd")}
+
+
+def find_tiny_vae(family: str, folders: list[Path], hf_cache: Path | None = None) -> Path | None:
+    """A tiny autoencoder (TAESD for SD 1.x/2.x, TAESDXL for SDXL) the user has: a diffusers ``AutoencoderTiny``
+    folder named taesd/taesdxl in a models folder (or its vae/VAE/VAE-approx folder), or madebyollin's repository in
+    the Hugging Face cache. Looked up by name only: cheap enough to ask at every job."""
+    name, repo = TINY_VAE_REPOS["sdxl" if family == "sdxl" else "default"]
+    candidates = [d / sub / name for d in folders for sub in ("", "vae", "VAE", "VAE-approx")]
+    cache = hf_cache or hf_cache_dir()
+    snaps = sorted((cache / f"models--{repo}" / "snapshots").glob("*"), key=_mtime, reverse=True)
+    for folder in [*candidates, *snaps]:
+        config = obj(read_json(folder / "config.json", max_bytes=MAX_CONFIG)) if folder.is_dir() else {}
+        if config.get("_class_name") == "AutoencoderTiny" and any(folder.glob("*.safetensors")):
+            return folder
+    return None
 
 
 FAMILY_CHOICES = {

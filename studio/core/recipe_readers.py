@@ -494,6 +494,10 @@ def recipe_fields(r: Recipe) -> dict[str, Any]:
 
 def _schedule_name(text: str) -> str | None:
     t = text.strip().lower()
-    return {"karras": "Karras", "exponential": "Exponential", "beta": "Beta"}.get(
-        t, None if not t else "Automatic"
-    )
+    return {
+        "karras": "Karras",
+        "exponential": "Exponential",
+        "beta": "Beta",
+        "sgm_uniform": "SGM Uniform",
+        "sgm uniform": "SGM Uniform",
+    }.get(t, None if not t else "Automatic")

@@ -10,6 +10,9 @@ from types import MappingProxyType
 from typing import Any
 
 _SIGMA_SCHEDULES = ("Karras", "Exponential", "Beta")
+# A1111's "SGM Uniform" (Forge, ComfyUI's sgm_uniform): evenly spaced timesteps ending at the last training step
+# ("trailing" spacing in diffusers), which few-step models (Lightning, Turbo, Hyper-SD, TCD) are trained for.
+SGM = "SGM Uniform"
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,15 @@ class Sampler:
 
 
 def _s(
-    name: str, cls: str, description: str, schedules: tuple[str, ...] = _SIGMA_SCHEDULES, **options: Any
+    name: str,
+    cls: str,
+    description: str,
+    schedules: tuple[str, ...] = _SIGMA_SCHEDULES,
+    sgm: bool = True,  # the scheduler can space its timesteps "trailing"
+    **options: Any,
 ) -> Sampler:
-    return Sampler(name, cls, MappingProxyType(options), ("Automatic", *schedules), description)
+    return Sampler(name, cls, MappingProxyType(options), ("Automatic", *schedules, *((SGM,) if sgm else ())),
+                   description)  # fmt: skip
 
 
 SAMPLERS: dict[str, Sampler] = {
@@ -59,6 +68,7 @@ SAMPLERS: dict[str, Sampler] = {
             "DPM++ 2S",
             "DPMSolverSinglestepScheduler",
             "Single-step DPM++ solver.",
+            sgm=False,
             algorithm_type="dpmsolver++",
             solver_order=2,
             lower_order_final=True,
@@ -69,6 +79,7 @@ SAMPLERS: dict[str, Sampler] = {
         _s("UniPC", "UniPCMultistepScheduler", "Good results in very few steps."),
         _s("DEIS", "DEISMultistepScheduler", "Exponential integrator; good in few steps."),
         _s("LCM", "LCMScheduler", "For LCM models and LCM LoRAs: 4–8 steps, CFG 1–2.", ()),
+        _s("TCD", "TCDScheduler", "For TCD and Hyper-SD models and LoRAs: 4–8 steps, CFG 1.", ()),
     )
 }
 
@@ -77,6 +88,7 @@ SCHEDULE_OPTIONS: dict[str, dict[str, Any]] = {
     "Karras": {"use_karras_sigmas": True},
     "Exponential": {"use_exponential_sigmas": True},
     "Beta": {"use_beta_sigmas": True},
+    SGM: {"timestep_spacing": "trailing"},
 }
 
 DEFAULT_SAMPLER = "DPM++ 2M"
@@ -90,6 +102,7 @@ _ALIASES = {
     "ddim": "DDIM",
     "unipc": "UniPC",
     "lcm": "LCM",
+    "tcd": "TCD",
     "pndm": "PLMS",
     "dpmpp_2m": "DPM++ 2M",
     "dpmpp_2m_sde": "DPM++ 2M SDE",
@@ -114,7 +127,7 @@ def parse_sampler(name: str, schedule: str | None = None) -> tuple[str, str]:
     text = " ".join(name.strip().split())
     lowered = {k.lower(): k for k in SAMPLERS}
     sched = schedule or "Automatic"
-    for suffix in _SIGMA_SCHEDULES:
+    for suffix in (*_SIGMA_SCHEDULES, SGM):
         if text.lower().endswith(" " + suffix.lower()) and text.lower()[: -len(suffix) - 1] in lowered:
             text, sched = text[: -len(suffix) - 1], suffix
             break

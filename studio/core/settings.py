@@ -31,6 +31,7 @@ class LoadOptions:
     cpu_offload: str = "auto"
     allow_pickle: bool = False
     family_overrides: tuple[tuple[str, str], ...] = ()
+    compile: bool = False  # "maximum speed": torch.compile the UNet (a one-time warm-up per size)
 
     def family_for(self, path: str) -> str | None:
         return dict(self.family_overrides).get(str(path))
@@ -58,6 +59,9 @@ class Settings:
     )
     family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
     welcome_shown: bool = False  # the first-run welcome was shown (Help → Welcome shows it again)
+    compile: bool = (
+        False  # maximum speed: torch.compile the UNet (a one-time warm-up per size, cached on disk)
+    )
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(
@@ -66,6 +70,7 @@ class Settings:
             self.cpu_offload,
             self.allow_pickle,
             tuple(sorted(self.family_overrides.items())),
+            self.compile,
         )
 
     def remember_model(self, path: str, keep: int = 10) -> None:

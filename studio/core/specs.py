@@ -58,6 +58,7 @@ class GenerateSpec:
     mask: str | None = None
     mask_blur: int = 4
     parent_image: str | None = None
+    fast_decode: bool = False  # the final decode with the tiny autoencoder (TAESD)
     spec_version: int = field(default=SPEC_VERSION)
 
     @property

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.core.memory_plan import DeviceInfo
-from studio.engine.precision import Precision, choose_precision
+from studio.engine.precision import Precision, choose_precision, choose_text_dtype
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ def choose_placement(device: str = "auto", dtype: str = "auto") -> Placement:
     device = choose_device(device)
     precision = choose_precision(device, dtype)
     return Placement(device, precision.unet, precision)
+
+
+def choose_text_placement(device: str = "auto", dtype: str = "auto") -> Placement:
+    """The device and dtype for a language model (the Writer, captioners)."""
+    device = choose_device(device)
+    return Placement(device, choose_text_dtype(device, dtype))
 
 
 def free_device_memory(device: str) -> None:

@@ -73,8 +73,11 @@ class ImageEngine:
         preview_interval: Callable[[], float] = lambda: 0.25,
         make_room: Callable[[], None] = lambda: None,
         options: Callable[[], LoadOptions] = LoadOptions,
+        tiny_vae: Callable[[str], Path | None] = lambda family: None,
     ):
+        """``tiny_vae(family)``: the folder of a tiny autoencoder (TAESD/TAESDXL) the user has, or None."""
         self.store = store
+        self._tiny_vae = tiny_vae
         self.hashes = hashes
         self.cache = PipelineCache(placement or choose_placement, make_room, options)
         self._preview_interval = preview_interval
@@ -125,6 +128,14 @@ class ImageEngine:
                 call.update(mask_image=mask, width=spec.width, height=spec.height)
 
         info = self._render_info(spec, model, emit)
+        tiny = self._tiny(model)
+        if spec.fast_decode and tiny is None:
+            raise StudioError(
+                ErrorKind.INVALID_INPUT,
+                "Fast decode needs a tiny autoencoder: download madebyollin/taesd (SD 1.x/2.x) or "
+                "madebyollin/taesdxl (SDXL) in the Models room, or turn Fast decode off.",
+                field="fast_decode",
+            )
         saved: list[SavedImage] = []
         interval = self._preview_interval()
         for batch in range(spec.batch_count):
@@ -142,9 +153,18 @@ class ImageEngine:
                 now = time.monotonic()
                 if step + 1 < total and now - state["last_preview"] >= interval:
                     state["last_preview"] = now
-                    emit(Preview(image=preview_of(model, p, kw["latents"], size), step=step + 1, item=first))
+                    emit(
+                        Preview(
+                            image=preview_of(model, p, kw["latents"], size, tiny), step=step + 1, item=first
+                        )
+                    )
                 return kw
 
+            shape = (spec.width, spec.height, spec.batch_size)
+            if model.compiled_shapes is not None and shape not in model.compiled_shapes:
+                emit(Loading(what=f"Compiling the model for {spec.width}×{spec.height} (a one-time warm-up; later "
+                                  "jobs of this size start at once, after a restart too)…"))  # fmt: skip
+                model.compiled_shapes.add(shape)
             gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
             latents = pipe(
                 generator=gens,
@@ -153,7 +173,7 @@ class ImageEngine:
                 **call,
             ).images
             cancel.raise_if_cancelled()
-            images = decode(model, pipe, latents)
+            images = decode_tiny(tiny, pipe, latents) if spec.fast_decode else decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
             for i, image in enumerate(images):
                 if mask is not None and init is not None:
@@ -165,6 +185,20 @@ class ImageEngine:
                 saved.append(item)
                 emit(ItemSaved(item=item))
         return saved
+
+    def _tiny(self, model: LoadedModel) -> Any:
+        """The tiny autoencoder for this model's family (loaded once per model), or None when there is none."""
+        path = self._tiny_vae(model.family)
+        if path is None:
+            return None
+        if model.tiny is None or model.tiny[0] != str(path):
+            from diffusers import AutoencoderTiny
+
+            tiny = AutoencoderTiny.from_pretrained(str(path), dtype=model.placement.components.vae,
+                                                   local_files_only=True)  # fmt: skip
+            tiny.to(model.placement.device).eval()
+            model.tiny = (str(path), tiny)
+        return model.tiny[1]
 
     def _render_info(self, spec: GenerateSpec, model: LoadedModel, emit: Emit) -> RenderInfo:
         from studio.core.events import Loading
@@ -215,11 +249,25 @@ class PromptCache:
         return dict(kwargs)
 
 
-def preview_of(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Image.Image:
-    """The live preview of the first image: exact for models with a small VAE, else a linear approximation."""
+def preview_of(
+    model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int], tiny: Any = None
+) -> Image.Image:
+    """The live preview of the first image: exact for models with a small VAE, real-looking with a tiny
+    autoencoder (TAESD), else a linear approximation of the latents' colours."""
     if model.small_vae:
         return decode(model, pipe, latents[:1])[0].resize(size, Image.Resampling.BILINEAR)
+    if tiny is not None:
+        return decode_tiny(tiny, pipe, latents[:1])[0].resize(size, Image.Resampling.BILINEAR)
     return latents_to_preview(latents, model.family, size)
+
+
+def decode_tiny(tiny: Any, pipe: Any, latents: Any) -> list[Image.Image]:
+    """Decode with a tiny autoencoder: it takes the UNet's latents as they are (its scaling factor is 1)."""
+    import torch
+
+    with torch.no_grad():
+        pixels = tiny.decode(latents.to(tiny.dtype), return_dict=False)[0]
+    return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
 
 
 def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import inspect
 import json
 import threading
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from studio.core.samplers import scheduler_recipe
 from studio.core.settings import LoadOptions
 from studio.core.specs import LoraRef
 from studio.engine.devices import Placement, free_device_memory
-from studio.engine.precision import apply_precision
+from studio.engine.precision import apply_precision, use_physical_cores
 
 SUPPORTED = {
     "StableDiffusionPipeline": "sd",
@@ -50,6 +51,10 @@ class LoadedModel:
     options: LoadOptions = field(default_factory=LoadOptions)
     memory: MemoryOptions = field(default_factory=MemoryOptions)
     weight_bytes: int = 0  # of the UNet, VAE and text encoders as loaded
+    tiny: tuple[str, Any] | None = None  # (folder, AutoencoderTiny) for previews and fast decodes
+    compiled_shapes: set[tuple[int, int, int]] | None = (
+        None  # with torch.compile: the sizes already warmed up
+    )
 
 
 def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
@@ -226,9 +231,9 @@ class PipelineCache:
             return self._loaded
 
 
-def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None]:
+def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None, bool]:
     """What needs a fresh load when it changes (slicing and tiling are switched on the loaded model)."""
-    return options.cpu_offload, options.family_for(path)
+    return options.cpu_offload, options.family_for(path), options.compile
 
 
 def _family_of(path: Path, options: LoadOptions) -> str:
@@ -394,6 +399,8 @@ def _load(
             raise translate(e) from e
         raise _bad(ErrorKind.MODEL_INVALID, f"Could not load {path.name}: {e}", repr(e)) from e
     apply_precision(pipe, placement.components)
+    if placement.device == "cpu":
+        use_physical_cores()
     plan = plan or MemoryOptions()
     if plan.cpu_offload and placement.device == "cuda":
         pipe.enable_model_cpu_offload(device=placement.device)
@@ -404,6 +411,12 @@ def _load(
     if plan.vae_tiling:
         pipe.vae.enable_tiling()
     pipe.set_progress_bar_config(disable=True)
+    compiled: set[tuple[int, int, int]] | None = None
+    if options.compile:
+        import torch
+
+        pipe.unet = torch.compile(pipe.unet, fullgraph=False, dynamic=False)
+        compiled = set()
     family = (
         "sdxl"
         if "XL" in type(pipe).__name__
@@ -427,6 +440,7 @@ def _load(
         options=options,
         memory=plan,
         weight_bytes=weights,
+        compiled_shapes=compiled,
     )
 
 
@@ -463,7 +477,10 @@ def set_scheduler(model: LoadedModel, pipe: Any, sampler: str, schedule: str) ->
     cls_name, options = scheduler_recipe(sampler, schedule)
     with _LIBRARY_LOCK:
         cls = getattr(diffusers, cls_name)
-    pipe.scheduler = cls.from_config(model.scheduler_config, **options)
+    # only what this scheduler takes (a PNDM config's skip_prk_steps means nothing to LCM, and diffusers says so)
+    known = set(inspect.signature(cls.__init__).parameters)
+    config = {k: v for k, v in dict(model.scheduler_config).items() if k in known or k.startswith("_")}
+    pipe.scheduler = cls.from_config(config, **options)
 
 
 def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:

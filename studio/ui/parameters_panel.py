@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -209,6 +210,10 @@ class ParametersPanel(QScrollArea):
         bind(session, "clip_skip", self.clip_skip, IMAGE["clip_skip"])
         form.addRow("Clip skip", self.clip_skip)
         form.addRow(ErrorLabel(session, ("clip_skip",)))
+        self.fast_decode = QCheckBox(IMAGE["fast_decode"].label)
+        bind(session, "fast_decode", self.fast_decode, IMAGE["fast_decode"])
+        form.addRow("", self.fast_decode)
+        form.addRow(ErrorLabel(session, ("fast_decode",)))
 
         # LoRAs
         lora_head = QHBoxLayout()

@@ -207,8 +207,11 @@ class GenerationSession(QObject):
 
     # -- LoRAs -------------------------------------------------------------------------------------------------
     def add_lora(self, path: str, weight: float = 0.8) -> None:
+        """Apply a LoRA; a few-step one (LCM, Lightning, Hyper-SD, TCD) also brings the settings it is made for."""
         loras = [list(x) for x in self._values["loras"] if x[0] != path] + [[path, weight]]
         self.set("loras", loras)
+        for key, value in recommended_settings(path).items():
+            self.set(key, value)
 
     def remove_lora(self, path: str) -> None:
         self.set("loras", [list(x) for x in self._values["loras"] if x[0] != path])

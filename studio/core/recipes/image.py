@@ -30,7 +30,7 @@ from studio.core.specs import (
     GenerateSpec,
     LoraRef,
 )
-from studio.core.untrusted import exists, is_file, regular_file_problem
+from studio.core.untrusted import exists, is_file, lst, regular_file_problem, text
 
 _SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
 
@@ -74,6 +74,8 @@ IMAGE = FieldTable(
               metavar="IMAGE"),
         Field("mask_blur", int, 4, "Mask blur", "Feathers the edge where the repainted area meets the original.",
               0, 64, unit="px"),
+        Field("fast_decode", bool, False, "Fast decode", "Decode the final image with the tiny autoencoder (TAESD) "
+              "when one is installed: several times faster, a little softer."),
         Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
               nullable=True, cli=""),
     ),
@@ -137,8 +139,14 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     """The frozen spec of a draft, or the problems (field → message) that keep it from running."""
     ctx = ctx or ImageContext()
     problems: dict[str, str] = {}
+    # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
+    prompt = text(draft.get("prompt"))
+    listed = lst(draft.get("loras"))
+    loras = resolve_loras(prompt, listed, ctx.loras, problems)
     model = draft.get("model")
-    recommended = ctx.recommended(model) if isinstance(model, str) and model else {}
+    recommended = dict(ctx.recommended(model)) if isinstance(model, str) and model else {}
+    for lo in loras:
+        recommended.update(ctx.recommended(lo.path))
     values = IMAGE.convert(complete(draft, recommended), problems)
     if "sampler" in values and values["sampler"] not in SAMPLERS:
         try:  # "DPM++ 2M Karras", "k_euler_a", … as other tools write them
@@ -151,7 +159,6 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     problems.update(IMAGE.check(values, [n for n in values if n not in problems]))
     if problems.get("seed") or (values.get("seed", 0) < 0 and values.get("seed") != RANDOM_SEED):
         problems["seed"] = f"Seed must be −1 (a new random seed) or between 0 and {MAX_SEED}."
-    loras = resolve_loras(str(values.get("prompt", "")), values.get("loras", []), ctx.loras, problems)
     if problems:
         return problems
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
