@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from studio.core import few_step
 from studio.core.model_identify import Identity, identify, kohya_metadata
 from studio.core.safetensors_header import HeaderError, read_header
 from studio.core.untrusted import Unreadable, lst, obj, read_json, regular_file_problem, text
@@ -92,6 +93,7 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
                 folder, name, source, "unknown", reason=f"model_index.json is unreadable: {why}", size=size
             )
         cls = text(data.get("_class_name"))
+        few = few_step.from_folder(folder)
         return LibraryEntry(
             folder,
             name,
@@ -100,6 +102,7 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
             pipeline_family(cls, folder),
             f"diffusers pipeline ({cls})",
             size=size,
+            details={"few_step": few.label} if few else {},
         )
     data = obj(read_json(config, max_bytes=MAX_CONFIG))
     if text(data.get("_class_name")) in ("AutoencoderTiny", "AutoencoderKL"):
@@ -185,6 +188,8 @@ def _identify_file(path: Path, source: str, allow_pickle: bool) -> LibraryEntry:
     details = dict(who.details)
     if who.kind == "lora":
         details.update(kohya_metadata(header["__metadata__"]))
+    if who.kind in ("lora", "checkpoint") and (few := few_step.detect(path, header["__metadata__"])):
+        details["few_step"] = few.label  # "LCM: 4 steps, LCM, no CFG"
     return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
 
 
