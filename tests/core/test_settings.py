@@ -75,3 +75,23 @@ def test_unknown_keys_are_ignored(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"schema_version": 1, "theme": "light", "future": 1}))
     assert load_settings(path).theme == "light"
+
+
+def test_start_up_cleans_stale_temporary_files_of_interrupted_writes_only(tmp_path):
+    import os
+
+    from studio.runtime import build_runtime
+
+    home = tmp_path / "home"
+    rt = build_runtime(home)
+    rt.close()
+    stale = home / "config" / ".settings.json.0123abcd.tmp"
+    fresh = home / "writer" / ".story.md.89abcdef.tmp"  # another Studio may be writing it right now
+    other = home / "config" / "notes.tmp"  # not a name Studio writes: never touched
+    for p in (stale, fresh, other):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x" * 1000)
+    os.utime(stale, (0, 0))
+    os.utime(other, (0, 0))
+    build_runtime(home).close()
+    assert not stale.exists() and fresh.exists() and other.exists()

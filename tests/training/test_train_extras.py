@@ -234,3 +234,59 @@ def test_a_pipeline_folder_with_fp16_twins_is_counted_once(tiny_sd, tmp_path):
         if ".fp16." not in f.name:
             f.unlink()
     assert base_profile(str(only_fp16)).params == plain.params
+
+
+def test_a_checkpoint_on_demand_and_at_least_every_tenth_of_the_run(train_spec, tmp_path):
+    """The room's *Save a checkpoint now* (stdin "checkpoint" to the trainer's process, or SIGUSR1) saves after the
+    current step; without asking, a 30-step run checkpoints every 3 steps even when 250 were asked for."""
+    from dataclasses import replace
+
+    from studio.core.cancel import CancelToken
+    from studio.core.train_specs import CheckpointSaved, TrainStep
+    from studio.engine.train_job import TrainJob
+
+    job = TrainJob()
+    asked: list[int] = []
+    saved: list[int] = []
+
+    def on_event(e):
+        if isinstance(e, TrainStep) and e.step == 2 and not asked:
+            asked.append(e.step)
+            assert job.request_checkpoint()
+        elif isinstance(e, CheckpointSaved):
+            saved.append(e.step)
+
+    spec = replace(train_spec(steps=30, checkpoint_every=250), run_dir=str(tmp_path / "ondemand"))
+    job(spec, CancelToken(), on_event)
+    assert saved[0] in (
+        2,
+        4,
+        5,
+    )  # right after the step it was asked at (the request crosses a pipe), not on 3
+    assert {3, 6, 27, 30} <= set(saved)
+    assert not job.request_checkpoint()  # nothing runs now
+
+
+def test_pictures_small_for_512_are_fine_for_a_64_px_run(tmp_path):
+    import random
+
+    from PIL import ImageDraw
+
+    from studio.core.dataset import Dataset
+
+    pics = tmp_path / "small"
+    pics.mkdir()
+    rng = random.Random(0)
+    for i in range(4):  # twelve 96-px pictures in the issue; four distinct, sharp ones here
+        im = Image.new("RGB", (96, 96), tuple(rng.randrange(256) for _ in range(3)))
+        for _ in range(20):
+            x, y = rng.randrange(90), rng.randrange(90)
+            ImageDraw.Draw(im).rectangle(
+                [x, y, x + 6, y + 6], fill=tuple(rng.randrange(256) for _ in range(3))
+            )
+        im.save(pics / f"{i}.png")
+    ds = Dataset(tmp_path / "ds", resolution=64)
+    ds.add_files([pics])
+    assert len(ds.used()) == 4 and not ds.problems()
+    ds.resolution = 512
+    assert not ds.used() and "rejected" in ds.problems()[0]

@@ -82,3 +82,11 @@ def test_blank_mask_means_img2img(session, tmp_path):
     mask.setPixel(5, 5, 0xFFFFFFFF)
     session.set_mask(mask)
     assert session.mode == "inpaint"
+
+
+def test_a_lora_tag_is_a_name_never_a_path(session, tmp_path):
+    outside = tmp_path / "secret.safetensors"
+    outside.write_bytes(b"x")
+    session.set("prompt", "a cat <lora:../secret:1>")
+    assert session.build_spec() is None
+    assert "not a LoRA name" in session.errors["prompt"]
