@@ -25,6 +25,8 @@ from studio.engine.captioner import Captioner
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
 from studio.engine.train_job import TrainJob
+from studio.remote.openai_text import OpenAIText
+from studio.remote.servers import Keys, endpoint_for, servers_of
 from studio.worker.runner import JobRunner
 
 Listener = Callable[[Event], None]
@@ -40,6 +42,7 @@ class Runtime:
     text_engine: TextEngine
     runner: JobRunner
     trainer: TrainJob
+    keys: Keys
     listeners: list[Listener] = field(default_factory=list)
     notices: list[str] = field(
         default_factory=list
@@ -146,19 +149,28 @@ def build_runtime(
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
     )
     text.make_room = engine.cache.clear
+    keys = Keys()
+    remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
+
+    def write(spec: WriteSpec, cancel, emit):  # noqa: ANN001, ANN202 - a job runs where its engine says
+        return (remote.write if spec.engine else text.write)(spec, cancel, emit)
+
+    def preview(spec: ContextSpec, cancel, emit):  # noqa: ANN001, ANN202
+        return (remote.preview_context if spec.engine else text.preview_context)(spec, cancel, emit)
+
     holder: list[Runtime] = []
     trainer = TrainJob(make_room=lambda: (engine.cache.clear(), text.clear()))
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
             GenerateSpec: engine.generate,
-            WriteSpec: text.write,
-            ContextSpec: text.preview_context,
+            WriteSpec: write,
+            ContextSpec: preview,
             TrainSpec: trainer,
             CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear())),
         },
     )
-    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, notices=notices)
+    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys, notices=notices)
     holder.append(rt)
     return rt
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -27,10 +28,44 @@ def register(sub: Any) -> None:
     home_option(w)
     w.add_argument("prompt", help='the text to continue ("-" reads it from stdin)')
     add_fields(w, TEXT)
+    w.add_argument("--api-key-env", metavar="VAR", help="read the server's API key from this environment variable "
+                   "(else the key saved for it in the system keyring)")  # fmt: skip
     w.add_argument(
         "--json", action="store_true", help='JSON lines: {"token": ...} as they come, then a summary object'
     )
     w.set_defaults(run=run)
+
+
+def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | str:
+    """Resolve ``--engine`` (a saved server's name or a URL) to a base URL, its key from ``--api-key-env``, and the
+    model from the server's list when none was given. A sentence when it cannot be."""
+    from studio.remote.http import url_problem
+    from studio.remote.openai_text import list_models
+    from studio.remote.servers import endpoint_for, resolve_engine, servers_of
+
+    value = draft.get("engine", "")
+    if not value:
+        return None
+    servers = servers_of(rt.settings.servers)
+    if not any(s.name == value for s in servers) and (problem := url_problem(value)):
+        return f"--engine: {problem}"
+    draft["engine"] = base = resolve_engine(value, servers)
+    if args.api_key_env and not rt.keys.from_env(base, args.api_key_env):
+        return f"--api-key-env: the environment variable {args.api_key_env} is not set."
+    if not draft.get("model"):
+        from studio.core.errors import StudioError
+
+        try:
+            models = list_models(endpoint_for(base, servers, rt.keys))
+        except StudioError as e:
+            return e.user_message
+        if not models:
+            return f"The server at {base} lists no models."
+        draft["model"] = models[0]["id"]
+        print(
+            f"Using {draft['model']} on {base} (its first model; choose one with --model).", file=sys.stderr
+        )
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
 
     rt = open_runtime(args)
     draft = draft_of(args, TEXT)
-    if not draft.get("model"):
+    engine = _engine(draft, args, rt)
+    if isinstance(engine, str):
+        rt.close()
+        return fail(engine, EXIT_USAGE)
+    if not draft.get("model") and not draft.get("engine"):
         draft["model"] = rt.settings.text_model
     if not draft["model"]:
         builtins = builtin_text_models()
@@ -57,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     frozen = freeze_text(draft, prompt, seed=random_seed)
     problems = frozen if isinstance(frozen, dict) else {}
     try:
-        if not problems:
+        if not problems and not draft.get("engine"):
             resolve_text_model(draft["model"])
     except StudioError as e:
         problems = {"model": e.user_message}
@@ -66,13 +105,17 @@ def run(args: argparse.Namespace) -> int:
         return fail(explain(problems, TEXT), EXIT_USAGE)
     spec = frozen
     streamed: list[str] = []
+    probs: list = []
 
     def summary(tokens: int, seconds: float, reason: str) -> None:
         if args.json:
             print(json.dumps({
                 "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
                 "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed, "model": spec.model_name,
-                "text": "".join(streamed),
+                "engine": spec.engine or "local", "text": "".join(streamed),
+                "logprobs": [{"token": t.text, "p": round(t.p, 6),
+                              "alternatives": [{"token": a, "p": round(math.exp(v), 6)} for a, v in t.alternatives]}
+                             for t in probs],
             }), flush=True)  # fmt: skip
         else:
             print(flush=True)
@@ -88,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
                 print(e.text, end="", flush=True)
         elif isinstance(e, Finished):
             result = e.items[0]
+            probs.extend(result.probs)
             summary(result.tokens, result.seconds, result.stop_reason)
 
     code = run_job(rt, spec, on_event, on_cancel=lambda: summary(len(streamed), 0.0, "cancelled"))

@@ -59,9 +59,10 @@ class Settings:
     )
     family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
     welcome_shown: bool = False  # the first-run welcome was shown (Help → Welcome shows it again)
-    compile: bool = (
-        False  # maximum speed: torch.compile the UNet (a one-time warm-up per size, cached on disk)
-    )
+    compile: bool = False  # maximum speed: torch.compile the UNet (a one-time warm-up per size, kept on disk)
+    # OpenAI-compatible servers the user added: {"name", "url", "kind", "insecure_tls"}; their keys are in the
+    # system keyring, never here
+    servers: list[dict[str, Any]] = field(default_factory=list)
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(

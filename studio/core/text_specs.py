@@ -37,11 +37,28 @@ class WriteSpec:
     instruction: str = ""
     # A chat: ((role, text), ...) with roles "user" / "assistant"; the model writes the next assistant turn.
     messages: tuple[tuple[str, str], ...] = ()
+    logprobs: int = 0  # how many alternatives to record for each written token (0: none; costs nothing)
+    engine: str = ""  # "" runs on this machine; else an OpenAI-compatible server's base URL (…/v1)
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property
     def model_name(self) -> str:
         return self.model.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class TokenProb:
+    """One written token: its text, its log-probability under the model, and the likeliest alternatives."""
+
+    text: str
+    logprob: float
+    alternatives: tuple[tuple[str, float], ...] = ()  # (token text, log-probability), likeliest first
+
+    @property
+    def p(self) -> float:
+        import math
+
+        return math.exp(self.logprob)
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,10 @@ class TextResult:
     prompt_tokens: int
     trimmed_tokens: int = 0  # prompt tokens dropped (oldest first) to fit the model's context
     reused_tokens: int = 0  # prompt tokens not re-encoded: their keys and values came from the previous job
+    probs: tuple[
+        TokenProb, ...
+    ] = ()  # when asked for (``logprobs``): each written token with its alternatives
+    engine: str = ""  # where it ran: "" this machine, else the server's base URL
 
     @property
     def tokens_per_s(self) -> float:
@@ -88,3 +109,4 @@ class ContextSpec:
     story: str
     context: StoryContext
     max_new_tokens: int = 60
+    engine: str = ""  # "" this machine; else the server's base URL

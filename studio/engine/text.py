@@ -13,7 +13,7 @@ from typing import Any
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, Loading, Note, Token
-from studio.core.text_specs import ContextSpec, TextResult, WriteSpec, check_write
+from studio.core.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
 
@@ -343,6 +343,8 @@ class TextEngine:
             )
         if spec.stop:
             kwargs.update(stop_strings=list(spec.stop), tokenizer=tok)
+        if spec.logprobs:  # the model's raw distribution at each step, for the probability view
+            kwargs.update(output_logits=True, return_dict_in_generate=True)
         cache, reused = self._cache_for(ids)
         kwargs[_cache_keyword(lm)] = cache
         torch.manual_seed(spec.seed)
@@ -354,11 +356,12 @@ class TextEngine:
             self._cache = None  # a half-filled cache is not to be trusted
             raise
         seconds = time.perf_counter() - started
-        out = [output]
-        new = out[0][0, input_ids.shape[1] :].tolist()
+        sequences = output.sequences if spec.logprobs else output
+        new = sequences[0, input_ids.shape[1] :].tolist()
+        probs = token_probs(tok, new, output.logits, spec.logprobs) if spec.logprobs else ()
         # The cache now holds the prompt and what was written: the next Continue (the same story a little
         # longer, or with only the Author's Note moved) re-encodes just what changed.
-        self._cache = (out[0][0].tolist()[: cache.get_seq_length()], cache)
+        self._cache = (sequences[0].tolist()[: cache.get_seq_length()], cache)
         if cancel.cancelled:
             raise JobCancelled()
         if new and new[-1] == eos:
@@ -367,4 +370,21 @@ class TextEngine:
             reason = "length"
         else:
             reason = "stop"
-        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused)
+        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused, probs)
+
+
+def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenProb, ...]:
+    """Each written token with its log-probability under the model (its raw distribution, before the sampler's
+    temperature and cut-offs) and the ``n`` likeliest tokens at that step."""
+    import torch
+
+    out = []
+    for token, step in zip(new, logits or (), strict=False):
+        logp = torch.log_softmax(step[0].float(), dim=-1)
+        top = torch.topk(logp, min(n, logp.shape[-1]))
+        alternatives = tuple(
+            (tok.decode([int(i)]), float(v))
+            for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        )
+        out.append(TokenProb(tok.decode([token]), float(logp[token]), alternatives))
+    return tuple(out)

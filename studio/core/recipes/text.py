@@ -37,9 +37,14 @@ TEXT = FieldTable(
               "the Writer).", metavar="S"),
         Field("seed", int, RANDOM_SEED, "Seed", "The same seed and settings write the same text; −1 draws a new "
               "one.", RANDOM_SEED, MAX_SEED, special=((RANDOM_SEED, "a new random seed"),)),
+        Field("logprobs", int, 5, "Alternatives", "How many alternatives to keep for each written token, with "
+              "their probabilities (0: none).", 0, 20),
+        Field("engine", str, "", "Engine", "Where the model runs: empty for this machine, or an OpenAI-compatible "
+              "server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or base URL.",
+              metavar="URL|NAME"),
     ),
 )  # fmt: skip
-SAMPLING = [f.name for f in TEXT.fields if f.name != "model"]
+SAMPLING = [f.name for f in TEXT.fields if f.name not in ("model", "engine")]
 
 
 def complete(draft: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +74,7 @@ def freeze_text(
     spec = WriteSpec(
         **{k: values[k] for k in SAMPLING if k not in ("seed", "stop")},
         model=values["model"],
+        engine=values["engine"],
         prompt=prompt,
         stop=tuple(s for s in stop if s),
         seed=seed() if values["seed"] == RANDOM_SEED else values["seed"],

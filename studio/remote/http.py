@@ -1,0 +1,229 @@
+"""HTTP to the servers a user adds, and nothing else: JSON requests, server-sent event streams that a cancel token
+can close at once, TLS verified (a self-signed certificate only with the user's explicit consent), bounded reads,
+and every failure turned into one sentence. Studio opens no listening socket; this module only connects out."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import ssl
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.untrusted import Unreadable, parse_json, text
+
+MAX_BODY = 16 * 1024 * 1024  # an answer (a model list, an error) is kilobytes
+MAX_LINE = 4 * 1024 * 1024  # one streamed event
+
+
+class ServerError(StudioError):
+    """A server that does not answer, refuses, or fails — with ``status`` when it answered HTTP."""
+
+    def __init__(self, message: str, details: str = "", status: int = 0):
+        super().__init__(ErrorKind.IO, message, details, field="engine")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A server's base URL (``http://127.0.0.1:8080/v1``), its key, and whether a self-signed TLS certificate is
+    accepted (the user said so)."""
+
+    base: str
+    key: str | None = None
+    insecure_tls: bool = False
+
+    def where(self) -> str:
+        return urllib.parse.urlsplit(self.base).netloc or self.base
+
+
+def normalise_base(url: str) -> str:
+    """``localhost:8080`` → ``http://localhost:8080/v1``: a scheme, no trailing slash, the OpenAI ``/v1`` path."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/v1"):
+        path += "/v1"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def url_problem(url: str) -> str:
+    parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
+    if parts.scheme not in ("http", "https"):
+        return "A server's address starts with http:// or https://."
+    if not parts.hostname:
+        return "A server's address names a host, e.g. http://127.0.0.1:8080."
+    return ""
+
+
+class Connection:
+    """One request to an endpoint. ``close()`` (from any thread) ends it at once."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = 15.0):
+        self.endpoint = endpoint
+        parts = urllib.parse.urlsplit(endpoint.base)
+        self._path_prefix = parts.path.rstrip("/")
+        port = parts.port
+        if parts.scheme == "https":
+            ctx = ssl.create_default_context()
+            if endpoint.insecure_tls:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname or "", port, timeout=timeout, context=ctx
+            )
+        else:
+            self.conn = http.client.HTTPConnection(parts.hostname or "", port, timeout=timeout)
+
+    def close(self) -> None:
+        sock = self.conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.conn.close()
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> http.client.HTTPResponse:
+        headers = {"Accept": "application/json, text/event-stream", "User-Agent": "Studio"}
+        if self.endpoint.key:
+            headers["Authorization"] = f"Bearer {self.endpoint.key}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            self.conn.request(method, self._path_prefix + path, body=data, headers=headers)
+            resp = self.conn.getresponse()
+        except ssl.SSLCertVerificationError as e:
+            raise ServerError(
+                f"The certificate of {self.endpoint.where()} could not be verified ({e.verify_message}). If you "
+                "trust this server (a self-signed certificate), allow it in the server's settings.",
+                repr(e),
+            ) from e
+        except ConnectionRefusedError as e:
+            raise ServerError(
+                f"The server at {self.endpoint.where()} does not answer (connection refused): is it running?",
+                repr(e),
+            ) from e
+        except TimeoutError as e:
+            raise ServerError(
+                f"The server at {self.endpoint.where()} did not answer in time.", repr(e)
+            ) from e
+        except (OSError, http.client.HTTPException) as e:
+            raise ServerError(f"Could not reach the server at {self.endpoint.where()}: {e}.", repr(e)) from e
+        if resp.status >= 400:
+            raise error_for(resp, self.endpoint)
+        return resp
+
+
+def error_for(resp: http.client.HTTPResponse, endpoint: Endpoint) -> ServerError:
+    """One sentence for an HTTP error, with the server's own message when it gave one (OpenAI's error format)."""
+    try:
+        raw = resp.read(64 * 1024)
+    except (OSError, http.client.HTTPException):
+        raw = b""
+    body = parse_json(raw) if raw else {}
+    message = ""
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail", body.get("message")))
+        message = text(err.get("message")) if isinstance(err, dict) else text(err)
+    if not message:
+        message = raw.decode("utf-8", errors="replace")[:300].strip()
+    where, code = endpoint.where(), resp.status
+    if code in (401, 403):
+        return ServerError(f"The server at {where} refused the API key (HTTP {code}): check the key saved for it.",
+                           message, code)  # fmt: skip
+    if code == 404:
+        return ServerError(f"The server at {where} has no such model or path (HTTP 404): {message or 'not found'}.",
+                           message, code)  # fmt: skip
+    if code == 429:
+        return ServerError(f"The server at {where} is busy (HTTP 429): try again in a moment.", message, code)
+    return ServerError(f"The server at {where} failed (HTTP {code}){': ' + message[:300] if message else ''}.",
+                       message, code)  # fmt: skip
+
+
+def get_json(endpoint: Endpoint, path: str, timeout: float = 10.0) -> Any:
+    c = Connection(endpoint, timeout)
+    try:
+        resp = c.request("GET", path)
+        raw = resp.read(MAX_BODY + 1)
+    except (OSError, http.client.HTTPException) as e:
+        raise ServerError(f"The connection to {endpoint.where()} broke off.", repr(e)) from e
+    finally:
+        c.close()
+    value = parse_json(raw, max_bytes=MAX_BODY)
+    if isinstance(value, Unreadable):
+        raise ServerError(
+            f"The server at {endpoint.where()} sent an answer Studio cannot read ({value.why})."
+        )
+    return value
+
+
+def stream_events(
+    endpoint: Endpoint, path: str, body: dict[str, Any], cancel: CancelToken, idle_timeout: float = 120.0
+) -> Iterator[Any]:
+    """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON data until ``[DONE]``. Cancel
+    closes the connection within a fraction of a second; a stream that ends without ``[DONE]`` raises."""
+    c = Connection(endpoint)
+    resp = c.request("POST", path, {**body, "stream": True})
+    sock = c.conn.sock
+    if sock is not None:
+        sock.settimeout(0.25)  # short reads: the cancel token is looked at four times a second
+    last = time.monotonic()
+    buffer = b""
+    finished = (
+        False  # a choice said its finish_reason: some servers (transformers serve) end there, no [DONE]
+    )
+    try:
+        while True:
+            if cancel.cancelled:
+                raise JobCancelled()
+            try:
+                chunk = resp.read1(65536)
+            except TimeoutError:
+                if time.monotonic() - last > idle_timeout:
+                    raise ServerError(f"The server at {endpoint.where()} stopped answering mid-stream; what it "
+                                      "wrote so far is kept.") from None  # fmt: skip
+                continue
+            except (OSError, http.client.HTTPException) as e:
+                raise ServerError(f"The connection to {endpoint.where()} broke off mid-stream; what it wrote so far "
+                                  "is kept.", repr(e)) from e  # fmt: skip
+            if not chunk:
+                if finished:
+                    return
+                raise ServerError(f"The server at {endpoint.where()} ended the stream before it was done; what it "
+                                  "wrote so far is kept.")  # fmt: skip
+            last = time.monotonic()
+            buffer += chunk
+            if len(buffer) > MAX_LINE:
+                raise ServerError(f"The server at {endpoint.where()} sent an event too large to read.")
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    return
+                event = parse_json(data, max_bytes=MAX_LINE)
+                if isinstance(event, Unreadable):
+                    continue  # a comment or keep-alive of another shape
+                if isinstance(event, dict) and "error" in event:
+                    err = event["error"]
+                    message = text(err.get("message")) if isinstance(err, dict) else text(err)
+                    raise ServerError(f"The server at {endpoint.where()} failed mid-stream: {message[:300]}.")
+                if isinstance(event, dict) and any(
+                    isinstance(c, dict) and c.get("finish_reason") for c in event.get("choices") or []
+                ):
+                    finished = True
+                yield event
+    finally:
+        c.close()
