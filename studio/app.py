@@ -30,6 +30,7 @@ from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
+from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.thumbnails import ThumbnailCache
 from studio.viewmodels.train_session import TrainSession
 from studio.viewmodels.writer_session import WriterSession
@@ -144,7 +145,8 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
         runner=runtime.runner,
     )
-    writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir))
+    servers = ServerBook(runtime.settings, runtime.keys)
+    writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir), servers=servers)
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())

@@ -6,17 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from studio.core.lorebook import LoreDecision, LoreEntry, decide
+
+__all__ = ["Assembled", "ContextPart", "LoreEntry", "StoryContext", "assemble"]
+
 NOTE_FORMAT = "[Author's note: {}]"
-
-
-@dataclass(frozen=True)
-class LoreEntry:
-    keys: tuple[str, ...]
-    text: str
-
-    def triggered_by(self, recent: str) -> bool:
-        low = recent.lower()
-        return any(k.strip() and k.strip().lower() in low for k in self.keys)
+LORE_BUDGET = 512  # tokens of Lorebook entries at most, by default
 
 
 @dataclass(frozen=True)
@@ -26,6 +21,7 @@ class StoryContext:
     note_depth: int = 3  # the note goes this many lines above the cursor
     lorebook: tuple[LoreEntry, ...] = ()
     scan_chars: int = 2000  # how much recent story text is searched for Lorebook keys
+    lore_budget: int = LORE_BUDGET  # tokens; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -43,6 +39,7 @@ class Assembled:
     budget: int
     dropped_chars: int = 0  # story characters left out (oldest first) to fit the budget
     notes: tuple[str, ...] = field(default_factory=tuple)
+    lore: tuple[LoreDecision, ...] = ()  # every entry, included or not, with the reason
 
 
 def _with_note(story: str, note: str, depth: int) -> tuple[str, str, str]:
@@ -62,7 +59,8 @@ def _join(pieces: list[str]) -> str:
 def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget: int) -> Assembled:
     """The prompt for continuing ``story`` (the text before the cursor) within ``budget`` tokens."""
     recent = story[-ctx.scan_chars :]
-    lore = [e for e in ctx.lorebook if e.triggered_by(recent)]
+    decisions = decide(ctx.lorebook, recent, count, ctx.lore_budget, ctx.scan_chars)
+    lore = [d.entry for d in decisions if d.included]
     fixed = [ctx.memory.strip(), *(e.text.strip() for e in lore)]
 
     def build(start: int) -> tuple[str, str, str, str]:
@@ -103,4 +101,4 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
         notes = (
             f"The story is longer than the model's context: its first {start} characters were left out.",
         )
-    return Assembled(tuple(parts), prompt, count(prompt), budget, start, notes)
+    return Assembled(tuple(parts), prompt, count(prompt), budget, start, notes, tuple(decisions))

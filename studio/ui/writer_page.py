@@ -2,60 +2,65 @@
 
 from __future__ import annotations
 
+import html
+import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QTextCursor
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPlainTextDocumentLayout,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.recipes.fields import Field
-from studio.core.recipes.text import TEXT
+from studio.core.text_specs import TokenProb
 from studio.core.writer_docs import DocumentStore
-from studio.core.writer_presets import PresetStore
-from studio.ui.binding import bind
 from studio.ui.theme import ACCENT, icon
+from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
+from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.document_session import DocumentSession
-from studio.viewmodels.writer_session import WriterSession
+from studio.viewmodels.server_book import ServerBook
+from studio.viewmodels.writer_session import STORY_FIELDS, WriterSession
 
 RECOVERY_DELAY_MS = 800
 SAVE_EVERY_MS = 5000
 
 
-NOTE_DEPTH = Field("note_depth", int, 3, "Note depth", "How many lines above the cursor the Author's Note goes.",
-                   0, 50)  # fmt: skip
+_SETTINGS_PARTS = ("model_box", "engine_box", "preset_box", "presets", "_spins", "stop_edit", "memory_edit",
+                   "note_edit", "lore", "apply_preset", "save_preset", "_add_lore_row", "_remove_lore_row",
+                   "use_server_model")  # fmt: skip
 
 
 class WriterPage(QWidget):
     illustrateRequested = Signal(str)  # a prompt draft for the Image panel
 
-    def __init__(self, session: WriterSession, store: DocumentStore, parent: QWidget | None = None):
+    def __init__(
+        self,
+        session: WriterSession,
+        store: DocumentStore,
+        parent: QWidget | None = None,
+        servers: ServerBook | None = None,
+    ):
         super().__init__(parent)
         self.session, self.store = session, store
+        self.servers = servers
         highlight = QColor(ACCENT)
         highlight.setAlpha(45)
         self.doc = DocumentSession(store, highlight)  # the open document's state; this page is its view
@@ -71,6 +76,8 @@ class WriterPage(QWidget):
         scroll.setWidget(self._settings_panel())
         side = QTabWidget()
         side.addTab(scroll, "Settings")
+        self.branches = BranchesPanel(self.doc)
+        side.addTab(self.branches, "Branches")
         self.chat = ChatPanel(self.session)
         self.chat.failed.connect(self.status.setText)
         side.addTab(self.chat, "Chat")
@@ -95,7 +102,13 @@ class WriterPage(QWidget):
         self._save_timer.start()
         self.editor.textChanged.connect(self._recovery_timer.start)
         self.doc.changed.connect(self._update_buttons)
+        self.doc.changed.connect(self._show_probabilities)
         self.doc.status.connect(self.status.setText)
+        self.doc.stateLoaded.connect(session.open_story)
+        session.changed.connect(
+            lambda name: name in STORY_FIELDS and self.doc.set_settings(session.story_values())
+        )
+        self.editor.viewport().installEventFilter(self)
         self._load_documents()
         QTimer.singleShot(0, self.offer_recoveries)
 
@@ -115,7 +128,12 @@ class WriterPage(QWidget):
         v.addWidget(new)
         export = QPushButton(icon("file"), "Export…")
         export.setToolTip("Save a copy as Markdown, plain text, Word (DOCX) or EPUB")
-        export.clicked.connect(lambda: self.export_to())
+        menu = QMenu(export)
+        menu.addAction("Export the text…", lambda: self.export_to())
+        menu.addAction(
+            "Export with the story's settings and branches…", lambda: self.export_to(with_state=True)
+        )
+        export.setMenu(menu)
         v.addWidget(export)
         where = QLabel(f"Markdown files in\n{self.store.folder}")
         where.setWordWrap(True)
@@ -166,6 +184,13 @@ class WriterPage(QWidget):
         self.illustrate_btn = QPushButton(icon("image"), "Illustrate")
         self.illustrate_btn.setToolTip("Use the selected passage as a prompt draft in the Image panel")
         self.illustrate_btn.clicked.connect(self.illustrate)
+        self.probs_btn = QPushButton("Probabilities")
+        self.probs_btn.setCheckable(True)
+        self.probs_btn.setToolTip(
+            "Colour the generated text by how likely the model found each token (red: unlikely); click a token "
+            "for its alternatives — choosing one starts a new branch from there"
+        )
+        self.probs_btn.toggled.connect(self._show_probabilities)
         self.undo_btn = QPushButton("Undo")
         self.undo_btn.setToolTip("Undo the last change; a whole generation is one step (Ctrl+Z)")
         self.undo_btn.clicked.connect(self.editor.undo)
@@ -177,6 +202,7 @@ class WriterPage(QWidget):
             self.alt_label,
             self.next_btn,
             self.accept_btn,
+            self.probs_btn,
             self.undo_btn,
             self.sees_btn,
             self.illustrate_btn,
@@ -205,80 +231,15 @@ class WriterPage(QWidget):
         return w
 
     def _settings_panel(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        s = self.session
-        self.model_box = QComboBox()
-        for label, path in s.model_choices():
-            self.model_box.addItem(label, path)
-        self.model_box.setCurrentIndex(max(0, self.model_box.findData(s.value("model"))))
-        self.model_box.currentIndexChanged.connect(
-            lambda _: s.set("model", self.model_box.currentData() or "")
-        )
-        self.model_box.setToolTip(
-            "A transformers causal language model folder; the built-in Storyteller is a "
-            "small demo. Real models go in the models folder."
-        )
-        form.addRow("Model", self.model_box)
-        self.presets = PresetStore(self.store.folder / "presets")
-        preset_row = QHBoxLayout()
-        self.preset_box = QComboBox()
-        self.preset_box.addItem("(choose a preset)")
-        self.preset_box.addItems(self.presets.names())
-        self.preset_box.setToolTip("Named sampling settings; yours are JSON files in the presets folder")
-        self.preset_box.activated.connect(lambda i: i > 0 and self.apply_preset(self.preset_box.itemText(i)))
-        save_preset = QPushButton("Save…")
-        save_preset.setToolTip("Save the current sampling settings as a preset")
-        save_preset.clicked.connect(self.save_preset)
-        preset_row.addWidget(self.preset_box, 1)
-        preset_row.addWidget(save_preset)
-        form.addRow("Preset", preset_row)
-        self._spins: dict[str, QSpinBox | QDoubleSpinBox] = {}
+        self.settings_panel = WriterSettings(self.session, self.store.folder / "presets", self.servers)
+        self.settings_panel.said.connect(lambda text: self.status.setText(text))
+        return self.settings_panel
 
-        def spin(name: str, field: Field) -> None:
-            box = QDoubleSpinBox() if field.type is float else QSpinBox()
-            self._spins[name] = box
-            form.addRow(field.label, bind(s, name, box, field))
-
-        for name in ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
-                     "no_repeat_ngram_size", "seed"):  # fmt: skip
-            spin(name, TEXT[name])
-        self.stop_edit = QPlainTextEdit(s.value("stop"))
-        self.stop_edit.setMaximumHeight(48)
-        self.stop_edit.setToolTip("Stop when the model writes one of these (one per line)")
-        self.stop_edit.textChanged.connect(lambda: s.set("stop", self.stop_edit.toPlainText()))
-        form.addRow("Stop at", self.stop_edit)
-        self.memory_edit = QPlainTextEdit(s.value("memory"))
-        self.memory_edit.setToolTip("Always sent first: the premise, characters, style")
-        self.memory_edit.textChanged.connect(lambda: s.set("memory", self.memory_edit.toPlainText()))
-        form.addRow("Memory", self.memory_edit)
-        self.note_edit = QPlainTextEdit(s.value("note"))
-        self.note_edit.setMaximumHeight(60)
-        self.note_edit.setToolTip("Inserted a few lines above the cursor, e.g. “dark, tense”")
-        self.note_edit.textChanged.connect(lambda: s.set("note", self.note_edit.toPlainText()))
-        form.addRow("Author's Note", self.note_edit)
-        spin("note_depth", NOTE_DEPTH)
-        self.lore = QTableWidget(0, 2)
-        self.lore.setHorizontalHeaderLabels(["Keys", "Entry"])
-        self.lore.horizontalHeader().setStretchLastSection(True)
-        self.lore.verticalHeader().hide()
-        self.lore.setToolTip(
-            "An entry is sent when one of its keys (comma-separated) appears in the recent story"
-        )
-        self.lore.setMinimumHeight(110)
-        for keys, text in s.value("lorebook"):
-            self._add_lore_row(keys, text)
-        self.lore.itemChanged.connect(lambda _: self._lore_changed())
-        lore_buttons = QHBoxLayout()
-        add = QPushButton(icon("plus"), "Entry")
-        add.clicked.connect(lambda: self._add_lore_row("", ""))
-        remove = QPushButton(icon("minus"), "Remove")
-        remove.clicked.connect(self._remove_lore_row)
-        lore_buttons.addWidget(add)
-        lore_buttons.addWidget(remove)
-        form.addRow("Lorebook", self.lore)
-        form.addRow("", lore_buttons)
-        return w
+    # the settings' parts, as the page's (tests and callers know them by these names)
+    def __getattr__(self, name: str):  # noqa: ANN204
+        if name in _SETTINGS_PARTS and "settings_panel" in self.__dict__:
+            return getattr(self.__dict__["settings_panel"], name)
+        raise AttributeError(name)
 
     # the chat pane's parts, as the page's (tests and callers know them by these names)
     @property
@@ -293,52 +254,9 @@ class WriterPage(QWidget):
     def chat_messages(self) -> list[tuple[str, str]]:
         return self.chat.messages
 
-    def _add_lore_row(self, keys: str, text: str) -> None:
-        self.lore.blockSignals(True)
-        r = self.lore.rowCount()
-        self.lore.insertRow(r)
-        self.lore.setItem(r, 0, QTableWidgetItem(keys))
-        self.lore.setItem(r, 1, QTableWidgetItem(text))
-        self.lore.blockSignals(False)
-        self._lore_changed()
-
-    def _remove_lore_row(self) -> None:
-        r = self.lore.currentRow()
-        if r >= 0:
-            self.lore.removeRow(r)
-            self._lore_changed()
-
-    def _lore_changed(self) -> None:
-        rows = []
-        for r in range(self.lore.rowCount()):
-            keys, text = self.lore.item(r, 0), self.lore.item(r, 1)
-            rows.append([keys.text() if keys else "", text.text() if text else ""])
-        self.session.set("lorebook", rows)
-
     def use_model(self, path: str) -> None:
-        """Write with this text model (from the Models room)."""
-        if self.model_box.findData(path) < 0:
-            self.model_box.insertItem(0, Path(path).name, path)
-        self.model_box.setCurrentIndex(self.model_box.findData(path))
-        self.session.set("model", path)
-
-    def apply_preset(self, name: str) -> None:
-        self.session.apply_values(self.presets.get(name))  # the session's values change; the widgets follow
-        self.status.setText(f"Preset “{name}”.")
-
-    def save_preset(self, name: str | None = None) -> None:
-        if name is None:
-            name, ok = QInputDialog.getText(self, "Save preset", "Name:")
-            if not ok:
-                return
-        try:
-            saved = self.presets.save(name, self.session.remembered())
-        except (ValueError, OSError) as e:
-            self.status.setText(str(e))
-            return
-        if self.preset_box.findText(saved) < 0:
-            self.preset_box.addItem(saved)
-        self.status.setText(f"Saved the preset “{saved}”.")
+        """Write with this local text model (from the Models room)."""
+        self.settings_panel.use_model(path)
 
     # -- documents -----------------------------------------------------------------------------------------------
     def _load_documents(self) -> None:
@@ -360,6 +278,7 @@ class WriterPage(QWidget):
         for i in range(self.docs.count()):
             if self.docs.item(i).data(Qt.ItemDataRole.UserRole) == str(path):
                 self.docs.setCurrentRow(i)
+        self.session.open_story({})  # a new story: no Memory, Note or Lorebook of the last one
         return path
 
     @property
@@ -404,7 +323,7 @@ class WriterPage(QWidget):
             else:
                 self.store.discard_recovery(rec.document)
 
-    def export_to(self, target: Path | None = None) -> Path | None:
+    def export_to(self, target: Path | None = None, with_state: bool = False) -> Path | None:
         from studio.core.writer_export import FORMATS, export
 
         if self.path is None:
@@ -421,10 +340,12 @@ class WriterPage(QWidget):
                 target = target.with_suffix(next(s for s, n in FORMATS.items() if chosen.startswith(n)))
         try:
             export(self.editor.toPlainText(), target, self.path.stem)
+            state = self.doc.export_state(target) if with_state else None
         except (OSError, ValueError) as e:
             self.status.setText(f"Could not export: {e}")
             return None
-        self.status.setText(f"Exported to {target}.")
+        also = f" with its settings and branches in {state.name}" if state else ""
+        self.status.setText(f"Exported to {target}{also}.")
         return target
 
     # -- what the model sees, illustrate ---------------------------------------------------------------------------
@@ -438,6 +359,13 @@ class WriterPage(QWidget):
         rows = "".join(f"<tr><td>{p.label}</td><td align='right'>{p.tokens}</td></tr>" for p in parts)
         total, budget = getattr(assembled, "total_tokens", 0), getattr(assembled, "budget", 0)
         notes = "".join(f"<p style='color:#d98a2b'>{n}</p>" for n in getattr(assembled, "notes", ()))
+        lore = getattr(assembled, "lore", ())
+        if lore:
+            lines = "".join(
+                f"<li>{html.escape(', '.join(d.entry.keys) or '(no keys)')}: {html.escape(d.reason)}</li>"
+                for d in lore
+            )
+            notes += f"<p><b>Lorebook</b></p><ul>{lines}</ul>"
         prompt = str(getattr(assembled, "prompt", "")).replace("&", "&amp;").replace("<", "&lt;")
         box = QMessageBox(self)
         box.setWindowTitle("What the model sees")
@@ -488,6 +416,7 @@ class WriterPage(QWidget):
 
     def _started(self) -> None:
         self.editor.setReadOnly(True)
+        self.branches.setEnabled(False)
         self._update_buttons()
 
     def _insert_token(self, text: str) -> None:
@@ -501,13 +430,79 @@ class WriterPage(QWidget):
 
     def _ended(self, how: str, payload: object) -> None:
         self.editor.setReadOnly(False)
+        self.branches.setEnabled(True)
         if self.chat.active:
             self.chat.finish(how, payload)
             self._update_buttons()
             return
         if how == "failed" and isinstance(payload, str):
             self.status.setText(payload)
-        self.doc.end()
+        probs = tuple(getattr(payload, "probs", ()) or ())
+        self.doc.end(probs, self._model_label())
+
+    def _model_label(self) -> str:
+        model, engine = self.session.value("model"), self.session.value("engine")
+        name = Path(model).name if not engine else model
+        return f"{name} on {engine}" if engine else name
+
+    # -- token probabilities ----------------------------------------------------------------------------------
+    def _show_probabilities(self) -> None:
+        selections = []
+        if self.probs_btn.isChecked() and not self.session.busy:
+            for start, end, prob, _ in self.doc.token_spans():
+                sel = QTextEdit.ExtraSelection()
+                sel.cursor = QTextCursor(self.doc.document)
+                sel.cursor.setPosition(start)
+                sel.cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                sel.format.setBackground(probability_colour(prob.p))
+                sel.format.setToolTip(f"{prob.p:.0%}")
+                selections.append(sel)
+            if not selections:
+                self.status.setText(
+                    "No token probabilities for the text in view: generate with Alternatives above 0 "
+                    "(a server must return logprobs)."
+                )
+        self.editor.setExtraSelections(selections)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if (
+            watched is self.editor.viewport()
+            and event.type() == QEvent.Type.MouseButtonRelease
+            and self.probs_btn.isChecked()
+            and isinstance(event, QMouseEvent)
+            and event.button() == Qt.MouseButton.LeftButton
+        ):
+            pos = self.editor.cursorForPosition(event.position().toPoint()).position()
+            for start, end, prob, index in self.doc.token_spans():
+                if start <= pos < end or (pos == end and end > start):
+                    self.alternatives_menu(index, prob).popup(event.globalPosition().toPoint())
+                    return True
+        return super().eventFilter(watched, event)
+
+    def alternatives_menu(self, index: int, prob: TokenProb) -> QMenu:
+        """The token's top alternatives with their probabilities; choosing one branches from there."""
+        menu = QMenu(self)
+        menu.addSection(f"“{prob.text}” — {prob.p:.1%}")
+        for text, logprob in prob.alternatives:
+            if text == prob.text:
+                continue
+            action = menu.addAction(f"“{text}” — {math.exp(logprob):.1%}")
+            action.triggered.connect(lambda _=False, t=text, lp=logprob: self.branch_from_token(index, t, lp))
+        if len(menu.actions()) == 1:
+            menu.addAction("(no alternatives were recorded)").setEnabled(False)
+        self.alternatives_popup = menu
+        return menu
+
+    def branch_from_token(self, index: int, text: str, logprob: float) -> None:
+        """A new branch: the generation up to token ``index``, then ``text``, and the model continues."""
+        if self.session.busy:
+            return
+        pos = self.doc.prepare_token_branch(index, text, logprob)
+        if pos is None:
+            self.status.setText("That token is no longer where the model wrote it.")
+            return
+        self.editor.setExtraSelections([])
+        self.session.continue_story(self.doc.text[:pos])
 
     def retry(self) -> None:
         if self.session.busy or not self.doc.prepare_retry():
@@ -534,3 +529,11 @@ class WriterPage(QWidget):
         self.prev_btn.setEnabled(not busy and doc.alt_index > 0)
         self.next_btn.setEnabled(not busy and 0 <= doc.alt_index < n - 1)
         self.alt_label.setText(f"{doc.alt_index + 1}/{n}" if n > 1 else "")
+
+
+def probability_colour(p: float) -> QColor:
+    """Likely tokens stay clear; the less likely, the warmer (red at a few per cent)."""
+    if p >= 0.9:
+        return QColor(0, 0, 0, 0)
+    hue = int(120 * max(0.0, min(1.0, p)) ** 0.5)  # green 120° … red 0°
+    return QColor.fromHsv(hue, 200, 235, 110)

@@ -11,10 +11,11 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.core.builtin_models import builtin_text_models, is_builtin
 from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
-from studio.core.recipes.text import TEXT, freeze_text
+from studio.core.lorebook import entries_from
+from studio.core.recipes.text import SAMPLING, TEXT, freeze_text
 from studio.core.specs import random_seed
 from studio.core.text_specs import WriteSpec
-from studio.core.writer_context import LoreEntry, StoryContext
+from studio.core.writer_context import LORE_BUDGET, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 
@@ -24,8 +25,11 @@ DEFAULTS: dict[str, Any] = {
     "memory": "",
     "note": "",
     "note_depth": 3,
-    "lorebook": [],  # [[keys comma-separated, text], ...]
+    "lorebook": [],  # [{"keys": "a, b", "text", "match": "words"|"regex", "case", "priority"}, ...]
+    "lore_budget": LORE_BUDGET,  # tokens of Lorebook entries at most (0: no limit)
 }
+STORY_ONLY = ("memory", "note", "lorebook")  # a new story starts without these
+STORY_FIELDS = (*STORY_ONLY, "note_depth", "lore_budget", *SAMPLING)  # saved with each story
 
 
 def accepted_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -40,18 +44,19 @@ def accepted_params(params: dict[str, Any]) -> dict[str, Any]:
                 continue
             if not TEXT[k].check(value):
                 out[k] = value
+        elif k == "stop" and isinstance(v, list):
+            out[k] = "\n".join(str(x) for x in v if isinstance(x, str))
         elif (
             k in ("stop", "memory", "note")
             and isinstance(v, str)
-            or k == "note_depth"
+            or k in ("note_depth", "lore_budget")
             and isinstance(v, int)
             and not isinstance(v, bool)
-            and 0 <= v <= 1000
-            or k == "lorebook"
-            and isinstance(v, list)
-            and all(isinstance(e, list) and len(e) == 2 and all(isinstance(x, str) for x in e) for e in v)
+            and 0 <= v <= 100_000
         ):
             out[k] = v
+        elif k == "lorebook" and isinstance(v, list):
+            out[k] = [e.as_dict() for e in entries_from(v)]
     return out
 
 
@@ -102,13 +107,23 @@ class WriterSession(QObject):
 
     def apply_values(self, values: dict[str, Any]) -> None:
         """Set the values a preset (or a document) holds — those that fit the recipe; the widgets follow."""
-        if isinstance(values.get("stop"), list):
-            values = {**values, "stop": "\n".join(str(x) for x in values["stop"])}
         for key, value in accepted_params(values).items():
             self.set(key, value)
 
     def remembered(self) -> dict[str, Any]:
         return dict(self._values)
+
+    def story_values(self) -> dict[str, Any]:
+        """The values that belong to the open story (saved beside it)."""
+        return {k: self._values[k] for k in STORY_FIELDS}
+
+    def open_story(self, values: dict[str, Any] | None) -> None:
+        """A story was opened: its own values, or — one that has none yet — a fresh Memory, Note and Lorebook
+        when ``values`` is ``{}`` (a new story) and the current ones when None (a story from before)."""
+        if values is None:
+            return
+        fresh = {k: DEFAULTS[k] for k in STORY_ONLY} if not values else {}
+        self.apply_values({**fresh, **values})
 
     def model_choices(self) -> list[tuple[str, str]]:
         out = [(e.label, str(e.path)) for e in builtin_text_models()]
@@ -123,16 +138,12 @@ class WriterSession(QObject):
 
     # -- generating ----------------------------------------------------------------------------------------------
     def context(self) -> StoryContext:
-        lore = tuple(
-            LoreEntry(tuple(k.strip() for k in keys.split(",") if k.strip()), text)
-            for keys, text in self._values["lorebook"]
-            if str(text).strip()
-        )
         return StoryContext(
             memory=self._values["memory"],
             note=self._values["note"],
             note_depth=int(self._values["note_depth"]),
-            lorebook=lore,
+            lorebook=tuple(entries_from(self._values["lorebook"])),
+            lore_budget=int(self._values["lore_budget"]),
         )
 
     def recipe_values(self) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def start_server(model: Path) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"transformers serve exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            raise RuntimeError(
+                f"transformers serve exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+            )
         try:
             with urllib.request.urlopen(base + "/models", timeout=2) as r:  # noqa: S310 - 127.0.0.1
                 if json.loads(r.read())["data"]:

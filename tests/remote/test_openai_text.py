@@ -99,7 +99,9 @@ def test_a_refused_key_and_a_server_error_are_one_sentence(stand_in, status, wor
         state["body"] = {"error": {"message": "CUDA out of memory", "type": "server_error"}}
     ep = Endpoint(base, key="sk-wrong")
     with pytest.raises(StudioError) as info:
-        OpenAIText(lambda b: ep).write(WriteSpec(model="m", prompt="x", engine=base), CancelToken(), lambda e: None)
+        OpenAIText(lambda b: ep).write(
+            WriteSpec(model="m", prompt="x", engine=base), CancelToken(), lambda e: None
+        )
     assert words in info.value.user_message and "Traceback" not in info.value.user_message
     assert state["auth"][-1] == "Bearer sk-wrong"  # the key is sent as OpenAI's bearer token
     if status == 500:
@@ -124,6 +126,8 @@ def test_studio_write_on_a_server_from_the_command_line(served_lm, tmp_path, cap
     assert code == 0, err
     lines = [json.loads(x) for x in out.splitlines()]
     summary = lines[-1]
-    assert summary["engine"] == base and summary["model"] == model.rsplit("/", 1)[-1]  # its first (only) model
+    assert (
+        summary["engine"] == base and summary["model"] == model.rsplit("/", 1)[-1]
+    )  # its first (only) model
     assert summary["text"] == "".join(x["token"] for x in lines[:-1]) and summary["tokens"] >= 1
     assert summary["stop_reason"] in ("length", "eos")

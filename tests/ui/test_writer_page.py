@@ -157,17 +157,31 @@ def test_lorebook_entries_reach_the_model_when_their_key_appears(qtbot, studio, 
     page = writer(studio, tiny_lm, max_new_tokens=20)
     page._add_lore_row("dragon, wyrm", "Dragons here breathe frost.")
     page._add_lore_row("castle", "The castle is ruined.")
-    assert page.session.value("lorebook") == [
-        ["dragon, wyrm", "Dragons here breathe frost."],
-        ["castle", "The castle is ruined."],
+    page._add_lore_row("Stir", "Stirring is loud.")
+    page.lore.item(2, 3).setCheckState(Qt.CheckState.Checked)  # case: "Stir" is not "stirred"
+    page._add_lore_row(r"far\s+away", "Far away is the north.")
+    page.lore.cellWidget(3, 2).setCurrentIndex(1)  # a regular expression
+    assert [(e["keys"], e["text"], e["match"], e["case"]) for e in page.session.value("lorebook")] == [
+        ("dragon, wyrm", "Dragons here breathe frost.", "words", False),
+        ("castle", "The castle is ruined.", "words", False),
+        ("Stir", "Stirring is loud.", "words", True),
+        (r"far\s+away", "Far away is the north.", "regex", False),
     ]
-    type_story(qtbot, page, "Far away a wyrm stirred.")
+    type_story(qtbot, page, "Far away a wyrm stirred in the castles.")  # "castles" is not the word "castle"
     got = []
     page.session.contextReady.connect(got.append)
     page.show_context()
     qtbot.waitUntil(lambda: bool(got), timeout=30_000)
     assert "Dragons here breathe frost." in got[0].prompt and "castle is ruined" not in got[0].prompt
-    assert [p.label for p in got[0].parts] == ["Memory", "Lorebook: dragon, wyrm", "Story"]
+    assert "Far away is the north." in got[0].prompt and "Stirring" not in got[0].prompt
+    assert [p.label for p in got[0].parts] == [
+        "Memory",
+        "Lorebook: dragon, wyrm",
+        r"Lorebook: far\s+away",
+        "Story",
+    ]
+    shown = page.context_box.text()  # What the model sees says why each entry is in or out
+    assert "included: “wyrm” found" in shown and "castle: left out: no key appears" in shown
 
 
 def test_rewrite_selection_replaces_it_keeps_the_original_and_undoes_in_one_step(qtbot, studio, tiny_lm):
