@@ -148,7 +148,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     servers = ServerBook(runtime.settings, runtime.keys)
     writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir), servers=servers)
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
-    models_page = ModelsPage(library, device=lambda: runtime.device)
+    models_page = ModelsPage(library, device=lambda: runtime.device, servers=servers)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
     library.scanned.connect(lambda _n: session.use_library(library.entries))
     trainer = TrainSession(

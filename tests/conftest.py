@@ -20,6 +20,10 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "packaging"))
 
 import pytest  # noqa: E402
 
+pytest_plugins = [
+    "tests.servers"
+]  # a real `transformers serve` and an error stand-in, for any test that asks
+
 
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory) -> Path:

@@ -363,3 +363,56 @@ def save_tiny_taesd(folder: Path, seed: int = 0) -> Path:
         num_decoder_blocks=(1, 1),
     ).save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def save_tiny_gguf(gpt2_folder: Path, out: Path) -> Path:
+    """A GPT-2 transformers folder written as a GGUF file (F32 tensors, llama.cpp's names and layout: the linear
+    weights transposed, the byte-level BPE vocabulary and merges as tokenizer metadata)."""
+
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    cfg = json.loads((gpt2_folder / "config.json").read_text())
+    tj = json.loads((gpt2_folder / "tokenizer.json").read_text())
+    w = gguf.GGUFWriter(str(out), "gpt2")
+    w.add_name(gpt2_folder.name)
+    w.add_block_count(cfg["n_layer"])
+    w.add_context_length(cfg["n_positions"])
+    w.add_embedding_length(cfg["n_embd"])
+    w.add_feed_forward_length(4 * cfg["n_embd"])
+    w.add_head_count(cfg["n_head"])
+    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    vocab = sorted(tj["model"]["vocab"].items(), key=lambda kv: kv[1])
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")
+    w.add_token_list([t for t, _ in vocab])
+    w.add_token_types([gguf.TokenType.NORMAL] * len(vocab))
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]])
+    w.add_bos_token_id(cfg["bos_token_id"])
+    w.add_eos_token_id(cfg["eos_token_id"])
+    tensors = load_file(gpt2_folder / "model.safetensors")
+    top = {"wte.weight": "token_embd.weight", "wpe.weight": "position_embd.weight",
+           "ln_f.weight": "output_norm.weight", "ln_f.bias": "output_norm.bias"}  # fmt: skip
+    block = {"ln_1": "attn_norm", "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output", "ln_2": "ffn_norm",
+             "mlp.c_fc": "ffn_up", "mlp.c_proj": "ffn_down"}  # fmt: skip
+    for key, value in tensors.items():
+        key = key.removeprefix("transformer.")
+        if key in top:
+            name = top[key]
+        elif key.startswith("h."):
+            _, i, rest = key.split(".", 2)
+            module, kind = rest.rsplit(".", 1)
+            name = f"blk.{i}.{block[module]}.{kind}"
+            if kind == "weight" and block[module] in ("attn_qkv", "attn_output", "ffn_up", "ffn_down"):
+                value = value.T
+        else:
+            continue
+        w.add_tensor(name, np.ascontiguousarray(value.astype(np.float32)))
+    w.add_tensor("output.weight", np.ascontiguousarray(tensors["transformer.wte.weight"].astype(np.float32)))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out

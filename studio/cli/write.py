@@ -106,13 +106,15 @@ def run(args: argparse.Namespace) -> int:
     spec = frozen
     streamed: list[str] = []
     probs: list = []
+    weights: list[str] = []
 
     def summary(tokens: int, seconds: float, reason: str) -> None:
         if args.json:
             print(json.dumps({
                 "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
                 "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed, "model": spec.model_name,
-                "engine": spec.engine or "local", "text": "".join(streamed),
+                "engine": spec.engine or "local", "quantize": weights[0] if weights else spec.quantize,
+                "text": "".join(streamed),
                 "logprobs": [{"token": t.text, "p": round(t.p, 6),
                               "alternatives": [{"token": a, "p": round(math.exp(v), 6)} for a, v in t.alternatives]}
                              for t in probs],
@@ -132,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         elif isinstance(e, Finished):
             result = e.items[0]
             probs.extend(result.probs)
+            if result.quantized:
+                weights.append(result.quantized)
             summary(result.tokens, result.seconds, result.stop_reason)
 
     code = run_job(rt, spec, on_event, on_cancel=lambda: summary(len(streamed), 0.0, "cancelled"))

@@ -193,6 +193,27 @@ def _identify_file(path: Path, source: str, allow_pickle: bool) -> LibraryEntry:
     return LibraryEntry(path, path.stem, source, who.kind, who.family, who.label, who.reason, size, details)
 
 
+def gguf_entry(path: Path, source: str) -> LibraryEntry:
+    """A GGUF language model file (llama.cpp's format), told from its header."""
+    from studio.core.gguf_header import FILE_TYPES, GGUFError, read_gguf_header
+
+    if problem := regular_file_problem(path):
+        return LibraryEntry(path, path.stem, source, "unknown", reason=problem, damaged=True)
+    size = path.stat().st_size
+    try:
+        header = read_gguf_header(path)
+    except GGUFError as e:
+        return LibraryEntry(path, path.stem, source, "unknown", reason=str(e), size=size, damaged=True)
+    meta = header["metadata"]
+    arch = str(meta.get("general.architecture", "?"))
+    quant = FILE_TYPES.get(meta.get("general.file_type", -1), "")
+    details = {"architecture": arch, "tensors": header["tensors"], "gguf_type": quant}
+    label = f"GGUF language model ({arch}{', ' + quant if quant else ''})"
+    reason = "read through transformers, which dequantizes it to full precision on loading"
+    return LibraryEntry(path, str(meta.get("general.name") or path.stem), source, "text", arch, label, reason,
+                        size, details)  # fmt: skip
+
+
 def scan_folder(
     root: Path, source: str, max_depth: int = 4, allow_pickle: bool = False
 ) -> list[LibraryEntry]:
@@ -214,6 +235,8 @@ def scan_folder(
                     visit(child, depth + 1)
             elif child.suffix.lower() in (".safetensors", *PICKLED):
                 out.append(_file_entry(child, source, allow_pickle))
+            elif child.suffix.lower() == ".gguf":
+                out.append(gguf_entry(child, source))
 
     if root.is_dir():
         visit(root, 0)

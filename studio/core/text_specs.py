@@ -39,6 +39,7 @@ class WriteSpec:
     messages: tuple[tuple[str, str], ...] = ()
     logprobs: int = 0  # how many alternatives to record for each written token (0: none; costs nothing)
     engine: str = ""  # "" runs on this machine; else an OpenAI-compatible server's base URL (…/v1)
+    quantize: str = "auto"  # a local model's weights: "auto" (int8/int4 only when it would not fit), "none", "int8", "int4"
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property
@@ -74,6 +75,7 @@ class TextResult:
         TokenProb, ...
     ] = ()  # when asked for (``logprobs``): each written token with its alternatives
     engine: str = ""  # where it ran: "" this machine, else the server's base URL
+    quantized: str = ""  # a local model's weights as they ran: "none", "int8", "int4"
 
     @property
     def tokens_per_s(self) -> float:
@@ -84,7 +86,7 @@ def validate_write(spec: WriteSpec) -> dict[str, str]:
     """Problems with a text job, keyed by field (the text recipe's rules)."""
     from studio.core.recipes.text import SAMPLING, TEXT
 
-    problems = TEXT.check({k: getattr(spec, k) for k in SAMPLING if k != "stop"})
+    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize") if k != "stop"})
     if not spec.model.strip():
         problems["model"] = "Choose a text model first."
     if not 0 <= spec.seed <= MAX_SEED:

@@ -47,6 +47,8 @@ def resolve_text_model(model: str) -> Path:
             ErrorKind.MODEL_NOT_FOUND,
             f"The text model {path} does not exist. Pick a transformers model folder.",
         )
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return _check_gguf(path)
     if not path.is_dir() or not (path / "config.json").is_file():
         raise _bad(
             ErrorKind.MODEL_INVALID,
@@ -68,6 +70,24 @@ def resolve_text_model(model: str) -> Path:
                 "Use a safetensors version of this model.",
             )
         raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} has no weights (.safetensors files).")
+    return path
+
+
+def _check_gguf(path: Path) -> Path:
+    """A GGUF file (llama.cpp's format): transformers reads it and dequantizes it to full precision (then
+    Studio's own int8/int4 applies as for any model)."""
+    try:
+        import gguf  # noqa: F401
+    except ImportError as e:
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is a GGUF file; reading it needs the gguf package (pip install 'studio[gguf]').",
+        ) from e
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise _bad(
+                ErrorKind.MODEL_INVALID, f"{path.name} is not a GGUF file (its first bytes are not GGUF)."
+            )
     return path
 
 
@@ -99,6 +119,9 @@ class LoadedText:
     placement: Placement
     model: Any
     tokenizer: Any
+    quantize: str = "none"  # what was asked ("auto" included): the cache key
+    quantized: str = "none"  # what was done
+    weights_bytes: int = 0
 
     @property
     def context_length(self) -> int:
@@ -152,32 +175,86 @@ class TextEngine:
             self._loaded = None
             free_device_memory(device)
 
-    def load(self, model: str, emit: Emit) -> LoadedText:
+    def load(self, model: str, emit: Emit, quantize: str = "auto") -> LoadedText:
+        import torch
+
+        from studio.core.memory_plan import system_memory
+        from studio.core.text_memory import parameters_of, plan
+        from studio.engine.precision import cpu_caps
+        from studio.engine.quantize import bnb_config, can_quantize, quantize_cpu
+
         path = resolve_text_model(model)
         placement = self._placement()
         cur = self._loaded
-        if cur is not None and cur.path == str(path) and cur.placement == placement:
+        if (
+            cur is not None
+            and cur.path == str(path)
+            and cur.placement == placement
+            and cur.quantize == quantize
+        ):
             return cur
         self.clear()
         self.make_room()
-        emit(Loading(what=f"Loading {path.name}…"))
+        device = placement.device.split(":")[0]
+        gguf = path.suffix.lower() == ".gguf"
+        bf16 = device == "cpu" and cpu_caps().bf16
+        dtype_bytes = torch.tensor([], dtype=placement.dtype).element_size()
+        params = _gguf_parameters(path) if gguf else parameters_of(path)
+        free = device_free_memory(placement.device) if device != "cpu" else system_memory()[1]
+        q = plan(quantize, params, dtype_bytes, free, can_quantize(device) and device != "mps")
+        emit(Loading(what=f"Loading {path.name}" + (f" ({q.reason})…" if q.reason else "…")))
+        if gguf:
+            emit(
+                Note(
+                    text=f"{path.name} is a GGUF file: transformers dequantizes its weights to full precision "
+                    "on loading (its own 4/5/8-bit blocks are not kept), then Studio's int8/int4 applies as for "
+                    "any model."
+                )
+            )
+        if not q.fits:
+            raise StudioError(ErrorKind.OUT_OF_MEMORY, f"{path.name} does not fit: {q.reason}", field="model")
+        dtype = torch.bfloat16 if q.mode != "none" and bf16 else placement.dtype
+        extra: dict[str, Any] = {}
+        if q.mode != "none" and device == "cuda":
+            extra["quantization_config"] = bnb_config(q.mode, placement.dtype)
         with _LIBRARY_LOCK:
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # no "Loading weights" bars on the user's terminal
 
+            folder, where = (
+                (path.parent, {"gguf_file": path.name}) if gguf else (path, {"use_safetensors": True})
+            )
             try:
-                tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+                tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **where)
                 lm = AutoModelForCausalLM.from_pretrained(
-                    path, local_files_only=True, dtype=placement.dtype, use_safetensors=True
+                    folder, local_files_only=True, dtype=dtype, **where, **extra
                 )
-            except (OSError, ValueError, KeyError) as e:
+            except ImportError as e:
+                raise _bad(
+                    ErrorKind.MODEL_INVALID, f"{path.name} needs a package that is not installed: {e}"
+                ) from e
+            except (OSError, ValueError, KeyError, RuntimeError) as e:
                 raise _bad(
                     ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}"
                 ) from e
-        lm = lm.to(placement.device).eval()  # type: ignore[arg-type]
-        self._loaded = LoadedText(str(path), placement, lm, tok)
+        if "quantization_config" not in extra:
+            lm = lm.to(placement.device)  # type: ignore[arg-type]
+        lm = lm.eval()
+        if q.mode != "none" and device == "cpu":
+            done = quantize_cpu(lm, q.mode, bf16)
+            emit(
+                Note(
+                    text=f"{path.name}: {done.layers} layers as {q.mode} weight-only — "
+                    f"{_mb(done.bytes_after)} of weights instead of {_mb(q.full)} at full precision."
+                )
+            )
+        weights = sum(
+            t.numel() * t.element_size()
+            for t in {id(t): t for t in (*lm.parameters(), *lm.buffers())}.values()
+        )
+        self._loaded = LoadedText(str(path), placement, lm, tok, quantize, q.mode, weights)
         return self._loaded
 
     def tokenizer(self, model: str) -> Any:
@@ -186,11 +263,13 @@ class TextEngine:
         if self._loaded is not None and self._loaded.path == str(path):
             return self._loaded.tokenizer, self._loaded.context_length
         if self._tokenizer is None or self._tokenizer[0] != str(path):
+            gguf = path.suffix.lower() == ".gguf"
+            folder, where = (path.parent, {"gguf_file": path.name}) if gguf else (path, {})
             with _LIBRARY_LOCK:
                 from transformers import AutoConfig, AutoTokenizer
 
-                tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-                config = AutoConfig.from_pretrained(path, local_files_only=True)
+                tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **where)
+                config = AutoConfig.from_pretrained(folder, local_files_only=True, **where)
             length = next(
                 (
                     v
@@ -265,7 +344,7 @@ class TextEngine:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        loaded = self.load(spec.model, emit)
+        loaded = self.load(spec.model, emit, spec.quantize)
         cancel.raise_if_cancelled()
         tok, lm = loaded.tokenizer, loaded.model
         room = loaded.context_length - spec.max_new_tokens
@@ -370,7 +449,39 @@ class TextEngine:
             reason = "length"
         else:
             reason = "stop"
-        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused, probs)
+        return TextResult(
+            "".join(pieces),
+            len(new),
+            seconds,
+            reason,
+            len(ids),
+            trimmed,
+            reused,
+            probs,
+            quantized=loaded.quantized,
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MB"
+
+
+def _gguf_parameters(path: Path) -> int:
+    """Parameters of a GGUF file, from its tensor table (no weights read); 0 when unknown."""
+    try:
+        from gguf import GGUFReader
+
+        return int(sum(int(t.n_elements) for t in GGUFReader(path).tensors))
+    except Exception:  # a damaged file: the load below says why
+        return 0
+
+
+def device_free_memory(device: str) -> int:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return int(torch.cuda.mem_get_info()[0])
+    return 0
 
 
 def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenProb, ...]:

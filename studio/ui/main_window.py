@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         models.useImageModel.connect(self._use_image_model)
         models.useLora.connect(self._use_lora)
         models.useTextModel.connect(self._use_text_model)
+        models.useServerModel.connect(self._use_server_model)
         self.tabs.addTab(models, icon("models"), "Models")
         self.notices = NoticeBar()
         central = QWidget()
@@ -109,6 +110,10 @@ class MainWindow(QMainWindow):
 
     def _use_text_model(self, path: str) -> None:
         self.writer_page.use_model(path)
+        self.tabs.setCurrentWidget(self.writer_page)
+
+    def _use_server_model(self, url: str, model: str) -> None:
+        self.writer_page.use_server_model(url, model)
         self.tabs.setCurrentWidget(self.writer_page)
 
     def _illustrate(self, passage: str) -> None:

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +37,7 @@ from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.theme import icon
 from studio.viewmodels.downloads import Downloads
 from studio.viewmodels.model_library_model import ModelLibraryModel, human_size
+from studio.viewmodels.server_book import ServerBook
 
 FAMILY_NAMES = {
     "": "As identified",
@@ -57,10 +60,105 @@ KINDS = [
 ]
 
 
+def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a LibraryEntry
+    """A language model's weights at full precision and what "auto" would load it as on this device."""
+    from studio.core.text_memory import parameters_of, plan
+
+    if info is None:
+        return "Memory: measured once the device is known (a few seconds after start)."
+    params = parameters_of(e.path) if e.path.is_dir() else 0
+    if not params:
+        return ""
+    dtype_bytes = 4 if info.device == "cpu" else info.dtype_bytes  # the Writer runs fp32 on the CPU
+    p = plan("auto", params, dtype_bytes, info.free or info.total)
+    where = "this machine's memory" if info.device == "cpu" else info.name
+    size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.1f} M"
+    if p.mode == "none":
+        return f"Memory: {size} parameters, {gb(p.full)} of weights — fits in {where}."
+    if not p.fits:
+        return f"Memory: {size} parameters — {p.reason}"
+    return f"Memory: {size} parameters; {p.reason} (Writer ▸ Weights: auto)."
+
+
+class ServerModelsPanel(QWidget):
+    """The models of the servers the user added, beside the local ones; asked only when the user refreshes (or
+    first opens this room with servers saved)."""
+
+    useServerModel = Signal(str, str)
+
+    def __init__(self, book: ServerBook, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.book = book
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 8, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("<b>On your servers</b>"))
+        row.addStretch(1)
+        self.refresh_btn = QPushButton(icon("recycle"), "Refresh")
+        self.refresh_btn.setToolTip("Ask each server you added for its models")
+        self.refresh_btn.clicked.connect(self.refresh)
+        row.addWidget(self.refresh_btn)
+        v.addLayout(row)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setMinimumHeight(120)
+        self.tree.itemDoubleClicked.connect(lambda item, _c: self._use(item))
+        v.addWidget(self.tree)
+        self.use_btn = QPushButton("Use in the Writer")
+        self.use_btn.clicked.connect(lambda: self._use(self.tree.currentItem()))
+        v.addWidget(self.use_btn)
+        self._asked = False
+        book.changed.connect(self.fill)
+        book.modelsListed.connect(lambda _url, _models: self.fill())
+        self.fill()
+
+    def showEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        super().showEvent(event)
+        if not self._asked and self.book.servers():
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._asked = True
+        for server in self.book.servers():
+            self.book.list_models(server.url)
+
+    def fill(self) -> None:
+        self.tree.clear()
+        servers = self.book.servers()
+        if not servers:
+            hint = QTreeWidgetItem(["No servers yet: add one in Writer ▸ Runs on ▸ Servers…"])
+            hint.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(hint)
+        for server in servers:
+            top = QTreeWidgetItem([f"{server.name} — {server.url}"])
+            self.tree.addTopLevelItem(top)
+            error = self.book.errors.get(server.url)
+            models = self.book.models.get(server.url)
+            if error:
+                child = QTreeWidgetItem([f"unreachable: {error}"])
+                child.setFlags(Qt.ItemFlag.NoItemFlags)
+                top.addChild(child)
+            elif models is None:
+                child = QTreeWidgetItem(["(not asked yet: Refresh)"])
+                child.setFlags(Qt.ItemFlag.NoItemFlags)
+                top.addChild(child)
+            for model in models or []:
+                child = QTreeWidgetItem([model])
+                child.setData(0, Qt.ItemDataRole.UserRole, (server.url, model))
+                top.addChild(child)
+        self.tree.expandAll()
+
+    def _use(self, item: QTreeWidgetItem | None) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if data:
+            self.useServerModel.emit(*data)
+
+
 class ModelsPage(QWidget):
     useImageModel = Signal(str)
     useLora = Signal(str)
     useTextModel = Signal(str)
+    useServerModel = Signal(str, str)  # (server base URL, model id)
 
     settingsChanged = Signal(str)  # a device/memory setting's name
 
@@ -71,6 +169,7 @@ class ModelsPage(QWidget):
         *,
         device: Callable[[], DeviceInfo | None] = lambda: None,
         downloads: Downloads | None = None,
+        servers: ServerBook | None = None,
     ):
         super().__init__(parent)
         self.model = model
@@ -155,6 +254,10 @@ class ModelsPage(QWidget):
         sv.addWidget(self.default_btn)
         self.settings_box = DeviceMemorySettings(model.settings, self._setting_changed)
         sv.addWidget(self.settings_box)
+        self.servers_panel = ServerModelsPanel(servers) if servers is not None else None
+        if self.servers_panel is not None:
+            self.servers_panel.useServerModel.connect(self.useServerModel)
+            sv.addWidget(self.servers_panel)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -279,6 +382,8 @@ class ModelsPage(QWidget):
     # -- memory, family, default -------------------------------------------------------------------------------
     def memory_text(self, e) -> str:  # noqa: ANN001 - a LibraryEntry
         """The memory estimate, shown before anything is loaded."""
+        if e.kind == "text":
+            return text_memory_text(e, self.device())
         if e.kind != "checkpoint":
             return ""
         info = self.device()

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -71,6 +72,9 @@ class WriterSettings(QWidget):
         self.model_box.setEditable(False)
         self.model_box.activated.connect(lambda _: s.set("model", self.model_box.currentData() or ""))
         form.addRow("Model", self.model_box)
+        self.weights_box = bind(s, "quantize", QComboBox(), TEXT["quantize"])
+        self.weights_label = QLabel("Weights")
+        form.addRow(self.weights_label, self.weights_box)
         if book is not None:
             book.changed.connect(self._fill_engines)
             book.modelsListed.connect(self._server_models)
@@ -166,6 +170,8 @@ class WriterSettings(QWidget):
 
     def _fill_models(self) -> None:
         engine, model = self.session.value("engine"), self.session.value("model")
+        self.weights_box.setVisible(not engine)  # quantization is for models on this machine
+        self.weights_label.setVisible(not engine)
         self.model_box.blockSignals(True)
         self.model_box.clear()
         if not engine:
@@ -195,7 +201,8 @@ class WriterSettings(QWidget):
             self.session.set("model", choices[0][1] if choices else "")
             self.said.emit("Writing on this machine.")
         else:
-            self.session.set("model", "")
+            known = self.book.models.get(engine) if self.book is not None else None
+            self.session.set("model", known[0] if known else "")  # the server's first model, until it answers
             self.said.emit(f"Asking {self.engine_box.currentText()} for its models…")
             if self.book is not None:
                 self.book.list_models(engine)

@@ -23,6 +23,7 @@ class ServerBook(QObject):
         self.settings = settings
         self.keys = keys
         self.models: dict[str, list[str]] = {}  # what each server listed last
+        self.errors: dict[str, str] = {}  # why a server could not be asked, the last time
 
     def servers(self) -> list[Server]:
         return servers_of(self.settings.servers)
@@ -61,10 +62,12 @@ class ServerBook(QObject):
 
         def done(models: list[dict[str, Any]]) -> None:
             self.models[base] = [m["id"] for m in models]
+            self.errors.pop(base, None)
             self.modelsListed.emit(base, self.models[base])
 
         def failed(e: BaseException) -> None:
-            self.modelsListed.emit(base, getattr(e, "user_message", str(e)))
+            self.errors[base] = getattr(e, "user_message", str(e))
+            self.modelsListed.emit(base, self.errors[base])
 
         in_background(self, lambda: list_models(self.endpoint(base)), done, name="studio-server-models",
                       on_error=failed)  # fmt: skip

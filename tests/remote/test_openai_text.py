@@ -68,7 +68,7 @@ def test_stop_closes_the_stream_at_once_and_keeps_what_was_written(served_lm):
 def test_a_server_killed_mid_stream_gives_one_sentence_and_the_text_stays(tmp_path, tiny_lm):
     import shutil
 
-    from tests.remote.conftest import start_server
+    from tests.servers import start_server
 
     model = tmp_path / "lm"
     shutil.copytree(tiny_lm, model)
@@ -109,7 +109,7 @@ def test_a_refused_key_and_a_server_error_are_one_sentence(stand_in, status, wor
 
 
 def test_a_server_that_is_down_is_one_sentence(tmp_path):
-    from tests.remote.conftest import free_port
+    from tests.servers import free_port
 
     base = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(StudioError, match="does not answer"):

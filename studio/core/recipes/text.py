@@ -42,9 +42,13 @@ TEXT = FieldTable(
         Field("engine", str, "", "Engine", "Where the model runs: empty for this machine, or an OpenAI-compatible "
               "server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or base URL.",
               metavar="URL|NAME"),
+        Field("quantize", str, "auto", "Weights", "A local model's weights: auto (int8, then int4, only when it would "
+              "not fit in memory), none (full precision), int8 or int4 weight-only.",
+              choices=("auto", "none", "int8", "int4")),
     ),
 )  # fmt: skip
-SAMPLING = [f.name for f in TEXT.fields if f.name not in ("model", "engine")]
+MACHINE = ("model", "engine", "quantize")  # where and how it runs: the machine's, not the story's
+SAMPLING = [f.name for f in TEXT.fields if f.name not in MACHINE]
 
 
 def complete(draft: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +79,7 @@ def freeze_text(
         **{k: values[k] for k in SAMPLING if k not in ("seed", "stop")},
         model=values["model"],
         engine=values["engine"],
+        quantize=values["quantize"],
         prompt=prompt,
         stop=tuple(s for s in stop if s),
         seed=seed() if values["seed"] == RANDOM_SEED else values["seed"],

@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible server for the tests: ``transformers serve`` (transformers' "serving" extra) on
+"""Fixtures with servers for the tests: ``transformers serve`` (transformers' "serving" extra) on
 127.0.0.1, pinned to a tiny language model the tests write. And a stand-in written from OpenAI's documented error
 format, for what that server cannot be made to do (refuse a key, fail with HTTP 500) — named as such."""
 
