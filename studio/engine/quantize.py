@@ -41,6 +41,9 @@ def _weight_of(module: Any) -> torch.Tensor | None:
 class Int8Linear(torch.nn.Module):
     """y = x · (q · scale)ᵀ + b with q int8 per output channel."""
 
+    q: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, compute: torch.dtype):
         super().__init__()
         w = weight.float()
@@ -66,6 +69,9 @@ class Int8Linear(torch.nn.Module):
 
 class Int4Linear(torch.nn.Module):
     """Asymmetric int4 in groups of 32 along the input, packed for the CPU kernel (bf16 activations)."""
+
+    packed: torch.Tensor
+    scale_zero: torch.Tensor
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group: int = GROUP):
         super().__init__()
@@ -124,7 +130,8 @@ def _bytes(model: torch.nn.Module) -> int:
 def quantize_cpu(model: torch.nn.Module, mode: str, bf16: bool) -> Quantized:
     """Replace the linear layers (not the output embedding) in place. ``bf16``: the CPU has bf16 instructions."""
     before = _bytes(model)
-    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    get_output = getattr(model, "get_output_embeddings", None)
+    output = get_output() if callable(get_output) else None
     if mode == "int8" and not bf16:
         return _torchao_dynamic_int8(model, output, before)
     if not cpu_kernels()[mode]:

@@ -10,9 +10,9 @@ from studio.core.cancel import CancelToken
 from studio.core.errors import StudioError
 from studio.core.events import Loading, Note
 from studio.core.text_specs import WriteSpec
+from studio.engine.devices import Placement
 from studio.engine.quantize import cpu_kernels
 from studio.engine.text import TextEngine
-from studio.engine.devices import Placement
 
 STORYTELLER = "resources/models/storyteller"
 HELD_OUT = (
