@@ -370,6 +370,8 @@ def describe_path(path: Path, overrides: dict[str, str] | None = None) -> dict[s
                 "label": "",
                 "reason": "a folder without model_index.json or a causal-LM config.json",
             }
+    elif path.suffix.lower() == ".gguf":
+        entry, fmt = gguf_entry(path, "given"), "gguf"
     else:
         entry = _file_entry(path, "given")
         fmt = (

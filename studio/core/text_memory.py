@@ -69,22 +69,22 @@ def plan(
         if weights_bytes(params, mode, dtype_bytes) <= budget:
             return make(
                 mode,
-                f"{_gb(full)} at full precision would not fit in the {_gb(available)} free, so "
+                f"{size_text(full)} at full precision would not fit in the {size_text(available)} free, so "
                 f"{_saving(mode, params, dtype_bytes)}",
             )
     return make(
         "int4",
-        f"{_gb(full)} at full precision, {_gb(weights_bytes(params, 'int4', dtype_bytes))} even as int4: more "
-        f"than the {_gb(available)} free. Close other programs or pick a smaller model.",
+        f"{size_text(full)} at full precision, {size_text(weights_bytes(params, 'int4', dtype_bytes))} even as int4: more "
+        f"than the {size_text(available)} free. Close other programs or pick a smaller model.",
     )
 
 
 def _saving(mode: str, params: int, dtype_bytes: int) -> str:
     return (
-        f"{mode} weight-only: {_gb(weights_bytes(params, mode, dtype_bytes))} instead of "
-        f"{_gb(weights_bytes(params, 'none', dtype_bytes))}"
+        f"{mode} weight-only: {size_text(weights_bytes(params, mode, dtype_bytes))} instead of "
+        f"{size_text(weights_bytes(params, 'none', dtype_bytes))}"
     )
 
 
-def _gb(n: int) -> str:
+def size_text(n: int) -> str:
     return f"{n / GB:.1f} GB" if n >= 0.1 * GB else f"{n / 1024**2:.0f} MB"

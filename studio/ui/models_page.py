@@ -62,7 +62,7 @@ KINDS = [
 
 def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a LibraryEntry
     """A language model's weights at full precision and what "auto" would load it as on this device."""
-    from studio.core.text_memory import parameters_of, plan
+    from studio.core.text_memory import parameters_of, plan, size_text
 
     if info is None:
         return "Memory: measured once the device is known (a few seconds after start)."
@@ -74,7 +74,7 @@ def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a Lib
     where = "this machine's memory" if info.device == "cpu" else info.name
     size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.1f} M"
     if p.mode == "none":
-        return f"Memory: {size} parameters, {gb(p.full)} of weights — fits in {where}."
+        return f"Memory: {size} parameters, {size_text(p.full)} of weights — fits in {where}."
     if not p.fits:
         return f"Memory: {size} parameters — {p.reason}"
     return f"Memory: {size} parameters; {p.reason} (Writer ▸ Weights: auto)."

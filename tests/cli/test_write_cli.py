@@ -56,6 +56,7 @@ def test_write_plain_text_from_stdin_and_remembers_the_model(tiny_lm, tmp_path):
         (["--model", "/nowhere/model"], "does not exist", 2),
         (["--temperature", "9"], "Temperature must be", 2),
         (["--max-new-tokens", "0"], "Max new tokens must be", 2),
+        (["--quantize", "int3"], "invalid choice: 'int3'", 2),
     ],
 )
 def test_write_bad_input_is_one_clear_line(args, message, code, tiny_lm, tmp_path):
@@ -84,3 +85,23 @@ def test_write_uses_the_builtin_storyteller_on_a_fresh_machine(tmp_path):
     text = json.loads(r.stdout.splitlines()[-1])["text"]
     words = text.split()
     assert len(words) >= 10 and sum(w.strip(".,;:!?'\"").isalpha() for w in words) >= 0.8 * len(words)
+
+
+@pytest.mark.skipif(
+    not (BUILTIN_TEXT_DIRS[0] / "config.json").is_file(), reason="the storyteller is not shipped"
+)
+def test_write_quantized_says_how_it_ran_in_the_summary(tmp_path):
+    from studio.engine.quantize import cpu_kernels
+
+    if not cpu_kernels()["int8"]:
+        pytest.skip("this PyTorch has no int8 weight-only CPU kernel")
+    r = studio("write", "And it came to pass", "--max-new-tokens", "6", "--seed", "1", "--quantize", "int8",
+               "--logprobs", "2", "--json", home=tmp_path / "home")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert (
+        summary["quantize"] == "int8" and summary["engine"] == "local" and summary["model"] == "storyteller"
+    )
+    assert summary["tokens"] == 6 and summary["tokens_per_s"] > 0 and summary["stop_reason"] == "length"
+    assert len(summary["logprobs"]) == 6 and all(len(t["alternatives"]) == 2 for t in summary["logprobs"])
+    assert "as int8 weight-only" in r.stderr

@@ -266,3 +266,91 @@ def test_a_pipe_named_like_a_picture_never_blocks(tmp_path, capsys, kind):
     assert len(ds.skipped) == 2 and "not a regular file" in ds.skipped[0]
     assert cli.main(["models", "info", str(tmp_path / "trap.safetensors"), "--home", str(home)]) == 1
     assert "not a regular file" in capsys.readouterr().out
+
+
+def _gguf(tensors: int, entries: list[tuple[str, int, bytes]]) -> bytes:
+    out = b"GGUF" + struct.pack("<IQQ", 3, tensors, len(entries))
+    for key, kind, value in entries:
+        out += struct.pack("<Q", len(key)) + key.encode() + struct.pack("<I", kind) + value
+    return out
+
+
+def _gstr(s: str) -> bytes:
+    return struct.pack("<Q", len(s.encode())) + s.encode()
+
+
+GGUF_ENTRIES = [
+    ("general.architecture", 8, _gstr("llama")),
+    ("general.name", 8, _gstr("tiny")),
+    ("general.file_type", 4, struct.pack("<I", 15)),
+    ("llama.context_length", 4, struct.pack("<I", 4096)),
+    ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + _gstr("a") + _gstr("b") + _gstr("c")),
+    ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 3) + struct.pack("<3f", 0.0, -1.0, -2.0)),
+]
+
+
+def test_gguf_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
+    from studio.core.model_library import describe_path, scan_library
+
+    rng = random.Random(5)
+    n = scale(400, 10_000)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    path = folder / "case.gguf"
+    good = _gguf(291, GGUF_ENTRIES)
+    path.write_bytes(good)
+    assert describe_path(path)["kind"] == "text"
+    budget = Budget()
+    damaged = 0
+    try:
+        for i in range(n):
+            data = mutate_bytes(good, rng)
+            if rng.random() < 0.2:  # absurd counts and lengths where the parser reads them
+                at = rng.choice([8, 16, 24, 32])
+                data = data[:at] + struct.pack("<Q", rng.choice([2**63, 2**40, 10**6])) + data[at + 8 :]
+            path.write_bytes(data)
+            with budget:
+                info = describe_path(path)
+                damaged += bool(info["damaged"])
+            if i % 50 == 0:
+                (folder / f"kept-{i}.gguf").write_bytes(data)
+        entries = scan_library(folder, hf_cache=tmp_path / "no-cache")
+    finally:
+        budget.close()
+    assert len([e for e in entries if e.source == "models folder"]) == len(list(folder.glob("*.gguf")))
+    report("GGUF header fuzz", cases=n, crashes=0, refused_as_damaged=damaged,
+           worst_s=round(budget.worst_s, 3), worst_mb=round(budget.worst_bytes / 2**20, 1))  # fmt: skip
+    assert budget.worst_s < LIMIT_S and budget.worst_bytes < LIMIT_BYTES
+
+
+def test_story_state_files_of_any_shape_open_the_story(tmp_path):
+    from studio.core.story_state import StoryState, read_state, state_path, write_state
+    from studio.core.story_tree import StoryTree
+    from studio.core.text_specs import TokenProb
+
+    doc = tmp_path / "story.md"
+    doc.write_text("Once upon a time there was a fox.")
+    tree = StoryTree()
+    a = tree.add(
+        doc.read_text(), 33, "", " It ran.", "continue", probs=(TokenProb(" It", -0.2, ((" It", -0.2),)),)
+    )
+    tree.add(doc.read_text(), 33, "", " It hid.", "retry", parent=a.parent)
+    write_state(doc, StoryState({"memory": "m", "lorebook": [{"keys": "fox", "text": "t"}]}, tree))
+    good = json.loads(state_path(doc).read_text())
+    rng = random.Random(9)
+    n = scale(300, 10_000)
+    problems = 0
+    for _ in range(n):
+        if rng.random() < 0.8:
+            state_path(doc).write_text(json.dumps(mutate_json(good, rng)))
+        else:
+            state_path(doc).write_bytes(mutate_bytes(json.dumps(good).encode(), rng))
+        state, problem = read_state(doc)
+        problems += bool(problem)
+        if state is not None:
+            for node in list(state.tree.nodes)[
+                :3
+            ]:  # every branch can be tried on the text: a result or a sentence
+                state.tree.place(doc.read_text(), node)
+            state.tree.siblings(state.tree.active)
+    report("story state fuzz", cases=n, crashes=0, unreadable=problems)

@@ -4,7 +4,9 @@ switching documents and restarting; token probabilities show and branch."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from studio.core.story_state import state_path
@@ -109,3 +111,49 @@ def test_token_probabilities_colour_the_text_and_an_alternative_starts_a_branch(
     node = page.doc.current
     assert node.kind == "token" and node.text == kept and len(page.doc.alternatives) == 2
     assert node.probs[index].text == other and node.probs[0] == result.probs[0]
+
+
+def test_export_with_the_story_state_carries_it_to_another_studio(qtbot, studio, tiny_lm, tmp_path):
+    from studio.core.story_state import read_state
+
+    page = writer(studio, tiny_lm, max_new_tokens=4)
+    page.memory_edit.setPlainText("Exported memory.")
+    type_story(qtbot, page, "A tale")
+    generate(qtbot, page)
+    plain_copy = page.export_to(tmp_path / "plain.md")
+    assert plain_copy.exists() and not (tmp_path / "plain.md.studio.json").exists()
+    out = page.export_to(tmp_path / "tale.md", with_state=True)
+    assert "with its settings and branches in tale.md.studio.json" in page.status.text()
+    state, problem = read_state(out)  # a Studio opening tale.md finds its state beside it
+    assert problem == "" and state.settings["memory"] == "Exported memory." and len(state.tree.nodes) == 1
+
+
+def test_the_models_room_tells_a_text_models_memory_and_lists_gguf_files(qtbot, studio, tmp_path):
+    import shutil
+
+    from studio.core.memory_plan import GB, DeviceInfo
+    from studio.ui.models_page import text_memory_text
+    from tests.tiny_models import save_tiny_gguf, save_tiny_lm
+
+    models = studio.runtime.paths.models_dir
+    folder = save_tiny_lm(models / "lm", context=1024)
+    pytest.importorskip("gguf")
+    save_tiny_gguf(folder, models / "tiny.gguf")
+    shutil.rmtree(folder)
+    library = studio.window.models_page.model
+    library.rescan()
+    qtbot.waitUntil(lambda: any(e.path.name == "tiny.gguf" for e in library.entries), timeout=30_000)
+    entry = next(e for e in library.entries if e.path.name == "tiny.gguf")
+    assert entry.kind == "text" and "GGUF language model (gpt2, F32)" in entry.label
+
+    from studio.core.model_library import LibraryEntry
+
+    storyteller = LibraryEntry(Path("resources/models/storyteller"), "storyteller", "x", "text")
+    roomy = DeviceInfo("cpu", "CPU", 16 * GB, 8 * GB, "float32")
+    assert text_memory_text(storyteller, roomy) == (
+        "Memory: 4.3 M parameters, 16 MB of weights — fits in this machine's memory."
+    )
+    tight = DeviceInfo("cpu", "CPU", 16 * GB, int((0.5 * GB + 10 * 2**20) / 0.85), "float32")
+    assert "would not fit" in text_memory_text(storyteller, tight) and "int8 weight-only" in text_memory_text(
+        storyteller, tight
+    )
