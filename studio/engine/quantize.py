@@ -104,6 +104,18 @@ class Int4Linear(torch.nn.Module):
         return y.reshape(*shape[:-1], self.out_features)
 
 
+def release_freed_memory() -> None:
+    """Hand the memory of the replaced full-precision weights back to the system (glibc keeps freed blocks in
+    its arenas otherwise: measured here, 1.3 GB resident for 0.4 GB of int8 model)."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): nothing to do
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def cpu_kernels() -> dict[str, bool]:
     return {
         "int8": hasattr(torch, "_weight_int8pack_mm"),
@@ -122,41 +134,72 @@ def can_quantize(device: str) -> bool:
     return device == "cpu" and any(cpu_kernels().values())
 
 
-def _bytes(model: torch.nn.Module) -> int:
+def _tensor_bytes(t: torch.Tensor) -> int:
+    """What a tensor holds in memory: a quantized tensor subclass (torchao's) by its inner tensors."""
+    flatten = getattr(type(t), "__tensor_flatten__", None)
+    if flatten is not None:
+        names, _ = t.__tensor_flatten__()  # type: ignore[attr-defined]
+        return sum(_tensor_bytes(getattr(t, n)) for n in names)
+    return t.numel() * t.element_size()
+
+
+def model_bytes(model: torch.nn.Module) -> int:
     tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}
-    return sum(t.numel() * t.element_size() for t in tensors.values())
+    return sum(_tensor_bytes(t) for t in tensors.values())
 
 
 def quantize_cpu(model: torch.nn.Module, mode: str, bf16: bool) -> Quantized:
     """Replace the linear layers (not the output embedding) in place. ``bf16``: the CPU has bf16 instructions."""
-    before = _bytes(model)
+    before = model_bytes(model)
     get_output = getattr(model, "get_output_embeddings", None)
     output = get_output() if callable(get_output) else None
     if mode == "int8" and not bf16:
-        return _torchao_dynamic_int8(model, output, before)
+        try:
+            return _torchao_dynamic_int8(model, output, before)
+        except (
+            ImportError
+        ):  # torchao not installed: the packed kernel with fp32 activations (slower, same memory)
+            pass
     if not cpu_kernels()[mode]:
         raise RuntimeError(f"this PyTorch ({torch.__version__}) has no {mode} weight-only CPU kernel")
     compute = torch.bfloat16 if bf16 else torch.float32
     done = skipped = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            weight = _weight_of(child)
-            if weight is None or child is output:
-                continue
-            n, k = weight.shape
-            if mode == "int4" and (k % GROUP or n % 8):
-                skipped += 1
-                continue
-            bias = getattr(child, "bias", None)
-            layer = Int8Linear(weight, bias, compute) if mode == "int8" else Int4Linear(weight, bias)
-            setattr(parent, name, layer)
-            done += 1
-    return Quantized(mode, done, skipped, before, _bytes(model))
+    # names, not modules: a list of the modules would keep every replaced layer's weights alive to the end
+    names = [n for n, m in model.named_modules() if _weight_of(m) is not None and m is not output]
+    for qualified in names:
+        parent_name, _, name = qualified.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        weight = _weight_of(getattr(parent, name))
+        assert weight is not None
+        n, k = weight.shape
+        if mode == "int4" and (k % GROUP or n % 8):
+            skipped += 1
+            continue
+        bias = getattr(getattr(parent, name), "bias", None)
+        layer = Int8Linear(weight, bias, compute) if mode == "int8" else Int4Linear(weight, bias)
+        del weight, bias
+        setattr(parent, name, layer)  # the old layer (and its full-precision weight) goes now
+        done += 1
+    release_freed_memory()
+    return Quantized(mode, done, skipped, before, model_bytes(model))
 
 
 def _torchao_dynamic_int8(model: torch.nn.Module, output: Any, before: int) -> Quantized:
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
+    for qualified in [n for n, m in model.named_modules() if type(m).__name__ == "Conv1D"]:
+        parent_name, _, name = qualified.rpartition(".")
+        parent, conv = model.get_submodule(parent_name), model.get_submodule(qualified)
+        weight = _weight_of(conv)
+        assert weight is not None
+        linear = torch.nn.Linear(
+            weight.shape[1], weight.shape[0], bias=conv.bias is not None, dtype=weight.dtype
+        )
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            if isinstance(conv.bias, torch.Tensor):
+                linear.bias.copy_(conv.bias)
+        setattr(parent, name, linear)  # GPT-2's Conv1D as the Linear torchao quantizes
     count = [0]
 
     def wanted(module: torch.nn.Module, _fqn: str) -> bool:
@@ -165,7 +208,7 @@ def _torchao_dynamic_int8(model: torch.nn.Module, output: Any, before: int) -> Q
         return ok
 
     quantize_(model, Int8DynamicActivationInt8WeightConfig(), filter_fn=wanted)
-    return Quantized("int8", count[0], 0, before, _bytes(model))
+    return Quantized("int8", count[0], 0, before, model_bytes(model))
 
 
 def bnb_config(mode: str, compute: torch.dtype) -> Any:

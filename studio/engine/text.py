@@ -181,7 +181,7 @@ class TextEngine:
         from studio.core.memory_plan import system_memory
         from studio.core.text_memory import parameters_of, plan
         from studio.engine.precision import cpu_caps
-        from studio.engine.quantize import bnb_config, can_quantize, quantize_cpu
+        from studio.engine.quantize import bnb_config, can_quantize, model_bytes, quantize_cpu
 
         path = resolve_text_model(model)
         placement = self._placement()
@@ -250,10 +250,7 @@ class TextEngine:
                     f"{_mb(done.bytes_after)} of weights instead of {_mb(q.full)} at full precision."
                 )
             )
-        weights = sum(
-            t.numel() * t.element_size()
-            for t in {id(t): t for t in (*lm.parameters(), *lm.buffers())}.values()
-        )
+        weights = model_bytes(lm)
         self._loaded = LoadedText(str(path), placement, lm, tok, quantize, q.mode, weights)
         return self._loaded
 

@@ -96,3 +96,27 @@ def test_a_file_named_gguf_that_is_not_one_is_refused_clearly(tmp_path):
     fake.write_bytes(b"PK\x03\x04 not a gguf")
     with pytest.raises(StudioError, match="not a GGUF file"):
         engine().load(str(fake), lambda e: None)
+
+
+@needs
+@pytest.mark.parametrize("torchao", [True, False])
+def test_int8_on_a_cpu_without_bf16_keeps_the_predictions(torchao, monkeypatch):
+    """The path of CPUs without bf16 instructions (forced here): torchao's dynamic int8, or without torchao the
+    packed kernel with fp32 activations."""
+    import builtins
+
+    from studio.engine import quantize
+
+    if torchao:
+        pytest.importorskip("torchao")
+    else:
+        real_import = builtins.__import__
+        monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                            if name.startswith("torchao") else real_import(name, *a, **k))  # fmt: skip
+    full = engine().load(STORYTELLER, lambda e: None, "none")
+    ref, ids = next_token_logprobs(full)
+    other = engine().load(STORYTELLER, lambda e: None, "none")
+    done = quantize.quantize_cpu(other.model, "int8", bf16=False)
+    got, _ = next_token_logprobs(other)
+    assert done.layers == 16 and done.bytes_after < done.bytes_before * 0.5
+    assert (ref.argmax(-1) == got.argmax(-1)).float().mean().item() >= 0.95
