@@ -53,6 +53,9 @@ def configure(widget: QWidget, field: Field) -> None:
             widget.setRange(int(lo), int(hi))
         if field.step:
             widget.setSingleStep(int(field.step))
+    if isinstance(widget, QComboBox) and field.choices and widget.count() == 0:
+        for choice in field.choices:
+            widget.addItem(choice, choice)
     if isinstance(widget, QAbstractSpinBox | QSpinBox | QDoubleSpinBox):
         if field.unit and hasattr(widget, "setSuffix"):
             widget.setSuffix(f" {field.unit}")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -37,8 +38,10 @@ LORE_BUDGET = Field("lore_budget", int, 512, "Lorebook budget", "At most this ma
                     "(higher priority first); 0: no limit.", 0, 100_000)  # fmt: skip
 SAMPLING_SPINS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
                   "no_repeat_ngram_size", "seed", "logprobs")  # fmt: skip
-LORE_COLUMNS = ("Keys", "Entry", "Match", "Case", "Priority")
+LORE_COLUMNS = ("Keys", "Entry", "Match", "Aa", "Prio")
 THIS_MACHINE = "This machine"
+WEIGHTS = (("Auto: int8/int4 if it does not fit", "auto"), ("Full precision", "none"),
+           ("int8 weight-only", "int8"), ("int4 weight-only", "int4"))  # fmt: skip
 
 
 class WriterSettings(QWidget):
@@ -72,7 +75,10 @@ class WriterSettings(QWidget):
         self.model_box.setEditable(False)
         self.model_box.activated.connect(lambda _: s.set("model", self.model_box.currentData() or ""))
         form.addRow("Model", self.model_box)
-        self.weights_box = bind(s, "quantize", QComboBox(), TEXT["quantize"])
+        weights = QComboBox()
+        for label, value in WEIGHTS:
+            weights.addItem(label, value)
+        self.weights_box = bind(s, "quantize", weights, TEXT["quantize"])
         self.weights_label = QLabel("Weights")
         form.addRow(self.weights_label, self.weights_box)
         if book is not None:
@@ -121,6 +127,9 @@ class WriterSettings(QWidget):
             "word, or as a regular expression; higher priority first, within the Lorebook budget"
         )
         self.lore.setMinimumHeight(130)
+        # never wider than the pane: the Entry column gives way (its text is in the tooltip)
+        self.lore.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.lore.setMinimumWidth(240)
         self.lore.itemChanged.connect(lambda _: self._lore_changed())
         lore_buttons = QHBoxLayout()
         add = QPushButton(icon("plus"), "Entry")
@@ -130,10 +139,14 @@ class WriterSettings(QWidget):
         lore_buttons.addWidget(add)
         lore_buttons.addWidget(remove)
         lore_buttons.addStretch(1)
-        form.addRow("Lorebook", self.lore)
-        form.addRow("", lore_buttons)
+        form.addRow(QLabel("Lorebook"))
+        form.addRow(self.lore)  # the whole width: five columns
+        form.addRow(lore_buttons)
         spin("lore_budget", LORE_BUDGET)
         self._fill_lore()
+        for box in (self.engine_box, self.model_box, self.weights_box, self.preset_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)  # long model names do not widen the pane
         s.changed.connect(self._follow)
 
     def _text_edit(self, name: str, tip: str, height: int = 0) -> QPlainTextEdit:
@@ -269,7 +282,9 @@ class WriterSettings(QWidget):
         r = self.lore.rowCount()
         self.lore.insertRow(r)
         self.lore.setItem(r, 0, QTableWidgetItem(", ".join(entry.keys)))
-        self.lore.setItem(r, 1, QTableWidgetItem(entry.text))
+        text = QTableWidgetItem(entry.text)
+        text.setToolTip(entry.text[:1000])
+        self.lore.setItem(r, 1, text)
         match = QComboBox()
         match.addItem("Words", "words")
         match.addItem("Regex", "regex")
@@ -282,15 +297,15 @@ class WriterSettings(QWidget):
             Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         )
         case.setCheckState(Qt.CheckState.Checked if entry.case else Qt.CheckState.Unchecked)
-        case.setToolTip("Match the keys' upper and lower case exactly")
+        case.setToolTip("Case: match the keys' upper and lower case exactly")
         self.lore.setItem(r, 3, case)
         priority = QSpinBox()
         priority.setRange(-1000, 1000)
         priority.setValue(entry.priority)
-        priority.setToolTip("Higher first when the Lorebook budget is short")
+        priority.setToolTip("Priority: higher first when the Lorebook budget is short")
         priority.valueChanged.connect(lambda _: self._lore_changed())
         self.lore.setCellWidget(r, 4, priority)
-        for column, width in ((0, 90), (2, 74), (3, 44), (4, 64)):
+        for column, width in ((0, 90), (2, 72), (3, 30), (4, 58)):
             self.lore.setColumnWidth(column, width)
 
     def _add_lore_row(self, keys: str, text: str) -> None:
