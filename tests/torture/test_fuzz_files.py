@@ -9,6 +9,7 @@ import random
 import struct
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -167,36 +168,47 @@ HEADERS = [
 ]  # fmt: skip
 
 
-def test_safetensors_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
+def _fuzz_model_files(
+    tmp_path: Path, suffix: str, case: Callable[[random.Random], bytes], seed: int, title: str
+):
+    """Write ``case`` after ``case`` as one model file and describe it (each within the time and memory budget);
+    keep every 50th in a folder that is then scanned: every file is a row, damaged or not, and the scan never
+    stops."""
     from studio.core.model_library import describe_path, scan_library
 
-    rng = random.Random(2)
+    rng = random.Random(seed)
     n = scale(400, 10_000)
     folder = tmp_path / "models"
     folder.mkdir()
-    path = folder / "case.safetensors"
+    path = folder / f"case{suffix}"
     budget = Budget()
     damaged = 0
     try:
         for i in range(n):
-            header = rng.choice(HEADERS)
-            if rng.random() < 0.8:
-                data = _safetensors(mutate_json(header, rng))
-            else:
-                data = mutate_bytes(_safetensors(header), rng)
+            data = case(rng)
             path.write_bytes(data)
             with budget:
                 info = describe_path(path)
                 damaged += bool(info["damaged"])
-            if i % 50 == 0:  # a folder full of them: the scan lists each (as damaged or not), never stops
-                (folder / f"kept-{i}.safetensors").write_bytes(data)
+            if i % 50 == 0:
+                (folder / f"kept-{i}{suffix}").write_bytes(data)
         entries = scan_library(folder, hf_cache=tmp_path / "no-cache")
     finally:
         budget.close()
-    assert len([e for e in entries if e.source == "models folder"]) == len(list(folder.glob("*.safetensors")))
-    report("safetensors header fuzz", cases=n, crashes=0, refused_as_damaged=damaged,
-           worst_s=round(budget.worst_s, 3), worst_mb=round(budget.worst_bytes / 2**20, 1))  # fmt: skip
+    assert len([e for e in entries if e.source == "models folder"]) == len(list(folder.glob(f"*{suffix}")))
+    report(title, cases=n, crashes=0, refused_as_damaged=damaged, worst_s=round(budget.worst_s, 3),
+           worst_mb=round(budget.worst_bytes / 2**20, 1))  # fmt: skip
     assert budget.worst_s < LIMIT_S and budget.worst_bytes < LIMIT_BYTES
+
+
+def test_safetensors_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
+    def case(rng: random.Random) -> bytes:
+        header = rng.choice(HEADERS)
+        if rng.random() < 0.8:
+            return _safetensors(mutate_json(header, rng))
+        return mutate_bytes(_safetensors(header), rng)
+
+    _fuzz_model_files(tmp_path, ".safetensors", case, 2, "safetensors header fuzz")
 
 
 def test_settings_and_queue_files_of_any_shape_start_studio(tmp_path):
@@ -290,37 +302,20 @@ GGUF_ENTRIES = [
 
 
 def test_gguf_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
-    from studio.core.model_library import describe_path, scan_library
+    from studio.core.model_library import describe_path
 
-    rng = random.Random(5)
-    n = scale(400, 10_000)
-    folder = tmp_path / "models"
-    folder.mkdir()
-    path = folder / "case.gguf"
     good = _gguf(291, GGUF_ENTRIES)
-    path.write_bytes(good)
-    assert describe_path(path)["kind"] == "text"
-    budget = Budget()
-    damaged = 0
-    try:
-        for i in range(n):
-            data = mutate_bytes(good, rng)
-            if rng.random() < 0.2:  # absurd counts and lengths where the parser reads them
-                at = rng.choice([8, 16, 24, 32])
-                data = data[:at] + struct.pack("<Q", rng.choice([2**63, 2**40, 10**6])) + data[at + 8 :]
-            path.write_bytes(data)
-            with budget:
-                info = describe_path(path)
-                damaged += bool(info["damaged"])
-            if i % 50 == 0:
-                (folder / f"kept-{i}.gguf").write_bytes(data)
-        entries = scan_library(folder, hf_cache=tmp_path / "no-cache")
-    finally:
-        budget.close()
-    assert len([e for e in entries if e.source == "models folder"]) == len(list(folder.glob("*.gguf")))
-    report("GGUF header fuzz", cases=n, crashes=0, refused_as_damaged=damaged,
-           worst_s=round(budget.worst_s, 3), worst_mb=round(budget.worst_bytes / 2**20, 1))  # fmt: skip
-    assert budget.worst_s < LIMIT_S and budget.worst_bytes < LIMIT_BYTES
+    (tmp_path / "good.gguf").write_bytes(good)
+    assert describe_path(tmp_path / "good.gguf")["kind"] == "text"
+
+    def case(rng: random.Random) -> bytes:
+        data = mutate_bytes(good, rng)
+        if rng.random() < 0.2:  # absurd counts and lengths where the parser reads them
+            at = rng.choice([8, 16, 24, 32])
+            data = data[:at] + struct.pack("<Q", rng.choice([2**63, 2**40, 10**6])) + data[at + 8 :]
+        return data
+
+    _fuzz_model_files(tmp_path, ".gguf", case, 5, "GGUF header fuzz")
 
 
 def test_story_state_files_of_any_shape_open_the_story(tmp_path):
