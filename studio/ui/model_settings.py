@@ -64,6 +64,8 @@ class DeviceMemorySettings(QGroupBox):
         self.boxes: dict[str, QComboBox] = {}
         for name, label, choices, tip in FIELDS:
             box = QComboBox()
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)  # long choices do not widen the pane (the tooltip has them)
             for text, value in choices:
                 box.addItem(text, value)
             box.setCurrentIndex(max(0, box.findData(getattr(settings, name))))

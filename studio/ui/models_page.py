@@ -64,8 +64,11 @@ def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a Lib
     """A language model's weights at full precision and what "auto" would load it as on this device."""
     from studio.core.text_memory import parameters_of, plan, size_text
 
-    if info is None:
-        return "Memory: measured once the device is known (a few seconds after start)."
+    if info is None:  # the device is not measured yet: this machine's memory
+        from studio.core.memory_plan import system_memory
+
+        total, free = system_memory()
+        info = DeviceInfo("cpu", "CPU", total, free, "float32")
     params = parameters_of(e.path) if e.path.is_dir() else 0
     if not params:
         return ""
@@ -104,7 +107,7 @@ class ServerModelsPanel(QWidget):
         self.tree.setMinimumHeight(120)
         self.tree.itemDoubleClicked.connect(lambda item, _c: self._use(item))
         v.addWidget(self.tree)
-        self.use_btn = QPushButton("Use in the Writer")
+        self.use_btn = QPushButton("Write with this server model")
         self.use_btn.clicked.connect(lambda: self._use(self.tree.currentItem()))
         v.addWidget(self.use_btn)
         self._asked = False
@@ -136,6 +139,7 @@ class ServerModelsPanel(QWidget):
             models = self.book.models.get(server.url)
             if error:
                 child = QTreeWidgetItem([f"unreachable: {error}"])
+                child.setToolTip(0, error)
                 child.setFlags(Qt.ItemFlag.NoItemFlags)
                 top.addChild(child)
             elif models is None:
@@ -261,6 +265,7 @@ class ModelsPage(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(side)
         split.addWidget(scroll)
         split.setSizes([800, 420])
