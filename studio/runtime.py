@@ -18,7 +18,7 @@ from studio.core.memory_plan import DeviceInfo
 from studio.core.model_library import find_tiny_vae
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.settings import Settings, load_settings, save_settings
-from studio.core.specs import GenerateSpec
+from studio.core.specs import GenerateSpec, UpscaleSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
 from studio.core.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
@@ -164,6 +164,7 @@ def build_runtime(
         lambda e: holder[0].publish(e) if holder else None,
         {
             GenerateSpec: engine.generate,
+            UpscaleSpec: engine.upscale,
             WriteSpec: write,
             ContextSpec: preview,
             TrainSpec: trainer,

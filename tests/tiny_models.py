@@ -416,3 +416,32 @@ def save_tiny_gguf(gpt2_folder: Path, out: Path) -> Path:
     w.write_tensors_to_file()
     w.close()
     return out
+
+
+def save_tiny_upscaler(path: Path, scale: int = 2, seed: int = 0) -> Path:
+    """A tiny Real-ESRGAN compact net (SRVGGNetCompact, 8 features, 2 convolutions; random weights) as
+    .safetensors — an upscaler spandrel recognises from its keys."""
+    import torch
+    from safetensors.torch import save_file
+
+    from studio.engine.upscale import _import_spandrel
+
+    _import_spandrel()
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(seed)
+    net = Compact(num_feat=8, num_conv=2, upscale=scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    return path
+
+
+def spandrel_installed() -> bool:
+    from studio.core.errors import StudioError
+    from studio.engine.upscale import _import_spandrel
+
+    try:
+        _import_spandrel()
+    except StudioError:
+        return False
+    return True

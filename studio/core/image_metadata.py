@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -45,6 +46,9 @@ class RenderInfo:
     model_hash: str = ""
     lora_hashes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    postprocess: tuple[
+        tuple[str, str], ...
+    ] = ()  # AUTOMATIC1111's extras: ("Postprocess upscale by", "2"), …
 
 
 def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
@@ -63,15 +67,27 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Size", f"{spec.width}x{spec.height}"),
         ("Model hash", info.model_hash or None),
         ("Model", spec.model_name),
-        ("Denoising strength", float(spec.strength) if spec.init_image else None),
+        (
+            "Denoising strength",
+            float(spec.strength) if spec.init_image else float(spec.hires_denoise) if spec.hires else None,
+        ),
         ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
         ("Mask blur", spec.mask_blur if spec.mask else None),
         ("VAE", "taesd" if spec.fast_decode else None),
+        ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
+        ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
+        ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),
         ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
+        *info.postprocess,
         ("RNG", "CPU"),
         ("Version", f"Studio {__version__}"),
     ]
     return build_parameters(prompt, spec.negative_prompt, params)
+
+
+def upscaler_name(value: str) -> str:
+    """How AUTOMATIC1111 names an upscaler: "Latent", "Lanczos", or the model file's name."""
+    return value if "/" not in value and "\\" not in value else Path(value).stem
 
 
 def studio_record(spec: GenerateSpec, info: RenderInfo) -> dict[str, Any]:
@@ -85,6 +101,7 @@ def studio_record(spec: GenerateSpec, info: RenderInfo) -> dict[str, Any]:
         "model_hash": info.model_hash,
         "lora_hashes": info.lora_hashes,
         "versions": {"studio": __version__, **info.versions},
+        **({"postprocess": dict(info.postprocess)} if info.postprocess else {}),
     }
 
 
@@ -97,7 +114,12 @@ def png_info(spec: GenerateSpec, info: RenderInfo) -> PngInfo:
 
 
 def read_studio_record(image: Image.Image) -> dict[str, Any] | None:
-    raw = image.info.get(STUDIO_CHUNK)
+    return record_from_info(image.info)
+
+
+def record_from_info(info: dict[Any, Any]) -> dict[str, Any] | None:
+    """The ``studio`` chunk of a picture's text chunks (PIL's ``info``), or None."""
+    raw = info.get(STUDIO_CHUNK)
     if not raw:
         return None
     try:

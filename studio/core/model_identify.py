@@ -23,7 +23,7 @@ _CONTEXT_FAMILY = {768: "sd1", 1024: "sd2", 2048: "sdxl", 1280: "sdxl-refiner"}
 
 @dataclass(frozen=True)
 class Identity:
-    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "unknown"
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "upscaler" | "unknown"
     family: str = ""  # "sd1" | "sd2" | "sdxl" | "sdxl-refiner" | "sd3" | "flux" | "sd-vae" | ""
     variant: str = ""  # "inpaint", "v-prediction", …
     key_style: str = ""  # LoRAs: "kohya" | "diffusers" | "peft"
@@ -36,9 +36,13 @@ class Identity:
         parts = [
             fam,
             self.variant,
-            {"checkpoint": "checkpoint", "lora": "LoRA", "embedding": "embedding", "vae": "VAE"}.get(
-                self.kind, "unknown"
-            ),
+            {
+                "checkpoint": "checkpoint",
+                "lora": "LoRA",
+                "embedding": "embedding",
+                "vae": "VAE",
+                "upscaler": "upscaler",
+            }.get(self.kind, "unknown"),
         ]
         if self.key_style:
             parts.append(f"({self.key_style} keys)")
@@ -90,10 +94,35 @@ def identify(header: dict[str, Any]) -> Identity:
             reason="A diffusers UNet component on its own: open the pipeline folder it belongs "
             "to (the one with model_index.json).",
         )
+    if (arch := upscaler_architecture(names)) is not None:
+        return Identity("upscaler", variant=arch, details={"architecture": arch},
+                        reason="its scale is read when it is loaded (spandrel)")  # fmt: skip
     sample = ", ".join(names[:3])
     return Identity(
         "unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample})."
     )
+
+
+def upscaler_architecture(names: list[str]) -> str | None:
+    """The super-resolution architecture a file's tensor names suggest (ESRGAN old and new layouts,
+    Real-ESRGAN's compact net, SwinIR/HAT/DAT-style transformers), or None. spandrel decides when loading."""
+    keys = set(names)
+    if "model.0.weight" in keys and any(".RDB1." in n for n in names):
+        return "ESRGAN"
+    if "conv_first.weight" in keys and any(n.startswith("body.") and ".rdb1." in n for n in names):
+        return "ESRGAN (RRDBNet)"
+    if names and all(n.startswith("body.") and n.count(".") == 2 for n in names) and "body.0.weight" in keys:
+        return "Real-ESRGAN compact"
+    if (
+        "conv_first.weight" in keys
+        and any(n.startswith("layers.0.") for n in names)
+        and (
+            "conv_last.weight" in keys
+            or any(n.startswith(("upsample.", "conv_before_upsample.")) for n in names)
+        )
+    ):
+        return "SwinIR-style transformer (SwinIR, HAT, DAT, …)"
+    return None
 
 
 def _checkpoint(header: dict[str, Any], names: list[str], meta: dict[str, Any]) -> Identity:

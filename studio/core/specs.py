@@ -59,6 +59,11 @@ class GenerateSpec:
     mask_blur: int = 4
     parent_image: str | None = None
     fast_decode: bool = False  # the final decode with the tiny autoencoder (TAESD)
+    # hires fix (AUTOMATIC1111's): generate, upscale by hires_scale, then an img2img pass (1.0: off)
+    hires_scale: float = 1.0
+    hires_steps: int = 0  # 0: as many as the first pass
+    hires_denoise: float = 0.5
+    hires_upscaler: str = "Latent"  # "Latent", "Lanczos", or an upscaler model's path
     spec_version: int = field(default=SPEC_VERSION)
 
     @property
@@ -68,6 +73,19 @@ class GenerateSpec:
         if self.init_image:
             return "img2img"
         return "txt2img"
+
+    @property
+    def hires(self) -> bool:
+        return self.hires_scale > 1.0 and self.mode == "txt2img"
+
+    @property
+    def hires_size(self) -> tuple[int, int]:
+        """The final size with hires fix (rounded down to a multiple of 8, as AUTOMATIC1111 does)."""
+        return (int(self.width * self.hires_scale) // 8 * 8, int(self.height * self.hires_scale) // 8 * 8)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.hires_size if self.hires else (self.width, self.height)
 
     @property
     def image_count(self) -> int:
@@ -101,6 +119,25 @@ class GenerateSpec:
         if not isinstance(data, dict):
             raise ShapeError("a recipe must be a JSON object")
         return from_dict(cls, migrate_spec(dict(data)))
+
+
+@dataclass(frozen=True)
+class UpscaleSpec:
+    """Upscale a picture (a gallery image or any file) into a new image beside the gallery's others."""
+
+    kind: ClassVar[JobKind] = JobKind.UPSCALE
+
+    image: str
+    scale: float = 2.0
+    upscaler: str = "Lanczos"  # "Lanczos" or an upscaler model's path
+    tile: int = 256  # input pixels per tile side for a model (memory stays bounded)
+
+    @property
+    def upscaler_name(self) -> str:
+        return Path(self.upscaler).stem if ("/" in self.upscaler or "\\" in self.upscaler) else self.upscaler
+
+
+MAX_UPSCALED = 16384  # pixels per side of an upscaled picture
 
 
 def migrate_spec(d: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
 from studio.core.settings import LoadOptions
-from studio.core.specs import GenerateSpec, check
+from studio.core.specs import GenerateSpec, UpscaleSpec, check
 from studio.engine.devices import Placement, choose_placement
 from studio.engine.pipelines import (
     LoadedModel,
@@ -28,6 +28,7 @@ from studio.engine.pipelines import (
 )
 from studio.engine.preview import latents_to_preview
 from studio.engine.prompt_encoding import encode
+from studio.engine.upscale import ModelUpscaler
 
 Emit = Callable[[Event], None]
 
@@ -79,9 +80,12 @@ class ImageEngine:
         self.store = store
         self._tiny_vae = tiny_vae
         self.hashes = hashes
-        self.cache = PipelineCache(placement or choose_placement, make_room, options)
+        self._placement = placement or choose_placement
+        self.cache = PipelineCache(self._placement, make_room, options)
+        self._options = options
         self._preview_interval = preview_interval
         self.prompts = PromptCache()
+        self._upscaler: ModelUpscaler | None = None  # the last upscaler model used (kept: batches reuse it)
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         check(spec)
@@ -138,26 +142,25 @@ class ImageEngine:
             )
         saved: list[SavedImage] = []
         interval = self._preview_interval()
+        hires_steps = max(1, int((spec.hires_steps or spec.steps) * spec.hires_denoise)) if spec.hires else 0
         for batch in range(spec.batch_count):
             first = batch * spec.batch_size
             seeds = [spec.seed_for(first + i) for i in range(spec.batch_size)]
             started = time.perf_counter()
-            state = {"last_preview": 0.0}
+            # one progress bar over both passes of a hires fix
+            state: dict[str, Any] = {"last_preview": 0.0, "done": 0, "size": size}
 
             def on_step(
                 p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state
             ) -> dict:
                 cancel.raise_if_cancelled()
-                total = p.num_timesteps
-                emit(Progress(step=step + 1, total=total, item=first, items=spec.image_count))
+                total = state["done"] + p.num_timesteps + (0 if state["done"] else hires_steps)
+                emit(Progress(step=state["done"] + step + 1, total=total, item=first, items=spec.image_count))
                 now = time.monotonic()
-                if step + 1 < total and now - state["last_preview"] >= interval:
+                if state["done"] + step + 1 < total and now - state["last_preview"] >= interval:
                     state["last_preview"] = now
-                    emit(
-                        Preview(
-                            image=preview_of(model, p, kw["latents"], size, tiny), step=step + 1, item=first
-                        )
-                    )
+                    picture = preview_of(model, p, kw["latents"], state["size"], tiny)
+                    emit(Preview(image=picture, step=state["done"] + step + 1, item=first))
                 return kw
 
             shape = (spec.width, spec.height, spec.batch_size)
@@ -173,6 +176,10 @@ class ImageEngine:
                 **call,
             ).images
             cancel.raise_if_cancelled()
+            if spec.hires:
+                state.update(done=spec.steps, size=spec.hires_size)
+                latents = self._hires_pass(model, pipe, spec, call, latents, seeds, on_step, emit)
+                cancel.raise_if_cancelled()
             images = decode_tiny(tiny, pipe, latents) if spec.fast_decode else decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
             for i, image in enumerate(images):
@@ -185,6 +192,104 @@ class ImageEngine:
                 saved.append(item)
                 emit(ItemSaved(item=item))
         return saved
+
+    def _hires_pass(
+        self,
+        model: LoadedModel,
+        pipe: Any,
+        spec: GenerateSpec,
+        call: dict[str, Any],
+        latents: Any,
+        seeds: list[int],
+        on_step: Callable[..., dict],
+        emit: Emit,
+    ) -> Any:
+        """AUTOMATIC1111's hires fix: the first pass's result upscaled (its latents, or the decoded picture by
+        Lanczos or an upscaler model), then refined by an image-to-image pass at the final size."""
+        import torch
+
+        from studio.core.events import Loading
+        from studio.core.recipes.image import LANCZOS, LATENT
+        from studio.engine.upscale import upscale
+
+        width, height = spec.hires_size
+        tune_memory(model, width, height, spec.batch_size)
+        if spec.hires_upscaler == LATENT:
+            factor = pipe.vae_scale_factor
+            start: Any = torch.nn.functional.interpolate(
+                latents, size=(height // factor, width // factor), mode="bilinear", antialias=False
+            )
+        else:
+            model_upscaler = None
+            if spec.hires_upscaler != LANCZOS:
+                emit(Loading(what=f"Upscaling with {Path(spec.hires_upscaler).stem}…"))
+                model_upscaler = self.upscaler(spec.hires_upscaler, model.placement.device)
+            start = [upscale(im, (width, height), model_upscaler) for im in decode(model, pipe, latents)]
+        refine = pipeline_for(model, "img2img")
+        set_scheduler(model, refine, spec.sampler, spec.schedule)
+        second = {k: v for k, v in call.items() if k not in ("width", "height")}
+        second.update(
+            image=start, strength=spec.hires_denoise, num_inference_steps=spec.hires_steps or spec.steps
+        )
+        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        return refine(
+            generator=gens,
+            callback_on_step_end=on_step,
+            callback_on_step_end_tensor_inputs=["latents"],
+            **second,
+        ).images
+
+    def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's
+        *Postprocess upscale by* / *Postprocess upscaler* added."""
+        from studio.core.events import Loading
+        from studio.core.recipe_readers import read_recipe
+        from studio.core.recipes.image import LANCZOS
+        from studio.core.specs import MAX_UPSCALED
+        from studio.engine.upscale import upscale
+
+        cancel.raise_if_cancelled()
+        try:
+            with Image.open(spec.image) as raw:
+                picture = ImageOps.exif_transpose(raw).convert("RGB")
+                source_info = dict(raw.info)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+            raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(spec.image).name} is not an image Studio can read.",
+                              repr(e), field="image") from e  # fmt: skip
+        size = (round(picture.width * spec.scale), round(picture.height * spec.scale))
+        if max(size) > MAX_UPSCALED:
+            raise StudioError(ErrorKind.INVALID_INPUT, f"{picture.width}×{picture.height} × {spec.scale:g} is "
+                              f"{size[0]}×{size[1]}, above {MAX_UPSCALED} px a side.", field="scale")  # fmt: skip
+        model = None
+        if spec.upscaler != LANCZOS:
+            emit(Loading(what=f"Loading the upscaler {Path(spec.upscaler).stem}…"))
+            model = self.upscaler(spec.upscaler, self._placement().device)
+
+        def on_tile(done: int, total: int) -> None:
+            cancel.raise_if_cancelled()
+            emit(Progress(step=done, total=total, item=0, items=1))
+
+        started = time.perf_counter()
+        result = upscale(picture, size, model, on_tile=on_tile) if model else upscale(picture, size, None)
+        cancel.raise_if_cancelled()
+        base = _recipe_of(spec.image, source_info, read_recipe(spec.image))
+        info = RenderInfo(seed=base.seed, device=self._placement().device, seconds=time.perf_counter() - started,
+                          postprocess=(("Postprocess upscale by", f"{spec.scale:g}"),
+                                       ("Postprocess upscaler", spec.upscaler_name)))  # fmt: skip
+        item = self.store.save(result, base, info)
+        emit(ItemSaved(item=item))
+        return [item]
+
+    def upscaler(self, path: str, device: str) -> ModelUpscaler:
+        """The upscaler model at ``path`` on ``device`` (loaded once, kept for the next job)."""
+        from studio.engine.upscale import load_model_upscaler
+
+        if self._upscaler is None or self._upscaler.path != path:
+            self._upscaler = None
+            loaded = load_model_upscaler(Path(path), allow_pickle=self._options().allow_pickle)
+            loaded.model.to(device)
+            self._upscaler = loaded
+        return self._upscaler
 
     def _tiny(self, model: LoadedModel) -> Any:
         """The tiny autoencoder for this model's family (loaded once per model), or None when there is none."""
@@ -247,6 +352,25 @@ class PromptCache:
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return dict(kwargs)
+
+
+def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:
+    """The recipe an upscaled copy carries: its source's own (Studio's exact spec, or what another tool wrote),
+    with the source as its parent."""
+    from studio.core.image_metadata import record_from_info
+
+    record = record_from_info(info)
+    if record and isinstance(record.get("spec"), dict):
+        try:
+            spec = GenerateSpec.from_dict(record["spec"])
+            seed = record.get("image_seed", spec.seed)
+            return spec.replace(seed=seed if isinstance(seed, int) else spec.seed, batch_size=1, batch_count=1,
+                                parent_image=path)  # fmt: skip
+        except ValueError:
+            pass
+    return GenerateSpec(model=recipe.model or "", prompt=recipe.prompt, negative_prompt=recipe.negative_prompt,
+                        seed=recipe.seed if isinstance(recipe.seed, int) and recipe.seed >= 0 else 0,
+                        width=recipe.width or 512, height=recipe.height or 512, parent_image=path)  # fmt: skip
 
 
 def preview_of(

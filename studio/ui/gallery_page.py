@@ -44,6 +44,7 @@ DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 
 class GalleryPage(QWidget):
     useSettings = Signal(dict)  # image-panel fields
     useAsInit = Signal(str, str)  # (image path, gallery rel of the parent)
+    upscaleRequested = Signal(str)  # the image path
 
     def __init__(self, model: GalleryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -185,6 +186,12 @@ class GalleryPage(QWidget):
         lineage.addWidget(self.parent_btn)
         lineage.addWidget(self.child_btn)
         lineage.addStretch(1)
+        self.upscale_btn = QPushButton("Upscale…")
+        self.upscale_btn.setToolTip(
+            "A larger copy (Lanczos, or an ESRGAN-family model), kept as this one's child"
+        )
+        self.upscale_btn.clicked.connect(self.upscale)
+        lineage.addWidget(self.upscale_btn)
         v.addLayout(lineage)
         self.recipe = QTextBrowser()
         self.recipe.setOpenLinks(False)
@@ -205,7 +212,7 @@ class GalleryPage(QWidget):
             self.grid.addAction(a)
 
     def _set_viewer_enabled(self, on: bool) -> None:
-        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn):
+        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn, self.upscale_btn):
             b.setEnabled(on)
         self.parent_btn.setEnabled(False)
         self.child_btn.setEnabled(False)
@@ -391,6 +398,10 @@ class GalleryPage(QWidget):
         if self._current is not None:
             self.useAsInit.emit(str(self.model.store.path(self._current.rel)), self._current.rel)
 
+    def upscale(self) -> None:
+        if self._current is not None:
+            self.upscaleRequested.emit(str(self.model.store.path(self._current.rel)))
+
     def copy_prompt(self) -> None:
         QGuiApplication.clipboard().setText(self._recipe.prompt)
 
@@ -517,6 +528,7 @@ class GalleryPage(QWidget):
         m = QMenu(self)
         m.addAction("Use these settings", self.use_settings)
         m.addAction("Use as init image", self.use_as_init)
+        m.addAction("Upscale…", self.upscale)
         m.addAction("Copy prompt", self.copy_prompt)
         m.addAction("Copy image", self.copy_image)
         m.addSeparator()

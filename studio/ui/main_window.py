@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.gallery_page = GalleryPage(gallery)
         self.gallery_page.useSettings.connect(self._use_settings)
         self.gallery_page.useAsInit.connect(self._use_as_init)
+        self.gallery_page.upscaleRequested.connect(self.upscale)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -122,6 +123,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             "The passage is in the prompt: shape it into a picture and press Generate.", 6000
         )
+
+    def upscale(self, path: str) -> str | None:
+        """*Upscale…*: the dialog, then the job in the queue. Returns its id (None: cancelled)."""
+        from studio.ui.upscale_dialog import UpscaleDialog
+
+        dialog = UpscaleDialog(self.session, path, self)
+        self.upscale_dialog = dialog
+        dialog.exec()
+        return dialog.job
 
     def _use_as_init(self, path: str, rel: str) -> None:
         if self.session.set_init_image(path, parent=rel):

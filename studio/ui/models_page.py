@@ -53,6 +53,7 @@ KINDS = [
     ("LoRAs", "lora"),
     ("Embeddings", "embedding"),
     ("VAEs", "vae"),
+    ("Upscalers", "upscaler"),
     ("Text models", "text"),
     ("Captioners", "captioner"),
     ("Refused", "refused"),

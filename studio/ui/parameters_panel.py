@@ -177,6 +177,37 @@ class ParametersPanel(QScrollArea):
         self.size_error = ErrorLabel(session, ("width", "height"))
         form.addRow(self.size_error)
 
+        # Hires fix
+        form.addRow(_section("Hires fix"))
+        self.hires_scale = QDoubleSpinBox()
+        bind(session, "hires_scale", self.hires_scale, IMAGE["hires_scale"], lambda v: round(float(v), 2))
+        self.hires_scale.setSpecialValueText("Off")
+        form.addRow("Upscale by", self.hires_scale)
+        self.hires_upscaler = QComboBox()
+        self.hires_upscaler.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.hires_upscaler.setMinimumContentsLength(10)
+        self._fill_upscalers()
+        bind(session, "hires_upscaler", self.hires_upscaler, IMAGE["hires_upscaler"])
+        session.modelsChanged.connect(self._fill_upscalers)
+        form.addRow("Upscaler", self.hires_upscaler)
+        self.hires_steps = QSpinBox()
+        bind(session, "hires_steps", self.hires_steps, IMAGE["hires_steps"])
+        self.hires_steps.setSpecialValueText("Same as steps")
+        self.hires_denoise = QDoubleSpinBox()
+        bind(
+            session, "hires_denoise", self.hires_denoise, IMAGE["hires_denoise"], lambda v: round(float(v), 2)
+        )
+        hires_row = QHBoxLayout()
+        hires_row.addWidget(self.hires_steps, 1)
+        hires_row.addWidget(QLabel("denoise"))
+        hires_row.addWidget(self.hires_denoise)
+        form.addRow("Hires steps", hires_row)
+        form.addRow(ErrorLabel(session, ("hires_scale", "hires_steps", "hires_denoise", "hires_upscaler")))
+        session.changed.connect(lambda n: n in ("hires_scale", "init_image") and self._update_hires())
+        self._update_hires()
+
         # Seed
         form.addRow(_section("Seed and batch"))
         self.seed = QLargeIntSpinBox()
@@ -271,6 +302,26 @@ class ParametersPanel(QScrollArea):
         i = self.model.findData(current)
         self.model.setCurrentIndex(max(0, i))
         self.model.blockSignals(False)
+
+    def _fill_upscalers(self) -> None:
+        current = self.session.value("hires_upscaler")
+        self.hires_upscaler.blockSignals(True)
+        self.hires_upscaler.clear()
+        for label, value in self.session.upscaler_choices():
+            self.hires_upscaler.addItem(label, value)
+            self.hires_upscaler.setItemData(
+                self.hires_upscaler.count() - 1, value, Qt.ItemDataRole.ToolTipRole
+            )
+        if self.hires_upscaler.findData(current) < 0:
+            self.hires_upscaler.addItem(Path(current).stem, current)
+        self.hires_upscaler.setCurrentIndex(max(0, self.hires_upscaler.findData(current)))
+        self.hires_upscaler.blockSignals(False)
+
+    def _update_hires(self) -> None:
+        on = self.session.value("hires_scale") > 1.0 and not self.session.value("init_image")
+        for w in (self.hires_upscaler, self.hires_steps, self.hires_denoise):
+            w.setEnabled(on)
+        self.hires_scale.setEnabled(not self.session.value("init_image"))
 
     def _fill_schedules(self) -> None:
         sampler = SAMPLERS.get(self.session.value("sampler"))

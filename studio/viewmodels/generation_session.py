@@ -18,7 +18,7 @@ from studio.core.builtin_models import (
 )
 from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
-from studio.core.recipes.loras import LoraFinder
+from studio.core.recipes.loras import LoraFinder, upscaler_finder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
 from studio.core.untrusted import exists
@@ -120,7 +120,7 @@ class GenerationSession(QObject):
 
     def use_library(self, entries: list[LibraryEntry]) -> None:
         """The model picker and the LoRA lookup come from the model library (every folder Studio sees)."""
-        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora")]
+        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora", "upscaler")]
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
@@ -226,6 +226,13 @@ class GenerationSession(QObject):
         loras.sort(key=lambda e: (bool(family) and e.family != family, e.name.lower()))
         return [(f"{e.name}  ({e.label})" if e.label else e.name, str(e.path)) for e in loras]
 
+    def upscaler_choices(self) -> list[tuple[str, str]]:
+        """(label, value) of the hires upscalers: Latent, Lanczos, then the library's upscaler models."""
+        from studio.core.recipes.image import BUILTIN_UPSCALERS
+
+        models = sorted((e for e in self._scanned if e.kind == "upscaler"), key=lambda e: e.name.lower())
+        return [(b, b) for b in BUILTIN_UPSCALERS] + [(e.name, str(e.path)) for e in models]
+
     def lora_finder(self) -> LoraFinder:
         """LoRAs by name: the models folders (and their loras folders), the built-in ones, then the library."""
         listed = [Path(p).parent for p, _ in self._values["loras"]]
@@ -238,7 +245,15 @@ class GenerationSession(QObject):
     def build_spec(self) -> GenerateSpec | None:
         """Freeze the draft with the image recipe (the same road as ``studio generate``); errors go beside
         their fields."""
-        ctx = ImageContext(loras=self.lora_finder(), recommended=recommended_settings, seed=random_seed)
+        ctx = ImageContext(
+            loras=self.lora_finder(),
+            upscalers=upscaler_finder(
+                self._model_dirs,
+                lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "upscaler"],
+            ),
+            recommended=recommended_settings,
+            seed=random_seed,
+        )
         frozen = freeze_image(dict(self._values), ctx)
         problems = frozen if isinstance(frozen, dict) else {}
         self._errors = problems
@@ -258,6 +273,16 @@ class GenerationSession(QObject):
             self.recent_models.insert(0, spec.model)
             del self.recent_models[10:]
         return self._queue.enqueue(spec)
+
+    def upscale(self, image: str, scale: float, upscaler: str, tile: int = 256) -> str | dict[str, str]:
+        """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems."""
+        from studio.core.recipes.upscale import freeze_upscale
+
+        finder = upscaler_finder(
+            self._model_dirs, lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "upscaler"]
+        )
+        frozen = freeze_upscale({"image": image, "scale": scale, "upscaler": upscaler, "tile": tile}, finder)
+        return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
 
     def apply_fields(self, fields: dict[str, Any]) -> None:
         """Fill the fields a recipe names ("Use these settings" on any image); the others keep their values."""

@@ -60,6 +60,8 @@ def describe(spec: Any) -> str:
     kind = getattr(spec, "kind", None)
     if kind is JobKind.CAPTION:
         return f"Caption the dataset\nwith {Path(spec.model).name}"
+    if kind is JobKind.UPSCALE:
+        return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
     if kind is JobKind.TRAIN:
         return (
             f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"

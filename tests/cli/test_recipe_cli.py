@@ -86,7 +86,8 @@ def test_another_tools_recipe_says_what_was_not_carried_over(capsys, tmp_path):
     meta = PngInfo()
     meta.add_text("parameters", "a green cross on a red background\nNegative prompt: blurry\nSteps: 4, Sampler: "
                   "Euler a, CFG scale: 5, Seed: 9, Size: 64x64, Model hash: abc, Model: dreamshaper_8, "
-                  "Hires upscale: 2, Hires steps: 10, Version: v1.10.1")  # fmt: skip
+                  "Denoising strength: 0.5, Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent, "
+                  "ADetailer model: face_yolov8n.pt, Version: v1.10.1")  # fmt: skip
     png = tmp_path / "a1111.png"
     Image.new("RGB", (64, 64)).save(png, pnginfo=meta)
     code, out, err = run(
@@ -96,7 +97,9 @@ def test_another_tools_recipe_says_what_was_not_carried_over(capsys, tmp_path):
     line = json.loads(out)
     assert (line["prompt"], line["seed"], line["steps"], line["sampler"]) == (
         "a green cross on a red background", 9, 4, "Euler a")  # fmt: skip
-    assert "dreamshaper_8" in err and "Hires upscale" in err and "not carried over" in err
+    assert (line["width"], line["height"]) == (128, 128)  # the hires fix is carried over: 64×64 upscaled by 2
+    assert "dreamshaper_8" in err and "ADetailer model" in err and "not carried over" in err
+    assert "Hires" not in err
 
 
 @needs_builtins

@@ -20,6 +20,7 @@ class JobKind(StrEnum):
     TRAIN = "train"
     CAPTION = "caption"
     CONTEXT = "context"
+    UPSCALE = "upscale"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen

@@ -12,11 +12,11 @@ from studio.core.prompts import extract_loras
 from studio.core.recipe_readers import read_recipe, recipe_fields
 from studio.core.recipes.image import IMAGE
 from studio.core.specs import GenerateSpec
-from studio.core.untrusted import Unreadable, exists, integer, is_file
+from studio.core.untrusted import Unreadable, exists, integer, is_file, number
 
 # A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
-            "TI hashes", "Denoising strength"}  # fmt: skip
+            "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler"}  # fmt: skip
 
 
 def draft_from_image(
@@ -68,7 +68,20 @@ def draft_from_image(
         draft["loras"] = [[Path(name).stem, 1.0] for name in extra_loras]
         notes.append("LoRA weights outside the prompt were not carried over; " + ", ".join(
             Path(n).stem for n in extra_loras) + " at 1.0.")  # fmt: skip
-    if "Denoising strength" in r.extra:
+    hires = number(r.extra.get("Hires upscale"))
+    if (
+        hires is not None and hires > 1
+    ):  # AUTOMATIC1111's hires fix: its Denoising strength is the hires pass's
+        draft["hires_scale"] = hires
+        draft["hires_steps"] = integer(r.extra.get("Hires steps")) or 0
+        denoise = number(r.extra.get("Denoising strength"))
+        if denoise is not None:
+            draft["hires_denoise"] = denoise
+        upscaler = str(r.extra.get("Hires upscaler") or "Latent")
+        draft["hires_upscaler"] = "Latent" if upscaler.startswith("Latent") else upscaler
+        if upscaler.startswith("Latent") and upscaler != "Latent":
+            notes.append(f"The hires upscaler {upscaler!r} runs as Studio's Latent (bilinear).")
+    elif "Denoising strength" in r.extra:
         notes.append(
             "It was made from another image (img2img), which is not in it; this runs as text to image."
         )

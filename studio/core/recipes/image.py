@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
-from studio.core.recipes.loras import LoraFinder
+from studio.core.recipes.loras import FileFinder, LoraFinder, upscaler_finder
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
 from studio.core.specs import (
     A1111_MAX_SEED,
@@ -32,6 +32,8 @@ from studio.core.specs import (
 )
 from studio.core.untrusted import exists, is_file, lst, regular_file_problem, text
 
+LATENT, LANCZOS = "Latent", "Lanczos"
+BUILTIN_UPSCALERS = (LATENT, LANCZOS)
 _SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
 
 IMAGE = FieldTable(
@@ -76,6 +78,15 @@ IMAGE = FieldTable(
               0, 64, unit="px"),
         Field("fast_decode", bool, False, "Fast decode", "Decode the final image with the tiny autoencoder (TAESD) "
               "when one is installed: several times faster, a little softer."),
+        Field("hires_scale", float, 1.0, "Hires upscale", "Hires fix: make the picture at its size, upscale it by "
+              "this factor and refine it with an image-to-image pass (1: off).", 1.0, 4.0, step=0.25, decimals=2,
+              cli="--hires"),
+        Field("hires_steps", int, 0, "Hires steps", "Steps of the refining pass (0: as many as the first pass).",
+              0, MAX_STEPS),
+        Field("hires_denoise", float, 0.5, "Hires denoising", "How much the refining pass may change: 0.3 keeps "
+              "the picture, 0.7 reinvents detail.", 0.0, 1.0, step=0.05, decimals=2),
+        Field("hires_upscaler", str, LATENT, "Hires upscaler", "Latent (fast, needs denoising ≥ 0.5), Lanczos, or "
+              "an upscaler model (ESRGAN, Real-ESRGAN, …) by its name or path.", metavar="NAME"),
         Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
               nullable=True, cli=""),
     ),
@@ -89,9 +100,11 @@ def _no_recommendation(model: str) -> dict[str, Any]:
 
 @dataclass
 class ImageContext:
-    """What freezing needs from outside: where LoRAs are, what a model recommends, where seeds come from."""
+    """What freezing needs from outside: where LoRAs and upscalers are, what a model recommends, where seeds come
+    from."""
 
     loras: LoraFinder = field(default_factory=LoraFinder)
+    upscalers: FileFinder = field(default_factory=lambda: upscaler_finder([]))
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
 
@@ -161,6 +174,14 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         problems["seed"] = f"Seed must be −1 (a new random seed) or between 0 and {MAX_SEED}."
     if problems:
         return problems
+    upscaler = values["hires_upscaler"]
+    if upscaler.lower() in (b.lower() for b in BUILTIN_UPSCALERS):
+        values["hires_upscaler"] = next(b for b in BUILTIN_UPSCALERS if b.lower() == upscaler.lower())
+    else:
+        found, why = ctx.upscalers.find(upscaler)
+        if found is None:
+            return {"hires_upscaler": why}
+        values["hires_upscaler"] = str(found)
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
@@ -204,6 +225,19 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         problems["seed"] = f"Seed must be between 0 and {MAX_SEED}."
     if spec.sampler in SAMPLERS and spec.schedule not in SAMPLERS[spec.sampler].schedules:
         problems["schedule"] = f"{spec.sampler} has no {spec.schedule} schedule."
+    if spec.hires_scale > 1.0:
+        if spec.mode != "txt2img":
+            problems["hires_scale"] = (
+                "Hires fix is for text to image; for an init image, raise the size instead."
+            )
+        elif max(spec.hires_size) > MAX_SIZE:
+            problems["hires_scale"] = (f"{spec.width}×{spec.height} upscaled by {spec.hires_scale:g} is "
+                                       f"{spec.hires_size[0]}×{spec.hires_size[1]}, above {MAX_SIZE} px.")  # fmt: skip
+        elif int((spec.hires_steps or spec.steps) * spec.hires_denoise) < 1:
+            problems["hires_denoise"] = ("Hires steps × denoising is below one step: raise them (denoising "
+                                         "0.3–0.7 is typical).")  # fmt: skip
+        if spec.hires_upscaler not in BUILTIN_UPSCALERS and not is_file(spec.hires_upscaler):
+            problems["hires_upscaler"] = f"The upscaler file {spec.hires_upscaler[:200]} does not exist."
     if spec.mask and not spec.init_image:
         problems["mask"] = "A mask needs an init image to paint into."
     if spec.init_image is not None:

@@ -17,21 +17,21 @@ from studio.core.untrusted import is_file
 SUFFIXES = (".safetensors",)
 
 
-def name_problem(name: str) -> str:
-    """'' for a plain LoRA name; else why it is not one (separators, '..', control characters)."""
+def name_problem(name: str, word: str = "LoRA") -> str:
+    """'' for a plain name; else why it is not one (separators, '..', control characters)."""
     if not name.strip():
-        return "an empty LoRA name"
+        return f"an empty {word} name"
     if len(name) > 200:
-        return "a LoRA name far too long to be one"
+        return f"a {word} name far too long to be one"
     if "/" in name or "\\" in name or name.strip() in (".", "..") or ".." in name.split("/"):
-        return f"“{name[:60]}” is not a LoRA name (a name has no folders in it)"
+        return f"“{name[:60]}” is not a {word} name (a name has no folders in it)"
     if any(ord(c) < 32 for c in name):
-        return "a LoRA name with control characters"
+        return f"a {word} name with control characters"
     return ""
 
 
-def looks_like_path(ref: str) -> bool:
-    return "/" in ref or "\\" in ref or ref.lower().endswith(SUFFIXES)
+def looks_like_path(ref: str, suffixes: tuple[str, ...] = SUFFIXES) -> bool:
+    return "/" in ref or "\\" in ref or ref.lower().endswith(suffixes)
 
 
 def split_ref(text: str) -> tuple[str, float | None]:
@@ -46,17 +46,21 @@ def split_ref(text: str) -> tuple[str, float | None]:
 
 
 @dataclass
-class LoraFinder:
-    """Looks names up in ``folders`` (each also with its ``loras``/``Lora`` subfolder), then in the library's
-    entries (``entries()`` is called only when a name is not found directly: a full scan reads every header)."""
+class FileFinder:
+    """Looks names up in ``folders`` (each also with its ``subfolders``), then in the library's entries
+    (``entries()`` is called only when a name is not found directly: a full scan reads every header). One finder
+    per kind of file a recipe names: LoRAs, upscalers, embeddings, ControlNets, VAEs."""
 
     folders: list[Path] = field(default_factory=list)
     entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
+    word: str = "LoRA"
+    subfolders: tuple[str, ...] = ("loras", "Lora")
+    suffixes: tuple[str, ...] = SUFFIXES
 
     def candidates(self) -> list[Path]:
         out: list[Path] = []
         for d in self.folders:
-            for sub in ("", "loras", "Lora"):
+            for sub in ("", *self.subfolders):
                 p = d / sub if sub else d
                 if p not in out:
                     out.append(p)
@@ -64,15 +68,15 @@ class LoraFinder:
 
     def find(self, ref: str, allow_path: bool = True) -> tuple[Path | None, str]:
         """(the file, '') or (None, why not). A prompt's tags pass ``allow_path=False``: names only."""
-        if allow_path and looks_like_path(ref):
+        if allow_path and looks_like_path(ref, self.suffixes):
             p = Path(ref).expanduser()
             if is_file(p):
                 return p.resolve(), ""
-            return None, f"The LoRA file {ref} does not exist."
-        if problem := name_problem(ref):
+            return None, f"The {self.word} file {ref} does not exist."
+        if problem := name_problem(ref, self.word):
             return None, f"{problem[0].upper()}{problem[1:]}."
         for d in self.candidates():
-            for suffix in SUFFIXES:
+            for suffix in self.suffixes:
                 candidate = d / f"{ref}{suffix}"
                 if is_file(candidate):
                     return candidate.resolve(), ""
@@ -80,5 +84,17 @@ class LoraFinder:
             if name == ref:
                 return path, ""
         where = ", ".join(str(d) for d in self.folders[:3]) or "the models folder"
-        return None, (f"LoRA “{ref}” was not found in {where} (or their loras folders); add it to the models "
-                      "folder, or give its path.")  # fmt: skip
+        subs = "/".join(self.subfolders[:2])
+        return None, (f"{self.word} “{ref}” was not found in {where} (or their {subs} folders); add it to the "
+                      "models folder, or give its path.")  # fmt: skip
+
+
+LoraFinder = FileFinder  # its defaults are the LoRAs'
+
+
+def upscaler_finder(
+    folders: list[Path], entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
+) -> FileFinder:
+    """Upscaler models (ESRGAN, Real-ESRGAN, SwinIR, …) where AUTOMATIC1111 and ComfyUI keep them."""
+    return FileFinder(folders, entries, "upscaler", ("upscalers", "upscale_models", "ESRGAN", "RealESRGAN"),
+                      (".safetensors", ".pth"))  # fmt: skip
