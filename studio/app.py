@@ -138,6 +138,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     session = GenerationSession(
         queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models
     )
+    session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
     writer = WriterSession(
         queue,

@@ -445,3 +445,24 @@ def spandrel_installed() -> bool:
     except StudioError:
         return False
     return True
+
+
+def save_tiny_vae(target: Path, layout: str = "folder", seed: int = 1) -> Path:
+    """Another tiny VAE of the tiny SD model's shape (other random weights): a diffusers folder, or one
+    ``.safetensors`` file in diffusers' layout ("diffusers") or the original CompVis/A1111 layout ("original")."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    vae = _vae()
+    if layout == "folder":
+        vae.save_pretrained(str(target), safe_serialization=True)
+        return target
+    state = {k: v.contiguous() for k, v in vae.state_dict().items()}
+    if layout == "original":
+        from studio.engine.ldm_format import vae_key
+
+        state = {vae_key(k, dict(vae.config)): v for k, v in state.items()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(target))
+    return target

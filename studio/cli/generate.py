@@ -120,15 +120,23 @@ def library(rt: Any) -> Any:
 def image_context(rt: Any, entries: Any) -> Any:
     from studio.core.builtin_models import BUILTIN_LORA_DIR, recommended_settings
     from studio.core.recipes.image import ImageContext
-    from studio.core.recipes.loras import LoraFinder, upscaler_finder
+    from studio.core.recipes.loras import LoraFinder, upscaler_finder, vae_finder
     from studio.core.specs import random_seed
 
     folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders), BUILTIN_LORA_DIR]
-    finder = LoraFinder(folders, lambda: [(e.path.stem, e.path) for e in entries() if e.kind == "lora"])
-    upscalers = upscaler_finder(
-        folders, lambda: [(e.path.stem, e.path) for e in entries() if e.kind == "upscaler"]
+
+    def named(kind: str) -> Any:
+        return lambda: [(e.path.stem, e.path) for e in entries() if e.kind == kind]
+
+    defaults = dict(rt.settings.vae_defaults)
+    return ImageContext(
+        loras=LoraFinder(folders, named("lora")),
+        upscalers=upscaler_finder(folders, named("upscaler")),
+        vaes=vae_finder(folders, named("vae")),
+        vae_default=lambda model: defaults.get(model, ""),
+        recommended=recommended_settings,
+        seed=random_seed,
     )
-    return ImageContext(loras=finder, upscalers=upscalers, recommended=recommended_settings, seed=random_seed)
 
 
 def run(args: argparse.Namespace) -> int:

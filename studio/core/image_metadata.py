@@ -46,9 +46,9 @@ class RenderInfo:
     model_hash: str = ""
     lora_hashes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
-    postprocess: tuple[
-        tuple[str, str], ...
-    ] = ()  # AUTOMATIC1111's extras: ("Postprocess upscale by", "2"), …
+    vae_hash: str = ""  # A1111's "VAE hash" of a VAE file chosen for the job
+    # AUTOMATIC1111's extras fields: ("Postprocess upscale by", "2"), …
+    postprocess: tuple[tuple[str, str], ...] = ()
 
 
 def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
@@ -73,7 +73,8 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ),
         ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
         ("Mask blur", spec.mask_blur if spec.mask else None),
-        ("VAE", "taesd" if spec.fast_decode else None),
+        ("VAE hash", info.vae_hash or None),
+        ("VAE", "taesd" if spec.fast_decode else Path(spec.vae).name if spec.vae else None),
         ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
         ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
         ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),

@@ -58,6 +58,9 @@ class Settings:
         False  # load .ckpt/.pt/.bin checkpoints, and then only with torch.load(weights_only=True)
     )
     family_overrides: dict[str, str] = field(default_factory=dict)  # model path -> family the user chose
+    vae_defaults: dict[str, str] = field(
+        default_factory=dict
+    )  # model path -> the VAE its jobs use by default
     welcome_shown: bool = False  # the first-run welcome was shown (Help → Welcome shows it again)
     compile: bool = False  # maximum speed: torch.compile the UNet (a one-time warm-up per size, kept on disk)
     # OpenAI-compatible servers the user added: {"name", "url", "kind", "insecure_tls"}; their keys are in the

@@ -64,6 +64,7 @@ class GenerateSpec:
     hires_steps: int = 0  # 0: as many as the first pass
     hires_denoise: float = 0.5
     hires_upscaler: str = "Latent"  # "Latent", "Lanczos", or an upscaler model's path
+    vae: str = ""  # "" the model's own; else a VAE file or folder
     spec_version: int = field(default=SPEC_VERSION)
 
     @property

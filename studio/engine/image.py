@@ -25,6 +25,7 @@ from studio.engine.pipelines import (
     pipeline_for,
     set_scheduler,
     tune_memory,
+    use_vae,
 )
 from studio.engine.preview import latents_to_preview
 from studio.engine.prompt_encoding import encode
@@ -112,6 +113,7 @@ class ImageEngine:
         pipe = pipeline_for(model, spec.mode)
         tune_memory(model, spec.width, spec.height, spec.batch_size)
         apply_loras(model, spec.loras)
+        use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = (spec.width, spec.height)
         call: dict[str, Any] = self.prompts.encoded(model, pipe, spec)
@@ -313,12 +315,16 @@ class ImageEngine:
             emit(Loading(what=f"Computing the hash of {path.name} (once)…"))
         model_hash = self.hashes.a1111_model_hash(path) if path.is_file() else ""
         loras = {lo.name: self.hashes.a1111_lora_hash(Path(lo.path)) for lo in spec.loras}
+        vae_hash = (
+            self.hashes.a1111_model_hash(Path(spec.vae)) if spec.vae and Path(spec.vae).is_file() else ""
+        )
         return RenderInfo(
             seed=spec.seed,
             device=model.placement.device,
             dtype=model.placement.dtype_name,
             model_hash=model_hash,
             lora_hashes=loras,
+            vae_hash=vae_hash,
             versions=_versions(),
         )
 

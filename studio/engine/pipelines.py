@@ -52,6 +52,8 @@ class LoadedModel:
     memory: MemoryOptions = field(default_factory=MemoryOptions)
     weight_bytes: int = 0  # of the UNet, VAE and text encoders as loaded
     tiny: tuple[str, Any] | None = None  # (folder, AutoencoderTiny) for previews and fast decodes
+    own_vae: Any = None  # the model's own VAE while another one is in use
+    vae_path: str = ""  # the VAE in use ("" the model's own)
     compiled_shapes: set[tuple[int, int, int]] | None = (
         None  # with torch.compile: the sizes already warmed up
     )
@@ -481,6 +483,22 @@ def set_scheduler(model: LoadedModel, pipe: Any, sampler: str, schedule: str) ->
     known = set(inspect.signature(cls.__init__).parameters)
     config = {k: v for k, v in dict(model.scheduler_config).items() if k in known or k.startswith("_")}
     pipe.scheduler = cls.from_config(config, **options)
+
+
+def use_vae(model: LoadedModel, path: str) -> None:
+    """Decode this model's jobs with the VAE at ``path`` ("" its own), in every pipeline derived from it."""
+    if model.vae_path == path:
+        return
+    from studio.engine.vae import load_vae
+
+    own = model.own_vae if model.own_vae is not None else model.base.vae
+    vae = own if not path else load_vae(Path(path), own, allow_pickle=model.options.allow_pickle)
+    for pipe in {id(p): p for p in (model.base, *model.by_mode.values())}.values():
+        pipe.vae = vae
+    model.own_vae = None if not path else own
+    model.vae_path = path
+    model.vae_upcast = False
+    model.small_vae = sum(p.numel() for p in vae.parameters()) < 5_000_000
 
 
 def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:

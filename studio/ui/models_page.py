@@ -241,6 +241,12 @@ class ModelsPage(QWidget):
         )
         self.family_box.activated.connect(self._family_chosen)
         fam_row.addRow("Family", self.family_box)
+        self.vae_box = QComboBox()
+        self.vae_box.setToolTip("The VAE this model's pictures are decoded with when a job names none")
+        self.vae_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.vae_box.setMinimumContentsLength(10)
+        self.vae_box.activated.connect(self._vae_chosen)
+        fam_row.addRow("Default VAE", self.vae_box)
         sv.addLayout(fam_row)
         self.hash_btn = QPushButton("Compute the hash")
         self.hash_btn.setToolTip(
@@ -326,6 +332,7 @@ class ModelsPage(QWidget):
             "The default" if e is not None and self.model.is_default(e) else "Make it the default"
         )
         self._fill_families(e)
+        self._fill_vaes(e)
         self.memory.setText(self.memory_text(e) if e is not None else "")
         digest = self.model.known_hash(e.path) if e is not None else None
         self.hash_btn.setVisible(e is not None and e.path.is_file() and digest is None)
@@ -422,6 +429,25 @@ class ModelsPage(QWidget):
             self.family_box.addItem(FAMILY_NAMES.get(value, value), value)
         chosen = self.model.settings.family_overrides.get(str(e.path), "")
         self.family_box.setCurrentIndex(max(0, self.family_box.findData(chosen)))
+
+    def _fill_vaes(self, e) -> None:  # noqa: ANN001
+        self.vae_box.clear()
+        self.vae_box.addItem("Its own", "")
+        on = e is not None and e.kind == "checkpoint"
+        self.vae_box.setEnabled(on)
+        if not on:
+            return
+        for vae in self.model.vae_entries():
+            self.vae_box.addItem(vae.name, str(vae.path))
+        chosen = self.model.settings.vae_defaults.get(str(e.path), "")
+        if chosen and self.vae_box.findData(chosen) < 0:
+            self.vae_box.addItem(Path(chosen).name, chosen)
+        self.vae_box.setCurrentIndex(max(0, self.vae_box.findData(chosen)))
+
+    def _vae_chosen(self, _index: int) -> None:
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None:
+            self.model.set_default_vae(e.path, self.vae_box.currentData() or "")
 
     def _family_chosen(self, _index: int) -> None:
         e = self.model.entry(self.table.currentIndex().row())

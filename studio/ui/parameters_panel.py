@@ -128,6 +128,14 @@ class ParametersPanel(QScrollArea):
         row.addWidget(browse)
         form.addRow("Model", row)
         form.addRow(ErrorLabel(session, ("model",)))
+        self.vae = QComboBox()
+        self.vae.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.vae.setMinimumContentsLength(10)
+        self._fill_vaes()
+        bind(session, "vae", self.vae, IMAGE["vae"])
+        session.modelsChanged.connect(self._fill_vaes)
+        form.addRow("VAE", self.vae)
+        form.addRow(ErrorLabel(session, ("vae",)))
         self.model.activated.connect(lambda i: session.choose_model(self.model.itemData(i) or ""))
         session.modelsChanged.connect(self._fill_models)
         session.changed.connect(lambda n: n == "model" and self._fill_models())
@@ -302,6 +310,17 @@ class ParametersPanel(QScrollArea):
         i = self.model.findData(current)
         self.model.setCurrentIndex(max(0, i))
         self.model.blockSignals(False)
+
+    def _fill_vaes(self) -> None:
+        current = self.session.value("vae")
+        self.vae.blockSignals(True)
+        self.vae.clear()
+        for label, value in self.session.vae_choices():
+            self.vae.addItem(label, value)
+        if current and self.vae.findData(current) < 0:
+            self.vae.addItem(Path(current).name, current)
+        self.vae.setCurrentIndex(max(0, self.vae.findData(current)))
+        self.vae.blockSignals(False)
 
     def _fill_upscalers(self) -> None:
         current = self.session.value("hires_upscaler")

@@ -18,7 +18,7 @@ from studio.core.builtin_models import (
 )
 from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
-from studio.core.recipes.loras import LoraFinder, upscaler_finder
+from studio.core.recipes.loras import LoraFinder, upscaler_finder, vae_finder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
 from studio.core.untrusted import exists
@@ -74,6 +74,7 @@ class GenerationSession(QObject):
         self._values.update(accepted_params(params or {}))
         self._errors: dict[str, str] = {}
         self.last_seed: int | None = None
+        self.vae_defaults: dict[str, str] = {}  # model path -> its default VAE (the settings' own dict)
 
     # -- fields ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -120,7 +121,7 @@ class GenerationSession(QObject):
 
     def use_library(self, entries: list[LibraryEntry]) -> None:
         """The model picker and the LoRA lookup come from the model library (every folder Studio sees)."""
-        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora", "upscaler")]
+        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora", "upscaler", "vae")]
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
@@ -230,16 +231,24 @@ class GenerationSession(QObject):
         """(label, value) of the hires upscalers: Latent, Lanczos, then the library's upscaler models."""
         from studio.core.recipes.image import BUILTIN_UPSCALERS
 
-        models = sorted((e for e in self._scanned if e.kind == "upscaler"), key=lambda e: e.name.lower())
-        return [(b, b) for b in BUILTIN_UPSCALERS] + [(e.name, str(e.path)) for e in models]
+        return [(b, b) for b in BUILTIN_UPSCALERS] + self._named_choices("upscaler")
+
+    def vae_choices(self) -> list[tuple[str, str]]:
+        """(label, value) of the VAEs: Automatic (the model's own or its default), then the library's VAEs."""
+        return [("Automatic", "")] + self._named_choices("vae")
+
+    def _named_choices(self, kind: str) -> list[tuple[str, str]]:
+        entries = sorted((e for e in self._scanned if e.kind == kind), key=lambda e: e.name.lower())
+        return [(e.name, str(e.path)) for e in entries]
+
+    def _named(self, kind: str) -> Any:
+        """(name, path) of the library's entries of a kind, for a finder (scanned only when needed)."""
+        return lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == kind]
 
     def lora_finder(self) -> LoraFinder:
         """LoRAs by name: the models folders (and their loras folders), the built-in ones, then the library."""
         listed = [Path(p).parent for p, _ in self._values["loras"]]
-        return LoraFinder(
-            [*self._model_dirs, BUILTIN_LORA_DIR, *listed],
-            lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "lora"],
-        )
+        return LoraFinder([*self._model_dirs, BUILTIN_LORA_DIR, *listed], self._named("lora"))
 
     # -- generate ----------------------------------------------------------------------------------------------
     def build_spec(self) -> GenerateSpec | None:
@@ -247,10 +256,9 @@ class GenerationSession(QObject):
         their fields."""
         ctx = ImageContext(
             loras=self.lora_finder(),
-            upscalers=upscaler_finder(
-                self._model_dirs,
-                lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "upscaler"],
-            ),
+            upscalers=upscaler_finder(self._model_dirs, self._named("upscaler")),
+            vaes=vae_finder(self._model_dirs, self._named("vae")),
+            vae_default=lambda model: self.vae_defaults.get(model, ""),
             recommended=recommended_settings,
             seed=random_seed,
         )
@@ -278,9 +286,7 @@ class GenerationSession(QObject):
         """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems."""
         from studio.core.recipes.upscale import freeze_upscale
 
-        finder = upscaler_finder(
-            self._model_dirs, lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == "upscaler"]
-        )
+        finder = upscaler_finder(self._model_dirs, self._named("upscaler"))
         frozen = freeze_upscale({"image": image, "scale": scale, "upscaler": upscaler, "tile": tile}, finder)
         return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
 

@@ -139,6 +139,16 @@ class ModelLibraryModel(QAbstractTableModel):
             self.settings.family_overrides.pop(str(path), None)
         self.rescan()
 
+    def set_default_vae(self, model: Path, vae: str) -> None:
+        """The VAE this model's jobs use when the job names none ("" the model's own); remembered in settings."""
+        if vae:
+            self.settings.vae_defaults[str(model)] = vae
+        else:
+            self.settings.vae_defaults.pop(str(model), None)
+
+    def vae_entries(self) -> list[LibraryEntry]:
+        return sorted((e for e in self._all if e.kind == "vae"), key=lambda e: e.name.lower())
+
     def set_allow_pickle(self, allow: bool) -> None:
         self.settings.allow_pickle = allow
         self.rescan()

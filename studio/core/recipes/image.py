@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
-from studio.core.recipes.loras import FileFinder, LoraFinder, upscaler_finder
+from studio.core.recipes.loras import FileFinder, LoraFinder, upscaler_finder, vae_finder
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
 from studio.core.specs import (
     A1111_MAX_SEED,
@@ -30,7 +30,7 @@ from studio.core.specs import (
     GenerateSpec,
     LoraRef,
 )
-from studio.core.untrusted import exists, is_file, lst, regular_file_problem, text
+from studio.core.untrusted import exists, is_dir, is_file, lst, regular_file_problem, text
 
 LATENT, LANCZOS = "Latent", "Lanczos"
 BUILTIN_UPSCALERS = (LATENT, LANCZOS)
@@ -87,6 +87,9 @@ IMAGE = FieldTable(
               "the picture, 0.7 reinvents detail.", 0.0, 1.0, step=0.05, decimals=2),
         Field("hires_upscaler", str, LATENT, "Hires upscaler", "Latent (fast, needs denoising ≥ 0.5), Lanczos, or "
               "an upscaler model (ESRGAN, Real-ESRGAN, …) by its name or path.", metavar="NAME"),
+        Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
+              "folder); empty: the model's own, or the default you set for the model in the Models room.",
+              metavar="PATH|NAME"),
         Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
               nullable=True, cli=""),
     ),
@@ -105,6 +108,8 @@ class ImageContext:
 
     loras: LoraFinder = field(default_factory=LoraFinder)
     upscalers: FileFinder = field(default_factory=lambda: upscaler_finder([]))
+    vaes: FileFinder = field(default_factory=lambda: vae_finder([]))
+    vae_default: Callable[[str], str] = lambda model: ""  # the VAE the user set for a model ("" none)
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
 
@@ -182,6 +187,13 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         if found is None:
             return {"hires_upscaler": why}
         values["hires_upscaler"] = str(found)
+    vae = values["vae"] or (ctx.vae_default(values["model"]) if values["model"] else "")
+    if vae and not is_dir(vae):
+        found, why = ctx.vaes.find(vae)
+        if found is None:
+            return {"vae": why}
+        vae = str(found)
+    values["vae"] = os.path.abspath(Path(vae).expanduser()) if vae else ""
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
@@ -238,6 +250,8 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
                                          "0.3–0.7 is typical).")  # fmt: skip
         if spec.hires_upscaler not in BUILTIN_UPSCALERS and not is_file(spec.hires_upscaler):
             problems["hires_upscaler"] = f"The upscaler file {spec.hires_upscaler[:200]} does not exist."
+    if spec.vae and not (is_file(spec.vae) or is_dir(spec.vae)):
+        problems["vae"] = f"The VAE {spec.vae[:200]} does not exist."
     if spec.mask and not spec.init_image:
         problems["mask"] = "A mask needs an init image to paint into."
     if spec.init_image is not None:

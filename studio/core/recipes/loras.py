@@ -92,6 +92,13 @@ class FileFinder:
 LoraFinder = FileFinder  # its defaults are the LoRAs'
 
 
+def vae_finder(
+    folders: list[Path], entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
+) -> FileFinder:
+    """VAEs (a file, or a diffusers VAE folder given by its path)."""
+    return FileFinder(folders, entries, "VAE", ("vae", "VAE"), (".safetensors",))
+
+
 def upscaler_finder(
     folders: list[Path], entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
 ) -> FileFinder:
