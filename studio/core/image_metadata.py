@@ -69,12 +69,17 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Model", spec.model_name),
         (
             "Denoising strength",
-            float(spec.strength) if spec.init_image else float(spec.hires_denoise) if spec.hires else None,
+            float(spec.strength)
+            if spec.init_image and spec.mode != "outpaint"
+            else float(spec.hires_denoise)
+            if spec.hires
+            else None,
         ),
         ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
-        ("Mask blur", spec.mask_blur if spec.mask else None),
+        ("Mask blur", spec.mask_blur if spec.mask or spec.mode == "outpaint" else None),
         ("VAE hash", info.vae_hash or None),
         ("VAE", "taesd" if spec.fast_decode else Path(spec.vae).name if spec.vae else None),
+        ("Outpaint", ",".join(map(str, spec.outpaint)) if spec.mode == "outpaint" else None),
         ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
         ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
         ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),

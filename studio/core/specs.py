@@ -65,10 +65,18 @@ class GenerateSpec:
     hires_denoise: float = 0.5
     hires_upscaler: str = "Latent"  # "Latent", "Lanczos", or an upscaler model's path
     vae: str = ""  # "" the model's own; else a VAE file or folder
+    outpaint: tuple[int, int, int, int] = (
+        0,
+        0,
+        0,
+        0,
+    )  # pixels added left, top, right, bottom of the init image
     spec_version: int = field(default=SPEC_VERSION)
 
     @property
     def mode(self) -> str:
+        if self.init_image and any(self.outpaint):
+            return "outpaint"
         if self.init_image and self.mask:
             return "inpaint"
         if self.init_image:
@@ -85,7 +93,15 @@ class GenerateSpec:
         return (int(self.width * self.hires_scale) // 8 * 8, int(self.height * self.hires_scale) // 8 * 8)
 
     @property
+    def outpaint_size(self) -> tuple[int, int]:
+        """The canvas after outpainting (grown to a multiple of 8 on the right and bottom)."""
+        left, top, right, bottom = self.outpaint
+        return (-(-(self.width + left + right) // 8) * 8, -(-(self.height + top + bottom) // 8) * 8)
+
+    @property
     def output_size(self) -> tuple[int, int]:
+        if self.mode == "outpaint":
+            return self.outpaint_size
         return self.hires_size if self.hires else (self.width, self.height)
 
     @property
@@ -108,6 +124,7 @@ class GenerateSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
+        d["outpaint"] = list(self.outpaint)
         d["kind"] = self.kind.value
         return d
 

@@ -110,12 +110,12 @@ class ImageEngine:
 
         model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
         cancel.raise_if_cancelled()
-        pipe = pipeline_for(model, spec.mode)
-        tune_memory(model, spec.width, spec.height, spec.batch_size)
+        pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode)
+        tune_memory(model, *spec.output_size, spec.batch_size)
         apply_loras(model, spec.loras)
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
-        size = (spec.width, spec.height)
+        size = spec.outpaint_size if spec.mode == "outpaint" else (spec.width, spec.height)
         call: dict[str, Any] = self.prompts.encoded(model, pipe, spec)
         call.update(
             num_inference_steps=spec.steps,
@@ -126,6 +126,12 @@ class ImageEngine:
         init = mask = None
         if spec.mode == "txt2img":
             call.update(width=spec.width, height=spec.height)
+        elif spec.mode == "outpaint":  # the new area is invented (strength 1); the picture is kept
+            from studio.core.outpaint import outpaint_canvas
+
+            picture = load_input_image(spec.init_image or "", (spec.width, spec.height), "init_image")
+            init, mask = outpaint_canvas(picture, spec.outpaint, size)
+            call.update(image=init, mask_image=mask, strength=1.0, width=size[0], height=size[1])
         else:
             init = load_input_image(spec.init_image or "", size, "init_image")
             call.update(image=init, strength=spec.strength)

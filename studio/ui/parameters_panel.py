@@ -90,6 +90,42 @@ class LoraList(QWidget):
             self._layout.addWidget(row)
 
 
+class OutpaintEdit(QWidget):
+    """Pixels to add to the init image's left, top, right and bottom (the recipe's "L,T,R,B")."""
+
+    SIDES = ("Left", "Top", "Right", "Bottom")
+
+    def __init__(self, session: GenerationSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.spins: list[QSpinBox] = []
+        for side in self.SIDES:
+            spin = QSpinBox()
+            spin.setRange(0, 2048)
+            spin.setSingleStep(64)
+            spin.setToolTip(f"Pixels added on the {side.lower()} (outpainting); {IMAGE['outpaint'].help}")
+            spin.valueChanged.connect(self._edited)
+            row.addWidget(spin)
+            self.spins.append(spin)
+        session.changed.connect(lambda n: n == "outpaint" and self._follow())
+        self._follow()
+
+    def _edited(self) -> None:
+        values = [s.value() for s in self.spins]
+        self._session.set("outpaint", ",".join(map(str, values)) if any(values) else "")
+
+    def _follow(self) -> None:
+        from studio.core.recipes.image import parse_outpaint
+
+        values = parse_outpaint(self._session.value("outpaint"))
+        for spin, v in zip(self.spins, values if isinstance(values, tuple) else (0, 0, 0, 0), strict=True):
+            spin.blockSignals(True)
+            spin.setValue(v)
+            spin.blockSignals(False)
+
+
 class ParametersPanel(QScrollArea):
     chooseInitImage = Signal()
 
@@ -288,8 +324,11 @@ class ParametersPanel(QScrollArea):
         self.mask_blur = QSpinBox()
         bind(session, "mask_blur", self.mask_blur, IMAGE["mask_blur"])
         form.addRow("Mask blur", self.mask_blur)
+        self.outpaint = OutpaintEdit(session)
+        form.addRow("Extend canvas", self.outpaint)
+        form.addRow(ErrorLabel(session, ("outpaint",)))
         outer.addStretch(1)
-        session.changed.connect(lambda n: n in ("init_image", "mask") and self._update_init())
+        session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
         self._update_init()
         # Never clip a field: the dock is at least as wide as the form needs (plus the scroll bar).
         self.setMinimumWidth(body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
@@ -401,5 +440,6 @@ class ParametersPanel(QScrollArea):
                 if mode == "inpaint"
                 else "Image to image. Paint on the Input view to inpaint."
             )
-        self.strength.setEnabled(bool(init))
-        self.mask_blur.setEnabled(mode == "inpaint")
+        self.strength.setEnabled(bool(init) and mode != "outpaint")
+        self.mask_blur.setEnabled(mode in ("inpaint", "outpaint"))
+        self.outpaint.setEnabled(bool(init))

@@ -110,6 +110,11 @@ class GenerationSession(QObject):
 
     @property
     def mode(self) -> str:
+        from studio.core.recipes.image import parse_outpaint
+
+        outpaint = parse_outpaint(self._values["outpaint"])
+        if self._values["init_image"] and isinstance(outpaint, tuple) and any(outpaint):
+            return "outpaint"
         if self._values["init_image"] and self._values["mask"]:
             return "inpaint"
         return "img2img" if self._values["init_image"] else "txt2img"

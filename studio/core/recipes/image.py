@@ -87,6 +87,9 @@ IMAGE = FieldTable(
               "the picture, 0.7 reinvents detail.", 0.0, 1.0, step=0.05, decimals=2),
         Field("hires_upscaler", str, LATENT, "Hires upscaler", "Latent (fast, needs denoising ≥ 0.5), Lanczos, or "
               "an upscaler model (ESRGAN, Real-ESRGAN, …) by its name or path.", metavar="NAME"),
+        Field("outpaint", str, "", "Extend canvas", "Outpainting: grow the init image by this many pixels on its "
+              "left, top, right and bottom (\"0,0,256,0\" widens it to the right); the new area is painted to "
+              "match, with a blended seam.", metavar="L,T,R,B"),
         Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
               "folder); empty: the model's own, or the default you set for the model in the Models room.",
               metavar="PATH|NAME"),
@@ -157,6 +160,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     """The frozen spec of a draft, or the problems (field → message) that keep it from running."""
     ctx = ctx or ImageContext()
     problems: dict[str, str] = {}
+    if isinstance(draft.get("outpaint"), list | tuple):  # a spec's (L, T, R, B) as the field's text
+        draft = {**draft, "outpaint": ",".join(str(v) for v in draft["outpaint"])}
     # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
     prompt = text(draft.get("prompt"))
     listed = lst(draft.get("loras"))
@@ -187,6 +192,10 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         if found is None:
             return {"hires_upscaler": why}
         values["hires_upscaler"] = str(found)
+    outpaint = parse_outpaint(values["outpaint"])
+    if isinstance(outpaint, str):
+        return {"outpaint": outpaint}
+    values["outpaint"] = outpaint
     vae = values["vae"] or (ctx.vae_default(values["model"]) if values["model"] else "")
     if vae and not is_dir(vae):
         found, why = ctx.vaes.find(vae)
@@ -210,6 +219,23 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     return spec
 
 
+def parse_outpaint(value: Any) -> tuple[int, int, int, int] | str:
+    """ "L,T,R,B" (or a list of four) → four pixel counts; "" → none; else a sentence."""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    text_value = str(value or "").strip()
+    if not text_value:
+        return (0, 0, 0, 0)
+    parts = [p.strip() for p in text_value.replace(" ", ",").split(",") if p.strip()]
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or any(not 0 <= n <= MAX_SIZE for n in numbers):
+        return f"Extend canvas takes four pixel counts, left,top,right,bottom, each 0–{MAX_SIZE} (e.g. 0,0,256,0)."
+    return (numbers[0], numbers[1], numbers[2], numbers[3])
+
+
 def image_problem(path: str, what: str) -> str:
     """'' when ``path`` is a picture Studio can open (its header is read, not its pixels); else a sentence."""
     from PIL import Image
@@ -229,7 +255,9 @@ def image_problem(path: str, what: str) -> str:
 
 def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     """Problems with a frozen spec (from a queue file, a recipe file, or just frozen), keyed by field."""
-    values = {f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name not in ("loras", "seed")}
+    values = {
+        f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name not in ("loras", "seed", "outpaint")
+    }
     problems = IMAGE.check(values)
     if not spec.model.strip():
         problems["model"] = "Choose a model first."
@@ -250,6 +278,15 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
                                          "0.3–0.7 is typical).")  # fmt: skip
         if spec.hires_upscaler not in BUILTIN_UPSCALERS and not is_file(spec.hires_upscaler):
             problems["hires_upscaler"] = f"The upscaler file {spec.hires_upscaler[:200]} does not exist."
+    if any(spec.outpaint):
+        if not spec.init_image:
+            problems["outpaint"] = "Extending the canvas needs an init image to extend."
+        elif spec.mask:
+            problems["outpaint"] = "Extend the canvas or inpaint a mask, not both in one job."
+        elif max(spec.outpaint_size) > MAX_SIZE:
+            problems["outpaint"] = (
+                f"The extended canvas would be {spec.outpaint_size[0]}×{spec.outpaint_size[1]}, above {MAX_SIZE} px."
+            )
     if spec.vae and not (is_file(spec.vae) or is_dir(spec.vae)):
         problems["vae"] = f"The VAE {spec.vae[:200]} does not exist."
     if spec.mask and not spec.init_image:
