@@ -120,7 +120,7 @@ def library(rt: Any) -> Any:
 def image_context(rt: Any, entries: Any) -> Any:
     from studio.core.builtin_models import BUILTIN_LORA_DIR, recommended_settings
     from studio.core.recipes.image import ImageContext
-    from studio.core.recipes.loras import LoraFinder, upscaler_finder, vae_finder
+    from studio.core.recipes.loras import LoraFinder, embedding_finder, upscaler_finder, vae_finder
     from studio.core.specs import random_seed
 
     folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders), BUILTIN_LORA_DIR]
@@ -133,6 +133,7 @@ def image_context(rt: Any, entries: Any) -> Any:
         loras=LoraFinder(folders, named("lora")),
         upscalers=upscaler_finder(folders, named("upscaler")),
         vaes=vae_finder(folders, named("vae")),
+        embeddings=embedding_finder(folders, named("embedding")),
         vae_default=lambda model: defaults.get(model, ""),
         recommended=recommended_settings,
         seed=random_seed,

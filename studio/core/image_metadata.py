@@ -47,6 +47,7 @@ class RenderInfo:
     lora_hashes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     vae_hash: str = ""  # A1111's "VAE hash" of a VAE file chosen for the job
+    ti_hashes: dict[str, str] = field(default_factory=dict)  # A1111's "TI hashes": embedding name -> hash
     # AUTOMATIC1111's extras fields: ("Postprocess upscale by", "2"), …
     postprocess: tuple[tuple[str, str], ...] = ()
 
@@ -84,6 +85,7 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
         ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),
         ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
+        ("TI hashes", ", ".join(f"{k}: {v}" for k, v in info.ti_hashes.items()) or None),
         *info.postprocess,
         ("RNG", "CPU"),
         ("Version", f"Studio {__version__}"),

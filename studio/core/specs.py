@@ -34,6 +34,14 @@ class LoraRef:
 
 
 @dataclass(frozen=True)
+class EmbeddingRef:
+    """A textual-inversion embedding a prompt uses by its name (AUTOMATIC1111's way: the file name is the word)."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
 class GenerateSpec:
     """Everything needed to reproduce an image job exactly."""
 
@@ -65,12 +73,9 @@ class GenerateSpec:
     hires_denoise: float = 0.5
     hires_upscaler: str = "Latent"  # "Latent", "Lanczos", or an upscaler model's path
     vae: str = ""  # "" the model's own; else a VAE file or folder
-    outpaint: tuple[int, int, int, int] = (
-        0,
-        0,
-        0,
-        0,
-    )  # pixels added left, top, right, bottom of the init image
+    # outpainting: pixels added to the init image's left, top, right and bottom
+    outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)
+    embeddings: tuple[EmbeddingRef, ...] = ()  # those whose names the prompts use (found when frozen)
     spec_version: int = field(default=SPEC_VERSION)
 
     @property
@@ -125,6 +130,7 @@ class GenerateSpec:
         d = dataclasses.asdict(self)
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
         d["outpaint"] = list(self.outpaint)
+        d["embeddings"] = [{"name": e.name, "path": e.path} for e in self.embeddings]
         d["kind"] = self.kind.value
         return d
 

@@ -21,6 +21,7 @@ from studio.engine.devices import Placement, choose_placement
 from studio.engine.pipelines import (
     LoadedModel,
     PipelineCache,
+    apply_embeddings,
     apply_loras,
     pipeline_for,
     set_scheduler,
@@ -113,6 +114,7 @@ class ImageEngine:
         pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode)
         tune_memory(model, *spec.output_size, spec.batch_size)
         apply_loras(model, spec.loras)
+        apply_embeddings(model, spec.embeddings)
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = spec.outpaint_size if spec.mode == "outpaint" else (spec.width, spec.height)
@@ -331,6 +333,7 @@ class ImageEngine:
             model_hash=model_hash,
             lora_hashes=loras,
             vae_hash=vae_hash,
+            ti_hashes={e.name: self.hashes.sha256(Path(e.path))[:12] for e in spec.embeddings},
             versions=_versions(),
         )
 
@@ -354,7 +357,7 @@ class PromptCache:
             self._model = model
         negative = spec.negative_prompt if spec.cfg_scale > 1.0 else None
         loras = tuple(sorted((lo.path, lo.weight) for lo in spec.loras))  # a LoRA may change the text encoder
-        key = (spec.prompt, negative, spec.clip_skip, loras)
+        key = (spec.prompt, negative, spec.clip_skip, loras, spec.embeddings)
         if key in self._entries:
             self._entries.move_to_end(key)
             self.hits += 1

@@ -19,7 +19,7 @@ from studio.core.paths import resource
 from studio.core.safetensors_header import HeaderError, read_header
 from studio.core.samplers import scheduler_recipe
 from studio.core.settings import LoadOptions
-from studio.core.specs import LoraRef
+from studio.core.specs import EmbeddingRef, LoraRef
 from studio.engine.devices import Placement, free_device_memory
 from studio.engine.precision import apply_precision, use_physical_cores
 
@@ -52,6 +52,7 @@ class LoadedModel:
     memory: MemoryOptions = field(default_factory=MemoryOptions)
     weight_bytes: int = 0  # of the UNet, VAE and text encoders as loaded
     tiny: tuple[str, Any] | None = None  # (folder, AutoencoderTiny) for previews and fast decodes
+    embeddings: dict[str, str] = field(default_factory=dict)  # textual inversions loaded: name -> path
     own_vae: Any = None  # the model's own VAE while another one is in use
     vae_path: str = ""  # the VAE in use ("" the model's own)
     compiled_shapes: set[tuple[int, int, int]] | None = (
@@ -483,6 +484,61 @@ def set_scheduler(model: LoadedModel, pipe: Any, sampler: str, schedule: str) ->
     known = set(inspect.signature(cls.__init__).parameters)
     config = {k: v for k, v in dict(model.scheduler_config).items() if k in known or k.startswith("_")}
     pipe.scheduler = cls.from_config(config, **options)
+
+
+def _embedding_vectors(path: Path, allow_pickle: bool) -> dict[str, Any]:
+    """{"clip_l": vectors[, "clip_g": vectors]} of a textual-inversion file (A1111's, diffusers', SDXL's)."""
+    import torch
+
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        if not allow_pickle:
+            raise StudioError(ErrorKind.MODEL_INVALID, f"The embedding {path.name} is a pickled file, which can run "
+                              "code when loaded; use a .safetensors version (or allow pickled files in the Models "
+                              "room).", field="prompt")  # fmt: skip
+        raw: dict[str, Any] = load_pickled_weights(path)
+    else:
+        from safetensors.torch import load_file
+
+        raw = load_file(str(path))
+    if "clip_l" in raw or "clip_g" in raw:
+        return {k: raw[k] for k in ("clip_l", "clip_g") if isinstance(raw.get(k), torch.Tensor)}
+    params = raw.get("string_to_param")
+    if isinstance(params, dict) and params:
+        return {"clip_l": next(iter(params.values()))}
+    tensors = [v for v in raw.values() if isinstance(v, torch.Tensor)]
+    if "emb_params" in raw or len(tensors) == 1:
+        return {"clip_l": raw.get("emb_params", tensors[0] if tensors else None)}
+    raise StudioError(ErrorKind.MODEL_INVALID, f"{path.name} is not a textual-inversion embedding Studio can "
+                      "read.", field="prompt")  # fmt: skip
+
+
+def apply_embeddings(model: LoadedModel, embeddings: tuple[EmbeddingRef, ...]) -> None:
+    """Load the textual inversions a job's prompts name (SD 1.x/2.x: one text encoder; SDXL: both), unloading
+    those it does not use. A vector of the wrong width (another family) is refused by name."""
+    wanted = {e.name: e.path for e in embeddings}
+    if wanted == model.embeddings:
+        return
+    pipe = model.base
+    pairs = [("clip_l", pipe.tokenizer, pipe.text_encoder)]
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        pairs.append(("clip_g", pipe.tokenizer_2, pipe.text_encoder_2))
+    if model.embeddings:
+        for _, tokenizer, encoder in pairs:
+            pipe.unload_textual_inversion(tokenizer=tokenizer, text_encoder=encoder)
+        model.embeddings = {}
+    for name, path in wanted.items():
+        vectors = _embedding_vectors(Path(path), model.options.allow_pickle)
+        for key, tokenizer, encoder in pairs:
+            vec = vectors.get(key)
+            width = encoder.get_input_embeddings().weight.shape[-1]
+            if vec is None or vec.shape[-1] != width:
+                got = "no vectors for it" if vec is None else f"{vec.shape[-1]}-wide vectors"
+                raise StudioError(ErrorKind.INVALID_INPUT, f"The embedding {name} has {got}; this model's text "
+                                  f"encoder takes {width} (an embedding for another family).", field="prompt")  # fmt: skip
+            pipe.load_textual_inversion(
+                vec.reshape(-1, width), token=name, tokenizer=tokenizer, text_encoder=encoder
+            )
+        model.embeddings[name] = path
 
 
 def use_vae(model: LoadedModel, path: str) -> None:

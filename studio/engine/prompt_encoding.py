@@ -13,7 +13,8 @@ from studio.core.prompts import BREAK, extract_loras, parse_weights
 Chunk = tuple[list[int], list[float]]
 
 
-def _chunks(tokenizer: Any, prompt: str) -> list[Chunk]:
+def _chunks(tokenizer: Any, prompt: str, expand: Any = None) -> list[Chunk]:
+    """``expand``: the pipeline's textual-inversion expansion ("name" → "name name_1 …" for multi-vector ones)."""
     size = tokenizer.model_max_length - 2
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -31,7 +32,8 @@ def _chunks(tokenizer: Any, prompt: str) -> list[Chunk]:
         if piece.text == BREAK and piece.weight == -1.0:
             close()
             continue
-        toks = tokenizer(piece.text, add_special_tokens=False, truncation=False, verbose=False).input_ids
+        text = expand(piece.text, tokenizer) if expand is not None and piece.text else piece.text
+        toks = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids
         for t in toks:
             if len(ids) == size:
                 close()
@@ -95,7 +97,8 @@ def encode(pipe: Any, prompt: str, negative: str | None, clip_skip: int = 1) -> 
     pooled = neg_pooled = None
     with torch.no_grad():
         for tokenizer, encoder in pairs:
-            pos, neg = _chunks(tokenizer, prompt), _chunks(tokenizer, negative)
+            expand = getattr(pipe, "maybe_convert_prompt", None)
+            pos, neg = _chunks(tokenizer, prompt, expand), _chunks(tokenizer, negative, expand)
             n = max(len(pos), len(neg))
             pos, neg = _pad_to(pos, n, tokenizer), _pad_to(neg, n, tokenizer)
             enc_pos = [_encode_chunk(encoder, c, clip_skip, is_xl, device) for c in pos]

@@ -18,7 +18,7 @@ from studio.core.builtin_models import (
 )
 from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
-from studio.core.recipes.loras import LoraFinder, upscaler_finder, vae_finder
+from studio.core.recipes.loras import LoraFinder, embedding_finder, upscaler_finder, vae_finder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
 from studio.core.untrusted import exists
@@ -126,7 +126,9 @@ class GenerationSession(QObject):
 
     def use_library(self, entries: list[LibraryEntry]) -> None:
         """The model picker and the LoRA lookup come from the model library (every folder Studio sees)."""
-        self._scanned = [e for e in entries if e.kind in ("checkpoint", "lora", "upscaler", "vae")]
+        self._scanned = [
+            e for e in entries if e.kind in ("checkpoint", "lora", "upscaler", "vae", "embedding")
+        ]
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
@@ -263,6 +265,7 @@ class GenerationSession(QObject):
             loras=self.lora_finder(),
             upscalers=upscaler_finder(self._model_dirs, self._named("upscaler")),
             vaes=vae_finder(self._model_dirs, self._named("vae")),
+            embeddings=embedding_finder(self._model_dirs, self._named("embedding")),
             vae_default=lambda model: self.vae_defaults.get(model, ""),
             recommended=recommended_settings,
             seed=random_seed,

@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
-from studio.core.recipes.loras import FileFinder, LoraFinder, upscaler_finder, vae_finder
+from studio.core.recipes.loras import FileFinder, LoraFinder, embedding_finder, upscaler_finder, vae_finder
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
 from studio.core.specs import (
     A1111_MAX_SEED,
@@ -27,6 +27,7 @@ from studio.core.specs import (
     MAX_SIZE,
     MAX_STEPS,
     MIN_SIZE,
+    EmbeddingRef,
     GenerateSpec,
     LoraRef,
 )
@@ -113,6 +114,7 @@ class ImageContext:
     upscalers: FileFinder = field(default_factory=lambda: upscaler_finder([]))
     vaes: FileFinder = field(default_factory=lambda: vae_finder([]))
     vae_default: Callable[[str], str] = lambda model: ""  # the VAE the user set for a model ("" none)
+    embeddings: FileFinder = field(default_factory=lambda: embedding_finder([]))
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
 
@@ -212,11 +214,23 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         model=str(Path(values["model"]).expanduser()) if values["model"] else "",
         seed=seed,
         loras=tuple(loras),
+        embeddings=embeddings_in(f"{values['prompt']}\n{values['negative_prompt']}", ctx.embeddings),
         parent_image=values["parent_image"] if values["init_image"] else None,
     )
     if problems := validate_spec(spec):
         return problems
     return spec
+
+
+def embeddings_in(text_value: str, finder: FileFinder) -> tuple[EmbeddingRef, ...]:
+    """The embeddings whose names appear in the prompts as whole words (AUTOMATIC1111's rule)."""
+    import re
+
+    found = []
+    for name, path in finder.named().items():
+        if name and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text_value):
+            found.append(EmbeddingRef(name, str(Path(path).resolve())))
+    return tuple(sorted(found, key=lambda e: e.name))
 
 
 def parse_outpaint(value: Any) -> tuple[int, int, int, int] | str:
@@ -287,6 +301,9 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
             problems["outpaint"] = (
                 f"The extended canvas would be {spec.outpaint_size[0]}×{spec.outpaint_size[1]}, above {MAX_SIZE} px."
             )
+    for emb in spec.embeddings:
+        if not is_file(emb.path):
+            problems["prompt"] = f"The embedding file {emb.path[:200]} does not exist."
     if spec.vae and not (is_file(spec.vae) or is_dir(spec.vae)):
         problems["vae"] = f"The VAE {spec.vae[:200]} does not exist."
     if spec.mask and not spec.init_image:

@@ -66,6 +66,21 @@ class FileFinder:
                     out.append(p)
         return out
 
+    def named(self) -> dict[str, Path]:
+        """Every file of this kind by name: the folders' files first, then the library's entries."""
+        out: dict[str, Path] = {}
+        for d in self.candidates():
+            try:
+                children = sorted(d.iterdir())
+            except OSError:
+                continue
+            for p in children:
+                if p.suffix.lower() in self.suffixes and not p.name.startswith(".") and is_file(p):
+                    out.setdefault(p.stem, p)
+        for name, path in self.entries():
+            out.setdefault(name, path)
+        return out
+
     def find(self, ref: str, allow_path: bool = True) -> tuple[Path | None, str]:
         """(the file, '') or (None, why not). A prompt's tags pass ``allow_path=False``: names only."""
         if allow_path and looks_like_path(ref, self.suffixes):
@@ -90,6 +105,14 @@ class FileFinder:
 
 
 LoraFinder = FileFinder  # its defaults are the LoRAs'
+
+
+def embedding_finder(
+    folders: list[Path], entries: Callable[[], Iterable[tuple[str, Path]]] = lambda: ()
+) -> FileFinder:
+    """Textual-inversion embeddings: AUTOMATIC1111 keeps them in ``embeddings`` beside its ``models`` folder."""
+    return FileFinder(folders, entries, "embedding", ("embeddings", "Embeddings", "../embeddings"),
+                      (".safetensors", ".pt", ".bin"))  # fmt: skip
 
 
 def vae_finder(
