@@ -226,6 +226,7 @@ def embeddings_in(text_value: str, finder: FileFinder) -> tuple[EmbeddingRef, ..
     """The embeddings whose names appear in the prompts as whole words (AUTOMATIC1111's rule)."""
     import re
 
+    text_value = extract_loras(text_value)[0]  # a <lora:name> tag names a LoRA, never an embedding
     found = []
     for name, path in finder.named().items():
         if name and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text_value):

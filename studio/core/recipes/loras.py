@@ -56,11 +56,12 @@ class FileFinder:
     word: str = "LoRA"
     subfolders: tuple[str, ...] = ("loras", "Lora")
     suffixes: tuple[str, ...] = SUFFIXES
+    in_root: bool = True  # look in the folders themselves too, not only in their subfolders
 
     def candidates(self) -> list[Path]:
         out: list[Path] = []
         for d in self.folders:
-            for sub in ("", *self.subfolders):
+            for sub in ("",) * self.in_root + self.subfolders:
                 p = d / sub if sub else d
                 if p not in out:
                     out.append(p)
@@ -112,7 +113,7 @@ def embedding_finder(
 ) -> FileFinder:
     """Textual-inversion embeddings: AUTOMATIC1111 keeps them in ``embeddings`` beside its ``models`` folder."""
     return FileFinder(folders, entries, "embedding", ("embeddings", "Embeddings", "../embeddings"),
-                      (".safetensors", ".pt", ".bin"))  # fmt: skip
+                      (".safetensors", ".pt", ".bin"), in_root=False)  # fmt: skip
 
 
 def vae_finder(
