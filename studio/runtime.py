@@ -148,7 +148,7 @@ def build_runtime(
         options=settings.load_options,
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
     )
-    text.make_room = engine.cache.clear
+    text.make_room = engine.clear
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
 
@@ -159,7 +159,7 @@ def build_runtime(
         return (remote.preview_context if spec.engine else text.preview_context)(spec, cancel, emit)
 
     holder: list[Runtime] = []
-    trainer = TrainJob(make_room=lambda: (engine.cache.clear(), text.clear()))
+    trainer = TrainJob(make_room=lambda: (engine.clear(), text.clear()))
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
@@ -168,7 +168,7 @@ def build_runtime(
             WriteSpec: write,
             ContextSpec: preview,
             TrainSpec: trainer,
-            CaptionSpec: Captioner(make_room=lambda: (engine.cache.clear(), text.clear())),
+            CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },
     )
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys, notices=notices)

@@ -466,3 +466,40 @@ def save_tiny_vae(target: Path, layout: str = "folder", seed: int = 1) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(target))
     return target
+
+
+def save_tiny_refiner(folder: Path, seed: int = 0) -> Path:
+    """A tiny SDXL refiner (``StableDiffusionXLImg2ImgPipeline``: the second text encoder only, aesthetic-score
+    micro-conditioning), saved as a diffusers folder."""
+    import torch
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+    from transformers import CLIPTokenizer
+
+    torch.manual_seed(seed)
+    tok_dir = build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tokenizer_2 = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    text_encoder_2 = _text_encoder(tokenizer_2, with_projection=True, hidden=32)
+    unet = _unet(
+        block_out_channels=(32, 64),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + 5 * 8,
+        cross_attention_dim=32,
+        norm_num_groups=8,
+    )
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=_vae(),
+        text_encoder=None,
+        text_encoder_2=text_encoder_2,
+        tokenizer=None,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=_scheduler(),
+        requires_aesthetics_score=True,
+        force_zeros_for_empty_prompt=False,
+    )
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder

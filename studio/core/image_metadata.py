@@ -81,6 +81,8 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("VAE hash", info.vae_hash or None),
         ("VAE", "taesd" if spec.fast_decode else Path(spec.vae).name if spec.vae else None),
         ("Outpaint", ",".join(map(str, spec.outpaint)) if spec.mode == "outpaint" else None),
+        ("Refiner", Path(spec.refiner).stem if spec.refiner else None),
+        ("Refiner switch at", float(spec.refiner_switch) if spec.refiner else None),
         ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
         ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
         ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),

@@ -75,6 +75,11 @@ class GenerateSpec:
     vae: str = ""  # "" the model's own; else a VAE file or folder
     # outpainting: pixels added to the init image's left, top, right and bottom
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)
+    prompt_2: str = ""  # SDXL's second text encoder's prompt ("" the prompt)
+    refiner: str = ""  # an SDXL refiner model that finishes the last steps ("" none)
+    refiner_switch: float = (
+        0.8  # the fraction of the steps the base model makes before the refiner takes over
+    )
     embeddings: tuple[EmbeddingRef, ...] = ()  # those whose names the prompts use (found when frozen)
     spec_version: int = field(default=SPEC_VERSION)
 

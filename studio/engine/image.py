@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event, ItemSaved, Preview, Progress
+from studio.core.events import Event, ItemSaved, Note, Preview, Progress
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
@@ -84,10 +84,18 @@ class ImageEngine:
         self.hashes = hashes
         self._placement = placement or choose_placement
         self.cache = PipelineCache(self._placement, make_room, options)
+        self.refiners = PipelineCache(
+            self._placement, lambda: None, options
+        )  # an SDXL refiner beside the base
         self._options = options
         self._preview_interval = preview_interval
         self.prompts = PromptCache()
         self._upscaler: ModelUpscaler | None = None  # the last upscaler model used (kept: batches reuse it)
+
+    def clear(self) -> None:
+        """Free the models (another engine needs the memory)."""
+        self.refiners.clear()
+        self.cache.clear()
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         check(spec)
@@ -125,9 +133,16 @@ class ImageEngine:
             num_images_per_prompt=spec.batch_size,
             output_type="latent",
         )
+        if spec.prompt_2.strip() and model.family != "sdxl":
+            emit(Note(text=f"{model.family.upper()} has one text encoder: the second prompt was not used."))
         init = mask = None
         if spec.mode == "txt2img":
             call.update(width=spec.width, height=spec.height)
+            if spec.refiner:
+                if model.family != "sdxl":
+                    raise StudioError(ErrorKind.INVALID_INPUT, "The refiner finishes SDXL pictures; this model is "
+                                      f"{model.family.upper()}.", field="refiner")  # fmt: skip
+                call.update(denoising_end=spec.refiner_switch)
         elif spec.mode == "outpaint":  # the new area is invented (strength 1); the picture is kept
             from studio.core.outpaint import outpaint_canvas
 
@@ -164,7 +179,13 @@ class ImageEngine:
                 p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state
             ) -> dict:
                 cancel.raise_if_cancelled()
-                total = state["done"] + p.num_timesteps + (0 if state["done"] else hires_steps)
+                state["ran"] = step + 1
+                # base and refiner share the job's steps; a hires pass adds its own
+                total = (
+                    spec.steps
+                    if spec.refiner
+                    else state["done"] + p.num_timesteps + (0 if state["done"] else hires_steps)
+                )
                 emit(Progress(step=state["done"] + step + 1, total=total, item=first, items=spec.image_count))
                 now = time.monotonic()
                 if state["done"] + step + 1 < total and now - state["last_preview"] >= interval:
@@ -189,6 +210,10 @@ class ImageEngine:
             if spec.hires:
                 state.update(done=spec.steps, size=spec.hires_size)
                 latents = self._hires_pass(model, pipe, spec, call, latents, seeds, on_step, emit)
+                cancel.raise_if_cancelled()
+            elif spec.refiner:
+                state.update(done=state.get("ran", 0))
+                latents = self._refine(spec, latents, seeds, on_step, emit)
                 cancel.raise_if_cancelled()
             images = decode_tiny(tiny, pipe, latents) if spec.fast_decode else decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
@@ -247,6 +272,38 @@ class ImageEngine:
             callback_on_step_end=on_step,
             callback_on_step_end_tensor_inputs=["latents"],
             **second,
+        ).images
+
+    def _refine(
+        self, spec: GenerateSpec, latents: Any, seeds: list[int], on_step: Callable[..., dict], emit: Emit
+    ) -> Any:
+        """SDXL's ensemble of experts: the refiner denoises from the switch point on, from the base's latents."""
+        import torch
+
+        from studio.core.events import Loading
+
+        refiner = self.refiners.get(
+            spec.refiner, on_loading=lambda name: emit(Loading(what=f"Loading the refiner {name}…"))
+        )
+        if refiner.family != "sdxl":
+            raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(spec.refiner).name} is not an SDXL refiner "
+                              f"({refiner.family.upper()}).", field="refiner")  # fmt: skip
+        pipe = pipeline_for(refiner, "img2img")
+        set_scheduler(refiner, pipe, spec.sampler, spec.schedule)
+        call = encode(pipe, spec.prompt, spec.negative_prompt if spec.cfg_scale > 1.0 else None, spec.clip_skip,
+                      spec.prompt_2)  # fmt: skip
+        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        return pipe(
+            image=latents,
+            num_inference_steps=spec.steps,
+            denoising_start=spec.refiner_switch,
+            guidance_scale=spec.cfg_scale,
+            num_images_per_prompt=spec.batch_size,
+            output_type="latent",
+            generator=gens,
+            callback_on_step_end=on_step,
+            callback_on_step_end_tensor_inputs=["latents"],
+            **call,
         ).images
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
@@ -357,12 +414,12 @@ class PromptCache:
             self._model = model
         negative = spec.negative_prompt if spec.cfg_scale > 1.0 else None
         loras = tuple(sorted((lo.path, lo.weight) for lo in spec.loras))  # a LoRA may change the text encoder
-        key = (spec.prompt, negative, spec.clip_skip, loras, spec.embeddings)
+        key = (spec.prompt, negative, spec.clip_skip, loras, spec.embeddings, spec.prompt_2)
         if key in self._entries:
             self._entries.move_to_end(key)
             self.hits += 1
             return dict(self._entries[key])
-        kwargs = encode(pipe, spec.prompt, negative, spec.clip_skip)
+        kwargs = encode(pipe, spec.prompt, negative, spec.clip_skip, spec.prompt_2)
         self._entries[key] = kwargs
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)

@@ -77,28 +77,32 @@ def _pad_to(chunks: list[Chunk], n: int, tokenizer: Any) -> list[Chunk]:
     return chunks + [empty] * (n - len(chunks))
 
 
-def encode(pipe: Any, prompt: str, negative: str | None, clip_skip: int = 1) -> dict[str, Any]:
+def encode(
+    pipe: Any, prompt: str, negative: str | None, clip_skip: int = 1, prompt_2: str = ""
+) -> dict[str, Any]:
     """Keyword arguments for ``pipe(...)`` carrying the encoded prompt and negative prompt. ``negative=None``:
-    no unconditional pass will run (CFG ≤ 1), so the negative is not encoded at all."""
+    no unconditional pass will run (CFG ≤ 1), so the negative is not encoded at all. ``prompt_2``: SDXL's second
+    text encoder's own prompt ("" the prompt)."""
     import torch
 
     prompt, _ = extract_loras(prompt)
+    second, _ = extract_loras(prompt_2) if prompt_2.strip() else (prompt, [])
     with_negative = negative is not None
     negative, _ = extract_loras(negative or "")
     device = pipe._execution_device
     is_xl = hasattr(pipe, "text_encoder_2")
     pairs = [
-        (getattr(pipe, "tokenizer", None), getattr(pipe, "text_encoder", None)),
-        (getattr(pipe, "tokenizer_2", None), getattr(pipe, "text_encoder_2", None)),
+        (getattr(pipe, "tokenizer", None), getattr(pipe, "text_encoder", None), prompt),
+        (getattr(pipe, "tokenizer_2", None), getattr(pipe, "text_encoder_2", None), second),
     ]
-    pairs = [(t, e) for t, e in pairs if t is not None and e is not None]
+    pairs = [(t, e, p) for t, e, p in pairs if t is not None and e is not None]
 
     cond_parts, uncond_parts = [], []
     pooled = neg_pooled = None
     with torch.no_grad():
-        for tokenizer, encoder in pairs:
+        for tokenizer, encoder, text in pairs:
             expand = getattr(pipe, "maybe_convert_prompt", None)
-            pos, neg = _chunks(tokenizer, prompt, expand), _chunks(tokenizer, negative, expand)
+            pos, neg = _chunks(tokenizer, text, expand), _chunks(tokenizer, negative, expand)
             n = max(len(pos), len(neg))
             pos, neg = _pad_to(pos, n, tokenizer), _pad_to(neg, n, tokenizer)
             enc_pos = [_encode_chunk(encoder, c, clip_skip, is_xl, device) for c in pos]

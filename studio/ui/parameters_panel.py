@@ -172,6 +172,31 @@ class ParametersPanel(QScrollArea):
         session.modelsChanged.connect(self._fill_vaes)
         form.addRow("VAE", self.vae)
         form.addRow(ErrorLabel(session, ("vae",)))
+        self.refiner = QComboBox()
+        self.refiner.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.refiner.setMinimumContentsLength(10)
+        self.refiner.setToolTip(IMAGE["refiner"].tooltip())
+        self._fill_refiners()
+        bind(session, "refiner", self.refiner, IMAGE["refiner"])
+        session.modelsChanged.connect(self._fill_refiners)
+        self.refiner_switch = QDoubleSpinBox()
+        bind(
+            session,
+            "refiner_switch",
+            self.refiner_switch,
+            IMAGE["refiner_switch"],
+            lambda v: round(float(v), 2),
+        )
+        self.refiner_switch.setEnabled(bool(session.value("refiner")))
+        session.changed.connect(
+            lambda n: n == "refiner" and self.refiner_switch.setEnabled(bool(session.value("refiner")))
+        )
+        refiner_row = QHBoxLayout()
+        refiner_row.addWidget(self.refiner, 1)
+        refiner_row.addWidget(QLabel("at"))
+        refiner_row.addWidget(self.refiner_switch)
+        form.addRow("Refiner", refiner_row)
+        form.addRow(ErrorLabel(session, ("refiner", "refiner_switch")))
         self.model.activated.connect(lambda i: session.choose_model(self.model.itemData(i) or ""))
         session.modelsChanged.connect(self._fill_models)
         session.changed.connect(lambda n: n == "model" and self._fill_models())
@@ -349,6 +374,17 @@ class ParametersPanel(QScrollArea):
         i = self.model.findData(current)
         self.model.setCurrentIndex(max(0, i))
         self.model.blockSignals(False)
+
+    def _fill_refiners(self) -> None:
+        current = self.session.value("refiner")
+        self.refiner.blockSignals(True)
+        self.refiner.clear()
+        for label, value in self.session.refiner_choices():
+            self.refiner.addItem(label, value)
+        if current and self.refiner.findData(current) < 0:
+            self.refiner.addItem(Path(current).name, current)
+        self.refiner.setCurrentIndex(max(0, self.refiner.findData(current)))
+        self.refiner.blockSignals(False)
 
     def _fill_vaes(self) -> None:
         current = self.session.value("vae")

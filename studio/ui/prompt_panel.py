@@ -67,6 +67,13 @@ class PromptPanel(QWidget):
             session, "negative_prompt", "Negative prompt: what to avoid… e.g. blurry, watermark"
         )
         self.negative.setToolTip("The negative prompt: what the image should not contain.")
+        self.prompt_2 = PromptEdit(
+            session, "prompt_2", "Second prompt (SDXL): e.g. the style, while the prompt says the subject"
+        )
+        self.prompt_2.setToolTip(
+            "SDXL only: the prompt for its second text encoder (OpenCLIP ViT-bigG); empty: the prompt."
+        )
+        self.prompt_2.setMaximumHeight(44)
         self.prompt.setMinimumHeight(64)
         self.negative.setMinimumHeight(40)
         self.generate = QPushButton(icon("generate", "#ffffff"), " Generate")
@@ -88,6 +95,10 @@ class PromptPanel(QWidget):
         left.addWidget(self.prompt, 3)
         left.addWidget(ErrorLabel(session, ("prompt",)))
         left.addWidget(self.negative, 2)
+        left.addWidget(self.prompt_2)
+        session.changed.connect(lambda n: n == "model" and self._show_second(session))
+        session.modelsChanged.connect(lambda: self._show_second(session))
+        self._show_second(session)
         buttons = QVBoxLayout()
         buttons.addWidget(self.generate)
         buttons.addWidget(self.stop)
@@ -104,3 +115,7 @@ class PromptPanel(QWidget):
         self.mode.setText(
             {"txt2img": "Text to image", "img2img": "Image to image", "inpaint": "Inpaint"}[session.mode]
         )
+
+    def _show_second(self, session: GenerationSession) -> None:
+        """The second prompt is for SDXL models (shown too while it holds text, so nothing is hidden)."""
+        self.prompt_2.setVisible(session.model_family().startswith("sdxl") or bool(session.value("prompt_2")))

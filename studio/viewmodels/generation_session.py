@@ -240,6 +240,19 @@ class GenerationSession(QObject):
 
         return [(b, b) for b in BUILTIN_UPSCALERS] + self._named_choices("upscaler")
 
+    def model_family(self) -> str:
+        """The chosen model's family as the library identified it ("" unknown)."""
+        model = self._values["model"]
+        return next((e.family for e in self._scanned if str(e.path) == model), "")
+
+    def refiner_choices(self) -> list[tuple[str, str]]:
+        """(label, path): None, then the SDXL refiners in the library."""
+        refiners = [e for e in self._scanned if e.kind == "checkpoint" and (e.family == "sdxl-refiner"
+                    or "XLImg2Img" in e.label)]  # fmt: skip
+        return [("None", "")] + [
+            (e.name, str(e.path)) for e in sorted(refiners, key=lambda e: e.name.lower())
+        ]
+
     def vae_choices(self) -> list[tuple[str, str]]:
         """(label, value) of the VAEs: Automatic (the model's own or its default), then the library's VAEs."""
         return [("Automatic", "")] + self._named_choices("vae")

@@ -77,7 +77,9 @@ def test_prompt_encodings_are_reused_and_cfg_1_skips_the_negative(tmp_path, make
 
     calls = []
     real = image.encode
-    monkeypatch.setattr(image, "encode", lambda pipe, p, n, c: (calls.append(n), real(pipe, p, n, c))[1])
+    monkeypatch.setattr(
+        image, "encode", lambda pipe, p, n, c, p2="": (calls.append(n), real(pipe, p, n, c, p2))[1]
+    )
     eng = engine_for(tmp_path, FP32)
     eng.generate(make_spec(seed=1), CancelToken(), lambda e: None)
     eng.generate(make_spec(seed=2, steps=3), CancelToken(), lambda e: None)  # same prompt: not encoded again

@@ -16,7 +16,8 @@ from studio.core.untrusted import Unreadable, exists, integer, is_file, number
 
 # A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
-            "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler"}  # fmt: skip
+            "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler",
+            "Refiner", "Refiner switch at"}  # fmt: skip
 
 
 def draft_from_image(
@@ -85,6 +86,17 @@ def draft_from_image(
         notes.append(
             "It was made from another image (img2img), which is not in it; this runs as text to image."
         )
+    refiner = str(r.extra.get("Refiner") or "")
+    if refiner:  # A1111 writes "name [hash]"
+        name = refiner.split(" [")[0].strip()
+        found = find_model(name)
+        if found:
+            draft["refiner"] = found
+            switch = number(r.extra.get("Refiner switch at"))
+            if switch is not None and 0 < switch < 1:
+                draft["refiner_switch"] = switch
+        else:
+            notes.append(f"The refiner {name!r} is not in your library; it was left out.")
     skipped = sorted(k for k in r.extra if k not in _CARRIED and not str(k).startswith("Lora"))
     if skipped:
         notes.append(f"Not carried over from {r.source}: {', '.join(str(k) for k in skipped[:12])}.")

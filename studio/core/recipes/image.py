@@ -45,6 +45,8 @@ IMAGE = FieldTable(
         Field("prompt", str, "", "Prompt", "What to draw. A1111 syntax: (word:1.2), [word], BREAK, "
               "<lora:name:0.8>.", cli=""),
         Field("negative_prompt", str, "", "Negative prompt", "What to keep out of the picture.", cli="--negative"),
+        Field("prompt_2", str, "", "Second prompt", "SDXL only: the prompt for the second text encoder (OpenCLIP "
+              "ViT-bigG), e.g. the style while the prompt says the subject; empty: the prompt.", cli="--prompt-2"),
         Field("width", int, 512, "Width", "Image width in pixels, a multiple of 8; SD 1.x likes 512, SDXL 1024.",
               MIN_SIZE, MAX_SIZE, unit="px", step=64, multiple_of=8),
         Field("height", int, 512, "Height", "Image height in pixels, a multiple of 8.", MIN_SIZE, MAX_SIZE,
@@ -88,6 +90,10 @@ IMAGE = FieldTable(
               "the picture, 0.7 reinvents detail.", 0.0, 1.0, step=0.05, decimals=2),
         Field("hires_upscaler", str, LATENT, "Hires upscaler", "Latent (fast, needs denoising ≥ 0.5), Lanczos, or "
               "an upscaler model (ESRGAN, Real-ESRGAN, …) by its name or path.", metavar="NAME"),
+        Field("refiner", str, "", "Refiner", "SDXL only: a refiner model (diffusers folder or .safetensors) that "
+              "makes the last steps, from the switch point on.", metavar="PATH"),
+        Field("refiner_switch", float, 0.8, "Refiner switch at", "The fraction of the steps the base model makes "
+              "before the refiner takes over.", 0.05, 0.99, step=0.05, decimals=2),
         Field("outpaint", str, "", "Extend canvas", "Outpainting: grow the init image by this many pixels on its "
               "left, top, right and bottom (\"0,0,256,0\" widens it to the right); the new area is painted to "
               "match, with a blended seam.", metavar="L,T,R,B"),
@@ -198,6 +204,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     if isinstance(outpaint, str):
         return {"outpaint": outpaint}
     values["outpaint"] = outpaint
+    if values["refiner"]:
+        values["refiner"] = os.path.abspath(Path(values["refiner"]).expanduser())
     vae = values["vae"] or (ctx.vae_default(values["model"]) if values["model"] else "")
     if vae and not is_dir(vae):
         found, why = ctx.vaes.find(vae)
@@ -301,6 +309,17 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         elif max(spec.outpaint_size) > MAX_SIZE:
             problems["outpaint"] = (
                 f"The extended canvas would be {spec.outpaint_size[0]}×{spec.outpaint_size[1]}, above {MAX_SIZE} px."
+            )
+    if spec.refiner:
+        if not exists(spec.refiner):
+            problems["refiner"] = f"The refiner {spec.refiner[:200]} does not exist."
+        elif spec.mode != "txt2img" or spec.hires:
+            problems["refiner"] = (
+                "The refiner finishes a text-to-image picture; use it without an init image or hires fix."
+            )
+        elif spec.steps * (1 - spec.refiner_switch) < 0.5:
+            problems["refiner_switch"] = (
+                "No step is left for the refiner: lower the switch point or raise the steps."
             )
     for emb in spec.embeddings:
         if not is_file(emb.path):
