@@ -503,3 +503,78 @@ def save_tiny_refiner(folder: Path, seed: int = 0) -> Path:
     )
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def save_tiny_controlnet(model: Path, target: Path, layout: str = "folder", seed: int = 3) -> Path:
+    """A tiny random ControlNet for the tiny model at ``model`` (``ControlNetModel.from_unet``), with its zero
+    convolutions given weights (a fresh one starts at zero and would change nothing): a diffusers folder, or one
+    .safetensors file with diffusers' keys."""
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(str(model / "unet"))
+    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16))  # the tiny VAE's 2×
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith(
+                ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
+            ):
+                p.normal_(0, 0.2)
+    if layout == "folder":
+        net.save_pretrained(str(target), safe_serialization=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(target))
+    return target
+
+
+def save_tiny_image_encoder(folder: Path, seed: int = 4) -> Path:
+    """A tiny CLIP image encoder (``CLIPVisionModelWithProjection``, 32-pixel input, 32-wide embeddings)."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    config = CLIPVisionConfig(hidden_size=32, intermediate_size=37, projection_dim=32, num_hidden_layers=2,
+                              num_attention_heads=4, image_size=32, patch_size=8)  # fmt: skip
+    CLIPVisionModelWithProjection(config).save_pretrained(str(folder), safe_serialization=True)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        str(folder)
+    )
+    return folder
+
+
+def save_tiny_ip_adapter(model: Path, target: Path, embed_dim: int = 32, seed: int = 5) -> Path:
+    """A tiny random IP-Adapter (h94's layout: ``image_proj.proj/norm`` and ``ip_adapter.N.to_k_ip/to_v_ip`` for
+    each cross-attention of the model's UNet) for the tiny model at ``model``."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(str(model / "unet"))
+    cross = unet.config.cross_attention_dim
+    tokens = 4
+    state = {
+        "image_proj.proj.weight": torch.randn(cross * tokens, embed_dim) * 0.3,
+        "image_proj.proj.bias": torch.zeros(cross * tokens),
+        "image_proj.norm.weight": torch.ones(cross),
+        "image_proj.norm.bias": torch.zeros(cross),
+    }
+    key = 1
+    for name, _module in unet.attn_processors.items():
+        if name.endswith("attn2.processor"):
+            block = name.split(".")[0]
+            if block == "mid_block":
+                hidden = unet.config.block_out_channels[-1]
+            elif block == "up_blocks":
+                hidden = list(reversed(unet.config.block_out_channels))[int(name.split(".")[1])]
+            else:
+                hidden = unet.config.block_out_channels[int(name.split(".")[1])]
+            state[f"ip_adapter.{key}.to_k_ip.weight"] = torch.randn(hidden, cross) * 0.3
+            state[f"ip_adapter.{key}.to_v_ip.weight"] = torch.randn(hidden, cross) * 0.3
+            key += 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(target))
+    return target

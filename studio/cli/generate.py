@@ -119,25 +119,14 @@ def library(rt: Any) -> Any:
 
 def image_context(rt: Any, entries: Any) -> Any:
     from studio.core.builtin_models import BUILTIN_LORA_DIR, recommended_settings
-    from studio.core.recipes.image import ImageContext
-    from studio.core.recipes.loras import LoraFinder, embedding_finder, upscaler_finder, vae_finder
+    from studio.core.recipes.image import library_context
     from studio.core.specs import random_seed
 
-    folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders), BUILTIN_LORA_DIR]
-
-    def named(kind: str) -> Any:
-        return lambda: [(e.path.stem, e.path) for e in entries() if e.kind == kind]
-
+    folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders)]
     defaults = dict(rt.settings.vae_defaults)
-    return ImageContext(
-        loras=LoraFinder(folders, named("lora")),
-        upscalers=upscaler_finder(folders, named("upscaler")),
-        vaes=vae_finder(folders, named("vae")),
-        embeddings=embedding_finder(folders, named("embedding")),
-        vae_default=lambda model: defaults.get(model, ""),
-        recommended=recommended_settings,
-        seed=random_seed,
-    )
+    return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR],
+                           vae_default=lambda model: defaults.get(model, ""), recommended=recommended_settings,
+                           seed=random_seed)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

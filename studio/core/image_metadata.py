@@ -86,6 +86,7 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
         ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
         ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),
+        *guidance_params(spec),
         ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
         ("TI hashes", ", ".join(f"{k}: {v}" for k, v in info.ti_hashes.items()) or None),
         *info.postprocess,
@@ -93,6 +94,18 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Version", f"Studio {__version__}"),
     ]
     return build_parameters(prompt, spec.negative_prompt, params)
+
+
+def guidance_params(spec: GenerateSpec) -> list[tuple[str, str]]:
+    """ControlNet units and reference images as AUTOMATIC1111's ControlNet extension writes them (an IP-Adapter is a
+    unit there too): ``ControlNet 0: "Module: canny, Model: …, Weight: 1, …"``."""
+    from studio.core.control import control_text
+
+    out = [(f"ControlNet {i}", control_text(u)) for i, u in enumerate(spec.controls)]
+    for j, r in enumerate(spec.references, start=len(out)):
+        out.append((f"ControlNet {j}", f"Module: ip-adapter_clip, Model: {Path(r.model).stem}, Weight: {r.weight:g}, "
+                                       f"Guidance Start: {r.start:g}, Guidance End: {r.end:g}"))  # fmt: skip
+    return out
 
 
 def upscaler_name(value: str) -> str:

@@ -23,7 +23,7 @@ _CONTEXT_FAMILY = {768: "sd1", 1024: "sd2", 2048: "sdxl", 1280: "sdxl-refiner"}
 
 @dataclass(frozen=True)
 class Identity:
-    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "upscaler" | "unknown"
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "upscaler" | "controlnet" | "ip-adapter" | "unknown"
     family: str = ""  # "sd1" | "sd2" | "sdxl" | "sdxl-refiner" | "sd3" | "flux" | "sd-vae" | ""
     variant: str = ""  # "inpaint", "v-prediction", …
     key_style: str = ""  # LoRAs: "kohya" | "diffusers" | "peft"
@@ -42,6 +42,8 @@ class Identity:
                 "embedding": "embedding",
                 "vae": "VAE",
                 "upscaler": "upscaler",
+                "controlnet": "ControlNet",
+                "ip-adapter": "IP-Adapter",
             }.get(self.kind, "unknown"),
         ]
         if self.key_style:
@@ -76,6 +78,10 @@ def identify(header: dict[str, Any]) -> Identity:
         return Identity("checkpoint", "sd3")
     if any(n.startswith("model.diffusion_model.") for n in names):
         return _checkpoint(header, names, meta)
+    if (control := _controlnet(header, names)) is not None:
+        return control
+    if (adapter := _ip_adapter(header, names)) is not None:
+        return adapter
     emb = _embedding(header, names)
     if emb is not None:
         return emb
@@ -101,6 +107,46 @@ def identify(header: dict[str, Any]) -> Identity:
     return Identity(
         "unknown", reason=f"None of its {len(names)} tensor names is one Studio knows (e.g. {sample})."
     )
+
+
+def _context(header: dict[str, Any], names: list[str], *parts: str) -> int:
+    key = _find(names, *parts)
+    shape = _shape(header, key) if key else None
+    return shape[1] if shape and len(shape) == 2 else 0
+
+
+def _controlnet(header: dict[str, Any], names: list[str]) -> Identity | None:
+    """A ControlNet: AUTOMATIC1111's layout (``control_model.input_hint_block``, ``zero_convs``) or diffusers'
+    (``controlnet_cond_embedding``, ``controlnet_down_blocks``); its family from the cross-attention width."""
+    if any("input_hint_block." in n for n in names) and any("zero_convs." in n for n in names):
+        layout = "A1111"
+    elif any(n.startswith("controlnet_cond_embedding.") for n in names) and any(
+        n.startswith("controlnet_down_blocks.") for n in names
+    ):
+        layout = "diffusers"
+    else:
+        return None
+    context = _context(header, names, "attn2.to_k.weight")
+    family = {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(context, "")
+    if not family and any("add_embedding." in n or "label_emb." in n for n in names):
+        family = "sdxl"  # SDXL ControlNets without attention in their blocks (small ones)
+    return Identity("controlnet", family, details={"layout": layout, "context_dim": context},
+                    reason="" if family else f"its cross-attention width ({context}) matches no family")  # fmt: skip
+
+
+def _ip_adapter(header: dict[str, Any], names: list[str]) -> Identity | None:
+    """An IP-Adapter (``image_proj.*`` + ``ip_adapter.N.to_k_ip``): its family from the cross-attention width, the
+    image embedding width (1024: ViT-H, 1280: ViT-bigG) it needs, and whether it is a plus (token) model."""
+    if not any(n.startswith("image_proj.") for n in names) or not any(
+        n.startswith("ip_adapter.") and n.endswith("to_k_ip.weight") for n in names
+    ):
+        return None
+    context = _context(header, names, "ip_adapter.", "to_k_ip.weight")
+    family = {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(context, "")
+    plus = "image_proj.latents" in header
+    width = _shape(header, "image_proj.proj_in.weight" if plus else "image_proj.proj.weight") or [0, 0]
+    return Identity("ip-adapter", family, "plus" if plus else "",
+                    details={"image_embed_dim": width[1] if len(width) == 2 else 0, "context_dim": context})  # fmt: skip
 
 
 def upscaler_architecture(names: list[str]) -> str | None:

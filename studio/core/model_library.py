@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import few_step
-from studio.core.model_identify import Identity, identify, kohya_metadata
+from studio.core.model_identify import FAMILY_LABELS, Identity, identify, kohya_metadata
 from studio.core.safetensors_header import HeaderError, read_header
 from studio.core.untrusted import Unreadable, lst, obj, read_json, regular_file_problem, text
 
@@ -112,6 +112,26 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
         has_weights = any(folder.glob("*.safetensors"))
         return LibraryEntry(folder, name, source, "vae" if has_weights else "refused", family, label,
                             "" if has_weights else "only pickled weights; Studio loads safetensors", size=size)  # fmt: skip
+    if text(data.get("_class_name")) in ("ControlNetModel", "ControlNetXSAdapter"):
+        # as pipeline_family: SDXL's size conditioning, else the text width (1024: SD 2.x)
+        context = data.get("cross_attention_dim")
+        family = (
+            "sdxl" if data.get("addition_embed_type") == "text_time" else "sd2" if context == 1024 else "sd1"
+        )
+        has_weights = any(folder.glob("*.safetensors"))
+        return LibraryEntry(folder, name, source, "controlnet" if has_weights else "refused", family,
+                            f"{FAMILY_LABELS.get(family, '')} ControlNet (diffusers folder)".strip(),
+                            "" if has_weights else "only pickled weights; Studio loads safetensors", size=size)  # fmt: skip
+    if text(data.get("model_type")) == "clip_vision_model" or "CLIPVisionModelWithProjection" in lst(
+        data.get("architectures")
+    ):
+        dim = data.get("projection_dim")
+        has_weights = any(folder.glob("*.safetensors"))
+        return LibraryEntry(folder, name, source, "image-encoder" if has_weights else "refused", "clip-vision",
+                            "CLIP image encoder (for IP-Adapters)", "" if has_weights else "only pickled weights; "
+                            "Studio loads safetensors", size=size,
+                            details={"projection_dim": dim if isinstance(dim, int) else 0,
+                                     "hidden_size": data.get("hidden_size") if isinstance(data.get("hidden_size"), int) else 0})  # fmt: skip
     if data:
         archs = [text(a) for a in lst(data.get("architectures"))]
         if text(data.get("model_type")) in CAPTIONER_TYPES:
@@ -302,6 +322,8 @@ FAMILY_CHOICES = {
     "checkpoint": ("sd1", "sd2", "sd2-v", "sdxl"),
     "lora": ("sd1", "sd2", "sdxl"),
     "embedding": ("sd1", "sd2", "sdxl"),
+    "controlnet": ("sd1", "sd2", "sdxl"),
+    "ip-adapter": ("sd1", "sd2", "sdxl"),
 }
 
 

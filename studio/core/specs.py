@@ -42,6 +42,38 @@ class EmbeddingRef:
 
 
 @dataclass(frozen=True)
+class ControlUnit:
+    """A ControlNet unit: where things go. ``image`` is preprocessed by ``preprocessor`` (canny, depth, …; "none"
+    uses it as it is) and steers the model through the ControlNet ``model`` with ``weight``, from ``start`` to
+    ``end`` (fractions of the steps)."""
+
+    image: str
+    preprocessor: str
+    model: str
+    weight: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+
+    @property
+    def model_name(self) -> str:
+        p = Path(self.model)
+        return p.stem if p.suffix else p.name
+
+
+@dataclass(frozen=True)
+class ReferenceUnit:
+    """A reference image (IP-Adapter): what the picture should look like. ``model`` is the IP-Adapter file,
+    ``encoder`` the CLIP image encoder folder it was trained with."""
+
+    image: str
+    model: str
+    encoder: str
+    weight: float = 0.6
+    start: float = 0.0
+    end: float = 1.0
+
+
+@dataclass(frozen=True)
 class GenerateSpec:
     """Everything needed to reproduce an image job exactly."""
 
@@ -81,6 +113,8 @@ class GenerateSpec:
         0.8  # the fraction of the steps the base model makes before the refiner takes over
     )
     embeddings: tuple[EmbeddingRef, ...] = ()  # those whose names the prompts use (found when frozen)
+    controls: tuple[ControlUnit, ...] = ()  # ControlNet units
+    references: tuple[ReferenceUnit, ...] = ()  # IP-Adapter reference images
     spec_version: int = field(default=SPEC_VERSION)
 
     @property
@@ -136,6 +170,8 @@ class GenerateSpec:
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
         d["outpaint"] = list(self.outpaint)
         d["embeddings"] = [{"name": e.name, "path": e.path} for e in self.embeddings]
+        d["controls"] = [dataclasses.asdict(u) for u in self.controls]
+        d["references"] = [dataclasses.asdict(u) for u in self.references]
         d["kind"] = self.kind.value
         return d
 

@@ -16,8 +16,10 @@ from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
 from studio.core.settings import LoadOptions
-from studio.core.specs import GenerateSpec, UpscaleSpec, check
+from studio.core.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
 from studio.engine.devices import Placement, choose_placement
+from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
+from studio.engine.image_io import load_input_image
 from studio.engine.pipelines import (
     LoadedModel,
     PipelineCache,
@@ -33,23 +35,12 @@ from studio.engine.prompt_encoding import encode
 from studio.engine.upscale import ModelUpscaler
 
 Emit = Callable[[Event], None]
-
-
-def load_input_image(path: str, size: tuple[int, int], field: str, mode: str = "RGB") -> Image.Image:
-    """Open an init image or mask, apply EXIF orientation, and fit it to ``size`` (scale to cover, centre crop)."""
-    try:
-        with Image.open(path) as raw:
-            im: Image.Image = ImageOps.exif_transpose(raw).convert(mode)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise StudioError(
-            ErrorKind.INVALID_INPUT,
-            f"{Path(path).name} is not an image Studio can read.",
-            repr(e),
-            field=field,
-        ) from e
-    if im.size != size:
-        im = ImageOps.fit(im, size, Image.Resampling.LANCZOS)
-    return im
+CONTROL_KEYS = (
+    "control_image",
+    "controlnet_conditioning_scale",
+    "control_guidance_start",
+    "control_guidance_end",
+)
 
 
 def _versions() -> dict[str, str]:
@@ -90,11 +81,13 @@ class ImageEngine:
         self._options = options
         self._preview_interval = preview_interval
         self.prompts = PromptCache()
+        self.guidance = GuidanceCache()  # ControlNets and IP-Adapters
         self._upscaler: ModelUpscaler | None = None  # the last upscaler model used (kept: batches reuse it)
 
     def clear(self) -> None:
         """Free the models (another engine needs the memory)."""
         self.refiners.clear()
+        self.guidance.clear()
         self.cache.clear()
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
@@ -156,6 +149,18 @@ class ImageEngine:
                 mask = load_input_image(spec.mask or "", size, "mask", mode="L")
                 call.update(mask_image=mask, width=spec.width, height=spec.height)
 
+        controls = tuple(u for u in spec.controls if u.weight > 0)  # weight 0: no control at all
+        if controls:
+            nets = self._controlnets(model, controls, emit)
+            pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode, nets)
+            call.update(self._control_call(controls, size, spec.mode, init, mask, emit))
+        self.guidance.use_adapters(model, model.base, spec.references)
+        if spec.references:
+            call["ip_adapter_image_embeds"] = self.guidance.image_embeds(
+                model, spec.references, spec.batch_size
+            )
+            model.base.set_ip_adapter_scale(adapter_scales(spec.references, 0.0))
+
         info = self._render_info(spec, model, emit)
         tiny = self._tiny(model)
         if spec.fast_decode and tiny is None:
@@ -180,6 +185,10 @@ class ImageEngine:
             ) -> dict:
                 cancel.raise_if_cancelled()
                 state["ran"] = step + 1
+                if spec.references:  # each reference acts between its start and end
+                    model.base.set_ip_adapter_scale(
+                        adapter_scales(spec.references, (step + 1) / p.num_timesteps)
+                    )
                 # base and refiner share the job's steps; a hires pass adds its own
                 total = (
                     spec.steps
@@ -207,6 +216,8 @@ class ImageEngine:
                 **call,
             ).images
             cancel.raise_if_cancelled()
+            if spec.references:
+                model.base.set_ip_adapter_scale(adapter_scales(spec.references, 0.0))
             if spec.hires:
                 state.update(done=spec.steps, size=spec.hires_size)
                 latents = self._hires_pass(model, pipe, spec, call, latents, seeds, on_step, emit)
@@ -260,9 +271,14 @@ class ImageEngine:
                 emit(Loading(what=f"Upscaling with {Path(spec.hires_upscaler).stem}…"))
                 model_upscaler = self.upscaler(spec.hires_upscaler, model.placement.device)
             start = [upscale(im, (width, height), model_upscaler) for im in decode(model, pipe, latents)]
-        refine = pipeline_for(model, "img2img")
+        controls = tuple(u for u in spec.controls if u.weight > 0)
+        second = {k: v for k, v in call.items() if k not in ("width", "height", *CONTROL_KEYS)}
+        if controls:  # the control maps again, at the final size
+            refine = pipeline_for(model, "img2img", self._controlnets(model, controls, emit))
+            second.update(self._control_call(controls, (width, height), "img2img", None, None, emit))
+        else:
+            refine = pipeline_for(model, "img2img")
         set_scheduler(model, refine, spec.sampler, spec.schedule)
-        second = {k: v for k, v in call.items() if k not in ("width", "height")}
         second.update(
             image=start, strength=spec.hires_denoise, num_inference_steps=spec.hires_steps or spec.steps
         )
@@ -273,6 +289,43 @@ class ImageEngine:
             callback_on_step_end_tensor_inputs=["latents"],
             **second,
         ).images
+
+    def _controlnets(self, model: LoadedModel, controls: tuple[ControlUnit, ...], emit: Emit) -> Any:
+        from studio.core.events import Loading
+
+        nets = []
+        for unit in controls:
+            emit(Loading(what=f"Loading the ControlNet {unit.model_name}…"))
+            nets.append(self.guidance.controlnet(unit.model, model))
+        return nets[0] if len(nets) == 1 else nets
+
+    def _control_call(
+        self,
+        controls: tuple[ControlUnit, ...],
+        size: tuple[int, int],
+        mode: str,
+        init: Image.Image | None,
+        mask: Image.Image | None,
+        emit: Emit,
+    ) -> dict[str, Any]:
+        """The control maps (each shown as it is made) and the units' weights and start/end, as the ControlNet
+        pipelines take them."""
+        maps: list[Any] = []
+        for unit in controls:
+            if unit.preprocessor == "inpaint" and init is not None and mask is not None:
+                shown = Image.composite(Image.new("RGB", init.size), init.convert("RGB"), mask.convert("L"))
+                maps.append(inpaint_control(init, mask))
+            else:
+                shown = control_map(unit, size)
+                maps.append(shown)
+            emit(Preview(image=shown, step=0, item=0))
+        one = len(maps) == 1
+        return {
+            "image" if mode == "txt2img" else "control_image": maps[0] if one else maps,
+            "controlnet_conditioning_scale": controls[0].weight if one else [u.weight for u in controls],
+            "control_guidance_start": controls[0].start if one else [u.start for u in controls],
+            "control_guidance_end": controls[0].end if one else [u.end for u in controls],
+        }
 
     def _refine(
         self, spec: GenerateSpec, latents: Any, seeds: list[int], on_step: Callable[..., dict], emit: Emit

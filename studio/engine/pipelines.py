@@ -43,7 +43,7 @@ class LoadedModel:
     family: str  # "sd1" | "sd2" | "sdxl"
     placement: Placement
     base: Any
-    by_mode: dict[str, Any] = field(default_factory=dict)
+    by_mode: dict[Any, Any] = field(default_factory=dict)
     adapters: dict[str, str] = field(default_factory=dict)  # lora path -> adapter name
     scheduler_config: Any = None
     vae_upcast: bool = False
@@ -447,15 +447,24 @@ def _load(
     )
 
 
-def pipeline_for(model: LoadedModel, mode: str) -> Any:
-    """The pipeline for txt2img / img2img / inpaint, sharing the loaded components (no copy, no reload)."""
-    if mode in model.by_mode:
-        return model.by_mode[mode]
+def pipeline_for(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
+    """The pipeline for txt2img / img2img / inpaint, sharing the loaded components (no copy, no reload); with
+    ``controlnet`` (one ControlNet or a list), its ControlNet variant."""
+    key = mode if controlnet is None else (mode, tuple(map(id, controlnet)) if isinstance(controlnet, list)
+                                           else id(controlnet))  # fmt: skip
+    if key in model.by_mode:
+        return model.by_mode[key]
     with _LIBRARY_LOCK:
-        return _derive(model, mode)
+        if controlnet is None:
+            return _derive(model, mode)
+        for old in [k for k in model.by_mode if isinstance(k, tuple)]:  # one ControlNet variant kept
+            del model.by_mode[old]
+        pipe = _derive(model, mode, controlnet)
+        model.by_mode[key] = pipe
+        return pipe
 
 
-def _derive(model: LoadedModel, mode: str) -> Any:
+def _derive(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
 
     in_channels = model.base.unet.config.in_channels
@@ -468,6 +477,10 @@ def _derive(model: LoadedModel, mode: str) -> Any:
         "img2img": AutoPipelineForImage2Image,
         "inpaint": AutoPipelineForInpainting,
     }[mode]
+    if controlnet is not None:
+        pipe = auto.from_pipe(model.base, controlnet=controlnet)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
     pipe = auto.from_pipe(model.base)
     pipe.set_progress_bar_config(disable=True)
     model.by_mode[mode] = pipe

@@ -17,8 +17,8 @@ from studio.core.builtin_models import (
     recommended_settings,
 )
 from studio.core.model_library import LibraryEntry, scan_folder
-from studio.core.recipes.image import IMAGE, ImageContext, freeze_image
-from studio.core.recipes.loras import LoraFinder, embedding_finder, upscaler_finder, vae_finder
+from studio.core.recipes.image import IMAGE, freeze_image, library_context
+from studio.core.recipes.loras import LoraFinder, upscaler_finder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
 from studio.core.untrusted import exists
@@ -127,7 +127,19 @@ class GenerationSession(QObject):
     def use_library(self, entries: list[LibraryEntry]) -> None:
         """The model picker and the LoRA lookup come from the model library (every folder Studio sees)."""
         self._scanned = [
-            e for e in entries if e.kind in ("checkpoint", "lora", "upscaler", "vae", "embedding")
+            e
+            for e in entries
+            if e.kind
+            in (
+                "checkpoint",
+                "lora",
+                "upscaler",
+                "vae",
+                "embedding",
+                "controlnet",
+                "ip-adapter",
+                "image-encoder",
+            )
         ]
         self.modelsChanged.emit()
         choices = self.model_choices()
@@ -265,24 +277,22 @@ class GenerationSession(QObject):
         """(name, path) of the library's entries of a kind, for a finder (scanned only when needed)."""
         return lambda: [(e.path.stem, e.path) for e in self._scanned if e.kind == kind]
 
-    def lora_finder(self) -> LoraFinder:
-        """LoRAs by name: the models folders (and their loras folders), the built-in ones, then the library."""
+    def lora_folders(self) -> list[Path]:
+        """Where LoRAs are looked up by name: the models folders (and their loras folders), the built-in ones,
+        the folders of those listed; then the library."""
         listed = [Path(p).parent for p, _ in self._values["loras"]]
-        return LoraFinder([*self._model_dirs, BUILTIN_LORA_DIR, *listed], self._named("lora"))
+        return [*self._model_dirs, BUILTIN_LORA_DIR, *listed]
+
+    def lora_finder(self) -> LoraFinder:
+        return LoraFinder(self.lora_folders(), self._named("lora"))
 
     # -- generate ----------------------------------------------------------------------------------------------
     def build_spec(self) -> GenerateSpec | None:
         """Freeze the draft with the image recipe (the same road as ``studio generate``); errors go beside
         their fields."""
-        ctx = ImageContext(
-            loras=self.lora_finder(),
-            upscalers=upscaler_finder(self._model_dirs, self._named("upscaler")),
-            vaes=vae_finder(self._model_dirs, self._named("vae")),
-            embeddings=embedding_finder(self._model_dirs, self._named("embedding")),
-            vae_default=lambda model: self.vae_defaults.get(model, ""),
-            recommended=recommended_settings,
-            seed=random_seed,
-        )
+        ctx = library_context(self._model_dirs, lambda: self._scanned, self.lora_folders(),
+                              vae_default=lambda model: self.vae_defaults.get(model, ""),
+                              recommended=recommended_settings, seed=random_seed)  # fmt: skip
         frozen = freeze_image(dict(self._values), ctx)
         problems = frozen if isinstance(frozen, dict) else {}
         self._errors = problems

@@ -14,7 +14,14 @@ from studio.core.settings import Settings
 from studio.viewmodels.background import in_background
 
 COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size", "Hash")
-KIND_FOLDERS = {"lora": "loras", "embedding": "embeddings", "vae": "vae"}  # inside the models folder
+KIND_FOLDERS = {
+    "lora": "loras",
+    "embedding": "embeddings",
+    "vae": "vae",
+    "upscaler": "upscalers",
+    "controlnet": "controlnet",
+    "ip-adapter": "ipadapter",
+}  # inside the models folder
 EntryRole = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 

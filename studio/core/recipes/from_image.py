@@ -4,6 +4,7 @@ SwarmUI, Fooocus) — with a sentence for each thing that could not be carried o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ def draft_from_image(
         draft: dict[str, Any] = {f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name != "loras"}
         draft.update(seed=r.seed if r.seed is not None else spec.seed, batch_size=1, batch_count=1)
         draft["loras"] = [[lo.path, lo.weight] for lo in spec.loras]
+        draft["controls"] = [dataclasses.asdict(u) for u in spec.controls]
+        draft["references"] = [dataclasses.asdict(u) for u in spec.references]
         if spec.model and not exists(spec.model):
             found = find_model(spec.model_name)
             notes.append(

@@ -8,15 +8,24 @@ such as "DPM++ 2M Karras"), validates (one message per field) and freezes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.model_library import describe_path
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
+from studio.core.recipes.guidance import (
+    controlnet_finder,
+    guidance_problems,
+    ip_adapter_finder,
+    resolve_controls,
+    resolve_references,
+)
 from studio.core.recipes.loras import FileFinder, LoraFinder, embedding_finder, upscaler_finder, vae_finder
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
 from studio.core.specs import (
@@ -100,6 +109,13 @@ IMAGE = FieldTable(
         Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
               "folder); empty: the model's own, or the default you set for the model in the Models room.",
               metavar="PATH|NAME"),
+        Field("controls", list, [], "ControlNet", "ControlNet units: where things go. Each is a control image, a "
+              "preprocessor (canny, softedge, lineart, scribble, tile, inpaint, depth, pose, none), a ControlNet "
+              "model of the image model's family, its weight (0–2) and, in a recipe, start/end; repeatable.",
+              cli="--control", metavar="PREPROCESSOR:IMAGE:MODEL[:WEIGHT[:START:END]]"),
+        Field("references", list, [], "Reference images", "IP-Adapter: what the picture should look like, with a "
+              "weight (0.5–0.8 is typical); the IP-Adapter and its image encoder are found for the model's "
+              "family in the models folder; repeatable.", cli="--reference", metavar="IMAGE[:W]"),
         Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
               nullable=True, cli=""),
     ),
@@ -121,8 +137,43 @@ class ImageContext:
     vaes: FileFinder = field(default_factory=lambda: vae_finder([]))
     vae_default: Callable[[str], str] = lambda model: ""  # the VAE the user set for a model ("" none)
     embeddings: FileFinder = field(default_factory=lambda: embedding_finder([]))
+    controlnets: FileFinder = field(default_factory=lambda: controlnet_finder([]))
+    ip_adapters: FileFinder = field(default_factory=lambda: ip_adapter_finder([]))
+    image_encoders: Callable[[], Iterable[Path]] = lambda: ()  # CLIP image-encoder folders the library has
+    describe: Callable[[Path], dict[str, Any]] = describe_path  # what a model file or folder is (its header)
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
+
+
+def library_context(
+    folders: list[Path],
+    entries: Callable[[], Iterable[Any]],
+    lora_folders: list[Path] | None = None,
+    **options: Any,
+) -> ImageContext:
+    """The context of a job frozen against the user's models: each kind of file looked up by name in
+    ``folders`` (and their kind's subfolders), then among the library's ``entries()`` (scanned only when needed)."""
+
+    def named(kind: str) -> Callable[[], list[tuple[str, Path]]]:
+        return lambda: [(e.path.stem, e.path) for e in entries() if e.kind == kind]
+
+    def encoders() -> list[Path]:
+        near = [d / sub for d in folders for sub in ("image_encoder", "ipadapter/image_encoder")]
+        for d in folders:
+            with contextlib.suppress(OSError):
+                near += sorted(p for p in (d / "clip_vision").iterdir() if is_dir(p))
+        return near + [e.path for e in entries() if e.kind == "image-encoder"]
+
+    return ImageContext(
+        loras=LoraFinder(lora_folders or folders, named("lora")),
+        upscalers=upscaler_finder(folders, named("upscaler")),
+        vaes=vae_finder(folders, named("vae")),
+        embeddings=embedding_finder(folders, named("embedding")),
+        controlnets=controlnet_finder(folders, named("controlnet")),
+        ip_adapters=ip_adapter_finder(folders, named("ip-adapter")),
+        image_encoders=encoders,
+        **options,
+    )
 
 
 def complete(draft: dict[str, Any], recommended: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -213,17 +264,28 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
             return {"vae": why}
         vae = str(found)
     values["vae"] = os.path.abspath(Path(vae).expanduser()) if vae else ""
+    controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems)
+    references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
+                                    ctx.describe, problems)  # fmt: skip
+    if problems:
+        return problems
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
             values[key] = os.path.abspath(Path(values[key]).expanduser())
     spec = GenerateSpec(
-        **{k: v for k, v in values.items() if k not in ("seed", "loras", "model", "parent_image")},
+        **{
+            k: v
+            for k, v in values.items()
+            if k not in ("seed", "loras", "model", "parent_image", "controls", "references")
+        },
         model=str(Path(values["model"]).expanduser()) if values["model"] else "",
         seed=seed,
         loras=tuple(loras),
         embeddings=embeddings_in(f"{values['prompt']}\n{values['negative_prompt']}", ctx.embeddings),
         parent_image=values["parent_image"] if values["init_image"] else None,
+        controls=controls,
+        references=references,
     )
     if problems := validate_spec(spec):
         return problems
@@ -279,7 +341,9 @@ def image_problem(path: str, what: str) -> str:
 def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     """Problems with a frozen spec (from a queue file, a recipe file, or just frozen), keyed by field."""
     values = {
-        f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name not in ("loras", "seed", "outpaint")
+        f.name: getattr(spec, f.name)
+        for f in IMAGE.fields
+        if f.name not in ("loras", "seed", "outpaint", "controls", "references")
     }
     problems = IMAGE.check(values)
     if not spec.model.strip():
@@ -326,6 +390,11 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
             problems["prompt"] = f"The embedding file {emb.path[:200]} does not exist."
     if spec.vae and not (is_file(spec.vae) or is_dir(spec.vae)):
         problems["vae"] = f"The VAE {spec.vae[:200]} does not exist."
+    problems.update(guidance_problems(spec.controls, spec.references, image_problem))
+    if any(u.preprocessor == "inpaint" for u in spec.controls) and spec.mode not in ("inpaint", "outpaint"):
+        problems["controls"] = (
+            "The inpaint preprocessor needs an init image with a painted mask (or an extended canvas)."
+        )
     if spec.mask and not spec.init_image:
         problems["mask"] = "A mask needs an init image to paint into."
     if spec.init_image is not None:
