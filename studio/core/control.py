@@ -45,7 +45,7 @@ def canny(image: Image.Image, low: float = 100.0, high: float = 200.0) -> Image.
 
     g = ndimage.gaussian_filter(_gray(image), 1.0)
     gx, gy = ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)
-    magnitude = np.hypot(gx, gy)
+    magnitude = np.abs(gx) + np.abs(gy)  # OpenCV's default (L1) gradient norm
     angle = (np.rad2deg(np.arctan2(gy, gx)) + 180.0) % 180.0
     # the two neighbours along the gradient, by its direction rounded to 0°, 45°, 90° or 135°
     padded = np.pad(magnitude, 1)

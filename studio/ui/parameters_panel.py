@@ -27,6 +27,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 from studio.core.recipes.image import IMAGE
 from studio.core.samplers import SAMPLERS
 from studio.ui.binding import ErrorLabel, bind
+from studio.ui.guidance_panel import ControlUnitList, ReferenceList
 from studio.ui.theme import icon
 from studio.viewmodels.generation_session import GenerationSession
 
@@ -352,6 +353,28 @@ class ParametersPanel(QScrollArea):
         self.outpaint = OutpaintEdit(session)
         form.addRow("Extend canvas", self.outpaint)
         form.addRow(ErrorLabel(session, ("outpaint",)))
+
+        # ControlNet and reference images
+        control_head = QHBoxLayout()
+        control_head.addWidget(_section("ControlNet"))
+        control_head.addStretch(1)
+        add_control = _tool("plus", "Add a ControlNet unit (its image: the init image, or choose one)")
+        add_control.clicked.connect(lambda: session.add_control())
+        control_head.addWidget(add_control)
+        form.addRow(control_head)
+        self.controls = ControlUnitList(session)
+        form.addRow(self.controls)
+        form.addRow(ErrorLabel(session, ("controls",)))
+        ref_head = QHBoxLayout()
+        ref_head.addWidget(_section("Reference images"))
+        ref_head.addStretch(1)
+        add_ref = _tool("plus", "Add a reference image (IP-Adapter)…")
+        ref_head.addWidget(add_ref)
+        form.addRow(ref_head)
+        self.references = ReferenceList(session)
+        add_ref.clicked.connect(self.references.choose)
+        form.addRow(self.references)
+        form.addRow(ErrorLabel(session, ("references",)))
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
         self._update_init()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,79 @@ class GenerationSession(QObject):
 
         return [(b, b) for b in BUILTIN_UPSCALERS] + self._named_choices("upscaler")
 
+    # -- ControlNet units and reference images ---------------------------------------------------------------
+    def controlnet_choices(self) -> list[tuple[str, str]]:
+        """(label, path) of the library's ControlNets, those of the chosen model's family first."""
+        family = self.model_family()
+        nets = [e for e in self._scanned if e.kind == "controlnet"]
+        nets.sort(key=lambda e: (bool(family) and e.family != family, e.name.lower()))
+        return [(e.name, str(e.path)) for e in nets]
+
+    def add_control(self, image: str | None = None) -> None:
+        """A new unit: the given image (else the init image), canny, the first ControlNet that fits."""
+        choices = self.controlnet_choices()
+        unit = {"image": image or self._values["init_image"] or "", "preprocessor": "canny",
+                "model": choices[0][1] if choices else "", "weight": 1.0, "start": 0.0, "end": 1.0}  # fmt: skip
+        self.set("controls", [*self._units("controls"), unit])
+
+    def set_control(self, index: int, key: str, value: Any) -> None:
+        self._set_unit("controls", index, key, value)
+
+    def remove_control(self, index: int) -> None:
+        self.set("controls", [u for i, u in enumerate(self._units("controls")) if i != index])
+
+    def control_from_strokes(self, index: int) -> bool:
+        """Use the strokes painted on the Input view as the unit's scribble. False when nothing is painted."""
+        if not self._values["mask"]:
+            return False
+        self._set_unit("controls", index, "image", self._values["mask"])
+        self._set_unit("controls", index, "preprocessor", "scribble")
+        return True
+
+    def control_preview(self, index: int, side: int = 160) -> tuple[Any, str]:
+        """(the unit's control map as a small PIL image, '') or (None, why it cannot be shown now)."""
+        from PIL import Image, ImageOps
+
+        from studio.core.control import PREPROCESSORS, preprocess
+
+        units = self._units("controls")
+        if not 0 <= index < len(units) or not units[index].get("image"):
+            return None, "No control image yet."
+        unit = units[index]
+        pre = PREPROCESSORS.get(str(unit.get("preprocessor")))
+        if pre is None or pre.run is None:
+            return None, f"{pre.label if pre else 'This'} map is made when generating (it needs its model)."
+        try:
+            with Image.open(unit["image"]) as raw:
+                picture = ImageOps.exif_transpose(raw).convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None, f"{Path(unit['image']).name} is not an image Studio can read."
+        width, height = int(self._values["width"]), int(self._values["height"])
+        scale = side / max(width, height)
+        size = (max(8, round(width * scale)), max(8, round(height * scale)))
+        return preprocess(pre.name, ImageOps.fit(picture, size, Image.Resampling.LANCZOS)), ""
+
+    def add_reference(self, image: str) -> None:
+        self.set(
+            "references",
+            [*self._units("references"), {"image": image, "weight": 0.6, "start": 0.0, "end": 1.0}],
+        )
+
+    def set_reference(self, index: int, key: str, value: Any) -> None:
+        self._set_unit("references", index, key, value)
+
+    def remove_reference(self, index: int) -> None:
+        self.set("references", [u for i, u in enumerate(self._units("references")) if i != index])
+
+    def _units(self, name: str) -> list[dict[str, Any]]:
+        return [dict(u) for u in self._values[name] if isinstance(u, dict)]
+
+    def _set_unit(self, name: str, index: int, key: str, value: Any) -> None:
+        units = self._units(name)
+        if 0 <= index < len(units):
+            units[index][key] = value
+            self.set(name, units)
+
     def model_family(self) -> str:
         """The chosen model's family as the library identified it ("" unknown)."""
         model = self._values["model"]
@@ -334,6 +408,8 @@ class GenerationSession(QObject):
         for key in REMEMBERED:
             if key == "loras":
                 self.set("loras", [[lo.path, lo.weight] for lo in spec.loras])
+            elif key in ("controls", "references"):
+                self.set(key, [dataclasses.asdict(u) for u in getattr(spec, key)])
             elif key == "batch_count" or key == "batch_size":
                 self.set(key, 1)
             else:

@@ -1,0 +1,62 @@
+"""ControlNet and reference images from the Image panel: a unit added on the init image shows its preprocessed map
+at once, follows the preprocessor, takes the painted strokes as a scribble, and steers the generated picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from PySide6.QtWidgets import QComboBox, QLabel
+
+from tests.tiny_models import save_tiny_controlnet
+from tests.ui.test_image_page import generate_with_keyboard, wait_result
+
+
+def test_a_control_unit_from_the_panel(qtbot, studio, tiny_sd, tmp_path):
+    picture = tmp_path / "circle.png"
+    im = Image.new("RGB", (64, 64), "black")
+    ImageDraw.Draw(im).ellipse((12, 12, 52, 52), fill="white")
+    im.save(picture)
+    save_tiny_controlnet(
+        tiny_sd, studio.runtime.paths.models_dir / "ControlNet" / "cn-tiny.safetensors", "file"
+    )
+    studio.session.rescan_models()
+    panel = studio.window.image_page.parameters
+    studio.session.set_init_image(str(picture))
+    studio.session.add_control()
+    (card,) = panel.controls.cards
+    preview = card.findChild(QLabel, "control-preview-0")
+    assert not preview.pixmap().isNull()
+    shown = preview.pixmap().toImage()
+    assert (
+        shown.pixelColor(shown.width() // 2, shown.height() // 2).value() == 0
+    )  # canny: the inside is black
+    pre, model = card.findChildren(QComboBox)
+    assert model.currentText() == "cn-tiny" and pre.currentData() == "canny"
+    pre.setCurrentIndex(pre.findData("depth"))
+    assert "made when generating" in card.findChild(QLabel, "control-preview-0").text()
+    pre.setCurrentIndex(pre.findData("canny"))
+    studio.session.set_init_image(None)
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, studio.window.image_page)
+    path = Path(studio.window.image_page.result_view.path())
+    with Image.open(path) as result:
+        assert 'ControlNet 0: "Module: canny, Model: cn-tiny, Weight: 1' in result.info["parameters"]
+        controlled = np.asarray(result.convert("RGB"), int)
+    studio.session.remove_control(0)
+    assert not panel.controls.cards
+    generate_with_keyboard(qtbot, studio)
+    view = studio.window.image_page.result_view
+    qtbot.waitUntil(lambda: view.path() not in ("", str(path)), timeout=30_000)
+    plain = np.asarray(Image.open(studio.window.image_page.result_view.path()).convert("RGB"), int)
+    assert np.abs(plain - controlled).mean() > 1.0
+
+
+def test_a_missing_controlnet_is_said_beside_the_units(qtbot, studio, tmp_path):
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), "white").save(picture)
+    studio.session.add_control(str(picture))
+    studio.session.set_control(0, "model", "no-such-controlnet")
+    assert studio.session.generate() is None
+    assert "no-such-controlnet" in studio.session.errors["controls"]
