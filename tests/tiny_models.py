@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 _WORDS = [
     "a",
@@ -578,3 +579,47 @@ def save_tiny_ip_adapter(model: Path, target: Path, embed_dim: int = 32, seed: i
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(target))
     return target
+
+
+def save_tiny_flow_model(folder: Path, family: str = "flux", seed: int = 0) -> Path:
+    """A tiny SD 3.x (``StableDiffusion3Pipeline``: MMDiT, two CLIP encoders and a T5) or FLUX.1
+    (``FluxPipeline``: a double/single-stream transformer with guidance embedding, CLIP and T5) in a diffusers
+    folder; the T5 reads the tiny CLIP vocabulary (a T5 tokenizer cannot be built offline)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import CLIPTokenizer, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tok_dir = build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tok = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        latent_channels=4, norm_num_groups=8, sample_size=64, shift_factor=0.0609,
+                        scaling_factor=1.5035, use_quant_conv=False, use_post_quant_conv=False)  # fmt: skip
+    t5 = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                                 decoder_start_token_id=0)).eval()  # fmt: skip
+    if family == "sd3":
+        transformer = SD3Transformer2DModel(sample_size=32, patch_size=1, in_channels=4, num_layers=2,
+                                            attention_head_dim=8, num_attention_heads=4, caption_projection_dim=32,
+                                            joint_attention_dim=32, pooled_projection_dim=64, out_channels=4)  # fmt: skip
+        pipe: Any = StableDiffusion3Pipeline(
+            transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=vae,
+            text_encoder=_text_encoder(tok, with_projection=True, hidden=32), tokenizer=tok,
+            text_encoder_2=_text_encoder(tok, with_projection=True, hidden=32), tokenizer_2=tok,
+            text_encoder_3=t5, tokenizer_3=tok)  # fmt: skip
+    else:
+        transformer = FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
+                                             attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                             pooled_projection_dim=32, axes_dims_rope=[4, 4, 8], guidance_embeds=True)  # fmt: skip
+        pipe = FluxPipeline(transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae,
+                            text_encoder=_text_encoder(tok, hidden=32), tokenizer=tok, text_encoder_2=t5,
+                            tokenizer_2=tok)  # fmt: skip
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder

@@ -81,6 +81,33 @@ class MemoryOptions:
         return text if self.fits else text + " — it may not fit: lower the size or batch, or choose fp16"
 
 
+def will_not_fit(family: str, device: str, dtype_bytes: int, total: int, weights_on_disk: int) -> str:
+    """'' when a model can be tried on this device; else why it cannot fit even with every saving, and what would.
+    Only for the big families (SD 3.x, FLUX.1), whose weights alone can exceed a whole machine — trying would
+    swap the computer to a halt or be killed, not fail with a message."""
+    if family not in ("sd3", "flux") or total <= 0:
+        return ""
+    params, largest = FAMILY_PARAMS[family]
+    weights = params * dtype_bytes if weights_on_disk > params * dtype_bytes / 8 else weights_on_disk
+    label = {"sd3": "SD 3.x", "flux": "FLUX.1"}[family]
+    if device == "cuda":
+        need = min(weights, largest * dtype_bytes) + 2 * GB  # model CPU offload: the transformer at a time
+        where = f"{gb(total)} of GPU memory"
+        better = (f"a GPU with at least {gb(need)} (model CPU offload moves the rest to RAM), or an 8-bit/GGUF "
+                  f"version of the transformer")  # fmt: skip
+    else:
+        need = weights + 2 * GB
+        where = f"{gb(total)} of {'unified memory' if device == 'mps' else 'RAM'}"
+        better = f"a machine with at least {gb(need)}, or a GPU"
+    if need <= total:
+        return ""
+    other = "SD 3.5 Medium or SDXL" if family == "flux" else "SDXL"
+    return (
+        f"{label} will not fit here: its weights alone are about {gb(weights)} and it needs about {gb(need)}, "
+        f"but this device has {where}. What would: {better}; or a smaller family ({other})."
+    )
+
+
 def gb(n: float) -> str:
     return f"{n / GB:.1f} GB"
 

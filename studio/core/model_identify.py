@@ -76,6 +76,14 @@ def identify(header: dict[str, Any]) -> Identity:
         return Identity("checkpoint", "flux")
     if any(".joint_blocks." in n or n.startswith("joint_blocks.") for n in names):
         return Identity("checkpoint", "sd3")
+    if any(n.startswith("single_transformer_blocks.") for n in names) and "x_embedder.weight" in names:
+        return Identity("checkpoint", "flux", details={"layout": "diffusers"})  # a diffusers FLUX transformer
+    if (
+        "pos_embed.proj.weight" in names
+        and any(n.startswith("context_embedder.") for n in names)
+        and any(n.startswith("transformer_blocks.") for n in names)
+    ):
+        return Identity("checkpoint", "sd3", details={"layout": "diffusers"})  # a diffusers SD3 transformer
     if any(n.startswith("model.diffusion_model.") for n in names):
         return _checkpoint(header, names, meta)
     if (control := _controlnet(header, names)) is not None:

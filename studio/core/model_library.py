@@ -303,6 +303,20 @@ def scan_hf_cache(cache: Path | None = None) -> list[LibraryEntry]:
 TINY_VAE_REPOS = {"sdxl": ("taesdxl", "madebyollin--taesdxl"), "default": ("taesd", "madebyollin--taesd")}
 
 
+def companion_folder(path: Path, family: str, hf_cache: Path | None = None) -> Path | None:
+    """A diffusers pipeline folder of ``family`` to complete a single file that holds only the transformer: beside
+    the file (or one folder up), else in the Hugging Face cache."""
+    places = [path.parent, path.parent.parent]
+    for place in places:
+        for entry in scan_folder(place, "beside", max_depth=2):
+            if entry.kind == "checkpoint" and entry.family == family and entry.path.is_dir():
+                return entry.path
+    for entry in scan_hf_cache(hf_cache):
+        if entry.kind == "checkpoint" and entry.family == family and entry.path.is_dir():
+            return entry.path
+    return None
+
+
 def find_tiny_vae(family: str, folders: list[Path], hf_cache: Path | None = None) -> Path | None:
     """A tiny autoencoder (TAESD for SD 1.x/2.x, TAESDXL for SDXL) the user has: a diffusers ``AutoencoderTiny``
     folder named taesd/taesdxl in a models folder (or its vae/VAE/VAE-approx folder), or madebyollin's repository in

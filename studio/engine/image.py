@@ -21,6 +21,7 @@ from studio.engine.devices import Placement, choose_placement
 from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
 from studio.engine.image_io import load_input_image
 from studio.engine.pipelines import (
+    FLOW_FAMILIES,
     LoadedModel,
     PipelineCache,
     apply_embeddings,
@@ -112,6 +113,9 @@ class ImageEngine:
 
         model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
         cancel.raise_if_cancelled()
+        flow = model.family in FLOW_FAMILIES
+        if flow:
+            check_flow(spec, model.family)
         pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode)
         tune_memory(model, *spec.output_size, spec.batch_size)
         apply_loras(model, spec.loras)
@@ -119,7 +123,9 @@ class ImageEngine:
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = spec.outpaint_size if spec.mode == "outpaint" else (spec.width, spec.height)
-        call: dict[str, Any] = self.prompts.encoded(model, pipe, spec)
+        call: dict[str, Any] = (
+            flow_prompt(model, spec, emit) if flow else self.prompts.encoded(model, pipe, spec)
+        )
         call.update(
             num_inference_steps=spec.steps,
             guidance_scale=spec.cfg_scale,
@@ -145,6 +151,8 @@ class ImageEngine:
         else:
             init = load_input_image(spec.init_image or "", size, "init_image")
             call.update(image=init, strength=spec.strength)
+            if flow:  # their image-to-image pipelines take the size from these, not from the image
+                call.update(width=size[0], height=size[1])
             if spec.mode == "inpaint":
                 mask = load_input_image(spec.mask or "", size, "mask", mode="L")
                 call.update(mask_image=mask, width=spec.width, height=spec.height)
@@ -197,7 +205,7 @@ class ImageEngine:
                 )
                 emit(Progress(step=state["done"] + step + 1, total=total, item=first, items=spec.image_count))
                 now = time.monotonic()
-                if state["done"] + step + 1 < total and now - state["last_preview"] >= interval:
+                if not flow and state["done"] + step + 1 < total and now - state["last_preview"] >= interval:
                     state["last_preview"] = now
                     picture = preview_of(model, p, kw["latents"], state["size"], tiny)
                     emit(Preview(image=picture, step=state["done"] + step + 1, item=first))
@@ -215,6 +223,7 @@ class ImageEngine:
                 callback_on_step_end_tensor_inputs=["latents"],
                 **call,
             ).images
+            latents = unpack(model, pipe, latents, size)
             cancel.raise_if_cancelled()
             if spec.references:
                 model.base.set_ip_adapter_scale(adapter_scales(spec.references, 0.0))
@@ -282,13 +291,16 @@ class ImageEngine:
         second.update(
             image=start, strength=spec.hires_denoise, num_inference_steps=spec.hires_steps or spec.steps
         )
+        if model.family in FLOW_FAMILIES:
+            second.update(width=width, height=height)
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        return refine(
+        out = refine(
             generator=gens,
             callback_on_step_end=on_step,
             callback_on_step_end_tensor_inputs=["latents"],
             **second,
         ).images
+        return unpack(model, refine, out, (width, height))
 
     def _controlnets(self, model: LoadedModel, controls: tuple[ControlUnit, ...], emit: Emit) -> Any:
         from studio.core.events import Loading
@@ -532,6 +544,8 @@ def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
             latents = latents * std / cfg.scaling_factor + mean
         else:
             latents = latents / cfg.scaling_factor
+        if getattr(cfg, "shift_factor", None) is not None:  # SD 3.x and FLUX.1's VAEs
+            latents = latents + cfg.shift_factor
         if vae.dtype == torch.float16 and (model.vae_upcast or getattr(cfg, "force_upcast", False)):
             vae.to(torch.float32)
             model.vae_upcast = True
@@ -546,6 +560,53 @@ def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
                 "The model produced an invalid (NaN) image. Try another sampler, fewer steps or fp32.",
             )
     return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+
+
+def check_flow(spec: GenerateSpec, family: str) -> None:
+    """What SD 3.x and FLUX.1 do not take in Studio, said beside its field before any step runs."""
+    from studio.core.model_identify import FAMILY_LABELS
+    from studio.core.recipes.image import LATENT
+
+    label = FAMILY_LABELS.get(family, family)
+    if spec.sampler != "Euler":
+        raise StudioError(ErrorKind.INVALID_INPUT, f"{label} samples with its own flow-matching Euler sampler; "
+                          "choose Euler.", field="sampler")  # fmt: skip
+    if spec.embeddings:
+        raise StudioError(ErrorKind.INVALID_INPUT, f"Textual-inversion embeddings are for SD 1.x/2.x and SDXL; "
+                          f"{label} cannot use {spec.embeddings[0].name}.", field="prompt")  # fmt: skip
+    if spec.hires and spec.hires_upscaler == LATENT:
+        raise StudioError(ErrorKind.INVALID_INPUT, f"{label}'s latents are not upscaled directly: choose Lanczos "
+                          "or an upscaler model for the hires fix.", field="hires_upscaler")  # fmt: skip
+    if spec.fast_decode:
+        raise StudioError(ErrorKind.INVALID_INPUT, f"Fast decode (TAESD) is for SD 1.x/2.x and SDXL; turn it off "
+                          f"for {label}.", field="fast_decode")  # fmt: skip
+
+
+def flow_prompt(model: LoadedModel, spec: GenerateSpec, emit: Emit) -> dict[str, Any]:
+    """SD 3.x and FLUX.1 read the prompt as text (T5 and CLIP): A1111's weights are taken out, with a note. FLUX.1
+    is guidance-distilled: the CFG scale is its guidance, and it has no negative prompt."""
+    from studio.core.prompts import extract_loras, parse_weights
+
+    def plain(text: str) -> str:
+        pieces = parse_weights(extract_loras(text)[0])
+        return " ".join(p.text.strip() for p in pieces if p.text.strip() and p.text.strip() != "BREAK")
+
+    prompt = plain(spec.prompt)
+    if any(p.weight != 1.0 for p in parse_weights(extract_loras(spec.prompt)[0])):
+        emit(Note(text="This model reads the prompt as plain text: the (word:1.2) weights were left out."))
+    call: dict[str, Any] = {"prompt": prompt}
+    if model.family == "sd3":
+        call["negative_prompt"] = plain(spec.negative_prompt)
+    elif spec.negative_prompt.strip():
+        emit(Note(text="FLUX.1 has no negative prompt (its guidance is distilled); it was not used."))
+    return call
+
+
+def unpack(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Any:
+    """FLUX.1 returns its latents packed in 2×2 patches; everything after the pipeline wants them as an image."""
+    if model.family != "flux" or latents.dim() != 3:
+        return latents
+    return pipe._unpack_latents(latents, size[1], size[0], pipe.vae_scale_factor)
 
 
 def paste_unmasked(generated: Image.Image, init: Image.Image, mask: Image.Image, blur: int) -> Image.Image:

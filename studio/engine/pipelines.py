@@ -30,7 +30,14 @@ SUPPORTED = {
     "StableDiffusionXLPipeline": "sdxl",
     "StableDiffusionXLImg2ImgPipeline": "sdxl",
     "StableDiffusionXLInpaintPipeline": "sdxl",
+    "StableDiffusion3Pipeline": "sd3",
+    "StableDiffusion3Img2ImgPipeline": "sd3",
+    "StableDiffusion3InpaintPipeline": "sd3",
+    "FluxPipeline": "flux",
+    "FluxImg2ImgPipeline": "flux",
+    "FluxInpaintPipeline": "flux",
 }
+FLOW_FAMILIES = ("sd3", "flux")  # flow-matching transformers: their own sampler, plain-text prompts
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin"}
 # diffusers resolves its classes lazily; two threads doing that at once can see half-initialised modules.
 # Studio has one runner thread per device, but embedders (tests, scripts) may have more: serialise.
@@ -64,7 +71,7 @@ def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
     return StudioError(kind, message, details, field="model")
 
 
-RUNNABLE = ("sd1", "sd2", "sdxl")
+RUNNABLE = ("sd1", "sd2", "sdxl", "sd3", "flux")
 
 
 def checkpoint_family(path: Path, options: LoadOptions | None = None) -> tuple[str, str]:
@@ -101,7 +108,7 @@ def checkpoint_family(path: Path, options: LoadOptions | None = None) -> tuple[s
         raise _bad(
             ErrorKind.MODEL_INVALID,
             f"{path.name} is a {FAMILY_LABELS.get(who.family, who.family)} "
-            "checkpoint; Studio runs Stable Diffusion 1.x, 2.x and SDXL models.",
+            "checkpoint; Studio runs Stable Diffusion 1.x, 2.x, SDXL, SD 3.x and FLUX.1 models.",
         )
     return who.family, who.variant
 
@@ -161,7 +168,8 @@ def check_model_path(model: str, allow_pickle: bool = False) -> Path:
         if cls not in SUPPORTED:
             raise _bad(
                 ErrorKind.MODEL_INVALID,
-                f"{path.name} is a {cls or 'unknown'} model; Studio runs Stable Diffusion 1.x/2.x and SDXL pipelines.",
+                f"{path.name} is a {cls or 'unknown'} model; Studio runs Stable Diffusion 1.x/2.x, SDXL, SD 3.x and "
+                "FLUX.1 pipelines.",
             )
         return path
     if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -226,6 +234,7 @@ class PipelineCache:
                 del cur
                 free_device_memory(placement.device)
             self._make_room()
+            refuse_if_too_big(path, placement, options)
             plan = plan_load(path, placement, options)
             if on_loading:
                 on_loading(f"{path.name} — {plan.describe()}")
@@ -278,6 +287,21 @@ def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryO
         vae_tiling=options.vae_tiling,
         cpu_offload=options.cpu_offload,
     )
+
+
+def refuse_if_too_big(path: Path, placement: Placement, options: LoadOptions) -> None:
+    """An SD 3.x or FLUX.1 model that cannot fit this device even with every saving is refused before loading,
+    with what would fit."""
+    from studio.core.memory_plan import will_not_fit
+    from studio.engine.devices import device_memory
+
+    family = _family_of(path, options)
+    dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
+    why = will_not_fit(
+        family, placement.device, dtype_bytes, device_memory(placement.device)[0], _weights_on_disk(path)
+    )
+    if why:
+        raise _bad(ErrorKind.OUT_OF_MEMORY, why)
 
 
 def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> MemoryOptions:
@@ -371,28 +395,38 @@ def _load(
                 if SUPPORTED[cls_name] == "sd"
                 else {}
             )
-            pipe = cls.from_pretrained(
-                str(path), dtype=placement.components.as_dict(), local_files_only=True, **extra
-            )
+            if SUPPORTED[cls_name] in FLOW_FAMILIES:  # one dtype for all (bf16 where the machine has it)
+                pipe = cls.from_pretrained(
+                    str(path), torch_dtype=placement.components.unet, local_files_only=True
+                )
+            else:
+                pipe = cls.from_pretrained(
+                    str(path), dtype=placement.components.as_dict(), local_files_only=True, **extra
+                )
         else:
             family, variant = checkpoint_family(path, options)
-            config = single_file_config(family)
-            if not (config / "model_index.json").is_file():
-                raise _bad(
-                    ErrorKind.MODEL_INVALID,
-                    f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no offline "
-                    f"{family.upper()} configuration to load it with. Use the model's diffusers folder instead.",
+            if family in FLOW_FAMILIES:
+                pipe = _flow_single_file(path, family, placement)
+            else:
+                config = single_file_config(family)
+                if not (config / "model_index.json").is_file():
+                    raise _bad(
+                        ErrorKind.MODEL_INVALID,
+                        f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no "
+                        f"offline {family.upper()} configuration to load it with. Use the model's diffusers folder.",
+                    )
+                cls = (
+                    diffusers.StableDiffusionXLPipeline
+                    if family == "sdxl"
+                    else diffusers.StableDiffusionPipeline
                 )
-            cls = (
-                diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
-            )
-            pipe = cls.from_single_file(
-                str(path), config=str(config), local_files_only=True, dtype=placement.components.text
-            )
-            if variant == "v-prediction":
-                pipe.scheduler = type(pipe.scheduler).from_config(
-                    pipe.scheduler.config, prediction_type="v_prediction"
+                pipe = cls.from_single_file(
+                    str(path), config=str(config), local_files_only=True, dtype=placement.components.text
                 )
+                if variant == "v-prediction":
+                    pipe.scheduler = type(pipe.scheduler).from_config(
+                        pipe.scheduler.config, prediction_type="v_prediction"
+                    )
     except StudioError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -401,7 +435,8 @@ def _load(
         if is_out_of_memory(e):
             raise translate(e) from e
         raise _bad(ErrorKind.MODEL_INVALID, f"Could not load {path.name}: {e}", repr(e)) from e
-    apply_precision(pipe, placement.components)
+    if not hasattr(pipe, "transformer"):
+        apply_precision(pipe, placement.components)
     if placement.device == "cpu":
         use_physical_cores()
     plan = plan or MemoryOptions()
@@ -418,18 +453,26 @@ def _load(
     if options.compile:
         import torch
 
-        pipe.unet = torch.compile(pipe.unet, fullgraph=False, dynamic=False)
+        if hasattr(pipe, "transformer"):
+            pipe.transformer = torch.compile(pipe.transformer, fullgraph=False, dynamic=False)
+        else:
+            pipe.unet = torch.compile(pipe.unet, fullgraph=False, dynamic=False)
         compiled = set()
+    name = type(pipe).__name__
     family = (
         "sdxl"
-        if "XL" in type(pipe).__name__
+        if "XL" in name
+        else "sd3"
+        if "StableDiffusion3" in name
+        else "flux"
+        if "Flux" in name
         else ("sd2" if pipe.unet.config.cross_attention_dim == 1024 else "sd1")
     )
     small_vae = sum(p.numel() for p in pipe.vae.parameters()) < 5_000_000
     weights = sum(
         p.numel() * p.element_size()
-        for name in ("unet", "vae", "text_encoder", "text_encoder_2")
-        if (m := getattr(pipe, name, None)) is not None
+        for part in ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3")
+        if (m := getattr(pipe, part, None)) is not None
         for p in m.parameters()
     )
     return LoadedModel(
@@ -445,6 +488,37 @@ def _load(
         weight_bytes=weights,
         compiled_shapes=compiled,
     )
+
+
+def _flow_single_file(path: Path, family: str, placement: Placement) -> Any:
+    """An SD 3.x or FLUX.1 single file: its transformer from the file, the rest (configuration, text encoders,
+    tokenizers, VAE) from a diffusers folder of the same family the user has — beside the file, in the models
+    folder, or in the Hugging Face cache. (The file alone cannot be configured offline: the T5 tokenizer and the
+    configurations are not in it.)"""
+    import diffusers
+
+    from studio.core.model_identify import FAMILY_LABELS
+    from studio.core.model_library import companion_folder
+
+    folder = companion_folder(path, family)
+    label = FAMILY_LABELS.get(family, family)
+    if folder is None:
+        example = (
+            "black-forest-labs/FLUX.1-schnell"
+            if family == "flux"
+            else "stabilityai/stable-diffusion-3.5-medium"
+        )
+        raise _bad(ErrorKind.MODEL_INVALID, f"{path.name} is a {label} single file; Studio loads it with the text "
+                   f"encoders and VAE of a {label} diffusers folder (e.g. {example}), and none is beside it, in the "
+                   "models folder or in the Hugging Face cache. Download one in the Models room, or use the "
+                   "folder itself.")  # fmt: skip
+    index = json.loads((folder / "model_index.json").read_text("utf-8"))
+    transformer_cls = getattr(diffusers, index["transformer"][1])
+    dtype = placement.components.unet
+    transformer = transformer_cls.from_single_file(str(path), config=str(folder), subfolder="transformer",
+                                                   torch_dtype=dtype, local_files_only=True)  # fmt: skip
+    cls = getattr(diffusers, index["_class_name"])
+    return cls.from_pretrained(str(folder), transformer=transformer, torch_dtype=dtype, local_files_only=True)
 
 
 def pipeline_for(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
@@ -467,7 +541,8 @@ def pipeline_for(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
 def _derive(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
 
-    in_channels = model.base.unet.config.in_channels
+    denoiser = getattr(model.base, "unet", None)
+    in_channels = denoiser.config.in_channels if denoiser is not None else 0
     if in_channels == 9 and mode != "inpaint":
         raise _bad(
             ErrorKind.INVALID_INPUT, "This is an inpainting model: give it an init image and paint a mask."
@@ -490,6 +565,9 @@ def _derive(model: LoadedModel, mode: str, controlnet: Any = None) -> Any:
 def set_scheduler(model: LoadedModel, pipe: Any, sampler: str, schedule: str) -> None:
     import diffusers
 
+    if model.family in FLOW_FAMILIES:  # SD 3.x and FLUX.1: their own flow-matching scheduler, as configured
+        pipe.scheduler = type(model.base.scheduler).from_config(model.scheduler_config)
+        return
     cls_name, options = scheduler_recipe(sampler, schedule)
     with _LIBRARY_LOCK:
         cls = getattr(diffusers, cls_name)
