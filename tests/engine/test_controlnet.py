@@ -173,3 +173,16 @@ def test_control_and_reference_on_the_command_line(tiny_sd, nets, drawing, tmp_p
     code = main(["generate", "x", "--model", str(tiny_sd), "--control", f"canny:{drawing}:missing-cn", "--home",
                  str(home)])  # fmt: skip
     assert code == 2 and "missing-cn" in capsys.readouterr().err
+
+
+def test_the_library_names_controlnets_adapters_and_encoders(nets, tiny_sd, tmp_path):
+    from studio.core.model_library import describe_path
+    from tests.tiny_models import save_tiny_image_encoder, save_tiny_ip_adapter
+
+    folder, xl, single = describe_path(nets["folder"]), describe_path(nets["xl"]), describe_path(nets["file"])
+    assert (folder["kind"], folder["family"], xl["family"]) == ("controlnet", "sd1", "sdxl")
+    assert single["kind"] == "controlnet" and "ControlNet" in single["label"]
+    adapter = describe_path(save_tiny_ip_adapter(tiny_sd, tmp_path / "ip.safetensors"))
+    assert adapter["kind"] == "ip-adapter" and "IP-Adapter" in adapter["label"]
+    encoder = describe_path(save_tiny_image_encoder(tmp_path / "enc"))
+    assert encoder["kind"] == "image-encoder" and encoder["details"]["projection_dim"] == 32
