@@ -141,6 +141,21 @@ def _unet(**kwargs):
     return UNet2DConditionModel(**{**base, **kwargs})
 
 
+def _sdxl_unet(cross_attention_dim: int, time_ids: int):
+    """A tiny SDXL-shaped UNet: size (and aesthetic) micro-conditioning embedded with the pooled text."""
+    return _unet(
+        block_out_channels=(32, 64),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + time_ids * 8,
+        cross_attention_dim=cross_attention_dim,
+        norm_num_groups=8,
+    )
+
+
 def _scheduler():
     from diffusers import EulerDiscreteScheduler
 
@@ -189,17 +204,7 @@ def build_sdxl_pipeline(seed: int = 0, tokenizer_dir: Path | None = None):
     tokenizer_2 = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
     text_encoder = _text_encoder(tokenizer, hidden=32)
     text_encoder_2 = _text_encoder(tokenizer_2, with_projection=True, hidden=32)
-    unet = _unet(
-        block_out_channels=(32, 64),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=32 + 6 * 8,
-        cross_attention_dim=64,
-        norm_num_groups=8,
-    )
+    unet = _sdxl_unet(cross_attention_dim=64, time_ids=6)
     return StableDiffusionXLPipeline(
         vae=_vae(),
         text_encoder=text_encoder,
@@ -480,17 +485,7 @@ def save_tiny_refiner(folder: Path, seed: int = 0) -> Path:
     tok_dir = build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
     tokenizer_2 = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
     text_encoder_2 = _text_encoder(tokenizer_2, with_projection=True, hidden=32)
-    unet = _unet(
-        block_out_channels=(32, 64),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=32 + 5 * 8,
-        cross_attention_dim=32,
-        norm_num_groups=8,
-    )
+    unet = _sdxl_unet(cross_attention_dim=32, time_ids=5)  # a refiner's: aesthetic score, no target size
     pipe = StableDiffusionXLImg2ImgPipeline(
         vae=_vae(),
         text_encoder=None,

@@ -16,24 +16,15 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.control import PREPROCESSORS
-from studio.ui.theme import icon
+from studio.ui.theme import tool_button as _tool
 from studio.viewmodels.generation_session import GenerationSession
 
 IMAGES = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
-
-
-def _tool(name: str, tip: str) -> QToolButton:
-    b = QToolButton()
-    b.setIcon(icon(name))
-    b.setToolTip(tip)
-    b.setAutoRaise(True)
-    return b
 
 
 def _spin(value: float, low: float, high: float, tip: str) -> QDoubleSpinBox:
@@ -105,6 +96,19 @@ class _UnitList(QWidget):
     def empty_hint(self) -> str:
         return ""
 
+    def strength_row(self, index: int, unit: dict[str, Any], weight: float, tip: str) -> QHBoxLayout:
+        """Weight, start and end of a unit, each edit going to the draft."""
+        row = QHBoxLayout()
+        spins = (("Weight", "weight", unit.get("weight", weight), 2.0, tip),
+                 ("Start", "start", unit.get("start", 0.0), 1.0, "From which fraction of the steps it acts."),
+                 ("End", "end", unit.get("end", 1.0), 1.0, "Until which fraction of the steps it acts."))  # fmt: skip
+        for text, key, value, top, help_text in spins:
+            spin = _spin(value, 0.0, top, help_text)
+            spin.valueChanged.connect(lambda v, k=key: self.edit(index, k, round(v, 2)))
+            row.addWidget(QLabel(text))
+            row.addWidget(spin)
+        return row
+
     def _fill(self, card: QFrame, index: int, unit: dict[str, Any]) -> None:
         raise NotImplementedError
 
@@ -168,16 +172,8 @@ class ControlUnitList(_UnitList):
         row.addWidget(model, 1)
         grid.addLayout(row, 1, 1)
 
-        weight = _spin(
-            unit.get("weight", 1.0), 0.0, 2.0, "How strongly the map steers (1: fully; 0: not at all)."
-        )
-        start = _spin(unit.get("start", 0.0), 0.0, 1.0, "From which fraction of the steps the unit acts.")
-        end = _spin(unit.get("end", 1.0), 0.0, 1.0, "Until which fraction of the steps the unit acts.")
-        nums = QHBoxLayout()
-        for text, spin in (("Weight", weight), ("Start", start), ("End", end)):
-            nums.addWidget(QLabel(text))
-            nums.addWidget(spin)
-        grid.addLayout(nums, 2, 1)
+        tip = "How strongly the map steers (1: fully; 0: not at all)."
+        grid.addLayout(self.strength_row(index, unit, 1.0, tip), 2, 1)
 
         def show() -> None:
             picture, why = self.session.control_preview(index)
@@ -194,9 +190,6 @@ class ControlUnitList(_UnitList):
 
         pre.currentIndexChanged.connect(preprocessor_changed)
         model.currentIndexChanged.connect(lambda _=0: self.edit(index, "model", model.currentData()))
-        weight.valueChanged.connect(lambda v: self.edit(index, "weight", round(v, 2)))
-        start.valueChanged.connect(lambda v: self.edit(index, "start", round(v, 2)))
-        end.valueChanged.connect(lambda v: self.edit(index, "end", round(v, 2)))
         if not unit.get("model") and model.currentData():
             self.edit(index, "model", model.currentData())
         show()
@@ -243,18 +236,8 @@ class ReferenceList(_UnitList):
         top.addWidget(name, 1)
         top.addWidget(remove)
         grid.addLayout(top, 0, 1)
-        weight = _spin(unit.get("weight", 0.6), 0.0, 2.0, "How much the picture follows the reference "
-                       "(0.5–0.8 is typical; 1 copies it closely).")  # fmt: skip
-        start = _spin(unit.get("start", 0.0), 0.0, 1.0, "From which fraction of the steps it acts.")
-        end = _spin(unit.get("end", 1.0), 0.0, 1.0, "Until which fraction of the steps it acts.")
-        nums = QHBoxLayout()
-        for text, spin in (("Weight", weight), ("Start", start), ("End", end)):
-            nums.addWidget(QLabel(text))
-            nums.addWidget(spin)
-        grid.addLayout(nums, 1, 1)
-        weight.valueChanged.connect(lambda v: self.edit(index, "weight", round(v, 2)))
-        start.valueChanged.connect(lambda v: self.edit(index, "start", round(v, 2)))
-        end.valueChanged.connect(lambda v: self.edit(index, "end", round(v, 2)))
+        tip = "How much the picture follows the reference (0.5–0.8 is typical; 1 copies it closely)."
+        grid.addLayout(self.strength_row(index, unit, 0.6, tip), 1, 1)
 
     def choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a reference image", "", IMAGES)

@@ -29,15 +29,8 @@ from studio.core.samplers import SAMPLERS
 from studio.ui.binding import ErrorLabel, bind
 from studio.ui.guidance_panel import ControlUnitList, ReferenceList
 from studio.ui.theme import icon
+from studio.ui.theme import tool_button as _tool
 from studio.viewmodels.generation_session import GenerationSession
-
-
-def _tool(name: str, tip: str) -> QToolButton:
-    b = QToolButton()
-    b.setIcon(icon(name))
-    b.setToolTip(tip)
-    b.setAutoRaise(True)
-    return b
 
 
 def _section(text: str) -> QLabel:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolButton
 
 from studio.core.paths import resource
 
@@ -112,3 +112,12 @@ def icon(name: str, color: str | None = None, size: int = 24) -> QIcon:
 
 def app_icon() -> QIcon:
     return icon("studio", ACCENT, 64)
+
+
+def tool_button(name: str, tip: str) -> QToolButton:
+    """A flat icon button with a tooltip (the panels' add/remove/choose buttons)."""
+    b = QToolButton()
+    b.setIcon(icon(name))
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    return b

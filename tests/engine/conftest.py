@@ -55,3 +55,13 @@ def run(engine):
         return items, events
 
     return go
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    """A real runtime over a fresh data folder, shared by a module's tests."""
+    from studio.runtime import build_runtime
+
+    rt = build_runtime(tmp_path_factory.mktemp("home"))
+    yield rt
+    rt.close(5)

@@ -26,15 +26,6 @@ def nets(tmp_path_factory, tiny_sd, tiny_sdxl):
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from studio.runtime import build_runtime
-
-    rt = build_runtime(tmp_path_factory.mktemp("home"))
-    yield rt
-    rt.close(5)
-
-
-@pytest.fixture(scope="module")
 def drawing(tmp_path_factory):
     path = tmp_path_factory.mktemp("img") / "circle.png"
     im = Image.new("RGB", (64, 64), "black")

@@ -27,15 +27,6 @@ def folder(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from studio.runtime import build_runtime
-
-    rt = build_runtime(tmp_path_factory.mktemp("home"))
-    yield rt
-    rt.close(5)
-
-
 def render(runtime, model, folder, prompt, negative=""):
     spec = freeze_image({"model": str(model), "prompt": prompt, "negative_prompt": negative, "width": 64,
                          "height": 64, "steps": 3, "seed": 5}, ImageContext(embeddings=embedding_finder([folder])))  # fmt: skip

@@ -25,15 +25,6 @@ def flow(tmp_path_factory):
     }
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from studio.runtime import build_runtime
-
-    rt = build_runtime(tmp_path_factory.mktemp("home"))
-    yield rt
-    rt.close(5)
-
-
 def render(runtime, model, events=None, **values):
     spec = freeze_image({"model": str(model), "prompt": "a red circle", "width": 64, "height": 48, "steps": 3,
                          "seed": 5, "sampler": "Euler", "cfg_scale": 3.5, **values}, ImageContext())  # fmt: skip

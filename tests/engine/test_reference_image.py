@@ -22,15 +22,6 @@ def models(tmp_path_factory, tiny_sd):
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from studio.runtime import build_runtime
-
-    rt = build_runtime(tmp_path_factory.mktemp("home"))
-    yield rt
-    rt.close(5)
-
-
-@pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
     d = tmp_path_factory.mktemp("refs")
     rng = np.random.default_rng(0)

@@ -19,15 +19,6 @@ def refiner(tmp_path_factory):
     return save_tiny_refiner(tmp_path_factory.mktemp("models") / "tiny-refiner")
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    from studio.runtime import build_runtime
-
-    rt = build_runtime(tmp_path_factory.mktemp("home"))
-    yield rt
-    rt.close(5)
-
-
 def render(runtime, model, events=None, **values):
     spec = freeze_image({"model": str(model), "prompt": "a red circle", "width": 64, "height": 64, "steps": 5,
                          "seed": 6, "sampler": "Euler", **values}, ImageContext())  # fmt: skip
