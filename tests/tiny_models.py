@@ -618,3 +618,36 @@ def save_tiny_flow_model(folder: Path, family: str = "flux", seed: int = 0) -> P
                             tokenizer_2=tok)  # fmt: skip
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def save_a1111_controlnet(folder: Path, target: Path) -> Path:
+    """A diffusers ControlNet folder written in AUTOMATIC1111's single-file layout (``control_model.`` +
+    the original UNet names, ``input_hint_block``, ``zero_convs``, ``middle_block_out``): what most ControlNet
+    files users have look like."""
+    import re
+
+    from diffusers import ControlNetModel
+    from safetensors.torch import save_file
+
+    from studio.engine.ldm_format import unet_key
+
+    net = ControlNetModel.from_pretrained(str(folder))
+    config = dict(net.config)
+    out = {}
+    for key, value in net.state_dict().items():
+        if key.startswith("controlnet_cond_embedding.conv_in."):
+            name = "input_hint_block.0." + key.rsplit(".", 1)[1]
+        elif m := re.fullmatch(r"controlnet_cond_embedding\.blocks\.(\d+)\.(\w+)", key):
+            name = f"input_hint_block.{2 * (int(m[1]) + 1)}.{m[2]}"
+        elif key.startswith("controlnet_cond_embedding.conv_out."):
+            name = f"input_hint_block.{2 * (len(config['conditioning_embedding_out_channels']) * 2 - 1)}." + key.rsplit(".", 1)[1]
+        elif m := re.fullmatch(r"controlnet_down_blocks\.(\d+)\.(\w+)", key):
+            name = f"zero_convs.{m[1]}.0.{m[2]}"
+        elif key.startswith("controlnet_mid_block."):
+            name = "middle_block_out.0." + key.rsplit(".", 1)[1]
+        else:
+            name = unet_key(key, config)
+        out["control_model." + name] = value.contiguous()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file(out, str(target))
+    return target

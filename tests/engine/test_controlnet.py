@@ -177,3 +177,20 @@ def test_the_library_names_controlnets_adapters_and_encoders(nets, tiny_sd, tmp_
     assert adapter["kind"] == "ip-adapter" and "IP-Adapter" in adapter["label"]
     encoder = describe_path(save_tiny_image_encoder(tmp_path / "enc"))
     assert encoder["kind"] == "image-encoder" and encoder["details"]["projection_dim"] == 32
+
+
+def test_an_a1111_layout_file_loads_as_its_diffusers_folder(runtime, tiny_sd, tmp_path):
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from studio.engine.guidance import load_controlnet
+    from tests.tiny_models import save_a1111_controlnet
+
+    unet = UNet2DConditionModel.from_pretrained(str(tiny_sd / "unet"))
+    torch.manual_seed(0)
+    ControlNetModel.from_unet(unet).save_pretrained(str(tmp_path / "cn"))  # SD's 8× condition embedding
+    single = save_a1111_controlnet(tmp_path / "cn", tmp_path / "control_sd15_tiny.safetensors")
+    render(runtime, tiny_sd)  # the model, loaded
+    model = runtime.image_engine.cache.loaded
+    ours, theirs = load_controlnet(str(single), model).state_dict(), load_controlnet(str(tmp_path / "cn"), model).state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
