@@ -640,7 +640,10 @@ def save_a1111_controlnet(folder: Path, target: Path) -> Path:
         elif m := re.fullmatch(r"controlnet_cond_embedding\.blocks\.(\d+)\.(\w+)", key):
             name = f"input_hint_block.{2 * (int(m[1]) + 1)}.{m[2]}"
         elif key.startswith("controlnet_cond_embedding.conv_out."):
-            name = f"input_hint_block.{2 * (len(config['conditioning_embedding_out_channels']) * 2 - 1)}." + key.rsplit(".", 1)[1]
+            name = (
+                f"input_hint_block.{2 * (len(config['conditioning_embedding_out_channels']) * 2 - 1)}."
+                + key.rsplit(".", 1)[1]
+            )
         elif m := re.fullmatch(r"controlnet_down_blocks\.(\d+)\.(\w+)", key):
             name = f"zero_convs.{m[1]}.0.{m[2]}"
         elif key.startswith("controlnet_mid_block."):

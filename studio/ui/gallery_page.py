@@ -45,6 +45,7 @@ class GalleryPage(QWidget):
     useSettings = Signal(dict)  # image-panel fields
     useAsInit = Signal(str, str)  # (image path, gallery rel of the parent)
     upscaleRequested = Signal(str)  # the image path
+    useAsGuide = Signal(str, str)  # (image path, "controls" | "references")
 
     def __init__(self, model: GalleryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -398,6 +399,11 @@ class GalleryPage(QWidget):
         if self._current is not None:
             self.useAsInit.emit(str(self.model.store.path(self._current.rel)), self._current.rel)
 
+    def use_as_guide(self, kind: str) -> None:
+        """A new ControlNet unit or reference image in the Image panel, from this picture."""
+        if self._current is not None:
+            self.useAsGuide.emit(str(self.model.store.path(self._current.rel)), kind)
+
     def upscale(self) -> None:
         if self._current is not None:
             self.upscaleRequested.emit(str(self.model.store.path(self._current.rel)))
@@ -528,6 +534,8 @@ class GalleryPage(QWidget):
         m = QMenu(self)
         m.addAction("Use these settings", self.use_settings)
         m.addAction("Use as init image", self.use_as_init)
+        m.addAction("Use as ControlNet image", lambda: self.use_as_guide("controls"))
+        m.addAction("Use as reference image", lambda: self.use_as_guide("references"))
         m.addAction("Upscale…", self.upscale)
         m.addAction("Copy prompt", self.copy_prompt)
         m.addAction("Copy image", self.copy_image)

@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.gallery_page.useSettings.connect(self._use_settings)
         self.gallery_page.useAsInit.connect(self._use_as_init)
         self.gallery_page.upscaleRequested.connect(self.upscale)
+        self.gallery_page.useAsGuide.connect(self._use_as_guide)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -132,6 +133,13 @@ class MainWindow(QMainWindow):
         self.upscale_dialog = dialog
         dialog.exec()
         return dialog.job
+
+    def _use_as_guide(self, path: str, kind: str) -> None:
+        if kind == "controls":
+            self.session.add_control(path)
+        else:
+            self.session.add_reference(path)
+        self.tabs.setCurrentWidget(self.image_page)
 
     def _use_as_init(self, path: str, rel: str) -> None:
         if self.session.set_init_image(path, parent=rel):

@@ -192,5 +192,8 @@ def test_an_a1111_layout_file_loads_as_its_diffusers_folder(runtime, tiny_sd, tm
     single = save_a1111_controlnet(tmp_path / "cn", tmp_path / "control_sd15_tiny.safetensors")
     render(runtime, tiny_sd)  # the model, loaded
     model = runtime.image_engine.cache.loaded
-    ours, theirs = load_controlnet(str(single), model).state_dict(), load_controlnet(str(tmp_path / "cn"), model).state_dict()
+    ours, theirs = (
+        load_controlnet(str(single), model).state_dict(),
+        load_controlnet(str(tmp_path / "cn"), model).state_dict(),
+    )
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)

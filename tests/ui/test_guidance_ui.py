@@ -60,3 +60,20 @@ def test_a_missing_controlnet_is_said_beside_the_units(qtbot, studio, tmp_path):
     studio.session.set_control(0, "model", "no-such-controlnet")
     assert studio.session.generate() is None
     assert "no-such-controlnet" in studio.session.errors["controls"]
+
+
+def test_a_gallery_picture_becomes_a_control_or_reference_image(qtbot, studio):
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, studio.window.image_page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    path = studio.window.image_page.result_view.path()
+    gallery = studio.window.gallery_page
+    gallery.refresh()
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 1, timeout=10_000)
+    gallery.grid.setCurrentIndex(gallery.model.index(0))
+    gallery.use_as_guide("controls")  # the context menu's Use as ControlNet image
+    gallery.use_as_guide("references")
+    assert [u["image"] for u in studio.session.value("controls")] == [path]
+    assert [u["image"] for u in studio.session.value("references")] == [path]
+    assert studio.window.tabs.currentWidget() is studio.window.image_page
+    assert len(studio.window.image_page.parameters.references.cards) == 1
