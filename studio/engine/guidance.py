@@ -251,7 +251,9 @@ def model_preprocess(name: str, image: Image.Image) -> Image.Image:
                           "Models room's download box). Or give a ready-made map with the preprocessor none.",
                           field="controls") from None  # fmt: skip
     try:
-        detector = getattr(controlnet_aux, _AUX[name]).from_pretrained("lllyasviel/Annotators")
+        detector = getattr(controlnet_aux, _AUX[name]).from_pretrained(
+            "lllyasviel/Annotators", local_files_only=True
+        )
         result = detector(image, output_type="pil")
     except Exception as e:  # noqa: BLE001 - a third-party detector: any failure is the user's to read
         raise StudioError(ErrorKind.INVALID_INPUT, f"The {name} preprocessor could not run: {e}. It needs "
