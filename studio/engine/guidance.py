@@ -250,6 +250,13 @@ def model_preprocess(name: str, image: Image.Image) -> Image.Image:
                           "pip install controlnet-aux, and its annotator weights (lllyasviel/Annotators, in the "
                           "Models room's download box). Or give a ready-made map with the preprocessor none.",
                           field="controls") from None  # fmt: skip
+    import torch
+
+    major, minor = (int(x) for x in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 6):  # older torch.load runs a pickle's code unless told otherwise
+        raise StudioError(ErrorKind.INVALID_INPUT, f"The {name} preprocessor reads its annotator's pickled weights, "
+                          "which only torch 2.6 or newer loads safely (weights only); update torch, or give a "
+                          "ready-made map with the preprocessor none.", field="controls")  # fmt: skip
     try:
         detector = getattr(controlnet_aux, _AUX[name]).from_pretrained(
             "lllyasviel/Annotators", local_files_only=True
