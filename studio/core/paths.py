@@ -49,6 +49,11 @@ class StudioPaths:
         return self.home / "models"
 
     @property
+    def wildcards_dir(self) -> Path:
+        """Wildcard files (``name.txt``, one choice a line) for ``__name__`` in prompts; nested folders too."""
+        return self.home / "wildcards"
+
+    @property
     def queue_file(self) -> Path:
         return self.home / "queue.json"
 

@@ -113,6 +113,13 @@ class GenerateSpec:
         0.8  # the fraction of the steps the base model makes before the refiner takes over
     )
     embeddings: tuple[EmbeddingRef, ...] = ()  # those whose names the prompts use (found when frozen)
+    # dynamic prompts ({a|b}, __wildcard__): each image's own prompt and negative, resolved when frozen (empty:
+    # the prompt as it is); a saved image's recipe holds its own prompt and the template it came from
+    prompts: tuple[str, ...] = ()
+    negatives: tuple[str, ...] = ()
+    combinatorial: bool = False
+    template: str = ""
+    negative_template: str = ""
     controls: tuple[ControlUnit, ...] = ()  # ControlNet units
     references: tuple[ReferenceUnit, ...] = ()  # IP-Adapter reference images
     spec_version: int = field(default=SPEC_VERSION)
@@ -157,6 +164,20 @@ class GenerateSpec:
         p = Path(self.model)
         return p.stem if p.suffix else p.name
 
+    def prompts_of(self, index: int) -> tuple[str, str]:
+        """The prompt and negative prompt of the ``index``-th image."""
+        return (self.prompts[index] if index < len(self.prompts) else self.prompt,
+                self.negatives[index] if index < len(self.negatives) else self.negative_prompt)  # fmt: skip
+
+    def for_image(self, index: int) -> GenerateSpec:
+        """The recipe one image of the job is saved with: its own prompts, the templates beside them."""
+        if not self.prompts and not self.negatives:
+            return self
+        prompt, negative = self.prompts_of(index)
+        return dataclasses.replace(self, prompt=prompt, negative_prompt=negative, prompts=(), negatives=(),
+                                   template=self.prompt if self.prompts else "",
+                                   negative_template=self.negative_prompt if self.negatives else "")  # fmt: skip
+
     def seed_for(self, index: int) -> int:
         """The seed of the ``index``-th image of the job (A1111: consecutive seeds)."""
         return (self.seed + index) % (MAX_SEED + 1)
@@ -169,6 +190,7 @@ class GenerateSpec:
         d = dataclasses.asdict(self)
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
         d["outpaint"] = list(self.outpaint)
+        d["prompts"], d["negatives"] = list(self.prompts), list(self.negatives)
         d["embeddings"] = [{"name": e.name, "path": e.path} for e in self.embeddings]
         d["controls"] = [dataclasses.asdict(u) for u in self.controls]
         d["references"] = [dataclasses.asdict(u) for u in self.references]

@@ -15,6 +15,7 @@ from studio.core.events import Event, ItemSaved, Note, Preview, Progress
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
+from studio.core.prompt_schedule import schedule, text_at
 from studio.core.settings import LoadOptions
 from studio.core.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
 from studio.engine.devices import Placement, choose_placement
@@ -123,15 +124,13 @@ class ImageEngine:
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = spec.outpaint_size if spec.mode == "outpaint" else (spec.width, spec.height)
-        call: dict[str, Any] = (
-            flow_prompt(model, spec, emit) if flow else self.prompts.encoded(model, pipe, spec)
-        )
-        call.update(
-            num_inference_steps=spec.steps,
-            guidance_scale=spec.cfg_scale,
-            num_images_per_prompt=spec.batch_size,
-            output_type="latent",
-        )
+        call: dict[str, Any] = {
+            "num_inference_steps": spec.steps,
+            "guidance_scale": spec.cfg_scale,
+            "output_type": "latent",
+        }
+        for warning in prompt_warnings(spec):
+            emit(Note(text=warning))
         if spec.prompt_2.strip() and model.family != "sdxl":
             emit(Note(text=f"{model.family.upper()} has one text encoder: the second prompt was not used."))
         init = mask = None
@@ -181,18 +180,29 @@ class ImageEngine:
         saved: list[SavedImage] = []
         interval = self._preview_interval()
         hires_steps = max(1, int((spec.hires_steps or spec.steps) * spec.hires_denoise)) if spec.hires else 0
-        for batch in range(spec.batch_count):
-            first = batch * spec.batch_size
-            seeds = [spec.seed_for(first + i) for i in range(spec.batch_size)]
+        first_steps = (
+            spec.steps if spec.mode in ("txt2img", "outpaint") else max(1, int(spec.steps * spec.strength))
+        )
+        for first, count in job_runs(spec):
+            seeds = [spec.seed_for(first + i) for i in range(count)]
             started = time.perf_counter()
+            prompt, negative = spec.prompts_of(first)
+            plan = None if flow else PromptPlan(self.prompts, model, pipe, spec, prompt, negative)
+            run_call = {
+                **call,
+                **(flow_prompt(model, spec, prompt, negative, emit) if flow else plan.kwargs(first_steps)),  # type: ignore[union-attr]
+                "num_images_per_prompt": count,
+            }
             # one progress bar over both passes of a hires fix
             state: dict[str, Any] = {"last_preview": 0.0, "done": 0, "size": size}
 
             def on_step(
-                p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state
+                p: Any, step: int, _t: Any, kw: dict[str, Any], first: int = first, state=state, plan=plan
             ) -> dict:
                 cancel.raise_if_cancelled()
                 state["ran"] = step + 1
+                if plan is not None and plan.scheduled:  # prompt editing: the next step's text
+                    plan.switch(p, step + 2, kw)
                 if spec.references:  # each reference acts between its start and end
                     model.base.set_ip_adapter_scale(
                         adapter_scales(spec.references, (step + 1) / p.num_timesteps)
@@ -211,7 +221,7 @@ class ImageEngine:
                     emit(Preview(image=picture, step=state["done"] + step + 1, item=first))
                 return kw
 
-            shape = (spec.width, spec.height, spec.batch_size)
+            shape = (spec.width, spec.height, count)
             if model.compiled_shapes is not None and shape not in model.compiled_shapes:
                 emit(Loading(what=f"Compiling the model for {spec.width}×{spec.height} (a one-time warm-up; later "
                                   "jobs of this size start at once, after a restart too)…"))  # fmt: skip
@@ -220,8 +230,11 @@ class ImageEngine:
             latents = pipe(
                 generator=gens,
                 callback_on_step_end=on_step,
-                callback_on_step_end_tensor_inputs=["latents"],
-                **call,
+                callback_on_step_end_tensor_inputs=[
+                    "latents",
+                    *(plan.tensors if plan and plan.scheduled else ()),
+                ],
+                **run_call,
             ).images
             latents = unpack(model, pipe, latents, size)
             cancel.raise_if_cancelled()
@@ -229,11 +242,13 @@ class ImageEngine:
                 model.base.set_ip_adapter_scale(adapter_scales(spec.references, 0.0))
             if spec.hires:
                 state.update(done=spec.steps, size=spec.hires_size)
-                latents = self._hires_pass(model, pipe, spec, call, latents, seeds, on_step, emit)
+                if plan is not None:
+                    run_call.update(plan.kwargs(hires_steps))
+                latents = self._hires_pass(model, pipe, spec, run_call, latents, seeds, on_step, emit)
                 cancel.raise_if_cancelled()
             elif spec.refiner:
                 state.update(done=state.get("ran", 0))
-                latents = self._refine(spec, latents, seeds, on_step, emit)
+                latents = self._refine(spec, prompt, negative, latents, seeds, on_step, emit)
                 cancel.raise_if_cancelled()
             images = decode_tiny(tiny, pipe, latents) if spec.fast_decode else decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
@@ -243,7 +258,7 @@ class ImageEngine:
                 item_info = RenderInfo(
                     **{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds}
                 )
-                item = self.store.save(image, spec, item_info)
+                item = self.store.save(image, spec.for_image(first + i), item_info)
                 saved.append(item)
                 emit(ItemSaved(item=item))
         return saved
@@ -340,7 +355,14 @@ class ImageEngine:
         }
 
     def _refine(
-        self, spec: GenerateSpec, latents: Any, seeds: list[int], on_step: Callable[..., dict], emit: Emit
+        self,
+        spec: GenerateSpec,
+        prompt: str,
+        negative: str,
+        latents: Any,
+        seeds: list[int],
+        on_step: Callable[..., dict],
+        emit: Emit,
     ) -> Any:
         """SDXL's ensemble of experts: the refiner denoises from the switch point on, from the base's latents."""
         import torch
@@ -355,7 +377,9 @@ class ImageEngine:
                               f"({refiner.family.upper()}).", field="refiner")  # fmt: skip
         pipe = pipeline_for(refiner, "img2img")
         set_scheduler(refiner, pipe, spec.sampler, spec.schedule)
-        call = encode(pipe, spec.prompt, spec.negative_prompt if spec.cfg_scale > 1.0 else None, spec.clip_skip,
+        final = len(seeds) and spec.steps  # the prompt as edited by its last step
+        call = encode(pipe, text_at(schedule(prompt, final), final),
+                      text_at(schedule(negative, final), final) if spec.cfg_scale > 1.0 else None, spec.clip_skip,
                       spec.prompt_2)  # fmt: skip
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         return pipe(
@@ -363,7 +387,7 @@ class ImageEngine:
             num_inference_steps=spec.steps,
             denoising_start=spec.refiner_switch,
             guidance_scale=spec.cfg_scale,
-            num_images_per_prompt=spec.batch_size,
+            num_images_per_prompt=len(seeds),
             output_type="latent",
             generator=gens,
             callback_on_step_end=on_step,
@@ -473,18 +497,27 @@ class PromptCache:
         self._model: LoadedModel | None = None
         self.hits = 0
 
-    def encoded(self, model: LoadedModel, pipe: Any, spec: GenerateSpec) -> dict[str, Any]:
+    def encoded(
+        self,
+        model: LoadedModel,
+        pipe: Any,
+        spec: GenerateSpec,
+        prompt: str | None = None,
+        negative: str | None = None,
+    ) -> dict[str, Any]:
+        """The encoded ``prompt`` and ``negative`` (default: the spec's) with the spec's encoder settings."""
         if self._model is not model:  # another model (or the same one loaded again): nothing carries over
             self._entries.clear()
             self._model = model
-        negative = spec.negative_prompt if spec.cfg_scale > 1.0 else None
+        prompt = spec.prompt if prompt is None else prompt
+        negative = (spec.negative_prompt if negative is None else negative) if spec.cfg_scale > 1.0 else None
         loras = tuple(sorted((lo.path, lo.weight) for lo in spec.loras))  # a LoRA may change the text encoder
-        key = (spec.prompt, negative, spec.clip_skip, loras, spec.embeddings, spec.prompt_2)
+        key = (prompt, negative, spec.clip_skip, loras, spec.embeddings, spec.prompt_2)
         if key in self._entries:
             self._entries.move_to_end(key)
             self.hits += 1
             return dict(self._entries[key])
-        kwargs = encode(pipe, spec.prompt, negative, spec.clip_skip, spec.prompt_2)
+        kwargs = encode(pipe, prompt, negative, spec.clip_skip, spec.prompt_2)
         self._entries[key] = kwargs
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -582,7 +615,9 @@ def check_flow(spec: GenerateSpec, family: str) -> None:
                           f"for {label}.", field="fast_decode")  # fmt: skip
 
 
-def flow_prompt(model: LoadedModel, spec: GenerateSpec, emit: Emit) -> dict[str, Any]:
+def flow_prompt(
+    model: LoadedModel, spec: GenerateSpec, prompt: str, negative: str, emit: Emit
+) -> dict[str, Any]:
     """SD 3.x and FLUX.1 read the prompt as text (T5 and CLIP): A1111's weights are taken out, with a note. FLUX.1
     is guidance-distilled: the CFG scale is its guidance, and it has no negative prompt."""
     from studio.core.prompts import extract_loras, parse_weights
@@ -591,15 +626,101 @@ def flow_prompt(model: LoadedModel, spec: GenerateSpec, emit: Emit) -> dict[str,
         pieces = parse_weights(extract_loras(text)[0])
         return " ".join(p.text.strip() for p in pieces if p.text.strip() and p.text.strip() != "BREAK")
 
-    prompt = plain(spec.prompt)
-    if any(p.weight != 1.0 for p in parse_weights(extract_loras(spec.prompt)[0])):
+    if schedule(prompt, spec.steps)[1:] or schedule(negative, spec.steps)[1:]:
+        emit(
+            Note(
+                text="This model does not edit the prompt during its steps: the text of the last step is used."
+            )
+        )
+    prompt = text_at(schedule(prompt, spec.steps), spec.steps)
+    negative = text_at(schedule(negative, spec.steps), spec.steps)
+    if any(p.weight != 1.0 for p in parse_weights(extract_loras(prompt)[0])):
         emit(Note(text="This model reads the prompt as plain text: the (word:1.2) weights were left out."))
-    call: dict[str, Any] = {"prompt": prompt}
+    call: dict[str, Any] = {"prompt": plain(prompt)}
     if model.family == "sd3":
-        call["negative_prompt"] = plain(spec.negative_prompt)
-    elif spec.negative_prompt.strip():
+        call["negative_prompt"] = plain(negative)
+    elif negative.strip():
         emit(Note(text="FLUX.1 has no negative prompt (its guidance is distilled); it was not used."))
     return call
+
+
+def job_runs(spec: GenerateSpec) -> list[tuple[int, int]]:
+    """(first image, images) of each pipeline call: the batches, or one image a call when the images have prompts
+    of their own (dynamic prompts: their encodings may differ in length)."""
+    if spec.prompts or spec.negatives:
+        return [(i, 1) for i in range(spec.image_count)]
+    return [(b * spec.batch_size, spec.batch_size) for b in range(spec.batch_count)]
+
+
+def prompt_warnings(spec: GenerateSpec) -> list[str]:
+    """What the prompts' syntax read differently from how it looks (an unclosed bracket), said once a job."""
+    from studio.core.dynamic_prompts import template_warnings
+    from studio.core.prompt_schedule import schedule_warnings
+
+    out = []
+    for label, text in (("Prompt", spec.prompt), ("Negative prompt", spec.negative_prompt)):
+        out += [f"{label}: {w}" for w in (*template_warnings(text), *schedule_warnings(text))]
+    return out
+
+
+class PromptPlan:
+    """A run's prompt and negative as the steps see them: AUTOMATIC1111's prompt editing (``[from:to:when]``,
+    ``[a|b]``) switches the text encodings between steps; each distinct text is encoded once (the cache)."""
+
+    def __init__(
+        self,
+        cache: PromptCache,
+        model: LoadedModel,
+        pipe: Any,
+        spec: GenerateSpec,
+        prompt: str,
+        negative: str,
+    ):
+        self._cache, self._model, self._pipe, self._spec = cache, model, pipe, spec
+        self.prompt, self.negative = prompt, negative
+        self.scheduled = bool(schedule(prompt, 100)[1:] or schedule(negative, 100)[1:])
+        self.tensors = (
+            ("prompt_embeds", "add_text_embeds") if hasattr(pipe, "text_encoder_2") else ("prompt_embeds",)
+        )
+        self._total = spec.steps
+        self._current: tuple[str, str] | None = None
+
+    def texts(self, step: int, total: int) -> tuple[str, str]:
+        return (text_at(schedule(self.prompt, total), step), text_at(schedule(self.negative, total), step))
+
+    def kwargs(self, total: int) -> dict[str, Any]:
+        """The encodings of a pass's first step (a pass of ``total`` steps)."""
+        self._total = max(1, total)
+        self._current = self.texts(1, self._total)
+        return self._cache.encoded(self._model, self._pipe, self._spec, *self._current)
+
+    def switch(self, pipe: Any, step: int, kw: dict[str, Any]) -> None:
+        """Before step ``step`` (from 1): put that step's encodings into the pipeline's running tensors."""
+        import torch
+
+        if step > self._total:
+            return
+        texts = self.texts(step, self._total)
+        if texts == self._current or "prompt_embeds" not in kw:
+            return
+        self._current = texts
+        enc = self._cache.encoded(self._model, self._pipe, self._spec, *texts)
+        current = kw["prompt_embeds"]
+        guided = bool(getattr(pipe, "do_classifier_free_guidance", False))
+        n = current.shape[0] // (2 if guided else 1)
+
+        def batch(t: Any) -> Any:
+            return t.to(current.device, current.dtype).repeat(n, *([1] * (t.dim() - 1)))
+
+        pos = batch(enc["prompt_embeds"])
+        kw["prompt_embeds"] = torch.cat([batch(enc["negative_prompt_embeds"]), pos]) if guided else pos
+        if "add_text_embeds" in kw and "pooled_prompt_embeds" in enc:
+            pooled = batch(enc["pooled_prompt_embeds"]).to(kw["add_text_embeds"].dtype)
+            kw["add_text_embeds"] = (
+                torch.cat([batch(enc["negative_pooled_prompt_embeds"]).to(pooled.dtype), pooled])
+                if guided
+                else pooled
+            )
 
 
 def unpack(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Any:

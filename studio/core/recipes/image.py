@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.dynamic_prompts import TemplateError, Wildcards, is_dynamic, prompts_for
 from studio.core.model_library import describe_path
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
@@ -109,6 +110,9 @@ IMAGE = FieldTable(
         Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
               "folder); empty: the model's own, or the default you set for the model in the Models room.",
               metavar="PATH|NAME"),
+        Field("combinatorial", bool, False, "Every combination", "Dynamic prompts: make every combination of the "
+              "{a|b} choices and __wildcards__ in order, instead of a random draw per image (its seed decides).",
+              cli="--combinatorial"),
         Field("controls", list, [], "ControlNet", "ControlNet units: where things go. Each is a control image, a "
               "preprocessor (canny, softedge, lineart, scribble, tile, inpaint, depth, pose, none), a ControlNet "
               "model of the image model's family, its weight (0–2) and, in a recipe, start/end; repeatable.",
@@ -141,6 +145,7 @@ class ImageContext:
     ip_adapters: FileFinder = field(default_factory=lambda: ip_adapter_finder([]))
     image_encoders: Callable[[], Iterable[Path]] = lambda: ()  # CLIP image-encoder folders the library has
     describe: Callable[[Path], dict[str, Any]] = describe_path  # what a model file or folder is (its header)
+    wildcards: Wildcards = field(default_factory=Wildcards)  # __name__ files
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
 
@@ -273,12 +278,22 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
             values[key] = os.path.abspath(Path(values[key]).expanduser())
+    count = values["batch_count"] * values["batch_size"]
+    seeds = [(seed + i) % (MAX_SEED + 1) for i in range(count)]
+    dynamic: dict[str, Any] = {}
+    for key, text_value in (("prompts", values["prompt"]), ("negatives", values["negative_prompt"])):
+        if is_dynamic(text_value):
+            try:
+                dynamic[key] = tuple(prompts_for(text_value, ctx.wildcards, seeds, values["combinatorial"]))
+            except TemplateError as e:
+                return {"prompt" if key == "prompts" else "negative_prompt": str(e)}
     spec = GenerateSpec(
         **{
             k: v
             for k, v in values.items()
             if k not in ("seed", "loras", "model", "parent_image", "controls", "references")
         },
+        **dynamic,
         model=str(Path(values["model"]).expanduser()) if values["model"] else "",
         seed=seed,
         loras=tuple(loras),

@@ -1,0 +1,204 @@
+"""AUTOMATIC1111's prompt editing: ``[from:to:when]`` (``from`` until step ``when``, then ``to``), ``[to:when]``
+(added after ``when``), ``[from::when]`` (removed after ``when``), ``[a|b|c]`` (alternating every step). ``when``
+is a step number, or a fraction of the steps when written with a point (``0.5``), as A1111 reads it. The result
+is the schedule: (last step, prompt text) pairs, each text with A1111's weights left for the encoder.
+
+Anything else in brackets (``[word]`` de-emphasis, ``(word:1.2)``) stays as it is. An unclosed bracket is read as
+text, as A1111 does, with a warning that says where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Scheduled:
+    before: list
+    after: list
+    when: int  # the last step of ``before``
+
+
+@dataclass
+class Alternate:
+    options: list[list]
+
+
+Node = str | Scheduled | Alternate
+
+
+def _when(text: str, steps: int) -> int | None:
+    s = text.strip()
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    if v < 0:
+        return None
+    return min(steps, int(v * steps if "." in s else v))
+
+
+def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Node]:
+    pos = 0
+
+    def sequence(stops: str) -> list[Node]:
+        """Nodes until one of ``stops`` at this level (not consumed)."""
+        nonlocal pos
+        out: list[Node] = []
+        buf: list[str] = []
+        while pos < len(text):
+            c = text[pos]
+            if c == "\\" and pos + 1 < len(text):
+                buf.append(text[pos : pos + 2])
+                pos += 2
+                continue
+            if c in stops:
+                break
+            if c == "[":
+                start = pos
+                pos += 1
+                node = bracket(start)
+                if node is None:
+                    buf.append("[")
+                    pos = start + 1
+                    continue
+                if isinstance(node, str):
+                    buf.append(node)
+                    continue
+                if buf:
+                    out.append("".join(buf))
+                    buf = []
+                out.append(node)
+                continue
+            if c == "(":
+                start = pos
+                pos += 1
+                inner = sequence(")")
+                if pos >= len(text):  # an unclosed ( : A1111 weights the rest; keep it as written
+                    pos = start + 1
+                    buf.append("(")
+                    continue
+                pos += 1
+                if buf:
+                    out.append("".join(buf))
+                    buf = []
+                out.extend(["(", *inner, ")"])
+                continue
+            buf.append(c)
+            pos += 1
+        if buf:
+            out.append("".join(buf))
+        return out
+
+    def bracket(start: int) -> Any:
+        """After "[": scheduled, alternate, or plain brackets (returned as nodes wrapped in "[", "]")."""
+        nonlocal pos
+        groups: list[list[Node]] = [sequence(":|]")]
+        separators: list[str] = []
+        while pos < len(text) and text[pos] in ":|":
+            separators.append(text[pos])
+            pos += 1
+            groups.append(sequence(":|]"))
+        if pos >= len(text):
+            if warnings is not None:
+                warnings.append(f"The [ at character {start + 1} is never closed; it is read as text.")
+            return None
+        pos += 1  # "]"
+        if separators and all(s == "|" for s in separators):
+            return Alternate(groups)
+        if separators and all(s == ":" for s in separators) and len(groups) in (2, 3):
+            when = _when("".join(g for g in groups[-1] if isinstance(g, str)), steps)
+            if when is not None and all(isinstance(g, str) for g in groups[-1]):
+                if len(groups) == 2:
+                    return Scheduled([], groups[0], when)
+                return Scheduled(groups[0], groups[1], when)
+        # plain brackets: de-emphasis, or text A1111 would not parse either
+        flat: list[Node] = ["["]
+        for i, g in enumerate(groups):
+            if i:
+                flat.append(separators[i - 1])
+            flat.extend(g)
+        flat.append("]")
+        return _Flat(flat)
+
+    return _flatten(sequence(""))
+
+
+class _Flat(list):
+    """Nodes to splice into the parent (plain brackets)."""
+
+
+def _flatten(nodes: list) -> list[Node]:
+    out: list[Node] = []
+    for n in nodes:
+        if isinstance(n, _Flat):
+            out.extend(_flatten(n))
+        elif isinstance(n, Scheduled):
+            out.append(Scheduled(_flatten(n.before), _flatten(n.after), n.when))
+        elif isinstance(n, Alternate):
+            out.append(Alternate([_flatten(o) for o in n.options]))
+        else:
+            out.append(n)
+    return out
+
+
+def _at(nodes: list[Node], step: int) -> str:
+    out = []
+    for n in nodes:
+        if isinstance(n, str):
+            out.append(n)
+        elif isinstance(n, Scheduled):
+            out.append(_at(n.before if step <= n.when else n.after, step))
+        else:
+            out.append(_at(n.options[(step - 1) % len(n.options)], step))
+    return "".join(out)
+
+
+def _boundaries(nodes: list[Node], steps: int, into: set[int]) -> None:
+    for n in nodes:
+        if isinstance(n, Scheduled):
+            if n.when >= 1:
+                into.add(n.when)
+            _boundaries(n.before, steps, into)
+            _boundaries(n.after, steps, into)
+        elif isinstance(n, Alternate):
+            into.update(range(1, steps + 1))
+            for o in n.options:
+                _boundaries(o, steps, into)
+
+
+def schedule(prompt: str, steps: int, warnings: list[str] | None = None) -> list[tuple[int, str]]:
+    """[(last step, text)], steps counted from 1 as A1111 does; one entry when nothing is scheduled."""
+    steps = max(1, steps)
+    nodes = _parse(prompt, steps, warnings)
+    if all(isinstance(n, str) for n in nodes):
+        return [(steps, prompt)]
+    points: set[int] = set()
+    _boundaries(nodes, steps, points)
+    out: list[tuple[int, str]] = []
+    for end in sorted(p for p in points | {steps} if 1 <= p <= steps):
+        text = _at(nodes, end)
+        if out and out[-1][1] == text:
+            out[-1] = (end, text)
+        else:
+            out.append((end, text))
+    return out
+
+
+def text_at(plan: list[tuple[int, str]], step: int) -> str:
+    """The text for ``step`` (from 1) in a schedule."""
+    for end, text in plan:
+        if step <= end:
+            return text
+    return plan[-1][1]
+
+
+def schedule_warnings(prompt: str) -> list[str]:
+    warnings: list[str] = []
+    _parse(prompt, 20, warnings)
+    return warnings
+
+
+def is_scheduled(prompt: str) -> bool:
+    return len(schedule(prompt, 100)) > 1

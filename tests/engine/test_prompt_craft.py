@@ -1,0 +1,116 @@
+"""Prompt craft in the engine: AUTOMATIC1111's prompt editing switches the conditioning at the right step,
+alternation every step; dynamic prompts give each image its own prompt, saved with the template beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from studio.core.cancel import CancelToken
+from studio.core.dynamic_prompts import Wildcards
+from studio.core.events import Note
+from studio.core.recipes.image import ImageContext, freeze_image
+from studio.engine.prompt_encoding import encode
+
+
+def render(runtime, model, events=None, ctx=None, **values):
+    spec = freeze_image({"model": str(model), "prompt": "a red circle", "width": 64, "height": 64, "steps": 4,
+                         "seed": 9, "sampler": "Euler", **values}, ctx or ImageContext())  # fmt: skip
+    assert not isinstance(spec, dict), spec
+    return spec, runtime.image_engine.generate(
+        spec, CancelToken(), (events if events is not None else []).append
+    )
+
+
+def conditioning_per_step(runtime, model, prompt, **values):
+    """The text conditioning the UNet saw at each step (its positive half), and the encodings of the texts."""
+    seen: list = []
+    render(runtime, model, prompt="warm up")  # loads the model
+    unet = runtime.image_engine.cache.loaded.base.unet
+    hook = unet.register_forward_pre_hook(
+        lambda m, a, kw: seen.append(kw["encoder_hidden_states"][-1:].detach().float().clone()),
+        with_kwargs=True,
+    )
+    try:
+        render(runtime, model, prompt=prompt, **values)
+    finally:
+        hook.remove()
+    pipe = runtime.image_engine.cache.loaded.by_mode["txt2img"]
+
+    def enc(text):
+        return encode(pipe, text, "", 1)["prompt_embeds"][-1:].float()
+
+    return seen, enc
+
+
+def nearest(seen, **texts):
+    """For each step, which of the named encodings the UNet's conditioning was (it may be rounded to bf16)."""
+    return [min(texts, key=lambda k: float((s - texts[k]).norm())) for s in seen]
+
+
+def test_prompt_editing_switches_at_the_step_it_names(runtime, tiny_sd):
+    seen, enc = conditioning_per_step(runtime, tiny_sd, "a [red circle:green square:2] on blue")
+    red, green = enc("a red circle on blue"), enc("a green square on blue")
+    assert nearest(seen, red=red, green=green) == ["red", "red", "green", "green"]
+    assert float((seen[0] - red).norm()) < 0.02 * float(
+        red.norm()
+    )  # the same encoding, not merely the nearer
+    seen, enc = conditioning_per_step(runtime, tiny_sd, "a [red|green] circle")
+    assert nearest(seen, red=enc("a red circle"), green=enc("a green circle")) == [
+        "red",
+        "green",
+        "red",
+        "green",
+    ]
+    seen, enc = conditioning_per_step(runtime, tiny_sd, "a circle[, glowing:0.5]")  # a fraction: after step 2
+    assert nearest(seen, off=enc("a circle"), on=enc("a circle, glowing")) == ["off", "off", "on", "on"]
+
+
+def test_prompt_editing_works_for_sdxl_and_a_batch(runtime, tiny_sdxl):
+    _, (a, b) = render(
+        runtime, tiny_sdxl, prompt="a [red circle:green square:2]", batch_size=2, cfg_scale=5.0
+    )
+    _, (c, _d) = render(runtime, tiny_sdxl, prompt="a red circle", batch_size=2, cfg_scale=5.0)
+    assert not np.array_equal(np.asarray(Image.open(a.path)), np.asarray(Image.open(c.path)))
+
+
+def test_an_unclosed_bracket_runs_as_text_with_a_warning(runtime, tiny_sd):
+    events: list = []
+    render(runtime, tiny_sd, events, prompt="a [red circle:green:2 on blue")
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert any("Prompt: The [ at character 3 is never closed" in n for n in notes)
+
+
+def test_dynamic_prompts_give_each_image_its_own_prompt(runtime, tiny_sd, tmp_path):
+    wild = tmp_path / "wildcards"
+    (wild / "colours").mkdir(parents=True)
+    (wild / "colours" / "warm.txt").write_text("red\norange\n# not this\n\nyellow\n")
+    ctx = ImageContext(wildcards=Wildcards(wild))
+    spec, items = render(runtime, tiny_sd, ctx=ctx, prompt="a __colours/warm__ {circle|square}", combinatorial=True,
+                         batch_count=3, batch_size=2)  # fmt: skip
+    assert list(spec.prompts) == ["a red circle", "a red square", "a orange circle", "a orange square",
+                                  "a yellow circle", "a yellow square"]  # fmt: skip
+    for item, expected in zip(items, spec.prompts, strict=True):
+        params = Image.open(item.path).info["parameters"]
+        assert params.startswith(expected + "\n") and "Template: a __colours/warm__ {circle|square}" in params
+    from studio.core.recipe_readers import read_recipe
+    from studio.core.recipes.from_image import draft_from_image
+
+    draft, _ = draft_from_image(items[3].path)  # Use these settings: that image's own prompt
+    assert draft["prompt"] == "a orange square" and draft["seed"] == 9 + 3
+    assert read_recipe(items[3].path).studio_spec["template"] == "a __colours/warm__ {circle|square}"
+    again, _ = render(runtime, tiny_sd, ctx=ctx, prompt="a __colours/warm__ {circle|square}", batch_count=2)
+    assert (
+        again.prompts
+        == freeze_image(
+            {
+                "model": str(tiny_sd),
+                "prompt": "a __colours/warm__ {circle|square}",
+                "seed": 9,
+                "batch_count": 2,
+            },
+            ctx,
+        ).prompts
+    )  # the seeds decide
+    problems = freeze_image({"model": str(tiny_sd), "prompt": "a __colours/cold__"}, ctx)
+    assert "No wildcard __colours/cold__" in problems["prompt"]
