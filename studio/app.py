@@ -139,6 +139,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models
     )
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
+    session.wildcards_dir = runtime.paths.wildcards_dir
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
     writer = WriterSession(
         queue,

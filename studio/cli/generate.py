@@ -124,9 +124,11 @@ def image_context(rt: Any, entries: Any) -> Any:
 
     folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders)]
     defaults = dict(rt.settings.vae_defaults)
+    from studio.core.dynamic_prompts import Wildcards
+
     return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR],
                            vae_default=lambda model: defaults.get(model, ""), recommended=recommended_settings,
-                           seed=random_seed)  # fmt: skip
+                           seed=random_seed, wildcards=Wildcards(rt.paths.wildcards_dir))  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

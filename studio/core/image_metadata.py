@@ -47,6 +47,7 @@ class RenderInfo:
     lora_hashes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     vae_hash: str = ""  # A1111's "VAE hash" of a VAE file chosen for the job
+    variation_seed: int = 0  # this image's own variation seed
     ti_hashes: dict[str, str] = field(default_factory=dict)  # A1111's "TI hashes": embedding name -> hash
     # AUTOMATIC1111's extras fields: ("Postprocess upscale by", "2"), …
     postprocess: tuple[tuple[str, str], ...] = ()
@@ -66,6 +67,8 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("CFG scale", float(spec.cfg_scale)),
         ("Seed", info.seed),
         ("Size", f"{spec.width}x{spec.height}"),
+        ("Variation seed", info.variation_seed if spec.variation_strength > 0 else None),
+        ("Variation seed strength", float(spec.variation_strength) if spec.variation_strength > 0 else None),
         ("Model hash", info.model_hash or None),
         ("Model", spec.model_name),
         (

@@ -115,6 +115,8 @@ class GenerateSpec:
     embeddings: tuple[EmbeddingRef, ...] = ()  # those whose names the prompts use (found when frozen)
     # dynamic prompts ({a|b}, __wildcard__): each image's own prompt and negative, resolved when frozen (empty:
     # the prompt as it is); a saved image's recipe holds its own prompt and the template it came from
+    variation_seed: int = 0  # A1111's variation seed (subseed), blended in by variation_strength
+    variation_strength: float = 0.0
     prompts: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
     combinatorial: bool = False
@@ -171,16 +173,22 @@ class GenerateSpec:
 
     def for_image(self, index: int) -> GenerateSpec:
         """The recipe one image of the job is saved with: its own prompts, the templates beside them."""
+        own = self if self.variation_strength <= 0 else dataclasses.replace(
+            self, variation_seed=self.variation_seed_for(index))  # fmt: skip
         if not self.prompts and not self.negatives:
-            return self
+            return own
         prompt, negative = self.prompts_of(index)
-        return dataclasses.replace(self, prompt=prompt, negative_prompt=negative, prompts=(), negatives=(),
+        return dataclasses.replace(own, prompt=prompt, negative_prompt=negative, prompts=(), negatives=(),
                                    template=self.prompt if self.prompts else "",
                                    negative_template=self.negative_prompt if self.negatives else "")  # fmt: skip
 
     def seed_for(self, index: int) -> int:
-        """The seed of the ``index``-th image of the job (A1111: consecutive seeds)."""
-        return (self.seed + index) % (MAX_SEED + 1)
+        """The seed of the ``index``-th image of the job (A1111: consecutive seeds; with a variation, the same
+        seed and consecutive variation seeds)."""
+        return (self.seed + (0 if self.variation_strength > 0 else index)) % (MAX_SEED + 1)
+
+    def variation_seed_for(self, index: int) -> int:
+        return (self.variation_seed + index) % (MAX_SEED + 1)
 
     def replace(self, **changes: Any) -> GenerateSpec:
         return dataclasses.replace(self, **changes)

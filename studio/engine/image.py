@@ -227,6 +227,10 @@ class ImageEngine:
                                   "jobs of this size start at once, after a restart too)…"))  # fmt: skip
                 model.compiled_shapes.add(shape)
             gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+            if (spec.variation_strength > 0 or spec.variation_seed) and spec.mode == "txt2img" and not flow:
+                run_call["latents"] = variation_noise(
+                    pipe, spec, first, seeds, run_call["prompt_embeds"].dtype
+                )
             latents = pipe(
                 generator=gens,
                 callback_on_step_end=on_step,
@@ -255,9 +259,8 @@ class ImageEngine:
             for i, image in enumerate(images):
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
-                item_info = RenderInfo(
-                    **{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds}
-                )
+                item_info = RenderInfo(**{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds,
+                                          "variation_seed": spec.variation_seed_for(first + i)})  # fmt: skip
                 item = self.store.save(image, spec.for_image(first + i), item_info)
                 saved.append(item)
                 emit(ItemSaved(item=item))
@@ -642,6 +645,38 @@ def flow_prompt(
     elif negative.strip():
         emit(Note(text="FLUX.1 has no negative prompt (its guidance is distilled); it was not used."))
     return call
+
+
+def slerp(t: float, low: Any, high: Any) -> Any:
+    """Spherical interpolation between two noises (AUTOMATIC1111's variations): ``t`` = 0 is ``low`` exactly."""
+    import torch
+
+    if t <= 0:
+        return low
+    a, b = low.flatten().double(), high.flatten().double()
+    dot = torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0)
+    if dot > 0.9995:
+        mixed = (1 - t) * a + t * b
+    else:
+        omega = torch.acos(dot)
+        mixed = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+    return mixed.reshape(low.shape).to(low.dtype)
+
+
+def variation_noise(pipe: Any, spec: GenerateSpec, first: int, seeds: list[int], dtype: Any) -> Any:
+    """The starting noise of each image: drawn from its seed on the CPU exactly as diffusers draws it, blended
+    with its variation seed's noise by the variation strength."""
+    import torch
+
+    factor = pipe.vae_scale_factor
+    shape = (1, pipe.unet.config.in_channels, spec.height // factor, spec.width // factor)
+    out = []
+    for i, seed in enumerate(seeds):
+        base = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype=dtype)
+        other = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(spec.variation_seed_for(first + i)),
+                            dtype=dtype)  # fmt: skip
+        out.append(slerp(spec.variation_strength, base, other))
+    return torch.cat(out).to(pipe._execution_device)
 
 
 def job_runs(spec: GenerateSpec) -> list[tuple[int, int]]:

@@ -46,6 +46,7 @@ class GalleryPage(QWidget):
     useAsInit = Signal(str, str)  # (image path, gallery rel of the parent)
     upscaleRequested = Signal(str)  # the image path
     useAsGuide = Signal(str, str)  # (image path, "controls" | "references")
+    variationsRequested = Signal(str)  # the image path
 
     def __init__(self, model: GalleryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -399,6 +400,10 @@ class GalleryPage(QWidget):
         if self._current is not None:
             self.useAsInit.emit(str(self.model.store.path(self._current.rel)), self._current.rel)
 
+    def make_variations(self) -> None:
+        if self._current is not None:
+            self.variationsRequested.emit(str(self.model.store.path(self._current.rel)))
+
     def use_as_guide(self, kind: str) -> None:
         """A new ControlNet unit or reference image in the Image panel, from this picture."""
         if self._current is not None:
@@ -534,6 +539,7 @@ class GalleryPage(QWidget):
         m = QMenu(self)
         m.addAction("Use these settings", self.use_settings)
         m.addAction("Use as init image", self.use_as_init)
+        m.addAction("Make variations", self.make_variations)
         m.addAction("Use as ControlNet image", lambda: self.use_as_guide("controls"))
         m.addAction("Use as reference image", lambda: self.use_as_guide("references"))
         m.addAction("Upscale…", self.upscale)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -72,6 +72,8 @@ def _action_button(icon_name: str, text: str, tip: str) -> QToolButton:
 class ImagePage(QMainWindow):
     """A nested main window so its docks (parameters, queue) can be moved and their layout remembered."""
 
+    variationsRequested = Signal(str)  # a result's path
+
     def __init__(
         self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None
     ):
@@ -108,6 +110,13 @@ class ImagePage(QMainWindow):
             "use", "Use these settings", "Fill the prompt and every parameter from this result, seed included"
         )
         self.use_settings.clicked.connect(self._use_result_settings)
+        self.variations = _action_button(
+            "dice",
+            "Make variations",
+            "Four pictures near this result: its recipe with new variation seeds (0.25)",
+        )
+        self.variations.clicked.connect(lambda: self.result_view.path() and self.variationsRequested.emit(
+            self.result_view.path()))  # fmt: skip
 
         self.brush = QToolButton()
         self.brush.setIcon(icon("brush"))
@@ -139,7 +148,7 @@ class ImagePage(QMainWindow):
         toolbar.addWidget(self.show_result)
         toolbar.addWidget(self.show_input)
         toolbar.addSpacing(12)
-        self._result_tools = [self.use_as_init, self.use_settings]
+        self._result_tools = [self.use_as_init, self.use_settings, self.variations]
         self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
         for w in self._result_tools + self._input_tools:
             toolbar.addWidget(w)

@@ -53,6 +53,8 @@ class MainWindow(QMainWindow):
         self.gallery_page.useAsInit.connect(self._use_as_init)
         self.gallery_page.upscaleRequested.connect(self.upscale)
         self.gallery_page.useAsGuide.connect(self._use_as_guide)
+        self.gallery_page.variationsRequested.connect(self.make_variations)
+        self.image_page.variationsRequested.connect(self.make_variations)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -133,6 +135,15 @@ class MainWindow(QMainWindow):
         self.upscale_dialog = dialog
         dialog.exec()
         return dialog.job
+
+    def make_variations(self, path: str, count: int = 4) -> str | None:
+        """Four pictures near this one (its recipe, fresh variation seeds at strength 0.25), queued."""
+        done = self.session.make_variations(path, count)
+        if isinstance(done, dict):
+            self.statusBar().showMessage("No variations: " + " ".join(done.values()), 8000)
+            return None
+        self.statusBar().showMessage(f"{count} variations of {Path(path).name} are queued.", 5000)
+        return done
 
     def _use_as_guide(self, path: str, kind: str) -> None:
         if kind == "controls":

@@ -17,6 +17,7 @@ from studio.core.builtin_models import (
     is_builtin,
     recommended_settings,
 )
+from studio.core.dynamic_prompts import Wildcards
 from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.recipes.image import IMAGE, freeze_image, library_context
 from studio.core.recipes.loras import LoraFinder, upscaler_finder
@@ -76,6 +77,7 @@ class GenerationSession(QObject):
         self._errors: dict[str, str] = {}
         self.last_seed: int | None = None
         self.vae_defaults: dict[str, str] = {}  # model path -> its default VAE (the settings' own dict)
+        self.wildcards_dir: Path | None = None  # __name__ files (the data home's wildcards folder)
 
     # -- fields ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -364,14 +366,37 @@ class GenerationSession(QObject):
     def build_spec(self) -> GenerateSpec | None:
         """Freeze the draft with the image recipe (the same road as ``studio generate``); errors go beside
         their fields."""
-        ctx = library_context(self._model_dirs, lambda: self._scanned, self.lora_folders(),
-                              vae_default=lambda model: self.vae_defaults.get(model, ""),
-                              recommended=recommended_settings, seed=random_seed)  # fmt: skip
-        frozen = freeze_image(dict(self._values), ctx)
+        frozen = freeze_image(dict(self._values), self._context())
         problems = frozen if isinstance(frozen, dict) else {}
         self._errors = problems
         self.errorsChanged.emit(dict(problems))
         return None if isinstance(frozen, dict) else frozen
+
+    def _context(self) -> Any:
+        return library_context(self._model_dirs, lambda: self._scanned, self.lora_folders(),
+                               vae_default=lambda model: self.vae_defaults.get(model, ""),
+                               recommended=recommended_settings, seed=random_seed,
+                               wildcards=Wildcards(self.wildcards_dir) if self.wildcards_dir else Wildcards())  # fmt: skip
+
+    def make_variations(self, image: str, count: int = 4, strength: float = 0.25) -> str | dict[str, str]:
+        """Queue ``count`` pictures near ``image`` (any picture with a recipe): its recipe with fresh variation
+        seeds at ``strength``. The job id, or the problems (the panel is left as it is)."""
+        from studio.core.recipes.from_image import draft_from_image
+        from studio.core.untrusted import Unreadable
+
+        def find_model(name: str) -> str | None:
+            return next(
+                (str(e.path) for e in self._scanned if e.kind == "checkpoint" and e.name == name), None
+            )
+
+        found = draft_from_image(image, find_model)
+        if isinstance(found, Unreadable):
+            return {"prompt": found.why}
+        draft = {**found[0], "variation_seed": -1, "variation_strength": strength, "batch_count": count,
+                 "batch_size": 1, "init_image": None, "mask": None, "outpaint": ""}  # fmt: skip
+        draft["model"] = draft.get("model") or self._values["model"]
+        frozen = freeze_image(draft, self._context())
+        return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
 
     def generate(self) -> str | None:
         """Validate, freeze and queue the current recipe. Returns the job id, or None (errors are shown)."""

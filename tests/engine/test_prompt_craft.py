@@ -114,3 +114,39 @@ def test_dynamic_prompts_give_each_image_its_own_prompt(runtime, tiny_sd, tmp_pa
     )  # the seeds decide
     problems = freeze_image({"model": str(tiny_sd), "prompt": "a __colours/cold__"}, ctx)
     assert "No wildcard __colours/cold__" in problems["prompt"]
+
+
+def pixels(item):
+    with Image.open(item.path) as im:
+        return np.asarray(im.convert("RGB"), int), im.info["parameters"]
+
+
+def test_variations_blend_a_second_seed_in(runtime, tiny_sd, tmp_path):
+    _, (base,) = render(runtime, tiny_sd, seed=5)
+    _, (zero,) = render(runtime, tiny_sd, seed=5, variation_seed=77, variation_strength=0.0)
+    assert np.array_equal(pixels(base)[0], pixels(zero)[0])  # strength 0: the seed's own picture
+    _, (other,) = render(runtime, tiny_sd, seed=77)
+    _, (full,) = render(runtime, tiny_sd, seed=5, variation_seed=77, variation_strength=1.0)
+    assert np.abs(pixels(full)[0] - pixels(other)[0]).mean() < 0.5  # strength 1: the variation seed's
+    spec, items = render(runtime, tiny_sd, seed=5, variation_seed=77, variation_strength=0.2, batch_count=3)
+    near = [pixels(i)[0] for i in items]
+    far = np.abs(pixels(other)[0] - pixels(base)[0]).mean()
+    for img in near:
+        assert 0 < np.abs(img - pixels(base)[0]).mean() < far  # near the seed's picture, not the same
+    assert [spec.seed_for(i) for i in range(3)] == [5, 5, 5]
+    params = pixels(items[2])[1]
+    assert "Seed: 5," in params and "Variation seed: 79, Variation seed strength: 0.2" in params
+    from studio.core.recipes.from_image import draft_from_image
+
+    draft, _ = draft_from_image(items[2].path)
+    again = freeze_image(draft, ImageContext())
+    (copy,) = runtime.image_engine.generate(again, CancelToken(), lambda e: None)
+    assert np.array_equal(pixels(copy)[0], near[2])  # Use these settings: that very picture
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "x\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Variation seed: 12, "
+                                "Variation seed strength: 0.35")  # fmt: skip
+    Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
+    draft, notes = draft_from_image(tmp_path / "a1111.png")
+    assert (draft["variation_seed"], draft["variation_strength"]) == (12, 0.35) and not notes

@@ -18,7 +18,7 @@ from studio.core.untrusted import Unreadable, exists, integer, is_file, number
 # A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
             "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler",
-            "Refiner", "Refiner switch at"}  # fmt: skip
+            "Refiner", "Refiner switch at", "Variation seed", "Variation seed strength"}  # fmt: skip
 
 
 def draft_from_image(
@@ -89,6 +89,12 @@ def draft_from_image(
         notes.append(
             "It was made from another image (img2img), which is not in it; this runs as text to image."
         )
+    variation, strength = (
+        integer(r.extra.get("Variation seed")),
+        number(r.extra.get("Variation seed strength")),
+    )
+    if variation is not None and strength:
+        draft.update(variation_seed=variation, variation_strength=strength)
     refiner = str(r.extra.get("Refiner") or "")
     if refiner:  # A1111 writes "name [hash]"
         name = refiner.split(" [")[0].strip()

@@ -72,6 +72,13 @@ IMAGE = FieldTable(
         Field("seed", int, RANDOM_SEED, "Seed", "The same seed and settings give the same image; −1 draws a new "
               "one (it becomes a number before the job runs).", RANDOM_SEED, MAX_SEED,
               special=((RANDOM_SEED, "a new random seed"),)),
+        Field("variation_seed", int, RANDOM_SEED, "Variation seed", "Variations (AUTOMATIC1111's): the noise of this "
+              "seed is blended into the seed's by the variation strength; −1 draws one. Each image of the job "
+              "takes the next variation seed and keeps the seed.", RANDOM_SEED, MAX_SEED,
+              special=((RANDOM_SEED, "a new random seed"),)),
+        Field("variation_strength", float, 0.0, "Variation strength", "How far from the seed's picture: 0 is the "
+              "seed's own picture, 0.1–0.3 a close variation, 1 the variation seed's picture.", 0.0, 1.0, step=0.05,
+              decimals=2),
         Field("batch_size", int, 1, "Batch size", "Images made at once: faster per image on a GPU, needs more "
               "memory.", 1, MAX_BATCH),
         Field("batch_count", int, 1, "Batch count", "How many batches to make, one after another (consecutive "
@@ -275,11 +282,14 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     if problems:
         return problems
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
+    if values["variation_seed"] == RANDOM_SEED:
+        values["variation_seed"] = ctx.seed() if values["variation_strength"] > 0 else 0
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
             values[key] = os.path.abspath(Path(values[key]).expanduser())
     count = values["batch_count"] * values["batch_size"]
-    seeds = [(seed + i) % (MAX_SEED + 1) for i in range(count)]
+    # with a variation, every image keeps the seed (its variation seed counts up instead), as A1111 does
+    seeds = [(seed + (0 if values["variation_strength"] > 0 else i)) % (MAX_SEED + 1) for i in range(count)]
     dynamic: dict[str, Any] = {}
     for key, text_value in (("prompts", values["prompt"]), ("negatives", values["negative_prompt"])):
         if is_dynamic(text_value):
@@ -389,6 +399,10 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
             problems["outpaint"] = (
                 f"The extended canvas would be {spec.outpaint_size[0]}×{spec.outpaint_size[1]}, above {MAX_SIZE} px."
             )
+    if spec.variation_strength > 0 and spec.mode != "txt2img":
+        problems["variation_strength"] = "Variations are made in text to image (without an init image)."
+    if not 0 <= spec.variation_seed <= MAX_SEED:
+        problems["variation_seed"] = f"Variation seed must be −1 (a new one) or between 0 and {MAX_SEED}."
     if spec.refiner:
         if not exists(spec.refiner):
             problems["refiner"] = f"The refiner {spec.refiner[:200]} does not exist."
