@@ -16,6 +16,7 @@ from studio.core.builtin_models import builtin_image_models, builtin_text_models
 from studio.core.errors import StudioError
 from studio.core.events import ItemSaved
 from studio.core.queue_store import QueueStore
+from studio.core.styles import StyleBook
 from studio.core.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.finetune_page import FinetunePage
@@ -140,6 +141,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     )
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     session.wildcards_dir = runtime.paths.wildcards_dir
+    session.styles = StyleBook(runtime.paths.styles_file)
     gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
     writer = WriterSession(
         queue,

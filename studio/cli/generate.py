@@ -125,10 +125,12 @@ def image_context(rt: Any, entries: Any) -> Any:
     folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders)]
     defaults = dict(rt.settings.vae_defaults)
     from studio.core.dynamic_prompts import Wildcards
+    from studio.core.styles import StyleBook
 
     return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR],
                            vae_default=lambda model: defaults.get(model, ""), recommended=recommended_settings,
-                           seed=random_seed, wildcards=Wildcards(rt.paths.wildcards_dir))  # fmt: skip
+                           seed=random_seed, wildcards=Wildcards(rt.paths.wildcards_dir),
+                           styles=StyleBook(rt.paths.styles_file))  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,8 +182,10 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps({
                     "path": str(item.path), "seed": item.seed, "width": item.width, "height": item.height,
                     "steps": spec.steps, "sampler": spec.sampler, "schedule": spec.schedule,
-                    "cfg_scale": spec.cfg_scale, "prompt": spec.prompt, "model": spec.model_name,
+                    "cfg_scale": spec.cfg_scale, "prompt": item.spec.prompt, "model": spec.model_name,
                     "loras": [{"path": lo.path, "weight": lo.weight} for lo in spec.loras],
+                    **({"template": item.spec.template} if item.spec.template else {}),
+                    **({"variation_seed": item.spec.variation_seed} if spec.variation_strength > 0 else {}),
                 }), flush=True)  # fmt: skip
             else:
                 print(item.path, flush=True)

@@ -50,7 +50,7 @@ def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | 
     if not any(s.name == value for s in servers) and (problem := url_problem(value)):
         return f"--engine: {problem}"
     draft["engine"] = base = resolve_engine(value, servers)
-    if args.api_key_env and not rt.keys.from_env(base, args.api_key_env):
+    if getattr(args, "api_key_env", None) and not rt.keys.from_env(base, args.api_key_env):
         return f"--api-key-env: the environment variable {args.api_key_env} is not set."
     if not draft.get("model"):
         from studio.core.errors import StudioError
@@ -68,8 +68,27 @@ def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | 
     return None
 
 
-def run(args: argparse.Namespace) -> int:
+def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> str:
+    """The draft's engine and model: ``--engine`` resolved, else the model given, the Writer's last one, or the
+    built-in Storyteller. '' when chosen, else the sentence saying why not."""
     from studio.core.builtin_models import builtin_text_models
+
+    engine = _engine(draft, args, rt)
+    if isinstance(engine, str):
+        return engine
+    if not draft.get("model") and not draft.get("engine"):
+        draft["model"] = rt.settings.text_model
+    if not draft.get("model"):
+        builtins = builtin_text_models()
+        if not builtins:
+            return "no text model: pass --model PATH (a transformers model folder)."
+        draft["model"] = str(builtins[0].path)
+        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
+              file=sys.stderr)  # fmt: skip
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
     from studio.core.errors import StudioError
     from studio.core.events import Finished, Loading, Note, Token
     from studio.core.recipes.text import freeze_text
@@ -78,20 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
     rt = open_runtime(args)
     draft = draft_of(args, TEXT)
-    engine = _engine(draft, args, rt)
-    if isinstance(engine, str):
+    why = choose_text_model(draft, args, rt)
+    if why:
         rt.close()
-        return fail(engine, EXIT_USAGE)
-    if not draft.get("model") and not draft.get("engine"):
-        draft["model"] = rt.settings.text_model
-    if not draft["model"]:
-        builtins = builtin_text_models()
-        if not builtins:
-            rt.close()
-            return fail("no text model: pass --model PATH (a transformers model folder).", EXIT_USAGE)
-        draft["model"] = str(builtins[0].path)
-        print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
-              file=sys.stderr)  # fmt: skip
+        return fail(why, EXIT_USAGE)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     frozen = freeze_text(draft, prompt, seed=random_seed)
     problems = frozen if isinstance(frozen, dict) else {}

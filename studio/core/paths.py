@@ -49,6 +49,11 @@ class StudioPaths:
         return self.home / "models"
 
     @property
+    def styles_file(self) -> Path:
+        """The user's prompt styles, in AUTOMATIC1111's styles.csv format."""
+        return self.home / "styles.csv"
+
+    @property
     def wildcards_dir(self) -> Path:
         """Wildcard files (``name.txt``, one choice a line) for ``__name__`` in prompts; nested folders too."""
         return self.home / "wildcards"

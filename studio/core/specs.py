@@ -117,6 +117,7 @@ class GenerateSpec:
     # the prompt as it is); a saved image's recipe holds its own prompt and the template it came from
     variation_seed: int = 0  # A1111's variation seed (subseed), blended in by variation_strength
     variation_strength: float = 0.0
+    styles: tuple[str, ...] = ()  # the styles applied to the prompt when frozen (by name; already in it)
     prompts: tuple[str, ...] = ()
     negatives: tuple[str, ...] = ()
     combinatorial: bool = False
@@ -198,7 +199,11 @@ class GenerateSpec:
         d = dataclasses.asdict(self)
         d["loras"] = [{"path": lo.path, "weight": lo.weight} for lo in self.loras]
         d["outpaint"] = list(self.outpaint)
-        d["prompts"], d["negatives"] = list(self.prompts), list(self.negatives)
+        d["prompts"], d["negatives"], d["styles"] = (
+            list(self.prompts),
+            list(self.negatives),
+            list(self.styles),
+        )
         d["embeddings"] = [{"name": e.name, "path": e.path} for e in self.embeddings]
         d["controls"] = [dataclasses.asdict(u) for u in self.controls]
         d["references"] = [dataclasses.asdict(u) for u in self.references]

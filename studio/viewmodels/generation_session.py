@@ -23,6 +23,7 @@ from studio.core.recipes.image import IMAGE, freeze_image, library_context
 from studio.core.recipes.loras import LoraFinder, upscaler_finder
 from studio.core.samplers import SAMPLERS
 from studio.core.specs import GenerateSpec, random_seed
+from studio.core.styles import StyleBook, apply_styles
 from studio.core.untrusted import exists
 from studio.viewmodels.job_queue import JobQueue
 
@@ -78,6 +79,7 @@ class GenerationSession(QObject):
         self.last_seed: int | None = None
         self.vae_defaults: dict[str, str] = {}  # model path -> its default VAE (the settings' own dict)
         self.wildcards_dir: Path | None = None  # __name__ files (the data home's wildcards folder)
+        self.styles = StyleBook()  # the data home's styles.csv over the shipped styles (set by the app)
 
     # -- fields ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -376,7 +378,32 @@ class GenerationSession(QObject):
         return library_context(self._model_dirs, lambda: self._scanned, self.lora_folders(),
                                vae_default=lambda model: self.vae_defaults.get(model, ""),
                                recommended=recommended_settings, seed=random_seed,
-                               wildcards=Wildcards(self.wildcards_dir) if self.wildcards_dir else Wildcards())  # fmt: skip
+                               wildcards=Wildcards(self.wildcards_dir) if self.wildcards_dir else Wildcards(),
+                               styles=self.styles)  # fmt: skip
+
+    # -- styles ----------------------------------------------------------------------------------------------
+    def style_names(self) -> list[str]:
+        return sorted(self.styles.all(), key=str.lower)
+
+    def toggle_style(self, name: str, on: bool) -> None:
+        chosen = [n for n in self._values["styles"] if n != name]
+        self.set("styles", [*chosen, name] if on else chosen)
+
+    def styled_prompts(self) -> tuple[str, str]:
+        """The prompt and negative prompt as the chosen styles make them (what the model will read)."""
+        chosen, _ = self.styles.find([n for n in self._values["styles"] if isinstance(n, str)])
+        return apply_styles(self._values["prompt"], self._values["negative_prompt"], chosen)
+
+    def import_styles(self, source: str) -> str:
+        """Add an A1111 styles.csv or a Fooocus style file's styles; a sentence saying what happened."""
+        count, problems = self.styles.import_file(Path(source))
+        self.changed.emit("styles")
+        said = (
+            f"{count} styles imported from {Path(source).name}."
+            if count
+            else f"No styles imported from {Path(source).name}."
+        )
+        return said + (" " + "; ".join(problems[:3]) + "." if problems else "")
 
     def make_variations(self, image: str, count: int = 4, strength: float = 0.25) -> str | dict[str, str]:
         """Queue ``count`` pictures near ``image`` (any picture with a recipe): its recipe with fresh variation

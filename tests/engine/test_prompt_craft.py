@@ -150,3 +150,61 @@ def test_variations_blend_a_second_seed_in(runtime, tiny_sd, tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "a1111.png", pnginfo=info)
     draft, notes = draft_from_image(tmp_path / "a1111.png")
     assert (draft["variation_seed"], draft["variation_strength"]) == (12, 0.35) and not notes
+
+
+def test_styles_are_applied_when_frozen_and_recorded(runtime, tiny_sd, tmp_path):
+    from studio.core.styles import StyleBook
+
+    (tmp_path / "styles.csv").write_text(
+        'name,prompt,negative_prompt\nMoody,"{prompt}, moody light","sunny"\n'
+    )
+    ctx = ImageContext(styles=StyleBook(tmp_path / "styles.csv"))
+    spec, (item,) = render(runtime, tiny_sd, ctx=ctx, prompt="a harbour", negative_prompt="blurry",
+                           styles=["Moody", "Watercolour"])  # fmt: skip
+    assert (
+        spec.prompt
+        == "watercolour painting of a harbour, moody light, soft washes, paper texture, loose edges"
+    )
+    assert spec.negative_prompt.startswith("blurry, sunny, photograph")
+    params = pixels(item)[1]
+    assert params.startswith(spec.prompt + "\n") and 'Styles: "Moody, Watercolour"' in params
+    from studio.core.recipes.from_image import draft_from_image
+
+    draft, _ = draft_from_image(item.path)
+    assert draft["styles"] == [] and freeze_image(draft, ctx).prompt == spec.prompt  # not applied twice
+    assert (
+        "No style “Sepia”"
+        in freeze_image({"model": str(tiny_sd), "prompt": "x", "styles": ["Sepia"]}, ctx)["styles"]
+    )
+
+
+def test_prompt_commands(tiny_sd, tmp_path, capsys):
+    import json
+
+    from studio.cli import main
+
+    home = tmp_path / "h"
+    (home / "wildcards").mkdir(parents=True)
+    (home / "wildcards" / "colour.txt").write_text("red\nblue\n")
+    assert main(["prompt", "resolve", "a __colour__ {cat|dog} [sitting:running:0.5]", "--combinatorial",
+                 "--count", "4", "--steps", "10", "--json", "--home", str(home)]) == 0  # fmt: skip
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["prompt"] for r in rows] == ["a red cat [sitting:running:0.5]", "a red dog [sitting:running:0.5]",
+                                           "a blue cat [sitting:running:0.5]", "a blue dog [sitting:running:0.5]"]  # fmt: skip
+    assert rows[0]["schedule"] == [{"until_step": 5, "prompt": "a red cat sitting"},
+                                   {"until_step": 10, "prompt": "a red cat running"}]  # fmt: skip
+    assert main(["prompt", "resolve", "a __colour__", "--style", "Nope", "--home", str(home)]) == 2
+    assert "No style “Nope”" in capsys.readouterr().err
+    assert (
+        main(["prompt", "expand", "a lighthouse at dusk", "--seed", "3", "--json", "--home", str(home)]) == 0
+    )
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["idea"] == "a lighthouse at dusk" and out["prompt"] and "\n" not in out["prompt"]
+    code = main(["generate", "a {red|blue} circle", "--model", str(tiny_sd), "--width", "64", "--height", "64",
+                 "--steps", "2", "--count", "2", "--combinatorial", "--style", "Ink sketch", "--variation-seed", "4",
+                 "--variation-strength", "0.3", "--json", "--home", str(home)])  # fmt: skip
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["prompt"] for line in lines] == ["ink sketch of a red circle, cross-hatching, black ink on white "
+                                                  "paper, loose lines", "ink sketch of a blue circle, cross-hatching, "
+                                                  "black ink on white paper, loose lines"]  # fmt: skip

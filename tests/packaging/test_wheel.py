@@ -44,6 +44,7 @@ def test_the_wheel_holds_the_resources_and_not_the_training_material(wheel):
     for needed in (
         "studio/resources/icons/studio.svg",
         "studio/resources/catalog/recommended.json",
+        "studio/resources/styles/studio.csv",
         "studio/resources/model_configs/sdxl/model_index.json",
         "studio/resources/models/shapes/model_index.json",
         "studio/resources/models/storyteller/model.safetensors",

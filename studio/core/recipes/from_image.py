@@ -18,7 +18,8 @@ from studio.core.untrusted import Unreadable, exists, integer, is_file, number
 # A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
             "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler",
-            "Refiner", "Refiner switch at", "Variation seed", "Variation seed strength"}  # fmt: skip
+            "Refiner", "Refiner switch at", "Variation seed", "Variation seed strength",
+            "Styles"}  # fmt: skip
 
 
 def draft_from_image(
@@ -37,6 +38,7 @@ def draft_from_image(
         draft: dict[str, Any] = {f.name: getattr(spec, f.name) for f in IMAGE.fields if f.name != "loras"}
         draft.update(seed=r.seed if r.seed is not None else spec.seed, batch_size=1, batch_count=1)
         draft["loras"] = [[lo.path, lo.weight] for lo in spec.loras]
+        draft["styles"] = []  # already in its prompt
         draft["controls"] = [dataclasses.asdict(u) for u in spec.controls]
         draft["references"] = [dataclasses.asdict(u) for u in spec.references]
         if spec.model and not exists(spec.model):

@@ -41,6 +41,7 @@ from studio.core.specs import (
     GenerateSpec,
     LoraRef,
 )
+from studio.core.styles import StyleBook, apply_styles
 from studio.core.untrusted import exists, is_dir, is_file, lst, regular_file_problem, text
 
 LATENT, LANCZOS = "Latent", "Lanczos"
@@ -117,6 +118,9 @@ IMAGE = FieldTable(
         Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
               "folder); empty: the model's own, or the default you set for the model in the Models room.",
               metavar="PATH|NAME"),
+        Field("styles", list, [], "Styles", "Named prompt styles (A1111's styles.csv, Fooocus styles): each wraps the "
+              "prompt ({prompt}) or follows it, and adds its negative prompt; repeatable.", cli="--style",
+              metavar="NAME"),
         Field("combinatorial", bool, False, "Every combination", "Dynamic prompts: make every combination of the "
               "{a|b} choices and __wildcards__ in order, instead of a random draw per image (its seed decides).",
               cli="--combinatorial"),
@@ -153,6 +157,7 @@ class ImageContext:
     image_encoders: Callable[[], Iterable[Path]] = lambda: ()  # CLIP image-encoder folders the library has
     describe: Callable[[Path], dict[str, Any]] = describe_path  # what a model file or folder is (its header)
     wildcards: Wildcards = field(default_factory=Wildcards)  # __name__ files
+    styles: StyleBook = field(default_factory=StyleBook)  # the user's styles over the shipped ones
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
 
@@ -287,6 +292,17 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     for key in ("init_image", "mask"):  # relative to where the command was given
         if values[key]:
             values[key] = os.path.abspath(Path(values[key]).expanduser())
+    names = [text(n) for n in lst(values["styles"]) if text(n).strip()]
+    if (
+        names
+    ):  # applied when frozen, as A1111 does: the recipe's prompt is the styled one, the names beside it
+        chosen, why = ctx.styles.find(names)
+        if why:
+            return {"styles": why}
+        values["prompt"], values["negative_prompt"] = apply_styles(
+            values["prompt"], values["negative_prompt"], chosen
+        )
+    values["styles"] = tuple(names)
     count = values["batch_count"] * values["batch_size"]
     # with a variation, every image keeps the seed (its variation seed counts up instead), as A1111 does
     seeds = [(seed + (0 if values["variation_strength"] > 0 else i)) % (MAX_SEED + 1) for i in range(count)]
