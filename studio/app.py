@@ -31,6 +31,7 @@ from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
+from studio.viewmodels.prompt_helper import PromptHelper
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.thumbnails import ThumbnailCache
 from studio.viewmodels.train_session import TrainSession
@@ -168,6 +169,12 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     finetune = FinetunePage(trainer, session.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
     trainer.finished.connect(lambda _done: library.rescan())
+    helper = PromptHelper(
+        queue,
+        bridge,
+        writer.recipe_values,
+        captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
+    )
     window = MainWindow(
         session,
         queue,
@@ -178,6 +185,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         models_dir=runtime.paths.models_dir,
         theme=s.theme,
         finetune=finetune,
+        helper=helper,
     )
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)

@@ -93,6 +93,7 @@ def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
         ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
         ("TI hashes", ", ".join(f"{k}: {v}" for k, v in info.ti_hashes.items()) or None),
         ("Styles", ", ".join(spec.styles) or None),
+        ("Idea", spec.idea.strip()[:500] or None),
         ("Template", spec.template or None),  # Dynamic Prompts' own fields
         ("Negative Template", spec.negative_template or None),
         *info.postprocess,

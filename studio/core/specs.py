@@ -108,6 +108,7 @@ class GenerateSpec:
     # outpainting: pixels added to the init image's left, top, right and bottom
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)
     prompt_2: str = ""  # SDXL's second text encoder's prompt ("" the prompt)
+    idea: str = ""  # what the prompt was written from (Enhance prompt, Illustrate, Describe)
     refiner: str = ""  # an SDXL refiner model that finishes the last steps ("" none)
     refiner_switch: float = (
         0.8  # the fraction of the steps the base model makes before the refiner takes over

@@ -175,6 +175,7 @@ class CaptionSpec:
     dataset: str
     model: str
     overwrite: bool = False  # also replace captions already written
+    image: str = ""  # one picture instead of a dataset ("Describe this image"): the caption is the result
     device: str = "auto"
     max_tokens: int = 40
 

@@ -54,6 +54,8 @@ class Captioner:
 
         from studio.engine.devices import choose_placement
 
+        if spec.image:
+            return self._describe(spec, emit)
         ds = Dataset.open(Path(spec.dataset))
         todo = [img for img in ds.images if spec.overwrite or not img.caption.strip()]
         if not todo:
@@ -87,6 +89,30 @@ class Captioner:
                 torch.cuda.empty_cache()
         emit(CaptionsMade(captions=tuple(captions), model=Path(spec.model).name))
         return captions
+
+    def _describe(self, spec: CaptionSpec, emit: Callable[[Event], None]) -> list[Any]:
+        """One picture described (*Describe this image*): its caption, to use as a prompt."""
+        import torch
+
+        from studio.engine.devices import choose_placement
+        from studio.engine.image_io import open_picture
+
+        picture = open_picture(spec.image, "image")
+        self.make_room()
+        placement = choose_placement(spec.device, "fp32")
+        emit(Note(text=f"Loading the captioner {Path(spec.model).name}…"))
+        processor, model = load_captioner(Path(spec.model), placement.device)
+        try:
+            inputs = processor(images=[picture], return_tensors="pt").to(placement.device)
+            with torch.no_grad():
+                out = model.generate(**inputs, max_new_tokens=spec.max_tokens, do_sample=False, num_beams=1)
+            caption = clean_caption(processor.batch_decode(out, skip_special_tokens=True)[0])
+        finally:
+            del model
+            if placement.device == "cuda":
+                torch.cuda.empty_cache()
+        emit(CaptionsMade(captions=((spec.image, caption),), model=Path(spec.model).name))
+        return [(spec.image, caption)]
 
 
 def clean_caption(text: str) -> str:

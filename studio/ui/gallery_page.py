@@ -47,6 +47,7 @@ class GalleryPage(QWidget):
     upscaleRequested = Signal(str)  # the image path
     useAsGuide = Signal(str, str)  # (image path, "controls" | "references")
     variationsRequested = Signal(str)  # the image path
+    describeRequested = Signal(str)  # the image path
 
     def __init__(self, model: GalleryModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -400,6 +401,10 @@ class GalleryPage(QWidget):
         if self._current is not None:
             self.useAsInit.emit(str(self.model.store.path(self._current.rel)), self._current.rel)
 
+    def describe(self) -> None:
+        if self._current is not None:
+            self.describeRequested.emit(str(self.model.store.path(self._current.rel)))
+
     def make_variations(self) -> None:
         if self._current is not None:
             self.variationsRequested.emit(str(self.model.store.path(self._current.rel)))
@@ -540,6 +545,7 @@ class GalleryPage(QWidget):
         m.addAction("Use these settings", self.use_settings)
         m.addAction("Use as init image", self.use_as_init)
         m.addAction("Make variations", self.make_variations)
+        m.addAction("Describe as a prompt", self.describe)
         m.addAction("Use as ControlNet image", lambda: self.use_as_guide("controls"))
         m.addAction("Use as reference image", lambda: self.use_as_guide("references"))
         m.addAction("Upscale…", self.upscale)

@@ -73,6 +73,7 @@ class ImagePage(QMainWindow):
     """A nested main window so its docks (parameters, queue) can be moved and their layout remembered."""
 
     variationsRequested = Signal(str)  # a result's path
+    describeRequested = Signal(str)  # a result's path
 
     def __init__(
         self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None
@@ -115,6 +116,11 @@ class ImagePage(QMainWindow):
             "Make variations",
             "Four pictures near this result: its recipe with new variation seeds (0.25)",
         )
+        self.describe = _action_button(
+            "writer", "Describe", "A captioner describes this result: a prompt to edit"
+        )
+        self.describe.clicked.connect(lambda: self.result_view.path() and self.describeRequested.emit(
+            self.result_view.path()))  # fmt: skip
         self.variations.clicked.connect(lambda: self.result_view.path() and self.variationsRequested.emit(
             self.result_view.path()))  # fmt: skip
 
@@ -148,7 +154,7 @@ class ImagePage(QMainWindow):
         toolbar.addWidget(self.show_result)
         toolbar.addWidget(self.show_input)
         toolbar.addSpacing(12)
-        self._result_tools = [self.use_as_init, self.use_settings, self.variations]
+        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.describe]
         self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
         for w in self._result_tools + self._input_tools:
             toolbar.addWidget(w)

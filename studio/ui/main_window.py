@@ -19,6 +19,7 @@ from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.prompt_helper import PromptHelper
 
 
 class MainWindow(QMainWindow):
@@ -37,6 +38,7 @@ class MainWindow(QMainWindow):
         models_dir: Path,
         theme: str = "system",
         finetune: FinetunePage | None = None,
+        helper: PromptHelper | None = None,
     ):
         super().__init__()
         self.setWindowTitle("Studio")
@@ -55,6 +57,14 @@ class MainWindow(QMainWindow):
         self.gallery_page.useAsGuide.connect(self._use_as_guide)
         self.gallery_page.variationsRequested.connect(self.make_variations)
         self.image_page.variationsRequested.connect(self.make_variations)
+        self.helper = helper
+        if helper is not None:
+            helper.proposed.connect(self._propose)
+            helper.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
+            helper.busyChanged.connect(lambda on: self.image_page.prompt_panel.enhance.setEnabled(not on))
+        self.image_page.prompt_panel.enhanceClicked.connect(self.enhance_prompt)
+        self.gallery_page.describeRequested.connect(self.describe)
+        self.image_page.describeRequested.connect(self.describe)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -121,11 +131,40 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.writer_page)
 
     def _illustrate(self, passage: str) -> None:
+        """The Writer's *Illustrate*: the Writer's model turns the passage into a prompt (proposed, to edit)."""
+        if self.helper is not None and self.helper.expand(passage, self.session.model_family(), "illustrate"):
+            self.statusBar().showMessage("Writing a prompt for the passage…", 6000)
+            return
         self.session.set("prompt", passage)
         self.tabs.setCurrentWidget(self.image_page)
-        self.statusBar().showMessage(
-            "The passage is in the prompt: shape it into a picture and press Generate.", 6000
-        )
+
+    def enhance_prompt(self) -> str | None:
+        """*Enhance*: the prompt, as a short idea, written out in detail by the Writer's model."""
+        if self.helper is None:
+            return None
+        job = self.helper.expand(self.session.value("prompt"), self.session.model_family(), "enhance")
+        if job:
+            self.statusBar().showMessage("The Writer's model is writing a detailed prompt…", 6000)
+        return job
+
+    def describe(self, path: str) -> str | None:
+        """*Describe this image*: a captioner's description, proposed as a prompt."""
+        if self.helper is None:
+            return None
+        job = self.helper.describe(path)
+        if job:
+            self.statusBar().showMessage(f"Describing {Path(path).name}…", 6000)
+        return job
+
+    def _propose(self, source: str, proposal: str, why: str) -> None:
+        from studio.ui.prompt_proposal import PromptProposalDialog
+
+        dialog = PromptProposalDialog(source, proposal, why, self)
+        if dialog.exec() and dialog.text():
+            self.session.set("prompt", dialog.text())
+            self.session.set("idea", source if why != "describe" else "")
+            self.tabs.setCurrentWidget(self.image_page)
+            self.statusBar().showMessage("The prompt is in the Image panel.", 5000)
 
     def upscale(self, path: str) -> str | None:
         """*Upscale…*: the dialog, then the job in the queue. Returns its id (None: cancelled)."""

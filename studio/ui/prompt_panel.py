@@ -6,7 +6,18 @@ import re
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui.binding import ErrorLabel
 from studio.ui.theme import icon
@@ -15,17 +26,36 @@ from studio.viewmodels.generation_session import GenerationSession
 _WEIGHT = re.compile(r"\([^()]*:\s*[-+]?\d*\.?\d+\s*\)|\(|\)|\[|\]")
 _LORA = re.compile(r"<lora:[^>]*>", re.IGNORECASE)
 _BREAK = re.compile(r"\bBREAK\b")
+_EDIT = re.compile(
+    r"\[[^\[\]]*(?:\|[^\[\]]*|:[^\[\]]*:\s*\d*\.?\d+\s*|:\s*\d*\.?\d+\s*)\]"
+)  # [a:b:n], [a:n], [a|b]
+_CHOICE = re.compile(r"\{[^{}]*\}")  # {a|b}, {2$$a|b}
+_WILDCARD = re.compile(r"__[A-Za-z0-9_\-./* ]+?__")
+
+
+def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+    f = QTextCharFormat()
+    f.setForeground(QColor(colour))
+    if bold:
+        f.setFontWeight(QFont.Weight.DemiBold)
+    f.setFontItalic(italic)
+    return f
 
 
 class PromptHighlighter(QSyntaxHighlighter):
+    """A1111's weights, LoRA tags, BREAK and prompt editing; Dynamic Prompts' choices and wildcards."""
+
+    RULES = (
+        (_WEIGHT, _format("#d98a2b")),
+        (_EDIT, _format("#2f80d1", bold=True)),
+        (_CHOICE, _format("#c2417a")),
+        (_WILDCARD, _format("#c2417a", bold=True, italic=True)),
+        (_LORA, _format("#3fa9a0", bold=True)),
+        (_BREAK, _format("#a772e0", bold=True)),
+    )
+
     def highlightBlock(self, text: str) -> None:  # noqa: N802
-        weight, lora, brk = QTextCharFormat(), QTextCharFormat(), QTextCharFormat()
-        weight.setForeground(QColor("#d98a2b"))
-        lora.setForeground(QColor("#3fa9a0"))
-        lora.setFontWeight(QFont.Weight.DemiBold)
-        brk.setForeground(QColor("#a772e0"))
-        brk.setFontWeight(QFont.Weight.Bold)
-        for rx, fmt in ((_WEIGHT, weight), (_LORA, lora), (_BREAK, brk)):
+        for rx, fmt in self.RULES:
             for m in rx.finditer(text):
                 self.setFormat(m.start(), m.end() - m.start(), fmt)
 
@@ -53,6 +83,7 @@ class PromptEdit(QPlainTextEdit):
 class PromptPanel(QWidget):
     generateClicked = Signal()
     stopClicked = Signal()
+    enhanceClicked = Signal()
 
     def __init__(self, session: GenerationSession, parent: QWidget | None = None):
         super().__init__(parent)
@@ -74,8 +105,8 @@ class PromptPanel(QWidget):
             "SDXL only: the prompt for its second text encoder (OpenCLIP ViT-bigG); empty: the prompt."
         )
         self.prompt_2.setMaximumHeight(44)
-        self.prompt.setMinimumHeight(64)
-        self.negative.setMinimumHeight(40)
+        self.prompt.setMinimumHeight(52)
+        self.negative.setMinimumHeight(36)
         self.generate = QPushButton(icon("generate", "#ffffff"), " Generate")
         self.generate.setObjectName("generate")
         self.generate.setToolTip("Queue this recipe (Ctrl+Return). You can keep queueing while a job runs.")
@@ -89,6 +120,26 @@ class PromptPanel(QWidget):
         self.stop.clicked.connect(self.stopClicked)
         self.mode = QLabel()
         self.mode.setProperty("role", "hint")
+        self.enhance = QPushButton(icon("writer"), " Enhance")
+        self.enhance.setToolTip("Have the Writer's language model turn the prompt (a short idea) into a detailed "
+                                "prompt for this model; you see and edit it before it is used.")  # fmt: skip
+        self.enhance.clicked.connect(self.enhanceClicked)
+        self.styles = QToolButton()
+        self.styles.setText("Styles")
+        self.styles.setToolTip("Prompt styles (A1111's styles.csv, Fooocus styles): several at once")
+        self.styles.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.styles.setMenu(QMenu(self.styles))
+        self.styles.menu().aboutToShow.connect(lambda: self._fill_styles(session))
+        self.styled = QLabel()
+        self.styled.setProperty("role", "hint")
+        self.styled.setWordWrap(False)
+        self.styled.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )  # never widens the panel
+        self.styled.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        session.changed.connect(
+            lambda n: n in ("styles", "prompt", "negative_prompt") and self._show_styled(session)
+        )
 
         left = QVBoxLayout()
         left.setSpacing(4)
@@ -96,6 +147,13 @@ class PromptPanel(QWidget):
         left.addWidget(ErrorLabel(session, ("prompt",)))
         left.addWidget(self.negative, 2)
         left.addWidget(self.prompt_2)
+        style_row = QHBoxLayout()
+        style_row.addWidget(self.styles)
+        style_row.addWidget(self.styled, 1)
+        style_row.addWidget(self.enhance)
+        left.addLayout(style_row)
+        left.addWidget(ErrorLabel(session, ("styles", "negative_prompt")))
+        self._show_styled(session)
         session.changed.connect(lambda n: n == "model" and self._show_second(session))
         session.modelsChanged.connect(lambda: self._show_second(session))
         self._show_second(session)
@@ -115,6 +173,37 @@ class PromptPanel(QWidget):
         self.mode.setText(
             {"txt2img": "Text to image", "img2img": "Image to image", "inpaint": "Inpaint"}[session.mode]
         )
+
+    def _fill_styles(self, session: GenerationSession) -> None:
+        menu = self.styles.menu()
+        menu.clear()
+        chosen = set(session.value("styles"))
+        for name in session.style_names():
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(name in chosen)
+            action.toggled.connect(lambda on, n=name: session.toggle_style(n, on))
+        menu.addSeparator()
+        menu.addAction(
+            "Import styles (A1111 styles.csv, Fooocus .json)…", lambda: self._import_styles(session)
+        )
+
+    def _import_styles(self, session: GenerationSession) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import styles", "", "Styles (*.csv *.json)")
+        if path:
+            self.styled.setText(session.import_styles(path))
+
+    def _show_styled(self, session: GenerationSession) -> None:
+        """With styles chosen: their names on the button, and the final prompt the model will read."""
+        names = list(session.value("styles"))
+        self.styles.setText(f"Styles ({len(names)})" if names else "Styles")
+        if not names:
+            self.styled.setText("")
+            self.styled.setToolTip("")
+            return
+        prompt, negative = session.styled_prompts()
+        self.styled.setText(f"{', '.join(names)} → {prompt}")
+        self.styled.setToolTip(f"Prompt: {prompt}\n\nNegative prompt: {negative}")
 
     def _show_second(self, session: GenerationSession) -> None:
         """The second prompt is for SDXL models (shown too while it holds text, so nothing is hidden)."""

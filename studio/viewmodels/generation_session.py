@@ -94,6 +94,9 @@ class GenerationSession(QObject):
         if name == "sampler" and self._values["schedule"] not in SAMPLERS[value].schedules:
             self._values["schedule"] = "Automatic"
             self.changed.emit("schedule")
+        if name == "prompt" and not str(value).strip() and self._values["idea"]:
+            self._values["idea"] = ""  # the prompt was cleared: what it was written from goes with it
+            self.changed.emit("idea")
         self.changed.emit(name)
         if name in self._errors or (name == "init_image" and "mask" in self._errors):
             self._errors.pop(name, None)

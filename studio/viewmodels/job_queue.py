@@ -59,7 +59,8 @@ def describe(spec: Any) -> str:
     """Two lines for the queue: what the job is, and its main settings."""
     kind = getattr(spec, "kind", None)
     if kind is JobKind.CAPTION:
-        return f"Caption the dataset\nwith {Path(spec.model).name}"
+        what = f"Describe {Path(spec.image).name}" if getattr(spec, "image", "") else "Caption the dataset"
+        return f"{what}\nwith {Path(spec.model).name}"
     if kind is JobKind.UPSCALE:
         return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
     if kind is JobKind.TRAIN:

@@ -60,12 +60,15 @@ class ModelLibraryModel(QAbstractTableModel):
         self._short: dict[str, str | None] = {}
         self.kind_filter = ""
         self.scanning = False
+        self._again = False
 
     def rescan(self) -> None:
-        """Scan every source in the background; ``scanned`` says when the table is up to date."""
+        """Scan every source in the background; ``scanned`` says when the table is up to date. Asked while a
+        scan runs (a file added meanwhile), another follows it."""
         if self.scanning:
+            self._again = True
             return
-        self.scanning = True
+        self.scanning, self._again = True, False
         folders = [Path(p) for p in self.extra_folders]
         overrides, allow = dict(self.settings.family_overrides), self.settings.allow_pickle
 
@@ -113,6 +116,8 @@ class ModelLibraryModel(QAbstractTableModel):
         self._short = {str(e.path): self.known_hash(e.path) for e in entries if e.path.is_file()}
         self.set_kind_filter(self.kind_filter)
         self.scanned.emit(len(entries))
+        if self._again:
+            self.rescan()
 
     @property
     def entries(self) -> list[LibraryEntry]:

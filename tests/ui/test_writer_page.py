@@ -118,7 +118,16 @@ def test_what_the_model_sees_counts_each_part(qtbot, studio, tiny_lm):
     assert f"{a.total_tokens} of its {a.budget} tokens" in page.status.text()
 
 
-def test_illustrate_sends_the_selection_to_the_image_prompt(qtbot, studio, tiny_lm):
+def test_illustrate_turns_the_selection_into_a_proposed_prompt(qtbot, studio, tiny_lm, monkeypatch):
+    from studio.ui.prompt_proposal import PromptProposalDialog
+
+    proposed: list[tuple[str, str]] = []
+
+    def accept(dialog):
+        proposed.append((dialog.windowTitle(), dialog.text()))
+        return 1
+
+    monkeypatch.setattr(PromptProposalDialog, "exec", accept)
     page = writer(studio, tiny_lm)
     type_story(qtbot, page, "She saw a lighthouse\nin the storm. Then she ran.")
     cursor = page.editor.textCursor()
@@ -126,7 +135,12 @@ def test_illustrate_sends_the_selection_to_the_image_prompt(qtbot, studio, tiny_
     cursor.setPosition(33, QTextCursor.MoveMode.KeepAnchor)
     page.editor.setTextCursor(cursor)
     qtbot.mouseClick(page.illustrate_btn, Qt.MouseButton.LeftButton)
-    assert studio.session.value("prompt") == "a lighthouse in the storm"
+    qtbot.waitUntil(lambda: bool(proposed), timeout=60_000)  # the Writer's model wrote it
+    assert proposed[0][0] == "A prompt for the passage"
+    assert (
+        studio.session.value("prompt") == proposed[0][1]
+        and studio.session.value("idea") == "a lighthouse in the storm"
+    )
     assert studio.window.tabs.currentWidget() is studio.window.image_page
 
 

@@ -19,7 +19,7 @@ from studio.core.untrusted import Unreadable, exists, integer, is_file, number
 _CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
             "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler",
             "Refiner", "Refiner switch at", "Variation seed", "Variation seed strength",
-            "Styles"}  # fmt: skip
+            "Styles", "Idea"}  # fmt: skip
 
 
 def draft_from_image(

@@ -56,6 +56,8 @@ IMAGE = FieldTable(
         Field("prompt", str, "", "Prompt", "What to draw. A1111 syntax: (word:1.2), [word], BREAK, "
               "<lora:name:0.8>.", cli=""),
         Field("negative_prompt", str, "", "Negative prompt", "What to keep out of the picture.", cli="--negative"),
+        Field("idea", str, "", "Idea", "The short idea or passage the prompt was written from (Enhance prompt, "
+              "Illustrate, Describe); kept in the recipe.", cli="--idea"),
         Field("prompt_2", str, "", "Second prompt", "SDXL only: the prompt for the second text encoder (OpenCLIP "
               "ViT-bigG), e.g. the style while the prompt says the subject; empty: the prompt.", cli="--prompt-2"),
         Field("width", int, 512, "Width", "Image width in pixels, a multiple of 8; SD 1.x likes 512, SDXL 1024.",

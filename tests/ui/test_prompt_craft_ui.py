@@ -1,0 +1,118 @@
+"""Prompt craft in the window: the editor colours the syntax, styles are chosen from a menu with the final prompt
+shown, Enhance and Illustrate propose a prompt written by the Writer's model, Describe a captioner's, and Make
+variations queues pictures near a result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtGui import QColor
+
+from tests.ui.test_image_page import generate_with_keyboard, wait_result
+
+
+def formats_at(editor, text):
+    editor.setPlainText(text)
+    layout = editor.document().firstBlock().layout()
+    return {(r.start, r.length): r.format.foreground().color().name() for r in layout.formats()}
+
+
+def test_the_editor_colours_prompt_craft(qtbot, studio):
+    editor = studio.window.image_page.prompt_panel.prompt
+    text = "a {red|blue} __colours/warm__ [cat:dog:0.5] (x:1.2) [p|q]"
+    found = formats_at(editor, text)
+    assert found[(text.index("{"), len("{red|blue}"))] == QColor("#c2417a").name()
+    assert found[(text.index("__"), len("__colours/warm__"))] == QColor("#c2417a").name()
+    assert found[(text.index("[cat"), len("[cat:dog:0.5]"))] == QColor("#2f80d1").name()
+    assert found[(text.index("[p|q]"), len("[p|q]"))] == QColor("#2f80d1").name()
+
+
+def test_styles_from_the_menu_show_the_final_prompt_and_reach_the_recipe(qtbot, studio):
+    panel = studio.window.image_page.prompt_panel
+    panel._fill_styles(studio.session)
+    actions = {a.text(): a for a in panel.styles.menu().actions()}
+    assert "Watercolour" in actions and any(t.startswith("Import styles") for t in actions)
+    studio.session.set("prompt", "a harbour")
+    actions["Watercolour"].setChecked(True)
+    assert panel.styles.text() == "Styles (1)"
+    assert (
+        panel.styled.text()
+        == "Watercolour → watercolour painting of a harbour, soft washes, paper texture, loose edges"
+    )
+    studio.session.set("prompt", "")
+    generate_with_keyboard(qtbot, studio, "a lighthouse")
+    wait_result(qtbot, studio.window.image_page)
+    with Image.open(studio.window.image_page.result_view.path()) as im:
+        assert im.info["parameters"].startswith("watercolour painting of a lighthouse, soft washes")
+        assert "Styles: Watercolour" in im.info["parameters"]
+
+
+def accept_proposals(monkeypatch, seen):
+    from studio.ui.prompt_proposal import PromptProposalDialog
+
+    def run(dialog):
+        seen.append(dialog.text())
+        dialog.editor.setPlainText(dialog.text() + ", edited")
+        return 1
+
+    monkeypatch.setattr(PromptProposalDialog, "exec", run)
+
+
+def test_enhance_and_illustrate_propose_a_prompt_to_edit(qtbot, studio, monkeypatch):
+    seen: list[str] = []
+    accept_proposals(monkeypatch, seen)
+    studio.session.set("prompt", "a lighthouse at dusk")
+    studio.window.image_page.prompt_panel.enhance.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
+    assert seen[0] and "\n" not in seen[0]
+    assert studio.session.value("prompt") == seen[0] + ", edited"
+    assert studio.session.value("idea") == "a lighthouse at dusk"
+    studio.window.writer_page.illustrateRequested.emit("The ship came in at dawn, its sails torn.")
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=60_000)
+    assert studio.session.value("idea") == "The ship came in at dawn, its sails torn."
+    assert studio.window.tabs.currentWidget() is studio.window.image_page
+    studio.session.generate()
+    wait_result(qtbot, studio.window.image_page)
+    with Image.open(studio.window.image_page.result_view.path()) as im:
+        assert im.info["parameters"].startswith(seen[1] + ", edited\n")
+        assert 'Idea: "The ship came in at dawn, its sails torn."' in im.info["parameters"]
+    studio.session.set("prompt", "")  # a new prompt from scratch: the idea goes with the old one
+    assert studio.session.value("idea") == ""
+
+
+def test_describe_a_result_with_the_captioner(qtbot, studio, monkeypatch):
+    from tests.tiny_models import save_tiny_captioner
+
+    seen: list[str] = []
+    accept_proposals(monkeypatch, seen)
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, studio.window.image_page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    path = studio.window.image_page.result_view.path()
+    assert studio.window.describe(path) is None  # no captioner yet: said where the user looks
+    assert "captioning model" in studio.window.statusBar().currentMessage()
+    save_tiny_captioner(studio.runtime.paths.models_dir / "tiny-blip")
+    library = studio.window.models_page.model
+    library.rescan()
+    qtbot.waitUntil(lambda: any(e.kind == "captioner" for e in library.entries), timeout=20_000)
+    assert studio.window.describe(path)
+    qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
+    assert "photo of a" in seen[0] and studio.session.value("prompt") == seen[0] + ", edited"
+
+
+def test_make_variations_of_a_result(qtbot, studio):
+    generate_with_keyboard(qtbot, studio)
+    page = studio.window.image_page
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    first = page.result_view.path()
+    made: list[str] = []
+    studio.queue.resultReady.connect(lambda _img, p: made.append(p))
+    page.variations.click()
+    qtbot.waitUntil(lambda: len(made) == 4, timeout=60_000)
+    seed = Image.open(first).info["parameters"].split("Seed: ")[1].split(",")[0]
+    for p in made:
+        params = Image.open(p).info["parameters"]
+        assert f"Seed: {seed}," in params and "Variation seed strength: 0.25" in params
+    assert len({Path(p).read_bytes() for p in made}) == 4
