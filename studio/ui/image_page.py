@@ -168,6 +168,10 @@ class ImagePage(QMainWindow):
         self.details.hide()
         self.details.clicked.connect(self._show_details)
         self._details_text = ""
+        self.notes = QLabel()  # what the last job wants said (a prompt read differently, a field not used)
+        self.notes.setProperty("role", "hint")
+        self.notes.setWordWrap(True)
+        self.notes.hide()
         banner_row = QHBoxLayout()
         banner_row.setContentsMargins(10, 0, 10, 0)
         banner_row.addWidget(self.banner, 1)
@@ -217,6 +221,10 @@ class ImagePage(QMainWindow):
         lay.addLayout(toolbar)
         lay.addLayout(left_row)
         lay.addLayout(banner_row)
+        notes_row = QHBoxLayout()
+        notes_row.setContentsMargins(10, 0, 10, 0)
+        notes_row.addWidget(self.notes)
+        lay.addLayout(notes_row)
         lay.addWidget(self.stack, 1)
         lay.addLayout(progress_row)
         lay.addWidget(self.results)
@@ -237,6 +245,7 @@ class ImagePage(QMainWindow):
         queue.progressChanged.connect(self._on_progress)
         queue.busyChanged.connect(self.prompt_panel.stop.setEnabled)
         queue.jobFailed.connect(self._on_failed)
+        queue.noted.connect(self._on_note)
         self.result_view.imageDropped.connect(self._dropped)
         self.input_view.imageDropped.connect(self._dropped)
         self.input_view.maskChanged.connect(session.set_mask)
@@ -260,6 +269,8 @@ class ImagePage(QMainWindow):
     # -- commands --------------------------------------------------------------------------------------------
     def generate(self) -> None:
         self._hide_banner()
+        self.notes.hide()
+        self.notes.clear()
         if self.session.generate() is not None:
             self.show_result.setChecked(True)
 
@@ -313,6 +324,13 @@ class ImagePage(QMainWindow):
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.progress_label.setText(text)
+
+    def _on_note(self, text: str) -> None:
+        lines = [ln for ln in self.notes.text().split("\n") if ln][-3:] if self.notes.isVisible() else []
+        if text not in lines:
+            lines.append(text)
+        self.notes.setText("\n".join(lines[-4:]))
+        self.notes.show()
 
     def _on_failed(self, message: str, details: str, field: str) -> None:
         self.banner.setText(message)

@@ -12,7 +12,17 @@ from typing import Any, Protocol
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.events import Cancelled, Failed, Finished, ItemSaved, Loading, Preview, Progress, Started
+from studio.core.events import (
+    Cancelled,
+    Failed,
+    Finished,
+    ItemSaved,
+    Loading,
+    Note,
+    Preview,
+    Progress,
+    Started,
+)
 from studio.core.recipes.fields import JobKind
 from studio.viewmodels.bridge import EventBridge, UiEvent
 
@@ -92,6 +102,7 @@ class JobQueue(QAbstractListModel):
     statusChanged = Signal(str)
     jobFailed = Signal(str, str, str)  # message, details, field
     busyChanged = Signal(bool)
+    noted = Signal(str)  # something the running job wants the user to know (not an error): a note
 
     def __init__(
         self,
@@ -224,7 +235,9 @@ class JobQueue(QAbstractListModel):
         if row is None:
             return
         now = time.monotonic()
-        if isinstance(e, Started):
+        if isinstance(e, Note):
+            self.noted.emit(e.text)
+        elif isinstance(e, Started):
             row.state, row.started = JobState.RUNNING, now
             self.statusChanged.emit("Starting…")
             self.progressChanged.emit(0.0, "Starting…")

@@ -116,3 +116,14 @@ def test_make_variations_of_a_result(qtbot, studio):
         params = Image.open(p).info["parameters"]
         assert f"Seed: {seed}," in params and "Variation seed strength: 0.25" in params
     assert len({Path(p).read_bytes() for p in made}) == 4
+
+
+def test_a_prompt_read_differently_is_said_under_the_canvas(qtbot, studio):
+    page = studio.window.image_page
+    generate_with_keyboard(qtbot, studio, "a [red circle:green:2 on blue")
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: page.notes.isVisible(), timeout=10_000)
+    assert "The [ at character 3 is never closed; it is read as text." in page.notes.text()
+    studio.session.set("prompt", "")
+    generate_with_keyboard(qtbot, studio, "a red circle")
+    assert not page.notes.isVisible()
