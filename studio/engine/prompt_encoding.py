@@ -8,40 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.core.prompts import BREAK, extract_loras, parse_weights
+from studio.core.prompts import extract_loras
+from studio.core.tokens import chunk_tokens
 
 Chunk = tuple[list[int], list[float]]
 
 
 def _chunks(tokenizer: Any, prompt: str, expand: Any = None) -> list[Chunk]:
-    """``expand``: the pipeline's textual-inversion expansion ("name" → "name name_1 …" for multi-vector ones)."""
+    """The prompt's chunks as the encoder takes them (start, 75 tokens padded, end), with their weights; the
+    chunking is core's (``chunk_tokens``), shared with the token counter. ``expand``: the pipeline's
+    textual-inversion expansion ("name" → "name name_1 …" for multi-vector ones)."""
     size = tokenizer.model_max_length - 2
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    chunks: list[Chunk] = []
-    ids: list[int] = []
-    weights: list[float] = []
 
-    def close() -> None:
-        nonlocal ids, weights
+    def tokenize(text: str) -> list[int]:
+        text = expand(text, tokenizer) if expand is not None and text else text
+        return list(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids)
+
+    out: list[Chunk] = []
+    for chunk in chunk_tokens(prompt, tokenize, size):
+        ids, weights = [t for t, _ in chunk], [w for _, w in chunk]
         n = len(ids)
-        chunks.append(([bos, *ids, eos] + [pad] * (size - n), [1.0, *weights] + [1.0] * (size - n + 1)))
-        ids, weights = [], []
-
-    for piece in parse_weights(prompt):
-        if piece.text == BREAK and piece.weight == -1.0:
-            close()
-            continue
-        text = expand(piece.text, tokenizer) if expand is not None and piece.text else piece.text
-        toks = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids
-        for t in toks:
-            if len(ids) == size:
-                close()
-            ids.append(t)
-            weights.append(piece.weight)
-    if ids or not chunks:
-        close()
-    return chunks
+        out.append(([bos, *ids, eos] + [pad] * (size - n), [1.0, *weights] + [1.0] * (size - n + 1)))
+    return out
 
 
 def _encode_chunk(encoder: Any, chunk: Chunk, clip_skip: int, penultimate_default: bool, device: Any):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -130,6 +130,16 @@ class PromptPanel(QWidget):
         self.styles.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.styles.setMenu(QMenu(self.styles))
         self.styles.menu().aboutToShow.connect(lambda: self._fill_styles(session))
+        self.token_count = QToolButton()  # A1111's counter: tokens / the chunks' capacity; click: the tokens
+        self.token_count.setAutoRaise(True)
+        self.token_count.setToolTip("Tokens of the prompt and the negative prompt as the model's tokenizer cuts them "
+                                    "(75 a chunk). Click to see them, with their weights.")  # fmt: skip
+        self.token_count.clicked.connect(lambda: self._show_tokens(session))
+        self._count_timer = QTimer(self, singleShot=True, interval=150)  # counted once typing pauses
+        self._count_timer.timeout.connect(lambda: self._count_tokens(session))
+        session.changed.connect(
+            lambda n: n in ("prompt", "negative_prompt", "styles", "model") and self._count_timer.start()
+        )
         self.styled = QLabel()
         self.styled.setProperty("role", "hint")
         self.styled.setWordWrap(False)
@@ -150,10 +160,12 @@ class PromptPanel(QWidget):
         style_row = QHBoxLayout()
         style_row.addWidget(self.styles)
         style_row.addWidget(self.styled, 1)
+        style_row.addWidget(self.token_count)
         style_row.addWidget(self.enhance)
         left.addLayout(style_row)
         left.addWidget(ErrorLabel(session, ("styles", "negative_prompt")))
         self._show_styled(session)
+        self._count_tokens(session)
         session.changed.connect(lambda n: n == "model" and self._show_second(session))
         session.modelsChanged.connect(lambda: self._show_second(session))
         self._show_second(session)
@@ -173,6 +185,22 @@ class PromptPanel(QWidget):
         self.mode.setText(
             {"txt2img": "Text to image", "img2img": "Image to image", "inpaint": "Inpaint"}[session.mode]
         )
+
+    def _count_tokens(self, session: GenerationSession) -> None:
+        reports = [session.token_report(f) for f in ("prompt", "negative_prompt")]
+        if reports[0] is None or reports[1] is None:
+            self.token_count.setText("")
+            return
+        p, n = reports
+        self.token_count.setText(f"{p['count']}/{p['capacity']} · {n['count']}/{n['capacity']}")
+
+    def _show_tokens(self, session: GenerationSession) -> None:
+        from studio.ui.tokens_dialog import TokensDialog
+
+        reports = {label: session.token_report(f) for label, f in (("Prompt", "prompt"), ("Negative prompt",
+                                                                                          "negative_prompt"))}  # fmt: skip
+        if all(r is not None for r in reports.values()):
+            TokensDialog(reports, self).exec()
 
     def _fill_styles(self, session: GenerationSession) -> None:
         menu = self.styles.menu()

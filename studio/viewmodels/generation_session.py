@@ -80,6 +80,8 @@ class GenerationSession(QObject):
         self.vae_defaults: dict[str, str] = {}  # model path -> its default VAE (the settings' own dict)
         self.wildcards_dir: Path | None = None  # __name__ files (the data home's wildcards folder)
         self.styles = StyleBook()  # the data home's styles.csv over the shipped styles (set by the app)
+        self._tokenizers: dict[str, Any] = {}  # model path -> its CLIP tokenizer (ClipTokens) or None
+        self._token_problem = ""
 
     # -- fields ----------------------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -383,6 +385,26 @@ class GenerationSession(QObject):
                                recommended=recommended_settings, seed=random_seed,
                                wildcards=Wildcards(self.wildcards_dir) if self.wildcards_dir else Wildcards(),
                                styles=self.styles)  # fmt: skip
+
+    # -- tokens ------------------------------------------------------------------------------------------------
+    def token_report(self, field: str = "prompt") -> dict[str, Any] | None:
+        """How the chosen model's tokenizer cuts a prompt field (styles applied): tokens, weights, 75-token chunks;
+        None when the model's tokenizer is not known."""
+        from studio.core.tokens import ClipTokens, tokenizer_folder
+
+        model = self._values["model"]
+        if model not in self._tokenizers:
+            try:
+                folder = tokenizer_folder(model)
+                self._tokenizers[model] = ClipTokens(folder) if folder is not None else None
+            except (OSError, ValueError) as e:  # a damaged tokenizer: no counter, never a crash
+                self._tokenizers[model] = None
+                self._token_problem = str(e)
+        tokens = self._tokenizers[model]
+        if tokens is None:
+            return None
+        prompt, negative = self.styled_prompts()
+        return tokens.report(prompt if field == "prompt" else negative)
 
     # -- styles ----------------------------------------------------------------------------------------------
     def style_names(self) -> list[str]:

@@ -127,3 +127,18 @@ def test_a_prompt_read_differently_is_said_under_the_canvas(qtbot, studio):
     studio.session.set("prompt", "")
     generate_with_keyboard(qtbot, studio, "a red circle")
     assert not page.notes.isVisible()
+
+
+def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
+    from studio.ui.tokens_dialog import TokensDialog
+
+    panel = studio.window.image_page.prompt_panel
+    studio.session.set("prompt", "a (red:1.3) circle BREAK on blue")
+    studio.session.set("negative_prompt", "")
+    qtbot.waitUntil(lambda: panel.token_count.text() == "5/150 · 0/75", timeout=5000)
+    shown: list[str] = []
+    monkeypatch.setattr(TokensDialog, "exec", lambda d: shown.append(d.view.toPlainText()) or 0)
+    panel.token_count.click()
+    assert "Prompt: 5 tokens" in shown[0] and "Chunk 2" in shown[0] and "red×1.3" in shown[0]
+    studio.session.toggle_style("Photograph", True)  # styles count too: the model reads the styled prompt
+    qtbot.waitUntil(lambda: not panel.token_count.text().startswith("5/"), timeout=5000)
