@@ -109,6 +109,7 @@ class GenerateSpec:
     outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)
     prompt_2: str = ""  # SDXL's second text encoder's prompt ("" the prompt)
     idea: str = ""  # what the prompt was written from (Enhance prompt, Illustrate, Describe)
+    filmstrip: bool = False  # keep the predicted final picture after every step (beside the image)
     refiner: str = ""  # an SDXL refiner model that finishes the last steps ("" none)
     refiner_switch: float = (
         0.8  # the fraction of the steps the base model makes before the refiner takes over

@@ -12,6 +12,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, ItemSaved, Note, Preview, Progress
+from studio.core.filmstrip import filmstrip_path, write_filmstrip
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
@@ -214,6 +215,9 @@ class ImageEngine:
                     else state["done"] + p.num_timesteps + (0 if state["done"] else hires_steps)
                 )
                 emit(Progress(step=state["done"] + step + 1, total=total, item=first, items=spec.image_count))
+                if spec.filmstrip and state.get("x0") is not None:  # the picture this step predicts
+                    x0 = unpack(model, p, state.pop("x0"), state["size"])
+                    state.setdefault("frames", []).append(decode(model, p, x0)[0])
                 now = time.monotonic()
                 if not flow and state["done"] + step + 1 < total and now - state["last_preview"] >= interval:
                     state["last_preview"] = now
@@ -226,6 +230,8 @@ class ImageEngine:
                 emit(Loading(what=f"Compiling the model for {spec.width}×{spec.height} (a one-time warm-up; later "
                                   "jobs of this size start at once, after a restart too)…"))  # fmt: skip
                 model.compiled_shapes.add(shape)
+            if spec.filmstrip:
+                capture_x0(pipe.scheduler, state)
             gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
             if (spec.variation_strength > 0 or spec.variation_seed) and spec.mode == "txt2img" and not flow:
                 run_call["latents"] = variation_noise(
@@ -248,7 +254,7 @@ class ImageEngine:
                 state.update(done=spec.steps, size=spec.hires_size)
                 if plan is not None:
                     run_call.update(plan.kwargs(hires_steps))
-                latents = self._hires_pass(model, pipe, spec, run_call, latents, seeds, on_step, emit)
+                latents = self._hires_pass(model, pipe, spec, run_call, latents, seeds, on_step, emit, state)
                 cancel.raise_if_cancelled()
             elif spec.refiner:
                 state.update(done=state.get("ran", 0))
@@ -262,6 +268,8 @@ class ImageEngine:
                 item_info = RenderInfo(**{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds,
                                           "variation_seed": spec.variation_seed_for(first + i)})  # fmt: skip
                 item = self.store.save(image, spec.for_image(first + i), item_info)
+                if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
+                    write_filmstrip([*state["frames"][:-1], image], filmstrip_path(item.path))
                 saved.append(item)
                 emit(ItemSaved(item=item))
         return saved
@@ -276,6 +284,7 @@ class ImageEngine:
         seeds: list[int],
         on_step: Callable[..., dict],
         emit: Emit,
+        state: dict[str, Any],
     ) -> Any:
         """AUTOMATIC1111's hires fix: the first pass's result upscaled (its latents, or the decoded picture by
         Lanczos or an upscaler model), then refined by an image-to-image pass at the final size."""
@@ -306,6 +315,8 @@ class ImageEngine:
         else:
             refine = pipeline_for(model, "img2img")
         set_scheduler(model, refine, spec.sampler, spec.schedule)
+        if spec.filmstrip:
+            capture_x0(refine.scheduler, state)
         second.update(
             image=start, strength=spec.hires_denoise, num_inference_steps=spec.hires_steps or spec.steps
         )
@@ -645,6 +656,35 @@ def flow_prompt(
     elif negative.strip():
         emit(Note(text="FLUX.1 has no negative prompt (its guidance is distilled); it was not used."))
     return call
+
+
+def capture_x0(scheduler: Any, state: dict[str, Any]) -> None:
+    """Have ``scheduler`` leave each step's prediction of the final latents (x0) in ``state["x0"]`` (first image):
+    the scheduler's own (``pred_original_sample``, DPM-Solver++/UniPC's data prediction), else worked out from the
+    step's sigma (Euler-type samplers, flow matching), else the step's result."""
+    original = scheduler.step
+
+    def step(model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
+        sigmas, index = getattr(scheduler, "sigmas", None), getattr(scheduler, "step_index", None)
+        sigma = sigmas[index] if sigmas is not None and index is not None and index < len(sigmas) else None
+        out = original(model_output, timestep, sample, *args, **kwargs)
+        x0 = out[1] if isinstance(out, tuple) and len(out) > 1 else getattr(out, "pred_original_sample", None)
+        outputs = getattr(scheduler, "model_outputs", None)
+        if (
+            x0 is None
+            and outputs
+            and outputs[-1] is not None
+            and "++" in str(scheduler.config.get("algorithm_type", "++"))
+        ):
+            x0 = outputs[-1]
+        if x0 is None and sigma is not None:
+            x0 = sample - sigma.to(sample.device, sample.dtype) * model_output
+        if x0 is None:
+            x0 = out[0] if isinstance(out, tuple) else out.prev_sample
+        state["x0"] = x0[:1].detach().clone()
+        return out
+
+    scheduler.step = step
 
 
 def slerp(t: float, low: Any, high: Any) -> Any:

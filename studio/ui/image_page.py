@@ -74,6 +74,7 @@ class ImagePage(QMainWindow):
 
     variationsRequested = Signal(str)  # a result's path
     describeRequested = Signal(str)  # a result's path
+    filmstripRequested = Signal(str)  # a result's path: make it again with its filmstrip
 
     def __init__(
         self, session: GenerationSession, queue: JobQueue, models_dir: Path, parent: QWidget | None = None
@@ -116,6 +117,10 @@ class ImagePage(QMainWindow):
             "Make variations",
             "Four pictures near this result: its recipe with new variation seeds (0.25)",
         )
+        self.steps = _action_button(
+            "generate", "Steps", "How this result was made, step by step (its filmstrip)"
+        )
+        self.steps.clicked.connect(self._show_steps)
         self.describe = _action_button(
             "writer", "Describe", "A captioner describes this result: a prompt to edit"
         )
@@ -154,7 +159,7 @@ class ImagePage(QMainWindow):
         toolbar.addWidget(self.show_result)
         toolbar.addWidget(self.show_input)
         toolbar.addSpacing(12)
-        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.describe]
+        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.steps, self.describe]
         self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
         for w in self._result_tools + self._input_tools:
             toolbar.addWidget(w)
@@ -324,6 +329,16 @@ class ImagePage(QMainWindow):
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.progress_label.setText(text)
+
+    def _show_steps(self) -> None:
+        from studio.ui.filmstrip_dialog import FilmstripDialog
+
+        path = self.result_view.path()
+        if not path:
+            return
+        dialog = FilmstripDialog(path, self)
+        if dialog.exec() and dialog.remake:
+            self.filmstripRequested.emit(path)
 
     def _on_note(self, text: str) -> None:
         lines = [ln for ln in self.notes.text().split("\n") if ln][-3:] if self.notes.isVisible() else []

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.image_page.prompt_panel.enhanceClicked.connect(self.enhance_prompt)
         self.gallery_page.describeRequested.connect(self.describe)
         self.image_page.describeRequested.connect(self.describe)
+        self.image_page.filmstripRequested.connect(self.remake_with_filmstrip)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -182,6 +183,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No variations: " + " ".join(done.values()), 8000)
             return None
         self.statusBar().showMessage(f"{count} variations of {Path(path).name} are queued.", 5000)
+        return done
+
+    def remake_with_filmstrip(self, path: str) -> str | None:
+        """The picture made again from its recipe (same seed), keeping its filmstrip."""
+        done = self.session.make_again(path, filmstrip=True)
+        if isinstance(done, dict):
+            self.statusBar().showMessage("Cannot make it again: " + " ".join(done.values()), 8000)
+            return None
+        self.statusBar().showMessage(f"{Path(path).name} is being made again, step by step.", 5000)
         return done
 
     def _use_as_guide(self, path: str, kind: str) -> None:

@@ -433,6 +433,14 @@ class GenerationSession(QObject):
     def make_variations(self, image: str, count: int = 4, strength: float = 0.25) -> str | dict[str, str]:
         """Queue ``count`` pictures near ``image`` (any picture with a recipe): its recipe with fresh variation
         seeds at ``strength``. The job id, or the problems (the panel is left as it is)."""
+        return self._queue_from_image(image, variation_seed=-1, variation_strength=strength, batch_count=count,
+                                      batch_size=1, init_image=None, mask=None, outpaint="")  # fmt: skip
+
+    def make_again(self, image: str, **changes: Any) -> str | dict[str, str]:
+        """Queue ``image``'s own recipe again (the same seed: the same picture), with ``changes``."""
+        return self._queue_from_image(image, batch_count=1, batch_size=1, **changes)
+
+    def _queue_from_image(self, image: str, **changes: Any) -> str | dict[str, str]:
         from studio.core.recipes.from_image import draft_from_image
         from studio.core.untrusted import Unreadable
 
@@ -444,8 +452,7 @@ class GenerationSession(QObject):
         found = draft_from_image(image, find_model)
         if isinstance(found, Unreadable):
             return {"prompt": found.why}
-        draft = {**found[0], "variation_seed": -1, "variation_strength": strength, "batch_count": count,
-                 "batch_size": 1, "init_image": None, "mask": None, "outpaint": ""}  # fmt: skip
+        draft = {**found[0], **changes}
         draft["model"] = draft.get("model") or self._values["model"]
         frozen = freeze_image(draft, self._context())
         return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)

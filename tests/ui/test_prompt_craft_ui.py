@@ -142,3 +142,37 @@ def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
     assert "Prompt: 5 tokens" in shown[0] and "Chunk 2" in shown[0] and "red×1.3" in shown[0]
     studio.session.toggle_style("Photograph", True)  # styles count too: the model reads the styled prompt
     qtbot.waitUntil(lambda: not panel.token_count.text().startswith("5/"), timeout=5000)
+
+
+def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
+    from studio.ui.filmstrip_dialog import FilmstripDialog
+
+    page = studio.window.image_page
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    plain = page.result_view.path()
+    seen: list[FilmstripDialog] = []
+
+    def ask_for_it(dialog):
+        seen.append(dialog)
+        assert not dialog.frames and not dialog.make.isHidden()
+        dialog._make()
+        return 1
+
+    monkeypatch.setattr(FilmstripDialog, "exec", ask_for_it)
+    page.steps.click()  # made without one: make it again, step by step
+    qtbot.waitUntil(lambda: page.result_view.path() not in ("", plain), timeout=60_000)
+    again = page.result_view.path()
+    assert (
+        Image.open(again).tobytes() == Image.open(plain).tobytes()
+    )  # the same recipe and seed: the same picture
+    dialog = FilmstripDialog(again)
+    assert len(dialog.frames) == 4 and dialog.slider.maximum() == 4
+    dialog.slider.setValue(1)
+    assert dialog.caption.text() == "Step 1 of 4: what the model predicts the picture will be"
+    monkeypatch.setattr("studio.ui.filmstrip_dialog.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "strip.png"), ""))  # fmt: skip
+    dialog._export("strip")
+    assert Image.open(tmp_path / "strip.png").height == 128
+    assert studio.window.image_page.parameters.filmstrip.text() == "Denoising filmstrip"

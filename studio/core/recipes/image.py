@@ -126,6 +126,9 @@ IMAGE = FieldTable(
         Field("combinatorial", bool, False, "Every combination", "Dynamic prompts: make every combination of the "
               "{a|b} choices and __wildcards__ in order, instead of a random draw per image (its seed decides).",
               cli="--combinatorial"),
+        Field("filmstrip", bool, False, "Denoising filmstrip", "Also keep the model's predicted final picture after "
+              "every step (noise to picture), to scrub through and export; costs a decode per step.",
+              cli="--filmstrip"),
         Field("controls", list, [], "ControlNet", "ControlNet units: where things go. Each is a control image, a "
               "preprocessor (canny, softedge, lineart, scribble, tile, inpaint, depth, pose, none), a ControlNet "
               "model of the image model's family, its weight (0–2) and, in a recipe, start/end; repeatable.",
