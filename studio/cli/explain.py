@@ -1,5 +1,6 @@
 """``studio explain``: what the models do, shown — ``tokens``: how the image model's tokenizer cuts a prompt
-(with A1111's weights and the 75-token chunks Studio encodes); ``steps``: an image's denoising filmstrip."""
+(with A1111's weights and the 75-token chunks Studio encodes); ``next``: a language model's next-token
+distribution before and after the sampler settings; ``steps``: an image's denoising filmstrip."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from studio.cli.common import EXIT_OK, EXIT_USAGE, fail, home_option
+from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, home_option
 
 
 def register(sub: Any) -> None:
@@ -22,6 +23,22 @@ def register(sub: Any) -> None:
     t.add_argument("--model", default="", metavar="PATH", help="the image model (default: the last one used)")
     t.add_argument("--json", action="store_true", help='{"tokens": [...], "count": N, "chunks": [...]}')
     t.set_defaults(run=run_tokens)
+    n = verbs.add_parser(
+        "next", help="the next-token distribution after a text, before and after the sampler"
+    )
+    home_option(n)
+    n.add_argument("text", help='the text so far ("-" reads stdin)')
+    n.add_argument(
+        "--model", default="", metavar="PATH|ID", help="the language model (default: the Writer's)"
+    )
+    n.add_argument("--engine", default="", metavar="URL|NAME", help="a server instead of a local model")
+    n.add_argument("--top", type=int, default=20, help="how many candidates to list (1–200)")
+    n.add_argument("--temperature", type=float, default=0.8)
+    n.add_argument("--top-p", type=float, default=0.95)
+    n.add_argument("--top-k", type=int, default=0)
+    n.add_argument("--min-p", type=float, default=0.0)
+    n.add_argument("--json", action="store_true", help='{"candidates": [{"token", "p", "p_sampled"}, …]}')
+    n.set_defaults(run=run_next)
     st = verbs.add_parser("steps", help="the denoising filmstrip of an image's recipe: one frame per step")
     home_option(st)
     st.add_argument("source", metavar="IMAGE_OR_RECIPE", help="an image with a recipe, or a recipe .json")
@@ -118,4 +135,61 @@ def run_steps(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{len(names)} frames in {out} (strip.png, steps.webp)")
+    return EXIT_OK
+
+
+def run_next(args: argparse.Namespace) -> int:
+    """One token's worth of the model: its raw distribution's top candidates (log-probabilities at the last
+    position), and the same candidates as the sampler settings reshape them."""
+    import dataclasses
+    import math
+    import sys
+
+    from studio.cli.common import explain, open_runtime, run_job
+    from studio.cli.write import choose_text_model
+    from studio.core.events import Finished
+    from studio.core.next_token import after_sampling
+    from studio.core.recipes.text import TEXT, freeze_text
+
+    if not 1 <= args.top <= 200:
+        return fail("--top must be between 1 and 200.", EXIT_USAGE)
+    text = sys.stdin.read() if args.text == "-" else args.text
+    rt = open_runtime(args)
+    draft: dict[str, Any] = {"max_new_tokens": 1, "temperature": 0.0, "seed": 0, "logprobs": 20}
+    draft.update({k: v for k, v in (("model", args.model), ("engine", args.engine)) if v})
+    why = choose_text_model(draft, args, rt)
+    frozen = freeze_text(draft, text) if not why else {"model": why}
+    if isinstance(frozen, dict):
+        rt.close()
+        return fail(explain(frozen, TEXT), EXIT_USAGE)
+    spec = dataclasses.replace(frozen, logprobs=max(200, args.top))  # the sampler works on more than is shown
+    results: list[Any] = []
+    code = run_job(rt, spec, lambda e: isinstance(e, Finished) and results.extend(e.items))
+    if code != EXIT_OK:
+        return code
+    probs = results[0].probs if results else ()
+    if not probs:
+        return fail(
+            "the model returned no probabilities (a server that does not send logprobs?).", EXIT_FAILED
+        )
+    candidates = list(probs[0].alternatives)
+    after = after_sampling([lp for _, lp in candidates], args.temperature, args.top_k, args.top_p, args.min_p)
+    rows = [{"token": t, "p": round(math.exp(lp), 6), "p_sampled": round(a, 6)}
+            for (t, lp), a in zip(candidates, after, strict=True)][: args.top]  # fmt: skip
+    if args.json:
+        settings = {
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "top_k": args.top_k,
+            "min_p": args.min_p,
+        }
+        print(
+            json.dumps(
+                {"candidates": rows, "settings": settings, "model": spec.model_name}, ensure_ascii=False
+            )
+        )
+        return EXIT_OK
+    print(f"{'token':<20} {'model':>8} {'sampled':>8}")
+    for r in rows:
+        print(f"{r['token']!r:<20} {r['p']:>8.2%} {r['p_sampled']:>8.2%}")
     return EXIT_OK

@@ -38,7 +38,7 @@ TEXT = FieldTable(
         Field("seed", int, RANDOM_SEED, "Seed", "The same seed and settings write the same text; −1 draws a new "
               "one.", RANDOM_SEED, MAX_SEED, special=((RANDOM_SEED, "a new random seed"),)),
         Field("logprobs", int, 5, "Alternatives", "How many alternatives to keep for each written token, with "
-              "their probabilities (0: none).", 0, 20),
+              "their probabilities (0: none).", 0, 200),
         Field("engine", str, "", "Engine", "Where the model runs: empty for this machine, or an OpenAI-compatible "
               "server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or base URL.",
               metavar="URL|NAME"),
