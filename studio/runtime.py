@@ -17,6 +17,7 @@ from studio.core.hashing import HashCache
 from studio.core.memory_plan import DeviceInfo
 from studio.core.model_library import find_tiny_vae
 from studio.core.paths import StudioPaths, resolve_paths
+from studio.core.plot import PlotSpec
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec, UpscaleSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
@@ -165,6 +166,7 @@ def build_runtime(
         {
             GenerateSpec: engine.generate,
             UpscaleSpec: engine.upscale,
+            PlotSpec: engine.plot,
             WriteSpec: write,
             ContextSpec: preview,
             TrainSpec: trainer,

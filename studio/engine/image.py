@@ -16,6 +16,7 @@ from studio.core.filmstrip import filmstrip_path, write_filmstrip
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
+from studio.core.plot import PlotSpec
 from studio.core.prompt_schedule import schedule, text_at
 from studio.core.settings import LoadOptions
 from studio.core.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
@@ -408,6 +409,30 @@ class ImageEngine:
             callback_on_step_end_tensor_inputs=["latents"],
             **call,
         ).images
+
+    def plot(self, spec: PlotSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        """An X/Y/Z plot: every cell made as a normal image (its own recipe), then the grid with labelled axes,
+        saved as one more picture carrying the first cell's recipe and A1111's plot fields."""
+        from studio.core.plot import compose_grid
+
+        saved: list[SavedImage] = []
+        pictures: list[Image.Image] = []
+        for cell in spec.cells:
+            cancel.raise_if_cancelled()
+            (item,) = self.generate(cell, cancel, emit)[:1]
+            saved.append(item)
+            with Image.open(item.path) as im:
+                pictures.append(im.convert("RGB"))
+        grid = compose_grid(pictures, spec)
+        model = self.cache.get(spec.cells[0].model)
+        info = self._render_info(spec.cells[0], model, emit)
+        fields = [("Script", "X/Y/Z plot")]
+        for letter, axis in zip("XYZ", spec.axes, strict=False):
+            fields += [(f"{letter} Type", axis.name), (f"{letter} Values", ", ".join(axis.values))]
+        item_info = RenderInfo(**{**info.__dict__, "seed": spec.cells[0].seed, "postprocess": tuple(fields)})
+        grid_item = self.store.save(grid, spec.cells[0], item_info)
+        emit(ItemSaved(item=grid_item))
+        return [*saved, grid_item]
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

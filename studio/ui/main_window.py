@@ -185,6 +185,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{count} variations of {Path(path).name} are queued.", 5000)
         return done
 
+    def plot(self) -> str | None:
+        """*X/Y/Z plot…*: the dialog, then the plot in the queue."""
+        from studio.ui.plot_dialog import PlotDialog
+
+        dialog = PlotDialog(self.session, self)
+        if dialog.exec() and dialog.job:
+            self.statusBar().showMessage(
+                "The plot is queued: its cells, then the grid, appear in the gallery.", 6000
+            )
+            self.tabs.setCurrentWidget(self.image_page)
+        return dialog.job
+
     def remake_with_filmstrip(self, path: str) -> str | None:
         """The picture made again from its recipe (same seed), keeping its filmstrip."""
         done = self.session.make_again(path, filmstrip=True)
@@ -225,6 +237,7 @@ class MainWindow(QMainWindow):
         s = gen.addAction(icon("stop"), "Stop", self.image_page.stop)
         s.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         s.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        gen.addAction(icon("generate"), "X/Y/Z plot…", self.plot)
         gen.addAction(icon("dice"), "Random seed", self.session.randomize_seed)
         gen.addAction(icon("recycle"), "Reuse last seed", self.session.reuse_last_seed)
 

@@ -430,6 +430,15 @@ class GenerationSession(QObject):
         )
         return said + (" " + "; ".join(problems[:3]) + "." if problems else "")
 
+    def plot(self, axes: list[str]) -> str | dict[str, str]:
+        """Queue an X/Y/Z plot of the current recipe over ``axes`` ("seed=1,2,3", …): the job id, or the problems."""
+        from studio.core.plot import freeze_plot
+
+        if not axes:
+            return {"axes": "Choose at least one axis and give it values."}
+        frozen = freeze_plot(dict(self._values), axes, self._context())
+        return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
+
     def make_variations(self, image: str, count: int = 4, strength: float = 0.25) -> str | dict[str, str]:
         """Queue ``count`` pictures near ``image`` (any picture with a recipe): its recipe with fresh variation
         seeds at ``strength``. The job id, or the problems (the panel is left as it is)."""

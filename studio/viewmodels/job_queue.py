@@ -71,6 +71,10 @@ def describe(spec: Any) -> str:
     if kind is JobKind.CAPTION:
         what = f"Describe {Path(spec.image).name}" if getattr(spec, "image", "") else "Caption the dataset"
         return f"{what}\nwith {Path(spec.model).name}"
+    if kind is JobKind.PLOT:
+        axes = " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
+        prompt = " ".join(spec.cells[0].prompt.split())[:40]
+        return f"X/Y/Z plot: {axes}\n{len(spec.cells)} images · {prompt}"
     if kind is JobKind.UPSCALE:
         return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
     if kind is JobKind.TRAIN:

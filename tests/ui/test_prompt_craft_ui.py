@@ -176,3 +176,34 @@ def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
     dialog._export("strip")
     assert Image.open(tmp_path / "strip.png").height == 128
     assert studio.window.image_page.parameters.filmstrip.text() == "Denoising filmstrip"
+
+
+def test_an_xyz_plot_from_the_generate_menu(qtbot, studio, monkeypatch):
+    from studio.ui.plot_dialog import PlotDialog
+
+    def fill(dialog):
+        dialog.values[0].setText("1, 2")
+        dialog.fields[1].setCurrentIndex(dialog.fields[1].findData("steps"))
+        dialog.values[1].setText("2, 3")
+        dialog.fields[2].setCurrentIndex(dialog.fields[2].findData("nonsense"))  # not there: stays as it was
+        dialog.submit()
+        return 1 if dialog.job else 0
+
+    monkeypatch.setattr(PlotDialog, "exec", fill)
+    studio.session.set("prompt", "a red circle")
+    made: list[str] = []
+    studio.queue.resultReady.connect(lambda _img, p: made.append(p))
+    action = next(
+        a for a in studio.window.menuBar().actions()[1].menu().actions() if a.text() == "X/Y/Z plot…"
+    )
+    action.trigger()
+    qtbot.waitUntil(lambda: len(made) == 5, timeout=60_000)  # 2 × 2 cells, then the grid
+    grid = Image.open(made[-1])
+    assert 'X Values: "1, 2"' in grid.info["parameters"] and 'Y Values: "2, 3"' in grid.info["parameters"]
+    assert grid.width > 2 * 64 and grid.height > 2 * 64
+    dialog = PlotDialog(studio.session)
+    dialog.values[0].setText("1, 2")
+    dialog.fields[1].setCurrentIndex(dialog.fields[1].findData("steps"))
+    dialog.values[1].setText("1-900:2")
+    dialog.submit()
+    assert dialog.job is None and "steps=900" in dialog.error.text()

@@ -21,6 +21,7 @@ class JobKind(StrEnum):
     CAPTION = "caption"
     CONTEXT = "context"
     UPSCALE = "upscale"
+    PLOT = "plot"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
