@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.atomic import clean_stale_temps
+from studio.core.attention import AttentionSpec
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event
 from studio.core.gallery_store import GalleryStore
@@ -167,6 +168,7 @@ def build_runtime(
             GenerateSpec: engine.generate,
             UpscaleSpec: engine.upscale,
             PlotSpec: engine.plot,
+            AttentionSpec: engine.attention,
             WriteSpec: write,
             ContextSpec: preview,
             TrainSpec: trainer,

@@ -39,6 +39,14 @@ def register(sub: Any) -> None:
     n.add_argument("--min-p", type=float, default=0.0)
     n.add_argument("--json", action="store_true", help='{"candidates": [{"token", "p", "p_sampled"}, …]}')
     n.set_defaults(run=run_next)
+    a = verbs.add_parser("attention", help="where a word of the prompt acts in the picture (cross-attention)")
+    home_option(a)
+    a.add_argument("source", metavar="IMAGE_OR_RECIPE", help="an image with a recipe, or a recipe .json")
+    a.add_argument(
+        "--word", action="append", required=True, help="a word (or words) of the prompt; repeatable"
+    )
+    a.add_argument("--out", required=True, metavar="FILE_OR_DIR", help="FILE.png (one word) or a folder")
+    a.set_defaults(run=run_attention)
     st = verbs.add_parser("steps", help="the denoising filmstrip of an image's recipe: one frame per step")
     home_option(st)
     st.add_argument("source", metavar="IMAGE_OR_RECIPE", help="an image with a recipe, or a recipe .json")
@@ -79,23 +87,14 @@ def run_tokens(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_steps(args: argparse.Namespace) -> int:
-    """The recipe made again (same seed, one image) with its filmstrip kept, written out frame by frame."""
-    import shutil
-    from pathlib import Path
-
-    from studio.cli.common import UsageError, explain, open_runtime, run_job
+def _source_spec(args: argparse.Namespace, work: Any, **changes: Any) -> tuple[Any, Any] | int:
+    """(the runtime, the frozen recipe of ``args.source`` with ``changes``), or the exit code after saying why."""
+    from studio.cli.common import UsageError, explain, open_runtime
     from studio.cli.generate import _recipe_file, image_context, library
-    from studio.core.events import ItemSaved
-    from studio.core.filmstrip import contact_strip, filmstrip_path, read_filmstrip
     from studio.core.recipes.from_image import draft_from_image
     from studio.core.recipes.image import IMAGE, freeze_image
     from studio.core.untrusted import Unreadable
 
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        return fail(f"--out {out} is a file, not a folder.", EXIT_USAGE)
-    work = out / ".render"
     rt = open_runtime(args, gallery_dir=work)
     entries = library(rt)
     try:
@@ -107,13 +106,63 @@ def run_steps(args: argparse.Namespace) -> int:
             if isinstance(found, Unreadable):
                 raise UsageError(found.why)
             draft = found[0]
-        draft.update(filmstrip=True, batch_count=1, batch_size=1)
+        draft.update(batch_count=1, batch_size=1, **changes)
         frozen = freeze_image(draft, image_context(rt, entries))
         if isinstance(frozen, dict):
             raise UsageError(explain(frozen, IMAGE))
     except UsageError as e:
         rt.close()
         return fail(str(e), EXIT_USAGE)
+    return rt, frozen
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    """The recipe made again while the UNet's cross-attention to the words is recorded; each word's map."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from studio.cli.common import run_job
+    from studio.core.attention import AttentionSpec
+
+    out = Path(args.out).expanduser()
+    single = out.suffix.lower() == ".png"
+    if single and len(args.word) > 1:
+        return fail("--out FILE.png takes one --word; give a folder for several.", EXIT_USAGE)
+    work = Path(tempfile.mkdtemp(prefix="studio-attention-"))
+    got = _source_spec(args, work / "render")
+    if isinstance(got, int):
+        return got
+    rt, frozen = got
+    target = work / "maps" if single else out
+    code = run_job(rt, AttentionSpec(frozen, tuple(args.word), str(target)), lambda e: None)
+    if code == EXIT_OK and single:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.word[0])[:60] or "word"
+        shutil.move(str(target / f"{safe}.png"), out)
+    shutil.rmtree(work, ignore_errors=True)
+    if code == EXIT_OK:
+        print(out)
+    return code
+
+
+def run_steps(args: argparse.Namespace) -> int:
+    """The recipe made again (same seed, one image) with its filmstrip kept, written out frame by frame."""
+    import shutil
+    from pathlib import Path
+
+    from studio.cli.common import run_job
+    from studio.core.events import ItemSaved
+    from studio.core.filmstrip import contact_strip, filmstrip_path, read_filmstrip
+
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        return fail(f"--out {out} is a file, not a folder.", EXIT_USAGE)
+    work = out / ".render"
+    got = _source_spec(args, work, filmstrip=True)
+    if isinstance(got, int):
+        return got
+    rt, frozen = got
     made: list[Path] = []
     code = run_job(rt, frozen, lambda e: isinstance(e, ItemSaved) and made.append(Path(e.item.path)))
     if code != EXIT_OK or not made:

@@ -289,6 +289,13 @@ def kohya_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     ):
         if isinstance(meta.get(key), str):
             out[label] = meta[key][:500]
+    provenance = (
+        obj(parse_json(meta["studio_dataset"])) if isinstance(meta.get("studio_dataset"), str) else {}
+    )
+    if provenance:  # trained in Studio: what it was trained on
+        files = obj(provenance.get("files_sha256"))
+        out["dataset"] = {"images": len(files), "captions_sha256": str(provenance.get("captions_sha256", ""))[:64],
+                          "files_sha256": {str(k)[:200]: str(v)[:64] for k, v in list(files.items())[:1000]}}  # fmt: skip
     freq = parse_json(meta["ss_tag_frequency"]) if isinstance(meta.get("ss_tag_frequency"), str) else None
     if isinstance(freq, dict):
         tags: dict[str, int] = {}

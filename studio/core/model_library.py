@@ -452,3 +452,20 @@ _TRAINING_KEYS = (
     "base_version",
     "trigger_words",
 )
+
+
+def card_text(path: Path, max_bytes: int = 96 * 1024) -> str:
+    """A model's card: the README.md of its folder (Hugging Face's model card, the built-ins' training data,
+    licence and scores), or ``NAME.md`` beside a single file; '' when it has none. Read bounded, as text."""
+    from studio.core.untrusted import Unreadable, read_bytes
+
+    candidates = [path / "README.md"] if path.is_dir() else [path.with_suffix(".md")]
+    for candidate in candidates:
+        data = read_bytes(candidate, max_bytes)
+        if not isinstance(data, Unreadable):
+            text = data.decode("utf-8", errors="replace")
+            if text.startswith("---"):  # the hub's YAML header (licence, tags): keep it, as a block
+                head, sep, rest = text[3:].partition("\n---")
+                text = f"```\n{head.strip()}\n```\n{rest}" if sep else text
+            return text
+    return ""

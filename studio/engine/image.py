@@ -9,6 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from studio.core.attention import AttentionSpec
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, ItemSaved, Note, Preview, Progress
@@ -433,6 +434,51 @@ class ImageEngine:
         grid_item = self.store.save(grid, spec.cells[0], item_info)
         emit(ItemSaved(item=grid_item))
         return [*saved, grid_item]
+
+    def attention(self, spec: AttentionSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        """*Where each word acts*: the picture made again while its cross-attention is recorded; each word's map
+        written over the picture (``WORD.png``) and alone (``WORD.map.png``) in ``spec.out``."""
+        import numpy as np
+
+        from studio.core.attention import overlay, word_positions
+        from studio.core.tokens import ClipTokens, tokenizer_folder
+        from studio.engine.attention_maps import AttentionRecorder, install
+
+        model = self.cache.get(spec.spec.model)
+        if model.family in FLOW_FAMILIES or getattr(model.base, "unet", None) is None:
+            raise StudioError(ErrorKind.INVALID_INPUT, "Attention maps are read from a UNet's cross-attention "
+                              "(SD 1.x/2.x, SDXL).", field="model")  # fmt: skip
+        folder = tokenizer_folder(spec.spec.model)
+        if folder is None:
+            raise StudioError(ErrorKind.INVALID_INPUT, "This model's tokenizer is not known.", field="model")
+        tokens = ClipTokens(folder)
+        prompt = spec.spec.prompts_of(0)[0]
+        positions = {w: word_positions(prompt, w, tokens.ids) for w in spec.words}
+        missing = [w for w, where in positions.items() if not where]
+        if missing:
+            raise StudioError(
+                ErrorKind.INVALID_INPUT, f"“{missing[0]}” is not a word of the prompt.", field="prompt"
+            )
+        factor = model.base.vae_scale_factor
+        recorder = AttentionRecorder(positions, (spec.spec.height // factor, spec.spec.width // factor))
+        unet = model.base.unet
+        before = install(unet, recorder)
+        try:
+            saved = self.generate(
+                spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel, emit
+            )
+        finally:
+            unet.set_attn_processor(before)
+        out = Path(spec.out)
+        out.mkdir(parents=True, exist_ok=True)
+        with Image.open(saved[0].path) as im:
+            picture = im.convert("RGB")
+        for word, heat in recorder.maps.items():
+            drawn, alone = overlay(picture, np.asarray(heat))
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in word)[:60] or "word"
+            drawn.save(out / f"{safe}.png")
+            alone.save(out / f"{safe}.map.png")
+        return saved
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

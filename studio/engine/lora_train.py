@@ -73,6 +73,23 @@ def load_examples(spec: TrainSpec) -> list[Example]:
     return [to_example(ds.path(img), ds.full_caption(img), spec.resolution, img.focus) for img in ds.used()]
 
 
+def dataset_provenance(folder: Path) -> dict[str, Any]:
+    """What a LoRA was trained on, so the question has an answer later: each picture's SHA-256 (by file name) and one
+    digest over every caption as it was used."""
+    import hashlib
+
+    ds = Dataset.open(folder)
+    files, captions = {}, hashlib.sha256()
+    for img in ds.used():
+        h = hashlib.sha256()
+        with ds.path(img).open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        files[img.file] = h.hexdigest()
+        captions.update(f"{img.file}\t{ds.full_caption(img)}\n".encode())
+    return {"images": len(files), "files_sha256": files, "captions_sha256": captions.hexdigest()}
+
+
 def to_example(
     path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None
 ) -> Example:
@@ -544,6 +561,7 @@ class Trainer:
             "ss_lr_scheduler": spec.schedule,
             "ss_optimizer": spec.optimizer,
             "ss_tag_frequency": json.dumps({"dataset": tags}),
+            "studio_dataset": json.dumps(dataset_provenance(Path(spec.dataset))),
         }
         if base.is_file():  # Studio's hash cache: a checkpoint already hashed in the window is not read again
             from studio.core.hashing import HashCache

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.memory_plan import GB, DeviceInfo, choose, estimate_for_files, gb
-from studio.core.model_library import FAMILY_CHOICES
+from studio.core.model_library import FAMILY_CHOICES, card_text
 from studio.ui.download_dialog import DownloadDialog
 from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.theme import icon
@@ -367,6 +368,13 @@ class ModelsPage(QWidget):
         if digest:
             rows += [("SHA-256", digest), ("AutoV2 hash", digest[:10])]
         for key, value in e.details.items():
+            if key == "dataset" and isinstance(value, dict):  # trained in Studio: what it was trained on
+                files = value.get("files_sha256") or {}
+                listed = ", ".join(f"{name} ({digest[:10]})" for name, digest in list(files.items())[:40])
+                rows.append(("Trained on", f"{value.get('images', len(files))} pictures (SHA-256 of each: {listed}"
+                             f"{', …' if len(files) > 40 else ''}); captions' digest "
+                             f"{str(value.get('captions_sha256', ''))[:16]}…"))  # fmt: skip
+                continue
             if value not in (None, "", []):
                 rows.append(
                     (
@@ -383,6 +391,13 @@ class ModelsPage(QWidget):
             for k, v in rows
         )
         self.details.setHtml(f"<h3>{html.escape(e.name)}</h3><table>{table}</table>")
+        card = card_text(e.path)
+        if card:  # its model card: what it was trained on, its licence, its scores
+            cursor = self.details.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertHtml("<br><h3>Model card</h3>")
+            cursor.insertMarkdown(card)
+            self.details.moveCursor(QTextCursor.MoveOperation.Start)
 
     def use_selected(self) -> None:
         e = self.model.entry(self.table.currentIndex().row())

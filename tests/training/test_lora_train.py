@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,6 +55,19 @@ def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec
         meta = f.metadata()
     assert meta["studio_trigger_word"] == "sks" and meta["ss_network_dim"] == "4"
     assert meta["studio_base_family"] == "sd1" and "sks disc" in meta["ss_tag_frequency"]
+    import hashlib
+    import json as _json
+
+    from studio.core.dataset import Dataset
+    from studio.core.model_library import describe_path
+
+    ds = Dataset.open(Path(train_spec().dataset))
+    trained_on = _json.loads(meta["studio_dataset"])  # what it was trained on, file by file
+    assert trained_on["files_sha256"] == {img.file: hashlib.sha256(ds.path(img).read_bytes()).hexdigest()
+                                          for img in ds.used()}  # fmt: skip
+    assert len(trained_on["captions_sha256"]) == 64
+    shown = describe_path(Path(done.path))["details"]["dataset"]  # the Models room's details
+    assert shown["images"] == len(ds.used()) and shown["captions_sha256"] == trained_on["captions_sha256"]
 
 
 def test_resume_ends_bit_identical_to_an_uninterrupted_run(train_spec, tmp_path):

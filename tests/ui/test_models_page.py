@@ -160,3 +160,25 @@ def test_download_dialog_fetches_from_a_local_hub(qtbot, studio, tmp_path, monke
     offline = page.open_downloads()
     assert offline.offline.isVisibleTo(offline) and offline.table.rowCount() >= 5
     offline.close()
+
+
+def test_a_models_card_is_shown(qtbot, studio):
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        lib.rescan()
+    row = next(
+        r
+        for r in range(lib.rowCount())
+        if lib.entry(r).source == "built-in" and lib.entry(r).kind == "checkpoint"
+    )
+    page.table.selectRow(row)
+    text = page.details.toPlainText()
+    from studio.core.model_library import card_text
+
+    card = card_text(lib.entry(row).path)
+    assert card and "Model card" in text
+    first_line = next(
+        line.strip("# ").strip() for line in card.splitlines() if line.strip() and not line.startswith("```")
+    )
+    assert first_line[:30] in text  # the built-in's own card: its training data, licence and scores

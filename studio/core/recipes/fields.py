@@ -22,6 +22,7 @@ class JobKind(StrEnum):
     CONTEXT = "context"
     UPSCALE = "upscale"
     PLOT = "plot"
+    ATTENTION = "attention"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
