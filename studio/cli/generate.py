@@ -24,18 +24,24 @@ from studio.cli.common import (
 from studio.core.recipes.image import IMAGE
 
 
+def image_job_options(parser: argparse.ArgumentParser) -> None:
+    """What every image command takes: the prompt, the image recipe's fields, a recipe file or an image's recipe
+    to start from, and where the pictures go (``generate``, ``plot``)."""
+    home_option(parser)
+    parser.add_argument("prompt", nargs="?", help="what to draw (optional with --recipe or --from-image)")
+    add_fields(parser, IMAGE, skip=("prompt",))
+    parser.add_argument("--count", type=int, help="number of images in all (a multiple of --batch-size; instead "
+                        "of --batch-count)")  # fmt: skip
+    parser.add_argument("--recipe", metavar="FILE.json", help="run this recipe (as `studio recipe --json` prints "
+                        "it, or a spec); options given here override its fields")  # fmt: skip
+    parser.add_argument("--from-image", metavar="IMAGE", help="run the recipe stored in this image again "
+                        "(Studio's own exactly; other tools' as far as it carries over, which is said)")  # fmt: skip
+    parser.add_argument("--out", help="write the images to this folder instead of the gallery")
+
+
 def register(sub: Any) -> None:
     g = sub.add_parser("generate", help="make images from a prompt (or a recipe, or another image's recipe)")
-    home_option(g)
-    g.add_argument("prompt", nargs="?", help="what to draw (optional with --recipe or --from-image)")
-    add_fields(g, IMAGE, skip=("prompt",))
-    g.add_argument("--count", type=int, help="number of images in all (a multiple of --batch-size; instead of "
-                   "--batch-count)")  # fmt: skip
-    g.add_argument("--recipe", metavar="FILE.json", help="run this recipe (as `studio recipe --json` prints it, "
-                   "or a spec); options given here override its fields")  # fmt: skip
-    g.add_argument("--from-image", metavar="IMAGE", help="run the recipe stored in this image again (Studio's "
-                   "own exactly; other tools' as far as it carries over, which is said)")  # fmt: skip
-    g.add_argument("--out", help="write the images to this folder instead of the gallery")
+    image_job_options(g)
     g.add_argument("--json", action="store_true", help="print one JSON object per image")
     g.set_defaults(run=run)
 

@@ -11,10 +11,8 @@ from studio.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
-    add_fields,
     explain,
     fail,
-    home_option,
     open_runtime,
     run_job,
 )
@@ -22,17 +20,13 @@ from studio.core.recipes.image import IMAGE
 
 
 def register(sub: Any) -> None:
+    from studio.cli.generate import image_job_options
+
     p = sub.add_parser("plot", help="compare: the same recipe over X/Y/Z axes, as one labelled grid")
-    home_option(p)
-    p.add_argument("prompt", nargs="?", help="what to draw (optional with --recipe or --from-image)")
+    image_job_options(p)
     for letter in "xyz":
         p.add_argument(f"--{letter}", metavar="NAME=VALUES", help=f"the {letter.upper()} axis: seed=1,2,3 · "
                        "cfg=3,7 · steps=10-30:3 · sampler=Euler,DPM++ 2M · lora:NAME=0,0.5,1 · prompt=SR:red,blue")  # fmt: skip
-    add_fields(p, IMAGE, skip=("prompt",))
-    p.add_argument("--recipe", metavar="FILE.json", help="start from a recipe file")
-    p.add_argument("--from-image", metavar="IMAGE", help="start from the recipe inside an image")
-    p.add_argument("--count", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--out", help="write the images to this folder instead of the gallery")
     p.add_argument("--json", action="store_true", help='{"grid": PATH, "cells": [{"path", "x", "y", "z"}]}')
     p.set_defaults(run=run)
 
