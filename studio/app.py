@@ -187,6 +187,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         finetune=finetune,
         helper=helper,
     )
+    bridge.arrived.connect(window._on_job_event)  # jobs the window waits for (word attention maps)
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).

@@ -74,6 +74,7 @@ class ImagePage(QMainWindow):
 
     variationsRequested = Signal(str)  # a result's path
     describeRequested = Signal(str)  # a result's path
+    attentionRequested = Signal(str)  # a result's path: where its words act
     filmstripRequested = Signal(str)  # a result's path: make it again with its filmstrip
 
     def __init__(
@@ -121,6 +122,9 @@ class ImagePage(QMainWindow):
             "generate", "Steps", "How this result was made, step by step (its filmstrip)"
         )
         self.steps.clicked.connect(self._show_steps)
+        self.words = _action_button("brush", "Words", "Where each word of the prompt acts in this result")
+        self.words.clicked.connect(lambda: self.result_view.path() and self.attentionRequested.emit(
+            self.result_view.path()))  # fmt: skip
         self.describe = _action_button(
             "writer", "Describe", "A captioner describes this result: a prompt to edit"
         )
@@ -159,7 +163,8 @@ class ImagePage(QMainWindow):
         toolbar.addWidget(self.show_result)
         toolbar.addWidget(self.show_input)
         toolbar.addSpacing(12)
-        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.steps, self.describe]
+        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.steps, self.words,
+                              self.describe]  # fmt: skip
         self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
         for w in self._result_tools + self._input_tools:
             toolbar.addWidget(w)

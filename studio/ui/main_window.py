@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.gallery_page.variationsRequested.connect(self.make_variations)
         self.image_page.variationsRequested.connect(self.make_variations)
         self.helper = helper
+        self._attention_jobs: dict[str, tuple[str, list[str]]] = {}
         if helper is not None:
             helper.proposed.connect(self._propose)
             helper.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.gallery_page.describeRequested.connect(self.describe)
         self.image_page.describeRequested.connect(self.describe)
         self.image_page.filmstripRequested.connect(self.remake_with_filmstrip)
+        self.image_page.attentionRequested.connect(self.word_attention)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -196,6 +198,46 @@ class MainWindow(QMainWindow):
             )
             self.tabs.setCurrentWidget(self.image_page)
         return dialog.job
+
+    def word_attention(self, path: str, words: list[str] | None = None) -> str | None:
+        """*Words*: choose words of the result's prompt; the picture is made again while its attention to them
+        is recorded, and the maps are shown when it is done."""
+        from PIL import Image
+
+        from studio.core.image_metadata import spec_of_image
+        from studio.ui.attention_dialog import WordChooser
+
+        with Image.open(path) as im:
+            spec = spec_of_image(im)
+        if spec is None:
+            self.statusBar().showMessage("This picture has no Studio recipe to make again.", 8000)
+            return None
+        if words is None:
+            chooser = WordChooser(spec.prompt, self)
+            if not chooser.exec():
+                return None
+            words = chooser.chosen()
+        if not words:
+            return None
+        done = self.session.word_attention(spec, words)
+        if isinstance(done, dict):
+            self.statusBar().showMessage(" ".join(done.values()), 8000)
+            return None
+        job, folder = done
+        self._attention_jobs[job] = (folder, words)
+        self.statusBar().showMessage("Making it again while recording where the words act…", 6000)
+        return job
+
+    def _on_job_event(self, ui) -> None:  # noqa: ANN001 - a UiEvent
+        from studio.core.events import Failed, Finished
+
+        e = ui.event
+        if e.job_id in self._attention_jobs and isinstance(e, Finished | Failed):
+            folder, words = self._attention_jobs.pop(e.job_id)
+            if isinstance(e, Finished):
+                from studio.ui.attention_dialog import AttentionMaps
+
+                AttentionMaps(folder, words, self).exec()
 
     def remake_with_filmstrip(self, path: str) -> str | None:
         """The picture made again from its recipe (same seed), keeping its filmstrip."""

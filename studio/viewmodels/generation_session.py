@@ -439,6 +439,18 @@ class GenerationSession(QObject):
         frozen = freeze_plot(dict(self._values), axes, self._context())
         return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
 
+    def word_attention(self, spec: GenerateSpec, words: list[str]) -> tuple[str, str] | dict[str, str]:
+        """Queue ``spec``'s picture again while the model's attention to ``words`` is recorded: (job id, the folder
+        the maps go to), or the problems."""
+        import tempfile
+
+        from studio.core.attention import AttentionSpec
+
+        folder = tempfile.mkdtemp(prefix="studio-attention-")
+        return self._queue.enqueue(
+            AttentionSpec(spec.replace(batch_count=1, batch_size=1), tuple(words), folder)
+        ), folder
+
     def make_variations(self, image: str, count: int = 4, strength: float = 0.25) -> str | dict[str, str]:
         """Queue ``count`` pictures near ``image`` (any picture with a recipe): its recipe with fresh variation
         seeds at ``strength``. The job id, or the problems (the panel is left as it is)."""

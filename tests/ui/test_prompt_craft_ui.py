@@ -207,3 +207,26 @@ def test_an_xyz_plot_from_the_generate_menu(qtbot, studio, monkeypatch):
     dialog.values[1].setText("1-900:2")
     dialog.submit()
     assert dialog.job is None and "steps=900" in dialog.error.text()
+
+
+def test_where_each_word_acts_from_a_result(qtbot, studio, monkeypatch):
+    from studio.ui.attention_dialog import AttentionMaps, WordChooser, prompt_words
+
+    words = prompt_words("a (red:1.3) circle <lora:x:0.5> BREAK on blue, 8k")
+    assert words == ["a", "red", "circle", "on", "blue"]
+    page = studio.window.image_page
+    generate_with_keyboard(qtbot, studio, "a red circle on a blue background")
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+
+    def choose(dialog):
+        for i in range(dialog.words.count()):
+            dialog.words.item(i).setSelected(dialog.words.item(i).text() in ("red", "background"))
+        return 1
+
+    shown: list[list[str]] = []
+    monkeypatch.setattr(WordChooser, "exec", choose)
+    monkeypatch.setattr(AttentionMaps, "exec", lambda d: shown.append(d.shown) or 0)
+    page.words.click()
+    qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
+    assert shown[0] == ["red", "background"]
