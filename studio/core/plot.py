@@ -85,7 +85,7 @@ def parse_axis(text: str, fields: dict[str, str]) -> PlotAxis | str:
 def apply_value(draft: dict[str, Any], axis: PlotAxis, value: str, first: str) -> dict[str, Any]:
     """The draft with this axis at this value (a prompt S/R replaces ``first``, the axis' first value)."""
     out = dict(draft)
-    if axis.field in ("prompt", "negative_prompt") and axis.name not in ("prompt_2",):
+    if axis.field in ("prompt", "negative_prompt"):
         out[axis.field] = str(out.get(axis.field, "")).replace(first, value)
     elif axis.field == "loras":
         name = axis.name.split(":", 1)[1]

@@ -102,8 +102,24 @@ class StyleBook:
         self.user_file = user_file
         self.shipped = shipped
         self.problems: list[str] = []
+        self._read: tuple[tuple[float, int], ...] | None = None  # the files' (mtime, size) when last read
+        self._styles: dict[str, Style] = {}
+
+    def _stamp(self) -> tuple[tuple[float, int], ...]:
+        stamps = []
+        for path in (self.shipped, self.user_file):
+            try:
+                st = path.stat() if path is not None else None
+            except OSError:
+                st = None
+            stamps.append((st.st_mtime, st.st_size) if st else (0.0, -1))
+        return tuple(stamps)
 
     def all(self) -> dict[str, Style]:
+        """Every style by name; the files are read again only when they changed (the panel asks at each keystroke)."""
+        stamp = self._stamp()
+        if stamp == self._read:
+            return dict(self._styles)
         out: dict[str, Style] = {}
         self.problems = []
         for path in (self.shipped, self.user_file):
@@ -111,7 +127,8 @@ class StyleBook:
                 styles, problems = read_styles(path)
                 out.update({s.name: s for s in styles})
                 self.problems += [f"{path.name}: {p}" for p in problems]
-        return out
+        self._read, self._styles = stamp, out
+        return dict(out)
 
     def find(self, names: list[str]) -> tuple[list[Style], str]:
         """The styles named, in order, or '' → the sentence naming the first unknown one."""

@@ -21,21 +21,29 @@ from studio.core.plot import PlotSpec
 from studio.core.prompt_schedule import schedule, text_at
 from studio.core.settings import LoadOptions
 from studio.core.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
+from studio.engine.decoding import decode, decode_tiny, preview_of
+from studio.engine.denoise_steps import (
+    PromptPlan,
+    capture_x0,
+    check_flow,
+    flow_prompt,
+    job_runs,
+    prompt_warnings,
+    unpack,
+    variation_noise,
+)
 from studio.engine.devices import Placement, choose_placement
 from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
 from studio.engine.image_io import load_input_image
+from studio.engine.model_additions import apply_embeddings, apply_loras, use_vae
 from studio.engine.pipelines import (
     FLOW_FAMILIES,
     LoadedModel,
     PipelineCache,
-    apply_embeddings,
-    apply_loras,
     pipeline_for,
     set_scheduler,
     tune_memory,
-    use_vae,
 )
-from studio.engine.preview import latents_to_preview
 from studio.engine.prompt_encoding import encode
 from studio.engine.upscale import ModelUpscaler
 
@@ -412,73 +420,16 @@ class ImageEngine:
         ).images
 
     def plot(self, spec: PlotSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
-        """An X/Y/Z plot: every cell made as a normal image (its own recipe), then the grid with labelled axes,
-        saved as one more picture carrying the first cell's recipe and A1111's plot fields."""
-        from studio.core.plot import compose_grid
+        """An X/Y/Z plot (``engine/explain_jobs.py``)."""
+        from studio.engine.explain_jobs import plot
 
-        saved: list[SavedImage] = []
-        pictures: list[Image.Image] = []
-        for cell in spec.cells:
-            cancel.raise_if_cancelled()
-            (item,) = self.generate(cell, cancel, emit)[:1]
-            saved.append(item)
-            with Image.open(item.path) as im:
-                pictures.append(im.convert("RGB"))
-        grid = compose_grid(pictures, spec)
-        model = self.cache.get(spec.cells[0].model)
-        info = self._render_info(spec.cells[0], model, emit)
-        fields = [("Script", "X/Y/Z plot")]
-        for letter, axis in zip("XYZ", spec.axes, strict=False):
-            fields += [(f"{letter} Type", axis.name), (f"{letter} Values", ", ".join(axis.values))]
-        item_info = RenderInfo(**{**info.__dict__, "seed": spec.cells[0].seed, "postprocess": tuple(fields)})
-        grid_item = self.store.save(grid, spec.cells[0], item_info)
-        emit(ItemSaved(item=grid_item))
-        return [*saved, grid_item]
+        return plot(self, spec, cancel, emit)
 
     def attention(self, spec: AttentionSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
-        """*Where each word acts*: the picture made again while its cross-attention is recorded; each word's map
-        written over the picture (``WORD.png``) and alone (``WORD.map.png``) in ``spec.out``."""
-        import numpy as np
+        """*Where each word acts* (``engine/explain_jobs.py``)."""
+        from studio.engine.explain_jobs import attention
 
-        from studio.core.attention import overlay, word_positions
-        from studio.core.tokens import ClipTokens, tokenizer_folder
-        from studio.engine.attention_maps import AttentionRecorder, install
-
-        model = self.cache.get(spec.spec.model)
-        if model.family in FLOW_FAMILIES or getattr(model.base, "unet", None) is None:
-            raise StudioError(ErrorKind.INVALID_INPUT, "Attention maps are read from a UNet's cross-attention "
-                              "(SD 1.x/2.x, SDXL).", field="model")  # fmt: skip
-        folder = tokenizer_folder(spec.spec.model)
-        if folder is None:
-            raise StudioError(ErrorKind.INVALID_INPUT, "This model's tokenizer is not known.", field="model")
-        tokens = ClipTokens(folder)
-        prompt = spec.spec.prompts_of(0)[0]
-        positions = {w: word_positions(prompt, w, tokens.ids) for w in spec.words}
-        missing = [w for w, where in positions.items() if not where]
-        if missing:
-            raise StudioError(
-                ErrorKind.INVALID_INPUT, f"“{missing[0]}” is not a word of the prompt.", field="prompt"
-            )
-        factor = model.base.vae_scale_factor
-        recorder = AttentionRecorder(positions, (spec.spec.height // factor, spec.spec.width // factor))
-        unet = model.base.unet
-        before = install(unet, recorder)
-        try:
-            saved = self.generate(
-                spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel, emit
-            )
-        finally:
-            unet.set_attn_processor(before)
-        out = Path(spec.out)
-        out.mkdir(parents=True, exist_ok=True)
-        with Image.open(saved[0].path) as im:
-            picture = im.convert("RGB")
-        for word, heat in recorder.maps.items():
-            drawn, alone = overlay(picture, np.asarray(heat))
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in word)[:60] or "word"
-            drawn.save(out / f"{safe}.png")
-            alone.save(out / f"{safe}.map.png")
-        return saved
+        return attention(self, spec, cancel, emit)
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's
@@ -626,254 +577,6 @@ def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:
     return GenerateSpec(model=recipe.model or "", prompt=recipe.prompt, negative_prompt=recipe.negative_prompt,
                         seed=recipe.seed if isinstance(recipe.seed, int) and recipe.seed >= 0 else 0,
                         width=recipe.width or 512, height=recipe.height or 512, parent_image=path)  # fmt: skip
-
-
-def preview_of(
-    model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int], tiny: Any = None
-) -> Image.Image:
-    """The live preview of the first image: exact for models with a small VAE, real-looking with a tiny
-    autoencoder (TAESD), else a linear approximation of the latents' colours."""
-    if model.small_vae:
-        return decode(model, pipe, latents[:1])[0].resize(size, Image.Resampling.BILINEAR)
-    if tiny is not None:
-        return decode_tiny(tiny, pipe, latents[:1])[0].resize(size, Image.Resampling.BILINEAR)
-    return latents_to_preview(latents, model.family, size)
-
-
-def decode_tiny(tiny: Any, pipe: Any, latents: Any) -> list[Image.Image]:
-    """Decode with a tiny autoencoder: it takes the UNet's latents as they are (its scaling factor is 1)."""
-    import torch
-
-    with torch.no_grad():
-        pixels = tiny.decode(latents.to(tiny.dtype), return_dict=False)[0]
-    return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
-
-
-def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
-    """VAE-decode latents, guarding against the fp16 VAE NaN (black image) trap by retrying in fp32."""
-    import torch
-
-    vae = pipe.vae
-    cfg = vae.config
-    with torch.no_grad():
-        if getattr(cfg, "latents_mean", None) is not None and getattr(cfg, "latents_std", None) is not None:
-            mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1).to(latents.device, latents.dtype)
-            std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1).to(latents.device, latents.dtype)
-            latents = latents * std / cfg.scaling_factor + mean
-        else:
-            latents = latents / cfg.scaling_factor
-        if getattr(cfg, "shift_factor", None) is not None:  # SD 3.x and FLUX.1's VAEs
-            latents = latents + cfg.shift_factor
-        if vae.dtype == torch.float16 and (model.vae_upcast or getattr(cfg, "force_upcast", False)):
-            vae.to(torch.float32)
-            model.vae_upcast = True
-        pixels = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
-        if vae.dtype != torch.float32 and torch.isnan(pixels).any():
-            vae.to(torch.float32)
-            model.vae_upcast = True
-            pixels = vae.decode(latents.float(), return_dict=False)[0]
-        if torch.isnan(pixels).any():
-            raise StudioError(
-                ErrorKind.INTERNAL,
-                "The model produced an invalid (NaN) image. Try another sampler, fewer steps or fp32.",
-            )
-    return pipe.image_processor.postprocess(pixels.float(), output_type="pil")
-
-
-def check_flow(spec: GenerateSpec, family: str) -> None:
-    """What SD 3.x and FLUX.1 do not take in Studio, said beside its field before any step runs."""
-    from studio.core.model_identify import FAMILY_LABELS
-    from studio.core.recipes.image import LATENT
-
-    label = FAMILY_LABELS.get(family, family)
-    if spec.sampler != "Euler":
-        raise StudioError(ErrorKind.INVALID_INPUT, f"{label} samples with its own flow-matching Euler sampler; "
-                          "choose Euler.", field="sampler")  # fmt: skip
-    if spec.embeddings:
-        raise StudioError(ErrorKind.INVALID_INPUT, f"Textual-inversion embeddings are for SD 1.x/2.x and SDXL; "
-                          f"{label} cannot use {spec.embeddings[0].name}.", field="prompt")  # fmt: skip
-    if spec.hires and spec.hires_upscaler == LATENT:
-        raise StudioError(ErrorKind.INVALID_INPUT, f"{label}'s latents are not upscaled directly: choose Lanczos "
-                          "or an upscaler model for the hires fix.", field="hires_upscaler")  # fmt: skip
-    if spec.fast_decode:
-        raise StudioError(ErrorKind.INVALID_INPUT, f"Fast decode (TAESD) is for SD 1.x/2.x and SDXL; turn it off "
-                          f"for {label}.", field="fast_decode")  # fmt: skip
-
-
-def flow_prompt(
-    model: LoadedModel, spec: GenerateSpec, prompt: str, negative: str, emit: Emit
-) -> dict[str, Any]:
-    """SD 3.x and FLUX.1 read the prompt as text (T5 and CLIP): A1111's weights are taken out, with a note. FLUX.1
-    is guidance-distilled: the CFG scale is its guidance, and it has no negative prompt."""
-    from studio.core.prompts import extract_loras, parse_weights
-
-    def plain(text: str) -> str:
-        pieces = parse_weights(extract_loras(text)[0])
-        return " ".join(p.text.strip() for p in pieces if p.text.strip() and p.text.strip() != "BREAK")
-
-    if schedule(prompt, spec.steps)[1:] or schedule(negative, spec.steps)[1:]:
-        emit(
-            Note(
-                text="This model does not edit the prompt during its steps: the text of the last step is used."
-            )
-        )
-    prompt = text_at(schedule(prompt, spec.steps), spec.steps)
-    negative = text_at(schedule(negative, spec.steps), spec.steps)
-    if any(p.weight != 1.0 for p in parse_weights(extract_loras(prompt)[0])):
-        emit(Note(text="This model reads the prompt as plain text: the (word:1.2) weights were left out."))
-    call: dict[str, Any] = {"prompt": plain(prompt)}
-    if model.family == "sd3":
-        call["negative_prompt"] = plain(negative)
-    elif negative.strip():
-        emit(Note(text="FLUX.1 has no negative prompt (its guidance is distilled); it was not used."))
-    return call
-
-
-def capture_x0(scheduler: Any, state: dict[str, Any]) -> None:
-    """Have ``scheduler`` leave each step's prediction of the final latents (x0) in ``state["x0"]`` (first image):
-    the scheduler's own (``pred_original_sample``, DPM-Solver++/UniPC's data prediction), else worked out from the
-    step's sigma (Euler-type samplers, flow matching), else the step's result."""
-    original = scheduler.step
-
-    def step(model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
-        sigmas, index = getattr(scheduler, "sigmas", None), getattr(scheduler, "step_index", None)
-        sigma = sigmas[index] if sigmas is not None and index is not None and index < len(sigmas) else None
-        out = original(model_output, timestep, sample, *args, **kwargs)
-        x0 = out[1] if isinstance(out, tuple) and len(out) > 1 else getattr(out, "pred_original_sample", None)
-        outputs = getattr(scheduler, "model_outputs", None)
-        if (
-            x0 is None
-            and outputs
-            and outputs[-1] is not None
-            and "++" in str(scheduler.config.get("algorithm_type", "++"))
-        ):
-            x0 = outputs[-1]
-        if x0 is None and sigma is not None:
-            x0 = sample - sigma.to(sample.device, sample.dtype) * model_output
-        if x0 is None:
-            x0 = out[0] if isinstance(out, tuple) else out.prev_sample
-        state["x0"] = x0[:1].detach().clone()
-        return out
-
-    scheduler.step = step
-
-
-def slerp(t: float, low: Any, high: Any) -> Any:
-    """Spherical interpolation between two noises (AUTOMATIC1111's variations): ``t`` = 0 is ``low`` exactly."""
-    import torch
-
-    if t <= 0:
-        return low
-    a, b = low.flatten().double(), high.flatten().double()
-    dot = torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0)
-    if dot > 0.9995:
-        mixed = (1 - t) * a + t * b
-    else:
-        omega = torch.acos(dot)
-        mixed = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-    return mixed.reshape(low.shape).to(low.dtype)
-
-
-def variation_noise(pipe: Any, spec: GenerateSpec, first: int, seeds: list[int], dtype: Any) -> Any:
-    """The starting noise of each image: drawn from its seed on the CPU exactly as diffusers draws it, blended
-    with its variation seed's noise by the variation strength."""
-    import torch
-
-    factor = pipe.vae_scale_factor
-    shape = (1, pipe.unet.config.in_channels, spec.height // factor, spec.width // factor)
-    out = []
-    for i, seed in enumerate(seeds):
-        base = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype=dtype)
-        other = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(spec.variation_seed_for(first + i)),
-                            dtype=dtype)  # fmt: skip
-        out.append(slerp(spec.variation_strength, base, other))
-    return torch.cat(out).to(pipe._execution_device)
-
-
-def job_runs(spec: GenerateSpec) -> list[tuple[int, int]]:
-    """(first image, images) of each pipeline call: the batches, or one image a call when the images have prompts
-    of their own (dynamic prompts: their encodings may differ in length)."""
-    if spec.prompts or spec.negatives:
-        return [(i, 1) for i in range(spec.image_count)]
-    return [(b * spec.batch_size, spec.batch_size) for b in range(spec.batch_count)]
-
-
-def prompt_warnings(spec: GenerateSpec) -> list[str]:
-    """What the prompts' syntax read differently from how it looks (an unclosed bracket), said once a job."""
-    from studio.core.dynamic_prompts import template_warnings
-    from studio.core.prompt_schedule import schedule_warnings
-
-    out = []
-    for label, text in (("Prompt", spec.prompt), ("Negative prompt", spec.negative_prompt)):
-        out += [f"{label}: {w}" for w in (*template_warnings(text), *schedule_warnings(text))]
-    return out
-
-
-class PromptPlan:
-    """A run's prompt and negative as the steps see them: AUTOMATIC1111's prompt editing (``[from:to:when]``,
-    ``[a|b]``) switches the text encodings between steps; each distinct text is encoded once (the cache)."""
-
-    def __init__(
-        self,
-        cache: PromptCache,
-        model: LoadedModel,
-        pipe: Any,
-        spec: GenerateSpec,
-        prompt: str,
-        negative: str,
-    ):
-        self._cache, self._model, self._pipe, self._spec = cache, model, pipe, spec
-        self.prompt, self.negative = prompt, negative
-        self.scheduled = bool(schedule(prompt, 100)[1:] or schedule(negative, 100)[1:])
-        self.tensors = (
-            ("prompt_embeds", "add_text_embeds") if hasattr(pipe, "text_encoder_2") else ("prompt_embeds",)
-        )
-        self._total = spec.steps
-        self._current: tuple[str, str] | None = None
-
-    def texts(self, step: int, total: int) -> tuple[str, str]:
-        return (text_at(schedule(self.prompt, total), step), text_at(schedule(self.negative, total), step))
-
-    def kwargs(self, total: int) -> dict[str, Any]:
-        """The encodings of a pass's first step (a pass of ``total`` steps)."""
-        self._total = max(1, total)
-        self._current = self.texts(1, self._total)
-        return self._cache.encoded(self._model, self._pipe, self._spec, *self._current)
-
-    def switch(self, pipe: Any, step: int, kw: dict[str, Any]) -> None:
-        """Before step ``step`` (from 1): put that step's encodings into the pipeline's running tensors."""
-        import torch
-
-        if step > self._total:
-            return
-        texts = self.texts(step, self._total)
-        if texts == self._current or "prompt_embeds" not in kw:
-            return
-        self._current = texts
-        enc = self._cache.encoded(self._model, self._pipe, self._spec, *texts)
-        current = kw["prompt_embeds"]
-        guided = bool(getattr(pipe, "do_classifier_free_guidance", False))
-        n = current.shape[0] // (2 if guided else 1)
-
-        def batch(t: Any) -> Any:
-            return t.to(current.device, current.dtype).repeat(n, *([1] * (t.dim() - 1)))
-
-        pos = batch(enc["prompt_embeds"])
-        kw["prompt_embeds"] = torch.cat([batch(enc["negative_prompt_embeds"]), pos]) if guided else pos
-        if "add_text_embeds" in kw and "pooled_prompt_embeds" in enc:
-            pooled = batch(enc["pooled_prompt_embeds"]).to(kw["add_text_embeds"].dtype)
-            kw["add_text_embeds"] = (
-                torch.cat([batch(enc["negative_pooled_prompt_embeds"]).to(pooled.dtype), pooled])
-                if guided
-                else pooled
-            )
-
-
-def unpack(model: LoadedModel, pipe: Any, latents: Any, size: tuple[int, int]) -> Any:
-    """FLUX.1 returns its latents packed in 2×2 patches; everything after the pipeline wants them as an image."""
-    if model.family != "flux" or latents.dim() != 3:
-        return latents
-    return pipe._unpack_latents(latents, size[1], size[0], pipe.vae_scale_factor)
 
 
 def paste_unmasked(generated: Image.Image, init: Image.Image, mask: Image.Image, blur: int) -> Image.Image:

@@ -1,0 +1,90 @@
+"""The jobs that show how a picture comes about, run on the image engine: the X/Y/Z plot (each cell a normal image,
+then the labelled grid) and *where each word acts* (the picture made again while its cross-attention is recorded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from studio.core.attention import AttentionSpec
+from studio.core.cancel import CancelToken
+from studio.core.errors import ErrorKind, StudioError
+from studio.core.events import ItemSaved
+from studio.core.gallery_store import SavedImage
+from studio.core.image_metadata import RenderInfo
+from studio.core.plot import PlotSpec
+from studio.engine.pipelines import FLOW_FAMILIES
+
+if TYPE_CHECKING:
+    from studio.engine.image import Emit, ImageEngine
+
+
+def plot(engine: ImageEngine, spec: PlotSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+    """An X/Y/Z plot: every cell made as a normal image (its own recipe), then the grid with labelled axes,
+    saved as one more picture carrying the first cell's recipe and A1111's plot fields."""
+    from studio.core.plot import compose_grid
+
+    saved: list[SavedImage] = []
+    pictures: list[Image.Image] = []
+    for cell in spec.cells:
+        cancel.raise_if_cancelled()
+        (item,) = engine.generate(cell, cancel, emit)[:1]
+        saved.append(item)
+        with Image.open(item.path) as im:
+            pictures.append(im.convert("RGB"))
+    grid = compose_grid(pictures, spec)
+    model = engine.cache.get(spec.cells[0].model)
+    info = engine._render_info(spec.cells[0], model, emit)
+    fields = [("Script", "X/Y/Z plot")]
+    for letter, axis in zip("XYZ", spec.axes, strict=False):
+        fields += [(f"{letter} Type", axis.name), (f"{letter} Values", ", ".join(axis.values))]
+    item_info = RenderInfo(**{**info.__dict__, "seed": spec.cells[0].seed, "postprocess": tuple(fields)})
+    grid_item = engine.store.save(grid, spec.cells[0], item_info)
+    emit(ItemSaved(item=grid_item))
+    return [*saved, grid_item]
+
+
+def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+    """*Where each word acts*: the picture made again while its cross-attention is recorded; each word's map
+    written over the picture (``WORD.png``) and alone (``WORD.map.png``) in ``spec.out``."""
+    import numpy as np
+
+    from studio.core.attention import overlay, word_positions
+    from studio.core.tokens import ClipTokens, tokenizer_folder
+    from studio.engine.attention_maps import AttentionRecorder, install
+
+    model = engine.cache.get(spec.spec.model)
+    if model.family in FLOW_FAMILIES or getattr(model.base, "unet", None) is None:
+        raise StudioError(ErrorKind.INVALID_INPUT, "Attention maps are read from a UNet's cross-attention "
+                          "(SD 1.x/2.x, SDXL).", field="model")  # fmt: skip
+    folder = tokenizer_folder(spec.spec.model)
+    if folder is None:
+        raise StudioError(ErrorKind.INVALID_INPUT, "This model's tokenizer is not known.", field="model")
+    tokens = ClipTokens(folder)
+    prompt = spec.spec.prompts_of(0)[0]
+    positions = {w: word_positions(prompt, w, tokens.ids) for w in spec.words}
+    missing = [w for w, where in positions.items() if not where]
+    if missing:
+        raise StudioError(
+            ErrorKind.INVALID_INPUT, f"“{missing[0]}” is not a word of the prompt.", field="prompt"
+        )
+    factor = model.base.vae_scale_factor
+    recorder = AttentionRecorder(positions, (spec.spec.height // factor, spec.spec.width // factor))
+    unet = model.base.unet
+    before = install(unet, recorder)
+    try:
+        saved = engine.generate(spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel, emit)
+    finally:
+        unet.set_attn_processor(before)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with Image.open(saved[0].path) as im:
+        picture = im.convert("RGB")
+    for word, heat in recorder.maps.items():
+        drawn, alone = overlay(picture, np.asarray(heat))
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in word)[:60] or "word"
+        drawn.save(out / f"{safe}.png")
+        alone.save(out / f"{safe}.map.png")
+    return saved
