@@ -143,7 +143,9 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     session.wildcards_dir = runtime.paths.wildcards_dir
     session.styles = StyleBook(runtime.paths.styles_file)
-    gallery = GalleryModel(runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"))
+    gallery = GalleryModel(
+        runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"), semantic=runtime.semantic
+    )
     writer = WriterSession(
         queue,
         bridge,

@@ -19,6 +19,7 @@ from studio.core.memory_plan import DeviceInfo
 from studio.core.model_library import find_tiny_vae
 from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.plot import PlotSpec
+from studio.core.semantic import SemanticIndex
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec, UpscaleSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
@@ -49,6 +50,7 @@ class Runtime:
     notices: list[str] = field(
         default_factory=list
     )  # repairs made at start, to be told once (window, stderr)
+    semantic: SemanticIndex | None = None  # the prompts' meanings (search by meaning), made on first use
     device: DeviceInfo | None = None  # measured on the runner thread once torch is imported
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -175,7 +177,26 @@ def build_runtime(
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },
     )
-    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys, notices=notices)
+
+    def make_embed():  # noqa: ANN202 - the search model, loaded on the first search by meaning
+        from studio.engine.sentence_embedding import make_embed
+
+        return make_embed(hashes)
+
+    semantic = SemanticIndex(gallery, make_embed)
+    rt = Runtime(
+        paths,
+        settings,
+        gallery,
+        hashes,
+        engine,
+        text,
+        runner,
+        trainer,
+        keys,
+        notices=notices,
+        semantic=semantic,
+    )
     holder.append(rt)
     return rt
 

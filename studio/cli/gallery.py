@@ -1,4 +1,4 @@
-"""``studio gallery list|check|reindex``: the gallery from the command line. A damaged index is repaired (and
+"""``studio gallery list|search|check|reindex``: the gallery from the command line. A damaged index is repaired (and
 said so on stderr) before anything else."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from studio.cli.common import EXIT_FAILED, EXIT_OK, Parser, home_option, tell
+from studio.cli.common import EXIT_FAILED, EXIT_OK, Parser, fail, home_option, tell
 
 
 def register(sub: Any) -> None:
@@ -19,6 +19,17 @@ def register(sub: Any) -> None:
     gl.add_argument("--starred", action="store_true")
     gl.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
     gl.add_argument("--json", action="store_true")
+    gs = gsub.add_parser(
+        "search", help="images whose prompt matches QUERY (--semantic: by meaning), best first"
+    )
+    gs.add_argument("query")
+    gs.add_argument(
+        "--semantic",
+        action="store_true",
+        help="by meaning: 'vehicle' finds car, truck, bus (studio[semantic])",
+    )
+    gs.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    gs.add_argument("--json", action="store_true")
     gsub.add_parser("check", help="compare every file with the index; exit 1 when anything is wrong")
     gsub.add_parser("reindex", help="rebuild the index from the image files (also repairs a damaged one)")
     for p in gsub.choices.values():
@@ -30,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from studio.core.gallery_query import GalleryFilter
     from studio.core.gallery_store import GalleryStore
     from studio.core.paths import resolve_paths
+    from studio.core.semantic import model_folder
     from studio.runtime import clean_leftovers, ensure_paths
 
     paths = ensure_paths(resolve_paths(args.home))
@@ -41,7 +53,18 @@ def run(args: argparse.Namespace) -> int:
             stats = store.reindex()
             tell(store.take_notices())
             print(f"Indexed {store.count()} images ({stats['added']} files read).")
+            if (
+                model_folder() is not None
+            ):  # the prompts' meanings are rebuilt too, when the model is installed
+                try:
+                    made = meanings(store, paths).update()
+                except LookupError as e:
+                    tell([str(e)])
+                else:
+                    print(f"Embedded {made} prompts for search by meaning.")
             return EXIT_OK
+        if args.gallery_command == "search":
+            return search(store, paths, args)
         if args.gallery_command == "check":
             # As at every start: files saved just before a crash (complete, but not yet indexed) are indexed,
             # rows of files deleted by hand are dropped. What remains wrong after that is reported.
@@ -79,3 +102,56 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def meanings(store: Any, paths: Any) -> Any:
+    """The gallery's prompt meanings, with the search model loaded on first use."""
+    from studio.core.hashing import HashCache
+    from studio.core.semantic import SemanticIndex
+
+    def make():  # noqa: ANN202
+        from studio.engine.sentence_embedding import make_embed
+
+        return make_embed(HashCache(paths.cache_dir / "hashes.json"))
+
+    return SemanticIndex(store, make)
+
+
+def search(store: Any, paths: Any, args: argparse.Namespace) -> int:
+    """Images matching the query, best first: by meaning (similarity), or by words (newest first)."""
+    from studio.core.gallery_query import GalleryFilter
+
+    store.reconcile()
+    tell(store.take_notices())
+    scores: dict[int, float] = {}
+    if args.semantic:
+        index = meanings(store, paths)
+        try:
+            todo = index.missing()
+            if todo:
+                tell([f"reading the meaning of {todo} prompts (once; kept in the index)…"])
+            index.update()
+            found = index.search(args.query)
+        except LookupError as e:
+            return fail(str(e), EXIT_FAILED)
+        ids = [i for i, _ in found]
+        scores = dict(found)
+    else:
+        ids = store.ids(GalleryFilter(text=args.query))
+    if args.limit > 0:
+        ids = ids[: args.limit]
+    rows = [row for start in range(0, len(ids), 500) for row in store.rows(ids[start : start + 500])]
+    if args.json:
+        print(json.dumps({"query": args.query, "semantic": args.semantic, "results": [
+            {"path": str(store.path(r.rel)), "prompt": r.prompt, "score": round(scores[r.id], 4)}
+            if args.semantic else {"path": str(store.path(r.rel)), "prompt": r.prompt} for r in rows
+        ]}, ensure_ascii=False))  # fmt: skip
+        return EXIT_OK
+    for r in rows:
+        first = r.prompt.splitlines()[0] if r.prompt else ""
+        print(
+            f"{scores[r.id]:.2f}\t{store.path(r.rel)}\t{first}"
+            if args.semantic
+            else f"{store.path(r.rel)}\t{first}"
+        )
+    return EXIT_OK

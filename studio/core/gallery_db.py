@@ -48,6 +48,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5(prompt, content='images
                                                          tokenize='trigram');
 CREATE VIRTUAL TABLE IF NOT EXISTS images_words USING fts5(prompt, content='images', content_rowid='id',
                                                            tokenize='unicode61', prefix='1 2');
+-- what each prompt means, as a sentence-embedding model sees it (search by meaning); computed when asked
+CREATE TABLE IF NOT EXISTS prompt_vectors (prompt TEXT PRIMARY KEY, model TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
     INSERT INTO images_fts(rowid, prompt) VALUES (new.id, new.prompt);
     INSERT INTO images_words(rowid, prompt) VALUES (new.id, new.prompt);

@@ -20,6 +20,7 @@ class GalleryFilter:
     lora: str = ""
     board: int | None = None
     newest_first: bool = True
+    meaning: bool = False  # the text is searched by meaning (the prompts' vectors), best first
 
     def with_(self, **kw: Any) -> GalleryFilter:
         return replace(self, **kw)

@@ -16,9 +16,10 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -330,6 +331,7 @@ class GalleryStore:
     def _clear_index(self) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM images")
+            db.execute("DELETE FROM prompt_vectors")  # the meanings are computed again
             db.execute("INSERT INTO images_fts(images_fts) VALUES ('delete-all')")
             db.execute("INSERT INTO images_words(images_words) VALUES ('delete-all')")
 
@@ -352,6 +354,19 @@ class GalleryStore:
         for dirpath, _, filenames in os.walk(self.root):
             report.leftovers += [self.rel(Path(dirpath) / n) for n in filenames if TEMP_NAME.match(n)]
         return report
+
+    # -- for what is built on the index (the prompts' meanings) -------------------------------------------------
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._tx()
+
+    def version(self) -> tuple[int, int]:
+        """Changes when the index changes, here or in another process."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0]), self._writes
 
     # -- reading -----------------------------------------------------------------------------------------------
     def count(self) -> int:

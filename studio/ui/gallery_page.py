@@ -83,7 +83,13 @@ class GalleryPage(QWidget):
         split.setStretchFactor(1, 2)
         lay.addWidget(split, 1)
         self.count_label = QLabel()
-        lay.addWidget(self.count_label)
+        self.meaning_label = QLabel(objectName="hint")  # what search by meaning is doing, or why it cannot
+        self.meaning_label.setWordWrap(True)
+        foot = QHBoxLayout()
+        foot.addWidget(self.count_label)
+        foot.addWidget(self.meaning_label, 1)
+        lay.addLayout(foot)
+        model.meaningStatus.connect(self.meaning_label.setText)
         self._actions()
         model.modelReset.connect(self._update_counts)
         model.trashedChanged.connect(lambda n: self.empty_trash_btn.setText(f"Empty trash ({n})"))
@@ -99,6 +105,13 @@ class GalleryPage(QWidget):
         self.search = QLineEdit(placeholderText="Search prompts…", clearButtonEnabled=True)
         self.search.setToolTip("Every word must appear in the prompt (case does not matter).")
         row.addWidget(self.search, 3)
+        self.meaning_btn = QToolButton(text="≈ Meaning", checkable=True, autoRaise=False)
+        self.meaning_btn.setToolTip(
+            "Search by meaning, best match first: “vehicle” finds car, truck and bus; “calm” finds serene "
+            "landscapes (a sentence-embedding model, all-MiniLM-L6-v2, reads each prompt once)"
+        )
+        self.meaning_btn.toggled.connect(lambda _: self.apply_filter())
+        row.addWidget(self.meaning_btn)
         self.model_box, self.sampler_box, self.size_box, self.lora_box = (
             QComboBox(),
             QComboBox(),
@@ -297,6 +310,7 @@ class GalleryPage(QWidget):
             starred=self.starred_box.isChecked(),
             board=self.board_box.currentData(),
             newest_first=self.sort_box.currentIndex() == 0,
+            meaning=self.meaning_btn.isChecked(),
         )
 
     def apply_filter(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from PySide6.QtCore import (
 
 from studio.core.gallery_query import GalleryFilter, GalleryRow
 from studio.core.gallery_store import GalleryStore, Trashed
+from studio.core.semantic import SemanticIndex
+from studio.viewmodels.background import in_background
 from studio.viewmodels.thumbnails import ThumbnailCache, thumb_key
 
 PAGE = 256
@@ -35,12 +38,23 @@ class GalleryModel(QAbstractListModel):
 
     filterChanged = Signal()
     trashedChanged = Signal(int)  # how many images are in the trash
+    meaningStatus = Signal(str)  # what search by meaning is doing, or why it cannot ("" when it is done)
 
-    def __init__(self, store: GalleryStore, thumbs: ThumbnailCache, parent: QObject | None = None):
+    def __init__(
+        self,
+        store: GalleryStore,
+        thumbs: ThumbnailCache,
+        parent: QObject | None = None,
+        semantic: SemanticIndex | None = None,
+    ):
         super().__init__(parent)
         self.store = store
         self.thumbs = thumbs
+        self.semantic = semantic
         self.filter = GalleryFilter()
+        self.scores: dict[int, float] = {}  # image id → how near its prompt is to a search by meaning
+        self._meaning_ticket = 0  # the newest search by meaning; older answers are dropped
+        self._meanings_kept: bool | None = None  # whether this gallery keeps its prompts' meanings up to date
         self._ids: list[int] = []
         self._pages: collections.OrderedDict[int, list[GalleryRow]] = collections.OrderedDict()
         self._row_of_key: dict[str, int] = {}
@@ -54,7 +68,63 @@ class GalleryModel(QAbstractListModel):
         self.filterChanged.emit()
 
     def refresh(self) -> None:
-        ids = self.store.ids(self.filter)
+        if self.filter.meaning and self.filter.text.strip():
+            self._search_by_meaning()
+            return
+        self.scores = {}
+        self._show(self.store.ids(self.filter))
+        self._keep_meanings()
+
+    def _search_by_meaning(self) -> None:
+        """Off the GUI thread: the prompts' missing vectors (the first time, all of them), then the search."""
+        semantic, f = self.semantic, self.filter
+        if semantic is None:
+            self.meaningStatus.emit("Search by meaning is not available here.")
+            self._show([])
+            return
+        self._meaning_ticket += 1
+        ticket = self._meaning_ticket
+        self.meaningStatus.emit("Searching by meaning…")
+
+        def progress(done: int, total: int) -> None:
+            self.meaningStatus.emit(f"Reading the meaning of the prompts (once): {done:,} of {total:,}…")
+
+        def work() -> list[tuple[int, float]]:
+            semantic.update(progress=progress)
+            return semantic.search(f.text, f)
+
+        def done(found: list[tuple[int, float]]) -> None:
+            if ticket != self._meaning_ticket or self.filter != f:
+                return
+            self._meanings_kept = True
+            self.scores = dict(found)
+            self._show([i for i, _ in found])
+            self.meaningStatus.emit("")
+
+        def failed(error: BaseException) -> None:
+            if ticket == self._meaning_ticket:
+                self._show([])
+                self.meaningStatus.emit(
+                    str(error) if isinstance(error, LookupError) else f"Search failed: {error}"
+                )
+
+        in_background(self, work, done, name="studio-meaning", on_error=failed)
+
+    def _keep_meanings(self) -> None:
+        """Once a gallery was searched by meaning, new prompts get their vectors as images arrive (off the GUI
+        thread, a batch at a time)."""
+        semantic = self.semantic
+        if semantic is None or self.store.closed:
+            return
+        if self._meanings_kept is None:
+            try:
+                self._meanings_kept = semantic.covered() > 0
+            except sqlite3.Error:
+                self._meanings_kept = False
+        if self._meanings_kept:
+            in_background(self, semantic.update, name="studio-meaning-update", on_error=lambda _e: None)
+
+    def _show(self, ids: list[int]) -> None:
         self.beginResetModel()
         self._ids = ids
         self._pages.clear()
@@ -112,7 +182,9 @@ class GalleryModel(QAbstractListModel):
                 )
                 if x
             )
-            return f"{row.prompt}\n{facts}"
+            near = self.scores.get(row.id)
+            meaning = f"\nmeaning {near:.0%} near the search" if near is not None else ""
+            return f"{row.prompt}\n{facts}{meaning}"
         if role == RowRole:
             return row
         if role == PathRole:

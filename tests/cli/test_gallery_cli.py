@@ -76,3 +76,28 @@ def test_info_other_tools_and_broken_files(tmp_path):
     assert r.returncode == 1  # one of the two could not be read
     assert "(automatic1111)" in r.stdout and "Prompt: an otter" in r.stdout and "Seed: 99" in r.stdout
     assert "broken.png  (none)" in r.stdout and "! " in r.stdout and "Traceback" not in r.stderr
+
+
+def test_gallery_search_by_meaning_and_by_words(tmp_path):
+    home = tmp_path / "home"
+    folder = home / "gallery" / "imported"
+    folder.mkdir(parents=True)
+    prompts = ["a bowl of fruit", "a red car on a street", "portrait of an old man", "a truck at night"]
+    for i, prompt in enumerate(prompts):
+        info = PngInfo()
+        info.add_text(
+            "parameters", f"{prompt}\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: {i}, Size: 32x32"
+        )
+        Image.new("RGB", (32, 32)).save(folder / f"{i}.png", pnginfo=info)
+    r = studio("gallery", "search", "vehicle", "--semantic", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    results = json.loads(r.stdout)["results"]
+    assert [x["prompt"] for x in results] == ["a red car on a street", "a truck at night"] or [
+        x["prompt"] for x in results
+    ] == ["a truck at night", "a red car on a street"]
+    assert results[0]["score"] >= results[1]["score"] > 0.25
+    assert Path(results[0]["path"]).parent == folder
+    words = studio("gallery", "search", "truck", "--json", home=home)
+    assert [x["prompt"] for x in json.loads(words.stdout)["results"]] == ["a truck at night"]
+    rebuilt = studio("gallery", "reindex", home=home)
+    assert "Embedded 4 prompts for search by meaning." in rebuilt.stdout

@@ -205,3 +205,30 @@ def test_custom_date_range(qtbot, studio):
     assert page.date_box.currentText() == f"{today.toString('yyyy-MM-dd')} – {today.toString('yyyy-MM-dd')}"
     page.date_box.setCurrentIndex(0)
     assert sorted(shown_prompts(page)) == ["new one", "old one"]
+
+
+def test_search_by_meaning_finds_what_the_words_do_not_say(qtbot, studio):
+    page, _ = fill_gallery(
+        studio, ["a bowl of fruit", "a red car on a street", "a cat on a sofa", "a yellow bus"]
+    )
+    studio.window.tabs.setCurrentWidget(page)
+    qtbot.keyClicks(page.search, "vehicle")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=3000)  # no prompt says "vehicle"
+    page.meaning_btn.setChecked(True)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=30000)
+    assert set(shown_prompts(page)) == {"a red car on a street", "a yellow bus"}
+    assert page.count_label.text() == "2 of 4 images" and page.meaning_label.text() == ""
+    assert "near the search" in page.model.data(page.model.index(0), Qt.ItemDataRole.ToolTipRole)
+    # a new image is read as it arrives: searching again finds it
+    fill_gallery(studio, ["a pickup truck in the desert"])
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=30000)
+    assert shown_prompts(page)[0] != "a bowl of fruit"
+
+
+def test_search_by_meaning_without_its_model_says_what_to_install(qtbot, studio, monkeypatch):
+    monkeypatch.setattr("studio.engine.sentence_embedding.model_folder", lambda: None)
+    page, _ = fill_gallery(studio, ["a red car on a street"])
+    page.meaning_btn.setChecked(True)
+    qtbot.keyClicks(page.search, "vehicle")
+    qtbot.waitUntil(lambda: "pip install 'studio[semantic]'" in page.meaning_label.text(), timeout=30000)
+    assert page.model.rowCount() == 0
