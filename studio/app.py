@@ -33,6 +33,7 @@ from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.prompt_helper import PromptHelper
 from studio.viewmodels.server_book import ServerBook
+from studio.viewmodels.text_explain import TextExplainer
 from studio.viewmodels.thumbnails import ThumbnailCache
 from studio.viewmodels.train_session import TrainSession
 from studio.viewmodels.writer_session import WriterSession
@@ -153,7 +154,10 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         runner=runtime.runner,
     )
     servers = ServerBook(runtime.settings, runtime.keys)
-    writer_page = WriterPage(writer, DocumentStore(runtime.paths.writer_dir), servers=servers)
+    explainer = TextExplainer(writer, queue, bridge, runtime.runner)
+    writer_page = WriterPage(
+        writer, DocumentStore(runtime.paths.writer_dir), servers=servers, explainer=explainer
+    )
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device, servers=servers)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())

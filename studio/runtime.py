@@ -22,11 +22,13 @@ from studio.core.plot import PlotSpec
 from studio.core.semantic import SemanticIndex
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import GenerateSpec, UpscaleSpec
+from studio.core.text_explain import TextAttentionSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
 from studio.core.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
+from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
 from studio.remote.openai_text import OpenAIText
 from studio.remote.servers import Keys, endpoint_for, servers_of
@@ -173,6 +175,7 @@ def build_runtime(
             AttentionSpec: engine.attention,
             WriteSpec: write,
             ContextSpec: preview,
+            TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),
             TrainSpec: trainer,
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },

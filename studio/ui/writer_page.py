@@ -34,9 +34,11 @@ from studio.core.writer_docs import DocumentStore
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
+from studio.ui.writer_inside import InsidePanel
 from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.document_session import DocumentSession
 from studio.viewmodels.server_book import ServerBook
+from studio.viewmodels.text_explain import TextExplainer
 from studio.viewmodels.writer_session import STORY_FIELDS, WriterSession
 
 RECOVERY_DELAY_MS = 800
@@ -57,6 +59,7 @@ class WriterPage(QWidget):
         store: DocumentStore,
         parent: QWidget | None = None,
         servers: ServerBook | None = None,
+        explainer: TextExplainer | None = None,
     ):
         super().__init__(parent)
         self.session, self.store = session, store
@@ -81,6 +84,15 @@ class WriterPage(QWidget):
         self.chat = ChatPanel(self.session)
         self.chat.failed.connect(self.status.setText)
         side.addTab(self.chat, "Chat")
+        if (
+            explainer is not None
+        ):  # what the model does with the text: next token, settings side by side, attention
+            self.inside = InsidePanel(
+                explainer, lambda: (self.editor.toPlainText(), self.editor.textCursor().position())
+            )
+            self.inside.highlight.connect(self._show_attention)
+            self.inside.insertRequested.connect(self.editor.insertPlainText)
+            side.addTab(self.inside, "Inside")
         side.setMinimumWidth(340)
         self.side_tabs = side
         split.addWidget(side)
@@ -462,6 +474,21 @@ class WriterPage(QWidget):
                     "No token probabilities for the text in view: generate with Alternatives above 0 "
                     "(a server must return logprobs)."
                 )
+        self.editor.setExtraSelections(selections)
+
+    def _show_attention(self, spans: list[tuple[int, int, float]]) -> None:
+        """Earlier tokens shaded by how much a token attended to them (the strongest fully)."""
+        selections = []
+        for start, end, strength in spans:
+            if strength < 0.05:
+                continue
+            sel = QTextEdit.ExtraSelection()
+            sel.cursor = QTextCursor(self.doc.document)
+            sel.cursor.setPosition(min(start, len(self.doc.text)))
+            sel.cursor.setPosition(min(end, len(self.doc.text)), QTextCursor.MoveMode.KeepAnchor)
+            sel.format.setBackground(QColor(255, 140, 40, int(30 + 170 * strength)))
+            sel.format.setToolTip(f"{strength:.0%} of the strongest")
+            selections.append(sel)
         self.editor.setExtraSelections(selections)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)

@@ -47,3 +47,37 @@ def test_explain_next_lists_the_models_own_probabilities(tiny_lm, tmp_path, caps
     top = torch.topk(probs, 5)
     assert [tok.decode([int(i)]) for i in top.indices] == [c["token"] for c in out["candidates"]]
     assert ps == pytest.approx([float(v) for v in top.values], abs=2e-4)
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_k", "top_p", "min_p"),
+    [(1.0, 0, 1.0, 0.0), (0.7, 0, 1.0, 0.0), (1.0, 50, 1.0, 0.0), (1.0, 0, 0.9, 0.0), (0.8, 0, 1.0, 0.05)],
+)
+def test_the_candidates_share_agrees_with_the_sampler_over_the_whole_vocabulary(
+    temperature, top_k, top_p, min_p
+):
+    """The list shows 200 candidates of a larger vocabulary: what it says each one gets is what transformers'
+    own logits processors give it over the whole distribution (the tail only approximated)."""
+    import torch
+    from transformers import (
+        LogitsProcessorList,
+        MinPLogitsWarper,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    torch.manual_seed(0)
+    logits = torch.randn(1, 2000) * 2.5
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)])
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k))
+    if top_p < 1:
+        warpers.append(TopPLogitsWarper(top_p))
+    if min_p:
+        warpers.append(MinPLogitsWarper(min_p))
+    exact = torch.softmax(warpers(None, logits.clone()), -1)[0]
+    logp = torch.log_softmax(logits, -1)[0]
+    top = torch.topk(logp, 200)
+    shown = after_sampling(top.values.tolist(), temperature, top_k, top_p, min_p)
+    assert shown == pytest.approx(exact[top.indices].tolist(), abs=0.004)

@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     UPSCALE = "upscale"
     PLOT = "plot"
     ATTENTION = "attention"
+    TEXT_ATTENTION = "text-attention"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
