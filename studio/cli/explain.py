@@ -1,6 +1,7 @@
 """``studio explain``: what the models do, shown — ``tokens``: how the image model's tokenizer cuts a prompt
 (with A1111's weights and the 75-token chunks Studio encodes); ``next``: a language model's next-token
-distribution before and after the sampler settings; ``steps``: an image's denoising filmstrip."""
+distribution before and after the sampler settings; ``steps``: an image's denoising filmstrip; ``attention``: where a
+word acts in a picture; ``neighbours``: a word's nearest words in the image model's text-encoder embeddings."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def register(sub: Any) -> None:
     t.add_argument("--model", default="", metavar="PATH", help="the image model (default: the last one used)")
     t.add_argument("--json", action="store_true", help='{"tokens": [...], "count": N, "chunks": [...]}')
     t.set_defaults(run=run_tokens)
+    nb = verbs.add_parser("neighbours", help="the nearest words to a word in the image model's text encoder")
+    home_option(nb)
+    nb.add_argument("word")
+    nb.add_argument(
+        "--model", default="", metavar="PATH", help="the image model (default: the last one used)"
+    )
+    nb.add_argument("--top", type=int, default=12, help="how many (1–100)")
+    nb.add_argument(
+        "--json", action="store_true", help='{"word": W, "neighbours": [{"word", "similarity"}, …]}'
+    )
+    nb.set_defaults(run=run_neighbours)
     n = verbs.add_parser(
         "next", help="the next-token distribution after a text, before and after the sampler"
     )
@@ -57,7 +69,8 @@ def register(sub: Any) -> None:
     st.set_defaults(run=run_steps)
 
 
-def run_tokens(args: argparse.Namespace) -> int:
+def _image_tokens(args: argparse.Namespace) -> tuple[str, Any] | int:
+    """The image model (``--model``, else the last used) and its CLIP tokenizer, or the exit code."""
     from studio.cli.generate import default_model
     from studio.core.paths import resolve_paths
     from studio.core.settings import load_settings
@@ -73,7 +86,39 @@ def run_tokens(args: argparse.Namespace) -> int:
     if folder is None:
         return fail(f"--model: no CLIP tokenizer found for {model} (a diffusers folder's tokenizer, or a "
                     "single file of SD 1.x/2.x/SDXL).", EXIT_USAGE)  # fmt: skip
-    report = ClipTokens(folder).report(args.prompt)
+    try:
+        return model, ClipTokens(folder)
+    except (OSError, ValueError) as e:
+        return fail(f"--model: the tokenizer of {model} cannot be read: {e}", EXIT_FAILED)
+
+
+def run_neighbours(args: argparse.Namespace) -> int:
+    from studio.core.word_neighbours import neighbours
+
+    if not 1 <= args.top <= 100:
+        return fail("--top must be between 1 and 100.", EXIT_USAGE)
+    found = _image_tokens(args)
+    if isinstance(found, int):
+        return found
+    model, tokens = found
+    try:
+        near = neighbours(model, tokens, args.word, args.top)
+    except (OSError, ValueError) as e:
+        return fail(str(e), EXIT_FAILED)
+    if args.json:
+        rows = [{"word": w, "similarity": round(sim, 4)} for w, sim in near]
+        print(json.dumps({"word": args.word, "neighbours": rows}, ensure_ascii=False))
+        return EXIT_OK
+    for w, sim in near:
+        print(f"{sim:.3f}  {w}")
+    return EXIT_OK
+
+
+def run_tokens(args: argparse.Namespace) -> int:
+    found = _image_tokens(args)
+    if isinstance(found, int):
+        return found
+    report = found[1].report(args.prompt)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK

@@ -200,7 +200,7 @@ class PromptPanel(QWidget):
         reports = {label: session.token_report(f) for label, f in (("Prompt", "prompt"), ("Negative prompt",
                                                                                           "negative_prompt"))}  # fmt: skip
         if all(r is not None for r in reports.values()):
-            TokensDialog(reports, self).exec()
+            TokensDialog(reports, self, neighbours=session.word_neighbours).exec()
 
     def _fill_styles(self, session: GenerationSession) -> None:
         menu = self.styles.menu()

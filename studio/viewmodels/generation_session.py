@@ -406,6 +406,16 @@ class GenerationSession(QObject):
         prompt, negative = self.styled_prompts()
         return tokens.report(prompt if field == "prompt" else negative)
 
+    def word_neighbours(self, word: str, count: int = 12) -> list[tuple[str, float]]:
+        """The words nearest to ``word`` in the model's text-encoder embeddings (``ValueError``: why not)."""
+        from studio.core.word_neighbours import neighbours
+
+        self.token_report("prompt")  # the model's tokenizer, found once
+        tokens = self._tokenizers.get(self._values["model"])
+        if tokens is None:
+            raise ValueError("Studio does not know this model's tokenizer.")
+        return neighbours(self._values["model"], tokens, word, count)
+
     # -- styles ----------------------------------------------------------------------------------------------
     def style_names(self) -> list[str]:
         return sorted(self.styles.all(), key=str.lower)

@@ -51,3 +51,27 @@ def test_the_counter_and_the_command(qtbot, tiny_sd, tmp_path, capsys):
         main(["explain", "tokens", "x", "--model", str(tmp_path / "nothing"), "--home", str(tmp_path / "h")])
         == 2
     )
+
+
+def test_explain_neighbours_reads_the_text_encoders_own_table(tiny_sd, tmp_path, capsys):
+    import torch
+    from transformers import CLIPTextModel
+
+    from studio.cli import main
+
+    assert main(["explain", "neighbours", "red", "--model", str(tiny_sd), "--top", "5", "--json",
+                 "--home", str(tmp_path / "h")]) == 0  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    words = [n["word"] for n in out["neighbours"]]
+    sims = [n["similarity"] for n in out["neighbours"]]
+    assert out["word"] == "red" and len(words) == 5 and sims == sorted(sims, reverse=True)
+    # the same as the loaded text encoder's embedding table says
+    tok = CLIPTokenizer.from_pretrained(str(tiny_sd / "tokenizer"))
+    table = (
+        CLIPTextModel.from_pretrained(str(tiny_sd / "text_encoder")).get_input_embeddings().weight.detach()
+    )
+    red = table[tok("red", add_special_tokens=False).input_ids[0]]
+    best = tok(words[0], add_special_tokens=False).input_ids[0]
+    assert torch.nn.functional.cosine_similarity(red, table[best], dim=0).item() == pytest.approx(
+        sims[0], abs=1e-3
+    )

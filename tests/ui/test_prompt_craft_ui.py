@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PIL import Image
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor
 
 from tests.ui.test_image_page import generate_with_keyboard, wait_result
@@ -137,9 +138,19 @@ def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
     studio.session.set("negative_prompt", "")
     qtbot.waitUntil(lambda: panel.token_count.text() == "5/150 · 0/75", timeout=5000)
     shown: list[str] = []
-    monkeypatch.setattr(TokensDialog, "exec", lambda d: shown.append(d.view.toPlainText()) or 0)
+    dialogs: list[TokensDialog] = []
+    monkeypatch.setattr(
+        TokensDialog, "exec", lambda d: shown.append(d.view.toPlainText()) or dialogs.append(d) or 0
+    )
     panel.token_count.click()
     assert "Prompt: 5 tokens" in shown[0] and "Chunk 2" in shown[0] and "red×1.3" in shown[0]
+    # a word is a link: its nearest words in the text encoder's embedding space
+    d = dialogs[0]
+    assert 'href="word:red"' in d.view.toHtml()
+    d.view.anchorClicked.emit(QUrl("word:red"))
+    qtbot.waitUntil(lambda: "→" in d.near.text(), timeout=10_000)
+    expected = studio.session.word_neighbours("red")
+    assert d.word.text() == "red" and expected and f"{expected[0][0]} " in d.near.text()
     studio.session.toggle_style("Photograph", True)  # styles count too: the model reads the styled prompt
     qtbot.waitUntil(lambda: not panel.token_count.text().startswith("5/"), timeout=5000)
 
