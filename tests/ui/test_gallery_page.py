@@ -217,7 +217,8 @@ def test_search_by_meaning_finds_what_the_words_do_not_say(qtbot, studio):
     page.meaning_btn.setChecked(True)
     qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=30000)
     assert set(shown_prompts(page)) == {"a red car on a street", "a yellow bus"}
-    assert page.count_label.text() == "2 of 4 images" and page.meaning_label.text() == ""
+    assert page.count_label.text() == "2 of 4 images · best match first" and page.meaning_label.text() == ""
+    assert page.grid.currentIndex().row() == 0
     assert "near the search" in page.model.data(page.model.index(0), Qt.ItemDataRole.ToolTipRole)
     # a new image is read as it arrives: searching again finds it
     fill_gallery(studio, ["a pickup truck in the desert"])
