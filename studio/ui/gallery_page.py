@@ -340,7 +340,8 @@ class GalleryPage(QWidget):
         self.count_label.setText(f"{n:,} of {total:,} images" if n != total else f"{total:,} images")
         if self.model.scores:
             self.count_label.setText(self.count_label.text() + " · best match first")
-        if n and not self.grid.currentIndex().isValid():  # a search answered later (by meaning): show its best
+        # a search answered later (by meaning): show its best
+        if n and not self.grid.currentIndex().isValid():
             self.grid.setCurrentIndex(self.model.index(0))
         self.grid.setVisible(n > 0)
         self.empty.setVisible(n == 0)
