@@ -31,7 +31,7 @@ from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
 from studio.remote.openai_text import OpenAIText
-from studio.remote.servers import Keys, endpoint_for, servers_of
+from studio.remote.servers import Keys, endpoint_for, find_backend, servers_of
 from studio.worker.runner import JobRunner
 
 Listener = Callable[[Event], None]
@@ -164,12 +164,22 @@ def build_runtime(
     def preview(spec: ContextSpec, cancel, emit):  # noqa: ANN001, ANN202
         return (remote.preview_context if spec.engine else text.preview_context)(spec, cancel, emit)
 
+    def generate(spec: GenerateSpec, cancel, emit):  # noqa: ANN001, ANN202 - on this machine or a ComfyUI server
+        if not spec.backend:
+            return engine.generate(spec, cancel, emit)
+        from studio.remote.comfy import server_for
+
+        server = find_backend(spec.backend, servers_of(settings.servers), "comfyui")
+        return server_for(server.url, keys.get(server.url), server.insecure_tls, server.name).generate(
+            spec, engine.store, cancel, emit
+        )
+
     holder: list[Runtime] = []
     trainer = TrainJob(make_room=lambda: (engine.clear(), text.clear()))
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
-            GenerateSpec: engine.generate,
+            GenerateSpec: generate,
             UpscaleSpec: engine.upscale,
             PlotSpec: engine.plot,
             AttentionSpec: engine.attention,

@@ -10,12 +10,37 @@ from __future__ import annotations
 import argparse
 
 from studio import __version__
-from studio.cli import explain, gallery, generate, info, models, plot, prompt, recipe, train, upscale, write
+from studio.cli import (
+    backends,
+    explain,
+    gallery,
+    generate,
+    info,
+    models,
+    plot,
+    prompt,
+    recipe,
+    train,
+    upscale,
+    write,
+)
 from studio.cli.common import EXIT_OK, Parser, exit_code, fail, home_option
 from studio.core.errors import StudioError
 
-_MODULES = (generate, plot, upscale, write, prompt, explain, info, gallery, models, train, recipe)
-COMMANDS = ("generate", "plot", "write", "prompt", "explain", "info", "gallery", "models", "train", "recipe")
+_MODULES = (generate, plot, upscale, write, prompt, explain, info, gallery, models, train, recipe, backends)
+COMMANDS = (
+    "generate",
+    "plot",
+    "write",
+    "prompt",
+    "explain",
+    "info",
+    "gallery",
+    "models",
+    "train",
+    "recipe",
+    "backends",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(frozen, dict):
             raise UsageError(explain(frozen, IMAGE))
         try:
-            check_model_path(frozen.model, rt.settings.allow_pickle)
+            if not frozen.backend:  # a server's model is the server's: it is looked up there
+                check_model_path(frozen.model, rt.settings.allow_pickle)
         except StudioError as e:  # a model that is missing or refused is a bad argument, said before loading
             raise UsageError(e.user_message) from e
     except UsageError as e:

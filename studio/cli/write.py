@@ -28,6 +28,8 @@ def register(sub: Any) -> None:
     home_option(w)
     w.add_argument("prompt", help='the text to continue ("-" reads it from stdin)')
     add_fields(w, TEXT)
+    w.add_argument("--backend", default="", metavar="NAME", help="a saved text server by its name (studio backends "
+                   "list); the same as --engine NAME")  # fmt: skip
     w.add_argument("--api-key-env", metavar="VAR", help="read the server's API key from this environment variable "
                    "(else the key saved for it in the system keyring)")  # fmt: skip
     w.add_argument(
@@ -43,7 +45,8 @@ def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | 
     from studio.remote.openai_text import list_models
     from studio.remote.servers import endpoint_for, resolve_engine, servers_of
 
-    value = draft.get("engine", "")
+    value = draft.get("engine", "") or getattr(args, "backend", "")
+    draft["engine"] = value
     if not value:
         return None
     servers = servers_of(rt.settings.servers)

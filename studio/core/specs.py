@@ -127,6 +127,7 @@ class GenerateSpec:
     negative_template: str = ""
     controls: tuple[ControlUnit, ...] = ()  # ControlNet units
     references: tuple[ReferenceUnit, ...] = ()  # IP-Adapter reference images
+    backend: str = ""  # where it runs: "" this machine, else a saved ComfyUI server by its name
     spec_version: int = field(default=SPEC_VERSION)
 
     @property

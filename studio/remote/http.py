@@ -56,6 +56,15 @@ def normalise_base(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+def comfy_root(url: str) -> str:
+    """``host:8188`` → ``http://host:8188``: a ComfyUI server's root (a scheme, no trailing slash, no API path)."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
 def url_problem(url: str) -> str:
     parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
     if parts.scheme not in ("http", "https"):

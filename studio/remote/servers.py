@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.core.untrusted import obj, text
-from studio.remote.http import Endpoint, normalise_base
+from studio.remote.http import Endpoint, comfy_root, normalise_base
 
 KEYRING_SERVICE = "Studio"
+KINDS = ("openai", "comfyui")  # text on OpenAI-compatible servers, images on ComfyUI
 
 
 @dataclass(frozen=True)
 class Server:
     name: str
-    url: str  # the base URL, …/v1
+    url: str  # the base URL: …/v1 for an OpenAI-compatible server, the root for ComfyUI
     kind: str = "openai"
     insecure_tls: bool = False
 
@@ -32,15 +33,10 @@ def servers_of(raw: list[Any]) -> list[Server]:
     for item in raw[:100]:
         d = obj(item)
         name, url = text(d.get("name")).strip(), text(d.get("url")).strip()
-        if name and url:
-            out.append(
-                Server(
-                    name[:100],
-                    normalise_base(url),
-                    text(d.get("kind"), "openai"),
-                    d.get("insecure_tls") is True,
-                )
-            )
+        kind = text(d.get("kind"), "openai")
+        if name and url and kind in KINDS:
+            base = comfy_root(url) if kind == "comfyui" else normalise_base(url)
+            out.append(Server(name[:100], base, kind, d.get("insecure_tls") is True))
     return out
 
 
@@ -106,3 +102,20 @@ def resolve_engine(value: str, servers: list[Server]) -> str:
         return ""
     named = next((s for s in servers if s.name == value), None)
     return named.url if named else normalise_base(value)
+
+
+def find_backend(name: str, servers: list[Server], kind: str) -> Server:
+    """The saved server of this kind by its name (or URL); ``StudioError`` naming the backend field when none."""
+    from studio.core.errors import ErrorKind, StudioError
+
+    wanted = name.strip()
+    for s in servers:
+        if s.kind == kind and (s.name == wanted or s.url == wanted):
+            return s
+    known = ", ".join(s.name for s in servers if s.kind == kind) or "none yet"
+    raise StudioError(
+        ErrorKind.INVALID_INPUT,
+        f"No {'ComfyUI' if kind == 'comfyui' else 'text'} server is saved as “{wanted}” (saved: {known}); add it "
+        f"with: studio backends add NAME URL --kind {kind}.",
+        field="backend",
+    )

@@ -26,7 +26,8 @@ class ServerBook(QObject):
         self.errors: dict[str, str] = {}  # why a server could not be asked, the last time
 
     def servers(self) -> list[Server]:
-        return servers_of(self.settings.servers)
+        """The text servers (OpenAI-compatible); ComfyUI servers run image jobs."""
+        return [s for s in servers_of(self.settings.servers) if s.kind == "openai"]
 
     def add(self, name: str, url: str, key: str = "", insecure_tls: bool = False) -> str:
         """Save a server (its key in the keyring). Returns '' or why it cannot be saved."""
@@ -36,7 +37,7 @@ class ServerBook(QObject):
         if problem := url_problem(url):
             return problem
         base = normalise_base(url)
-        entries = [s for s in self.servers() if s.name != name]
+        entries = [s for s in servers_of(self.settings.servers) if s.name != name]
         entries.append(Server(name, base, "openai", insecure_tls))
         self.settings.servers = [s.as_dict() for s in entries]
         note = ""
@@ -47,7 +48,7 @@ class ServerBook(QObject):
 
     def remove(self, name: str) -> None:
         gone = [s for s in self.servers() if s.name == name]
-        self.settings.servers = [s.as_dict() for s in self.servers() if s.name != name]
+        self.settings.servers = [s.as_dict() for s in servers_of(self.settings.servers) if s not in gone]
         for s in gone:
             self.keys.set(s.url, None)
         self.changed.emit()

@@ -53,6 +53,9 @@ IMAGE = FieldTable(
     (
         Field("model", str, "", "Model", "The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder "
               "or a .safetensors file (default: the last used, else the built-in demo).", metavar="PATH"),
+        Field("backend", str, "", "Runs on", "Where the picture is made: empty for this machine, or a ComfyUI "
+              "server by the name it was saved under (studio backends add); the model, LoRAs and VAE are then the "
+              "server's, by file name.", metavar="NAME"),
         Field("prompt", str, "", "Prompt", "What to draw. A1111 syntax: (word:1.2), [word], BREAK, "
               "<lora:name:0.8>.", cli=""),
         Field("negative_prompt", str, "", "Negative prompt", "What to keep out of the picture.", cli="--negative"),
@@ -207,7 +210,7 @@ def complete(draft: dict[str, Any], recommended: dict[str, Any] | None = None) -
 
 
 def resolve_loras(
-    prompt: str, listed: list[Any], finder: LoraFinder, problems: dict[str, str]
+    prompt: str, listed: list[Any], finder: LoraFinder, problems: dict[str, str], keep_unknown: bool = False
 ) -> list[LoraRef]:
     """The LoRAs a job applies, each once: those listed (a path or a name, with a weight), then the prompt's
     ``<lora:name:w>`` tags (a tag's weight wins for a LoRA listed too)."""
@@ -224,13 +227,17 @@ def resolve_loras(
             problems["loras"] = f"LoRA {Path(ref).stem}: the weight must be a number."
             continue
         path, why = finder.find(ref)
-        if path is None:
+        if path is None and keep_unknown:
+            chosen[ref] = float(weight)  # a server's: looked up there when the job runs
+        elif path is None:
             problems["loras"] = why
         else:
             chosen[str(path)] = float(weight)
     for tag in extract_loras(prompt)[1]:
         path, why = finder.find(tag.name, allow_path=False)
-        if path is None:
+        if path is None and keep_unknown:
+            chosen[tag.name] = tag.weight
+        elif path is None:
             problems["prompt"] = why
         else:
             chosen[str(path)] = tag.weight
@@ -246,7 +253,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
     prompt = text(draft.get("prompt"))
     listed = lst(draft.get("loras"))
-    loras = resolve_loras(prompt, listed, ctx.loras, problems)
+    remote = bool(text(draft.get("backend")).strip())  # a server's LoRAs are found on the server, by name
+    loras = resolve_loras(prompt, listed, ctx.loras, problems, keep_unknown=remote)
     model = draft.get("model")
     recommended = dict(ctx.recommended(model)) if isinstance(model, str) and model else {}
     for lo in loras:
@@ -280,12 +288,12 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     if values["refiner"]:
         values["refiner"] = os.path.abspath(Path(values["refiner"]).expanduser())
     vae = values["vae"] or (ctx.vae_default(values["model"]) if values["model"] else "")
-    if vae and not is_dir(vae):
+    if vae and not is_dir(vae) and not remote:
         found, why = ctx.vaes.find(vae)
         if found is None:
             return {"vae": why}
         vae = str(found)
-    values["vae"] = os.path.abspath(Path(vae).expanduser()) if vae else ""
+    values["vae"] = vae if remote else os.path.abspath(Path(vae).expanduser()) if vae else ""
     controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems)
     references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
                                     ctx.describe, problems)  # fmt: skip
@@ -457,6 +465,6 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     for lo in spec.loras:
         if not -4.0 <= lo.weight <= 4.0:
             problems["loras"] = f"LoRA {lo.name}: the weight must be between -4 and 4."
-        elif not is_file(lo.path):
+        elif not is_file(lo.path) and not spec.backend:  # a server's LoRAs are the server's to check
             problems["loras"] = f"The LoRA file {lo.path} does not exist."
     return problems

@@ -1,0 +1,183 @@
+"""Images on ComfyUI servers: the recipe as a ComfyUI workflow, and a job run against a STAND-IN server written from
+ComfyUI's documented API (tests/comfy_standin.py: ComfyUI itself cannot be installed here). Against a real ComfyUI
+when STUDIO_TEST_COMFYUI=URL is set."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from PIL import Image
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import JobCancelled, StudioError
+from studio.core.specs import ControlUnit, EmbeddingRef, GenerateSpec, LoraRef
+from studio.remote.comfy import server_for
+from studio.remote.comfy_workflow import ServerModels, comfy_prompt, refusals, workflow
+from tests.cli.helpers import studio
+from tests.comfy_standin import ComfyStandIn, colour
+
+MODELS = ServerModels(checkpoints=("sd15/dreamshaper_8.safetensors", "sdxl_base.safetensors"),
+                      loras=("styles/grain.safetensors",), vaes=("vae-ft-mse.safetensors",),
+                      samplers=("euler", "euler_ancestral", "dpmpp_2m"), schedulers=("normal", "karras"))  # fmt: skip
+
+
+def nodes(graph, cls):
+    return [n["inputs"] for n in graph.values() if n["class_type"] == cls]
+
+
+def test_the_recipe_becomes_a_workflow():
+    spec = GenerateSpec(model="/models/dreamshaper_8.safetensors", prompt="a [quiet] (castle:1.2) BREAK at dusk",
+                        negative_prompt="blurry, badhands", steps=12, cfg_scale=6.5, seed=41, sampler="DPM++ 2M",
+                        schedule="Karras", clip_skip=2, loras=(LoraRef("/loras/grain.safetensors", 0.6),),
+                        vae="vae-ft-mse", batch_count=2, width=512, height=768,
+                        embeddings=(EmbeddingRef("badhands", "/e/badhands.pt"),))  # fmt: skip
+    assert refusals(spec, MODELS) == {}
+    g = workflow(spec, 1, MODELS)
+    assert nodes(g, "CheckpointLoaderSimple") == [{"ckpt_name": "sd15/dreamshaper_8.safetensors"}]
+    lora = nodes(g, "LoraLoader")[0]
+    assert lora["lora_name"] == "styles/grain.safetensors" and lora["strength_model"] == 0.6
+    assert nodes(g, "CLIPSetLastLayer")[0]["stop_at_clip_layer"] == -2
+    texts = [n["text"] for n in nodes(g, "CLIPTextEncode")]
+    assert texts == ["a (quiet:0.91) (castle:1.2)", "at dusk", "blurry, embedding:badhands"]
+    assert len(nodes(g, "ConditioningConcat")) == 1  # BREAK: two pieces concatenated
+    k = nodes(g, "KSampler")[0]
+    assert (k["seed"], k["steps"], k["cfg"], k["sampler_name"], k["scheduler"], k["denoise"]) == (
+        42,
+        12,
+        6.5,
+        "dpmpp_2m",
+        "karras",
+        1.0,
+    )  # the second picture: A1111's next seed
+    assert nodes(g, "EmptyLatentImage") == [{"width": 512, "height": 768, "batch_size": 1}]
+    assert nodes(g, "VAELoader") == [{"vae_name": "vae-ft-mse.safetensors"}]
+    assert comfy_prompt("[a:b:0.5]") == ["[a:b:0.5]"]  # left alone: refused below instead
+
+
+def test_what_comfyui_cannot_do_is_refused_with_its_reason():
+    base = GenerateSpec(model="dreamshaper_8", prompt="a castle", sampler="Euler")
+    assert refusals(base, MODELS) == {}
+    problems = refusals(base.replace(model="juggernaut.safetensors", sampler="PLMS", prompt="a [cat:dog:0.5]",
+                                     controls=(ControlUnit(image="c.png", preprocessor="canny", model="m"),),
+                                     loras=(LoraRef("missing", 1.0),)), MODELS)  # fmt: skip
+    assert (
+        "no checkpoint named juggernaut.safetensors (it has: sd15/dreamshaper_8.safetensors"
+        in problems["model"]
+    )
+    assert "PLMS" in problems["sampler"] and "ControlNet" in problems["controls"]
+    assert "no LoRA named missing" in problems["loras"] and "Prompt editing" in problems["prompt"]
+
+
+@pytest.fixture()
+def comfy():
+    server = ComfyStandIn(["sd15/dreamshaper_8.safetensors"], ["grain.safetensors"], step_delay=0.01)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_generate_on_a_comfyui_server_saves_in_the_gallery(comfy, tmp_path):
+    home = tmp_path / "home"
+    assert studio("backends", "add", "gpu", comfy.url, "--kind", "comfyui", home=home).returncode == 0
+    check = studio("backends", "check", "--json", home=home)
+    report = json.loads(check.stdout)["backends"][0]
+    assert (
+        check.returncode == 0 and report["ok"] and report["checkpoints"] == ["sd15/dreamshaper_8.safetensors"]
+    )
+    r = studio("generate", "a castle <lora:grain:0.5>", "--backend", "gpu", "--model", "dreamshaper_8", "--seed",
+               "5", "--count", "2", "--steps", "6", "--width", "96", "--height", "64", "--json", home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["seed"] for row in rows] == [5, 6]
+    for row in rows:
+        with Image.open(row["path"]) as im:
+            assert im.size == (96, 64) and im.getpixel((3, 3)) == colour(row["seed"])  # the server's picture
+            assert "Seed: " + str(row["seed"]) in im.info["parameters"]
+            assert json.loads(im.info["studio"])["device"] == "ComfyUI gpu"
+    assert [
+        g[k]["inputs"]["seed"] for g in comfy.received for k in g if g[k]["class_type"] == "KSampler"
+    ] == [5, 6]
+    listed = studio("gallery", "list", "--search", "castle", home=home)
+    assert len(listed.stdout.splitlines()) == 2  # the gallery does not care where an image was made
+
+    missing = studio("generate", "a castle", "--backend", "gpu", "--model", "juggernaut", home=home)
+    assert missing.returncode != 0 and "no checkpoint named juggernaut" in missing.stderr
+    unknown = studio("generate", "a castle", "--backend", "attic", "--model", "dreamshaper_8", home=home)
+    assert unknown.returncode != 0 and "No ComfyUI server is saved as “attic”" in unknown.stderr
+
+
+def test_inpainting_uploads_the_init_image_and_blurred_mask(comfy, tmp_path):
+    init, mask = tmp_path / "init.png", tmp_path / "mask.png"
+    Image.new("RGB", (80, 80), "white").save(init)
+    Image.new("L", (80, 80), 0).save(mask)
+    spec = GenerateSpec(model="dreamshaper_8", prompt="a door", init_image=str(init), mask=str(mask), width=64,
+                        height=64, steps=4, seed=3, strength=0.6)  # fmt: skip
+    saved: list = []
+
+    class Store:
+        def save(self, image, spec, info):
+            saved.append((image, spec, info))
+            return len(saved)
+
+    events: list = []
+    server_for(comfy.url, name="gpu").generate(spec, Store(), CancelToken(), events.append)
+    assert len(comfy.uploads) == 2 and saved[0][0].size == (64, 64)
+    previews = [e for e in events if type(e).__name__ == "Preview"]
+    assert previews and previews[0].image.getpixel((0, 0)) == colour(
+        3
+    )  # the live preview, over the websocket
+    steps = [e.step for e in events if type(e).__name__ == "Progress"]
+    assert steps == [1, 2, 3, 4] and all(e.total == 4 for e in events if type(e).__name__ == "Progress")
+    graph = comfy.received[0]
+    assert nodes(graph, "KSampler")[0]["denoise"] == 0.6 and nodes(graph, "SetLatentNoiseMask")
+
+
+def test_cancel_interrupts_the_job_on_the_server(comfy):
+    comfy.step_delay = 0.2
+    cancel = CancelToken()
+    events = []
+
+    def emit(e):
+        events.append(e)
+        if type(e).__name__ == "Progress" and e.step >= 2:
+            cancel.cancel()
+
+    spec = GenerateSpec(model="dreamshaper_8", prompt="a slow castle", steps=50, seed=1, width=64, height=64)
+    started = time.monotonic()
+    with pytest.raises(JobCancelled):
+        server_for(comfy.url).generate(spec, None, cancel, emit)
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 5
+    while not comfy.interrupted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert comfy.interrupted and not comfy.history  # interrupted there: nothing finished, nothing fetched
+
+
+def test_a_server_that_does_not_answer_is_said_so():
+    with pytest.raises(StudioError, match="does not answer"):
+        server_for("http://127.0.0.1:9", name="gone").generate(
+            GenerateSpec(model="m", prompt="x"), None, CancelToken(), lambda e: None
+        )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("STUDIO_TEST_COMFYUI"), reason="set STUDIO_TEST_COMFYUI=URL of a real ComfyUI"
+)
+def test_against_a_real_comfyui():
+    server = server_for(os.environ["STUDIO_TEST_COMFYUI"], name="real")
+    models = server.models()
+    assert models.checkpoints and "euler" in models.samplers
+    saved = []
+
+    class Store:
+        def save(self, image, spec, info):
+            saved.append(image)
+
+    spec = GenerateSpec(
+        model=models.checkpoints[0], prompt="a red circle", steps=4, width=512, height=512, seed=1
+    )
+    server.generate(spec, Store(), CancelToken(), lambda e: None)
+    assert saved and saved[0].size == (512, 512)
