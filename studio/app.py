@@ -154,6 +154,24 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         runner=runtime.runner,
     )
     servers = ServerBook(runtime.settings, runtime.keys)
+    # pictures made on ComfyUI servers: the saved ones are offered beside this machine, the chosen one's checkpoints
+    # are asked for (off the GUI thread) and fill the model picker; a server that cannot be asked says so
+    session.set_backends([c.name for c in servers.comfy_servers()])
+    servers.changed.connect(lambda: session.set_backends([c.name for c in servers.comfy_servers()]))
+    session.changed.connect(
+        lambda n: (
+            n == "backend" and session.value("backend") and servers.list_checkpoints(session.value("backend"))
+        )
+    )
+    servers.checkpointsListed.connect(
+        lambda name, found: (
+            session.set_backend_models(name, found)
+            if isinstance(found, list)
+            else name == session.value("backend") and session.report_error("backend", f"{name}: {found}")
+        )
+    )
+    if session.value("backend"):
+        servers.list_checkpoints(session.value("backend"))
     explainer = TextExplainer(writer, queue, bridge, runtime.runner)
     writer_page = WriterPage(
         writer, DocumentStore(runtime.paths.writer_dir), servers=servers, explainer=explainer

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         models.useLora.connect(self._use_lora)
         models.useTextModel.connect(self._use_text_model)
         models.useServerModel.connect(self._use_server_model)
+        models.useComfyModel.connect(self._use_comfy_model)
         self.tabs.addTab(models, icon("models"), "Models")
         self.notices = NoticeBar()
         central = QWidget()
@@ -132,6 +133,12 @@ class MainWindow(QMainWindow):
     def _use_server_model(self, url: str, model: str) -> None:
         self.writer_page.use_server_model(url, model)
         self.tabs.setCurrentWidget(self.writer_page)
+
+    def _use_comfy_model(self, server: str, checkpoint: str) -> None:
+        """Make pictures with a ComfyUI server's checkpoint, there."""
+        self.session.set("backend", server)
+        self.session.set("model", checkpoint)
+        self.tabs.setCurrentWidget(self.image_page)
 
     def _illustrate(self, passage: str) -> None:
         """The Writer's *Illustrate*: the Writer's model turns the passage into a prompt (proposed, to edit)."""

@@ -7,6 +7,7 @@ import html
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QTextCursor
@@ -93,6 +94,7 @@ class ServerModelsPanel(QWidget):
     first opens this room with servers saved)."""
 
     useServerModel = Signal(str, str)
+    useComfyModel = Signal(str, str)  # (a ComfyUI server's name, its checkpoint)
 
     def __init__(self, book: ServerBook, parent: QWidget | None = None):
         super().__init__(parent)
@@ -118,23 +120,28 @@ class ServerModelsPanel(QWidget):
         self._asked = False
         book.changed.connect(self.fill)
         book.modelsListed.connect(lambda _url, _models: self.fill())
+        book.checkpointsListed.connect(lambda _name, _found: self.fill())
         self.fill()
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
         super().showEvent(event)
-        if not self._asked and self.book.servers():
+        if not self._asked and (self.book.servers() or self.book.comfy_servers()):
             self.refresh()
 
     def refresh(self) -> None:
         self._asked = True
         for server in self.book.servers():
             self.book.list_models(server.url)
+        for server in self.book.comfy_servers():
+            self.book.list_checkpoints(server.name)
 
     def fill(self) -> None:
         self.tree.clear()
         servers = self.book.servers()
-        if not servers:
-            hint = QTreeWidgetItem(["No servers yet: add one in Writer ▸ Runs on ▸ Servers…"])
+        if not servers and not self.book.comfy_servers():
+            hint = QTreeWidgetItem(
+                ["No servers yet: add one in Writer ▸ Runs on ▸ Servers… (studio backends add)"]
+            )
             hint.setFlags(Qt.ItemFlag.NoItemFlags)
             self.tree.addTopLevelItem(hint)
         for server in servers:
@@ -155,11 +162,38 @@ class ServerModelsPanel(QWidget):
                 child = QTreeWidgetItem([model])
                 child.setData(0, Qt.ItemDataRole.UserRole, (server.url, model))
                 top.addChild(child)
+        for server in self.book.comfy_servers():
+            self._fill_comfy(server)
         self.tree.expandAll()
+
+    def _fill_comfy(self, server: Any) -> None:
+        """A ComfyUI server: its checkpoints (double-click: make pictures with it there), LoRAs and VAEs."""
+        top = QTreeWidgetItem([f"{server.name} — {server.url} (ComfyUI)"])
+        self.tree.addTopLevelItem(top)
+        offer, error = self.book.comfy_models.get(server.name), self.book.errors.get(server.name)
+        if error or offer is None:
+            child = QTreeWidgetItem([f"unreachable: {error}" if error else "(not asked yet: Refresh)"])
+            child.setToolTip(0, error or "")
+            child.setFlags(Qt.ItemFlag.NoItemFlags)
+            top.addChild(child)
+            return
+        for label, names, usable in (("Checkpoints", offer.checkpoints, True), ("LoRAs", offer.loras, False),
+                                     ("VAEs", offer.vaes, False)):  # fmt: skip
+            group = QTreeWidgetItem([f"{label} ({len(names)})"])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            top.addChild(group)
+            for name in names[:2000]:
+                item = QTreeWidgetItem([name])
+                if usable:
+                    item.setData(0, Qt.ItemDataRole.UserRole, ("comfy", server.name, name))
+                    item.setToolTip(0, "Double-click: make pictures with it on this server")
+                group.addChild(item)
 
     def _use(self, item: QTreeWidgetItem | None) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
-        if data:
+        if data and data[0] == "comfy":
+            self.useComfyModel.emit(data[1], data[2])
+        elif data:
             self.useServerModel.emit(*data)
 
 
@@ -168,6 +202,7 @@ class ModelsPage(QWidget):
     useLora = Signal(str)
     useTextModel = Signal(str)
     useServerModel = Signal(str, str)  # (server base URL, model id)
+    useComfyModel = Signal(str, str)  # (a ComfyUI server's name, its checkpoint)
 
     settingsChanged = Signal(str)  # a device/memory setting's name
 
@@ -272,6 +307,7 @@ class ModelsPage(QWidget):
         self.servers_panel = ServerModelsPanel(servers) if servers is not None else None
         if self.servers_panel is not None:
             self.servers_panel.useServerModel.connect(self.useServerModel)
+            self.servers_panel.useComfyModel.connect(self.useComfyModel)
             sv.addWidget(self.servers_panel)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

@@ -141,6 +141,15 @@ class ParametersPanel(QScrollArea):
 
         # Model
         form.addRow(_section("Model"))
+        self.backend = QComboBox()  # this machine, or a ComfyUI server (studio backends add … --kind comfyui)
+        self.backend.setToolTip(IMAGE["backend"].tooltip())
+        self.backend.activated.connect(lambda i: session.set("backend", self.backend.itemData(i) or ""))
+        session.modelsChanged.connect(self._fill_backends)
+        session.changed.connect(lambda n: n == "backend" and self._fill_backends())
+        form.addRow("Runs on", self.backend)
+        form.addRow(ErrorLabel(session, ("backend",)))
+        self._form = form
+        self._fill_backends()
         self.model = QComboBox()
         self.model.setToolTip(
             "The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder or a .safetensors file."
@@ -391,6 +400,19 @@ class ParametersPanel(QScrollArea):
         self.setMinimumWidth(body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
 
     # -- helpers ---------------------------------------------------------------------------------------------
+    def _fill_backends(self) -> None:
+        current = self.session.value("backend")
+        self.backend.blockSignals(True)
+        self.backend.clear()
+        self.backend.addItem("This machine", "")
+        for name in self.session.backends:
+            self.backend.addItem(f"ComfyUI: {name}", name)
+        self.backend.setCurrentIndex(max(0, self.backend.findData(current)))
+        self.backend.blockSignals(False)
+        self._form.setRowVisible(
+            self.backend, bool(self.session.backends) or bool(current)
+        )  # only with a server
+
     def _fill_models(self) -> None:
         current = self.session.value("model")
         self.model.blockSignals(True)

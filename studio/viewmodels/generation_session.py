@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
@@ -73,6 +73,8 @@ class GenerationSession(QObject):
         self._model_dirs = list(model_dirs or [])
         self.recent_models: list[str] = list(recent_models or [])
         self._scanned: list[LibraryEntry] = []
+        self.backends: list[str] = []  # ComfyUI servers by name
+        self.backend_models: dict[str, list[str]] = {}  # a server's checkpoints, as it listed them
         self._values: dict[str, Any] = IMAGE.defaults()
         self._values.update(accepted_params(params or {}))
         self._errors: dict[str, str] = {}
@@ -154,11 +156,36 @@ class GenerationSession(QObject):
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
+        if self._values["backend"]:
+            return  # the model is the server's
         if (not current or not exists(current)) and choices:  # none yet, or moved/deleted since
             self.choose_model(choices[0][1], remember=False)
 
+    def set_backends(self, names: list[str]) -> None:
+        """The ComfyUI servers a picture can be made on (besides this machine)."""
+        self.backends = list(names)
+        if self._values["backend"] and self._values["backend"] not in self.backends:
+            self.set("backend", "")  # a server that was removed
+        self.modelsChanged.emit()
+
+    def set_backend_models(self, name: str, checkpoints: list[str]) -> None:
+        """What a server offers (its checkpoints); its model picker follows, keeping the model when it has it."""
+        from studio.remote.comfy_workflow import match_name
+
+        self.backend_models[name] = list(checkpoints)
+        if self._values["backend"] == name and checkpoints:
+            current = self._values["model"]
+            found = match_name(current, tuple(checkpoints)) if current else None
+            if found != current:
+                self.set("model", found or checkpoints[0])
+        self.modelsChanged.emit()
+
     def model_choices(self) -> list[tuple[str, str]]:
-        """(label, path) for the model picker: recently used first, then what the model folders hold."""
+        """(label, path) for the model picker: recently used first, then what the model folders hold — or, when
+        the picture is made on a server, the server's checkpoints."""
+        backend = self._values["backend"]
+        if backend:
+            return [(PurePosixPath(c).stem, c) for c in self.backend_models.get(backend, [])]
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
         builtins = {str(e.path): e.label for e in builtin_image_models()}

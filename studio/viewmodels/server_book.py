@@ -17,6 +17,9 @@ from studio.viewmodels.background import in_background
 class ServerBook(QObject):
     changed = Signal()
     modelsListed = Signal(str, object)  # (base URL, [model ids]) or (base URL, an error sentence)
+    checkpointsListed = Signal(
+        str, object
+    )  # (a ComfyUI server's name, [checkpoints]) or (name, an error sentence)
 
     def __init__(self, settings: Settings, keys: Keys, parent: QObject | None = None):
         super().__init__(parent)
@@ -24,6 +27,7 @@ class ServerBook(QObject):
         self.keys = keys
         self.models: dict[str, list[str]] = {}  # what each server listed last
         self.errors: dict[str, str] = {}  # why a server could not be asked, the last time
+        self.comfy_models: dict[str, Any] = {}  # a ComfyUI server's offer (ServerModels) by its name
 
     def servers(self) -> list[Server]:
         """The text servers (OpenAI-compatible); ComfyUI servers run image jobs."""
@@ -72,3 +76,28 @@ class ServerBook(QObject):
 
         in_background(self, lambda: list_models(self.endpoint(base)), done, name="studio-server-models",
                       on_error=failed)  # fmt: skip
+
+    def comfy_servers(self) -> list[Server]:
+        return [s for s in servers_of(self.settings.servers) if s.kind == "comfyui"]
+
+    def list_checkpoints(self, name: str) -> None:
+        """Ask a ComfyUI server what it offers (``/object_info``) in the background: ``comfy_models[name]`` holds
+        it (or ``errors[name]`` why not); ``checkpointsListed`` answers with its checkpoints or the sentence."""
+        from studio.remote.comfy import server_for
+
+        server = next((s for s in self.comfy_servers() if s.name == name), None)
+        if server is None:
+            return
+        comfy = server_for(server.url, self.keys.get(server.url), server.insecure_tls, server.name)
+
+        def done(models: Any) -> None:
+            self.comfy_models[name] = models
+            self.errors.pop(name, None)
+            self.checkpointsListed.emit(name, list(models.checkpoints))
+
+        def failed(e: BaseException) -> None:
+            self.errors[name] = getattr(e, "user_message", str(e))
+            self.comfy_models.pop(name, None)
+            self.checkpointsListed.emit(name, self.errors[name])
+
+        in_background(self, comfy.models, done, name="studio-comfy-models", on_error=failed)
