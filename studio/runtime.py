@@ -21,7 +21,7 @@ from studio.core.paths import StudioPaths, resolve_paths
 from studio.core.plot import PlotSpec
 from studio.core.semantic import SemanticIndex
 from studio.core.settings import Settings, load_settings, save_settings
-from studio.core.specs import GenerateSpec, UpscaleSpec
+from studio.core.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
 from studio.core.text_explain import TextAttentionSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
 from studio.core.train_specs import CaptionSpec, TrainSpec
@@ -164,9 +164,13 @@ def build_runtime(
     def preview(spec: ContextSpec, cancel, emit):  # noqa: ANN001, ANN202
         return (remote.preview_context if spec.engine else text.preview_context)(spec, cancel, emit)
 
-    def generate(spec: GenerateSpec, cancel, emit):  # noqa: ANN001, ANN202 - on this machine or a ComfyUI server
+    def generate(spec: GenerateSpec, cancel, emit):  # noqa: ANN001, ANN202 - here, on a server, or on all of them
         if not spec.backend:
             return engine.generate(spec, cancel, emit)
+        if spec.backend == ALL_BACKENDS:
+            from studio.worker.pool import run_pool
+
+            return run_pool(spec, backend_lanes(spec, engine, settings, keys, emit), cancel, emit)
         from studio.remote.comfy import server_for
 
         server = find_backend(spec.backend, servers_of(settings.servers), "comfyui")
@@ -212,6 +216,43 @@ def build_runtime(
     )
     holder.append(rt)
     return rt
+
+
+def backend_lanes(
+    spec: GenerateSpec, engine: ImageEngine, settings: Settings, keys: Keys, emit: Callable
+) -> list:
+    """This machine and every saved ComfyUI server that answers and can run ``spec`` (its model, LoRAs and VAE
+    found there by file name); why a server is left out is said as a note."""
+    import dataclasses
+
+    from studio.core.errors import StudioError
+    from studio.core.events import Note
+    from studio.remote.comfy import server_for
+    from studio.remote.comfy_workflow import refusals
+    from studio.worker.pool import Lane
+
+    lanes = [
+        Lane("this machine", lambda one, _i, cancel, on: engine.generate(one, cancel, on)[0], local=True)
+    ]
+    for server in (s for s in servers_of(settings.servers) if s.kind == "comfyui"):
+        comfy = server_for(server.url, keys.get(server.url), server.insecure_tls, server.name)
+        try:
+            problems = refusals(dataclasses.replace(spec, backend=server.name), comfy.models())
+        except StudioError as e:
+            emit(Note(text=f"{comfy.label()} is left out: {e.user_message}"))
+            continue
+        if problems:
+            emit(Note(text=f"{comfy.label()} is left out: {next(iter(problems.values()))}"))
+            continue
+        lanes.append(
+            Lane(
+                comfy.label(),
+                lambda one, _i, cancel, on, c=comfy: c.generate(
+                    dataclasses.replace(one, backend=c.name), engine.store, cancel, on
+                )[0],
+            )
+        )
+    return lanes
 
 
 def ensure_paths(paths: StudioPaths) -> StudioPaths:

@@ -62,6 +62,11 @@ class ComfyStandIn:
         self.wake: asyncio.Event | None = None
         self.url = ""
         self._server: uvicorn.Server | None = None
+        self.drop_after: int | None = (
+            None  # after this many pictures the server "dies": its sockets close, HTTP 503
+        )
+        self.dead = False
+        self.executed = 0
 
     # -- HTTP ------------------------------------------------------------------------------------------------------
     async def object_info(self, request: Request) -> JSONResponse:
@@ -192,6 +197,14 @@ class ComfyStandIn:
                     self.running = None
 
     async def execute(self, prompt_id: str, client: str, graph: dict[str, Any]) -> None:
+        if self.drop_after is not None and self.executed >= self.drop_after:
+            self.dead = True  # the machine went away mid-job: every connection drops
+            for ws in list(self.clients.values()):
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1011)
+            self.clients.clear()
+            return
+        self.executed += 1
         await self.send(client, "execution_start", {"prompt_id": prompt_id})
         samplers = [(i, n) for i, n in graph.items() if n["class_type"] == "KSampler"]
         seed = samplers[0][1]["inputs"]["seed"]
@@ -252,8 +265,16 @@ class ComfyStandIn:
             Route("/view", self.view), Route("/queue", self.queue, methods=["GET", "POST"]),
             Route("/interrupt", self.interrupt, methods=["POST"]), WebSocketRoute("/ws", self.ws),
         ], lifespan=lifespan)  # fmt: skip
+        standin = self
+
+        async def gate(scope: Any, receive: Any, send: Any) -> None:  # a dead server answers nothing useful
+            if standin.dead and scope["type"] == "http":
+                await Response("gone", status_code=503)(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
         port = free_port()
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+        self._server = uvicorn.Server(uvicorn.Config(gate, host="127.0.0.1", port=port, log_level="warning",
                                                      ws="websockets-sansio"))  # fmt: skip
         threading.Thread(target=self._server.run, daemon=True).start()
         deadline = time.monotonic() + 20

@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     saved = servers_of(settings.servers)
     keys = Keys()
     if args.backends_command == "add":
+        if args.name.strip().lower() in ("all", "local"):
+            return fail(
+                f"“{args.name}” is a word of Studio's own (all: every backend; local: this machine).",
+                EXIT_USAGE,
+            )
         if problem := url_problem(args.url):
             return fail(problem, EXIT_USAGE)
         base = comfy_root(args.url) if args.kind == "comfyui" else normalise_base(args.url)

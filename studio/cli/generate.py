@@ -141,7 +141,7 @@ def image_context(rt: Any, entries: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from studio.core.errors import StudioError
-    from studio.core.events import ItemSaved, Loading, Progress
+    from studio.core.events import ItemSaved, Loading, Note, Progress
     from studio.core.recipes.image import freeze_image
     from studio.engine.pipelines import check_model_path
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(frozen, dict):
             raise UsageError(explain(frozen, IMAGE))
         try:
-            if not frozen.backend:  # a server's model is the server's: it is looked up there
+            if not frozen.remote:  # a server's model is the server's: it is looked up there
                 check_model_path(frozen.model, rt.settings.allow_pickle)
         except StudioError as e:  # a model that is missing or refused is a bad argument, said before loading
             raise UsageError(e.user_message) from e
@@ -174,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     def on_event(e: Any) -> None:
         if isinstance(e, Loading):
             print(e.what, file=sys.stderr)
+        elif isinstance(e, Note):
+            print(f"studio: {e.text}", file=sys.stderr)
         elif isinstance(e, Progress) and tty:
             print(
                 f"\rimage {e.item + 1}/{e.items}  step {e.step}/{e.total}",

@@ -73,6 +73,9 @@ class ReferenceUnit:
     end: float = 1.0
 
 
+ALL_BACKENDS = "all"  # a recipe's backend: every backend that can run it, the pictures shared out by seed
+
+
 @dataclass(frozen=True)
 class GenerateSpec:
     """Everything needed to reproduce an image job exactly."""
@@ -129,6 +132,11 @@ class GenerateSpec:
     references: tuple[ReferenceUnit, ...] = ()  # IP-Adapter reference images
     backend: str = ""  # where it runs: "" this machine, else a saved ComfyUI server by its name
     spec_version: int = field(default=SPEC_VERSION)
+
+    @property
+    def remote(self) -> bool:
+        """Made on one server: its model, LoRAs and VAE are the server's (``all`` uses this machine's, matched)."""
+        return bool(self.backend) and self.backend != ALL_BACKENDS
 
     @property
     def mode(self) -> str:

@@ -407,6 +407,14 @@ class ParametersPanel(QScrollArea):
         self.backend.addItem("This machine", "")
         for name in self.session.backends:
             self.backend.addItem(f"ComfyUI: {name}", name)
+        if self.session.backends:
+            self.backend.addItem("All of them, sharing the pictures", "all")
+            self.backend.setItemData(
+                self.backend.count() - 1,
+                "Each picture goes to a free backend — this machine and every server that has the model (by file "
+                "name); a server that drops out hands its picture to the others",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.backend.setCurrentIndex(max(0, self.backend.findData(current)))
         self.backend.blockSignals(False)
         self._form.setRowVisible(

@@ -22,7 +22,7 @@ from studio.core.model_library import LibraryEntry, scan_folder
 from studio.core.recipes.image import IMAGE, freeze_image, library_context
 from studio.core.recipes.loras import LoraFinder, upscaler_finder
 from studio.core.samplers import SAMPLERS
-from studio.core.specs import GenerateSpec, random_seed
+from studio.core.specs import ALL_BACKENDS, GenerateSpec, random_seed
 from studio.core.styles import StyleBook, apply_styles
 from studio.core.untrusted import exists
 from studio.viewmodels.job_queue import JobQueue
@@ -156,7 +156,7 @@ class GenerationSession(QObject):
         self.modelsChanged.emit()
         choices = self.model_choices()
         current = self._values["model"]
-        if self._values["backend"]:
+        if self._values["backend"] not in ("", ALL_BACKENDS):
             return  # the model is the server's
         if (not current or not exists(current)) and choices:  # none yet, or moved/deleted since
             self.choose_model(choices[0][1], remember=False)
@@ -164,7 +164,8 @@ class GenerationSession(QObject):
     def set_backends(self, names: list[str]) -> None:
         """The ComfyUI servers a picture can be made on (besides this machine)."""
         self.backends = list(names)
-        if self._values["backend"] and self._values["backend"] not in self.backends:
+        backend = self._values["backend"]
+        if backend and backend not in self.backends and (backend != ALL_BACKENDS or not self.backends):
             self.set("backend", "")  # a server that was removed
         self.modelsChanged.emit()
 
@@ -184,7 +185,9 @@ class GenerationSession(QObject):
         """(label, path) for the model picker: recently used first, then what the model folders hold — or, when
         the picture is made on a server, the server's checkpoints."""
         backend = self._values["backend"]
-        if backend:
+        if (
+            backend and backend != ALL_BACKENDS
+        ):  # one server: its checkpoints ("all": this machine's, matched there)
             return [(PurePosixPath(c).stem, c) for c in self.backend_models.get(backend, [])]
         seen: set[str] = set()
         out: list[tuple[str, str]] = []

@@ -16,7 +16,9 @@ from tests.ui.test_image_page import generate_with_keyboard, wait_result
 
 @pytest.fixture()
 def comfy():
-    server = ComfyStandIn(["sd15/dreamshaper_8.safetensors", "sdxl/juggernaut_xl.safetensors"], step_delay=0.01)
+    server = ComfyStandIn(
+        ["sd15/dreamshaper_8.safetensors", "sdxl/juggernaut_xl.safetensors"], step_delay=0.01
+    )
     server.start()
     yield server
     server.stop()
@@ -42,7 +44,11 @@ def window(qtbot, home, comfy):
 def test_a_picture_made_on_a_comfyui_server(qtbot, window, comfy):
     panel = window.window.image_page.parameters
     assert not panel.backend.isHidden()
-    assert [panel.backend.itemText(i) for i in range(panel.backend.count())] == ["This machine", "ComfyUI: gpu"]
+    assert [panel.backend.itemText(i) for i in range(panel.backend.count())] == [
+        "This machine",
+        "ComfyUI: gpu",
+        "All of them, sharing the pictures",
+    ]
     panel.backend.setCurrentIndex(1)
     panel.backend.activated.emit(1)
     qtbot.waitUntil(lambda: panel.model.count() == 2, timeout=10_000)
@@ -76,7 +82,9 @@ def test_the_models_room_lists_a_servers_models_and_uses_one(qtbot, window, comf
             top = room.tree.topLevelItem(i)
             for j in range(top.childCount()):
                 group = top.child(j)
-                out += [(top.text(0), group.text(0), group.child(k).text(0)) for k in range(group.childCount())]
+                out += [
+                    (top.text(0), group.text(0), group.child(k).text(0)) for k in range(group.childCount())
+                ]
         return out
 
     qtbot.waitUntil(lambda: any(g.startswith("Checkpoints (2)") for _, g, _ in items()), timeout=10_000)
@@ -90,3 +98,13 @@ def test_the_models_room_lists_a_servers_models_and_uses_one(qtbot, window, comf
     assert window.window.tabs.currentWidget() is window.window.image_page
     panel = window.window.image_page.parameters
     qtbot.waitUntil(lambda: panel.model.currentText() == "juggernaut_xl", timeout=10_000)
+
+
+def test_all_backends_is_offered_and_keeps_this_machines_models(qtbot, window):
+    panel = window.window.image_page.parameters
+    assert panel.backend.itemData(panel.backend.count() - 1) == "all"
+    local = [panel.model.itemData(i) for i in range(panel.model.count())]
+    panel.backend.setCurrentIndex(panel.backend.count() - 1)
+    panel.backend.activated.emit(panel.backend.count() - 1)
+    assert window.session.value("backend") == "all"
+    assert [panel.model.itemData(i) for i in range(panel.model.count())] == local

@@ -31,6 +31,7 @@ from studio.core.recipes.loras import FileFinder, LoraFinder, embedding_finder, 
 from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
 from studio.core.specs import (
     A1111_MAX_SEED,
+    ALL_BACKENDS,
     MAX_BATCH,
     MAX_COUNT,
     MAX_SEED,
@@ -253,7 +254,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
     prompt = text(draft.get("prompt"))
     listed = lst(draft.get("loras"))
-    remote = bool(text(draft.get("backend")).strip())  # a server's LoRAs are found on the server, by name
+    backend = text(draft.get("backend")).strip()
+    remote = bool(backend) and backend != ALL_BACKENDS  # one server's LoRAs are found on the server, by name
     loras = resolve_loras(prompt, listed, ctx.loras, problems, keep_unknown=remote)
     model = draft.get("model")
     recommended = dict(ctx.recommended(model)) if isinstance(model, str) and model else {}
@@ -465,6 +467,6 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     for lo in spec.loras:
         if not -4.0 <= lo.weight <= 4.0:
             problems["loras"] = f"LoRA {lo.name}: the weight must be between -4 and 4."
-        elif not is_file(lo.path) and not spec.backend:  # a server's LoRAs are the server's to check
+        elif not is_file(lo.path) and not spec.remote:  # a server's LoRAs are the server's to check
             problems["loras"] = f"The LoRA file {lo.path} does not exist."
     return problems
