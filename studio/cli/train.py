@@ -5,6 +5,7 @@ LoRA written. ``kill -USR1`` of this process saves a checkpoint after the curren
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -39,6 +40,10 @@ def register(sub: Any) -> None:
     keep.add_argument("--drop-flagged", action="store_true", help="leave out every flagged picture")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--out", help="the LoRA to write (.safetensors)")
+    t.add_argument("--export-run", metavar="DIR", help="prepare the run in DIR (dataset, recipe, command) to train "
+                   "on another machine instead of here: studio train --resume DIR there")  # fmt: skip
+    t.add_argument("--import-result", metavar="DIR", help="bring back a run trained elsewhere: its LoRA into the "
+                   "library, its loss curve and samples among the runs")  # fmt: skip
     t.add_argument("--json", action="store_true", help="progress as JSON lines")
     t.set_defaults(run=run)
 
@@ -59,6 +64,10 @@ def _new_run(args: argparse.Namespace, rt: Any) -> Any:
     )
     out = Path(args.out).expanduser().resolve()
     run = rt.paths.training_dir / "runs" / f"{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.export_run:  # the run folder is the export: dataset, recipe and command, to train elsewhere
+        run = Path(args.export_run).expanduser().resolve()
+        if run.exists() and any(run.iterdir()):
+            return f"--export-run: {run} is not empty."
     class_dir = args.class_dir or ""
     if not class_dir and draft.get("class_images"):
         word = "".join(c if c.isalnum() else "-" for c in str(draft.get("class_word", "")).lower()) or "class"
@@ -95,18 +104,32 @@ def run(args: argparse.Namespace) -> int:
     from studio.core.untrusted import Unreadable
 
     rt = open_runtime(args)
+    if args.import_result:
+        return _import(args, rt)
     if args.resume:
         found = read_run_spec(Path(args.resume).expanduser().resolve())
         if isinstance(found, Unreadable):
             rt.close()
             return fail(f"{found.why}.", EXIT_USAGE)
-        spec = found
+        # what belongs to the machine may differ where the run goes on: the base model's place, accelerate
+        machine = {k: getattr(args, k, None) for k in ("base", "accelerate", "accelerate_config")}
+        spec = dataclasses.replace(found, **{k: v for k, v in machine.items() if v is not None})
     else:
         made = _new_run(args, rt)
         if isinstance(made, str):
             rt.close()
             return fail(made, EXIT_USAGE)
         spec = made
+        if args.export_run:
+            from studio.core.train_transfer import export_run
+
+            how = export_run(spec, Path(spec.run_dir))
+            rt.close()
+            if args.json:
+                print(json.dumps({"exported": spec.run_dir, "instructions": str(how)}))
+            else:
+                print(how.read_text("utf-8"))
+            return EXIT_OK
 
     started = time.monotonic()
     tty = sys.stderr.isatty()
@@ -143,3 +166,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
               file=sys.stderr)  # fmt: skip
     return code
+
+
+def _import(args: argparse.Namespace, rt: Any) -> int:
+    from studio.core.train_transfer import import_result
+
+    try:
+        lora, run = import_result(Path(args.import_result).expanduser().resolve(), rt.paths.models_dir / "loras",
+                                  rt.paths.training_dir / "runs")  # fmt: skip
+    except (ValueError, OSError) as e:
+        return fail(str(e), EXIT_USAGE)
+    finally:
+        rt.close()
+    if args.json:
+        print(json.dumps({"path": str(lora), "run_dir": str(run)}))
+    else:
+        print(f"{lora}\n(the run, with its loss curve and samples: {run})")
+    return EXIT_OK

@@ -54,6 +54,10 @@ class TrainSpec:
     class_dir: str = ""
     class_images: int = 0  # when the folder holds fewer, the base model generates the rest into it first
     prior_weight: float = 1.0
+    # run under `accelerate launch` (several GPUs or processes: data-parallel), with this accelerate config file
+    # ("" the user's default: ~/.cache/huggingface/accelerate/default_config.yaml, made by `accelerate config`)
+    accelerate: bool = False
+    accelerate_config: str = ""
     inject_nan_at: int = 0  # tests: make the loss NaN at this step
 
     def class_prompt(self) -> str:
@@ -236,7 +240,13 @@ def read_run_spec(run_dir: Path) -> TrainSpec | Unreadable:
         spec = from_dict(TrainSpec, raw)
     except ValueError as e:
         return Unreadable(f"{run} cannot be resumed: its settings are damaged ({e})")
-    return replace(spec, run_dir=str(run.resolve()))
+    here = run.resolve()
+
+    def inside(path: str) -> str:  # an exported run keeps its paths relative to its folder
+        return str(here / path) if path and not Path(path).is_absolute() else path
+
+    return replace(spec, run_dir=str(here), dataset=inside(spec.dataset), out=inside(spec.out),
+                   class_dir=inside(spec.class_dir))  # fmt: skip
 
 
 def run_state(run_dir: Path) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from studio.core.train_specs import (
     latest_checkpoint,
     validate_train,
 )
+from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
 
 Emit = Callable[[Event], None]
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
@@ -161,6 +162,7 @@ class Trainer:
         spec = self.spec
         placement = choose_placement(spec.device, "fp32")  # trainable weights in fp32; autocast does the rest
         self.device = placement.device
+        self.par = parallel_from_env(self.device)  # under `accelerate launch`: one of several processes
         path = check_model_path(spec.base)
         self.emit(Note(text=f"Loading {path.name}…"))
         model = _load(path, placement, LoadOptions())
@@ -230,7 +232,9 @@ class Trainer:
             else 0,
             num_training_steps=spec.steps,
         )
-        self.noise_gen = torch.Generator().manual_seed(spec.seed)
+        self.noise_gen = torch.Generator().manual_seed(
+            spec.seed + 1_000_003 * self._rank
+        )  # each its own noise
         self.emit(
             Note(
                 text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
@@ -258,7 +262,7 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         have = class_pictures(folder)
         missing = spec.class_images - len(have)
-        if missing > 0:
+        if missing > 0 and (self.par is None or self.par.is_main):  # made once, by process 0
             prompt = spec.class_prompt()
             self.emit(Note(text=f"Generating {missing} class picture(s) of “{prompt}” with the base model…"))
             for k in range(missing):
@@ -275,6 +279,9 @@ class Trainer:
                 atomic_write(folder / f"class-{n:04d}.png", png_writer(image))
                 atomic_write(folder / f"class-{n:04d}.txt", text_writer(prompt))
                 self.emit(Progress(step=k + 1, total=missing))
+            have = class_pictures(folder)
+        if self.par is not None:
+            self.par.wait()  # the others take the pictures process 0 made
             have = class_pictures(folder)
         if not have:
             raise _fail(
@@ -374,13 +381,31 @@ class Trainer:
                 states.append(te(ids)[0])
         return torch.cat(states, dim=-1), pooled
 
+    par: Parallel | None = None
+
+    @property
+    def _main(self) -> bool:
+        """Process 0 (or the only one): it alone writes checkpoints, samples, the status and the result."""
+        return self.par is None or self.par.is_main
+
+    @property
+    def _rank(self) -> int:
+        return self.par.rank if self.par is not None else 0
+
+    def _share(self, step: int) -> int:
+        """Which batch of the run's sequence this process takes at ``step``: with N processes, each step takes
+        N consecutive batches, one each (an N times larger batch, the same number of steps)."""
+        return step * (self.par.world if self.par is not None else 1) + self._rank
+
     def loss_at(self, step: int) -> Any:
         spec = self.spec
         loss = self._loss(
-            self.examples, self.latents, batch_at(self.examples, spec.batch_size, spec.seed, step)
+            self.examples,
+            self.latents,
+            batch_at(self.examples, spec.batch_size, spec.seed, self._share(step)),
         )
         if self.class_examples and spec.prior_weight > 0:  # prior preservation: the class as it was
-            idx = batch_at(self.class_examples, spec.batch_size, spec.seed + 1, step)
+            idx = batch_at(self.class_examples, spec.batch_size, spec.seed + 1, self._share(step))
             loss = loss + spec.prior_weight * self._loss(self.class_examples, self.class_latents, idx)
         return loss
 
@@ -543,6 +568,7 @@ class Trainer:
             "studio_class_word": spec.class_word,
             "studio_base_family": self.family,
             "studio_base_model": base.name,
+            **({"studio_processes": str(self.par.world)} if self.par is not None else {}),
             "studio_training": json.dumps(
                 {k: v for k, v in json.loads(spec.to_json()).items() if k not in ("inject_nan_at",)}
             ),
@@ -617,7 +643,11 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------------------------
     def _status(self, status: str, step: int, **extra: Any) -> None:
+        if launched_rank() != 0:
+            return
         spec = self.spec
+        if self.par is not None:
+            extra = {"processes": self.par.world, **extra}
         data = {
             "status": status,
             "step": step,
@@ -637,7 +667,8 @@ class Trainer:
         import torch
 
         spec = self.spec
-        atomic_write(self.run / "spec.json", lambda f: f.write(spec.to_json().encode()))
+        if launched_rank() == 0:
+            atomic_write(self.run / "spec.json", lambda f: f.write(spec.to_json().encode()))
         self._setup()
         spec = self.spec  # with the steps that epochs come to
         start = 0
@@ -648,6 +679,10 @@ class Trainer:
         for te in self.encoders:
             te.train(spec.train_text_encoder)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if self.par is not None:
+            self.par.start_alike(params)
+            self.emit(Note(text=f"Training on {self.par.world} processes (accelerate): each step takes "
+                                f"{self.par.world}× the batch."))  # fmt: skip
         every = checkpoint_interval(spec)
         began = time.perf_counter()
         self._status("running", start)
@@ -659,15 +694,20 @@ class Trainer:
 
         try:
             while step < spec.steps:
+                if self.par is not None and self.par.any(self.cancel.cancelled):
+                    raise JobCancelled()  # every process stops at the same step
                 self.cancel.raise_if_cancelled()
                 t0 = time.perf_counter()
                 loss = self.loss_at(step)
                 if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
                     loss = loss * float("nan")
-                if not math.isfinite(loss.item()):
+                value = self.par.mean(loss) if self.par is not None else float(loss.item())
+                if not math.isfinite(value):
                     self._rollback(step + 1)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.par is not None:
+                    self.par.average_gradients(params)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 self.optimizer.step()
                 self.schedule.step()
@@ -677,17 +717,17 @@ class Trainer:
                     TrainStep(
                         step=step,
                         total=spec.steps,
-                        loss=float(loss.item()),
+                        loss=value,
                         lr=float(self.schedule.get_last_lr()[0]),
                         seconds=time.perf_counter() - began,
                     )
                 )
                 self.emit(Progress(step=step, total=spec.steps))
                 asked = self.checkpoint_now.is_set()
-                if (step % every == 0 or asked) and step < spec.steps:
+                if (step % every == 0 or asked) and step < spec.steps and self._main:
                     self.checkpoint_now.clear()
                     self._checkpoint(step)
-                if spec.sample_every and step % spec.sample_every == 0:
+                if spec.sample_every and step % spec.sample_every == 0 and self._main:
                     self.emit(SamplesSaved(step=step, paths=(str(self.save_samples(step)),)))
         except JobCancelled:
             self._status("cancelled", step, **speed())
@@ -695,6 +735,8 @@ class Trainer:
         except StudioError as e:
             self._status("failed", step, message=e.user_message, **speed())
             raise
+        if not self._main:  # process 0 writes the result
+            return TrainDone(path=spec.out, run_dir=str(self.run))
         self._checkpoint(step)
         out, kohya = self.export(Path(spec.out))
         grids = tuple(self.ab_grids()) if spec.ab_grid else ()

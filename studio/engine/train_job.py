@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,13 @@ from studio.core.events import Cancelled, Event, Failed
 from studio.core.train_specs import TrainDone, TrainSpec, checkpoint_step, latest_checkpoint
 
 
-def trainer_command(spec_file: Path) -> list[str]:
+def trainer_command(spec_file: Path, spec: TrainSpec | None = None) -> list[str]:
+    if (
+        spec is not None and spec.accelerate
+    ):  # data-parallel over the processes the accelerate config asks for
+        exe = shutil.which("accelerate") or str(Path(sys.executable).with_name("accelerate"))
+        config = ["--config_file", spec.accelerate_config] if spec.accelerate_config else []
+        return [exe, "launch", *config, "-m", "studio.engine.train_process", str(spec_file)]
     if getattr(sys, "frozen", False):  # the self-contained build: its executable is Studio itself
         return [sys.executable, "--train-process", str(spec_file)]
     return [sys.executable, "-m", "studio.engine.train_process", str(spec_file)]
@@ -57,7 +64,7 @@ class TrainJob:
         atomic_write(request, lambda f: f.write(spec.to_json().encode()))
         with open(run / "trainer.log", "ab") as log:
             proc = subprocess.Popen(
-                trainer_command(request),
+                trainer_command(request, spec),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -18,11 +18,16 @@ from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.event_codec import encode
 from studio.core.events import Cancelled, Event, Failed
 from studio.core.train_specs import TrainSpec
+from studio.engine.train_parallel import launched_rank
 
 _out_lock = threading.Lock()
 
 
 def emit(event: Event) -> None:
+    if (
+        launched_rank() != 0
+    ):  # under accelerate launch only process 0 speaks: the others' stdout is the same pipe
+        return
     with _out_lock:
         sys.stdout.write(encode(event) + "\n")
         sys.stdout.flush()
