@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -311,6 +312,16 @@ class FinetunePage(QWidget):
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.checkpoint_btn)
         buttons.addWidget(self.cancel_btn)
+        elsewhere = QPushButton("Elsewhere…")
+        elsewhere.setToolTip("Train on another machine: export the run as a folder, import the result back")
+        menu = QMenu(elsewhere)
+        menu.addAction("Export run… (dataset, settings and the command, to train on another machine)",
+                       self.export_run)  # fmt: skip
+        menu.addAction(
+            "Import result… (a run trained elsewhere: its LoRA and loss curve)", self.import_result
+        )
+        elsewhere.setMenu(menu)
+        buttons.addWidget(elsewhere)
         v.addLayout(buttons)
         self.estimate = QLabel()
         self.estimate.setWordWrap(True)
@@ -444,6 +455,17 @@ class FinetunePage(QWidget):
         problem = self.session.start()
         self.status.setText(problem or "Queued: training starts when the device is free…")
         self.curve.update()
+
+    def export_run(self, folder: str | None = None) -> None:
+        self.session.set_words(self.trigger.text(), self.class_word.text())
+        folder = folder or QFileDialog.getExistingDirectory(self, "Export the run to an empty folder")
+        if folder:
+            self.status.setText(self.session.export_run(Path(folder)))
+
+    def import_result(self, folder: str | None = None) -> None:
+        folder = folder or QFileDialog.getExistingDirectory(self, "A run folder trained elsewhere")
+        if folder:
+            self.status.setText(self.session.import_result(Path(folder)))
 
     def check_interrupted(self) -> None:
         run = self.session.interrupted_run()

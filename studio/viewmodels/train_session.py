@@ -282,6 +282,38 @@ class TrainSession(QObject):
             return f"{spec.why}."
         return self.start(spec)
 
+    def export_run(self, folder: Path) -> str:
+        """Prepare the run in ``folder`` (dataset, recipe, command) to train on another machine; a sentence saying
+        what was done or why not."""
+        import dataclasses
+        import shutil
+
+        from studio.core.train_transfer import export_run
+
+        spec = self.build_spec()
+        if isinstance(spec, str):
+            return spec
+        if folder.exists() and any(folder.iterdir()):
+            return f"{folder} is not empty: choose an empty folder to export to."
+        try:
+            shutil.copytree(self.dataset.folder, folder / "dataset", dirs_exist_ok=True)
+            how = export_run(dataclasses.replace(spec, run_dir=str(folder)), folder)
+        except OSError as e:
+            return f"Could not export to {folder}: {e.strerror or e}."
+        return f"Exported to {folder}. Train it elsewhere as {how.name} there says, then Import result."
+
+    def import_result(self, folder: Path) -> str:
+        """A run trained elsewhere: its LoRA into the library (``finished`` is told, as for a run here)."""
+        from studio.core.train_transfer import import_result
+
+        try:
+            lora, run = import_result(folder, self.loras_dir, self.training_dir / "runs")
+        except (ValueError, OSError) as e:
+            return str(e)
+        self.last = TrainDone(path=str(lora), run_dir=str(run))
+        self.finished.emit(self.last)
+        return f"Imported {lora.name} into your LoRAs (its run: {run.name})."
+
     def checkpoint_now(self) -> bool:
         """Ask the running trainer for a checkpoint after its current step; False when nothing is training."""
         return bool(self.job) and self._request_checkpoint()

@@ -117,3 +117,44 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
         True,
     )
     assert spec.lr_text == 0.0 and spec.rank == 32
+
+
+def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, tiny_sd, tmp_path):
+    """Elsewhere ▸ Export run: a folder another machine trains with `studio train --resume`; Import result brings
+    the LoRA back, ready to use."""
+    import json
+
+    from tests.cli.helpers import studio as cli
+
+    page = studio.window.finetune_page
+    session = page.session
+    with qtbot.waitSignal(session.datasetChanged, timeout=30_000):
+        session.add_pictures([str(photos(tmp_path / "pics", n=4))])
+    page.trigger.setText("zwx")
+    page.class_word.setText("disc")
+    page.set_base_choices([("tiny", str(tiny_sd))])
+    page.steps.setValue(2)
+    page.rank.setValue(4)
+    page.resolution.setValue(64)
+    folder = tmp_path / "to-the-gpu-box"
+    folder.mkdir()
+    page.export_run(str(folder))
+    assert page.status.text().startswith(f"Exported to {folder}.") and (folder / "RUN.txt").is_file()
+    page.export_run(str(folder))
+    assert "is not empty" in page.status.text()
+
+    r = cli(
+        "train", "--resume", str(folder), "--json", home=tmp_path / "gpu-box", timeout=300
+    )  # the other machine
+    assert r.returncode == 0, r.stderr[-2000:]
+    trained = Path(json.loads(r.stdout.splitlines()[-1])["path"])
+    assert trained.parent == folder / "result" and trained.name.startswith("zwx-")
+    with qtbot.waitSignal(session.finished, timeout=10_000):
+        page.import_result(str(folder))
+    assert page.status.text().startswith("Imported ") and not page.use_btn.isHidden()
+    lora = Path(session.last.path)
+    assert (
+        lora.parent == session.loras_dir
+        and lora.name == trained.name
+        and lora.read_bytes() == trained.read_bytes()
+    )
