@@ -32,7 +32,7 @@ from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
 from studio.remote.openai_text import OpenAIText
 from studio.remote.servers import Keys, endpoint_for, find_backend, servers_of
-from studio.worker.runner import JobRunner
+from studio.worker.runner import DEVICE, JobRunner
 
 Listener = Callable[[Event], None]
 
@@ -193,6 +193,7 @@ def build_runtime(
             TrainSpec: trainer,
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },
+        lane_of=lane_of,
     )
 
     def make_embed():  # noqa: ANN202 - the search model, loaded on the first search by meaning
@@ -216,6 +217,16 @@ def build_runtime(
     )
     holder.append(rt)
     return rt
+
+
+def lane_of(spec: object) -> str:
+    """Where a job waits its turn: a job made on one server has that server's lane (it does not wait for this
+    machine's device, nor the device for it); everything else runs on the device."""
+    if isinstance(spec, GenerateSpec) and spec.remote:
+        return f"comfyui:{spec.backend}"
+    if isinstance(spec, WriteSpec) and spec.engine:
+        return f"openai:{spec.engine}"
+    return DEVICE
 
 
 def backend_lanes(

@@ -1,4 +1,6 @@
-"""One queue, one consumer thread: jobs run in order, one at a time, on the device this runner owns."""
+"""One queue, one consumer thread per lane: the jobs of a lane run in order, one at a time. The device lane runs what
+uses this machine; a job made on a server (a ComfyUI server, by its name) runs in that server's own lane, so it does
+not wait for the local GPU, nor the local GPU for it."""
 
 from __future__ import annotations
 
@@ -29,24 +31,49 @@ class Job:
     cancel: CancelToken
 
 
-class JobRunner:
-    """Runs submitted specs in FIFO order on a single thread, reporting typed events through ``emit``.
+DEVICE = "device"  # the lane of this machine's device (and of the chores)
 
-    ``emit`` is called from the runner thread (and from the caller's thread for ``Queued`` and for
-    cancelling a job that has not started); it must be thread-safe.
+
+class JobRunner:
+    """Runs submitted specs in FIFO order per lane, one thread per lane, reporting typed events through ``emit``.
+
+    ``lane_of(spec)`` names a job's lane (default: every job on the device lane). ``emit`` is called from the lanes'
+    threads (and from the caller's thread for ``Queued`` and for cancelling a job that has not started); it must be
+    thread-safe.
     """
 
-    def __init__(self, emit: Emit, handlers: dict[type, Handler] | None = None, name: str = "device"):
+    def __init__(
+        self,
+        emit: Emit,
+        handlers: dict[type, Handler] | None = None,
+        name: str = DEVICE,
+        lane_of: Callable[[Any], str] = lambda spec: DEVICE,
+    ):
         self._emit = emit
         self._handlers: dict[type, Handler] = dict(handlers or {})
+        self._lane_of = lane_of
         self._pending: list[Job] = []
         self._chores: list[Callable[[], None]] = []
-        self._running: Job | None = None
+        self._running: dict[str, Job] = {}  # lane → its running job
         self._cond = threading.Condition()
         self._stopping = False
         self._ids = itertools.count(1)
-        self._thread = threading.Thread(target=self._loop, name=f"studio-runner-{name}", daemon=True)
-        self._thread.start()
+        self._name = name
+        self._threads: dict[str, threading.Thread] = {}
+        self._start_lane(DEVICE)
+
+    def _start_lane(self, lane: str) -> None:
+        """(Under the lock, or before any other thread exists.)"""
+        label = self._name if lane == DEVICE else f"{self._name}-{lane}"
+        thread = threading.Thread(target=self._loop, args=(lane,), name=f"studio-runner-{label}", daemon=True)
+        self._threads[lane] = thread
+        thread.start()
+
+    def _lane(self, job: Job) -> str:
+        try:
+            return str(self._lane_of(job.spec)) or DEVICE
+        except Exception:  # noqa: BLE001 - a spec the lane rule does not know runs on the device
+            return DEVICE
 
     # -- the caller's side ----------------------------------------------------------------------------------
     def register(self, spec_type: type, handler: Handler) -> None:
@@ -59,10 +86,14 @@ class JobRunner:
             if self._stopping:
                 raise StudioError(ErrorKind.INTERNAL, "Studio is shutting down; the job was not queued.")
             job = Job(f"job-{next(self._ids)}", spec, CancelToken())
+            lane = self._lane(job)
+            if lane not in self._threads:
+                self._start_lane(lane)
             self._pending.append(job)
-            position = len(self._pending) - (0 if self._running else 1)
+            ahead = sum(1 for j in self._pending if self._lane(j) == lane)
+            position = ahead - (0 if lane in self._running else 1)
             self._emit(Queued(job.id, spec=spec, position=position))
-            self._cond.notify()
+            self._cond.notify_all()
         return job.id
 
     def call_soon(self, chore: Callable[[], None]) -> None:
@@ -75,9 +106,10 @@ class JobRunner:
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued job (it never runs) or the running one (it stops at its next step)."""
         with self._cond:
-            if self._running and self._running.id == job_id:
-                self._running.cancel.cancel()
-                return True
+            for running in self._running.values():
+                if running.id == job_id:
+                    running.cancel.cancel()
+                    return True
             for job in self._pending:
                 if job.id == job_id:
                     self._pending.remove(job)
@@ -88,7 +120,7 @@ class JobRunner:
 
     def cancel_all(self) -> None:
         with self._cond:
-            ids = [j.id for j in self._pending] + ([self._running.id] if self._running else [])
+            ids = [j.id for j in self._pending] + [j.id for j in self._running.values()]
         for job_id in ids:
             self.cancel(job_id)
 
@@ -108,8 +140,10 @@ class JobRunner:
 
     @property
     def running_id(self) -> str | None:
+        """The device's running job (else a server lane's), or None."""
         with self._cond:
-            return self._running.id if self._running else None
+            job = self._running.get(DEVICE) or next(iter(self._running.values()), None)
+            return job.id if job else None
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Cancel everything and stop the thread; True if it stopped within ``timeout`` seconds."""
@@ -117,8 +151,10 @@ class JobRunner:
             self._stopping = True
             self._cond.notify_all()
         self.cancel_all()
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads.values())
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job is queued or running (for the CLI and tests)."""
@@ -132,16 +168,30 @@ class JobRunner:
         return True
 
     # -- the runner thread ------------------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _next(self, lane: str) -> Job | None:
+        """(Under the lock.) The first queued job of ``lane``, taken off the queue."""
+        for job in self._pending:
+            if self._lane(job) == lane:
+                self._pending.remove(job)
+                return job
+        return None
+
+    def _mine(self, lane: str) -> bool:
+        return any(self._lane(j) == lane for j in self._pending) or (lane == DEVICE and bool(self._chores))
+
+    def _loop(self, lane: str) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._chores and not self._stopping:
+                while not self._mine(lane) and not self._stopping:
                     self._cond.wait()
-                if self._stopping and not self._pending:
+                if self._stopping and not self._mine(lane):
                     return
-                chores, self._chores = self._chores, []
-                job = self._pending.pop(0) if self._pending and not chores else None
-                self._running = job
+                chores: list[Callable[[], None]] = []
+                if lane == DEVICE:
+                    chores, self._chores = self._chores, []
+                job = self._next(lane) if not chores else None
+                if job is not None:
+                    self._running[lane] = job
             for chore in chores:
                 try:
                     chore()
@@ -153,7 +203,7 @@ class JobRunner:
                 self._run(job)
             finally:
                 with self._cond:
-                    self._running = None
+                    self._running.pop(lane, None)
                     self._cond.notify_all()
 
     def _run(self, job: Job) -> None:

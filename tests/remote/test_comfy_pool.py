@@ -45,3 +45,29 @@ def test_a_batch_splits_across_backends_and_survives_one_dropping_out(two_server
     assert sum(d == "ComfyUI b" for d in where.values()) == 1  # then it dropped out
     assert sum(not d.startswith("ComfyUI") for d in where.values()) >= 1  # this machine took its share
     assert "ComfyUI b dropped out" in r.stderr
+
+
+def test_a_job_on_a_server_runs_beside_a_job_here(tiny_sd, tmp_path):
+    """The queue sends a job pinned to a server to that server's lane: a local job queued after it does not wait."""
+    from studio.core.events import Finished
+    from studio.core.specs import GenerateSpec
+    from studio.remote.servers import Server
+    from studio.runtime import build_runtime
+
+    slow = ComfyStandIn(["sd15/dreamshaper_8.safetensors"], step_delay=0.1)
+    slow.start()
+    rt = build_runtime(tmp_path / "home")
+    try:
+        rt.settings.servers = [Server("gpu", slow.url, "comfyui").as_dict()]
+        finished: list[str] = []
+        rt.subscribe(lambda e: isinstance(e, Finished) and finished.append(e.job_id))
+        remote = rt.runner.submit(GenerateSpec(model="dreamshaper_8", prompt="far", steps=40, seed=1, width=64,
+                                               height=64, backend="gpu"))  # fmt: skip
+        local = rt.runner.submit(GenerateSpec(model=str(tiny_sd), prompt="near", steps=2, seed=2, width=64,
+                                              height=64, sampler="Euler"))  # fmt: skip
+        assert rt.runner.wait_idle(120)
+        assert finished == [local, remote]  # 4 s on the server; the local picture did not wait for it
+        assert rt.gallery.count() == 2
+    finally:
+        rt.close()
+        slow.stop()

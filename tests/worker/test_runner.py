@@ -158,3 +158,28 @@ def test_chores_run_on_the_runner_thread_before_the_next_job(setup):
     assert runner.wait_idle(5)
     assert order == ["first", "chore", "second"]
     assert threads == ["studio-runner-device"]
+
+
+def test_a_job_on_a_server_lane_does_not_wait_for_the_device():
+    """Lanes: the device runs its jobs one at a time; a job of another lane (a server) runs beside them."""
+    rec = Recorder()
+    order = []
+    server_gate = threading.Event()
+    runner = JobRunner(rec, {Spec: fake_handler(order)},
+                       lane_of=lambda spec: "server" if spec.name.startswith("remote") else "device")  # fmt: skip
+    try:
+        remote = runner.submit(Spec("remote", gate=server_gate))  # holds its lane until the gate opens
+        local_a = runner.submit(Spec("local-a"))
+        local_b = runner.submit(Spec("local-b"))
+        assert rec.wait_for(lambda: "Finished" in rec.of(local_b))  # the device went on meanwhile
+        assert "Finished" not in rec.of(remote) and runner.running_id == remote
+        assert [e.position for e in rec.events if isinstance(e, Queued)] == [0, 0, 1]
+        server_gate.set()
+        assert runner.wait_idle(5)
+        assert "Finished" in rec.of(remote) and "Finished" in rec.of(local_a)
+        remote_2 = runner.submit(Spec("remote-2", gate=threading.Event()))
+        assert rec.wait_for(lambda: "Started" in rec.of(remote_2))
+        assert runner.cancel(remote_2) and rec.wait_for(lambda: "Cancelled" in rec.of(remote_2) or
+                                                          "Finished" in rec.of(remote_2))  # fmt: skip
+    finally:
+        assert runner.shutdown(5)
