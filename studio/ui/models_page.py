@@ -108,6 +108,10 @@ class ServerModelsPanel(QWidget):
         self.refresh_btn.setToolTip("Ask each server you added for its models")
         self.refresh_btn.clicked.connect(self.refresh)
         row.addWidget(self.refresh_btn)
+        servers_btn = QPushButton("Servers…")
+        servers_btn.setToolTip("Add or remove servers: text (OpenAI-compatible) and pictures (ComfyUI)")
+        servers_btn.clicked.connect(self.edit_servers)
+        row.addWidget(servers_btn)
         v.addLayout(row)
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -127,6 +131,12 @@ class ServerModelsPanel(QWidget):
         super().showEvent(event)
         if not self._asked and (self.book.servers() or self.book.comfy_servers()):
             self.refresh()
+
+    def edit_servers(self) -> None:
+        from studio.ui.servers_dialog import ServersDialog
+
+        ServersDialog(self.book, self).exec()
+        self.refresh()
 
     def refresh(self) -> None:
         self._asked = True

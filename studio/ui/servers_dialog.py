@@ -1,11 +1,13 @@
-"""Add or remove the OpenAI-compatible servers the Writer can write with (llama.cpp's server, Ollama, LM Studio,
-vLLM, koboldcpp, transformers serve, a hosted API): name, address, API key (kept in the system keyring), and the
-explicit consent a self-signed certificate needs. *Check* asks the server for its models."""
+"""Add or remove the servers Studio runs jobs on: OpenAI-compatible servers the Writer writes with (llama.cpp's
+server, Ollama, LM Studio, vLLM, koboldcpp, transformers serve, a hosted API) and ComfyUI servers that make
+pictures: name, kind, address, API key (kept in the system keyring), and the explicit consent a self-signed
+certificate needs. *Check* asks the server what it offers."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -28,8 +30,8 @@ class ServersDialog(QDialog):
         self.book = book
         v = QVBoxLayout(self)
         intro = QLabel("Studio writes with models running on servers you already have — llama.cpp, Ollama, LM "
-                       "Studio, vLLM, koboldcpp — through their OpenAI-compatible API. Studio connects only to "
-                       "the servers listed here.")  # fmt: skip
+                       "Studio, vLLM, koboldcpp — through their OpenAI-compatible API, and makes pictures on ComfyUI "
+                       "servers. Studio connects only to the servers listed here.")  # fmt: skip
         intro.setWordWrap(True)
         v.addWidget(intro)
         self.list = QListWidget()
@@ -43,6 +45,17 @@ class ServersDialog(QDialog):
         self.insecure.setToolTip(
             "Only for https servers whose certificate no authority signed (your own machine)"
         )
+        self.kind = QComboBox()
+        self.kind.addItem("Text: OpenAI-compatible (llama.cpp, Ollama, LM Studio, vLLM…)", "openai")
+        self.kind.addItem("Pictures: ComfyUI", "comfyui")
+        self.kind.currentIndexChanged.connect(
+            lambda _: self.url.setPlaceholderText(
+                "http://gpu-box:8188"
+                if self.kind.currentData() == "comfyui"
+                else "http://127.0.0.1:8080 (Ollama: http://127.0.0.1:11434)"
+            )
+        )
+        form.addRow("Kind", self.kind)
         form.addRow("Name", self.name)
         form.addRow("Address", self.url)
         form.addRow("API key", self.key)
@@ -68,23 +81,27 @@ class ServersDialog(QDialog):
         v.addWidget(buttons)
         book.changed.connect(self._fill)
         book.modelsListed.connect(self._listed)
+        book.checkpointsListed.connect(
+            lambda name, found: self._listed(name, found if isinstance(found, str) else [*found])
+        )
         self._fill()
         self.resize(560, 460)
 
     def _fill(self) -> None:
         self.list.clear()
-        for s in self.book.servers():
-            self.list.addItem(f"{s.name} — {s.url}")
+        for s in self.book.all_servers():
+            self.list.addItem(f"{s.name} — {s.url} ({'ComfyUI' if s.kind == 'comfyui' else 'text'})")
         self.check_btn.setEnabled(self.list.count() > 0)
         self.remove_btn.setEnabled(self.list.count() > 0)
 
     def _selected(self):  # noqa: ANN202
         row = self.list.currentRow()
-        servers = self.book.servers()
+        servers = self.book.all_servers()
         return servers[row] if 0 <= row < len(servers) else (servers[-1] if servers else None)
 
     def _add(self) -> None:
-        problem = self.book.add(self.name.text(), self.url.text(), self.key.text(), self.insecure.isChecked())
+        problem = self.book.add(self.name.text(), self.url.text(), self.key.text(), self.insecure.isChecked(),
+                                self.kind.currentData())  # fmt: skip
         if problem and not problem.startswith("Saved"):
             self.status.setText(problem)
             return
@@ -96,7 +113,10 @@ class ServersDialog(QDialog):
         server = self._selected()
         if server is not None:
             self.status.setText(f"Asking {server.url}…")
-            self.book.list_models(server.url)
+            if server.kind == "comfyui":
+                self.book.list_checkpoints(server.name)
+            else:
+                self.book.list_models(server.url)
 
     def _listed(self, url: str, models: object) -> None:
         if isinstance(models, str):

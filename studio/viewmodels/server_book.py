@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.settings import Settings
-from studio.remote.http import Endpoint, normalise_base, url_problem
+from studio.remote.http import Endpoint, comfy_root, normalise_base, url_problem
 from studio.remote.servers import Keys, Server, servers_of
 from studio.viewmodels.background import in_background
 
@@ -33,16 +33,24 @@ class ServerBook(QObject):
         """The text servers (OpenAI-compatible); ComfyUI servers run image jobs."""
         return [s for s in servers_of(self.settings.servers) if s.kind == "openai"]
 
-    def add(self, name: str, url: str, key: str = "", insecure_tls: bool = False) -> str:
+    def all_servers(self) -> list[Server]:
+        """Every saved server: text (OpenAI-compatible) and images (ComfyUI)."""
+        return servers_of(self.settings.servers)
+
+    def add(
+        self, name: str, url: str, key: str = "", insecure_tls: bool = False, kind: str = "openai"
+    ) -> str:
         """Save a server (its key in the keyring). Returns '' or why it cannot be saved."""
         name, url = name.strip(), url.strip()
         if not name:
             return "Give the server a name."
+        if name.lower() in ("all", "local"):
+            return f"“{name}” is a word of Studio's own (all backends, this machine): choose another name."
         if problem := url_problem(url):
             return problem
-        base = normalise_base(url)
+        base = comfy_root(url) if kind == "comfyui" else normalise_base(url)
         entries = [s for s in servers_of(self.settings.servers) if s.name != name]
-        entries.append(Server(name, base, "openai", insecure_tls))
+        entries.append(Server(name, base, kind, insecure_tls))
         self.settings.servers = [s.as_dict() for s in entries]
         note = ""
         if key and not self.keys.set(base, key):
@@ -51,7 +59,7 @@ class ServerBook(QObject):
         return note
 
     def remove(self, name: str) -> None:
-        gone = [s for s in self.servers() if s.name == name]
+        gone = [s for s in self.all_servers() if s.name == name]
         self.settings.servers = [s.as_dict() for s in servers_of(self.settings.servers) if s not in gone]
         for s in gone:
             self.keys.set(s.url, None)

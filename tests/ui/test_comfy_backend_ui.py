@@ -108,3 +108,31 @@ def test_all_backends_is_offered_and_keeps_this_machines_models(qtbot, window):
     panel.backend.activated.emit(panel.backend.count() - 1)
     assert window.session.value("backend") == "all"
     assert [panel.model.itemData(i) for i in range(panel.model.count())] == local
+
+
+def test_a_comfyui_server_added_in_the_servers_dialog(qtbot, home, comfy):
+    from studio.app import create_window
+    from studio.runtime import build_runtime
+    from studio.ui.servers_dialog import ServersDialog
+
+    rt = build_runtime(home)
+    st = create_window(rt)
+    qtbot.addWidget(st.window)
+    try:
+        panel = st.window.image_page.parameters
+        assert panel.backend.isHidden()  # no server yet: no choice to show
+        dialog = ServersDialog(st.window.models_page.servers_panel.book)
+        dialog.kind.setCurrentIndex(1)
+        dialog.name.setText("gpu")
+        dialog.url.setText(comfy.url.removeprefix("http://"))
+        dialog._add()
+        assert dialog.list.item(0).text() == f"gpu — {comfy.url} (ComfyUI)"
+        dialog._check()
+        qtbot.waitUntil(lambda: "dreamshaper_8" in dialog.status.text(), timeout=10_000)
+        assert not panel.backend.isHidden() and panel.backend.itemText(1) == "ComfyUI: gpu"
+        dialog.name.setText("all")
+        dialog._add()
+        assert "a word of Studio's own" in dialog.status.text()
+    finally:
+        st.runtime.close(5)
+        st.runtime.unsubscribe(st.bridge.post)

@@ -19,7 +19,7 @@ def test_a_server_added_in_the_dialog_writes_the_story(qtbot, studio, served_lm)
     dialog.name.setText("desk")
     dialog.url.setText(base)
     qtbot.mouseClick(dialog.add_btn, Qt.MouseButton.LeftButton)
-    assert "Saved desk" in dialog.status.text() and dialog.list.item(0).text() == f"desk — {base}"
+    assert "Saved desk" in dialog.status.text() and dialog.list.item(0).text() == f"desk — {base} (text)"
     qtbot.mouseClick(dialog.check_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "offers" in dialog.status.text(), timeout=30_000)
     assert model in dialog.status.text()
