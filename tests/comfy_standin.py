@@ -34,7 +34,8 @@ from tests.servers import free_port
 
 NODES = {"CheckpointLoaderSimple", "LoraLoader", "CLIPSetLastLayer", "CLIPTextEncode", "ConditioningConcat",
          "EmptyLatentImage", "LoadImage", "ImageScale", "VAEEncode", "ImageToMask", "SetLatentNoiseMask",
-         "VAELoader", "KSampler", "LatentUpscale", "VAEDecode", "SaveImage"}  # fmt: skip
+         "VAELoader", "KSampler", "LatentUpscale", "VAEDecode", "SaveImage", "ControlNetLoader",
+         "ControlNetApplyAdvanced", "UpscaleModelLoader", "ImageUpscaleWithModel"}  # fmt: skip
 SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2m", "dpmpp_2m_sde",
             "dpmpp_sde", "ddim", "uni_pc", "deis", "lcm"]  # fmt: skip
 SCHEDULERS = ["normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta"]
@@ -45,10 +46,10 @@ def colour(seed: int) -> tuple[int, int, int]:
 
 
 class ComfyStandIn:
-    def __init__(
-        self, checkpoints: list[str], loras: list[str] = (), vaes: list[str] = (), step_delay: float = 0.02
-    ):
+    def __init__(self, checkpoints: list[str], loras: list[str] = (), vaes: list[str] = (), step_delay: float = 0.02,
+                 controlnets: list[str] = (), upscalers: list[str] = ()):  # fmt: skip
         self.checkpoints, self.loras, self.vaes = list(checkpoints), list(loras), list(vaes)
+        self.controlnets, self.upscalers = list(controlnets), list(upscalers)
         self.step_delay = step_delay
         self.received: list[dict[str, Any]] = []  # every workflow queued, as sent
         self.uploads: dict[str, bytes] = {}
@@ -74,6 +75,8 @@ class ComfyStandIn:
         info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"] = [self.checkpoints]
         info["LoraLoader"]["input"]["required"]["lora_name"] = [self.loras]
         info["VAELoader"]["input"]["required"]["vae_name"] = [self.vaes]
+        info["ControlNetLoader"]["input"]["required"]["control_net_name"] = [self.controlnets]
+        info["UpscaleModelLoader"]["input"]["required"]["model_name"] = [self.upscalers]
         info["KSampler"]["input"]["required"].update(sampler_name=[SAMPLERS], scheduler=[SCHEDULERS])
         return JSONResponse(info)
 
@@ -129,6 +132,10 @@ class ComfyStandIn:
                 inputs.get("sampler_name") not in SAMPLERS or inputs.get("scheduler") not in SCHEDULERS
             ):
                 problems.append("Value not in list: sampler_name or scheduler")
+            if cls == "ControlNetLoader" and inputs.get("control_net_name") not in self.controlnets:
+                problems.append(f"Value not in list: control_net_name: '{inputs.get('control_net_name')}'")
+            if cls == "UpscaleModelLoader" and inputs.get("model_name") not in self.upscalers:
+                problems.append(f"Value not in list: model_name: '{inputs.get('model_name')}'")
             if cls == "LoadImage" and inputs.get("image") not in self.uploads:
                 problems.append(f"Invalid image file: {inputs.get('image')}")
             if problems:
@@ -243,6 +250,9 @@ class ComfyStandIn:
 
     @staticmethod
     def size(graph: dict[str, Any]) -> tuple[int, int]:
+        for node in graph.values():  # a hires pass in pixels: the final ImageScale
+            if node["class_type"] == "ImageScale" and node["inputs"].get("crop") == "disabled":
+                return node["inputs"]["width"], node["inputs"]["height"]
         for cls in ("LatentUpscale", "EmptyLatentImage", "ImageScale"):
             for node in graph.values():
                 if node["class_type"] == cls:

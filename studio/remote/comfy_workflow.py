@@ -4,7 +4,8 @@ do the same way is refused before anything is queued, each with its reason — n
 
 Nodes used (ComfyUI's built-ins): CheckpointLoaderSimple, LoraLoader, CLIPSetLastLayer, CLIPTextEncode,
 ConditioningConcat (BREAK), EmptyLatentImage, LoadImage, ImageScale, VAEEncode, ImageToMask, SetLatentNoiseMask,
-VAELoader, KSampler, LatentUpscale (hires fix), VAEDecode, SaveImage."""
+VAELoader, ControlNetLoader + ControlNetApplyAdvanced (the maps made here, uploaded), KSampler, LatentUpscale or
+UpscaleModelLoader + ImageUpscaleWithModel (hires fix), VAEDecode, SaveImage."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from studio.core.control import MODEL_PREPROCESSORS
 from studio.core.specs import GenerateSpec
 
 SAMPLERS = {"Euler": "euler", "Euler a": "euler_ancestral", "Heun": "heun", "DPM2": "dpm_2",
@@ -29,6 +31,8 @@ class ServerModels:
     checkpoints: tuple[str, ...] = ()
     loras: tuple[str, ...] = ()
     vaes: tuple[str, ...] = ()
+    controlnets: tuple[str, ...] = ()
+    upscalers: tuple[str, ...] = ()
     samplers: tuple[str, ...] = ()
     schedulers: tuple[str, ...] = ()
     nodes: frozenset[str] = frozenset()
@@ -50,6 +54,8 @@ def server_models(object_info: Any) -> ServerModels:
         _choices(object_info, "CheckpointLoaderSimple", "ckpt_name"),
         _choices(object_info, "LoraLoader", "lora_name"),
         _choices(object_info, "VAELoader", "vae_name"),
+        _choices(object_info, "ControlNetLoader", "control_net_name"),
+        _choices(object_info, "UpscaleModelLoader", "model_name"),
         _choices(object_info, "KSampler", "sampler_name"),
         _choices(object_info, "KSampler", "scheduler"),
         frozenset(k for k in object_info if isinstance(k, str)),
@@ -104,8 +110,18 @@ def refusals(spec: GenerateSpec, models: ServerModels) -> dict[str, str]:
             out["loras"] = f"The server has no LoRA named {Path(lora.path).name}."
     if spec.vae and match_name(spec.vae, models.vaes) is None:
         out["vae"] = f"The server has no VAE named {Path(spec.vae).name}."
+    for unit in spec.controls:
+        if unit.weight <= 0:
+            continue  # not run (as here)
+        if unit.preprocessor in MODEL_PREPROCESSORS or unit.preprocessor == "inpaint":
+            out["controls"] = (f"The {unit.preprocessor} preprocessor runs on this machine only: make the map here "
+                               "(or use a ready map with preprocessor none).")  # fmt: skip
+        elif match_name(unit.model, models.controlnets) is None:
+            out["controls"] = f"The server has no ControlNet named {Path(unit.model).name}."
+    model_upscaler = spec.hires and spec.hires_upscaler not in ("Latent", "Lanczos")
+    if model_upscaler and match_name(spec.hires_upscaler, models.upscalers) is None:
+        out["hires_upscaler"] = f"The server has no upscaler named {Path(spec.hires_upscaler).name}."
     unsupported = {
-        "controls": bool(spec.controls),
         "references": bool(spec.references),
         "refiner": bool(spec.refiner),
         "variation_strength": spec.variation_strength > 0,
@@ -113,10 +129,8 @@ def refusals(spec: GenerateSpec, models: ServerModels) -> dict[str, str]:
         "filmstrip": spec.filmstrip,
         "fast_decode": spec.fast_decode,
         "prompt_2": bool(spec.prompt_2) and spec.prompt_2 != spec.prompt,
-        "hires_upscaler": spec.hires and spec.hires_upscaler != "Latent",
     }
     reasons = {
-        "controls": "ControlNet units do not run on ComfyUI servers yet: run this job here.",
         "references": "Reference images (IP-Adapter) need a ComfyUI extension: run this job here.",
         "refiner": "The SDXL refiner does not run on ComfyUI servers yet: run this job here.",
         "variation_strength": "ComfyUI's stock nodes have no variation seed.",
@@ -124,7 +138,6 @@ def refusals(spec: GenerateSpec, models: ServerModels) -> dict[str, str]:
         "filmstrip": "A ComfyUI server does not send the predicted picture of every step.",
         "fast_decode": "The fast preview decoder is this machine's; turn it off for a server.",
         "prompt_2": "A second SDXL prompt does not run on ComfyUI servers yet.",
-        "hires_upscaler": "On a ComfyUI server the hires fix upscales the latent (choose the Latent upscaler).",
     }
     out.update({k: reasons[k] for k, v in unsupported.items() if v})
     if re.search(r"\[[^\[\]]*[:|][^\[\]]*\]", spec.prompt + " " + spec.negative_prompt):
@@ -171,6 +184,14 @@ def workflow(
 
     prompt, negative = spec.prompts_of(index)
     positive, negative_cond = encode(prompt), encode(negative)
+    for i, unit in enumerate(spec.controls):  # the maps were made here and uploaded; the server applies them
+        if unit.weight <= 0:
+            continue
+        net = g.add("ControlNetLoader", control_net_name=match_name(unit.model, models.controlnets))
+        hint = g.add("LoadImage", image=uploads[f"control{i}"])
+        applied = g.add("ControlNetApplyAdvanced", positive=positive, negative=negative_cond, control_net=net,
+                        image=hint, strength=unit.weight, start_percent=unit.start, end_percent=unit.end)  # fmt: skip
+        positive, negative_cond = applied, [applied[0], 1]
     denoise = 1.0
     if spec.init_image:
         image = g.add("LoadImage", image=uploads["init"])
@@ -193,14 +214,26 @@ def workflow(
                     denoise=denoise)  # fmt: skip
     if spec.hires:
         w, h = spec.hires_size
-        up = g.add(
-            "LatentUpscale",
-            samples=samples,
-            upscale_method="nearest-exact",
-            width=w,
-            height=h,
-            crop="disabled",
-        )
+        if spec.hires_upscaler == "Latent":
+            up = g.add(
+                "LatentUpscale",
+                samples=samples,
+                upscale_method="nearest-exact",
+                width=w,
+                height=h,
+                crop="disabled",
+            )
+        else:  # in pixels: an upscaler model (ESRGAN…) or Lanczos, then back to the latent
+            pixels = g.add("VAEDecode", samples=samples, vae=vae)
+            if spec.hires_upscaler != "Lanczos":
+                loader = g.add(
+                    "UpscaleModelLoader", model_name=match_name(spec.hires_upscaler, models.upscalers)
+                )
+                pixels = g.add("ImageUpscaleWithModel", upscale_model=loader, image=pixels)
+            pixels = g.add(
+                "ImageScale", image=pixels, upscale_method="lanczos", width=w, height=h, crop="disabled"
+            )
+            up = g.add("VAEEncode", pixels=pixels, vae=vae)
         samples = g.add("KSampler", model=model, seed=seed, steps=spec.hires_steps or spec.steps, cfg=spec.cfg_scale,
                         sampler_name=sampler, scheduler=scheduler, positive=positive, negative=negative_cond,
                         latent_image=up, denoise=spec.hires_denoise)  # fmt: skip

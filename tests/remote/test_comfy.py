@@ -4,6 +4,7 @@ when STUDIO_TEST_COMFYUI=URL is set."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from studio.core.cancel import CancelToken
+from studio.core.control import fit, preprocess
 from studio.core.errors import JobCancelled, StudioError
 from studio.core.specs import ControlUnit, EmbeddingRef, GenerateSpec, LoraRef
 from studio.remote.comfy import server_for
@@ -181,3 +183,49 @@ def test_against_a_real_comfyui():
     )
     server.generate(spec, Store(), CancelToken(), lambda e: None)
     assert saved and saved[0].size == (512, 512)
+
+
+def test_controlnet_and_a_model_upscaler_run_on_the_server(tmp_path):
+    """The control map is made here (Studio's canny) and uploaded; ControlNetApplyAdvanced applies it there; the
+    hires fix upscales with the server's ESRGAN model."""
+    server = ComfyStandIn(["dreamshaper_8.safetensors"], controlnets=["control_v11p_sd15_canny.pth"],
+                          upscalers=["4x-UltraSharp.pth"], step_delay=0.0)  # fmt: skip
+    server.start()
+    try:
+        source = tmp_path / "pose.png"
+        Image.new("RGB", (80, 80), "white").save(source)
+        Image.new("RGB", (40, 40), "black").save(tmp_path / "black.png")
+        with Image.open(tmp_path / "black.png") as black, Image.open(source) as im:
+            im.paste(black, (20, 20))
+            im.save(source)
+        spec = GenerateSpec(model="dreamshaper_8", prompt="a dancer", width=64, height=64, steps=3, seed=9,
+                            controls=(ControlUnit(str(source), "canny", "control_v11p_sd15_canny", 0.7, 0.1, 0.9),),
+                            hires_scale=2.0, hires_upscaler="4x-UltraSharp", hires_steps=2, backend="gpu")  # fmt: skip
+        models = server_for(server.url).models()
+        assert refusals(spec, models) == {}
+        saved = []
+
+        class Store:
+            def save(self, image, spec, info):
+                saved.append(image)
+
+        server_for(server.url).generate(spec, Store(), CancelToken(), lambda e: None)
+        graph = server.received[0]
+        apply = nodes(graph, "ControlNetApplyAdvanced")[0]
+        assert (apply["strength"], apply["start_percent"], apply["end_percent"]) == (0.7, 0.1, 0.9)
+        assert nodes(graph, "ControlNetLoader") == [{"control_net_name": "control_v11p_sd15_canny.pth"}]
+        assert nodes(graph, "UpscaleModelLoader") == [{"model_name": "4x-UltraSharp.pth"}]
+        assert saved[0].size == (128, 128)  # the hires size
+        (hint,) = [v for k, v in server.uploads.items() if "control" in k]
+        with Image.open(io.BytesIO(hint)) as edges, Image.open(source) as im:
+            here = fit(preprocess("canny", im.convert("RGB")), (64, 64))  # the same map as a job here uses
+            assert edges.size == (64, 64) and edges.convert("RGB").tobytes() == here.tobytes()
+            assert 0 < sum(1 for v in edges.convert("L").getdata() if v > 128) < 64 * 64 // 4  # edges only
+        depth = spec.replace(controls=(ControlUnit(str(source), "depth", "control_v11p_sd15_canny"),))
+        assert "runs on this machine only" in refusals(depth, models)["controls"]
+        assert (
+            "no upscaler named"
+            in refusals(spec.replace(hires_upscaler="RealESRGAN"), models)["hires_upscaler"]
+        )
+    finally:
+        server.stop()

@@ -48,18 +48,28 @@ def _model_family(model: str, describe: Describe) -> str:
 
 
 def resolve_controls(
-    listed: Any, model: str, finder: FileFinder, describe: Describe, problems: dict[str, str]
+    listed: Any,
+    model: str,
+    finder: FileFinder,
+    describe: Describe,
+    problems: dict[str, str],
+    remote: bool = False,
 ) -> tuple[ControlUnit, ...]:
     """The draft's ControlNet units, frozen: each model a file or folder that exists and fits the image model's
-    family (SD 1.x, SD 2.x or SDXL), each image a path."""
+    family (SD 1.x, SD 2.x or SDXL), each image a path. ``remote``: the ControlNets are a server's, kept by name
+    (the server is asked when the job runs)."""
     units = []
-    family = _model_family(model, describe)
+    family = "" if remote else _model_family(model, describe)
     for i, item in enumerate(lst(listed)):
         unit = parse_control(item)
         if isinstance(unit, str):
             problems["controls"] = f"Unit {i + 1}: {unit}" if i else unit
             continue
         ref = unit["model"]
+        if remote:
+            units.append(ControlUnit(_abs(unit["image"]), unit["preprocessor"], ref, unit["weight"], unit["start"],
+                                     unit["end"]))  # fmt: skip
+            continue
         if is_dir(Path(ref).expanduser()):
             path: Path | None = Path(ref).expanduser().resolve()
         else:

@@ -278,7 +278,7 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     upscaler = values["hires_upscaler"]
     if upscaler.lower() in (b.lower() for b in BUILTIN_UPSCALERS):
         values["hires_upscaler"] = next(b for b in BUILTIN_UPSCALERS if b.lower() == upscaler.lower())
-    else:
+    elif not remote:  # on a server the upscaler is the server's, by name
         found, why = ctx.upscalers.find(upscaler)
         if found is None:
             return {"hires_upscaler": why}
@@ -296,7 +296,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
             return {"vae": why}
         vae = str(found)
     values["vae"] = vae if remote else os.path.abspath(Path(vae).expanduser()) if vae else ""
-    controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems)
+    controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems,
+                                remote=remote)  # fmt: skip
     references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
                                     ctx.describe, problems)  # fmt: skip
     if problems:
