@@ -100,11 +100,19 @@ class ComfyServer:
         return f"{folder}/{uploaded}" if folder else uploaded
 
     def interrupt(self, prompt_id: str) -> None:
-        """Stop the prompt: out of the server's queue if it waits there, interrupted if it runs."""
+        """Stop the prompt: out of the server's queue if it waits there, interrupted if it runs — and only then:
+        ComfyUI's ``/interrupt`` stops whatever runs, which may be someone else's prompt."""
         with contextlib.suppress(StudioError, OSError):
             self.post_json("/queue", {"delete": [prompt_id]})
-        with contextlib.suppress(StudioError, OSError):
-            self.post_json("/interrupt", {"prompt_id": prompt_id})
+        try:
+            running = obj(get_json(self.endpoint, "/queue")).get("queue_running") or []
+        except (StudioError, OSError):
+            return
+        if any(isinstance(item, list) and len(item) > 1 and item[1] == prompt_id for item in running):
+            with contextlib.suppress(StudioError, OSError):
+                self.post_json(
+                    "/interrupt", {"prompt_id": prompt_id}
+                )  # (newer servers stop only this prompt)
 
     # -- a job -----------------------------------------------------------------------------------------------------
     def generate(self, spec: GenerateSpec, store: Any, cancel: CancelToken, emit: Emit) -> list[Any]:
