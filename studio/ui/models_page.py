@@ -120,6 +120,7 @@ class ServerModelsPanel(QWidget):
         v.addWidget(self.tree)
         self.use_btn = QPushButton("Write with this server model")
         self.use_btn.clicked.connect(lambda: self._use(self.tree.currentItem()))
+        self.tree.currentItemChanged.connect(lambda item, _prev: self._follow(item))
         v.addWidget(self.use_btn)
         self._asked = False
         book.changed.connect(self.fill)
@@ -198,6 +199,12 @@ class ServerModelsPanel(QWidget):
                     item.setData(0, Qt.ItemDataRole.UserRole, ("comfy", server.name, name))
                     item.setToolTip(0, "Double-click: make pictures with it on this server")
                 group.addChild(item)
+
+    def _follow(self, item: QTreeWidgetItem | None) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        comfy = bool(data) and data[0] == "comfy"
+        self.use_btn.setText("Make pictures with it there" if comfy else "Write with this server model")
+        self.use_btn.setEnabled(bool(data))
 
     def _use(self, item: QTreeWidgetItem | None) -> None:
         data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None

@@ -48,13 +48,7 @@ class ServersDialog(QDialog):
         self.kind = QComboBox()
         self.kind.addItem("Text: OpenAI-compatible (llama.cpp, Ollama, LM Studio, vLLM…)", "openai")
         self.kind.addItem("Pictures: ComfyUI", "comfyui")
-        self.kind.currentIndexChanged.connect(
-            lambda _: self.url.setPlaceholderText(
-                "http://gpu-box:8188"
-                if self.kind.currentData() == "comfyui"
-                else "http://127.0.0.1:8080 (Ollama: http://127.0.0.1:11434)"
-            )
-        )
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         form.addRow("Kind", self.kind)
         form.addRow("Name", self.name)
         form.addRow("Address", self.url)
@@ -86,6 +80,13 @@ class ServersDialog(QDialog):
         )
         self._fill()
         self.resize(560, 460)
+
+    def _kind_changed(self) -> None:
+        comfy = self.kind.currentData() == "comfyui"
+        self.name.setPlaceholderText("e.g. the GPU box" if comfy else "e.g. llama.cpp on the desk PC")
+        self.url.setPlaceholderText(
+            "http://gpu-box:8188" if comfy else "http://127.0.0.1:8080 (Ollama: http://127.0.0.1:11434)"
+        )
 
     def _fill(self) -> None:
         self.list.clear()
