@@ -160,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             if not frozen.remote:  # a server's model is the server's: it is looked up there
                 check_model_path(frozen.model, rt.settings.allow_pickle)
+            elif problems := server_refusals(frozen, rt):  # what the server cannot do: said before queueing
+                raise UsageError(explain(problems, IMAGE))
         except StudioError as e:  # a model that is missing or refused is a bad argument, said before loading
             raise UsageError(e.user_message) from e
     except UsageError as e:
@@ -204,3 +206,14 @@ def run(args: argparse.Namespace) -> int:
         rt.settings.remember_model(spec.model)
         rt.save_settings()
     return code
+
+
+def server_refusals(spec: Any, rt: Any) -> dict[str, str]:
+    """What the ComfyUI server a job is pinned to cannot do of it (asked before anything is queued there)."""
+    from studio.remote.comfy import server_for
+    from studio.remote.comfy_workflow import refusals
+    from studio.remote.servers import find_backend, servers_of
+
+    server = find_backend(spec.backend, servers_of(rt.settings.servers), "comfyui")
+    comfy = server_for(server.url, rt.keys.get(server.url), server.insecure_tls, server.name)
+    return refusals(spec, comfy.models())

@@ -105,8 +105,10 @@ def test_generate_on_a_comfyui_server_saves_in_the_gallery(comfy, tmp_path):
     listed = studio("gallery", "list", "--search", "castle", home=home)
     assert len(listed.stdout.splitlines()) == 2  # the gallery does not care where an image was made
 
+    sent = len(comfy.received)
     missing = studio("generate", "a castle", "--backend", "gpu", "--model", "juggernaut", home=home)
-    assert missing.returncode != 0 and "no checkpoint named juggernaut" in missing.stderr
+    assert missing.returncode == 2 and "--model: The server has no checkpoint named juggernaut" in missing.stderr
+    assert len(comfy.received) == sent  # refused before anything was queued
     unknown = studio("generate", "a castle", "--backend", "attic", "--model", "dreamshaper_8", home=home)
     assert unknown.returncode != 0 and "No ComfyUI server is saved as “attic”" in unknown.stderr
 
