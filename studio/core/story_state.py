@@ -23,9 +23,11 @@ EXPORT_SUFFIX = ".studio.json"
 class StoryState:
     settings: dict[str, Any] = field(default_factory=dict)  # the Writer's values that belong to this story
     tree: StoryTree = field(default_factory=StoryTree)
+    learn_from_choices: bool = False  # the writer said yes: kept vs discarded generations are recorded
 
     def as_json(self) -> str:
-        data = {"studio_story": VERSION, "settings": self.settings, "tree": self.tree.as_dict()}
+        data = {"studio_story": VERSION, "settings": self.settings, "tree": self.tree.as_dict(),
+                "learn_from_choices": self.learn_from_choices}  # fmt: skip
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -52,7 +54,8 @@ def read_state(document: Path) -> tuple[StoryState | None, str]:
     raw = u.obj(raw)
     if u.integer(raw.get("studio_story")) is None:
         return None, f"{path.name} is not a Studio story file; its settings were not used."
-    return StoryState(u.obj(raw.get("settings")), StoryTree.from_dict(raw.get("tree"))), ""
+    learn = raw.get("learn_from_choices") is True  # consent is a yes, never a guess
+    return StoryState(u.obj(raw.get("settings")), StoryTree.from_dict(raw.get("tree")), learn), ""
 
 
 def write_state(document: Path, state: StoryState) -> None:

@@ -34,6 +34,7 @@ from studio.core.writer_docs import DocumentStore
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
+from studio.ui.writer_choices import ChoicesPanel
 from studio.ui.writer_inside import InsidePanel
 from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.document_session import DocumentSession
@@ -81,6 +82,8 @@ class WriterPage(QWidget):
         side.addTab(scroll, "Settings")
         self.branches = BranchesPanel(self.doc)
         side.addTab(self.branches, "Branches")
+        self.choices = ChoicesPanel(self.doc)
+        side.addTab(self.choices, "Choices")
         self.chat = ChatPanel(self.session)
         self.chat.failed.connect(self.status.setText)
         side.addTab(self.chat, "Chat")

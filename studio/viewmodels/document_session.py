@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor, QTextDocument
 
+from studio.core.choices import make_choice, record
 from studio.core.errors import StudioError
 from studio.core.story_state import StoryState, export_state, read_state, write_state
 from studio.core.story_tree import Node, StoryTree
@@ -39,6 +40,7 @@ class DocumentSession(QObject):
     opened = Signal(object)  # the Path now open
     treeChanged = Signal()  # a branch was added or put in place
     stateLoaded = Signal(object)  # the opened story's own settings (a dict), or None when it has none yet
+    choicesChanged = Signal()  # a choice was recorded, or consent given or taken back
 
     def __init__(self, store: DocumentStore, highlight: QColor | None = None, parent: QObject | None = None):
         """``highlight``: the background of text the model wrote and the writer has not accepted yet."""
@@ -175,6 +177,7 @@ class DocumentSession(QObject):
     def begin(self, pos: int) -> None:
         """A generation starts at ``pos`` (a new one, or the retry or rewrite prepared before)."""
         if not self.retrying:
+            self._record_choice("continue")  # writing on keeps the alternative in view
             self._retried, self._kind, self._forced = None, "continue", ()
             self.rewrite = None
         self.gen_start = self.gen_end = pos
@@ -336,10 +339,34 @@ class DocumentSession(QObject):
             for s, e, i in token_offsets(node.text, node.probs)
         ]
 
+    # -- the writer's choices (recorded with consent) -----------------------------------------------------------------
+    def set_learning(self, on: bool) -> None:
+        """The writer's yes (or no) to recording their choices in this story."""
+        if self.state.learn_from_choices != on:
+            self.state.learn_from_choices = on
+            self.save_state()
+            self.choicesChanged.emit()
+
+    def _record_choice(self, how: str) -> None:
+        """The generation in view is kept and its alternatives are not: one choice, when the writer said yes."""
+        node = self.current
+        if node is None or self.path is None or not self.state.learn_from_choices:
+            return
+        others = [n.text for n in self.tree.siblings(node.id) if n.id != node.id]
+        choice = make_choice(self.text[: self.gen_start], node.text, others, how, node.model)
+        if choice is None:
+            return
+        try:
+            if record(self.path, choice):
+                self.choicesChanged.emit()
+        except OSError as e:
+            self.status.emit(f"Could not record the choice: {e.strerror or e}.")
+
     def accept(self) -> None:
         """Keep the generated text as the writer's own: the highlight goes (the branches stay in the tree)."""
         if not self.has_generation:
             return
+        self._record_choice("accept")
         self._paint(self.gen_start, self.gen_end, QTextCharFormat())
         self.gen_start = self.gen_end = -1
         self.tree.shown = False

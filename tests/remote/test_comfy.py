@@ -107,7 +107,9 @@ def test_generate_on_a_comfyui_server_saves_in_the_gallery(comfy, tmp_path):
 
     sent = len(comfy.received)
     missing = studio("generate", "a castle", "--backend", "gpu", "--model", "juggernaut", home=home)
-    assert missing.returncode == 2 and "--model: The server has no checkpoint named juggernaut" in missing.stderr
+    assert (
+        missing.returncode == 2 and "--model: The server has no checkpoint named juggernaut" in missing.stderr
+    )
     assert len(comfy.received) == sent  # refused before anything was queued
     unknown = studio("generate", "a castle", "--backend", "attic", "--model", "dreamshaper_8", home=home)
     assert unknown.returncode != 0 and "No ComfyUI server is saved as “attic”" in unknown.stderr

@@ -1,0 +1,39 @@
+"""The writer's choices as preference pairs, kept beside the document and read as untrusted."""
+
+from __future__ import annotations
+
+from studio.core.choices import (
+    choices_path,
+    make_choice,
+    preference_pairs,
+    read_choices,
+    record,
+    write_choices,
+)
+
+
+def test_a_choice_needs_something_kept_and_something_thrown_away():
+    assert make_choice("ctx", "kept", [], "accept") is None
+    assert make_choice("ctx", "kept", ["kept", "  "], "accept") is None
+    c = make_choice("x" * 5000, "the sea", ["the sky", "the sky", "the land"], "accept", "storyteller")
+    assert c is not None and c.discarded == ("the sky", "the land") and len(c.context) == 2000
+
+
+def test_recorded_once_read_back_damage_costs_one_line_and_deleted(tmp_path):
+    doc = tmp_path / "story.md"
+    doc.write_text("text")
+    a = make_choice("Once", " upon", [" there"], "accept")
+    b = make_choice("Twice", " more", [" less", " none"], "continue")
+    assert record(doc, a) and not record(doc, a) and record(doc, b)
+    path = choices_path(doc)
+    assert path.name == ".story.md.choices.jsonl"
+    with path.open("a") as f:
+        f.write('{"kept": 3}\nnot json\n')
+    found, problems = read_choices(doc)
+    assert [c.kept for c in found] == [" upon", " more"] and len(problems) == 2
+    assert preference_pairs(found) == [("Once", " upon", " there"), ("Twice", " more", " less"),
+                                       ("Twice", " more", " none")]  # fmt: skip
+    write_choices(doc, found[1:])
+    assert [c.kept for c in read_choices(doc)[0]] == [" more"]
+    write_choices(doc, [])
+    assert not path.exists() and read_choices(doc) == ([], [])
