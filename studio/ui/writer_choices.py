@@ -83,7 +83,7 @@ class ChoicesPanel(QWidget):
         where = choices_path(path).name if path is not None else ""
         state = "Recording." if self.doc.state.learn_from_choices else "Not recording (off)."
         self.summary.setText(
-            f"{state} {len(self.choices)} choices, {pairs} pairs, in {where}."
+            f"{state} {_count(len(self.choices), 'choice')}, {_count(pairs, 'pair')}, in {where}."
             + "".join(f" {p}" for p in problems)
         )
         if self.choices:
@@ -125,3 +125,7 @@ class ChoicesPanel(QWidget):
             self.summary.setText(f"Could not save the choices: {e.strerror or e}.")
             return
         self.refresh()
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
