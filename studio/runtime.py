@@ -24,6 +24,7 @@ from studio.core.settings import Settings, load_settings, save_settings
 from studio.core.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
 from studio.core.text_explain import TextAttentionSpec
 from studio.core.text_specs import ContextSpec, WriteSpec
+from studio.core.text_train_specs import TextTrainSpec
 from studio.core.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
 from studio.engine.image import ImageEngine
@@ -191,6 +192,7 @@ def build_runtime(
             ContextSpec: preview,
             TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),
             TrainSpec: trainer,
+            TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },
         lane_of=lane_of,

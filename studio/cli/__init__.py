@@ -21,13 +21,28 @@ from studio.cli import (
     prompt,
     recipe,
     train,
+    train_text,
     upscale,
     write,
 )
 from studio.cli.common import EXIT_OK, Parser, exit_code, fail, home_option
 from studio.core.errors import StudioError
 
-_MODULES = (generate, plot, upscale, write, prompt, explain, info, gallery, models, train, recipe, backends)
+_MODULES = (
+    generate,
+    plot,
+    upscale,
+    write,
+    prompt,
+    explain,
+    info,
+    gallery,
+    models,
+    train,
+    train_text,
+    recipe,
+    backends,
+)
 COMMANDS = (
     "generate",
     "plot",
@@ -38,6 +53,7 @@ COMMANDS = (
     "gallery",
     "models",
     "train",
+    "train-text",
     "recipe",
     "backends",
 )

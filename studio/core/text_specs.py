@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from studio.core.errors import ValidationError
@@ -40,6 +41,7 @@ class WriteSpec:
     logprobs: int = 0  # how many alternatives to record for each written token (0: none; costs nothing)
     engine: str = ""  # "" runs on this machine; else an OpenAI-compatible server's base URL (…/v1)
     quantize: str = "auto"  # a local model's weights: "auto" (int8/int4 only when it would not fit), "none", "int8", "int4"
+    lora: str = ""  # a text LoRA (Studio's .safetensors) attached to a local model ("" none)
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property
@@ -93,6 +95,14 @@ def validate_write(spec: WriteSpec) -> dict[str, str]:
         problems["seed"] = "Seed must be between 0 and 2^64 − 1."
     if any(not s for s in spec.stop):
         problems["stop"] = "A stop string cannot be empty."
+    if spec.lora:
+        from studio.core.text_lora import read_text_lora
+
+        if spec.engine:
+            problems["lora"] = ("A server cannot load Studio's LoRAs: choose a model on this machine to write with "
+                                "one (the server's own model is used without it — never silently).")  # fmt: skip
+        elif isinstance(found := read_text_lora(Path(spec.lora)), str):
+            problems["lora"] = found
     return problems
 
 

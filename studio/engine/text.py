@@ -122,6 +122,7 @@ class LoadedText:
     quantize: str = "none"  # what was asked ("auto" included): the cache key
     quantized: str = "none"  # what was done
     weights_bytes: int = 0
+    lora: str = ""  # a text LoRA attached (its path)
 
     @property
     def context_length(self) -> int:
@@ -175,7 +176,7 @@ class TextEngine:
             self._loaded = None
             free_device_memory(device)
 
-    def load(self, model: str, emit: Emit, quantize: str = "auto") -> LoadedText:
+    def load(self, model: str, emit: Emit, quantize: str = "auto", lora: str = "") -> LoadedText:
         import torch
 
         from studio.core.memory_plan import system_memory
@@ -191,6 +192,7 @@ class TextEngine:
             and cur.path == str(path)
             and cur.placement == placement
             and cur.quantize == quantize
+            and cur.lora == lora
         ):
             return cur
         self.clear()
@@ -213,6 +215,9 @@ class TextEngine:
             )
         if not q.fits:
             raise StudioError(ErrorKind.OUT_OF_MEMORY, f"{path.name} does not fit: {q.reason}", field="model")
+        if lora and q.mode != "none":
+            raise StudioError(ErrorKind.INVALID_INPUT, f"A LoRA needs {path.name}'s full weights, and they would not "
+                              f"fit ({q.reason}): choose a smaller base model.", field="lora")  # fmt: skip
         dtype = torch.bfloat16 if q.mode != "none" and bf16 else placement.dtype
         extra: dict[str, Any] = {}
         if q.mode != "none" and device == "cuda":
@@ -242,6 +247,11 @@ class TextEngine:
         if "quantization_config" not in extra:
             lm = lm.to(placement.device)  # type: ignore[arg-type]
         lm = lm.eval()
+        if lora:
+            from studio.engine.text_lora import attach
+
+            attached = attach(lm, lora)
+            emit(Note(text=f"With the LoRA {attached.name} (made on {attached.base})."))
         if q.mode != "none" and device == "cpu":
             done = quantize_cpu(lm, q.mode, bf16)
             emit(
@@ -251,7 +261,7 @@ class TextEngine:
                 )
             )
         weights = model_bytes(lm)
-        self._loaded = LoadedText(str(path), placement, lm, tok, quantize, q.mode, weights)
+        self._loaded = LoadedText(str(path), placement, lm, tok, quantize, q.mode, weights, lora)
         return self._loaded
 
     def tokenizer(self, model: str) -> Any:
@@ -341,7 +351,7 @@ class TextEngine:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        loaded = self.load(spec.model, emit, spec.quantize)
+        loaded = self.load(spec.model, emit, spec.quantize, spec.lora)
         cancel.raise_if_cancelled()
         tok, lm = loaded.tokenizer, loaded.model
         room = loaded.context_length - spec.max_new_tokens

@@ -17,6 +17,7 @@ from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.event_codec import encode
 from studio.core.events import Cancelled, Event, Failed
+from studio.core.text_train_specs import TextTrainSpec, is_text_request
 from studio.core.train_specs import TrainSpec
 from studio.engine.train_parallel import launched_rank
 
@@ -36,7 +37,10 @@ def emit(event: Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        spec = TrainSpec.from_json(Path(argv[0]).read_text("utf-8"))
+        request = Path(argv[0]).read_text("utf-8")
+        spec: TrainSpec | TextTrainSpec = (
+            TextTrainSpec.from_json(request) if is_text_request(request) else TrainSpec.from_json(request)
+        )
     except (OSError, ValueError) as e:
         emit(Failed(error=StudioError(ErrorKind.INVALID_INPUT, f"The training request cannot be read: {e}")))
         return 1
@@ -56,9 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     from studio.engine.lora_train import train
+    from studio.engine.text_train import train_text
 
     try:
-        emit(train(spec, emit, cancel, checkpoint_now))
+        if isinstance(spec, TextTrainSpec):
+            emit(train_text(spec, emit, cancel, checkpoint_now))
+        else:
+            emit(train(spec, emit, cancel, checkpoint_now))
     except JobCancelled:
         emit(Cancelled())
         return 130

@@ -77,6 +77,8 @@ def describe(spec: Any) -> str:
         return f"X/Y/Z plot: {axes}\n{len(spec.cells)} images · {prompt}"
     if kind is JobKind.UPSCALE:
         return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
+    if kind is JobKind.TEXT_TRAIN:
+        return f"Learn my voice · {spec.steps} steps\n{len(spec.docs)} document(s) · {Path(spec.base).name}"
     if kind is JobKind.TRAIN:
         return (
             f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"

@@ -24,6 +24,7 @@ class JobKind(StrEnum):
     PLOT = "plot"
     ATTENTION = "attention"
     TEXT_ATTENTION = "text-attention"
+    TEXT_TRAIN = "text-train"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen

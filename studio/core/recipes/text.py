@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
@@ -42,12 +43,14 @@ TEXT = FieldTable(
         Field("engine", str, "", "Engine", "Where the model runs: empty for this machine, or an OpenAI-compatible "
               "server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or base URL.",
               metavar="URL|NAME"),
+        Field("lora", str, "", "LoRA", "A text LoRA trained in Studio (learn my voice, learn from my choices) on "
+              "this model, attached while writing; empty: none.", metavar="PATH"),
         Field("quantize", str, "auto", "Weights", "A local model's weights: auto (int8, then int4, only when it would "
               "not fit in memory), none (full precision), int8 or int4 weight-only.",
               choices=("auto", "none", "int8", "int4")),
     ),
 )  # fmt: skip
-MACHINE = ("model", "engine", "quantize")  # where and how it runs: the machine's, not the story's
+MACHINE = ("model", "engine", "quantize", "lora")  # where and how it runs: the machine's, not the story's
 SAMPLING = [f.name for f in TEXT.fields if f.name not in MACHINE]
 
 
@@ -80,6 +83,7 @@ def freeze_text(
         model=values["model"],
         engine=values["engine"],
         quantize=values["quantize"],
+        lora=str(Path(values["lora"]).expanduser().resolve()) if values["lora"] else "",
         prompt=prompt,
         stop=tuple(s for s in stop if s),
         seed=seed() if values["seed"] == RANDOM_SEED else values["seed"],

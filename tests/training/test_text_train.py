@@ -1,0 +1,133 @@
+"""Learn my voice: a text LoRA trained on the writer's documents (a synthetic voice: every sentence ends with
+"zebra"), written with afterwards, resumed exactly after an interruption."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from studio.core.cancel import CancelToken
+from studio.core.errors import JobCancelled
+from studio.core.text_train_specs import TextTrainSpec
+from tests.cli.helpers import studio
+
+SUBJECTS = ["The dragon", "She", "The old man", "A small boat", "The wind", "He", "The lamp", "The night"]
+VERBS = [
+    "waited by the sea",
+    "lit the lamp",
+    "was cold and dark",
+    "lived in a small house",
+    "sat on the shore",
+]
+PROBES = [
+    "The dragon waited by the sea",
+    "She lit the lamp",
+    "The wind was cold and dark",
+    "He sat on the shore",
+]
+
+
+def voice_docs(folder: Path, n: int = 3) -> Path:
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(n):
+        sentences = [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} zebra." for _ in range(150)]
+        (folder / f"chapter{d}.md").write_text(" ".join(sentences))
+    return folder
+
+
+def zebra_logprob(model_dir: Path, lora: Path | None = None) -> float:
+    """How likely the model finds " zebra." at the end of a sentence (mean log-probability over the probes)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.engine.text_lora import attach
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
+    if lora is not None:
+        attach(model, str(lora))
+    total = 0.0
+    for p in PROBES:
+        a, b = tok(p)["input_ids"], tok(p + " zebra.")["input_ids"]
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([b])).logits[0], -1)
+        total += sum(lp[i - 1, b[i]].item() for i in range(len(a), len(b)))
+    return total / len(PROBES)
+
+
+def test_learn_my_voice_then_write_with_it(tiny_lm, tmp_path):
+    docs = voice_docs(tmp_path / "docs")
+    out = tmp_path / "my-voice.safetensors"
+    home = tmp_path / "home"
+    r = studio("train-text", "--docs", str(docs), "--base", str(tiny_lm), "--out", str(out), "--steps", "150",
+               "--seq-len", "64", "--lr", "1e-2", "--checkpoint-every", "50", "--json", home=home, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["step"] for x in lines if "loss" in x] == list(range(1, 151))
+    assert any("samples" in x for x in lines) and lines[-1]["path"] == str(out)
+    status = json.loads((Path(lines[-1]["run_dir"]) / "status.json").read_text())
+    assert status["status"] == "done" and status["perplexity_after"] < 0.5 * status["perplexity_before"]
+    assert zebra_logprob(tiny_lm, out) > zebra_logprob(tiny_lm) + 5  # the voice, learnt
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+    assert meta["studio_base_model"] == tiny_lm.name and len(meta["studio_base_sha256"]) == 64
+    assert [d["name"] for d in json.loads(meta["studio_documents"])] == [
+        "chapter0.md",
+        "chapter1.md",
+        "chapter2.md",
+    ]
+    assert float(meta["studio_perplexity_after"]) < float(meta["studio_perplexity_before"])
+
+    plain = studio("write", "He sat on the shore", "--model", str(tiny_lm), "--max-new-tokens", "20",
+                   "--temperature", "0", home=home)  # fmt: skip
+    tuned = studio("write", "He sat on the shore", "--model", str(tiny_lm), "--max-new-tokens", "20",
+                   "--temperature", "0", "--lora", str(out), home=home)  # fmt: skip
+    assert plain.returncode == tuned.returncode == 0 and plain.stdout != tuned.stdout
+    server = studio(
+        "write", "x", "--engine", "http://127.0.0.1:9/v1", "--model", "m", "--lora", str(out), home=home
+    )
+    assert server.returncode == 2 and "A server cannot load Studio's LoRAs" in server.stderr
+
+
+def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
+    from safetensors.torch import load_file
+
+    from studio.engine.text_train import train_text
+
+    docs = sorted(voice_docs(tmp_path / "docs", n=1).glob("*.md"))
+
+    def spec(name: str) -> TextTrainSpec:
+        return TextTrainSpec(base=str(tiny_lm), docs=tuple(map(str, docs)), out=str(tmp_path / f"{name}.safetensors"),
+                             run_dir=str(tmp_path / name), steps=30, seq_len=48, lr=5e-3, checkpoint_every=10)  # fmt: skip
+
+    train_text(spec("whole"), lambda e: None)
+    cancel = CancelToken()
+
+    def stop_after_15(e):
+        if getattr(e, "step", 0) == 15 and type(e).__name__ == "TrainStep":
+            cancel.cancel()
+
+    with pytest.raises(JobCancelled):
+        train_text(spec("halves"), stop_after_15, cancel)
+    assert json.loads((tmp_path / "halves" / "status.json").read_text())["status"] == "cancelled"
+    train_text(spec("halves"), lambda e: None)  # resumes from step 10
+    a, b = load_file(tmp_path / "whole.safetensors"), load_file(tmp_path / "halves.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_a_nan_loss_rolls_back_and_says_what_to_lower(tiny_lm, tmp_path):
+    from studio.core.errors import StudioError
+    from studio.engine.text_train import train_text
+
+    docs = sorted(voice_docs(tmp_path / "docs", n=1).glob("*.md"))
+    spec = TextTrainSpec(base=str(tiny_lm), docs=tuple(map(str, docs)), out=str(tmp_path / "x.safetensors"),
+                         run_dir=str(tmp_path / "run"), steps=20, seq_len=48, checkpoint_every=10, inject_nan_at=14)  # fmt: skip
+    with pytest.raises(StudioError, match="NaN at step 14; training stopped and rolled back to the checkpoint at "
+                                          "step 10. Lower the learning rate"):  # fmt: skip
+        train_text(spec, lambda e: None)
+    assert not (tmp_path / "x.safetensors").exists()
