@@ -18,6 +18,10 @@ def register(sub: Any) -> None:
     t = sub.add_parser("train-text", help="teach a text model your voice from your documents (a LoRA)")
     home_option(t)
     t.add_argument("--docs", nargs="+", metavar="PATH", help="documents or folders (.md, .txt, .docx, .epub)")
+    t.add_argument("--preferences", nargs="+", metavar="DOC", help="learn from my choices: stories whose recorded "
+                   "choices (Writer ▸ Choices) to learn from, by preference (DPO)")  # fmt: skip
+    t.add_argument("--on", metavar="LORA", help="with --preferences: build on this voice LoRA")
+    t.add_argument("--beta", type=float, default=0.1, help="with --preferences: how far the choices may pull")
     t.add_argument("--base", help="the text model to teach (a transformers folder; default: the Writer's)")
     t.add_argument("--out", help="the LoRA to write (.safetensors)")
     t.add_argument("--steps", type=int, default=200)
@@ -49,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"{run_dir} is not a text training run Studio can resume ({e}).", EXIT_USAGE)
         spec = TextTrainSpec(**{**spec.__dict__, "run_dir": str(run_dir)})
     else:
-        if not args.docs or not args.out:
+        if not (args.docs or args.preferences) or not args.out:
             rt.close()
-            return fail("give --docs and --out.", EXIT_USAGE)
-        docs = documents_in([Path(d).expanduser() for d in args.docs])
-        missing = [str(d) for d in docs if not d.is_file()]
-        if missing or not docs:
+            return fail("give --docs (or --preferences) and --out.", EXIT_USAGE)
+        docs = documents_in([Path(d).expanduser() for d in args.docs or []])
+        stories = [Path(d).expanduser().resolve() for d in args.preferences or []]
+        missing = [str(d) for d in [*docs, *stories] if not d.is_file()]
+        if missing or not (docs or stories):
             rt.close()
             return fail(f"--docs: {missing[0] if missing else 'no documents'} (not found).", EXIT_USAGE)
         base = args.base or rt.settings.text_model or next((str(m.path) for m in builtin_text_models()), "")
@@ -64,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                              out=str(out), run_dir=str(run_dir), steps=args.steps, rank=args.rank,
                              alpha=float(2 * args.rank), lr=args.lr, seq_len=args.seq_len,
                              batch_size=args.batch_size, seed=args.seed,
-                             checkpoint_every=args.checkpoint_every)  # fmt: skip
+                             checkpoint_every=args.checkpoint_every, preferences=tuple(map(str, stories)),
+                             on=str(Path(args.on).expanduser().resolve()) if args.on else "", beta=args.beta)  # fmt: skip
         if problems := validate_text_train(spec):
             rt.close()
             return fail("; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in problems.items()), EXIT_USAGE)

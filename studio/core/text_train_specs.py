@@ -32,6 +32,10 @@ class TextTrainSpec:
     checkpoint_every: int = 50
     sample_every: int = 0  # 0: at each checkpoint
     keep_checkpoints: int = 2
+    # learn from my choices: the stories whose recorded choices to learn from (DPO), on top of a voice LoRA or not
+    preferences: tuple[str, ...] = ()
+    on: str = ""  # a text LoRA to start from (it is also the reference the preferences are measured against)
+    beta: float = 0.1  # DPO's strength: how far from the reference the preferences may pull
     inject_nan_at: int = 0  # tests: make the loss NaN at this step
     accelerate: bool = False  # (the trainer process's launcher; text runs train in one process)
     accelerate_config: str = ""
@@ -58,8 +62,10 @@ def validate_text_train(spec: TextTrainSpec) -> dict[str, str]:
     problems: dict[str, str] = {}
     if not spec.base.strip():
         problems["base"] = "Choose the base text model to teach."
-    if not spec.docs:
+    if not spec.docs and not spec.preferences:
         problems["docs"] = "Choose the documents to learn from (.md, .txt, .docx, .epub)."
+    if not 0 < spec.beta <= 10:
+        problems["beta"] = "Beta must be above 0 and at most 10."
     for name, value, lo, hi in (("steps", spec.steps, 1, 100_000), ("rank", spec.rank, 1, 256),
                                 ("seq_len", spec.seq_len, 16, 8192), ("batch_size", spec.batch_size, 1, 256),
                                 ("checkpoint_every", spec.checkpoint_every, 1, 100_000)):  # fmt: skip

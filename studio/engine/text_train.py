@@ -133,7 +133,7 @@ class TextTrainer:
         self.before = self.perplexity()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.targets = lora_targets(self.model)
+        self.targets, self.rank, self.alpha = lora_targets(self.model), spec.rank, spec.alpha
         config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, target_modules=self.targets,  # type: ignore[arg-type]
                             lora_dropout=0.0, init_lora_weights=True)  # fmt: skip
         torch.manual_seed(spec.seed)
@@ -260,8 +260,7 @@ class TextTrainer:
         try:
             while step < spec.steps:
                 self.cancel.raise_if_cancelled()
-                ids, labels, mask = self._batch()
-                loss = self.model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                loss = self.step_loss()
                 if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
                     loss = loss * float("nan")
                 value = float(loss.detach())
@@ -288,29 +287,44 @@ class TextTrainer:
             self._status("failed", step, message=e.user_message)
             raise
         self.save_checkpoint(step)
-        after = self.perplexity()
-        self.emit(Note(text=f"Held-out perplexity: {self.before:.2f} before, {after:.2f} after."))
+        after = self.measure()
+        self.emit(Note(text=f"{self.MEASURE_WORDS}: {self.before:.2f} before, {after:.2f} after."))
         out = self._export(after)
         self.emit(SamplesSaved(step=step, paths=(str(self.sample(step)),)))
-        self._status("done", step, perplexity_before=self.before, perplexity_after=after)
+        self._status("done", step, **{f"{self.MEASURE}_before": self.before, f"{self.MEASURE}_after": after})
         return TrainDone(path=str(out), run_dir=str(self.run))
 
-    def _export(self, after: float) -> Path:
+    # -- what a kind of training learns from, and how it is measured (the voice: next-token loss, perplexity) --------
+    MEASURE, MEASURE_WORDS = "perplexity", "Held-out perplexity"
+
+    def step_loss(self) -> Any:
+        ids, labels, mask = self._batch()
+        return self.model(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    def measure(self) -> float:
+        return self.perplexity()
+
+    def facts(self, after: float) -> dict[str, str]:
         import json
 
+        return {
+            "studio_kind": "voice",
+            "studio_documents": json.dumps([{"name": n, "sha256": d} for n, d, _ in self.documents]),
+            "studio_perplexity_before": f"{self.before:.4f}",
+            "studio_perplexity_after": f"{after:.4f}",
+        }
+
+    def _export(self, after: float) -> Path:
         from studio.engine.text_lora import save
 
         weights = self.base_path / "model.safetensors"
         facts = {
-            "studio_kind": "voice",
             "studio_base_model": self.base_path.name,
             "studio_base_sha256": sha256_file(weights) if weights.is_file() else "",
-            "studio_documents": json.dumps([{"name": n, "sha256": d} for n, d, _ in self.documents]),
             "studio_steps": str(self.spec.steps),
-            "studio_perplexity_before": f"{self.before:.4f}",
-            "studio_perplexity_after": f"{after:.4f}",
+            **self.facts(after),
         }
-        return save(self.model, Path(self.spec.out), self.spec.rank, self.spec.alpha, self.targets, facts)
+        return save(self.model, Path(self.spec.out), self.rank, self.alpha, self.targets, facts)
 
     def _rollback(self, step: int) -> None:
         ck = latest_checkpoint(self.run)
@@ -332,4 +346,8 @@ class TextTrainer:
 
 def train_text(spec: TextTrainSpec, emit: Any, cancel: CancelToken | None = None,
                checkpoint_now: threading.Event | None = None) -> TrainDone:  # fmt: skip
+    if spec.preferences:
+        from studio.engine.text_preferences import PreferenceTrainer
+
+        return PreferenceTrainer(spec, emit, cancel, checkpoint_now).train()
     return TextTrainer(spec, emit, cancel, checkpoint_now).train()

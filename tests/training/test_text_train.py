@@ -131,3 +131,54 @@ def test_a_nan_loss_rolls_back_and_says_what_to_lower(tiny_lm, tmp_path):
                                           "step 10. Lower the learning rate"):  # fmt: skip
         train_text(spec, lambda e: None)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_learn_from_my_choices_moves_the_model_towards_what_was_kept(tiny_lm, tmp_path):
+    """Synthetic choices: the kept continuations say "yes", the thrown-away ones "no"."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.core.choices import make_choice, write_choices
+    from studio.engine.text_lora import attach
+
+    story = tmp_path / "story.md"
+    story.write_text("A story.")
+    rng = random.Random(1)
+    choices = [make_choice(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)}.", " and then she said yes.",
+                           [" and then she said no."], "accept") for _ in range(12)]  # fmt: skip
+    write_choices(story, [c for c in choices if c is not None])
+    out = tmp_path / "prefs.safetensors"
+    r = studio("train-text", "--preferences", str(story), "--base", str(tiny_lm), "--out", str(out), "--steps", "40",
+               "--lr", "5e-3", "--batch-size", "2", "--checkpoint-every", "20", "--json", home=tmp_path / "home",
+               timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    status = json.loads((Path(json.loads(r.stdout.splitlines()[-1])["run_dir"]) / "status.json").read_text())
+    assert status["margin_after"] > status["margin_before"] + 1.0
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+    assert meta["studio_kind"] == "preferences" and meta["studio_pairs"] == "12"
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_lm))
+
+    def margin(model) -> float:
+        """log p(" yes.") − log p(" no.") after a sentence none of the choices had."""
+        prompt = "The wind waited by the sea. and then she said"
+
+        def logp(answer: str) -> float:
+            a, b = tok(prompt)["input_ids"], tok(prompt + answer)["input_ids"]
+            with torch.no_grad():
+                lp = torch.log_softmax(model(torch.tensor([b])).logits[0], -1)
+            return sum(lp[i - 1, b[i]].item() for i in range(len(a), len(b)))
+
+        return logp(" yes.") - logp(" no.")
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_lm)).eval()
+    tuned = AutoModelForCausalLM.from_pretrained(str(tiny_lm)).eval()
+    attach(tuned, str(out))
+    assert margin(tuned) > margin(base)  # the kept word gained on the thrown-away one, on a new sentence too
+
+    empty = tmp_path / "empty.md"
+    empty.write_text("nothing chosen")
+    none = studio("train-text", "--preferences", str(empty), "--base", str(tiny_lm), "--out", str(tmp_path / "n.st"),
+                  home=tmp_path / "home")  # fmt: skip
+    assert none.returncode != 0 and "hold no recorded choices" in none.stderr

@@ -1,0 +1,141 @@
+"""Learn from my choices: the writer's recorded choices (kept text over thrown-away text, after the same story) teach
+a LoRA with Direct Preference Optimization (Rafailov et al., 2023) — the loss −log σ(β·[(log π(kept) − log π₀(kept))
+− (log π(thrown) − log π₀(thrown))]), π₀ the model as it starts (the base, or the voice LoRA it builds on), so the
+model moves towards what was kept and away from what was thrown, no further than β allows. The trainer, checkpoints,
+resume, NaN rollback and cancel are the voice trainer's; what is measured is the mean margin log π(kept) − log
+π(thrown) over the pairs, before and after."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.core.choices import preference_pairs, read_choices
+from studio.core.events import Note
+from studio.engine.text_train import TextTrainer, _fail
+
+RESPONSE_TOKENS = 64  # of a kept or thrown-away text
+
+
+class PreferenceTrainer(TextTrainer):
+    MEASURE, MEASURE_WORDS = "margin", "Preference margin (log-probability of kept minus thrown away)"
+
+    def _setup(self) -> None:
+        import torch
+        from peft import LoraConfig, inject_adapter_in_model
+
+        from studio.engine.text import resolve_text_model
+
+        spec = self.spec
+        path = resolve_text_model(spec.base)
+        self.base_path = path
+        self.emit(Note(text=f"Loading {path.name}…"))
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                              dtype=torch.float32)  # fmt: skip
+        except (OSError, ValueError) as e:
+            raise _fail(f"{path.name} could not be loaded as a language model: {e}", "base") from e
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.documents = []
+        pairs = []
+        for doc in spec.preferences:
+            choices, problems = read_choices(Path(doc))
+            for problem in problems:
+                self.emit(Note(text=problem))
+            pairs += preference_pairs(choices)
+            self.documents.append((Path(doc).name, "", ""))
+        if not pairs:
+            raise _fail("These stories hold no recorded choices yet (Writer ▸ Choices: learn from my choices).",
+                        "preferences")  # fmt: skip
+        self.pairs = [self._encode(*pair) for pair in pairs]
+        if spec.on:  # building on a voice LoRA: continue its adapter, measured against it as it is
+            from studio.engine.text_lora import attach
+
+            lora = attach(self.model, spec.on)
+            self.targets, self.rank, self.alpha = list(lora.targets), lora.rank, lora.alpha
+        else:
+            from studio.engine.text_train import lora_targets
+
+            self.targets, self.rank, self.alpha = lora_targets(self.model), spec.rank, spec.alpha
+            torch.manual_seed(spec.seed)
+            config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, target_modules=self.targets,  # type: ignore[arg-type]
+                                lora_dropout=0.0)  # fmt: skip
+            inject_adapter_in_model(config, self.model)
+        self.model.train()
+        with torch.no_grad():  # the reference: the model before this run changes it
+            self.reference = [(self._logp(*p[0]), self._logp(*p[1])) for p in self.pairs]
+        self.emit(Note(text=f"{len(pairs)} preference pair(s) from {len(spec.preferences)} stor"
+                            f"{'y' if len(spec.preferences) == 1 else 'ies'}."))  # fmt: skip
+        self.chunks = [p[0][0] for p in self.pairs]  # (what samples continue)
+        self.held = []
+        self.before = self.measure()
+        self.params = [p for n_, p in self.model.named_parameters() if "lora_" in n_]
+        for p in self.params:
+            p.requires_grad_(True)
+        self.optimizer = torch.optim.AdamW(self.params, lr=spec.lr, weight_decay=0.0)
+        warmup = max(1, min(20, spec.steps // 10))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / warmup)
+        )
+        self.batch_gen = torch.Generator().manual_seed(spec.seed)
+
+    def _encode(
+        self, prompt: str, kept: str, thrown: str
+    ) -> tuple[tuple[list[int], int], tuple[list[int], int]]:
+        """Each side as (ids of prompt + response, where the response starts); the prompt's end is kept."""
+        room = max(8, self.spec.seq_len - RESPONSE_TOKENS)
+        context = self.tok(prompt, add_special_tokens=False)["input_ids"][-room:] if prompt else []
+        if not context:
+            context = [self.tok.eos_token_id if self.tok.eos_token_id is not None else 0]
+
+        def side(text: str) -> tuple[list[int], int]:
+            response = self.tok(text, add_special_tokens=False)["input_ids"][:RESPONSE_TOKENS]
+            return [*context, *response], len(context)
+
+        return side(kept), side(thrown)
+
+    def _logp(self, ids: list[int], start: int) -> Any:
+        """The log-probability the model gives the response (ids[start:]) after the prompt."""
+        import torch
+
+        x = torch.tensor([ids])
+        logits = self.model(input_ids=x).logits[0, :-1]
+        picked = torch.log_softmax(logits.float(), -1).gather(1, x[0, 1:, None])[:, 0]
+        return picked[start - 1 :].sum()
+
+    def step_loss(self) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        picks = torch.randint(0, len(self.pairs), (self.spec.batch_size,), generator=self.batch_gen).tolist()
+        losses = []
+        for i in picks:
+            (kept, thrown), (ref_kept, ref_thrown) = self.pairs[i], self.reference[i]
+            margin = (self._logp(*kept) - ref_kept) - (self._logp(*thrown) - ref_thrown)
+            losses.append(-F.logsigmoid(self.spec.beta * margin))
+        return torch.stack(losses).mean()
+
+    def measure(self) -> float:
+        import torch
+
+        was = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            margins = [float(self._logp(*kept) - self._logp(*thrown)) for kept, thrown in self.pairs]
+        self.model.train(was)
+        return sum(margins) / len(margins)
+
+    def facts(self, after: float) -> dict[str, str]:
+        return {
+            "studio_kind": "preferences",
+            "studio_stories": json.dumps([n for n, _, _ in self.documents]),
+            "studio_pairs": str(len(self.pairs)),
+            "studio_margin_before": f"{self.before:.4f}",
+            "studio_margin_after": f"{after:.4f}",
+            **({"studio_on": Path(self.spec.on).name} if self.spec.on else {}),
+        }
