@@ -153,6 +153,9 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
         runner=runtime.runner,
     )
+    writer.lora_folders = [
+        runtime.paths.models_dir / "loras"
+    ]  # text LoRAs: "BASE + NAME" in the Writer's picker
     servers = ServerBook(runtime.settings, runtime.keys)
     # pictures made on ComfyUI servers: the saved ones are offered beside this machine, the chosen one's checkpoints
     # are asked for (off the GUI thread) and fill the model picker; a server that cannot be asked says so

@@ -73,7 +73,7 @@ class WriterSettings(QWidget):
         form.addRow("Runs on", engine_row)
         self.model_box = QComboBox()
         self.model_box.setEditable(False)
-        self.model_box.activated.connect(lambda _: s.set("model", self.model_box.currentData() or ""))
+        self.model_box.activated.connect(lambda _: s.choose(self.model_box.currentData() or ""))
         form.addRow("Model", self.model_box)
         weights = QComboBox()
         for label, value in WEIGHTS:
@@ -164,7 +164,7 @@ class WriterSettings(QWidget):
             edits[name].setPlainText(self.session.value(name))
         elif name == "lorebook" and self._rows() != self.session.value("lorebook"):
             self._fill_lore()
-        elif name in ("model", "engine"):
+        elif name in ("model", "engine", "lora"):
             self._fill_engines()
 
     # -- engines and models -----------------------------------------------------------------------------------
@@ -199,9 +199,11 @@ class WriterSettings(QWidget):
                 if name:
                     self.model_box.addItem(name, name)
             self.model_box.setToolTip("The server's models (from its /v1/models)")
-        if model and self.model_box.findData(model) < 0:
-            self.model_box.insertItem(0, Path(model).name if not engine else model, model)
-        self.model_box.setCurrentIndex(max(0, self.model_box.findData(model)))
+        lora = self.session.value("lora") if not engine else ""
+        key = f"{model}\n{lora}" if lora else model
+        if model and self.model_box.findData(key) < 0:
+            self.model_box.insertItem(0, Path(model).name if not engine else model, key)
+        self.model_box.setCurrentIndex(max(0, self.model_box.findData(key)))
         self.model_box.blockSignals(False)
 
     def _engine_chosen(self) -> None:
@@ -209,9 +211,10 @@ class WriterSettings(QWidget):
         if engine == self.session.value("engine"):
             return
         self.session.set("engine", engine)
+        self.session.set("lora", "")  # a server cannot load Studio's LoRAs
         if not engine:
             choices = self.session.model_choices()
-            self.session.set("model", choices[0][1] if choices else "")
+            self.session.choose(choices[0][1] if choices else "")
             self.said.emit("Writing on this machine.")
         else:
             known = self.book.models.get(engine) if self.book is not None else None
@@ -242,13 +245,14 @@ class WriterSettings(QWidget):
     def use_model(self, path: str) -> None:
         """Write with this local text model (from the Models room)."""
         self.session.set("engine", "")
-        self.session.set("model", path)
+        self.session.choose(path)
         self._fill_engines()
 
     def use_server_model(self, url: str, model: str) -> None:
         """Write with a server's model (from the Models room)."""
         self.session.set("engine", url)
         self.session.set("model", model)
+        self.session.set("lora", "")
         self._fill_engines()
 
     # -- presets --------------------------------------------------------------------------------------------

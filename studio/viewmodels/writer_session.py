@@ -89,6 +89,7 @@ class WriterSession(QObject):
             builtins = builtin_text_models()
             self._values["model"] = str(builtins[0].path) if builtins else ""
         self.job_id: str | None = None
+        self.lora_folders: list[Path] = []  # where text LoRAs are looked for (the models folder's loras)
         self._tokens = 0
         self._first_token_at: float | None = None
         self._started_at = 0.0
@@ -126,11 +127,26 @@ class WriterSession(QObject):
         self.apply_values({**fresh, **values})
 
     def model_choices(self) -> list[tuple[str, str]]:
+        """(label, key) for the model picker: the models, then each text LoRA on one of them as "BASE + NAME" (its
+        key: the model's path and the LoRA's, a line apart)."""
+        from studio.core.text_lora import text_loras
+
         out = [(e.label, str(e.path)) for e in builtin_text_models()]
         current = self._values["model"]
         if current and not is_builtin(current):
             out.insert(0, (Path(current).name, current))
+        models = {Path(path).name: (label, path) for label, path in out}
+        for lora in text_loras(self.lora_folders):
+            if lora.base in models:
+                label, path = models[lora.base]
+                out.append((f"{label} + {lora.name}", f"{path}\n{lora.path}"))
         return out
+
+    def choose(self, key: str) -> None:
+        """A choice of the picker: a model, or a model with a text LoRA."""
+        model, _, lora = key.partition("\n")
+        self.set("model", model)
+        self.set("lora", lora)
 
     @property
     def busy(self) -> bool:

@@ -1,0 +1,56 @@
+"""A text LoRA in the Writer: offered as "BASE + NAME" in the model picker, written with, and refused on a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.ui.test_writer_page import type_story, writer
+
+
+def make_text_lora(base: Path, out: Path) -> Path:
+    """A LoRA on the tiny model with weights that change what it writes (random, not trained)."""
+    import torch
+    from peft import LoraConfig, inject_adapter_in_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.engine.text_lora import save
+    from studio.engine.text_train import lora_targets
+
+    model = AutoModelForCausalLM.from_pretrained(str(base))
+    targets = lora_targets(model)
+    inject_adapter_in_model(LoraConfig(r=4, lora_alpha=8, target_modules=targets), model)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return save(model, out, 4, 8.0, targets, {"studio_kind": "voice", "studio_base_model": base.name})
+
+
+def written(qtbot, page) -> str:
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append(r))
+    page.continue_at_cursor()
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    return ended[0].text
+
+
+def test_a_voice_lora_in_the_model_picker(qtbot, studio, tiny_lm):
+    lora = make_text_lora(tiny_lm, studio.runtime.paths.models_dir / "loras" / "my-voice.safetensors")
+    page = writer(studio, tiny_lm, temperature=0.0, max_new_tokens=12)
+    box = page.settings_panel.model_box
+    page.settings_panel._fill_models()
+    labels = [box.itemText(i) for i in range(box.count())]
+    assert f"{tiny_lm.name} + my-voice" in labels
+    type_story(qtbot, page, "Once upon a time")
+    plain = written(qtbot, page)
+    page.undo_btn.click()
+    i = labels.index(f"{tiny_lm.name} + my-voice")
+    box.setCurrentIndex(i)
+    box.activated.emit(i)
+    assert page.session.value("lora") == str(lora) and page.session.value("model") == str(tiny_lm)
+    tuned = written(qtbot, page)
+    assert tuned != plain  # the LoRA changes what the model writes
+    assert box.currentText() == f"{tiny_lm.name} + my-voice"
+    page.settings_panel.use_model(str(tiny_lm))  # back to the model alone
+    assert page.session.value("lora") == ""
