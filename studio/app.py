@@ -26,6 +26,7 @@ from studio.ui.theme import app_icon, apply_theme
 from studio.ui.welcome import WelcomePanel
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.background import in_background
+from studio.viewmodels.blind_compare import BlindComparison
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
@@ -177,7 +178,11 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         servers.list_checkpoints(session.value("backend"))
     explainer = TextExplainer(writer, queue, bridge, runtime.runner)
     writer_page = WriterPage(
-        writer, DocumentStore(runtime.paths.writer_dir), servers=servers, explainer=explainer
+        writer,
+        DocumentStore(runtime.paths.writer_dir),
+        servers=servers,
+        explainer=explainer,
+        blind=BlindComparison(writer, queue, bridge),
     )
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device, servers=servers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -26,6 +27,8 @@ SEPARATOR = "\n――――\n"  # between discarded texts in the editor
 
 
 class ChoicesPanel(QWidget):
+    blindRequested = Signal()
+
     def __init__(self, doc: DocumentSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.doc = doc
@@ -61,6 +64,12 @@ class ChoicesPanel(QWidget):
         row.addWidget(self.delete_btn)
         row.addStretch(1)
         v.addLayout(row)
+        self.blind_btn = QPushButton("Blind comparison: the LoRA vs the model alone…")
+        self.blind_btn.setToolTip(
+            "Did the tuning help? Pick the better of two continuations, not knowing which is which"
+        )
+        self.blind_btn.clicked.connect(lambda: self.blindRequested.emit())
+        v.addWidget(self.blind_btn)
         doc.choicesChanged.connect(self.refresh)
         doc.opened.connect(lambda _path: self.refresh())
         self.refresh()

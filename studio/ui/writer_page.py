@@ -37,6 +37,7 @@ from studio.ui.writer_chat import ChatPanel
 from studio.ui.writer_choices import ChoicesPanel
 from studio.ui.writer_inside import InsidePanel
 from studio.ui.writer_settings import WriterSettings
+from studio.viewmodels.blind_compare import BlindComparison
 from studio.viewmodels.document_session import DocumentSession
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.text_explain import TextExplainer
@@ -61,6 +62,7 @@ class WriterPage(QWidget):
         parent: QWidget | None = None,
         servers: ServerBook | None = None,
         explainer: TextExplainer | None = None,
+        blind: BlindComparison | None = None,
     ):
         super().__init__(parent)
         self.session, self.store = session, store
@@ -84,6 +86,8 @@ class WriterPage(QWidget):
         side.addTab(self.branches, "Branches")
         self.choices = ChoicesPanel(self.doc)
         side.addTab(self.choices, "Choices")
+        self.blind = blind
+        self.choices.blindRequested.connect(self.compare_blind)
         self.chat = ChatPanel(self.session)
         self.chat.failed.connect(self.status.setText)
         side.addTab(self.chat, "Chat")
@@ -478,6 +482,18 @@ class WriterPage(QWidget):
                     "(a server must return logprobs)."
                 )
         self.editor.setExtraSelections(selections)
+
+    def compare_blind(self) -> None:
+        """The LoRA against the model alone, blind, on the text before the cursor."""
+        from studio.ui.blind_dialog import BlindDialog
+
+        if self.blind is None or not self.session.value("lora"):
+            self.status.setText("Choose a model with a LoRA (BASE + NAME) in Settings to compare it blind.")
+            return
+        story = lambda: self.editor.toPlainText()[: self.editor.textCursor().position()]  # noqa: E731
+        self.blind_dialog = BlindDialog(self.blind, story, self)
+        self.blind_dialog.show()
+        self.blind_dialog.next_pair()
 
     def _show_attention(self, spans: list[tuple[int, int, float]]) -> None:
         """Earlier tokens shaded by how much a token attended to them (the strongest fully)."""

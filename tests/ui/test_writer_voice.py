@@ -52,5 +52,20 @@ def test_a_voice_lora_in_the_model_picker(qtbot, studio, tiny_lm):
     tuned = written(qtbot, page)
     assert tuned != plain  # the LoRA changes what the model writes
     assert box.currentText() == f"{tiny_lm.name} + my-voice"
+
+    # blind comparison: A and B are the model alone and with the LoRA, in a hidden order; the tally counts the LoRA
+    page.undo_btn.click()
+    page.compare_blind()
+    dialog = page.blind_dialog
+    qtbot.waitUntil(lambda: dialog.buttons["A"].isEnabled(), timeout=60_000)
+    shown = {dialog.views["A"].toPlainText(), dialog.views["B"].toPlainText()}
+    assert shown == {plain, tuned}  # the same seed and settings: exactly the two continuations
+    tuned_letter = "A" if dialog.views["A"].toPlainText() == tuned else "B"
+    dialog.pick(tuned_letter)
+    assert dialog.tally.text() == "With the LoRA won 1 of 1 (100%); the model alone 0."
+    dialog.next_pair()
+    qtbot.waitUntil(lambda: dialog.buttons["A"].isEnabled(), timeout=60_000)
+    dialog.pick("A" if dialog.views["A"].toPlainText() != tuned else "B")  # this time the model alone
+    assert dialog.tally.text() == "With the LoRA won 1 of 2 (50%); the model alone 1."
     page.settings_panel.use_model(str(tiny_lm))  # back to the model alone
     assert page.session.value("lora") == ""
