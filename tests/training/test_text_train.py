@@ -119,6 +119,29 @@ def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
     a, b = load_file(tmp_path / "whole.safetensors"), load_file(tmp_path / "halves.safetensors")
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
+    # kill -9 of the trainer's process (the queue's way of running it) after its first checkpoint: resumes the same
+    import os
+    import signal
+    import threading
+
+    from studio.core.errors import StudioError
+    from studio.core.train_specs import CheckpointSaved
+    from studio.engine.train_job import TrainJob
+
+    killed = spec("killed")
+
+    def kill_at_first_checkpoint(e):
+        if isinstance(e, CheckpointSaved) and e.step == 10:
+            pid = int((tmp_path / "killed" / "trainer.pid").read_text())
+            threading.Timer(0.0, os.kill, (pid, signal.SIGKILL)).start()
+
+    with pytest.raises(StudioError):
+        TrainJob()(killed, CancelToken(), kill_at_first_checkpoint)
+    assert not (tmp_path / "killed.safetensors").exists()
+    done = TrainJob()(killed, CancelToken(), lambda e: None)
+    c = load_file(done[0].path)
+    assert c.keys() == a.keys() and all((a[k] == c[k]).all() for k in a)
+
 
 def test_a_nan_loss_rolls_back_and_says_what_to_lower(tiny_lm, tmp_path):
     from studio.core.errors import StudioError
