@@ -35,6 +35,7 @@ from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.prompt_helper import PromptHelper
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.text_explain import TextExplainer
+from studio.viewmodels.text_train_session import TextTrainSession
 from studio.viewmodels.thumbnails import ThumbnailCache
 from studio.viewmodels.train_session import TrainSession
 from studio.viewmodels.writer_session import WriterSession
@@ -183,6 +184,9 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         servers=servers,
         explainer=explainer,
         blind=BlindComparison(writer, queue, bridge),
+        teacher=TextTrainSession(
+            queue, bridge, runtime.paths.models_dir / "loras", runtime.paths.training_dir / "runs"
+        ),
     )
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device, servers=servers)

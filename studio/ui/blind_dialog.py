@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
@@ -72,3 +73,15 @@ class BlindDialog(QDialog):
         self.tally.setText(self.comparison.pick(letter))
         self._enable(False)
         self.status.setText("Picked. “Another pair” for the next one.")
+
+
+def open_blind(page: Any) -> BlindDialog | None:
+    """From the Writer: the chosen LoRA against the model alone, on the text before the cursor."""
+    if page.blind is None or not page.session.value("lora"):
+        page.status.setText("Choose a model with a LoRA (BASE + NAME) in Settings to compare it blind.")
+        return None
+    editor = page.editor
+    dialog = BlindDialog(page.blind, lambda: editor.toPlainText()[: editor.textCursor().position()], page)
+    dialog.show()
+    dialog.next_pair()
+    return dialog

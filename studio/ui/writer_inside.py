@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -295,3 +296,20 @@ class InsidePanel(QWidget):
             f"<br><span style='color:#888'>{result.layers} layers × {result.heads} heads, averaged; the first "
             f"position's raw share: {result.sink:.0%}</span>"
         )
+
+
+def attention_selections(document: QTextDocument, spans: list[tuple[int, int, float]]) -> list[Any]:
+    """The editor's shading of earlier tokens by how much a token attended to them (the strongest fully)."""
+    size = max(0, document.characterCount() - 1)
+    selections = []
+    for start, end, strength in spans:
+        if strength < 0.05:
+            continue
+        sel = QTextEdit.ExtraSelection()
+        sel.cursor = QTextCursor(document)
+        sel.cursor.setPosition(min(start, size))
+        sel.cursor.setPosition(min(end, size), QTextCursor.MoveMode.KeepAnchor)
+        sel.format.setBackground(QColor(255, 140, 40, int(30 + 170 * strength)))
+        sel.format.setToolTip(f"{strength:.0%} of the strongest")
+        selections.append(sel)
+    return selections

@@ -35,12 +35,13 @@ from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
 from studio.ui.writer_choices import ChoicesPanel
-from studio.ui.writer_inside import InsidePanel
+from studio.ui.writer_inside import InsidePanel, attention_selections
 from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.blind_compare import BlindComparison
 from studio.viewmodels.document_session import DocumentSession
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.text_explain import TextExplainer
+from studio.viewmodels.text_train_session import TextTrainSession
 from studio.viewmodels.writer_session import STORY_FIELDS, WriterSession
 
 RECOVERY_DELAY_MS = 800
@@ -63,6 +64,7 @@ class WriterPage(QWidget):
         servers: ServerBook | None = None,
         explainer: TextExplainer | None = None,
         blind: BlindComparison | None = None,
+        teacher: TextTrainSession | None = None,
     ):
         super().__init__(parent)
         self.session, self.store = session, store
@@ -86,7 +88,7 @@ class WriterPage(QWidget):
         side.addTab(self.branches, "Branches")
         self.choices = ChoicesPanel(self.doc)
         side.addTab(self.choices, "Choices")
-        self.blind = blind
+        self.blind, self.teacher = blind, teacher
         self.choices.blindRequested.connect(self.compare_blind)
         self.chat = ChatPanel(self.session)
         self.chat.failed.connect(self.status.setText)
@@ -154,6 +156,12 @@ class WriterPage(QWidget):
         )
         export.setMenu(menu)
         v.addWidget(export)
+        teach = QPushButton("Teach the model…")
+        teach.setToolTip(
+            "Learn my voice from documents, or learn from the choices recorded in stories (a text LoRA)"
+        )
+        teach.clicked.connect(self.teach)
+        v.addWidget(teach)
         where = QLabel(f"Markdown files in\n{self.store.folder}")
         where.setWordWrap(True)
         where.setObjectName("hint")
@@ -483,32 +491,21 @@ class WriterPage(QWidget):
                 )
         self.editor.setExtraSelections(selections)
 
+    def teach(self) -> None:
+        """Teach a text model from the documents (learn my voice) or the recorded choices."""
+        from studio.ui.voice_dialog import open_teach
+
+        self.teach_dialog = open_teach(self)
+
     def compare_blind(self) -> None:
         """The LoRA against the model alone, blind, on the text before the cursor."""
-        from studio.ui.blind_dialog import BlindDialog
+        from studio.ui.blind_dialog import open_blind
 
-        if self.blind is None or not self.session.value("lora"):
-            self.status.setText("Choose a model with a LoRA (BASE + NAME) in Settings to compare it blind.")
-            return
-        story = lambda: self.editor.toPlainText()[: self.editor.textCursor().position()]  # noqa: E731
-        self.blind_dialog = BlindDialog(self.blind, story, self)
-        self.blind_dialog.show()
-        self.blind_dialog.next_pair()
+        self.blind_dialog = open_blind(self)
 
     def _show_attention(self, spans: list[tuple[int, int, float]]) -> None:
         """Earlier tokens shaded by how much a token attended to them (the strongest fully)."""
-        selections = []
-        for start, end, strength in spans:
-            if strength < 0.05:
-                continue
-            sel = QTextEdit.ExtraSelection()
-            sel.cursor = QTextCursor(self.doc.document)
-            sel.cursor.setPosition(min(start, len(self.doc.text)))
-            sel.cursor.setPosition(min(end, len(self.doc.text)), QTextCursor.MoveMode.KeepAnchor)
-            sel.format.setBackground(QColor(255, 140, 40, int(30 + 170 * strength)))
-            sel.format.setToolTip(f"{strength:.0%} of the strongest")
-            selections.append(sel)
-        self.editor.setExtraSelections(selections)
+        self.editor.setExtraSelections(attention_selections(self.doc.document, spans))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if (

@@ -37,3 +37,17 @@ def test_recorded_once_read_back_damage_costs_one_line_and_deleted(tmp_path):
     assert [c.kept for c in read_choices(doc)[0]] == [" more"]
     write_choices(doc, [])
     assert not path.exists() and read_choices(doc) == ([], [])
+
+
+def test_a_base_model_too_large_for_the_machine_is_said_before_training():
+    from studio.core.text_train_plan import plan, preset_for
+
+    words, refusal = plan(3_000_000_000, 300, 4, 256, free_bytes=8 * 1024**3)
+    assert (
+        words == ""
+        and refusal.startswith("This base model has 3.0 B parameters")
+        and "up to about 1.3 B" in refusal
+    )
+    words, refusal = plan(100_000_000, 300, 4, 256, free_bytes=8 * 1024**3)
+    assert refusal == "" and "0.6 GB of memory" in words
+    assert preset_for(3_000_000_000) == "large" and preset_for(100_000_000) == "small"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from tests.ui.test_writer_page import type_story, writer
 
 
@@ -69,3 +71,34 @@ def test_a_voice_lora_in_the_model_picker(qtbot, studio, tiny_lm):
     assert dialog.tally.text() == "With the LoRA won 1 of 2 (50%); the model alone 1."
     page.settings_panel.use_model(str(tiny_lm))  # back to the model alone
     assert page.session.value("lora") == ""
+
+
+def test_teach_the_model_my_voice_from_the_writers_documents(qtbot, studio, tiny_lm, tmp_path):
+    from tests.training.test_text_train import voice_docs
+
+    page = writer(studio, tiny_lm)
+    for doc in sorted(voice_docs(tmp_path / "docs", n=2).glob("*.md")):  # two chapters written in the Writer
+        path = page.store.new_document(doc.stem)
+        page.store.save(path, doc.read_text())
+    page.teach()
+    dialog = page.teach_dialog
+    names = [dialog.docs.item(i).text() for i in range(dialog.docs.count())]
+    assert "chapter0.md" in names and "chapter1.md" in names
+    for i in range(dialog.docs.count()):  # only the chapters
+        keep = dialog.docs.item(i).text().startswith("chapter")
+        dialog.docs.item(i).setCheckState(Qt.CheckState.Checked if keep else Qt.CheckState.Unchecked)
+    dialog.base.setCurrentIndex(dialog.base.findData(str(tiny_lm)))
+    dialog.name.setText("chapters voice")
+    assert "steps" in dialog.estimate.text() and "MB of memory" in dialog.estimate.text()  # a tiny model
+    done = []
+    dialog.trained.connect(done.append)
+    dialog.start({"steps": 30, "seq_len": 64, "lr": 1e-2, "batch_size": 4, "rank": 8})
+    qtbot.waitUntil(lambda: bool(done), timeout=120_000)
+    assert Path(done[0]).name == "chapters-voice.safetensors" and dialog.progress.value() == 30
+    assert "Done: chapters-voice.safetensors" in dialog.status.text()
+    box = page.settings_panel.model_box
+    assert f"{tiny_lm.name} + chapters-voice" in [box.itemText(i) for i in range(box.count())]
+
+    dialog.choices.setChecked(True)  # no choices were recorded in these stories: said
+    dialog.start({"steps": 5})
+    qtbot.waitUntil(lambda: "no recorded choices" in dialog.status.text(), timeout=60_000)
