@@ -20,7 +20,11 @@ def attach(model: Any, path: str) -> TextLora:
     if isinstance(lora, str):
         raise StudioError(ErrorKind.MODEL_INVALID, lora, field="lora")
     alpha: Any = lora.alpha  # peft takes any number (its annotation says int)
-    config = LoraConfig(r=lora.rank, lora_alpha=alpha, target_modules=list(lora.targets), lora_dropout=0.0)
+    conv1d = any(
+        type(m).__name__ == "Conv1D" for m in model.modules()
+    )  # GPT-2's projections: read transposed
+    config = LoraConfig(r=lora.rank, lora_alpha=alpha, target_modules=list(lora.targets), lora_dropout=0.0,
+                        fan_in_fan_out=conv1d)  # fmt: skip
     try:
         inject_adapter_in_model(config, model)
         result = set_peft_model_state_dict(model, load_file(str(lora.path)))

@@ -59,12 +59,12 @@ class PreferenceTrainer(TextTrainer):
             lora = attach(self.model, spec.on)
             self.targets, self.rank, self.alpha = list(lora.targets), lora.rank, lora.alpha
         else:
-            from studio.engine.text_train import lora_targets
+            from studio.engine.text_train import conv1d_layers, lora_targets
 
             self.targets, self.rank, self.alpha = lora_targets(self.model), spec.rank, spec.alpha
             torch.manual_seed(spec.seed)
             config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, target_modules=self.targets,  # type: ignore[arg-type]
-                                lora_dropout=0.0)  # fmt: skip
+                                lora_dropout=0.0, fan_in_fan_out=conv1d_layers(self.model))  # fmt: skip
             inject_adapter_in_model(config, self.model)
         self.model.train()
         with torch.no_grad():  # the reference: the model before this run changes it

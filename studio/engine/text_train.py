@@ -52,6 +52,11 @@ def lora_targets(model: Any) -> list[str]:
     return sorted(names)
 
 
+def conv1d_layers(model: Any) -> bool:
+    """Whether the model keeps its projections as Conv1D (GPT-2): peft must then read their weights transposed."""
+    return any(type(m).__name__ == "Conv1D" for m in model.modules())
+
+
 class TextTrainer:
     def __init__(self, spec: TextTrainSpec, emit: Any, cancel: CancelToken | None = None,
                  checkpoint_now: threading.Event | None = None):  # fmt: skip
@@ -135,7 +140,8 @@ class TextTrainer:
             p.requires_grad_(False)
         self.targets, self.rank, self.alpha = lora_targets(self.model), spec.rank, spec.alpha
         config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, target_modules=self.targets,  # type: ignore[arg-type]
-                            lora_dropout=0.0, init_lora_weights=True)  # fmt: skip
+                            lora_dropout=0.0, init_lora_weights=True,
+                            fan_in_fan_out=conv1d_layers(self.model))  # fmt: skip
         torch.manual_seed(spec.seed)
         inject_adapter_in_model(config, self.model)
         self.params = [p for n_, p in self.model.named_parameters() if "lora_" in n_]

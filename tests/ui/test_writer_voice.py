@@ -20,7 +20,7 @@ def make_text_lora(base: Path, out: Path) -> Path:
 
     model = AutoModelForCausalLM.from_pretrained(str(base))
     targets = lora_targets(model)
-    inject_adapter_in_model(LoraConfig(r=4, lora_alpha=8, target_modules=targets), model)
+    inject_adapter_in_model(LoraConfig(r=4, lora_alpha=8, target_modules=targets, fan_in_fan_out=True), model)
     torch.manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
