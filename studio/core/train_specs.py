@@ -271,3 +271,9 @@ class LossCurve:
             avg = v if avg is None else beta * avg + (1 - beta) * v
             out.append(avg)
         return out
+
+
+def nan_message(step: int, back: str, lr: float, also: str = "") -> str:
+    """What a run that met a NaN loss says (``back``: what it rolled back to)."""
+    return (f"The loss became NaN at step {step}; training stopped and {back}. Lower the learning rate (try "
+            f"{lr / 2:.1e}){also}, then resume.")  # fmt: skip

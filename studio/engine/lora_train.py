@@ -43,6 +43,7 @@ from studio.core.train_specs import (
     checkpoint_interval,
     checkpoints,
     latest_checkpoint,
+    nan_message,
     validate_train,
 )
 from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
@@ -755,11 +756,9 @@ class Trainer:
             if ck
             else "nothing was saved yet"
         )
-        lower = f"{self.spec.lr_unet / 2:.1e}"
         raise StudioError(
             ErrorKind.INTERNAL,
-            f"The loss became NaN at step {step}; training stopped and {back}. "
-            f"Lower the learning rate (try {lower}) or turn off fp16 mixed precision, then resume.",
+            nan_message(step, back, self.spec.lr_unet, " or turn off fp16 mixed precision"),
         )
 
 

@@ -25,20 +25,8 @@ class PreferenceTrainer(TextTrainer):
         import torch
         from peft import LoraConfig, inject_adapter_in_model
 
-        from studio.engine.text import resolve_text_model
-
         spec = self.spec
-        path = resolve_text_model(spec.base)
-        self.base_path = path
-        self.emit(Note(text=f"Loading {path.name}…"))
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
-                                                              dtype=torch.float32)  # fmt: skip
-        except (OSError, ValueError) as e:
-            raise _fail(f"{path.name} could not be loaded as a language model: {e}", "base") from e
+        self._load_base()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.documents = []

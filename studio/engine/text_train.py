@@ -28,6 +28,7 @@ from studio.core.train_specs import (
     TrainStep,
     checkpoints,
     latest_checkpoint,
+    nan_message,
 )
 
 SAMPLE_TOKENS = 40
@@ -97,25 +98,30 @@ class TextTrainer:
         atomic_write_text(index, json.dumps(rows))
         return out
 
+    def _load_base(self) -> None:
+        """The base model (full precision: it is trained) and its tokenizer."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from studio.engine.text import resolve_text_model
+
+        path = resolve_text_model(self.spec.base)
+        self.base_path = path
+        self.emit(Note(text=f"Loading {path.name}…"))
+        try:
+            self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                              dtype=torch.float32)  # fmt: skip
+        except (OSError, ValueError) as e:
+            raise _fail(f"{path.name} could not be loaded as a language model: {e}", "base") from e
+
     def _setup(self) -> None:
         import torch
         from peft import LoraConfig, inject_adapter_in_model
 
-        from studio.engine.text import resolve_text_model
-
         spec = self.spec
-        path = resolve_text_model(spec.base)
-        self.base_path = path
-        self.emit(Note(text=f"Loading {path.name}…"))
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
-                                                         dtype=torch.float32)  # fmt: skip
-        except (OSError, ValueError) as e:
-            raise _fail(f"{path.name} could not be loaded as a language model: {e}", "base") from e
-        self.model = model.train()
+        self._load_base()
+        self.model.train()
         texts = self._texts()
         self.documents = texts
         eos = self.tok.eos_token_id if self.tok.eos_token_id is not None else 0
@@ -339,8 +345,7 @@ class TextTrainer:
             if ck
             else "nothing was saved yet"
         )
-        raise _fail(f"The loss became NaN at step {step}; training stopped and {back}. Lower the learning rate (try "
-                    f"{self.spec.lr / 2:.1e}), then resume.", kind=ErrorKind.INTERNAL)  # fmt: skip
+        raise _fail(nan_message(step, back, self.spec.lr), kind=ErrorKind.INTERNAL)
 
     def _status(self, status: str, step: int, **extra: Any) -> None:
         import json
