@@ -62,15 +62,7 @@ class PreferenceTrainer(TextTrainer):
         self.chunks = [p[0][0] for p in self.pairs]  # (what samples continue)
         self.held = []
         self.before = self.measure()
-        self.params = [p for n_, p in self.model.named_parameters() if "lora_" in n_]
-        for p in self.params:
-            p.requires_grad_(True)
-        self.optimizer = torch.optim.AdamW(self.params, lr=spec.lr, weight_decay=0.0)
-        warmup = max(1, min(20, spec.steps // 10))
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup)
-        )
-        self.batch_gen = torch.Generator().manual_seed(spec.seed)
+        self._optimizer()
 
     def _encode(
         self, prompt: str, kept: str, thrown: str

@@ -150,6 +150,13 @@ class TextTrainer:
                             fan_in_fan_out=conv1d_layers(self.model))  # fmt: skip
         torch.manual_seed(spec.seed)
         inject_adapter_in_model(config, self.model)
+        self._optimizer()
+
+    def _optimizer(self) -> None:
+        """AdamW over the LoRA's weights (the rest frozen), a short warm-up, the run's batch order."""
+        import torch
+
+        spec = self.spec
         self.params = [p for n_, p in self.model.named_parameters() if "lora_" in n_]
         for p in self.params:
             p.requires_grad_(True)
