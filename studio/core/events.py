@@ -56,6 +56,7 @@ class ItemSaved(Event):
 @dataclass(frozen=True)
 class Token(Event):
     text: str = ""
+    tokens: int = 0  # how many tokens are written so far, when the engine knows (a piece may be several)
 
 
 @dataclass(frozen=True)

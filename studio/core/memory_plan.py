@@ -109,7 +109,8 @@ def will_not_fit(family: str, device: str, dtype_bytes: int, total: int, weights
 
 
 def gb(n: float) -> str:
-    return f"{n / GB:.1f} GB"
+    """A size in GB — or in MB below half a gigabyte (a 12 MB model is not "0.0 GB")."""
+    return f"{n / GB:.1f} GB" if n >= GB / 2 else f"{max(1, round(n / 1024**2))} MB"
 
 
 def estimate(

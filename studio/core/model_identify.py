@@ -44,6 +44,7 @@ class Identity:
                 "upscaler": "upscaler",
                 "controlnet": "ControlNet",
                 "ip-adapter": "IP-Adapter",
+                "text-lora": "text LoRA",
             }.get(self.kind, "unknown"),
         ]
         if self.key_style:
@@ -66,10 +67,13 @@ def identify(header: dict[str, Any]) -> Identity:
     names = [k for k in header if k != "__metadata__"]
     if not names:
         return Identity("unknown", reason="The file holds no tensors.")
+    if "studio_text_lora" in meta:  # a LoRA for a language model, made in Studio (learn my voice, my choices)
+        return Identity("text-lora", "", details={"base": str(meta.get("studio_base_model", ""))})
     if any(n.startswith(("lora_unet_", "lora_te_", "lora_te1_", "lora_te2_")) for n in names):
-        return _lora(header, names, "kohya")
+        found = _lora(header, names, "kohya")
+        return _studio_family(found, meta)
     if any(".lora_A." in n or ".lora_B." in n for n in names):
-        return _lora(header, names, "peft")
+        return _studio_family(_lora(header, names, "peft"), meta)
     if any(".lora.down." in n or ".lora.up." in n or ".lora_down." in n for n in names):
         return _lora(header, names, "diffusers")
     if any("double_blocks." in n for n in names) and any("single_blocks." in n for n in names):
@@ -250,6 +254,14 @@ def _lora(header: dict[str, Any], names: list[str], style: str) -> Identity:
     return Identity(
         "lora", "sdxl" if family == "sdxl-refiner" else family, key_style=style, details={"rank": rank}
     )
+
+
+def _studio_family(found: Identity, meta: dict[str, Any]) -> Identity:
+    """A LoRA Studio trained names its base model's family in its metadata: trusted where the keys cannot tell."""
+    family = str(meta.get("studio_base_family", ""))
+    if found.family or family not in ("sd1", "sd2", "sdxl"):
+        return found
+    return Identity("lora", family, key_style=found.key_style, details=found.details)
 
 
 def _embedding(header: dict[str, Any], names: list[str]) -> Identity | None:

@@ -91,15 +91,23 @@ def _check_gguf(path: Path) -> Path:
     return path
 
 
-def _EmitStreamer(tok: Any, on_text: Callable[[str], None]) -> Any:
+def _EmitStreamer(tok: Any, on_text: Callable[[str, int], None]) -> Any:
     """A transformers TextStreamer (word-boundary and multi-byte safe decoding) that hands each finished piece of
-    text to ``on_text`` instead of printing it."""
+    text to ``on_text`` instead of printing it, with the number of tokens written so far (a piece is often several
+    tokens, or a token part of a word)."""
     from transformers import TextStreamer
 
     class EmitStreamer(TextStreamer):
+        written = 0
+
+        def put(self, value: Any) -> None:
+            if not (self.skip_prompt and self.next_tokens_are_prompt):
+                self.written += int(value.numel())
+            super().put(value)
+
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             if text:
-                on_text(text)
+                on_text(text, self.written)
 
     return EmitStreamer(tok, skip_prompt=True, skip_special_tokens=True)
 
@@ -399,9 +407,9 @@ class TextEngine:
 
         pieces: list[str] = []
 
-        def piece(text: str) -> None:
+        def piece(text: str, written: int = 0) -> None:
             pieces.append(text)
-            emit(Token(text=text))
+            emit(Token(text=text, tokens=written))
 
         # Streamed from the runner thread itself. A TextIteratorStreamer needs generate() on a second thread, and
         # a second thread gets its own OpenMP pool: on a 2-core CPU the two pools fight and decoding runs at

@@ -60,6 +60,7 @@ KINDS = [
     ("IP-Adapters", "ip-adapter"),
     ("Image encoders", "image-encoder"),
     ("Text models", "text"),
+    ("Text LoRAs", "text-lora"),
     ("Captioners", "captioner"),
     ("Refused", "refused"),
     ("Unknown", "unknown"),

@@ -357,8 +357,9 @@ class WriterPage(QWidget):
             return None
         if target is None:
             filters = ";;".join(f"{name} (*{suffix})" for suffix, name in FORMATS.items())
+            word = f"{FORMATS['.docx']} (*.docx)"  # the proposed name and the chosen type agree
             name, chosen = QFileDialog.getSaveFileName(
-                self, "Export", str(Path.home() / f"{self.path.stem}.docx"), filters
+                self, "Export", str(Path.home() / f"{self.path.stem}.docx"), filters, word
             )
             if not name:
                 return None

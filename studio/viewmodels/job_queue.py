@@ -97,7 +97,11 @@ def describe(spec: Any) -> str:
 
 
 def fmt_seconds(s: float) -> str:
-    s = max(0, int(round(s)))
+    """A duration as people say it: tenths under ten seconds (never "0 s" for work that was done), then seconds,
+    then minutes."""
+    if s < 9.95:
+        return f"{max(0.1, s):.1f} s"
+    s = int(round(s))
     return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
 
 

@@ -92,6 +92,7 @@ class WriterSession(QObject):
         self.lora_folders: list[Path] = []  # where text LoRAs are looked for (the models folder's loras)
         self._tokens = 0
         self._first_token_at: float | None = None
+        self._first_count: int | None = None
         self._started_at = 0.0
         bridge.arrived.connect(self._on_event)
 
@@ -189,6 +190,7 @@ class WriterSession(QObject):
             self.generationEnded.emit("failed", " ".join(spec.values()))
             return None
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
+        self._first_count = None
         self.job_id = self._queue.enqueue(spec)
         self.generationStarted.emit()
         self.status.emit("Waiting for the model…")
@@ -242,11 +244,14 @@ class WriterSession(QObject):
             now = time.monotonic()
             if self._first_token_at is None:
                 self._first_token_at = now
-            self._tokens += 1
+            self._tokens = e.tokens or self._tokens + 1  # a server's pieces count as tokens
+            if self._first_count is None:
+                self._first_count = self._tokens
             self.tokenArrived.emit(e.text)
             elapsed = now - self._first_token_at
             if elapsed > 0.3:
-                self.status.emit(f"Writing… {self._tokens / elapsed:.1f} pieces/s")
+                rate = (self._tokens - self._first_count) / elapsed
+                self.status.emit(f"Writing… {rate:.1f} tokens/s")
         elif isinstance(e, Loading):
             self.status.emit(e.what)
         elif isinstance(e, Note):

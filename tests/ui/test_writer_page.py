@@ -281,3 +281,27 @@ def test_a_text_job_behind_an_image_batch_shows_as_queued(qtbot, studio, tiny_lm
     )
     qtbot.waitUntil(lambda: studio.queue.row_of(text_job).state is JobState.DONE, timeout=120_000)
     assert studio.queue.row_of(image_job).state is JobState.DONE
+
+
+def test_export_proposes_a_name_and_type_that_agree(qtbot, studio, tiny_lm, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    page = writer(studio, tiny_lm)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: asked.append(a) or ("", ""))
+    page.export_to()
+    _parent, _caption, proposed, _filters, chosen = asked[0]
+    assert proposed.endswith(".docx") and chosen == "Word document (*.docx)"
+
+
+def test_token_counts_come_with_the_text(qtbot, studio, tiny_lm):
+    from studio.core.events import Token
+
+    page = writer(studio, tiny_lm, max_new_tokens=20)
+    type_story(qtbot, page, "Once upon a time")
+    counts, results = [], []
+    studio.bridge.arrived.connect(lambda ui: isinstance(ui.event, Token) and counts.append(ui.event.tokens))
+    page.session.generationEnded.connect(lambda how, r: results.append(r))
+    page.continue_at_cursor()
+    qtbot.waitUntil(lambda: bool(results), timeout=60_000)
+    assert counts == sorted(counts) and counts[-1] <= results[0].tokens and counts[-1] > len(counts) / 2
