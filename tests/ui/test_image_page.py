@@ -261,3 +261,22 @@ def test_discarding_left_over_jobs_forgets_them(qtbot, studio, home):
     finally:
         again.runtime.close(5)
         again.runtime.unsubscribe(again.bridge.post)
+
+
+def test_use_as_input_records_the_parent_and_the_recipe_says_image_to_image(qtbot, studio):
+    page = studio.window.image_page
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    first = page.result_view.path()
+    page.use_as_init.click()
+    studio.session.generate()
+    qtbot.waitUntil(lambda: page.result_view.path() != first, timeout=60_000)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    store = studio.runtime.gallery
+    children = store.children(store.rel(first))
+    assert [store.path(c.rel) for c in children] == [Path(page.result_view.path())]
+    gallery = studio.window.gallery_page
+    gallery.refresh()
+    gallery.grid.setCurrentIndex(gallery.model.index(0))
+    assert "Image to image" in gallery.recipe.toPlainText() and gallery.parent_btn.isEnabled()
