@@ -35,6 +35,10 @@ from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.viewmodels.train_session import TrainSession
 
 
+ADD_HINT = "Add pictures, choose a trigger word and press Train."
+TRAIN_HINT = "Choose a trigger word (and a class word) and press Train."
+
+
 class FinetunePage(QWidget):
     useLora = Signal(str, str)  # LoRA path, trigger word
 
@@ -197,6 +201,10 @@ class FinetunePage(QWidget):
         used = len(ds.used())
         skipped = f" Not imported: {'; '.join(ds.skipped[-3:])}." if ds.skipped else ""
         self.summary.setText(f"{used} of {len(ds.images)} pictures will be trained on.{skipped}")
+        if hasattr(self, "status") and self.status.text() in (ADD_HINT, TRAIN_HINT):
+            self.status.setText(TRAIN_HINT if ds.images else ADD_HINT)  # the hint follows the dataset
+        if hasattr(self, "estimate"):
+            self._estimate_timer.start()  # the estimate follows the pictures too, not only the settings
 
     def _show_focus(self, row: int) -> None:
         ds = self.session.dataset
@@ -330,7 +338,7 @@ class FinetunePage(QWidget):
         )
         v.addWidget(self.estimate)
         self._estimate_timer.timeout.connect(lambda: self.estimate.setText(self.session.estimate()))
-        self.status = QLabel("Add pictures, choose a trigger word and press Train.")
+        self.status = QLabel(ADD_HINT)
         self.status.setWordWrap(True)
         v.addWidget(self.status)
         self.curve = LossCurveView(self.session)

@@ -367,7 +367,12 @@ class DocumentSession(QObject):
         if not self.has_generation:
             return
         self._record_choice("accept")
-        self._paint(self.gen_start, self.gen_end, QTextCharFormat())
+        cursor = QTextCursor(self.document)
+        cursor.joinPreviousEditBlock()  # not an undo step of its own: one Undo takes back the generation
+        cursor.setPosition(self.gen_start)
+        cursor.setPosition(self.gen_end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.setCharFormat(QTextCharFormat())
+        cursor.endEditBlock()
         self.gen_start = self.gen_end = -1
         self.tree.shown = False
         self.state_dirty = True

@@ -158,3 +158,13 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
         and lora.name == trained.name
         and lora.read_bytes() == trained.read_bytes()
     )
+
+
+def test_the_hint_and_the_estimate_follow_the_pictures(qtbot, studio, tiny_sd, tmp_path):
+    page = studio.window.finetune_page
+    page.set_base_choices([("tiny", str(tiny_sd))])
+    assert page.status.text().startswith("Add pictures")
+    with qtbot.waitSignal(page.session.datasetChanged, timeout=30_000):
+        page.session.add_pictures([str(photos(tmp_path / "pics", n=3))])
+    assert not page.status.text().startswith("Add pictures") and "trigger word" in page.status.text()
+    qtbot.waitUntil(lambda: bool(page.estimate.text()), timeout=5_000)  # without touching a setting

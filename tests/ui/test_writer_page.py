@@ -305,3 +305,15 @@ def test_token_counts_come_with_the_text(qtbot, studio, tiny_lm):
     page.continue_at_cursor()
     qtbot.waitUntil(lambda: bool(results), timeout=60_000)
     assert counts == sorted(counts) and counts[-1] <= results[0].tokens and counts[-1] > len(counts) / 2
+
+
+def test_one_undo_after_accept_takes_back_the_generation(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    type_story(qtbot, page, "Once upon a time")
+    results = []
+    page.session.generationEnded.connect(lambda how, r: results.append(r))
+    page.continue_at_cursor()
+    qtbot.waitUntil(lambda: bool(results), timeout=60_000)
+    page.accept()
+    page.editor.undo()
+    assert page.editor.toPlainText() == "Once upon a time"
