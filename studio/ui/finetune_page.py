@@ -34,7 +34,6 @@ from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.viewmodels.train_session import TrainSession
 
-
 ADD_HINT = "Add pictures, choose a trigger word and press Train."
 TRAIN_HINT = "Choose a trigger word (and a class word) and press Train."
 
