@@ -270,7 +270,7 @@ class JobQueue(QAbstractListModel):
                 row.detail = (
                     f"{len(e.items)} caption{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
                 )
-            elif getattr(row.spec, "mode", "") == "text" and e.items:
+            elif getattr(row.spec, "kind", None) is JobKind.TEXT and e.items:
                 result = e.items[0]
                 row.detail = (
                     f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
@@ -289,9 +289,11 @@ class JobQueue(QAbstractListModel):
             err = e.error
             self.jobFailed.emit(row.detail, err.details if err else "", (err.field or "") if err else "")
         elif isinstance(e, Cancelled):
+            was_running = row.state in (JobState.RUNNING, JobState.LOADING)
             row.state, row.detail = JobState.CANCELLED, ""
-            self.statusChanged.emit("Cancelled.")
-            self.progressChanged.emit(0.0, "Cancelled")
+            if was_running:  # a queued job taken out says nothing over the one that runs
+                self.statusChanged.emit("Cancelled.")
+                self.progressChanged.emit(0.0, "Cancelled")
         else:
             return
         self._changed(row)
@@ -306,7 +308,7 @@ class JobQueue(QAbstractListModel):
         batches = max(1, getattr(spec, "batch_count", 1))
         batch = e.item // per_batch
         if row.state is not JobState.RUNNING or batch != row.batch:
-            if row.state is not JobState.RUNNING:
+            if row.state is not JobState.RUNNING or row.batch == -1:  # the first step: no longer "Starting…"
                 self.statusChanged.emit(f"Generating: {describe(spec).splitlines()[0]}")
             row.state, row.batch, row.step_started = JobState.RUNNING, batch, now
             row.detail = ""

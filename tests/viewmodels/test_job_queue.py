@@ -83,3 +83,19 @@ def test_move_reorders_rows_and_runner(qtbot):
     assert runner.pending == [ids[0], ids[2], ids[1]]
     assert [r.spec.prompt for r in queue.rows()] == ["a", "c", "b"]
     assert not queue.move(ids[0], -1)  # already first
+
+
+def test_the_status_leaves_starting_and_a_queued_cancel_says_nothing_over_the_running_job(qtbot):
+    from studio.core.events import Cancelled
+
+    queue, bridge, _ = make(qtbot)
+    running, waiting = queue.enqueue(spec()), queue.enqueue(spec(prompt="a dog"))
+    statuses, progress = [], []
+    queue.statusChanged.connect(statuses.append)
+    queue.progressChanged.connect(lambda f, t: progress.append(t))
+    for e in (Started(running), Progress(running, step=1, total=10), Cancelled(waiting),
+              Progress(running, step=2, total=10)):  # fmt: skip
+        bridge.post(e)
+    qtbot.waitUntil(lambda: len(progress) == 3)
+    assert statuses == ["Starting…", "Generating: a cat"]  # nothing about the queued job that was taken out
+    assert "Cancelled" not in progress and queue.row_of(waiting).state is JobState.CANCELLED
