@@ -69,7 +69,19 @@ def _html(text: str) -> str:
     return "".join(out)
 
 
+def document_title(markdown: str, fallback: str) -> str:
+    """The document's title: its first heading when it starts with one, else ``fallback`` (its file's name, which
+    for a new document — "Untitled 3" — says less than the heading)."""
+    for level, text in blocks(markdown):
+        if level and text.strip():
+            return text.strip()
+        if text.strip():
+            break
+    return fallback
+
+
 def export(markdown: str, target: Path, title: str) -> Path:
+    title = document_title(markdown, title)
     suffix = target.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
@@ -383,29 +382,13 @@ class WriterPage(QWidget):
             self.status.setText("Counting tokens…")
 
     def _show_context(self, assembled: object) -> None:
-        parts = getattr(assembled, "parts", ())
-        rows = "".join(f"<tr><td>{p.label}</td><td align='right'>{p.tokens}</td></tr>" for p in parts)
-        total, budget = getattr(assembled, "total_tokens", 0), getattr(assembled, "budget", 0)
-        notes = "".join(f"<p style='color:#d98a2b'>{n}</p>" for n in getattr(assembled, "notes", ()))
-        lore = getattr(assembled, "lore", ())
-        if lore:
-            lines = "".join(
-                f"<li>{html.escape(', '.join(d.entry.keys) or '(no keys)')}: {html.escape(d.reason)}</li>"
-                for d in lore
-            )
-            notes += f"<p><b>Lorebook</b></p><ul>{lines}</ul>"
-        prompt = str(getattr(assembled, "prompt", "")).replace("&", "&amp;").replace("<", "&lt;")
-        box = QMessageBox(self)
-        box.setWindowTitle("What the model sees")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(
-            f"<table>{rows}<tr><td><b>Total</b></td><td align='right'><b>{total}</b> of {budget}"
-            f"</td></tr></table>{notes}"
-        )
-        box.setDetailedText(prompt)
+        from studio.ui.context_dialog import ContextDialog
+
+        box = ContextDialog(assembled, int(self.session.value("max_new_tokens")), self)
         box.setModal(False)
         box.show()
         self.context_box = box
+        total, budget = getattr(assembled, "total_tokens", 0), getattr(assembled, "budget", 0)
         self.status.setText(f"The model sees {total} of its {budget} tokens.")
 
     def illustrate(self) -> None:

@@ -25,3 +25,14 @@ def test_a_lora_studio_trained_is_known_by_its_metadata():
     text = identify({"transformer.h.0.attn.c_attn.lora_A.weight": shape,
                      "__metadata__": {"studio_text_lora": "1", "studio_base_model": "storyteller"}})  # fmt: skip
     assert text.kind == "text-lora" and "text LoRA" in text.label
+
+
+def test_an_exported_book_is_titled_by_its_first_heading(tmp_path):
+    from ebooklib import epub
+
+    from studio.core.writer_export import document_title, export
+
+    assert document_title("# The Lighthouse\n\nIt was dark.", "Untitled") == "The Lighthouse"
+    assert document_title("It was dark.\n\n# Later", "Untitled 2") == "Untitled 2"
+    out = export("# The Lighthouse\n\nIt was dark.", tmp_path / "book.epub", "Untitled")
+    assert epub.read_epub(str(out)).get_metadata("DC", "title")[0][0] == "The Lighthouse"

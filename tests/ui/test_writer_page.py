@@ -194,8 +194,12 @@ def test_lorebook_entries_reach_the_model_when_their_key_appears(qtbot, studio, 
         r"Lorebook: far\s+away",
         "Story",
     ]
-    shown = page.context_box.text()  # What the model sees says why each entry is in or out
+    shown = page.context_box.summary.text()  # What the model sees says why each entry is in or out
     assert "included: “wyrm” found" in shown and "castle: left out: no key appears" in shown
+    max_new = page.session.value("max_new_tokens")
+    assert f"less the {max_new} kept for what it writes" in shown  # what the total is measured against
+    parts = page.context_box.parts.toPlainText()  # each part apart, with its text
+    assert "Memory · " in parts and "Story · " in parts and "Far away a wyrm stirred" in parts
 
 
 def test_rewrite_selection_replaces_it_keeps_the_original_and_undoes_in_one_step(qtbot, studio, tiny_lm):
