@@ -277,8 +277,11 @@ class ModelsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3, 4, 5):
+        for col in (1, 2, 3, 4):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # the Hash column holds a whole short hash (AutoV2's 10 digits), computed or not yet
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(5, self.fontMetrics().horizontalAdvance("0123456789ab") + 16)
         self.table.verticalHeader().hide()
         self.table.doubleClicked.connect(lambda _: self.use_selected())
         split.addWidget(self.table)

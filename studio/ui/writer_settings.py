@@ -39,6 +39,7 @@ LORE_BUDGET = Field("lore_budget", int, 512, "Lorebook budget", "At most this ma
 SAMPLING_SPINS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
                   "no_repeat_ngram_size", "seed", "logprobs")  # fmt: skip
 LORE_COLUMNS = ("Keys", "Entry", "Match", "Aa", "Prio")
+LORE_WIDTHS = ((0, 70), (2, 64), (3, 28), (4, 48))  # the Entry column (1) takes the rest
 THIS_MACHINE = "This machine"
 WEIGHTS = (("Auto: int8/int4 if it does not fit", "auto"), ("Full precision", "none"),
            ("int8 weight-only", "int8"), ("int4 weight-only", "int4"))  # fmt: skip
@@ -119,14 +120,23 @@ class WriterSettings(QWidget):
         spin("note_depth", NOTE_DEPTH)
         self.lore = QTableWidget(0, len(LORE_COLUMNS))
         self.lore.setHorizontalHeaderLabels(list(LORE_COLUMNS))
-        self.lore.horizontalHeader().setStretchLastSection(False)
-        self.lore.horizontalHeader().setSectionResizeMode(1, self.lore.horizontalHeader().ResizeMode.Stretch)
+        header = self.lore.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, header.ResizeMode.Stretch)  # the entry takes what the others leave
+        for col, width in LORE_WIDTHS:  # Keys, Match, Aa, Prio: narrow, fixed
+            header.setSectionResizeMode(col, header.ResizeMode.Fixed)
+            self.lore.setColumnWidth(col, width)
+        header.setMinimumSectionSize(24)
+        self.lore.setWordWrap(True)  # a long entry is read in full, on several lines
+        self.lore.verticalHeader().setSectionResizeMode(
+            self.lore.verticalHeader().ResizeMode.ResizeToContents
+        )
         self.lore.verticalHeader().hide()
         self.lore.setToolTip(
             "An entry is sent when one of its keys (comma-separated) appears in the recent story — as a whole "
             "word, or as a regular expression; higher priority first, within the Lorebook budget"
         )
-        self.lore.setMinimumHeight(130)
+        self.lore.setMinimumHeight(180)
         # never wider than the pane: the Entry column gives way (its text is in the tooltip)
         self.lore.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.lore.setMinimumWidth(240)
@@ -309,7 +319,7 @@ class WriterSettings(QWidget):
         priority.setToolTip("Priority: higher first when the Lorebook budget is short")
         priority.valueChanged.connect(lambda _: self._lore_changed())
         self.lore.setCellWidget(r, 4, priority)
-        for column, width in ((0, 90), (2, 72), (3, 30), (4, 58)):
+        for column, width in LORE_WIDTHS:
             self.lore.setColumnWidth(column, width)
 
     def _add_lore_row(self, keys: str, text: str) -> None:

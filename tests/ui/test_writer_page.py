@@ -321,3 +321,16 @@ def test_one_undo_after_accept_takes_back_the_generation(qtbot, studio, tiny_lm)
     page.accept()
     page.editor.undo()
     assert page.editor.toPlainText() == "Once upon a time"
+
+
+def test_a_lorebook_entry_can_be_read(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    page.side_tabs.setCurrentIndex(0)
+    page._add_lore_row(
+        "dragon", "Dragons here breathe frost and sleep under the northern glaciers for a century."
+    )
+    qtbot.wait(50)
+    lore = page.settings_panel.lore
+    widths = [lore.columnWidth(c) for c in range(lore.columnCount())]
+    assert widths[1] == max(widths) and widths[1] >= lore.viewport().width() / 3  # the entry gets the room
+    assert lore.rowHeight(0) > lore.fontMetrics().height() * 1.5  # wrapped: read in full
