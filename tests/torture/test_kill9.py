@@ -42,7 +42,19 @@ def test_kill_9_while_generating_and_saving_loses_nothing_and_leaves_nothing_par
              "--height", "64", "--steps", "2", "--count", "30"],  # fmt: skip
             env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
         )  # fmt: skip
-        time.sleep(rng.uniform(2.5, 7.0))  # from model loading to the middle of saving
+        if not any(
+            (home / "gallery").rglob("*.png")
+        ):  # the first kill: once saving has begun, however slow the start
+            deadline = time.monotonic() + 120
+            while (
+                not any((home / "gallery").rglob("*.png"))
+                and time.monotonic() < deadline
+                and proc.poll() is None
+            ):
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            time.sleep(rng.uniform(2.5, 7.0))  # from model loading to the middle of saving
         proc.kill()
         proc.wait()
     gallery = home / "gallery"
