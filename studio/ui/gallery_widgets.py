@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -158,12 +159,35 @@ def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
     return "".join(parts)
 
 
+COMPARED = (("Prompt", "prompt"), ("Negative prompt", "negative_prompt"), ("Model", "model"), ("Sampler", "sampler"),
+            ("Schedule", "schedule"), ("Steps", "steps"), ("CFG scale", "cfg_scale"), ("Seed", "seed"),
+            ("Size", "size"), ("LoRAs", "loras"))  # fmt: skip
+
+
+def recipe_differences(recipes: list[Recipe]) -> list[tuple[str, list[str]]]:
+    """(field, each picture's value) for the recipe fields that differ between the pictures."""
+
+    def value(r: Recipe, key: str) -> str:
+        if key == "size":
+            return f"{r.width}×{r.height}" if r.width else ""
+        v = getattr(r, key, "")
+        return ", ".join(v) if isinstance(v, list | tuple) else str(v if v is not None else "")
+
+    out = []
+    for label, key in COMPARED:
+        values = [value(r, key) for r in recipes]
+        if len(set(values)) > 1:
+            out.append((label, values))
+    return out
+
+
 class CompareDialog(QDialog):
     def __init__(self, images: list[tuple[str, QImage, Recipe]], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Compare")
         self.resize(1200, 720)
-        lay = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        lay = QHBoxLayout()
         for name, image, recipe in images:
             col = QVBoxLayout()
             view = ZoomView()
@@ -175,3 +199,18 @@ class CompareDialog(QDialog):
             col.addWidget(QLabel(name))
             col.addWidget(text)
             lay.addLayout(col)
+        outer.addLayout(lay, 1)
+        differ = recipe_differences([r for _, _, r in images])
+        rows = "".join(f"<tr><td style='color:gray;padding-right:8px'>{label}</td>"
+                       + "".join(f"<td style='padding-right:16px'>{_esc(v) or '—'}</td>" for v in values) + "</tr>"
+                       for label, values in differ)  # fmt: skip
+        self.differences = QLabel(f"<b>What differs</b><table>{rows}</table>" if differ else
+                                  "The recipes are the same (the pictures differ by chance).", wordWrap=True)  # fmt: skip
+        outer.addWidget(self.differences)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        outer.addWidget(buttons)
+
+
+def _esc(t: object) -> str:
+    return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

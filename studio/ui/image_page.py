@@ -83,6 +83,7 @@ class ImagePage(QMainWindow):
         super().__init__(parent)
         self.session, self.queue = session, queue
         self._models_dir = models_dir
+        self._last_result: tuple[QImage, str] | None = None  # what comes back into view after Stop
         self.setObjectName("ImagePage")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
@@ -254,6 +255,7 @@ class ImagePage(QMainWindow):
         queue.resultReady.connect(self._on_result)
         queue.progressChanged.connect(self._on_progress)
         queue.busyChanged.connect(self.prompt_panel.stop.setEnabled)
+        queue.busyChanged.connect(lambda busy: busy or self._back_to_last_result())
         queue.jobFailed.connect(self._on_failed)
         queue.noted.connect(self._on_note)
         self.result_view.imageDropped.connect(self._dropped)
@@ -311,7 +313,14 @@ class ImagePage(QMainWindow):
         self.result_view.set_image(image, path)
         self._update_tools()
 
+    def _back_to_last_result(self) -> None:
+        """The queue stopped with a half-made preview in view (Stop): the last finished picture comes back."""
+        if self.result_view.path() or self._last_result is None:
+            return
+        self._show(*self._last_result)
+
     def _on_result(self, image: QImage, path: str) -> None:
+        self._last_result = (image, path)
         self._show(image, path)
         item = QListWidgetItem(
             QPixmap.fromImage(
@@ -324,6 +333,7 @@ class ImagePage(QMainWindow):
         item.setData(Qt.ItemDataRole.UserRole, path)
         item.setToolTip(path)
         self.results.insertItem(0, item)
+        self.results.setCurrentRow(0)  # the strip's highlight follows the picture in view
         self.results.show()
 
     def _show_result_item(self, item: QListWidgetItem) -> None:

@@ -102,14 +102,14 @@ class MainWindow(QMainWindow):
         self._menus(theme)
 
     def _use_trained_lora(self, path: str, words: str) -> None:
-        """A fresh LoRA: the Image panel with its trigger words in the prompt and the LoRA at 0.8."""
+        """A fresh LoRA: the Image panel set up to try it alone — its trigger words as the prompt, the LoRA at 0.8, no
+        LoRA or prompt left over from elsewhere (the model it was trained on is the Fine-tune room's base)."""
+        self.session.set("loras", [])
         self.session.add_lora(path, 0.8)
-        prompt = self.session.value("prompt")
-        if words and words not in prompt:
-            self.session.set("prompt", f"a photo of {words}" if not prompt.strip() else f"{words}, {prompt}")
+        self.session.set("prompt", f"a photo of {words}" if words else "")
         self.tabs.setCurrentWidget(self.image_page)
         self.statusBar().showMessage(
-            "Your LoRA is in the Image panel at 0.8, its trigger words in the prompt.", 6000
+            "Your LoRA is in the Image panel at 0.8 (alone), its trigger words as the prompt.", 6000
         )
 
     def _use_settings(self, fields: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 
+from studio.core.prompts import extract_loras
 from studio.core.recipes.image import IMAGE
 from studio.core.samplers import SAMPLERS
 from studio.ui.binding import ErrorLabel, bind
@@ -48,20 +50,30 @@ class LoraList(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
-        session.changed.connect(lambda name: name == "loras" and self._rebuild())
+        session.changed.connect(lambda name: name in ("loras", "prompt") and self._rebuild())
         self._rebuild()
 
     def _rebuild(self) -> None:
         while self._layout.count():
             w = self._layout.takeAt(0).widget()
             if w:
+                w.hide()  # gone at once; deleted when the event loop next runs
                 w.deleteLater()
         loras = self._session.value("loras")
-        if not loras:
+        tags = {t.name.lower(): t for t in extract_loras(str(self._session.value("prompt")))[1]}
+        if not loras and not tags:
             hint = QLabel("No LoRAs. Add one, or write <lora:name:0.8> in the prompt.")
             hint.setProperty("role", "hint")
             hint.setWordWrap(True)
             self._layout.addWidget(hint)
+        listed = {Path(p).stem.lower() for p, _ in loras}
+        for key, tag in tags.items():  # what the prompt applies, shown here too (edited in the prompt)
+            note = " — also listed below: applied once, at the prompt's weight" if key in listed else ""
+            row = QLabel(f"<i>{html.escape(tag.name)}</i> ×{tag.weight:g} <span style='color:gray'>(from the "
+                         f"prompt{note})</span>")  # fmt: skip
+            row.setWordWrap(True)
+            row.setToolTip("Written in the prompt as <lora:…>; change or remove it there")
+            self._layout.addWidget(row)
         for path, weight in loras:
             row = QWidget()
             h = QHBoxLayout(row)

@@ -19,6 +19,7 @@ from studio.core.builtin_models import (
 )
 from studio.core.dynamic_prompts import Wildcards
 from studio.core.model_library import LibraryEntry, scan_folder
+from studio.core.prompts import extract_loras
 from studio.core.recipes.image import IMAGE, freeze_image, library_context
 from studio.core.recipes.loras import LoraFinder, upscaler_finder
 from studio.core.samplers import SAMPLERS
@@ -551,8 +552,12 @@ class GenerationSession(QObject):
     def apply_spec(self, spec: GenerateSpec) -> None:
         """Fill every field from a recipe ("Use these settings"), seed included."""
         for key in REMEMBERED:
-            if key == "loras":
-                self.set("loras", [[lo.path, lo.weight] for lo in spec.loras])
+            if key == "loras":  # those the prompt names as <lora:…> stay there only: nothing listed twice
+                tagged = {t.name.lower() for t in extract_loras(spec.prompt)[1]}
+                listed = [
+                    [lo.path, lo.weight] for lo in spec.loras if Path(lo.path).stem.lower() not in tagged
+                ]
+                self.set("loras", listed)
             elif key in ("controls", "references"):
                 self.set(key, [dataclasses.asdict(u) for u in getattr(spec, key)])
             elif key == "batch_count" or key == "batch_size":

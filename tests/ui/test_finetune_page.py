@@ -168,3 +168,14 @@ def test_the_hint_and_the_estimate_follow_the_pictures(qtbot, studio, tiny_sd, t
         page.session.add_pictures([str(photos(tmp_path / "pics", n=3))])
     assert not page.status.text().startswith("Add pictures") and "trigger word" in page.status.text()
     qtbot.waitUntil(lambda: bool(page.estimate.text()), timeout=5_000)  # without touching a setting
+
+
+def test_use_it_in_the_image_panel_tries_the_lora_alone(qtbot, studio, tmp_path):
+    lora = tmp_path / "zwx.safetensors"
+    lora.write_bytes(b"not read here")
+    s = studio.session
+    s.set("prompt", "a castle <lora:ink:1>")
+    s.set("loras", [[str(tmp_path / "other.safetensors"), 1.0]])
+    studio.window.finetune_page.useLora.emit(str(lora), "zwx disc")
+    assert s.value("loras") == [[str(lora), 0.8]] and s.value("prompt") == "a photo of zwx disc"
+    assert studio.window.tabs.currentWidget() is studio.window.image_page

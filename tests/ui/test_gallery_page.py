@@ -245,3 +245,20 @@ def test_ctrl_z_undoes_a_delete_and_the_recipe_says_its_sampler_plainly(qtbot, s
     assert shown_prompts(page) == ["keep me"]
     qtbot.keyClick(page.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert sorted(shown_prompts(page)) == ["delete me", "keep me"] and items[1].path.is_file()
+
+
+def test_compare_side_by_side_says_what_differs_and_closes(qtbot, studio):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from studio.ui.gallery_widgets import CompareDialog
+
+    page, _ = fill_gallery(studio, ["a red fox", "a blue whale"])
+    studio.window.tabs.setCurrentWidget(page)
+    page.grid.selectAll()
+    page.compare_selected()
+    dialog = page.findChildren(CompareDialog)[-1]
+    text = dialog.differences.text()
+    assert "What differs" in text and "Prompt" in text and "Seed" in text and "Steps" in text
+    assert "Sampler" not in text  # the same in both: not listed
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close).click()
+    assert not dialog.isVisible()

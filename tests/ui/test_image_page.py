@@ -280,3 +280,38 @@ def test_use_as_input_records_the_parent_and_the_recipe_says_image_to_image(qtbo
     gallery.refresh()
     gallery.grid.setCurrentIndex(gallery.model.index(0))
     assert "Image to image" in gallery.recipe.toPlainText() and gallery.parent_btn.isEnabled()
+
+
+def test_after_stop_the_last_finished_picture_comes_back(qtbot, studio):
+    page = studio.window.image_page
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    finished = page.result_view.path()
+    assert page.results.currentRow() == 0  # the strip's highlight is on the picture in view
+    studio.session.set("steps", 400)
+    studio.session.generate()
+    qtbot.waitUntil(
+        lambda: page.progress.value() > 0 and not page.result_view.path(), timeout=60_000
+    )  # a preview
+    qtbot.keyClick(page.prompt_panel.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not studio.queue.busy, timeout=10_000)
+    assert page.result_view.path() == finished and page.use_as_init.isEnabled()
+
+
+def test_the_lora_list_shows_what_the_prompt_applies_and_nothing_twice(qtbot, studio):
+    from PySide6.QtWidgets import QLabel
+
+    from studio.core.specs import GenerateSpec, LoraRef
+
+    panel = studio.window.image_page.parameters
+    studio.session.set("loras", [])
+    studio.session.set("prompt", "a cat <lora:ink:0.6>")
+    texts = [w.text() for w in panel.findChildren(QLabel) if "from the" in w.text()]
+    assert texts and "ink" in texts[0] and "×0.6" in texts[0]
+    assert not any("No LoRAs" in w.text() for w in panel.findChildren(QLabel) if w.isVisibleTo(panel))
+    # Use these settings on a picture whose prompt names its LoRA: listed once, in the prompt only
+    spec = GenerateSpec(model=str(studio.session.value("model")), prompt="a dog <lora:ink:0.7>",
+                        loras=(LoraRef("/loras/ink.safetensors", 0.7), LoraRef("/loras/grain.safetensors", 0.5)))  # fmt: skip
+    studio.session.apply_spec(spec)
+    assert studio.session.value("loras") == [["/loras/grain.safetensors", 0.5]]
