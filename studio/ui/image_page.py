@@ -244,6 +244,7 @@ class ImagePage(QMainWindow):
         self.parameters = ParametersPanel(session)
         self.params_dock = self._dock("Parameters", self.parameters, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.queue_panel = QueuePanel(queue)
+        self.queue_panel.useSettings.connect(session.apply_spec)
         self.queue_panel.setMinimumWidth(200)
         self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.params_dock, self.queue_dock], [330, 260], Qt.Orientation.Horizontal)

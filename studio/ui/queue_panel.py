@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QListView,
+    QMenu,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.recipes.fields import JobKind
 from studio.ui.model_data import cell
 from studio.ui.theme import ACCENT, icon
 from studio.viewmodels.job_queue import FractionRole, IdRole, JobQueue, JobState, StateRole
@@ -79,6 +81,8 @@ class JobDelegate(QStyledItemDelegate):
 
 
 class QueuePanel(QWidget):
+    useSettings = Signal(object)  # a job's recipe, to fill the Image panel with
+
     def __init__(self, queue: JobQueue, parent: QWidget | None = None):
         super().__init__(parent)
         self.queue = queue
@@ -89,7 +93,11 @@ class QueuePanel(QWidget):
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setUniformItemSizes(True)
-        self.view.setToolTip("Jobs run top to bottom. Select a queued job to move or cancel it.")
+        self.view.setToolTip(
+            "Jobs run top to bottom. Select a queued job to move or cancel it; right-click for more."
+        )
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
         self.up, self.down = QToolButton(), QToolButton()
         self.cancel, self.clear = QToolButton(), QToolButton()
         for b, name, tip in (
@@ -128,6 +136,26 @@ class QueuePanel(QWidget):
         if job and self.queue.move(job, delta):
             row = next(i for i, r in enumerate(self.queue.rows()) if r.id == job)
             self.view.setCurrentIndex(self.queue.index(row))
+
+    def _menu(self, pos: QPoint) -> None:
+        """Cancel, move, run again, use the settings — for the job under the pointer."""
+        index = self.view.indexAt(pos)
+        row = self.queue.row_of(cell(index, IdRole)) if index.isValid() else None
+        if row is None:
+            return
+        self.view.setCurrentIndex(index)
+        menu = QMenu(self)
+        active = not row.state.finished
+        menu.addAction("Cancel", lambda: self.queue.cancel(row.id)).setEnabled(active)
+        queued = row.state is JobState.QUEUED
+        menu.addAction("Run earlier", lambda: self._move(-1)).setEnabled(queued)
+        menu.addAction("Run later", lambda: self._move(1)).setEnabled(queued)
+        menu.addSeparator()
+        menu.addAction("Run again (the same recipe)", lambda: self.queue.enqueue(row.spec))
+        images = getattr(row.spec, "kind", None) is JobKind.IMAGE
+        menu.addAction("Use these settings", lambda: self.useSettings.emit(row.spec)).setEnabled(images)
+        self.context_menu = menu
+        menu.popup(self.view.viewport().mapToGlobal(pos))
 
     def _cancel(self) -> None:
         job = self.selected_id()

@@ -168,8 +168,10 @@ class JobQueue(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             status = row.state.value + (f" — {row.detail}" if row.detail else "")
             return f"{describe(row.spec)}\n{status}"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return str(getattr(row.spec, "prompt", ""))
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole of what the row cuts short
+            prompt = str(getattr(row.spec, "prompt", ""))
+            status = row.state.value + (f" — {row.detail}" if row.detail else "")
+            return f"{prompt}\n\n{describe(row.spec).splitlines()[-1]}\n{status}" if prompt else status
         if role == StateRole:
             return row.state
         if role == FractionRole:

@@ -315,3 +315,36 @@ def test_the_lora_list_shows_what_the_prompt_applies_and_nothing_twice(qtbot, st
                         loras=(LoraRef("/loras/ink.safetensors", 0.7), LoraRef("/loras/grain.safetensors", 0.5)))  # fmt: skip
     studio.session.apply_spec(spec)
     assert studio.session.value("loras") == [["/loras/grain.safetensors", 0.5]]
+
+
+def test_the_queue_reads_in_full_and_has_a_context_menu(qtbot, studio):
+    from studio.viewmodels.job_queue import JobState
+
+    page = studio.window.image_page
+    long_prompt = (
+        "a lighthouse on a cliff at dusk, storm clouds, crashing waves, oil painting, dramatic light"
+    )
+    generate_with_keyboard(qtbot, studio, long_prompt)
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    panel = page.queue_panel
+    index = studio.queue.index(0)
+    tip = studio.queue.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert long_prompt in tip and "Done" in tip  # the whole prompt, where the row cuts it
+    panel._menu(panel.view.visualRect(index).center())
+    labels = [a.text() for a in panel.context_menu.actions() if a.text()]
+    assert labels == [
+        "Cancel",
+        "Run earlier",
+        "Run later",
+        "Run again (the same recipe)",
+        "Use these settings",
+    ]
+    assert not panel.context_menu.actions()[0].isEnabled()  # a finished job cannot be cancelled
+    studio.session.set("prompt", "something else")
+    next(a for a in panel.context_menu.actions() if a.text() == "Use these settings").trigger()
+    assert studio.session.value("prompt") == long_prompt
+    next(a for a in panel.context_menu.actions() if a.text().startswith("Run again")).trigger()
+    qtbot.waitUntil(
+        lambda: [r.state for r in studio.queue.rows()] == [JobState.DONE, JobState.DONE], timeout=60_000
+    )
