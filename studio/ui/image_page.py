@@ -148,7 +148,7 @@ class ImagePage(QMainWindow):
         self.brush.setChecked(True)
         self.eraser.toggled.connect(lambda on: setattr(self.input_view, "erasing", on))
         self.brush_size = QSlider(Qt.Orientation.Horizontal)
-        self.brush_size.setRange(4, 256)
+        self.brush_size.setRange(1, 256)
         self.brush_size.setValue(self.input_view.brush_size)
         self.brush_size.setFixedWidth(110)
         self.brush_size.setToolTip("Brush size (image pixels)")
@@ -405,11 +405,21 @@ class ImagePage(QMainWindow):
     def _on_field(self, name: str) -> None:
         if name == "init_image":
             path = self.session.value("init_image")
-            self.input_view.set_image(QImage(path) if path else QImage(), path or "")
+            image = QImage(path) if path else QImage()
+            self.input_view.set_image(image, path or "")
+            if not image.isNull():
+                self._fit_brush(image.width(), image.height())
         elif name == "mask" and not self.session.value("mask"):
             self.input_view.clear_mask(emit=False)
         if name == "model":
             self._update_placeholder()
+
+    def _fit_brush(self, width: int, height: int) -> None:
+        """The brush sized to the picture: from 1 px to half its shorter side, a tenth of it to start with (a
+        64 px picture gets a 6 px brush, not half its width)."""
+        side = max(2, min(width, height))
+        self.brush_size.setRange(1, max(2, side // 2))
+        self.brush_size.setValue(max(1, side // 10))
 
     def _update_placeholder(self) -> None:
         has_model = bool(self.session.value("model")) or bool(self.session.model_choices())

@@ -348,3 +348,16 @@ def test_the_queue_reads_in_full_and_has_a_context_menu(qtbot, studio):
     qtbot.waitUntil(
         lambda: [r.state for r in studio.queue.rows()] == [JobState.DONE, JobState.DONE], timeout=60_000
     )
+
+
+def test_the_inpaint_brush_fits_the_picture_down_to_one_pixel(qtbot, studio, tmp_path):
+    from PIL import Image
+
+    page = studio.window.image_page
+    src = tmp_path / "small.png"
+    Image.new("RGB", (64, 64), "white").save(src)
+    studio.session.set_init_image(str(src))
+    assert page.brush_size.minimum() == 1 and page.brush_size.maximum() == 32 and page.brush_size.value() == 6
+    assert page.input_view.brush_size == 6  # a tenth of the picture, not half of it
+    page.brush_size.setValue(1)
+    assert page.input_view.brush_size == 1
