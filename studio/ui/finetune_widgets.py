@@ -31,17 +31,29 @@ class LossCurveView(QWidget):
         lo, hi = min(curve.losses), max(curve.losses)
         span = (hi - lo) or 1.0
         n = max(curve.steps[-1], 2)
-        w, h = self.width() - 16, self.height() - 24
+        left, top, bottom = 52, 8, 36  # room for the loss values (left) and the steps (below)
+        w, h = self.width() - left - 8, self.height() - top - bottom
 
         def poly(values: list[float]) -> QPolygonF:
             return QPolygonF(
                 [
-                    QPointF(8 + w * s / n, 8 + h * (1 - (v - lo) / span))
+                    QPointF(left + w * s / n, top + h * (1 - (v - lo) / span))
                     for s, v in zip(curve.steps, values, strict=True)
                 ]
             )
 
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        grid = self.palette().mid().color()
+        p.setPen(QPen(grid, 1))
+        p.drawLine(left, top, left, top + h)
+        p.drawLine(left, top + h, left + w, top + h)
+        p.setPen(self.palette().placeholderText().color())
+        (y_hi, y_lo), (x_0, x_n) = self.axis_labels()
+        fm = p.fontMetrics()
+        p.drawText(left - 6 - fm.horizontalAdvance(y_hi), top + fm.ascent(), y_hi)
+        p.drawText(left - 6 - fm.horizontalAdvance(y_lo), top + h, y_lo)
+        p.drawText(left, top + h + fm.height(), x_0)
+        p.drawText(left + w - fm.horizontalAdvance(x_n), top + h + fm.height(), x_n)
         accent = self.palette().highlight().color()
         faint = QColor(accent)
         faint.setAlpha(70)
@@ -51,7 +63,17 @@ class LossCurveView(QWidget):
         p.drawPolyline(poly(curve.smoothed()))
         p.setPen(self.palette().text().color())
         p.drawText(
-            8, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}"
+            left, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}"
+        )
+
+    def axis_labels(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """((the highest loss, the lowest), (the first step, the last)) as the axes show them."""
+        curve = self.session.curve
+        if not curve.losses:
+            return ("", ""), ("", "")
+        return (f"{max(curve.losses):.3f}", f"{min(curve.losses):.3f}"), (
+            "0",
+            f"step {max(curve.steps[-1], 2)}",
         )
 
 

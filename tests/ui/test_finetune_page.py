@@ -37,6 +37,8 @@ def test_build_caption_train_watch_cancel(qtbot, studio, tiny_sd, tmp_path):
     qtbot.waitUntil(lambda: len(session.curve.losses) >= 3, timeout=120_000)
     assert "Step" in page.status.text() and "loss" in page.status.text()
     page.curve.grab()  # paints the curve
+    (y_hi, y_lo), (x_0, x_n) = page.curve.axis_labels()  # with its axes' values
+    assert float(y_hi) >= float(y_lo) > 0 and x_0 == "0" and x_n.startswith("step ")
     with qtbot.waitSignal(session.stopped, timeout=60_000) as stopped:
         qtbot.mouseClick(page.cancel_btn, Qt.MouseButton.LeftButton)
     assert stopped.args == ["cancelled"]
