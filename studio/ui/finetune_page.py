@@ -111,9 +111,7 @@ class FinetunePage(QWidget):
         self.class_word = QLineEdit(self.session.dataset.class_word)
         self.class_word.setPlaceholderText("what it is: dog, person, painting…")
         for w in (self.trigger, self.class_word):
-            w.editingFinished.connect(
-                lambda: self.session.set_words(self.trigger.text(), self.class_word.text())
-            )
+            w.editingFinished.connect(self._words_edited)
         words.addRow("Trigger word", self.trigger)
         words.addRow("Class word", self.class_word)
         v.addLayout(words)
@@ -170,6 +168,11 @@ class FinetunePage(QWidget):
         v.addWidget(self.summary)
         return box
 
+    def _words_edited(self) -> None:
+        """The trigger or class word changed: saved with the dataset, and the captions show them."""
+        self.session.set_words(self.trigger.text(), self.class_word.text())
+        self.refresh()
+
     def refresh(self) -> None:
         ds = self.session.dataset
         self.table.blockSignals(True)
@@ -185,6 +188,7 @@ class FinetunePage(QWidget):
             )
             pic.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             cap = QTableWidgetItem(img.caption)
+            cap.setToolTip(f"Trained as: {ds.full_caption(img)}")  # the trigger and class words training adds
             flags = ds.flags(img)
             check = QTableWidgetItem("; ".join(flags) or "ok")
             check.setFlags(
@@ -197,6 +201,10 @@ class FinetunePage(QWidget):
             for c, item in enumerate((pic, cap, check)):
                 self.table.setItem(r, c, item)
         self.table.blockSignals(False)
+        lead = " ".join(w for w in (ds.trigger.strip(), ds.class_word.strip()) if w)
+        header = self.table.horizontalHeaderItem(1)
+        if header is not None:
+            header.setText(f"Caption (trained as “{lead}, …”)" if lead else "Caption")
         used = len(ds.used())
         skipped = f" Not imported: {'; '.join(ds.skipped[-3:])}." if ds.skipped else ""
         self.summary.setText(f"{used} of {len(ds.images)} pictures will be trained on.{skipped}")

@@ -181,3 +181,16 @@ def test_use_it_in_the_image_panel_tries_the_lora_alone(qtbot, studio, tmp_path)
     studio.window.finetune_page.useLora.emit(str(lora), "zwx disc")
     assert s.value("loras") == [[str(lora), 0.8]] and s.value("prompt") == "a photo of zwx disc"
     assert studio.window.tabs.currentWidget() is studio.window.image_page
+
+
+def test_the_caption_grid_shows_the_words_training_adds(qtbot, studio, tmp_path):
+    page = studio.window.finetune_page
+    with qtbot.waitSignal(page.session.datasetChanged, timeout=30_000):
+        page.session.add_pictures([str(photos(tmp_path / "pics", n=2))])
+    page.trigger.setText("zwx")
+    page.class_word.setText("disc")
+    page.trigger.editingFinished.emit()
+    assert page.table.horizontalHeaderItem(1).text() == "Caption (trained as “zwx disc, …”)"
+    page.table.item(0, 1).setText("a red disc on a table")
+    page.refresh()
+    assert page.table.item(0, 1).toolTip() == "Trained as: zwx disc, a red disc on a table"
