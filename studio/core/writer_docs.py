@@ -63,6 +63,54 @@ class DocumentStore:
         write_text_atomic(path, "")
         return path
 
+    # -- a document and the files that go with it (its story state, choices, recovery copy) -------------------------
+    def companions(self, path: Path) -> list[Path]:
+        """The hidden files beside a document that belong to it."""
+        names = [f".{path.name}.studio.json", f".{path.name}.choices.jsonl", f".{path.name}.recovery"]
+        return [path.with_name(n) for n in names if path.with_name(n).exists()]
+
+    def _move(self, path: Path, target: Path) -> Path:
+        for companion in self.companions(path):
+            companion.replace(target.with_name(companion.name.replace(path.name, target.name, 1)))
+        path.replace(target)
+        return target
+
+    def rename(self, path: Path, title: str) -> Path:
+        """The document under a new name (its state, choices and recovery copy follow); ``ValueError`` when the
+        name is taken or empty."""
+        base = _BAD.sub("", title).strip()
+        if not base:
+            raise ValueError("Give the document a name.")
+        target = self.folder / f"{base}{SUFFIX}"
+        if target == path:
+            return path
+        if target.exists():
+            raise ValueError(f"A document is already called {base}.")
+        return self._move(path, target)
+
+    def trash(self, path: Path) -> Path:
+        """Into the writer folder's ``.trash`` (with what goes with it); ``restore`` brings it back."""
+        trash = self.folder / ".trash"
+        trash.mkdir(exist_ok=True)
+        target, n = trash / path.name, 2
+        while target.exists():
+            target = trash / f"{path.stem} {n}{SUFFIX}"
+            n += 1
+        return self._move(path, target)
+
+    def restore(self, trashed: Path, original: Path) -> Path:
+        target, n = original, 2
+        while target.exists():
+            target = self.folder / f"{original.stem} {n}{SUFFIX}"
+            n += 1
+        return self._move(trashed, target)
+
+    def duplicate(self, path: Path) -> Path:
+        """A copy of the text (its branches and choices stay with the original)."""
+        copy = self.new_document(f"{path.stem} copy")
+        write_text_atomic(copy, self.load(path))
+        return copy
+
     def load(self, path: Path) -> str:
         if not path.exists():
             return ""

@@ -34,6 +34,7 @@ from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
 from studio.ui.writer_choices import ChoicesPanel
+from studio.ui.writer_documents import document_label, documents_menu, rename_document, undo_delete
 from studio.ui.writer_inside import InsidePanel, attention_selections
 from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.blind_compare import BlindComparison
@@ -142,7 +143,18 @@ class WriterPage(QWidget):
         self.docs.currentItemChanged.connect(
             lambda cur, _: cur and self.open(Path(cur.data(Qt.ItemDataRole.UserRole)))
         )
+        self.docs.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.docs.customContextMenuRequested.connect(lambda pos: documents_menu(self, pos))
+        self.docs.itemDoubleClicked.connect(
+            lambda item: rename_document(self, Path(item.data(Qt.ItemDataRole.UserRole)))
+        )
+        self.docs.setToolTip("Right-click: rename, duplicate, delete, show in folder; double-click: rename")
         v.addWidget(self.docs, 1)
+        self.last_deleted: tuple[Path, Path] | None = None
+        self.undo_delete_btn = QPushButton("Undo")
+        self.undo_delete_btn.clicked.connect(lambda: undo_delete(self))
+        self.undo_delete_btn.hide()
+        v.addWidget(self.undo_delete_btn)
         new = QPushButton(icon("plus"), "New document")
         new.clicked.connect(lambda: self.new_document())
         v.addWidget(new)
@@ -290,8 +302,9 @@ class WriterPage(QWidget):
         self.docs.blockSignals(True)
         self.docs.clear()
         for p in docs:
-            item = QListWidgetItem(p.stem)
+            item = QListWidgetItem(document_label(self.store, p))
             item.setData(Qt.ItemDataRole.UserRole, str(p))
+            item.setToolTip(str(p))
             self.docs.addItem(item)
         self.docs.blockSignals(False)
         self.docs.setCurrentRow(0)

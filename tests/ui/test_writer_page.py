@@ -334,3 +334,32 @@ def test_a_lorebook_entry_can_be_read(qtbot, studio, tiny_lm):
     widths = [lore.columnWidth(c) for c in range(lore.columnCount())]
     assert widths[1] == max(widths) and widths[1] >= lore.viewport().width() / 3  # the entry gets the room
     assert lore.rowHeight(0) > lore.fontMetrics().height() * 1.5  # wrapped: read in full
+
+
+def test_documents_are_titled_renamed_duplicated_deleted_and_brought_back(qtbot, studio, tiny_lm):
+    from studio.ui.writer_documents import delete_document, duplicate_document, rename_document, undo_delete
+
+    page = writer(studio, tiny_lm)
+    path = page.new_document()
+    page.editor.setPlainText("# The Lighthouse\n\nIt was dark.")
+    page.save()
+    page._load_documents()
+    labels = [page.docs.item(i).text() for i in range(page.docs.count())]
+    assert "The Lighthouse" in labels  # a new document shows its first heading
+    page.doc.set_learning(True)  # something that lives beside it
+    renamed = rename_document(page, path, "Lighthouse keeper")
+    assert renamed is not None and renamed.name == "Lighthouse keeper.md" and not path.exists()
+    assert page.path == renamed and page.editor.toPlainText().startswith("# The Lighthouse")
+    assert (renamed.parent / ".Lighthouse keeper.md.studio.json").is_file()  # its state followed it
+    copy = duplicate_document(page, renamed)
+    assert copy.read_text() == renamed.read_text() and copy.stem == "Lighthouse keeper copy"
+    delete_document(page, renamed)
+    assert not renamed.exists() and not page.undo_delete_btn.isHidden()
+    assert "Lighthouse keeper" not in [page.docs.item(i).text() for i in range(page.docs.count())]
+    back = undo_delete(page)
+    assert back == renamed and renamed.read_text().startswith("# The Lighthouse")
+    assert (
+        renamed.parent / ".Lighthouse keeper.md.studio.json"
+    ).is_file() and page.undo_delete_btn.isHidden()
+    assert rename_document(page, renamed, "Lighthouse keeper copy") is None  # taken: said
+    assert "already called" in page.status.text()
