@@ -36,6 +36,7 @@ from studio.core.memory_plan import GB, DeviceInfo, choose, estimate_for_files, 
 from studio.core.model_library import FAMILY_CHOICES, card_text
 from studio.ui.download_dialog import DownloadDialog
 from studio.ui.model_settings import DeviceMemorySettings
+from studio.ui.models_actions import models_menu, undo_trash
 from studio.ui.theme import icon
 from studio.viewmodels.downloads import Downloads
 from studio.viewmodels.model_library_model import ModelLibraryModel, human_size
@@ -338,6 +339,17 @@ class ModelsPage(QWidget):
         split.addWidget(scroll)
         split.setSizes([800, 420])
         lay.addWidget(split, 1)
+        foot = QHBoxLayout()
+        self.notice_label = QLabel(wordWrap=True)  # what a right-click action did
+        self.last_trashed: tuple[Path, Path] | None = None
+        self.undo_trash_btn = QPushButton("Undo")
+        self.undo_trash_btn.clicked.connect(lambda: undo_trash(self))
+        self.undo_trash_btn.hide()
+        foot.addWidget(self.notice_label, 1)
+        foot.addWidget(self.undo_trash_btn)
+        lay.addLayout(foot)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(lambda pos: models_menu(self, pos))
         self.folders_label = QLabel()
         self.folders_label.setWordWrap(True)
         self.folders_label.setObjectName("hint")
@@ -350,6 +362,9 @@ class ModelsPage(QWidget):
         model.modelReset.connect(self._reset)  # a bound slot: dropped with this page
         self._update_folders()
         self.show_entry(-1)
+
+    def notice(self, text: str) -> None:
+        self.notice_label.setText(text)
 
     def compute_hash(self) -> None:
         e = self.model.entry(self.table.currentIndex().row())

@@ -182,3 +182,39 @@ def test_a_models_card_is_shown(qtbot, studio):
         line.strip("# ").strip() for line in card.splitlines() if line.strip() and not line.startswith("```")
     )
     assert first_line[:30] in text  # the built-in's own card: its training data, licence and scores
+
+
+def test_a_models_context_menu_renames_trashes_and_copies_its_hash(qtbot, studio):
+    import hashlib
+
+    from PySide6.QtGui import QGuiApplication
+
+    from studio.ui.models_actions import models_menu, rename_model, trash_model, undo_trash
+
+    models = studio.runtime.paths.models_dir
+    write_header(
+        models / "ink.safetensors",
+        {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": [8, 768]},
+    )
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        lib.rescan()
+    row = next(r for r in range(lib.rowCount()) if lib.entry(r).name == "ink")
+    menu = models_menu(page, page.table.visualRect(lib.index(row, 0)).center())
+    assert [a.text() for a in menu.actions() if a.text()] == ["Show in its folder", "Copy the SHA-256", "Rename…",
+                                                               "Move to the trash"]  # fmt: skip
+    next(a for a in menu.actions() if a.text() == "Copy the SHA-256").trigger()
+    digest = hashlib.sha256((models / "ink.safetensors").read_bytes()).hexdigest()
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == digest, timeout=10_000)
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        renamed = rename_model(page, models / "ink.safetensors", "ink-v2")
+    assert renamed == models / "ink-v2.safetensors" and renamed.is_file()
+    assert "ink-v2" in [lib.entry(r).name for r in range(lib.rowCount())]
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        trash_model(page, renamed)
+    assert not renamed.exists() and "ink-v2" not in [lib.entry(r).name for r in range(lib.rowCount())]
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        undo_trash(page)
+    assert renamed.is_file() and "ink-v2" in [lib.entry(r).name for r in range(lib.rowCount())]
+    assert page.table.columnWidth(5) >= page.fontMetrics().horizontalAdvance("0123456789")  # a hash fits
