@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from studio.core.gallery_query import GalleryFilter, GalleryRow
 from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
 from studio.ui.gallery_widgets import CompareDialog, GalleryGrid, recipe_html
+from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import icon
 from studio.ui.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import GalleryModel
@@ -56,7 +57,7 @@ class GalleryPage(QWidget):
         self._recipe = Recipe()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
-        lay.addLayout(self._filters())
+        lay.addWidget(ScrollRow(self._filters()))  # the filters scroll on a narrow window
         self.undo_bar = self._undo_bar()
         lay.addWidget(self.undo_bar)
 

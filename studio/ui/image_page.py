@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -28,6 +29,7 @@ from studio.ui.canvas import ImageView, MaskCanvas
 from studio.ui.parameters_panel import ParametersPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import icon
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
@@ -218,7 +220,8 @@ class ImagePage(QMainWindow):
         self.results.setFlow(QListWidget.Flow.LeftToRight)
         self.results.setWrapping(False)
         self.results.setIconSize(QSize(72, 72))
-        self.results.setFixedHeight(96)
+        # the thumbnails, their margins and a scroll bar below them: nothing clipped
+        self.results.setFixedHeight(72 + 20 + self.results.horizontalScrollBar().sizeHint().height())
         self.results.setToolTip("This session's results: click one to show it")
         self.results.itemClicked.connect(self._show_result_item)
         self.results.hide()
@@ -229,7 +232,7 @@ class ImagePage(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 6)
         lay.setSpacing(6)
         lay.addWidget(self.prompt_panel)
-        lay.addLayout(toolbar)
+        lay.addWidget(ScrollRow(toolbar))  # a narrow window scrolls the actions, never clips them
         lay.addLayout(left_row)
         lay.addLayout(banner_row)
         notes_row = QHBoxLayout()
@@ -247,7 +250,11 @@ class ImagePage(QMainWindow):
         self.queue_panel.useSettings.connect(session.apply_spec)
         self.queue_panel.setMinimumWidth(200)
         self.queue_dock = self._dock("Queue", self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.params_dock, self.queue_dock], [330, 260], Qt.Orientation.Horizontal)
+        self._dock_widths = [
+            self.parameters.sizeHint().width(),
+            260,
+        ]  # the form's own width: no field clipped
+        self.resizeDocks([self.params_dock, self.queue_dock], self._dock_widths, Qt.Orientation.Horizontal)
 
         # wiring
         self.prompt_panel.generateClicked.connect(self.generate)
@@ -267,6 +274,42 @@ class ImagePage(QMainWindow):
         self._on_field("init_image")
         self._update_placeholder()
         self._update_tools()
+
+    # -- small windows --------------------------------------------------------------------------------------------
+    COMPACT_WIDTH = 1300  # below: the result actions show their icons only (their tooltips say what they do)
+    STACKED_WIDTH = 1100  # below: the queue is a tab beside the parameters instead of a column of its own
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.fit_width(self.width())
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.fit_width(self.width())
+
+    def _widen_parameters(self) -> None:
+        """Side by side with room to spare, the parameters get the width their form needs (none clipped)."""
+        if self.params_dock.width() < self._dock_widths[0]:
+            self.resizeDocks(
+                [self.params_dock, self.queue_dock], self._dock_widths, Qt.Orientation.Horizontal
+            )
+
+    def fit_width(self, width: int) -> None:
+        compact = width < self.COMPACT_WIDTH
+        style = (
+            Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        )
+        for b in self._result_tools:
+            if isinstance(b, QToolButton) and b.toolButtonStyle() != style:
+                b.setToolButtonStyle(style)
+        stacked = width < self.STACKED_WIDTH
+        if stacked and not self.tabifiedDockWidgets(self.params_dock):
+            self.tabifyDockWidget(self.params_dock, self.queue_dock)
+            self.params_dock.raise_()
+        elif not stacked and self.tabifiedDockWidgets(self.params_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_dock)
+        if not stacked and width >= self.COMPACT_WIDTH:
+            self._widen_parameters()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -140,7 +140,7 @@ class ParametersPanel(QScrollArea):
         self.session = session
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         body = QWidget()
         self.setWidget(body)
         outer = QVBoxLayout(body)
@@ -408,8 +408,14 @@ class ParametersPanel(QScrollArea):
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
         self._update_init()
-        # Never clip a field: the dock is at least as wide as the form needs (plus the scroll bar).
-        self.setMinimumWidth(body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2)
+        # Never clip a field: as wide as the form needs when there is room; on a small window narrower, and the form
+        # scrolls sideways rather than squeezing a field.
+        self._natural = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2
+        body.setMinimumWidth(body.minimumSizeHint().width())
+        self.setMinimumWidth(min(self._natural, 300))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name): the form's own width when there is room
+        return QSize(self._natural, super().sizeHint().height())
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _fill_backends(self) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.text_specs import TokenProb
 from studio.core.writer_docs import DocumentStore
+from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
@@ -102,11 +103,12 @@ class WriterPage(QWidget):
             self.inside.highlight.connect(self._show_attention)
             self.inside.insertRequested.connect(self.editor.insertPlainText)
             side.addTab(self.inside, "Inside")
-        side.setMinimumWidth(340)
+        side.setMinimumWidth(300)
         self.side_tabs = side
         split.addWidget(side)
         split.setStretchFactor(1, 4)
         split.setSizes([200, 760, 380])
+        self.split = split
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(split)
@@ -247,7 +249,7 @@ class WriterPage(QWidget):
         ):
             row.addWidget(b)
         row.addStretch(1)
-        v.addLayout(row)
+        v.addWidget(ScrollRow(row))  # a narrow window scrolls the buttons, never clips them
         rewrite_row = QHBoxLayout()
         self.instruction = QLineEdit(
             placeholderText="Rewrite the selection: e.g. tighter, more menace, in the present tense"
@@ -272,6 +274,13 @@ class WriterPage(QWidget):
         self.settings_panel = WriterSettings(self.session, self.store.folder / "presets", self.servers)
         self.settings_panel.said.connect(lambda text: self.status.setText(text))
         return self.settings_panel
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        """On a small window the documents list folds away (drag its edge to bring it back): the text comes first."""
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        sizes = self.split.sizes()
+        if self.width() < 1000 and sizes[0] > 0:
+            self.split.setSizes([0, sizes[1] + sizes[0], sizes[2]])
 
     # the settings' parts, as the page's (tests and callers know them by these names)
     def __getattr__(self, name: str):  # noqa: ANN204

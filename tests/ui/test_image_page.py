@@ -165,7 +165,7 @@ def test_use_these_settings_restores_the_recipe_exactly(qtbot, studio):
 def test_parameters_and_layout_are_remembered(qtbot, studio, home):
     studio.session.set("prompt", "remember me")
     studio.session.set("steps", 7)
-    studio.window.resize(studio.window.width(), 520)
+    studio.window.resize(studio.window.width(), 540)
     studio.window.image_page.queue_dock.hide()  # a dock layout change
     studio.window.close()
     settings = json.loads((home / "config" / "settings.json").read_text())
@@ -180,7 +180,7 @@ def test_parameters_and_layout_are_remembered(qtbot, studio, home):
     try:
         assert again.window.image_page.prompt_panel.prompt.toPlainText() == "remember me"
         assert again.window.image_page.parameters.steps.value() == 7
-        assert again.window.height() == 520  # (offscreen clamps width to its 800 px screen)
+        assert again.window.height() == 540  # (offscreen clamps width to its 800 px screen)
         assert again.window.image_page.queue_dock.isHidden()
         assert not again.window.image_page.params_dock.isHidden()
     finally:
@@ -361,3 +361,22 @@ def test_the_inpaint_brush_fits_the_picture_down_to_one_pixel(qtbot, studio, tmp
     assert page.input_view.brush_size == 6  # a tenth of the picture, not half of it
     page.brush_size.setValue(1)
     assert page.input_view.brush_size == 1
+
+
+def test_the_window_stays_usable_down_to_800_by_560(qtbot, studio):
+    from PySide6.QtWidgets import QToolButton
+
+    window, page = studio.window, studio.window.image_page
+    for _ in range(4):  # the docks stack as the window narrows, which lets it narrow further
+        window.resize(800, 560)
+        qtbot.wait(20)
+    assert window.width() <= 810 and window.height() <= 560
+    assert page.tabifiedDockWidgets(page.params_dock) == [page.queue_dock]  # the queue is a tab, not a column
+    assert all(b.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+               for b in page._result_tools if isinstance(b, QToolButton))  # fmt: skip
+    for i in range(window.tabs.count()):  # every room fits: nothing holds the window wider
+        assert window.tabs.widget(i).minimumSizeHint().width() <= 800
+    window.resize(1600, 1000)
+    qtbot.wait(20)
+    assert not page.tabifiedDockWidgets(page.params_dock)  # back side by side
+    assert page.params_dock.width() >= page.parameters.sizeHint().width() - 2  # no field clipped
