@@ -635,7 +635,9 @@ class Trainer:
         for ck in checkpoints(self.run):
             self.set_lora_state(train_checkpoint.load_lora(ck))
             tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
-            img = grid(base + tuned, cols=len(base))
+            img = labelled_grid(
+                [("Base model", base), (f"With the LoRA, {ck.name.replace('-', ' ')}", tuned)]
+            )
             path = self.run / f"ab-{ck.name}.png"
             atomic_write(path, png_writer(img))
             paths.append(str(path))
@@ -768,6 +770,23 @@ def grid(images: list[Image.Image], cols: int) -> Image.Image:
     sheet = Image.new("RGB", (cols * w, rows * h), "white")
     for i, im in enumerate(images):
         sheet.paste(im, ((i % cols) * w, (i // cols) * h))
+    return sheet
+
+
+def labelled_grid(rows: list[tuple[str, list[Image.Image]]]) -> Image.Image:
+    """Rows of pictures, each under its label (what an A/B grid compares, said on the grid itself)."""
+    from PIL import ImageDraw
+
+    w, h = rows[0][1][0].size
+    band = 22
+    cols = max(len(images) for _, images in rows)
+    sheet = Image.new("RGB", (cols * w, len(rows) * (h + band)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (label, images) in enumerate(rows):
+        top = r * (h + band)
+        draw.text((6, top + 5), label, fill=(30, 30, 30))
+        for c, im in enumerate(images):
+            sheet.paste(im, (c * w, top + band))
     return sheet
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -354,6 +354,12 @@ class FinetunePage(QWidget):
         self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.samples.setMinimumHeight(80)
         v.addWidget(self.samples)
+        self.samples_path = ""
+        self.open_samples_btn = QPushButton("Open large…")
+        self.open_samples_btn.setToolTip("The samples (or the A/B grid) at full size, to zoom into")
+        self.open_samples_btn.clicked.connect(self.open_samples)
+        self.open_samples_btn.hide()
+        v.addWidget(self.open_samples_btn)
         self.use_btn = QPushButton("Use it in the Image panel")
         self.use_btn.setToolTip(
             "Opens the Image panel with the trigger word in the prompt and the LoRA at 0.8"
@@ -503,12 +509,31 @@ class FinetunePage(QWidget):
 
     def _samples(self, path: str) -> None:
         pix = QPixmap(path)
+        self.samples_path = path if not pix.isNull() else ""
+        self.open_samples_btn.setVisible(bool(self.samples_path))
         if not pix.isNull():
             self.samples.setPixmap(
                 pix.scaledToHeight(
                     min(160, max(64, pix.height())), Qt.TransformationMode.SmoothTransformation
                 )
             )
+
+    def open_samples(self) -> None:
+        """The picture shown under the curve, large (wheel to zoom, drag to pan)."""
+        from PySide6.QtWidgets import QDialog, QVBoxLayout
+
+        from studio.ui.zoom_view import ZoomView
+
+        if not self.samples_path:
+            return
+        dialog = QDialog(self)
+        dialog.setWindowTitle(Path(self.samples_path).name)
+        view = ZoomView()
+        view.set_image(QImage(self.samples_path))
+        QVBoxLayout(dialog).addWidget(view)
+        dialog.resize(1000, 700)
+        dialog.show()
+        self.samples_dialog = dialog
 
     def _finished(self, done: TrainDone) -> None:
         self.status.setText(

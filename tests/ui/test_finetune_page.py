@@ -194,3 +194,23 @@ def test_the_caption_grid_shows_the_words_training_adds(qtbot, studio, tmp_path)
     page.table.item(0, 1).setText("a red disc on a table")
     page.refresh()
     assert page.table.item(0, 1).toolTip() == "Trained as: zwx disc, a red disc on a table"
+
+
+def test_the_ab_grid_is_labelled_and_opens_large(qtbot, studio, tmp_path):
+    from PIL import Image
+
+    from studio.engine.lora_train import labelled_grid
+
+    red, blue = Image.new("RGB", (32, 32), "red"), Image.new("RGB", (32, 32), "blue")
+    grid = labelled_grid([("Base model", [red, red]), ("With the LoRA, checkpoint 40", [blue, blue])])
+    assert grid.size == (64, 2 * (32 + 22))
+    band = grid.crop((0, 0, 64, 22))
+    assert band.getextrema() != ((255, 255), (255, 255), (255, 255))  # the label is written on the grid
+    assert grid.getpixel((5, 22 + 5)) == (255, 0, 0) and grid.getpixel((5, 54 + 22 + 5)) == (0, 0, 255)
+    path = tmp_path / "ab.png"
+    grid.save(path)
+    page = studio.window.finetune_page
+    page._samples(str(path))
+    assert not page.open_samples_btn.isHidden()
+    page.open_samples()
+    assert page.samples_dialog.isVisible() and page.samples_dialog.windowTitle() == "ab.png"
