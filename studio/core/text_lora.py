@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from studio.core.safetensors_header import HeaderError, read_header
@@ -62,13 +63,23 @@ def read_text_lora(path: Path) -> TextLora | str:
 
 
 def text_loras(folders: list[Path]) -> list[TextLora]:
-    """The text LoRAs in these folders (headers only), by name."""
-    found = []
+    """The text LoRAs in these folders (headers only), by name; a folder is read again only when it changed (the
+    Writer's model picker asks at every change of model)."""
+    found: list[TextLora] = []
     for folder in folders:
-        if not folder.is_dir():
+        try:
+            stamp = folder.stat().st_mtime_ns
+        except OSError:
             continue
-        for path in sorted(folder.glob("*.safetensors")):
-            lora = read_text_lora(path)
-            if isinstance(lora, TextLora):
-                found.append(lora)
+        found += _in_folder(str(folder), stamp)
     return found
+
+
+@lru_cache(maxsize=8)
+def _in_folder(folder: str, stamp: int) -> list[TextLora]:
+    out = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        lora = read_text_lora(path)
+        if isinstance(lora, TextLora):
+            out.append(lora)
+    return out

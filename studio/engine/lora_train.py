@@ -43,7 +43,6 @@ from studio.core.train_specs import (
     checkpoint_interval,
     checkpoints,
     latest_checkpoint,
-    nan_message,
     validate_train,
 )
 from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
@@ -752,15 +751,10 @@ class Trainer:
         self.emit(CheckpointSaved(step=step, path=str(folder), kept=kept))
 
     def _rollback(self, step: int) -> None:
-        ck = latest_checkpoint(self.run)
-        back = (
-            f"rolled back to the checkpoint at step {self.load_checkpoint(ck)}"
-            if ck
-            else "nothing was saved yet"
-        )
-        raise StudioError(
-            ErrorKind.INTERNAL,
-            nan_message(step, back, self.spec.lr_unet, " or turn off fp16 mixed precision"),
+        from studio.engine.train_checkpoint import nan_rollback
+
+        raise nan_rollback(
+            self.run, step, self.load_checkpoint, self.spec.lr_unet, " or turn off fp16 mixed precision"
         )
 
 

@@ -28,7 +28,6 @@ from studio.core.train_specs import (
     TrainStep,
     checkpoints,
     latest_checkpoint,
-    nan_message,
 )
 
 SAMPLE_TOKENS = 40
@@ -346,13 +345,9 @@ class TextTrainer:
         return save(self.model, Path(self.spec.out), self.rank, self.alpha, self.targets, facts)
 
     def _rollback(self, step: int) -> None:
-        ck = latest_checkpoint(self.run)
-        back = (
-            f"rolled back to the checkpoint at step {self.load_checkpoint(ck)}"
-            if ck
-            else "nothing was saved yet"
-        )
-        raise _fail(nan_message(step, back, self.spec.lr), kind=ErrorKind.INTERNAL)
+        from studio.engine.train_checkpoint import nan_rollback
+
+        raise nan_rollback(self.run, step, self.load_checkpoint, self.spec.lr)
 
     def _status(self, status: str, step: int, **extra: Any) -> None:
         import json

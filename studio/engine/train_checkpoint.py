@@ -154,3 +154,13 @@ def load_lora(folder: Path) -> dict[str, dict[str, Any]]:
         part, _, name = key.partition(SEP)
         lora.setdefault(part, {})[name] = tensor
     return lora
+
+
+def nan_rollback(run: Path, step: int, load: Any, lr: float, also: str = "") -> StudioError:
+    """A NaN loss at ``step``: back to the run's latest checkpoint (``load(folder)`` returns its step), and the
+    sentence that says so and what to lower — the error to raise."""
+    from studio.core.train_specs import latest_checkpoint, nan_message
+
+    ck = latest_checkpoint(run)
+    back = f"rolled back to the checkpoint at step {load(ck)}" if ck else "nothing was saved yet"
+    return StudioError(ErrorKind.INTERNAL, nan_message(step, back, lr, also))

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, QModelIndex, Qt, QTime, QTimer, Signal
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,13 +33,11 @@ from PySide6.QtWidgets import (
 
 from studio.core.gallery_query import GalleryFilter, GalleryRow
 from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
-from studio.ui.gallery_widgets import CompareDialog, GalleryGrid, recipe_html
+from studio.ui.gallery_widgets import DATES, CompareDialog, GalleryGrid, date_span, recipe_html
 from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import icon
 from studio.ui.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import GalleryModel
-
-DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365)]
 
 
 class GalleryPage(QWidget):
@@ -292,15 +290,7 @@ class GalleryPage(QWidget):
         self.apply_filter()
 
     def current_filter(self) -> GalleryFilter:
-        date_from = date_to = None
-        if self.date_box.currentIndex() == len(DATES) and self.custom_range:
-            first, last = self.custom_range
-            date_from = float(QDateTime(first, QTime(0, 0)).toSecsSinceEpoch())
-            date_to = float(QDateTime(last.addDays(1), QTime(0, 0)).toSecsSinceEpoch())
-        elif self.date_box.currentIndex() < len(DATES) and DATES[self.date_box.currentIndex()][1] is not None:
-            days = DATES[self.date_box.currentIndex()][1] or 1
-            start_of_today = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
-            date_from = start_of_today - (days - 1) * 86400
+        date_from, date_to = date_span(self.date_box.currentIndex(), self.custom_range)
         return GalleryFilter(
             text=self.search.text(),
             model=self.model_box.currentData() or "",

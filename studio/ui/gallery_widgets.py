@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QDate, QDateTime, QModelIndex, QRect, QSize, Qt, QTime, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,20 @@ from studio.ui.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import RowRole, ThumbRole
 
 CELL = QSize(168, 196)
+DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365)]
+
+
+def date_span(choice: int, custom: tuple[QDate, QDate] | None) -> tuple[float | None, float | None]:
+    """(from, to) in epoch seconds for the date filter's choice: one of ``DATES``, or the custom range after them."""
+    if choice == len(DATES) and custom:
+        first, last = custom
+        return (float(QDateTime(first, QTime(0, 0)).toSecsSinceEpoch()),
+                float(QDateTime(last.addDays(1), QTime(0, 0)).toSecsSinceEpoch()))  # fmt: skip
+    if choice < len(DATES) and DATES[choice][1] is not None:
+        days = DATES[choice][1] or 1
+        start_of_today = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
+        return start_of_today - (days - 1) * 86400, None
+    return None, None
 
 
 class ThumbDelegate(QStyledItemDelegate):
