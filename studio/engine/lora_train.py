@@ -13,8 +13,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,9 @@ from PIL import Image
 
 from studio.core.atomic import atomic_write, fsync_dir, temp_path
 from studio.core.cancel import CancelToken
-from studio.core.dataset import (
-    IMAGE_SUFFIXES,
-    Dataset,
-    bucket_for,
-    buckets,
-    fit_to_bucket,
-    png_writer,
-    text_writer,
-)
+from studio.core.dataset import png_writer
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Event, Note, Progress
+from studio.core.events import Note, Progress
 from studio.core.settings import LoadOptions
 from studio.core.train_specs import (
     CheckpointSaved,
@@ -45,92 +36,24 @@ from studio.core.train_specs import (
     latest_checkpoint,
     validate_train,
 )
+from studio.engine.lora_metadata import lora_metadata
+from studio.engine.sample_grids import grid, labelled_grid
+from studio.engine.train_examples import (
+    Emit,
+    Example,
+    batch_at,
+    batches_for_epoch,
+    class_examples,
+    load_examples,
+)
 from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
 
-Emit = Callable[[Event], None]
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
 
 def _fail(message: str, field: str | None = None, kind: ErrorKind = ErrorKind.INVALID_INPUT) -> StudioError:
     return StudioError(kind, message, field=field)
-
-
-@dataclass
-class Example:
-    pixels: Any  # tensor 3×H×W in [-1, 1]
-    caption: str
-    bucket: tuple[int, int]
-    original: tuple[int, int]  # (height, width) before fitting, for SDXL's size conditioning
-
-
-def load_examples(spec: TrainSpec) -> list[Example]:
-    ds = Dataset.open(Path(spec.dataset))
-    ds.trigger, ds.class_word, ds.resolution = spec.trigger, spec.class_word, spec.resolution
-    if not ds.images:
-        raise _fail(f"{spec.dataset} holds no dataset: import pictures first.", "dataset")
-    if problems := ds.problems():
-        raise _fail(problems[0], "dataset")
-    return [to_example(ds.path(img), ds.full_caption(img), spec.resolution, img.focus) for img in ds.used()]
-
-
-def dataset_provenance(folder: Path) -> dict[str, Any]:
-    """What a LoRA was trained on, so the question has an answer later: each picture's SHA-256 (by file name) and one
-    digest over every caption as it was used."""
-    import hashlib
-
-    ds = Dataset.open(folder)
-    files, captions = {}, hashlib.sha256()
-    for img in ds.used():
-        h = hashlib.sha256()
-        with ds.path(img).open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        files[img.file] = h.hexdigest()
-        captions.update(f"{img.file}\t{ds.full_caption(img)}\n".encode())
-    return {"images": len(files), "files_sha256": files, "captions_sha256": captions.hexdigest()}
-
-
-def to_example(
-    path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None
-) -> Example:
-    import numpy as np
-    import torch
-
-    with Image.open(path) as raw:
-        im = raw.convert("RGB")
-    size = bucket_for(im.width, im.height, buckets(resolution))
-    fitted = fit_to_bucket(im, size, focus)
-    arr = torch.from_numpy(np.asarray(fitted, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
-    return Example(arr, caption, size, (im.height, im.width))
-
-
-def class_pictures(folder: Path) -> list[Path]:
-    return sorted(f for f in Path(folder).glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """The batches of one epoch: shuffled by (seed, epoch) alone, each from one bucket — so step N always sees the
-    same pictures, whether the run was resumed or not."""
-    rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    by_bucket: dict[tuple[int, int], list[int]] = {}
-    for i in order:
-        by_bucket.setdefault(examples[i].bucket, []).append(i)
-    batches = [ids[k : k + batch_size] for ids in by_bucket.values() for k in range(0, len(ids), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def batch_at(examples: list[Example], batch_size: int, seed: int, step: int) -> list[int]:
-    epoch, k = 0, step
-    while True:
-        batches = batches_for_epoch(examples, batch_size, seed, epoch)
-        if k < len(batches):
-            return batches[k]
-        k -= len(batches)
-        epoch += 1
 
 
 class Trainer:
@@ -190,7 +113,7 @@ class Trainer:
             )
             self.emit(Note(text=f"{spec.epochs} epoch(s) of {per_epoch} step(s): {spec.steps} steps."))
         self._preflight()
-        self.class_examples = self._class_examples()
+        self.class_examples = class_examples(spec, self.pipe, self.emit, self.cancel, self.par)
         torch.manual_seed(spec.seed)
         pipe.unet.add_adapter(
             LoraConfig(
@@ -249,58 +172,6 @@ class Trainer:
                 self.class_latents = [self._encode_image(e.pixels[None]) for e in self.class_examples]
         self.alphas = self._train_alphas()
         self.autocast = self._autocast_dtype()
-
-    def _class_examples(self) -> list[Example]:
-        """The class (regularization) pictures; the base model first generates those missing (before any LoRA is
-        attached, so they show what the model knew), written into the folder with their captions."""
-        import torch
-
-        spec = self.spec
-        if not spec.class_dir:
-            return []
-        folder = Path(spec.class_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        have = class_pictures(folder)
-        missing = spec.class_images - len(have)
-        if missing > 0 and (self.par is None or self.par.is_main):  # made once, by process 0
-            prompt = spec.class_prompt()
-            self.emit(Note(text=f"Generating {missing} class picture(s) of “{prompt}” with the base model…"))
-            for k in range(missing):
-                self.cancel.raise_if_cancelled()
-                n = len(have) + k
-                with torch.no_grad():
-                    image = self.pipe(
-                        prompt,
-                        num_inference_steps=spec.sample_steps,
-                        width=spec.resolution,
-                        height=spec.resolution,
-                        generator=torch.Generator("cpu").manual_seed(spec.seed * 7919 + n),
-                    ).images[0]
-                atomic_write(folder / f"class-{n:04d}.png", png_writer(image))
-                atomic_write(folder / f"class-{n:04d}.txt", text_writer(prompt))
-                self.emit(Progress(step=k + 1, total=missing))
-            have = class_pictures(folder)
-        if self.par is not None:
-            self.par.wait()  # the others take the pictures process 0 made
-            have = class_pictures(folder)
-        if not have:
-            raise _fail(
-                f"The class folder {folder} holds no pictures: add some, or ask for a number of class "
-                "pictures to generate.",
-                "class_dir",
-            )
-        out = []
-        for path in have:
-            side = path.with_suffix(".txt")
-            caption = side.read_text("utf-8").strip() if side.is_file() else ""
-            out.append(to_example(path, caption or spec.class_prompt(), spec.resolution))
-        self.emit(
-            Note(
-                text=f"{len(out)} class picture(s) keep “{spec.class_word}” as the model knew it "
-                f"(prior weight {spec.prior_weight:g})."
-            )
-        )
-        return out
 
     def _preflight(self) -> None:
         """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
@@ -531,8 +402,7 @@ class Trainer:
         if not lora:
             unet.disable_adapters()
         try:
-            size = self.spec.resolution
-            out = []
+            out, size = [], self.spec.resolution
             with torch.no_grad():
                 for prompt in prompts:
                     for seed in seeds:
@@ -554,48 +424,8 @@ class Trainer:
         images = self.render(self.spec.prompts(), self.spec.sample_seeds)
         path = self.run / "samples" / f"step-{step:06d}.png"
         path.parent.mkdir(exist_ok=True)
-        strip = grid(images, cols=len(images))
-        atomic_write(path, lambda f: strip.save(f, format="PNG"))
+        atomic_write(path, png_writer(grid(images, cols=len(images))))
         return path
-
-    def metadata(self) -> dict[str, str]:
-        spec = self.spec
-        base = Path(spec.base)
-        tags = {w: 1 for w in (spec.trigger, f"{spec.trigger} {spec.class_word}".strip()) if w}
-        meta = {
-            "format": "pt",
-            "studio_trigger_word": spec.trigger,
-            "studio_class_word": spec.class_word,
-            "studio_base_family": self.family,
-            "studio_base_model": base.name,
-            **({"studio_processes": str(self.par.world)} if self.par is not None else {}),
-            "studio_training": json.dumps(
-                {k: v for k, v in json.loads(spec.to_json()).items() if k not in ("inject_nan_at",)}
-            ),
-            "ss_network_module": "networks.lora",
-            "ss_network_dim": str(spec.rank),
-            "ss_network_alpha": str(spec.alpha),
-            "ss_learning_rate": str(spec.lr_unet),
-            "ss_text_encoder_lr": str(spec.lr_text if spec.train_text_encoder else 0),
-            "ss_max_train_steps": str(spec.steps),
-            "ss_resolution": f"({spec.resolution}, {spec.resolution})",
-            "ss_num_train_images": str(len(self.examples)),
-            "ss_sd_model_name": base.name,
-            "ss_base_model_version": {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}[self.family],
-            "ss_seed": str(spec.seed),
-            "ss_min_snr_gamma": str(spec.min_snr_gamma),
-            "ss_lr_scheduler": spec.schedule,
-            "ss_optimizer": spec.optimizer,
-            "ss_tag_frequency": json.dumps({"dataset": tags}),
-            "studio_dataset": json.dumps(dataset_provenance(Path(spec.dataset))),
-        }
-        if base.is_file():  # Studio's hash cache: a checkpoint already hashed in the window is not read again
-            from studio.core.hashing import HashCache
-            from studio.core.paths import resolve_paths
-
-            digest = HashCache(resolve_paths().cache_dir / "hashes.json").sha256(base)
-            meta["ss_sd_model_hash"] = meta["studio_base_sha256"] = digest
-        return meta
 
     def export(self, out: Path, state: dict[str, Any] | None = None) -> tuple[Path, Path | None]:
         """The LoRA as diffusers/peft load it (``load_lora_weights``), and optionally kohya-named."""
@@ -608,7 +438,9 @@ class Trainer:
             for part, sd in state.items()
             for k, v in convert_state_dict_to_diffusers(sd).items()
         }
-        meta = self.metadata()
+        meta = lora_metadata(
+            self.spec, self.family, len(self.examples), self.par.world if self.par is not None else None
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
         kohya = None
@@ -756,32 +588,6 @@ class Trainer:
         raise nan_rollback(
             self.run, step, self.load_checkpoint, self.spec.lr_unet, " or turn off fp16 mixed precision"
         )
-
-
-def grid(images: list[Image.Image], cols: int) -> Image.Image:
-    w, h = images[0].size
-    rows = math.ceil(len(images) / cols)
-    sheet = Image.new("RGB", (cols * w, rows * h), "white")
-    for i, im in enumerate(images):
-        sheet.paste(im, ((i % cols) * w, (i // cols) * h))
-    return sheet
-
-
-def labelled_grid(rows: list[tuple[str, list[Image.Image]]]) -> Image.Image:
-    """Rows of pictures, each under its label (what an A/B grid compares, said on the grid itself)."""
-    from PIL import ImageDraw
-
-    w, h = rows[0][1][0].size
-    band = 22
-    cols = max(len(images) for _, images in rows)
-    sheet = Image.new("RGB", (cols * w, len(rows) * (h + band)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for r, (label, images) in enumerate(rows):
-        top = r * (h + band)
-        draw.text((6, top + 5), label, fill=(30, 30, 30))
-        for c, im in enumerate(images):
-            sheet.paste(im, (c * w, top + band))
-    return sheet
 
 
 def train(

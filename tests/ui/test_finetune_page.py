@@ -199,7 +199,7 @@ def test_the_caption_grid_shows_the_words_training_adds(qtbot, studio, tmp_path)
 def test_the_ab_grid_is_labelled_and_opens_large(qtbot, studio, tmp_path):
     from PIL import Image
 
-    from studio.engine.lora_train import labelled_grid
+    from studio.engine.sample_grids import labelled_grid
 
     red, blue = Image.new("RGB", (32, 32), "red"), Image.new("RGB", (32, 32), "blue")
     grid = labelled_grid([("Base model", [red, red]), ("With the LoRA, checkpoint 40", [blue, blue])])
