@@ -454,6 +454,21 @@ _TRAINING_KEYS = (
 )
 
 
+def demote_headings(markdown: str, by: int = 3) -> str:
+    """The card's headings ``by`` levels smaller (an H1 reads as a section inside the details, not a poster);
+    fenced code is left as it is."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            marks = len(line) - len(line.lstrip("#"))
+            if marks <= 6 and line[marks : marks + 1] in (" ", "\t"):
+                line = "#" * min(6, marks + by) + line[marks:]
+        out.append(line)
+    return "\n".join(out)
+
+
 def card_text(path: Path, max_bytes: int = 96 * 1024) -> str:
     """A model's card: the README.md of its folder (Hugging Face's model card, the built-ins' training data,
     licence and scores), or ``NAME.md`` beside a single file; '' when it has none. Read bounded, as text."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,10 +32,13 @@ from studio.core.recipes.train import TRAIN
 from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
+from studio.ui.fold import FoldBySize
+from studio.ui.theme import picture_icon
 from studio.viewmodels.train_session import TrainSession
 
 ADD_HINT = "Add pictures, choose a trigger word and press Train."
 TRAIN_HINT = "Choose a trigger word (and a class word) and press Train."
+READY_HINT = "Check the captions and the trigger word, then press Train."
 
 
 class FinetunePage(QWidget):
@@ -153,7 +156,9 @@ class FinetunePage(QWidget):
         side = QWidget()
         sv = QVBoxLayout(side)
         sv.setContentsMargins(4, 0, 0, 0)
-        sv.addWidget(QLabel("What training sees (click to move the crop)"))
+        sees = QLabel("What training sees (click to move the crop)")
+        sees.setWordWrap(True)  # a narrow window gives the captions the room, not this title
+        sv.addWidget(sees)
         self.focus_view = FocusView()
         self.focus_view.focusChanged.connect(self._focus_changed)
         sv.addWidget(self.focus_view, 1)
@@ -162,11 +167,22 @@ class FinetunePage(QWidget):
         sv.addWidget(centre)
         grid.addWidget(side)
         grid.setSizes([520, 240])
+        grid.setStretchFactor(0, 3)
+        grid.setStretchFactor(1, 1)
+        # on a small window the crop view folds away (drag its edge to bring it back): the captions come first
+        self._crop_fold = FoldBySize(
+            grid, 1, 1000, lambda total: [total - max(220, total // 3), max(220, total // 3)]
+        )
+        self.crop_split = grid
         v.addWidget(grid, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         v.addWidget(self.summary)
         return box
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._crop_fold.follow(self.width())
 
     def _words_edited(self) -> None:
         """The trigger or class word changed: saved with the dataset, and the captions show them."""
@@ -178,14 +194,10 @@ class FinetunePage(QWidget):
         self.table.blockSignals(True)
         self.table.setRowCount(len(ds.images))
         for r, img in enumerate(ds.images):
-            pic = QTableWidgetItem(
-                QIcon(
-                    QPixmap(str(ds.thumbnail(img))).scaled(
-                        72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-                    )
-                ),
-                f"{img.width}×{img.height}",
+            thumb = QPixmap(str(ds.thumbnail(img))).scaled(
+                72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
+            pic = QTableWidgetItem(picture_icon(thumb), f"{img.width}×{img.height}")
             pic.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
             cap = QTableWidgetItem(img.caption)
             cap.setToolTip(f"Trained as: {ds.full_caption(img)}")  # the trigger and class words training adds
@@ -208,8 +220,11 @@ class FinetunePage(QWidget):
         used = len(ds.used())
         skipped = f" Not imported: {'; '.join(ds.skipped[-3:])}." if ds.skipped else ""
         self.summary.setText(f"{used} of {len(ds.images)} pictures will be trained on.{skipped}")
-        if hasattr(self, "status") and self.status.text() in (ADD_HINT, TRAIN_HINT):
-            self.status.setText(TRAIN_HINT if ds.images else ADD_HINT)  # the hint follows the dataset
+        if hasattr(self, "status") and self.status.text() in (ADD_HINT, TRAIN_HINT, READY_HINT):
+            # the hint follows the dataset and the words: what is still missing, or that nothing is
+            self.status.setText(
+                READY_HINT if ds.images and ds.trigger else TRAIN_HINT if ds.images else ADD_HINT
+            )
         if hasattr(self, "estimate"):
             self._estimate_timer.start()  # the estimate follows the pictures too, not only the settings
 

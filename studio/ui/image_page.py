@@ -30,7 +30,7 @@ from studio.ui.parameters_panel import ParametersPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.scroll_row import ScrollRow
-from studio.ui.theme import icon
+from studio.ui.theme import icon, picture_icon
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 
@@ -220,8 +220,15 @@ class ImagePage(QMainWindow):
         self.results.setFlow(QListWidget.Flow.LeftToRight)
         self.results.setWrapping(False)
         self.results.setIconSize(QSize(72, 72))
+        self.results.setGridSize(QSize(80, 80))  # no text under the thumbnails: no empty band either
+        self.results.setMovement(QListWidget.Movement.Static)
+        # the picture in view framed, not tinted
+        self.results.setStyleSheet(
+            "QListWidget::item { border: 2px solid transparent; border-radius: 3px; }"
+            "QListWidget::item:selected { background: transparent; border: 2px solid palette(highlight); }"
+        )
         # the thumbnails, their margins and a scroll bar below them: nothing clipped
-        self.results.setFixedHeight(72 + 20 + self.results.horizontalScrollBar().sizeHint().height())
+        self.results.setFixedHeight(80 + 8 + self.results.horizontalScrollBar().sizeHint().height())
         self.results.setToolTip("This session's results: click one to show it")
         self.results.itemClicked.connect(self._show_result_item)
         self.results.hide()
@@ -366,14 +373,12 @@ class ImagePage(QMainWindow):
     def _on_result(self, image: QImage, path: str) -> None:
         self._last_result = (image, path)
         self._show(image, path)
-        item = QListWidgetItem(
-            QPixmap.fromImage(
-                image.scaled(
-                    144, 144, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-                )
-            ),
-            "",
+        thumb = QPixmap.fromImage(
+            image.scaled(
+                144, 144, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
         )
+        item = QListWidgetItem(picture_icon(thumb), "")  # the highlight is the frame, not a tint
         item.setData(Qt.ItemDataRole.UserRole, path)
         item.setToolTip(path)
         self.results.insertItem(0, item)

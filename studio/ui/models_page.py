@@ -7,9 +7,8 @@ import html
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,17 +25,16 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableView,
     QTextBrowser,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.memory_plan import GB, DeviceInfo, choose, estimate_for_files, gb
-from studio.core.model_library import FAMILY_CHOICES, card_text
+from studio.core.model_library import FAMILY_CHOICES, card_text, demote_headings
 from studio.ui.download_dialog import DownloadDialog
 from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.models_actions import models_menu, undo_trash
+from studio.ui.server_models_panel import ServerModelsPanel
 from studio.ui.theme import icon
 from studio.viewmodels.downloads import Downloads
 from studio.viewmodels.model_library_model import ModelLibraryModel, human_size
@@ -89,131 +87,6 @@ def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a Lib
     if not p.fits:
         return f"Memory: {size} parameters — {p.reason}"
     return f"Memory: {size} parameters; {p.reason} (Writer ▸ Weights: auto)."
-
-
-class ServerModelsPanel(QWidget):
-    """The models of the servers the user added, beside the local ones; asked only when the user refreshes (or
-    first opens this room with servers saved)."""
-
-    useServerModel = Signal(str, str)
-    useComfyModel = Signal(str, str)  # (a ComfyUI server's name, its checkpoint)
-
-    def __init__(self, book: ServerBook, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.book = book
-        v = QVBoxLayout(self)
-        v.setContentsMargins(0, 8, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("<b>On your servers</b>"))
-        row.addStretch(1)
-        self.refresh_btn = QPushButton(icon("recycle"), "Refresh")
-        self.refresh_btn.setToolTip("Ask each server you added for its models")
-        self.refresh_btn.clicked.connect(self.refresh)
-        row.addWidget(self.refresh_btn)
-        servers_btn = QPushButton("Servers…")
-        servers_btn.setToolTip("Add or remove servers: text (OpenAI-compatible) and pictures (ComfyUI)")
-        servers_btn.clicked.connect(self.edit_servers)
-        row.addWidget(servers_btn)
-        v.addLayout(row)
-        self.tree = QTreeWidget()
-        self.tree.setHeaderHidden(True)
-        self.tree.setMinimumHeight(120)
-        self.tree.itemDoubleClicked.connect(lambda item, _c: self._use(item))
-        v.addWidget(self.tree)
-        self.use_btn = QPushButton("Write with this server model")
-        self.use_btn.clicked.connect(lambda: self._use(self.tree.currentItem()))
-        self.tree.currentItemChanged.connect(lambda item, _prev: self._follow(item))
-        v.addWidget(self.use_btn)
-        self._asked = False
-        book.changed.connect(self.fill)
-        book.modelsListed.connect(lambda _url, _models: self.fill())
-        book.checkpointsListed.connect(lambda _name, _found: self.fill())
-        self.fill()
-
-    def showEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
-        super().showEvent(event)
-        if not self._asked and (self.book.servers() or self.book.comfy_servers()):
-            self.refresh()
-
-    def edit_servers(self) -> None:
-        from studio.ui.servers_dialog import ServersDialog
-
-        ServersDialog(self.book, self).exec()
-        self.refresh()
-
-    def refresh(self) -> None:
-        self._asked = True
-        for server in self.book.servers():
-            self.book.list_models(server.url)
-        for server in self.book.comfy_servers():
-            self.book.list_checkpoints(server.name)
-
-    def fill(self) -> None:
-        self.tree.clear()
-        servers = self.book.servers()
-        if not servers and not self.book.comfy_servers():
-            hint = QTreeWidgetItem(
-                ["No servers yet: add one in Writer ▸ Runs on ▸ Servers… (studio backends add)"]
-            )
-            hint.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.tree.addTopLevelItem(hint)
-        for server in servers:
-            top = QTreeWidgetItem([f"{server.name} — {server.url}"])
-            self.tree.addTopLevelItem(top)
-            error = self.book.errors.get(server.url)
-            models = self.book.models.get(server.url)
-            if error:
-                child = QTreeWidgetItem([f"unreachable: {error}"])
-                child.setToolTip(0, error)
-                child.setFlags(Qt.ItemFlag.NoItemFlags)
-                top.addChild(child)
-            elif models is None:
-                child = QTreeWidgetItem(["(not asked yet: Refresh)"])
-                child.setFlags(Qt.ItemFlag.NoItemFlags)
-                top.addChild(child)
-            for model in models or []:
-                child = QTreeWidgetItem([model])
-                child.setData(0, Qt.ItemDataRole.UserRole, (server.url, model))
-                top.addChild(child)
-        for server in self.book.comfy_servers():
-            self._fill_comfy(server)
-        self.tree.expandAll()
-
-    def _fill_comfy(self, server: Any) -> None:
-        """A ComfyUI server: its checkpoints (double-click: make pictures with it there), LoRAs and VAEs."""
-        top = QTreeWidgetItem([f"{server.name} — {server.url} (ComfyUI)"])
-        self.tree.addTopLevelItem(top)
-        offer, error = self.book.comfy_models.get(server.name), self.book.errors.get(server.name)
-        if error or offer is None:
-            child = QTreeWidgetItem([f"unreachable: {error}" if error else "(not asked yet: Refresh)"])
-            child.setToolTip(0, error or "")
-            child.setFlags(Qt.ItemFlag.NoItemFlags)
-            top.addChild(child)
-            return
-        for label, names, usable in (("Checkpoints", offer.checkpoints, True), ("LoRAs", offer.loras, False),
-                                     ("VAEs", offer.vaes, False)):  # fmt: skip
-            group = QTreeWidgetItem([f"{label} ({len(names)})"])
-            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            top.addChild(group)
-            for name in names[:2000]:
-                item = QTreeWidgetItem([name])
-                if usable:
-                    item.setData(0, Qt.ItemDataRole.UserRole, ("comfy", server.name, name))
-                    item.setToolTip(0, "Double-click: make pictures with it on this server")
-                group.addChild(item)
-
-    def _follow(self, item: QTreeWidgetItem | None) -> None:
-        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
-        comfy = bool(data) and data[0] == "comfy"
-        self.use_btn.setText("Make pictures with it there" if comfy else "Write with this server model")
-        self.use_btn.setEnabled(bool(data))
-
-    def _use(self, item: QTreeWidgetItem | None) -> None:
-        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
-        if data and data[0] == "comfy":
-            self.useComfyModel.emit(data[1], data[2])
-        elif data:
-            self.useServerModel.emit(*data)
 
 
 class ModelsPage(QWidget):
@@ -277,8 +150,10 @@ class ModelsPage(QWidget):
         self.table.setModel(model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # the name and the family share what is left (a narrow window squeezes neither to nothing)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2, 3, 4):
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 3, 4):
             self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         # the Hash column holds a whole short hash (AutoV2's 10 digits), computed or not yet
         self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
@@ -290,6 +165,7 @@ class ModelsPage(QWidget):
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
         self.details = QTextBrowser()
+        self.details.setMinimumHeight(280)  # a model card reads without scrolling a slit
         sv.addWidget(self.details, 1)
         self.memory = QLabel()
         self.memory.setWordWrap(True)
@@ -338,6 +214,9 @@ class ModelsPage(QWidget):
         scroll.setWidget(side)
         split.addWidget(scroll)
         split.setSizes([800, 420])
+        split.setStretchFactor(0, 3)  # a larger window widens the details too: a model card reads in lines
+        split.setStretchFactor(1, 2)
+        self.split, self._laid_out = split, False
         lay.addWidget(split, 1)
         foot = QHBoxLayout()
         self.notice_label = QLabel(wordWrap=True)  # what a right-click action did
@@ -383,6 +262,21 @@ class ModelsPage(QWidget):
 
     def _reset(self) -> None:
         self.show_entry(-1)
+
+    def showEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        """The device may have been measured since the row was shown: the estimate follows."""
+        super().showEvent(event)
+        if not self._laid_out:  # first shown: the details take two fifths (a model card reads in lines)
+            self._laid_out = True
+            QTimer.singleShot(0, self._share_width)
+        e = self.model.entry(self.table.currentIndex().row())
+        if e is not None:
+            self.memory.setText(self.memory_text(e))
+
+    def _share_width(self) -> None:
+        total = sum(self.split.sizes())
+        if total >= 1100:  # a narrow window keeps the table first
+            self.split.setSizes([total - total * 2 // 5, total * 2 // 5])
 
     def _scanned(self, n: int) -> None:
         self.count.setText(f"{n} model{'s' if n != 1 else ''} found")
@@ -467,8 +361,10 @@ class ModelsPage(QWidget):
         if card:  # its model card: what it was trained on, its licence, its scores
             cursor = self.details.textCursor()
             cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertHtml("<br><h3>Model card</h3>")
-            cursor.insertMarkdown(card)
+            cursor.insertBlock()
+            cursor.insertHtml("<h3>Model card</h3>")
+            cursor.insertBlock()
+            cursor.insertMarkdown(demote_headings(card))
             self.details.moveCursor(QTextCursor.MoveOperation.Start)
 
     def use_selected(self) -> None:

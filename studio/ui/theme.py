@@ -110,6 +110,13 @@ def icon(name: str, color: str | None = None, size: int = 24) -> QIcon:
     return result
 
 
+def picture_icon(picture: QPixmap) -> QIcon:
+    """A thumbnail as an icon that a selection frames or backs but never tints: the picture keeps its colours."""
+    shown = QIcon(picture)
+    shown.addPixmap(picture, QIcon.Mode.Selected)
+    return shown
+
+
 def app_icon() -> QIcon:
     return icon("studio", ACCENT, 64)
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.text_specs import TokenProb
 from studio.core.writer_docs import DocumentStore
+from studio.ui.fold import FoldBySize
 from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import ACCENT, icon
 from studio.ui.writer_branches import BranchesPanel
@@ -109,6 +110,7 @@ class WriterPage(QWidget):
         split.setStretchFactor(1, 4)
         split.setSizes([200, 760, 380])
         self.split = split
+        self._fold = FoldBySize(split, 0, 1000, _writer_sizes, _writer_small_sizes)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(split)
@@ -276,11 +278,9 @@ class WriterPage(QWidget):
         return self.settings_panel
 
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
-        """On a small window the documents list folds away (drag its edge to bring it back): the text comes first."""
+        """Small window: the documents fold away (drag the edge back), the text first; large: all three whole."""
         super().resizeEvent(event)  # type: ignore[arg-type]
-        sizes = self.split.sizes()
-        if self.width() < 1000 and sizes[0] > 0:
-            self.split.setSizes([0, sizes[1] + sizes[0], sizes[2]])
+        self._fold.follow(self.width())
 
     # the settings' parts, as the page's (tests and callers know them by these names)
     def __getattr__(self, name: str):  # noqa: ANN204
@@ -578,6 +578,18 @@ class WriterPage(QWidget):
         self.prev_btn.setEnabled(not busy and doc.alt_index > 0)
         self.next_btn.setEnabled(not busy and 0 <= doc.alt_index < n - 1)
         self.alt_label.setText(f"{doc.alt_index + 1}/{n}" if n > 1 else "")
+
+
+def _writer_sizes(total: int) -> list[int]:
+    """Documents, text, settings on a large window: the settings wide enough for their fields."""
+    side = min(max(int(total * 0.3), 380), 520)
+    return [200, total - 200 - side, side]
+
+
+def _writer_small_sizes(total: int) -> list[int]:
+    """On a small window: no documents list, the text wider than the settings."""
+    side = max(300, total * 2 // 5)
+    return [0, total - side, side]
 
 
 def probability_colour(p: float) -> QColor:

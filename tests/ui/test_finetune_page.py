@@ -168,8 +168,11 @@ def test_the_hint_and_the_estimate_follow_the_pictures(qtbot, studio, tiny_sd, t
     assert page.status.text().startswith("Add pictures")
     with qtbot.waitSignal(page.session.datasetChanged, timeout=30_000):
         page.session.add_pictures([str(photos(tmp_path / "pics", n=3))])
-    assert not page.status.text().startswith("Add pictures") and "trigger word" in page.status.text()
+    assert page.status.text() == "Check the captions and the trigger word, then press Train."
     qtbot.waitUntil(lambda: bool(page.estimate.text()), timeout=5_000)  # without touching a setting
+    page.trigger.setText("")
+    page.trigger.editingFinished.emit()
+    assert page.status.text().startswith("Choose a trigger word")  # what is missing
 
 
 def test_use_it_in_the_image_panel_tries_the_lora_alone(qtbot, studio, tmp_path):
@@ -194,6 +197,10 @@ def test_the_caption_grid_shows_the_words_training_adds(qtbot, studio, tmp_path)
     page.table.item(0, 1).setText("a red disc on a table")
     page.refresh()
     assert page.table.item(0, 1).toolTip() == "Trained as: zwx disc, a red disc on a table"
+    from PySide6.QtGui import QIcon
+
+    shown = page.table.item(0, 0).icon()  # a selected row's picture keeps its colours (no tint)
+    assert shown.pixmap(72, QIcon.Mode.Selected).toImage() == shown.pixmap(72).toImage()
 
 
 def test_the_ab_grid_is_labelled_and_opens_large(qtbot, studio, tmp_path):
@@ -214,3 +221,17 @@ def test_the_ab_grid_is_labelled_and_opens_large(qtbot, studio, tmp_path):
     assert not page.open_samples_btn.isHidden()
     page.open_samples()
     assert page.samples_dialog.isVisible() and page.samples_dialog.windowTitle() == "ab.png"
+
+
+def test_on_a_small_window_the_captions_come_before_the_crop_view(qtbot, studio):
+    window, page = studio.window, studio.window.finetune_page
+    window.tabs.setCurrentWidget(page)
+    window.show()
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: page.crop_split.sizes()[1] >= 220)  # the crop view beside the captions
+    for _ in range(4):
+        window.resize(800, 560)
+        qtbot.wait(20)
+    assert page.crop_split.sizes()[1] == 0 and page.crop_split.sizes()[0] > 0
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: page.crop_split.sizes()[1] > 0)

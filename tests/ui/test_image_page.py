@@ -289,6 +289,10 @@ def test_after_stop_the_last_finished_picture_comes_back(qtbot, studio):
     qtbot.waitUntil(lambda: not studio.queue.busy)
     finished = page.result_view.path()
     assert page.results.currentRow() == 0  # the strip's highlight is on the picture in view
+    from PySide6.QtGui import QIcon
+
+    shown = page.results.item(0).icon()  # framed, not tinted: the selected picture keeps its colours
+    assert shown.pixmap(72, QIcon.Mode.Selected).toImage() == shown.pixmap(72).toImage()
     studio.session.set("steps", 400)
     studio.session.generate()
     qtbot.waitUntil(
@@ -376,6 +380,15 @@ def test_the_window_stays_usable_down_to_800_by_560(qtbot, studio):
                for b in page._result_tools if isinstance(b, QToolButton))  # fmt: skip
     for i in range(window.tabs.count()):  # every room fits: nothing holds the window wider
         assert window.tabs.widget(i).minimumSizeHint().width() <= 800
+    window.tabs.setCurrentWidget(window.models_page)
+    with qtbot.waitSignal(window.models_page.model.scanned, timeout=30_000):
+        window.models_page.model.rescan()
+    qtbot.wait(20)
+    t = window.models_page.table
+    assert t.columnWidth(0) >= 100 and t.columnWidth(0) + 2 >= t.columnWidth(
+        2
+    )  # the names read, not squeezed
+    window.tabs.setCurrentWidget(page)
     window.resize(1600, 1000)
     qtbot.wait(20)
     assert not page.tabifiedDockWidgets(page.params_dock)  # back side by side

@@ -163,6 +163,8 @@ def test_download_dialog_fetches_from_a_local_hub(qtbot, studio, tmp_path, monke
 
 
 def test_a_models_card_is_shown(qtbot, studio):
+    from PySide6.QtGui import QTextFormat
+
     page = studio.window.models_page
     lib = page.model
     with qtbot.waitSignal(lib.scanned, timeout=30_000):
@@ -182,6 +184,29 @@ def test_a_models_card_is_shown(qtbot, studio):
         line.strip("# ").strip() for line in card.splitlines() if line.strip() and not line.startswith("```")
     )
     assert first_line[:30] in text  # the built-in's own card: its training data, licence and scores
+    # on its own line under "Model card", and its title no larger than the model's name above it
+    assert "Model card\n" in text
+    doc = page.details.document()
+    title = doc.find(first_line[:30])
+    adjust = title.charFormat().intProperty(QTextFormat.Property.FontSizeAdjustment)
+    name = doc.find(lib.entry(row).name)
+    assert adjust <= name.charFormat().intProperty(QTextFormat.Property.FontSizeAdjustment)
+
+
+def test_a_cards_headings_are_demoted_but_not_its_code():
+    from studio.core.model_library import demote_headings
+
+    card = "# Title\n## Part\ntext #1\n```\n# a comment\n```\n#not-a-heading\n###### Six"
+    assert demote_headings(card).splitlines() == [
+        "#### Title",
+        "##### Part",
+        "text #1",
+        "```",
+        "# a comment",
+        "```",
+        "#not-a-heading",
+        "###### Six",
+    ]
 
 
 def test_a_models_context_menu_renames_trashes_and_copies_its_hash(qtbot, studio):

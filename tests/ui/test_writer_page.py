@@ -363,3 +363,24 @@ def test_documents_are_titled_renamed_duplicated_deleted_and_brought_back(qtbot,
     ).is_file() and page.undo_delete_btn.isHidden()
     assert rename_document(page, renamed, "Lighthouse keeper copy") is None  # taken: said
     assert "already called" in page.status.text()
+
+
+def test_the_writer_folds_its_documents_when_small_and_unfolds_them_when_large(qtbot, studio):
+    window, page = studio.window, studio.window.writer_page
+    window.tabs.setCurrentWidget(page)
+    window.show()
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: page.split.sizes()[0] > 0)
+    docs, _editor, side = page.split.sizes()
+    assert docs >= 150 and side >= 380  # the documents listed, the settings' fields whole
+    for _ in range(4):
+        window.resize(800, 560)
+        qtbot.wait(20)
+    docs, editor, side = page.split.sizes()
+    assert docs == 0 and editor > side  # the text comes first on a small window
+    window.resize(1600, 1000)
+    qtbot.waitUntil(lambda: page.split.sizes()[0] > 0)  # back when the room is there again
+    page.split.setSizes([0, 1100, 420])  # folded by the user: stays folded
+    window.resize(1500, 950)
+    qtbot.wait(20)
+    assert page.split.sizes()[0] == 0
