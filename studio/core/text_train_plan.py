@@ -36,11 +36,13 @@ def plan(
         return "", (f"This base model has {params / 1e9:.1f} B parameters: teaching it needs about {need / gb:.0f} GB "
                     f"of memory at full precision, and {free_bytes / gb:.0f} GB are free here. Choose a smaller base "
                     f"model (up to about {fits / 1e9:.1f} B parameters on this machine).")  # fmt: skip
+    if params <= 0:  # not a model folder Studio can read (a server's model, a file it cannot count)
+        return "Time and memory: not known until the base model's weights can be read.", ""
     flops = 6.0 * params * steps * batch_size * seq_len
     speed = GPU_FLOPS if gpu else CPU_FLOPS_PER_CORE * max(1, os.cpu_count() or 1)
     seconds = flops / speed
     when = (
-        f"{seconds / 60:.0f} minutes" if seconds >= 90 else "about a minute" if seconds >= 30 else "seconds"
+        f"{seconds / 60:.0f} minutes" if seconds >= 90 else "a minute" if seconds >= 30 else "a few seconds"
     )
     size = f"{need / gb:.1f} GB" if need >= gb / 2 else f"{max(1, round(need / 1024**2))} MB"
     return f"About {when} and {size} of memory (a rough guess before the first run).", ""

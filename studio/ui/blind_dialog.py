@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
+from studio.ui.theme import fit_size
 from studio.viewmodels.blind_compare import BlindComparison
 
 
@@ -49,7 +50,7 @@ class BlindDialog(QDialog):
         v.addWidget(self.status)
         comparison.pairReady.connect(self._shown)
         comparison.said.connect(self.status.setText)
-        self.resize(820, 460)
+        fit_size(self, 820, 460)
         self._enable(False)
 
     def next_pair(self) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from studio.ui.theme import fit_size
+
 
 def context_html(assembled: Any, max_new_tokens: int) -> tuple[str, str]:
     """(the summary, the parts' texts) as HTML."""
@@ -52,4 +54,4 @@ class ContextDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         v.addWidget(buttons)
-        self.resize(760, 620)
+        fit_size(self, 760, 620)

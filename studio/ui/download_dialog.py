@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.downloads import DownloadProgress, is_offline
 from studio.core.model_catalog import CatalogEntry, for_kind
+from studio.ui.theme import fit_size
 from studio.viewmodels.downloads import Downloads
 
 KINDS = [
@@ -42,7 +43,7 @@ class DownloadDialog(QDialog):
         self.setAttribute(
             Qt.WidgetAttribute.WA_DeleteOnClose
         )  # its connections to the shared Downloads go with it
-        self.resize(860, 560)
+        fit_size(self, 860, 560)
         self.downloads = downloads
         self.memory_gb = memory_gb
         lay = QVBoxLayout(self)

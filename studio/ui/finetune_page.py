@@ -33,7 +33,7 @@ from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.ui.fold import FoldBySize
-from studio.ui.theme import picture_icon
+from studio.ui.theme import fit_size, picture_icon
 from studio.viewmodels.train_session import TrainSession
 
 ADD_HINT = "Add pictures, choose a trigger word and press Train."
@@ -546,7 +546,7 @@ class FinetunePage(QWidget):
         view = ZoomView()
         view.set_image(QImage(self.samples_path))
         QVBoxLayout(dialog).addWidget(view)
-        dialog.resize(1000, 700)
+        fit_size(dialog, 1000, 700)
         dialog.show()
         self.samples_dialog = dialog
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from studio.core.gallery_query import GalleryRow
 from studio.core.recipe_readers import Recipe
 from studio.ui.model_data import cell
+from studio.ui.theme import fit_size
 from studio.ui.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import RowRole, ThumbRole
 
@@ -199,7 +200,7 @@ class CompareDialog(QDialog):
     def __init__(self, images: list[tuple[str, QImage, Recipe]], parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Compare")
-        self.resize(1200, 720)
+        fit_size(self, 1200, 720)
         outer = QVBoxLayout(self)
         lay = QHBoxLayout()
         for name, image, recipe in images:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.theme import fit_size
 from studio.viewmodels.server_book import ServerBook
 
 
@@ -79,7 +80,7 @@ class ServersDialog(QDialog):
             lambda name, found: self._listed(name, found if isinstance(found, str) else [*found])
         )
         self._fill()
-        self.resize(560, 460)
+        fit_size(self, 560, 460)
 
     def _kind_changed(self) -> None:
         comfy = self.kind.currentData() == "comfyui"

@@ -7,7 +7,7 @@ from functools import lru_cache
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QToolButton
+from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
 from studio.core.paths import resource
 
@@ -115,6 +115,16 @@ def picture_icon(picture: QPixmap) -> QIcon:
     shown = QIcon(picture)
     shown.addPixmap(picture, QIcon.Mode.Selected)
     return shown
+
+
+def fit_size(widget: QWidget, width: int, height: int) -> None:
+    """Give a window its preferred size, but never more than the screen it opens on can show (a laptop's
+    800×560 included): 95 % of the available width and height at most."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        room = screen.availableGeometry()
+        width, height = min(width, int(room.width() * 0.95)), min(height, int(room.height() * 0.95))
+    widget.resize(width, height)
 
 
 def app_icon() -> QIcon:

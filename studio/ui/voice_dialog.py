@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.text_lora import text_loras
+from studio.ui.theme import fit_size
 from studio.viewmodels.text_train_session import TextTrainSession
 
 
@@ -94,7 +95,7 @@ class TeachDialog(QDialog):
         )
         session.finished.connect(self._finished)
         session.sampled.connect(lambda text: self.sample.setText(f"Now it writes: {text.strip()[-300:]}"))
-        self.resize(560, 560)
+        fit_size(self, 560, 560)
         self._update()
 
     def _add(self, path: Path, checked: bool) -> None:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.next_token import after_sampling
 from studio.core.text_explain import COMPARE_DEFAULTS, COMPARE_FIELDS
-from studio.ui.theme import ACCENT
+from studio.ui.theme import ACCENT, fit_size
 from studio.viewmodels.text_explain import TextExplainer
 
 SHOWN = 20  # candidates in the list
@@ -240,7 +240,7 @@ class InsidePanel(QWidget):
         stop.clicked.connect(self.explainer.stop_compare)
         foot.addWidget(stop)
         v.addLayout(foot)
-        dialog.resize(min(1200, 320 * len(labels)), 460)
+        fit_size(dialog, min(1200, 320 * len(labels)), 460)
         dialog.show()
         self.compare_dialog = dialog
         self.compare_btn.setEnabled(False)

@@ -39,6 +39,16 @@ def test_recorded_once_read_back_damage_costs_one_line_and_deleted(tmp_path):
     assert not path.exists() and read_choices(doc) == ([], [])
 
 
+def test_the_time_estimate_reads_as_words(monkeypatch):
+    from studio.core import text_train_plan
+
+    monkeypatch.setattr(text_train_plan.os, "cpu_count", lambda: 1)  # 2.5e10 FLOP/s: 1.5e12 FLOP is 60 s
+    words = text_train_plan.plan(100_000_000, 1, 10, 250, free_bytes=8 * 1024**3)[0]
+    assert words.startswith("About a minute and 0.6 GB of memory")
+    words = text_train_plan.plan(100_000_000, 10, 10, 250, free_bytes=8 * 1024**3)[0]
+    assert words.startswith("About 10 minutes")
+
+
 def test_a_base_model_too_large_for_the_machine_is_said_before_training():
     from studio.core.text_train_plan import plan, preset_for
 
@@ -50,4 +60,13 @@ def test_a_base_model_too_large_for_the_machine_is_said_before_training():
     )
     words, refusal = plan(100_000_000, 300, 4, 256, free_bytes=8 * 1024**3)
     assert refusal == "" and "0.6 GB of memory" in words
+    assert plan(30_000_000, 10, 1, 64, free_bytes=8 * 1024**3)[0].startswith("About a few seconds and 172 MB")
+    for params, steps in ((100_000_000, 300), (50_000_000, 20), (1_000_000, 1)):  # never "About about …"
+        words = plan(params, steps, 4, 256, free_bytes=8 * 1024**3)[0]
+        assert (
+            words.startswith("About ")
+            and not words.startswith("About about")
+            and "About seconds" not in words
+        )
+    assert plan(0, 300, 4, 256, free_bytes=8 * 1024**3)[0].startswith("Time and memory: not known")
     assert preset_for(3_000_000_000) == "large" and preset_for(100_000_000) == "small"
