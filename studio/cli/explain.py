@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, home_option
+from studio.core.words import count
 
 
 def register(sub: Any) -> None:
@@ -122,7 +123,7 @@ def run_tokens(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
-    print(f"{report['count']} tokens in {len(report['chunks'])} chunk(s) of 75: "
+    print(f"{report['count']} tokens in {count(len(report['chunks']), 'chunk')} of 75: "
           + ", ".join(f"{n}/75" for n in report["chunks"]))  # fmt: skip
     for c in range(len(report["chunks"])):
         pieces = [t for t in report["tokens"] if t["chunk"] == c]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail, home_option, tell
+from studio.core.words import count
 
 
 def register(sub: Any) -> None:
@@ -214,7 +215,10 @@ def _models_download(args: argparse.Namespace) -> int:
             token=args.token,
         )
         if not args.json:
-            print(f"{plan.repo_id}: {len(plan.files)} file(s), {plan.total / 1e9:.2f} GB", file=sys.stderr)
+            print(
+                f"{plan.repo_id}: {count(len(plan.files), 'file')}, {plan.total / 1e9:.2f} GB",
+                file=sys.stderr,
+            )
         path = download(
             plan, hf_cache_dir(), token=args.token, cancel=cancel, on_progress=show, report_every_s=0.5
         )

@@ -19,6 +19,7 @@ from typing import Any
 from studio.core.atomic import atomic_write_text, file_lock
 from studio.core.specs import GenerateSpec
 from studio.core.untrusted import Unreadable, integer, lst, obj, read_json
+from studio.core.words import count
 
 QUEUE_VERSION = 2
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
@@ -61,7 +62,7 @@ def _specs(jobs: Any, problems: list[str]) -> list[GenerateSpec]:
             first = first or str(e)
     if bad:
         why = f" ({first})" if first else ""
-        problems.append(f"{bad} saved job(s) could not be read{why} and were left out.")
+        problems.append(f"{count(bad, 'saved job')} could not be read{why} and were left out.")
     return out
 
 

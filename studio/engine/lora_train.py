@@ -36,6 +36,7 @@ from studio.core.train_specs import (
     latest_checkpoint,
     validate_train,
 )
+from studio.core.words import count
 from studio.engine.lora_metadata import lora_metadata
 from studio.engine.sample_grids import grid, labelled_grid
 from studio.engine.train_examples import (
@@ -111,7 +112,8 @@ class Trainer:
                 steps=steps,
                 sample_every=spec.sample_every and min(spec.sample_every, max(1, steps // 4)),
             )
-            self.emit(Note(text=f"{spec.epochs} epoch(s) of {per_epoch} step(s): {spec.steps} steps."))
+            epochs = f"{count(spec.epochs, 'epoch')} of {count(per_epoch, 'step')}"
+            self.emit(Note(text=f"{epochs}: {spec.steps} steps."))
         self._preflight()
         self.class_examples = class_examples(spec, self.pipe, self.emit, self.cancel, self.par)
         torch.manual_seed(spec.seed)
@@ -158,12 +160,8 @@ class Trainer:
         self.noise_gen = torch.Generator().manual_seed(
             spec.seed + 1_000_003 * self._rank
         )  # each its own noise
-        self.emit(
-            Note(
-                text=f"{len(self.examples)} pictures in {len({e.bucket for e in self.examples})} "
-                f"aspect-ratio bucket(s)"
-            )
-        )
+        buckets = count(len({e.bucket for e in self.examples}), "aspect-ratio bucket")
+        self.emit(Note(text=f"{count(len(self.examples), 'picture')} in {buckets}"))
         self.latents: list[Any] | None = None
         self.class_latents: list[Any] | None = None
         if spec.cache_latents:

@@ -13,6 +13,7 @@ from typing import Any
 
 from studio.core.choices import preference_pairs, read_choices
 from studio.core.events import Note
+from studio.core.words import count
 from studio.engine.text_train import TextTrainer, _fail
 
 RESPONSE_TOKENS = 64  # of a kept or thrown-away text
@@ -57,8 +58,12 @@ class PreferenceTrainer(TextTrainer):
         self.model.train()
         with torch.no_grad():  # the reference: the model before this run changes it
             self.reference = [(self._logp(*p[0]), self._logp(*p[1])) for p in self.pairs]
-        self.emit(Note(text=f"{len(pairs)} preference pair(s) from {len(spec.preferences)} stor"
-                            f"{'y' if len(spec.preferences) == 1 else 'ies'}."))  # fmt: skip
+        self.emit(
+            Note(
+                text=f"{count(len(pairs), 'preference pair')} from "
+                f"{count(len(spec.preferences), 'story', 'stories')}."
+            )
+        )
         self.chunks = [p[0][0] for p in self.pairs]  # (what samples continue)
         self.held = []
         self.before = self.measure()

@@ -29,6 +29,7 @@ from studio.core.train_specs import (
     checkpoints,
     latest_checkpoint,
 )
+from studio.core.words import count
 
 SAMPLE_TOKENS = 40
 
@@ -138,7 +139,7 @@ class TextTrainer:
         if not self.chunks:
             raise _fail("The documents are too short to learn from (a few hundred words at least).", "docs")
         self.held = [h[i : i + n] for h in held for i in range(0, len(h), n) if len(h[i : i + n]) >= 8]
-        self.emit(Note(text=f"{len(texts)} document(s): {len(train_ids):,} tokens to learn from, "
+        self.emit(Note(text=f"{count(len(texts), 'document')}: {len(train_ids):,} tokens to learn from, "
                             f"{sum(map(len, self.held)):,} held out."))  # fmt: skip
         self.before = self.perplexity()
         for p in self.model.parameters():

@@ -26,6 +26,7 @@ from studio.core.dataset import (
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, Note, Progress
 from studio.core.train_specs import TrainSpec
+from studio.core.words import count
 from studio.engine.train_parallel import Parallel
 
 Emit = Callable[[Event], None]
@@ -127,7 +128,7 @@ def class_examples(
     missing = spec.class_images - len(have)
     if missing > 0 and (par is None or par.is_main):  # made once, by process 0
         prompt = spec.class_prompt()
-        emit(Note(text=f"Generating {missing} class picture(s) of “{prompt}” with the base model…"))
+        emit(Note(text=f"Generating {count(missing, 'class picture')} of “{prompt}” with the base model…"))
         for k in range(missing):
             cancel.raise_if_cancelled()
             n = len(have) + k
@@ -159,7 +160,7 @@ def class_examples(
         out.append(to_example(path, caption or spec.class_prompt(), spec.resolution))
     emit(
         Note(
-            text=f"{len(out)} class picture(s) keep “{spec.class_word}” as the model knew it "
+            text=f"{count(len(out), 'class picture')} keep “{spec.class_word}” as the model knew it "
             f"(prior weight {spec.prior_weight:g})."
         )
     )

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.recipes.train import TRAIN
 from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
+from studio.core.words import count
 from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.ui.fold import FoldBySize
@@ -553,13 +554,14 @@ class FinetunePage(QWidget):
     def _finished(self, done: TrainDone) -> None:
         self.status.setText(
             f"Done: {Path(done.path).name} is in your models folder."
-            + (f" {len(done.grids)} A/B grid(s) in {done.run_dir}." if done.grids else "")
+            + (f" {count(len(done.grids), 'A/B grid')} in {done.run_dir}." if done.grids else "")
         )
         if done.grids:
             self._samples(done.grids[-1])
         self.use_btn.show()
 
     def _stopped(self, how: str) -> None:
+        self._estimate_timer.start()  # the run just made is now an earlier run to measure by
         if how == "cancelled":
             self.status.setText("Cancelled. The last checkpoint is kept: Resume continues from it.")
             self.check_interrupted_after_cancel()

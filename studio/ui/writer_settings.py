@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from studio.core.lorebook import LoreEntry, entries_from, split_keys
 from studio.core.recipes.fields import Field
 from studio.core.recipes.text import TEXT
+from studio.core.words import count
 from studio.core.writer_presets import PresetStore
 from studio.ui.binding import bind
 from studio.ui.theme import icon
@@ -244,7 +245,7 @@ class WriterSettings(QWidget):
         if not self.session.value("model") and models:
             self.session.set("model", models[0])
         self._fill_models()
-        self.said.emit(f"{self.engine_box.currentText()} offers {len(models)} model(s).")
+        self.said.emit(f"{self.engine_box.currentText()} offers {count(len(models), 'model')}.")
 
     def edit_servers(self) -> None:
         from studio.ui.servers_dialog import ServersDialog

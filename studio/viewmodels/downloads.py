@@ -12,6 +12,7 @@ from studio.core.cancel import CancelToken
 from studio.core.downloads import DownloadError, DownloadProgress, download, plan_download
 from studio.core.errors import JobCancelled
 from studio.core.model_library import hf_cache_dir
+from studio.core.words import count
 from studio.viewmodels.background import in_background
 
 
@@ -55,7 +56,7 @@ class Downloads(QObject):
         def work() -> str:
             plan = plan_download(repo_id, filename or None, allow_patterns=patterns or None, token=token)
             with contextlib.suppress(RuntimeError):
-                self.started.emit(f"{plan.repo_id}: {len(plan.files)} file(s)")
+                self.started.emit(f"{plan.repo_id}: {count(len(plan.files), 'file')}")
             return str(
                 download(plan, cache, token=token, cancel=cancel, on_progress=report, report_every_s=0.25)
             )

@@ -24,6 +24,7 @@ from studio.core.events import (
     Started,
 )
 from studio.core.recipes.fields import JobKind
+from studio.core.words import count
 from studio.viewmodels.bridge import EventBridge, UiEvent
 
 
@@ -78,7 +79,7 @@ def describe(spec: Any) -> str:
     if kind is JobKind.UPSCALE:
         return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
     if kind is JobKind.TEXT_TRAIN:
-        return f"Learn my voice · {spec.steps} steps\n{len(spec.docs)} document(s) · {Path(spec.base).name}"
+        return f"Learn my voice · {spec.steps} steps\n{count(len(spec.docs), 'document')} · {Path(spec.base).name}"
     if kind is JobKind.TRAIN:
         return (
             f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"

@@ -214,7 +214,7 @@ def test_epochs_become_steps_over_the_pictures(train_spec):
     train(train_spec(epochs=2, steps=1500, checkpoint_every=250), events.append)  # 6 pictures, batch 1
     steps = [e.step for e in events if isinstance(e, TrainStep)]
     assert steps == list(range(1, 13))
-    assert any("2 epoch(s) of 6 step(s): 12 steps" in getattr(e, "text", "") for e in events)
+    assert any("2 epochs of 6 steps: 12 steps" in getattr(e, "text", "") for e in events)
 
 
 def test_a_pipeline_folder_with_fp16_twins_is_counted_once(tiny_sd, tmp_path):

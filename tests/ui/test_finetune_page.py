@@ -44,6 +44,7 @@ def test_build_caption_train_watch_cancel(qtbot, studio, tiny_sd, tmp_path):
     assert stopped.args == ["cancelled"]
     assert page.start_btn.isEnabled() and "Cancelled" in page.status.text()
     assert len(session.curve.losses) < 300
+    qtbot.waitUntil(lambda: "measured on an earlier run" in page.estimate.text(), timeout=5_000)
 
 
 def test_an_empty_dataset_says_what_to_do(qtbot, studio):
