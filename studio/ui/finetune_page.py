@@ -74,6 +74,7 @@ class FinetunePage(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self._training_box())
         split.addWidget(scroll)
+        self.training_scroll = scroll
         split.setSizes([760, 520])
         lay.addWidget(split, 1)
         session.datasetChanged.connect(self.refresh)
@@ -559,6 +560,8 @@ class FinetunePage(QWidget):
         if done.grids:
             self._samples(done.grids[-1])
         self.use_btn.show()
+        # on a short window the result is below the settings: bring it into view once it is laid out
+        QTimer.singleShot(0, lambda: self.training_scroll.ensureWidgetVisible(self.use_btn))
 
     def _stopped(self, how: str) -> None:
         self._estimate_timer.start()  # the run just made is now an earlier run to measure by

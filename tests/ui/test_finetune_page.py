@@ -152,9 +152,13 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
     assert r.returncode == 0, r.stderr[-2000:]
     trained = Path(json.loads(r.stdout.splitlines()[-1])["path"])
     assert trained.parent == folder / "result" and trained.name.startswith("zwx-")
+    studio.window.tabs.setCurrentWidget(page)
+    studio.window.show()
+    studio.window.resize(800, 560)  # short: the result lands below the training settings
     with qtbot.waitSignal(session.finished, timeout=10_000):
         page.import_result(str(folder))
     assert page.status.text().startswith("Imported ") and not page.use_btn.isHidden()
+    qtbot.waitUntil(lambda: not page.use_btn.visibleRegion().isEmpty())  # scrolled into view on a short window
     lora = Path(session.last.path)
     assert (
         lora.parent == session.loras_dir
