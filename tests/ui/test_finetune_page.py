@@ -158,7 +158,9 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
     with qtbot.waitSignal(session.finished, timeout=10_000):
         page.import_result(str(folder))
     assert page.status.text().startswith("Imported ") and not page.use_btn.isHidden()
-    qtbot.waitUntil(lambda: not page.use_btn.visibleRegion().isEmpty())  # scrolled into view on a short window
+    qtbot.waitUntil(
+        lambda: not page.use_btn.visibleRegion().isEmpty()
+    )  # scrolled into view on a short window
     lora = Path(session.last.path)
     assert (
         lora.parent == session.loras_dir
