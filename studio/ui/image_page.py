@@ -366,7 +366,11 @@ class ImagePage(QMainWindow):
 
     def _back_to_last_result(self) -> None:
         """The queue stopped with a half-made preview in view (Stop): the last finished picture comes back."""
-        if self.result_view.path() or self._last_result is None:
+        if self.result_view.path():
+            return
+        if self._last_result is None:  # nothing finished yet: the empty canvas, not a half-made picture
+            self.result_view.set_image(QImage())
+            self._update_tools()
             return
         self._show(*self._last_result)
 

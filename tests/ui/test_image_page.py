@@ -303,6 +303,16 @@ def test_after_stop_the_last_finished_picture_comes_back(qtbot, studio):
     assert page.result_view.path() == finished and page.use_as_init.isEnabled()
 
 
+def test_stopped_before_any_picture_the_canvas_is_empty_again(qtbot, studio):
+    page = studio.window.image_page
+    studio.session.set("steps", 400)
+    studio.session.generate()
+    qtbot.waitUntil(lambda: not page.result_view.image().isNull(), timeout=60_000)  # a preview
+    qtbot.keyClick(page.prompt_panel.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not studio.queue.busy, timeout=10_000)
+    assert page.result_view.image().isNull() and not page.use_as_init.isEnabled()  # no half-made picture
+
+
 def test_the_lora_list_shows_what_the_prompt_applies_and_nothing_twice(qtbot, studio):
     from PySide6.QtWidgets import QLabel
 
