@@ -200,7 +200,7 @@ class WriterPage(QWidget):
         row = QHBoxLayout()
         self.continue_btn = QPushButton(icon("generate"), "Continue")
         self.continue_btn.setToolTip("The model continues at the cursor (Ctrl+Return)")
-        self.continue_btn.clicked.connect(self.continue_at_cursor)
+        self.continue_btn.clicked.connect(lambda: self.continue_at_cursor())
         self.stop_btn = QPushButton(icon("stop"), "Stop")
         self.stop_btn.clicked.connect(self.session.stop)
         self.retry_btn = QPushButton(icon("recycle"), "Retry")
@@ -421,14 +421,12 @@ class WriterPage(QWidget):
         self.illustrateRequested.emit(" ".join(text.split()))
 
     # -- generating ----------------------------------------------------------------------------------------------
-    def continue_at_cursor(self) -> None:
+    def continue_at_cursor(self, seed_offset: int = 0) -> None:
         if self.session.busy:
             return
         self.doc.begin(self.editor.textCursor().position())
-        if self.doc.rewrite is not None:
-            self.session.continue_story(*self.doc.rewrite)
-        else:
-            self.session.continue_story(self.doc.text[: self.doc.gen_start])
+        story = self.doc.rewrite if self.doc.rewrite is not None else (self.doc.text[: self.doc.gen_start],)
+        self.session.continue_story(*story, seed_offset=seed_offset)
 
     def rewrite_selection(self) -> None:
         cursor = self.editor.textCursor()
@@ -554,12 +552,15 @@ class WriterPage(QWidget):
         self.session.continue_story(self.doc.text[:pos])
 
     def retry(self) -> None:
+        tried = len(
+            self.doc.alternatives
+        )  # with a fixed seed, the next seed along: never the same text again
         if self.session.busy or not self.doc.prepare_retry():
             return
         cursor = self.editor.textCursor()
         cursor.setPosition(self.doc.gen_start)
         self.editor.setTextCursor(cursor)
-        self.continue_at_cursor()
+        self.continue_at_cursor(seed_offset=tried)
 
     def show_alternative(self, step: int) -> None:
         if not self.session.busy:

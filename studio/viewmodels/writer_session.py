@@ -13,7 +13,7 @@ from studio.core.builtin_models import builtin_text_models, is_builtin
 from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
 from studio.core.lorebook import entries_from
 from studio.core.recipes.text import SAMPLING, TEXT, freeze_text
-from studio.core.specs import random_seed
+from studio.core.specs import MAX_SEED, random_seed
 from studio.core.text_specs import WriteSpec
 from studio.core.writer_context import LORE_BUDGET, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
@@ -169,23 +169,29 @@ class WriterSession(QObject):
         values["stop"] = [s for s in str(self._values["stop"]).split("\n") if s]
         return values
 
-    def build_spec(self, story: str, instruction: str = "") -> WriteSpec | dict[str, str]:
-        """Freeze with the text recipe (the same road as ``studio write``)."""
+    def build_spec(
+        self, story: str, instruction: str = "", seed_offset: int = 0
+    ) -> WriteSpec | dict[str, str]:
+        """Freeze with the text recipe (the same road as ``studio write``). ``seed_offset``: a fixed seed moved on
+        by this much (a Retry with a fixed seed writes something new, and the same again for the same offset)."""
+        values = self.recipe_values()
+        if seed_offset and isinstance(values["seed"], int) and 0 <= values["seed"] <= MAX_SEED:
+            values["seed"] = (values["seed"] + seed_offset) % (MAX_SEED + 1)
         return freeze_text(
-            self.recipe_values(),
+            values,
             story,
             context=None if instruction else self.context(),
             instruction=instruction,
             seed=random_seed,
         )
 
-    def continue_story(self, story: str, instruction: str = "") -> str | None:
+    def continue_story(self, story: str, instruction: str = "", seed_offset: int = 0) -> str | None:
         """Start writing after ``story`` (the text before the cursor) — or, with an ``instruction``, a rewrite of
         ``story`` (a selected passage). Returns the job id, or None when busy or the settings are wrong
         (``generationEnded("failed", message)`` says why)."""
         if self.busy:
             return None
-        spec = self.build_spec(story, instruction)
+        spec = self.build_spec(story, instruction, seed_offset)
         if isinstance(spec, dict):
             self.generationEnded.emit("failed", " ".join(spec.values()))
             return None

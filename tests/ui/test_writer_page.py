@@ -86,6 +86,26 @@ def test_retry_keeps_alternatives_to_flip_through_and_accept(qtbot, studio, tiny
     assert not page.accept_btn.isEnabled() and page.alt_label.text() == ""
 
 
+def test_retry_with_a_fixed_seed_writes_something_new_and_the_same_again_next_time(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm, seed=5, temperature=1.5)
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append(r.text if r else None))
+
+    def first_two() -> tuple[str, str]:
+        ended.clear()
+        type_story(qtbot, page, "Once upon a time")
+        page.continue_at_cursor()
+        qtbot.waitUntil(lambda: len(ended) == 1, timeout=60_000)
+        qtbot.mouseClick(page.retry_btn, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(ended) == 2, timeout=60_000)
+        return ended[0], ended[1]
+
+    first, retried = first_two()
+    assert retried != first  # a Retry never repeats the text it replaces
+    qtbot.mouseClick(page.accept_btn, Qt.MouseButton.LeftButton)
+    assert first_two() == (first, retried)  # the seed still makes it reproducible: the same two again
+
+
 def test_documents_autosave_and_bad_model_is_explained(qtbot, studio, tiny_lm, tmp_path):
     page = writer(studio, tiny_lm)
     type_story(qtbot, page, "A line worth keeping.")
