@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -239,7 +239,12 @@ class ImagePage(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 6)
         lay.setSpacing(6)
         lay.addWidget(self.prompt_panel)
-        lay.addWidget(ScrollRow(toolbar))  # a narrow window scrolls the actions, never clips them
+        self.actions_row = ScrollRow(toolbar)  # a narrow window scrolls the actions, never clips them
+        self.actions_row.installEventFilter(
+            self
+        )  # and they drop their words when the row has no room for them
+        self._actions_full = toolbar.sizeHint().width()
+        lay.addWidget(self.actions_row)
         lay.addLayout(left_row)
         lay.addLayout(banner_row)
         notes_row = QHBoxLayout()
@@ -283,7 +288,7 @@ class ImagePage(QMainWindow):
         self._update_tools()
 
     # -- small windows --------------------------------------------------------------------------------------------
-    COMPACT_WIDTH = 1300  # below: the result actions show their icons only (their tooltips say what they do)
+    WIDE_WIDTH = 1300  # from here: the parameters get the width their form needs
     STACKED_WIDTH = 1100  # below: the queue is a tab beside the parameters instead of a column of its own
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
@@ -294,6 +299,26 @@ class ImagePage(QMainWindow):
         super().showEvent(event)
         self.fit_width(self.width())
 
+    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.actions_row and event.type() == QEvent.Type.Resize:
+            self._fit_actions()
+        return super().eventFilter(watched, event)
+
+    def _fit_actions(self) -> None:
+        """The result actions show their words when the row has room for them all, else their icons only (their
+        tooltips say what they do) — measured on the row itself, whatever the docks beside it take."""
+        texts = [b for b in self._result_tools if isinstance(b, QToolButton)]
+        layout = self.actions_row.widget().layout()
+        if texts and texts[0].toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon and layout:
+            self._actions_full = layout.sizeHint().width()  # what the words need (fonts and themes differ)
+        compact = self.actions_row.width() < self._actions_full
+        style = (
+            Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        )
+        for b in texts:
+            if b.toolButtonStyle() != style:
+                b.setToolButtonStyle(style)
+
     def _widen_parameters(self) -> None:
         """Side by side with room to spare, the parameters get the width their form needs (none clipped)."""
         if self.params_dock.width() < self._dock_widths[0]:
@@ -302,20 +327,13 @@ class ImagePage(QMainWindow):
             )
 
     def fit_width(self, width: int) -> None:
-        compact = width < self.COMPACT_WIDTH
-        style = (
-            Qt.ToolButtonStyle.ToolButtonIconOnly if compact else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
-        )
-        for b in self._result_tools:
-            if isinstance(b, QToolButton) and b.toolButtonStyle() != style:
-                b.setToolButtonStyle(style)
         stacked = width < self.STACKED_WIDTH
         if stacked and not self.tabifiedDockWidgets(self.params_dock):
             self.tabifyDockWidget(self.params_dock, self.queue_dock)
             self.params_dock.raise_()
         elif not stacked and self.tabifiedDockWidgets(self.params_dock):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_dock)
-        if not stacked and width >= self.COMPACT_WIDTH:
+        if not stacked and width >= self.WIDE_WIDTH:
             self._widen_parameters()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
