@@ -22,6 +22,13 @@ from studio.core.builtin_models import BUILTIN_IMAGE_DIRS
 from workshop.shapes_world import COLORS, Scene, render
 
 SHAPES_DIR = BUILTIN_IMAGE_DIRS[0]
+STAR_METADATA = {  # Shapes is an SD 1.x layout: the Models room files the LoRA with it, not as "cannot be told"
+    "format": "pt",
+    "studio_base_family": "sd1",
+    "studio_base_model": "shapes",
+    "ss_sd_model_name": "shapes",
+    "ss_base_model_version": "sd_v1",
+}
 EVAL_PAIRS = (
     ("yellow", "black"),
     ("red", "white"),
@@ -139,6 +146,10 @@ def train(
         unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
         text_encoder_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(te)),
     )
+    # what the file says about itself, as a LoRA trained in Studio does: the base model and its family
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(out)), str(out), metadata=STAR_METADATA)
     return out
 
 

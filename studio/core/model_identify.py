@@ -75,7 +75,7 @@ def identify(header: dict[str, Any]) -> Identity:
     if any(".lora_A." in n or ".lora_B." in n for n in names):
         return _studio_family(_lora(header, names, "peft"), meta)
     if any(".lora.down." in n or ".lora.up." in n or ".lora_down." in n for n in names):
-        return _lora(header, names, "diffusers")
+        return _studio_family(_lora(header, names, "diffusers"), meta)
     if any("double_blocks." in n for n in names) and any("single_blocks." in n for n in names):
         return Identity("checkpoint", "flux")
     if any(".joint_blocks." in n or n.startswith("joint_blocks.") for n in names):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,28 @@ def use_vae(model: LoadedModel, path: str) -> None:
     model.small_vae = sum(p.numel() for p in vae.parameters()) < 5_000_000
 
 
+def _does_not_fit(path: Path, family: str, e: Exception) -> str:
+    """Why a LoRA would not load, in one sentence: layers of other sizes mean another base model (named when the
+    file says which); anything else, the loader's first line (the whole error stays in the details)."""
+    from studio.core.safetensors_header import read_header
+
+    size = r"torch\.Size\(\[([\d, ]+)\]\)"
+    shapes = re.search(rf"shape {size} from checkpoint.*?current model is {size}", str(e))
+    if shapes:
+        try:
+            meta = read_header(path).get("__metadata__") or {}
+        except Exception:  # noqa: BLE001 - the name is a courtesy; the sentence stands without it
+            meta = {}
+        base = str(meta.get("studio_base_model") or meta.get("ss_sd_model_name") or "")[:80]
+        made_for = f" ({base})" if base else ""
+        theirs, ours = ("×".join(s.split(", ")) for s in shapes.groups())
+        return (f"The LoRA {path.name} was made for another base model{made_for}: its layers do not match this "
+                f"{family.upper()} model's ({theirs} in the LoRA where this model has {ours}). "
+                "Choose the model it was trained on, or leave the LoRA out.")  # fmt: skip
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    return f"The LoRA {path.name} could not be applied to this {family.upper()} model: {first}"
+
+
 def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
     """Load (once) and activate exactly these LoRAs at these weights; others are switched off."""
     pipe = model.base
@@ -97,10 +120,7 @@ def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
             with contextlib.suppress(Exception):  # remove whatever was half-loaded
                 pipe.delete_adapters(name)
             raise StudioError(
-                ErrorKind.MODEL_INVALID,
-                f"The LoRA {Path(lo.path).name} could not be applied to this {model.family.upper()} model: {e}",
-                repr(e),
-                field="loras",
+                ErrorKind.MODEL_INVALID, _does_not_fit(Path(lo.path), model.family, e), repr(e), field="loras"
             ) from e
         model.adapters[lo.path] = name
     if not model.adapters:

@@ -141,8 +141,9 @@ def test_real_files_from_the_project(tiny_sd):
     lora = BUILTIN_LORA_DIR / "shapes-star.safetensors"
     if lora.is_file():
         i = identify(read_header(lora))
-        # Shapes has the SD 1.x layout but a 128-wide text encoder: no public family fits, and it says so
-        assert (i.kind, i.key_style, i.family) == ("lora", "diffusers", "") and "family" in i.reason
+        # no cross-attention key tells its family, but the file says it: made for Shapes, an SD 1.x layout
+        assert (i.kind, i.key_style, i.family, i.reason) == ("lora", "diffusers", "sd1", "")
+        assert read_header(lora)["__metadata__"]["studio_base_model"] == "shapes"
 
 
 def test_written_file_round_trip(tmp_path):

@@ -234,6 +234,21 @@ def test_lora_changes_the_image_by_weight_and_can_be_switched_off(run, make_spec
         assert 'Lora hashes: "grain: ' in im.info["parameters"]
 
 
+def test_a_lora_made_for_another_base_model_is_refused_in_one_sentence(run, make_spec):
+    from studio.core.builtin_models import BUILTIN_LORA_DIR
+
+    star = (
+        BUILTIN_LORA_DIR / "shapes-star.safetensors"
+    )  # Shapes' LoRA: 96-wide layers, the tiny model's are 64
+    with pytest.raises(StudioError) as raised:
+        run(make_spec(loras=(LoraRef(str(star), 1.0),)))
+    message = raised.value.user_message
+    assert message.startswith("The LoRA shapes-star.safetensors was made for another base model (shapes)")
+    assert "×" in message and "size mismatch" not in message and len(message) < 400  # not the loader's dump
+    items, _ = run(make_spec())  # and the model still works without it
+    assert len(items) == 1
+
+
 def test_vae_nan_in_half_precision_is_retried_in_fp32(engine, run, make_spec, monkeypatch):
     import torch
 
