@@ -22,7 +22,16 @@ class StudioError(Exception):
     ``field`` names the input at fault, so a form can show the message beside it.
     """
 
+    LONGEST = 400  # a sentence, not a library's page: the rest goes to the details
+
     def __init__(self, kind: ErrorKind, user_message: str, details: str = "", field: str | None = None):
+        lines = user_message.strip().splitlines()
+        short = lines[0].strip() if lines else user_message
+        if len(short) > self.LONGEST:
+            short = short[: self.LONGEST - 1].rstrip() + "…"
+        if short != user_message.strip():  # a wrapped library error (e.g. a page of size mismatches)
+            details = f"{user_message}\n\n{details}" if details else user_message
+            user_message = short
         super().__init__(user_message)
         self.kind = kind
         self.user_message = user_message
