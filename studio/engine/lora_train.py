@@ -402,15 +402,16 @@ class Trainer:
         try:
             out, size = [], self.spec.resolution
             with torch.no_grad():
-                for prompt in prompts:
-                    for seed in seeds:
-                        out += pipe(
-                            prompt,
-                            num_inference_steps=self.spec.sample_steps,
-                            width=size,
-                            height=size,
-                            generator=torch.Generator("cpu").manual_seed(seed),
-                        ).images
+                for (
+                    prompt
+                ) in prompts:  # a prompt's seeds in one batch: each its own noise, about twice as fast
+                    out += pipe(
+                        [prompt] * len(seeds),
+                        num_inference_steps=self.spec.sample_steps,
+                        width=size,
+                        height=size,
+                        generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+                    ).images
             return out
         finally:
             if not lora:
