@@ -38,12 +38,23 @@ def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec
 
     from studio.engine.lora_train import Trainer
 
-    spec = train_spec(train_text_encoder=True, kohya_export=True)
+    spec = train_spec(train_text_encoder=True, kohya_export=True, sample_every=3, sample_seeds=(1, 2))
     events = []
     trainer = Trainer(spec, events.append)
     done = trainer.train()
     steps = [e for e in events if isinstance(e, TrainStep)]
     assert [e.step for e in steps] == list(range(1, 7)) and all(np.isfinite(e.loss) for e in steps)
+    from PIL import Image
+
+    from studio.core.train_specs import SamplesSaved
+
+    samples = [e for e in events if isinstance(e, SamplesSaved)]
+    assert [e.step for e in samples] == [3, 6]
+    with Image.open(samples[-1].paths[0]) as strip:  # every prompt × seed, side by side, each its own noise
+        tiles = len(spec.prompts()) * 2
+        assert strip.size == (64 * tiles, 64)
+        pixels = np.asarray(strip.convert("RGB"), dtype=np.int16)
+        assert np.abs(pixels[:, :64] - pixels[:, 64:128]).mean() > 1
     trained = np.asarray(trainer.render(("a photo of sks disc",), (3,))[0], dtype=np.float32)
     base = render(tiny_sd) * 255
     with_lora = render(tiny_sd, done.path) * 255
