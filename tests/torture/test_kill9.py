@@ -4,6 +4,8 @@ resume does resume. Quick counts by default; ``STUDIO_TORTURE=full`` kills hundr
 
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import json
 import os
@@ -119,6 +121,7 @@ def test_kill_9_while_autosaving_a_document_leaves_the_old_or_the_new_version(tm
     report("kill -9 while autosaving", kills=kills, half_documents=0, temp_files_cleaned=len(leftovers))
 
 
+@pytest.mark.slow  # the same through the CLI; tests/training/test_lora_train.py kills the trainer and resumes faster
 def test_kill_9_while_training_then_resume_finishes(tmp_path, tiny_sd):
     from tests.training.conftest import photos
 

@@ -239,8 +239,11 @@ def test_a_killed_trainer_is_reported_as_interrupted_and_resumes(train_spec, tmp
     assert load(ck)["step"] >= 2  # a whole, loadable checkpoint
     from dataclasses import replace
 
-    done = TrainJob()(replace(spec, steps=load(ck)["step"] + 2), CancelToken(), lambda e: None)
+    saved_at, resumed = load(ck)["step"], []
+    done = TrainJob()(replace(spec, steps=saved_at + 2), CancelToken(), resumed.append)
     assert os.path.isfile(done[0].path)
+    first = next(e.step for e in resumed if isinstance(e, TrainStep))
+    assert first > 1 and first >= saved_at + 1  # it went on from a checkpoint, not from the start
 
 
 def test_preflight_refuses_what_cannot_fit(train_spec, monkeypatch):
