@@ -4,8 +4,6 @@ resume does resume. Quick counts by default; ``STUDIO_TORTURE=full`` kills hundr
 
 from __future__ import annotations
 
-import pytest
-
 import hashlib
 import json
 import os
@@ -16,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from studio.core.atomic import TEMP_NAME
