@@ -310,6 +310,7 @@ class ImagePage(QMainWindow):
         texts = [b for b in self._result_tools if isinstance(b, QToolButton)]
         layout = self.actions_row.widget().layout()
         if texts and texts[0].toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon and layout:
+            layout.invalidate()  # measured now, not the size cached before the buttons last changed style
             self._actions_full = layout.sizeHint().width()  # what the words need (fonts and themes differ)
         compact = self.actions_row.width() < self._actions_full
         style = (

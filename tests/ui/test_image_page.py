@@ -401,8 +401,7 @@ def test_the_window_stays_usable_down_to_800_by_560(qtbot, studio):
     window.tabs.setCurrentWidget(page)
     for width in (1400, 1600):  # the actions never need scrolling on a desktop window: words when they fit
         window.resize(width, 1000)
-        qtbot.wait(20)
-        assert page.actions_row.horizontalScrollBar().maximum() == 0, width
+        qtbot.waitUntil(lambda: page.actions_row.horizontalScrollBar().maximum() == 0, timeout=2_000)
     assert page.use_as_init.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
     assert not page.tabifiedDockWidgets(page.params_dock)  # back side by side
     assert page.params_dock.width() >= page.parameters.sizeHint().width() - 2  # no field clipped
