@@ -81,14 +81,20 @@ def atomic_write_text(target: Path, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
 
 
-def free_name(folder: Path, name: str) -> Iterator[Path]:
-    """``folder/name``, then ``name-1``, ``name-2``, … (stem and suffix kept)."""
+def free_name(folder: Path, name: str, sep: str = "-", start: int = 1) -> Iterator[Path]:
+    """``folder/name``, then ``name-1``, ``name-2``, … (stem and suffix kept; ``sep`` and ``start`` give
+    "Title 2.md", "Title 3.md" where a name is shown to the user)."""
     base = Path(name)
     yield folder / name
-    n = 1
+    n = start
     while True:
-        yield folder / f"{base.stem}-{n}{base.suffix}"
+        yield folder / f"{base.stem}{sep}{n}{base.suffix}"
         n += 1
+
+
+def first_free(folder: Path, name: str, sep: str = "-", start: int = 1) -> Path:
+    """The first of ``free_name``'s paths that does not exist yet."""
+    return next(p for p in free_name(folder, name, sep, start) if not p.exists())
 
 
 def atomic_copy_new(source: Path, folder: Path, name: str) -> Path:

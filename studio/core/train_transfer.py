@@ -11,7 +11,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from studio.core.atomic import atomic_write_text
+from studio.core.atomic import atomic_write_text, first_free
 from studio.core.train_specs import TrainSpec, read_run_spec, run_state
 from studio.core.untrusted import Unreadable, is_file
 
@@ -65,22 +65,14 @@ def import_result(folder: Path, loras_dir: Path, runs_dir: Path) -> tuple[Path, 
     if not is_file(lora) or lora.resolve().parent != (folder / RESULT).resolve():
         raise ValueError(f"{folder} has no trained LoRA in {RESULT}/.")
     loras_dir.mkdir(parents=True, exist_ok=True)
-    target = _free(loras_dir / lora.name)
+    target = first_free(loras_dir, lora.name)
     shutil.copy2(lora, target)
     kohya = lora.with_name(lora.stem + "-kohya.safetensors")
     if is_file(kohya):
-        shutil.copy2(kohya, _free(loras_dir / kohya.name))
-    run = _free(runs_dir / f"{folder.name}-imported")
+        shutil.copy2(kohya, first_free(loras_dir, kohya.name))
+    run = first_free(runs_dir, f"{folder.name}-imported")
     shutil.copytree(folder, run, ignore=shutil.ignore_patterns("dataset", "class", "checkpoint-*", "*.tmp"))
     spec = json.loads((run / "spec.json").read_text("utf-8"))
     spec.update(out=str(target), run_dir=str(run), dataset=str(folder / "dataset"))
     atomic_write_text(run / "spec.json", json.dumps(spec))
     return target, run
-
-
-def _free(path: Path) -> Path:
-    k, out = 1, path
-    while out.exists():
-        out = path.with_name(f"{path.stem}-{k}{path.suffix}")
-        k += 1
-    return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from studio.core.atomic import atomic_write
+from studio.core.atomic import atomic_write, first_free
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.untrusted import Unreadable, read_bytes
 
@@ -92,18 +92,10 @@ class DocumentStore:
         """Into the writer folder's ``.trash`` (with what goes with it); ``restore`` brings it back."""
         trash = self.folder / ".trash"
         trash.mkdir(exist_ok=True)
-        target, n = trash / path.name, 2
-        while target.exists():
-            target = trash / f"{path.stem} {n}{SUFFIX}"
-            n += 1
-        return self._move(path, target)
+        return self._move(path, first_free(trash, path.name, " ", 2))
 
     def restore(self, trashed: Path, original: Path) -> Path:
-        target, n = original, 2
-        while target.exists():
-            target = self.folder / f"{original.stem} {n}{SUFFIX}"
-            n += 1
-        return self._move(trashed, target)
+        return self._move(trashed, first_free(self.folder, original.name, " ", 2))
 
     def duplicate(self, path: Path) -> Path:
         """A copy of the text (its branches and choices stay with the original)."""

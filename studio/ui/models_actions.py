@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMenu
 
+from studio.core.atomic import first_free
 from studio.core.builtin_models import is_builtin
 
 
@@ -67,10 +68,7 @@ def rename_model(page: Any, path: Path, name: str | None = None) -> Path | None:
 def trash_model(page: Any, path: Path) -> Path:
     trash = page.model.models_dir / ".trash"
     trash.mkdir(parents=True, exist_ok=True)
-    target, n = trash / path.name, 2
-    while target.exists():
-        target = trash / f"{path.stem} {n}{path.suffix}"
-        n += 1
+    target = first_free(trash, path.name, " ", 2)
     shutil.move(str(path), str(target))
     page.last_trashed = (target, path)
     page.model.rescan()

@@ -110,7 +110,7 @@ class WriterPage(QWidget):
         split.setStretchFactor(1, 4)
         split.setSizes([200, 760, 380])
         self.split = split
-        self._fold = FoldBySize(split, 0, 1000, _writer_sizes, _writer_small_sizes)
+        self._fold = FoldBySize(split, 0, 1000, _writer_sizes, lambda total: _writer_sizes(total, small=True))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(split)
@@ -581,16 +581,12 @@ class WriterPage(QWidget):
         self.alt_label.setText(f"{doc.alt_index + 1}/{n}" if n > 1 else "")
 
 
-def _writer_sizes(total: int) -> list[int]:
-    """Documents, text, settings on a large window: the settings wide enough for their fields."""
-    side = min(max(int(total * 0.3), 380), 520)
-    return [200, total - 200 - side, side]
-
-
-def _writer_small_sizes(total: int) -> list[int]:
-    """On a small window: no documents list, the text wider than the settings."""
-    side = max(300, total * 2 // 5)
-    return [0, total - side, side]
+def _writer_sizes(total: int, small: bool = False) -> list[int]:
+    """Documents, text, settings: large, the settings wide enough for their fields; small, no documents list and
+    the text wider than the settings."""
+    side = max(300, total * 2 // 5) if small else min(max(int(total * 0.3), 380), 520)
+    docs = 0 if small else 200
+    return [docs, total - docs - side, side]
 
 
 def probability_colour(p: float) -> QColor:
