@@ -51,6 +51,7 @@ class ComfyStandIn:
         self.checkpoints, self.loras, self.vaes = list(checkpoints), list(loras), list(vaes)
         self.controlnets, self.upscalers = list(controlnets), list(upscalers)
         self.step_delay = step_delay
+        self.history_delay = 0.05  # between execution_success and the history being written (ComfyUI's order)
         self.received: list[dict[str, Any]] = []  # every workflow queued, as sent
         self.uploads: dict[str, bytes] = {}
         self.outputs: dict[str, bytes] = {}
@@ -240,13 +241,16 @@ class ComfyStandIn:
         self.outputs[name] = buf.getvalue()
         save = next(i for i, n in graph.items() if n["class_type"] == "SaveImage")
         images = [{"filename": name, "subfolder": "", "type": "output"}]
-        self.history[prompt_id] = {"prompt": [0, prompt_id, graph, {}, [save]], "outputs": {save: {"images": images}},
-                                   "status": {"status_str": "success", "completed": True}}  # fmt: skip
         await self.send(
             client, "executed", {"node": save, "output": {"images": images}, "prompt_id": prompt_id}
         )
-        await self.send(client, "executing", {"node": None, "prompt_id": prompt_id})
+        # ComfyUI's own order (main.py, prompt_worker): the executor sends execution_success, *then* the queue's
+        # task_done writes the history, *then* "executing" with node None says the prompt is done.
         await self.send(client, "execution_success", {"prompt_id": prompt_id})
+        await asyncio.sleep(self.history_delay)
+        self.history[prompt_id] = {"prompt": [0, prompt_id, graph, {}, [save]], "outputs": {save: {"images": images}},
+                                   "status": {"status_str": "success", "completed": True}}  # fmt: skip
+        await self.send(client, "executing", {"node": None, "prompt_id": prompt_id})
 
     @staticmethod
     def size(graph: dict[str, Any]) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.core.attention import AttentionSpec
 from studio.core.cancel import CancelToken
@@ -17,6 +17,7 @@ from studio.core.filmstrip import filmstrip_path, write_filmstrip
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
+from studio.core.inpaint import paste_unmasked
 from studio.core.plot import PlotSpec
 from studio.core.prompt_schedule import schedule, text_at
 from studio.core.settings import LoadOptions
@@ -577,9 +578,3 @@ def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:
     return GenerateSpec(model=recipe.model or "", prompt=recipe.prompt, negative_prompt=recipe.negative_prompt,
                         seed=recipe.seed if isinstance(recipe.seed, int) and recipe.seed >= 0 else 0,
                         width=recipe.width or 512, height=recipe.height or 512, parent_image=path)  # fmt: skip
-
-
-def paste_unmasked(generated: Image.Image, init: Image.Image, mask: Image.Image, blur: int) -> Image.Image:
-    """Keep the original pixels outside the mask (feathered by ``blur`` px), as AUTOMATIC1111 does."""
-    alpha = mask.filter(ImageFilter.GaussianBlur(blur)) if blur > 0 else mask
-    return Image.composite(generated.convert("RGB"), init.convert("RGB"), alpha)

@@ -24,6 +24,7 @@ from studio.core.control import fit, preprocess
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, ItemSaved, Loading, Preview, Progress
 from studio.core.image_metadata import RenderInfo
+from studio.core.inpaint import paste_unmasked
 from studio.core.specs import GenerateSpec
 from studio.core.untrusted import Unreadable, obj, parse_json, text
 from studio.remote.comfy_workflow import ServerModels, refusals, sampler_steps, server_models, workflow
@@ -31,6 +32,7 @@ from studio.remote.http import MAX_BODY, Connection, Endpoint, ServerError, comf
 
 Emit = Callable[[Event], None]
 MAX_IMAGE = 256 * 1024 * 1024  # one result's bytes
+HISTORY_WAIT = 30.0  # seconds to wait for a finished prompt's history to hold its pictures
 PREVIEW_IMAGE = 1  # the binary websocket event of a live preview (then 1: JPEG, 2: PNG)
 
 
@@ -129,12 +131,21 @@ class ComfyServer:
             cancel.raise_if_cancelled()
             started = time.perf_counter()
             image = self._run(workflow(spec, index, models, uploads), spec, index, cancel, emit)
+            if (
+                spec.init_image and spec.mask
+            ):  # the server repaints the whole picture: keep what was not masked
+                image = self._paste_back(image, spec)
             info = RenderInfo(seed=spec.seed_for(index), index=index, device=self.label(),
                               seconds=time.perf_counter() - started)  # fmt: skip
             item = store.save(image, spec.for_image(index), info)
             emit(ItemSaved(item=item))
             saved.append(item)
         return saved
+
+    @staticmethod
+    def _paste_back(image: Image.Image, spec: GenerateSpec) -> Image.Image:
+        with Image.open(spec.init_image or "") as init, Image.open(spec.mask or "") as mask:
+            return paste_unmasked(image, init.convert("RGB"), mask.convert("L"), spec.mask_blur)
 
     def _inputs(self, spec: GenerateSpec) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -177,7 +188,7 @@ class ComfyServer:
         finally:
             with contextlib.suppress(Exception):
                 ws.close()
-        return self._result(prompt_id)
+        return self._result(prompt_id, cancel)
 
     def _follow(
         self, ws: Any, prompt_id: str, spec: GenerateSpec, index: int, cancel: CancelToken, emit: Emit
@@ -221,22 +232,34 @@ class ComfyServer:
                                   f" (in {text(data.get('node_type')) or 'a node'}).")  # fmt: skip
             elif kind == "execution_interrupted":
                 raise ServerError(f"{self.label()} interrupted the job (someone stopped it there).")
-            elif kind == "execution_success" or (kind == "executing" and data.get("node") is None and data):
-                return
+            elif (
+                kind == "executing" and data.get("node") is None and text(data.get("prompt_id")) == prompt_id
+            ):
+                return  # the prompt is done: ComfyUI says so after writing its history (not at execution_success)
 
-    def _result(self, prompt_id: str) -> Image.Image:
-        history = obj(
-            obj(get_json(self.endpoint, f"/history/{urllib.parse.quote(prompt_id)}")).get(prompt_id)
+    def _result(self, prompt_id: str, cancel: CancelToken) -> Image.Image:
+        """The prompt's picture. The history is asked again (bounded, HISTORY_WAIT seconds) until it holds the
+        outputs: a server (or a proxy before it) may tell the end before its history is written."""
+        deadline = time.monotonic() + HISTORY_WAIT
+        while True:
+            history = obj(
+                obj(get_json(self.endpoint, f"/history/{urllib.parse.quote(prompt_id)}")).get(prompt_id)
+            )
+            for output in obj(history.get("outputs")).values():
+                for image in (obj(output).get("images") or [])[:1]:
+                    ref = obj(image)
+                    query = urllib.parse.urlencode({"filename": text(ref.get("filename")),
+                                                    "subfolder": text(ref.get("subfolder")),
+                                                    "type": text(ref.get("type"), "output")})  # fmt: skip
+                    raw = self._send("GET", f"/view?{query}", None, "application/octet-stream", timeout=60.0)
+                    return decode_image(raw, self.label())
+            if time.monotonic() > deadline:
+                break
+            if cancel.wait(0.25):
+                raise JobCancelled()
+        raise ServerError(
+            f"{self.label()} finished but its history holds no picture after {HISTORY_WAIT:.0f} s."
         )
-        for output in obj(history.get("outputs")).values():
-            for image in obj(output).get("images") or []:
-                ref = obj(image)
-                query = urllib.parse.urlencode({"filename": text(ref.get("filename")),
-                                                "subfolder": text(ref.get("subfolder")),
-                                                "type": text(ref.get("type"), "output")})  # fmt: skip
-                raw = self._send("GET", f"/view?{query}", None, "application/octet-stream", timeout=60.0)
-                return decode_image(raw, self.label())
-        raise ServerError(f"{self.label()} finished but returned no picture.")
 
 
 def decode_image(raw: bytes, where: str) -> Image.Image:

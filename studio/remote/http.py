@@ -17,10 +17,13 @@ from typing import Any
 
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.untrusted import Unreadable, parse_json, text
+from studio.core.untrusted import Unreadable, lst, parse_json, text
 
 MAX_BODY = 16 * 1024 * 1024  # an answer (a model list, an error) is kilobytes
 MAX_LINE = 4 * 1024 * 1024  # one streamed event
+MAX_STREAM_BYTES = 64 * 1024 * 1024  # one streamed answer (a long story with logprobs is a few MB)
+IDLE_TIMEOUT = 300.0  # seconds a server may think without sending an event: a long prefill on a CPU
+MAX_STREAM_SECONDS = 4 * 3600.0  # one answer at most
 
 
 class ServerError(StudioError):
@@ -100,7 +103,11 @@ class Connection:
                 sock.shutdown(socket.SHUT_RDWR)
         self.conn.close()
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> http.client.HTTPResponse:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, read_timeout: float | None = None
+    ) -> http.client.HTTPResponse:
+        """Send and wait for the answer's head. ``read_timeout``: once connected, how long each read may wait
+        (a streaming server may think a minute before it answers); the connect itself keeps the short timeout."""
         headers = {"Accept": "application/json, text/event-stream", "User-Agent": "Studio"}
         if self.endpoint.key:
             headers["Authorization"] = f"Bearer {self.endpoint.key}"
@@ -109,6 +116,10 @@ class Connection:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         try:
+            if read_timeout is not None:
+                self.conn.connect()
+                if self.conn.sock is not None:
+                    self.conn.sock.settimeout(read_timeout)
             self.conn.request(method, self._path_prefix + path, body=data, headers=headers)
             resp = self.conn.getresponse()
         except ssl.SSLCertVerificationError as e:
@@ -177,62 +188,100 @@ def get_json(endpoint: Endpoint, path: str, timeout: float = 10.0) -> Any:
 
 
 def stream_events(
-    endpoint: Endpoint, path: str, body: dict[str, Any], cancel: CancelToken, idle_timeout: float = 120.0
+    endpoint: Endpoint,
+    path: str,
+    body: dict[str, Any],
+    cancel: CancelToken,
+    idle_timeout: float = IDLE_TIMEOUT,
+    max_seconds: float = MAX_STREAM_SECONDS,
 ) -> Iterator[Any]:
-    """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON data until ``[DONE]``. Cancel
-    closes the connection within a fraction of a second; a stream that ends without ``[DONE]`` raises."""
+    """POST ``body`` with ``stream: true`` and yield each server-sent event's JSON data until ``[DONE]``.
+
+    Reads block (no short socket timeouts: after one, Python's socket file refuses every later read), so a server
+    may think for minutes before its first token (a long prefill) or pause seconds between tokens. Cancel closes
+    the connection from the cancelling thread, which ends a waiting read at once. Bounded: ``idle_timeout``
+    seconds without an event (keep-alive comments do not count), ``max_seconds`` in all, ``MAX_STREAM_BYTES``
+    read, ``MAX_LINE`` per event; a stream that ends without ``[DONE]`` (or a finish reason) raises."""
     c = Connection(endpoint)
-    resp = c.request("POST", path, {**body, "stream": True})
-    sock = c.conn.sock
-    if sock is not None:
-        sock.settimeout(0.25)  # short reads: the cancel token is looked at four times a second
-    last = time.monotonic()
+    with cancel.closing(c.close):
+        try:
+            resp = c.request("POST", path, {**body, "stream": True}, read_timeout=idle_timeout)
+        except ServerError:
+            if cancel.cancelled:
+                raise JobCancelled() from None
+            raise
+        try:
+            yield from _events(resp, endpoint, cancel, idle_timeout, max_seconds)
+        finally:
+            c.close()
+
+
+def _events(
+    resp: http.client.HTTPResponse, endpoint: Endpoint, cancel: CancelToken, idle: float, max_seconds: float
+) -> Iterator[Any]:
+    where = endpoint.where()
+    started = last_event = time.monotonic()
     buffer = b""
+    total = 0
     finished = (
         False  # a choice said its finish_reason: some servers (transformers serve) end there, no [DONE]
     )
-    try:
-        while True:
+    while True:
+        if cancel.cancelled:
+            raise JobCancelled()
+        try:
+            chunk = resp.read1(65536)
+        except (OSError, http.client.HTTPException, ValueError, AttributeError) as e:
+            # (a connection closed under a chunked read surfaces as ValueError or AttributeError in http.client)
             if cancel.cancelled:
-                raise JobCancelled()
-            try:
-                chunk = resp.read1(65536)
-            except TimeoutError:
-                if time.monotonic() - last > idle_timeout:
-                    raise ServerError(f"The server at {endpoint.where()} stopped answering mid-stream; what it "
-                                      "wrote so far is kept.") from None  # fmt: skip
-                continue
-            except (OSError, http.client.HTTPException) as e:
-                raise ServerError(f"The connection to {endpoint.where()} broke off mid-stream; what it wrote so far "
-                                  "is kept.", repr(e)) from e  # fmt: skip
-            if not chunk:
-                if finished:
-                    return
-                raise ServerError(f"The server at {endpoint.where()} ended the stream before it was done; what it "
-                                  "wrote so far is kept.")  # fmt: skip
-            last = time.monotonic()
-            buffer += chunk
-            if len(buffer) > MAX_LINE:
-                raise ServerError(f"The server at {endpoint.where()} sent an event too large to read.")
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line = raw.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    return
-                event = parse_json(data, max_bytes=MAX_LINE)
-                if isinstance(event, Unreadable):
-                    continue  # a comment or keep-alive of another shape
-                if isinstance(event, dict) and "error" in event:
-                    err = event["error"]
-                    message = text(err.get("message")) if isinstance(err, dict) else text(err)
-                    raise ServerError(f"The server at {endpoint.where()} failed mid-stream: {message[:300]}.")
-                if isinstance(event, dict) and any(
-                    isinstance(c, dict) and c.get("finish_reason") for c in event.get("choices") or []
-                ):
-                    finished = True
-                yield event
-    finally:
-        c.close()
+                raise JobCancelled() from None
+            if isinstance(e, TimeoutError):
+                raise ServerError(f"The server at {where} sent nothing for {idle:.0f} s and was given up on; "
+                                  "what it wrote so far is kept.") from None  # fmt: skip
+            raise ServerError(f"The connection to {where} broke off mid-stream; what it wrote so far "
+                              "is kept.", repr(e)) from e  # fmt: skip
+        if cancel.cancelled:
+            raise JobCancelled()
+        if not chunk:
+            if finished:
+                return
+            raise ServerError(f"The server at {where} ended the stream before it was done; what it "
+                              "wrote so far is kept.")  # fmt: skip
+        now = time.monotonic()
+        total += len(chunk)
+        if total > MAX_STREAM_BYTES:
+            raise ServerError(f"The server at {where} sent more than {MAX_STREAM_BYTES // 2**20} MB in one "
+                              "answer; it was cut off there and what it wrote so far is kept.")  # fmt: skip
+        if now - started > max_seconds:
+            raise ServerError(f"The server at {where} was still writing after {max_seconds / 60:.0f} minutes; "
+                              "it was cut off there and what it wrote so far is kept.")  # fmt: skip
+        buffer += chunk
+        if len(buffer) > MAX_LINE:
+            raise ServerError(f"The server at {where} sent an event too large to read.")
+        *lines, buffer = buffer.split(b"\n")
+        got_event = False
+        for raw in lines:
+            line = raw.strip()
+            if not line.startswith(b"data:"):
+                continue  # ": keep-alive" comments, event names, ids
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            event = parse_json(data, max_bytes=MAX_LINE)
+            if isinstance(event, Unreadable):
+                continue  # a keep-alive of another shape
+            got_event = True
+            if isinstance(event, dict) and "error" in event:
+                err = event["error"]
+                message = text(err.get("message")) if isinstance(err, dict) else text(err)
+                raise ServerError(f"The server at {where} failed mid-stream: {message[:300]}.")
+            if isinstance(event, dict) and any(
+                isinstance(c, dict) and c.get("finish_reason") for c in lst(event.get("choices"))
+            ):
+                finished = True
+            yield event
+        if got_event:
+            last_event = now
+        elif now - last_event > idle:  # only keep-alive comments for too long
+            raise ServerError(f"The server at {where} sent no text for {idle:.0f} s (only keep-alive "
+                              "messages) and was given up on; what it wrote so far is kept.")  # fmt: skip

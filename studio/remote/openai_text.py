@@ -27,6 +27,11 @@ from studio.remote.http import Endpoint, ServerError, get_json, stream_events
 Emit = Callable[[Event], None]
 DEFAULT_CONTEXT = 4096  # tokens, when the server does not say
 CHARS_PER_TOKEN = 4  # without the server's tokenizer the context is measured approximately
+MAX_PROBS_PER_EVENT = 64  # a streamed event carries one token's probabilities, or a few
+MAX_ALTERNATIVES = 20  # per token (the APIs allow 5 or 20)
+OVERRUN = (
+    16  # pieces past max_new_tokens a server may send before Studio stops reading (pieces are not tokens)
+)
 
 
 def approx_tokens(s: str) -> int:
@@ -78,13 +83,13 @@ def _probs_completion(lp: Any) -> list[TokenProb]:
     lp = obj(lp)
     tokens, values, tops = lst(lp.get("tokens")), lst(lp.get("token_logprobs")), lst(lp.get("top_logprobs"))
     out = []
-    for i, tok in enumerate(tokens):
+    for i, tok in enumerate(tokens[:MAX_PROBS_PER_EVENT]):
         v = number(values[i]) if i < len(values) else None
         if v is None:
             continue
         alts = obj(tops[i]) if i < len(tops) else {}
-        ranked = sorted(((text(k), number(x)) for k, x in alts.items() if number(x) is not None),
-                        key=lambda kv: -(kv[1] or 0))  # fmt: skip
+        pairs = ((text(k)[:200], number(x)) for k, x in list(alts.items())[:MAX_ALTERNATIVES])
+        ranked = sorted(((k, x) for k, x in pairs if x is not None), key=lambda kv: -(kv[1] or 0))
         out.append(TokenProb(text(tok), v, tuple((k, float(x or 0.0)) for k, x in ranked)))
     return out
 
@@ -92,13 +97,14 @@ def _probs_completion(lp: Any) -> list[TokenProb]:
 def _probs_chat(lp: Any) -> list[TokenProb]:
     """``choices[0].logprobs.content`` of /v1/chat/completions: one object per token."""
     out = []
-    for item in lst(obj(lp).get("content")):
+    for item in lst(obj(lp).get("content"))[:MAX_PROBS_PER_EVENT]:
         item = obj(item)
         v = number(item.get("logprob"))
         if v is None:
             continue
         alts = [
-            (text(obj(a).get("token")), number(obj(a).get("logprob"))) for a in lst(item.get("top_logprobs"))
+            (text(obj(a).get("token"))[:200], number(obj(a).get("logprob")))
+            for a in lst(item.get("top_logprobs"))[:MAX_ALTERNATIVES]
         ]
         out.append(TokenProb(text(item.get("token")), v, tuple((t, x) for t, x in alts if x is not None)))
     return out
@@ -201,10 +207,18 @@ class OpenAIText:
                 if piece:
                     pieces.append(piece)
                     emit(Token(text=piece))
-                if choice.get("logprobs"):
+                if choice.get("logprobs") and len(probs) <= spec.max_new_tokens + OVERRUN:
                     probs += (
                         _probs_chat(choice["logprobs"]) if chat else _probs_completion(choice["logprobs"])
                     )
+                if len(pieces) > spec.max_new_tokens + OVERRUN:  # a server that does not stop: Studio does
+                    reason = "length"
+                    emit(
+                        Note(
+                            text=f"The server wrote past {spec.max_new_tokens} tokens; Studio stopped reading."
+                        )
+                    )
+                    break
                 if (finish := text(choice.get("finish_reason"))) and finish != "null":
                     reason = {"length": "length", "stop": "stop" if spec.stop else "eos"}.get(finish, "eos")
                 usage = obj(event).get("usage") or usage
@@ -218,6 +232,7 @@ class OpenAIText:
         seconds = time.perf_counter() - started
         if spec.logprobs and not probs and pieces:
             emit(Note(text="This server does not return token probabilities (logprobs)."))
+        probs = probs[: spec.max_new_tokens + OVERRUN]
         tokens = integer(obj(usage).get("completion_tokens")) or len(probs) or len(pieces)
         prompt_tokens = integer(obj(usage).get("prompt_tokens")) or 0
         return [TextResult("".join(pieces), tokens, seconds, reason, prompt_tokens, probs=tuple(probs),

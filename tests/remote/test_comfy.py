@@ -233,3 +233,43 @@ def test_controlnet_and_a_model_upscaler_run_on_the_server(tmp_path):
         )
     finally:
         server.stop()
+
+
+def test_twenty_pictures_in_a_row_all_arrive_with_comfyuis_own_ordering(comfy):
+    """ComfyUI sends execution_success before it writes the history and says the prompt is done (executing, node
+    None) after: a client that fetched the history at execution_success lost pictures."""
+    comfy.history_delay = 0.2  # a real server's history is written a moment after execution_success
+    comfy.step_delay = 0.0
+    saved: list = []
+
+    class Store:
+        def save(self, image, spec, info):
+            saved.append((image, info.seed))
+            return len(saved)
+
+    spec = GenerateSpec(model="dreamshaper_8", prompt="a castle", steps=2, seed=100, width=64, height=64,
+                        batch_count=20)  # fmt: skip
+    server_for(comfy.url, name="gpu").generate(spec, Store(), CancelToken(), lambda e: None)
+    assert [seed for _, seed in saved] == list(range(100, 120))
+    assert all(image.getpixel((1, 1)) == colour(seed) for image, seed in saved)
+
+
+def test_inpainting_on_a_server_keeps_the_unmasked_pixels(comfy, tmp_path):
+    init, mask = tmp_path / "init.png", tmp_path / "mask.png"
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(init)
+    m = Image.new("L", (64, 64), 0)
+    m.paste(255, (0, 0, 32, 64))  # repaint the left half only
+    m.save(mask)
+    spec = GenerateSpec(model="dreamshaper_8", prompt="a door", init_image=str(init), mask=str(mask), width=64,
+                        height=64, steps=2, seed=3, strength=0.6, mask_blur=0)  # fmt: skip
+    saved: list = []
+
+    class Store:
+        def save(self, image, spec, info):
+            saved.append(image)
+            return 1
+
+    server_for(comfy.url, name="gpu").generate(spec, Store(), CancelToken(), lambda e: None)
+    picture = saved[0]
+    assert picture.getpixel((5, 30)) == colour(3)  # the server's paint where the mask is white
+    assert picture.getpixel((60, 30)) == (10, 200, 30)  # the original where it is black
