@@ -339,7 +339,7 @@ class FinetunePage(QWidget):
         self.checkpoint_btn.setEnabled(False)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("Stops within one step; the last checkpoint is kept and can be resumed")
-        self.cancel_btn.clicked.connect(self.session.cancel)
+        self.cancel_btn.clicked.connect(self._cancel)
         self.cancel_btn.setEnabled(False)
         buttons.addWidget(self.start_btn)
         buttons.addWidget(self.checkpoint_btn)
@@ -568,6 +568,15 @@ class FinetunePage(QWidget):
         if how == "cancelled":
             self.status.setText("Cancelled. The last checkpoint is kept: Resume continues from it.")
             self.check_interrupted_after_cancel()
+
+    def _cancel(self) -> None:
+        """Cancel the run — asked first once it has run over a minute."""
+        from studio.core.rooms import Room
+        from studio.ui.job_stop import confirm_stop
+
+        running = self.session.queue.running_in(Room.FINETUNE)
+        if not running or confirm_stop(self, running):
+            self.session.cancel()
 
     def check_interrupted_after_cancel(self) -> None:
         run = self.session.run_dir

@@ -357,7 +357,12 @@ class ImagePage(QMainWindow):
             self.show_result.setChecked(True)
 
     def stop(self) -> None:
-        self.queue.cancel_running()
+        """The Image room's running job (not the Writer's, not a training run)."""
+        from studio.core.rooms import Room
+        from studio.ui.job_stop import confirm_stop
+
+        if confirm_stop(self, self.queue.running_in(Room.IMAGE)):
+            self.queue.cancel_running(Room.IMAGE)
 
     def offer_left_over(self, specs: list) -> None:
         self.queue.hold(specs)

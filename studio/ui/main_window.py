@@ -9,9 +9,11 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, 
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
+from studio.core.rooms import Room
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
+from studio.ui.job_stop import confirm_stop
 from studio.ui.models_page import ModelsPage
 from studio.ui.notice_bar import NoticeBar
 from studio.ui.theme import app_icon, icon
@@ -92,13 +94,18 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Ready")
-        queue.statusChanged.connect(lambda text: self.statusBar().showMessage(text))
+        queue.statusChanged.connect(self._room_status)
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(
-            QKeySequence(Qt.Key.Key_Escape), self, self._stop, context=Qt.ShortcutContext.WindowShortcut
-        )
+        # Esc stops the job of the room it is pressed in, and only there: in the Gallery or the Models room it is
+        # the search box's (or the dialog's) Esc, never a Stop
+        rooms: list[tuple[QWidget, Room]] = [(self.image_page, Room.IMAGE), (writer, Room.WRITER)]
+        if finetune is not None:
+            rooms.append((finetune, Room.FINETUNE))
+        for page, room in rooms:
+            QShortcut(QKeySequence(Qt.Key.Key_Escape), page, lambda r=room: self.stop_room(r),
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)  # fmt: skip
         self._menus(theme)
 
     def _use_trained_lora(self, path: str, words: str) -> None:
@@ -283,7 +290,7 @@ class MainWindow(QMainWindow):
         a = gen.addAction(icon("generate"), "Generate", self._generate)
         a.setShortcut(QKeySequence("Ctrl+Return"))
         a.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # the window-wide shortcut does the work
-        s = gen.addAction(icon("stop"), "Stop", self.image_page.stop)
+        s = gen.addAction(icon("stop"), "Stop", lambda: self.stop_room(Room.IMAGE))
         s.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         s.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         gen.addAction(icon("generate"), "X/Y/Z plot…", self.plot)
@@ -314,11 +321,26 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.image_page)
         self.image_page.generate()
 
-    def _stop(self) -> None:
-        if self.tabs.currentWidget() is self.writer_page:
+    def current_room(self) -> Room:
+        page = self.tabs.currentWidget()
+        pages = {self.image_page: Room.IMAGE, self.gallery_page: Room.GALLERY, self.writer_page: Room.WRITER,
+                 self.finetune_page: Room.FINETUNE, self.models_page: Room.MODELS}  # fmt: skip
+        return pages.get(page, Room.IMAGE)
+
+    def stop_room(self, room: Room) -> bool:
+        """Stop ``room``'s running job (Esc, or its Stop button) — asked first when it has run over a minute, since
+        a long batch or a training run is not started again in a moment."""
+        if not confirm_stop(self, self.queue.running_in(room)):
+            return False
+        if room is Room.WRITER:
             self.writer_page.session.stop()
-        else:
-            self.image_page.stop()
+        return self.queue.cancel_running(room) or room is Room.WRITER
+
+    def _room_status(self, room: str, text: str) -> None:
+        current = self.current_room().value
+        self.statusBar().showMessage(
+            text if room == current else f"{room}: {text}", 0 if room == current else 8000
+        )
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -37,6 +37,7 @@ from studio.ui.writer_branches import BranchesPanel
 from studio.ui.writer_chat import ChatPanel
 from studio.ui.writer_choices import ChoicesPanel
 from studio.ui.writer_documents import document_label, documents_menu, rename_document, undo_delete
+from studio.ui.writer_generation import GenerationFollower
 from studio.ui.writer_inside import InsidePanel, attention_selections
 from studio.ui.writer_settings import WriterSettings
 from studio.viewmodels.blind_compare import BlindComparison
@@ -134,6 +135,7 @@ class WriterPage(QWidget):
             lambda name: name in STORY_FIELDS and self.doc.set_settings(session.story_values())
         )
         self.editor.viewport().installEventFilter(self)
+        self.follower = GenerationFollower(self)  # the model's text goes where it was asked, whatever is open
         self._load_documents()
         QTimer.singleShot(0, self.offer_recoveries)
 
@@ -336,8 +338,11 @@ class WriterPage(QWidget):
     def open(self, path: Path) -> None:
         if self.doc.path == path:
             return
+        self.follower.leaving()
         self.save()
+        self.follower.opening(path)
         self.doc.open(path)
+        self.follower.opened(path)
 
     def _write_recovery(self) -> None:
         self.doc.write_recovery()
@@ -423,6 +428,9 @@ class WriterPage(QWidget):
     # -- generating ----------------------------------------------------------------------------------------------
     def continue_at_cursor(self, seed_offset: int = 0) -> None:
         if self.session.busy:
+            where = self.follower.target.path
+            self.status.setText(f"The model is still writing{' in “' + where.stem + '”' if where else ''}: one "
+                                "generation at a time (Stop it, or wait).")  # fmt: skip
             return
         self.doc.begin(self.editor.textCursor().position())
         story = self.doc.rewrite if self.doc.rewrite is not None else (self.doc.text[: self.doc.gen_start],)
@@ -446,21 +454,16 @@ class WriterPage(QWidget):
         self.doc.join_next_token_to_last_edit()  # the rewrite joins the removal of the passage: one undo
 
     def _started(self) -> None:
-        self.editor.setReadOnly(True)
-        self.branches.setEnabled(False)
+        self.branches.setEnabled(False)  # typing goes on; only the span being written is protected
         self._update_buttons()
 
     def _insert_token(self, text: str) -> None:
         if self.chat.active:
             self.chat.add_token(text)
             return
-        cursor = self.editor.textCursor()
-        cursor.setPosition(self.doc.insert_token(text))
-        self.editor.setTextCursor(cursor)
-        self.editor.ensureCursorVisible()
+        self.follower.token(text)
 
     def _ended(self, how: str, payload: object) -> None:
-        self.editor.setReadOnly(False)
         self.branches.setEnabled(True)
         if self.chat.active:
             self.chat.finish(how, payload)
@@ -469,7 +472,7 @@ class WriterPage(QWidget):
         if how == "failed" and isinstance(payload, str):
             self.status.setText(payload)
         probs = tuple(getattr(payload, "probs", ()) or ())
-        self.doc.end(probs, self._model_label())
+        self.follower.ended(probs, self._model_label())
 
     def _model_label(self) -> str:
         model, engine = self.session.value("model"), self.session.value("engine")

@@ -21,6 +21,7 @@ from studio.core.story_state import StoryState, export_state, read_state, write_
 from studio.core.story_tree import Node, StoryTree
 from studio.core.text_specs import TokenProb
 from studio.core.writer_docs import DocumentStore
+from studio.viewmodels.document_span import SpanGuard
 
 
 def token_offsets(text: str, probs: tuple[TokenProb, ...]) -> list[tuple[int, int, int]]:
@@ -41,6 +42,7 @@ class DocumentSession(QObject):
     treeChanged = Signal()  # a branch was added or put in place
     stateLoaded = Signal(object)  # the opened story's own settings (a dict), or None when it has none yet
     choicesChanged = Signal()  # a choice was recorded, or consent given or taken back
+    offered = Signal(str)  # what the model wrote after the writer edited its place: to take or leave
 
     def __init__(self, store: DocumentStore, highlight: QColor | None = None, parent: QObject | None = None):
         """``highlight``: the background of text the model wrote and the writer has not accepted yet."""
@@ -63,6 +65,7 @@ class DocumentSession(QObject):
         self.rewrite: tuple[str, str] | None = None  # (passage, instruction) while rewriting
         self._first_token = True
         self.document.contentsChanged.connect(self._edited)
+        self.guard = SpanGuard(self)
 
     @property
     def tree(self) -> StoryTree:
@@ -89,6 +92,7 @@ class DocumentSession(QObject):
         self._mtime = path.stat().st_mtime_ns if path.exists() else 0
         self.dirty = False
         self.gen_start = self.gen_end = -1
+        self.guard.finish()
         self.rewrite, self.retrying, self._retried = None, False, None
         state, problem = read_state(path)
         if problem:
@@ -182,6 +186,7 @@ class DocumentSession(QObject):
             self.rewrite = None
         self.gen_start = self.gen_end = pos
         self._first_token = True
+        self.guard.start()
 
     def _mark(self) -> QTextCharFormat:
         fmt = QTextCharFormat()
@@ -189,23 +194,33 @@ class DocumentSession(QObject):
         return fmt
 
     def _paint(self, start: int, end: int, fmt: QTextCharFormat) -> None:
-        cursor = QTextCursor(self.document)
-        cursor.setPosition(start)
-        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.setCharFormat(fmt)
+        with self.guard.own():
+            cursor = QTextCursor(self.document)
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.setCharFormat(fmt)
+
+    def paint_generation(self) -> None:
+        self._paint(self.gen_start, self.gen_end, self._mark())
 
     def insert_token(self, text: str) -> int:
-        """Add the model's next piece; the whole generation is one undo step. Returns where it ends."""
-        cursor = QTextCursor(self.document)
-        cursor.setPosition(self.gen_end)
-        if self._first_token:
-            cursor.beginEditBlock()
-            self._first_token = False
-        else:
-            cursor.joinPreviousEditBlock()
-        cursor.insertText(text, self._mark())
-        cursor.endEditBlock()
-        self.gen_end = cursor.position()
+        """Add the model's next piece at the end of its span (wherever the writer's edits before it moved it); the
+        whole generation is one undo step unless the writer edited in between. Returns where it ends. Once the
+        writer edited into the span, the pieces are kept aside (``offered`` at the end), never put elsewhere."""
+        if self.guard.lost or self.gen_end < 0:
+            self.guard.offered += text
+            return self.gen_end
+        with self.guard.own():
+            cursor = QTextCursor(self.document)
+            cursor.setPosition(min(self.gen_end, self.document.characterCount() - 1))
+            if self._first_token or self.guard.user_edited:
+                cursor.beginEditBlock()
+                self._first_token = self.guard.user_edited = False
+            else:
+                cursor.joinPreviousEditBlock()
+            cursor.insertText(text, self._mark())
+            cursor.endEditBlock()
+            self.gen_end = cursor.position()
         return self.gen_end
 
     def end(self, probs: tuple[TokenProb, ...] = (), model: str = "") -> None:
@@ -213,6 +228,15 @@ class DocumentSession(QObject):
         — a retry's a sibling of the one it replaced. A retry that wrote nothing puts the old text back."""
         self.retrying = False
         retried, self._retried = self._retried, None
+        lost, offered = self.guard.lost, self.guard.offered
+        self.guard.finish()
+        if lost:  # the writer edited the place: nothing is put anywhere else; the text is offered
+            self.gen_start = self.gen_end = -1
+            self._forced = ()
+            if offered.strip():
+                self.offered.emit(offered)
+            self.changed.emit()
+            return
         if self.has_generation:
             text = self.text
             self.tree.add(
@@ -238,13 +262,14 @@ class DocumentSession(QObject):
         return self.text[self.gen_start : self.gen_end]
 
     def replace_generated(self, text: str) -> None:
-        cursor = QTextCursor(self.document)
-        cursor.setPosition(self.gen_start)
-        cursor.setPosition(self.gen_end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.beginEditBlock()
-        cursor.insertText(text, self._mark())
-        cursor.endEditBlock()
-        self.gen_end = cursor.position()
+        with self.guard.own():
+            cursor = QTextCursor(self.document)
+            cursor.setPosition(self.gen_start)
+            cursor.setPosition(self.gen_end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.beginEditBlock()
+            cursor.insertText(text, self._mark())
+            cursor.endEditBlock()
+            self.gen_end = cursor.position()
 
     def start_rewrite(self, start: int, end: int, instruction: str) -> str:
         """The passage ``start:end`` gives way to its rewrite; it stays as the first alternative. Returns it."""

@@ -24,6 +24,7 @@ from studio.core.events import (
     Started,
 )
 from studio.core.recipes.fields import JobKind
+from studio.core.rooms import Room, room_of
 from studio.core.words import count
 from studio.viewmodels.bridge import EventBridge, UiEvent
 
@@ -59,6 +60,13 @@ class JobRow:
     started: float = 0.0
     step_started: float = 0.0
     batch: int = -1
+    room: Room = Room.IMAGE
+
+    def seconds_left(self, now: float) -> float | None:
+        """How long the running job still needs, from its pace so far (None: not known yet)."""
+        if self.state is not JobState.RUNNING or self.fraction <= 0.02 or not self.started:
+            return None
+        return (now - self.started) * (1.0 - self.fraction) / self.fraction
 
 
 StateRole = Qt.ItemDataRole.UserRole + 1
@@ -97,6 +105,10 @@ def describe(spec: Any) -> str:
     return f"{prompt}\n{mode} · {size} · {getattr(spec, 'steps', '?')} steps{extra}"
 
 
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def fmt_seconds(s: float) -> str:
     """A duration as people say it: tenths under ten seconds (never "0 s" for work that was done), then seconds,
     then minutes."""
@@ -107,13 +119,18 @@ def fmt_seconds(s: float) -> str:
 
 
 class JobQueue(QAbstractListModel):
+    """Every room's jobs in one list (the queue view shows them all). A job belongs to the room that asked for it:
+    the signals below speak for the Image room's jobs only (each other room follows its own jobs through the
+    bridge), ``statusChanged`` names the room, and ``cancel_running(room)`` stops that room's job alone."""
+
     previewChanged = Signal(QImage)
     resultReady = Signal(QImage, str)  # the image and its saved path
     progressChanged = Signal(float, str)  # fraction 0..1 of the running job, and a sentence
-    statusChanged = Signal(str)
+    statusChanged = Signal(str, str)  # the room, a sentence about its job
     jobFailed = Signal(str, str, str)  # message, details, field
-    busyChanged = Signal(bool)
+    busyChanged = Signal(bool)  # the Image room has (or no longer has) jobs queued or running
     noted = Signal(str)  # something the running job wants the user to know (not an error): a note
+    rowsChangedState = Signal()  # any job changed state (each room's "place in the queue" follows)
 
     def __init__(
         self,
@@ -189,27 +206,63 @@ class JobQueue(QAbstractListModel):
 
     @property
     def busy(self) -> bool:
-        return any(not r.state.finished for r in self._rows)
+        """The Image room has jobs queued or running."""
+        return self.busy_in(Room.IMAGE)
+
+    def busy_in(self, room: Room | None = None) -> bool:
+        """Jobs queued or running in ``room`` (None: in any room)."""
+        return any(not r.state.finished and (room is None or r.room is room) for r in self._rows)
+
+    def running_in(self, room: Room) -> list[JobRow]:
+        return [r for r in self._rows if r.room is room and r.state in (JobState.RUNNING, JobState.LOADING)]
+
+    def place(self, job_id: str) -> str:
+        """Where a job stands, in words: "Running", or its place in line and what it waits for, with the time the
+        running job ahead still needs when that is known."""
+        row = self.row_of(job_id)
+        if row is None or row.state.finished:
+            return ""
+        if row.state is not JobState.QUEUED:
+            return row.state.value
+        pending = self._runner.pending_ids()
+        ahead = pending.index(job_id) if job_id in pending else 0
+        running = [r for r in self._rows if r.state in (JobState.RUNNING, JobState.LOADING)]
+        if not running and not ahead:
+            return "Starting…"
+        now = time.monotonic()
+        blocking = next((r for r in running if r.id != job_id), None)
+        words = f"Waiting: {ordinal(ahead + 1)} in line" if ahead else "Waiting: next in line"
+        if blocking is not None:
+            what = describe(blocking.spec).splitlines()[0]
+            words += f", behind “{what[:40]}” ({blocking.room.value})"
+            left = blocking.seconds_left(now)
+            if left is not None:
+                words += f", about {fmt_seconds(left)} left"
+        return words + "."
 
     # -- commands --------------------------------------------------------------------------------------------
-    def enqueue(self, spec: Any) -> str:
-        """Queue a job on the runner and show it (named so as not to hide QAbstractItemModel.submit)."""
-        was_busy = self.busy
+    def enqueue(self, spec: Any, room: Room | None = None) -> str:
+        """Queue a job on the runner for ``room`` (by default the room of its kind) and show it (named so as not
+        to hide QAbstractItemModel.submit)."""
+        room = room or room_of(spec)
+        was_busy = self.busy_in(room)
         job_id = self._runner.submit(spec)
         if self.row_of(job_id) is None:
             self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
-            self._rows.append(JobRow(job_id, spec))
+            self._rows.append(JobRow(job_id, spec, room=room))
             self.endInsertRows()
-        if not was_busy:
+        if not was_busy and room is Room.IMAGE:
             self.busyChanged.emit(True)
         self._save()
+        self.rowsChangedState.emit()
         return job_id
 
     def cancel(self, job_id: str) -> None:
         self._runner.cancel(job_id)
 
-    def cancel_running(self) -> bool:
-        running = [r for r in self._rows if r.state in (JobState.RUNNING, JobState.LOADING)]
+    def cancel_running(self, room: Room = Room.IMAGE) -> bool:
+        """Stop ``room``'s running job — never another room's."""
+        running = self.running_in(room)
         for r in running:
             self._runner.cancel(r.id)
         return bool(running)
@@ -247,17 +300,20 @@ class JobQueue(QAbstractListModel):
         row = self.row_of(e.job_id)
         if row is None:
             return
+        if row.room is not Room.IMAGE:  # other rooms follow their jobs themselves: only the row is kept here
+            self._follow_quietly(row, ui)
+            return
         now = time.monotonic()
         if isinstance(e, Note):
             self.noted.emit(e.text)
         elif isinstance(e, Started):
             row.state, row.started = JobState.RUNNING, now
-            self.statusChanged.emit("Starting…")
+            self.statusChanged.emit(Room.IMAGE.value, "Starting…")
             self.progressChanged.emit(0.0, "Starting…")
         elif isinstance(e, Loading):
             row.state = JobState.LOADING
             row.detail = e.what
-            self.statusChanged.emit(e.what)
+            self.statusChanged.emit(Room.IMAGE.value, e.what)
             self.progressChanged.emit(0.0, e.what)
         elif isinstance(e, Progress):
             self._on_progress(row, e, now)
@@ -282,12 +338,12 @@ class JobQueue(QAbstractListModel):
                 row.detail = (
                     f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
                 )
-            self.statusChanged.emit(f"Done: {row.detail}.")
+            self.statusChanged.emit(Room.IMAGE.value, f"Done: {row.detail}.")
             self.progressChanged.emit(1.0, "Done")
         elif isinstance(e, Failed):
             row.state, row.error = JobState.FAILED, e.error
             row.detail = e.error.user_message if e.error else "failed"
-            self.statusChanged.emit(row.detail)
+            self.statusChanged.emit(Room.IMAGE.value, row.detail)
             self.progressChanged.emit(0.0, "Failed")
             err = e.error
             self.jobFailed.emit(row.detail, err.details if err else "", (err.field or "") if err else "")
@@ -295,15 +351,46 @@ class JobQueue(QAbstractListModel):
             was_running = row.state in (JobState.RUNNING, JobState.LOADING)
             row.state, row.detail = JobState.CANCELLED, ""
             if was_running:  # a queued job taken out says nothing over the one that runs
-                self.statusChanged.emit("Cancelled.")
+                self.statusChanged.emit(Room.IMAGE.value, "Cancelled.")
                 self.progressChanged.emit(0.0, "Cancelled")
         else:
             return
         self._changed(row)
+        if isinstance(e, Started | Loading | Finished | Failed | Cancelled):
+            self.rowsChangedState.emit()
         if row.state.finished:
             self._save()
             if not self.busy:
                 self.busyChanged.emit(False)
+
+    def _follow_quietly(self, row: JobRow, ui: UiEvent) -> None:
+        """Another room's job: its row's state, progress and detail, without the Image room's signals."""
+        e, now = ui.event, time.monotonic()
+        if isinstance(e, Started):
+            row.state, row.started = JobState.RUNNING, now
+        elif isinstance(e, Loading):
+            row.state, row.detail = JobState.LOADING, e.what
+        elif isinstance(e, Progress):
+            if row.state is not JobState.RUNNING:
+                row.state = JobState.RUNNING
+            row.fraction = e.step / float(max(1, e.total))
+            left = row.seconds_left(now)
+            row.detail = f"Step {e.step}/{e.total}" + (f" · about {fmt_seconds(left)} left" if left else "")
+        elif isinstance(e, Finished):
+            row.state, row.fraction, row.detail = JobState.DONE, 1.0, f"done in {fmt_seconds(e.seconds)}"
+        elif isinstance(e, Failed):
+            row.state, row.error = JobState.FAILED, e.error
+            row.detail = e.error.user_message if e.error else "failed"
+        elif isinstance(e, Cancelled):
+            row.state, row.detail = JobState.CANCELLED, ""
+        else:
+            return
+        self._changed(row)
+        if isinstance(e, Started | Loading | Finished | Failed | Cancelled):
+            self.rowsChangedState.emit()
+            if row.state.finished:
+                self.statusChanged.emit(row.room.value, f"{describe(row.spec).splitlines()[0][:60]}: "
+                                        f"{row.state.value.lower()}{' — ' + row.detail if row.detail else ''}.")  # fmt: skip
 
     def _on_progress(self, row: JobRow, e: Progress, now: float) -> None:
         spec = row.spec
@@ -312,7 +399,7 @@ class JobQueue(QAbstractListModel):
         batch = e.item // per_batch
         if row.state is not JobState.RUNNING or batch != row.batch:
             if row.state is not JobState.RUNNING or row.batch == -1:  # the first step: no longer "Starting…"
-                self.statusChanged.emit(f"Generating: {describe(spec).splitlines()[0]}")
+                self.statusChanged.emit(Room.IMAGE.value, f"Generating: {describe(spec).splitlines()[0]}")
             row.state, row.batch, row.step_started = JobState.RUNNING, batch, now
             row.detail = ""
         done = batch * e.total + e.step

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from studio.core.events import Failed, Finished, Token
 from studio.core.prompt_expansion import SETTINGS, clean_expansion, expansion_prompt
 from studio.core.recipes.text import freeze_text
+from studio.core.rooms import Room
 from studio.core.specs import random_seed
 from studio.core.train_specs import CaptionsMade, CaptionSpec
 from studio.viewmodels.bridge import EventBridge, UiEvent
@@ -78,7 +79,7 @@ class PromptHelper(QObject):
 
     def _start(self, spec: Any, source: str, why: str) -> str:
         self._pieces, self._source = [], (source, why)
-        self._job = self._queue.enqueue(spec)
+        self._job = self._queue.enqueue(spec, Room.IMAGE)  # a prompt for the Image room, whoever asked
         self.busyChanged.emit(True)
         return self._job
 

@@ -91,7 +91,7 @@ def test_the_status_leaves_starting_and_a_queued_cancel_says_nothing_over_the_ru
     queue, bridge, _ = make(qtbot)
     running, waiting = queue.enqueue(spec()), queue.enqueue(spec(prompt="a dog"))
     statuses, progress = [], []
-    queue.statusChanged.connect(statuses.append)
+    queue.statusChanged.connect(lambda _room, text: statuses.append(text))
     queue.progressChanged.connect(lambda f, t: progress.append(t))
     for e in (Started(running), Progress(running, step=1, total=10), Cancelled(waiting),
               Progress(running, step=2, total=10)):  # fmt: skip

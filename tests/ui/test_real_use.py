@@ -1,0 +1,157 @@
+"""Real use, in the window: several rooms busy at once, a document switched while its text job waits or streams,
+typing while the model writes, Esc pressed in rooms that have no job. Stand-in engines (tests/standin_engines.py)
+and a slow stand-in server (tests/slow_server.py) take their time on purpose."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from studio.core.rooms import Room
+from studio.core.specs import GenerateSpec
+from tests.slow_server import WORDS, SlowServer
+from tests.standin_engines import HeldJob
+
+
+def cursor_at(page, pos: int) -> None:
+    cursor = page.editor.textCursor()
+    cursor.setPosition(pos)
+    page.editor.setTextCursor(cursor)
+
+
+def open_doc(qtbot, page, path) -> None:
+    for i in range(page.docs.count()):
+        if page.docs.item(i).data(Qt.ItemDataRole.UserRole) == str(path):
+            page.docs.setCurrentRow(i)
+    qtbot.waitUntil(lambda: page.path == path)
+
+
+def hold_the_device(studio) -> HeldJob:
+    """An image batch on the device that runs until released: the text job after it waits in the queue."""
+    held = HeldJob(steps=3, step_s=0.01, store=studio.runtime.gallery)
+    studio.runtime.runner.register(GenerateSpec, held)
+    studio.queue.enqueue(GenerateSpec(model="stand-in", prompt="a long batch", width=32, height=32, steps=3))
+    assert held.started.wait(10)
+    return held
+
+
+def test_a_waiting_continuation_lands_in_its_document_while_the_writer_types_in_another(
+    qtbot, studio, tiny_lm
+):
+    page = studio.window.writer_page
+    page.session.set("model", str(tiny_lm))
+    page.session.set("max_new_tokens", 8)
+    studio.window.tabs.setCurrentWidget(page)
+    story = page.path
+    page.editor.setPlainText("The woman stood at the door.")
+    held = hold_the_device(studio)
+
+    cursor_at(page, len("The woman stood at the door."))
+    ended = []
+    page.session.generationEnded.connect(lambda how, r: ended.append((how, r)))
+    page.continue_at_cursor()
+    assert page.session.busy and not page.editor.isReadOnly()
+    qtbot.waitUntil(lambda: "Waiting" in studio.queue.place(page.session.job_id))
+
+    cursor_at(page, 0)  # typing before the place the model will write: kept, and the place moves with it
+    qtbot.keyClicks(page.editor, "Chapter 1. ")
+    assert page.editor.toPlainText() == "Chapter 1. The woman stood at the door."
+
+    other = page.new_document("Another story")
+    qtbot.waitUntil(lambda: page.path == other)
+    qtbot.keyClicks(page.editor, "A sentence typed while the job waits.")
+
+    held.release()  # the image batch ends; the continuation runs, into the first story
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    how, result = ended[0]
+    assert how == "finished" and result.text
+    assert page.editor.toPlainText() == "A sentence typed while the job waits."  # nothing arrived here
+    page.save()
+    assert other.read_text(encoding="utf-8") == "A sentence typed while the job waits."
+    expected = "Chapter 1. The woman stood at the door." + result.text
+    assert story.read_text(encoding="utf-8").replace("\r\n", "\n") == expected.replace("\r\n", "\n")
+
+    open_doc(qtbot, page, story)  # back: the text is where it was asked for, as the last generation
+    assert page.editor.toPlainText().replace("\r\n", "\n") == expected.replace("\r\n", "\n")
+    assert page.doc.generated() == result.text and page.retry_btn.isEnabled()
+
+
+def test_a_streaming_continuation_follows_its_document_out_and_back(qtbot, studio):
+    server = SlowServer(prefill=0.3, gap=0.25, tokens=8).start()
+    try:
+        page = studio.window.writer_page
+        page.session.set("engine", server.url)
+        page.session.set("model", "slow-7b")
+        page.session.set("max_new_tokens", 8)
+        studio.window.tabs.setCurrentWidget(page)
+        story = page.path
+        page.editor.setPlainText("Night fell.")
+        cursor_at(page, len("Night fell."))
+        got, ended = [], []
+        page.session.tokenArrived.connect(got.append)
+        page.session.generationEnded.connect(lambda how, r: ended.append(how))
+        page.continue_at_cursor()
+        qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+        other = page.new_document("Notes")
+        qtbot.keyClicks(page.editor, "notes")
+        qtbot.waitUntil(lambda: len(got) >= 4, timeout=20_000)
+        assert page.editor.toPlainText() == "notes"
+        open_doc(qtbot, page, story)  # back while it still streams: the rest arrives here
+        assert len(got) < 8
+        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+        assert page.editor.toPlainText() == "Night fell." + "".join(WORDS[:8])
+        open_doc(qtbot, page, other)
+        assert page.editor.toPlainText() == "notes"
+    finally:
+        server.stop()
+
+
+def test_typing_goes_on_while_the_model_writes_except_into_its_span(qtbot, studio):
+    server = SlowServer(prefill=0.2, gap=0.3, tokens=6).start()
+    try:
+        page = studio.window.writer_page
+        page.session.set("engine", server.url)
+        page.session.set("model", "slow-7b")
+        studio.window.tabs.setCurrentWidget(page)
+        page.editor.setPlainText("It rained.")
+        cursor_at(page, len("It rained."))
+        ended, got = [], []
+        page.session.tokenArrived.connect(got.append)
+        page.session.generationEnded.connect(lambda how, r: ended.append(how))
+        page.continue_at_cursor()
+        qtbot.waitUntil(lambda: len(got) >= 1, timeout=20_000)
+        cursor_at(page, page.doc.gen_end)  # into the text being written: refused, with a word why
+        qtbot.keyClicks(page.editor, "x")
+        assert "x" not in page.editor.toPlainText() and "writing here" in page.status.text()
+        cursor_at(page, 0)  # before it: accepted
+        qtbot.keyClicks(page.editor, "Monday. ")
+        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+        assert page.editor.toPlainText() == "Monday. It rained." + "".join(WORDS[:6])
+    finally:
+        server.stop()
+
+
+def test_esc_in_the_gallery_or_models_room_never_stops_a_job(qtbot, studio):
+    held = HeldJob(steps=400, step_s=0.05, hold=False, store=studio.runtime.gallery)
+    studio.runtime.runner.register(GenerateSpec, held)
+    job = studio.queue.enqueue(GenerateSpec(model="stand-in", prompt="twenty steps", width=32, height=32))
+    assert held.started.wait(10)
+    window = studio.window
+    window.activateWindow()
+
+    def esc_in(widget) -> None:  # through the window, as a key press is: shortcuts see it
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus)
+        qtbot.keyClick(window.windowHandle(), Qt.Key.Key_Escape)
+
+    window.tabs.setCurrentWidget(window.gallery_page)
+    esc_in(window.gallery_page.search)
+    window.tabs.setCurrentWidget(window.models_page)
+    esc_in(window.models_page)
+    window.tabs.setCurrentWidget(window.writer_page)  # the Writer has no job: its Esc stops nothing either
+    esc_in(window.writer_page.editor)
+    qtbot.wait(200)
+    assert held.cancelled == 0 and studio.queue.row_of(job).state.value == "Running"
+    window.tabs.setCurrentWidget(window.image_page)  # Esc in the Image room stops the Image room's job
+    esc_in(window.image_page.prompt_panel.prompt)
+    qtbot.waitUntil(lambda: studio.queue.row_of(job).state.value == "Cancelled", timeout=10_000)
+    assert not studio.queue.busy_in(Room.IMAGE)
