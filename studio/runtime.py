@@ -180,7 +180,12 @@ def build_runtime(
         )
 
     holder: list[Runtime] = []
-    trainer = TrainJob(make_room=lambda: (engine.clear(), text.clear()))
+
+    def training_beside() -> bool:  # see lane_of
+        return training_lane(settings, holder[0].device if holder else None) != DEVICE
+
+    # a run that waits for the device frees its models first; one beside the other jobs (on the CPU) must not
+    trainer = TrainJob(make_room=lambda: None if training_beside() else (engine.clear(), text.clear()))
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
@@ -195,7 +200,8 @@ def build_runtime(
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
         },
-        lane_of=lane_of,
+        lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
+        priority_of=priority_of,
     )
 
     def make_embed():  # noqa: ANN202 - the search model, loaded on the first search by meaning
@@ -221,14 +227,43 @@ def build_runtime(
     return rt
 
 
-def lane_of(spec: object) -> str:
-    """Where a job waits its turn: a job made on one server has that server's lane (it does not wait for this
-    machine's device, nor the device for it); everything else runs on the device."""
+TOKENS = "tokens"  # counting tokens, what the model sees: a tokenizer, no device
+TRAINING = "training"  # a fine-tuning run, in its own process, beside the device's jobs (on a CPU)
+
+
+def lane_of(spec: object, settings: Settings | None = None, device: DeviceInfo | None = None) -> str:
+    """Where a job waits its turn (the rule the README tells):
+
+    - a job made on a server has that server's lane: it does not wait for this machine's device, nor the device
+      for it;
+    - counting tokens and *What the model sees* need a tokenizer, not the device: they run at once, in their lane;
+    - a training run is a process of its own: on a CPU it runs beside the other jobs (they share the cores); on a
+      GPU it waits for the device, since both would not fit its memory;
+    - everything else runs on the device, one job at a time (``priority_of`` orders those that wait)."""
     if isinstance(spec, GenerateSpec) and spec.remote:
         return f"comfyui:{spec.backend}"
     if isinstance(spec, WriteSpec) and spec.engine:
         return f"openai:{spec.engine}"
+    if isinstance(spec, ContextSpec):
+        return TOKENS
+    if isinstance(spec, TrainSpec | TextTrainSpec) and settings is not None:
+        return training_lane(settings, device)
     return DEVICE
+
+
+def training_lane(settings: Settings, device: DeviceInfo | None) -> str:
+    on_cpu = device.device == "cpu" if device is not None else settings.device == "cpu"
+    return TRAINING if on_cpu else DEVICE
+
+
+def priority_of(spec: object) -> int:
+    """Among jobs waiting for the device: text first (a continuation is seconds of work: it goes ahead of queued
+    image batches), then pictures and the rest, training runs last (they take minutes to hours)."""
+    if isinstance(spec, WriteSpec | ContextSpec | TextAttentionSpec):
+        return 1
+    if isinstance(spec, TrainSpec | TextTrainSpec):
+        return -1
+    return 0
 
 
 def backend_lanes(

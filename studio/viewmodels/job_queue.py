@@ -105,6 +105,20 @@ def describe(spec: Any) -> str:
     return f"{prompt}\n{mode} · {size} · {getattr(spec, 'steps', '?')} steps{extra}"
 
 
+def done_detail(spec: Any, e: Finished) -> str:
+    """What a finished job made, in words, for its row and the status line."""
+    if hasattr(spec, "run_dir"):
+        return f"LoRA written in {fmt_seconds(e.seconds)}"
+    if hasattr(spec, "overwrite"):  # captioning
+        return f"{count(len(e.items), 'caption')} in {fmt_seconds(e.seconds)}"
+    if getattr(spec, "kind", None) is JobKind.TEXT and e.items:
+        result = e.items[0]
+        return f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
+    if getattr(spec, "kind", None) in (JobKind.CONTEXT, JobKind.TEXT_ATTENTION, JobKind.TEXT_TRAIN):
+        return f"done in {fmt_seconds(e.seconds)}"
+    return f"{count(len(e.items), 'image')} in {fmt_seconds(e.seconds)}"
+
+
 def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
@@ -248,14 +262,22 @@ class JobQueue(QAbstractListModel):
         was_busy = self.busy_in(room)
         job_id = self._runner.submit(spec)
         if self.row_of(job_id) is None:
-            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
-            self._rows.append(JobRow(job_id, spec, room=room))
+            at = self._row_for_place(job_id)
+            self.beginInsertRows(QModelIndex(), at, at)
+            self._rows.insert(at, JobRow(job_id, spec, room=room))
             self.endInsertRows()
         if not was_busy and room is Room.IMAGE:
             self.busyChanged.emit(True)
         self._save()
         self.rowsChangedState.emit()
         return job_id
+
+    def _row_for_place(self, job_id: str) -> int:
+        """The row a new job takes: before the queued jobs the runner will run after it (a text job goes ahead of
+        queued image batches), so the list reads in the order jobs will run."""
+        pending = self._runner.pending_ids()
+        later = set(pending[pending.index(job_id) + 1 :]) if job_id in pending else set()
+        return next((i for i, r in enumerate(self._rows) if r.id in later), len(self._rows))
 
     def cancel(self, job_id: str) -> None:
         self._runner.cancel(job_id)
@@ -323,21 +345,7 @@ class JobQueue(QAbstractListModel):
             self.resultReady.emit(ui.image, str(e.item.path))
         elif isinstance(e, Finished):
             row.state, row.fraction = JobState.DONE, 1.0
-            if hasattr(row.spec, "run_dir"):
-                row.detail = f"LoRA written in {fmt_seconds(e.seconds)}"
-            elif hasattr(row.spec, "overwrite"):  # captioning
-                row.detail = (
-                    f"{len(e.items)} caption{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
-                )
-            elif getattr(row.spec, "kind", None) is JobKind.TEXT and e.items:
-                result = e.items[0]
-                row.detail = (
-                    f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
-                )
-            else:
-                row.detail = (
-                    f"{len(e.items)} image{'s' if len(e.items) != 1 else ''} in {fmt_seconds(e.seconds)}"
-                )
+            row.detail = done_detail(row.spec, e)
             self.statusChanged.emit(Room.IMAGE.value, f"Done: {row.detail}.")
             self.progressChanged.emit(1.0, "Done")
         elif isinstance(e, Failed):
@@ -377,7 +385,7 @@ class JobQueue(QAbstractListModel):
             left = row.seconds_left(now)
             row.detail = f"Step {e.step}/{e.total}" + (f" · about {fmt_seconds(left)} left" if left else "")
         elif isinstance(e, Finished):
-            row.state, row.fraction, row.detail = JobState.DONE, 1.0, f"done in {fmt_seconds(e.seconds)}"
+            row.state, row.fraction, row.detail = JobState.DONE, 1.0, done_detail(row.spec, e)
         elif isinstance(e, Failed):
             row.state, row.error = JobState.FAILED, e.error
             row.detail = e.error.user_message if e.error else "failed"
@@ -388,9 +396,10 @@ class JobQueue(QAbstractListModel):
         self._changed(row)
         if isinstance(e, Started | Loading | Finished | Failed | Cancelled):
             self.rowsChangedState.emit()
-            if row.state.finished:
-                self.statusChanged.emit(row.room.value, f"{describe(row.spec).splitlines()[0][:60]}: "
-                                        f"{row.state.value.lower()}{' — ' + row.detail if row.detail else ''}.")  # fmt: skip
+            if row.state is JobState.DONE:
+                self.statusChanged.emit(row.room.value, f"Done: {row.detail}.")
+            elif row.state.finished:
+                self.statusChanged.emit(row.room.value, row.detail or row.state.value)
 
     def _on_progress(self, row: JobRow, e: Progress, now: float) -> None:
         spec = row.spec

@@ -48,10 +48,12 @@ class JobRunner:
         handlers: dict[type, Handler] | None = None,
         name: str = DEVICE,
         lane_of: Callable[[Any], str] = lambda spec: DEVICE,
+        priority_of: Callable[[Any], int] = lambda spec: 0,
     ):
         self._emit = emit
         self._handlers: dict[type, Handler] = dict(handlers or {})
         self._lane_of = lane_of
+        self._priority_of = priority_of
         self._pending: list[Job] = []
         self._chores: list[Callable[[], None]] = []
         self._running: dict[str, Job] = {}  # lane → its running job
@@ -89,12 +91,30 @@ class JobRunner:
             lane = self._lane(job)
             if lane not in self._threads:
                 self._start_lane(lane)
-            self._pending.append(job)
-            ahead = sum(1 for j in self._pending if self._lane(j) == lane)
+            self._pending.insert(self._place_for(job), job)
+            mine = [j for j in self._pending if self._lane(j) == lane]
+            ahead = mine.index(job) + 1
             position = ahead - (0 if lane in self._running else 1)
             self._emit(Queued(job.id, spec=spec, position=position))
             self._cond.notify_all()
         return job.id
+
+    def _place_for(self, job: Job) -> int:
+        """(Under the lock.) Where a new job waits: after every job of its priority or higher, before the lower
+        ones — a short text job goes ahead of queued image batches and training runs, never ahead of its kind."""
+        mine = self._priority(job)
+        return next((i for i, j in enumerate(self._pending) if self._priority(j) < mine), len(self._pending))
+
+    def _priority(self, job: Job) -> int:
+        try:
+            return int(self._priority_of(job.spec))
+        except Exception:  # noqa: BLE001 - a spec the rule does not know waits its turn
+            return 0
+
+    def lane_of(self, job_id: str) -> str:
+        with self._cond:
+            job = next((j for j in (*self._pending, *self._running.values()) if j.id == job_id), None)
+            return self._lane(job) if job is not None else ""
 
     def call_soon(self, chore: Callable[[], None]) -> None:
         """Run ``chore`` on the runner thread before the next job (e.g. warming up imports). No events;

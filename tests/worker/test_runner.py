@@ -183,3 +183,32 @@ def test_a_job_on_a_server_lane_does_not_wait_for_the_device():
                                                           "Finished" in rec.of(remote_2))  # fmt: skip
     finally:
         assert runner.shutdown(5)
+
+
+def test_a_text_job_goes_ahead_of_queued_image_batches_and_training_last():
+    import threading
+
+    from studio.core.text_specs import WriteSpec
+    from studio.core.train_specs import TrainSpec
+    from studio.runtime import priority_of
+
+    order: list[str] = []
+    gate = threading.Event()
+
+    def run(spec, cancel, emit):
+        gate.wait(10)
+        order.append(type(spec).__name__ + ":" + str(getattr(spec, "prompt", getattr(spec, "name", ""))))
+        return []
+
+    runner = JobRunner(lambda e: None, {Spec: run, WriteSpec: run, TrainSpec: run}, priority_of=priority_of)
+    try:
+        runner.submit(Spec("first"))  # runs at once and holds the device
+        time.sleep(0.2)
+        runner.submit(TrainSpec(dataset="d", base="b", out="o", run_dir="r"))
+        runner.submit(Spec("second"))
+        runner.submit(WriteSpec(model="m", prompt="a story"))
+        gate.set()
+        assert runner.wait_idle(10)
+    finally:
+        runner.shutdown()
+    assert order == ["Spec:first", "WriteSpec:a story", "Spec:second", "TrainSpec:"]
