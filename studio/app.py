@@ -130,6 +130,9 @@ def reconcile_in_background(runtime: Runtime, owner: QObject, then: Callable[[],
 
 def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     """The main window over ``runtime``; ``welcome``: show the first-run welcome if it was never shown."""
+    from studio.ui.wheel_guard import install
+
+    install(QApplication.instance())  # the wheel scrolls panels; it edits a field only once it has focus
     bridge = EventBridge()
     runtime.subscribe(bridge.post)
     pending = QueueStore(runtime.paths.queue_file)

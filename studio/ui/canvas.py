@@ -38,7 +38,7 @@ class ImageView(QWidget):
         self._placeholder = placeholder
         self._press: QPoint | None = None
         self.setAcceptDrops(True)
-        self.setMinimumSize(240, 240)
+        self.setMinimumSize(96, 96)  # small screens: the picture is fitted into whatever room there is
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, image: QImage, path: str = "") -> None:

@@ -85,6 +85,7 @@ class FinetunePage(QWidget):
         session.samplesReady.connect(self._samples)
         session.finished.connect(self._finished)
         session.failed.connect(lambda m: self.status.setText(m))
+        session.waiting.connect(self.status.setText)  # its place in the queue while it waits
         session.stopped.connect(self._stopped)
         session.running.connect(self._running)
         self.refresh()

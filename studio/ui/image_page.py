@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.canvas import ImageView, MaskCanvas
+from studio.ui.elided_label import ElidedLabel
 from studio.ui.parameters_panel import ParametersPanel
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.queue_panel import QueuePanel
@@ -208,7 +209,7 @@ class ImagePage(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
-        self.progress_label = QLabel("Ready")
+        self.progress_label = ElidedLabel("Ready")  # a long progress line never widens the window
         self.progress_label.setProperty("role", "hint")
         progress_row = QHBoxLayout()
         progress_row.setContentsMargins(10, 0, 10, 0)
@@ -420,7 +421,7 @@ class ImagePage(QMainWindow):
 
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(fraction * 1000))
-        self.progress_label.setText(text)
+        self.progress_label.set_full_text(text)
 
     def _show_steps(self) -> None:
         from studio.ui.filmstrip_dialog import FilmstripDialog

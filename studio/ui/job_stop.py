@@ -1,4 +1,5 @@
-"""Stopping a room's job: at once when it is young, after a question when it has run a while."""
+"""Stopping a room's job: at once when it is young, after a question when it has run a while; and quitting with
+jobs under way: finish them first, keep the waiting pictures for the next start, or stop everything."""
 
 from __future__ import annotations
 
@@ -29,3 +30,28 @@ def confirm_stop(parent: QWidget, running: list[JobRow]) -> bool:
         QMessageBox.StandardButton.No,
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+QUIT_FINISH, QUIT_KEEP, QUIT_STOP, QUIT_CANCEL = "finish", "keep", "stop", "cancel"
+
+
+def ask_quit(parent: QWidget, running: list[JobRow], waiting: int) -> str:
+    """What to do with the jobs under way when the window closes (one of the QUIT_ words)."""
+    what = describe(running[0].spec).splitlines()[0][:80] if running else "a job"
+    more = f" and {waiting} more waiting" if waiting else ""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Jobs are under way")
+    box.setText(f"“{what}” is running{more}. Quit now?")
+    box.setInformativeText(
+        "Finish: Studio quits when they are done. Keep: they stop now; waiting pictures are offered again at the "
+        "next start (a training run resumes from its last checkpoint). Stop: everything stops and is forgotten."
+    )
+    finish = box.addButton("Finish, then quit", QMessageBox.ButtonRole.AcceptRole)
+    keep = box.addButton("Keep for next start", QMessageBox.ButtonRole.ActionRole)
+    stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(finish)
+    box.exec()
+    clicked = box.clickedButton()
+    return {finish: QUIT_FINISH, keep: QUIT_KEEP, stop: QUIT_STOP}.get(clicked, QUIT_CANCEL)

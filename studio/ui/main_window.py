@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
 from studio.core.rooms import Room
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
-from studio.ui.job_stop import confirm_stop
+from studio.ui.job_stop import QUIT_CANCEL, QUIT_FINISH, QUIT_STOP, ask_quit, confirm_stop
 from studio.ui.models_page import ModelsPage
 from studio.ui.notice_bar import NoticeBar
+from studio.ui.queue_dialog import QueueButton
 from studio.ui.theme import app_icon, icon
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
-from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.job_queue import JobQueue, JobState
 from studio.viewmodels.prompt_helper import PromptHelper
+
+MIN_SIZE = (720, 500)  # the window can always be made this small (each room folds itself to fit)
 
 
 class MainWindow(QMainWindow):
@@ -93,7 +96,16 @@ class MainWindow(QMainWindow):
         column.addWidget(self.notices)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        # The window's smallest size is a fixed one that fits a laptop's 800×560, not the sum of whatever its
+        # widgets ask for at the moment (a long progress line, the wide layout before a room folds for a small
+        # window): each room adapts to the room it is given.
+        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.setMinimumSize(*MIN_SIZE)
         self.statusBar().showMessage("Ready")
+        self.queue_button = QueueButton(  # the queue, from every room
+            queue, lambda spec: (session.apply_spec(spec), self.tabs.setCurrentWidget(self.image_page))
+        )
+        self.statusBar().addPermanentWidget(self.queue_button)
         queue.statusChanged.connect(self._room_status)
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
@@ -106,6 +118,7 @@ class MainWindow(QMainWindow):
         for page, room in rooms:
             QShortcut(QKeySequence(Qt.Key.Key_Escape), page, lambda r=room: self.stop_room(r),
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)  # fmt: skip
+        self._quit_when_idle: QTimer | None = None  # "Finish, then quit" was chosen
         self._menus(theme)
 
     def _use_trained_lora(self, path: str, words: str) -> None:
@@ -300,6 +313,10 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         view.addAction(self.image_page.params_dock.toggleViewAction())
         view.addAction(self.image_page.queue_dock.toggleViewAction())
+        queue_view = view.addAction(
+            icon("queue"), "Queue of every room…", lambda: self.queue_button.open_view()
+        )
+        queue_view.setShortcut(QKeySequence("Ctrl+Shift+Q"))
         themes = view.addMenu("Theme")
         group = QActionGroup(self)
         for name in ("system", "light", "dark"):
@@ -368,8 +385,34 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab))
 
     closing = Signal()
+    quit_question = staticmethod(ask_quit)  # (window, running rows, waiting count) → a QUIT_ word
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Quit — asked first when jobs are under way (finish them, keep the waiting ones, or stop)."""
+        if not self._may_close():
+            event.ignore()
+            return
         self.writer_page.save()
         self.closing.emit()
         super().closeEvent(event)
+
+    def _may_close(self) -> bool:
+        if self._quit_when_idle is not None or not self.queue.live():
+            return True
+        rows = self.queue.rows()
+        running = [r for r in rows if r.state in (JobState.RUNNING, JobState.LOADING)]
+        waiting = sum(r.state is JobState.QUEUED for r in rows)
+        answer = self.quit_question(self, running, waiting)
+        if answer == QUIT_CANCEL:
+            return False
+        if answer == QUIT_FINISH:
+            self.statusBar().showMessage(
+                "Studio quits when the jobs under way are done (close again to quit at once)."
+            )
+            self._quit_when_idle = QTimer(self, interval=500)
+            self._quit_when_idle.timeout.connect(lambda: self.queue.live() or self.close())
+            self._quit_when_idle.start()
+            return False
+        if answer == QUIT_STOP:
+            self.queue.forget_unfinished()
+        return True

@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QTextCursor
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -58,6 +57,7 @@ _SETTINGS_PARTS = ("model_box", "engine_box", "preset_box", "presets", "_spins",
 
 class WriterPage(QWidget):
     illustrateRequested = Signal(str)  # a prompt draft for the Image panel
+    exported = Signal(str)  # an export was written (its path)
 
     def __init__(
         self,
@@ -279,6 +279,12 @@ class WriterPage(QWidget):
         self.settings_panel.said.connect(lambda text: self.status.setText(text))
         return self.settings_panel
 
+    def showEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if getattr(self, "_context_later", False):  # asked for before the writer went to another room
+            self._context_later = False
+            self.show_context()
+
     def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         """Small window: the documents fold away (drag the edge back), the text first; large: all three whole."""
         super().resizeEvent(event)  # type: ignore[arg-type]
@@ -377,39 +383,32 @@ class WriterPage(QWidget):
                 self.store.discard_recovery(rec.document)
 
     def export_to(self, target: Path | None = None, with_state: bool = False) -> Path | None:
-        from studio.core.writer_export import FORMATS, export
+        """Export the document (asked where when ``target`` is None); written off the GUI thread (a .docx takes a
+        second). Returns where it goes, or None when there is nothing to do; ``exported`` says when it is done."""
+        from studio.ui.writer_export_action import export_document
 
-        if self.path is None:
-            return None
-        if target is None:
-            filters = ";;".join(f"{name} (*{suffix})" for suffix, name in FORMATS.items())
-            word = f"{FORMATS['.docx']} (*.docx)"  # the proposed name and the chosen type agree
-            name, chosen = QFileDialog.getSaveFileName(
-                self, "Export", str(Path.home() / f"{self.path.stem}.docx"), filters, word
-            )
-            if not name:
-                return None
-            target = Path(name)
-            if not target.suffix:
-                target = target.with_suffix(next(s for s, n in FORMATS.items() if chosen.startswith(n)))
-        try:
-            export(self.editor.toPlainText(), target, self.path.stem)
-            state = self.doc.export_state(target) if with_state else None
-        except (OSError, ValueError) as e:
-            self.status.setText(f"Could not export: {e}")
-            return None
-        also = f" with its settings and branches in {state.name}" if state else ""
-        self.status.setText(f"Exported to {target}{also}.")
-        return target
+        return export_document(self, target, with_state)
 
     # -- what the model sees, illustrate ---------------------------------------------------------------------------
     def show_context(self) -> None:
         pos = self.editor.textCursor().position()
-        if self.session.preview(self.editor.toPlainText()[:pos]):
+        self._context_for = self.editor.toPlainText()[:pos]
+        if self.session.preview(self._context_for):
             self.status.setText("Counting tokens…")
 
     def _show_context(self, assembled: object) -> None:
+        """The count arrives (at once: it needs no device). Shown only here and for the text as it is now — the
+        Writer left meanwhile: shown when it is back; the text changed meanwhile: counted again."""
         from studio.ui.context_dialog import ContextDialog
+
+        if not self.isVisible():
+            self._context_later = True
+            return
+        if self.editor.toPlainText()[: self.editor.textCursor().position()] != getattr(
+            self, "_context_for", ""
+        ):
+            self.show_context()
+            return
 
         box = ContextDialog(assembled, int(self.session.value("max_new_tokens")), self)
         box.setModal(False)

@@ -183,6 +183,18 @@ class JobQueue(QAbstractListModel):
     def stop_persisting(self) -> None:
         self._persist = None
 
+    def forget_unfinished(self) -> None:
+        """Quit with "Stop": nothing waiting is offered again at the next start."""
+        self.on_hold = []
+        if self._persist is not None:
+            self._persist([])
+            self._persist = None
+
+    def live(self) -> bool:
+        """Jobs really under way in the runner (a closed runtime has none, whatever the rows last heard)."""
+        running = getattr(self._runner, "running_id", None)
+        return bool(self._runner.pending_ids()) or running is not None
+
     def _save(self) -> None:
         if self._persist is not None:  # image jobs only: a text job belongs to its moment in the editor
             self._persist([s for s in self.unfinished_specs() if s.kind is JobKind.IMAGE])

@@ -34,6 +34,7 @@ from studio.core.untrusted import Unreadable
 from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.queue_place import PlaceWatcher
 
 CLASS_PICTURES = 100  # what ticking "Class pictures" asks for (100–200 is usual)
 
@@ -51,6 +52,7 @@ class TrainSession(QObject):
     running = Signal(bool)
     captioning = Signal(bool)
     captioned = Signal(str)  # what happened, in a sentence
+    waiting = Signal(str)  # where a queued run stands in the queue, in words
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class TrainSession(QObject):
         self.captioners = captioners
         self.device = device
         self.caption_job: str | None = None
+        self.place = PlaceWatcher(queue, self.waiting.emit, self)
         self._before_captioning: dict[str, str] = {}
         self.curve = LossCurve()
         self.job: str | None = None
@@ -274,6 +277,7 @@ class TrainSession(QObject):
         self.job = self.queue.enqueue(built)
         self._began = time.monotonic()
         self.running.emit(True)
+        self.place.watch(self.job)
         return None
 
     def resume(self, run: Path) -> str | None:

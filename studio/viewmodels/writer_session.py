@@ -18,6 +18,7 @@ from studio.core.text_specs import WriteSpec
 from studio.core.writer_context import LORE_BUDGET, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.queue_place import PlaceWatcher
 
 DEFAULTS: dict[str, Any] = {
     **TEXT.defaults(),  # the text recipe's table: the same defaults as `studio write`
@@ -94,6 +95,7 @@ class WriterSession(QObject):
         self._first_token_at: float | None = None
         self._first_count: int | None = None
         self._started_at = 0.0
+        self.place = PlaceWatcher(queue, self.status.emit, self)  # where a waiting job stands
         bridge.arrived.connect(self._on_event)
 
     # -- fields --------------------------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class WriterSession(QObject):
         self.job_id = self._queue.enqueue(spec)
         self.generationStarted.emit()
         self.status.emit("Waiting for the model…")
+        self.place.watch(self.job_id)
         return self.job_id
 
     def chat(self, messages: list[tuple[str, str]]) -> str | None:

@@ -12,6 +12,9 @@ def studio(qtbot, tiny_sd, home):
     rt = build_runtime(home)
     rt.settings.preview_interval_s = 0.0
     st = create_window(rt)
+    # pytest-qt closes the window before this fixture ends: a job still under way would ask its question (modal)
+    # and hang the run; tests of the question set their own answer
+    st.window.quit_question = lambda *a: "keep"
     qtbot.addWidget(st.window)
     s = st.session
     s.choose_model(str(tiny_sd))

@@ -195,6 +195,7 @@ def test_closing_the_window_during_a_job_stops_it_within_5_seconds(qtbot, studio
     job = studio.session.generate()
     qtbot.waitUntil(lambda: studio.queue.row_of(job).fraction > 0, timeout=60_000)
     t = time.monotonic()
+    studio.window.quit_question = lambda *a: "keep"  # (the question itself: tests/ui/test_real_use.py)
     studio.window.close()
     assert time.monotonic() - t < 5
     assert studio.runtime.runner.running_id is None
@@ -221,6 +222,7 @@ def test_jobs_waiting_at_close_are_offered_again_and_run_only_when_asked(qtbot, 
     for prompt in ("second", "third"):
         s.set("prompt", prompt)
         s.generate()
+    studio.window.quit_question = lambda *a: "keep"
     studio.window.close()
 
     from studio.app import create_window

@@ -155,3 +155,73 @@ def test_esc_in_the_gallery_or_models_room_never_stops_a_job(qtbot, studio):
     esc_in(window.image_page.prompt_panel.prompt)
     qtbot.waitUntil(lambda: studio.queue.row_of(job).state.value == "Cancelled", timeout=10_000)
     assert not studio.queue.busy_in(Room.IMAGE)
+
+
+def test_quitting_with_a_job_under_way_asks_and_each_answer_does_what_it_says(qtbot, studio, monkeypatch):
+    held = HeldJob(steps=2, step_s=0.01, store=studio.runtime.gallery)
+    studio.runtime.runner.register(GenerateSpec, held)
+    job = studio.queue.enqueue(GenerateSpec(model="stand-in", prompt="a batch", width=32, height=32))
+    assert held.started.wait(10)
+    qtbot.waitUntil(lambda: studio.queue.row_of(job).state.value == "Running")
+    window, asked = studio.window, []
+
+    def answer(word):
+        return lambda _w, running, waiting: asked.append((running[0].id, waiting)) or word
+
+    window.quit_question = answer("cancel")
+    assert not window.close() and window.isVisible() and asked == [(job, 0)]
+    window.quit_question = answer("finish")  # the window stays until the job is done, then closes by itself
+    assert not window.close() and window.isVisible()
+    held.release()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert studio.queue.row_of(job).state.value == "Done" and len(asked) == 2
+
+
+def test_the_wheel_scrolls_the_parameters_and_leaves_unfocused_fields_alone(qtbot, studio):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = studio.window
+    window.resize(800, 560)
+    panel = window.image_page.parameters
+    qtbot.waitUntil(lambda: panel.verticalScrollBar().maximum() > 0)
+
+    def wheel(widget, steps=-3):
+        pos = QPointF(widget.width() / 2, widget.height() / 2)
+        event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)  # fmt: skip
+        QApplication.sendEvent(widget, event)
+
+    width, steps = studio.session.value("width"), studio.session.value("steps")
+    window.image_page.prompt_panel.prompt.setFocus()
+    panel.verticalScrollBar().setValue(0)
+    wheel(panel.width_spin)
+    wheel(panel.steps)
+    assert studio.session.value("width") == width and studio.session.value("steps") == steps
+    assert panel.verticalScrollBar().value() > 0  # the panel scrolled instead
+    panel.width_spin.setFocus()  # a field with focus takes the wheel, as it always did
+    qtbot.waitUntil(panel.width_spin.hasFocus)
+    wheel(panel.width_spin, steps=1)
+    assert studio.session.value("width") != width
+
+
+def test_the_window_fits_a_small_screen_whatever_a_job_says(qtbot, studio):
+    window = studio.window
+    window.resize(800, 560)
+    held = HeldJob(steps=2, step_s=0.01, hold=False, store=studio.runtime.gallery)
+    studio.runtime.runner.register(GenerateSpec, held)
+    job = studio.queue.enqueue(GenerateSpec(model="stand-in", prompt="a castle " * 20, width=96, height=64,
+                                            batch_size=2))  # fmt: skip
+    qtbot.waitUntil(lambda: studio.queue.row_of(job).state.value == "Done", timeout=10_000)
+    long = "a very long sentence about what the job is doing right now, " * 4
+    page = window.image_page
+    page._on_progress(0.5, "Image 3–4 of 12 · Step 17/20 · about 12 min 30 s left · " + long)
+    page._on_note(long)
+    window.statusBar().showMessage(long)
+    qtbot.wait(200)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 800 and hint.height() <= 560, hint
+    assert window.width() <= 800 and window.height() <= 560  # it did not grow off the screen
+    assert page.progress_label.toolTip().endswith(long)  # what the line cannot show reads in full

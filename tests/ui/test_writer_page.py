@@ -167,7 +167,8 @@ def test_illustrate_turns_the_selection_into_a_proposed_prompt(qtbot, studio, ti
 def test_export_from_the_writer(qtbot, studio, tiny_lm, tmp_path):
     page = writer(studio, tiny_lm)
     type_story(qtbot, page, "# Title\n\nSome *words*.")
-    assert page.export_to(tmp_path / "out.txt") == tmp_path / "out.txt"
+    with qtbot.waitSignal(page.exported, timeout=10_000):  # written off the GUI thread
+        assert page.export_to(tmp_path / "out.txt") == tmp_path / "out.txt"
     assert (tmp_path / "out.txt").read_text() == "Title\n\nSome words.\n"
     assert page.export_to(tmp_path / "out.pdf") is None and "Could not export" in page.status.text()
 

@@ -120,9 +120,11 @@ def test_export_with_the_story_state_carries_it_to_another_studio(qtbot, studio,
     page.memory_edit.setPlainText("Exported memory.")
     type_story(qtbot, page, "A tale")
     generate(qtbot, page)
-    plain_copy = page.export_to(tmp_path / "plain.md")
+    with qtbot.waitSignal(page.exported, timeout=10_000):
+        plain_copy = page.export_to(tmp_path / "plain.md")
     assert plain_copy.exists() and not (tmp_path / "plain.md.studio.json").exists()
-    out = page.export_to(tmp_path / "tale.md", with_state=True)
+    with qtbot.waitSignal(page.exported, timeout=10_000):
+        out = page.export_to(tmp_path / "tale.md", with_state=True)
     assert "with its settings and branches in tale.md.studio.json" in page.status.text()
     state, problem = read_state(out)  # a Studio opening tale.md finds its state beside it
     assert problem == "" and state.settings["memory"] == "Exported memory." and len(state.tree.nodes) == 1
