@@ -144,7 +144,41 @@ def _models_list(args: argparse.Namespace, paths_: Any, settings: Any) -> int:
         else:
             why = f"  — {e.reason}" if e.reason else ""
             print(f"{e.path}\t{e.kind}\t{e.label or e.family}\t{e.source}{why}")
+    if not getattr(args, "folders", []):
+        _server_models(args, settings)
     return code
+
+
+def _server_models(args: argparse.Namespace, settings: Any) -> None:
+    """The models of each saved server (ComfyUI: checkpoints and LoRAs; OpenAI-compatible: its text models), by
+    the names the server gives them; a server that does not answer is said so on stderr, in one line."""
+    from studio.core.errors import StudioError
+    from studio.remote.servers import Keys, endpoint_for, servers_of
+
+    keys = Keys()
+    for server in servers_of(settings.servers):
+        source = f"server {server.name}"
+        try:
+            if server.kind == "comfyui":
+                from studio.remote.comfy import server_for
+
+                offered = server_for(server.url, keys.get(server.url), server.insecure_tls, server.name).models()
+                found = [(n, "checkpoint") for n in offered.checkpoints] + [(n, "lora") for n in offered.loras]
+            else:
+                from studio.remote.openai_text import list_models
+
+                endpoint = endpoint_for(server.url, servers_of(settings.servers), keys)
+                found = [(m["id"], "text") for m in list_models(endpoint)]
+        except StudioError as e:
+            print(f"studio: {source} was not asked: {e.user_message}", file=sys.stderr)
+            continue
+        for name, kind in found:
+            if args.kind and kind != args.kind:
+                continue
+            if args.json:
+                print(json.dumps({"path": name, "name": name, "source": source, "kind": kind, "server": server.url}))
+            else:
+                print(f"{name}\t{kind}\ton {server.name}\t{source}")
 
 
 def _models_info(files: list[str], as_json: bool, hashes: Any, overrides: dict[str, str]) -> int:

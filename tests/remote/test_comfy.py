@@ -273,3 +273,37 @@ def test_inpainting_on_a_server_keeps_the_unmasked_pixels(comfy, tmp_path):
     picture = saved[0]
     assert picture.getpixel((5, 30)) == colour(3)  # the server's paint where the mask is white
     assert picture.getpixel((60, 30)) == (10, 200, 30)  # the original where it is black
+
+
+def test_a_servers_controlnet_from_image_and_models_list_go_by_the_servers_names(tmp_path):
+    """The server's ControlNet needs no file of that name here; --from-image of a server-made picture runs on that
+    server again with its model; `studio models list` shows what each server offers."""
+    server = ComfyStandIn(["dreamshaper_8.safetensors"], ["grain.safetensors"], step_delay=0.0,
+                          controlnets=["control_v11p_sd15_canny.pth"])  # fmt: skip
+    server.start()
+    try:
+        home = tmp_path / "home"
+        assert studio("backends", "add", "gpu", server.url, "--kind", "comfyui", home=home).returncode == 0
+        pose = tmp_path / "pose.png"
+        Image.new("RGB", (64, 64), "white").save(pose)
+        made = studio("generate", "a dancer", "--backend", "gpu", "--model", "dreamshaper_8", "--seed", "4",
+                      "--steps", "2", "--width", "64", "--height", "64", "--json",
+                      "--control", f"canny:{pose}:control_v11p_sd15_canny", home=home)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        picture = json.loads(made.stdout.splitlines()[0])["path"]
+        assert nodes(server.received[-1], "ControlNetLoader") == [{"control_net_name": "control_v11p_sd15_canny.pth"}]
+
+        again = studio("generate", "--from-image", picture, "--json", home=home)
+        assert again.returncode == 0, again.stderr
+        assert "is gone" not in again.stderr and len(server.received) == 2  # made on the server again
+        with Image.open(json.loads(again.stdout.splitlines()[0])["path"]) as im:
+            assert im.getpixel((1, 1)) == colour(4) and json.loads(im.info["studio"])["device"] == "ComfyUI gpu"
+
+        listed = studio("models", "list", home=home)
+        assert "dreamshaper_8.safetensors\tcheckpoint\ton gpu" in listed.stdout
+        assert "grain.safetensors\tlora\ton gpu" in listed.stdout
+        server.stop()
+        down = studio("models", "list", home=home)
+        assert down.returncode == 0 and "server gpu was not asked" in down.stderr and "Traceback" not in down.stderr
+    finally:
+        server.stop()

@@ -41,7 +41,9 @@ def draft_from_image(
         draft["styles"] = []  # already in its prompt
         draft["controls"] = [dataclasses.asdict(u) for u in spec.controls]
         draft["references"] = [dataclasses.asdict(u) for u in spec.references]
-        if spec.model and not exists(spec.model):
+        if spec.remote:  # made on a server: its model is the server's, by name, and the job goes there again
+            notes += [] if spec.model else ["The recipe names no model; choose one of the server's."]
+        elif spec.model and not exists(spec.model):
             found = find_model(spec.model_name)
             notes.append(
                 f"The model {spec.model} is gone; " + (f"using {found}." if found else "choose one.")

@@ -186,8 +186,9 @@ def resolve_references(
 
 
 def guidance_problems(controls: tuple[ControlUnit, ...], references: tuple[ReferenceUnit, ...],
-                      image_problem: Callable[[str, str], str]) -> dict[str, str]:  # fmt: skip
-    """What keeps frozen units from running (from a queue or recipe file too): files gone, values out of range."""
+                      image_problem: Callable[[str, str], str], remote: bool = False) -> dict[str, str]:  # fmt: skip
+    """What keeps frozen units from running (from a queue or recipe file too): files gone, values out of range.
+    ``remote``: the ControlNets are a server's, by name (the server checks them when the job runs)."""
     from studio.core.control import PREPROCESSORS
     from studio.core.untrusted import exists
 
@@ -198,7 +199,7 @@ def guidance_problems(controls: tuple[ControlUnit, ...], references: tuple[Refer
             problems["controls"] = f"{where}: no preprocessor {u.preprocessor[:40]!r}."
         elif not 0 <= u.weight <= 2 or not 0 <= u.start < u.end <= 1:
             problems["controls"] = f"{where}: weight 0–2, and 0 ≤ start < end ≤ 1."
-        elif not exists(u.model):
+        elif not remote and not exists(u.model):
             problems["controls"] = f"The ControlNet {u.model[:200]} does not exist."
         elif why := image_problem(u.image, "control image"):
             problems["controls"] = why

@@ -451,7 +451,7 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
             problems["prompt"] = f"The embedding file {emb.path[:200]} does not exist."
     if spec.vae and not (is_file(spec.vae) or is_dir(spec.vae)):
         problems["vae"] = f"The VAE {spec.vae[:200]} does not exist."
-    problems.update(guidance_problems(spec.controls, spec.references, image_problem))
+    problems.update(guidance_problems(spec.controls, spec.references, image_problem, remote=spec.remote))
     if any(u.preprocessor == "inpaint" for u in spec.controls) and spec.mode not in ("inpaint", "outpaint"):
         problems["controls"] = (
             "The inpaint preprocessor needs an init image with a painted mask (or an extended canvas)."
