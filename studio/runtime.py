@@ -13,6 +13,7 @@ from studio.core.atomic import clean_stale_temps
 from studio.core.attention import AttentionSpec
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event
+from studio.core.filmstrip import StepsSpec
 from studio.core.gallery_store import GalleryStore
 from studio.core.hashing import HashCache
 from studio.core.memory_plan import DeviceInfo
@@ -193,6 +194,7 @@ def build_runtime(
             UpscaleSpec: engine.upscale,
             PlotSpec: engine.plot,
             AttentionSpec: engine.attention,
+            StepsSpec: engine.steps,
             WriteSpec: write,
             ContextSpec: preview,
             TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),

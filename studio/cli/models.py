@@ -162,8 +162,12 @@ def _server_models(args: argparse.Namespace, settings: Any) -> None:
             if server.kind == "comfyui":
                 from studio.remote.comfy import server_for
 
-                offered = server_for(server.url, keys.get(server.url), server.insecure_tls, server.name).models()
-                found = [(n, "checkpoint") for n in offered.checkpoints] + [(n, "lora") for n in offered.loras]
+                offered = server_for(
+                    server.url, keys.get(server.url), server.insecure_tls, server.name
+                ).models()
+                found = [(n, "checkpoint") for n in offered.checkpoints] + [
+                    (n, "lora") for n in offered.loras
+                ]
             else:
                 from studio.remote.openai_text import list_models
 
@@ -176,7 +180,11 @@ def _server_models(args: argparse.Namespace, settings: Any) -> None:
             if args.kind and kind != args.kind:
                 continue
             if args.json:
-                print(json.dumps({"path": name, "name": name, "source": source, "kind": kind, "server": server.url}))
+                print(
+                    json.dumps(
+                        {"path": name, "name": name, "source": source, "kind": kind, "server": server.url}
+                    )
+                )
             else:
                 print(f"{name}\t{kind}\ton {server.name}\t{source}")
 

@@ -43,8 +43,12 @@ def builtin_text_models() -> list[ModelEntry]:
 
 
 def is_builtin(path: str | Path) -> bool:
+    """One of the files or folders Studio ships (a demo model, or anything in its LoRAs folder, such as the star
+    LoRA): never renamed, moved or trashed by Studio."""
     p = Path(path).resolve()
-    return any(p == d.resolve() for d in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS))
+    if any(p == d.resolve() for d in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS)):
+        return True
+    return BUILTIN_LORA_DIR.resolve() in p.parents
 
 
 def model_card(folder: str | Path) -> dict[str, Any]:

@@ -6,13 +6,32 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from PIL import Image
 
+from studio.core.recipes.fields import JobKind
+from studio.core.specs import GenerateSpec
 from studio.core.untrusted import is_file
 
 FRAME_MS = 150
+
+
+@dataclass(frozen=True)
+class StepsSpec:
+    """*Steps* of a picture that has no filmstrip: its recipe made again (the same seed: the same picture) only to
+    record the steps; the filmstrip goes beside ``image`` and nothing is added to the gallery."""
+
+    kind: ClassVar[JobKind] = JobKind.STEPS
+
+    spec: GenerateSpec
+    image: str
+
+    @property
+    def image_count(self) -> int:
+        return 1
 
 
 def filmstrip_path(image: Path) -> Path:

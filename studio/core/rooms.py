@@ -22,6 +22,7 @@ ROOM_OF_KIND = {
     JobKind.UPSCALE: Room.IMAGE,
     JobKind.PLOT: Room.IMAGE,
     JobKind.ATTENTION: Room.IMAGE,
+    JobKind.STEPS: Room.IMAGE,
     JobKind.TEXT: Room.WRITER,
     JobKind.CONTEXT: Room.WRITER,
     JobKind.TEXT_ATTENTION: Room.WRITER,

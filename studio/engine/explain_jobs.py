@@ -3,8 +3,10 @@ then the labelled grid) and *where each word acts* (the picture made again while
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -12,6 +14,7 @@ from studio.core.attention import AttentionSpec
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import ItemSaved
+from studio.core.filmstrip import StepsSpec
 from studio.core.gallery_store import SavedImage
 from studio.core.image_metadata import RenderInfo
 from studio.core.plot import PlotSpec
@@ -74,12 +77,14 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
     recorder = AttentionRecorder(positions, (spec.spec.height // factor, spec.spec.width // factor))
     unet = model.base.unet
     before = install(unet, recorder)
-    try:
-        saved = engine.generate(spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel, emit)
-    finally:
-        unet.set_attn_processor(before)
     out = Path(spec.out)
     out.mkdir(parents=True, exist_ok=True)
+    try:  # the picture is the one the user has: made again into the maps' folder, not added to the gallery
+        with scratch_store(engine, out):
+            saved = engine.generate(spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel,
+                                    quiet(emit))  # fmt: skip
+    finally:
+        unet.set_attn_processor(before)
     with Image.open(saved[0].path) as im:
         picture = im.convert("RGB")
     for word, heat in recorder.maps.items():
@@ -88,3 +93,51 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
         drawn.save(out / f"{safe}.png")
         alone.save(out / f"{safe}.map.png")
     return saved
+
+
+def steps(engine: ImageEngine, spec: StepsSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+    """*Steps* of a picture made without its filmstrip: made again (same recipe, same seed) to record the steps;
+    the filmstrip is written beside the picture the user has, and no second copy enters the gallery."""
+    import tempfile
+
+    from studio.core.atomic import atomic_write_bytes
+    from studio.core.filmstrip import filmstrip_path
+
+    with tempfile.TemporaryDirectory(prefix="studio-steps-") as folder, scratch_store(engine, Path(folder)):
+        saved = engine.generate(
+            spec.spec.replace(batch_count=1, batch_size=1, filmstrip=True), cancel, quiet(emit)
+        )
+        made = filmstrip_path(saved[0].path)
+        if not made.is_file():
+            raise StudioError(ErrorKind.INVALID_INPUT, "This model gave no steps to record.", field="model")
+        atomic_write_bytes(filmstrip_path(Path(spec.image)), made.read_bytes())
+    return []
+
+
+class _ScratchStore:
+    """Where a picture made again only to be explained goes: a plain PNG in ``folder``, never the gallery."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def save(self, image: Image.Image, spec: Any, info: RenderInfo) -> SavedImage:
+        import time
+
+        path = self.folder / f"picture-{info.index}.png"
+        image.save(path)
+        return SavedImage(path, info.seed, image.width, image.height, spec, time.time())
+
+
+@contextlib.contextmanager
+def scratch_store(engine: ImageEngine, folder: Path) -> Iterator[_ScratchStore]:
+    """While the block runs, the engine saves into ``folder`` (its device thread is the only one using it)."""
+    store, engine.store = engine.store, _ScratchStore(folder)  # type: ignore[assignment]
+    try:
+        yield engine.store  # type: ignore[misc]
+    finally:
+        engine.store = store
+
+
+def quiet(emit: Emit) -> Emit:
+    """``emit`` without ItemSaved: a picture made again to be explained is not a new result."""
+    return lambda event: None if isinstance(event, ItemSaved) else emit(event)

@@ -13,7 +13,7 @@ from studio.core.attention import AttentionSpec
 from studio.core.cancel import CancelToken
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, ItemSaved, Note, Preview, Progress
-from studio.core.filmstrip import filmstrip_path, write_filmstrip
+from studio.core.filmstrip import StepsSpec, filmstrip_path, write_filmstrip
 from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
@@ -431,6 +431,12 @@ class ImageEngine:
         from studio.engine.explain_jobs import attention
 
         return attention(self, spec, cancel, emit)
+
+    def steps(self, spec: StepsSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
+        """*Steps* of a picture without a filmstrip (``engine/explain_jobs.py``)."""
+        from studio.engine.explain_jobs import steps
+
+        return steps(self, spec, cancel, emit)
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

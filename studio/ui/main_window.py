@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.image_page.variationsRequested.connect(self.make_variations)
         self.helper = helper
         self._attention_jobs: dict[str, tuple[str, list[str]]] = {}
+        self._steps_jobs: dict[str, str] = {}  # *Steps* job → the picture whose filmstrip it records
         if helper is not None:
             helper.proposed.connect(self._propose)
             helper.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
@@ -259,6 +260,14 @@ class MainWindow(QMainWindow):
         from studio.core.events import Failed, Finished
 
         e = ui.event
+        if e.job_id in self._steps_jobs and isinstance(e, Finished | Failed):
+            path = self._steps_jobs.pop(e.job_id)
+            if isinstance(e, Finished):
+                from studio.ui.filmstrip_dialog import FilmstripDialog
+
+                self.filmstrip_dialog = FilmstripDialog(path, self)
+                self.filmstrip_dialog.setModal(False)
+                self.filmstrip_dialog.show()
         if e.job_id in self._attention_jobs and isinstance(e, Finished | Failed):
             folder, words = self._attention_jobs.pop(e.job_id)
             if isinstance(e, Finished):
@@ -267,12 +276,14 @@ class MainWindow(QMainWindow):
                 AttentionMaps(folder, words, self).exec()
 
     def remake_with_filmstrip(self, path: str) -> str | None:
-        """The picture made again from its recipe (same seed), keeping its filmstrip."""
-        done = self.session.make_again(path, filmstrip=True)
+        """*Make its filmstrip*: the picture's recipe run again (same seed) only to record its steps; the filmstrip
+        goes beside the picture (no copy in the gallery) and opens when it is ready."""
+        done = self.session.record_steps(path)
         if isinstance(done, dict):
             self.statusBar().showMessage("Cannot make it again: " + " ".join(done.values()), 8000)
             return None
-        self.statusBar().showMessage(f"{Path(path).name} is being made again, step by step.", 5000)
+        self._steps_jobs[done] = path
+        self.statusBar().showMessage(f"Recording the steps of {Path(path).name}…", 5000)
         return done
 
     def _use_as_guide(self, path: str, kind: str) -> None:

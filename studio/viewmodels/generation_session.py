@@ -502,7 +502,19 @@ class GenerationSession(QObject):
         """Queue ``image``'s own recipe again (the same seed: the same picture), with ``changes``."""
         return self._queue_from_image(image, batch_count=1, batch_size=1, **changes)
 
+    def record_steps(self, image: str) -> str | dict[str, str]:
+        """Queue ``image``'s recipe again only to record its steps: its filmstrip goes beside it, and no second copy
+        enters the gallery. The job id, or the problems."""
+        from studio.core.filmstrip import StepsSpec
+
+        frozen = self._spec_from_image(image, batch_count=1, batch_size=1)
+        return frozen if isinstance(frozen, dict) else self._queue.enqueue(StepsSpec(frozen, image))
+
     def _queue_from_image(self, image: str, **changes: Any) -> str | dict[str, str]:
+        frozen = self._spec_from_image(image, **changes)
+        return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
+
+    def _spec_from_image(self, image: str, **changes: Any) -> GenerateSpec | dict[str, str]:
         from studio.core.recipes.from_image import draft_from_image
         from studio.core.untrusted import Unreadable
 
@@ -516,8 +528,7 @@ class GenerationSession(QObject):
             return {"prompt": found.why}
         draft = {**found[0], **changes}
         draft["model"] = draft.get("model") or self._values["model"]
-        frozen = freeze_image(draft, self._context())
-        return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
+        return freeze_image(draft, self._context())
 
     def generate(self) -> str | None:
         """Validate, freeze and queue the current recipe. Returns the job id, or None (errors are shown)."""

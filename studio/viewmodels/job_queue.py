@@ -92,6 +92,10 @@ def describe(spec: Any) -> str:
         return (
             f"Fine-tune “{spec.trigger}” · {spec.steps} steps\nLoRA rank {spec.rank} · {spec.resolution} px"
         )
+    if kind in (JobKind.ATTENTION, JobKind.STEPS):  # a picture made again to be explained
+        inner = spec.spec
+        what = "Where the words act: " + ", ".join(spec.words) if kind is JobKind.ATTENTION else "Its steps"
+        return f"{what[:60]}\n{inner.width}×{inner.height} · {inner.steps} steps · not added to the gallery"
     prompt = " ".join(str(getattr(spec, "prompt", "")).split()) or "(empty prompt)"
     if kind is JobKind.TEXT:
         tail = prompt[-57:]
@@ -114,7 +118,8 @@ def done_detail(spec: Any, e: Finished) -> str:
     if getattr(spec, "kind", None) is JobKind.TEXT and e.items:
         result = e.items[0]
         return f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
-    if getattr(spec, "kind", None) in (JobKind.CONTEXT, JobKind.TEXT_ATTENTION, JobKind.TEXT_TRAIN):
+    if getattr(spec, "kind", None) in (JobKind.CONTEXT, JobKind.TEXT_ATTENTION, JobKind.TEXT_TRAIN, JobKind.STEPS,
+                                       JobKind.ATTENTION):  # fmt: skip
         return f"done in {fmt_seconds(e.seconds)}"
     return f"{count(len(e.items), 'image')} in {fmt_seconds(e.seconds)}"
 

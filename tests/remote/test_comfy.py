@@ -291,19 +291,27 @@ def test_a_servers_controlnet_from_image_and_models_list_go_by_the_servers_names
                       "--control", f"canny:{pose}:control_v11p_sd15_canny", home=home)  # fmt: skip
         assert made.returncode == 0, made.stderr
         picture = json.loads(made.stdout.splitlines()[0])["path"]
-        assert nodes(server.received[-1], "ControlNetLoader") == [{"control_net_name": "control_v11p_sd15_canny.pth"}]
+        assert nodes(server.received[-1], "ControlNetLoader") == [
+            {"control_net_name": "control_v11p_sd15_canny.pth"}
+        ]
 
         again = studio("generate", "--from-image", picture, "--json", home=home)
         assert again.returncode == 0, again.stderr
         assert "is gone" not in again.stderr and len(server.received) == 2  # made on the server again
         with Image.open(json.loads(again.stdout.splitlines()[0])["path"]) as im:
-            assert im.getpixel((1, 1)) == colour(4) and json.loads(im.info["studio"])["device"] == "ComfyUI gpu"
+            assert (
+                im.getpixel((1, 1)) == colour(4) and json.loads(im.info["studio"])["device"] == "ComfyUI gpu"
+            )
 
         listed = studio("models", "list", home=home)
         assert "dreamshaper_8.safetensors\tcheckpoint\ton gpu" in listed.stdout
         assert "grain.safetensors\tlora\ton gpu" in listed.stdout
         server.stop()
         down = studio("models", "list", home=home)
-        assert down.returncode == 0 and "server gpu was not asked" in down.stderr and "Traceback" not in down.stderr
+        assert (
+            down.returncode == 0
+            and "server gpu was not asked" in down.stderr
+            and "Traceback" not in down.stderr
+        )
     finally:
         server.stop()

@@ -243,3 +243,17 @@ def test_a_models_context_menu_renames_trashes_and_copies_its_hash(qtbot, studio
         undo_trash(page)
     assert renamed.is_file() and "ink-v2" in [lib.entry(r).name for r in range(lib.rowCount())]
     assert page.table.columnWidth(5) >= page.fontMetrics().horizontalAdvance("0123456789")  # a hash fits
+
+
+def test_the_built_in_star_lora_cannot_be_renamed_or_trashed(qtbot, studio):
+    from studio.ui.models_actions import models_menu
+
+    page = studio.window.models_page
+    lib = page.model
+    with qtbot.waitSignal(lib.scanned, timeout=30_000):
+        lib.rescan()
+    row = next(r for r in range(lib.rowCount()) if lib.entry(r).name == "shapes-star")
+    menu = models_menu(page, page.table.visualRect(lib.index(row, 0)).center())
+    enabled = {a.text(): a.isEnabled() for a in menu.actions() if a.text()}
+    assert enabled["Rename…"] is False and enabled["Move to the trash"] is False
+    assert enabled["Show in its folder"] is True

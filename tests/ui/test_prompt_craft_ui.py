@@ -10,6 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor
 
+from studio.viewmodels.job_queue import describe
 from tests.ui.test_image_page import generate_with_keyboard, wait_result
 
 
@@ -174,14 +175,22 @@ def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
         return 1
 
     monkeypatch.setattr(FilmstripDialog, "exec", ask_for_it)
-    page.steps.click()  # made without one: make it again, step by step
-    qtbot.waitUntil(lambda: page.result_view.path() not in ("", plain), timeout=60_000)
-    again = page.result_view.path()
+    pictures = sorted(studio.runtime.paths.gallery_dir.rglob("*.png"))
+    shown: list[FilmstripDialog] = []
+    monkeypatch.setattr(FilmstripDialog, "show", lambda d: shown.append(d))
+    page.steps.click()  # made without one: its steps are recorded by making it again (same recipe, same seed)
+    qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
+    dialog = shown[0]
+    assert dialog.path.parent == Path(plain).parent and Path(dialog.path.name).suffix == ".webp"
     assert (
-        Image.open(again).tobytes() == Image.open(plain).tobytes()
-    )  # the same recipe and seed: the same picture
-    dialog = FilmstripDialog(again)
+        sorted(studio.runtime.paths.gallery_dir.rglob("*.png")) == pictures
+    )  # no second copy in the gallery
+    assert page.result_view.path() == plain
     assert len(dialog.frames) == 4 and dialog.slider.maximum() == 4
+    assert dialog.frames[-1].convert("RGB").resize((8, 8)).tobytes() == Image.open(plain).convert("RGB").resize(
+        (8, 8)).tobytes()  # its last frame is the picture itself  # fmt: skip
+    row = studio.queue.rows()[-1]
+    assert row.state.value == "Done" and "not added to the gallery" in describe(row.spec)
     dialog.slider.setValue(1)
     assert dialog.caption.text() == "Step 1 of 4: what the model predicts the picture will be"
     monkeypatch.setattr("studio.ui.filmstrip_dialog.QFileDialog.getSaveFileName",
@@ -240,6 +249,9 @@ def test_where_each_word_acts_from_a_result(qtbot, studio, monkeypatch):
     shown: list[list[str]] = []
     monkeypatch.setattr(WordChooser, "exec", choose)
     monkeypatch.setattr(AttentionMaps, "exec", lambda d: shown.append(d.shown) or 0)
+    pictures = sorted(studio.runtime.paths.gallery_dir.rglob("*.png"))
     page.words.click()
     qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
     assert shown[0] == ["red", "background"]
+    assert sorted(studio.runtime.paths.gallery_dir.rglob("*.png")) == pictures  # made again, not saved again
+    assert describe(studio.queue.rows()[-1].spec).startswith("Where the words act: red, background")

@@ -25,6 +25,7 @@ class JobKind(StrEnum):
     ATTENTION = "attention"
     TEXT_ATTENTION = "text-attention"
     TEXT_TRAIN = "text-train"
+    STEPS = "steps"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
