@@ -39,13 +39,22 @@ def _to_image(values: np.ndarray) -> Image.Image:
 
 
 def canny(image: Image.Image, low: float = 100.0, high: float = 200.0) -> Image.Image:
-    """Canny edges (white on black) with OpenCV's default thresholds: Gaussian smoothing, Sobel gradients,
+    """Canny edges (white on black), by default with OpenCV's thresholds: Gaussian smoothing, Sobel gradients,
     non-maximum suppression along the gradient, and hysteresis (weak edges kept where they touch strong ones)."""
     from scipy import ndimage
 
-    g = ndimage.gaussian_filter(_gray(image), 1.0)
-    gx, gy = ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)
-    magnitude = np.abs(gx) + np.abs(gy)  # OpenCV's default (L1) gradient norm
+    # the gradient of each colour channel, the strongest kept: an edge between two colours of the same brightness
+    # (red on green) is an edge, which a grey conversion would lose
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+    gx = np.zeros(rgb.shape[:2])
+    gy = np.zeros(rgb.shape[:2])
+    magnitude = np.full(rgb.shape[:2], -1.0)
+    for c in range(3):
+        g = ndimage.gaussian_filter(rgb[..., c], 1.0)
+        cx, cy = ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)
+        m = np.abs(cx) + np.abs(cy)  # OpenCV's default (L1) gradient norm
+        take = m > magnitude
+        gx, gy, magnitude = np.where(take, cx, gx), np.where(take, cy, gy), np.where(take, m, magnitude)
     angle = (np.rad2deg(np.arctan2(gy, gx)) + 180.0) % 180.0
     # the two neighbours along the gradient, by its direction rounded to 0°, 45°, 90° or 135°
     padded = np.pad(magnitude, 1)
@@ -144,12 +153,28 @@ PREPROCESSORS: dict[str, Preprocessor] = {
 MODEL_PREPROCESSORS = tuple(n for n, p in PREPROCESSORS.items() if p.run is None)
 
 
-def preprocess(name: str, image: Image.Image) -> Image.Image:
-    """The control map of ``image`` by a built-in preprocessor (raises KeyError for a model preprocessor)."""
+def preprocess(name: str, image: Image.Image, thresholds: tuple[float, float] | None = None) -> Image.Image:
+    """The control map of ``image`` by a built-in preprocessor (raises KeyError for a model preprocessor);
+    ``thresholds`` (A1111's Threshold A and B) for those that take them: canny's low and high."""
     run = PREPROCESSORS[name].run
     if run is None:
         raise KeyError(name)
+    if name == "canny" and thresholds is not None:
+        return canny(image, *thresholds)
     return run(image)
+
+
+def unit_map(unit: Any, image: Image.Image) -> Image.Image:
+    """A unit's control map, with its own thresholds."""
+    return preprocess(unit.preprocessor, image, (unit.threshold_a, unit.threshold_b))
+
+
+def empty_map_words(name: str, picture: Image.Image, thresholds: tuple[float, float]) -> str:
+    """A sentence when a map came out empty (no edge found), saying what to change; "" when it has content."""
+    if name != "canny" or picture.convert("L").getextrema()[1] > 0:
+        return ""
+    low, high = thresholds
+    return f"No edges at thresholds {low:g}/{high:g}: lower them, or use soft edges."
 
 
 def fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -178,7 +203,7 @@ def parse_control(value: Any) -> dict[str, Any] | str:
     if isinstance(value, dict):
         d = obj(value)
         unit = {k: text(d.get(k)).strip() for k in ("image", "preprocessor", "model")}
-        nums = {k: number(d.get(k)) for k in ("weight", "start", "end")}
+        nums = {k: number(d.get(k)) for k in ("weight", "start", "end", "threshold_a", "threshold_b")}
     elif isinstance(value, str):
         parts = _split(value.strip())
         head, tail = parts[:1], parts[1:]
@@ -202,7 +227,8 @@ def parse_control(value: Any) -> dict[str, Any] | str:
         return "A ControlNet unit needs a control image."
     if not unit["model"]:
         return "A ControlNet unit needs a ControlNet model."
-    out: dict[str, Any] = {**unit, "weight": 1.0, "start": 0.0, "end": 1.0}
+    out: dict[str, Any] = {**unit, "weight": 1.0, "start": 0.0, "end": 1.0, "threshold_a": 100.0,
+                           "threshold_b": 200.0}  # fmt: skip
     out.update({k: float(v) for k, v in nums.items() if v is not None})
     return check_range(out, "ControlNet")
 
@@ -232,11 +258,16 @@ def check_range(unit: dict[str, Any], what: str) -> dict[str, Any] | str:
         return f"{what}: the weight must be between 0 and 2 (given {unit['weight']:g})."
     if not 0.0 <= unit["start"] < unit["end"] <= 1.0:
         return f"{what}: start and end are fractions of the steps, 0 ≤ start < end ≤ 1."
+    low, high = unit.get("threshold_a", 100.0), unit.get("threshold_b", 200.0)
+    if not 1.0 <= low <= high <= 1000.0:
+        return f"{what}: the thresholds are 1 ≤ low ≤ high ≤ 1000 (given {low:g} and {high:g})."
     return unit
 
 
 def control_text(unit: Any) -> str:
     """A unit as AUTOMATIC1111's ControlNet extension writes it in the parameters text."""
     pre = PREPROCESSORS.get(unit.preprocessor)
+    thresholds = (f", Threshold A: {unit.threshold_a:g}, Threshold B: {unit.threshold_b:g}"
+                  if unit.preprocessor == "canny" else "")  # fmt: skip
     return (f"Module: {pre.a1111 if pre else unit.preprocessor}, Model: {unit.model_name}, Weight: {unit.weight:g}, "
-            f"Guidance Start: {unit.start:g}, Guidance End: {unit.end:g}")  # fmt: skip
+            f"Guidance Start: {unit.start:g}, Guidance End: {unit.end:g}{thresholds}")  # fmt: skip

@@ -53,6 +53,8 @@ class ControlUnit:
     weight: float = 1.0
     start: float = 0.0
     end: float = 1.0
+    threshold_a: float = 100.0  # the preprocessor's thresholds, as A1111 names them (canny: low and high)
+    threshold_b: float = 200.0
 
     @property
     def model_name(self) -> str:

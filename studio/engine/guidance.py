@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.control import PREPROCESSORS, preprocess
+from studio.core.control import PREPROCESSORS, unit_map
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.specs import ControlUnit, ReferenceUnit
 from studio.engine.pipelines import LoadedModel
@@ -233,7 +233,7 @@ def control_map(unit: ControlUnit, size: tuple[int, int]) -> Image.Image:
 
     image = load_input_image(unit.image, size, "controls")
     if unit.preprocessor in PREPROCESSORS and PREPROCESSORS[unit.preprocessor].run is not None:
-        return preprocess(unit.preprocessor, image)
+        return unit_map(unit, image)
     return model_preprocess(unit.preprocessor, image)
 
 

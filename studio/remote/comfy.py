@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image, ImageFilter
 
 from studio.core.cancel import CancelToken
-from studio.core.control import fit, preprocess
+from studio.core.control import fit, unit_map
 from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, ItemSaved, Loading, Preview, Progress
 from studio.core.image_metadata import RenderInfo
@@ -155,7 +155,7 @@ class ComfyServer:
         for i, unit in enumerate(spec.controls):  # the control maps, made here (Studio's preprocessors)
             if unit.weight > 0:
                 with Image.open(unit.image) as im:
-                    hint = fit(preprocess(unit.preprocessor, im.convert("RGB")), (spec.width, spec.height))
+                    hint = fit(unit_map(unit, im.convert("RGB")), (spec.width, spec.height))
                 out[f"control{i}"] = self.upload(hint, "control")
         if spec.init_image and spec.mask:
             with Image.open(spec.mask) as im:

@@ -174,9 +174,30 @@ class ControlUnitList(_UnitList):
 
         tip = "How strongly the map steers (1: fully; 0: not at all)."
         grid.addLayout(self.strength_row(index, unit, 1.0, tip), 2, 1)
+        thresholds = QHBoxLayout()  # canny's low and high thresholds (A1111's Threshold A and B)
+        for text, key, value in (("Low", "threshold_a", unit.get("threshold_a", 100.0)),
+                                 ("High", "threshold_b", unit.get("threshold_b", 200.0))):  # fmt: skip
+            spin = _spin(float(value), 1.0, 1000.0, "Canny's edge thresholds: lower finds fainter edges.")
+            spin.setDecimals(0)
+            spin.setSingleStep(10)
+            spin.valueChanged.connect(lambda v, k=key: (self.edit(index, k, float(v)), show()))
+            thresholds.addWidget(QLabel(text))
+            thresholds.addWidget(spin)
+        thresholds_box = QWidget()
+        thresholds_box.setLayout(thresholds)
+        thresholds.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(thresholds_box, 3, 1)
+        said = QLabel()
+        said.setWordWrap(True)
+        said.setProperty("role", "hint")
+        said.setObjectName(f"control-said-{index}")
+        grid.addWidget(said, 4, 0, 1, 2)
 
         def show() -> None:
             picture, why = self.session.control_preview(index)
+            thresholds_box.setVisible(pre.currentData() == "canny")
+            said.setText(why if picture is not None else "")
+            said.setVisible(bool(why) and picture is not None)
             if picture is None:
                 preview.setPixmap(QPixmap())
                 preview.setText(why)

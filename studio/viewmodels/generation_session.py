@@ -323,10 +323,11 @@ class GenerationSession(QObject):
         return True
 
     def control_preview(self, index: int, side: int = 160) -> tuple[Any, str]:
-        """(the unit's control map as a small PIL image, '') or (None, why it cannot be shown now)."""
+        """(the unit's control map as a small PIL image, '' or what to change when it came out empty) or (None, why
+        it cannot be shown now)."""
         from PIL import Image, ImageOps
 
-        from studio.core.control import PREPROCESSORS, preprocess
+        from studio.core.control import PREPROCESSORS, empty_map_words, preprocess
 
         units = self._units("controls")
         if not 0 <= index < len(units) or not units[index].get("image"):
@@ -343,7 +344,9 @@ class GenerationSession(QObject):
         width, height = int(self._values["width"]), int(self._values["height"])
         scale = side / max(width, height)
         size = (max(8, round(width * scale)), max(8, round(height * scale)))
-        return preprocess(pre.name, ImageOps.fit(picture, size, Image.Resampling.LANCZOS)), ""
+        thresholds = (float(unit.get("threshold_a", 100.0)), float(unit.get("threshold_b", 200.0)))
+        made = preprocess(pre.name, ImageOps.fit(picture, size, Image.Resampling.LANCZOS), thresholds)
+        return made, empty_map_words(pre.name, made, thresholds)
 
     def add_reference(self, image: str) -> None:
         self.set(

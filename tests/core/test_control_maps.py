@@ -47,7 +47,7 @@ def test_soft_edges_lineart_and_scribble(square):
                                                    "end": 1.0}),
 ])  # fmt: skip
 def test_units_parse(text, expected):
-    assert parse_control(text) == expected
+    assert parse_control(text) == {**expected, "threshold_a": 100.0, "threshold_b": 200.0}  # canny's defaults
 
 
 def test_bad_units_say_why():
@@ -111,3 +111,23 @@ def test_controlnets_and_ip_adapters_are_identified_from_their_headers():
         "plus",
         "SDXL plus IP-Adapter",
     )
+
+
+def test_canny_finds_an_edge_between_two_colours_of_the_same_brightness_and_takes_thresholds():
+    from PIL import Image
+
+    from studio.core.control import canny, empty_map_words, parse_control, preprocess
+
+    picture = Image.new("RGB", (64, 64), (200, 60, 60))  # red …
+    picture.paste((60, 120, 60), (32, 0, 64, 64))  # … beside a green of nearly the same grey
+    edges = canny(picture)
+    assert edges.convert("L").getextrema()[1] == 255  # the hue edge is found
+    assert empty_map_words("canny", edges, (100, 200)) == ""
+    faint = preprocess("canny", picture, (900, 1000))
+    assert faint.convert("L").getextrema()[1] == 0
+    assert "No edges at thresholds 900/1000: lower them" in empty_map_words("canny", faint, (900, 1000))
+    unit = parse_control({"image": "x.png", "preprocessor": "canny", "model": "m", "threshold_a": 50,
+                          "threshold_b": 120})  # fmt: skip
+    assert (unit["threshold_a"], unit["threshold_b"]) == (50.0, 120.0)
+    assert "1 ≤ low ≤ high" in parse_control({"image": "x.png", "preprocessor": "canny", "model": "m",
+                                              "threshold_a": 300, "threshold_b": 120})  # fmt: skip

@@ -51,7 +51,7 @@ def test_the_control_image_steers_and_weight_zero_is_no_control(runtime, tiny_sd
     controlled, params = render(runtime, tiny_sd, events, controls=[f"canny:{drawing}:{nets['folder']}:0.8"])
     assert np.abs(controlled - plain).mean() > 1.0
     assert (
-        'ControlNet 0: "Module: canny, Model: tiny-cn, Weight: 0.8, Guidance Start: 0, Guidance End: 1"'
+        'ControlNet 0: "Module: canny, Model: tiny-cn, Weight: 0.8, Guidance Start: 0, Guidance End: 1, Threshold A: 100, Threshold B: 200"'
         in params
     )
     shown = [e.image for e in events if isinstance(e, Preview) and e.step == 0]

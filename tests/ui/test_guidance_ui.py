@@ -77,3 +77,29 @@ def test_a_gallery_picture_becomes_a_control_or_reference_image(qtbot, studio):
     assert [u["image"] for u in studio.session.value("references")] == [path]
     assert studio.window.tabs.currentWidget() is studio.window.image_page
     assert len(studio.window.image_page.parameters.references.cards) == 1
+
+
+def test_a_canny_map_without_edges_says_so_and_its_thresholds_can_be_set(qtbot, studio, tmp_path):
+    from PySide6.QtWidgets import QDoubleSpinBox
+
+    picture = tmp_path / "soft.png"
+    im = Image.new("RGB", (64, 64), (120, 120, 120))
+    ImageDraw.Draw(im).ellipse((12, 12, 52, 52), fill=(135, 135, 135))  # a faint disc: no edge at 100/200
+    im.save(picture)
+    panel = studio.window.image_page.parameters
+    studio.session.add_control(str(picture))
+    (card,) = panel.controls.cards
+    said = card.findChild(QLabel, "control-said-0")
+    assert "No edges at thresholds 100/200: lower them" in said.text() and not said.isHidden()
+    low, high = [s for s in card.findChildren(QDoubleSpinBox) if s.maximum() == 1000.0]
+    low.setValue(5)
+    high.setValue(10)
+    (card,) = panel.controls.cards
+    said = card.findChild(QLabel, "control-said-0")
+    assert said.isHidden() or not said.text()  # the edge is found now
+    unit = studio.session.value("controls")[0]
+    assert (unit["threshold_a"], unit["threshold_b"]) == (5.0, 10.0)
+    shown = card.findChild(QLabel, "control-preview-0").pixmap().toImage()
+    assert (
+        max(shown.pixelColor(x, y).value() for x in range(shown.width()) for y in range(shown.height())) > 200
+    )

@@ -68,7 +68,7 @@ def resolve_controls(
         ref = unit["model"]
         if remote:
             units.append(ControlUnit(_abs(unit["image"]), unit["preprocessor"], ref, unit["weight"], unit["start"],
-                                     unit["end"]))  # fmt: skip
+                                     unit["end"], unit["threshold_a"], unit["threshold_b"]))  # fmt: skip
             continue
         if is_dir(Path(ref).expanduser()):
             path: Path | None = Path(ref).expanduser().resolve()
@@ -95,7 +95,7 @@ def resolve_controls(
                                     f"{_family_word(family)}. Choose a ControlNet made for it.")  # fmt: skip
             continue
         units.append(ControlUnit(_abs(unit["image"]), unit["preprocessor"], str(path), unit["weight"],
-                                 unit["start"], unit["end"]))  # fmt: skip
+                                 unit["start"], unit["end"], unit["threshold_a"], unit["threshold_b"]))  # fmt: skip
     return tuple(units)
 
 
