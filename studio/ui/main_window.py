@@ -6,10 +6,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
 from studio.core.rooms import Room
+from studio.ui import shortcuts
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
@@ -109,7 +110,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.queue_button)
         queue.statusChanged.connect(self._room_status)
 
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+        for keys in (shortcuts.GENERATE.keys, shortcuts.GENERATE_ENTER.keys):
             QShortcut(QKeySequence(keys), self, self._generate, context=Qt.ShortcutContext.WindowShortcut)
         # Esc stops the job of the room it is pressed in, and only there: in the Gallery or the Models room it is
         # the search box's (or the dialog's) Esc, never a Stop
@@ -117,7 +118,7 @@ class MainWindow(QMainWindow):
         if finetune is not None:
             rooms.append((finetune, Room.FINETUNE))
         for page, room in rooms:
-            QShortcut(QKeySequence(Qt.Key.Key_Escape), page, lambda r=room: self.stop_room(r),
+            QShortcut(QKeySequence(shortcuts.STOP.keys), page, lambda r=room: self.stop_room(r),
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)  # fmt: skip
         self._quit_when_idle: QTimer | None = None  # "Finish, then quit" was chosen
         self._menus(theme)
@@ -307,8 +308,10 @@ class MainWindow(QMainWindow):
             "Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._home)))
         )
         file.addSeparator()
+        file.addAction("Settings…", self.open_settings).setShortcut(QKeySequence(shortcuts.SETTINGS.keys))
+        file.addSeparator()
         quit_action = file.addAction("Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcut(QKeySequence(shortcuts.QUIT.keys))
 
         gen = self.menuBar().addMenu("&Generate")
         a = gen.addAction(icon("generate"), "Generate", self._generate)
@@ -327,7 +330,7 @@ class MainWindow(QMainWindow):
         queue_view = view.addAction(
             icon("queue"), "Queue of every room…", lambda: self.queue_button.open_view()
         )
-        queue_view.setShortcut(QKeySequence("Ctrl+Shift+Q"))
+        queue_view.setShortcut(QKeySequence(shortcuts.QUEUE.keys))
         themes = view.addMenu("Theme")
         group = QActionGroup(self)
         for name in ("system", "light", "dark"):
@@ -339,6 +342,9 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Welcome…", self.welcomeRequested.emit)
+        help_menu.addAction("Keyboard shortcuts", self.show_shortcuts).setShortcut(
+            QKeySequence(shortcuts.HELP.keys)
+        )
         help_menu.addAction("About Studio", self._about)
 
     def _generate(self) -> None:
@@ -369,6 +375,34 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             text if room == current else f"{room}: {text}", 0 if room == current else 8000
         )
+
+    def open_settings(self) -> QDialog:
+        """*Settings*: device, precision and memory, theme, folders, servers — in one place."""
+        from studio.ui.servers_dialog import ServersDialog
+        from studio.ui.settings_dialog import SettingsDialog
+
+        models = self.models_page
+        panel = getattr(models, "servers_panel", None)
+        book = panel.book if panel is not None else None
+        folders = [("Data", self._home), ("Models", models.model.models_dir)]
+        dialog = SettingsDialog(
+            models.model.settings,
+            folders,
+            changed=models._setting_changed,
+            theme=self.themeRequested.emit,
+            servers=(lambda: ServersDialog(book, self).exec()) if book is not None else None,
+            parent=self,
+        )
+        dialog.finished.connect(lambda _r: models.settings_box.refresh())
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = shortcuts.ShortcutsDialog(self)
+        self.shortcuts_dialog = dialog
+        dialog.open()
+        return dialog
 
     def _about(self) -> None:
         QMessageBox.about(

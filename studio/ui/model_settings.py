@@ -93,3 +93,14 @@ class DeviceMemorySettings(QGroupBox):
     def _set(self, name: str, value: object) -> None:
         setattr(self.settings, name, value)
         self._changed(name)
+
+    def refresh(self) -> None:
+        """Show the settings as they are now (changed elsewhere: the Settings dialog)."""
+        for name, box in self.boxes.items():
+            box.blockSignals(True)
+            box.setCurrentIndex(max(0, box.findData(getattr(self.settings, name))))
+            box.blockSignals(False)
+        for check, name in ((self.pickles, "allow_pickle"), (self.compile, "compile")):
+            check.blockSignals(True)
+            check.setChecked(bool(getattr(self.settings, name)))
+            check.blockSignals(False)

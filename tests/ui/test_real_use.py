@@ -225,3 +225,27 @@ def test_the_window_fits_a_small_screen_whatever_a_job_says(qtbot, studio):
     assert hint.width() <= 800 and hint.height() <= 560, hint
     assert window.width() <= 800 and window.height() <= 560  # it did not grow off the screen
     assert page.progress_label.toolTip().endswith(long)  # what the line cannot show reads in full
+
+
+def test_one_settings_place_and_a_list_of_the_shortcuts(qtbot, studio):
+    from PySide6.QtWidgets import QGroupBox
+
+    window = studio.window
+    dialog = window.open_settings()
+    titles = [b.title() for b in dialog.findChildren(QGroupBox)]
+    assert titles[:3] == ["Device and memory", "Look", "Folders"] and "Servers" in titles
+    device = dialog.device.boxes["device"]
+    device.setCurrentIndex(device.findData("cpu"))
+    assert studio.runtime.settings.device == "cpu"
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    assert studio.runtime.settings.theme == "dark"
+    dialog.reject()
+    assert window.models_page.settings_box.boxes["device"].currentData() == "cpu"  # the Models room follows
+    listed = window.show_shortcuts()
+    rows = [
+        (listed.table.item(r, 0).text(), listed.table.item(r, 2).text())
+        for r in range(listed.table.rowCount())
+    ]
+    assert any("Esc" in keys and "Stop this room's running job" in what for keys, what in rows)
+    assert any("Ctrl+Shift+Q" in keys for keys, _ in rows)
+    listed.reject()
