@@ -39,7 +39,7 @@ class HeldJob:
             if cancel.wait(self.step_s):
                 self.cancelled += 1
                 cancel.raise_if_cancelled()
-            emit(Progress(step=step, total=self.steps))
+            emit(Progress(step=step, total=self.steps, item=0, items=getattr(spec, "image_count", 1)))
         self.ran.append(spec)
         if self.store is None or not hasattr(spec, "seed_for"):
             return []

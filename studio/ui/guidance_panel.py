@@ -3,6 +3,7 @@ the preprocessed map (shown as soon as the image or the preprocessor changes), t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,18 +175,7 @@ class ControlUnitList(_UnitList):
 
         tip = "How strongly the map steers (1: fully; 0: not at all)."
         grid.addLayout(self.strength_row(index, unit, 1.0, tip), 2, 1)
-        thresholds = QHBoxLayout()  # canny's low and high thresholds (A1111's Threshold A and B)
-        for text, key, value in (("Low", "threshold_a", unit.get("threshold_a", 100.0)),
-                                 ("High", "threshold_b", unit.get("threshold_b", 200.0))):  # fmt: skip
-            spin = _spin(float(value), 1.0, 1000.0, "Canny's edge thresholds: lower finds fainter edges.")
-            spin.setDecimals(0)
-            spin.setSingleStep(10)
-            spin.valueChanged.connect(lambda v, k=key: (self.edit(index, k, float(v)), show()))
-            thresholds.addWidget(QLabel(text))
-            thresholds.addWidget(spin)
-        thresholds_box = QWidget()
-        thresholds_box.setLayout(thresholds)
-        thresholds.setContentsMargins(0, 0, 0, 0)
+        thresholds_box = self._thresholds(index, unit, lambda: show())
         grid.addWidget(thresholds_box, 3, 1)
         said = QLabel()
         said.setWordWrap(True)
@@ -214,6 +204,21 @@ class ControlUnitList(_UnitList):
         if not unit.get("model") and model.currentData():
             self.edit(index, "model", model.currentData())
         show()
+
+    def _thresholds(self, index: int, unit: dict[str, Any], shown: Callable[[], None]) -> QWidget:
+        """Canny's low and high thresholds (A1111's Threshold A and B); each change redraws the map."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for text, key, value in (("Low", "threshold_a", unit.get("threshold_a", 100.0)),
+                                 ("High", "threshold_b", unit.get("threshold_b", 200.0))):  # fmt: skip
+            spin = _spin(float(value), 1.0, 1000.0, "Canny's edge thresholds: lower finds fainter edges.")
+            spin.setDecimals(0)
+            spin.setSingleStep(10)
+            spin.valueChanged.connect(lambda v, k=key: (self.edit(index, k, float(v)), shown()))
+            row.addWidget(QLabel(text))
+            row.addWidget(spin)
+        return box
 
     def _choose(self, index: int) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a control image", "", IMAGES)

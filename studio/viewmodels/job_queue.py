@@ -195,6 +195,10 @@ class JobQueue(QAbstractListModel):
             self._persist([])
             self._persist = None
 
+    def pending_ids(self) -> list[str]:
+        """The queued jobs, in the order they will run."""
+        return self._runner.pending_ids()
+
     def live(self) -> bool:
         """Jobs really under way in the runner (a closed runtime has none, whatever the rows last heard)."""
         running = getattr(self._runner, "running_id", None)
@@ -246,30 +250,6 @@ class JobQueue(QAbstractListModel):
 
     def running_in(self, room: Room) -> list[JobRow]:
         return [r for r in self._rows if r.room is room and r.state in (JobState.RUNNING, JobState.LOADING)]
-
-    def place(self, job_id: str) -> str:
-        """Where a job stands, in words: "Running", or its place in line and what it waits for, with the time the
-        running job ahead still needs when that is known."""
-        row = self.row_of(job_id)
-        if row is None or row.state.finished:
-            return ""
-        if row.state is not JobState.QUEUED:
-            return row.state.value
-        pending = self._runner.pending_ids()
-        ahead = pending.index(job_id) if job_id in pending else 0
-        running = [r for r in self._rows if r.state in (JobState.RUNNING, JobState.LOADING)]
-        if not running and not ahead:
-            return "Starting…"
-        now = time.monotonic()
-        blocking = next((r for r in running if r.id != job_id), None)
-        words = f"Waiting: {ordinal(ahead + 1)} in line" if ahead else "Waiting: next in line"
-        if blocking is not None:
-            what = describe(blocking.spec).splitlines()[0]
-            words += f", behind “{what[:40]}” ({blocking.room.value})"
-            left = blocking.seconds_left(now)
-            if left is not None:
-                words += f", about {fmt_seconds(left)} left"
-        return words + "."
 
     # -- commands --------------------------------------------------------------------------------------------
     def enqueue(self, spec: Any, room: Room | None = None) -> str:

@@ -3,11 +3,12 @@ said when the job is queued and every second until it starts."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
-from studio.viewmodels.job_queue import JobQueue, JobState
+from studio.viewmodels.job_queue import JobQueue, JobState, describe, fmt_seconds, ordinal
 
 
 class PlaceWatcher(QObject):
@@ -35,6 +36,31 @@ class PlaceWatcher(QObject):
         if row is None or row.state is not JobState.QUEUED:
             self.watch(None)
             return
-        words = self._queue.place(self._job)
+        words = place_words(self._queue, self._job)
         if words:
             self._say(words)
+
+
+def place_words(queue: JobQueue, job_id: str) -> str:
+    """Where a job stands, in words: "Running", or its place in line and what it waits for, with the time the
+    running job ahead still needs when that is known."""
+    row = queue.row_of(job_id)
+    if row is None or row.state.finished:
+        return ""
+    if row.state is not JobState.QUEUED:
+        return row.state.value
+    pending = queue.pending_ids()
+    ahead = pending.index(job_id) if job_id in pending else 0
+    running = [r for r in queue.rows() if r.state in (JobState.RUNNING, JobState.LOADING)]
+    if not running and not ahead:
+        return "Starting…"
+    blocking = next((r for r in running if r.id != job_id), None)
+    words = f"Waiting: {ordinal(ahead + 1)} in line" if ahead else "Waiting: next in line"
+    if blocking is not None:
+        what = describe(blocking.spec).splitlines()[0]
+        what = what if len(what) <= 40 else what[:39].rstrip() + "…"
+        words += f", behind “{what}” ({blocking.room.value})"
+        left = blocking.seconds_left(time.monotonic())
+        if left is not None:
+            words += f", about {fmt_seconds(left)} left"
+    return words + "."

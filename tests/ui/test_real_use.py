@@ -25,6 +25,22 @@ def open_doc(qtbot, page, path) -> None:
     qtbot.waitUntil(lambda: page.path == path)
 
 
+def continue_on(page, server: SlowServer, text: str) -> tuple[list[str], list[str]]:
+    """The Writer on ``server``: ``text`` typed, Continue at its end; (pieces arrived, how it ended) as they come."""
+    page.session.set("engine", server.url)
+    page.session.set("model", "slow-7b")
+    page.session.set("max_new_tokens", 8)
+    page.window().tabs.setCurrentWidget(page)
+    page.editor.setPlainText(text)
+    cursor_at(page, len(text))
+    got: list[str] = []
+    ended: list[str] = []
+    page.session.tokenArrived.connect(got.append)
+    page.session.generationEnded.connect(lambda how, r: ended.append(how))
+    page.continue_at_cursor()
+    return got, ended
+
+
 def hold_the_device(studio) -> HeldJob:
     """An image batch on the device that runs until released: the text job after it waits in the queue."""
     held = HeldJob(steps=3, step_s=0.01, store=studio.runtime.gallery)
@@ -50,7 +66,7 @@ def test_a_waiting_continuation_lands_in_its_document_while_the_writer_types_in_
     page.session.generationEnded.connect(lambda how, r: ended.append((how, r)))
     page.continue_at_cursor()
     assert page.session.busy and not page.editor.isReadOnly()
-    qtbot.waitUntil(lambda: "Waiting" in studio.queue.place(page.session.job_id))
+    qtbot.waitUntil(lambda: "Waiting" in page.status.text())  # where it stands, said in the Writer
 
     cursor_at(page, 0)  # typing before the place the model will write: kept, and the place moves with it
     qtbot.keyClicks(page.editor, "Chapter 1. ")
@@ -79,17 +95,8 @@ def test_a_streaming_continuation_follows_its_document_out_and_back(qtbot, studi
     server = SlowServer(prefill=0.3, gap=0.25, tokens=8).start()
     try:
         page = studio.window.writer_page
-        page.session.set("engine", server.url)
-        page.session.set("model", "slow-7b")
-        page.session.set("max_new_tokens", 8)
-        studio.window.tabs.setCurrentWidget(page)
         story = page.path
-        page.editor.setPlainText("Night fell.")
-        cursor_at(page, len("Night fell."))
-        got, ended = [], []
-        page.session.tokenArrived.connect(got.append)
-        page.session.generationEnded.connect(lambda how, r: ended.append(how))
-        page.continue_at_cursor()
+        got, ended = continue_on(page, server, "Night fell.")
         qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
         other = page.new_document("Notes")
         qtbot.keyClicks(page.editor, "notes")
@@ -109,15 +116,7 @@ def test_typing_goes_on_while_the_model_writes_except_into_its_span(qtbot, studi
     server = SlowServer(prefill=0.2, gap=0.3, tokens=6).start()
     try:
         page = studio.window.writer_page
-        page.session.set("engine", server.url)
-        page.session.set("model", "slow-7b")
-        studio.window.tabs.setCurrentWidget(page)
-        page.editor.setPlainText("It rained.")
-        cursor_at(page, len("It rained."))
-        ended, got = [], []
-        page.session.tokenArrived.connect(got.append)
-        page.session.generationEnded.connect(lambda how, r: ended.append(how))
-        page.continue_at_cursor()
+        got, ended = continue_on(page, server, "It rained.")
         qtbot.waitUntil(lambda: len(got) >= 1, timeout=20_000)
         cursor_at(page, page.doc.gen_end)  # into the text being written: refused, with a word why
         qtbot.keyClicks(page.editor, "x")
