@@ -113,6 +113,9 @@ def build_runtime(
 ) -> Runtime:
     """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder.
     Raises ``StudioError`` (INVALID_INPUT) when the data folder or the output folder cannot be one."""
+    from studio.core.pictures import lock_down
+
+    lock_down()  # no Pillow plugin that runs a program (EPS → Ghostscript) is reachable from here on
     paths = ensure_paths(resolve_paths(home))
     # torch.compile's kernels ("maximum speed") are kept across runs, in Studio's cache
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(paths.cache_dir / "torch-compile"))

@@ -29,6 +29,7 @@ class SlowServer:
         False  # send the answer's head at once, then think (most servers); else after the prefill
     )
     endless: bool = False
+    drip: float = 0.0  # GET /v1/models sends its answer a byte every ``drip`` seconds (a slow-drip server)
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     disconnected: threading.Event = field(default_factory=threading.Event)
@@ -50,7 +51,13 @@ class SlowServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not state.drip:
+                    self.wfile.write(body)
+                    return
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(state.drip)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))

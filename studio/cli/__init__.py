@@ -25,7 +25,7 @@ from studio.cli import (
     upscale,
     write,
 )
-from studio.cli.common import EXIT_OK, Parser, exit_code, fail, home_option
+from studio.cli.common import EXIT_CANCELLED, EXIT_OK, Parser, exit_code, fail, home_option
 from studio.core.errors import StudioError
 
 _MODULES = (
@@ -79,3 +79,5 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except StudioError as e:
         return fail(e.user_message, exit_code(e))
+    except KeyboardInterrupt:  # Ctrl+C in a command that runs no job: one line, no traceback
+        return fail("stopped.", EXIT_CANCELLED)

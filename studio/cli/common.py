@@ -4,9 +4,11 @@ one job with Ctrl+C as cancel, and the recipe tables turned into options."""
 from __future__ import annotations
 
 import argparse
+import os
 import queue
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,20 @@ def run_job(
     events: queue.Queue[Any] = queue.Queue()
     rt.subscribe(events.put)
     job = rt.runner.submit(spec)
-    previous = signal.signal(signal.SIGINT, lambda *_: rt.runner.cancel(job))
+    watchdog: list[threading.Timer] = []
+
+    def interrupted(*_: Any) -> None:
+        """Ctrl+C: the job is cancelled (it stops at its next step); if it has not ended within STOP_WITHIN
+        seconds — or Ctrl+C comes again — the command ends anyway. Saved files are whole either way."""
+        if watchdog:
+            give_up()
+        rt.runner.cancel(job)
+        timer = threading.Timer(STOP_WITHIN, give_up)
+        timer.daemon = True
+        watchdog.append(timer)
+        timer.start()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         while True:
             e = events.get()
@@ -84,9 +99,20 @@ def run_job(
             if isinstance(e, Finished):
                 return EXIT_OK
     finally:
+        for timer in watchdog:
+            timer.cancel()
         signal.signal(signal.SIGINT, previous)
         rt.close()
         tell(rt.take_notices())
+
+
+STOP_WITHIN = 1.5  # seconds a cancelled command may take to end before it is ended
+
+
+def give_up() -> None:
+    """End the process now (Ctrl+C that the work did not answer in time): one line, no traceback."""
+    print("studio: stopped.", file=sys.stderr, flush=True)
+    os._exit(EXIT_CANCELLED)
 
 
 def home_option(parser: argparse.ArgumentParser, top: bool = False) -> None:

@@ -49,9 +49,9 @@ def register(sub: Any) -> None:
 def run_resolve(args: argparse.Namespace) -> int:
     from studio.core.dynamic_prompts import TemplateError, Wildcards, prompts_for
     from studio.core.paths import resolve_paths
-    from studio.core.prompt_schedule import schedule
+    from studio.core.prompt_schedule import prompt_problem, schedule
     from studio.core.specs import A1111_MAX_SEED
-    from studio.core.styles import StyleBook, apply_styles
+    from studio.core.styles import StyleBook, StyleError, apply_styles
 
     if args.count < 1 or args.count > 10_000:
         return fail("--count must be between 1 and 10000.", EXIT_USAGE)
@@ -59,7 +59,13 @@ def run_resolve(args: argparse.Namespace) -> int:
     chosen, why = StyleBook(paths.styles_file).find(args.style)
     if why:
         return fail(f"--style: {why}", EXIT_USAGE)
-    template, negative = apply_styles(args.template, args.negative, chosen)
+    for text, what in ((args.template, "prompt"), (args.negative, "negative prompt")):
+        if why := prompt_problem(text, what):
+            return fail(why, EXIT_USAGE)
+    try:
+        template, negative = apply_styles(args.template, args.negative, chosen)
+    except StyleError as e:
+        return fail(f"--style: {e}", EXIT_USAGE)
     seed = args.seed if args.seed is not None else random.SystemRandom().randint(0, A1111_MAX_SEED)
     seeds = [seed + i for i in range(args.count)]
     wildcards = Wildcards(paths.wildcards_dir)

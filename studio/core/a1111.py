@@ -23,7 +23,7 @@ def unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         try:
             return str(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):
             return text[1:-1]
     return text
 

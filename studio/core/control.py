@@ -48,9 +48,9 @@ def canny(image: Image.Image, low: float = 100.0, high: float = 200.0) -> Image.
     rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
     gx = np.zeros(rgb.shape[:2])
     gy = np.zeros(rgb.shape[:2])
-    magnitude = np.full(rgb.shape[:2], -1.0)
-    for c in range(3):
-        g = ndimage.gaussian_filter(rgb[..., c], 1.0)
+    magnitude: np.ndarray = np.full(rgb.shape[:2], -1.0)
+    for channel in range(3):
+        g = ndimage.gaussian_filter(rgb[..., channel], 1.0)
         cx, cy = ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)
         m = np.abs(cx) + np.abs(cy)  # OpenCV's default (L1) gradient norm
         take = m > magnitude
@@ -58,7 +58,7 @@ def canny(image: Image.Image, low: float = 100.0, high: float = 200.0) -> Image.
     angle = (np.rad2deg(np.arctan2(gy, gx)) + 180.0) % 180.0
     # the two neighbours along the gradient, by its direction rounded to 0°, 45°, 90° or 135°
     padded = np.pad(magnitude, 1)
-    h, w = magnitude.shape
+    h, w = int(magnitude.shape[0]), int(magnitude.shape[1])
 
     def shifted(dy: int, dx: int) -> np.ndarray:
         return padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
@@ -171,7 +171,8 @@ def unit_map(unit: Any, image: Image.Image) -> Image.Image:
 
 def empty_map_words(name: str, picture: Image.Image, thresholds: tuple[float, float]) -> str:
     """A sentence when a map came out empty (no edge found), saying what to change; "" when it has content."""
-    if name != "canny" or picture.convert("L").getextrema()[1] > 0:
+    brightest = picture.convert("L").getextrema()[1]
+    if name != "canny" or (isinstance(brightest, int | float) and brightest > 0):
         return ""
     low, high = thresholds
     return f"No edges at thresholds {low:g}/{high:g}: lower them, or use soft edges."

@@ -19,6 +19,7 @@ from PIL import Image, ImageFilter, ImageOps, ImageStat, UnidentifiedImageError
 
 from studio.core.atomic import atomic_write
 from studio.core.dataclass_io import from_dict
+from studio.core.pictures import open_picture
 from studio.core.untrusted import lst, obj, read_json, regular_file_problem, text
 
 MIN_SIDE = 256
@@ -138,7 +139,7 @@ class Dataset:
         )
         for src in files:
             try:
-                with Image.open(src) as raw:
+                with open_picture(src) as raw:
                     raw.load()
                     im = ImageOps.exif_transpose(raw).convert("RGB")
             except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as e:

@@ -20,7 +20,12 @@ from studio.core.untrusted import is_dir, is_file
 
 MAX_DEPTH = 12  # nested wildcards deeper than this are a cycle
 MAX_LINES = 20_000  # per wildcard file
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a wildcard file; a longer one is refused, not read
+MAX_LINE_CHARS = 10_000  # a wildcard line; longer ones are refused
 MAX_COMBINATIONS = 10_000
+MAX_NESTING = 64  # { } inside { } — deeper is refused (a template is written by hand, not generated)
+MAX_TEXT = 100_000  # characters one prompt may grow to by its choices and wildcards
+MAX_PARTIAL = 50_000  # prompts put together on the way to the combinations (5× the most it lists)
 _WILDCARD = re.compile(r"__([A-Za-z0-9_\-./* ]+?)__")
 
 
@@ -58,15 +63,22 @@ class Wildcards:
         if not files:
             raise TemplateError(f"No wildcard __{name}__: there is no {name}.txt in {self.root}.")
         lines: list[str] = []
-        for f in files:
+        for f in files[:1000]:
             try:
-                with f.open(encoding="utf-8", errors="replace") as fh:
-                    for line in itertools.islice(fh, MAX_LINES):
-                        line = line.strip()
-                        if line and not line.startswith("#"):
-                            lines.append(line)
+                with f.open("rb") as fh:
+                    raw = fh.read(MAX_FILE_BYTES + 1)
             except OSError as e:
                 raise TemplateError(f"The wildcard __{name}__ cannot be read: {e.strerror or e}.") from e
+            if len(raw) > MAX_FILE_BYTES:
+                raise TemplateError(f"The wildcard file {f.name} is larger than {MAX_FILE_BYTES // 2**20} MB; "
+                                    "Studio reads wildcard files up to that size.")  # fmt: skip
+            for line in itertools.islice(raw.decode("utf-8", errors="replace").splitlines(), MAX_LINES):
+                line = line.strip()
+                if len(line) > MAX_LINE_CHARS:
+                    raise TemplateError(f"A line of the wildcard file {f.name} is longer than {MAX_LINE_CHARS:,} "
+                                        "characters.")  # fmt: skip
+                if line and not line.startswith("#"):
+                    lines.append(line)
         if not lines:
             raise TemplateError(f"The wildcard __{name}__ has no lines.")
         self._cache[name] = lines
@@ -91,8 +103,14 @@ Part = str | Variant | Wildcard
 
 
 def _parse(text: str, warnings: list[str] | None = None) -> list[Part]:
-    """The template's parts. An unclosed ``{`` is read as text (with a warning naming where)."""
+    """The template's parts. An unclosed ``{`` is read as text (with a warning naming where), once: a ``{`` found
+    unclosed is not tried again, so unclosed braces cost linear time, not exponential. Nesting deeper than
+    MAX_NESTING raises TemplateError."""
+    if len(text) > MAX_TEXT:
+        raise TemplateError(f"The prompt is longer than {MAX_TEXT:,} characters.")
     pos = 0
+    depth = 0
+    unclosed: set[int] = set()
 
     def sequence(stop: str) -> list[Part]:
         nonlocal pos
@@ -106,6 +124,10 @@ def _parse(text: str, warnings: list[str] | None = None) -> list[Part]:
                 continue
             if c in stop:
                 break
+            if c == "{" and pos in unclosed:
+                buf.append("{")
+                pos += 1
+                continue
             if c == "{":
                 start = pos
                 pos += 1
@@ -115,6 +137,7 @@ def _parse(text: str, warnings: list[str] | None = None) -> list[Part]:
                         warnings.append(
                             f"The {{ at character {start + 1} is never closed; it is read as text."
                         )
+                    unclosed.add(start)
                     pos = start + 1
                     buf.append("{")
                     continue
@@ -138,6 +161,16 @@ def _parse(text: str, warnings: list[str] | None = None) -> list[Part]:
         return parts
 
     def braces() -> Variant | None:
+        nonlocal pos, depth
+        if depth >= MAX_NESTING:
+            raise TemplateError(f"The prompt nests {{ }} deeper than {MAX_NESTING} levels.")
+        depth += 1
+        try:
+            return variant()
+        finally:
+            depth -= 1
+
+    def variant() -> Variant | None:
         nonlocal pos
         save = pos
         low = high = 1
@@ -209,24 +242,41 @@ def unknown_wildcards(text: str, wildcards: Wildcards) -> str:
 
 
 # -- resolving -------------------------------------------------------------------------------------------------
-def resolve(text: str, wildcards: Wildcards, rng: random.Random, depth: int = 0) -> str:
+class _Budget:
+    """What one prompt may cost: MAX_TEXT characters in all, however its wildcards multiply ("billion laughs":
+    a line naming the next file ten times, ten levels deep)."""
+
+    def __init__(self, limit: int = MAX_TEXT):
+        self.left = limit
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise TemplateError(f"The prompt grows past {MAX_TEXT:,} characters as its choices and wildcards are "
+                                "filled in (wildcards that name each other many times?).")  # fmt: skip
+
+
+def resolve(
+    text: str, wildcards: Wildcards, rng: random.Random, depth: int = 0, budget: _Budget | None = None
+) -> str:
     """One prompt from the template, each choice drawn from ``rng``."""
     if depth > MAX_DEPTH:
         raise TemplateError("Wildcards refer to each other in a circle (more than 12 levels deep).")
-    return _render(_parse(text), wildcards, rng, depth)
+    return _render(_parse(text), wildcards, rng, depth, budget or _Budget())
 
 
-def _render(parts: list, wildcards: Wildcards, rng: random.Random, depth: int) -> str:
+def _render(parts: list, wildcards: Wildcards, rng: random.Random, depth: int, budget: _Budget) -> str:
     out: list[str] = []
     for p in parts:
         if isinstance(p, str):
+            budget.spend(len(p))
             out.append(p)
         elif isinstance(p, Wildcard):
-            out.append(resolve(rng.choice(wildcards.lines(p.name)), wildcards, rng, depth + 1))
+            out.append(resolve(rng.choice(wildcards.lines(p.name)), wildcards, rng, depth + 1, budget))
         else:
             count = min(rng.randint(p.low, p.high), len(p.options))
             chosen = _weighted_sample(p.options, count, rng)
-            out.append(p.sep.join(_render(parts, wildcards, rng, depth) for parts in chosen))
+            out.append(p.sep.join(_render(parts, wildcards, rng, depth, budget) for parts in chosen))
     return "".join(out)
 
 
@@ -247,36 +297,52 @@ def _weighted_sample(options: list[tuple[float, list]], count: int, rng: random.
     return chosen
 
 
-def combinations(text: str, wildcards: Wildcards, depth: int = 0) -> Iterator[str]:
+class _Count:
+    """The prompts put together on the way to the combinations, bounded (MAX_PARTIAL)."""
+
+    def __init__(self) -> None:
+        self.made = 0
+
+    def one(self, text: str) -> str:
+        self.made += 1
+        if self.made > MAX_PARTIAL or len(text) > MAX_TEXT:
+            raise TemplateError(f"The template has too many combinations to list (more than {MAX_PARTIAL:,} on "
+                                "the way); use random choices instead.")  # fmt: skip
+        return text
+
+
+def combinations(
+    text: str, wildcards: Wildcards, depth: int = 0, count: _Count | None = None
+) -> Iterator[str]:
     """Every prompt the template can make, in order (the first option first), lazily."""
     if depth > MAX_DEPTH:
         raise TemplateError("Wildcards refer to each other in a circle (more than 12 levels deep).")
-    yield from _combine(_parse(text), wildcards, depth)
+    yield from _combine(_parse(text), wildcards, depth, count or _Count())
 
 
-def _combine(parts: list, wildcards: Wildcards, depth: int) -> Iterator[str]:
+def _combine(parts: list, wildcards: Wildcards, depth: int, count: _Count) -> Iterator[str]:
     if not parts:
         yield ""
         return
     head, rest = parts[0], parts[1:]
-    for first in _choices(head, wildcards, depth):
-        for tail in _combine(rest, wildcards, depth):
-            yield first + tail
+    for first in _choices(head, wildcards, depth, count):
+        for tail in _combine(rest, wildcards, depth, count):
+            yield count.one(first + tail)
 
 
-def _choices(part: Part, wildcards: Wildcards, depth: int) -> Iterator[str]:
+def _choices(part: Part, wildcards: Wildcards, depth: int, count: _Count) -> Iterator[str]:
     if isinstance(part, str):
         yield part
     elif isinstance(part, Wildcard):
         for line in wildcards.lines(part.name):
-            yield from combinations(line, wildcards, depth + 1)
+            yield from combinations(line, wildcards, depth + 1, count)
     else:
-        for count in range(part.low, min(part.high, len(part.options)) + 1):
-            for group in itertools.combinations(part.options, count):
+        for n in range(part.low, min(part.high, len(part.options)) + 1):
+            for group in itertools.combinations(part.options, n):
                 for texts in itertools.product(
-                    *(list(_combine(parts, wildcards, depth)) for _, parts in group)
+                    *(list(_combine(parts, wildcards, depth, count)) for _, parts in group)
                 ):
-                    yield part.sep.join(texts)
+                    yield count.one(part.sep.join(texts))
 
 
 def prompts_for(text: str, wildcards: Wildcards, seeds: list[int], combinatorial: bool = False) -> list[str]:

@@ -468,7 +468,7 @@ class GalleryStore:
             ).fetchall()
         out = []
         for rel, seed, width, height, record, created in rows:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
+            with contextlib.suppress(ValueError, KeyError, TypeError, RecursionError):
                 spec = GenerateSpec.from_dict(json.loads(record)["spec"])
                 out.append(SavedImage(self.path(rel), int(seed), width, height, spec, created))
         return out

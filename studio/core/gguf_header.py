@@ -11,6 +11,8 @@ from typing import Any, BinaryIO
 MAX_KV = 100_000
 MAX_STRING = 1 << 20
 MAX_ARRAY = 1 << 24
+MAX_HEADER_BYTES = 256 * 1024 * 1024  # a real header (a 150 k-token vocabulary with merges) is tens of MB
+MAX_HEADER_ITEMS = 4_000_000  # values in all (each vocabulary token, score, merge is one)
 # value types: uint8 int8 uint16 int16 uint32 int32 float32 bool string array uint64 int64 float64
 _SCALAR = {
     0: "<B",
@@ -43,29 +45,60 @@ def _read(f: BinaryIO, fmt: str) -> Any:
     return struct.unpack(fmt, raw)[0]
 
 
-def _string(f: BinaryIO) -> str:
+class _Budget:
+    """A header's size in bytes and values, bounded: a crafted one (100 000 keys of 1 MB, string arrays of
+    16 M entries) is refused in a moment instead of read for hours."""
+
+    def __init__(self) -> None:
+        self.bytes = self.items = 0
+
+    def spend(self, nbytes: int, items: int = 1) -> None:
+        self.bytes += nbytes
+        self.items += items
+        if self.bytes > MAX_HEADER_BYTES:
+            raise GGUFError(
+                f"its header is larger than {MAX_HEADER_BYTES // 2**20} MB, more than Studio reads"
+            )
+        if self.items > MAX_HEADER_ITEMS:
+            raise GGUFError(f"its header holds more than {MAX_HEADER_ITEMS:,} values, more than Studio reads")
+
+
+def _string(f: BinaryIO, budget: _Budget, keep: bool = True) -> str:
     n = _read(f, "<Q")
     if n > MAX_STRING:
         raise GGUFError("a header string is absurdly long")
+    budget.spend(n + 8)
+    if not keep:
+        f.seek(n, 1)
+        return ""
     raw = f.read(n)
     if len(raw) != n:
         raise GGUFError("the header ends early")
     return raw.decode("utf-8", errors="replace")
 
 
-def _value(f: BinaryIO, kind: int, keep: bool) -> Any:
+def _value(f: BinaryIO, kind: int, keep: bool, budget: _Budget) -> Any:
     if kind in _SCALAR:
+        budget.spend(struct.calcsize(_SCALAR[kind]))
         return _read(f, _SCALAR[kind])
     if kind == STRING:
-        return _string(f)
+        return _string(f, budget)
     if kind == ARRAY:
         inner, n = _read(f, "<I"), _read(f, "<Q")
         if n > MAX_ARRAY or inner == ARRAY:
             raise GGUFError("a header array is absurd")
         if inner in _SCALAR and not keep:
-            f.seek(struct.calcsize(_SCALAR[inner]) * n, 1)
+            size = struct.calcsize(_SCALAR[inner]) * n
+            budget.spend(size, n)
+            f.seek(size, 1)
             return None
-        values = [_value(f, inner, keep) for _ in range(n)]
+        if inner == STRING and not keep:
+            budget.spend(0, n)  # each string is read past (its length first): bounded before the loop
+            for _ in range(n):
+                _string(f, budget, keep=False)
+            return None
+        budget.spend(0, n)
+        values = [_value(f, inner, keep, budget) for _ in range(n)]
         return values if keep else None
     raise GGUFError(f"unknown value type {kind}")
 
@@ -83,10 +116,11 @@ def read_gguf_header(path: Path) -> dict[str, Any]:
             if count > MAX_KV:
                 raise GGUFError(f"{path.name} claims {count} header entries")
             meta: dict[str, Any] = {}
+            budget = _Budget()
             for _ in range(count):
-                key = _string(f)
+                key = _string(f, budget)
                 kind = _read(f, "<I")
-                value = _value(f, kind, keep=False)
+                value = _value(f, kind, False, budget)
                 if value is not None:
                     meta[key] = value
     except OSError as e:

@@ -152,10 +152,9 @@ def record_from_info(info: dict[Any, Any]) -> dict[str, Any] | None:
     raw = info.get(STUDIO_CHUNK)
     if not raw:
         return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
+    from studio.core.untrusted import parse_json
+
+    data = parse_json(raw if isinstance(raw, str | bytes) else str(raw))  # bounded: size and depth
     return data if isinstance(data, dict) else None
 
 
@@ -164,5 +163,8 @@ def spec_of_image(image: Image.Image) -> GenerateSpec | None:
     rec = read_studio_record(image)
     if not rec or "spec" not in rec:
         return None
-    spec = GenerateSpec.from_dict(rec["spec"])
-    return spec.replace(seed=int(rec.get("image_seed", spec.seed)), batch_size=1, batch_count=1)
+    try:  # untrusted: a recipe of another shape is no recipe
+        spec = GenerateSpec.from_dict(rec["spec"])
+        return spec.replace(seed=int(rec.get("image_seed", spec.seed)), batch_size=1, batch_count=1)
+    except (ValueError, TypeError, OverflowError):
+        return None

@@ -39,12 +39,54 @@ def _when(text: str, steps: int) -> int | None:
     return min(steps, int(v * steps if "." in s else v))
 
 
+MAX_NESTING = (
+    64  # brackets inside brackets: deeper is read as text (and the recipe refuses it, see nesting())
+)
+
+
+def nesting(text: str) -> int:
+    """How deep ( [ { nest in ``text`` (escaped ones not counted), in one pass without recursion."""
+    deepest = depth = 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in ")]}" and depth:
+            depth -= 1
+        i += 1
+    return deepest
+
+
+MAX_PROMPT = 100_000  # characters of one prompt (A1111's are rarely a thousand)
+
+
+def prompt_problem(text: str, what: str = "prompt") -> str:
+    """A sentence when a prompt is beyond what Studio reads (longer than MAX_PROMPT characters, or brackets nested
+    deeper than MAX_NESTING levels); "" when it is fine. Checked before anything parses it."""
+    if len(text) > MAX_PROMPT:
+        return f"The {what} is {len(text):,} characters long; Studio reads prompts of up to {MAX_PROMPT:,}."
+    depth = nesting(text)
+    if depth > MAX_NESTING:
+        return (f"The {what} nests brackets {depth:,} levels deep; Studio reads up to {MAX_NESTING} "
+                "(an unclosed bracket counts until the end).")  # fmt: skip
+    return ""
+
+
 def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Node]:
+    """The prompt's nodes. A bracket found unclosed is read as text and not tried again (unclosed brackets cost
+    linear time, not exponential); brackets deeper than MAX_NESTING are read as text."""
     pos = 0
+    depth = 0
+    unclosed: set[int] = set()
 
     def sequence(stops: str) -> list[Node]:
         """Nodes until one of ``stops`` at this level (not consumed)."""
-        nonlocal pos
+        nonlocal pos, depth
         out: list[Node] = []
         buf: list[str] = []
         while pos < len(text):
@@ -55,11 +97,16 @@ def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Nod
                 continue
             if c in stops:
                 break
+            if c in "[(" and (pos in unclosed or depth >= MAX_NESTING):
+                buf.append(c)
+                pos += 1
+                continue
             if c == "[":
                 start = pos
                 pos += 1
                 node = bracket(start)
                 if node is None:
+                    unclosed.add(start)
                     buf.append("[")
                     pos = start + 1
                     continue
@@ -74,8 +121,11 @@ def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Nod
             if c == "(":
                 start = pos
                 pos += 1
+                depth += 1
                 inner = sequence(")")
+                depth -= 1
                 if pos >= len(text):  # an unclosed ( : A1111 weights the rest; keep it as written
+                    unclosed.add(start)
                     pos = start + 1
                     buf.append("(")
                     continue
@@ -93,13 +143,17 @@ def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Nod
 
     def bracket(start: int) -> Any:
         """After "[": scheduled, alternate, or plain brackets (returned as nodes wrapped in "[", "]")."""
-        nonlocal pos
-        groups: list[list[Node]] = [sequence(":|]")]
-        separators: list[str] = []
-        while pos < len(text) and text[pos] in ":|":
-            separators.append(text[pos])
-            pos += 1
-            groups.append(sequence(":|]"))
+        nonlocal pos, depth
+        depth += 1
+        try:
+            groups: list[list[Node]] = [sequence(":|]")]
+            separators: list[str] = []
+            while pos < len(text) and text[pos] in ":|":
+                separators.append(text[pos])
+                pos += 1
+                groups.append(sequence(":|]"))
+        finally:
+            depth -= 1
         if pos >= len(text):
             if warnings is not None:
                 warnings.append(f"The [ at character {start + 1} is never closed; it is read as text.")

@@ -39,10 +39,12 @@ def parse_weights(prompt: str) -> list[WeightedPiece]:
     pieces: list[list] = []
     round_open: list[int] = []
     square_open: list[int] = []
+    spans: list[
+        tuple[int, int, float]
+    ] = []  # (first piece, end, factor): applied once, at the end (linear time)
 
     def scale(start: int, factor: float) -> None:
-        for p in pieces[start:]:
-            p[1] *= factor
+        spans.append((start, len(pieces), factor))
 
     for m in _TOKEN.finditer(prompt):
         tok = m.group(0)
@@ -72,6 +74,7 @@ def parse_weights(prompt: str) -> list[WeightedPiece]:
         scale(start, UP)
     for start in square_open:
         scale(start, 1 / UP)
+    _apply(pieces, spans)
 
     merged: list[WeightedPiece] = []
     for text, w in pieces:
@@ -80,6 +83,26 @@ def parse_weights(prompt: str) -> list[WeightedPiece]:
         else:
             merged.append(WeightedPiece(text, w))
     return merged or [WeightedPiece("", 1.0)]
+
+
+def _apply(pieces: list[list], spans: list[tuple[int, int, float]]) -> None:
+    """Multiply each piece's weight by the factors of the spans over it (a difference array of factors: one pass,
+    however many brackets). BREAK pieces keep their -1."""
+    change = [1.0] * (len(pieces) + 1)
+    for start, end, factor in spans:
+        if start < end and factor != 0:
+            change[start] *= factor
+            change[end] /= factor
+        elif start < end:  # a weight of 0: what it covers counts for nothing
+            for p in pieces[start:end]:
+                p[1] = 0.0 if p[1] != -1.0 else p[1]
+    running = 1.0
+    for i, p in enumerate(pieces):
+        running *= change[i]
+        if p[1] != -1.0:
+            p[1] = round(
+                p[1] * running, 9
+            )  # (the divisions leave no float dust that would split equal pieces)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from studio.core.a1111 import parse_parameters
+from studio.core.pictures import open_picture
 from studio.core.untrusted import (
     Unreadable,
     integer,
@@ -421,7 +422,7 @@ def read_recipe(path: str | Path) -> Recipe:
     if problem := regular_file_problem(path):
         return Recipe(problems=[f"{problem}."])
     try:
-        with Image.open(path) as im:
+        with open_picture(path) as im:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 return Recipe(

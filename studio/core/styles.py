@@ -16,6 +16,7 @@ from studio.core.untrusted import Unreadable, is_file, lst, obj, parse_json, rea
 
 SHIPPED = resource("styles", "studio.csv")
 MAX_STYLES_FILE = 8 * 1024 * 1024
+MAX_STYLES = 10_000
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,23 @@ def _merge(style_text: str, prompt: str) -> str:
     return f"{prompt.rstrip().rstrip(',')}, {style_text}"
 
 
+MAX_STYLED = 100_000  # characters a prompt may grow to by its styles (each may hold {prompt} several times)
+
+
+class StyleError(ValueError):
+    """Styles that cannot be applied (they grow the prompt past MAX_STYLED)."""
+
+
 def apply_styles(prompt: str, negative: str, styles: list[Style]) -> tuple[str, str]:
-    for style in styles:
+    """The prompt and negative prompt with the styles applied in order; StyleError when they grow past
+    MAX_STYLED characters (styles that put ``{prompt}`` in many times, one over the other)."""
+    for style in styles[:100]:
+        for name, source, current in (("prompt", style.prompt, prompt), ("negative prompt", style.negative_prompt,
+                                                                          negative)):  # fmt: skip
+            grows = len(source) + len(current) * max(1, source.count("{prompt}"))
+            if grows > MAX_STYLED:
+                raise StyleError(f"The style “{style.name[:80]}” would make the {name} longer than "
+                                 f"{MAX_STYLED:,} characters.")  # fmt: skip
         prompt = _merge(style.prompt, prompt)
         negative = _merge(style.negative_prompt, negative)
     return prompt, negative
@@ -45,17 +61,26 @@ def apply_styles(prompt: str, negative: str, styles: list[Style]) -> tuple[str, 
 
 def parse_csv(data: str) -> tuple[list[Style], list[str]]:
     """Styles from A1111's ``styles.csv`` (``name,prompt,negative_prompt``; extra columns ignored)."""
-    styles, problems = [], []
+    styles: list[Style] = []
+    problems: list[str] = []
+    if "\0" in data:
+        return [], ["it is not a text file (it holds NUL bytes)"]
     reader = csv.DictReader(io.StringIO(data))
-    if not reader.fieldnames or "name" not in [f.strip().lower() for f in reader.fieldnames]:
-        return [], ["it has no name column (A1111's styles.csv starts with name,prompt,negative_prompt)"]
-    for i, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "") for k, v in row.items() if isinstance(v, str)}
-        name = row.get("name", "").strip()
-        if not name:
-            problems.append(f"line {i} has no name")
-            continue
-        styles.append(Style(name, row.get("prompt", ""), row.get("negative_prompt", "")))
+    try:
+        if not reader.fieldnames or "name" not in [f.strip().lower() for f in reader.fieldnames]:
+            return [], ["it has no name column (A1111's styles.csv starts with name,prompt,negative_prompt)"]
+        for i, row in enumerate(reader, start=2):
+            row = {(k or "").strip().lower(): (v or "") for k, v in row.items() if isinstance(v, str)}
+            name = row.get("name", "").strip()
+            if not name:
+                problems.append(f"line {i} has no name")
+                continue
+            styles.append(Style(name[:200], row.get("prompt", ""), row.get("negative_prompt", "")))
+            if len(styles) >= MAX_STYLES:
+                problems.append(f"only its first {MAX_STYLES:,} styles are read")
+                break
+    except csv.Error as e:  # a field over the csv module's limit (128 KB), a stray newline, …
+        problems.append(f"it cannot be read past line {reader.line_num} ({e})")
     return styles, problems
 
 

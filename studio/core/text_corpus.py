@@ -10,6 +10,32 @@ from pathlib import Path
 from studio.core.untrusted import Unreadable, read_bytes
 
 MAX_DOC = 64 * 1024 * 1024
+MAX_UNPACKED = 256 * 1024 * 1024  # a .docx or .epub's members, unpacked, all together
+MAX_MEMBERS = 10_000
+MAX_RATIO = 200  # unpacked / packed of one member (a zip bomb is thousands; text compresses 3–10×)
+
+
+def zip_problem(path: Path) -> str:
+    """A sentence when a .docx/.epub (a zip) is beyond what Studio unpacks — too large, too many members, or
+    members that unpack a hundred times their size (a zip bomb); "" when it is fine. Reads the directory only."""
+    import zipfile
+
+    try:
+        if path.stat().st_size > MAX_DOC:
+            return f"{path.name} is larger than {MAX_DOC // 2**20} MB."
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        return f"{path.name} is not a document Studio can read ({type(e).__name__})."
+    if len(members) > MAX_MEMBERS:
+        return f"{path.name} holds more than {MAX_MEMBERS:,} files."
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNPACKED:
+        return f"{path.name} unpacks to {total / 2**20:,.0f} MB; Studio unpacks up to {MAX_UNPACKED // 2**20} MB."
+    for m in members:
+        if m.file_size > 1 << 20 and m.file_size > MAX_RATIO * max(1, m.compress_size):
+            return f"{path.name} holds {m.filename[:80]}, which unpacks {m.file_size // max(1, m.compress_size):,} times its size (a zip bomb?)."
+    return ""
 
 
 def read_document_text(path: Path) -> str:
@@ -20,6 +46,8 @@ def read_document_text(path: Path) -> str:
         if isinstance(data, Unreadable):
             raise ValueError(f"{path.name} cannot be read ({data.why}).")
         return data.decode("utf-8", errors="replace")
+    if suffix in (".docx", ".epub") and (why := zip_problem(path)):
+        raise ValueError(why)
     if suffix == ".docx":
         try:
             import docx

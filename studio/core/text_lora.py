@@ -49,8 +49,8 @@ def read_text_lora(path: Path) -> TextLora | str:
         return f"{path.name} is not a text LoRA made by Studio (Writer ▸ learn my voice, studio train-text)."
     try:
         rank, alpha = int(meta.get("studio_rank", "")), float(meta.get("studio_alpha", ""))
-        targets = json.loads(meta.get("studio_targets", "[]"))
-    except ValueError:
+        targets = json.loads(meta.get("studio_targets", "[]")[:100_000])
+    except (ValueError, RecursionError):
         return f"{path.name}: its settings (rank, alpha, layers) cannot be read."
     if (
         not (1 <= rank <= 1024)

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from studio.core.cancel import CancelToken
 from studio.core.dataset import Dataset
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, Note, Progress
+from studio.core.pictures import open_picture
 from studio.core.train_specs import CaptionsMade, CaptionSpec
 
 BATCH = 4
@@ -73,7 +72,7 @@ class Captioner:
                 chunk = todo[start : start + BATCH]
                 pictures = []
                 for img in chunk:
-                    with Image.open(ds.path(img)) as raw:
+                    with open_picture(ds.path(img)) as raw:
                         pictures.append(raw.convert("RGB"))
                 inputs = processor(images=pictures, return_tensors="pt").to(placement.device)
                 with torch.no_grad():

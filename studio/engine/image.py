@@ -18,6 +18,7 @@ from studio.core.gallery_store import GalleryStore, SavedImage
 from studio.core.hashing import HashCache
 from studio.core.image_metadata import RenderInfo
 from studio.core.inpaint import paste_unmasked
+from studio.core.pictures import open_picture
 from studio.core.plot import PlotSpec
 from studio.core.prompt_schedule import schedule, text_at
 from studio.core.settings import LoadOptions
@@ -449,7 +450,7 @@ class ImageEngine:
 
         cancel.raise_if_cancelled()
         try:
-            with Image.open(spec.image) as raw:
+            with open_picture(spec.image) as raw:
                 picture = ImageOps.exif_transpose(raw).convert("RGB")
                 source_info = dict(raw.info)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:

@@ -8,11 +8,12 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.core.errors import ErrorKind, StudioError
+from studio.core.pictures import open_picture as open_allowed
 
 
 def open_picture(path: str, field: str, mode: str = "RGB") -> Image.Image:
     try:
-        with Image.open(path) as raw:
+        with open_allowed(path) as raw:
             return ImageOps.exif_transpose(raw).convert(mode)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as e:
         raise StudioError(

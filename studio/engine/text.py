@@ -83,11 +83,12 @@ def _check_gguf(path: Path) -> Path:
             ErrorKind.MODEL_INVALID,
             f"{path.name} is a GGUF file; reading it needs the gguf package (pip install 'studio[gguf]').",
         ) from e
-    with open(path, "rb") as f:
-        if f.read(4) != b"GGUF":
-            raise _bad(
-                ErrorKind.MODEL_INVALID, f"{path.name} is not a GGUF file (its first bytes are not GGUF)."
-            )
+    from studio.core.gguf_header import GGUFError, read_gguf_header
+
+    try:  # its header read with bounds first: the gguf reader behind transformers has none
+        read_gguf_header(path)
+    except GGUFError as e:
+        raise _bad(ErrorKind.MODEL_INVALID, f"{e}.") from e
     return path
 
 

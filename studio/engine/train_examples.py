@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from studio.core.atomic import atomic_write
 from studio.core.cancel import CancelToken
 from studio.core.dataset import (
@@ -25,6 +23,7 @@ from studio.core.dataset import (
 )
 from studio.core.errors import ErrorKind, StudioError
 from studio.core.events import Event, Note, Progress
+from studio.core.pictures import open_picture
 from studio.core.train_specs import TrainSpec
 from studio.core.words import count
 from studio.engine.train_parallel import Parallel
@@ -77,7 +76,7 @@ def to_example(
     import numpy as np
     import torch
 
-    with Image.open(path) as raw:
+    with open_picture(path) as raw:
         im = raw.convert("RGB")
     size = bucket_for(im.width, im.height, buckets(resolution))
     fitted = fit_to_bucket(im, size, focus)

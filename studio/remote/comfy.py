@@ -25,6 +25,7 @@ from studio.core.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.events import Event, ItemSaved, Loading, Preview, Progress
 from studio.core.image_metadata import RenderInfo
 from studio.core.inpaint import paste_unmasked
+from studio.core.pictures import SERVER_FORMATS, open_picture
 from studio.core.specs import GenerateSpec
 from studio.core.untrusted import Unreadable, obj, parse_json, text
 from studio.remote.comfy_workflow import ServerModels, refusals, sampler_steps, server_models, workflow
@@ -32,6 +33,7 @@ from studio.remote.http import MAX_BODY, Connection, Endpoint, ServerError, comf
 
 Emit = Callable[[Event], None]
 MAX_IMAGE = 256 * 1024 * 1024  # one result's bytes
+MAX_FRAME = 64 * 1024 * 1024  # one websocket message (a live preview is kilobytes)
 HISTORY_WAIT = 30.0  # seconds to wait for a finished prompt's history to hold its pictures
 PREVIEW_IMAGE = 1  # the binary websocket event of a live preview (then 1: JPEG, 2: PNG)
 
@@ -179,6 +181,7 @@ class ComfyServer:
                                              sslopt=ssl_options)  # fmt: skip
         except (OSError, websocket.WebSocketException) as e:
             raise ServerError(f"{self.label()} does not answer on its websocket: {e}.", repr(e)) from e
+        bound_frames(ws, self.label())
         try:
             answer = obj(self.post_json("/prompt", {"prompt": graph, "client_id": client_id}))
             prompt_id = text(answer.get("prompt_id"))
@@ -262,10 +265,27 @@ class ComfyServer:
         )
 
 
+def bound_frames(ws: Any, where: str) -> None:
+    """No websocket frame larger than MAX_FRAME is read: its length is checked from its header before its payload
+    is (a frame of gigabytes would otherwise be gathered in memory)."""
+    buffer = getattr(ws, "frame_buffer", None)
+    if buffer is None:
+        return
+    read = buffer.recv_strict
+
+    def bounded(size: int) -> bytes:
+        if size > MAX_FRAME:
+            raise ServerError(f"{where} sent a websocket message of {size / 2**20:,.0f} MB; Studio reads messages of "
+                              f"up to {MAX_FRAME // 2**20} MB.")  # fmt: skip
+        return read(size)
+
+    buffer.recv_strict = bounded
+
+
 def decode_image(raw: bytes, where: str) -> Image.Image:
     """The server's picture, decoded within Pillow's limits (a decompression bomb is refused)."""
     try:
-        with Image.open(io.BytesIO(raw)) as im:
+        with open_picture(io.BytesIO(raw), SERVER_FORMATS) as im:
             im.load()
             return im.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as e:

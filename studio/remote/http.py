@@ -171,11 +171,18 @@ def error_for(resp: http.client.HTTPResponse, endpoint: Endpoint) -> ServerError
 
 
 def get_json(endpoint: Endpoint, path: str, timeout: float = 10.0) -> Any:
+    """GET and parse JSON, in ``timeout`` seconds *in all* (a server that drips a byte every few seconds is given
+    up on at the deadline, not waited for forever)."""
     c = Connection(endpoint, timeout)
+    deadline = time.monotonic() + timeout
     try:
         resp = c.request("GET", path)
-        raw = resp.read(MAX_BODY + 1)
-    except (OSError, http.client.HTTPException) as e:
+        raw = read_until(resp, MAX_BODY + 1, deadline, c)
+    except TimeoutError as e:
+        raise ServerError(
+            f"The server at {endpoint.where()} did not answer in {timeout:.0f} s.", repr(e)
+        ) from e
+    except (OSError, http.client.HTTPException, ValueError) as e:
         raise ServerError(f"The connection to {endpoint.where()} broke off.", repr(e)) from e
     finally:
         c.close()
@@ -185,6 +192,24 @@ def get_json(endpoint: Endpoint, path: str, timeout: float = 10.0) -> Any:
             f"The server at {endpoint.where()} sent an answer Studio cannot read ({value.why})."
         )
     return value
+
+
+def read_until(resp: http.client.HTTPResponse, limit: int, deadline: float, c: Connection) -> bytes:
+    """The answer's body, at most ``limit`` bytes, read before ``deadline`` (TimeoutError after it)."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < limit:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the answer took too long")
+        if c.conn.sock is not None:
+            c.conn.sock.settimeout(left)  # (a timeout ends this read for good: it is the last one)
+        chunk = resp.read1(min(65536, limit - got))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def stream_events(

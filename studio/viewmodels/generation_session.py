@@ -19,6 +19,7 @@ from studio.core.builtin_models import (
 )
 from studio.core.dynamic_prompts import Wildcards
 from studio.core.model_library import LibraryEntry, scan_folder
+from studio.core.pictures import open_picture
 from studio.core.prompts import extract_loras
 from studio.core.recipes.image import IMAGE, freeze_image, library_context
 from studio.core.recipes.loras import LoraFinder, upscaler_finder
@@ -337,7 +338,7 @@ class GenerationSession(QObject):
         if pre is None or pre.run is None:
             return None, f"{pre.label if pre else 'This'} map is made when generating (it needs its model)."
         try:
-            with Image.open(unit["image"]) as raw:
+            with open_picture(unit["image"]) as raw:
                 picture = ImageOps.exif_transpose(raw).convert("RGB")
         except (OSError, ValueError, Image.DecompressionBombError):
             return None, f"{Path(unit['image']).name} is not an image Studio can read."

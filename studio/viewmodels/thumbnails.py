@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.atomic import temp_path
+from studio.core.pictures import open_picture
 
 THUMB_SIZE = 160
 MEMORY_ITEMS = 800  # ~60 MB of 160-px RGB thumbnails, far more than a screenful
@@ -93,7 +94,7 @@ class ThumbnailCache(QObject):
             if not image.isNull():
                 return image
         try:
-            with Image.open(path) as raw:
+            with open_picture(path) as raw:
                 raw.draft("RGB", (THUMB_SIZE, THUMB_SIZE))  # JPEG decodes at a reduced scale
                 im = ImageOps.exif_transpose(raw)
                 im.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)

@@ -18,6 +18,7 @@ from typing import Any
 
 from studio.core.dynamic_prompts import TemplateError, Wildcards, is_dynamic, prompts_for
 from studio.core.model_library import describe_path
+from studio.core.prompt_schedule import prompt_problem
 from studio.core.prompts import extract_loras
 from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
 from studio.core.recipes.guidance import (
@@ -42,7 +43,7 @@ from studio.core.specs import (
     GenerateSpec,
     LoraRef,
 )
-from studio.core.styles import StyleBook, apply_styles
+from studio.core.styles import StyleBook, StyleError, apply_styles
 from studio.core.untrusted import exists, is_dir, is_file, lst, regular_file_problem, text
 
 LATENT, LANCZOS = "Latent", "Lanczos"
@@ -251,6 +252,10 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     problems: dict[str, str] = {}
     if isinstance(draft.get("outpaint"), list | tuple):  # a spec's (L, T, R, B) as the field's text
         draft = {**draft, "outpaint": ",".join(str(v) for v in draft["outpaint"])}
+    # Bounded before anything reads them: a prompt's length and how deep its brackets nest
+    for key, what in (("prompt", "prompt"), ("negative_prompt", "negative prompt")):
+        if why := prompt_problem(text(draft.get(key)), what):
+            return {key: why}
     # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
     prompt = text(draft.get("prompt"))
     listed = lst(draft.get("loras"))
@@ -315,9 +320,12 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         chosen, why = ctx.styles.find(names)
         if why:
             return {"styles": why}
-        values["prompt"], values["negative_prompt"] = apply_styles(
-            values["prompt"], values["negative_prompt"], chosen
-        )
+        try:
+            values["prompt"], values["negative_prompt"] = apply_styles(
+                values["prompt"], values["negative_prompt"], chosen
+            )
+        except StyleError as e:
+            return {"styles": str(e)}
     values["styles"] = tuple(names)
     count = values["batch_count"] * values["batch_size"]
     # with a variation, every image keeps the seed (its variation seed counts up instead), as A1111 does
@@ -329,6 +337,9 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
                 dynamic[key] = tuple(prompts_for(text_value, ctx.wildcards, seeds, values["combinatorial"]))
             except TemplateError as e:
                 return {"prompt" if key == "prompts" else "negative_prompt": str(e)}
+            for made in dynamic[key]:  # what the wildcards brought in is bounded as a typed prompt is
+                if why := prompt_problem(made, "prompt" if key == "prompts" else "negative prompt"):
+                    return {"prompt" if key == "prompts" else "negative_prompt": why}
     spec = GenerateSpec(
         **{
             k: v
