@@ -102,104 +102,101 @@ class Wildcard:
 Part = str | Variant | Wildcard
 
 
+_HEAD = re.compile(r"(\d+)(?:-(\d+))?\$\$(?:([^{}|$]*)\$\$)?")
+_WEIGHT = re.compile(r"\s*([0-9]*\.?[0-9]+)::")
+
+
 def _parse(text: str, warnings: list[str] | None = None) -> list[Part]:
     """The template's parts. An unclosed ``{`` is read as text (with a warning naming where), once: a ``{`` found
     unclosed is not tried again, so unclosed braces cost linear time, not exponential. Nesting deeper than
     MAX_NESTING raises TemplateError."""
     if len(text) > MAX_TEXT:
         raise TemplateError(f"The prompt is longer than {MAX_TEXT:,} characters.")
-    pos = 0
-    depth = 0
-    unclosed: set[int] = set()
+    return _TemplateParser(text, warnings).sequence("")
 
-    def sequence(stop: str) -> list[Part]:
-        nonlocal pos
+
+class _TemplateParser:
+    def __init__(self, text: str, warnings: list[str] | None):
+        self.text, self.warnings = text, warnings
+        self.pos = self.depth = 0
+        self.unclosed: set[int] = set()
+
+    def sequence(self, stop: str) -> list[Part]:
+        text = self.text
         parts: list[Part] = []
         buf: list[str] = []
-        while pos < len(text):
-            c = text[pos]
-            if c == "\\" and pos + 1 < len(text) and text[pos + 1] in "{}|\\":
-                buf.append(text[pos : pos + 2] if text[pos + 1] == "\\" else text[pos + 1])
-                pos += 2
-                continue
-            if c in stop:
+
+        def flush() -> None:
+            if buf:
+                parts.append("".join(buf))
+                buf.clear()
+
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in "{}|\\":
+                buf.append(
+                    text[self.pos : self.pos + 2] if text[self.pos + 1] == "\\" else text[self.pos + 1]
+                )
+                self.pos += 2
+            elif c in stop:
                 break
-            if c == "{" and pos in unclosed:
-                buf.append("{")
-                pos += 1
-                continue
-            if c == "{":
-                start = pos
-                pos += 1
-                variant = braces()
+            elif c == "{":
+                variant = self.braces() if self.pos not in self.unclosed else None
                 if variant is None:
-                    if warnings is not None:
-                        warnings.append(
-                            f"The {{ at character {start + 1} is never closed; it is read as text."
-                        )
-                    unclosed.add(start)
-                    pos = start + 1
                     buf.append("{")
-                    continue
-                if buf:
-                    parts.append("".join(buf))
-                    buf = []
-                parts.append(variant)
-                continue
-            m = _WILDCARD.match(text, pos)
-            if c == "_" and m:
-                if buf:
-                    parts.append("".join(buf))
-                    buf = []
+                    self.pos += 1
+                else:
+                    flush()
+                    parts.append(variant)
+            elif c == "_" and (m := _WILDCARD.match(text, self.pos)):
+                flush()
                 parts.append(Wildcard(m.group(1)))
-                pos = m.end()
-                continue
-            buf.append(c)
-            pos += 1
-        if buf:
-            parts.append("".join(buf))
+                self.pos = m.end()
+            else:
+                buf.append(c)
+                self.pos += 1
+        flush()
         return parts
 
-    def braces() -> Variant | None:
-        nonlocal pos, depth
-        if depth >= MAX_NESTING:
+    def braces(self) -> Variant | None:
+        """At a ``{``: the variant, or None (the position left as it was) when it is never closed."""
+        if self.depth >= MAX_NESTING:
             raise TemplateError(f"The prompt nests {{ }} deeper than {MAX_NESTING} levels.")
-        depth += 1
+        start = self.pos
+        self.pos += 1
+        self.depth += 1
         try:
-            return variant()
+            found = self.variant()
         finally:
-            depth -= 1
+            self.depth -= 1
+        if found is None:
+            if self.warnings is not None:
+                self.warnings.append(f"The {{ at character {start + 1} is never closed; it is read as text.")
+            self.unclosed.add(start)
+            self.pos = start
+        return found
 
-    def variant() -> Variant | None:
-        nonlocal pos
-        save = pos
+    def variant(self) -> Variant | None:
+        text = self.text
         low = high = 1
         sep = ", "
-        head = re.match(r"(\d+)(?:-(\d+))?\$\$(?:([^{}|$]*)\$\$)?", text[pos:])
-        if head:
+        if head := _HEAD.match(text, self.pos):
             low = int(head.group(1))
             high = int(head.group(2)) if head.group(2) else low
             sep = head.group(3) if head.group(3) is not None else ", "
-            pos += head.end()
+            self.pos = head.end()
         options: list[tuple[float, list]] = []
         while True:
             weight = 1.0
-            w = re.match(r"\s*([0-9]*\.?[0-9]+)::", text[pos:])
-            if w:
+            if w := _WEIGHT.match(text, self.pos):
                 weight = float(w.group(1))
-                pos += w.end()
-            parts = sequence("|}")
-            options.append((weight, parts))
-            if pos >= len(text):
-                pos = save
+                self.pos = w.end()
+            options.append((weight, self.sequence("|}")))
+            if self.pos >= len(text):
                 return None
-            if text[pos] == "}":
-                pos += 1
-                break
-            pos += 1  # "|"
-        return Variant(options, min(low, high), max(low, high), sep)
-
-    return sequence("")
+            self.pos += 1
+            if text[self.pos - 1] == "}":
+                return Variant(options, min(low, high), max(low, high), sep)
 
 
 def template_warnings(text: str) -> list[str]:

@@ -268,3 +268,48 @@ def test_ctrl_c_ends_a_command_waiting_on_a_server_within_two_seconds(tmp_path):
     finally:
         server.stop()
     report("hostile input: Ctrl+C", seconds_after_ctrl_c=round(after, 2))
+
+
+def test_recipes_of_any_shape_freeze_or_say_why(tmp_path):
+    """A recipe file's values, mutated (weird types, deep values, lists where objects go), as ``--recipe`` reads
+    them: the freeze gives a spec or a field's sentence — never an IndexError, TypeError or RecursionError."""
+    import random
+
+    from studio.core.recipes.image import IMAGE, freeze_image
+    from tests.torture.mutate import mutate_json
+
+    base = {"prompt": "a [red:blue:0.5] {cat|dog} (castle:1.2)", "negative_prompt": "blurry", "model": "",
+            "width": 64, "height": 64, "steps": 4, "seed": 3, "loras": [["grain", 0.5]], "styles": [],
+            "controls": [{"image": "a.png", "preprocessor": "canny", "model": "cn", "weight": 0.8}],
+            "references": [], "outpaint": "", "batch_count": 2}  # fmt: skip
+    rng = random.Random(37)
+    worst = 0.0
+    for _ in range(scale(150, 3000)):
+        values = mutate_json(base, rng)
+        draft = {k: v for k, v in values.items() if k in IMAGE} if isinstance(values, dict) else {}
+        out, seconds = bounded(freeze_image, draft)
+        worst = max(worst, seconds)
+        assert not isinstance(out, Exception), repr(out)
+    report("hostile input: recipe shapes", worst_s=round(worst, 3))
+
+
+def test_a_comfyui_websocket_message_of_gigabytes_is_refused_from_its_header():
+    from studio.remote.comfy import MAX_FRAME, bound_frames
+
+    class Buffer:
+        def __init__(self):
+            self.asked = []
+
+        def recv_strict(self, size):
+            self.asked.append(size)
+            return b"\0" * size
+
+    class Socket:
+        frame_buffer = Buffer()
+
+    ws = Socket()
+    bound_frames(ws, "ComfyUI gpu")
+    assert ws.frame_buffer.recv_strict(2) == b"\0\0"  # a frame header
+    with pytest.raises(StudioError, match="websocket message of 4,096 MB"):
+        ws.frame_buffer.recv_strict(4 * 1024**3)
+    assert ws.frame_buffer.asked == [2] and MAX_FRAME < 4 * 1024**3  # the payload was never asked for
