@@ -226,7 +226,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         finetune=finetune,
         helper=helper,
     )
-    bridge.arrived.connect(window._on_job_event)  # jobs the window waits for (word attention maps)
+    bridge.arrived.connect(window.explain.on_job_event)  # jobs the window waits for (word maps, steps)
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
     # New results appear in the gallery (debounced: a batch of images refreshes it once).

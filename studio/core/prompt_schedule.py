@@ -80,103 +80,112 @@ def prompt_problem(text: str, what: str = "prompt") -> str:
 def _parse(text: str, steps: int, warnings: list[str] | None = None) -> list[Node]:
     """The prompt's nodes. A bracket found unclosed is read as text and not tried again (unclosed brackets cost
     linear time, not exponential); brackets deeper than MAX_NESTING are read as text."""
-    pos = 0
-    depth = 0
-    unclosed: set[int] = set()
+    return _flatten(_EditingParser(text, steps, warnings).sequence(""))
 
-    def sequence(stops: str) -> list[Node]:
+
+class _EditingParser:
+    def __init__(self, text: str, steps: int, warnings: list[str] | None):
+        self.text, self.steps, self.warnings = text, steps, warnings
+        self.pos = self.depth = 0
+        self.unclosed: set[int] = set()
+
+    def sequence(self, stops: str) -> list[Node]:
         """Nodes until one of ``stops`` at this level (not consumed)."""
-        nonlocal pos, depth
+        text = self.text
         out: list[Node] = []
         buf: list[str] = []
-        while pos < len(text):
-            c = text[pos]
-            if c == "\\" and pos + 1 < len(text):
-                buf.append(text[pos : pos + 2])
-                pos += 2
-                continue
-            if c in stops:
+
+        def flush() -> None:
+            if buf:
+                out.append("".join(buf))
+                buf.clear()
+
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c == "\\" and self.pos + 1 < len(text):
+                buf.append(text[self.pos : self.pos + 2])
+                self.pos += 2
+            elif c in stops:
                 break
-            if c in "[(" and (pos in unclosed or depth >= MAX_NESTING):
+            elif c in "[(" and (self.pos in self.unclosed or self.depth >= MAX_NESTING):
                 buf.append(c)
-                pos += 1
-                continue
-            if c == "[":
-                start = pos
-                pos += 1
-                node = bracket(start)
-                if node is None:
-                    unclosed.add(start)
-                    buf.append("[")
-                    pos = start + 1
-                    continue
+                self.pos += 1
+            elif c == "[":
+                node = self.bracket()
                 if isinstance(node, str):
                     buf.append(node)
-                    continue
-                if buf:
-                    out.append("".join(buf))
-                    buf = []
-                out.append(node)
-                continue
-            if c == "(":
-                start = pos
-                pos += 1
-                depth += 1
-                inner = sequence(")")
-                depth -= 1
-                if pos >= len(text):  # an unclosed ( : A1111 weights the rest; keep it as written
-                    unclosed.add(start)
-                    pos = start + 1
+                else:
+                    flush()
+                    out.append(node)
+            elif c == "(":
+                inner = self.round()
+                if inner is None:
                     buf.append("(")
-                    continue
-                pos += 1
-                if buf:
-                    out.append("".join(buf))
-                    buf = []
-                out.extend(["(", *inner, ")"])
-                continue
-            buf.append(c)
-            pos += 1
-        if buf:
-            out.append("".join(buf))
+                else:
+                    flush()
+                    out.extend(["(", *inner, ")"])
+            else:
+                buf.append(c)
+                self.pos += 1
+        flush()
         return out
 
-    def bracket(start: int) -> Any:
-        """After "[": scheduled, alternate, or plain brackets (returned as nodes wrapped in "[", "]")."""
-        nonlocal pos, depth
-        depth += 1
-        try:
-            groups: list[list[Node]] = [sequence(":|]")]
-            separators: list[str] = []
-            while pos < len(text) and text[pos] in ":|":
-                separators.append(text[pos])
-                pos += 1
-                groups.append(sequence(":|]"))
-        finally:
-            depth -= 1
-        if pos >= len(text):
-            if warnings is not None:
-                warnings.append(f"The [ at character {start + 1} is never closed; it is read as text.")
+    def round(self) -> list[Node] | None:
+        """At a "(": its nodes (the ")" consumed), or None when it is never closed (A1111 weights the rest; it is
+        kept as written)."""
+        start = self.pos
+        self.pos += 1
+        self.depth += 1
+        inner = self.sequence(")")
+        self.depth -= 1
+        if self.pos >= len(self.text):
+            self.unclosed.add(start)
+            self.pos = start + 1
             return None
-        pos += 1  # "]"
-        if separators and all(s == "|" for s in separators):
-            return Alternate(groups)
-        if separators and all(s == ":" for s in separators) and len(groups) in (2, 3):
-            when = _when("".join(g for g in groups[-1] if isinstance(g, str)), steps)
-            if when is not None and all(isinstance(g, str) for g in groups[-1]):
-                if len(groups) == 2:
-                    return Scheduled([], groups[0], when)
-                return Scheduled(groups[0], groups[1], when)
-        # plain brackets: de-emphasis, or text A1111 would not parse either
-        flat: list[Node] = ["["]
-        for i, g in enumerate(groups):
-            if i:
-                flat.append(separators[i - 1])
-            flat.extend(g)
-        flat.append("]")
-        return _Flat(flat)
+        self.pos += 1
+        return inner
 
-    return _flatten(sequence(""))
+    def bracket(self) -> Any:
+        """At a "[": scheduled, alternate, or plain brackets (nodes wrapped in "[", "]"); "[" when never closed."""
+        start = self.pos
+        self.pos += 1
+        self.depth += 1
+        try:
+            groups: list[list[Node]] = [self.sequence(":|]")]
+            separators: list[str] = []
+            while self.pos < len(self.text) and self.text[self.pos] in ":|":
+                separators.append(self.text[self.pos])
+                self.pos += 1
+                groups.append(self.sequence(":|]"))
+        finally:
+            self.depth -= 1
+        if self.pos >= len(self.text):
+            if self.warnings is not None:
+                self.warnings.append(f"The [ at character {start + 1} is never closed; it is read as text.")
+            self.unclosed.add(start)
+            self.pos = start + 1
+            return "["
+        self.pos += 1  # "]"
+        return _bracketed(groups, separators, self.steps)
+
+
+def _bracketed(groups: list[list[Node]], separators: list[str], steps: int) -> Any:
+    if separators and all(s == "|" for s in separators):
+        return Alternate(groups)
+    if separators and all(s == ":" for s in separators) and len(groups) in (2, 3):
+        when = _when("".join(g for g in groups[-1] if isinstance(g, str)), steps)
+        if when is not None and all(isinstance(g, str) for g in groups[-1]):
+            if len(groups) == 2:
+                return Scheduled([], groups[0], when)
+            return Scheduled(groups[0], groups[1], when)
+    # plain brackets: de-emphasis, or text A1111 would not parse either
+    flat: list[Node] = ["["]
+    for i, g in enumerate(groups):
+        if i:
+            flat.append(separators[i - 1])
+        flat.extend(g)
+    flat.append("]")
+    return _Flat(flat)
 
 
 class _Flat(list):

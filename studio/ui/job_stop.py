@@ -4,10 +4,12 @@ jobs under way: finish them first, keep the waiting pictures for the next start,
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from studio.viewmodels.job_queue import JobRow, describe, fmt_seconds
+from studio.viewmodels.job_queue import JobQueue, JobRow, JobState, describe, fmt_seconds
 
 LONG_JOB_S = 60.0  # a job that has run this long is not stopped without asking
 
@@ -55,3 +57,28 @@ def ask_quit(parent: QWidget, running: list[JobRow], waiting: int) -> str:
     box.exec()
     clicked = box.clickedButton()
     return {finish: QUIT_FINISH, keep: QUIT_KEEP, stop: QUIT_STOP}.get(clicked, QUIT_CANCEL)
+
+
+def may_close(window: Any, queue: JobQueue) -> bool:
+    """Whether the window may close now: at once when nothing is under way; else ``window.quit_question`` is asked —
+    finish (the window closes by itself once the jobs are done; closing again quits at once), keep, or stop."""
+    if getattr(window, "_quit_when_idle", None) is not None or not queue.live():
+        return True
+    rows = queue.rows()
+    running = [r for r in rows if r.state in (JobState.RUNNING, JobState.LOADING)]
+    waiting = sum(r.state is JobState.QUEUED for r in rows)
+    answer = window.quit_question(window, running, waiting)
+    if answer == QUIT_CANCEL:
+        return False
+    if answer == QUIT_FINISH:
+        window.statusBar().showMessage(
+            "Studio quits when the jobs under way are done (close again to quit at once)."
+        )
+        timer = QTimer(window, interval=500)
+        timer.timeout.connect(lambda: queue.live() or window.close())
+        timer.start()
+        window._quit_when_idle = timer
+        return False
+    if answer == QUIT_STOP:
+        queue.forget_unfinished()
+    return True

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
 from studio.core.rooms import Room
 from studio.ui import shortcuts
+from studio.ui.explain_actions import ExplainActions
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.gallery_page import GalleryPage
 from studio.ui.image_page import ImagePage
-from studio.ui.job_stop import QUIT_CANCEL, QUIT_FINISH, QUIT_STOP, ask_quit, confirm_stop
+from studio.ui.job_stop import ask_quit, confirm_stop, may_close
 from studio.ui.models_page import ModelsPage
 from studio.ui.notice_bar import NoticeBar
 from studio.ui.queue_dialog import QueueButton
@@ -22,7 +23,7 @@ from studio.ui.theme import app_icon, icon
 from studio.ui.writer_page import WriterPage
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
-from studio.viewmodels.job_queue import JobQueue, JobState
+from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.prompt_helper import PromptHelper
 
 MIN_SIZE = (720, 500)  # the window can always be made this small (each room folds itself to fit)
@@ -50,7 +51,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
         self.session, self.queue = session, queue
-        self._home = home
+        self.home = home
         self.image_page = ImagePage(session, queue, models_dir)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("pages")
@@ -64,8 +65,6 @@ class MainWindow(QMainWindow):
         self.gallery_page.variationsRequested.connect(self.make_variations)
         self.image_page.variationsRequested.connect(self.make_variations)
         self.helper = helper
-        self._attention_jobs: dict[str, tuple[str, list[str]]] = {}
-        self._steps_jobs: dict[str, str] = {}  # *Steps* job → the picture whose filmstrip it records
         if helper is not None:
             helper.proposed.connect(self._propose)
             helper.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
@@ -73,8 +72,9 @@ class MainWindow(QMainWindow):
         self.image_page.prompt_panel.enhanceClicked.connect(self.enhance_prompt)
         self.gallery_page.describeRequested.connect(self.describe)
         self.image_page.describeRequested.connect(self.describe)
-        self.image_page.filmstripRequested.connect(self.remake_with_filmstrip)
-        self.image_page.attentionRequested.connect(self.word_attention)
+        self.explain = ExplainActions(self)  # Words and Steps: a picture made again to be explained
+        self.image_page.filmstripRequested.connect(self.explain.remake_with_filmstrip)
+        self.image_page.attentionRequested.connect(self.explain.word_attention)
         self.tabs.addTab(self.gallery_page, icon("gallery"), "Gallery")
         self.writer_page = writer
         writer.illustrateRequested.connect(self._illustrate)
@@ -120,7 +120,6 @@ class MainWindow(QMainWindow):
         for page, room in rooms:
             QShortcut(QKeySequence(shortcuts.STOP.keys), page, lambda r=room: self.stop_room(r),
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)  # fmt: skip
-        self._quit_when_idle: QTimer | None = None  # "Finish, then quit" was chosen
         self._menus(theme)
 
     def _use_trained_lora(self, path: str, words: str) -> None:
@@ -228,65 +227,6 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.image_page)
         return dialog.job
 
-    def word_attention(self, path: str, words: list[str] | None = None) -> str | None:
-        """*Words*: choose words of the result's prompt; the picture is made again while its attention to them
-        is recorded, and the maps are shown when it is done."""
-        from PIL import Image
-
-        from studio.core.image_metadata import spec_of_image
-        from studio.ui.attention_dialog import WordChooser
-
-        with Image.open(path) as im:
-            spec = spec_of_image(im)
-        if spec is None:
-            self.statusBar().showMessage("This picture has no Studio recipe to make again.", 8000)
-            return None
-        if words is None:
-            chooser = WordChooser(spec.prompt, self)
-            if not chooser.exec():
-                return None
-            words = chooser.chosen()
-        if not words:
-            return None
-        done = self.session.word_attention(spec, words)
-        if isinstance(done, dict):
-            self.statusBar().showMessage(" ".join(done.values()), 8000)
-            return None
-        job, folder = done
-        self._attention_jobs[job] = (folder, words)
-        self.statusBar().showMessage("Making it again while recording where the words act…", 6000)
-        return job
-
-    def _on_job_event(self, ui) -> None:  # noqa: ANN001 - a UiEvent
-        from studio.core.events import Failed, Finished
-
-        e = ui.event
-        if e.job_id in self._steps_jobs and isinstance(e, Finished | Failed):
-            path = self._steps_jobs.pop(e.job_id)
-            if isinstance(e, Finished):
-                from studio.ui.filmstrip_dialog import FilmstripDialog
-
-                self.filmstrip_dialog = FilmstripDialog(path, self)
-                self.filmstrip_dialog.setModal(False)
-                self.filmstrip_dialog.show()
-        if e.job_id in self._attention_jobs and isinstance(e, Finished | Failed):
-            folder, words = self._attention_jobs.pop(e.job_id)
-            if isinstance(e, Finished):
-                from studio.ui.attention_dialog import AttentionMaps
-
-                AttentionMaps(folder, words, self).exec()
-
-    def remake_with_filmstrip(self, path: str) -> str | None:
-        """*Make its filmstrip*: the picture's recipe run again (same seed) only to record its steps; the filmstrip
-        goes beside the picture (no copy in the gallery) and opens when it is ready."""
-        done = self.session.record_steps(path)
-        if isinstance(done, dict):
-            self.statusBar().showMessage("Cannot make it again: " + " ".join(done.values()), 8000)
-            return None
-        self._steps_jobs[done] = path
-        self.statusBar().showMessage(f"Recording the steps of {Path(path).name}…", 5000)
-        return done
-
     def _use_as_guide(self, path: str, kind: str) -> None:
         if kind == "controls":
             self.session.add_control(path)
@@ -305,7 +245,7 @@ class MainWindow(QMainWindow):
         file.addAction(icon("image"), "Open init image…", self.image_page.parameters._choose_init)
         file.addSeparator()
         file.addAction(
-            "Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._home)))
+            "Show data folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.home)))
         )
         file.addSeparator()
         file.addAction("Settings…", self.open_settings).setShortcut(QKeySequence(shortcuts.SETTINGS.keys))
@@ -378,31 +318,15 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> QDialog:
         """*Settings*: device, precision and memory, theme, folders, servers — in one place."""
-        from studio.ui.servers_dialog import ServersDialog
-        from studio.ui.settings_dialog import SettingsDialog
+        from studio.ui.window_dialogs import open_settings
 
-        models = self.models_page
-        panel = getattr(models, "servers_panel", None)
-        book = panel.book if panel is not None else None
-        folders = [("Data", self._home), ("Models", models.model.models_dir)]
-        dialog = SettingsDialog(
-            models.model.settings,
-            folders,
-            changed=models._setting_changed,
-            theme=self.themeRequested.emit,
-            servers=(lambda: ServersDialog(book, self).exec()) if book is not None else None,
-            parent=self,
-        )
-        dialog.finished.connect(lambda _r: models.settings_box.refresh())
-        self.settings_dialog = dialog
-        dialog.open()
-        return dialog
+        self.settings_dialog = open_settings(self)
+        return self.settings_dialog
 
     def show_shortcuts(self) -> QDialog:
-        dialog = shortcuts.ShortcutsDialog(self)
-        self.shortcuts_dialog = dialog
-        dialog.open()
-        return dialog
+        self.shortcuts_dialog = shortcuts.ShortcutsDialog(self)
+        self.shortcuts_dialog.open()
+        return self.shortcuts_dialog
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -434,30 +358,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         """Quit — asked first when jobs are under way (finish them, keep the waiting ones, or stop)."""
-        if not self._may_close():
+        if not may_close(self, self.queue):
             event.ignore()
             return
         self.writer_page.save()
         self.closing.emit()
         super().closeEvent(event)
-
-    def _may_close(self) -> bool:
-        if self._quit_when_idle is not None or not self.queue.live():
-            return True
-        rows = self.queue.rows()
-        running = [r for r in rows if r.state in (JobState.RUNNING, JobState.LOADING)]
-        waiting = sum(r.state is JobState.QUEUED for r in rows)
-        answer = self.quit_question(self, running, waiting)
-        if answer == QUIT_CANCEL:
-            return False
-        if answer == QUIT_FINISH:
-            self.statusBar().showMessage(
-                "Studio quits when the jobs under way are done (close again to quit at once)."
-            )
-            self._quit_when_idle = QTimer(self, interval=500)
-            self._quit_when_idle.timeout.connect(lambda: self.queue.live() or self.close())
-            self._quit_when_idle.start()
-            return False
-        if answer == QUIT_STOP:
-            self.queue.forget_unfinished()
-        return True
