@@ -48,8 +48,9 @@ def bounded(fn, *args):
     return out, seconds
 
 
-def cli(*args: str, home: Path, stop_after: float | None = None) -> tuple[int, str, float]:
-    """``python -m studio ARGS``: (exit code, stderr, seconds after Ctrl+C or in all); its peak memory is checked."""
+def cli(*args: str, home: Path, stop_when=None) -> tuple[int, str, float]:
+    """``python -m studio ARGS``: (exit code, stderr, seconds after Ctrl+C or in all); its peak memory is checked.
+    ``stop_when()``: Ctrl+C is sent once it says so."""
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "studio", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
@@ -59,7 +60,7 @@ def cli(*args: str, home: Path, stop_after: float | None = None) -> tuple[int, s
     while proc.poll() is None:
         with open(f"/proc/{proc.pid}/status") as f:
             peak = max(peak, next((int(x.split()[1]) * 1024 for x in f if x.startswith("VmHWM")), 0))
-        if stop_after is not None and stopped_at is None and time.monotonic() - t0 > stop_after:
+        if stop_when is not None and stopped_at is None and stop_when():
             proc.send_signal(signal.SIGINT)
             stopped_at = time.monotonic()
         assert time.monotonic() - t0 < LIMIT_S, f"{args[:2]} ran past {LIMIT_S} s"
@@ -262,8 +263,15 @@ def test_ctrl_c_ends_a_command_waiting_on_a_server_within_two_seconds(tmp_path):
 
     server = SlowServer(prefill=60.0, head_first=True, keep_alive=1.0).start()
     try:
+        asked: list[float] = []
+
+        def waiting() -> bool:  # the request is in and the server thinks: Ctrl+C a second later
+            if server.requests and not asked:
+                asked.append(time.monotonic())
+            return bool(asked) and time.monotonic() - asked[0] > 1.0
+
         code, err, after = cli("write", "Once", "--engine", server.url, "--model", "slow-7b", home=tmp_path / "h",
-                               stop_after=6.0)  # fmt: skip
+                               stop_when=waiting)  # fmt: skip
         assert after < STOP_S and code != 0 and ("cancelled" in err or "stopped" in err)
     finally:
         server.stop()
