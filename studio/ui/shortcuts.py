@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from studio.ui.theme import fit_size
@@ -25,8 +25,8 @@ GENERATE = Shortcut(
     "Ctrl+Return", "Image, Writer", "Generate (the Image room) or Continue at the cursor (Writer)"
 )
 GENERATE_ENTER = Shortcut("Ctrl+Enter", "Image, Writer", "The same as Ctrl+Return")
-STOP = Shortcut("Esc", "Image, Writer, Fine-tune", "Stop this room's running job (asked first past a minute); "
-                "in the Gallery and Models rooms Esc only clears or closes")  # fmt: skip
+STOP = Shortcut("Esc", "Image, Writer, Fine-tune", "Stop this room's running job (asked first past a minute); in "
+                "the Gallery and the Models room it stops nothing")  # fmt: skip
 QUEUE = Shortcut("Ctrl+Shift+Q", "everywhere", "The queue of every room")
 SETTINGS = Shortcut("Ctrl+,", "everywhere", "Settings: device, precision, theme, folders, servers")
 QUIT = Shortcut("Ctrl+Q", "everywhere", "Quit (asked first when jobs are under way)")
@@ -61,4 +61,8 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        fit_size(self, 720, 460)
+        fit_size(self, 760, 480)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name): rows fit their wrapped text
+        super().showEvent(event)
+        self.table.resizeRowsToContents()
