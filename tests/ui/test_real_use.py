@@ -5,6 +5,7 @@ and a slow stand-in server (tests/slow_server.py) take their time on purpose."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit
 
 from studio.core.rooms import Room
 from studio.core.specs import GenerateSpec
@@ -248,3 +249,25 @@ def test_one_settings_place_and_a_list_of_the_shortcuts(qtbot, studio):
     assert any("Esc" in keys and "Stop this room's running job" in what for keys, what in rows)
     assert any("Ctrl+Shift+Q" in keys for keys, _ in rows)
     listed.reject()
+
+
+def test_an_edit_into_the_span_being_written_offers_the_rest_instead_of_inserting_it(qtbot, studio):
+    from PySide6.QtGui import QTextCursor
+
+    server = SlowServer(prefill=0.2, gap=0.3, tokens=6).start()
+    try:
+        page = studio.window.writer_page
+        got, ended = continue_on(page, server, "It rained.")
+        qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+        inside = QTextCursor(page.doc.document)  # a drop or a paste into the text being written
+        inside.setPosition(page.doc.gen_start + 2)
+        inside.insertText("[mine]")
+        before = page.editor.toPlainText()
+        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+        assert page.editor.toPlainText() == before  # nothing more was put in the text, anywhere
+        box = page.offered_box
+        offered = box.findChild(QPlainTextEdit).toPlainText()
+        assert offered and "".join(got).endswith(offered) and offered not in before
+        assert "offered" in page.status.text() or box.isVisible()
+    finally:
+        server.stop()
