@@ -62,7 +62,7 @@ def ask_quit(parent: QWidget, running: list[JobRow], waiting: int) -> str:
 def may_close(window: Any, queue: JobQueue) -> bool:
     """Whether the window may close now: at once when nothing is under way; else ``window.quit_question`` is asked —
     finish (the window closes by itself once the jobs are done; closing again quits at once), keep, or stop."""
-    if getattr(window, "_quit_when_idle", None) is not None or not queue.live():
+    if window.quit_when_idle is not None or not queue.live():
         return True
     rows = queue.rows()
     running = [r for r in rows if r.state in (JobState.RUNNING, JobState.LOADING)]
@@ -77,7 +77,7 @@ def may_close(window: Any, queue: JobQueue) -> bool:
         timer = QTimer(window, interval=500)
         timer.timeout.connect(lambda: queue.live() or window.close())
         timer.start()
-        window._quit_when_idle = timer
+        window.quit_when_idle = timer
         return False
     if answer == QUIT_STOP:
         queue.forget_unfinished()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
@@ -355,6 +355,9 @@ class MainWindow(QMainWindow):
 
     closing = Signal()
     quit_question = staticmethod(ask_quit)  # (window, running rows, waiting count) → a QUIT_ word
+    quit_when_idle: QTimer | None = (
+        None  # "Finish, then quit" was chosen: closes the window once nothing runs
+    )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         """Quit — asked first when jobs are under way (finish them, keep the waiting ones, or stop)."""

@@ -58,6 +58,7 @@ _SETTINGS_PARTS = ("model_box", "engine_box", "preset_box", "presets", "_spins",
 class WriterPage(QWidget):
     illustrateRequested = Signal(str)  # a prompt draft for the Image panel
     exported = Signal(str)  # an export was written (its path)
+    _context_for, _context_later = "", False  # What the model sees: its text; answered while hidden
 
     def __init__(
         self,
@@ -281,7 +282,7 @@ class WriterPage(QWidget):
 
     def showEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if getattr(self, "_context_later", False):  # asked for before the writer went to another room
+        if self._context_later:  # asked for before the writer went to another room
             self._context_later = False
             self.show_context()
 

@@ -4,6 +4,7 @@ and a slow stand-in server (tests/slow_server.py) take their time on purpose."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPlainTextEdit
 
@@ -11,6 +12,20 @@ from studio.core.rooms import Room
 from studio.core.specs import GenerateSpec
 from tests.slow_server import WORDS, SlowServer
 from tests.standin_engines import HeldJob
+
+
+@pytest.fixture()
+def slow():
+    """Slow stand-in servers, started as the test asks and stopped after it."""
+    servers: list[SlowServer] = []
+
+    def start(**timing) -> SlowServer:
+        servers.append(SlowServer(**timing).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 def cursor_at(page, pos: int) -> None:
@@ -92,42 +107,36 @@ def test_a_waiting_continuation_lands_in_its_document_while_the_writer_types_in_
     assert page.doc.generated() == result.text and page.retry_btn.isEnabled()
 
 
-def test_a_streaming_continuation_follows_its_document_out_and_back(qtbot, studio):
-    server = SlowServer(prefill=0.3, gap=0.25, tokens=8).start()
-    try:
-        page = studio.window.writer_page
-        story = page.path
-        got, ended = continue_on(page, server, "Night fell.")
-        qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
-        other = page.new_document("Notes")
-        qtbot.keyClicks(page.editor, "notes")
-        qtbot.waitUntil(lambda: len(got) >= 4, timeout=20_000)
-        assert page.editor.toPlainText() == "notes"
-        open_doc(qtbot, page, story)  # back while it still streams: the rest arrives here
-        assert len(got) < 8
-        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
-        assert page.editor.toPlainText() == "Night fell." + "".join(WORDS[:8])
-        open_doc(qtbot, page, other)
-        assert page.editor.toPlainText() == "notes"
-    finally:
-        server.stop()
+def test_a_streaming_continuation_follows_its_document_out_and_back(qtbot, studio, slow):
+    server = slow(prefill=0.3, gap=0.25, tokens=8)
+    page = studio.window.writer_page
+    story = page.path
+    got, ended = continue_on(page, server, "Night fell.")
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+    other = page.new_document("Notes")
+    qtbot.keyClicks(page.editor, "notes")
+    qtbot.waitUntil(lambda: len(got) >= 4, timeout=20_000)
+    assert page.editor.toPlainText() == "notes"
+    open_doc(qtbot, page, story)  # back while it still streams: the rest arrives here
+    assert len(got) < 8
+    qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert page.editor.toPlainText() == "Night fell." + "".join(WORDS[:8])
+    open_doc(qtbot, page, other)
+    assert page.editor.toPlainText() == "notes"
 
 
-def test_typing_goes_on_while_the_model_writes_except_into_its_span(qtbot, studio):
-    server = SlowServer(prefill=0.2, gap=0.3, tokens=6).start()
-    try:
-        page = studio.window.writer_page
-        got, ended = continue_on(page, server, "It rained.")
-        qtbot.waitUntil(lambda: len(got) >= 1, timeout=20_000)
-        cursor_at(page, page.doc.gen_end)  # into the text being written: refused, with a word why
-        qtbot.keyClicks(page.editor, "x")
-        assert "x" not in page.editor.toPlainText() and "writing here" in page.status.text()
-        cursor_at(page, 0)  # before it: accepted
-        qtbot.keyClicks(page.editor, "Monday. ")
-        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
-        assert page.editor.toPlainText() == "Monday. It rained." + "".join(WORDS[:6])
-    finally:
-        server.stop()
+def test_typing_goes_on_while_the_model_writes_except_into_its_span(qtbot, studio, slow):
+    server = slow(prefill=0.2, gap=0.3, tokens=6)
+    page = studio.window.writer_page
+    got, ended = continue_on(page, server, "It rained.")
+    qtbot.waitUntil(lambda: len(got) >= 1, timeout=20_000)
+    cursor_at(page, page.doc.gen_end)  # into the text being written: refused, with a word why
+    qtbot.keyClicks(page.editor, "x")
+    assert "x" not in page.editor.toPlainText() and "writing here" in page.status.text()
+    cursor_at(page, 0)  # before it: accepted
+    qtbot.keyClicks(page.editor, "Monday. ")
+    qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert page.editor.toPlainText() == "Monday. It rained." + "".join(WORDS[:6])
 
 
 def test_esc_in_the_gallery_or_models_room_never_stops_a_job(qtbot, studio):
@@ -251,23 +260,20 @@ def test_one_settings_place_and_a_list_of_the_shortcuts(qtbot, studio):
     listed.reject()
 
 
-def test_an_edit_into_the_span_being_written_offers_the_rest_instead_of_inserting_it(qtbot, studio):
+def test_an_edit_into_the_span_being_written_offers_the_rest_instead_of_inserting_it(qtbot, studio, slow):
     from PySide6.QtGui import QTextCursor
 
-    server = SlowServer(prefill=0.2, gap=0.3, tokens=6).start()
-    try:
-        page = studio.window.writer_page
-        got, ended = continue_on(page, server, "It rained.")
-        qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
-        inside = QTextCursor(page.doc.document)  # a drop or a paste into the text being written
-        inside.setPosition(page.doc.gen_start + 2)
-        inside.insertText("[mine]")
-        before = page.editor.toPlainText()
-        qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
-        assert page.editor.toPlainText() == before  # nothing more was put in the text, anywhere
-        box = page.offered_box
-        offered = box.findChild(QPlainTextEdit).toPlainText()
-        assert offered and "".join(got).endswith(offered) and offered not in before
-        assert "offered" in page.status.text() or box.isVisible()
-    finally:
-        server.stop()
+    server = slow(prefill=0.2, gap=0.3, tokens=6)
+    page = studio.window.writer_page
+    got, ended = continue_on(page, server, "It rained.")
+    qtbot.waitUntil(lambda: len(got) >= 2, timeout=20_000)
+    inside = QTextCursor(page.doc.document)  # a drop or a paste into the text being written
+    inside.setPosition(page.doc.gen_start + 2)
+    inside.insertText("[mine]")
+    before = page.editor.toPlainText()
+    qtbot.waitUntil(lambda: bool(ended), timeout=20_000)
+    assert page.editor.toPlainText() == before  # nothing more was put in the text, anywhere
+    box = page.offered_box
+    offered = box.findChild(QPlainTextEdit).toPlainText()
+    assert offered and "".join(got).endswith(offered) and offered not in before
+    assert "offered" in page.status.text() or box.isVisible()

@@ -246,16 +246,22 @@ def resolve_loras(
     return [LoraRef(p, w) for p, w in chosen.items()]
 
 
+def _prompt_bounds(prompt: Any, negative: Any) -> dict[str, str]:
+    """The prompt's and negative prompt's length and bracket nesting, checked (field → sentence; {} when fine)."""
+    for key, what, value in (("prompt", "prompt", prompt), ("negative_prompt", "negative prompt", negative)):
+        if why := prompt_problem(text(value), what):
+            return {key: why}
+    return {}
+
+
 def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> GenerateSpec | dict[str, str]:
     """The frozen spec of a draft, or the problems (field → message) that keep it from running."""
     ctx = ctx or ImageContext()
     problems: dict[str, str] = {}
     if isinstance(draft.get("outpaint"), list | tuple):  # a spec's (L, T, R, B) as the field's text
         draft = {**draft, "outpaint": ",".join(str(v) for v in draft["outpaint"])}
-    # Bounded before anything reads them: a prompt's length and how deep its brackets nest
-    for key, what in (("prompt", "prompt"), ("negative_prompt", "negative prompt")):
-        if why := prompt_problem(text(draft.get(key)), what):
-            return {key: why}
+    if bounds := _prompt_bounds(draft.get("prompt"), draft.get("negative_prompt")):
+        return bounds  # bounded before anything reads them
     # The LoRAs first: a few-step LoRA (LCM, Lightning, …) recommends settings as a model does.
     prompt = text(draft.get("prompt"))
     listed = lst(draft.get("loras"))
@@ -338,8 +344,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
             except TemplateError as e:
                 return {"prompt" if key == "prompts" else "negative_prompt": str(e)}
             for made in dynamic[key]:  # what the wildcards brought in is bounded as a typed prompt is
-                if why := prompt_problem(made, "prompt" if key == "prompts" else "negative prompt"):
-                    return {"prompt" if key == "prompts" else "negative_prompt": why}
+                if bounds := _prompt_bounds(*((made, "") if key == "prompts" else ("", made))):
+                    return bounds
     spec = GenerateSpec(
         **{
             k: v
