@@ -46,7 +46,7 @@ class HeldJob:
         items = []
         for i in range(spec.image_count):
             picture = Image.new("RGB", (spec.width, spec.height), (40 * i % 256, 90, 160))
-            item = self.store.save(picture, spec.for_image(i), RenderInfo(seed=spec.seed_for(i), index=i,
+            item = self.store.save(picture, spec.for_image(i), RenderInfo(index=i,
                                                                            device="stand-in", seconds=0.0))  # fmt: skip
             emit(ItemSaved(item=item))
             items.append(item)

@@ -215,10 +215,11 @@ class GalleryStore:
         return day / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
 
     def save(self, image: Image.Image, spec: GenerateSpec, info: RenderInfo) -> SavedImage:
-        """Write one result (atomically), then index it. Raises ``StudioError`` on disk problems."""
+        """Write one picture (atomically) with its own recipe (``GenerateSpec.for_image``), then index it. Raises
+        ``StudioError`` on disk problems."""
         target = self.root / "?"
         try:
-            target = self._new_path(info.seed)
+            target = self._new_path(spec.seed)
             write_png_atomic(image, target, png_info(spec, info))
         except OSError as e:
             raise StudioError(
@@ -237,7 +238,7 @@ class GalleryStore:
             sampler=spec.sampler,
             schedule=spec.schedule,
             cfg_scale=spec.cfg_scale,
-            seed=info.seed,
+            seed=spec.seed,
             width=image.width,
             height=image.height,
             model=spec.model_name,
@@ -250,7 +251,7 @@ class GalleryStore:
         with self._tx() as db:
             db.execute("DELETE FROM images WHERE rel=?", (values[0],))
             db.execute(_INSERT, values)
-        return SavedImage(target, info.seed, image.width, image.height, spec, created)
+        return SavedImage(target, spec.seed, image.width, image.height, spec, created)
 
     # -- keeping the index in step with the files ------------------------------------------------------------------
     def _files(self) -> Iterator[Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -13,6 +12,7 @@ from PIL.PngImagePlugin import PngInfo
 from studio import __version__
 from studio.core.a1111 import build_parameters
 from studio.core.prompts import extract_loras, lora_tag
+from studio.core.recipes.fields import spec_words
 from studio.core.specs import GenerateSpec
 
 STUDIO_CHUNK = "studio"
@@ -36,9 +36,8 @@ _XMP = (
 
 @dataclass(frozen=True)
 class RenderInfo:
-    """Facts about how one image was made, beyond the spec."""
+    """Facts about how one picture was made, beyond its recipe (which holds its seed: ``GenerateSpec.for_image``)."""
 
-    seed: int
     index: int = 0
     device: str = ""
     dtype: str = ""
@@ -47,83 +46,50 @@ class RenderInfo:
     lora_hashes: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     vae_hash: str = ""  # A1111's "VAE hash" of a VAE file chosen for the job
-    variation_seed: int = 0  # this image's own variation seed
     ti_hashes: dict[str, str] = field(default_factory=dict)  # A1111's "TI hashes": embedding name -> hash
     # AUTOMATIC1111's extras fields: ("Postprocess upscale by", "2"), …
     postprocess: tuple[tuple[str, str], ...] = ()
 
 
 def a1111_text(spec: GenerateSpec, info: RenderInfo) -> str:
+    """AUTOMATIC1111's ``parameters`` text of one saved picture (``spec`` is that picture's own recipe): each field
+    writes its own words (declared on ``GenerateSpec``); the render facts (hashes, RNG, version) are added here."""
     prompt = spec.prompt
     _, tagged = extract_loras(prompt)
     tagged_names = {t.name for t in tagged}
     extra_tags = [lora_tag(lo.name, lo.weight) for lo in spec.loras if lo.name not in tagged_names]
     if extra_tags:
         prompt = (prompt.rstrip() + " " + " ".join(extra_tags)).strip()
-    params: list[tuple[str, Any]] = [
-        ("Steps", spec.steps),
-        ("Sampler", spec.sampler),
-        ("Schedule type", spec.schedule if spec.schedule != "Automatic" else None),
-        ("CFG scale", float(spec.cfg_scale)),
-        ("Seed", info.seed),
-        ("Size", f"{spec.width}x{spec.height}"),
-        ("Variation seed", info.variation_seed if spec.variation_strength > 0 else None),
-        ("Variation seed strength", float(spec.variation_strength) if spec.variation_strength > 0 else None),
-        ("Model hash", info.model_hash or None),
-        ("Model", spec.model_name),
-        (
-            "Denoising strength",
-            float(spec.strength)
-            if spec.init_image and spec.mode != "outpaint"
-            else float(spec.hires_denoise)
-            if spec.hires
-            else None,
-        ),
-        ("Clip skip", spec.clip_skip if spec.clip_skip > 1 else None),
-        ("Mask blur", spec.mask_blur if spec.mask or spec.mode == "outpaint" else None),
-        ("VAE hash", info.vae_hash or None),
-        ("VAE", "taesd" if spec.fast_decode else Path(spec.vae).name if spec.vae else None),
-        ("Outpaint", ",".join(map(str, spec.outpaint)) if spec.mode == "outpaint" else None),
-        ("Refiner", Path(spec.refiner).stem if spec.refiner else None),
-        ("Refiner switch at", float(spec.refiner_switch) if spec.refiner else None),
-        ("Hires upscale", float(spec.hires_scale) if spec.hires else None),
-        ("Hires steps", spec.hires_steps if spec.hires and spec.hires_steps else None),
-        ("Hires upscaler", upscaler_name(spec.hires_upscaler) if spec.hires else None),
-        *guidance_params(spec),
-        ("Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
-        ("TI hashes", ", ".join(f"{k}: {v}" for k, v in info.ti_hashes.items()) or None),
-        ("Styles", ", ".join(spec.styles) or None),
-        ("Idea", spec.idea.strip()[:500] or None),
-        ("Template", spec.template or None),  # Dynamic Prompts' own fields
-        ("Negative Template", spec.negative_template or None),
-        *info.postprocess,
-        ("RNG", "CPU"),
-        ("Version", f"Studio {__version__}"),
-    ]
-    return build_parameters(prompt, spec.negative_prompt, params)
+    params: list[tuple[int, str, Any]] = [
+        (words.order, key, value) for name, words in spec_words(GenerateSpec)
+        for key, value in words.entries(spec, name)
+    ]  # fmt: skip
+    params += [(order, key, value) for order, key, value in (
+        (90, "Model hash", info.model_hash or None),
+        (140, "VAE hash", info.vae_hash or None),
+        (230, "Lora hashes", ", ".join(f"{k}: {v}" for k, v in info.lora_hashes.items()) or None),
+        (240, "TI hashes", ", ".join(f"{k}: {v}" for k, v in info.ti_hashes.items()) or None),
+        *((290, k, v) for k, v in info.postprocess),
+        (300, "RNG", "CPU"),
+        (310, "Version", f"Studio {__version__}"),
+    )]  # fmt: skip
+    params.sort(key=lambda entry: entry[0])  # stable: a field's several entries keep their order
+    return build_parameters(prompt, spec.negative_prompt, [(key, value) for _, key, value in params])
 
 
-def guidance_params(spec: GenerateSpec) -> list[tuple[str, str]]:
-    """ControlNet units and reference images as AUTOMATIC1111's ControlNet extension writes them (an IP-Adapter is a
-    unit there too): ``ControlNet 0: "Module: canny, Model: …, Weight: 1, …"``."""
-    from studio.core.control import control_text
-
-    out = [(f"ControlNet {i}", control_text(u)) for i, u in enumerate(spec.controls)]
-    for j, r in enumerate(spec.references, start=len(out)):
-        out.append((f"ControlNet {j}", f"Module: ip-adapter_clip, Model: {Path(r.model).stem}, Weight: {r.weight:g}, "
-                                       f"Guidance Start: {r.start:g}, Guidance End: {r.end:g}"))  # fmt: skip
-    return out
-
-
-def upscaler_name(value: str) -> str:
-    """How AUTOMATIC1111 names an upscaler: "Latent", "Lanczos", or the model file's name."""
-    return value if "/" not in value and "\\" not in value else Path(value).stem
+RENDER_KEYS = (
+    "Model hash",
+    "VAE hash",
+    "Lora hashes",
+    "TI hashes",
+    "RNG",
+    "Version",
+)  # the render facts' words
 
 
 def studio_record(spec: GenerateSpec, info: RenderInfo) -> dict[str, Any]:
     return {
         "spec": spec.to_dict(),
-        "image_seed": info.seed,
         "index": info.index,
         "device": info.device,
         "dtype": info.dtype,
@@ -160,11 +126,18 @@ def record_from_info(info: dict[Any, Any]) -> dict[str, Any] | None:
 
 def spec_of_image(image: Image.Image) -> GenerateSpec | None:
     """The spec that reproduces this exact image (its own seed, one image), if Studio made it."""
-    rec = read_studio_record(image)
-    if not rec or "spec" not in rec:
+    return own_recipe(read_studio_record(image))
+
+
+def own_recipe(record: dict[str, Any] | None) -> GenerateSpec | None:
+    """The recipe of one picture out of its ``studio`` chunk: the spec there, which is the picture's own. Pictures
+    saved before version 0.3 held their job's spec and the picture's seed beside it (``image_seed``)."""
+    if not record or not isinstance(record.get("spec"), dict):
         return None
     try:  # untrusted: a recipe of another shape is no recipe
-        spec = GenerateSpec.from_dict(rec["spec"])
-        return spec.replace(seed=int(rec.get("image_seed", spec.seed)), batch_size=1, batch_count=1)
+        spec = GenerateSpec.from_dict(record["spec"])
+        seed = record.get("image_seed", spec.seed)
+        return spec.replace(seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else spec.seed,
+                            batch_size=1, batch_count=1)  # fmt: skip
     except (ValueError, TypeError, OverflowError):
         return None

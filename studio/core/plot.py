@@ -179,8 +179,8 @@ def axis_fields() -> dict[str, str]:
     from studio.core.recipes.image import IMAGE
 
     names: dict[str, str] = {}
-    for f in IMAGE.fields:
-        if f.type in (int, float, str, bool) and f.name not in ("parent_image", "init_image", "mask"):
+    for f in IMAGE.fields:  # each field says whether it can be an axis (LoRAs by "lora:NAME", below)
+        if f.axis and f.type is not list:
             names[f.name] = f.name
             if f.cli:
                 names[f.option.lstrip("-")] = f.name

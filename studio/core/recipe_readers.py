@@ -448,6 +448,7 @@ def read_recipe(path: str | Path) -> Recipe:
 def recipe_fields(r: Recipe) -> dict[str, Any]:
     """Image-panel fields from a recipe ("Use these settings"): exact for Studio images, best effort for others.
     The model is left out unless Studio wrote the image (other tools name models Studio may not have)."""
+    from studio.core.recipes.image_words import schedule_name
     from studio.core.samplers import parse_sampler
     from studio.core.specs import GenerateSpec
 
@@ -489,16 +490,5 @@ def recipe_fields(r: Recipe) -> dict[str, Any]:
             fields[key] = value
     if r.sampler:
         with contextlib.suppress(KeyError):  # a sampler Studio does not have: keep the panel's
-            fields["sampler"], fields["schedule"] = parse_sampler(r.sampler, _schedule_name(r.schedule))
+            fields["sampler"], fields["schedule"] = parse_sampler(r.sampler, schedule_name(r.schedule))
     return fields
-
-
-def _schedule_name(text: str) -> str | None:
-    t = text.strip().lower()
-    return {
-        "karras": "Karras",
-        "exponential": "Exponential",
-        "beta": "Beta",
-        "sgm_uniform": "SGM Uniform",
-        "sgm uniform": "SGM Uniform",
-    }.get(t, None if not t else "Automatic")

@@ -92,6 +92,7 @@ SCHEDULE_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 DEFAULT_SAMPLER = "DPM++ 2M"
+SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
 DEFAULT_SCHEDULE = "Karras"
 
 # A1111's older combined names ("DPM++ 2M Karras") and a few aliases.

@@ -43,7 +43,7 @@ def plot(engine: ImageEngine, spec: PlotSpec, cancel: CancelToken, emit: Emit) -
     fields = [("Script", "X/Y/Z plot")]
     for letter, axis in zip("XYZ", spec.axes, strict=False):
         fields += [(f"{letter} Type", axis.name), (f"{letter} Values", ", ".join(axis.values))]
-    item_info = RenderInfo(**{**info.__dict__, "seed": spec.cells[0].seed, "postprocess": tuple(fields)})
+    item_info = RenderInfo(**{**info.__dict__, "postprocess": tuple(fields)})
     grid_item = engine.store.save(grid, spec.cells[0], item_info)
     emit(ItemSaved(item=grid_item))
     return [*saved, grid_item]
@@ -125,7 +125,7 @@ class _ScratchStore:
 
         path = self.folder / f"picture-{info.index}.png"
         image.save(path)
-        return SavedImage(path, info.seed, image.width, image.height, spec, time.time())
+        return SavedImage(path, spec.seed, image.width, image.height, spec, time.time())
 
 
 @contextlib.contextmanager

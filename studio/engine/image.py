@@ -142,6 +142,8 @@ class ImageEngine:
             "guidance_scale": spec.cfg_scale,
             "output_type": "latent",
         }
+        if spec.eta and not flow:  # DDIM's; the pipeline hands it to a scheduler that takes it
+            call["eta"] = spec.eta
         for warning in prompt_warnings(spec):
             emit(Note(text=warning))
         if spec.prompt_2.strip() and model.family != "sdxl":
@@ -277,8 +279,7 @@ class ImageEngine:
             for i, image in enumerate(images):
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
-                item_info = RenderInfo(**{**info.__dict__, "seed": seeds[i], "index": first + i, "seconds": seconds,
-                                          "variation_seed": spec.variation_seed_for(first + i)})  # fmt: skip
+                item_info = RenderInfo(**{**info.__dict__, "index": first + i, "seconds": seconds})
                 item = self.store.save(image, spec.for_image(first + i), item_info)
                 if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
                     write_filmstrip([*state["frames"][:-1], image], filmstrip_path(item.path))
@@ -473,7 +474,7 @@ class ImageEngine:
         result = upscale(picture, size, model, on_tile=on_tile) if model else upscale(picture, size, None)
         cancel.raise_if_cancelled()
         base = _recipe_of(spec.image, source_info, read_recipe(spec.image))
-        info = RenderInfo(seed=base.seed, device=self._placement().device, seconds=time.perf_counter() - started,
+        info = RenderInfo(device=self._placement().device, seconds=time.perf_counter() - started,
                           postprocess=(("Postprocess upscale by", f"{spec.scale:g}"),
                                        ("Postprocess upscaler", spec.upscaler_name)))  # fmt: skip
         item = self.store.save(result, base, info)
@@ -517,7 +518,6 @@ class ImageEngine:
             self.hashes.a1111_model_hash(Path(spec.vae)) if spec.vae and Path(spec.vae).is_file() else ""
         )
         return RenderInfo(
-            seed=spec.seed,
             device=model.placement.device,
             dtype=model.placement.dtype_name,
             model_hash=model_hash,
@@ -571,17 +571,11 @@ class PromptCache:
 def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:
     """The recipe an upscaled copy carries: its source's own (Studio's exact spec, or what another tool wrote),
     with the source as its parent."""
-    from studio.core.image_metadata import record_from_info
+    from studio.core.image_metadata import own_recipe, record_from_info
 
-    record = record_from_info(info)
-    if record and isinstance(record.get("spec"), dict):
-        try:
-            spec = GenerateSpec.from_dict(record["spec"])
-            seed = record.get("image_seed", spec.seed)
-            return spec.replace(seed=seed if isinstance(seed, int) else spec.seed, batch_size=1, batch_count=1,
-                                parent_image=path)  # fmt: skip
-        except ValueError:
-            pass
+    own = own_recipe(record_from_info(info))
+    if own is not None:
+        return own.replace(parent_image=path)
     return GenerateSpec(model=recipe.model or "", prompt=recipe.prompt, negative_prompt=recipe.negative_prompt,
                         seed=recipe.seed if isinstance(recipe.seed, int) and recipe.seed >= 0 else 0,
                         width=recipe.width or 512, height=recipe.height or 512, parent_image=path)  # fmt: skip

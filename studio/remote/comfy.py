@@ -137,7 +137,7 @@ class ComfyServer:
                 spec.init_image and spec.mask
             ):  # the server repaints the whole picture: keep what was not masked
                 image = self._paste_back(image, spec)
-            info = RenderInfo(seed=spec.seed_for(index), index=index, device=self.label(),
+            info = RenderInfo(index=index, device=self.label(),
                               seconds=time.perf_counter() - started)  # fmt: skip
             item = store.save(image, spec.for_image(index), info)
             emit(ItemSaved(item=item))

@@ -9,12 +9,14 @@ UpscaleModelLoader + ImageUpscaleWithModel (hires fix), VAEDecode, SaveImage."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from studio.core.control import MODEL_PREPROCESSORS
+from studio.core.recipes.image import IMAGE
 from studio.core.specs import GenerateSpec
 
 SAMPLERS = {"Euler": "euler", "Euler a": "euler_ancestral", "Heun": "heun", "DPM2": "dpm_2",
@@ -121,28 +123,23 @@ def refusals(spec: GenerateSpec, models: ServerModels) -> dict[str, str]:
     model_upscaler = spec.hires and spec.hires_upscaler not in ("Latent", "Lanczos")
     if model_upscaler and match_name(spec.hires_upscaler, models.upscalers) is None:
         out["hires_upscaler"] = f"The server has no upscaler named {Path(spec.hires_upscaler).name}."
-    unsupported = {
-        "references": bool(spec.references),
-        "refiner": bool(spec.refiner),
-        "variation_strength": spec.variation_strength > 0,
-        "outpaint": any(spec.outpaint),
-        "filmstrip": spec.filmstrip,
-        "fast_decode": spec.fast_decode,
-        "prompt_2": bool(spec.prompt_2) and spec.prompt_2 != spec.prompt,
-    }
-    reasons = {
-        "references": "Reference images (IP-Adapter) need a ComfyUI extension: run this job here.",
-        "refiner": "The SDXL refiner does not run on ComfyUI servers yet: run this job here.",
-        "variation_strength": "ComfyUI's stock nodes have no variation seed.",
-        "outpaint": "Outpainting does not run on ComfyUI servers yet: run this job here.",
-        "filmstrip": "A ComfyUI server does not send the predicted picture of every step.",
-        "fast_decode": "The fast preview decoder is this machine's; turn it off for a server.",
-        "prompt_2": "A second SDXL prompt does not run on ComfyUI servers yet.",
-    }
-    out.update({k: reasons[k] for k, v in unsupported.items() if v})
+    for f in IMAGE.fields:  # what a field declares ComfyUI cannot do (``refused`` on GenerateSpec)
+        c = f.comfy
+        if c is not None and c.refuse and _uses(spec, f.name, c.when):
+            out[f.name] = c.refuse
     if re.search(r"\[[^\[\]]*[:|][^\[\]]*\]", spec.prompt + " " + spec.negative_prompt):
         out["prompt"] = "Prompt editing and alternation ([a:b:0.5], [a|b]) have no ComfyUI equivalent."
     return out
+
+
+def _uses(spec: GenerateSpec, name: str, when: Any) -> bool:
+    """Whether the recipe uses a field: its own test, else a value other than the spec's default."""
+    if when is not None:
+        return bool(when(spec))
+    return bool(getattr(spec, name) != _DEFAULTS[name])
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GenerateSpec)}
 
 
 class _Graph:

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from studio.core.gallery_query import GalleryRow
 from studio.core.recipe_readers import Recipe
+from studio.core.recipes.from_image import recipe_facts
+from studio.core.specs import GenerateSpec
 from studio.ui.model_data import cell
 from studio.ui.theme import fit_size
 from studio.ui.zoom_view import ZoomView
@@ -137,6 +139,20 @@ class GalleryGrid(QListView):
             e.acceptProposedAction()
 
 
+MODES = {"img2img": "Image to image", "inpaint": "Inpaint", "outpaint": "Extend canvas"}
+
+
+def _spec(r: Recipe) -> GenerateSpec | None:
+    """A Studio picture's own recipe, when it holds one that reads."""
+    if not r.studio_spec:
+        return None
+    try:
+        spec = GenerateSpec.from_dict(dict(r.studio_spec))
+    except ValueError:
+        return None
+    return spec.replace(seed=r.seed) if r.seed is not None else spec
+
+
 def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
     def esc(t: object) -> str:
         return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
@@ -144,20 +160,22 @@ def recipe_html(r: Recipe, row: GalleryRow | None) -> str:
     parts = [f"<p><b>Prompt</b><br>{esc(r.prompt) or '<i>(none)</i>'}</p>"]
     if r.negative_prompt:
         parts.append(f"<p><b>Negative prompt</b><br>{esc(r.negative_prompt)}</p>")
-    facts = [
-        ("Steps", r.steps),
-        ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x and x != "Automatic")),
-        ("CFG scale", r.cfg_scale),
-        ("Seed", r.seed),
-        ("Size", f"{r.width}×{r.height}" if r.width else ""),
-        ("Model", r.model),
-        ("LoRAs", ", ".join(r.loras)),
-        ("Made with", r.source),
-    ]
-    if r.studio_spec and r.studio_spec.get("init_image"):
-        mode = "Inpaint" if r.studio_spec.get("mask") else "Image to image"
-        facts.insert(0, ("Mode", mode))
-        facts.append(("Denoising strength", r.studio_spec.get("strength")))
+    spec = _spec(r)
+    facts: list[tuple[str, object]]
+    if spec is not None:  # Studio's own: every field the picture used, by the recipe's table
+        facts = [("Mode", MODES[spec.mode])] if spec.mode != "txt2img" else []
+        facts += [*recipe_facts(spec), ("Made with", r.source)]
+    else:
+        facts = [
+            ("Steps", r.steps),
+            ("Sampler", " ".join(x for x in (r.sampler, r.schedule) if x and x != "Automatic")),
+            ("CFG scale", r.cfg_scale),
+            ("Seed", r.seed),
+            ("Size", f"{r.width}×{r.height}" if r.width else ""),
+            ("Model", r.model),
+            ("LoRAs", ", ".join(r.loras)),
+            ("Made with", r.source),
+        ]
     rows = "".join(
         f"<tr><td style='color:gray;padding-right:8px'>{k}</td><td>{esc(v)}</td></tr>"
         for k, v in facts

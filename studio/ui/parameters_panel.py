@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 
 from studio.core.prompts import extract_loras
+from studio.core.recipes.fields import Section
 from studio.core.recipes.image import IMAGE
 from studio.core.samplers import SAMPLERS
 from studio.ui.binding import ErrorLabel, bind
+from studio.ui.field_widgets import add_field_rows
 from studio.ui.guidance_panel import ControlUnitList, ReferenceList
 from studio.ui.theme import icon
 from studio.ui.theme import tool_button as _tool
@@ -151,7 +153,25 @@ class ParametersPanel(QScrollArea):
         form.setVerticalSpacing(6)
         outer.addLayout(form)
 
-        # Model
+        self._model_rows(form, session)
+        self._sampling_rows(form, session)
+        self._size_rows(form, session)
+        self._hires_rows(form, session)
+        self._seed_rows(form, session)
+        self._lora_rows(form, session)
+        self._init_rows(form, session)
+        self._guidance_rows(form, session)
+        outer.addStretch(1)
+        session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
+        self._update_init()
+        # Never clip a field: as wide as the form needs when there is room; on a small window narrower, and the form
+        # scrolls sideways rather than squeezing a field.
+        self._natural = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2
+        body.setMinimumWidth(body.minimumSizeHint().width())
+        self.setMinimumWidth(min(self._natural, 300))
+
+    def _model_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Model."""
         form.addRow(_section("Model"))
         self.backend = QComboBox()  # this machine, or a ComfyUI server (studio backends add … --kind comfyui)
         self.backend.setToolTip(IMAGE["backend"].tooltip())
@@ -216,8 +236,10 @@ class ParametersPanel(QScrollArea):
         session.modelsChanged.connect(self._fill_models)
         session.changed.connect(lambda n: n == "model" and self._fill_models())
         self._fill_models()
+        add_field_rows(form, session, IMAGE, Section.MODEL)
 
-        # Sampling
+    def _sampling_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Sampling."""
         form.addRow(_section("Sampling"))
         self.sampler = QComboBox()
         for s in SAMPLERS.values():
@@ -241,8 +263,10 @@ class ParametersPanel(QScrollArea):
         bind(session, "cfg_scale", self.cfg, IMAGE["cfg_scale"], lambda v: round(float(v), 2))
         form.addRow("CFG scale", self.cfg)
         form.addRow(ErrorLabel(session, ("cfg_scale",)))
+        add_field_rows(form, session, IMAGE, Section.SAMPLING)
 
-        # Size
+    def _size_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Size."""
         form.addRow(_section("Size"))
         self.width_spin, self.height_spin = QSpinBox(), QSpinBox()
         for spin, name in ((self.width_spin, "width"), (self.height_spin, "height")):
@@ -260,8 +284,10 @@ class ParametersPanel(QScrollArea):
         form.addRow("Width × height", size_row)
         self.size_error = ErrorLabel(session, ("width", "height"))
         form.addRow(self.size_error)
+        add_field_rows(form, session, IMAGE, Section.SIZE)
 
-        # Hires fix
+    def _hires_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Hires fix."""
         form.addRow(_section("Hires fix"))
         self.hires_scale = QDoubleSpinBox()
         bind(session, "hires_scale", self.hires_scale, IMAGE["hires_scale"], lambda v: round(float(v), 2))
@@ -291,8 +317,10 @@ class ParametersPanel(QScrollArea):
         form.addRow(ErrorLabel(session, ("hires_scale", "hires_steps", "hires_denoise", "hires_upscaler")))
         session.changed.connect(lambda n: n in ("hires_scale", "init_image") and self._update_hires())
         self._update_hires()
+        add_field_rows(form, session, IMAGE, Section.HIRES)
 
-        # Seed
+    def _seed_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Seed."""
         form.addRow(_section("Seed and batch"))
         self.seed = QLargeIntSpinBox()
         bind(session, "seed", self.seed, IMAGE["seed"], int)
@@ -345,8 +373,10 @@ class ParametersPanel(QScrollArea):
         bind(session, "fast_decode", self.fast_decode, IMAGE["fast_decode"])
         form.addRow("", self.fast_decode)
         form.addRow(ErrorLabel(session, ("fast_decode",)))
+        add_field_rows(form, session, IMAGE, Section.SEED)
 
-        # LoRAs
+    def _lora_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """LoRAs."""
         lora_head = QHBoxLayout()
         lora_head.addWidget(_section("LoRAs"))
         lora_head.addStretch(1)
@@ -357,8 +387,10 @@ class ParametersPanel(QScrollArea):
         self.loras = LoraList(session)
         form.addRow(self.loras)
         form.addRow(ErrorLabel(session, ("loras",)))
+        add_field_rows(form, session, IMAGE, Section.LORAS)
 
-        # Init image
+    def _init_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """Init image."""
         form.addRow(_section("Image to image"))
         self.init_label = QLabel()
         self.init_label.setWordWrap(True)
@@ -383,8 +415,10 @@ class ParametersPanel(QScrollArea):
         self.outpaint = OutpaintEdit(session)
         form.addRow("Extend canvas", self.outpaint)
         form.addRow(ErrorLabel(session, ("outpaint",)))
+        add_field_rows(form, session, IMAGE, Section.INIT)
 
-        # ControlNet and reference images
+    def _guidance_rows(self, form: QFormLayout, session: GenerationSession) -> None:
+        """ControlNet and reference images."""
         control_head = QHBoxLayout()
         control_head.addWidget(_section("ControlNet"))
         control_head.addStretch(1)
@@ -395,6 +429,7 @@ class ParametersPanel(QScrollArea):
         self.controls = ControlUnitList(session)
         form.addRow(self.controls)
         form.addRow(ErrorLabel(session, ("controls",)))
+        add_field_rows(form, session, IMAGE, Section.CONTROLNET)
         ref_head = QHBoxLayout()
         ref_head.addWidget(_section("Reference images"))
         ref_head.addStretch(1)
@@ -405,14 +440,7 @@ class ParametersPanel(QScrollArea):
         add_ref.clicked.connect(self.references.choose)
         form.addRow(self.references)
         form.addRow(ErrorLabel(session, ("references",)))
-        outer.addStretch(1)
-        session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
-        self._update_init()
-        # Never clip a field: as wide as the form needs when there is room; on a small window narrower, and the form
-        # scrolls sideways rather than squeezing a field.
-        self._natural = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2
-        body.setMinimumWidth(body.minimumSizeHint().width())
-        self.setMinimumWidth(min(self._natural, 300))
+        add_field_rows(form, session, IMAGE, Section.REFERENCES)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name): the form's own width when there is room
         return QSize(self._natural, super().sizeHint().height())

@@ -29,8 +29,7 @@ class Lane:
 
 def one_picture(spec: GenerateSpec, index: int) -> GenerateSpec:
     """The recipe of the job's ``index``-th picture alone (its prompt, its seed, a batch of one)."""
-    own = spec.for_image(index)
-    return own.replace(seed=spec.seed_for(index), batch_size=1, batch_count=1, backend="")
+    return spec.for_image(index).replace(backend="")
 
 
 def run_pool(

@@ -204,3 +204,78 @@ def test_training_runs_freeze_the_same_in_the_room_and_on_the_command_line(
     on_cli = freeze_train(draft_of(cli_args(argv, dataset_home), TRAIN), dataset=in_room.dataset, out=in_room.out,
                           run_dir=in_room.run_dir, native_resolution=lambda b: base_profile(b).resolution)  # fmt: skip
     assert replace(in_room) == on_cli
+
+
+# -- image, every field: the strategy is made from the field table ---------------------------------------------------
+# Fields whose values name files or servers: drawn from what this test has (the rest of each field's range is the
+# table's own).
+NAMED = {"model": None, "backend": [""], "vae": [""], "refiner": [""], "init_image": [None], "mask": [None],
+         "parent_image": [None], "hires_upscaler": ["Latent", "Lanczos"], "outpaint": [""], "loras": [[]],
+         "styles": [[]], "controls": [[]], "references": [[]]}  # fmt: skip
+
+
+def _values_of(f):
+    from studio.core.recipes.fields import RANDOM_SEED
+
+    if f.name in NAMED:
+        return st.sampled_from(NAMED[f.name]) if NAMED[f.name] else st.nothing()
+    if f.type is bool:
+        return st.booleans()
+    if f.choices:
+        return st.sampled_from(f.choices)
+    if f.type is int:
+        lo = 0 if f.minimum == RANDOM_SEED else int(f.minimum)
+        hi = min(int(f.maximum), lo + 3000)
+        step = f.multiple_of or 1
+        return st.integers(-(-lo // step), hi // step).map(lambda n, s=step: n * s)
+    if f.type is float:
+        places = f.decimals or 2
+        return st.floats(f.minimum, f.maximum).map(lambda v, p=places: round(v, p))
+    return st.text(alphabet="abc xyz,", max_size=12)
+
+
+def _table_inputs():
+    from studio.core.recipes.image import IMAGE
+
+    drawn = {f.name: st.one_of(st.just(f.default), _values_of(f)) if f.name not in NAMED else _values_of(f)
+             for f in IMAGE.fields if f.name != "model"}  # fmt: skip
+    drawn["prompt"] = words
+    return st.fixed_dictionaries(drawn)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_table_inputs())
+def test_every_image_field_freezes_the_same_in_the_window_and_on_the_command_line(qtbot, tiny_sd, home, data):
+    """All the table's fields at once, each over its declared range: the same spec — or the same problems."""
+    from studio.cli.generate import build_draft, image_context, library
+    from studio.core.recipes.image import IMAGE, freeze_image
+    from studio.viewmodels.generation_session import GenerationSession
+
+    session = GenerationSession(JobQueue(FakeRunner(), EventBridge()), home / "inputs", [home / "models"])
+    session.choose_model(str(tiny_sd))
+    for name, value in data.items():
+        session.set(name, value)
+    session.set("schedule", data["schedule"])  # after the sampler, which may have reset it
+    in_window = session.build_spec()
+
+    argv = ["generate", data["prompt"], "--model", str(tiny_sd)]
+    for f in IMAGE.fields:
+        value = data.get(f.name)
+        if f.name in ("prompt", "model") or f.cli == "" or value is None:
+            continue
+        if f.type is bool:
+            argv.append(f.option if value else "--no-" + f.option[2:])
+        elif f.type is list:
+            argv += [x for item in value for x in (f.option, str(item))]
+        else:
+            argv.append(f"{f.option}={value}")
+    args = cli_args(argv, home)
+    rt = SimpleNamespace(paths=resolve_paths(home), settings=Settings())
+    on_cli = freeze_image(build_draft(args, rt, lambda name: None), image_context(rt, library(rt)))
+
+    if in_window is None:
+        assert session.errors == on_cli
+    else:
+        assert not isinstance(on_cli, dict), on_cli
+        # a random seed (−1) is drawn on each side
+        assert in_window.replace(seed=on_cli.seed, variation_seed=on_cli.variation_seed) == on_cli

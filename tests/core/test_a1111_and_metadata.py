@@ -48,9 +48,7 @@ def test_a1111_line_in_the_documented_order(tmp_path):
         clip_skip=2,
         loras=(LoraRef(str(lora), 0.8),),
     )
-    text = a1111_text(
-        spec, RenderInfo(seed=3, model_hash="abcdef0123", lora_hashes={"grain": "0123456789ab"})
-    )
+    text = a1111_text(spec, RenderInfo(model_hash="abcdef0123", lora_hashes={"grain": "0123456789ab"}))
     prompt, negative, params = parse_parameters(text)
     assert prompt == "a cat <lora:grain:0.8>"
     assert negative == "blurry"
@@ -74,7 +72,9 @@ def test_saved_png_carries_parameters_spec_and_ai_marker(tmp_path):
     store = GalleryStore(tmp_path / "gallery")
     spec = GenerateSpec(model="/m/x", prompt="a red square", seed=10, batch_size=2, width=64, height=64)
     item = store.save(
-        Image.new("RGB", (64, 64), "red"), spec, RenderInfo(seed=11, index=1, device="cpu", dtype="float32")
+        Image.new("RGB", (64, 64), "red"),
+        spec.for_image(1),
+        RenderInfo(index=1, device="cpu", dtype="float32"),
     )
     assert item.path.is_file() and item.path.parent.parent == tmp_path / "gallery"
     with Image.open(item.path) as im:
@@ -104,6 +104,6 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     from studio.core.errors import StudioError
 
     with pytest.raises(StudioError, match="No space left"):
-        store.save(Image.new("RGB", (8, 8)), spec, RenderInfo(seed=1))
+        store.save(Image.new("RGB", (8, 8)), spec, RenderInfo())
     assert [p for p in (tmp_path / "g").rglob("*") if p.is_file() and ".sqlite" not in p.name] == []
     assert store.count() == 0

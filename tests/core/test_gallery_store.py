@@ -24,7 +24,7 @@ from studio.core.specs import GenerateSpec, LoraRef
 def save(store, prompt="a red square", model="/m/sd15.safetensors", seed=1, size=(64, 64), **kw):
     spec = GenerateSpec(model=model, prompt=prompt, seed=seed, width=size[0], height=size[1], **kw)
     return store.save(
-        Image.new("RGB", size, "red"), spec, RenderInfo(seed=seed, device="cpu", dtype="float32")
+        Image.new("RGB", size, "red"), spec.replace(seed=seed), RenderInfo(device="cpu", dtype="float32")
     )
 
 
@@ -170,7 +170,7 @@ WRITER = textwrap.dedent("""
     store = GalleryStore(sys.argv[1])
     for i in range(int(sys.argv[2])):
         spec = GenerateSpec(model="m", prompt=f"{sys.argv[3]} {i}", width=256, height=256)
-        store.save(Image.effect_noise((256, 256), 60).convert("RGB"), spec, RenderInfo(seed=i))
+        store.save(Image.effect_noise((256, 256), 60).convert("RGB"), spec.replace(seed=i), RenderInfo())
         print(i, flush=True)
 """)
 

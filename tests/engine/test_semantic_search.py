@@ -22,7 +22,7 @@ OTHERS = ["a bowl of fruit on a table, still life", "portrait of an old woman, o
 
 def save(store, prompt, seed=1):
     spec = GenerateSpec(model="/m/sd15.safetensors", prompt=prompt, seed=seed, width=32, height=32)
-    return store.save(Image.new("RGB", (32, 32)), spec, RenderInfo(seed=seed))
+    return store.save(Image.new("RGB", (32, 32)), spec.replace(seed=seed), RenderInfo())
 
 
 @pytest.fixture(scope="module")

@@ -244,7 +244,7 @@ def test_twenty_pictures_in_a_row_all_arrive_with_comfyuis_own_ordering(comfy):
 
     class Store:
         def save(self, image, spec, info):
-            saved.append((image, info.seed))
+            saved.append((image, spec.seed))
             return len(saved)
 
     spec = GenerateSpec(model="dreamshaper_8", prompt="a castle", steps=2, seed=100, width=64, height=64,

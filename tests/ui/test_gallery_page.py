@@ -30,7 +30,9 @@ def fill_gallery(st, prompts):
             schedule="Automatic",
         )
         items.append(
-            store.save(Image.new("RGB", (64, 64), (40 * i % 255, 90, 200)), spec, RenderInfo(seed=1000 + i))
+            store.save(
+                Image.new("RGB", (64, 64), (40 * i % 255, 90, 200)), spec.replace(seed=1000 + i), RenderInfo()
+            )
         )
     page = st.window.gallery_page
     page.refresh()

@@ -5,8 +5,9 @@ validation of a draft, the saved metadata and ``studio recipe``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,98 @@ class JobKind(StrEnum):
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
+
+
+class Section(StrEnum):
+    """Where a field sits in its room, in the order the room shows them ("" for a field with no widget)."""
+
+    PROMPT = "Prompt"
+    MODEL = "Model"
+    SAMPLING = "Sampling"
+    SIZE = "Size"
+    HIRES = "Hires fix"
+    SEED = "Seed and batch"
+    LORAS = "LoRAs"
+    INIT = "Image to image"
+    CONTROLNET = "ControlNet"
+    REFERENCES = "Reference images"
+    NONE = ""
+
+
+@dataclass
+class Reading:
+    """What a field's reader of another tool's text may use: the library's models by name, and the notes for the
+    user (what could not be carried over)."""
+
+    find_model: Callable[[str], str | None] = lambda name: None
+    notes: list[str] = field(default_factory=list)
+
+
+Params = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Words:
+    """How a field is written into AUTOMATIC1111's ``parameters`` text, and read back from it (from any tool that
+    writes that text: A1111, Forge, SD.Next, Fooocus, Civitai).
+
+    ``key`` is the key in the settings line, ``order`` its place there (A1111's order). ``when``: written only when
+    it holds (default: always). ``write``: the value as written (default: the field's), or a list of (key, value)
+    entries for a field written as several (ControlNet 0, ControlNet 1, …). ``read``: the draft's values from the
+    text's settings (default: the key's value as the field's type). ``keys``: the other keys ``read`` takes.
+    ``without``: why the field has no words of its own (then ``key`` is empty)."""
+
+    key: str = ""
+    order: int = 0
+    when: Callable[[Any], bool] | None = None
+    write: Callable[[Any], Any] | None = None
+    read: Callable[[Params, Reading], dict[str, Any]] | None = None
+    keys: tuple[str, ...] = ()
+    without: str = ""
+    many: bool = False  # written as numbered keys ("ControlNet 0", "ControlNet 1", …)
+
+    def takes(self, key: str) -> bool:
+        """Whether ``key`` of a text is this field's (so it is carried over, not reported as left out)."""
+        if not self.key:
+            return False
+        return key == self.key or key in self.keys or (self.many and key.startswith(self.key + " "))
+
+    def entries(self, spec: Any, name: str) -> list[tuple[str, Any]]:
+        """What this field writes for ``spec``: (key, value) pairs in the text's order."""
+        if not self.key or (self.when is not None and not self.when(spec)):
+            return []
+        value = self.write(spec) if self.write is not None else getattr(spec, name)
+        return list(value) if isinstance(value, list) else [(self.key, value)]
+
+
+def unwritten(why: str) -> Words:
+    """A field with no words of its own in A1111's text, and why (it rides on another's, or has no meaning there)."""
+    return Words(without=why)
+
+
+@dataclass(frozen=True)
+class Comfy:
+    """What a field becomes on a ComfyUI server: the stock ``node`` and its ``input`` that carry it; or ``refuse``,
+    the sentence that refuses a recipe using it (when ``when`` holds; default: when it is not the default); or
+    ``aside``: why no node is needed (it is bookkeeping, or resolved before the job is sent)."""
+
+    node: str = ""
+    input: str = ""
+    refuse: str = ""
+    when: Callable[[Any], bool] | None = None
+    aside: str = ""
+
+
+def on_node(node: str, input: str = "") -> Comfy:
+    return Comfy(node=node, input=input)
+
+
+def refused(why: str, when: Callable[[Any], bool] | None = None) -> Comfy:
+    return Comfy(refuse=why, when=when)
+
+
+def aside(why: str) -> Comfy:
+    return Comfy(aside=why)
 
 
 @dataclass(frozen=True)
@@ -57,6 +150,12 @@ class Field:
     nullable: bool = False
     multiple_of: int = 0
     special: tuple[tuple[Any, str], ...] = ()  # values with a meaning of their own: ((-1, "random"),)
+    # What the field means beyond its knob (the image recipe declares all of them; see ``knob``):
+    words: Words | None = None  # its AUTOMATIC1111 words
+    comfy: Comfy | None = None  # its ComfyUI node, or why a server refuses it
+    axis: bool = False  # it can be an axis of a plot (Compare)
+    section: Section = Section.NONE  # where the room shows it
+    custom: bool = False  # the room builds its widget by hand (else one is made from the type and range)
 
     @property
     def option(self) -> str:
@@ -205,6 +304,77 @@ class FieldTable:
                 d["recommended"] = rec[f.name]
             out.append(d)
         return out
+
+
+KNOB = "studio.knob"  # the metadata key of a spec's dataclass field that is also a recipe knob
+ASIDE = "studio.aside"  # the metadata key of a spec's field that is no knob: what fills it, and its words
+_TABLE_KEYS = {f.name for f in dataclasses.fields(Field)} - {"name", "type", "default"}
+
+
+def knob(
+    default: Any = dataclasses.MISSING,
+    *,
+    words: Words,
+    comfy: Comfy,
+    axis: bool,
+    section: Section,
+    draft: Any = dataclasses.MISSING,
+    type: type | None = None,  # noqa: A002 - the table's word
+    **table: Any,
+) -> Any:
+    """A spec's field that is a recipe knob, declared once: its default (the spec's; ``draft`` when a draft's
+    differs, as a seed's −1 does), the table's label, help and range (``Field``'s keywords), and its meaning —
+    A1111 words, ComfyUI node or refusal, whether it can be a plot axis, and its section in the room. The field
+    table is made from these (``table_of``); nothing else repeats them."""
+    unknown = set(table) - _TABLE_KEYS
+    if unknown:
+        raise TypeError(f"knob() got unknown keywords {sorted(unknown)}")
+    meta = {
+        "words": words,
+        "comfy": comfy,
+        "axis": axis,
+        "section": section,
+        "draft": draft,
+        "type": type,
+        **table,
+    }
+    return field(default=default, metadata={KNOB: meta})
+
+
+def derived(words: Words, why: str, default: Any = dataclasses.MISSING) -> Any:
+    """A spec's field that is no knob (it is filled when the job is frozen or saved), with its words and why."""
+    return field(default=default, metadata={ASIDE: {"words": words, "why": why}})
+
+
+def table_of(spec: type, kind: JobKind) -> FieldTable:
+    """The field table declared on a spec's dataclass fields with ``knob``."""
+    out = []
+    for f in dataclasses.fields(spec):
+        meta = dict(f.metadata.get(KNOB) or {})
+        if not meta:
+            continue
+        draft, kind_of = meta.pop("draft"), meta.pop("type")
+        default = draft if draft is not dataclasses.MISSING else f.default
+        if default is dataclasses.MISSING:
+            default = ""
+        if isinstance(default, tuple):
+            default = list(default)
+        if kind_of is None:
+            kind_of = list if isinstance(default, list) else type(default)
+        if default is None:
+            meta["nullable"] = True
+        out.append(Field(f.name, kind_of, default, **meta))
+    return FieldTable(kind, tuple(out))
+
+
+def spec_words(spec: type) -> list[tuple[str, Words]]:
+    """(field name, words) of every field of a spec that has words: the knobs' and the derived fields'."""
+    out = []
+    for f in dataclasses.fields(spec):
+        meta = f.metadata.get(KNOB) or f.metadata.get(ASIDE)
+        if meta and meta.get("words") is not None:
+            out.append((f.name, meta["words"]))
+    return out
 
 
 def merged(*layers: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,17 +9,50 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from studio.core.image_metadata import RENDER_KEYS
 from studio.core.prompts import extract_loras
-from studio.core.recipe_readers import read_recipe, recipe_fields
+from studio.core.recipe_readers import Recipe, read_recipe
+from studio.core.recipes.fields import Params, Reading, spec_words
 from studio.core.recipes.image import IMAGE
-from studio.core.specs import GenerateSpec
-from studio.core.untrusted import Unreadable, exists, integer, is_file, number
+from studio.core.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
+from studio.core.untrusted import Unreadable, exists, is_file
 
-# A1111 keys that Studio reads into fields of its own (the rest is reported as not carried over)
-_CARRIED = {"Clip skip", "RNG", "Version", "Lora hashes", "Model hash", "Schedule type", "Mask blur", "App",
-            "TI hashes", "Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler",
-            "Refiner", "Refiner switch at", "Variation seed", "Variation seed strength",
-            "Styles", "Idea"}  # fmt: skip
+_ASIDE = (*RENDER_KEYS, "App")  # facts of the render, not of the recipe: nothing to carry over
+
+
+def words_of(r: Recipe) -> dict[str, str]:
+    """A recipe read from any tool as AUTOMATIC1111's settings (``Key: value``), the words the fields read."""
+    size = f"{r.width}x{r.height}" if r.width and r.height else None
+    core = {"Steps": r.steps, "Sampler": r.sampler, "Schedule type": r.schedule, "CFG scale": r.cfg_scale,
+            "Seed": r.seed, "Size": size, "Model": r.model}  # fmt: skip
+    out = {k: str(v) for k, v in core.items() if v not in (None, "")}
+    out.update({str(k): str(v) for k, v in r.extra.items() if isinstance(v, str | int | float)})
+    return out
+
+
+def read_words(
+    prompt: str, negative: str, params: Params, reading: Reading, source: str = ""
+) -> dict[str, Any]:
+    """A draft from another tool's settings: each field reads its own words (declared on ``GenerateSpec``); a key
+    no field takes is reported in ``reading.notes`` as not carried over."""
+    draft: dict[str, Any] = {"prompt": prompt, "negative_prompt": negative}
+    for f in IMAGE.fields:
+        w = f.words
+        if w is None or not w.key:
+            continue
+        if w.read is not None:
+            draft.update(w.read(params, reading))
+        elif w.key in params:
+            try:
+                draft[f.name] = f.convert(params[w.key])
+            except ValueError as e:
+                reading.notes.append(f"{w.key}: {e}")
+    taken = [w for _, w in spec_words(GenerateSpec)]
+    skipped = sorted(k for k in params if k not in _ASIDE and not k.startswith("Lora")
+                     and not any(w.takes(k) for w in taken))  # fmt: skip
+    if skipped:
+        reading.notes.append(f"Not carried over from {source or 'the picture'}: {', '.join(skipped[:12])}.")
+    return draft
 
 
 def draft_from_image(
@@ -57,60 +90,63 @@ def draft_from_image(
             draft["mask"] = draft["parent_image"] = None
         return draft, notes
 
-    draft = recipe_fields(r)
-    draft.pop("model", None)
-    if r.sampler and "sampler" not in draft:
-        notes.append(f"The sampler {r.sampler!r} is not one Studio has; the default is used.")
-    if r.model:
-        found = find_model(r.model)
-        if found:
-            draft["model"] = found
-        else:
-            notes.append(f"The model {r.model!r} is not in your library; the default model is used.")
-    clip_skip = integer(r.extra.get("Clip skip"))
-    if clip_skip is not None:
-        draft["clip_skip"] = clip_skip
+    reading = Reading(find_model, notes)
+    draft = read_words(r.prompt, r.negative_prompt, words_of(r), reading, r.source)
     tagged = {t.name for t in extract_loras(r.prompt)[1]}
     extra_loras = [name for name in r.loras if name not in tagged]
     if extra_loras:  # ComfyUI's LoraLoader nodes: named, their weights in the graph
         draft["loras"] = [[Path(name).stem, 1.0] for name in extra_loras]
         notes.append("LoRA weights outside the prompt were not carried over; " + ", ".join(
             Path(n).stem for n in extra_loras) + " at 1.0.")  # fmt: skip
-    hires = number(r.extra.get("Hires upscale"))
-    if (
-        hires is not None and hires > 1
-    ):  # AUTOMATIC1111's hires fix: its Denoising strength is the hires pass's
-        draft["hires_scale"] = hires
-        draft["hires_steps"] = integer(r.extra.get("Hires steps")) or 0
-        denoise = number(r.extra.get("Denoising strength"))
-        if denoise is not None:
-            draft["hires_denoise"] = denoise
-        upscaler = str(r.extra.get("Hires upscaler") or "Latent")
-        draft["hires_upscaler"] = "Latent" if upscaler.startswith("Latent") else upscaler
-        if upscaler.startswith("Latent") and upscaler != "Latent":
-            notes.append(f"The hires upscaler {upscaler!r} runs as Studio's Latent (bilinear).")
-    elif "Denoising strength" in r.extra:
-        notes.append(
-            "It was made from another image (img2img), which is not in it; this runs as text to image."
-        )
-    variation, strength = (
-        integer(r.extra.get("Variation seed")),
-        number(r.extra.get("Variation seed strength")),
-    )
-    if variation is not None and strength:
-        draft.update(variation_seed=variation, variation_strength=strength)
-    refiner = str(r.extra.get("Refiner") or "")
-    if refiner:  # A1111 writes "name [hash]"
-        name = refiner.split(" [")[0].strip()
-        found = find_model(name)
-        if found:
-            draft["refiner"] = found
-            switch = number(r.extra.get("Refiner switch at"))
-            if switch is not None and 0 < switch < 1:
-                draft["refiner_switch"] = switch
-        else:
-            notes.append(f"The refiner {name!r} is not in your library; it was left out.")
-    skipped = sorted(k for k in r.extra if k not in _CARRIED and not str(k).startswith("Lora"))
-    if skipped:
-        notes.append(f"Not carried over from {r.source}: {', '.join(str(k) for k in skipped[:12])}.")
     return draft, notes
+
+
+_ALWAYS = ("steps", "sampler", "cfg_scale", "seed", "width", "model")  # shown even at their defaults
+
+
+def recipe_facts(spec: GenerateSpec) -> list[tuple[str, str]]:
+    """(label, value) of a Studio picture's recipe as the Gallery shows it: the usual six, then every field whose
+    value is not its default — by the table, so a new field shows without a line of UI code."""
+    defaults = {f.name: f.default for f in dataclasses.fields(GenerateSpec)}
+    out = []
+    ordered = [IMAGE[n] for n in _ALWAYS] + [f for f in IMAGE.fields if f.name not in _ALWAYS]
+    for f in ordered:
+        value = getattr(spec, f.name)
+        if f.name in ("prompt", "negative_prompt", "height", "batch_size", "batch_count"):
+            continue
+        always = f.name in _ALWAYS or (f.name == "strength" and spec.mode in ("img2img", "inpaint"))
+        if not always and (value == defaults[f.name] or value in (None, "", ())):
+            continue
+        label, shown = f.label, _shown(value)
+        if f.name == "model":
+            shown = spec.model_name
+        elif f.name == "width":
+            label, shown = "Size", f"{spec.width}×{spec.height}"
+        elif f.name == "sampler" and spec.schedule != "Automatic":
+            shown = f"{spec.sampler} {spec.schedule}"
+        elif f.name == "schedule":
+            continue
+        out.append((label, shown))
+    return out
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
+        return ",".join(map(str, value))
+    if isinstance(value, tuple):
+        return ", ".join(_unit(v) for v in value)
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return Path(value).name
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unit(v: Any) -> str:
+    if isinstance(v, LoraRef):
+        return f"{v.name} ×{v.weight:g}"
+    if isinstance(v, ControlUnit):
+        return f"{v.preprocessor}, {v.model_name} ×{v.weight:g}"
+    if isinstance(v, ReferenceUnit):
+        return f"{Path(v.image).name} ×{v.weight:g}"
+    return str(v)

@@ -20,7 +20,7 @@ from studio.core.dynamic_prompts import TemplateError, Wildcards, is_dynamic, pr
 from studio.core.model_library import describe_path
 from studio.core.prompt_schedule import prompt_problem
 from studio.core.prompts import extract_loras
-from studio.core.recipes.fields import RANDOM_SEED, Field, FieldTable, JobKind
+from studio.core.recipes.fields import RANDOM_SEED, JobKind, table_of
 from studio.core.recipes.guidance import (
     controlnet_finder,
     guidance_problems,
@@ -28,17 +28,14 @@ from studio.core.recipes.guidance import (
     resolve_controls,
     resolve_references,
 )
+from studio.core.recipes.image_words import LANCZOS, LATENT
 from studio.core.recipes.loras import FileFinder, LoraFinder, embedding_finder, upscaler_finder, vae_finder
-from studio.core.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, parse_sampler
+from studio.core.samplers import SAMPLERS, parse_sampler
 from studio.core.specs import (
     A1111_MAX_SEED,
     ALL_BACKENDS,
-    MAX_BATCH,
-    MAX_COUNT,
     MAX_SEED,
     MAX_SIZE,
-    MAX_STEPS,
-    MIN_SIZE,
     EmbeddingRef,
     GenerateSpec,
     LoraRef,
@@ -46,105 +43,8 @@ from studio.core.specs import (
 from studio.core.styles import StyleBook, StyleError, apply_styles
 from studio.core.untrusted import exists, is_dir, is_file, lst, regular_file_problem, text
 
-LATENT, LANCZOS = "Latent", "Lanczos"
 BUILTIN_UPSCALERS = (LATENT, LANCZOS)
-_SCHEDULES = tuple(dict.fromkeys(s for sampler in SAMPLERS.values() for s in sampler.schedules))
-
-IMAGE = FieldTable(
-    JobKind.IMAGE,
-    (
-        Field("model", str, "", "Model", "The Stable Diffusion model (SD 1.x/2.x or SDXL): a diffusers folder "
-              "or a .safetensors file (default: the last used, else the built-in demo).", metavar="PATH"),
-        Field("backend", str, "", "Runs on", "Where the picture is made: empty for this machine, or a ComfyUI "
-              "server by the name it was saved under (studio backends add); the model, LoRAs and VAE are then the "
-              "server's, by file name.", metavar="NAME"),
-        Field("prompt", str, "", "Prompt", "What to draw. A1111 syntax: (word:1.2), [word], BREAK, "
-              "<lora:name:0.8>.", cli=""),
-        Field("negative_prompt", str, "", "Negative prompt", "What to keep out of the picture.", cli="--negative"),
-        Field("idea", str, "", "Idea", "The short idea or passage the prompt was written from (Enhance prompt, "
-              "Illustrate, Describe); kept in the recipe.", cli="--idea"),
-        Field("prompt_2", str, "", "Second prompt", "SDXL only: the prompt for the second text encoder (OpenCLIP "
-              "ViT-bigG), e.g. the style while the prompt says the subject; empty: the prompt.", cli="--prompt-2"),
-        Field("width", int, 512, "Width", "Image width in pixels, a multiple of 8; SD 1.x likes 512, SDXL 1024.",
-              MIN_SIZE, MAX_SIZE, unit="px", step=64, multiple_of=8),
-        Field("height", int, 512, "Height", "Image height in pixels, a multiple of 8.", MIN_SIZE, MAX_SIZE,
-              unit="px", step=64, multiple_of=8),
-        Field("steps", int, 25, "Steps", "Denoising steps: more is slower and usually finer; 20–30 suits most "
-              "samplers.", 1, MAX_STEPS),
-        Field("cfg_scale", float, 7.0, "CFG scale", "How strictly the image follows the prompt: 5–8 is typical; "
-              "LCM and Turbo models want 0–2.", 0.0, 30.0, step=0.5, decimals=1, cli="--cfg"),
-        Field("sampler", str, DEFAULT_SAMPLER, "Sampler", "The sampler by its AUTOMATIC1111 name (\"Euler a\", "
-              "\"DPM++ 2M\"; \"DPM++ 2M Karras\" sets the schedule too).", choices=tuple(SAMPLERS)),
-        Field("schedule", str, DEFAULT_SCHEDULE, "Schedule type", "How the noise levels are spaced; Karras spends "
-              "more steps on fine detail.", choices=_SCHEDULES),
-        Field("seed", int, RANDOM_SEED, "Seed", "The same seed and settings give the same image; −1 draws a new "
-              "one (it becomes a number before the job runs).", RANDOM_SEED, MAX_SEED,
-              special=((RANDOM_SEED, "a new random seed"),)),
-        Field("variation_seed", int, RANDOM_SEED, "Variation seed", "Variations (AUTOMATIC1111's): the noise of this "
-              "seed is blended into the seed's by the variation strength; −1 draws one. Each image of the job "
-              "takes the next variation seed and keeps the seed.", RANDOM_SEED, MAX_SEED,
-              special=((RANDOM_SEED, "a new random seed"),)),
-        Field("variation_strength", float, 0.0, "Variation strength", "How far from the seed's picture: 0 is the "
-              "seed's own picture, 0.1–0.3 a close variation, 1 the variation seed's picture.", 0.0, 1.0, step=0.05,
-              decimals=2),
-        Field("batch_size", int, 1, "Batch size", "Images made at once: faster per image on a GPU, needs more "
-              "memory.", 1, MAX_BATCH),
-        Field("batch_count", int, 1, "Batch count", "How many batches to make, one after another (consecutive "
-              "seeds).", 1, MAX_COUNT),
-        Field("clip_skip", int, 1, "Clip skip", "Use an earlier text-encoder layer; many anime models want 2.",
-              1, 12),
-        Field("loras", list, [], "LoRAs", "A LoRA by its name in the library or a path, with a weight (0.7–1.0 "
-              "is typical); repeatable. Tags <lora:name:w> in the prompt do the same.", cli="--lora",
-              metavar="NAME[:W]"),
-        Field("init_image", str, None, "Init image", "Start from this image (image to image).", nullable=True,
-              metavar="IMAGE"),
-        Field("strength", float, 0.75, "Denoising strength", "For image to image and inpainting: 0.3 keeps the "
-              "init image's look, 0.75 its layout, 1 replaces it.", 0.01, 1.0, step=0.05, decimals=2),
-        Field("mask", str, None, "Mask", "Inpaint where this mask is white (needs an init image).", nullable=True,
-              metavar="IMAGE"),
-        Field("mask_blur", int, 4, "Mask blur", "Feathers the edge where the repainted area meets the original.",
-              0, 64, unit="px"),
-        Field("fast_decode", bool, False, "Fast decode", "Decode the final image with the tiny autoencoder (TAESD) "
-              "when one is installed: several times faster, a little softer."),
-        Field("hires_scale", float, 1.0, "Hires upscale", "Hires fix: make the picture at its size, upscale it by "
-              "this factor and refine it with an image-to-image pass (1: off).", 1.0, 4.0, step=0.25, decimals=2,
-              cli="--hires"),
-        Field("hires_steps", int, 0, "Hires steps", "Steps of the refining pass (0: as many as the first pass).",
-              0, MAX_STEPS),
-        Field("hires_denoise", float, 0.5, "Hires denoising", "How much the refining pass may change: 0.3 keeps "
-              "the picture, 0.7 reinvents detail.", 0.0, 1.0, step=0.05, decimals=2),
-        Field("hires_upscaler", str, LATENT, "Hires upscaler", "Latent (fast, needs denoising ≥ 0.5), Lanczos, or "
-              "an upscaler model (ESRGAN, Real-ESRGAN, …) by its name or path.", metavar="NAME"),
-        Field("refiner", str, "", "Refiner", "SDXL only: a refiner model (diffusers folder or .safetensors) that "
-              "makes the last steps, from the switch point on.", metavar="PATH"),
-        Field("refiner_switch", float, 0.8, "Refiner switch at", "The fraction of the steps the base model makes "
-              "before the refiner takes over.", 0.05, 0.99, step=0.05, decimals=2),
-        Field("outpaint", str, "", "Extend canvas", "Outpainting: grow the init image by this many pixels on its "
-              "left, top, right and bottom (\"0,0,256,0\" widens it to the right); the new area is painted to "
-              "match, with a blended seam.", metavar="L,T,R,B"),
-        Field("vae", str, "", "VAE", "Decode with another VAE (a file by its name or path, or a diffusers VAE "
-              "folder); empty: the model's own, or the default you set for the model in the Models room.",
-              metavar="PATH|NAME"),
-        Field("styles", list, [], "Styles", "Named prompt styles (A1111's styles.csv, Fooocus styles): each wraps the "
-              "prompt ({prompt}) or follows it, and adds its negative prompt; repeatable.", cli="--style",
-              metavar="NAME"),
-        Field("combinatorial", bool, False, "Every combination", "Dynamic prompts: make every combination of the "
-              "{a|b} choices and __wildcards__ in order, instead of a random draw per image (its seed decides).",
-              cli="--combinatorial"),
-        Field("filmstrip", bool, False, "Denoising filmstrip", "Also keep the model's predicted final picture after "
-              "every step (noise to picture), to scrub through and export; costs a decode per step.",
-              cli="--filmstrip"),
-        Field("controls", list, [], "ControlNet", "ControlNet units: where things go. Each is a control image, a "
-              "preprocessor (canny, softedge, lineart, scribble, tile, inpaint, depth, pose, none), a ControlNet "
-              "model of the image model's family, its weight (0–2) and, in a recipe, start/end; repeatable.",
-              cli="--control", metavar="PREPROCESSOR:IMAGE:MODEL[:WEIGHT[:START:END]]"),
-        Field("references", list, [], "Reference images", "IP-Adapter: what the picture should look like, with a "
-              "weight (0.5–0.8 is typical); the IP-Adapter and its image encoder are found for the model's "
-              "family in the models folder; repeatable.", cli="--reference", metavar="IMAGE[:W]"),
-        Field("parent_image", str, None, "Made from", "The gallery image the init image came from (lineage).",
-              nullable=True, cli=""),
-    ),
-)  # fmt: skip
+IMAGE = table_of(GenerateSpec, JobKind.IMAGE)  # declared once, on the spec
 RECOMMENDABLE = ("width", "height", "steps", "cfg_scale", "sampler", "schedule")
 
 
