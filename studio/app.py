@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from studio.core.builtin_models import builtin_image_models, builtin_text_models
-from studio.core.errors import StudioError
-from studio.core.events import ItemSaved
-from studio.core.queue_store import QueueStore
-from studio.core.styles import StyleBook
-from studio.core.writer_docs import DocumentStore
+from studio.core.image.queue_store import QueueStore
+from studio.core.image.styles import StyleBook
+from studio.core.jobs.errors import StudioError
+from studio.core.jobs.events import ItemSaved
+from studio.core.models.builtin_models import builtin_image_models, builtin_text_models
+from studio.core.models.model_library import model_folders
+from studio.core.text.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.finetune_page import FinetunePage
 from studio.ui.main_window import MainWindow
@@ -144,7 +145,11 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     if s.image_model and not params.get("model"):
         params["model"] = s.image_model
     session = GenerationSession(
-        queue, runtime.paths.inputs_dir, [runtime.paths.models_dir], params, s.recent_models
+        queue,
+        runtime.paths.inputs_dir,
+        model_folders(runtime.paths.models_dir, s.model_folders),
+        params,
+        s.recent_models,
     )
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     session.wildcards_dir = runtime.paths.wildcards_dir
@@ -161,7 +166,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     writer.lora_folders = [
         runtime.paths.models_dir / "loras"
     ]  # text LoRAs: "BASE + NAME" in the Writer's picker
-    servers = ServerBook(runtime.settings, runtime.keys)
+    servers = ServerBook(runtime.settings, runtime.keys, runtime.servers)
     # pictures made on ComfyUI servers: the saved ones are offered beside this machine, the chosen one's checkpoints
     # are asked for (off the GUI thread) and fill the model picker; a server that cannot be asked says so
     session.set_backends([c.name for c in servers.comfy_servers()])

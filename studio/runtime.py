@@ -8,32 +8,34 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from studio.core.atomic import clean_stale_temps
-from studio.core.attention import AttentionSpec
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event
-from studio.core.filmstrip import StepsSpec
-from studio.core.gallery_store import GalleryStore
-from studio.core.hashing import HashCache
-from studio.core.memory_plan import DeviceInfo
-from studio.core.model_library import find_tiny_vae
-from studio.core.paths import StudioPaths, resolve_paths
-from studio.core.plot import PlotSpec
-from studio.core.semantic import SemanticIndex
-from studio.core.settings import Settings, load_settings, save_settings
-from studio.core.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
-from studio.core.text_explain import TextAttentionSpec
-from studio.core.text_specs import ContextSpec, WriteSpec
-from studio.core.text_train_specs import TextTrainSpec
-from studio.core.train_specs import CaptionSpec, TrainSpec
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.gallery.semantic import SemanticIndex
+from studio.core.image.attention import AttentionSpec
+from studio.core.image.filmstrip import StepsSpec
+from studio.core.image.plot import PlotSpec
+from studio.core.image.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
+from studio.core.io.atomic import clean_stale_temps
+from studio.core.io.hashing import HashCache
+from studio.core.io.paths import StudioPaths, resolve_paths
+from studio.core.io.settings import Settings, load_settings, save_settings
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event
+from studio.core.jobs.servers import Keys, endpoint_for, find_backend, servers_of
+from studio.core.models.memory_plan import DeviceInfo
+from studio.core.models.model_library import find_tiny_vae
+from studio.core.text.text_explain import TextAttentionSpec
+from studio.core.text.text_specs import ContextSpec, WriteSpec
+from studio.core.train.text_train_specs import TextTrainSpec
+from studio.core.train.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
 from studio.remote.openai_text import OpenAIText
-from studio.remote.servers import Keys, endpoint_for, find_backend, servers_of
+from studio.remote.servers import Servers
 from studio.worker.runner import DEVICE, JobRunner
 
 Listener = Callable[[Event], None]
@@ -50,6 +52,7 @@ class Runtime:
     runner: JobRunner
     trainer: TrainJob
     keys: Keys
+    servers: Servers  # the saved servers and what can be asked of them: the one door to the network
     listeners: list[Listener] = field(default_factory=list)
     notices: list[str] = field(
         default_factory=list
@@ -101,6 +104,19 @@ class Runtime:
 
         self.runner.call_soon(measure)
 
+    def check_model(self, path: str) -> None:
+        """``StudioError`` when an image model cannot be loaded (missing, or a pickle not allowed): said before a
+        job is queued."""
+        from studio.engine.pipelines import check_model_path
+
+        check_model_path(path, self.settings.allow_pickle)
+
+    def resolve_text_model(self, path: str) -> Any:
+        """The text model at ``path`` (a folder, a GGUF file, a hub name in the cache); ``StudioError`` when not."""
+        from studio.engine.text import resolve_text_model
+
+        return resolve_text_model(path)
+
     def close(self, timeout: float = 5.0) -> bool:
         stopped = self.runner.shutdown(timeout)
         if stopped:
@@ -113,7 +129,7 @@ def build_runtime(
 ) -> Runtime:
     """Build the back end. ``gallery_dir`` redirects results (the CLI's ``--out``) to a plain folder.
     Raises ``StudioError`` (INVALID_INPUT) when the data folder or the output folder cannot be one."""
-    from studio.core.pictures import lock_down
+    from studio.core.io.pictures import lock_down
 
     lock_down()  # no Pillow plugin that runs a program (EPS → Ghostscript) is reachable from here on
     paths = ensure_paths(resolve_paths(home))
@@ -209,12 +225,7 @@ def build_runtime(
         priority_of=priority_of,
     )
 
-    def make_embed():  # noqa: ANN202 - the search model, loaded on the first search by meaning
-        from studio.engine.sentence_embedding import make_embed
-
-        return make_embed(hashes)
-
-    semantic = SemanticIndex(gallery, make_embed)
+    semantic = semantic_index(gallery, hashes)
     rt = Runtime(
         paths,
         settings,
@@ -225,11 +236,28 @@ def build_runtime(
         runner,
         trainer,
         keys,
+        servers_of_settings(settings, keys),
         notices=notices,
         semantic=semantic,
     )
     holder.append(rt)
     return rt
+
+
+def semantic_index(gallery: GalleryStore, hashes: HashCache) -> SemanticIndex:
+    """The prompts' meanings of a gallery (search by meaning), its model loaded on the first search."""
+
+    def make_embed():  # noqa: ANN202
+        from studio.engine.sentence_embedding import make_embed
+
+        return make_embed(hashes)
+
+    return SemanticIndex(gallery, make_embed)
+
+
+def servers_of_settings(settings: Settings, keys: Keys) -> Servers:
+    """The door to the saved servers (for a command that needs no runner: ``studio backends``, ``models list``)."""
+    return Servers(settings, keys)
 
 
 TOKENS = "tokens"  # counting tokens, what the model sees: a tokenizer, no device
@@ -278,10 +306,10 @@ def backend_lanes(
     found there by file name); why a server is left out is said as a note."""
     import dataclasses
 
-    from studio.core.errors import StudioError
-    from studio.core.events import Note
+    from studio.core.image.comfy_workflow import refusals
+    from studio.core.jobs.errors import StudioError
+    from studio.core.jobs.events import Note
     from studio.remote.comfy import server_for
-    from studio.remote.comfy_workflow import refusals
     from studio.worker.pool import Lane
 
     lanes = [

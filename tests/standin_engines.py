@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.events import ItemSaved, Progress
-from studio.core.image_metadata import RenderInfo
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.events import ItemSaved, Progress
 
 
 class HeldJob:

@@ -443,7 +443,7 @@ def save_tiny_upscaler(path: Path, scale: int = 2, seed: int = 0) -> Path:
 
 
 def spandrel_installed() -> bool:
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
     from studio.engine.upscale import _import_spandrel
 
     try:

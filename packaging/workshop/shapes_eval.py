@@ -209,10 +209,10 @@ def generate(
     """Images for the scenes through Studio's own engine (the same road as the app)."""
     import tempfile
 
-    from studio.core.cancel import CancelToken
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.hashing import HashCache
-    from studio.core.specs import GenerateSpec
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.image.specs import GenerateSpec
+    from studio.core.io.hashing import HashCache
+    from studio.core.jobs.cancel import CancelToken
     from studio.engine.devices import choose_placement
     from studio.engine.image import ImageEngine
 

@@ -18,7 +18,7 @@ import json
 import random
 from pathlib import Path
 
-from studio.core.builtin_models import BUILTIN_IMAGE_DIRS
+from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS
 from workshop.shapes_world import COLORS, Scene, render
 
 SHAPES_DIR = BUILTIN_IMAGE_DIRS[0]
@@ -154,7 +154,7 @@ def train(
 
 
 def score(lora: Path | None, seeds: int = 4) -> dict[str, float]:
-    from studio.core.specs import LoraRef
+    from studio.core.image.specs import LoraRef
     from workshop.shapes_eval import ShapeReader, generate
     from workshop.shapes_eval import score as score_images
 

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from studio.core.atomic import atomic_write, atomic_write_text
+from studio.core.io.atomic import atomic_write, atomic_write_text
 
 
 def _encode(value: Any, tensors: dict[str, Any], key: str) -> Any:

@@ -26,7 +26,7 @@ from studio.cli import (
     write,
 )
 from studio.cli.common import EXIT_CANCELLED, EXIT_OK, Parser, exit_code, fail, home_option
-from studio.core.errors import StudioError
+from studio.core.jobs.errors import StudioError
 
 _MODULES = (
     generate,

@@ -36,10 +36,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.paths import resolve_paths
-    from studio.core.settings import load_settings, save_settings
-    from studio.remote.http import comfy_root, normalise_base, url_problem
-    from studio.remote.servers import Keys, Server, servers_of
+    from studio.core.io.paths import resolve_paths
+    from studio.core.io.settings import load_settings, save_settings
+    from studio.core.jobs.servers import Keys, Server, comfy_root, normalise_base, servers_of, url_problem
     from studio.runtime import ensure_paths
 
     paths = ensure_paths(resolve_paths(args.home))
@@ -88,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     chosen = [s for s in saved if not args.name or s.name == args.name]
     if args.name and not chosen:
         return fail(f"No backend is saved as {args.name}.", EXIT_USAGE)
-    report = [dict(name=s.name, url=s.url, kind=s.kind, **_check(s, keys)) for s in chosen]
+    from studio.runtime import servers_of_settings
+
+    door = servers_of_settings(settings, keys)
+    report = [dict(name=s.name, url=s.url, kind=s.kind, **door.check(s)) for s in chosen]
     if args.json:
         print(json.dumps({"backends": report}, ensure_ascii=False))
     else:
@@ -98,20 +100,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['name']}\t{'answers' if r['ok'] else 'does not answer'}\t"
                   + (offers if r["ok"] else r.get("problem", "")))  # fmt: skip
     return EXIT_OK if all(r["ok"] for r in report) else EXIT_FAILED
-
-
-def _check(server: Any, keys: Any) -> dict[str, Any]:
-    from studio.core.errors import StudioError
-    from studio.remote.http import Endpoint
-
-    if server.kind == "comfyui":
-        from studio.remote.comfy import describe, server_for
-
-        return describe(server_for(server.url, keys.get(server.url), server.insecure_tls, server.name))
-    from studio.remote.openai_text import list_models
-
-    try:
-        models = list_models(Endpoint(server.url, keys.get(server.url), server.insecure_tls))
-    except StudioError as e:
-        return {"ok": False, "problem": e.user_message}
-    return {"ok": True, "models": [m["id"] for m in models]}

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.recipes.fields import FieldTable
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.fields import FieldTable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -66,7 +66,7 @@ def run_job(
     rt: Any, spec: Any, on_event: Callable[[Any], None], on_cancel: Callable[[], None] = lambda: None
 ) -> int:
     """Run one job on the runtime, handing its events to ``on_event``; Ctrl+C cancels it. Closes the runtime."""
-    from studio.core.events import Cancelled, Failed, Finished
+    from studio.core.jobs.events import Cancelled, Failed, Finished
 
     events: queue.Queue[Any] = queue.Queue()
     rt.subscribe(events.put)

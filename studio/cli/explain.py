@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, home_option
-from studio.core.words import count
+from studio.core.io.words import count
 
 
 def register(sub: Any) -> None:
@@ -73,9 +73,9 @@ def register(sub: Any) -> None:
 def _image_tokens(args: argparse.Namespace) -> tuple[str, Any] | int:
     """The image model (``--model``, else the last used) and its CLIP tokenizer, or the exit code."""
     from studio.cli.generate import default_model
-    from studio.core.paths import resolve_paths
-    from studio.core.settings import load_settings
-    from studio.core.tokens import ClipTokens, tokenizer_folder
+    from studio.core.image.tokens import ClipTokens, tokenizer_folder
+    from studio.core.io.paths import resolve_paths
+    from studio.core.io.settings import load_settings
 
     model = args.model
     if not model:
@@ -94,7 +94,7 @@ def _image_tokens(args: argparse.Namespace) -> tuple[str, Any] | int:
 
 
 def run_neighbours(args: argparse.Namespace) -> int:
-    from studio.core.word_neighbours import neighbours
+    from studio.core.image.word_neighbours import neighbours
 
     if not 1 <= args.top <= 100:
         return fail("--top must be between 1 and 100.", EXIT_USAGE)
@@ -137,9 +137,9 @@ def _source_spec(args: argparse.Namespace, work: Any, **changes: Any) -> tuple[A
     """(the runtime, the frozen recipe of ``args.source`` with ``changes``), or the exit code after saying why."""
     from studio.cli.common import UsageError, explain, open_runtime
     from studio.cli.generate import _recipe_file, image_context, library
-    from studio.core.recipes.from_image import draft_from_image
-    from studio.core.recipes.image import IMAGE, freeze_image
-    from studio.core.untrusted import Unreadable
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.image.recipe import IMAGE, freeze_image
+    from studio.core.io.untrusted import Unreadable
 
     rt = open_runtime(args, gallery_dir=work)
     entries = library(rt)
@@ -169,7 +169,7 @@ def run_attention(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from studio.cli.common import run_job
-    from studio.core.attention import AttentionSpec
+    from studio.core.image.attention import AttentionSpec
 
     out = Path(args.out).expanduser()
     single = out.suffix.lower() == ".png"
@@ -198,8 +198,8 @@ def run_steps(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from studio.cli.common import run_job
-    from studio.core.events import ItemSaved
-    from studio.core.filmstrip import contact_strip, filmstrip_path, read_filmstrip
+    from studio.core.image.filmstrip import contact_strip, filmstrip_path, read_filmstrip
+    from studio.core.jobs.events import ItemSaved
 
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
@@ -242,9 +242,9 @@ def run_next(args: argparse.Namespace) -> int:
 
     from studio.cli.common import explain, open_runtime, run_job
     from studio.cli.write import choose_text_model
-    from studio.core.events import Finished
-    from studio.core.next_token import after_sampling
-    from studio.core.recipes.text import TEXT, freeze_text
+    from studio.core.jobs.events import Finished
+    from studio.core.text.next_token import after_sampling
+    from studio.core.text.recipe import TEXT, freeze_text
 
     if not 1 <= args.top <= 200:
         return fail("--top must be between 1 and 200.", EXIT_USAGE)

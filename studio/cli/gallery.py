@@ -38,10 +38,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.gallery_query import GalleryFilter
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.paths import resolve_paths
-    from studio.core.semantic import model_folder
+    from studio.core.gallery.gallery_query import GalleryFilter
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.gallery.semantic import model_folder
+    from studio.core.io.paths import resolve_paths
     from studio.runtime import clean_leftovers, ensure_paths
 
     paths = ensure_paths(resolve_paths(args.home))
@@ -106,20 +106,15 @@ def run(args: argparse.Namespace) -> int:
 
 def meanings(store: Any, paths: Any) -> Any:
     """The gallery's prompt meanings, with the search model loaded on first use."""
-    from studio.core.hashing import HashCache
-    from studio.core.semantic import SemanticIndex
+    from studio.core.io.hashing import HashCache
+    from studio.runtime import semantic_index
 
-    def make():  # noqa: ANN202
-        from studio.engine.sentence_embedding import make_embed
-
-        return make_embed(HashCache(paths.cache_dir / "hashes.json"))
-
-    return SemanticIndex(store, make)
+    return semantic_index(store, HashCache(paths.cache_dir / "hashes.json"))
 
 
 def search(store: Any, paths: Any, args: argparse.Namespace) -> int:
     """Images matching the query, best first: by meaning (similarity), or by words (newest first)."""
-    from studio.core.gallery_query import GalleryFilter
+    from studio.core.gallery.gallery_query import GalleryFilter
 
     store.reconcile()
     tell(store.take_notices())

@@ -21,7 +21,7 @@ from studio.cli.common import (
     open_runtime,
     run_job,
 )
-from studio.core.recipes.image import IMAGE
+from studio.core.image.recipe import IMAGE
 
 
 def image_job_options(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
 
 
 def _recipe_file(path: str) -> dict[str, Any]:
-    from studio.core.untrusted import Unreadable, obj, read_json
+    from studio.core.io.untrusted import Unreadable, obj, read_json
 
     data = read_json(Path(path).expanduser(), max_bytes=4 << 20, max_depth=16)
     if isinstance(data, Unreadable) or not isinstance(data, dict):
@@ -65,8 +65,8 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
     if args.recipe:
         draft.update(_recipe_file(args.recipe))
     if args.from_image:
-        from studio.core.recipes.from_image import draft_from_image
-        from studio.core.untrusted import Unreadable
+        from studio.core.image.from_image import draft_from_image
+        from studio.core.io.untrusted import Unreadable
 
         found = draft_from_image(args.from_image, find_model)
         if isinstance(found, Unreadable):
@@ -77,7 +77,7 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
     given = draft_of(args, IMAGE)
     given.pop("prompt", None)  # the positional, handled below
     if "loras" in given:
-        from studio.core.recipes.loras import split_ref
+        from studio.core.image.finders import split_ref
 
         given["loras"] = [[ref, 1.0 if w is None else w] for ref, w in map(split_ref, given["loras"])]
     draft.update(given)
@@ -96,8 +96,8 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
 
 
 def default_model(rt: Any) -> str:
-    from studio.core.builtin_models import builtin_image_models
-    from studio.core.untrusted import exists
+    from studio.core.io.untrusted import exists
+    from studio.core.models.builtin_models import builtin_image_models
 
     if rt.settings.image_model and exists(rt.settings.image_model):
         return str(rt.settings.image_model)
@@ -113,37 +113,31 @@ def library(rt: Any) -> Any:
     """The model library, scanned once and only when a name must be looked up."""
     from functools import cache
 
-    from studio.core.model_library import scan_library
+    from studio.core.models.model_library import model_folders, scan_library
 
     @cache
     def entries() -> list[Any]:
-        extra = [Path(p) for p in rt.settings.model_folders]
+        extra = model_folders(rt.paths.models_dir, rt.settings.model_folders)[1:]
         return scan_library(rt.paths.models_dir, extra, overrides=rt.settings.family_overrides)
 
     return entries
 
 
 def image_context(rt: Any, entries: Any) -> Any:
-    from studio.core.builtin_models import BUILTIN_LORA_DIR, recommended_settings
-    from studio.core.recipes.image import library_context
-    from studio.core.specs import random_seed
+    """The context the window freezes in, over the same folders (``model_folders``)."""
+    from studio.core.image.recipe import studio_context
+    from studio.core.image.styles import StyleBook
+    from studio.core.models.model_library import model_folders
 
-    folders = [rt.paths.models_dir, *(Path(p) for p in rt.settings.model_folders)]
-    defaults = dict(rt.settings.vae_defaults)
-    from studio.core.dynamic_prompts import Wildcards
-    from studio.core.styles import StyleBook
-
-    return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR],
-                           vae_default=lambda model: defaults.get(model, ""), recommended=recommended_settings,
-                           seed=random_seed, wildcards=Wildcards(rt.paths.wildcards_dir),
-                           styles=StyleBook(rt.paths.styles_file))  # fmt: skip
+    return studio_context(model_folders(rt.paths.models_dir, rt.settings.model_folders), entries,
+                          dict(rt.settings.vae_defaults), rt.paths.wildcards_dir,
+                          StyleBook(rt.paths.styles_file))  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.errors import StudioError
-    from studio.core.events import ItemSaved, Loading, Note, Progress
-    from studio.core.recipes.image import freeze_image
-    from studio.engine.pipelines import check_model_path
+    from studio.core.image.recipe import freeze_image
+    from studio.core.jobs.errors import StudioError
+    from studio.core.jobs.events import ItemSaved, Loading, Note, Progress
 
     out = Path(args.out).expanduser() if args.out else None
     rt = open_runtime(args, gallery_dir=out)
@@ -159,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(explain(frozen, IMAGE))
         try:
             if not frozen.remote:  # a server's model is the server's: it is looked up there
-                check_model_path(frozen.model, rt.settings.allow_pickle)
+                rt.check_model(frozen.model)
             elif problems := server_refusals(frozen, rt):  # what the server cannot do: said before queueing
                 raise UsageError(explain(problems, IMAGE))
         except StudioError as e:  # a model that is missing or refused is a bad argument, said before loading
@@ -210,10 +204,4 @@ def run(args: argparse.Namespace) -> int:
 
 def server_refusals(spec: Any, rt: Any) -> dict[str, str]:
     """What the ComfyUI server a job is pinned to cannot do of it (asked before anything is queued there)."""
-    from studio.remote.comfy import server_for
-    from studio.remote.comfy_workflow import refusals
-    from studio.remote.servers import find_backend, servers_of
-
-    server = find_backend(spec.backend, servers_of(rt.settings.servers), "comfyui")
-    comfy = server_for(server.url, rt.keys.get(server.url), server.insecure_tls, server.name)
-    return refusals(spec, comfy.models())
+    return dict(rt.servers.refusals(spec))

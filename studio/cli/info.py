@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.recipe_readers import read_recipe
+    from studio.core.image.recipe_readers import read_recipe
 
     code = EXIT_OK
     for name in args.images:

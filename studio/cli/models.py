@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, fail, home_option, tell
-from studio.core.words import count
+from studio.core.io.words import count
 
 
 def register(sub: Any) -> None:
@@ -65,8 +65,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.paths import resolve_paths
-    from studio.core.settings import load_settings, save_settings
+    from studio.core.io.paths import resolve_paths
+    from studio.core.io.settings import load_settings, save_settings
     from studio.runtime import ensure_paths
 
     paths_ = ensure_paths(resolve_paths(args.home))
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if command in ("list", "scan"):
         return _models_list(args, paths_, settings)
     if command in ("info", "identify"):
-        from studio.core.hashing import HashCache
+        from studio.core.io.hashing import HashCache
 
         hashes = None if args.no_hash else HashCache(paths_.cache_dir / "hashes.json")
         return _models_info(args.files, args.json, hashes, settings.family_overrides)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Studio now looks in {folder} (used in place, never copied).")
         return EXIT_OK
     if command == "recommended":
-        from studio.core.model_catalog import for_kind
+        from studio.core.models.model_catalog import for_kind
 
         for m in for_kind(args.kind or ""):
             if args.json:
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 def _models_list(args: argparse.Namespace, paths_: Any, settings: Any) -> int:
     from collections import Counter
 
-    from studio.core.model_library import scan_library
+    from studio.core.models.model_library import scan_library
 
     extra = [Path(p) for p in settings.model_folders] + [Path(p) for p in getattr(args, "folders", [])]
     entries = scan_library(
@@ -152,27 +152,21 @@ def _models_list(args: argparse.Namespace, paths_: Any, settings: Any) -> int:
 def _server_models(args: argparse.Namespace, settings: Any) -> None:
     """The models of each saved server (ComfyUI: checkpoints and LoRAs; OpenAI-compatible: its text models), by
     the names the server gives them; a server that does not answer is said so on stderr, in one line."""
-    from studio.core.errors import StudioError
-    from studio.remote.servers import Keys, endpoint_for, servers_of
+    from studio.core.jobs.errors import StudioError
+    from studio.core.jobs.servers import Keys
+    from studio.runtime import servers_of_settings
 
-    keys = Keys()
-    for server in servers_of(settings.servers):
+    door = servers_of_settings(settings, Keys())
+    for server in door.saved():
         source = f"server {server.name}"
         try:
             if server.kind == "comfyui":
-                from studio.remote.comfy import server_for
-
-                offered = server_for(
-                    server.url, keys.get(server.url), server.insecure_tls, server.name
-                ).models()
+                offered = door.offered(server)
                 found = [(n, "checkpoint") for n in offered.checkpoints] + [
                     (n, "lora") for n in offered.loras
                 ]
             else:
-                from studio.remote.openai_text import list_models
-
-                endpoint = endpoint_for(server.url, servers_of(settings.servers), keys)
-                found = [(m["id"], "text") for m in list_models(endpoint)]
+                found = [(m["id"], "text") for m in door.text_models(server.url)]
         except StudioError as e:
             print(f"studio: {source} was not asked: {e.user_message}", file=sys.stderr)
             continue
@@ -190,7 +184,7 @@ def _server_models(args: argparse.Namespace, settings: Any) -> None:
 
 
 def _models_info(files: list[str], as_json: bool, hashes: Any, overrides: dict[str, str]) -> int:
-    from studio.core.model_library import describe_path
+    from studio.core.models.model_library import describe_path
 
     code = EXIT_OK
     for name in files:
@@ -222,10 +216,10 @@ def _models_info(files: list[str], as_json: bool, hashes: Any, overrides: dict[s
 
 
 def _models_download(args: argparse.Namespace) -> int:
-    from studio.core.cancel import CancelToken
-    from studio.core.downloads import DownloadError, download, plan_download
-    from studio.core.errors import JobCancelled
-    from studio.core.model_library import hf_cache_dir
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.jobs.errors import JobCancelled
+    from studio.core.models.downloads import DownloadError, download, plan_download
+    from studio.core.models.model_library import hf_cache_dir
 
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())

@@ -16,7 +16,7 @@ from studio.cli.common import (
     open_runtime,
     run_job,
 )
-from studio.core.recipes.image import IMAGE
+from studio.core.image.recipe import IMAGE
 
 
 def register(sub: Any) -> None:
@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from studio.cli.generate import build_draft, image_context, library
-    from studio.core.events import ItemSaved
-    from studio.core.plot import freeze_plot
+    from studio.core.image.plot import freeze_plot
+    from studio.core.jobs.events import ItemSaved
 
     axes = [a for a in (args.x, args.y, args.z) if a]
     if not axes:

@@ -47,11 +47,11 @@ def register(sub: Any) -> None:
 
 
 def run_resolve(args: argparse.Namespace) -> int:
-    from studio.core.dynamic_prompts import TemplateError, Wildcards, prompts_for
-    from studio.core.paths import resolve_paths
-    from studio.core.prompt_schedule import prompt_problem, schedule
-    from studio.core.specs import A1111_MAX_SEED
-    from studio.core.styles import StyleBook, StyleError, apply_styles
+    from studio.core.image.dynamic_prompts import TemplateError, Wildcards, prompts_for
+    from studio.core.image.prompt_schedule import prompt_problem, schedule
+    from studio.core.image.styles import StyleBook, StyleError, apply_styles
+    from studio.core.io.paths import resolve_paths
+    from studio.core.jobs import A1111_MAX_SEED
 
     if args.count < 1 or args.count > 10_000:
         return fail("--count must be between 1 and 10000.", EXIT_USAGE)
@@ -91,10 +91,10 @@ def run_resolve(args: argparse.Namespace) -> int:
 def run_expand(args: argparse.Namespace) -> int:
     from studio.cli.common import explain, open_runtime, run_job
     from studio.cli.write import choose_text_model
-    from studio.core.events import Token
-    from studio.core.model_library import describe_path
-    from studio.core.prompt_expansion import SETTINGS, clean_expansion, expansion_prompt
-    from studio.core.recipes.text import TEXT, freeze_text
+    from studio.core.image.prompt_expansion import SETTINGS, clean_expansion, expansion_prompt
+    from studio.core.jobs.events import Token
+    from studio.core.models.model_library import describe_path
+    from studio.core.text.recipe import TEXT, freeze_text
 
     if not args.idea.strip():
         return fail("give an idea to expand.", EXIT_USAGE)

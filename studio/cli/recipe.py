@@ -24,21 +24,21 @@ def register(sub: Any) -> None:
 
 def resolved(kind: str, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(table, values, recommended) of a kind's default recipe for ``model``."""
-    from studio.core.builtin_models import recommended_settings
+    from studio.core.models.builtin_models import recommended_settings
 
     if kind == "image":
-        from studio.core.recipes.image import IMAGE, complete
+        from studio.core.image.recipe import IMAGE, complete
 
         rec = recommended_settings(model) if model else {}
         return IMAGE, {**complete({}, rec), "model": model}, rec
     if kind == "text":
-        from studio.core.recipes.text import TEXT
-        from studio.core.recipes.text import complete as complete_text
+        from studio.core.text.recipe import TEXT
+        from studio.core.text.recipe import complete as complete_text
 
         return TEXT, {**complete_text({}), "model": model}, {}
-    from studio.core.recipes.train import TRAIN, checkpoint_default, default_alpha, sample_interval
-    from studio.core.recipes.train import complete as complete_train
-    from studio.core.train_plan import base_profile
+    from studio.core.train.recipe import TRAIN, checkpoint_default, default_alpha, sample_interval
+    from studio.core.train.recipe import complete as complete_train
+    from studio.core.train.train_plan import base_profile
 
     values = {**complete_train({}), "base": model}
     values["resolution"] = base_profile(model).resolution if model else 512
@@ -49,7 +49,7 @@ def resolved(kind: str, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]
 
 
 def default_model(kind: str, settings: Any) -> str:
-    from studio.core.builtin_models import builtin_image_models, builtin_text_models
+    from studio.core.models.builtin_models import builtin_image_models, builtin_text_models
 
     if kind == "text":
         return settings.text_model or next((str(m.path) for m in builtin_text_models()), "")
@@ -57,8 +57,8 @@ def default_model(kind: str, settings: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.paths import resolve_paths
-    from studio.core.settings import load_settings
+    from studio.core.io.paths import resolve_paths
+    from studio.core.io.settings import load_settings
     from studio.runtime import ensure_paths
 
     settings = load_settings(ensure_paths(resolve_paths(args.home)).settings_file)

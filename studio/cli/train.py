@@ -24,7 +24,7 @@ from studio.cli.common import (
     open_runtime,
     run_job,
 )
-from studio.core.recipes.train import TRAIN
+from studio.core.train.recipe import TRAIN
 
 
 def register(sub: Any) -> None:
@@ -50,10 +50,10 @@ def register(sub: Any) -> None:
 
 def _new_run(args: argparse.Namespace, rt: Any) -> Any:
     """(spec, dataset) for a new run, or an error sentence."""
-    from studio.core.builtin_models import builtin_image_models
-    from studio.core.dataset import Dataset
-    from studio.core.recipes.train import freeze_train
-    from studio.core.train_plan import base_profile
+    from studio.core.models.builtin_models import builtin_image_models
+    from studio.core.train.dataset import Dataset
+    from studio.core.train.recipe import freeze_train
+    from studio.core.train.train_plan import base_profile
 
     missing = [name for name in ("images", "out") if not getattr(args, name)]
     if missing:
@@ -99,9 +99,15 @@ def _new_run(args: argparse.Namespace, rt: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.events import Note
-    from studio.core.train_specs import CheckpointSaved, SamplesSaved, TrainDone, TrainStep, read_run_spec
-    from studio.core.untrusted import Unreadable
+    from studio.core.io.untrusted import Unreadable
+    from studio.core.jobs.events import Note
+    from studio.core.train.train_specs import (
+        CheckpointSaved,
+        SamplesSaved,
+        TrainDone,
+        TrainStep,
+        read_run_spec,
+    )
 
     rt = open_runtime(args)
     if args.import_result:
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             return fail(made, EXIT_USAGE)
         spec = made
         if args.export_run:
-            from studio.core.train_transfer import export_run
+            from studio.core.train.train_transfer import export_run
 
             how = export_run(spec, Path(spec.run_dir))
             rt.close()
@@ -169,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace, rt: Any) -> int:
-    from studio.core.train_transfer import import_result
+    from studio.core.train.train_transfer import import_result
 
     try:
         lora, run = import_result(Path(args.import_result).expanduser().resolve(), rt.paths.models_dir / "loras",

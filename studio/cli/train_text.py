@@ -37,11 +37,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.builtin_models import builtin_text_models
-    from studio.core.events import Note
-    from studio.core.text_corpus import documents_in
-    from studio.core.text_train_specs import TextTrainSpec, validate_text_train
-    from studio.core.train_specs import SamplesSaved, TrainDone, TrainStep
+    from studio.core.jobs.events import Note
+    from studio.core.models.builtin_models import builtin_text_models
+    from studio.core.train.text_corpus import documents_in
+    from studio.core.train.text_train_specs import TextTrainSpec, validate_text_train
+    from studio.core.train.train_specs import SamplesSaved, TrainDone, TrainStep
 
     rt = open_runtime(args)
     if args.resume:

@@ -19,7 +19,7 @@ from studio.cli.common import (
     open_runtime,
     run_job,
 )
-from studio.core.recipes.upscale import UPSCALE
+from studio.core.image.upscale_recipe import UPSCALE
 
 
 def register(sub: Any) -> None:
@@ -34,9 +34,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from studio.cli.generate import library
-    from studio.core.events import ItemSaved, Loading, Progress
-    from studio.core.recipes.loras import upscaler_finder
-    from studio.core.recipes.upscale import freeze_upscale
+    from studio.core.image.finders import upscaler_finder
+    from studio.core.image.upscale_recipe import freeze_upscale
+    from studio.core.jobs.events import ItemSaved, Loading, Progress
 
     out = Path(args.out).expanduser() if args.out else None
     rt = open_runtime(args, gallery_dir=out)

@@ -20,7 +20,7 @@ from studio.cli.common import (
     open_runtime,
     run_job,
 )
-from studio.core.recipes.text import TEXT
+from studio.core.text.recipe import TEXT
 
 
 def register(sub: Any) -> None:
@@ -41,9 +41,7 @@ def register(sub: Any) -> None:
 def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | str:
     """Resolve ``--engine`` (a saved server's name or a URL) to a base URL, its key from ``--api-key-env``, and the
     model from the server's list when none was given. A sentence when it cannot be."""
-    from studio.remote.http import url_problem
-    from studio.remote.openai_text import list_models
-    from studio.remote.servers import endpoint_for, resolve_engine, servers_of
+    from studio.core.jobs.servers import resolve_engine, servers_of, url_problem
 
     value = draft.get("engine", "") or getattr(args, "backend", "")
     draft["engine"] = value
@@ -56,10 +54,10 @@ def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | 
     if getattr(args, "api_key_env", None) and not rt.keys.from_env(base, args.api_key_env):
         return f"--api-key-env: the environment variable {args.api_key_env} is not set."
     if not draft.get("model"):
-        from studio.core.errors import StudioError
+        from studio.core.jobs.errors import StudioError
 
         try:
-            models = list_models(endpoint_for(base, servers, rt.keys))
+            models = rt.servers.text_models(base)
         except StudioError as e:
             return e.user_message
         if not models:
@@ -74,7 +72,7 @@ def _engine(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> None | 
 def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) -> str:
     """The draft's engine and model: ``--engine`` resolved, else the model given, the Writer's last one, or the
     built-in Storyteller. '' when chosen, else the sentence saying why not."""
-    from studio.core.builtin_models import builtin_text_models
+    from studio.core.models.builtin_models import builtin_text_models
 
     engine = _engine(draft, args, rt)
     if isinstance(engine, str):
@@ -92,11 +90,10 @@ def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.core.errors import StudioError
-    from studio.core.events import Finished, Loading, Note, Token
-    from studio.core.recipes.text import freeze_text
-    from studio.core.specs import random_seed
-    from studio.engine.text import resolve_text_model
+    from studio.core.jobs import random_seed
+    from studio.core.jobs.errors import StudioError
+    from studio.core.jobs.events import Finished, Loading, Note, Token
+    from studio.core.text.recipe import freeze_text
 
     rt = open_runtime(args)
     draft = draft_of(args, TEXT)
@@ -109,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     problems = frozen if isinstance(frozen, dict) else {}
     try:
         if not problems and not draft.get("engine"):
-            resolve_text_model(draft["model"])
+            rt.resolve_text_model(draft["model"])
     except StudioError as e:
         problems = {"model": e.user_message}
     if problems or isinstance(frozen, dict):

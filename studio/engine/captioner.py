@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.dataset import Dataset
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event, Note, Progress
-from studio.core.pictures import open_picture
-from studio.core.train_specs import CaptionsMade, CaptionSpec
+from studio.core.io.pictures import open_picture
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, Note, Progress
+from studio.core.train.dataset import Dataset
+from studio.core.train.train_specs import CaptionsMade, CaptionSpec
 
 BATCH = 4
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.errors import ErrorKind, StudioError
+from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.engine.pipelines import LoadedModel
 from studio.engine.preview import latents_to_preview
 

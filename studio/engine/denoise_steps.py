@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event, Note
-from studio.core.prompt_schedule import schedule, text_at
-from studio.core.specs import GenerateSpec
+from studio.core.image.prompt_schedule import schedule, text_at
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, Note
 from studio.engine.pipelines import LoadedModel
 
 if TYPE_CHECKING:
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 def check_flow(spec: GenerateSpec, family: str) -> None:
     """What SD 3.x and FLUX.1 do not take in Studio, said beside its field before any step runs."""
-    from studio.core.model_identify import FAMILY_LABELS
-    from studio.core.recipes.image import LATENT
+    from studio.core.image.recipe import LATENT
+    from studio.core.models.model_identify import FAMILY_LABELS
 
     label = FAMILY_LABELS.get(family, family)
     if spec.sampler != "Euler":
@@ -45,7 +45,7 @@ def flow_prompt(
 ) -> dict[str, Any]:
     """SD 3.x and FLUX.1 read the prompt as text (T5 and CLIP): A1111's weights are taken out, with a note. FLUX.1
     is guidance-distilled: the CFG scale is its guidance, and it has no negative prompt."""
-    from studio.core.prompts import extract_loras, parse_weights
+    from studio.core.image.prompts import extract_loras, parse_weights
 
     def plain(text: str) -> str:
         pieces = parse_weights(extract_loras(text)[0])
@@ -140,8 +140,8 @@ def job_runs(spec: GenerateSpec) -> list[tuple[int, int]]:
 
 def prompt_warnings(spec: GenerateSpec) -> list[str]:
     """What the prompts' syntax read differently from how it looks (an unclosed bracket), said once a job."""
-    from studio.core.dynamic_prompts import template_warnings
-    from studio.core.prompt_schedule import schedule_warnings
+    from studio.core.image.dynamic_prompts import template_warnings
+    from studio.core.image.prompt_schedule import schedule_warnings
 
     out = []
     for label, text in (("Prompt", spec.prompt), ("Negative prompt", spec.negative_prompt)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from studio.core.memory_plan import DeviceInfo
+from studio.core.models.memory_plan import DeviceInfo
 from studio.engine.precision import Precision, choose_precision, choose_text_dtype
 
 
@@ -67,7 +67,7 @@ def device_memory(device: str) -> tuple[int, int | None]:
     """(total, free) bytes on ``device``: GPU memory on CUDA/MPS, RAM on the CPU; free is None when unknown."""
     import torch
 
-    from studio.core.memory_plan import system_memory
+    from studio.core.models.memory_plan import system_memory
 
     try:
         if device.startswith("cuda") and torch.cuda.is_available():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-from studio.core.errors import ErrorKind, StudioError
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 
 def is_out_of_memory(e: BaseException) -> bool:

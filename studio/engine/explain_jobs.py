@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from studio.core.attention import AttentionSpec
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import ItemSaved
-from studio.core.filmstrip import StepsSpec
-from studio.core.gallery_store import SavedImage
-from studio.core.image_metadata import RenderInfo
-from studio.core.plot import PlotSpec
+from studio.core.gallery.gallery_store import SavedImage
+from studio.core.image.attention import AttentionSpec
+from studio.core.image.filmstrip import StepsSpec
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.plot import PlotSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import ItemSaved
 from studio.engine.pipelines import FLOW_FAMILIES
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def plot(engine: ImageEngine, spec: PlotSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
     """An X/Y/Z plot: every cell made as a normal image (its own recipe), then the grid with labelled axes,
     saved as one more picture carrying the first cell's recipe and A1111's plot fields."""
-    from studio.core.plot import compose_grid
+    from studio.core.image.plot import compose_grid
 
     saved: list[SavedImage] = []
     pictures: list[Image.Image] = []
@@ -54,8 +54,8 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
     written over the picture (``WORD.png``) and alone (``WORD.map.png``) in ``spec.out``."""
     import numpy as np
 
-    from studio.core.attention import overlay, word_positions
-    from studio.core.tokens import ClipTokens, tokenizer_folder
+    from studio.core.image.attention import overlay, word_positions
+    from studio.core.image.tokens import ClipTokens, tokenizer_folder
     from studio.engine.attention_maps import AttentionRecorder, install
 
     model = engine.cache.get(spec.spec.model)
@@ -100,8 +100,8 @@ def steps(engine: ImageEngine, spec: StepsSpec, cancel: CancelToken, emit: Emit)
     the filmstrip is written beside the picture the user has, and no second copy enters the gallery."""
     import tempfile
 
-    from studio.core.atomic import atomic_write_bytes
-    from studio.core.filmstrip import filmstrip_path
+    from studio.core.image.filmstrip import filmstrip_path
+    from studio.core.io.atomic import atomic_write_bytes
 
     with tempfile.TemporaryDirectory(prefix="studio-steps-") as folder, scratch_store(engine, Path(folder)):
         saved = engine.generate(

@@ -9,9 +9,9 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.control import PREPROCESSORS, unit_map
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.specs import ControlUnit, ReferenceUnit
+from studio.core.image.control import PREPROCESSORS, unit_map
+from studio.core.image.specs import ControlUnit, ReferenceUnit
+from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.engine.pipelines import LoadedModel
 from studio.engine.precision import _module_dtype, door
 

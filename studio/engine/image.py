@@ -9,20 +9,20 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from studio.core.attention import AttentionSpec
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event, ItemSaved, Note, Preview, Progress
-from studio.core.filmstrip import StepsSpec, filmstrip_path, write_filmstrip
-from studio.core.gallery_store import GalleryStore, SavedImage
-from studio.core.hashing import HashCache
-from studio.core.image_metadata import RenderInfo
-from studio.core.inpaint import paste_unmasked
-from studio.core.pictures import open_picture
-from studio.core.plot import PlotSpec
-from studio.core.prompt_schedule import schedule, text_at
-from studio.core.settings import LoadOptions
-from studio.core.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
+from studio.core.gallery.gallery_store import GalleryStore, SavedImage
+from studio.core.image.attention import AttentionSpec
+from studio.core.image.filmstrip import StepsSpec, filmstrip_path, write_filmstrip
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.inpaint import paste_unmasked
+from studio.core.image.plot import PlotSpec
+from studio.core.image.prompt_schedule import schedule, text_at
+from studio.core.image.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
+from studio.core.io.hashing import HashCache
+from studio.core.io.pictures import open_picture
+from studio.core.io.settings import LoadOptions
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, ItemSaved, Note, Preview, Progress
 from studio.engine.decoding import decode, decode_tiny, preview_of
 from studio.engine.denoise_steps import (
     PromptPlan,
@@ -113,7 +113,7 @@ class ImageEngine:
         except StudioError:
             raise
         except Exception as e:
-            from studio.core.errors import JobCancelled
+            from studio.core.jobs.errors import JobCancelled
             from studio.engine.errors import translate
 
             if isinstance(e, JobCancelled):
@@ -123,7 +123,7 @@ class ImageEngine:
     def _generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         import torch
 
-        from studio.core.events import Loading
+        from studio.core.jobs.events import Loading
 
         model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
         cancel.raise_if_cancelled()
@@ -157,7 +157,7 @@ class ImageEngine:
                                       f"{model.family.upper()}.", field="refiner")  # fmt: skip
                 call.update(denoising_end=spec.refiner_switch)
         elif spec.mode == "outpaint":  # the new area is invented (strength 1); the picture is kept
-            from studio.core.outpaint import outpaint_canvas
+            from studio.core.image.outpaint import outpaint_canvas
 
             picture = load_input_image(spec.init_image or "", (spec.width, spec.height), "init_image")
             init, mask = outpaint_canvas(picture, spec.outpaint, size)
@@ -303,8 +303,8 @@ class ImageEngine:
         Lanczos or an upscaler model), then refined by an image-to-image pass at the final size."""
         import torch
 
-        from studio.core.events import Loading
-        from studio.core.recipes.image import LANCZOS, LATENT
+        from studio.core.image.recipe import LANCZOS, LATENT
+        from studio.core.jobs.events import Loading
         from studio.engine.upscale import upscale
 
         width, height = spec.hires_size
@@ -345,7 +345,7 @@ class ImageEngine:
         return unpack(model, refine, out, (width, height))
 
     def _controlnets(self, model: LoadedModel, controls: tuple[ControlUnit, ...], emit: Emit) -> Any:
-        from studio.core.events import Loading
+        from studio.core.jobs.events import Loading
 
         nets = []
         for unit in controls:
@@ -394,7 +394,7 @@ class ImageEngine:
         """SDXL's ensemble of experts: the refiner denoises from the switch point on, from the base's latents."""
         import torch
 
-        from studio.core.events import Loading
+        from studio.core.jobs.events import Loading
 
         refiner = self.refiners.get(
             spec.refiner, on_loading=lambda name: emit(Loading(what=f"Loading the refiner {name}…"))
@@ -443,10 +443,10 @@ class ImageEngine:
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's
         *Postprocess upscale by* / *Postprocess upscaler* added."""
-        from studio.core.events import Loading
-        from studio.core.recipe_readers import read_recipe
-        from studio.core.recipes.image import LANCZOS
-        from studio.core.specs import MAX_UPSCALED
+        from studio.core.image.recipe import LANCZOS
+        from studio.core.image.recipe_readers import read_recipe
+        from studio.core.image.specs import MAX_UPSCALED
+        from studio.core.jobs.events import Loading
         from studio.engine.upscale import upscale
 
         cancel.raise_if_cancelled()
@@ -507,7 +507,7 @@ class ImageEngine:
         return model.tiny[1]
 
     def _render_info(self, spec: GenerateSpec, model: LoadedModel, emit: Emit) -> RenderInfo:
-        from studio.core.events import Loading
+        from studio.core.jobs.events import Loading
 
         path = Path(model.path)
         if path.is_file() and not self.hashes.known(path):
@@ -571,7 +571,7 @@ class PromptCache:
 def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:
     """The recipe an upscaled copy carries: its source's own (Studio's exact spec, or what another tool wrote),
     with the source as its parent."""
-    from studio.core.image_metadata import own_recipe, record_from_info
+    from studio.core.image.image_metadata import own_recipe, record_from_info
 
     own = own_recipe(record_from_info(info))
     if own is not None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.pictures import open_picture as open_allowed
+from studio.core.io.pictures import open_picture as open_allowed
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 
 def open_picture(path: str, field: str, mode: str = "RGB") -> Image.Image:

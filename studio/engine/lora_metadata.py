@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.core.train_specs import TrainSpec
+from studio.core.train.train_specs import TrainSpec
 from studio.engine.train_examples import dataset_provenance
 
 
@@ -42,8 +42,8 @@ def lora_metadata(spec: TrainSpec, family: str, pictures: int, processes: int | 
         "studio_dataset": json.dumps(dataset_provenance(Path(spec.dataset))),
     }
     if base.is_file():  # Studio's hash cache: a checkpoint already hashed in the window is not read again
-        from studio.core.hashing import HashCache
-        from studio.core.paths import resolve_paths
+        from studio.core.io.hashing import HashCache
+        from studio.core.io.paths import resolve_paths
 
         digest = HashCache(resolve_paths().cache_dir / "hashes.json").sha256(base)
         meta["ss_sd_model_hash"] = meta["studio_base_sha256"] = digest

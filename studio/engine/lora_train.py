@@ -19,13 +19,14 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.atomic import atomic_write, fsync_dir, temp_path
-from studio.core.cancel import CancelToken
-from studio.core.dataset import png_writer
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Note, Progress
-from studio.core.settings import LoadOptions
-from studio.core.train_specs import (
+from studio.core.io.atomic import atomic_write, fsync_dir, temp_path
+from studio.core.io.settings import LoadOptions
+from studio.core.io.words import count
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Note, Progress
+from studio.core.train.dataset import png_writer
+from studio.core.train.train_specs import (
     CheckpointSaved,
     SamplesSaved,
     TrainDone,
@@ -36,7 +37,6 @@ from studio.core.train_specs import (
     latest_checkpoint,
     validate_train,
 )
-from studio.core.words import count
 from studio.engine.lora_metadata import lora_metadata
 from studio.engine.sample_grids import grid, labelled_grid
 from studio.engine.train_examples import (
@@ -173,8 +173,8 @@ class Trainer:
 
     def _preflight(self) -> None:
         """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
-        from studio.core.memory_plan import GB
-        from studio.core.train_plan import duration_words, estimate_seconds, memory_needed
+        from studio.core.models.memory_plan import GB
+        from studio.core.train.train_plan import duration_words, estimate_seconds, memory_needed
         from studio.engine.devices import device_memory
 
         modules = (self.pipe.unet, self.pipe.vae, *self.encoders)

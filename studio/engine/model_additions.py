@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.specs import EmbeddingRef, LoraRef
+from studio.core.image.specs import EmbeddingRef, LoraRef
+from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.engine.pipelines import PICKLE_SUFFIXES, LoadedModel, load_pickled_weights
 
 
@@ -88,7 +88,7 @@ def use_vae(model: LoadedModel, path: str) -> None:
 def _does_not_fit(path: Path, family: str, e: Exception) -> str:
     """Why a LoRA would not load, in one sentence: layers of other sizes mean another base model (named when the
     file says which); anything else, the loader's first line (the whole error stays in the details)."""
-    from studio.core.safetensors_header import read_header
+    from studio.core.io.safetensors_header import read_header
 
     size = r"torch\.Size\(\[([\d, ]+)\]\)"
     shapes = re.search(rf"shape {size} from checkpoint.*?current model is {size}", str(e))

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.memory_plan import MemoryOptions
-from studio.core.paths import resource
-from studio.core.safetensors_header import HeaderError, read_header
-from studio.core.samplers import scheduler_recipe
-from studio.core.settings import LoadOptions
+from studio.core.image.samplers import scheduler_recipe
+from studio.core.io.paths import resource
+from studio.core.io.safetensors_header import HeaderError, read_header
+from studio.core.io.settings import LoadOptions
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.models.memory_plan import MemoryOptions
 from studio.engine.devices import Placement, free_device_memory
 from studio.engine.precision import apply_precision, use_physical_cores
 
@@ -73,7 +73,7 @@ RUNNABLE = ("sd1", "sd2", "sdxl", "sd3", "flux")
 
 def checkpoint_family(path: Path, options: LoadOptions | None = None) -> tuple[str, str]:
     """(family, variant) of a single-file checkpoint: the user's override, else what its header says."""
-    from studio.core.model_identify import FAMILY_LABELS, identify
+    from studio.core.models.model_identify import FAMILY_LABELS, identify
 
     override = options.family_for(str(path)) if options else None
     if override:
@@ -249,7 +249,7 @@ def _family_of(path: Path, options: LoadOptions) -> str:
     """The family for a memory estimate, from configs or the header only (a pickle is not read for it: its size
     on disk serves)."""
     if path.is_dir():
-        from studio.core.model_library import pipeline_family
+        from studio.core.models.model_library import pipeline_family
 
         try:
             cls = str(json.loads((path / "model_index.json").read_text("utf-8")).get("_class_name", ""))
@@ -271,7 +271,7 @@ def _weights_on_disk(path: Path) -> int:
 
 def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryOptions:
     """The memory estimate and the savings to use, before loading (said to the user as the model loads)."""
-    from studio.core.memory_plan import choose, estimate_for_files
+    from studio.core.models.memory_plan import choose, estimate_for_files
     from studio.engine.devices import device_memory
 
     dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
@@ -289,7 +289,7 @@ def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryO
 def refuse_if_too_big(path: Path, placement: Placement, options: LoadOptions) -> None:
     """An SD 3.x or FLUX.1 model that cannot fit this device even with every saving is refused before loading,
     with what would fit."""
-    from studio.core.memory_plan import will_not_fit
+    from studio.core.models.memory_plan import will_not_fit
     from studio.engine.devices import device_memory
 
     family = _family_of(path, options)
@@ -303,7 +303,7 @@ def refuse_if_too_big(path: Path, placement: Placement, options: LoadOptions) ->
 
 def tune_memory(model: LoadedModel, width: int, height: int, batch: int) -> MemoryOptions:
     """Switch attention slicing and VAE tiling for this job's size (model CPU offload stays as loaded)."""
-    from studio.core.memory_plan import MemoryEstimate, choose, estimate_for_files
+    from studio.core.models.memory_plan import MemoryEstimate, choose, estimate_for_files
     from studio.engine.devices import device_memory
 
     pipe = model.base
@@ -494,8 +494,8 @@ def _flow_single_file(path: Path, family: str, placement: Placement) -> Any:
     configurations are not in it.)"""
     import diffusers
 
-    from studio.core.model_identify import FAMILY_LABELS
-    from studio.core.model_library import companion_folder
+    from studio.core.models.model_identify import FAMILY_LABELS
+    from studio.core.models.model_library import companion_folder
 
     folder = companion_folder(path, family)
     label = FAMILY_LABELS.get(family, family)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.core.prompts import extract_loras
-from studio.core.tokens import chunk_tokens
+from studio.core.image.prompts import extract_loras
+from studio.core.image.tokens import chunk_tokens
 
 Chunk = tuple[list[int], list[float]]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.core.hashing import HashCache, sha256_file
-from studio.core.semantic import INSTALL_HINT, MODEL_NAME, WEIGHTS_SHA256, Embed, model_folder
+from studio.core.gallery.semantic import INSTALL_HINT, MODEL_NAME, WEIGHTS_SHA256, Embed, model_folder
+from studio.core.io.hashing import HashCache, sha256_file
 
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json); longer prompts are cut
 

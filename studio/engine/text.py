@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Event, Loading, Note, Token
-from studio.core.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Event, Loading, Note, Token
+from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
 
@@ -83,7 +83,7 @@ def _check_gguf(path: Path) -> Path:
             ErrorKind.MODEL_INVALID,
             f"{path.name} is a GGUF file; reading it needs the gguf package (pip install 'studio[gguf]').",
         ) from e
-    from studio.core.gguf_header import GGUFError, read_gguf_header
+    from studio.core.io.gguf_header import GGUFError, read_gguf_header
 
     try:  # its header read with bounds first: the gguf reader behind transformers has none
         read_gguf_header(path)
@@ -188,8 +188,8 @@ class TextEngine:
     def load(self, model: str, emit: Emit, quantize: str = "auto", lora: str = "") -> LoadedText:
         import torch
 
-        from studio.core.memory_plan import system_memory
-        from studio.core.text_memory import parameters_of, plan
+        from studio.core.models.memory_plan import system_memory
+        from studio.core.text.text_memory import parameters_of, plan
         from studio.engine.precision import cpu_caps
         from studio.engine.quantize import bnb_config, can_quantize, model_bytes, quantize_cpu
 
@@ -298,7 +298,7 @@ class TextEngine:
         return self._tokenizer[1], self._tokenizer[2]
 
     def preview_context(self, spec: ContextSpec, cancel: CancelToken, emit: Emit) -> list[Any]:
-        from studio.core.writer_context import assemble
+        from studio.core.text.writer_context import assemble
 
         tok, length = self.tokenizer(spec.model)
         budget = max(1, length - spec.max_new_tokens)
@@ -372,7 +372,7 @@ class TextEngine:
             )
         prompt = spec.prompt
         if spec.context is not None:
-            from studio.core.writer_context import assemble
+            from studio.core.text.writer_context import assemble
 
             assembled = assemble(
                 spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room

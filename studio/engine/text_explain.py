@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Note
-from studio.core.text_explain import TextAttention, TextAttentionSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Note
+from studio.core.text.text_explain import TextAttention, TextAttentionSpec
 from studio.engine.text import Emit, TextEngine
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.text_lora import MARK, TextLora, read_text_lora
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.models.text_lora import MARK, TextLora, read_text_lora
 
 
 def attach(model: Any, path: str) -> TextLora:
@@ -44,7 +44,7 @@ def save(model: Any, out: Path, rank: int, alpha: float, targets: list[str], fac
     from peft.utils import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    from studio.core.atomic import temp_path
+    from studio.core.io.atomic import temp_path
 
     state = {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(model).items()}
     meta = {MARK: "1", "studio_rank": str(rank), "studio_alpha": str(alpha), "studio_targets": json.dumps(targets),

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.core.choices import preference_pairs, read_choices
-from studio.core.events import Note
-from studio.core.words import count
+from studio.core.io.choices import preference_pairs, read_choices
+from studio.core.io.words import count
+from studio.core.jobs.events import Note
 from studio.engine.text_train import TextTrainer, _fail
 
 RESPONSE_TOKENS = 64  # of a kept or thrown-away text

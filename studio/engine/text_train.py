@@ -14,14 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.core.atomic import atomic_write_text, fsync_dir, temp_path
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Note, Progress
-from studio.core.hashing import sha256_file
-from studio.core.text_corpus import read_document_text
-from studio.core.text_train_specs import TextTrainSpec, validate_text_train
-from studio.core.train_specs import (
+from studio.core.io.atomic import atomic_write_text, fsync_dir, temp_path
+from studio.core.io.hashing import sha256_file
+from studio.core.io.words import count
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Note, Progress
+from studio.core.train.text_corpus import read_document_text
+from studio.core.train.text_train_specs import TextTrainSpec, validate_text_train
+from studio.core.train.train_specs import (
     CheckpointSaved,
     SamplesSaved,
     TrainDone,
@@ -29,7 +30,6 @@ from studio.core.train_specs import (
     checkpoints,
     latest_checkpoint,
 )
-from studio.core.words import count
 
 SAMPLE_TOKENS = 40
 

@@ -18,9 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from studio.core.atomic import atomic_write
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.untrusted import Unreadable, read_json
+from studio.core.io.atomic import atomic_write
+from studio.core.io.untrusted import Unreadable, read_json
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 FORMAT = 1
 SEP = "::"
@@ -159,7 +159,7 @@ def load_lora(folder: Path) -> dict[str, dict[str, Any]]:
 def nan_rollback(run: Path, step: int, load: Any, lr: float, also: str = "") -> StudioError:
     """A NaN loss at ``step``: back to the run's latest checkpoint (``load(folder)`` returns its step), and the
     sentence that says so and what to lower — the error to raise."""
-    from studio.core.train_specs import latest_checkpoint, nan_message
+    from studio.core.train.train_specs import latest_checkpoint, nan_message
 
     ck = latest_checkpoint(run)
     back = f"rolled back to the checkpoint at step {load(ck)}" if ck else "nothing was saved yet"

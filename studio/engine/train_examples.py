@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.atomic import atomic_write
-from studio.core.cancel import CancelToken
-from studio.core.dataset import (
+from studio.core.io.atomic import atomic_write
+from studio.core.io.pictures import open_picture
+from studio.core.io.words import count
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, Note, Progress
+from studio.core.train.dataset import (
     IMAGE_SUFFIXES,
     Dataset,
     bucket_for,
@@ -21,11 +25,7 @@ from studio.core.dataset import (
     png_writer,
     text_writer,
 )
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Event, Note, Progress
-from studio.core.pictures import open_picture
-from studio.core.train_specs import TrainSpec
-from studio.core.words import count
+from studio.core.train.train_specs import TrainSpec
 from studio.engine.train_parallel import Parallel
 
 Emit = Callable[[Event], None]

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from studio.core.atomic import atomic_write
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.event_codec import decode
-from studio.core.events import Cancelled, Event, Failed
-from studio.core.train_specs import TrainDone, TrainSpec, checkpoint_step, latest_checkpoint
+from studio.core.io.atomic import atomic_write
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Cancelled, Event, Failed
+from studio.core.train.event_codec import decode
+from studio.core.train.train_specs import TrainDone, TrainSpec, checkpoint_step, latest_checkpoint
 
 
 def trainer_command(spec_file: Path, spec: TrainSpec | None = None) -> list[str]:

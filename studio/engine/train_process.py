@@ -13,12 +13,12 @@ import threading
 import traceback
 from pathlib import Path
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.event_codec import encode
-from studio.core.events import Cancelled, Event, Failed
-from studio.core.text_train_specs import TextTrainSpec, is_text_request
-from studio.core.train_specs import TrainSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Cancelled, Event, Failed
+from studio.core.train.event_codec import encode
+from studio.core.train.text_train_specs import TextTrainSpec, is_text_request
+from studio.core.train.train_specs import TrainSpec
 from studio.engine.train_parallel import launched_rank
 
 _out_lock = threading.Lock()

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.errors import ErrorKind, StudioError
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 LANCZOS = "Lanczos"
 TILE = 256  # input pixels per tile side (the output tile is scale× that)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import ErrorKind, StudioError
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 
 def _bad(message: str, details: str = "") -> StudioError:

@@ -19,17 +19,18 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
-from studio.core.cancel import CancelToken
-from studio.core.control import fit, unit_map
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Event, ItemSaved, Loading, Preview, Progress
-from studio.core.image_metadata import RenderInfo
-from studio.core.inpaint import paste_unmasked
-from studio.core.pictures import SERVER_FORMATS, open_picture
-from studio.core.specs import GenerateSpec
-from studio.core.untrusted import Unreadable, obj, parse_json, text
-from studio.remote.comfy_workflow import ServerModels, refusals, sampler_steps, server_models, workflow
-from studio.remote.http import MAX_BODY, Connection, Endpoint, ServerError, comfy_root, get_json
+from studio.core.image.comfy_workflow import ServerModels, refusals, sampler_steps, server_models, workflow
+from studio.core.image.control import fit, unit_map
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.inpaint import paste_unmasked
+from studio.core.image.specs import GenerateSpec
+from studio.core.io.pictures import SERVER_FORMATS, open_picture
+from studio.core.io.untrusted import Unreadable, obj, parse_json, text
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Event, ItemSaved, Loading, Preview, Progress
+from studio.core.jobs.servers import Endpoint, comfy_root
+from studio.remote.http import MAX_BODY, Connection, ServerError, get_json
 
 Emit = Callable[[Event], None]
 MAX_IMAGE = 256 * 1024 * 1024  # one result's bytes

@@ -12,12 +12,12 @@ import ssl
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.untrusted import Unreadable, lst, parse_json, text
+from studio.core.io.untrusted import Unreadable, lst, parse_json, text
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.servers import Endpoint
 
 MAX_BODY = 16 * 1024 * 1024  # an answer (a model list, an error) is kilobytes
 MAX_LINE = 4 * 1024 * 1024  # one streamed event
@@ -32,49 +32,6 @@ class ServerError(StudioError):
     def __init__(self, message: str, details: str = "", status: int = 0):
         super().__init__(ErrorKind.IO, message, details, field="engine")
         self.status = status
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A server's base URL (``http://127.0.0.1:8080/v1``), its key, and whether a self-signed TLS certificate is
-    accepted (the user said so)."""
-
-    base: str
-    key: str | None = None
-    insecure_tls: bool = False
-
-    def where(self) -> str:
-        return urllib.parse.urlsplit(self.base).netloc or self.base
-
-
-def normalise_base(url: str) -> str:
-    """``localhost:8080`` → ``http://localhost:8080/v1``: a scheme, no trailing slash, the OpenAI ``/v1`` path."""
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    path = parts.path.rstrip("/")
-    if not path.endswith("/v1"):
-        path += "/v1"
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def comfy_root(url: str) -> str:
-    """``host:8188`` → ``http://host:8188``: a ComfyUI server's root (a scheme, no trailing slash, no API path)."""
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
-def url_problem(url: str) -> str:
-    parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
-    if parts.scheme not in ("http", "https"):
-        return "A server's address starts with http:// or https://."
-    if not parts.hostname:
-        return "A server's address names a host, e.g. http://127.0.0.1:8080."
-    return ""
 
 
 class Connection:

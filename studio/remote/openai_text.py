@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Event, Loading, Note, Token
-from studio.core.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
-from studio.core.untrusted import integer, lst, number, obj, text
-from studio.core.writer_context import assemble
-from studio.remote.http import Endpoint, ServerError, get_json, stream_events
+from studio.core.io.untrusted import integer, lst, number, obj, text
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Event, Loading, Note, Token
+from studio.core.jobs.servers import Endpoint
+from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
+from studio.core.text.writer_context import assemble
+from studio.remote.http import ServerError, get_json, stream_events
 
 Emit = Callable[[Event], None]
 DEFAULT_CONTEXT = 4096  # tokens, when the server does not say

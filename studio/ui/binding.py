@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 
-from studio.core.recipes.fields import Field
+from studio.core.jobs.fields import Field
 
 
 class Session(Protocol):

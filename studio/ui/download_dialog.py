@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.downloads import DownloadProgress, is_offline
-from studio.core.model_catalog import CatalogEntry, for_kind
+from studio.core.models.downloads import DownloadProgress, is_offline
+from studio.core.models.model_catalog import CatalogEntry, for_kind
 from studio.ui.theme import fit_size
 from studio.viewmodels.downloads import Downloads
 

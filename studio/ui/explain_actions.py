@@ -26,8 +26,8 @@ class ExplainActions(QObject):
     def word_attention(self, path: str, words: list[str] | None = None) -> str | None:
         """*Words*: choose words of the result's prompt; the picture is made again while its attention to them
         is recorded, and the maps are shown when it is done."""
-        from studio.core.image_metadata import spec_of_image
-        from studio.core.pictures import open_picture
+        from studio.core.image.image_metadata import spec_of_image
+        from studio.core.io.pictures import open_picture
         from studio.ui.attention_dialog import WordChooser
 
         try:
@@ -67,7 +67,7 @@ class ExplainActions(QObject):
 
     def on_job_event(self, ui: Any) -> None:
         """A job the window waits for ended: its filmstrip or its word maps open."""
-        from studio.core.events import Failed, Finished
+        from studio.core.jobs.events import Failed, Finished
 
         e = ui.event
         if not isinstance(e, Finished | Failed):

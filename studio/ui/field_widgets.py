@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLargeIntSpinBox
 
-from studio.core.recipes.fields import Field, FieldTable, Section
+from studio.core.jobs.fields import Field, FieldTable, Section
 from studio.ui.binding import ErrorLabel, Session, bind
 
 _INT32 = 2**31 - 1

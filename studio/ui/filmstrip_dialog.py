@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.filmstrip import contact_strip, filmstrip_path, read_filmstrip
+from studio.core.image.filmstrip import contact_strip, filmstrip_path, read_filmstrip
 
 
 def _pixmap(image) -> QPixmap:  # noqa: ANN001 - a PIL image

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.recipes.train import TRAIN
-from studio.core.train_specs import PRESETS, TrainDone, latest_checkpoint
-from studio.core.words import count
+from studio.core.io.words import count
+from studio.core.train.recipe import TRAIN
+from studio.core.train.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.binding import bind
 from studio.ui.finetune_widgets import FocusView, LossCurveView
 from studio.ui.fold import FoldBySize
@@ -572,7 +572,7 @@ class FinetunePage(QWidget):
 
     def _cancel(self) -> None:
         """Cancel the run — asked first once it has run over a minute."""
-        from studio.core.rooms import Room
+        from studio.core.jobs.rooms import Room
         from studio.ui.job_stop import confirm_stop
 
         running = self.session.queue.running_in(Room.FINETUNE)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from studio.core.dataset import bucket_for, buckets, crop_box
+from studio.core.train.dataset import bucket_for, buckets, crop_box
 from studio.viewmodels.train_session import TrainSession
 
 

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.gallery_query import GalleryFilter, GalleryRow
-from studio.core.recipe_readers import Recipe, read_recipe, recipe_fields
+from studio.core.gallery.gallery_query import GalleryFilter, GalleryRow
+from studio.core.image.recipe_readers import Recipe, read_recipe, recipe_fields
 from studio.ui.gallery_widgets import DATES, CompareDialog, GalleryGrid, date_span, recipe_html
 from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import icon

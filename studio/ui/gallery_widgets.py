@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.gallery_query import GalleryRow
-from studio.core.recipe_readers import Recipe
-from studio.core.recipes.from_image import recipe_facts
-from studio.core.specs import GenerateSpec
+from studio.core.gallery.gallery_query import GalleryRow
+from studio.core.image.from_image import recipe_facts
+from studio.core.image.recipe_readers import Recipe
+from studio.core.image.specs import GenerateSpec
 from studio.ui.model_data import cell
 from studio.ui.theme import fit_size
 from studio.ui.zoom_view import ZoomView

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.control import PREPROCESSORS
+from studio.core.image.control import PREPROCESSORS
 from studio.ui.theme import tool_button as _tool
 from studio.viewmodels.generation_session import GenerationSession
 

@@ -359,7 +359,7 @@ class ImagePage(QMainWindow):
 
     def stop(self) -> None:
         """The Image room's running job (not the Writer's, not a training run)."""
-        from studio.core.rooms import Room
+        from studio.core.jobs.rooms import Room
         from studio.ui.job_stop import confirm_stop
 
         if confirm_stop(self, self.queue.running_in(Room.IMAGE)):
@@ -469,7 +469,7 @@ class ImagePage(QMainWindow):
     def _use_result_settings(self) -> None:
         from PIL import Image
 
-        from studio.core.image_metadata import spec_of_image
+        from studio.core.image.image_metadata import spec_of_image
 
         path = self.result_view.path()
         if not path:

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, 
 from PySide6.QtWidgets import QDialog, QLayout, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio import __version__
-from studio.core.rooms import Room
+from studio.core.jobs.rooms import Room
 from studio.ui import shortcuts
 from studio.ui.explain_actions import ExplainActions
 from studio.ui.finetune_page import FinetunePage

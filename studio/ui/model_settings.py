@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QWidget
 
-from studio.core.settings import Settings
+from studio.core.io.settings import Settings
 
 TRI = [("Auto", "auto"), ("On", "on"), ("Off", "off")]
 FIELDS = [

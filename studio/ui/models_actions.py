@@ -12,8 +12,8 @@ from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QInputDialog, QMenu
 
-from studio.core.atomic import first_free
-from studio.core.builtin_models import is_builtin
+from studio.core.io.atomic import first_free
+from studio.core.models.builtin_models import is_builtin
 
 
 def models_menu(page: Any, pos: QPoint) -> QMenu | None:

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.memory_plan import GB, DeviceInfo, choose, estimate_for_files, gb
-from studio.core.model_library import FAMILY_CHOICES, card_text, demote_headings
+from studio.core.models.memory_plan import GB, DeviceInfo, choose, estimate_for_files, gb
+from studio.core.models.model_library import FAMILY_CHOICES, card_text, demote_headings
 from studio.ui.download_dialog import DownloadDialog
 from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.models_actions import models_menu, undo_trash
@@ -68,10 +68,10 @@ KINDS = [
 
 def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a LibraryEntry
     """A language model's weights at full precision and what "auto" would load it as on this device."""
-    from studio.core.text_memory import parameters_of, plan, size_text
+    from studio.core.text.text_memory import parameters_of, plan, size_text
 
     if info is None:  # the device is not measured yet: this machine's memory
-        from studio.core.memory_plan import system_memory
+        from studio.core.models.memory_plan import system_memory
 
         total, free = system_memory()
         info = DeviceInfo("cpu", "CPU", total, free, "float32")

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider, QLargeIntSpinBox
 
-from studio.core.prompts import extract_loras
-from studio.core.recipes.fields import Section
-from studio.core.recipes.image import IMAGE
-from studio.core.samplers import SAMPLERS
+from studio.core.image.prompts import extract_loras
+from studio.core.image.recipe import IMAGE
+from studio.core.image.samplers import SAMPLERS
+from studio.core.jobs.fields import Section
 from studio.ui.binding import ErrorLabel, bind
 from studio.ui.field_widgets import add_field_rows
 from studio.ui.guidance_panel import ControlUnitList, ReferenceList
@@ -125,7 +125,7 @@ class OutpaintEdit(QWidget):
         self._session.set("outpaint", ",".join(map(str, values)) if any(values) else "")
 
     def _follow(self) -> None:
-        from studio.core.recipes.image import parse_outpaint
+        from studio.core.image.recipe import parse_outpaint
 
         values = parse_outpaint(self._session.value("outpaint"))
         for spin, v in zip(self.spins, values if isinstance(values, tuple) else (0, 0, 0, 0), strict=True):

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from studio.core.words import count
+from studio.core.io.words import count
 from studio.ui.queue_panel import QueuePanel
 from studio.ui.theme import fit_size, icon
 from studio.viewmodels.job_queue import JobQueue, JobState

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.recipes.fields import JobKind
+from studio.core.jobs import JobKind
 from studio.ui.model_data import cell
 from studio.ui.theme import ACCENT, icon
 from studio.viewmodels.job_queue import FractionRole, IdRole, JobQueue, JobState, StateRole

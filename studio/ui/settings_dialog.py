@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.settings import Settings
+from studio.core.io.settings import Settings
 from studio.ui.model_settings import DeviceMemorySettings
 from studio.ui.theme import fit_size
 

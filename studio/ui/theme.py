@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QP
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QToolButton, QWidget
 
-from studio.core.paths import resource
+from studio.core.io.paths import resource
 
 ACCENT = "#7c5cff"
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.recipes.upscale import UPSCALE
+from studio.core.image.upscale_recipe import UPSCALE
 from studio.ui.binding import configure
 from studio.viewmodels.generation_session import GenerationSession
 

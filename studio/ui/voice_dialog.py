@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.text_lora import text_loras
+from studio.core.models.text_lora import text_loras
 from studio.ui.theme import fit_size
 from studio.viewmodels.text_train_session import TextTrainSession
 

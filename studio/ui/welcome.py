@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from studio.core.memory_plan import GB, DeviceInfo
+from studio.core.models.memory_plan import GB, DeviceInfo
 
 
 class WelcomePanel(QDialog):

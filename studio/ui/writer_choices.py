@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.choices import Choice, choices_path, read_choices, write_choices
+from studio.core.io.choices import Choice, choices_path, read_choices, write_choices
 from studio.viewmodels.document_session import DocumentSession
 
 SEPARATOR = "\n――――\n"  # between discarded texts in the editor

@@ -12,8 +12,8 @@ from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QInputDialog, QMenu
 
-from studio.core.writer_docs import DocumentStore
-from studio.core.writer_export import document_title
+from studio.core.text.writer_docs import DocumentStore
+from studio.core.text.writer_export import document_title
 
 
 def document_label(store: DocumentStore, path: Path) -> str:

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 
 def export_document(page: WriterPage, target: Path | None, with_state: bool) -> Path | None:
-    from studio.core.atomic import atomic_write_text
-    from studio.core.story_state import exported_state_path
-    from studio.core.writer_export import FORMATS, export
+    from studio.core.io.atomic import atomic_write_text
+    from studio.core.text.story_state import exported_state_path
+    from studio.core.text.writer_export import FORMATS, export
 
     if page.path is None:
         return None

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.next_token import after_sampling
-from studio.core.text_explain import COMPARE_DEFAULTS, COMPARE_FIELDS
+from studio.core.text.next_token import after_sampling
+from studio.core.text.text_explain import COMPARE_DEFAULTS, COMPARE_FIELDS
 from studio.ui.theme import ACCENT, fit_size
 from studio.viewmodels.text_explain import TextExplainer
 

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.text_specs import TokenProb
-from studio.core.writer_docs import DocumentStore
+from studio.core.text.text_specs import TokenProb
+from studio.core.text.writer_docs import DocumentStore
 from studio.ui.fold import FoldBySize
 from studio.ui.scroll_row import ScrollRow
 from studio.ui.theme import ACCENT, icon

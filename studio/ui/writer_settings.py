@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.lorebook import LoreEntry, entries_from, split_keys
-from studio.core.recipes.fields import Field
-from studio.core.recipes.text import TEXT
-from studio.core.words import count
-from studio.core.writer_presets import PresetStore
+from studio.core.io.words import count
+from studio.core.jobs.fields import Field
+from studio.core.text.lorebook import LoreEntry, entries_from, split_keys
+from studio.core.text.recipe import TEXT
+from studio.core.text.writer_presets import PresetStore
 from studio.ui.binding import bind
 from studio.ui.theme import icon
 from studio.viewmodels.server_book import ServerBook

@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Cancelled, Failed, Finished
+from studio.core.jobs.events import Cancelled, Failed, Finished
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.writer_session import WriterSession

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.events import Event, ItemSaved, Preview
+from studio.core.jobs.events import Event, ItemSaved, Preview
 
 
 @dataclass(frozen=True)

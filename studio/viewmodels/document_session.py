@@ -15,12 +15,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor, QTextDocument
 
-from studio.core.choices import make_choice, record
-from studio.core.errors import StudioError
-from studio.core.story_state import StoryState, export_state, read_state, write_state
-from studio.core.story_tree import Node, StoryTree
-from studio.core.text_specs import TokenProb
-from studio.core.writer_docs import DocumentStore
+from studio.core.io.choices import make_choice, record
+from studio.core.jobs.errors import StudioError
+from studio.core.text.story_state import StoryState, export_state, read_state, write_state
+from studio.core.text.story_tree import Node, StoryTree
+from studio.core.text.text_specs import TokenProb
+from studio.core.text.writer_docs import DocumentStore
 from studio.viewmodels.document_span import SpanGuard
 
 

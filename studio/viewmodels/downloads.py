@@ -8,11 +8,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.cancel import CancelToken
-from studio.core.downloads import DownloadError, DownloadProgress, download, plan_download
-from studio.core.errors import JobCancelled
-from studio.core.model_library import hf_cache_dir
-from studio.core.words import count
+from studio.core.io.words import count
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled
+from studio.core.models.downloads import DownloadError, DownloadProgress, download, plan_download
+from studio.core.models.model_library import hf_cache_dir
 from studio.viewmodels.background import in_background
 
 

@@ -19,9 +19,9 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from studio.core.gallery_query import GalleryFilter, GalleryRow
-from studio.core.gallery_store import GalleryStore, Trashed
-from studio.core.semantic import SemanticIndex
+from studio.core.gallery.gallery_query import GalleryFilter, GalleryRow
+from studio.core.gallery.gallery_store import GalleryStore, Trashed
+from studio.core.gallery.semantic import SemanticIndex
 from studio.viewmodels.background import in_background
 from studio.viewmodels.thumbnails import ThumbnailCache, thumb_key
 

@@ -10,23 +10,22 @@ from typing import Any
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.atomic import atomic_write_bytes
-from studio.core.builtin_models import (
+from studio.core.image.finders import LoraFinder, upscaler_finder
+from studio.core.image.prompts import extract_loras
+from studio.core.image.recipe import IMAGE, freeze_image, studio_context
+from studio.core.image.samplers import SAMPLERS
+from studio.core.image.specs import ALL_BACKENDS, GenerateSpec
+from studio.core.image.styles import StyleBook, apply_styles
+from studio.core.io.atomic import atomic_write_bytes
+from studio.core.io.pictures import open_picture
+from studio.core.io.untrusted import exists
+from studio.core.models.builtin_models import (
     BUILTIN_LORA_DIR,
     builtin_image_models,
     is_builtin,
     recommended_settings,
 )
-from studio.core.dynamic_prompts import Wildcards
-from studio.core.model_library import LibraryEntry, scan_folder
-from studio.core.pictures import open_picture
-from studio.core.prompts import extract_loras
-from studio.core.recipes.image import IMAGE, freeze_image, library_context
-from studio.core.recipes.loras import LoraFinder, upscaler_finder
-from studio.core.samplers import SAMPLERS
-from studio.core.specs import ALL_BACKENDS, GenerateSpec, random_seed
-from studio.core.styles import StyleBook, apply_styles
-from studio.core.untrusted import exists
+from studio.core.models.model_library import LibraryEntry, scan_folder
 from studio.viewmodels.job_queue import JobQueue
 
 DEFAULTS: dict[str, Any] = IMAGE.defaults()  # the image recipe's table: one source for every default
@@ -124,7 +123,7 @@ class GenerationSession(QObject):
 
     @property
     def mode(self) -> str:
-        from studio.core.recipes.image import parse_outpaint
+        from studio.core.image.recipe import parse_outpaint
 
         outpaint = parse_outpaint(self._values["outpaint"])
         if self._values["init_image"] and isinstance(outpaint, tuple) and any(outpaint):
@@ -173,7 +172,7 @@ class GenerationSession(QObject):
 
     def set_backend_models(self, name: str, checkpoints: list[str]) -> None:
         """What a server offers (its checkpoints); its model picker follows, keeping the model when it has it."""
-        from studio.remote.comfy_workflow import match_name
+        from studio.core.image.comfy_workflow import match_name
 
         self.backend_models[name] = list(checkpoints)
         if self._values["backend"] == name and checkpoints:
@@ -290,7 +289,7 @@ class GenerationSession(QObject):
 
     def upscaler_choices(self) -> list[tuple[str, str]]:
         """(label, value) of the hires upscalers: Latent, Lanczos, then the library's upscaler models."""
-        from studio.core.recipes.image import BUILTIN_UPSCALERS
+        from studio.core.image.recipe import BUILTIN_UPSCALERS
 
         return [(b, b) for b in BUILTIN_UPSCALERS] + self._named_choices("upscaler")
 
@@ -328,7 +327,7 @@ class GenerationSession(QObject):
         it cannot be shown now)."""
         from PIL import Image, ImageOps
 
-        from studio.core.control import PREPROCESSORS, empty_map_words, preprocess
+        from studio.core.image.control import PREPROCESSORS, empty_map_words, preprocess
 
         units = self._units("controls")
         if not 0 <= index < len(units) or not units[index].get("image"):
@@ -415,17 +414,15 @@ class GenerationSession(QObject):
         return None if isinstance(frozen, dict) else frozen
 
     def _context(self) -> Any:
-        return library_context(self._model_dirs, lambda: self._scanned, self.lora_folders(),
-                               vae_default=lambda model: self.vae_defaults.get(model, ""),
-                               recommended=recommended_settings, seed=random_seed,
-                               wildcards=Wildcards(self.wildcards_dir) if self.wildcards_dir else Wildcards(),
-                               styles=self.styles)  # fmt: skip
+        listed = [Path(p).parent for p, _ in self._values["loras"]]
+        return studio_context(self._model_dirs, lambda: self._scanned, self.vae_defaults, self.wildcards_dir,
+                              self.styles, listed)  # fmt: skip
 
     # -- tokens ------------------------------------------------------------------------------------------------
     def token_report(self, field: str = "prompt") -> dict[str, Any] | None:
         """How the chosen model's tokenizer cuts a prompt field (styles applied): tokens, weights, 75-token chunks;
         None when the model's tokenizer is not known."""
-        from studio.core.tokens import ClipTokens, tokenizer_folder
+        from studio.core.image.tokens import ClipTokens, tokenizer_folder
 
         model = self._values["model"]
         if model not in self._tokenizers:
@@ -443,7 +440,7 @@ class GenerationSession(QObject):
 
     def word_neighbours(self, word: str, count: int = 12) -> list[tuple[str, float]]:
         """The words nearest to ``word`` in the model's text-encoder embeddings (``ValueError``: why not)."""
-        from studio.core.word_neighbours import neighbours
+        from studio.core.image.word_neighbours import neighbours
 
         self.token_report("prompt")  # the model's tokenizer, found once
         tokens = self._tokenizers.get(self._values["model"])
@@ -477,7 +474,7 @@ class GenerationSession(QObject):
 
     def plot(self, axes: list[str]) -> str | dict[str, str]:
         """Queue an X/Y/Z plot of the current recipe over ``axes`` ("seed=1,2,3", …): the job id, or the problems."""
-        from studio.core.plot import freeze_plot
+        from studio.core.image.plot import freeze_plot
 
         if not axes:
             return {"axes": "Choose at least one axis and give it values."}
@@ -489,7 +486,7 @@ class GenerationSession(QObject):
         the maps go to), or the problems."""
         import tempfile
 
-        from studio.core.attention import AttentionSpec
+        from studio.core.image.attention import AttentionSpec
 
         folder = tempfile.mkdtemp(prefix="studio-attention-")
         return self._queue.enqueue(
@@ -509,7 +506,7 @@ class GenerationSession(QObject):
     def record_steps(self, image: str) -> str | dict[str, str]:
         """Queue ``image``'s recipe again only to record its steps: its filmstrip goes beside it, and no second copy
         enters the gallery. The job id, or the problems."""
-        from studio.core.filmstrip import StepsSpec
+        from studio.core.image.filmstrip import StepsSpec
 
         frozen = self._spec_from_image(image, batch_count=1, batch_size=1)
         return frozen if isinstance(frozen, dict) else self._queue.enqueue(StepsSpec(frozen, image))
@@ -519,8 +516,8 @@ class GenerationSession(QObject):
         return frozen if isinstance(frozen, dict) else self._queue.enqueue(frozen)
 
     def _spec_from_image(self, image: str, **changes: Any) -> GenerateSpec | dict[str, str]:
-        from studio.core.recipes.from_image import draft_from_image
-        from studio.core.untrusted import Unreadable
+        from studio.core.image.from_image import draft_from_image
+        from studio.core.io.untrusted import Unreadable
 
         def find_model(name: str) -> str | None:
             return next(
@@ -550,7 +547,7 @@ class GenerationSession(QObject):
 
     def upscale(self, image: str, scale: float, upscaler: str, tile: int = 256) -> str | dict[str, str]:
         """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems."""
-        from studio.core.recipes.upscale import freeze_upscale
+        from studio.core.image.upscale_recipe import freeze_upscale
 
         finder = upscaler_finder(self._model_dirs, self._named("upscaler"))
         frozen = freeze_upscale({"image": image, "scale": scale, "upscaler": upscaler, "tile": tile}, finder)

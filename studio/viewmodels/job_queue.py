@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.events import (
+from studio.core.io.words import count
+from studio.core.jobs import JobKind
+from studio.core.jobs.events import (
     Cancelled,
     Failed,
     Finished,
@@ -23,9 +25,7 @@ from studio.core.events import (
     Progress,
     Started,
 )
-from studio.core.recipes.fields import JobKind
-from studio.core.rooms import Room, room_of
-from studio.core.words import count
+from studio.core.jobs.rooms import Room, room_of
 from studio.viewmodels.bridge import EventBridge, UiEvent
 
 

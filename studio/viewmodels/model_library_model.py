@@ -7,10 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from studio.core.atomic import atomic_copy_new, free_name
-from studio.core.hashing import HashCache
-from studio.core.model_library import LibraryEntry, describe_path, scan_library
-from studio.core.settings import Settings
+from studio.core.io.atomic import atomic_copy_new, free_name
+from studio.core.io.hashing import HashCache
+from studio.core.io.settings import Settings
+from studio.core.models.model_library import LibraryEntry, describe_path, scan_library
 from studio.viewmodels.background import in_background
 
 COLUMNS = ("Name", "Kind", "Family / type", "Source", "Size", "Hash")

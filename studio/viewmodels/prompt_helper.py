@@ -10,12 +10,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Failed, Finished, Token
-from studio.core.prompt_expansion import SETTINGS, clean_expansion, expansion_prompt
-from studio.core.recipes.text import freeze_text
-from studio.core.rooms import Room
-from studio.core.specs import random_seed
-from studio.core.train_specs import CaptionsMade, CaptionSpec
+from studio.core.image.prompt_expansion import SETTINGS, clean_expansion, expansion_prompt
+from studio.core.jobs import random_seed
+from studio.core.jobs.events import Failed, Finished, Token
+from studio.core.jobs.rooms import Room
+from studio.core.text.recipe import freeze_text
+from studio.core.train.train_specs import CaptionsMade, CaptionSpec
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 

@@ -8,9 +8,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.settings import Settings
-from studio.remote.http import Endpoint, comfy_root, normalise_base, url_problem
-from studio.remote.servers import Keys, Server, servers_of
+from studio.core.io.settings import Settings
+from studio.core.jobs.servers import (
+    Keys,
+    Server,
+    comfy_root,
+    normalise_base,
+    servers_of,
+    url_problem,
+)
 from studio.viewmodels.background import in_background
 
 
@@ -21,10 +27,12 @@ class ServerBook(QObject):
         str, object
     )  # (a ComfyUI server's name, [checkpoints]) or (name, an error sentence)
 
-    def __init__(self, settings: Settings, keys: Keys, parent: QObject | None = None):
+    def __init__(self, settings: Settings, keys: Keys, door: Any, parent: QObject | None = None):
+        """``door``: the runtime's ``Servers`` — what can be asked of a server (this class makes no request)."""
         super().__init__(parent)
         self.settings = settings
         self.keys = keys
+        self.door = door
         self.models: dict[str, list[str]] = {}  # what each server listed last
         self.errors: dict[str, str] = {}  # why a server could not be asked, the last time
         self.comfy_models: dict[str, Any] = {}  # a ComfyUI server's offer (ServerModels) by its name
@@ -65,13 +73,8 @@ class ServerBook(QObject):
             self.keys.set(s.url, None)
         self.changed.emit()
 
-    def endpoint(self, base: str) -> Endpoint:
-        server = next((s for s in self.servers() if s.url == base), None)
-        return Endpoint(base, self.keys.get(base), server.insecure_tls if server else False)
-
     def list_models(self, base: str) -> None:
         """Ask the server for its models in the background; ``modelsListed`` answers."""
-        from studio.remote.openai_text import list_models
 
         def done(models: list[dict[str, Any]]) -> None:
             self.models[base] = [m["id"] for m in models]
@@ -82,7 +85,7 @@ class ServerBook(QObject):
             self.errors[base] = getattr(e, "user_message", str(e))
             self.modelsListed.emit(base, self.errors[base])
 
-        in_background(self, lambda: list_models(self.endpoint(base)), done, name="studio-server-models",
+        in_background(self, lambda: self.door.text_models(base), done, name="studio-server-models",
                       on_error=failed)  # fmt: skip
 
     def comfy_servers(self) -> list[Server]:
@@ -91,12 +94,9 @@ class ServerBook(QObject):
     def list_checkpoints(self, name: str) -> None:
         """Ask a ComfyUI server what it offers (``/object_info``) in the background: ``comfy_models[name]`` holds
         it (or ``errors[name]`` why not); ``checkpointsListed`` answers with its checkpoints or the sentence."""
-        from studio.remote.comfy import server_for
-
         server = next((s for s in self.comfy_servers() if s.name == name), None)
         if server is None:
             return
-        comfy = server_for(server.url, self.keys.get(server.url), server.insecure_tls, server.name)
 
         def done(models: Any) -> None:
             self.comfy_models[name] = models
@@ -108,4 +108,6 @@ class ServerBook(QObject):
             self.comfy_models.pop(name, None)
             self.checkpointsListed.emit(name, self.errors[name])
 
-        in_background(self, comfy.models, done, name="studio-comfy-models", on_error=failed)
+        in_background(
+            self, lambda: self.door.offered(server), done, name="studio-comfy-models", on_error=failed
+        )

@@ -10,8 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Cancelled, Failed, Finished, Token
-from studio.core.text_explain import TextAttentionSpec, compare_specs, compare_values
+from studio.core.jobs.events import Cancelled, Failed, Finished, Token
+from studio.core.text.text_explain import TextAttentionSpec, compare_specs, compare_values
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.writer_session import WriterSession

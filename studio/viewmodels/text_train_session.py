@@ -10,12 +10,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.events import Cancelled, Failed, Finished, Note
-from studio.core.memory_plan import system_memory
-from studio.core.text_memory import parameters_of
-from studio.core.text_train_plan import PRESETS, plan, preset_for
-from studio.core.text_train_specs import TextTrainSpec, validate_text_train
-from studio.core.train_specs import SamplesSaved, TrainDone, TrainStep
+from studio.core.jobs.events import Cancelled, Failed, Finished, Note
+from studio.core.models.memory_plan import system_memory
+from studio.core.text.text_memory import parameters_of
+from studio.core.train.text_train_plan import PRESETS, plan, preset_for
+from studio.core.train.text_train_specs import TextTrainSpec, validate_text_train
+from studio.core.train.train_specs import SamplesSaved, TrainDone, TrainStep
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 

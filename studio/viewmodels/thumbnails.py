@@ -13,8 +13,8 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.atomic import temp_path
-from studio.core.pictures import open_picture
+from studio.core.io.atomic import temp_path
+from studio.core.io.pictures import open_picture
 
 THUMB_SIZE = 160
 MEMORY_ITEMS = 800  # ~60 MB of 160-px RGB thumbnails, far more than a screenful

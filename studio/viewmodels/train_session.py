@@ -10,14 +10,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.dataset import Dataset
-from studio.core.downloads import human_duration
-from studio.core.events import Cancelled, Failed, Finished
-from studio.core.memory_plan import GB, DeviceInfo
-from studio.core.recipes import train as train_recipe
-from studio.core.recipes.train import TRAIN
-from studio.core.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
-from studio.core.train_specs import (
+from studio.core.io.untrusted import Unreadable
+from studio.core.jobs.events import Cancelled, Failed, Finished
+from studio.core.models.downloads import human_duration
+from studio.core.models.memory_plan import GB, DeviceInfo
+from studio.core.train import recipe as train_recipe
+from studio.core.train.dataset import Dataset
+from studio.core.train.recipe import TRAIN
+from studio.core.train.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
+from studio.core.train.train_specs import (
     PRESETS,
     CaptionsMade,
     CaptionSpec,
@@ -30,7 +31,6 @@ from studio.core.train_specs import (
     read_run_spec,
     run_state,
 )
-from studio.core.untrusted import Unreadable
 from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
@@ -292,7 +292,7 @@ class TrainSession(QObject):
         import dataclasses
         import shutil
 
-        from studio.core.train_transfer import export_run
+        from studio.core.train.train_transfer import export_run
 
         spec = self.build_spec()
         if isinstance(spec, str):
@@ -308,7 +308,7 @@ class TrainSession(QObject):
 
     def import_result(self, folder: Path) -> str:
         """A run trained elsewhere: its LoRA into the library (``finished`` is told, as for a run here)."""
-        from studio.core.train_transfer import import_result
+        from studio.core.train.train_transfer import import_result
 
         try:
             lora, run = import_result(folder, self.loras_dir, self.training_dir / "runs")

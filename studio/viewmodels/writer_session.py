@@ -9,13 +9,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.builtin_models import builtin_text_models, is_builtin
-from studio.core.events import Cancelled, Failed, Finished, Loading, Note, Token
-from studio.core.lorebook import entries_from
-from studio.core.recipes.text import SAMPLING, TEXT, freeze_text
-from studio.core.specs import MAX_SEED, random_seed
-from studio.core.text_specs import WriteSpec
-from studio.core.writer_context import LORE_BUDGET, StoryContext
+from studio.core.jobs import MAX_SEED, random_seed
+from studio.core.jobs.events import Cancelled, Failed, Finished, Loading, Note, Token
+from studio.core.models.builtin_models import builtin_text_models, is_builtin
+from studio.core.text.lorebook import entries_from
+from studio.core.text.recipe import SAMPLING, TEXT, freeze_text
+from studio.core.text.text_specs import WriteSpec
+from studio.core.text.writer_context import LORE_BUDGET, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.queue_place import PlaceWatcher
@@ -132,7 +132,7 @@ class WriterSession(QObject):
     def model_choices(self) -> list[tuple[str, str]]:
         """(label, key) for the model picker: the models, then each text LoRA on one of them as "BASE + NAME" (its
         key: the model's path and the LoRA's, a line apart)."""
-        from studio.core.text_lora import text_loras
+        from studio.core.models.text_lora import text_loras
 
         out = [(e.label, str(e.path)) for e in builtin_text_models()]
         current = self._values["model"]
@@ -226,7 +226,7 @@ class WriterSession(QObject):
         """Ask for "what the model sees" (counted with the model's own tokenizer); ``contextReady`` answers."""
         if self._runner is None:
             return False
-        from studio.core.text_specs import ContextSpec
+        from studio.core.text.text_specs import ContextSpec
 
         self._preview_job = self._runner.submit(
             ContextSpec(self._values["model"], story, self.context(), int(self._values["max_new_tokens"]))

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Event, Note
-from studio.core.specs import GenerateSpec
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Event, Note
 
 
 @dataclass

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Cancelled, Event, Failed, Finished, Queued, Started
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Cancelled, Event, Failed, Finished, Queued, Started
 
 Emit = Callable[[Event], None]
 

@@ -24,7 +24,7 @@ def _modules_after(code: str) -> set[str]:
 
 def test_core_engine_worker_runtime_cli_load_no_qt():
     mods = _modules_after(
-        "import studio.core.gallery_store, studio.core.specs, studio.engine.image, "
+        "import studio.core.gallery.gallery_store, studio.core.image.specs, studio.engine.image, "
         "studio.engine.pipelines, studio.worker.runner, studio.runtime, studio.cli"
     )
     assert not any(m.startswith(("PySide6", "superqt")) for m in mods)

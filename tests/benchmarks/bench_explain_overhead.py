@@ -20,8 +20,8 @@ import os, statistics, sys, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from studio.core.cancel import CancelToken
-from studio.core.specs import GenerateSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.image.specs import GenerateSpec
 from studio.runtime import build_runtime
 model, home, jobs = sys.argv[2], sys.argv[3], int(sys.argv[4])
 rt = build_runtime(Path(home))

@@ -92,8 +92,8 @@ def main(reps: int = 3, steps: int = 10) -> None:
     from diffusers import AutoPipelineForImage2Image, EulerDiscreteScheduler
     from PIL import Image
 
-    from studio.core.events import Failed, Finished
-    from studio.core.specs import GenerateSpec, UpscaleSpec
+    from studio.core.image.specs import GenerateSpec, UpscaleSpec
+    from studio.core.jobs.events import Failed, Finished
     from studio.runtime import build_runtime
 
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-finish-"))

@@ -56,7 +56,7 @@ WORDS = [
 
 def fill_index(store, n: int) -> None:
     """n rows straight into the index (the files are not needed to measure queries and the grid model)."""
-    from studio.core.gallery_store import _INSERT
+    from studio.core.gallery.gallery_store import _INSERT
 
     rng = random.Random(0)
     t0 = time.time() - n
@@ -112,8 +112,8 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.gallery_query import GalleryFilter
-    from studio.core.gallery_store import GalleryStore
+    from studio.core.gallery.gallery_query import GalleryFilter
+    from studio.core.gallery.gallery_store import GalleryStore
     from studio.ui.gallery_page import GalleryPage
     from studio.ui.theme import apply_theme
     from studio.viewmodels.gallery_model import GalleryModel

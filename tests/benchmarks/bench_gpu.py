@@ -33,7 +33,7 @@ def random_pipeline(family: str, dtype):  # noqa: ANN001, ANN201
     )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-    from studio.core.paths import resource
+    from studio.core.io.paths import resource
 
     cfg = resource("model_configs", "sd1" if family == "sd15" else "sdxl")
     torch.manual_seed(0)

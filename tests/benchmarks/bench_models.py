@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from studio.core.hashing import CHUNK, HashCache, sha256_file  # noqa: E402
-from studio.core.model_library import scan_library  # noqa: E402
+from studio.core.io.hashing import CHUNK, HashCache, sha256_file  # noqa: E402
+from studio.core.models.model_library import scan_library  # noqa: E402
 
 KINDS = [  # a header like each kind's real files: hundreds of tensors
     (

@@ -18,8 +18,8 @@ def main(reps: int = 15, size: int = 64, steps: int = 20) -> None:
     import torch
     from diffusers import EulerDiscreteScheduler
 
-    from studio.core.events import Failed, Finished
-    from studio.core.specs import GenerateSpec
+    from studio.core.image.specs import GenerateSpec
+    from studio.core.jobs.events import Failed, Finished
     from studio.runtime import build_runtime
     from tests.tiny_models import build_sd_pipeline
 

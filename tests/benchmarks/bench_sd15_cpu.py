@@ -36,7 +36,7 @@ def build(folder: Path) -> Path:
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from studio.core.paths import resource
+    from studio.core.io.paths import resource
 
     cfg = resource("model_configs", "sd1")
     torch.manual_seed(0)
@@ -91,8 +91,8 @@ def main() -> None:
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 
     import studio.engine.image as engine_image
-    from studio.core.events import Failed, Finished
-    from studio.core.specs import GenerateSpec
+    from studio.core.image.specs import GenerateSpec
+    from studio.core.jobs.events import Failed, Finished
     from studio.engine.precision import cpu_caps, use_physical_cores
     from studio.runtime import build_runtime
 

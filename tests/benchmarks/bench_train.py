@@ -32,7 +32,7 @@ RANK, LR, BATCH, SEED = 8, 1e-4, 2, 0
 
 def make_fixture(folder: Path) -> tuple[Path, Path]:
     """(a diffusers folder, a dataset folder of 12 pictures with captions)."""
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
     from tests.tiny_models import build_sd_pipeline
     from tests.training.conftest import photos
 
@@ -58,7 +58,7 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
     from peft import LoraConfig
     from PIL import Image
 
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
 
     pipe = StableDiffusionPipeline.from_pretrained(
         str(model), safety_checker=None, requires_safety_checker=False
@@ -114,7 +114,7 @@ def bare_loop(model: Path, dataset: Path, steps: int, resolution: int) -> dict[s
 
 
 def studio_spec(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path):
-    from studio.core.train_specs import TrainSpec
+    from studio.core.train.train_specs import TrainSpec
 
     return TrainSpec(
         dataset=str(dataset),
@@ -143,8 +143,8 @@ def studio_spec(model: Path, dataset: Path, steps: int, resolution: int, run_dir
 
 def studio_run(model: Path, dataset: Path, steps: int, resolution: int, run_dir: Path) -> dict[str, float]:
     """Studio's trainer through its queue handler (subprocess, events relayed), the same settings."""
-    from studio.core.cancel import CancelToken
-    from studio.core.train_specs import TrainStep
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.train.train_specs import TrainStep
     from studio.engine.train_job import TrainJob
 
     spec = studio_spec(model, dataset, steps, resolution, run_dir)
@@ -198,7 +198,7 @@ def gui_stall(
     page = st.window.finetune_page
     session = page.session
     shutil.copytree(dataset, session.dataset.folder, dirs_exist_ok=True)
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
 
     session.dataset = Dataset.open(session.dataset.folder)
     page.refresh()

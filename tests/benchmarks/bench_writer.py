@@ -59,9 +59,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     a = p.parse_args()
     prompt = "And it came to pass in those days, that"
-    from studio.core.cancel import CancelToken
-    from studio.core.events import Token
-    from studio.core.text_specs import WriteSpec
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.jobs.events import Token
+    from studio.core.text.text_specs import WriteSpec
     from studio.engine.text import TextEngine
 
     engine = TextEngine()
@@ -101,7 +101,7 @@ def main() -> None:
 
     # Editing the Author's Note (near the end) with and without the reused KV cache: tokens re-encoded and
     # time to the first token of the next Continue
-    from studio.core.writer_context import StoryContext
+    from studio.core.text.writer_context import StoryContext
 
     story = (
         "And it came to pass, when the king heard these words, that he arose and went up unto the city, "

@@ -61,8 +61,8 @@ def engine_stream(runtime, base: str, model: str, tokens: int) -> tuple[int, flo
     """The same through Studio: a WriteSpec with the engine, submitted to the runner, tokens counted as events."""
     import threading
 
-    from studio.core.events import Failed, Finished, Token
-    from studio.core.text_specs import WriteSpec
+    from studio.core.jobs.events import Failed, Finished, Token
+    from studio.core.text.text_specs import WriteSpec
 
     done = threading.Event()
     stamps: list[float] = []

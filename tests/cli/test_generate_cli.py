@@ -119,7 +119,7 @@ def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypat
     import shutil
 
     from studio import cli
-    from studio.core import builtin_models
+    from studio.core.models import builtin_models
 
     folder = tmp_path / "shapes"
     shutil.copytree(tiny_sd, folder)

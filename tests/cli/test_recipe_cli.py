@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from studio import cli
-from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR
+from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR
 
 from .helpers import studio
 
@@ -36,7 +36,7 @@ def params_of(path: str) -> str:
 
 @needs_builtins
 def test_lora_tags_and_lora_names_are_applied_and_recorded(capsys, tmp_path):
-    from studio.core.hashing import HashCache
+    from studio.core.io.hashing import HashCache
 
     home = str(tmp_path / "home")
     star_hash = HashCache(tmp_path / "h.json").a1111_lora_hash(STAR)

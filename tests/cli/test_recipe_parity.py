@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from studio.cli import build_parser
 from studio.cli.common import draft_of
-from studio.core.builtin_models import BUILTIN_LORA_DIR
-from studio.core.paths import resolve_paths
-from studio.core.samplers import SAMPLERS
-from studio.core.settings import Settings
+from studio.core.image.samplers import SAMPLERS
+from studio.core.io.paths import resolve_paths
+from studio.core.io.settings import Settings
+from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.job_queue import JobQueue
 from tests.viewmodels.test_job_queue import FakeRunner
@@ -60,7 +60,7 @@ image_inputs = st.fixed_dictionaries(
 @given(image_inputs)
 def test_image_jobs_freeze_the_same_in_the_window_and_on_the_command_line(qtbot, tiny_sd, home, data):
     from studio.cli.generate import build_draft, image_context, library
-    from studio.core.recipes.image import freeze_image
+    from studio.core.image.recipe import freeze_image
     from studio.viewmodels.generation_session import GenerationSession
 
     schedule = SAMPLERS[data["sampler"]].schedules[-1]
@@ -122,7 +122,7 @@ text_inputs = st.fixed_dictionaries(
 @SLOW
 @given(text_inputs)
 def test_text_jobs_freeze_the_same_in_the_writer_and_on_the_command_line(qtbot, tiny_lm, home, data):
-    from studio.core.recipes.text import TEXT, freeze_text
+    from studio.core.text.recipe import TEXT, freeze_text
     from studio.viewmodels.writer_session import WriterSession
 
     session = WriterSession(JobQueue(FakeRunner(), EventBridge()), EventBridge())
@@ -158,7 +158,7 @@ TRAIN_OPTIONS = {"steps": "--steps", "rank": "--rank", "lr_unet": "--lr", "batch
 
 @pytest.fixture(scope="module")
 def dataset_home(tmp_path_factory):
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
     from tests.training.conftest import photos
 
     root = tmp_path_factory.mktemp("train-parity")
@@ -174,8 +174,8 @@ def test_training_runs_freeze_the_same_in_the_room_and_on_the_command_line(
 ):
     from dataclasses import replace
 
-    from studio.core.recipes.train import TRAIN, freeze_train
-    from studio.core.train_plan import base_profile
+    from studio.core.train.recipe import TRAIN, freeze_train
+    from studio.core.train.train_plan import base_profile
     from studio.viewmodels.train_session import TrainSession
 
     session = TrainSession(JobQueue(FakeRunner(), EventBridge()), EventBridge(), dataset_home / "training",
@@ -215,7 +215,7 @@ NAMED = {"model": None, "backend": [""], "vae": [""], "refiner": [""], "init_ima
 
 
 def _values_of(f):
-    from studio.core.recipes.fields import RANDOM_SEED
+    from studio.core.jobs import RANDOM_SEED
 
     if f.name in NAMED:
         return st.sampled_from(NAMED[f.name]) if NAMED[f.name] else st.nothing()
@@ -235,7 +235,7 @@ def _values_of(f):
 
 
 def _table_inputs():
-    from studio.core.recipes.image import IMAGE
+    from studio.core.image.recipe import IMAGE
 
     drawn = {f.name: st.one_of(st.just(f.default), _values_of(f)) if f.name not in NAMED else _values_of(f)
              for f in IMAGE.fields if f.name != "model"}  # fmt: skip
@@ -248,7 +248,7 @@ def _table_inputs():
 def test_every_image_field_freezes_the_same_in_the_window_and_on_the_command_line(qtbot, tiny_sd, home, data):
     """All the table's fields at once, each over its declared range: the same spec — or the same problems."""
     from studio.cli.generate import build_draft, image_context, library
-    from studio.core.recipes.image import IMAGE, freeze_image
+    from studio.core.image.recipe import IMAGE, freeze_image
     from studio.viewmodels.generation_session import GenerationSession
 
     session = GenerationSession(JobQueue(FakeRunner(), EventBridge()), home / "inputs", [home / "models"])

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from studio.core.builtin_models import BUILTIN_TEXT_DIRS
+from studio.core.models.builtin_models import BUILTIN_TEXT_DIRS
 
 from .helpers import studio
 

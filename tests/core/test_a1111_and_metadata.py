@@ -2,10 +2,10 @@ import json
 
 from PIL import Image
 
-from studio.core.a1111 import build_parameters, parse_parameters
-from studio.core.gallery_store import GalleryStore
-from studio.core.image_metadata import AI_SOURCE_TYPE, XMP_KEY, RenderInfo, a1111_text, spec_of_image
-from studio.core.specs import GenerateSpec, LoraRef
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.image.a1111 import build_parameters, parse_parameters
+from studio.core.image.image_metadata import AI_SOURCE_TYPE, XMP_KEY, RenderInfo, a1111_text, spec_of_image
+from studio.core.image.specs import GenerateSpec, LoraRef
 
 
 def test_values_with_commas_colons_or_newlines_are_json_quoted():
@@ -101,7 +101,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", broken_save)
     import pytest
 
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
 
     with pytest.raises(StudioError, match="No space left"):
         store.save(Image.new("RGB", (8, 8)), spec, RenderInfo())

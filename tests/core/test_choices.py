@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.core.choices import (
+from studio.core.io.choices import (
     choices_path,
     make_choice,
     preference_pairs,
@@ -40,7 +40,7 @@ def test_recorded_once_read_back_damage_costs_one_line_and_deleted(tmp_path):
 
 
 def test_the_time_estimate_reads_as_words(monkeypatch):
-    from studio.core import text_train_plan
+    from studio.core.train import text_train_plan
 
     monkeypatch.setattr(text_train_plan.os, "cpu_count", lambda: 1)  # 2.5e10 FLOP/s: 1.5e12 FLOP is 60 s
     words = text_train_plan.plan(100_000_000, 1, 10, 250, free_bytes=8 * 1024**3)[0]
@@ -50,7 +50,7 @@ def test_the_time_estimate_reads_as_words(monkeypatch):
 
 
 def test_a_base_model_too_large_for_the_machine_is_said_before_training():
-    from studio.core.text_train_plan import plan, preset_for
+    from studio.core.train.text_train_plan import plan, preset_for
 
     words, refusal = plan(3_000_000_000, 300, 4, 256, free_bytes=8 * 1024**3)
     assert (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageFilter
 
-from studio.core.dataset import Dataset, bucket_for, buckets
+from studio.core.train.dataset import Dataset, bucket_for, buckets
 from tests.training.conftest import photos
 
 
@@ -70,7 +70,7 @@ def test_buckets_keep_the_aspect_ratio():
 def test_the_focus_point_decides_what_a_crop_keeps():
     from PIL import Image
 
-    from studio.core.dataset import crop_box, fit_to_bucket
+    from studio.core.train.dataset import crop_box, fit_to_bucket
 
     im = Image.new("RGB", (300, 100), (0, 0, 255))
     im.paste((255, 0, 0), (0, 0, 100, 100))  # red on the left third, blue elsewhere

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.downloads import DownloadError, download, plan_download
-from studio.core.errors import JobCancelled
-from studio.core.model_library import scan_hf_cache
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled
+from studio.core.models.downloads import DownloadError, download, plan_download
+from studio.core.models.model_library import scan_hf_cache
 from tests.fake_hub import FakeHub, FakeRepo
 
 BIG = os.urandom(4 * 1024 * 1024 + 123)

@@ -1,5 +1,5 @@
 def test_a_wrapped_library_error_shows_one_line_and_keeps_the_rest_in_details():
-    from studio.core.errors import ErrorKind, StudioError
+    from studio.core.jobs.errors import ErrorKind, StudioError
 
     dump = "Error(s) in loading state_dict:\n" + "\n".join(
         f"\tsize mismatch for layer {i}" for i in range(300)

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from studio.core.gallery_query import GalleryFilter
-from studio.core.gallery_store import GalleryStore
-from studio.core.image_metadata import RenderInfo
-from studio.core.recipe_readers import read_recipe
-from studio.core.specs import GenerateSpec, LoraRef
+from studio.core.gallery.gallery_query import GalleryFilter
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.recipe_readers import read_recipe
+from studio.core.image.specs import GenerateSpec, LoraRef
 
 
 def save(store, prompt="a red square", model="/m/sd15.safetensors", seed=1, size=(64, 64), **kw):
@@ -164,9 +164,9 @@ def test_lineage_children(store):
 WRITER = textwrap.dedent("""
     import sys
     from PIL import Image
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.image_metadata import RenderInfo
-    from studio.core.specs import GenerateSpec
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.image.image_metadata import RenderInfo
+    from studio.core.image.specs import GenerateSpec
     store = GalleryStore(sys.argv[1])
     for i in range(int(sys.argv[2])):
         spec = GenerateSpec(model="m", prompt=f"{sys.argv[3]} {i}", width=256, height=256)
@@ -226,7 +226,7 @@ def test_check_reports_orphans_missing_and_unreadable(store):
 
 
 def test_unwritable_gallery_gives_a_clear_error_and_keeps_what_is_saved(store):
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
 
     first = save(store)
     blocker = store.root / time.strftime("%Y-%m-%d")

@@ -8,13 +8,13 @@ import dataclasses
 
 import pytest
 
-from studio.core.a1111 import parse_parameters
-from studio.core.image_metadata import RenderInfo, a1111_text
-from studio.core.recipes.fields import ASIDE, KNOB, Reading, Section, spec_words
-from studio.core.recipes.from_image import read_words
-from studio.core.recipes.image import IMAGE
-from studio.core.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
-from studio.remote.comfy_workflow import ServerModels, refusals, workflow
+from studio.core.image.a1111 import parse_parameters
+from studio.core.image.comfy_workflow import ServerModels, refusals, workflow
+from studio.core.image.from_image import read_words
+from studio.core.image.image_metadata import RenderInfo, a1111_text
+from studio.core.image.recipe import IMAGE
+from studio.core.image.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
+from studio.core.jobs.fields import ASIDE, KNOB, Reading, Section, spec_words
 
 BASE = GenerateSpec(model="/m/dreamshaper_8.safetensors", prompt="a castle", seed=7, sampler="Euler",
                     schedule="Automatic")  # fmt: skip

@@ -3,8 +3,8 @@ the sentence What the model sees shows; a hostile entry costs itself, never the 
 
 import time
 
-from studio.core.lorebook import LoreEntry, decide, entries_from
-from studio.core.writer_context import StoryContext, assemble
+from studio.core.text.lorebook import LoreEntry, decide, entries_from
+from studio.core.text.writer_context import StoryContext, assemble
 
 
 def count(text: str) -> int:

@@ -1,4 +1,4 @@
-from studio.core.memory_plan import GB, choose, estimate
+from studio.core.models.memory_plan import GB, choose, estimate
 
 
 def test_sdxl_estimate_is_in_the_known_range():

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from studio.core.model_identify import identify, kohya_metadata
-from studio.core.safetensors_header import read_header
+from studio.core.io.safetensors_header import read_header
+from studio.core.models.model_identify import identify, kohya_metadata
 
 
 def header(tensors: dict[str, list[int]], meta: dict | None = None) -> dict:
@@ -136,7 +136,7 @@ def test_unknown_says_why_and_kohya_metadata():
 
 
 def test_real_files_from_the_project(tiny_sd):
-    from studio.core.builtin_models import BUILTIN_LORA_DIR
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 
     lora = BUILTIN_LORA_DIR / "shapes-star.safetensors"
     if lora.is_file():

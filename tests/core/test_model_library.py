@@ -6,7 +6,7 @@ import json
 import shutil
 import struct
 
-from studio.core.model_library import scan_library
+from studio.core.models.model_library import scan_library
 
 
 def write_header(path, tensors):

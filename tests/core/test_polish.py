@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.core.memory_plan import gb
-from studio.core.model_identify import identify
+from studio.core.models.memory_plan import gb
+from studio.core.models.model_identify import identify
 from studio.viewmodels.job_queue import fmt_seconds
 
 
@@ -30,7 +30,7 @@ def test_a_lora_studio_trained_is_known_by_its_metadata():
 def test_an_exported_book_is_titled_by_its_first_heading(tmp_path):
     from ebooklib import epub
 
-    from studio.core.writer_export import document_title, export
+    from studio.core.text.writer_export import document_title, export
 
     assert document_title("# The Lighthouse\n\nIt was dark.", "Untitled") == "The Lighthouse"
     assert document_title("It was dark.\n\n# Later", "Untitled 2") == "Untitled 2"

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from studio.core.dynamic_prompts import Wildcards, combinations, prompts_for, resolve, template_warnings
-from studio.core.prompt_schedule import schedule, schedule_warnings
-from studio.core.styles import Style, StyleBook, apply_styles
+from studio.core.image.dynamic_prompts import Wildcards, combinations, prompts_for, resolve, template_warnings
+from studio.core.image.prompt_schedule import schedule, schedule_warnings
+from studio.core.image.styles import Style, StyleBook, apply_styles
 
 
 @pytest.mark.parametrize(("prompt", "steps", "expected"), [
@@ -67,7 +67,7 @@ def test_choices_and_wildcards_as_dynamic_prompts_reads_them(wildcards):
 
 
 def test_unknown_and_circular_wildcards_are_named(wildcards):
-    from studio.core.dynamic_prompts import TemplateError, unknown_wildcards
+    from studio.core.image.dynamic_prompts import TemplateError, unknown_wildcards
 
     assert "No wildcard __nope__" in unknown_wildcards("a __nope__", wildcards)
     assert "circle" in unknown_wildcards("__loop__", wildcards)

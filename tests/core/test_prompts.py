@@ -1,6 +1,6 @@
 import pytest
 
-from studio.core.prompts import LoraTag, WeightedPiece, extract_loras, parse_weights
+from studio.core.image.prompts import LoraTag, WeightedPiece, extract_loras, parse_weights
 
 
 @pytest.mark.parametrize(

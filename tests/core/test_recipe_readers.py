@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from studio.core import recipe_readers
-from studio.core.recipe_readers import read_recipe
+from studio.core.image import recipe_readers
+from studio.core.image.recipe_readers import read_recipe
 
 
 def png(tmp_path, name="x.png", size=(64, 48), **chunks):

@@ -2,7 +2,7 @@ import inspect
 
 import pytest
 
-from studio.core.samplers import SAMPLERS, SCHEDULE_OPTIONS, parse_sampler, scheduler_recipe
+from studio.core.image.samplers import SAMPLERS, SCHEDULE_OPTIONS, parse_sampler, scheduler_recipe
 
 
 @pytest.mark.parametrize(

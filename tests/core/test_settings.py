@@ -1,6 +1,6 @@
 import json
 
-from studio.core.settings import SCHEMA_VERSION, Settings, load_settings, save_settings
+from studio.core.io.settings import SCHEMA_VERSION, Settings, load_settings, save_settings
 
 
 def test_missing_file_gives_defaults(tmp_path):

@@ -1,7 +1,8 @@
 import pytest
 
-from studio.core.errors import ValidationError
-from studio.core.specs import A1111_MAX_SEED, GenerateSpec, LoraRef, check, random_seed, validate
+from studio.core.image.specs import GenerateSpec, LoraRef, check, validate
+from studio.core.jobs import A1111_MAX_SEED, random_seed
+from studio.core.jobs.errors import ValidationError
 
 
 def spec(**kw):

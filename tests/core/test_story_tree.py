@@ -1,9 +1,9 @@
 """A story's branches: nodes are edits of the text; putting another branch in place undoes the path in place and
 redoes the other, found near where each was written — with the writer's own text around them kept."""
 
-from studio.core.story_state import StoryState, read_state, state_path, write_state
-from studio.core.story_tree import StoryTree
-from studio.core.text_specs import TokenProb
+from studio.core.text.story_state import StoryState, read_state, state_path, write_state
+from studio.core.text.story_tree import StoryTree
+from studio.core.text.text_specs import TokenProb
 
 
 def grow(

@@ -1,7 +1,7 @@
 """Which quantization makes a language model fit, and the sentence that says so."""
 
-from studio.core.memory_plan import GB
-from studio.core.text_memory import plan, weights_bytes
+from studio.core.models.memory_plan import GB
+from studio.core.text.text_memory import plan, weights_bytes
 
 SEVEN_B = 7_000_000_000
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from studio.core.tokens import ClipTokens
-from studio.core.word_neighbours import neighbours
+from studio.core.image.tokens import ClipTokens
+from studio.core.image.word_neighbours import neighbours
 
 
 @pytest.fixture(scope="module")

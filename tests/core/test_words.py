@@ -1,4 +1,4 @@
-from studio.core.words import count
+from studio.core.io.words import count
 
 
 def test_numbers_take_the_noun_in_the_number_they_need():

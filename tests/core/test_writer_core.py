@@ -8,8 +8,8 @@ import subprocess
 import sys
 import textwrap
 
-from studio.core.writer_context import LoreEntry, StoryContext, assemble
-from studio.core.writer_docs import DocumentStore
+from studio.core.text.writer_context import LoreEntry, StoryContext, assemble
+from studio.core.text.writer_docs import DocumentStore
 
 
 def words(text: str) -> int:  # a stand-in tokenizer: one token per word
@@ -69,7 +69,7 @@ def test_documents_save_atomically_and_offer_recovery(tmp_path):
 KILLER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from studio.core.writer_docs import DocumentStore
+    from studio.core.text.writer_docs import DocumentStore
     store = DocumentStore(Path(sys.argv[1]))
     doc = Path(sys.argv[1]) / "story.md"
     i = 0
@@ -102,7 +102,7 @@ def test_export_plain_docx_and_epub(tmp_path):
 
     import docx
 
-    from studio.core.writer_export import export
+    from studio.core.text.writer_export import export
 
     export(MANUSCRIPT, tmp_path / "s.md", "Storm")
     assert (tmp_path / "s.md").read_text() == MANUSCRIPT

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.gallery_store import GalleryStore
-from studio.core.hashing import HashCache
-from studio.core.specs import GenerateSpec
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.image.specs import GenerateSpec
+from studio.core.io.hashing import HashCache
+from studio.core.jobs.cancel import CancelToken
 from studio.engine.devices import Placement
 
 

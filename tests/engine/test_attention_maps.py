@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.attention import AttentionSpec, word_positions
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.recipes.image import ImageContext, freeze_image
-from studio.core.tokens import ClipTokens
+from studio.core.image.attention import AttentionSpec, word_positions
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.image.tokens import ClipTokens
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
 
 
 def spec_of(model, prompt="a red circle on a blue background"):

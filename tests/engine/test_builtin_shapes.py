@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from studio.core.builtin_models import BUILTIN_IMAGE_DIRS, builtin_image_models, model_card
+from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS, builtin_image_models, model_card
 
 SHAPES = BUILTIN_IMAGE_DIRS[0]
 pytestmark = pytest.mark.skipif(
@@ -21,8 +21,8 @@ def test_shipped_model_is_small_and_labelled():
 def test_colour_prompts_are_followed(engine):
     from workshop.shapes_eval import colours_of
 
-    from studio.core.cancel import CancelToken
-    from studio.core.specs import GenerateSpec
+    from studio.core.image.specs import GenerateSpec
+    from studio.core.jobs.cancel import CancelToken
 
     cases = [
         ("red", "square", "green"),
@@ -74,9 +74,9 @@ def test_the_star_lora_teaches_a_shape_the_base_model_never_saw(engine):
     from workshop.shapes_eval import ShapeReader
     from workshop.shapes_lora import eval_scenes
 
-    from studio.core.builtin_models import BUILTIN_LORA_DIR
-    from studio.core.cancel import CancelToken
-    from studio.core.specs import GenerateSpec, LoraRef
+    from studio.core.image.specs import GenerateSpec, LoraRef
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 
     lora = BUILTIN_LORA_DIR / "shapes-star.safetensors"
     reader = ShapeReader.load(Path(SHAPES).parent / "shapes-eval")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from studio.core.builtin_models import BUILTIN_TEXT_DIRS, builtin_text_models, model_card
+from studio.core.models.builtin_models import BUILTIN_TEXT_DIRS, builtin_text_models, model_card
 
 STORY = BUILTIN_TEXT_DIRS[0]
 pytestmark = pytest.mark.skipif(

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from studio.core.cancel import CancelToken
-from studio.core.events import Preview
-from studio.core.recipes.image import ImageContext, freeze_image
-from studio.core.specs import GenerateSpec
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.events import Preview
 from tests.tiny_models import save_tiny_controlnet
 
 
@@ -111,7 +111,7 @@ def test_what_cannot_run_is_said_before_anything_loads(runtime, tiny_sd, tiny_sd
 
 
 def test_depth_without_its_estimator_says_what_to_get(runtime, tiny_sd, nets, drawing):
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
 
     with pytest.raises(StudioError, match="pip install controlnet-aux") as e:
         render(runtime, tiny_sd, controls=[f"depth:{drawing}:{nets['folder']}"])
@@ -153,8 +153,8 @@ def test_control_and_reference_on_the_command_line(tiny_sd, nets, drawing, tmp_p
     assert 'ControlNet 0: "Module: canny, Model: cn-tiny, Weight: 0.7' in params
     assert 'ControlNet 1: "Module: scribble_hed' in params
     assert 'ControlNet 2: "Module: ip-adapter_clip, Model: ip-tiny, Weight: 0.5' in params
-    from studio.core.recipe_readers import read_recipe
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.image.recipe_readers import read_recipe
 
     made = GenerateSpec.from_dict(dict(read_recipe(path).studio_spec))
     draft, notes = draft_from_image(path)
@@ -167,7 +167,7 @@ def test_control_and_reference_on_the_command_line(tiny_sd, nets, drawing, tmp_p
 
 
 def test_the_library_names_controlnets_adapters_and_encoders(nets, tiny_sd, tmp_path):
-    from studio.core.model_library import describe_path
+    from studio.core.models.model_library import describe_path
     from tests.tiny_models import save_tiny_image_encoder, save_tiny_ip_adapter
 
     folder, xl, single = describe_path(nets["folder"]), describe_path(nets["xl"]), describe_path(nets["file"])

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.recipes.image import ImageContext, freeze_image
-from studio.core.recipes.loras import embedding_finder
+from studio.core.image.finders import embedding_finder
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from studio.core.next_token import after_sampling
+from studio.core.text.next_token import after_sampling
 
 
 def test_sampler_settings_reshape_the_distribution():

@@ -9,8 +9,8 @@ import json
 import pytest
 from transformers import CLIPTokenizer
 
-from studio.core.paths import resource
-from studio.core.tokens import ClipTokens, tokenizer_folder
+from studio.core.image.tokens import ClipTokens, tokenizer_folder
+from studio.core.io.paths import resource
 
 PROMPTS = [
     "a lighthouse at dusk, (oil painting:1.2), highly detailed",

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.filmstrip import contact_strip, filmstrip_path, read_filmstrip
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.filmstrip import contact_strip, filmstrip_path, read_filmstrip
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
 
 
 def render(runtime, model, **values):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.events import Note
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
+from studio.core.jobs.events import Note
 from tests.tiny_models import save_tiny_flow_model
 
 
@@ -80,7 +80,7 @@ def test_a_flux_single_file_is_completed_by_its_folder(runtime, flow, tmp_path):
 
 
 def test_the_memory_plan_says_when_flux_will_not_fit():
-    from studio.core.memory_plan import GB, will_not_fit
+    from studio.core.models.memory_plan import GB, will_not_fit
 
     why = will_not_fit("flux", "cuda", 2, 16 * GB, 34 * GB)
     assert (
@@ -97,7 +97,7 @@ def test_the_memory_plan_says_when_flux_will_not_fit():
 def test_flow_models_bring_their_own_defaults(flow, tmp_path):
     import json
 
-    from studio.core.builtin_models import recommended_settings
+    from studio.core.models.builtin_models import recommended_settings
 
     assert recommended_settings(flow["flux"]) == {"width": 1024, "height": 1024, "steps": 28, "sampler": "Euler",
                                                   "schedule": "Automatic", "cfg_scale": 3.5}  # fmt: skip

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.recipes.image import ImageContext, freeze_image
-from studio.core.recipes.loras import upscaler_finder
-from studio.core.recipes.upscale import freeze_upscale
+from studio.core.image.finders import upscaler_finder
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.image.upscale_recipe import freeze_upscale
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
 from tests.tiny_models import save_tiny_upscaler, spandrel_installed
 
 needs_spandrel = pytest.mark.skipif(not spandrel_installed(), reason="spandrel is not installed")
@@ -45,8 +45,8 @@ def hires(tiny_sd, upscalers, **values):
 
 @pytest.mark.parametrize("upscaler", ["Latent", "Lanczos", pytest.param("tiny-x4", marks=needs_spandrel)])
 def test_hires_fix_makes_the_requested_size_and_says_how(upscaler, tiny_sd, upscalers, runtime):
-    from studio.core.events import Progress
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.jobs.events import Progress
 
     spec = hires(tiny_sd, upscalers, hires_upscaler=upscaler)
     events: list = []
@@ -66,7 +66,7 @@ def test_hires_fix_makes_the_requested_size_and_says_how(upscaler, tiny_sd, upsc
 def test_an_a1111_hires_recipe_is_carried_over(tmp_path):
     from PIL.PngImagePlugin import PngInfo
 
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
 
     meta = PngInfo()
     meta.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, "

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import ItemSaved, Loading, Preview, Progress
-from studio.core.image_metadata import spec_of_image
-from studio.core.specs import LoraRef
+from studio.core.image.image_metadata import spec_of_image
+from studio.core.image.specs import LoraRef
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import ItemSaved, Loading, Preview, Progress
 
 
 def pixels(path) -> np.ndarray:
@@ -119,8 +119,8 @@ def test_cancel_mid_run_saves_nothing(engine, run, make_spec):
 def test_cancel_while_loading_stops_before_generating(tmp_path, make_spec, tiny_sd):
     import torch
 
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.hashing import HashCache
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.io.hashing import HashCache
     from studio.engine.devices import Placement
     from studio.engine.image import ImageEngine
 
@@ -235,7 +235,7 @@ def test_lora_changes_the_image_by_weight_and_can_be_switched_off(run, make_spec
 
 
 def test_a_lora_made_for_another_base_model_is_refused_in_one_sentence(run, make_spec):
-    from studio.core.builtin_models import BUILTIN_LORA_DIR
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 
     star = (
         BUILTIN_LORA_DIR / "shapes-star.safetensors"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.outpaint import SEAM, outpaint_canvas
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.outpaint import SEAM, outpaint_canvas
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
 
 
 @pytest.fixture()
@@ -35,7 +35,7 @@ def test_the_canvas_holds_the_picture_and_the_mask_covers_the_new_area_and_the_s
 
 
 def test_outpainting_grows_the_canvas_and_keeps_the_picture(tiny_sd, picture, tmp_path):
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
     from studio.runtime import build_runtime
 
     spec = freeze_image({"model": str(tiny_sd), "prompt": "a red circle", "width": 96, "height": 96, "steps": 4,

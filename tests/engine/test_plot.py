@@ -8,7 +8,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from studio.core.plot import freeze_plot
+from studio.core.image.plot import freeze_plot
 
 
 def test_a_plot_of_seeds_and_cfg(runtime, tiny_sd, tmp_path, capsys):
@@ -52,9 +52,9 @@ def test_axes_that_cannot_be_plotted_are_said(tiny_sd):
     assert "more than 256" in freeze_plot(draft, ["seed=1-20", "cfg=1-20"])["axes"]
     problems = freeze_plot(draft, ["steps=3,900"])
     assert "steps=900" in problems["steps"]
-    from studio.core.builtin_models import BUILTIN_LORA_DIR
-    from studio.core.recipes.image import ImageContext
-    from studio.core.recipes.loras import LoraFinder
+    from studio.core.image.finders import LoraFinder
+    from studio.core.image.recipe import ImageContext
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 
     spec = freeze_plot(draft, ["prompt=SR:red,blue", "lora:shapes-star=0,0.8"],
                        ImageContext(loras=LoraFinder([BUILTIN_LORA_DIR])))  # fmt: skip

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.dynamic_prompts import Wildcards
-from studio.core.events import Note
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.dynamic_prompts import Wildcards
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.events import Note
 from studio.engine.prompt_encoding import encode
 
 
@@ -93,8 +93,8 @@ def test_dynamic_prompts_give_each_image_its_own_prompt(runtime, tiny_sd, tmp_pa
     for item, expected in zip(items, spec.prompts, strict=True):
         params = Image.open(item.path).info["parameters"]
         assert params.startswith(expected + "\n") and "Template: a __colours/warm__ {circle|square}" in params
-    from studio.core.recipe_readers import read_recipe
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.image.recipe_readers import read_recipe
 
     draft, _ = draft_from_image(items[3].path)  # Use these settings: that image's own prompt
     assert draft["prompt"] == "a orange square" and draft["seed"] == 9 + 3
@@ -136,7 +136,7 @@ def test_variations_blend_a_second_seed_in(runtime, tiny_sd, tmp_path):
     assert [spec.seed_for(i) for i in range(3)] == [5, 5, 5]
     params = pixels(items[2])[1]
     assert "Seed: 5," in params and "Variation seed: 79, Variation seed strength: 0.2" in params
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
 
     draft, _ = draft_from_image(items[2].path)
     again = freeze_image(draft, ImageContext())
@@ -153,7 +153,7 @@ def test_variations_blend_a_second_seed_in(runtime, tiny_sd, tmp_path):
 
 
 def test_styles_are_applied_when_frozen_and_recorded(runtime, tiny_sd, tmp_path):
-    from studio.core.styles import StyleBook
+    from studio.core.image.styles import StyleBook
 
     (tmp_path / "styles.csv").write_text(
         'name,prompt,negative_prompt\nMoody,"{prompt}, moody light","sunny"\n'
@@ -168,7 +168,7 @@ def test_styles_are_applied_when_frozen_and_recorded(runtime, tiny_sd, tmp_path)
     assert spec.negative_prompt.startswith("blurry, sunny, photograph")
     params = pixels(item)[1]
     assert params.startswith(spec.prompt + "\n") and 'Styles: "Moody, Watercolour"' in params
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
 
     draft, _ = draft_from_image(item.path)
     assert draft["styles"] == [] and freeze_image(draft, ctx).prompt == spec.prompt  # not applied twice

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.events import Loading, Note
-from studio.core.text_specs import WriteSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
+from studio.core.jobs.events import Loading, Note
+from studio.core.text.text_specs import WriteSpec
 from studio.engine.devices import Placement
 from studio.engine.quantize import cpu_kernels
 from studio.engine.text import TextEngine
@@ -57,7 +57,7 @@ def test_quantized_storyteller_predicts_like_the_full_precision_one(mode, agree,
 
 @needs
 def test_auto_quantizes_a_model_that_would_not_fit_and_says_so(monkeypatch):
-    import studio.core.memory_plan as mp
+    import studio.core.models.memory_plan as mp
 
     free = lambda mb: (8 * 2**30, int((0.5 * 2**30 + mb * 2**20) / 0.85))  # noqa: E731 (0.5 GB is for work)
     monkeypatch.setattr(mp, "system_memory", lambda: free(10))  # 17 MB at fp32 do not fit, 6 MB as int8 do

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.recipes.guidance import ip_adapter_finder
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.guidance import ip_adapter_finder
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
 from tests.tiny_models import save_tiny_image_encoder, save_tiny_ip_adapter
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.events import Note, Progress
-from studio.core.recipes.image import ImageContext, freeze_image
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
+from studio.core.jobs.events import Note, Progress
 from tests.tiny_models import save_tiny_refiner
 
 
@@ -68,7 +68,7 @@ def test_a_refiner_that_cannot_run_is_said(runtime, tiny_sd, tiny_sdxl, refiner,
 def test_an_a1111_refiner_is_read_back(tmp_path, refiner):
     from PIL.PngImagePlugin import PngInfo
 
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
 
     info = PngInfo()
     info.add_text("parameters", "a castle\nSteps: 30, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 1024x1024, "

@@ -7,12 +7,12 @@ import shutil
 import pytest
 from PIL import Image
 
-from studio.core import semantic
-from studio.core.gallery_query import GalleryFilter
-from studio.core.gallery_store import GalleryStore
-from studio.core.image_metadata import RenderInfo
-from studio.core.semantic import INSTALL_HINT, SemanticIndex, model_folder
-from studio.core.specs import GenerateSpec
+from studio.core.gallery import semantic
+from studio.core.gallery.gallery_query import GalleryFilter
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.gallery.semantic import INSTALL_HINT, SemanticIndex, model_folder
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.specs import GenerateSpec
 from studio.engine.sentence_embedding import make_embed
 
 VEHICLES = ["a red car parked on a street, photo", "a truck on the highway at night", "a yellow school bus"]

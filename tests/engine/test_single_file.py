@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, StudioError
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def single_file(tiny_sd, tmp_path_factory):
 
 
 def test_original_layout_keys(single_file):
-    from studio.core.safetensors_header import tensor_names
+    from studio.core.io.safetensors_header import tensor_names
 
     names = tensor_names(single_file[0])
     assert "model.diffusion_model.input_blocks.0.0.weight" in names
@@ -63,7 +63,7 @@ def test_shipped_sd1_config_matches_stable_diffusion_1_5():
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from studio.core.paths import resource
+    from studio.core.io.paths import resource
 
     folder = resource("model_configs", "sd1")
     tok = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"))
@@ -89,7 +89,7 @@ def test_shipped_sd2_and_sdxl_configs_match_the_published_architectures(family, 
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-    from studio.core.paths import resource
+    from studio.core.io.paths import resource
 
     folder = resource("model_configs", family)
     got = {}
@@ -117,9 +117,9 @@ def test_shipped_sd2_and_sdxl_configs_match_the_published_architectures(family, 
 def test_a_family_override_loads_an_sd2_file_as_v_prediction(single_file, tmp_path, monkeypatch):
     import torch
 
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.hashing import HashCache
-    from studio.core.settings import LoadOptions
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.io.hashing import HashCache
+    from studio.core.io.settings import LoadOptions
     from studio.engine import pipelines
     from studio.engine.devices import Placement
 
@@ -170,9 +170,9 @@ def test_pickles_are_refused_by_default_and_never_executed(engine, make_spec, pi
 def test_allowed_pickles_load_weights_only(tmp_path, make_spec, single_file, pickled, monkeypatch):
     import torch
 
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.hashing import HashCache
-    from studio.core.settings import LoadOptions
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.io.hashing import HashCache
+    from studio.core.io.settings import LoadOptions
     from studio.engine import pipelines
     from studio.engine.devices import Placement
     from studio.engine.image import ImageEngine
@@ -201,10 +201,10 @@ def test_allowed_pickles_load_weights_only(tmp_path, make_spec, single_file, pic
 def test_memory_savings_follow_the_settings(tmp_path, make_spec):
     import torch
 
-    from studio.core.events import Loading
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.hashing import HashCache
-    from studio.core.settings import LoadOptions
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.io.hashing import HashCache
+    from studio.core.io.settings import LoadOptions
+    from studio.core.jobs.events import Loading
     from studio.engine.devices import Placement
     from studio.engine.image import ImageEngine
 

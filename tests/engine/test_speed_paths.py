@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.gallery_store import GalleryStore
-from studio.core.hashing import HashCache
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.io.hashing import HashCache
+from studio.core.jobs.cancel import CancelToken
 from studio.engine.devices import Placement
 from studio.engine.precision import CpuCaps, Precision
 
@@ -105,7 +105,7 @@ def test_few_step_samplers_and_the_sgm_uniform_schedule_run(tmp_path, make_spec,
 def test_few_step_models_and_loras_are_told_from_their_files(tmp_path, tiny_sd):
     import shutil
 
-    from studio.core.few_step import recommendation
+    from studio.core.models.few_step import recommendation
 
     lcm = tmp_path / "LCM_Dreamshaper_v7"
     shutil.copytree(tiny_sd, lcm)
@@ -134,9 +134,9 @@ def test_few_step_models_and_loras_are_told_from_their_files(tmp_path, tiny_sd):
 def test_a_few_step_lora_brings_its_settings_in_the_window_and_on_the_command_line(qtbot, tmp_path, tiny_sd):
     from safetensors.torch import save_file
 
-    from studio.core.builtin_models import recommended_settings
-    from studio.core.recipes.image import ImageContext, freeze_image
-    from studio.core.recipes.loras import LoraFinder
+    from studio.core.image.finders import LoraFinder
+    from studio.core.image.recipe import ImageContext, freeze_image
+    from studio.core.models.builtin_models import recommended_settings
     from studio.viewmodels.bridge import EventBridge
     from studio.viewmodels.generation_session import GenerationSession
     from studio.viewmodels.job_queue import JobQueue
@@ -162,8 +162,8 @@ def test_a_few_step_lora_brings_its_settings_in_the_window_and_on_the_command_li
 
 
 def test_a_tiny_autoencoder_gives_live_previews_and_an_opt_in_fast_decode(tmp_path, make_spec):
-    from studio.core.events import Preview
-    from studio.core.model_library import find_tiny_vae, scan_folder
+    from studio.core.jobs.events import Preview
+    from studio.core.models.model_library import find_tiny_vae, scan_folder
     from tests.tiny_models import save_tiny_taesd
 
     models = tmp_path / "models"
@@ -184,7 +184,7 @@ def test_a_tiny_autoencoder_gives_live_previews_and_an_opt_in_fast_decode(tmp_pa
     with Image.open(fast.path) as im:
         assert "VAE: taesd" in im.info["parameters"] and json.loads(im.info["studio"])["spec"]["fast_decode"]
     none = engine_for(tmp_path, FP32)
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
 
     with pytest.raises(StudioError, match="tiny autoencoder") as info:
         none.generate(make_spec(fast_decode=True), CancelToken(), lambda e: None)
@@ -192,8 +192,8 @@ def test_a_tiny_autoencoder_gives_live_previews_and_an_opt_in_fast_decode(tmp_pa
 
 
 def test_maximum_speed_compiles_the_unet_and_says_so_once_per_size(tmp_path, make_spec, monkeypatch):
-    from studio.core.events import Loading
-    from studio.core.settings import LoadOptions
+    from studio.core.io.settings import LoadOptions
+    from studio.core.jobs.events import Loading
     from studio.engine.image import ImageEngine
 
     compiled = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Loading, Note, Token
-from studio.core.text_specs import WriteSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Loading, Note, Token
+from studio.core.text.text_specs import WriteSpec
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_rewrite_uses_the_chat_template_or_says_it_cannot(text_engine, tiny_lm, 
 
 
 def test_kv_cache_is_reused_when_only_the_end_changes(text_engine, tiny_lm):
-    from studio.core.writer_context import StoryContext
+    from studio.core.text.writer_context import StoryContext
 
     story = "Once upon a time there was a small dragon who lived by the sea. " * 2
     ctx = StoryContext(memory="A sea tale.", note="calm", note_depth=0)

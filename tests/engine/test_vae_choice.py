@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.recipes.image import ImageContext, freeze_image
-from studio.core.recipes.loras import vae_finder
+from studio.core.image.finders import vae_finder
+from studio.core.image.recipe import ImageContext, freeze_image
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
 from tests.tiny_models import save_tiny_vae
 
 

@@ -23,9 +23,9 @@ for i in range(3):
     im = Image.new("RGB", (300, 280), (40 * i, 90, 200))
     ImageDraw.Draw(im).ellipse([60, 60, 200, 200], fill=(220, 20, 20))
     im.save(pics / f"{i}.png")
-from studio.core.dataset import Dataset
-from studio.core.train_specs import TrainSpec, CaptionSpec
-from studio.core.cancel import CancelToken
+from studio.core.train.dataset import Dataset
+from studio.core.train.train_specs import TrainSpec, CaptionSpec
+from studio.core.jobs.cancel import CancelToken
 from studio.engine.lora_train import train
 from studio.engine.captioner import Captioner
 from tests.tiny_models import save_tiny_captioner

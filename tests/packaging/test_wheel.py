@@ -87,7 +87,7 @@ def test_studio_generate_works_from_a_fresh_venv(wheel, tmp_path):
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import studio, studio.core.paths as p; print(studio.__file__); print(p.RESOURCES)",
+            "import studio, studio.core.io.paths as p; print(studio.__file__); print(p.RESOURCES)",
         ],
         cwd=tmp_path,
         env=env,

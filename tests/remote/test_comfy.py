@@ -12,12 +12,12 @@ import time
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.control import fit, preprocess
-from studio.core.errors import JobCancelled, StudioError
-from studio.core.specs import ControlUnit, EmbeddingRef, GenerateSpec, LoraRef
+from studio.core.image.comfy_workflow import ServerModels, comfy_prompt, refusals, workflow
+from studio.core.image.control import fit, preprocess
+from studio.core.image.specs import ControlUnit, EmbeddingRef, GenerateSpec, LoraRef
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled, StudioError
 from studio.remote.comfy import server_for
-from studio.remote.comfy_workflow import ServerModels, comfy_prompt, refusals, workflow
 from tests.cli.helpers import studio
 from tests.comfy_standin import ComfyStandIn, colour
 

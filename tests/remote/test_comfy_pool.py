@@ -49,9 +49,9 @@ def test_a_batch_splits_across_backends_and_survives_one_dropping_out(two_server
 
 def test_a_job_on_a_server_runs_beside_a_job_here(tiny_sd, tmp_path):
     """The queue sends a job pinned to a server to that server's lane: a local job queued after it does not wait."""
-    from studio.core.events import Finished
-    from studio.core.specs import GenerateSpec
-    from studio.remote.servers import Server
+    from studio.core.image.specs import GenerateSpec
+    from studio.core.jobs.events import Finished
+    from studio.core.jobs.servers import Server
     from studio.runtime import build_runtime
 
     slow = ComfyStandIn(["sd15/dreamshaper_8.safetensors"], step_delay=0.1)

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import JobCancelled, StudioError
-from studio.core.events import Note, Token
-from studio.core.text_specs import WriteSpec
-from studio.core.writer_context import StoryContext
-from studio.remote.http import Endpoint
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled, StudioError
+from studio.core.jobs.events import Note, Token
+from studio.core.jobs.servers import Endpoint
+from studio.core.text.text_specs import WriteSpec
+from studio.core.text.writer_context import StoryContext
 from studio.remote.openai_text import OpenAIText, list_models
 
 

@@ -10,11 +10,12 @@ import time
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import JobCancelled, StudioError
-from studio.core.events import Token
-from studio.core.text_specs import WriteSpec
-from studio.remote.http import Endpoint, stream_events
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled, StudioError
+from studio.core.jobs.events import Token
+from studio.core.jobs.servers import Endpoint
+from studio.core.text.text_specs import WriteSpec
+from studio.remote.http import stream_events
 from studio.remote.openai_text import OpenAIText
 from tests.slow_server import WORDS, SlowServer
 

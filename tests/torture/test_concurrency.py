@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio.core.atomic import TEMP_NAME
+from studio.core.io.atomic import TEMP_NAME
 from tests.torture.conftest import report, scale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_WRITER = r"""
 import sys
 from pathlib import Path
-from studio.core.settings import load_settings, save_settings
+from studio.core.io.settings import load_settings, save_settings
 path, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 s = load_settings(path)
 assert not s.notices, s.notices
@@ -35,8 +35,8 @@ for i in range(n):
 QUEUE_WRITER = r"""
 import sys
 from pathlib import Path
-from studio.core.queue_store import QueueStore
-from studio.core.specs import GenerateSpec
+from studio.core.image.queue_store import QueueStore
+from studio.core.image.specs import GenerateSpec
 path, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 store = QueueStore(path, owner=f"{who}-owner")
 for i in range(n):
@@ -67,7 +67,7 @@ def test_two_processes_saving_settings_lose_no_update_and_reset_nothing(tmp_path
 
 
 def test_two_processes_keep_their_own_queues_and_a_later_start_offers_both(tmp_path):
-    from studio.core.queue_store import QueueStore
+    from studio.core.image.queue_store import QueueStore
 
     path = tmp_path / "queue.json"
     n = scale(60, 600)
@@ -97,7 +97,7 @@ def test_two_processes_generating_into_one_gallery(tmp_path, tiny_sd):
         assert p.returncode == 0, err[-2000:]
         paths += out.split()
     assert len(set(paths)) == 2 * count and all(Path(p).is_file() for p in paths)
-    from studio.core.gallery_store import GalleryStore
+    from studio.core.gallery.gallery_store import GalleryStore
 
     store = GalleryStore(home / "gallery")
     try:

@@ -134,7 +134,7 @@ def test_a_crafted_training_run_never_runs_its_pickle(tmp_path, capsys):
     (run / "checkpoint-5" / "state.pt").write_bytes(pickle.dumps({"step": 5, "x": Payload()}))
     (run / "spec.json").write_text(json.dumps({"dataset": str(tmp_path / "ds"), "base": "x", "out": "o.safetensors",
                                                "run_dir": "/elsewhere", "steps": 10}))  # fmt: skip
-    from studio.core.train_specs import latest_checkpoint, read_run_spec
+    from studio.core.train.train_specs import latest_checkpoint, read_run_spec
     from studio.engine.train_checkpoint import load
 
     spec = read_run_spec(run)

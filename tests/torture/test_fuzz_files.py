@@ -90,9 +90,9 @@ def _png(path: Path, chunks: dict[str, str], rng: random.Random, damage: bool = 
 
 
 def test_png_metadata_of_any_shape_costs_one_row_never_a_crash(tmp_path):
-    from studio.core.gallery_store import GalleryStore
-    from studio.core.recipe_readers import read_recipe, recipe_fields
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.image.recipe_readers import read_recipe, recipe_fields
 
     rng = random.Random(1)
     n = scale(400, 10_000)
@@ -174,7 +174,7 @@ def _fuzz_model_files(
     """Write ``case`` after ``case`` as one model file and describe it (each within the time and memory budget);
     keep every 50th in a folder that is then scanned: every file is a row, damaged or not, and the scan never
     stops."""
-    from studio.core.model_library import describe_path, scan_library
+    from studio.core.models.model_library import describe_path, scan_library
 
     rng = random.Random(seed)
     n = scale(400, 10_000)
@@ -214,9 +214,9 @@ def test_safetensors_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
 def test_settings_and_queue_files_of_any_shape_start_studio(tmp_path):
     import dataclasses
 
-    from studio.core.dataclass_io import ShapeError, convert
-    from studio.core.queue_store import QueueStore
-    from studio.core.settings import Settings, load_settings, save_settings
+    from studio.core.image.queue_store import QueueStore
+    from studio.core.io.dataclass_io import ShapeError, convert
+    from studio.core.io.settings import Settings, load_settings, save_settings
     from studio.viewmodels.generation_session import accepted_params
     from studio.viewmodels.writer_session import accepted_params as writer_params
 
@@ -261,7 +261,7 @@ def test_a_pipe_named_like_a_picture_never_blocks(tmp_path, capsys, kind):
     import os
 
     from studio import cli
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
 
     home = tmp_path / "home"
     day = home / "gallery" / "2026-01-01"
@@ -302,7 +302,7 @@ GGUF_ENTRIES = [
 
 
 def test_gguf_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
-    from studio.core.model_library import describe_path
+    from studio.core.models.model_library import describe_path
 
     good = _gguf(291, GGUF_ENTRIES)
     (tmp_path / "good.gguf").write_bytes(good)
@@ -319,9 +319,9 @@ def test_gguf_headers_of_any_shape_cost_one_row_never_a_crash(tmp_path):
 
 
 def test_story_state_files_of_any_shape_open_the_story(tmp_path):
-    from studio.core.story_state import StoryState, read_state, state_path, write_state
-    from studio.core.story_tree import StoryTree
-    from studio.core.text_specs import TokenProb
+    from studio.core.text.story_state import StoryState, read_state, state_path, write_state
+    from studio.core.text.story_tree import StoryTree
+    from studio.core.text.text_specs import TokenProb
 
     doc = tmp_path / "story.md"
     doc.write_text("Once upon a time there was a fox.")

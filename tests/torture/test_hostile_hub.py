@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.downloads import DownloadError, download, plan_download
+from studio.core.models.downloads import DownloadError, download, plan_download
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 BODY = b"owned"

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from studio.core.errors import StudioError
+from studio.core.jobs.errors import StudioError
 from tests.torture.conftest import report, scale
 
 LIMIT_S = 60.0
@@ -83,7 +83,7 @@ DEPTHS = [100, scale(10_000, 100_000)]
 
 @pytest.mark.parametrize("form", sorted(NESTED))
 def test_prompts_nested_past_any_stack_are_one_sentence(form):
-    from studio.core.recipes.image import freeze_image
+    from studio.core.image.recipe import freeze_image
 
     for depth in DEPTHS:
         left, right = NESTED[form]
@@ -96,8 +96,8 @@ def test_prompts_nested_past_any_stack_are_one_sentence(form):
 
 @pytest.mark.parametrize("opener", ["(", "[", "{", "[a:", "[a|", "{a|"])
 def test_unclosed_brackets_cost_linear_time(opener):
-    from studio.core.dynamic_prompts import Wildcards, prompts_for
-    from studio.core.prompt_schedule import schedule
+    from studio.core.image.dynamic_prompts import Wildcards, prompts_for
+    from studio.core.image.prompt_schedule import schedule
 
     for n in (26, scale(60, 2_000)):
         text = (opener + "x ") * n
@@ -113,7 +113,7 @@ def test_prompt_resolve_refuses_a_deep_prompt_in_a_sentence_and_exit_2(tmp_path)
 
 # -- wildcards ----------------------------------------------------------------------------------------------------------
 def test_wildcards_that_multiply_are_stopped_by_the_budget(tmp_path):
-    from studio.core.dynamic_prompts import TemplateError, Wildcards, prompts_for
+    from studio.core.image.dynamic_prompts import TemplateError, Wildcards, prompts_for
 
     for fan, levels in ((10, 10), (scale(3, 50), 12)):
         root = tmp_path / f"w{fan}"
@@ -133,7 +133,7 @@ def test_wildcards_that_multiply_are_stopped_by_the_budget(tmp_path):
 
 # -- styles -----------------------------------------------------------------------------------------------------------
 def test_styles_files_of_any_size_and_styles_that_expand_each_other(tmp_path):
-    from studio.core.styles import StyleBook, StyleError, apply_styles, read_styles
+    from studio.core.image.styles import StyleBook, StyleError, apply_styles, read_styles
 
     cases = {
         "huge field": "name,prompt\nbig," + "y" * 300_000 + "\n",
@@ -155,7 +155,7 @@ def test_styles_files_of_any_size_and_styles_that_expand_each_other(tmp_path):
 # -- documents ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".docx", ".epub"])
 def test_a_zip_bomb_posing_as_a_document_is_refused_unopened(tmp_path, suffix):
-    from studio.core.text_corpus import read_document_text
+    from studio.core.train.text_corpus import read_document_text
 
     bomb = tmp_path / f"bomb{suffix}"
     with (
@@ -190,8 +190,8 @@ def _sparse_gguf(path: Path, keys: int, key_len: int, arrays: int, entries: int)
     ("keys", "key_len", "arrays", "entries"), [(100_000, 1 << 20, 0, 0), (0, 0, 60, 1 << 24)]
 )
 def test_gguf_headers_of_absurd_counts_are_refused_in_a_moment(tmp_path, keys, key_len, arrays, entries):
-    from studio.core.gguf_header import GGUFError, read_gguf_header
-    from studio.core.model_library import describe_path
+    from studio.core.io.gguf_header import GGUFError, read_gguf_header
+    from studio.core.models.model_library import describe_path
 
     path = tmp_path / "absurd.gguf"
     _sparse_gguf(path, min(keys, 400), key_len, min(arrays, 2), entries)
@@ -206,8 +206,8 @@ def test_gguf_headers_of_absurd_counts_are_refused_in_a_moment(tmp_path, keys, k
 
 # -- recipes ----------------------------------------------------------------------------------------------------------
 def test_a_picture_whose_recipe_nests_past_the_stack_is_no_recipe(tmp_path):
-    from studio.core.image_metadata import record_from_info, spec_of_image
-    from studio.core.recipes.from_image import draft_from_image
+    from studio.core.image.from_image import draft_from_image
+    from studio.core.image.image_metadata import record_from_info, spec_of_image
 
     deep = "[" * 100_000 + "]" * 100_000
     meta = PngInfo()
@@ -237,9 +237,10 @@ def test_a_server_picture_in_a_format_that_runs_a_program_is_never_decoded():
 
 
 def test_server_answers_are_bounded_in_time_and_size(tmp_path):
-    from studio.core.cancel import CancelToken
-    from studio.core.text_specs import WriteSpec
-    from studio.remote.http import Endpoint, get_json
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.jobs.servers import Endpoint
+    from studio.core.text.text_specs import WriteSpec
+    from studio.remote.http import get_json
     from studio.remote.openai_text import OpenAIText
     from tests.slow_server import SlowServer
 
@@ -283,7 +284,7 @@ def test_recipes_of_any_shape_freeze_or_say_why(tmp_path):
     them: the freeze gives a spec or a field's sentence — never an IndexError, TypeError or RecursionError."""
     import random
 
-    from studio.core.recipes.image import IMAGE, freeze_image
+    from studio.core.image.recipe import IMAGE, freeze_image
     from tests.torture.mutate import mutate_json
 
     base = {"prompt": "a [red:blue:0.5] {cat|dog} (castle:1.2)", "negative_prompt": "blurry", "model": "",

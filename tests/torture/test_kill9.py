@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.core.atomic import TEMP_NAME
+from studio.core.io.atomic import TEMP_NAME
 from tests.torture.conftest import report, scale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def test_kill_9_while_generating_and_saving_loses_nothing_and_leaves_nothing_par
 AUTOSAVE = r"""
 import hashlib, random, sys
 from pathlib import Path
-from studio.core.writer_docs import DocumentStore
+from studio.core.text.writer_docs import DocumentStore
 store = DocumentStore(Path(sys.argv[1]))
 doc = Path(sys.argv[1]) / "story.md"
 rng = random.Random(int(sys.argv[2]))
@@ -110,7 +110,7 @@ def test_kill_9_while_autosaving_a_document_leaves_the_old_or_the_new_version(tm
             assert _whole(doc.read_text("utf-8")), f"a half-written document after kill {i}"
     visible = [p.name for p in folder.iterdir() if not p.name.startswith(".")]
     assert visible == ["story.md"]  # temporary files are hidden, and cleaned at start (below)
-    from studio.core.atomic import clean_stale_temps
+    from studio.core.io.atomic import clean_stale_temps
 
     leftovers = [p for p in folder.iterdir() if TEMP_NAME.match(p.name)]
     for p in leftovers:

@@ -30,7 +30,7 @@ def photos(folder: Path, n: int = 6, size=(320, 256), seed: int = 0) -> Path:
 
 @pytest.fixture()
 def dataset(tmp_path):
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
 
     ds = Dataset(tmp_path / "dataset", trigger="sks", class_word="disc")
     ds.add_files([photos(tmp_path / "originals")])
@@ -39,7 +39,7 @@ def dataset(tmp_path):
 
 @pytest.fixture()
 def train_spec(tiny_sd, dataset, tmp_path):
-    from studio.core.train_specs import TrainSpec
+    from studio.core.train.train_specs import TrainSpec
 
     def make(**kw):
         base = dict(

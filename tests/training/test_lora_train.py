@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import JobCancelled, StudioError
-from studio.core.train_specs import CheckpointSaved, TrainStep
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled, StudioError
+from studio.core.train.train_specs import CheckpointSaved, TrainStep
 
 
 def render(base, lora=None, prompt="a photo of sks disc", seed=3):
@@ -46,7 +46,7 @@ def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec
     assert [e.step for e in steps] == list(range(1, 7)) and all(np.isfinite(e.loss) for e in steps)
     from PIL import Image
 
-    from studio.core.train_specs import SamplesSaved
+    from studio.core.train.train_specs import SamplesSaved
 
     samples = [e for e in events if isinstance(e, SamplesSaved)]
     assert [e.step for e in samples] == [3, 6]
@@ -69,8 +69,8 @@ def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec
     import hashlib
     import json as _json
 
-    from studio.core.dataset import Dataset
-    from studio.core.model_library import describe_path
+    from studio.core.models.model_library import describe_path
+    from studio.core.train.dataset import Dataset
 
     ds = Dataset.open(Path(train_spec().dataset))
     trained_on = _json.loads(meta["studio_dataset"])  # what it was trained on, file by file
@@ -108,7 +108,7 @@ def test_resume_ends_bit_identical_to_an_uninterrupted_run(train_spec, tmp_path)
 
 
 def test_cancel_stops_within_a_step_and_keeps_the_last_checkpoint(train_spec, tmp_path):
-    from studio.core.train_specs import run_state
+    from studio.core.train.train_specs import run_state
     from studio.engine.lora_train import train
 
     cancel = CancelToken()
@@ -148,7 +148,7 @@ def test_a_nan_loss_rolls_back_and_says_what_to_lower(train_spec, tmp_path):
 
 
 def test_bad_input_is_refused_with_a_reason(train_spec, tmp_path, tiny_sd):
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
     from studio.engine.lora_train import train
 
     empty = Dataset(tmp_path / "empty")
@@ -216,8 +216,8 @@ def test_a_killed_trainer_is_reported_as_interrupted_and_resumes(train_spec, tmp
     import signal
     import threading
 
-    from studio.core.errors import StudioError
-    from studio.core.train_specs import latest_checkpoint
+    from studio.core.jobs.errors import StudioError
+    from studio.core.train.train_specs import latest_checkpoint
     from studio.engine.train_job import TrainJob
 
     spec = train_spec(steps=400, checkpoint_every=2)

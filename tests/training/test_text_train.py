@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from safetensors import safe_open
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import JobCancelled
-from studio.core.text_train_specs import TextTrainSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import JobCancelled
+from studio.core.train.text_train_specs import TextTrainSpec
 from tests.cli.helpers import studio
 
 SUBJECTS = ["The dragon", "She", "The old man", "A small boat", "The wind", "He", "The lamp", "The night"]
@@ -124,8 +124,8 @@ def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
     import signal
     import threading
 
-    from studio.core.errors import StudioError
-    from studio.core.train_specs import CheckpointSaved
+    from studio.core.jobs.errors import StudioError
+    from studio.core.train.train_specs import CheckpointSaved
     from studio.engine.train_job import TrainJob
 
     killed = spec("killed")
@@ -144,7 +144,7 @@ def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
 
 
 def test_a_nan_loss_rolls_back_and_says_what_to_lower(tiny_lm, tmp_path):
-    from studio.core.errors import StudioError
+    from studio.core.jobs.errors import StudioError
     from studio.engine.text_train import train_text
 
     docs = sorted(voice_docs(tmp_path / "docs", n=1).glob("*.md"))
@@ -161,7 +161,7 @@ def test_learn_from_my_choices_moves_the_model_towards_what_was_kept(tiny_lm, tm
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.core.choices import make_choice, write_choices
+    from studio.core.io.choices import make_choice, write_choices
     from studio.engine.text_lora import attach
 
     story = tmp_path / "story.md"

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import StudioError
-from studio.core.train_specs import CaptionsMade, CaptionSpec, TrainStep
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import StudioError
+from studio.core.train.train_specs import CaptionsMade, CaptionSpec, TrainStep
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +31,8 @@ def coloured(folder: Path, colours: dict[str, tuple[int, int, int]]) -> Path:
 
 
 def test_the_captioner_describes_what_it_sees_and_is_listed_as_one(tiny_captioner, tmp_path):
-    from studio.core.dataset import Dataset
-    from studio.core.model_library import scan_folder
+    from studio.core.models.model_library import scan_folder
+    from studio.core.train.dataset import Dataset
     from studio.engine.captioner import Captioner
 
     ds = Dataset(tmp_path / "ds", trigger="sks", class_word="thing")
@@ -122,7 +122,7 @@ def test_class_pictures_are_generated_once_and_take_part_in_the_loss(train_spec,
 def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(train_spec, tmp_path, monkeypatch):
     import studio.engine.lora_train as lt
     import studio.engine.train_checkpoint as tc
-    from studio.core.train_specs import run_state
+    from studio.core.train.train_specs import run_state
 
     real = tc.atomic_write
 
@@ -149,7 +149,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(train_spec
 
 
 def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_path):
-    from studio.core.train_plan import base_profile, estimate_seconds, memory_needed
+    from studio.core.train.train_plan import base_profile, estimate_seconds, memory_needed
     from studio.engine.lora_train import train
 
     spec = train_spec(steps=4, run_dir=str(tmp_path / "runs" / "first"))
@@ -220,7 +220,7 @@ def test_epochs_become_steps_over_the_pictures(train_spec):
 def test_a_pipeline_folder_with_fp16_twins_is_counted_once(tiny_sd, tmp_path):
     import shutil
 
-    from studio.core.train_plan import base_profile
+    from studio.core.train.train_plan import base_profile
 
     plain = base_profile(str(tiny_sd))
     both = tmp_path / "with-variants"
@@ -241,8 +241,8 @@ def test_a_checkpoint_on_demand_and_at_least_every_tenth_of_the_run(train_spec, 
     current step; without asking, a 60-step run checkpoints every 6 steps even when 250 were asked for."""
     from dataclasses import replace
 
-    from studio.core.cancel import CancelToken
-    from studio.core.train_specs import CheckpointSaved, TrainStep
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.train.train_specs import CheckpointSaved, TrainStep
     from studio.engine.train_job import TrainJob
 
     job = TrainJob()
@@ -270,7 +270,7 @@ def test_pictures_small_for_512_are_fine_for_a_64_px_run(tmp_path):
 
     from PIL import ImageDraw
 
-    from studio.core.dataset import Dataset
+    from studio.core.train.dataset import Dataset
 
     pics = tmp_path / "small"
     pics.mkdir()

@@ -9,7 +9,7 @@ import json
 import pytest
 from PIL import Image
 
-from studio.remote.servers import Server
+from studio.core.jobs.servers import Server
 from tests.comfy_standin import ComfyStandIn, colour
 from tests.ui.test_image_page import generate_with_keyboard, wait_result
 

@@ -11,7 +11,7 @@ def within_screen(dialog) -> bool:
 
 
 def test_dialogs_that_like_to_be_large_still_fit_the_screen(qtbot, studio):
-    from studio.core.recipe_readers import Recipe
+    from studio.core.image.recipe_readers import Recipe
     from studio.ui.blind_dialog import BlindDialog
     from studio.ui.download_dialog import DownloadDialog
     from studio.ui.gallery_widgets import CompareDialog

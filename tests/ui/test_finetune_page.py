@@ -54,7 +54,7 @@ def test_an_empty_dataset_says_what_to_do(qtbot, studio):
 
 
 def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tmp_path, home):
-    from studio.core.builtin_models import builtin_image_models
+    from studio.core.models.builtin_models import builtin_image_models
     from tests.tiny_models import save_tiny_captioner
     from tests.training.test_train_extras import coloured
 

@@ -8,8 +8,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from PySide6.QtCore import Qt
 
-from studio.core.image_metadata import RenderInfo
-from studio.core.specs import GenerateSpec
+from studio.core.image.image_metadata import RenderInfo
+from studio.core.image.specs import GenerateSpec
 from studio.viewmodels.gallery_model import ThumbRole
 
 

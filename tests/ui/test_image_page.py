@@ -248,8 +248,8 @@ def test_jobs_waiting_at_close_are_offered_again_and_run_only_when_asked(qtbot, 
 
 def test_discarding_left_over_jobs_forgets_them(qtbot, studio, home):
     from studio.app import create_window
-    from studio.core.queue_store import QueueStore
-    from studio.core.specs import GenerateSpec
+    from studio.core.image.queue_store import QueueStore
+    from studio.core.image.specs import GenerateSpec
     from studio.runtime import build_runtime
 
     QueueStore(home / "queue.json", owner="gone").save([GenerateSpec(model="m", prompt="old")])
@@ -318,7 +318,7 @@ def test_stopped_before_any_picture_the_canvas_is_empty_again(qtbot, studio):
 def test_the_lora_list_shows_what_the_prompt_applies_and_nothing_twice(qtbot, studio):
     from PySide6.QtWidgets import QLabel
 
-    from studio.core.specs import GenerateSpec, LoraRef
+    from studio.core.image.specs import GenerateSpec, LoraRef
 
     panel = studio.window.image_page.parameters
     studio.session.set("loras", [])

@@ -176,7 +176,7 @@ def test_a_models_card_is_shown(qtbot, studio):
     )
     page.table.selectRow(row)
     text = page.details.toPlainText()
-    from studio.core.model_library import card_text
+    from studio.core.models.model_library import card_text
 
     card = card_text(lib.entry(row).path)
     assert card and "Model card" in text
@@ -194,7 +194,7 @@ def test_a_models_card_is_shown(qtbot, studio):
 
 
 def test_a_cards_headings_are_demoted_but_not_its_code():
-    from studio.core.model_library import demote_headings
+    from studio.core.models.model_library import demote_headings
 
     card = "# Title\n## Part\ntext #1\n```\n# a comment\n```\n#not-a-heading\n###### Six"
     assert demote_headings(card).splitlines() == [

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtWidgets import QDoubleSpinBox
 
-from studio.core.recipes.from_image import draft_from_image
+from studio.core.image.from_image import draft_from_image
 from tests.ui.test_image_page import wait_result
 
 

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPlainTextEdit
 
-from studio.core.rooms import Room
-from studio.core.specs import GenerateSpec
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.rooms import Room
 from tests.slow_server import WORDS, SlowServer
 from tests.standin_engines import HeldJob
 

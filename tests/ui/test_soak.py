@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.core.events import ItemSaved
-from studio.core.specs import GenerateSpec
-from studio.core.train_specs import TrainSpec
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.events import ItemSaved
+from studio.core.train.train_specs import TrainSpec
 from tests.slow_server import WORDS, SlowServer
 from tests.standin_engines import HeldJob
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.core.choices import read_choices
+from studio.core.io.choices import read_choices
 from tests.ui.test_writer_page import type_story, writer
 
 

@@ -7,7 +7,7 @@ import math
 
 from PySide6.QtCore import Qt
 
-from studio.core.next_token import after_sampling
+from studio.core.text.next_token import after_sampling
 from tests.ui.test_writer_page import type_story, writer
 
 

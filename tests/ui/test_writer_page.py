@@ -320,7 +320,7 @@ def test_export_proposes_a_name_and_type_that_agree(qtbot, studio, tiny_lm, monk
 
 
 def test_token_counts_come_with_the_text(qtbot, studio, tiny_lm):
-    from studio.core.events import Token
+    from studio.core.jobs.events import Token
 
     page = writer(studio, tiny_lm, max_new_tokens=20)
     type_story(qtbot, page, "Once upon a time")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from studio.core.story_state import state_path
+from studio.core.text.story_state import state_path
 from tests.ui.test_writer_page import type_story, writer
 
 
@@ -114,7 +114,7 @@ def test_token_probabilities_colour_the_text_and_an_alternative_starts_a_branch(
 
 
 def test_export_with_the_story_state_carries_it_to_another_studio(qtbot, studio, tiny_lm, tmp_path):
-    from studio.core.story_state import read_state
+    from studio.core.text.story_state import read_state
 
     page = writer(studio, tiny_lm, max_new_tokens=4)
     page.memory_edit.setPlainText("Exported memory.")
@@ -133,7 +133,7 @@ def test_export_with_the_story_state_carries_it_to_another_studio(qtbot, studio,
 def test_the_models_room_tells_a_text_models_memory_and_lists_gguf_files(qtbot, studio, tmp_path):
     import shutil
 
-    from studio.core.memory_plan import GB, DeviceInfo
+    from studio.core.models.memory_plan import GB, DeviceInfo
     from studio.ui.models_page import text_memory_text
     from tests.tiny_models import save_tiny_gguf, save_tiny_lm
 
@@ -148,7 +148,7 @@ def test_the_models_room_tells_a_text_models_memory_and_lists_gguf_files(qtbot, 
     entry = next(e for e in library.entries if e.path.name == "tiny.gguf")
     assert entry.kind == "text" and "GGUF language model (gpt2, F32)" in entry.label
 
-    from studio.core.model_library import LibraryEntry
+    from studio.core.models.model_library import LibraryEntry
 
     storyteller = LibraryEntry(Path("resources/models/storyteller"), "storyteller", "x", "text")
     roomy = DeviceInfo("cpu", "CPU", 16 * GB, 8 * GB, "float32")

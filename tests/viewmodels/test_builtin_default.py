@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from studio.core import builtin_models
+from studio.core.models import builtin_models
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
@@ -63,7 +63,7 @@ def test_a_real_model_in_the_models_folder_wins(qtbot, tmp_path, builtin, tiny_s
 
 
 def test_builtin_star_lora_is_found_by_its_prompt_tag(qtbot, tmp_path, tiny_sd):
-    from studio.core.builtin_models import BUILTIN_LORA_DIR
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
 
     if not (BUILTIN_LORA_DIR / "shapes-star.safetensors").is_file():
         pytest.skip("the star LoRA is not in this checkout")

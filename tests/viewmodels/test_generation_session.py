@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
-from studio.core.specs import A1111_MAX_SEED, GenerateSpec, LoraRef
+from studio.core.image.specs import GenerateSpec, LoraRef
+from studio.core.jobs import A1111_MAX_SEED
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue

@@ -1,6 +1,6 @@
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Failed, Finished, Loading, Progress, Started
-from studio.core.specs import GenerateSpec
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Failed, Finished, Loading, Progress, Started
 from studio.viewmodels.bridge import EventBridge
 from studio.viewmodels.job_queue import JobQueue, JobState
 
@@ -86,7 +86,7 @@ def test_move_reorders_rows_and_runner(qtbot):
 
 
 def test_the_status_leaves_starting_and_a_queued_cancel_says_nothing_over_the_running_job(qtbot):
-    from studio.core.events import Cancelled
+    from studio.core.jobs.events import Cancelled
 
     queue, bridge, _ = make(qtbot)
     running, waiting = queue.enqueue(spec()), queue.enqueue(spec(prompt="a dog"))

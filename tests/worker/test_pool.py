@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from studio.core.cancel import CancelToken
-from studio.core.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.events import Note
-from studio.core.specs import GenerateSpec
+from studio.core.image.specs import GenerateSpec
+from studio.core.jobs.cancel import CancelToken
+from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
+from studio.core.jobs.events import Note
 from studio.worker.pool import Lane, one_picture, run_pool
 
 SPEC = GenerateSpec(model="m", prompt="a {red|blue} cat", seed=100, batch_count=8, backend="all",

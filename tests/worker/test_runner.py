@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from studio.core.errors import ErrorKind, StudioError
-from studio.core.events import Cancelled, Failed, Finished, Progress, Queued, Started
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Cancelled, Failed, Finished, Progress, Queued, Started
 from studio.worker.runner import JobRunner
 
 
@@ -188,8 +188,8 @@ def test_a_job_on_a_server_lane_does_not_wait_for_the_device():
 def test_a_text_job_goes_ahead_of_queued_image_batches_and_training_last():
     import threading
 
-    from studio.core.text_specs import WriteSpec
-    from studio.core.train_specs import TrainSpec
+    from studio.core.text.text_specs import WriteSpec
+    from studio.core.train.train_specs import TrainSpec
     from studio.runtime import priority_of
 
     order: list[str] = []

@@ -1,0 +1,1 @@
+"""The io wing of core."""
