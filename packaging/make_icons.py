@@ -19,7 +19,7 @@ SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
 def logo_svg() -> bytes:
     """The logo as the app draws it: the accent colour with a white star (the file is a colour template)."""
-    from studio.ui.theme import ACCENT
+    from studio.ui.common.theme import ACCENT
 
     svg = (ROOT / "resources" / "icons" / "studio.svg").read_text("utf-8")
     return svg.replace("#COLOR", ACCENT).replace("#BACKGROUND", "#ffffff").encode()

@@ -20,12 +20,12 @@ from studio.core.models.builtin_models import builtin_image_models, builtin_text
 from studio.core.models.model_library import model_folders
 from studio.core.text.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
-from studio.ui.finetune_page import FinetunePage
-from studio.ui.main_window import MainWindow
-from studio.ui.models_page import ModelsPage
-from studio.ui.theme import app_icon, apply_theme
-from studio.ui.welcome import WelcomePanel
-from studio.ui.writer_page import WriterPage
+from studio.ui.common.theme import app_icon, apply_theme
+from studio.ui.models.models_page import ModelsPage
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.welcome import WelcomePanel
+from studio.ui.text.writer_page import WriterPage
+from studio.ui.train.finetune_page import FinetunePage
 from studio.viewmodels.background import in_background
 from studio.viewmodels.blind_compare import BlindComparison
 from studio.viewmodels.bridge import EventBridge
@@ -131,7 +131,7 @@ def reconcile_in_background(runtime: Runtime, owner: QObject, then: Callable[[],
 
 def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     """The main window over ``runtime``; ``welcome``: show the first-run welcome if it was never shown."""
-    from studio.ui.wheel_guard import install
+    from studio.ui.common.wheel_guard import install
 
     install(QApplication.instance())  # the wheel scrolls panels; it edits a field only once it has focus
     bridge = EventBridge()

@@ -173,8 +173,9 @@ class Trainer:
 
     def _preflight(self) -> None:
         """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
+        from studio.core.io.words import duration
         from studio.core.models.memory_plan import GB
-        from studio.core.train.train_plan import duration_words, estimate_seconds, memory_needed
+        from studio.core.train.train_plan import estimate_seconds, memory_needed
         from studio.engine.devices import device_memory
 
         modules = (self.pipe.unet, self.pipe.vae, *self.encoders)
@@ -193,7 +194,7 @@ class Trainer:
             Note(
                 text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
                 + (f" ({free / GB:.1f} GB free)" if free else "")
-                + f" and about {duration_words(seconds)} ({how})."
+                + f" and about {duration(seconds, rough=True)} ({how})."
             )
         )
 

@@ -20,8 +20,9 @@ from PySide6.QtCore import (
 )
 
 from studio.core.gallery.gallery_query import GalleryFilter, GalleryRow
-from studio.core.gallery.gallery_store import GalleryStore, Trashed
+from studio.core.gallery.gallery_store import GalleryStore
 from studio.core.gallery.semantic import SemanticIndex
+from studio.core.io.trash import Trashed
 from studio.viewmodels.background import in_background
 from studio.viewmodels.thumbnails import ThumbnailCache, thumb_key
 
@@ -59,7 +60,7 @@ class GalleryModel(QAbstractListModel):
         self._pages: collections.OrderedDict[int, list[GalleryRow]] = collections.OrderedDict()
         self._row_of_key: dict[str, int] = {}
         thumbs.ready.connect(self._thumb_ready)
-        self.last_trashed: Trashed | None = None
+        self.last_trashed: tuple[Trashed, ...] | None = None
 
     # -- querying ------------------------------------------------------------------------------------------------
     def set_filter(self, f: GalleryFilter) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.io.words import count
+from studio.core.io.words import count, duration
 from studio.core.jobs import JobKind
 from studio.core.jobs.events import (
     Cancelled,
@@ -112,29 +112,20 @@ def describe(spec: Any) -> str:
 def done_detail(spec: Any, e: Finished) -> str:
     """What a finished job made, in words, for its row and the status line."""
     if hasattr(spec, "run_dir"):
-        return f"LoRA written in {fmt_seconds(e.seconds)}"
+        return f"LoRA written in {duration(e.seconds)}"
     if hasattr(spec, "overwrite"):  # captioning
-        return f"{count(len(e.items), 'caption')} in {fmt_seconds(e.seconds)}"
+        return f"{count(len(e.items), 'caption')} in {duration(e.seconds)}"
     if getattr(spec, "kind", None) is JobKind.TEXT and e.items:
         result = e.items[0]
-        return f"{result.tokens} tokens in {fmt_seconds(e.seconds)} ({result.tokens_per_s:.1f}/s)"
+        return f"{result.tokens} tokens in {duration(e.seconds)} ({result.tokens_per_s:.1f}/s)"
     if getattr(spec, "kind", None) in (JobKind.CONTEXT, JobKind.TEXT_ATTENTION, JobKind.TEXT_TRAIN, JobKind.STEPS,
                                        JobKind.ATTENTION):  # fmt: skip
-        return f"done in {fmt_seconds(e.seconds)}"
-    return f"{count(len(e.items), 'image')} in {fmt_seconds(e.seconds)}"
+        return f"done in {duration(e.seconds)}"
+    return f"{count(len(e.items), 'image')} in {duration(e.seconds)}"
 
 
 def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
-def fmt_seconds(s: float) -> str:
-    """A duration as people say it: tenths under ten seconds (never "0 s" for work that was done), then seconds,
-    then minutes."""
-    if s < 9.95:
-        return f"{max(0.1, s):.1f} s"
-    s = int(round(s))
-    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
 
 
 class JobQueue(QAbstractListModel):
@@ -380,7 +371,7 @@ class JobQueue(QAbstractListModel):
                 row.state = JobState.RUNNING
             row.fraction = e.step / float(max(1, e.total))
             left = row.seconds_left(now)
-            row.detail = f"Step {e.step}/{e.total}" + (f" · about {fmt_seconds(left)} left" if left else "")
+            row.detail = f"Step {e.step}/{e.total}" + (f" · about {duration(left)} left" if left else "")
         elif isinstance(e, Finished):
             row.state, row.fraction, row.detail = JobState.DONE, 1.0, done_detail(row.spec, e)
         elif isinstance(e, Failed):
@@ -417,6 +408,6 @@ class JobQueue(QAbstractListModel):
         if e.step > 1:
             per_step = (now - row.step_started) / (e.step - 1)
             remaining = batches * e.total - done
-            text += f" · about {fmt_seconds(per_step * remaining)} left"
+            text += f" · about {duration(per_step * remaining)} left"
         row.detail = text
         self.progressChanged.emit(row.fraction, text)

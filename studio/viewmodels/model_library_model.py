@@ -10,6 +10,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from studio.core.io.atomic import atomic_copy_new, free_name
 from studio.core.io.hashing import HashCache
 from studio.core.io.settings import Settings
+from studio.core.io.trash import FOLDER as TRASH
+from studio.core.io.trash import Trash, Trashed
+from studio.core.io.words import size
 from studio.core.models.model_library import LibraryEntry, describe_path, scan_library
 from studio.viewmodels.background import in_background
 
@@ -26,20 +29,14 @@ EntryRole = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 
 
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 class ModelLibraryModel(QAbstractTableModel):
     scanned = Signal(int)  # how many entries
     hashed = Signal(str, str)  # (path, SHA-256)
     imported = Signal(str)  # the new path
     importFailed = Signal(str)  # a message
+    fileMoved = Signal(
+        str
+    )  # what a rename, a move to the trash or an undo did, in a sentence (or why it failed)
 
     def __init__(
         self,
@@ -55,6 +52,7 @@ class ModelLibraryModel(QAbstractTableModel):
         self.search = ""
         self.models_dir = models_dir
         self.extra_folders = list(extra_folders)
+        self.last_trashed: Trashed | None = None  # what Undo brings back
         self._all: list[LibraryEntry] = []
         self._shown: list[LibraryEntry] = []
         self._short: dict[str, str | None] = {}
@@ -184,6 +182,46 @@ class ModelLibraryModel(QAbstractTableModel):
         in_background(self, lambda: import_model_file(source, self.models_dir, link),
                       lambda dest: self.imported.emit(str(dest)), name="studio-import", on_error=failed)  # fmt: skip
 
+    # -- a model file's own commands: off the GUI thread (a move across drives copies gigabytes) -----------------
+    def rename(self, path: Path, name: str) -> Path | None:
+        """Rename a model file (same folder, same extension) in the background; the new path, or None (and
+        ``fileMoved`` says why) when the name is empty or taken."""
+        name = name.strip().replace("/", "").replace("\\", "")
+        if not name:
+            return None
+        target = path.with_name(name + path.suffix)
+        if target.exists():
+            self.fileMoved.emit(f"{target.name} exists already.")
+            return None
+        self._move_then_rescan(lambda: path.rename(target), f"Renamed to {target.name}.")
+        return target
+
+    def trash(self, path: Path) -> None:
+        """Move a model file into the models folder's trash (``core.io.trash``); ``undo_trash`` brings it back."""
+
+        def work() -> None:
+            self.last_trashed = Trash(self.models_dir).put(path)
+
+        self._move_then_rescan(work, f"{path.name} is in the trash ({self.models_dir / TRASH}). Undo with Ctrl+Z "
+                                     "or the Undo button.")  # fmt: skip
+
+    def undo_trash(self) -> bool:
+        item, self.last_trashed = self.last_trashed, None
+        if item is None:
+            return False
+        self._move_then_rescan(lambda: Trash(self.models_dir).restore(item), f"{item.original.name} is back.")
+        return True
+
+    def _move_then_rescan(self, work: Any, said: str) -> None:
+        def done(_: Any) -> None:
+            self.fileMoved.emit(said)
+            self.rescan()
+
+        def failed(e: BaseException) -> None:
+            self.fileMoved.emit(f"Could not move the file: {getattr(e, 'strerror', None) or e}.")
+
+        in_background(self, work, done, name="studio-model-move", on_error=failed)
+
     def entry(self, row: int) -> LibraryEntry | None:
         return self._shown[row] if 0 <= row < len(self._shown) else None
 
@@ -210,9 +248,7 @@ class ModelLibraryModel(QAbstractTableModel):
             return f"{e.path}\n{e.reason}" if e.reason else str(e.path)
         if role == Qt.ItemDataRole.DisplayRole:
             short = (self._short.get(str(e.path)) or "")[:10]
-            return (e.name, e.kind, e.label or e.family or "—", e.source, human_size(e.size), short)[
-                index.column()
-            ]
+            return (e.name, e.kind, e.label or e.family or "—", e.source, size(e.size), short)[index.column()]
         return None
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
-from studio.viewmodels.job_queue import JobQueue, JobState, describe, fmt_seconds, ordinal
+from studio.core.io.words import duration
+from studio.viewmodels.job_queue import JobQueue, JobState, describe, ordinal
 
 
 class PlaceWatcher(QObject):
@@ -62,5 +63,5 @@ def place_words(queue: JobQueue, job_id: str) -> str:
         words += f", behind “{what}” ({blocking.room.value})"
         left = blocking.seconds_left(time.monotonic())
         if left is not None:
-            words += f", about {fmt_seconds(left)} left"
+            words += f", about {duration(left)} left"
     return words + "."

@@ -11,13 +11,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.core.io.untrusted import Unreadable
+from studio.core.io.words import duration
 from studio.core.jobs.events import Cancelled, Failed, Finished
-from studio.core.models.downloads import human_duration
 from studio.core.models.memory_plan import GB, DeviceInfo
 from studio.core.train import recipe as train_recipe
 from studio.core.train.dataset import Dataset
 from studio.core.train.recipe import TRAIN
-from studio.core.train.train_plan import base_profile, duration_words, estimate_seconds, memory_needed
+from studio.core.train.train_plan import base_profile, estimate_seconds, memory_needed
 from studio.core.train.train_specs import (
     PRESETS,
     CaptionsMade,
@@ -265,7 +265,7 @@ class TrainSession(QObject):
         needed, refusal = memory_needed(spec, family, device, info.free if info else None, profile.params)
         if refusal:
             return refusal
-        return f"About {duration_words(seconds)} on {info.name if info else 'CPU'}, about {needed / GB:.1f} GB ({how})."
+        return f"About {duration(seconds, rough=True)} on {info.name if info else 'CPU'}, about {needed / GB:.1f} GB ({how})."
 
     def start(self, spec: TrainSpec | None = None) -> str | None:
         """Queue the run; returns an error sentence instead when it cannot start."""
@@ -342,7 +342,7 @@ class TrainSession(QObject):
         if isinstance(e, TrainStep):
             self.curve.add(e.step, e.loss)
             eta = (e.total - e.step) * e.seconds / e.step if e.step and e.seconds else 0.0
-            self.stepped.emit(e.step, e.total, e.loss, f"{human_duration(eta)} left" if eta > 0 else "")
+            self.stepped.emit(e.step, e.total, e.loss, f"{duration(eta)} left" if eta > 0 else "")
         elif isinstance(e, SamplesSaved) and e.paths:
             self.samplesReady.emit(e.paths[0])
         elif isinstance(e, CheckpointSaved):

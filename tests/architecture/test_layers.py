@@ -32,7 +32,7 @@ def test_core_engine_worker_runtime_cli_load_no_qt():
 
 def test_importing_studio_and_the_window_does_not_import_torch():
     mods = _modules_after(
-        "import studio, studio.app, studio.ui.main_window, studio.viewmodels.generation_session"
+        "import studio, studio.app, studio.ui.shell.main_window, studio.viewmodels.generation_session"
     )
     assert "torch" not in mods and "diffusers" not in mods and "transformers" not in mods
 

@@ -114,8 +114,8 @@ def main() -> None:
 
     from studio.core.gallery.gallery_query import GalleryFilter
     from studio.core.gallery.gallery_store import GalleryStore
-    from studio.ui.gallery_page import GalleryPage
-    from studio.ui.theme import apply_theme
+    from studio.ui.common.theme import apply_theme
+    from studio.ui.gallery.gallery_page import GalleryPage
     from studio.viewmodels.gallery_model import GalleryModel
     from studio.viewmodels.thumbnails import ThumbnailCache
 

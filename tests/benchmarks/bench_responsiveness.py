@@ -22,7 +22,7 @@ def main(size: int = 128, steps: int = 30, jobs: int = 3) -> None:
 
     from studio.app import create_window
     from studio.runtime import build_runtime
-    from studio.ui.theme import apply_theme
+    from studio.ui.common.theme import apply_theme
 
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     model = tmp / "model"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from studio.core.io.words import duration as fmt_seconds  # the one duration formatter
 from studio.core.models.memory_plan import gb
 from studio.core.models.model_identify import identify
-from studio.viewmodels.job_queue import fmt_seconds
 
 
 def test_durations_are_never_zero_seconds_for_work_done():

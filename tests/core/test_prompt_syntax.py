@@ -106,3 +106,19 @@ def test_styles_from_a1111_and_fooocus(tmp_path):
     assert apply_styles("", "", [Style("x", "only style", "")]) == ("only style", "")
     (tmp_path / "broken.csv").write_text("just,some\nwords,here\n")
     assert book.import_file(tmp_path / "broken.csv")[0] == 0
+
+
+def test_one_grammar_reads_a_prompt_the_same_everywhere():
+    """The weights, the LoRA tags, Dynamic Prompts, the ComfyUI translation and the highlighter take their tokens from
+    one grammar: a LyCORIS tag is a tag to all of them."""
+    from studio.core.image.comfy_workflow import comfy_prompt
+    from studio.core.image.prompt_grammar import HIGHLIGHTS
+    from studio.core.image.prompts import extract_loras
+
+    prompt = "a fox <lyco:ink:0.6> BREAK [misty] __colours__ {dawn|dusk}"
+    assert [(t.name, t.weight) for t in extract_loras(prompt)[1]] == [("ink", 0.6)]
+    painted = {role: [m.group(0) for m in rx.finditer(prompt)] for role, rx in HIGHLIGHTS}
+    assert painted["tag"] == ["<lyco:ink:0.6>"] and painted["break"] == ["BREAK"]
+    assert painted["wildcard"] == ["__colours__"] and painted["choice"] == ["{dawn|dusk}"]
+    assert comfy_prompt("[misty] lake BREAK fog") == ["(misty:0.91) lake", "fog"]
+    assert not [m for _, rx in HIGHLIGHTS for m in rx.finditer(r"\{not a choice\}") if m.group(0).startswith("{")]

@@ -113,7 +113,7 @@ def test_all_backends_is_offered_and_keeps_this_machines_models(qtbot, window):
 def test_a_comfyui_server_added_in_the_servers_dialog(qtbot, home, comfy):
     from studio.app import create_window
     from studio.runtime import build_runtime
-    from studio.ui.servers_dialog import ServersDialog
+    from studio.ui.common.servers_dialog import ServersDialog
 
     rt = build_runtime(home)
     st = create_window(rt)

@@ -12,9 +12,9 @@ def within_screen(dialog) -> bool:
 
 def test_dialogs_that_like_to_be_large_still_fit_the_screen(qtbot, studio):
     from studio.core.image.recipe_readers import Recipe
-    from studio.ui.blind_dialog import BlindDialog
-    from studio.ui.download_dialog import DownloadDialog
-    from studio.ui.gallery_widgets import CompareDialog
+    from studio.ui.gallery.gallery_widgets import CompareDialog
+    from studio.ui.models.download_dialog import DownloadDialog
+    from studio.ui.text.blind_dialog import BlindDialog
 
     room = QGuiApplication.primaryScreen().availableGeometry()
     assert room.width() < 1200  # the test's screen is smaller than what these dialogs would like

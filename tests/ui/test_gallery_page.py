@@ -135,7 +135,9 @@ def test_dropped_image_from_another_tool_is_imported_with_its_recipe(qtbot, stud
     src = tmp_path / "forest.png"
     Image.new("RGB", (48, 48), "green").save(src, pnginfo=info)
     page = studio.window.gallery_page
-    assert page.import_files([str(src), str(tmp_path / "missing.png")]) == 1
+    with qtbot.waitSignal(page.actions.imported, timeout=10_000) as imported:  # off the GUI thread
+        page.import_files([str(src), str(tmp_path / "missing.png")])
+    assert imported.args == [1]
     assert src.is_file()  # the original is untouched
     assert shown_prompts(page) == ["a misty forest"]
     page.grid.setCurrentIndex(page.model.index(0))
@@ -163,13 +165,17 @@ def test_thumbnails_load_off_the_gui_thread_and_export(qtbot, studio, tmp_path):
     page.grid.selectAll()
     out = tmp_path / "export"
     out.mkdir()
-    assert page.export_selected(str(out), with_metadata=False) == 2
+    with qtbot.waitSignal(page.actions.exported, timeout=10_000) as exported:  # off the GUI thread
+        page.export_selected(str(out), with_metadata=False)
+    assert exported.args[0] == 2
     for f in out.iterdir():
         with Image.open(f) as im:
             assert "parameters" not in im.info and "studio" not in im.info
     out2 = tmp_path / "export2"
     out2.mkdir()
-    assert page.export_selected(str(out2), with_metadata=True) == 2
+    with qtbot.waitSignal(page.actions.exported, timeout=10_000) as exported:
+        page.export_selected(str(out2), with_metadata=True)
+    assert exported.args[0] == 2
     for f in out2.iterdir():
         with Image.open(f) as im:
             assert "parameters" in im.info
@@ -252,7 +258,7 @@ def test_ctrl_z_undoes_a_delete_and_the_recipe_says_its_sampler_plainly(qtbot, s
 def test_compare_side_by_side_says_what_differs_and_closes(qtbot, studio):
     from PySide6.QtWidgets import QDialogButtonBox
 
-    from studio.ui.gallery_widgets import CompareDialog
+    from studio.ui.gallery.gallery_widgets import CompareDialog
 
     page, _ = fill_gallery(studio, ["a red fox", "a blue whale"])
     studio.window.tabs.setCurrentWidget(page)

@@ -25,7 +25,7 @@ def test_hires_fix_from_the_panel_makes_the_larger_picture(qtbot, studio):
 
 
 def test_upscale_from_the_gallery_adds_a_child(qtbot, studio, monkeypatch):
-    from studio.ui.upscale_dialog import UpscaleDialog
+    from studio.ui.image.upscale_dialog import UpscaleDialog
 
     generate_with_keyboard(qtbot, studio)
     page = studio.window.image_page

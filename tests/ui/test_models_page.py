@@ -214,7 +214,7 @@ def test_a_models_context_menu_renames_trashes_and_copies_its_hash(qtbot, studio
 
     from PySide6.QtGui import QGuiApplication
 
-    from studio.ui.models_actions import models_menu, rename_model, trash_model, undo_trash
+    from studio.ui.models.models_actions import models_menu, rename_model, trash_model, undo_trash
 
     models = studio.runtime.paths.models_dir
     write_header(
@@ -246,7 +246,7 @@ def test_a_models_context_menu_renames_trashes_and_copies_its_hash(qtbot, studio
 
 
 def test_the_built_in_star_lora_cannot_be_renamed_or_trashed(qtbot, studio):
-    from studio.ui.models_actions import models_menu
+    from studio.ui.models.models_actions import models_menu
 
     page = studio.window.models_page
     lib = page.model

@@ -51,7 +51,7 @@ def test_styles_from_the_menu_show_the_final_prompt_and_reach_the_recipe(qtbot, 
 
 
 def accept_proposals(monkeypatch, seen):
-    from studio.ui.prompt_proposal import PromptProposalDialog
+    from studio.ui.image.prompt_proposal import PromptProposalDialog
 
     def run(dialog):
         seen.append(dialog.text())
@@ -134,7 +134,7 @@ def test_a_prompt_read_differently_is_said_under_the_canvas(qtbot, studio):
 
 
 def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
-    from studio.ui.tokens_dialog import TokensDialog
+    from studio.ui.image.tokens_dialog import TokensDialog
 
     panel = studio.window.image_page.prompt_panel
     studio.session.set("prompt", "a (red:1.3) circle BREAK on blue")
@@ -159,7 +159,7 @@ def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
 
 
 def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
-    from studio.ui.filmstrip_dialog import FilmstripDialog
+    from studio.ui.image.filmstrip_dialog import FilmstripDialog
 
     page = studio.window.image_page
     generate_with_keyboard(qtbot, studio)
@@ -193,7 +193,7 @@ def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
     assert row.state.value == "Done" and "not added to the gallery" in describe(row.spec)
     dialog.slider.setValue(1)
     assert dialog.caption.text() == "Step 1 of 4: what the model predicts the picture will be"
-    monkeypatch.setattr("studio.ui.filmstrip_dialog.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("studio.ui.image.filmstrip_dialog.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(tmp_path / "strip.png"), ""))  # fmt: skip
     dialog._export("strip")
     assert Image.open(tmp_path / "strip.png").height == 128
@@ -201,7 +201,7 @@ def test_the_filmstrip_of_a_result(qtbot, studio, monkeypatch, tmp_path):
 
 
 def test_an_xyz_plot_from_the_generate_menu(qtbot, studio, monkeypatch):
-    from studio.ui.plot_dialog import PlotDialog
+    from studio.ui.image.plot_dialog import PlotDialog
 
     def fill(dialog):
         dialog.values[0].setText("1, 2")
@@ -232,7 +232,7 @@ def test_an_xyz_plot_from_the_generate_menu(qtbot, studio, monkeypatch):
 
 
 def test_where_each_word_acts_from_a_result(qtbot, studio, monkeypatch):
-    from studio.ui.attention_dialog import AttentionMaps, WordChooser, prompt_words
+    from studio.ui.image.attention_dialog import AttentionMaps, WordChooser, prompt_words
 
     words = prompt_words("a (red:1.3) circle <lora:x:0.5> BREAK on blue, 8k")
     assert words == ["a", "red", "circle", "on", "blue"]

@@ -139,7 +139,7 @@ def test_what_the_model_sees_counts_each_part(qtbot, studio, tiny_lm):
 
 
 def test_illustrate_turns_the_selection_into_a_proposed_prompt(qtbot, studio, tiny_lm, monkeypatch):
-    from studio.ui.prompt_proposal import PromptProposalDialog
+    from studio.ui.image.prompt_proposal import PromptProposalDialog
 
     proposed: list[tuple[str, str]] = []
 
@@ -358,7 +358,12 @@ def test_a_lorebook_entry_can_be_read(qtbot, studio, tiny_lm):
 
 
 def test_documents_are_titled_renamed_duplicated_deleted_and_brought_back(qtbot, studio, tiny_lm):
-    from studio.ui.writer_documents import delete_document, duplicate_document, rename_document, undo_delete
+    from studio.ui.text.writer_documents import (
+        delete_document,
+        duplicate_document,
+        rename_document,
+        undo_delete,
+    )
 
     page = writer(studio, tiny_lm)
     path = page.new_document()

@@ -9,7 +9,7 @@ from tests.ui.test_writer_page import type_story
 
 
 def test_a_server_added_in_the_dialog_writes_the_story(qtbot, studio, served_lm):
-    from studio.ui.servers_dialog import ServersDialog
+    from studio.ui.common.servers_dialog import ServersDialog
 
     base, model = served_lm
     page = studio.window.writer_page

@@ -134,7 +134,7 @@ def test_the_models_room_tells_a_text_models_memory_and_lists_gguf_files(qtbot, 
     import shutil
 
     from studio.core.models.memory_plan import GB, DeviceInfo
-    from studio.ui.models_page import text_memory_text
+    from studio.ui.models.models_page import text_memory_text
     from tests.tiny_models import save_tiny_gguf, save_tiny_lm
 
     models = studio.runtime.paths.models_dir

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import threading
@@ -36,10 +35,10 @@ from studio.core.image.image_metadata import RenderInfo, png_info, studio_record
 from studio.core.image.recipe_readers import Recipe, read_recipe
 from studio.core.image.specs import GenerateSpec
 from studio.core.io.atomic import TEMP_NAME, atomic_write, clean_stale_temps
+from studio.core.io.trash import Trash, Trashed
 from studio.core.jobs.errors import ErrorKind, StudioError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-TRASH = ".trash"
 _INSERT = (
     "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
     "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -66,13 +65,6 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not (self.orphans or self.missing or self.unreadable)
-
-
-@dataclass(frozen=True)
-class Trashed:
-    """What ``trash`` did, enough to undo it."""
-
-    moves: tuple[tuple[str, str], ...]  # (original rel, trash rel)
 
 
 def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
@@ -133,6 +125,7 @@ class GalleryStore:
         With an ``index_file`` elsewhere (a plain output folder), the library lives beside it too."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._trash = Trash(self.root)
         self._dated = dated
         self._index_file = index_file or self.root / "index.sqlite"
         self._library_file = (
@@ -521,46 +514,40 @@ class GalleryStore:
                 "DELETE FROM lib.board_items WHERE board_id=? AND rel=?", [(board_id, r) for r in rels]
             )
 
-    def trash(self, rels: list[str]) -> Trashed:
-        """Move images into the trash folder (undo with ``restore``); their rows leave the index."""
+    def trash(self, rels: list[str]) -> tuple[Trashed, ...]:
+        """Move images into the trash (``core.io.trash``; undo with ``restore``); their rows leave the index."""
         moves = []
         now = time.time()
         for rel in rels:
             src = self.path(rel)
-            dest_rel = f"{TRASH}/{rel}"
-            dest = self.path(dest_rel)
-            if dest.exists():
-                dest_rel = f"{TRASH}/{Path(rel).parent.as_posix()}/{uuid.uuid4().hex[:6]}-{Path(rel).name}"
-                dest = self.path(dest_rel)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not src.exists():
+                continue
             try:
-                os.replace(src, dest)
-            except FileNotFoundError:
-                pass
+                item = self._trash.put(src)
             except OSError as e:
                 raise StudioError(
                     ErrorKind.IO, f"Could not move {rel} to the trash: {e.strerror or e}."
                 ) from e
-            moves.append((rel, dest_rel))
+            moves.append(item)
             with self._tx() as db:
                 db.execute("DELETE FROM images WHERE rel=?", (rel,))
-                db.execute("INSERT OR REPLACE INTO lib.trash VALUES (?, ?, ?)", (dest_rel, rel, now))
-        return Trashed(tuple(moves))
+                db.execute(
+                    "INSERT OR REPLACE INTO lib.trash VALUES (?, ?, ?)", (self.rel(item.trashed), rel, now)
+                )
+        return tuple(moves)
 
-    def restore(self, trashed: Trashed) -> list[str]:
+    def restore(self, trashed: tuple[Trashed, ...]) -> list[str]:
         """Undo a ``trash``: the files go back where they were and are indexed again."""
         restored = []
-        for rel, trash_rel in trashed.moves:
-            src, dest = self.path(trash_rel), self.path(rel)
-            if not src.exists() or dest.exists():
+        for item in trashed:
+            if not item.trashed.exists():
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dest)
+            dest = self._trash.restore(item)
             values = self._values_for(dest, dest.stat())
             with self._tx() as db:
-                db.execute("DELETE FROM lib.trash WHERE trash_rel=?", (trash_rel,))
+                db.execute("DELETE FROM lib.trash WHERE trash_rel=?", (self.rel(item.trashed),))
                 self._put(db, values)
-            restored.append(rel)
+            restored.append(self.rel(dest))
         return restored
 
     def trash_count(self) -> int:
@@ -569,9 +556,7 @@ class GalleryStore:
 
     def empty_trash(self) -> int:
         """Delete the trashed files for good. Returns how many were deleted."""
-        folder = self.root / TRASH
-        count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
-        shutil.rmtree(folder, ignore_errors=True)
+        count = self._trash.empty()
         with self._tx() as db:
             trashed = [r for (r,) in db.execute("SELECT rel FROM lib.trash")]
             db.execute("DELETE FROM lib.trash")

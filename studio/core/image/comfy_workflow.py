@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from studio.core.image.control import MODEL_PREPROCESSORS
+from studio.core.image.prompt_grammar import BREAK_WORD, DOWN_WEIGHT, EDIT_LIKE
 from studio.core.image.recipe import IMAGE
 from studio.core.image.specs import GenerateSpec
 
@@ -85,8 +86,8 @@ def comfy_prompt(text: str, embeddings: tuple[str, ...] = ()) -> list[str]:
     ``(a:0.91)``; an embedding's name becomes ``embedding:NAME``; BREAK splits the prompt into pieces that are
     encoded apart and concatenated (as A1111's chunks are)."""
     out = []
-    for piece in re.split(r"\bBREAK\b", text):
-        piece = re.sub(r"(?<!\\)\[([^\[\]:|]+)\]", lambda m: f"({m.group(1)}:0.91)", piece)
+    for piece in BREAK_WORD.split(text):
+        piece = DOWN_WEIGHT.sub(lambda m: f"({m.group(1)}:0.91)", piece)
         for name in embeddings:
             piece = re.sub(rf"(?<![\w:]){re.escape(name)}(?!\w)", f"embedding:{name}", piece)
         out.append(piece.strip())
@@ -127,7 +128,7 @@ def refusals(spec: GenerateSpec, models: ServerModels) -> dict[str, str]:
         c = f.comfy
         if c is not None and c.refuse and _uses(spec, f.name, c.when):
             out[f.name] = c.refuse
-    if re.search(r"\[[^\[\]]*[:|][^\[\]]*\]", spec.prompt + " " + spec.negative_prompt):
+    if EDIT_LIKE.search(spec.prompt + " " + spec.negative_prompt):
         out["prompt"] = "Prompt editing and alternation ([a:b:0.5], [a|b]) have no ComfyUI equivalent."
     return out
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.image.prompt_grammar import DYNAMIC_ESCAPES, WILDCARD
 from studio.core.io.untrusted import is_dir, is_file
 
 MAX_DEPTH = 12  # nested wildcards deeper than this are a cycle
@@ -26,7 +27,6 @@ MAX_COMBINATIONS = 10_000
 MAX_NESTING = 64  # { } inside { } — deeper is refused (a template is written by hand, not generated)
 MAX_TEXT = 100_000  # characters one prompt may grow to by its choices and wildcards
 MAX_PARTIAL = 50_000  # prompts put together on the way to the combinations (5× the most it lists)
-_WILDCARD = re.compile(r"__([A-Za-z0-9_\-./* ]+?)__")
 
 
 class TemplateError(ValueError):
@@ -133,7 +133,7 @@ class _TemplateParser:
 
         while self.pos < len(text):
             c = text[self.pos]
-            if c == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in "{}|\\":
+            if c == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in DYNAMIC_ESCAPES:
                 buf.append(
                     text[self.pos : self.pos + 2] if text[self.pos + 1] == "\\" else text[self.pos + 1]
                 )
@@ -148,7 +148,7 @@ class _TemplateParser:
                 else:
                     flush()
                     parts.append(variant)
-            elif c == "_" and (m := _WILDCARD.match(text, self.pos)):
+            elif c == "_" and (m := WILDCARD.match(text, self.pos)):
                 flush()
                 parts.append(Wildcard(m.group(1)))
                 self.pos = m.end()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from studio.core.image.prompt_grammar import BREAK_SPLIT, LORA_TAG
+
 UP = 1.1
 BREAK = "BREAK"
 
@@ -20,8 +22,6 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_BREAK = re.compile(r"\s*\bBREAK\b\s*")
-_LORA = re.compile(r"<(lora|lyco):([^:>]+)(?::([+-]?(?:\d+\.?\d*|\.\d+)))?(?::[^>]*)?>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def parse_weights(prompt: str) -> list[WeightedPiece]:
         elif tok == "]" and square_open:
             scale(square_open.pop(), 1 / UP)
         else:
-            parts = _BREAK.split(tok)
+            parts = BREAK_SPLIT.split(tok)
             for i, part in enumerate(parts):
                 if i > 0:
                     pieces.append([BREAK, -1.0])
@@ -114,9 +114,10 @@ class LoraTag:
 def extract_loras(prompt: str) -> tuple[str, list[LoraTag]]:
     """Remove ``<lora:name:w>`` tags from a prompt; return the cleaned prompt and the tags in order."""
     tags = [
-        LoraTag(m.group(2).strip(), float(m.group(3)) if m.group(3) else 1.0) for m in _LORA.finditer(prompt)
+        LoraTag(m.group(2).strip(), float(m.group(3)) if m.group(3) else 1.0)
+        for m in LORA_TAG.finditer(prompt)
     ]
-    cleaned = _LORA.sub("", prompt)
+    cleaned = LORA_TAG.sub("", prompt)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned)
     cleaned = re.sub(r"\s*,(\s*,)+", ",", cleaned).strip().strip(",").strip()
     return cleaned, tags

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from studio.core.io.atomic import atomic_write_text
 from studio.core.io.untrusted import Unreadable, integer, lst, obj, parse_json, text
+from studio.core.io.words import duration, size
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
 
@@ -80,11 +81,11 @@ class DownloadProgress:
 
     def text(self) -> str:
         """``1.2 GB of 4.0 GB · 35.2 MB/s · 1 min 20 s left`` — what the progress bar says."""
-        parts = [f"{human_bytes(self.done)} of {human_bytes(self.total)}"]
+        parts = [f"{size(self.done)} of {size(self.total)}"]
         if self.speed > 0:
-            parts.append(f"{human_bytes(int(self.speed))}/s")
+            parts.append(f"{size(int(self.speed))}/s")
         if (eta := self.eta_s) is not None:
-            parts.append(f"{human_duration(eta)} left")
+            parts.append(f"{duration(eta)} left")
         return " · ".join(parts)
 
     def _tick(self, now: float) -> None:
@@ -94,23 +95,6 @@ class DownloadProgress:
         t0, b0 = self._marks[0]
         if now > t0:
             self.speed = (self.done - b0) / (now - t0)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
-def human_duration(s: float) -> str:
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def is_offline() -> bool:

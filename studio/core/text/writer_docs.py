@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from studio.core.io.atomic import atomic_write, first_free
+from studio.core.io.atomic import atomic_write
+from studio.core.io.trash import Trash, Trashed
 from studio.core.io.untrusted import Unreadable, read_bytes
 from studio.core.jobs.errors import ErrorKind, StudioError
 
@@ -88,14 +89,12 @@ class DocumentStore:
             raise ValueError(f"A document is already called {base}.")
         return self._move(path, target)
 
-    def trash(self, path: Path) -> Path:
-        """Into the writer folder's ``.trash`` (with what goes with it); ``restore`` brings it back."""
-        trash = self.folder / ".trash"
-        trash.mkdir(exist_ok=True)
-        return self._move(path, first_free(trash, path.name, " ", 2))
+    def trash(self, path: Path) -> Trashed:
+        """Into the writer folder's trash, with what goes with it (``core.io.trash``); ``restore`` brings it back."""
+        return Trash(self.folder).put(path, self.companions(path))
 
-    def restore(self, trashed: Path, original: Path) -> Path:
-        return self._move(trashed, first_free(self.folder, original.name, " ", 2))
+    def restore(self, trashed: Trashed) -> Path:
+        return Trash(self.folder).restore(trashed)
 
     def duplicate(self, path: Path) -> Path:
         """A copy of the text (its branches and choices stay with the original)."""

@@ -90,15 +90,6 @@ def estimate_seconds(
     return spec.steps * per_step * extra + samples * per_step / 3, "rough: no earlier run to measure by"
 
 
-def duration_words(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{max(s, 1)} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
-    return f"{s // 3600} h {round(s % 3600 / 60)} min"
-
-
 @dataclass(frozen=True)
 class BaseProfile:
     family: str = ""

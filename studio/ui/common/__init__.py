@@ -1,0 +1,1 @@
+"""The common wing of the window."""

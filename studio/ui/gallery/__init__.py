@@ -1,0 +1,1 @@
+"""The gallery wing of the window."""

@@ -1,0 +1,1 @@
+"""The image wing of the window."""

@@ -1,0 +1,59 @@
+"""*Upscale…* on a gallery picture: the factor and the upscaler (Lanczos, or a model from the library); the result
+is a new picture, the source's child, with its recipe and the upscale added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QWidget,
+)
+
+from studio.core.image.upscale_recipe import UPSCALE
+from studio.ui.common.binding import configure
+from studio.viewmodels.generation_session import GenerationSession
+
+
+class UpscaleDialog(QDialog):
+    def __init__(self, session: GenerationSession, image: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Upscale")
+        self.session, self.image = session, image
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"<b>{Path(image).name}</b>"))
+        self.scale = QDoubleSpinBox()
+        configure(self.scale, UPSCALE["scale"])
+        self.scale.setValue(UPSCALE["scale"].default)
+        form.addRow("Scale", self.scale)
+        self.upscaler = QComboBox()
+        for label, value in session.upscaler_choices():
+            if value != "Latent":  # latents are a hires-fix upscaler, not a picture's
+                self.upscaler.addItem(label, value)
+        self.upscaler.setToolTip(UPSCALE["upscaler"].tooltip())
+        form.addRow("Upscaler", self.upscaler)
+        self.error = QLabel()
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Upscale")
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.job: str | None = None
+
+    def submit(self) -> None:
+        result = self.session.upscale(self.image, round(self.scale.value(), 2), self.upscaler.currentData())
+        if isinstance(result, dict):
+            self.error.setText(" ".join(result.values()))
+            return
+        self.job = result
+        self.accept()

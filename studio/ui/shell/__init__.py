@@ -1,0 +1,1 @@
+"""The shell wing of the window."""

@@ -1,0 +1,1 @@
+"""The text wing of the window."""

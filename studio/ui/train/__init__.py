@@ -1,0 +1,1 @@
+"""The train wing of the window."""
