@@ -169,8 +169,8 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     servers = ServerBook(runtime.settings, runtime.keys, runtime.servers)
     # pictures made on ComfyUI servers: the saved ones are offered beside this machine, the chosen one's checkpoints
     # are asked for (off the GUI thread) and fill the model picker; a server that cannot be asked says so
-    session.set_backends([c.name for c in servers.comfy_servers()])
-    servers.changed.connect(lambda: session.set_backends([c.name for c in servers.comfy_servers()]))
+    session.library.set_backends([c.name for c in servers.comfy_servers()])
+    servers.changed.connect(lambda: session.library.set_backends([c.name for c in servers.comfy_servers()]))
     session.changed.connect(
         lambda n: (
             n == "backend" and session.value("backend") and servers.list_checkpoints(session.value("backend"))
@@ -178,7 +178,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     )
     servers.checkpointsListed.connect(
         lambda name, found: (
-            session.set_backend_models(name, found)
+            session.library.set_backend_models(name, found)
             if isinstance(found, list)
             else name == session.value("backend") and session.report_error("backend", f"{name}: {found}")
         )
@@ -199,7 +199,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     library = ModelLibraryModel(runtime.paths.models_dir, s.model_folders, runtime.hashes, settings=s)
     models_page = ModelsPage(library, device=lambda: runtime.device, servers=servers)
     models_page.settingsChanged.connect(lambda _name: runtime.measure_device())
-    library.scanned.connect(lambda _n: session.use_library(library.entries))
+    library.scanned.connect(lambda _n: session.library.use_library(library.entries))
     trainer = TrainSession(
         queue,
         bridge,
@@ -210,8 +210,8 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
         request_checkpoint=runtime.trainer.request_checkpoint,
     )
-    finetune = FinetunePage(trainer, session.model_choices())
-    session.modelsChanged.connect(lambda: finetune.set_base_choices(session.model_choices()))
+    finetune = FinetunePage(trainer, session.library.model_choices())
+    session.modelsChanged.connect(lambda: finetune.set_base_choices(session.library.model_choices()))
     trainer.finished.connect(lambda _done: library.rescan())
     helper = PromptHelper(
         queue,

@@ -121,4 +121,6 @@ def test_one_grammar_reads_a_prompt_the_same_everywhere():
     assert painted["tag"] == ["<lyco:ink:0.6>"] and painted["break"] == ["BREAK"]
     assert painted["wildcard"] == ["__colours__"] and painted["choice"] == ["{dawn|dusk}"]
     assert comfy_prompt("[misty] lake BREAK fog") == ["(misty:0.91) lake", "fog"]
-    assert not [m for _, rx in HIGHLIGHTS for m in rx.finditer(r"\{not a choice\}") if m.group(0).startswith("{")]
+    assert not [
+        m for _, rx in HIGHLIGHTS for m in rx.finditer(r"\{not a choice\}") if m.group(0).startswith("{")
+    ]

@@ -21,10 +21,10 @@ def test_a_control_unit_from_the_panel(qtbot, studio, tiny_sd, tmp_path):
     save_tiny_controlnet(
         tiny_sd, studio.runtime.paths.models_dir / "ControlNet" / "cn-tiny.safetensors", "file"
     )
-    studio.session.rescan_models()
+    studio.session.library.rescan_models()
     panel = studio.window.image_page.parameters
     studio.session.set_init_image(str(picture))
-    studio.session.add_control()
+    studio.session.guidance.add_control()
     (card,) = panel.controls.cards
     preview = card.findChild(QLabel, "control-preview-0")
     assert not preview.pixmap().isNull()
@@ -44,7 +44,7 @@ def test_a_control_unit_from_the_panel(qtbot, studio, tiny_sd, tmp_path):
     with Image.open(path) as result:
         assert 'ControlNet 0: "Module: canny, Model: cn-tiny, Weight: 1' in result.info["parameters"]
         controlled = np.asarray(result.convert("RGB"), int)
-    studio.session.remove_control(0)
+    studio.session.guidance.remove_control(0)
     assert not panel.controls.cards
     generate_with_keyboard(qtbot, studio)
     view = studio.window.image_page.result_view
@@ -56,8 +56,8 @@ def test_a_control_unit_from_the_panel(qtbot, studio, tiny_sd, tmp_path):
 def test_a_missing_controlnet_is_said_beside_the_units(qtbot, studio, tmp_path):
     picture = tmp_path / "p.png"
     Image.new("RGB", (64, 64), "white").save(picture)
-    studio.session.add_control(str(picture))
-    studio.session.set_control(0, "model", "no-such-controlnet")
+    studio.session.guidance.add_control(str(picture))
+    studio.session.guidance.set_control(0, "model", "no-such-controlnet")
     assert studio.session.generate() is None
     assert "no-such-controlnet" in studio.session.errors["controls"]
 
@@ -87,7 +87,7 @@ def test_a_canny_map_without_edges_says_so_and_its_thresholds_can_be_set(qtbot, 
     ImageDraw.Draw(im).ellipse((12, 12, 52, 52), fill=(135, 135, 135))  # a faint disc: no edge at 100/200
     im.save(picture)
     panel = studio.window.image_page.parameters
-    studio.session.add_control(str(picture))
+    studio.session.guidance.add_control(str(picture))
     (card,) = panel.controls.cards
     said = card.findChild(QLabel, "control-said-0")
     assert "No edges at thresholds 100/200: lower them" in said.text() and not said.isHidden()

@@ -119,7 +119,9 @@ def test_search_family_override_and_import(qtbot, studio, tmp_path):
     page.search.setText("ink")
     assert [lib.entry(r).kind for r in range(lib.rowCount())] == ["lora"]
     # and the Image panel's LoRA menu offers it
-    assert any(path == str(models / "loras" / "ink.safetensors") for _, path in studio.session.lora_choices())
+    assert any(
+        path == str(models / "loras" / "ink.safetensors") for _, path in studio.session.library.lora_choices()
+    )
 
 
 def test_download_dialog_fetches_from_a_local_hub(qtbot, studio, tmp_path, monkeypatch):

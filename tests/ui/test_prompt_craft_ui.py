@@ -152,9 +152,11 @@ def test_the_token_counter_and_the_tokens(qtbot, studio, monkeypatch):
     assert 'href="word:red"' in d.view.toHtml()
     d.view.anchorClicked.emit(QUrl("word:red"))
     qtbot.waitUntil(lambda: "→" in d.near.text(), timeout=10_000)
-    expected = studio.session.word_neighbours("red")
+    expected = studio.session.prompts.word_neighbours("red")
     assert d.word.text() == "red" and expected and f"{expected[0][0]} " in d.near.text()
-    studio.session.toggle_style("Photograph", True)  # styles count too: the model reads the styled prompt
+    studio.session.prompts.toggle_style(
+        "Photograph", True
+    )  # styles count too: the model reads the styled prompt
     qtbot.waitUntil(lambda: not panel.token_count.text().startswith("5/"), timeout=5000)
 
 

@@ -42,10 +42,10 @@ def session(tmp_path, models):
 
 def test_builtin_is_the_default_when_nothing_else_is_there(qtbot, tmp_path, builtin):
     s = session(tmp_path, tmp_path / "empty-models")
-    s.rescan_models()
+    s.library.rescan_models()
     assert s.value("model") == str(builtin)
     assert s.using_builtin
-    assert s.model_choices() == [("Shapes (built-in demo)", str(builtin))]
+    assert s.library.model_choices() == [("Shapes (built-in demo)", str(builtin))]
     assert (s.value("width"), s.value("height"), s.value("steps"), s.value("cfg_scale")) == (64, 64, 20, 5.0)
     s.set("prompt", "a red circle on a blue background")
     s.generate()
@@ -56,10 +56,10 @@ def test_a_real_model_in_the_models_folder_wins(qtbot, tmp_path, builtin, tiny_s
     models = tmp_path / "models"
     shutil.copytree(tiny_sd, models / "my-model")
     s = session(tmp_path, models)
-    s.rescan_models()
+    s.library.rescan_models()
     assert s.value("model") == str(models / "my-model")
     assert not s.using_builtin
-    assert [label for label, _ in s.model_choices()] == ["my-model", "Shapes (built-in demo)"]
+    assert [label for label, _ in s.library.model_choices()] == ["my-model", "Shapes (built-in demo)"]
 
 
 def test_builtin_star_lora_is_found_by_its_prompt_tag(qtbot, tmp_path, tiny_sd):

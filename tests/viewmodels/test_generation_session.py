@@ -27,7 +27,7 @@ def test_random_seed_becomes_a_concrete_number_before_queueing(session):
     session.set("prompt", "a cat")
     assert session.value("seed") == -1
     session.generate()
-    spec = session._queue.rows()[0].spec
+    spec = session.queue.rows()[0].spec
     assert 0 <= spec.seed <= A1111_MAX_SEED and session.last_seed == spec.seed
     session.reuse_last_seed()
     assert session.value("seed") == spec.seed

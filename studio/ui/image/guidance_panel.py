@@ -121,7 +121,7 @@ class ControlUnitList(_UnitList):
         return "No ControlNet. Add a unit to say where things go: edges, lines, a scribble, a pose, depth."
 
     def _set(self, index: int, key: str, value: Any) -> None:
-        self.session.set_control(index, key, value)
+        self.session.guidance.set_control(index, key, value)
 
     def _fill(self, card: QFrame, index: int, unit: dict[str, Any]) -> None:
         grid = QGridLayout(card)
@@ -143,7 +143,7 @@ class ControlUnitList(_UnitList):
         strokes = _tool("brush", "Use the strokes painted on the Input view as a scribble")
         strokes.clicked.connect(lambda _=False, i=index: self._from_strokes(i))
         remove = _tool("close", "Remove this unit")
-        remove.clicked.connect(lambda _=False, i=index: self.session.remove_control(i))
+        remove.clicked.connect(lambda _=False, i=index: self.session.guidance.remove_control(i))
         top = QHBoxLayout()
         top.addWidget(image, 1)
         for b in (pick, from_init, strokes, remove):
@@ -160,7 +160,7 @@ class ControlUnitList(_UnitList):
         model.setToolTip(
             "The ControlNet model (one of the image model's family; its kind should match the map)."
         )
-        for label, path in self.session.controlnet_choices():
+        for label, path in self.session.library.controlnet_choices():
             model.addItem(label, path)
         current = unit.get("model") or ""
         if current and model.findData(current) < 0:
@@ -184,7 +184,7 @@ class ControlUnitList(_UnitList):
         grid.addWidget(said, 4, 0, 1, 2)
 
         def show() -> None:
-            picture, why = self.session.control_preview(index)
+            picture, why = self.session.guidance.control_preview(index)
             thresholds_box.setVisible(pre.currentData() == "canny")
             said.setText(why if picture is not None else "")
             said.setVisible(bool(why) and picture is not None)
@@ -223,15 +223,15 @@ class ControlUnitList(_UnitList):
     def _choose(self, index: int) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a control image", "", IMAGES)
         if path:
-            self.session.set_control(index, "image", path)
+            self.session.guidance.set_control(index, "image", path)
 
     def _from_init(self, index: int) -> None:
         init = self.session.value("init_image")
         if init:
-            self.session.set_control(index, "image", init)
+            self.session.guidance.set_control(index, "image", init)
 
     def _from_strokes(self, index: int) -> None:
-        self.session.control_from_strokes(index)
+        self.session.guidance.control_from_strokes(index)
 
 
 class ReferenceList(_UnitList):
@@ -241,7 +241,7 @@ class ReferenceList(_UnitList):
         return "No reference image. Add one to say what the picture should look like (IP-Adapter)."
 
     def _set(self, index: int, key: str, value: Any) -> None:
-        self.session.set_reference(index, key, value)
+        self.session.guidance.set_reference(index, key, value)
 
     def _fill(self, card: QFrame, index: int, unit: dict[str, Any]) -> None:
         grid = QGridLayout(card)
@@ -257,7 +257,7 @@ class ReferenceList(_UnitList):
         name = QLabel(Path(unit.get("image") or "").name)
         name.setToolTip(unit.get("image") or "")
         remove = _tool("close", "Remove this reference")
-        remove.clicked.connect(lambda _=False, i=index: self.session.remove_reference(i))
+        remove.clicked.connect(lambda _=False, i=index: self.session.guidance.remove_reference(i))
         top = QHBoxLayout()
         top.addWidget(name, 1)
         top.addWidget(remove)
@@ -268,4 +268,4 @@ class ReferenceList(_UnitList):
     def choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a reference image", "", IMAGES)
         if path:
-            self.session.add_reference(path)
+            self.session.guidance.add_reference(path)

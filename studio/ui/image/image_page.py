@@ -499,7 +499,7 @@ class ImagePage(QMainWindow):
         self.brush_size.setValue(max(1, side // 10))
 
     def _update_placeholder(self) -> None:
-        has_model = bool(self.session.value("model")) or bool(self.session.model_choices())
+        has_model = bool(self.session.value("model")) or bool(self.session.library.model_choices())
         if not has_model:
             text = NO_MODEL.format(dir=self._models_dir)
         elif self.session.using_builtin:

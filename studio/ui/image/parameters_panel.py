@@ -423,7 +423,7 @@ class ParametersPanel(QScrollArea):
         control_head.addWidget(_section("ControlNet"))
         control_head.addStretch(1)
         add_control = _tool("plus", "Add a ControlNet unit (its image: the init image, or choose one)")
-        add_control.clicked.connect(lambda: session.add_control())
+        add_control.clicked.connect(lambda: session.guidance.add_control())
         control_head.addWidget(add_control)
         form.addRow(control_head)
         self.controls = ControlUnitList(session)
@@ -451,9 +451,9 @@ class ParametersPanel(QScrollArea):
         self.backend.blockSignals(True)
         self.backend.clear()
         self.backend.addItem("This machine", "")
-        for name in self.session.backends:
+        for name in self.session.library.backends:
             self.backend.addItem(f"ComfyUI: {name}", name)
-        if self.session.backends:
+        if self.session.library.backends:
             self.backend.addItem("All of them, sharing the pictures", "all")
             self.backend.setItemData(
                 self.backend.count() - 1,
@@ -464,14 +464,14 @@ class ParametersPanel(QScrollArea):
         self.backend.setCurrentIndex(max(0, self.backend.findData(current)))
         self.backend.blockSignals(False)
         self._form.setRowVisible(
-            self.backend, bool(self.session.backends) or bool(current)
+            self.backend, bool(self.session.library.backends) or bool(current)
         )  # only with a server
 
     def _fill_models(self) -> None:
         current = self.session.value("model")
         self.model.blockSignals(True)
         self.model.clear()
-        choices = self.session.model_choices()
+        choices = self.session.library.model_choices()
         if current and current not in [p for _, p in choices]:
             choices.insert(0, (Path(current).stem if Path(current).suffix else Path(current).name, current))
         if not choices:
@@ -487,7 +487,7 @@ class ParametersPanel(QScrollArea):
         current = self.session.value("refiner")
         self.refiner.blockSignals(True)
         self.refiner.clear()
-        for label, value in self.session.refiner_choices():
+        for label, value in self.session.library.refiner_choices():
             self.refiner.addItem(label, value)
         if current and self.refiner.findData(current) < 0:
             self.refiner.addItem(Path(current).name, current)
@@ -498,7 +498,7 @@ class ParametersPanel(QScrollArea):
         current = self.session.value("vae")
         self.vae.blockSignals(True)
         self.vae.clear()
-        for label, value in self.session.vae_choices():
+        for label, value in self.session.library.vae_choices():
             self.vae.addItem(label, value)
         if current and self.vae.findData(current) < 0:
             self.vae.addItem(Path(current).name, current)
@@ -509,7 +509,7 @@ class ParametersPanel(QScrollArea):
         current = self.session.value("hires_upscaler")
         self.hires_upscaler.blockSignals(True)
         self.hires_upscaler.clear()
-        for label, value in self.session.upscaler_choices():
+        for label, value in self.session.library.upscaler_choices():
             self.hires_upscaler.addItem(label, value)
             self.hires_upscaler.setItemData(
                 self.hires_upscaler.count() - 1, value, Qt.ItemDataRole.ToolTipRole
@@ -554,7 +554,7 @@ class ParametersPanel(QScrollArea):
     def _add_lora(self) -> None:
         """A menu of the LoRAs in the model library (fitting this model's family first), or any file."""
         menu = QMenu(self)
-        for label, path in self.session.lora_choices():
+        for label, path in self.session.library.lora_choices():
             menu.addAction(label, lambda p=path: self.session.add_lora(p))
         if menu.actions():
             menu.addSeparator()

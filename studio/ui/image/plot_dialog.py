@@ -93,7 +93,7 @@ class PlotDialog(QDialog):
         return out
 
     def submit(self) -> None:
-        done = self.session.plot(self.axes())
+        done = self.session.jobs.plot(self.axes())
         if isinstance(done, dict):
             self.error.setText(" ".join(done.values()))
             return

@@ -175,7 +175,7 @@ class PromptPanel(QWidget):
         )
 
     def _count_tokens(self, session: GenerationSession) -> None:
-        reports = [session.token_report(f) for f in ("prompt", "negative_prompt")]
+        reports = [session.prompts.token_report(f) for f in ("prompt", "negative_prompt")]
         if reports[0] is None or reports[1] is None:
             self.token_count.setText("")
             return
@@ -185,20 +185,20 @@ class PromptPanel(QWidget):
     def _show_tokens(self, session: GenerationSession) -> None:
         from studio.ui.image.tokens_dialog import TokensDialog
 
-        reports = {label: session.token_report(f) for label, f in (("Prompt", "prompt"), ("Negative prompt",
+        reports = {label: session.prompts.token_report(f) for label, f in (("Prompt", "prompt"), ("Negative prompt",
                                                                                           "negative_prompt"))}  # fmt: skip
         if all(r is not None for r in reports.values()):
-            TokensDialog(reports, self, neighbours=session.word_neighbours).exec()
+            TokensDialog(reports, self, neighbours=session.prompts.word_neighbours).exec()
 
     def _fill_styles(self, session: GenerationSession) -> None:
         menu = self.styles.menu()
         menu.clear()
         chosen = set(session.value("styles"))
-        for name in session.style_names():
+        for name in session.prompts.style_names():
             action = menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(name in chosen)
-            action.toggled.connect(lambda on, n=name: session.toggle_style(n, on))
+            action.toggled.connect(lambda on, n=name: session.prompts.toggle_style(n, on))
         menu.addSeparator()
         menu.addAction(
             "Import styles (A1111 styles.csv, Fooocus .json)…", lambda: self._import_styles(session)
@@ -207,7 +207,7 @@ class PromptPanel(QWidget):
     def _import_styles(self, session: GenerationSession) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import styles", "", "Styles (*.csv *.json)")
         if path:
-            self.styled.setText(session.import_styles(path))
+            self.styled.setText(session.prompts.import_styles(path))
 
     def _show_styled(self, session: GenerationSession) -> None:
         """With styles chosen: their names on the button, and the final prompt the model will read."""
@@ -217,10 +217,12 @@ class PromptPanel(QWidget):
             self.styled.setText("")
             self.styled.setToolTip("")
             return
-        prompt, negative = session.styled_prompts()
+        prompt, negative = session.prompts.styled_prompts()
         self.styled.setText(f"{', '.join(names)} → {prompt}")
         self.styled.setToolTip(f"Prompt: {prompt}\n\nNegative prompt: {negative}")
 
     def _show_second(self, session: GenerationSession) -> None:
         """The second prompt is for SDXL models (shown too while it holds text, so nothing is hidden)."""
-        self.prompt_2.setVisible(session.model_family().startswith("sdxl") or bool(session.value("prompt_2")))
+        self.prompt_2.setVisible(
+            session.library.model_family().startswith("sdxl") or bool(session.value("prompt_2"))
+        )

@@ -32,7 +32,7 @@ class UpscaleDialog(QDialog):
         self.scale.setValue(UPSCALE["scale"].default)
         form.addRow("Scale", self.scale)
         self.upscaler = QComboBox()
-        for label, value in session.upscaler_choices():
+        for label, value in session.library.upscaler_choices():
             if value != "Latent":  # latents are a hires-fix upscaler, not a picture's
                 self.upscaler.addItem(label, value)
         self.upscaler.setToolTip(UPSCALE["upscaler"].tooltip())
@@ -51,7 +51,9 @@ class UpscaleDialog(QDialog):
         self.job: str | None = None
 
     def submit(self) -> None:
-        result = self.session.upscale(self.image, round(self.scale.value(), 2), self.upscaler.currentData())
+        result = self.session.jobs.upscale(
+            self.image, round(self.scale.value(), 2), self.upscaler.currentData()
+        )
         if isinstance(result, dict):
             self.error.setText(" ".join(result.values()))
             return

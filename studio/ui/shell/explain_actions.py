@@ -45,7 +45,7 @@ class ExplainActions(QObject):
             words = chooser.chosen()
         if not words:
             return None
-        done = self.window.session.word_attention(spec, words)
+        done = self.window.session.jobs.word_attention(spec, words)
         if isinstance(done, dict):
             self._say(" ".join(done.values()), 8000)
             return None
@@ -57,7 +57,7 @@ class ExplainActions(QObject):
     def remake_with_filmstrip(self, path: str) -> str | None:
         """*Make its filmstrip*: the picture's recipe run again (same seed) only to record its steps; the filmstrip
         goes beside the picture (no copy in the gallery) and opens when it is ready."""
-        done = self.window.session.record_steps(path)
+        done = self.window.session.jobs.record_steps(path)
         if isinstance(done, dict):
             self._say("Cannot make it again: " + " ".join(done.values()), 8000)
             return None

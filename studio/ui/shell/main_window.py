@@ -163,7 +163,9 @@ class MainWindow(QMainWindow):
 
     def _illustrate(self, passage: str) -> None:
         """The Writer's *Illustrate*: the Writer's model turns the passage into a prompt (proposed, to edit)."""
-        if self.helper is not None and self.helper.expand(passage, self.session.model_family(), "illustrate"):
+        if self.helper is not None and self.helper.expand(
+            passage, self.session.library.model_family(), "illustrate"
+        ):
             self.statusBar().showMessage("Writing a prompt for the passage…", 6000)
             return
         self.session.set("prompt", passage)
@@ -173,7 +175,7 @@ class MainWindow(QMainWindow):
         """*Enhance*: the prompt, as a short idea, written out in detail by the Writer's model."""
         if self.helper is None:
             return None
-        job = self.helper.expand(self.session.value("prompt"), self.session.model_family(), "enhance")
+        job = self.helper.expand(self.session.value("prompt"), self.session.library.model_family(), "enhance")
         if job:
             self.statusBar().showMessage("The Writer's model is writing a detailed prompt…", 6000)
         return job
@@ -208,7 +210,7 @@ class MainWindow(QMainWindow):
 
     def make_variations(self, path: str, count: int = 4) -> str | None:
         """Four pictures near this one (its recipe, fresh variation seeds at strength 0.25), queued."""
-        done = self.session.make_variations(path, count)
+        done = self.session.jobs.make_variations(path, count)
         if isinstance(done, dict):
             self.statusBar().showMessage("No variations: " + " ".join(done.values()), 8000)
             return None
@@ -229,9 +231,9 @@ class MainWindow(QMainWindow):
 
     def _use_as_guide(self, path: str, kind: str) -> None:
         if kind == "controls":
-            self.session.add_control(path)
+            self.session.guidance.add_control(path)
         else:
-            self.session.add_reference(path)
+            self.session.guidance.add_reference(path)
         self.tabs.setCurrentWidget(self.image_page)
 
     def _use_as_init(self, path: str, rel: str) -> None:
