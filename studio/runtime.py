@@ -30,6 +30,7 @@ from studio.core.text.text_specs import ContextSpec, WriteSpec
 from studio.core.train.text_train_specs import TextTrainSpec
 from studio.core.train.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
+from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
@@ -211,9 +212,9 @@ def build_runtime(
         {
             GenerateSpec: generate,
             UpscaleSpec: engine.upscale,
-            PlotSpec: engine.plot,
-            AttentionSpec: engine.attention,
-            StepsSpec: engine.steps,
+            PlotSpec: lambda spec, cancel, emit: plot(engine, spec, cancel, emit),  # engine/explain_jobs.py
+            AttentionSpec: lambda spec, cancel, emit: attention(engine, spec, cancel, emit),
+            StepsSpec: lambda spec, cancel, emit: steps(engine, spec, cancel, emit),
             WriteSpec: write,
             ContextSpec: preview,
             TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 
 def resolved(kind: str, model: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(table, values, recommended) of a kind's default recipe for ``model``."""
-    from studio.core.models.builtin_models import recommended_settings
+    from studio.core.models.recommended import recommended_settings
 
     if kind == "image":
         from studio.core.image.recipe import IMAGE, complete

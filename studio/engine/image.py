@@ -10,13 +10,12 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.core.gallery.gallery_store import GalleryStore, SavedImage
-from studio.core.image.attention import AttentionSpec
-from studio.core.image.filmstrip import StepsSpec, filmstrip_path, write_filmstrip
+from studio.core.image.filmstrip import filmstrip_path, write_filmstrip
 from studio.core.image.image_metadata import RenderInfo
 from studio.core.image.inpaint import paste_unmasked
-from studio.core.image.plot import PlotSpec
 from studio.core.image.prompt_schedule import schedule, text_at
-from studio.core.image.specs import ControlUnit, GenerateSpec, UpscaleSpec, check
+from studio.core.image.recipe import check_spec as check
+from studio.core.image.specs import ControlUnit, GenerateSpec, UpscaleSpec
 from studio.core.io.hashing import HashCache
 from studio.core.io.pictures import open_picture
 from studio.core.io.settings import LoadOptions
@@ -421,24 +420,6 @@ class ImageEngine:
             callback_on_step_end_tensor_inputs=["latents"],
             **call,
         ).images
-
-    def plot(self, spec: PlotSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
-        """An X/Y/Z plot (``engine/explain_jobs.py``)."""
-        from studio.engine.explain_jobs import plot
-
-        return plot(self, spec, cancel, emit)
-
-    def attention(self, spec: AttentionSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
-        """*Where each word acts* (``engine/explain_jobs.py``)."""
-        from studio.engine.explain_jobs import attention
-
-        return attention(self, spec, cancel, emit)
-
-    def steps(self, spec: StepsSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
-        """*Steps* of a picture without a filmstrip (``engine/explain_jobs.py``)."""
-        from studio.engine.explain_jobs import steps
-
-        return steps(self, spec, cancel, emit)
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

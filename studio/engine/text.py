@@ -13,7 +13,8 @@ from typing import Any
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Event, Loading, Note, Token
-from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
+from studio.core.text.recipe import check_write
+from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
 

@@ -8,13 +8,17 @@ resume, NaN rollback and cancel are the voice trainer's; what is measured is the
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from studio.core.io.choices import preference_pairs, read_choices
 from studio.core.io.words import count
+from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.events import Note
-from studio.engine.text_train import TextTrainer, _fail
+from studio.core.train.text_train_specs import TextTrainSpec
+from studio.core.train.train_specs import TrainDone
+from studio.engine.text_train import TextTrainer, _fail, conv1d_layers, lora_targets
 
 RESPONSE_TOKENS = 64  # of a kept or thrown-away text
 
@@ -48,8 +52,6 @@ class PreferenceTrainer(TextTrainer):
             lora = attach(self.model, spec.on)
             self.targets, self.rank, self.alpha = list(lora.targets), lora.rank, lora.alpha
         else:
-            from studio.engine.text_train import conv1d_layers, lora_targets
-
             self.targets, self.rank, self.alpha = lora_targets(self.model), spec.rank, spec.alpha
             torch.manual_seed(spec.seed)
             config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, target_modules=self.targets,  # type: ignore[arg-type]
@@ -124,3 +126,10 @@ class PreferenceTrainer(TextTrainer):
             "studio_margin_after": f"{after:.4f}",
             **({"studio_on": Path(self.spec.on).name} if self.spec.on else {}),
         }
+
+
+def train_text(spec: TextTrainSpec, emit: Any, cancel: CancelToken | None = None,
+               checkpoint_now: threading.Event | None = None) -> TrainDone:  # fmt: skip
+    """A text LoRA run: from documents (``TextTrainer``), or from the choices recorded in them (``PreferenceTrainer``)."""
+    trainer = PreferenceTrainer if spec.preferences else TextTrainer
+    return trainer(spec, emit, cancel, checkpoint_now).train()

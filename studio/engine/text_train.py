@@ -356,12 +356,3 @@ class TextTrainer:
         data = {"status": status, "step": step, "steps": self.spec.steps, "out": self.spec.out, "kind": "text",
                 "base": self.spec.base, **extra}  # fmt: skip
         atomic_write_text(self.run / "status.json", json.dumps(data))
-
-
-def train_text(spec: TextTrainSpec, emit: Any, cancel: CancelToken | None = None,
-               checkpoint_now: threading.Event | None = None) -> TrainDone:  # fmt: skip
-    if spec.preferences:
-        from studio.engine.text_preferences import PreferenceTrainer
-
-        return PreferenceTrainer(spec, emit, cancel, checkpoint_now).train()
-    return TextTrainer(spec, emit, cancel, checkpoint_now).train()

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=watch_stdin, daemon=True).start()
     from studio.engine.lora_train import train
-    from studio.engine.text_train import train_text
+    from studio.engine.text_preferences import train_text
 
     try:
         if isinstance(spec, TextTrainSpec):

@@ -21,7 +21,8 @@ from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Event, Loading, Note, Token
 from studio.core.jobs.servers import Endpoint
-from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec, check_write
+from studio.core.text.recipe import check_write
+from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.core.text.writer_context import assemble
 from studio.remote.http import ServerError, get_json, stream_events
 

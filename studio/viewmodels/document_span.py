@@ -81,9 +81,7 @@ class SpanGuard:
 def detach(session: DocumentSession) -> DocumentSession:
     """A copy of ``session`` — its text with the highlight, its story state, its generation — that keeps receiving
     the model's text while the editor shows another document. Saved when the generation ends."""
-    from studio.viewmodels.document_session import DocumentSession
-
-    copy = DocumentSession(session.store, session.highlight, parent=session.parent())
+    copy = type(session)(session.store, session.highlight, parent=session.parent())
     with copy.guard.own():
         QTextCursor(copy.document).insertFragment(QTextDocumentFragment(session.document))
     copy.path, copy.dirty, copy._mtime = session.path, session.dirty, session._mtime

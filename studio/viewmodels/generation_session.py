@@ -16,10 +16,8 @@ from studio.core.image.samplers import SAMPLERS
 from studio.core.image.specs import GenerateSpec
 from studio.core.image.styles import StyleBook
 from studio.core.io.atomic import atomic_write_bytes
-from studio.core.models.builtin_models import (
-    is_builtin,
-    recommended_settings,
-)
+from studio.core.models.builtin_models import is_builtin
+from studio.core.models.recommended import recommended_settings
 from studio.viewmodels.image_guidance import GuidanceUnits
 from studio.viewmodels.image_library import ImageLibrary
 from studio.viewmodels.job_queue import JobQueue

@@ -1,6 +1,8 @@
 import pytest
 
-from studio.core.image.specs import GenerateSpec, LoraRef, check, validate
+from studio.core.image.recipe import check_spec as check
+from studio.core.image.recipe import validate_spec as validate
+from studio.core.image.specs import GenerateSpec, LoraRef
 from studio.core.jobs import A1111_MAX_SEED, random_seed
 from studio.core.jobs.errors import ValidationError
 

@@ -12,6 +12,7 @@ from studio.core.image.recipe import ImageContext, freeze_image
 from studio.core.image.tokens import ClipTokens
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import StudioError
+from studio.engine.explain_jobs import attention
 
 
 def spec_of(model, prompt="a red circle on a blue background"):
@@ -31,7 +32,7 @@ def test_maps_of_two_words_differ_and_the_processors_come_back(runtime, tiny_sd,
     (plain,) = runtime.image_engine.generate(spec, CancelToken(), lambda e: None)
     unet = runtime.image_engine.cache.loaded.base.unet
     before = {k: type(v) for k, v in unet.attn_processors.items()}
-    (again,) = runtime.image_engine.attention(AttentionSpec(spec, ("red", "background"), str(tmp_path / "maps")),
+    (again,) = attention(runtime.image_engine, AttentionSpec(spec, ("red", "background"), str(tmp_path / "maps")),
                                               CancelToken(), lambda e: None)  # fmt: skip
     same = np.abs(np.asarray(Image.open(plain.path), int) - np.asarray(Image.open(again.path), int))
     assert (
@@ -45,8 +46,11 @@ def test_maps_of_two_words_differ_and_the_processors_come_back(runtime, tiny_sd,
     )  # where "red" acts is not where "background" does
     assert (tmp_path / "maps" / "red.png").is_file()
     with pytest.raises(StudioError, match="“green” is not a word of the prompt"):
-        runtime.image_engine.attention(
-            AttentionSpec(spec, ("green",), str(tmp_path / "m2")), CancelToken(), lambda e: None
+        attention(
+            runtime.image_engine,
+            AttentionSpec(spec, ("green",), str(tmp_path / "m2")),
+            CancelToken(),
+            lambda e: None,
         )
 
 

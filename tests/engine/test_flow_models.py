@@ -97,7 +97,7 @@ def test_the_memory_plan_says_when_flux_will_not_fit():
 def test_flow_models_bring_their_own_defaults(flow, tmp_path):
     import json
 
-    from studio.core.models.builtin_models import recommended_settings
+    from studio.core.models.recommended import recommended_settings
 
     assert recommended_settings(flow["flux"]) == {"width": 1024, "height": 1024, "steps": 28, "sampler": "Euler",
                                                   "schedule": "Automatic", "cfg_scale": 3.5}  # fmt: skip

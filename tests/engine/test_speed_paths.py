@@ -136,7 +136,7 @@ def test_a_few_step_lora_brings_its_settings_in_the_window_and_on_the_command_li
 
     from studio.core.image.finders import LoraFinder
     from studio.core.image.recipe import ImageContext, freeze_image
-    from studio.core.models.builtin_models import recommended_settings
+    from studio.core.models.recommended import recommended_settings
     from studio.viewmodels.bridge import EventBridge
     from studio.viewmodels.generation_session import GenerationSession
     from studio.viewmodels.job_queue import JobQueue

@@ -97,7 +97,7 @@ def test_learn_my_voice_then_write_with_it(tiny_lm, tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
     from safetensors.torch import load_file
 
-    from studio.engine.text_train import train_text
+    from studio.engine.text_preferences import train_text
 
     docs = sorted(voice_docs(tmp_path / "docs", n=1).glob("*.md"))
 
@@ -145,7 +145,7 @@ def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
 
 def test_a_nan_loss_rolls_back_and_says_what_to_lower(tiny_lm, tmp_path):
     from studio.core.jobs.errors import StudioError
-    from studio.engine.text_train import train_text
+    from studio.engine.text_preferences import train_text
 
     docs = sorted(voice_docs(tmp_path / "docs", n=1).glob("*.md"))
     spec = TextTrainSpec(base=str(tiny_lm), docs=tuple(map(str, docs)), out=str(tmp_path / "x.safetensors"),

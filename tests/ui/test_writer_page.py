@@ -358,12 +358,6 @@ def test_a_lorebook_entry_can_be_read(qtbot, studio, tiny_lm):
 
 
 def test_documents_are_titled_renamed_duplicated_deleted_and_brought_back(qtbot, studio, tiny_lm):
-    from studio.ui.text.writer_documents import (
-        delete_document,
-        duplicate_document,
-        rename_document,
-        undo_delete,
-    )
 
     page = writer(studio, tiny_lm)
     path = page.new_document()
@@ -373,21 +367,21 @@ def test_documents_are_titled_renamed_duplicated_deleted_and_brought_back(qtbot,
     labels = [page.docs.item(i).text() for i in range(page.docs.count())]
     assert "The Lighthouse" in labels  # a new document shows its first heading
     page.doc.set_learning(True)  # something that lives beside it
-    renamed = rename_document(page, path, "Lighthouse keeper")
+    renamed = page.documents.rename(path, "Lighthouse keeper")
     assert renamed is not None and renamed.name == "Lighthouse keeper.md" and not path.exists()
     assert page.path == renamed and page.editor.toPlainText().startswith("# The Lighthouse")
     assert (renamed.parent / ".Lighthouse keeper.md.studio.json").is_file()  # its state followed it
-    copy = duplicate_document(page, renamed)
+    copy = page.documents.duplicate(renamed)
     assert copy.read_text() == renamed.read_text() and copy.stem == "Lighthouse keeper copy"
-    delete_document(page, renamed)
+    page.documents.delete(renamed)
     assert not renamed.exists() and not page.undo_delete_btn.isHidden()
     assert "Lighthouse keeper" not in [page.docs.item(i).text() for i in range(page.docs.count())]
-    back = undo_delete(page)
+    back = page.documents.undo_delete()
     assert back == renamed and renamed.read_text().startswith("# The Lighthouse")
     assert (
         renamed.parent / ".Lighthouse keeper.md.studio.json"
     ).is_file() and page.undo_delete_btn.isHidden()
-    assert rename_document(page, renamed, "Lighthouse keeper copy") is None  # taken: said
+    assert page.documents.rename(renamed, "Lighthouse keeper copy") is None  # taken: said
     assert "already called" in page.status.text()
 
 

@@ -211,33 +211,49 @@ def workflow(
                     scheduler=scheduler, positive=positive, negative=negative_cond, latent_image=latent,
                     denoise=denoise)  # fmt: skip
     if spec.hires:
-        w, h = spec.hires_size
-        if spec.hires_upscaler == "Latent":
-            up = g.add(
-                "LatentUpscale",
-                samples=samples,
-                upscale_method="nearest-exact",
-                width=w,
-                height=h,
-                crop="disabled",
-            )
-        else:  # in pixels: an upscaler model (ESRGAN…) or Lanczos, then back to the latent
-            pixels = g.add("VAEDecode", samples=samples, vae=vae)
-            if spec.hires_upscaler != "Lanczos":
-                loader = g.add(
-                    "UpscaleModelLoader", model_name=match_name(spec.hires_upscaler, models.upscalers)
-                )
-                pixels = g.add("ImageUpscaleWithModel", upscale_model=loader, image=pixels)
-            pixels = g.add(
-                "ImageScale", image=pixels, upscale_method="lanczos", width=w, height=h, crop="disabled"
-            )
-            up = g.add("VAEEncode", pixels=pixels, vae=vae)
-        samples = g.add("KSampler", model=model, seed=seed, steps=spec.hires_steps or spec.steps, cfg=spec.cfg_scale,
-                        sampler_name=sampler, scheduler=scheduler, positive=positive, negative=negative_cond,
-                        latent_image=up, denoise=spec.hires_denoise)  # fmt: skip
+        samples = _hires_pass(g, spec, models, samples, model, vae, seed, positive, negative_cond)
     pixels = g.add("VAEDecode", samples=samples, vae=vae)
     g.add("SaveImage", images=pixels, filename_prefix="studio")
     return g.nodes
+
+
+def _hires_pass(
+    g: _Graph,
+    spec: GenerateSpec,
+    models: ServerModels,
+    samples: list[Any],
+    model: list[Any],
+    vae: list[Any],
+    seed: int,
+    positive: list[Any],
+    negative: list[Any],
+) -> list[Any]:
+    """A1111's hires fix on the server: the latent (or the picture, by an upscaler model or Lanczos) upscaled, then
+    a second KSampler pass at the hires denoising."""
+    sampler, scheduler = SAMPLERS[spec.sampler], SCHEDULES[spec.schedule]
+    w, h = spec.hires_size
+    if spec.hires_upscaler == "Latent":
+        up = g.add(
+            "LatentUpscale",
+            samples=samples,
+            upscale_method="nearest-exact",
+            width=w,
+            height=h,
+            crop="disabled",
+        )
+    else:  # in pixels: an upscaler model (ESRGAN…) or Lanczos, then back to the latent
+        pixels = g.add("VAEDecode", samples=samples, vae=vae)
+        if spec.hires_upscaler != "Lanczos":
+            loader = g.add("UpscaleModelLoader", model_name=match_name(spec.hires_upscaler, models.upscalers))
+            pixels = g.add("ImageUpscaleWithModel", upscale_model=loader, image=pixels)
+        pixels = g.add(
+            "ImageScale", image=pixels, upscale_method="lanczos", width=w, height=h, crop="disabled"
+        )
+        up = g.add("VAEEncode", pixels=pixels, vae=vae)
+    samples = g.add("KSampler", model=model, seed=seed, steps=spec.hires_steps or spec.steps, cfg=spec.cfg_scale,
+                    sampler_name=sampler, scheduler=scheduler, positive=positive, negative=negative,
+                    latent_image=up, denoise=spec.hires_denoise)  # fmt: skip
+    return samples
 
 
 def sampler_steps(spec: GenerateSpec) -> int:

@@ -33,6 +33,7 @@ from studio.core.image.specs import ALL_BACKENDS, MAX_SIZE, EmbeddingRef, Genera
 from studio.core.image.styles import StyleBook, StyleError, apply_styles
 from studio.core.io.untrusted import exists, is_dir, is_file, lst, regular_file_problem, text
 from studio.core.jobs import A1111_MAX_SEED, MAX_SEED, RANDOM_SEED, JobKind
+from studio.core.jobs.errors import ValidationError
 from studio.core.jobs.fields import table_of
 from studio.core.models.model_library import describe_path
 
@@ -108,7 +109,8 @@ def studio_context(
     folders, then the library; the built-in LoRAs; the model's recommendations; a seed in A1111's range; the
     user's wildcards and styles. ``vae_defaults`` is read when a job is frozen (the Models room may change it)."""
     from studio.core.jobs import random_seed
-    from studio.core.models.builtin_models import BUILTIN_LORA_DIR, recommended_settings
+    from studio.core.models.builtin_models import BUILTIN_LORA_DIR
+    from studio.core.models.recommended import recommended_settings
 
     return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR, *more_lora_folders],
                            vae_default=lambda model: vae_defaults.get(model, ""), recommended=recommended_settings,
@@ -199,6 +201,50 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         problems["seed"] = f"Seed must be −1 (a new random seed) or between 0 and {MAX_SEED}."
     if problems:
         return problems
+    if problems := _resolve_files(values, ctx, remote):
+        return problems
+    controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems,
+                                remote=remote)  # fmt: skip
+    references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
+                                    ctx.describe, problems)  # fmt: skip
+    if problems:
+        return problems
+    seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
+    if values["variation_seed"] == RANDOM_SEED:
+        values["variation_seed"] = ctx.seed() if values["variation_strength"] > 0 else 0
+    for key in ("init_image", "mask"):  # relative to where the command was given
+        if values[key]:
+            values[key] = os.path.abspath(Path(values[key]).expanduser())
+    if problems := _apply_styles(values, ctx):
+        return problems
+    count = values["batch_count"] * values["batch_size"]
+    # with a variation, every image keeps the seed (its variation seed counts up instead), as A1111 does
+    seeds = [(seed + (0 if values["variation_strength"] > 0 else i)) % (MAX_SEED + 1) for i in range(count)]
+    dynamic = _draw_prompts(values, ctx, seeds)
+    if "problems" in dynamic:
+        return dict(dynamic["problems"])
+    spec = GenerateSpec(
+        **{
+            k: v
+            for k, v in values.items()
+            if k not in ("seed", "loras", "model", "parent_image", "controls", "references")
+        },
+        **dynamic,
+        model=str(Path(values["model"]).expanduser()) if values["model"] else "",
+        seed=seed,
+        loras=tuple(loras),
+        embeddings=embeddings_in(f"{values['prompt']}\n{values['negative_prompt']}", ctx.embeddings),
+        parent_image=values["parent_image"] if values["init_image"] else None,
+        controls=controls,
+        references=references,
+    )
+    if problems := validate_spec(spec):
+        return problems
+    return spec
+
+
+def _resolve_files(values: dict[str, Any], ctx: ImageContext, remote: bool) -> dict[str, str]:
+    """The hires upscaler, the canvas to extend, the refiner and the VAE as files (on a server: by name, there)."""
     upscaler = values["hires_upscaler"]
     if upscaler.lower() in (b.lower() for b in BUILTIN_UPSCALERS):
         values["hires_upscaler"] = next(b for b in BUILTIN_UPSCALERS if b.lower() == upscaler.lower())
@@ -220,22 +266,14 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
             return {"vae": why}
         vae = str(found)
     values["vae"] = vae if remote else os.path.abspath(Path(vae).expanduser()) if vae else ""
-    controls = resolve_controls(values["controls"], values["model"], ctx.controlnets, ctx.describe, problems,
-                                remote=remote)  # fmt: skip
-    references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
-                                    ctx.describe, problems)  # fmt: skip
-    if problems:
-        return problems
-    seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
-    if values["variation_seed"] == RANDOM_SEED:
-        values["variation_seed"] = ctx.seed() if values["variation_strength"] > 0 else 0
-    for key in ("init_image", "mask"):  # relative to where the command was given
-        if values[key]:
-            values[key] = os.path.abspath(Path(values[key]).expanduser())
+    return {}
+
+
+def _apply_styles(values: dict[str, Any], ctx: ImageContext) -> dict[str, str]:
+    """The named styles applied when frozen, as A1111 does: the recipe's prompt is the styled one, the names
+    beside it."""
     names = [text(n) for n in lst(values["styles"]) if text(n).strip()]
-    if (
-        names
-    ):  # applied when frozen, as A1111 does: the recipe's prompt is the styled one, the names beside it
+    if names:
         chosen, why = ctx.styles.find(names)
         if why:
             return {"styles": why}
@@ -246,37 +284,24 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         except StyleError as e:
             return {"styles": str(e)}
     values["styles"] = tuple(names)
-    count = values["batch_count"] * values["batch_size"]
-    # with a variation, every image keeps the seed (its variation seed counts up instead), as A1111 does
-    seeds = [(seed + (0 if values["variation_strength"] > 0 else i)) % (MAX_SEED + 1) for i in range(count)]
+    return {}
+
+
+def _draw_prompts(values: dict[str, Any], ctx: ImageContext, seeds: list[int]) -> dict[str, Any]:
+    """Dynamic prompts ({a|b}, __wildcards__): each image's own prompt and negative, drawn by its seed
+    (``{"prompts": …, "negatives": …}``), or ``{"problems": {field: why}}``."""
     dynamic: dict[str, Any] = {}
     for key, text_value in (("prompts", values["prompt"]), ("negatives", values["negative_prompt"])):
         if is_dynamic(text_value):
+            field = "prompt" if key == "prompts" else "negative_prompt"
             try:
                 dynamic[key] = tuple(prompts_for(text_value, ctx.wildcards, seeds, values["combinatorial"]))
             except TemplateError as e:
-                return {"prompt" if key == "prompts" else "negative_prompt": str(e)}
+                return {"problems": {field: str(e)}}
             for made in dynamic[key]:  # what the wildcards brought in is bounded as a typed prompt is
                 if bounds := _prompt_bounds(*((made, "") if key == "prompts" else ("", made))):
-                    return bounds
-    spec = GenerateSpec(
-        **{
-            k: v
-            for k, v in values.items()
-            if k not in ("seed", "loras", "model", "parent_image", "controls", "references")
-        },
-        **dynamic,
-        model=str(Path(values["model"]).expanduser()) if values["model"] else "",
-        seed=seed,
-        loras=tuple(loras),
-        embeddings=embeddings_in(f"{values['prompt']}\n{values['negative_prompt']}", ctx.embeddings),
-        parent_image=values["parent_image"] if values["init_image"] else None,
-        controls=controls,
-        references=references,
-    )
-    if problems := validate_spec(spec):
-        return problems
-    return spec
+                    return {"problems": bounds}
+    return dynamic
 
 
 def embeddings_in(text_value: str, finder: FileFinder) -> tuple[EmbeddingRef, ...]:
@@ -401,3 +426,12 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         elif not is_file(lo.path) and not spec.remote:  # a server's LoRAs are the server's to check
             problems["loras"] = f"The LoRA file {lo.path} does not exist."
     return problems
+
+
+def check_spec(spec: GenerateSpec) -> GenerateSpec:
+    """``spec`` when it can run, else ``ValidationError`` naming each bad field (a spec from a queue file, a recipe
+    file, another process)."""
+    problems = validate_spec(spec)
+    if problems:
+        raise ValidationError(problems)
+    return spec

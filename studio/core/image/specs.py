@@ -12,7 +12,6 @@ from studio.core.image import recipe_words as W
 from studio.core.image.recipe_words import LATENT
 from studio.core.image.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, SCHEDULES, parse_sampler
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
-from studio.core.jobs.errors import ValidationError
 from studio.core.jobs.fields import Section, Words, aside, derived, knob, on_node, refused, unwritten
 
 SPEC_VERSION = 1
@@ -406,21 +405,6 @@ def migrate_spec(d: dict[str, Any]) -> dict[str, Any]:
     # Version 1 is the first; later migrations go here as `if version < N: ...`.
     d["spec_version"] = max(version, SPEC_VERSION)
     return d
-
-
-def validate(spec: GenerateSpec) -> dict[str, str]:
-    """Problems with a spec, keyed by field; empty when the spec can run (the image recipe's rules)."""
-    from studio.core.image.recipe import validate_spec
-
-    return validate_spec(spec)
-
-
-def check(spec: GenerateSpec) -> GenerateSpec:
-    """Return ``spec`` when valid, else raise ``ValidationError`` naming each bad field."""
-    problems = validate(spec)
-    if problems:
-        raise ValidationError(problems)
-    return spec
 
 
 def normalize_sampler(spec_fields: dict[str, Any]) -> dict[str, Any]:

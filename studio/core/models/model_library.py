@@ -15,9 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from studio.core.io.gguf_header import FILE_TYPES, GGUFError, read_gguf_header
 from studio.core.io.safetensors_header import HeaderError, read_header
-from studio.core.io.untrusted import Unreadable, lst, obj, read_json, regular_file_problem, text
+from studio.core.io.untrusted import Unreadable, lst, obj, read_bytes, read_json, regular_file_problem, text
 from studio.core.models import few_step
+from studio.core.models.builtin_models import (
+    BUILTIN_IMAGE_DIRS,
+    BUILTIN_LORA_DIR,
+    BUILTIN_TEXT_DIRS,
+    model_card,
+)
 from studio.core.models.model_identify import FAMILY_LABELS, Identity, identify, kohya_metadata
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
@@ -215,7 +222,6 @@ def _identify_file(path: Path, source: str, allow_pickle: bool) -> LibraryEntry:
 
 def gguf_entry(path: Path, source: str) -> LibraryEntry:
     """A GGUF language model file (llama.cpp's format), told from its header."""
-    from studio.core.io.gguf_header import FILE_TYPES, GGUFError, read_gguf_header
 
     if problem := regular_file_problem(path):
         return LibraryEntry(path, path.stem, source, "unknown", reason=problem, damaged=True)
@@ -343,7 +349,6 @@ FAMILY_CHOICES = {
 
 def with_override(entry: LibraryEntry, family: str | None) -> LibraryEntry:
     """The entry as the user says it is: their family choice replaces what the header suggested."""
-    from studio.core.models.model_identify import FAMILY_LABELS
 
     if not family or family not in FAMILY_CHOICES.get(entry.kind, ()):
         return entry
@@ -363,13 +368,6 @@ def scan_library(
     overrides: dict[str, str] | None = None,
     allow_pickle: bool = False,
 ) -> list[LibraryEntry]:
-    from studio.core.models.builtin_models import (
-        BUILTIN_IMAGE_DIRS,
-        BUILTIN_LORA_DIR,
-        BUILTIN_TEXT_DIRS,
-        model_card,
-    )
-
     entries = []
     for folder in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS):
         entry = _folder_entry(folder, "built-in") if folder.is_dir() else None
@@ -477,7 +475,6 @@ def demote_headings(markdown: str, by: int = 3) -> str:
 def card_text(path: Path, max_bytes: int = 96 * 1024) -> str:
     """A model's card: the README.md of its folder (Hugging Face's model card, the built-ins' training data,
     licence and scores), or ``NAME.md`` beside a single file; '' when it has none. Read bounded, as text."""
-    from studio.core.io.untrusted import Unreadable, read_bytes
 
     candidates = [path / "README.md"] if path.is_dir() else [path.with_suffix(".md")]
     for candidate in candidates:

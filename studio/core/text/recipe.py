@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.jobs import A1111_MAX_SEED, MAX_SEED, RANDOM_SEED, JobKind
+from studio.core.jobs.errors import ValidationError
 from studio.core.jobs.fields import Field, FieldTable
-from studio.core.text.text_specs import MAX_NEW_TOKENS, WriteSpec, validate_write
+from studio.core.models.text_lora import read_text_lora
+from studio.core.text.text_specs import MAX_NEW_TOKENS, WriteSpec
 from studio.core.text.writer_context import StoryContext
 
 TEXT = FieldTable(
@@ -92,3 +94,28 @@ def freeze_text(
         messages=messages,
     )
     return validate_write(spec) or spec
+
+
+def validate_write(spec: WriteSpec) -> dict[str, str]:
+    """Problems with a text job, keyed by field (the text recipe's rules)."""
+    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize") if k != "stop"})
+    if not spec.model.strip():
+        problems["model"] = "Choose a text model first."
+    if not 0 <= spec.seed <= MAX_SEED:
+        problems["seed"] = "Seed must be between 0 and 2^64 − 1."
+    if any(not s for s in spec.stop):
+        problems["stop"] = "A stop string cannot be empty."
+    if spec.lora:
+        if spec.engine:
+            problems["lora"] = ("A server cannot load Studio's LoRAs: choose a model on this machine to write with "
+                                "one (the server's own model is used without it — never silently).")  # fmt: skip
+        elif isinstance(found := read_text_lora(Path(spec.lora)), str):
+            problems["lora"] = found
+    return problems
+
+
+def check_write(spec: WriteSpec) -> WriteSpec:
+    problems = validate_write(spec)
+    if problems:
+        raise ValidationError(problems)
+    return spec

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
-from studio.core.jobs import MAX_SEED, JobKind
-from studio.core.jobs.errors import ValidationError
+from studio.core.jobs import JobKind
 from studio.core.text.writer_context import StoryContext
 
 TEXT_SPEC_VERSION = 1
@@ -81,35 +79,6 @@ class TextResult:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
-
-def validate_write(spec: WriteSpec) -> dict[str, str]:
-    """Problems with a text job, keyed by field (the text recipe's rules)."""
-    from studio.core.text.recipe import SAMPLING, TEXT
-
-    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize") if k != "stop"})
-    if not spec.model.strip():
-        problems["model"] = "Choose a text model first."
-    if not 0 <= spec.seed <= MAX_SEED:
-        problems["seed"] = "Seed must be between 0 and 2^64 − 1."
-    if any(not s for s in spec.stop):
-        problems["stop"] = "A stop string cannot be empty."
-    if spec.lora:
-        from studio.core.models.text_lora import read_text_lora
-
-        if spec.engine:
-            problems["lora"] = ("A server cannot load Studio's LoRAs: choose a model on this machine to write with "
-                                "one (the server's own model is used without it — never silently).")  # fmt: skip
-        elif isinstance(found := read_text_lora(Path(spec.lora)), str):
-            problems["lora"] = found
-    return problems
-
-
-def check_write(spec: WriteSpec) -> WriteSpec:
-    problems = validate_write(spec)
-    if problems:
-        raise ValidationError(problems)
-    return spec
 
 
 @dataclass(frozen=True)

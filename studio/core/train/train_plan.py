@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.io.safetensors_header import HeaderError, read_header
-from studio.core.models.builtin_models import is_builtin, recommended_settings
+from studio.core.models.builtin_models import is_builtin
 from studio.core.models.memory_plan import FAMILY_PARAMS, GB, NATIVE_SIZE
+from studio.core.models.recommended import recommended_settings
 from studio.core.train.train_specs import TrainSpec, run_state
 
 

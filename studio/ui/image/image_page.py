@@ -97,144 +97,13 @@ class ImagePage(QMainWindow):
         self.stack.addWidget(self.result_view)
         self.stack.addWidget(self.input_view)
 
-        # view switcher + tools
-        self.show_result = _segment("Result", "The live preview and the latest result")
-        self.show_input = _segment("Input", "The init image; paint on it to inpaint")
-        group = QButtonGroup(self)
-        group.setExclusive(True)
-        group.addButton(self.show_result)
-        group.addButton(self.show_input)
-        self.show_result.setChecked(True)
-        self.show_result.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.result_view))
-        self.show_input.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.input_view))
-        self.stack.currentChanged.connect(self._update_tools)
-
-        self.use_as_init = _action_button(
-            "image", "Use as input", "Start from this result: image to image, or paint a mask to inpaint"
-        )
-        self.use_as_init.clicked.connect(self._use_result_as_init)
-        self.use_settings = _action_button(
-            "use", "Use these settings", "Fill the prompt and every parameter from this result, seed included"
-        )
-        self.use_settings.clicked.connect(self._use_result_settings)
-        self.variations = _action_button(
-            "dice",
-            "Make variations",
-            "Four pictures near this result: its recipe with new variation seeds (0.25)",
-        )
-        self.steps = _action_button(
-            "generate", "Steps", "How this result was made, step by step (its filmstrip)"
-        )
-        self.steps.clicked.connect(self._show_steps)
-        self.words = _action_button("brush", "Words", "Where each word of the prompt acts in this result")
-        self.words.clicked.connect(lambda: self.result_view.path() and self.attentionRequested.emit(
-            self.result_view.path()))  # fmt: skip
-        self.describe = _action_button(
-            "writer", "Describe", "A captioner describes this result: a prompt to edit"
-        )
-        self.describe.clicked.connect(lambda: self.result_view.path() and self.describeRequested.emit(
-            self.result_view.path()))  # fmt: skip
-        self.variations.clicked.connect(lambda: self.result_view.path() and self.variationsRequested.emit(
-            self.result_view.path()))  # fmt: skip
-
-        self.brush = QToolButton()
-        self.brush.setIcon(icon("brush"))
-        self.brush.setToolTip("Brush: paint the area to repaint")
-        self.eraser = QToolButton()
-        self.eraser.setIcon(icon("eraser"))
-        self.eraser.setToolTip("Eraser: unpaint the mask")
-        tools = QButtonGroup(self)
-        for b in (self.brush, self.eraser):
-            b.setCheckable(True)
-            b.setAutoRaise(True)
-            tools.addButton(b)
-        self.brush.setChecked(True)
-        self.eraser.toggled.connect(lambda on: setattr(self.input_view, "erasing", on))
-        self.brush_size = QSlider(Qt.Orientation.Horizontal)
-        self.brush_size.setRange(1, 256)
-        self.brush_size.setValue(self.input_view.brush_size)
-        self.brush_size.setFixedWidth(110)
-        self.brush_size.setToolTip("Brush size (image pixels)")
-        self.brush_size.valueChanged.connect(lambda v: setattr(self.input_view, "brush_size", v))
-        self.clear_mask = QToolButton()
-        self.clear_mask.setIcon(icon("clear"))
-        self.clear_mask.setToolTip("Clear the mask (back to image to image)")
-        self.clear_mask.setAutoRaise(True)
-        self.clear_mask.clicked.connect(lambda: self.input_view.clear_mask())
-
-        toolbar = QHBoxLayout()
-        toolbar.setContentsMargins(10, 0, 10, 0)
-        toolbar.addWidget(self.show_result)
-        toolbar.addWidget(self.show_input)
-        toolbar.addSpacing(12)
-        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.steps, self.words,
-                              self.describe]  # fmt: skip
-        self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
-        for w in self._result_tools + self._input_tools:
-            toolbar.addWidget(w)
-        toolbar.addStretch(1)
-
-        self.banner = QLabel()
-        self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
-        self.banner.hide()
-        self.details = QPushButton("Details")
-        self.details.hide()
-        self.details.clicked.connect(self._show_details)
-        self._details_text = ""
-        self.notes = QLabel()  # what the last job wants said (a prompt read differently, a field not used)
-        self.notes.setProperty("role", "hint")
-        self.notes.setWordWrap(True)
-        self.notes.hide()
-        banner_row = QHBoxLayout()
-        banner_row.setContentsMargins(10, 0, 10, 0)
-        banner_row.addWidget(self.banner, 1)
-        banner_row.addWidget(self.details)
-        # Jobs left waiting when Studio last closed: offered back, never run without asking.
-        self.left_over_label = QLabel()
-        self.left_over_label.setObjectName("notice")
-        self.left_over_run = QPushButton("Queue them again")
-        self.left_over_drop = QPushButton("Discard")
-        self.left_over_run.clicked.connect(self._requeue_left_over)
-        self.left_over_drop.clicked.connect(self._discard_left_over)
-        left_row = QHBoxLayout()
-        left_row.setContentsMargins(10, 0, 10, 0)
-        left_row.addWidget(self.left_over_label, 1)
-        left_row.addWidget(self.left_over_run)
-        left_row.addWidget(self.left_over_drop)
-        self._left_over_widgets = [self.left_over_label, self.left_over_run, self.left_over_drop]
-        for w in self._left_over_widgets:
-            w.hide()
-
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress_label = ElidedLabel("Ready")  # a long progress line never widens the window
-        self.progress_label.setProperty("role", "hint")
-        progress_row = QHBoxLayout()
-        progress_row.setContentsMargins(10, 0, 10, 0)
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.progress_label)
-
-        self.results = QListWidget()
-        self.results.setViewMode(QListWidget.ViewMode.IconMode)
-        self.results.setFlow(QListWidget.Flow.LeftToRight)
-        self.results.setWrapping(False)
-        self.results.setIconSize(QSize(72, 72))
-        self.results.setGridSize(QSize(80, 80))  # no text under the thumbnails: no empty band either
-        self.results.setMovement(QListWidget.Movement.Static)
-        # the picture in view framed, not tinted
-        self.results.setStyleSheet(
-            "QListWidget::item { border: 2px solid transparent; border-radius: 3px; }"
-            "QListWidget::item:selected { background: transparent; border: 2px solid palette(highlight); }"
-        )
-        # the thumbnails, their margins and a scroll bar below them: nothing clipped
-        self.results.setFixedHeight(80 + 8 + self.results.horizontalScrollBar().sizeHint().height())
-        self.results.setToolTip("This session's results: click one to show it")
-        self.results.itemClicked.connect(self._show_result_item)
-        self.results.hide()
-        self.prompt_panel.setMaximumHeight(200)
-
+        self._view_switcher()
+        self._result_actions()
+        self._input_tools_row()
+        toolbar = self._toolbar()
+        banner_row, left_row = self._message_rows()
+        progress_row = self._progress_row()
+        self._results_strip()
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 6)
@@ -287,6 +156,162 @@ class ImagePage(QMainWindow):
         self._on_field("init_image")
         self._update_placeholder()
         self._update_tools()
+
+    # -- building ---------------------------------------------------------------------------------------------
+    def _view_switcher(self) -> None:
+        """Result or Input: which picture the canvas shows."""
+        self.show_result = _segment("Result", "The live preview and the latest result")
+        self.show_input = _segment("Input", "The init image; paint on it to inpaint")
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        group.addButton(self.show_result)
+        group.addButton(self.show_input)
+        self.show_result.setChecked(True)
+        self.show_result.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.result_view))
+        self.show_input.toggled.connect(lambda on: on and self.stack.setCurrentWidget(self.input_view))
+        self.stack.currentChanged.connect(self._update_tools)
+
+    def _result_actions(self) -> None:
+        """What can be done with the result in view."""
+        self.use_as_init = _action_button(
+            "image", "Use as input", "Start from this result: image to image, or paint a mask to inpaint"
+        )
+        self.use_as_init.clicked.connect(self._use_result_as_init)
+        self.use_settings = _action_button(
+            "use", "Use these settings", "Fill the prompt and every parameter from this result, seed included"
+        )
+        self.use_settings.clicked.connect(self._use_result_settings)
+        self.variations = _action_button(
+            "dice",
+            "Make variations",
+            "Four pictures near this result: its recipe with new variation seeds (0.25)",
+        )
+        self.steps = _action_button(
+            "generate", "Steps", "How this result was made, step by step (its filmstrip)"
+        )
+        self.steps.clicked.connect(self._show_steps)
+        self.words = _action_button("brush", "Words", "Where each word of the prompt acts in this result")
+        self.words.clicked.connect(lambda: self.result_view.path() and self.attentionRequested.emit(
+            self.result_view.path()))  # fmt: skip
+        self.describe = _action_button(
+            "writer", "Describe", "A captioner describes this result: a prompt to edit"
+        )
+        self.describe.clicked.connect(lambda: self.result_view.path() and self.describeRequested.emit(
+            self.result_view.path()))  # fmt: skip
+        self.variations.clicked.connect(lambda: self.result_view.path() and self.variationsRequested.emit(
+            self.result_view.path()))  # fmt: skip
+
+    def _input_tools_row(self) -> None:
+        """The mask's brush, eraser, size and clear."""
+        self.brush = QToolButton()
+        self.brush.setIcon(icon("brush"))
+        self.brush.setToolTip("Brush: paint the area to repaint")
+        self.eraser = QToolButton()
+        self.eraser.setIcon(icon("eraser"))
+        self.eraser.setToolTip("Eraser: unpaint the mask")
+        tools = QButtonGroup(self)
+        for b in (self.brush, self.eraser):
+            b.setCheckable(True)
+            b.setAutoRaise(True)
+            tools.addButton(b)
+        self.brush.setChecked(True)
+        self.eraser.toggled.connect(lambda on: setattr(self.input_view, "erasing", on))
+        self.brush_size = QSlider(Qt.Orientation.Horizontal)
+        self.brush_size.setRange(1, 256)
+        self.brush_size.setValue(self.input_view.brush_size)
+        self.brush_size.setFixedWidth(110)
+        self.brush_size.setToolTip("Brush size (image pixels)")
+        self.brush_size.valueChanged.connect(lambda v: setattr(self.input_view, "brush_size", v))
+        self.clear_mask = QToolButton()
+        self.clear_mask.setIcon(icon("clear"))
+        self.clear_mask.setToolTip("Clear the mask (back to image to image)")
+        self.clear_mask.setAutoRaise(True)
+        self.clear_mask.clicked.connect(lambda: self.input_view.clear_mask())
+
+    def _toolbar(self) -> QHBoxLayout:
+        """The view switcher, then the result's actions or the input's tools."""
+        toolbar = QHBoxLayout()
+        toolbar.setContentsMargins(10, 0, 10, 0)
+        toolbar.addWidget(self.show_result)
+        toolbar.addWidget(self.show_input)
+        toolbar.addSpacing(12)
+        self._result_tools = [self.use_as_init, self.use_settings, self.variations, self.steps, self.words,
+                              self.describe]  # fmt: skip
+        self._input_tools = [self.brush, self.eraser, self.brush_size, self.clear_mask]
+        for w in self._result_tools + self._input_tools:
+            toolbar.addWidget(w)
+        toolbar.addStretch(1)
+        return toolbar
+
+    def _message_rows(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """The banner (a failure, with its details), the last job's notes, and the jobs left over from the last
+        session (offered back, never run without asking)."""
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.details = QPushButton("Details")
+        self.details.hide()
+        self.details.clicked.connect(self._show_details)
+        self._details_text = ""
+        self.notes = QLabel()  # what the last job wants said (a prompt read differently, a field not used)
+        self.notes.setProperty("role", "hint")
+        self.notes.setWordWrap(True)
+        self.notes.hide()
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(10, 0, 10, 0)
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.details)
+        # Jobs left waiting when Studio last closed: offered back, never run without asking.
+        self.left_over_label = QLabel()
+        self.left_over_label.setObjectName("notice")
+        self.left_over_run = QPushButton("Queue them again")
+        self.left_over_drop = QPushButton("Discard")
+        self.left_over_run.clicked.connect(self._requeue_left_over)
+        self.left_over_drop.clicked.connect(self._discard_left_over)
+        left_row = QHBoxLayout()
+        left_row.setContentsMargins(10, 0, 10, 0)
+        left_row.addWidget(self.left_over_label, 1)
+        left_row.addWidget(self.left_over_run)
+        left_row.addWidget(self.left_over_drop)
+        self._left_over_widgets = [self.left_over_label, self.left_over_run, self.left_over_drop]
+        for w in self._left_over_widgets:
+            w.hide()
+        return banner_row, left_row
+
+    def _progress_row(self) -> QHBoxLayout:
+        """The job's progress bar and its words (elided: a long line never widens the window)."""
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = ElidedLabel("Ready")  # a long progress line never widens the window
+        self.progress_label.setProperty("role", "hint")
+        progress_row = QHBoxLayout()
+        progress_row.setContentsMargins(10, 0, 10, 0)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.progress_label)
+        return progress_row
+
+    def _results_strip(self) -> None:
+        """This session's results as thumbnails."""
+        self.results = QListWidget()
+        self.results.setViewMode(QListWidget.ViewMode.IconMode)
+        self.results.setFlow(QListWidget.Flow.LeftToRight)
+        self.results.setWrapping(False)
+        self.results.setIconSize(QSize(72, 72))
+        self.results.setGridSize(QSize(80, 80))  # no text under the thumbnails: no empty band either
+        self.results.setMovement(QListWidget.Movement.Static)
+        # the picture in view framed, not tinted
+        self.results.setStyleSheet(
+            "QListWidget::item { border: 2px solid transparent; border-radius: 3px; }"
+            "QListWidget::item:selected { background: transparent; border: 2px solid palette(highlight); }"
+        )
+        # the thumbnails, their margins and a scroll bar below them: nothing clipped
+        self.results.setFixedHeight(80 + 8 + self.results.horizontalScrollBar().sizeHint().height())
+        self.results.setToolTip("This session's results: click one to show it")
+        self.results.itemClicked.connect(self._show_result_item)
+        self.results.hide()
+        self.prompt_panel.setMaximumHeight(200)
 
     # -- small windows --------------------------------------------------------------------------------------------
     WIDE_WIDTH = 1300  # from here: the parameters get the width their form needs

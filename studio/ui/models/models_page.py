@@ -116,6 +116,48 @@ class ModelsPage(QWidget):
         model.setParent(self)  # the table model lives and dies with its page
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
+        lay.addLayout(self._top_row(model))
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self._table(model))
+        side = self._details(model, servers)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(side)
+        split.addWidget(scroll)
+        split.setSizes([800, 420])
+        split.setStretchFactor(0, 3)  # a larger window widens the details too: a model card reads in lines
+        split.setStretchFactor(1, 2)
+        self.split, self._laid_out = split, False
+        lay.addWidget(split, 1)
+        foot = QHBoxLayout()
+        self.notice_label = QLabel(wordWrap=True)  # what a right-click action did
+        self.model.fileMoved.connect(self.notice)
+        self.undo_trash_btn = QPushButton("Undo")
+        self.undo_trash_btn.clicked.connect(lambda: undo_trash(self))
+        self.undo_trash_btn.hide()
+        foot.addWidget(self.notice_label, 1)
+        foot.addWidget(self.undo_trash_btn)
+        lay.addLayout(foot)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(lambda pos: models_menu(self, pos))
+        self.folders_label = QLabel()
+        self.folders_label.setWordWrap(True)
+        self.folders_label.setObjectName("hint")
+        lay.addWidget(self.folders_label)
+        self.table.selectionModel().currentRowChanged.connect(lambda cur, _: self.show_entry(cur.row()))
+        model.scanned.connect(self._scanned)
+        model.hashed.connect(self._hashed)
+        model.imported.connect(self._imported)
+        model.importFailed.connect(lambda message: QMessageBox.warning(self, "Import", message))
+        model.modelReset.connect(self._reset)  # a bound slot: dropped with this page
+        self._update_folders()
+        self.show_entry(-1)
+
+    # -- building ------------------------------------------------------------------------------------------------
+    def _top_row(self, model: ModelLibraryModel) -> QHBoxLayout:
+        """What to show (a kind, a search), and where models come from: rescan, add a folder, import, download."""
         top = QHBoxLayout()
         self.kind_box = QComboBox()
         for label, kind in KINDS:
@@ -144,9 +186,10 @@ class ModelsPage(QWidget):
             top.addWidget(b)
         self.count = QLabel()
         top.addWidget(self.count)
-        lay.addLayout(top)
+        return top
 
-        split = QSplitter(Qt.Orientation.Horizontal)
+    def _table(self, model: ModelLibraryModel) -> QTableView:
+        """The models, a row each."""
         self.table = QTableView()
         self.table.setModel(model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -161,7 +204,11 @@ class ModelsPage(QWidget):
         self.table.setColumnWidth(5, self.fontMetrics().horizontalAdvance("0123456789ab") + 16)
         self.table.verticalHeader().hide()
         self.table.doubleClicked.connect(lambda _: self.use_selected())
-        split.addWidget(self.table)
+        return self.table
+
+    def _details(self, model: ModelLibraryModel, servers: ServerBook | None) -> QWidget:
+        """The chosen model: its card and memory, its family and default VAE, its hash; what to do with it; the
+        device settings and the servers' models."""
         side = QWidget()
         sv = QVBoxLayout(side)
         sv.setContentsMargins(0, 0, 0, 0)
@@ -208,40 +255,7 @@ class ModelsPage(QWidget):
             self.servers_panel.useServerModel.connect(self.useServerModel)
             self.servers_panel.useComfyModel.connect(self.useComfyModel)
             sv.addWidget(self.servers_panel)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(side)
-        split.addWidget(scroll)
-        split.setSizes([800, 420])
-        split.setStretchFactor(0, 3)  # a larger window widens the details too: a model card reads in lines
-        split.setStretchFactor(1, 2)
-        self.split, self._laid_out = split, False
-        lay.addWidget(split, 1)
-        foot = QHBoxLayout()
-        self.notice_label = QLabel(wordWrap=True)  # what a right-click action did
-        self.model.fileMoved.connect(self.notice)
-        self.undo_trash_btn = QPushButton("Undo")
-        self.undo_trash_btn.clicked.connect(lambda: undo_trash(self))
-        self.undo_trash_btn.hide()
-        foot.addWidget(self.notice_label, 1)
-        foot.addWidget(self.undo_trash_btn)
-        lay.addLayout(foot)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(lambda pos: models_menu(self, pos))
-        self.folders_label = QLabel()
-        self.folders_label.setWordWrap(True)
-        self.folders_label.setObjectName("hint")
-        lay.addWidget(self.folders_label)
-        self.table.selectionModel().currentRowChanged.connect(lambda cur, _: self.show_entry(cur.row()))
-        model.scanned.connect(self._scanned)
-        model.hashed.connect(self._hashed)
-        model.imported.connect(self._imported)
-        model.importFailed.connect(lambda message: QMessageBox.warning(self, "Import", message))
-        model.modelReset.connect(self._reset)  # a bound slot: dropped with this page
-        self._update_folders()
-        self.show_entry(-1)
+        return side
 
     def notice(self, text: str) -> None:
         self.notice_label.setText(text)

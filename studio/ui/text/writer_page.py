@@ -11,8 +11,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMenu,
     QMessageBox,
     QPlainTextDocumentLayout,
@@ -27,7 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.io.trash import Trashed
 from studio.core.text.text_specs import TokenProb
 from studio.core.text.writer_docs import DocumentStore
 from studio.ui.common.fold import FoldBySize
@@ -36,7 +33,7 @@ from studio.ui.common.theme import ACCENT, icon
 from studio.ui.text.writer_branches import BranchesPanel
 from studio.ui.text.writer_chat import ChatPanel
 from studio.ui.text.writer_choices import ChoicesPanel
-from studio.ui.text.writer_documents import document_label, documents_menu, rename_document, undo_delete
+from studio.ui.text.writer_documents import DocumentsList
 from studio.ui.text.writer_generation import GenerationFollower
 from studio.ui.text.writer_inside import InsidePanel, attention_selections
 from studio.ui.text.writer_settings import WriterSettings
@@ -147,22 +144,11 @@ class WriterPage(QWidget):
         v = QVBoxLayout(w)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(QLabel("<b>Documents</b>"))
-        self.docs = QListWidget()
-        self.docs.currentItemChanged.connect(
-            lambda cur, _: cur and self.open(Path(cur.data(Qt.ItemDataRole.UserRole)))
-        )
-        self.docs.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.docs.customContextMenuRequested.connect(lambda pos: documents_menu(self, pos))
-        self.docs.itemDoubleClicked.connect(
-            lambda item: rename_document(self, Path(item.data(Qt.ItemDataRole.UserRole)))
-        )
-        self.docs.setToolTip("Right-click: rename, duplicate, delete, show in folder; double-click: rename")
-        v.addWidget(self.docs, 1)
-        self.last_deleted: Trashed | None = None  # what Undo brings back
-        self.undo_delete_btn = QPushButton("Undo")
-        self.undo_delete_btn.clicked.connect(lambda: undo_delete(self))
-        self.undo_delete_btn.hide()
-        v.addWidget(self.undo_delete_btn)
+        self.documents = DocumentsList(self.store, self.save, lambda: setattr(self.doc, "path", None))
+        self.documents.openRequested.connect(self.open)
+        self.documents.said.connect(lambda text: self.status.setText(text))  # the status line comes later
+        self.docs, self.undo_delete_btn = self.documents.list, self.documents.undo_btn
+        v.addWidget(self.documents, 1)
         new = QPushButton(icon("plus"), "New document")
         new.clicked.connect(lambda: self.new_document())
         v.addWidget(new)
@@ -317,25 +303,10 @@ class WriterPage(QWidget):
 
     # -- documents -----------------------------------------------------------------------------------------------
     def _load_documents(self) -> None:
-        docs = self.store.documents() or [self.store.new_document("My first story")]
-        self.docs.blockSignals(True)
-        self.docs.clear()
-        for p in docs:
-            item = QListWidgetItem(document_label(self.store, p))
-            item.setData(Qt.ItemDataRole.UserRole, str(p))
-            item.setToolTip(str(p))
-            self.docs.addItem(item)
-        self.docs.blockSignals(False)
-        self.docs.setCurrentRow(0)
-        self.open(docs[0])
+        self.open(self.documents.reload())
 
     def new_document(self, title: str = "Untitled") -> Path:
-        self.save()
-        path = self.store.new_document(title)
-        self._load_documents()
-        for i in range(self.docs.count()):
-            if self.docs.item(i).data(Qt.ItemDataRole.UserRole) == str(path):
-                self.docs.setCurrentRow(i)
+        path = self.documents.new_document(title)
         self.session.open_story({})  # a new story: no Memory, Note or Lorebook of the last one
         return path
 
