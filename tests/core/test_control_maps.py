@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from studio.core.image.control import parse_control, parse_reference, preprocess
+from studio.core.image.control import preprocess
+from studio.core.image.units import parse_control, parse_reference
 from studio.core.models.model_identify import identify
 
 
@@ -116,7 +117,8 @@ def test_controlnets_and_ip_adapters_are_identified_from_their_headers():
 def test_canny_finds_an_edge_between_two_colours_of_the_same_brightness_and_takes_thresholds():
     from PIL import Image
 
-    from studio.core.image.control import canny, empty_map_words, parse_control, preprocess
+    from studio.core.image.control import canny, empty_map_words, preprocess
+    from studio.core.image.units import parse_control
 
     picture = Image.new("RGB", (64, 64), (200, 60, 60))  # red …
     picture.paste((60, 120, 60), (32, 0, 64, 64))  # … beside a green of nearly the same grey

@@ -137,3 +137,27 @@ def test_a_field_on_a_comfyui_node_is_carried_by_that_node(name):
 def test_the_derived_fields_words_are_declared_too():
     names = {name for name, _ in spec_words(GenerateSpec)}
     assert {"template", "negative_template", "embeddings"} <= names
+
+
+def test_a_units_parts_are_declared_once_and_round_trip_through_a1111s_words():
+    """ControlNet units and reference images have tables of their own: every part declares its words and its
+    ComfyUI input (or why none); a unit written into A1111's text comes back with every part but its image."""
+    from studio.core.image.units import CONTROL_UNIT, REFERENCE_UNIT
+
+    for table in (CONTROL_UNIT, REFERENCE_UNIT):
+        for f in table.fields:
+            assert f.words is not None and (f.words.key or f.words.without), f.name
+            assert f.comfy is not None and (f.comfy.node or f.comfy.refuse or f.comfy.aside), f.name
+    unit = ControlUnit("/i/edges.png", "canny", "/c/control_canny.safetensors", 0.7, 0.1, 0.8, 50.0, 150.0)
+    spec = BASE.replace(controls=(unit,))
+    prompt, negative, params = parse_parameters(a1111_text(spec, RenderInfo()))
+    draft = read_words(prompt, negative, params, Reading())
+    back = draft["controls"][0]
+    assert {k: back[k] for k in ("preprocessor", "model", "weight", "start", "end", "threshold_a", "threshold_b")} == {
+        "preprocessor": "canny", "model": "control_canny", "weight": 0.7, "start": 0.1, "end": 0.8,
+        "threshold_a": 50.0, "threshold_b": 150.0}  # fmt: skip
+    graph = workflow(spec.replace(backend="gpu", controls=(unit.__class__(**{**unit.__dict__, "preprocessor": "none",
+                                                                              "model": "/c/canny.safetensors"}),)),
+                     0, MODELS, {"control0": "edges.png"})  # fmt: skip
+    (applied,) = [n["inputs"] for n in graph.values() if n["class_type"] == "ControlNetApplyAdvanced"]
+    assert (applied["strength"], applied["start_percent"], applied["end_percent"]) == (0.7, 0.1, 0.8)

@@ -19,6 +19,7 @@ from studio.core.image.control import MODEL_PREPROCESSORS
 from studio.core.image.prompt_grammar import BREAK_WORD, DOWN_WEIGHT, EDIT_LIKE
 from studio.core.image.recipe import IMAGE
 from studio.core.image.specs import GenerateSpec
+from studio.core.image.units import CONTROL_UNIT
 
 SAMPLERS = {"Euler": "euler", "Euler a": "euler_ancestral", "Heun": "heun", "DPM2": "dpm_2",
             "DPM2 a": "dpm_2_ancestral", "DPM++ 2M": "dpmpp_2m", "DPM++ 2M SDE": "dpmpp_2m_sde",
@@ -187,8 +188,16 @@ def workflow(
             continue
         net = g.add("ControlNetLoader", control_net_name=match_name(unit.model, models.controlnets))
         hint = g.add("LoadImage", image=uploads[f"control{i}"])
-        applied = g.add("ControlNetApplyAdvanced", positive=positive, negative=negative_cond, control_net=net,
-                        image=hint, strength=unit.weight, start_percent=unit.start, end_percent=unit.end)  # fmt: skip
+        carried = {f.comfy.input: getattr(unit, f.name) for f in CONTROL_UNIT.fields
+                   if f.comfy is not None and f.comfy.node == "ControlNetApplyAdvanced"}  # fmt: skip
+        applied = g.add(
+            "ControlNetApplyAdvanced",
+            positive=positive,
+            negative=negative_cond,
+            control_net=net,
+            image=hint,
+            **carried,
+        )
         positive, negative_cond = applied, [applied[0], 1]
     denoise = 1.0
     if spec.init_image:

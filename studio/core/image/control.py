@@ -10,15 +10,12 @@ which, and the engine runs them with what the user has installed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
-
-from studio.core.io.untrusted import number, obj, text
 
 
 @dataclass(frozen=True)
@@ -183,92 +180,3 @@ def fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     from PIL import ImageOps
 
     return ImageOps.fit(image.convert("RGB"), size, Image.Resampling.LANCZOS)
-
-
-# -- recipe values --------------------------------------------------------------------------------------------
-def _split(value: str) -> list[str]:
-    """Split at colons, keeping a Windows drive ("C:\\…", "D:/…") with its path."""
-    raw = value.split(":")
-    parts: list[str] = []
-    for piece in raw:
-        if parts and len(parts[-1]) == 1 and parts[-1].isalpha() and piece.startswith(("\\", "/")):
-            parts[-1] += ":" + piece
-        else:
-            parts.append(piece)
-    return parts
-
-
-def parse_control(value: Any) -> dict[str, Any] | str:
-    """A unit as a dict (image, preprocessor, model, weight, start, end), or a sentence saying what is wrong.
-    Takes ``PREPROCESSOR:IMAGE:MODEL[:WEIGHT[:START:END]]`` or an object with those keys."""
-    if isinstance(value, dict):
-        d = obj(value)
-        unit = {k: text(d.get(k)).strip() for k in ("image", "preprocessor", "model")}
-        nums = {k: number(d.get(k)) for k in ("weight", "start", "end", "threshold_a", "threshold_b")}
-    elif isinstance(value, str):
-        parts = _split(value.strip())
-        head, tail = parts[:1], parts[1:]
-        numbers: list[float] = []
-        while tail and len(numbers) < 3 and re.fullmatch(r"-?\d+(\.\d*)?|-?\.\d+", tail[-1].strip()):
-            numbers.insert(0, float(tail.pop()))
-        if len(tail) < 2 or len(numbers) == 2:
-            return "A ControlNet unit is PREPROCESSOR:IMAGE:MODEL[:WEIGHT[:START:END]], e.g. canny:photo.png:control_sd15_canny:0.8."
-        unit = {
-            "preprocessor": head[0].strip().lower(),
-            "image": ":".join(tail[:-1]),
-            "model": tail[-1].strip(),
-        }
-        nums = dict(zip(("weight", "start", "end"), numbers, strict=False))
-    else:
-        return "A ControlNet unit is PREPROCESSOR:IMAGE:MODEL[:WEIGHT] or an object with those keys."
-    unit["preprocessor"] = unit["preprocessor"].lower() or "none"
-    if unit["preprocessor"] not in PREPROCESSORS:
-        return f"No preprocessor {unit['preprocessor'][:40]!r}; there are: {', '.join(PREPROCESSORS)}."
-    if not unit["image"]:
-        return "A ControlNet unit needs a control image."
-    if not unit["model"]:
-        return "A ControlNet unit needs a ControlNet model."
-    out: dict[str, Any] = {**unit, "weight": 1.0, "start": 0.0, "end": 1.0, "threshold_a": 100.0,
-                           "threshold_b": 200.0}  # fmt: skip
-    out.update({k: float(v) for k, v in nums.items() if v is not None})
-    return check_range(out, "ControlNet")
-
-
-def parse_reference(value: Any) -> dict[str, Any] | str:
-    """A reference image as a dict (image, weight, start, end, model, encoder), from ``IMAGE[:WEIGHT]`` or an
-    object with those keys (model and encoder may be empty: the recipe finds them for the model's family)."""
-    if isinstance(value, dict):
-        d = obj(value)
-        out: dict[str, Any] = {k: text(d.get(k)).strip() for k in ("image", "model", "encoder")}
-        out.update({"weight": 0.6, "start": 0.0, "end": 1.0})
-        out.update({k: float(v) for k in ("weight", "start", "end") if (v := number(d.get(k))) is not None})
-    elif isinstance(value, str):
-        image, sep, weight = value.strip().rpartition(":")
-        out = {"image": value.strip(), "model": "", "encoder": "", "weight": 0.6, "start": 0.0, "end": 1.0}
-        if sep and image and re.fullmatch(r"-?\d+(\.\d*)?|-?\.\d+", weight.strip()):
-            out.update(image=image, weight=float(weight))
-    else:
-        return "A reference image is IMAGE[:WEIGHT] or an object with those keys."
-    if not out["image"]:
-        return "A reference needs an image."
-    return check_range(out, "Reference image")
-
-
-def check_range(unit: dict[str, Any], what: str) -> dict[str, Any] | str:
-    if not 0.0 <= unit["weight"] <= 2.0:
-        return f"{what}: the weight must be between 0 and 2 (given {unit['weight']:g})."
-    if not 0.0 <= unit["start"] < unit["end"] <= 1.0:
-        return f"{what}: start and end are fractions of the steps, 0 ≤ start < end ≤ 1."
-    low, high = unit.get("threshold_a", 100.0), unit.get("threshold_b", 200.0)
-    if not 1.0 <= low <= high <= 1000.0:
-        return f"{what}: the thresholds are 1 ≤ low ≤ high ≤ 1000 (given {low:g} and {high:g})."
-    return unit
-
-
-def control_text(unit: Any) -> str:
-    """A unit as AUTOMATIC1111's ControlNet extension writes it in the parameters text."""
-    pre = PREPROCESSORS.get(unit.preprocessor)
-    thresholds = (f", Threshold A: {unit.threshold_a:g}, Threshold B: {unit.threshold_b:g}"
-                  if unit.preprocessor == "canny" else "")  # fmt: skip
-    return (f"Module: {pre.a1111 if pre else unit.preprocessor}, Model: {unit.model_name}, Weight: {unit.weight:g}, "
-            f"Guidance Start: {unit.start:g}, Guidance End: {unit.end:g}{thresholds}")  # fmt: skip

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from studio.core.image.control import parse_control, parse_reference
 from studio.core.image.finders import FileFinder
 from studio.core.image.specs import ControlUnit, ReferenceUnit
+from studio.core.image.units import parse_control, parse_reference
 from studio.core.io.untrusted import is_dir, lst
 from studio.core.models.model_identify import FAMILY_LABELS
 

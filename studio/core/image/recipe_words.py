@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio.core.image.control import PREPROCESSORS, control_text
 from studio.core.image.samplers import parse_sampler
+from studio.core.image.units import REFERENCE_UNIT, control_text, read_control, settings_of, unit_text
 from studio.core.io.untrusted import integer, number
 from studio.core.jobs.fields import Params, Reading
 
@@ -138,56 +138,37 @@ def nothing(params: Params, reading: Reading) -> dict[str, Any]:
 
 # -- ControlNet units (the A1111 ControlNet extension's words; an IP-Adapter is a unit there too) ------------------
 _UNIT = re.compile(r"ControlNet \d+")
-_BY_A1111 = {p.a1111: name for name, p in PREPROCESSORS.items()}
 
 
 def unit_entries(spec: Any) -> list[tuple[str, Any]]:
-    out = [(f"ControlNet {i}", control_text(u)) for i, u in enumerate(spec.controls)]
-    return out
+    return [(f"ControlNet {i}", control_text(u)) for i, u in enumerate(spec.controls)]
 
 
 def reference_entries(spec: Any) -> list[tuple[str, Any]]:
     return [
-        (
-            f"ControlNet {j}",
-            f"Module: ip-adapter_clip, Model: {Path(r.model).stem}, Weight: {r.weight:g}, "
-            f"Guidance Start: {r.start:g}, Guidance End: {r.end:g}",
-        )  # fmt: skip
+        (f"ControlNet {j}", unit_text(r, REFERENCE_UNIT))
         for j, r in enumerate(spec.references, start=len(spec.controls))
     ]
-
-
-def _unit_settings(value: str) -> dict[str, str]:
-    out = {}
-    for part in value.split(","):
-        key, sep, v = part.partition(":")
-        if sep:
-            out[key.strip()] = v.strip()
-    return out
 
 
 def read_units(params: Params, reading: Reading) -> dict[str, Any]:
     """ControlNet units, carried with their settings; the control image is not in the text, so each asks for one."""
     controls: list[dict[str, Any]] = []
     for key in sorted((k for k in params if _UNIT.fullmatch(k)), key=lambda k: int(k.split()[1]))[:16]:
-        d = _unit_settings(params[key])
-        module, model = d.get("Module", "none"), d.get("Model", "").split(" [")[0].strip()
+        settings = settings_of(params[key])
+        module = settings.get("Module", "none")
         if module.startswith("ip-adapter"):
+            model = settings.get("Model", "").split(" [")[0].strip()
             reading.notes.append(f"{key} was a reference image (IP-Adapter {model}); add the picture under "
                                  "Reference images.")  # fmt: skip
             continue
-        pre = _BY_A1111.get(module, module if module in PREPROCESSORS else "")
-        if not pre:
+        unit = read_control(settings)
+        if not unit["preprocessor"]:
             reading.notes.append(
                 f"{key}: the preprocessor {module!r} is not one Studio has; it was left out."
             )
             continue
-        unit = {"image": "", "preprocessor": pre, "model": model, "weight": number(d.get("Weight")) or 1.0,
-                "start": number(d.get("Guidance Start")) or 0.0, "end": number(d.get("Guidance End")) or 1.0,
-                "threshold_a": number(d.get("Threshold A")) or 100.0,
-                "threshold_b": number(d.get("Threshold B")) or 200.0}  # fmt: skip
         controls.append(unit)
-        reading.notes.append(
-            f"{key} ({pre}, {model}) came without its control image: choose one under ControlNet."
-        )
+        reading.notes.append(f"{key} ({unit['preprocessor']}, {unit['model']}) came without its control image: "
+                             "choose one under ControlNet.")  # fmt: skip
     return {"controls": controls} if controls else {}

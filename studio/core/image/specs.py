@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from studio.core.image import recipe_words as W
 from studio.core.image.recipe_words import LATENT
 from studio.core.image.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, SCHEDULES, parse_sampler
+from studio.core.image.units import ControlUnit, ReferenceUnit
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
 from studio.core.jobs.fields import Section, Words, aside, derived, knob, on_node, refused, unwritten
 
@@ -39,40 +40,6 @@ class EmbeddingRef:
 
     name: str
     path: str
-
-
-@dataclass(frozen=True)
-class ControlUnit:
-    """A ControlNet unit: where things go. ``image`` is preprocessed by ``preprocessor`` (canny, depth, …; "none"
-    uses it as it is) and steers the model through the ControlNet ``model`` with ``weight``, from ``start`` to
-    ``end`` (fractions of the steps)."""
-
-    image: str
-    preprocessor: str
-    model: str
-    weight: float = 1.0
-    start: float = 0.0
-    end: float = 1.0
-    threshold_a: float = 100.0  # the preprocessor's thresholds, as A1111 names them (canny: low and high)
-    threshold_b: float = 200.0
-
-    @property
-    def model_name(self) -> str:
-        p = Path(self.model)
-        return p.stem if p.suffix else p.name
-
-
-@dataclass(frozen=True)
-class ReferenceUnit:
-    """A reference image (IP-Adapter): what the picture should look like. ``model`` is the IP-Adapter file,
-    ``encoder`` the CLIP image encoder folder it was trained with."""
-
-    image: str
-    model: str
-    encoder: str
-    weight: float = 0.6
-    start: float = 0.0
-    end: float = 1.0
 
 
 ALL_BACKENDS = "all"  # a recipe's backend: every backend that can run it, the pictures shared out by seed

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.image.control import PREPROCESSORS
+from studio.core.image.units import CONTROL_UNIT, REFERENCE_UNIT
 from studio.ui.common.theme import tool_button as _tool
 from studio.viewmodels.generation_session import GenerationSession
 
@@ -100,13 +101,17 @@ class _UnitList(QWidget):
     def strength_row(self, index: int, unit: dict[str, Any], weight: float, tip: str) -> QHBoxLayout:
         """Weight, start and end of a unit, each edit going to the draft."""
         row = QHBoxLayout()
-        spins = (("Weight", "weight", unit.get("weight", weight), 2.0, tip),
-                 ("Start", "start", unit.get("start", 0.0), 1.0, "From which fraction of the steps it acts."),
-                 ("End", "end", unit.get("end", 1.0), 1.0, "Until which fraction of the steps it acts."))  # fmt: skip
-        for text, key, value, top, help_text in spins:
-            spin = _spin(value, 0.0, top, help_text)
+        table = (
+            CONTROL_UNIT if self.field == "controls" else REFERENCE_UNIT
+        )  # each part's range and help, declared once
+        for key in ("weight", "start", "end"):
+            f = table[key]
+            value = unit.get(key, weight if key == "weight" else f.default)
+            spin = _spin(
+                value, float(f.minimum or 0.0), float(f.maximum or 1.0), tip if key == "weight" else f.help
+            )
             spin.valueChanged.connect(lambda v, k=key: self.edit(index, k, round(v, 2)))
-            row.addWidget(QLabel(text))
+            row.addWidget(QLabel(f.label))
             row.addWidget(spin)
         return row
 
