@@ -297,10 +297,10 @@ _TABLE_KEYS = {f.name for f in dataclasses.fields(Field)} - {"name", "type", "de
 def knob(
     default: Any = dataclasses.MISSING,
     *,
-    words: Words,
-    comfy: Comfy,
-    axis: bool,
-    section: Section,
+    words: Words | None = None,
+    comfy: Comfy | None = None,
+    axis: bool = False,
+    section: Section = Section.NONE,
     draft: Any = dataclasses.MISSING,
     type: type | None = None,  # noqa: A002 - the table's word
     **table: Any,
@@ -308,7 +308,8 @@ def knob(
     """A spec's field that is a recipe knob, declared once: its default (the spec's; ``draft`` when a draft's
     differs, as a seed's −1 does), the table's label, help and range (``Field``'s keywords), and its meaning —
     A1111 words, ComfyUI node or refusal, whether it can be a plot axis, and its section in the room. The field
-    table is made from these (``table_of``); nothing else repeats them."""
+    table is made from these (``table_of``); nothing else repeats them. The image recipe declares every meaning
+    (a test holds it to that); the text and training recipes, which no other tool reads, their knobs alone."""
     unknown = set(table) - _TABLE_KEYS
     if unknown:
         raise TypeError(f"knob() got unknown keywords {sorted(unknown)}")
@@ -324,14 +325,16 @@ def knob(
     return field(default=default, metadata={KNOB: meta})
 
 
-def derived(words: Words, why: str, default: Any = dataclasses.MISSING) -> Any:
-    """A spec's field that is no knob (it is filled when the job is frozen or saved), with its words and why."""
+def derived(words: Words | None, why: str, default: Any = dataclasses.MISSING) -> Any:
+    """A spec's field that is no knob (it is filled when the job is frozen or saved, or it is the job's text
+    itself), with its words (if any) and why."""
     return field(default=default, metadata={ASIDE: {"words": words, "why": why}})
 
 
-def table_of(spec: type, kind: JobKind) -> FieldTable:
-    """The field table declared on a spec's dataclass fields with ``knob``."""
-    out = []
+def table_of(spec: type, kind: JobKind, before: tuple[Field, ...] = ()) -> FieldTable:
+    """The field table declared on a spec's dataclass fields with ``knob`` (``before``: a draft's fields that the
+    spec resolves away, such as a training preset)."""
+    out = list(before)
     for f in dataclasses.fields(spec):
         meta = dict(f.metadata.get(KNOB) or {})
         if not meta:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from studio.core.jobs import JobKind
+from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
+from studio.core.jobs.fields import derived, knob
 from studio.core.text.writer_context import StoryContext
 
 TEXT_SPEC_VERSION = 1
@@ -16,18 +17,33 @@ STOP_REASONS = ("eos", "length", "stop", "cancelled")
 @dataclass(frozen=True)
 class WriteSpec:
     kind: ClassVar[JobKind] = JobKind.TEXT
-    model: str
-    prompt: str
-    max_new_tokens: int = 200
-    temperature: float = 0.8  # 0 = greedy
-    top_p: float = 0.95
-    top_k: int = 0  # 0 = off
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    repetition_penalty: float = 1.1
-    no_repeat_ngram_size: int = 0
-    stop: tuple[str, ...] = ()
-    seed: int = 0
+    # The text recipe's table, declared here once (``recipe.TEXT`` is made from it); ``draft=`` where a draft's
+    # default differs from a spec's (a spec made in code asks for nothing it does not name).
+    # fmt: off
+    model: str = knob(draft="", label="Model", help="A transformers causal language model folder, or a Hugging Face "
+        "repo id already in the local cache (default: the last used, else the built-in Storyteller).", metavar="PATH")
+    prompt: str = derived(None, "the text to continue: the story before the cursor, or the passage to rewrite")
+    max_new_tokens: int = knob(200, draft=80, label="Max new tokens", help="How much to write at most per "
+        "Continue.", minimum=1, maximum=MAX_NEW_TOKENS, step=10)
+    temperature: float = knob(0.8, label="Temperature", help="Higher: more surprising; 0 always picks the "
+        "likeliest token.", minimum=0.0, maximum=5.0, step=0.05, decimals=2)
+    top_p: float = knob(0.95, label="Top-p", help="Sample only from the likeliest tokens that together cover this "
+        "probability (1: off).", minimum=0.01, maximum=1.0, step=0.01, decimals=2)
+    top_k: int = knob(0, label="Top-k", help="Sample only from this many likeliest tokens (0: off).", minimum=0,
+        maximum=1000)
+    min_p: float = knob(0.0, label="Min-p", help="Drop tokens less likely than this fraction of the likeliest "
+        "(0: off).", minimum=0.0, maximum=0.99, step=0.01, decimals=2)
+    typical_p: float = knob(1.0, label="Typical-p", help="Locally typical sampling (1: off).", minimum=0.01,
+        maximum=1.0, step=0.01, decimals=2)
+    repetition_penalty: float = knob(1.1, label="Repetition penalty", help="Above 1 discourages repeating words "
+        "(1: off).", minimum=0.5, maximum=3.0, step=0.01, decimals=2)
+    no_repeat_ngram_size: int = knob(0, label="No-repeat n-gram", help="Never repeat a phrase of this many tokens "
+        "(0: off).", minimum=0, maximum=20)
+    stop: tuple[str, ...] = knob((), label="Stop at", help="Stop when the model writes this text (repeatable; one "
+        "per line in the Writer).", metavar="S")
+    seed: int = knob(0, draft=RANDOM_SEED, label="Seed", help="The same seed and settings write the same text; −1 "
+        "draws a new one.", minimum=RANDOM_SEED, maximum=MAX_SEED, special=((RANDOM_SEED, "a new random seed"),))
+    # fmt: on
     # With a context, ``prompt`` is the story before the cursor and the engine assembles Memory, Lorebook and
     # Author's Note around it within the model's context (it has the tokenizer that counts).
     context: StoryContext | None = None
@@ -35,10 +51,18 @@ class WriteSpec:
     instruction: str = ""
     # A chat: ((role, text), ...) with roles "user" / "assistant"; the model writes the next assistant turn.
     messages: tuple[tuple[str, str], ...] = ()
-    logprobs: int = 0  # how many alternatives to record for each written token (0: none; costs nothing)
-    engine: str = ""  # "" runs on this machine; else an OpenAI-compatible server's base URL (…/v1)
-    quantize: str = "auto"  # a local model's weights: "auto" (int8/int4 only when it would not fit), "none", "int8", "int4"
-    lora: str = ""  # a text LoRA (Studio's .safetensors) attached to a local model ("" none)
+    # fmt: off
+    logprobs: int = knob(0, draft=5, label="Alternatives", help="How many alternatives to keep for each written "
+        "token, with their probabilities (0: none).", minimum=0, maximum=200)
+    engine: str = knob("", label="Engine", help="Where the model runs: empty for this machine, or an "
+        "OpenAI-compatible server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or "
+        "base URL.", metavar="URL|NAME")
+    quantize: str = knob("auto", label="Weights", help="A local model's weights: auto (int8, then int4, only when "
+        "it would not fit in memory), none (full precision), int8 or int4 weight-only.",
+        choices=("auto", "none", "int8", "int4"))
+    lora: str = knob("", label="LoRA", help="A text LoRA trained in Studio (learn my voice, learn from my choices) "
+        "on this model, attached while writing; empty: none.", metavar="PATH")
+    # fmt: on
     spec_version: int = field(default=TEXT_SPEC_VERSION)
 
     @property

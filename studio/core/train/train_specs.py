@@ -12,53 +12,84 @@ from studio.core.io.dataclass_io import from_dict
 from studio.core.io.untrusted import Unreadable, obj, parse_json, read_json
 from studio.core.jobs import JobKind
 from studio.core.jobs.events import Event
+from studio.core.jobs.fields import derived, knob
+
+OPTIMIZERS = ("adamw", "adamw8bit")
+SCHEDULES = ("constant_with_warmup", "constant", "cosine", "linear")
+PRECISIONS = ("auto", "no", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     kind: ClassVar[JobKind] = JobKind.TRAIN
+    # The training recipe's table, declared here once (``recipe.TRAIN`` is made from it, with the preset before it);
+    # ``draft=None`` where the recipe derives a value the draft leaves out (alpha, resolution, intervals).
+    # fmt: off
     dataset: str  # a dataset folder (core.dataset)
-    base: str  # a diffusers SD 1.x / SDXL folder or single-file checkpoint
-    out: str  # the .safetensors LoRA to write
-    run_dir: str  # checkpoints, samples, log
-    trigger: str = "sks"
-    class_word: str = ""
-    steps: int = 1500
-    epochs: int = 0  # when set: train this many passes over the pictures instead of ``steps``
-    rank: int = 16
-    alpha: float = 16.0
-    lr_unet: float = 1e-4
-    lr_text: float = 5e-5
-    train_text_encoder: bool = False
-    optimizer: str = "adamw"  # adamw | adamw8bit (when bitsandbytes is installed)
-    schedule: str = "constant_with_warmup"  # constant | constant_with_warmup | cosine | linear
+    base: str = knob(draft="", label="Base model", help="The model to teach (SD 1.x, 2.x or SDXL; default: the last "
+        "image model used, else the built-in demo).", metavar="MODEL")
+    out: str = derived(None, "the .safetensors LoRA to write (named from the trigger when not given)")
+    run_dir: str = derived(None, "the run's folder: checkpoints, samples, log")
+    trigger: str = knob("sks", label="Trigger word", help="A rare word that will call up what you train, e.g. sks.")
+    class_word: str = knob("", label="Class word", help="What it is: dog, person, painting…", cli="--class")
+    steps: int = knob(1500, label="Steps", help="Training steps (the preset's by default).", minimum=1,
+        maximum=100_000)
+    epochs: int = knob(0, label="Epochs", help="Passes over your pictures; when set, it decides the number of steps "
+        "(0: use steps).", minimum=0, maximum=10_000, special=((0, "use steps"),))
+    rank: int = knob(16, label="Rank", help="The LoRA's size: 8–32 for a person or an object, more for a style.",
+        minimum=1, maximum=256)
+    alpha: float = knob(16.0, draft=None, type=float, label="Alpha", help="Scales the LoRA (default: the preset's "
+        "alpha at the preset's rank, else the rank).", minimum=0.0, maximum=1024.0)
+    lr_unet: float = knob(1e-4, label="Learning rate", help="How fast the UNet learns; 1e-4 is usual.", minimum=1e-7,
+        maximum=0.1, step=1e-5, decimals=6, cli="--lr")
+    lr_text: float = knob(5e-5, label="Text encoder LR", help="Used when the text encoder is trained.", minimum=0.0,
+        maximum=0.1, step=1e-5, decimals=6)
+    train_text_encoder: bool = knob(False, label="Train the text encoder too", help="Learns the trigger word's "
+        "meaning as well (the person preset does).", cli="--text-encoder")
+    optimizer: str = knob("adamw", label="Optimizer", help="AdamW, or 8-bit AdamW (needs bitsandbytes).",
+        choices=OPTIMIZERS)
+    schedule: str = knob("constant_with_warmup", label="Schedule", help="How the learning rate changes over the "
+        "run.", choices=SCHEDULES)
     warmup_steps: int = 100
-    batch_size: int = 1
-    resolution: int = 512
-    mixed_precision: str = "auto"  # auto | no | fp16 | bf16
-    gradient_checkpointing: bool = False
+    batch_size: int = knob(1, label="Batch size", help="Pictures per step: faster on a GPU, needs more memory.",
+        minimum=1, maximum=64)
+    resolution: int = knob(512, draft=None, type=int, label="Resolution", help="Training size in pixels (default: "
+        "the base model's own: 512 for SD 1.x, 1024 for SDXL, 64 for the demo).", minimum=64, maximum=2048,
+        unit="px", step=64, multiple_of=64)
+    mixed_precision: str = knob("auto", label="Mixed precision", help="auto: bf16 or fp16 on a GPU, off on the "
+        "CPU.", choices=PRECISIONS)
+    gradient_checkpointing: bool = knob(False, label="Gradient checkpointing", help="Less memory, slower steps.")
     cache_latents: bool = True
-    seed: int = 0
+    seed: int = knob(0, label="Seed", help="The run's seed: the same seed, pictures and settings train the same "
+        "LoRA.", minimum=0, maximum=2**32 - 1)
     min_snr_gamma: float = 5.0  # 0 turns min-SNR weighting off
-    sample_every: int = 250  # steps; 0: never
-    checkpoint_every: int = 250
+    sample_every: int = knob(250, draft=None, type=int, label="Samples every", help="Steps between sample pictures "
+        "(default: a sixth of the run, at most 250; 0: never).", minimum=0, maximum=100_000)
+    checkpoint_every: int = knob(250, draft=None, type=int, label="Checkpoint every", help="Steps between "
+        "checkpoints (default: a tenth of the run, at most 250; never more than a tenth).", minimum=1,
+        maximum=100_000)
     keep_checkpoints: int = 2
     sample_prompts: tuple[str, ...] = ()  # default: "<trigger> <class>" variations
     sample_seeds: tuple[int, ...] = (1, 2)
     sample_steps: int = 20
-    kohya_export: bool = False  # also write <out>-kohya.safetensors for AUTOMATIC1111 / ComfyUI
+    kohya_export: bool = knob(False, label="Kohya copy", help="Also write <out>-kohya.safetensors with the key names "
+        "AUTOMATIC1111 and ComfyUI use.", cli="--kohya")
     device: str = "auto"
     ab_grid: bool = True  # at the end: base vs LoRA, same seeds, for each kept checkpoint
     # Class (regularization) pictures, DreamBooth's prior preservation: pictures of the class without the subject
     # (a folder, .txt captions beside them, else "a photo of <class>") keep the model's idea of the class intact.
     class_dir: str = ""
-    class_images: int = 0  # when the folder holds fewer, the base model generates the rest into it first
-    prior_weight: float = 1.0
-    # run under `accelerate launch` (several GPUs or processes: data-parallel), with this accelerate config file
-    # ("" the user's default: ~/.cache/huggingface/accelerate/default_config.yaml, made by `accelerate config`)
-    accelerate: bool = False
-    accelerate_config: str = ""
+    class_images: int = knob(0, label="Number of class pictures", help="Pictures of the class without your subject "
+        "(prior preservation); missing ones are generated by the base model first.", minimum=0, maximum=1000)
+    prior_weight: float = knob(1.0, label="Class weight", help="How much the class pictures count.", minimum=0.0,
+        maximum=5.0, step=0.1, decimals=2)
+    accelerate: bool = knob(False, label="Run with accelerate", help="Train under `accelerate launch` with your "
+        "accelerate config (several GPUs, data-parallel: each step takes one batch per process); the loss curve and "
+        "checkpoints are the same.")
+    accelerate_config: str = knob("", label="Accelerate config", help="An accelerate config file (YAML from "
+        "`accelerate config`); empty: your default one.", metavar="FILE")
     inject_nan_at: int = 0  # tests: make the loss NaN at this step
+    # fmt: on
 
     def class_prompt(self) -> str:
         return f"a photo of {self.class_word.strip() or 'a person'}"
