@@ -80,8 +80,13 @@ def _physical_cores() -> int:
     return max(1, len(cores) or len(allowed))
 
 
+FORCE = "STUDIO_CPU_FEATURES"  # "avx2" (no bf16 instructions) or "avx512_bf16": measure a lesser path on a better CPU
+
+
 @functools.cache
 def cpu_caps() -> CpuCaps:
+    """What this CPU can do, read at run time. ``STUDIO_CPU_FEATURES`` may take features away (never add them), so
+    a benchmark can measure the path of a lesser CPU on this one."""
     import torch
 
     flags = _cpuinfo_flags()
@@ -91,6 +96,11 @@ def cpu_caps() -> CpuCaps:
     if not flags and probe is not None:  # no /proc/cpuinfo (macOS, Windows): ask torch
         amx = bool(getattr(probe, "_is_amx_tile_supported", lambda: False)())
         avx512_bf16 = bool(getattr(probe, "_is_avx512_bf16_supported", lambda: False)())
+    forced = os.environ.get(FORCE, "").strip().lower()
+    if forced in ("avx2", "none"):
+        amx = avx512_bf16 = False
+    elif forced == "avx512_bf16":
+        amx = False
     return CpuCaps(amx, avx512_bf16, _physical_cores())
 
 
