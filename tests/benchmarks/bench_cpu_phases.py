@@ -165,7 +165,7 @@ def main() -> None:
         results["bare"].append(run(BARE, model, a.work / f"bare-{i}.png", a.size, a.steps, env))
         results["studio"].append(run(STUDIO, model, a.work / "out", a.size, a.steps, env))
     best = {k: min(v, key=lambda r: r[0]) for k, v in results.items()}
-    print(f"\n| phase | bare diffusers (s) | `studio generate` (s) | Studio − bare (s) |\n|---|---|---|---|")
+    print("\n| phase | bare diffusers (s) | `studio generate` (s) | Studio − bare (s) |\n|---|---|---|---|")
     for name in PHASES:
         b, s = best["bare"][1].get(name, 0.0), best["studio"][1].get(name, 0.0)
         print(f"| {name} | {b:.1f} | {s:.1f} | {s - b:+.1f} |")
