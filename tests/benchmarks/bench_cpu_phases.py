@@ -1,6 +1,7 @@
 """Where a whole `studio generate` process spends its time, phase by phase, against a bare diffusers process doing
 the same work — on the path of a CPU without bf16 instructions (forced with ``STUDIO_CPU_FEATURES=avx2`` when this
-CPU has them), or this CPU's own path (``--native``).
+CPU has them), or this CPU's own path (``--native``). Forced, ATen's kernels and oneDNN's are held to AVX2 too
+(``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``), so the whole stack runs as on such a CPU.
 
 Both processes make one picture of an SD 1.5-architecture folder (random weights, fp16 on disk, built once) at
 256², 20 Euler steps, CFG 7. Each child marks its phases from inside (wrapped functions, the same ones in both
@@ -52,7 +53,8 @@ def _wrap(owner, attr, name):
     setattr(owner, attr, timed)
 def _install():
     import diffusers
-    from diffusers import AutoencoderKL, StableDiffusionPipeline
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    _wrap(UNet2DConditionModel, "forward", "unet")
     _wrap(StableDiffusionPipeline, "__call__", "call")
     _wrap(StableDiffusionPipeline, "encode_prompt", "encode")
     _wrap(AutoencoderKL, "decode", "decode")
@@ -110,6 +112,7 @@ def phases(marks: list[list], total: float) -> dict[str, float]:
         first.setdefault(name, start)
         last = max(last, end)
     call = spans.pop("call", 0.0)
+    unet = spans.pop("unet", 0.0)
     inside = sum(end - start for name, start, end in marks if name in ("encode", "decode")
                  and any(c[0] == "call" and c[1] <= start and end <= c[2] for c in marks))  # fmt: skip
     out = {
@@ -124,6 +127,7 @@ def phases(marks: list[list], total: float) -> dict[str, float]:
     out["identify"] = max(
         0.0, total - sum(out.values())
     )  # what is left: Studio's own work before and between
+    out["unet"] = unet  # of the denoising: the UNet's own forward passes
     return out
 
 
@@ -154,8 +158,13 @@ def main() -> None:
     a = ap.parse_args()
     model = build(a.work / "sd15")
     env = {**os.environ, "STUDIO_HOME": str(a.work / "home")}
-    if not a.native:
-        env["STUDIO_CPU_FEATURES"] = "avx2"
+    if not a.native:  # Studio's choices, ATen's kernels and oneDNN's as on a CPU with AVX2 and nothing newer
+        env.update(
+            STUDIO_CPU_FEATURES="avx2",
+            ATEN_CPU_CAPABILITY="avx2",
+            ONEDNN_MAX_CPU_ISA="AVX2",
+            DNNL_MAX_CPU_ISA="AVX2",
+        )
     from studio.engine.precision import cpu_caps
 
     print(f"CPU: {cpu_caps().describe()}; path measured: {'its own' if a.native else 'forced to AVX2 (fp32)'}; "
@@ -164,14 +173,24 @@ def main() -> None:
     for i in range(a.runs):  # alternating, so a slow minute of the machine hurts both alike
         results["bare"].append(run(BARE, model, a.work / f"bare-{i}.png", a.size, a.steps, env))
         results["studio"].append(run(STUDIO, model, a.work / "out", a.size, a.steps, env))
-    best = {k: min(v, key=lambda r: r[0]) for k, v in results.items()}
+    for i, (b, s) in enumerate(zip(results["bare"], results["studio"], strict=True)):
+        print(f"run {i + 1}: bare {b[0]:.1f} s, studio {s[0]:.1f} s")
+    median = {k: _median(v) for k, v in results.items()}  # the run of median total time of each
     print("\n| phase | bare diffusers (s) | `studio generate` (s) | Studio − bare (s) |\n|---|---|---|---|")
     for name in PHASES:
-        b, s = best["bare"][1].get(name, 0.0), best["studio"][1].get(name, 0.0)
+        b, s = median["bare"][1].get(name, 0.0), median["studio"][1].get(name, 0.0)
         print(f"| {name} | {b:.1f} | {s:.1f} | {s - b:+.1f} |")
-    b_total, s_total = best["bare"][0], best["studio"][0]
+        if name == "denoise":
+            b, s = median["bare"][1]["unet"], median["studio"][1]["unet"]
+            print(f"| … of which the UNet's forward passes | {b:.1f} | {s:.1f} | {s - b:+.1f} |")
+    b_total, s_total = median["bare"][0], median["studio"][0]
     print(f"| **whole process** | **{b_total:.1f}** | **{s_total:.1f}** | **{s_total - b_total:+.1f}** |")
-    print(f"\nratio (bare ÷ Studio): {b_total / s_total:.2f}×")
+    print(f"\nratio (bare ÷ Studio, medians of {a.runs}): {b_total / s_total:.2f}×")
+
+
+def _median(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
+    ordered = sorted(runs, key=lambda r: r[0])
+    return ordered[len(ordered) // 2]
 
 
 if __name__ == "__main__":
