@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
 from studio.core.gallery.gallery_query import GalleryRow
+from studio.core.image.recipe_readers import Recipe, read_recipe
 from studio.core.io.atomic import first_free
 from studio.viewmodels.background import in_background
 from studio.viewmodels.gallery_model import GalleryModel
@@ -23,6 +25,7 @@ class GalleryActions(QObject):
     imported = Signal(int)  # how many pictures were copied in (and indexed)
     exported = Signal(int, str)  # how many pictures, and the folder
     reindexed = Signal()
+    loaded = Signal(str, QImage, object)  # (rel, the picture, its Recipe): what the viewer shows
     failed = Signal(str)  # a command that could not be done, in a sentence
 
     def __init__(self, model: GalleryModel, parent: QObject | None = None):
@@ -84,6 +87,16 @@ class GalleryActions(QObject):
 
     def remove_from_board(self, board: int, rels: list[str]) -> None:
         self.store.remove_from_board(board, rels)
+
+    def load(self, rel: str) -> None:
+        """Read one picture and its recipe off the GUI thread (a large PNG, a slow disk); ``loaded`` answers."""
+        path = self.path(rel)
+
+        def work() -> tuple[QImage, Recipe]:
+            return QImage(str(path)), read_recipe(path)
+
+        in_background(self, work, lambda got: self.loaded.emit(rel, got[0], got[1]), name="studio-gallery-view",
+                      on_error=self._failed)  # fmt: skip
 
     # -- commands over many files: off the GUI thread -------------------------------------------------------------
     def import_files(self, paths: list[str]) -> None:

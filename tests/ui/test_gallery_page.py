@@ -81,7 +81,9 @@ def test_use_these_settings_fills_the_image_panel_exactly(qtbot, studio):
     page, items = fill_gallery(studio, ["a lighthouse (at night:1.2)"])
     studio.window.tabs.setCurrentWidget(page)
     page.grid.setCurrentIndex(page.model.index(0))
-    assert "a lighthouse (at night:1.2)" in page.recipe.toPlainText()
+    qtbot.waitUntil(
+        lambda: "a lighthouse (at night:1.2)" in page.recipe.toPlainText(), timeout=5000
+    )  # read aside
     studio.session.set("prompt", "something else")
     studio.session.set("seed", -1)
     qtbot.mouseClick(page.use_btn, Qt.MouseButton.LeftButton)
@@ -141,7 +143,9 @@ def test_dropped_image_from_another_tool_is_imported_with_its_recipe(qtbot, stud
     assert src.is_file()  # the original is untouched
     assert shown_prompts(page) == ["a misty forest"]
     page.grid.setCurrentIndex(page.model.index(0))
-    assert "automatic1111" in page.recipe.toPlainText()
+    qtbot.waitUntil(
+        lambda: "automatic1111" in page.recipe.toPlainText(), timeout=5000
+    )  # read off the GUI thread
     page.use_settings()
     s = studio.session
     assert (
@@ -248,7 +252,8 @@ def test_ctrl_z_undoes_a_delete_and_the_recipe_says_its_sampler_plainly(qtbot, s
     studio.window.tabs.setCurrentWidget(page)
     page.grid.setFocus()
     page.grid.setCurrentIndex(page.model.index(0))
-    assert "Euler a" in page.recipe.toPlainText() and "Automatic" not in page.recipe.toPlainText()
+    qtbot.waitUntil(lambda: "Euler a" in page.recipe.toPlainText(), timeout=5000)  # read off the GUI thread
+    assert "Automatic" not in page.recipe.toPlainText()
     qtbot.keyClick(page.grid, Qt.Key.Key_Delete)
     assert shown_prompts(page) == ["keep me"]
     qtbot.keyClick(page.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

@@ -48,7 +48,7 @@ def test_eta_has_its_widget_its_words_and_its_row_in_the_gallery(qtbot, studio):
     index = next(gallery.model.index(i) for i in range(gallery.model.rowCount())
                  if Path(gallery.model.row(i).rel).name == with_eta.name)  # fmt: skip
     gallery.grid.setCurrentIndex(index)
-    assert "\nEta\n0.6\n" in gallery.recipe.toPlainText()
+    qtbot.waitUntil(lambda: "\nEta\n0.6\n" in gallery.recipe.toPlainText(), timeout=5000)  # read aside
     draft, notes = draft_from_image(with_eta)
     assert draft["eta"] == 0.6 and draft["seed"] == 5
 

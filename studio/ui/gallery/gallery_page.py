@@ -52,6 +52,7 @@ class GalleryPage(QWidget):
         self.model = model
         self.actions = actions or GalleryActions(model, self)  # what the room asks of the gallery
         self.actions.imported.connect(self._imported)
+        self.actions.loaded.connect(self._loaded)
         self.actions.reindexed.connect(self.refresh)
         self.actions.exported.connect(
             lambda n, folder: self._say(f"Exported {n} image{'s' if n != 1 else ''} to {folder}.")
@@ -59,6 +60,7 @@ class GalleryPage(QWidget):
         self.actions.failed.connect(self._say)
         self._current: GalleryRow | None = None
         self._recipe = Recipe()
+        self._recipe_rel = ""  # the picture whose recipe _recipe is (read off the GUI thread)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(ScrollRow(self._filters()))  # the filters scroll on a narrow window
@@ -365,14 +367,24 @@ class GalleryPage(QWidget):
             self.recipe.clear()
             self._set_viewer_enabled(False)
             return
-        path = self.actions.path(row.rel)
-        self.view.set_image(QImage(str(path)))
-        self._recipe = read_recipe(path)
-        self.recipe.setHtml(recipe_html(self._recipe, row))
-        self._set_viewer_enabled(True)
+        self.actions.load(row.rel)  # the picture and its recipe come off the GUI thread: _loaded
+        for b in (self.init_btn, self.star_btn, self.upscale_btn):  # what needs the file's place only
+            b.setEnabled(True)
+        self.use_btn.setEnabled(False)  # what needs its recipe: when it has been read
+        self.copy_btn.setEnabled(False)
         self.star_btn.setText("★ Starred" if row.starred else "☆ Star")
         self.parent_btn.setEnabled(self.actions.has_parent(row))
         self.child_btn.setEnabled(bool(self.actions.made_from(row.rel)))
+
+    def _loaded(self, rel: str, image: QImage, recipe: Recipe) -> None:
+        row = self._current
+        if row is None or row.rel != rel:
+            return  # another picture was chosen meanwhile
+        self.view.set_image(image)
+        self._recipe, self._recipe_rel = recipe, rel
+        self.recipe.setHtml(recipe_html(recipe, row))
+        self.use_btn.setEnabled(True)
+        self.copy_btn.setEnabled(True)
 
     def _select_rel(self, rel: str) -> None:
         i = self.model.index_of_rel(rel)
@@ -405,7 +417,7 @@ class GalleryPage(QWidget):
                 self._select_rel(kids[0].rel)
 
     def use_settings(self) -> None:
-        if self._current is not None:
+        if self._current is not None and self._recipe_rel == self._current.rel:
             self.useSettings.emit(recipe_fields(self._recipe))
 
     def use_as_init(self) -> None:
@@ -430,7 +442,8 @@ class GalleryPage(QWidget):
             self.upscaleRequested.emit(str(self.actions.path(self._current.rel)))
 
     def copy_prompt(self) -> None:
-        QGuiApplication.clipboard().setText(self._recipe.prompt)
+        if self._current is not None and self._recipe_rel == self._current.rel:
+            QGuiApplication.clipboard().setText(self._recipe.prompt)
 
     def copy_image(self) -> None:
         if self._current is not None:
