@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,8 +30,14 @@ from studio.core.gallery.gallery_query import GalleryFilter, GalleryRow
 from studio.core.image.recipe_readers import Recipe, read_recipe, recipe_fields
 from studio.ui.common.scroll_row import ScrollRow
 from studio.ui.common.theme import icon
-from studio.ui.common.zoom_view import ZoomView
-from studio.ui.gallery.gallery_widgets import DATES, CompareDialog, GalleryGrid, date_span, recipe_html
+from studio.ui.gallery.gallery_widgets import (
+    DATES,
+    CompareDialog,
+    GalleryGrid,
+    GalleryViewer,
+    date_span,
+    recipe_html,
+)
 from studio.viewmodels.gallery_actions import GalleryActions
 from studio.viewmodels.gallery_model import GalleryModel
 
@@ -178,49 +183,19 @@ class GalleryPage(QWidget):
         return bar
 
     def _viewer(self) -> QWidget:
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        self.view = ZoomView(
-            "Pick an image to see it large, with its recipe.\n\nDrop images here from other tools "
-            "to read their recipes."
+        v = GalleryViewer({"use": self.use_settings, "init": self.use_as_init, "copy": self.copy_prompt,
+                           "star": self.toggle_star, "parent": self.go_parent, "child": self.go_child,
+                           "upscale": self.upscale})  # fmt: skip
+        self.view, self.recipe = v.view, v.recipe
+        self.use_btn, self.init_btn, self.copy_btn, self.star_btn = (
+            v.use_btn,
+            v.init_btn,
+            v.copy_btn,
+            v.star_btn,
         )
-        v.addWidget(self.view, 3)
-        buttons = QHBoxLayout()
-        self.use_btn = QPushButton(icon("use"), "Use these settings")
-        self.use_btn.setToolTip(
-            "Fill the Image panel with this recipe, seed included (double-click does the same)"
-        )
-        self.use_btn.clicked.connect(self.use_settings)
-        self.init_btn = QPushButton(icon("image"), "Use as init image")
-        self.init_btn.clicked.connect(self.use_as_init)
-        self.copy_btn = QPushButton("Copy prompt")
-        self.copy_btn.clicked.connect(self.copy_prompt)
-        self.star_btn = QPushButton("☆ Star")
-        self.star_btn.clicked.connect(self.toggle_star)
-        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn):
-            buttons.addWidget(b)
-        v.addLayout(buttons)
-        lineage = QHBoxLayout()
-        self.parent_btn = QPushButton("← Made from")
-        self.parent_btn.clicked.connect(self.go_parent)
-        self.child_btn = QPushButton("Used for →")
-        self.child_btn.clicked.connect(self.go_child)
-        lineage.addWidget(self.parent_btn)
-        lineage.addWidget(self.child_btn)
-        lineage.addStretch(1)
-        self.upscale_btn = QPushButton("Upscale…")
-        self.upscale_btn.setToolTip(
-            "A larger copy (Lanczos, or an ESRGAN-family model), kept as this one's child"
-        )
-        self.upscale_btn.clicked.connect(self.upscale)
-        lineage.addWidget(self.upscale_btn)
-        v.addLayout(lineage)
-        self.recipe = QTextBrowser()
-        self.recipe.setOpenLinks(False)
-        v.addWidget(self.recipe, 2)
+        self.parent_btn, self.child_btn, self.upscale_btn = v.parent_btn, v.child_btn, v.upscale_btn
         self._set_viewer_enabled(False)
-        return w
+        return v
 
     def _actions(self) -> None:
         for seq, slot in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, QModelIndex, QRect, QSize, Qt, QTime, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
+    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -26,7 +28,7 @@ from studio.core.image.from_image import recipe_facts
 from studio.core.image.recipe_readers import Recipe
 from studio.core.image.specs import GenerateSpec
 from studio.ui.common.model_data import cell
-from studio.ui.common.theme import fit_size
+from studio.ui.common.theme import fit_size, icon
 from studio.ui.common.zoom_view import ZoomView
 from studio.viewmodels.gallery_model import RowRole, ThumbRole
 
@@ -247,3 +249,50 @@ class CompareDialog(QDialog):
 
 def _esc(t: object) -> str:
     return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class GalleryViewer(QWidget):
+    """The picture large (zoom and pan), what can be done with it, its lineage, and its recipe. ``on``: what each
+    button does (use, init, copy, star, parent, child, upscale)."""
+
+    def __init__(self, on: dict[str, Any], parent: QWidget | None = None):
+        super().__init__(parent)
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.view = ZoomView("Pick an image to see it large, with its recipe.\n\nDrop images here from other tools "
+                             "to read their recipes.")  # fmt: skip
+        v.addWidget(self.view, 3)
+        self.use_btn = self._button(
+            on["use"],
+            "Use these settings",
+            "use",
+            "Fill the Image panel with this recipe, seed included (double-click does the same)",
+        )
+        self.init_btn = self._button(on["init"], "Use as init image", "image")
+        self.copy_btn = self._button(on["copy"], "Copy prompt")
+        self.star_btn = self._button(on["star"], "☆ Star")
+        buttons = QHBoxLayout()
+        for b in (self.use_btn, self.init_btn, self.copy_btn, self.star_btn):
+            buttons.addWidget(b)
+        v.addLayout(buttons)
+        self.parent_btn = self._button(on["parent"], "← Made from")
+        self.child_btn = self._button(on["child"], "Used for →")
+        self.upscale_btn = self._button(on["upscale"], "Upscale…", tip="A larger copy (Lanczos, or an ESRGAN-family "
+                                        "model), kept as this one's child")  # fmt: skip
+        lineage = QHBoxLayout()
+        lineage.addWidget(self.parent_btn)
+        lineage.addWidget(self.child_btn)
+        lineage.addStretch(1)
+        lineage.addWidget(self.upscale_btn)
+        v.addLayout(lineage)
+        self.recipe = QTextBrowser()
+        self.recipe.setOpenLinks(False)
+        v.addWidget(self.recipe, 2)
+
+    @staticmethod
+    def _button(action: Any, text: str, icon_name: str = "", tip: str = "") -> QPushButton:
+        b = QPushButton(icon(icon_name), text) if icon_name else QPushButton(text)
+        if tip:
+            b.setToolTip(tip)
+        b.clicked.connect(action)
+        return b
