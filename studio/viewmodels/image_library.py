@@ -8,6 +8,7 @@ from typing import Any
 
 from studio.core.image.finders import LoraFinder
 from studio.core.image.specs import ALL_BACKENDS
+from studio.core.image.units import model_name_of
 from studio.core.io.untrusted import exists
 from studio.core.models.builtin_models import BUILTIN_LORA_DIR, builtin_image_models
 from studio.core.models.model_library import LibraryEntry, scan_folder
@@ -93,8 +94,7 @@ class ImageLibrary:
             if path in seen or not exists(path):
                 continue
             seen.add(path)
-            p = Path(path)
-            out.append((builtins.get(path) or (p.stem if p.suffix else p.name), path))
+            out.append((builtins.get(path) or model_name_of(path), path))
         return out
 
     def lora_choices(self) -> list[tuple[str, str]]:

@@ -16,12 +16,6 @@ from studio.core.jobs.fields import Params, Reading
 LATENT, LANCZOS = "Latent", "Lanczos"
 
 
-def file_name(value: str) -> str:
-    """How AUTOMATIC1111 names a model file: its stem ("dreamshaper_8"), a folder by its name."""
-    p = Path(value)
-    return p.stem if p.suffix else p.name
-
-
 def upscaler_name(value: str) -> str:
     """How AUTOMATIC1111 names an upscaler: "Latent", "Lanczos", or the model file's name."""
     return value if "/" not in value and "\\" not in value else Path(value).stem

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from studio.core.image import recipe_words as W
 from studio.core.image.recipe_words import LATENT
 from studio.core.image.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, SCHEDULES, parse_sampler
-from studio.core.image.units import ControlUnit, ReferenceUnit
+from studio.core.image.units import ControlUnit, ReferenceUnit, model_name_of
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
 from studio.core.jobs.fields import Section, Words, aside, derived, knob, on_node, refused, unwritten
 
@@ -287,8 +287,7 @@ class GenerateSpec:
 
     @property
     def model_name(self) -> str:
-        p = Path(self.model)
-        return p.stem if p.suffix else p.name
+        return model_name_of(self.model)
 
     def prompts_of(self, index: int) -> tuple[str, str]:
         """The prompt and negative prompt of the ``index``-th image."""

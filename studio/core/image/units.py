@@ -17,6 +17,13 @@ from studio.core.jobs.fields import FieldTable, Section, Words, aside, knob, on_
 _APPLY = "ControlNetApplyAdvanced"
 
 
+def model_name_of(path: str) -> str:
+    """How a model is named in recipes and by AUTOMATIC1111: a file by its stem ("dreamshaper_8"), a folder by its
+    name."""
+    p = Path(path)
+    return p.stem if p.suffix else p.name
+
+
 def _share(default: float, label: str, help_text: str, key: str, top: float, comfy: str = "") -> Any:
     """A weight or a fraction of the steps: its range, its A1111 words, its ComfyUI input."""
     return knob(default, label=label, help=help_text, minimum=0.0, maximum=top, step=0.05, decimals=2,
@@ -56,8 +63,7 @@ class ControlUnit:
 
     @property
     def model_name(self) -> str:
-        p = Path(self.model)
-        return p.stem if p.suffix else p.name
+        return model_name_of(self.model)
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ def unit_text(unit: Any, table: FieldTable) -> str:
         if f.name == "preprocessor":
             value = PREPROCESSORS[value].a1111 if value in PREPROCESSORS else value
         elif f.name == "model":
-            value = Path(value).stem if Path(value).suffix else Path(value).name
+            value = model_name_of(value)
         parts.append(f"{words.key}: {value:g}" if isinstance(value, float) else f"{words.key}: {value}")
     if table is REFERENCE_UNIT:
         parts.insert(0, "Module: ip-adapter_clip")
