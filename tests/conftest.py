@@ -8,6 +8,9 @@ import tempfile
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["STUDIO_OPENVINO"] = (
+    "0"  # auto means torch here; the OpenVINO tests switch it on (tests/engine/test_openvino.py)
+)
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="studio-test-hf-")
 os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
 

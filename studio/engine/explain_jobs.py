@@ -17,7 +17,7 @@ from studio.core.image.image_metadata import RenderInfo
 from studio.core.image.plot import PlotSpec
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
-from studio.core.jobs.events import ItemSaved
+from studio.core.jobs.events import ItemSaved, Note
 from studio.engine.pipelines import FLOW_FAMILIES
 
 if TYPE_CHECKING:
@@ -58,7 +58,11 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
     from studio.core.image.tokens import ClipTokens, tokenizer_folder
     from studio.engine.attention_maps import AttentionRecorder, install
 
-    model = engine.cache.get(spec.spec.model)
+    inner = spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0, cpu_engine="torch")
+    if spec.spec.cpu_engine == "openvino":
+        emit(Note(text="Attention maps are read from torch's attention layers: the picture is made again with "
+                       "torch (the same seed gives a very close picture)."))  # fmt: skip
+    model = engine.load(inner, emit)
     if model.family in FLOW_FAMILIES or getattr(model.base, "unet", None) is None:
         raise StudioError(ErrorKind.INVALID_INPUT, "Attention maps are read from a UNet's cross-attention "
                           "(SD 1.x/2.x, SDXL).", field="model")  # fmt: skip
@@ -81,8 +85,7 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
     out.mkdir(parents=True, exist_ok=True)
     try:  # the picture is the one the user has: made again into the maps' folder, not added to the gallery
         with scratch_store(engine, out):
-            saved = engine.generate(spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0), cancel,
-                                    quiet(emit))  # fmt: skip
+            saved = engine.generate(inner, cancel, quiet(emit))
     finally:
         unet.set_attn_processor(before)
     with Image.open(saved[0].path) as im:

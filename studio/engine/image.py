@@ -82,10 +82,13 @@ class ImageEngine:
         make_room: Callable[[], None] = lambda: None,
         options: Callable[[], LoadOptions] = LoadOptions,
         tiny_vae: Callable[[str], Path | None] = lambda family: None,
+        openvino_cache: Callable[[], Path] | None = None,
     ):
-        """``tiny_vae(family)``: the folder of a tiny autoencoder (TAESD/TAESDXL) the user has, or None."""
+        """``tiny_vae(family)``: the folder of a tiny autoencoder (TAESD/TAESDXL) the user has, or None;
+        ``openvino_cache()``: where converted UNets are kept (default: beside the models in Studio's home)."""
         self.store = store
         self._tiny_vae = tiny_vae
+        self._openvino_cache = openvino_cache or _default_openvino_cache
         self.hashes = hashes
         self._placement = placement or choose_placement
         self.cache = PipelineCache(self._placement, make_room, options)
@@ -124,14 +127,15 @@ class ImageEngine:
 
         from studio.core.jobs.events import Loading
 
-        model = self.cache.get(spec.model, on_loading=lambda name: emit(Loading(what=f"Loading {name}…")))
+        model = self.load(spec, emit)
         cancel.raise_if_cancelled()
         flow = model.family in FLOW_FAMILIES
         if flow:
             check_flow(spec, model.family)
         pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode)
         tune_memory(model, *spec.output_size, spec.batch_size)
-        apply_loras(model, spec.loras)
+        if model.engine == "torch":  # on OpenVINO they are merged into the converted UNet
+            apply_loras(model, spec.loras)
         apply_embeddings(model, spec.embeddings)
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
@@ -279,12 +283,35 @@ class ImageEngine:
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
                 item_info = RenderInfo(**{**info.__dict__, "index": first + i, "seconds": seconds})
-                item = self.store.save(image, spec.for_image(first + i), item_info)
+                item = self.store.save(image, self._recipe(spec.for_image(first + i), model), item_info)
                 if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
                     write_filmstrip([*state["frames"][:-1], image], filmstrip_path(item.path))
                 saved.append(item)
                 emit(ItemSaved(item=item))
         return saved
+
+    def load(self, spec: GenerateSpec, emit: Emit, needs_torch: str = "") -> LoadedModel:
+        """The job's model, loaded for the engine that runs it on this machine (``needs_torch``: why this job
+        cannot run on OpenVINO, e.g. attention maps)."""
+        from studio.core.jobs.events import Loading
+        from studio.engine.cpu_engine import OpenVinoLoad, choose_engine
+        from studio.engine.openvino_cache import Variant
+        from studio.engine.pipelines import check_model_path, family_of
+
+        options = self._options()
+        path = check_model_path(spec.model, options.allow_pickle)
+        choice = choose_engine(spec, self._placement().device, family_of(path, options), options, needs_torch)
+        if choice.note:
+            emit(Note(text=choice.note))
+        engine = None
+        if choice.engine == "openvino":
+            engine = OpenVinoLoad(Variant(self._openvino_cache(), path, spec.loras), emit)
+        return self.cache.get(spec.model, lambda name: emit(Loading(what=f"Loading {name}…")), engine)
+
+    @staticmethod
+    def _recipe(own: GenerateSpec, model: LoadedModel) -> GenerateSpec:
+        """A saved picture's recipe names the CPU engine that made it: made again, it makes the same pixels."""
+        return own.replace(cpu_engine=model.engine) if model.placement.device == "cpu" else own
 
     def _hires_pass(
         self,
@@ -498,7 +525,10 @@ class ImageEngine:
         vae_hash = (
             self.hashes.a1111_model_hash(Path(spec.vae)) if spec.vae and Path(spec.vae).is_file() else ""
         )
+        from studio.engine.cpu_engine import engine_name
+
         return RenderInfo(
+            engine=engine_name(model),
             device=model.placement.device,
             dtype=model.placement.dtype_name,
             model_hash=model_hash,
@@ -507,6 +537,13 @@ class ImageEngine:
             ti_hashes={e.name: self.hashes.sha256(Path(e.path))[:12] for e in spec.embeddings},
             versions=_versions(),
         )
+
+
+def _default_openvino_cache() -> Path:
+    from studio.core.io.paths import resolve_paths
+    from studio.engine.openvino_cache import CACHE_FOLDER
+
+    return resolve_paths().models_dir / CACHE_FOLDER
 
 
 class PromptCache:

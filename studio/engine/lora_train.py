@@ -81,7 +81,7 @@ class Trainer:
         from peft import LoraConfig, inject_adapter_in_model
 
         from studio.engine.devices import choose_placement
-        from studio.engine.pipelines import _load, check_model_path
+        from studio.engine.pipelines import check_model_path, load_pipeline
 
         spec = self.spec
         placement = choose_placement(spec.device, "fp32")  # trainable weights in fp32; autocast does the rest
@@ -89,7 +89,7 @@ class Trainer:
         self.par = parallel_from_env(self.device)  # under `accelerate launch`: one of several processes
         path = check_model_path(spec.base)
         self.emit(Note(text=f"Loading {path.name}…"))
-        model = _load(path, placement, LoadOptions())
+        model = load_pipeline(path, placement, LoadOptions())
         if model.family not in ("sd1", "sd2", "sdxl"):
             raise _fail(
                 f"{path.name} is a {model.family} model; Studio trains LoRAs for SD 1.x, 2.x and SDXL.",

@@ -62,6 +62,8 @@ class LoadedModel:
     compiled_shapes: set[tuple[int, int, int]] | None = (
         None  # with torch.compile: the sizes already warmed up
     )
+    engine: str = "torch"  # what runs the UNet: "torch" | "openvino" (cpu_engine)
+    engine_key: tuple[str, ...] = ("torch",)  # the engine and, on OpenVINO, the converted variant
 
 
 def _bad(kind: ErrorKind, message: str, details: str = "") -> StudioError:
@@ -212,8 +214,13 @@ class PipelineCache:
                 self._loaded = None
                 free_device_memory(device)
 
-    def get(self, model: str, on_loading: Callable[[str], None] | None = None) -> LoadedModel:
+    def get(
+        self, model: str, on_loading: Callable[[str], None] | None = None, engine: Any = None
+    ) -> LoadedModel:
+        """The loaded model (loading it when another one, or another engine for it, is loaded). ``engine``: how to
+        load it when its UNet runs elsewhere than torch (``cpu_engine.OpenVinoLoad``): ``.key`` and ``.load``."""
         options = self._options()
+        key = engine.key if engine is not None else ("torch",)
         path = check_model_path(model, options.allow_pickle)
         placement = self._placement()
         with self._lock:
@@ -223,6 +230,7 @@ class PipelineCache:
                 and cur.path == str(path)
                 and cur.placement == placement
                 and _reload_key(cur.options, cur.path) == _reload_key(options, str(path))
+                and cur.engine_key == key
             ):
                 cur.options = options
                 return cur
@@ -236,8 +244,12 @@ class PipelineCache:
             if on_loading:
                 on_loading(f"{path.name} — {plan.describe()}")
             with _LIBRARY_LOCK:
-                self._loaded = _load(path, placement, options, plan)
-            return self._loaded
+                loaded = (engine.load if engine is not None else load_pipeline)(
+                    path, placement, options, plan
+                )
+            loaded.engine_key = key
+            self._loaded = loaded
+            return loaded
 
 
 def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None, bool]:
@@ -245,7 +257,7 @@ def _reload_key(options: LoadOptions, path: str) -> tuple[str, str | None, bool]
     return options.cpu_offload, options.family_for(path), options.compile
 
 
-def _family_of(path: Path, options: LoadOptions) -> str:
+def family_of(path: Path, options: LoadOptions) -> str:
     """The family for a memory estimate, from configs or the header only (a pickle is not read for it: its size
     on disk serves)."""
     if path.is_dir():
@@ -275,7 +287,7 @@ def plan_load(path: Path, placement: Placement, options: LoadOptions) -> MemoryO
     from studio.engine.devices import device_memory
 
     dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
-    est = estimate_for_files(_family_of(path, options), dtype_bytes, _weights_on_disk(path))
+    est = estimate_for_files(family_of(path, options), dtype_bytes, _weights_on_disk(path))
     return choose(
         est,
         placement.device,
@@ -292,7 +304,7 @@ def refuse_if_too_big(path: Path, placement: Placement, options: LoadOptions) ->
     from studio.core.models.memory_plan import will_not_fit
     from studio.engine.devices import device_memory
 
-    family = _family_of(path, options)
+    family = family_of(path, options)
     dtype_bytes = 2 if placement.dtype_name in ("float16", "bfloat16") else 4
     why = will_not_fit(
         family, placement.device, dtype_bytes, device_memory(placement.device)[0], _weights_on_disk(path)
@@ -376,9 +388,14 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _load(
-    path: Path, placement: Placement, options: LoadOptions | None = None, plan: MemoryOptions | None = None
+def load_pipeline(
+    path: Path,
+    placement: Placement,
+    options: LoadOptions | None = None,
+    plan: MemoryOptions | None = None,
+    unet: Any = None,
 ) -> LoadedModel:
+    """Load a model; ``unet``: a UNet to use in place of the folder's own (which is then not read)."""
     import diffusers
 
     _quiet_libraries()
@@ -392,6 +409,8 @@ def _load(
                 if SUPPORTED[cls_name] == "sd"
                 else {}
             )
+            if unet is not None:
+                extra["unet"] = unet
             if SUPPORTED[cls_name] in FLOW_FAMILIES:  # one dtype for all (bf16 where the machine has it)
                 pipe = cls.from_pretrained(
                     str(path), torch_dtype=placement.components.unet, local_files_only=True

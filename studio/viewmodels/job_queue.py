@@ -324,7 +324,7 @@ class JobQueue(QAbstractListModel):
             row.state = JobState.LOADING
             row.detail = e.what
             self.statusChanged.emit(Room.IMAGE.value, e.what)
-            self.progressChanged.emit(0.0, e.what)
+            self.progressChanged.emit(e.fraction, e.what)
         elif isinstance(e, Progress):
             self._on_progress(row, e, now)
         elif isinstance(e, Preview) and ui.image is not None:

@@ -65,3 +65,31 @@ def runtime(tmp_path_factory):
     rt = build_runtime(tmp_path_factory.mktemp("home"))
     yield rt
     rt.close(5)
+
+
+@pytest.fixture(scope="module")
+def lora_file(tmp_path_factory, tiny_sd):
+    """A LoRA for the tiny UNet with non-zero weights, saved the diffusers way."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(tiny_sd), local_files_only=True)
+    torch.manual_seed(0)
+    pipe.unet.add_adapter(
+        LoraConfig(
+            r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v", "to_out.0"]
+        )
+    )
+    with torch.no_grad():
+        for name, p in pipe.unet.named_parameters():
+            if "lora_B" in name:
+                p.mul_(20)
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
+    out = tmp_path_factory.mktemp("loras")
+    StableDiffusionPipeline.save_lora_weights(
+        str(out), unet_lora_layers=layers, weight_name="grain.safetensors"
+    )
+    return out / "grain.safetensors"

@@ -39,6 +39,7 @@ class RenderInfo:
     """Facts about how one picture was made, beyond its recipe (which holds its seed: ``GenerateSpec.for_image``)."""
 
     index: int = 0
+    engine: str = ""  # what ran the UNet: "torch", "OpenVINO 2026.4.1 (bf16)"
     device: str = ""
     dtype: str = ""
     seconds: float = 0.0
@@ -92,6 +93,7 @@ def studio_record(spec: GenerateSpec, info: RenderInfo) -> dict[str, Any]:
         "spec": spec.to_dict(),
         "index": info.index,
         "device": info.device,
+        **({"engine": info.engine} if info.engine else {}),
         "dtype": info.dtype,
         "seconds": round(info.seconds, 3),
         "model_hash": info.model_hash,

@@ -27,6 +27,7 @@ class Started(Event):
 @dataclass(frozen=True)
 class Loading(Event):
     what: str = ""
+    fraction: float = 0.0  # how far, where the work can say (a conversion); 0 otherwise
 
 
 @dataclass(frozen=True)

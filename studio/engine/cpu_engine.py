@@ -1,0 +1,169 @@
+"""Which engine runs a job's UNet on the CPU — torch or OpenVINO — and loading a model for OpenVINO.
+
+``auto`` picks OpenVINO for SD 1.x/2.x and SDXL jobs on the CPU when it is installed: measured faster per step on
+every CPU kind this project has had (docs/dev/TESTING.md). A job OpenVINO cannot run (ControlNet, reference images,
+attention maps, torch.compile) runs on torch; when the user asked for OpenVINO by name, a note says why. The engine
+is part of the loaded model: changing it (or, on OpenVINO, the LoRAs, which are merged into the converted UNet)
+loads the model again."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.image.specs import GenerateSpec
+from studio.core.io.settings import LoadOptions
+from studio.engine.devices import Placement
+from studio.engine.openvino_cache import DamagedCache, Emit, Variant, convert
+from studio.engine.pipelines import LoadedModel, load_pipeline
+from studio.engine.precision import Precision, cpu_caps
+
+OPENVINO_FAMILIES = ("sd1", "sd2", "sdxl")
+SIZE_STEP = (
+    64  # SD's UNet halves the latent three times; other sizes need upsampling sizes the conversion fixed
+)
+SWITCH = "STUDIO_OPENVINO"  # "0": OpenVINO is never used (auto means torch)
+
+
+def openvino_missing() -> str:
+    """Why OpenVINO cannot be used on this install ("" when it can)."""
+    if os.environ.get(SWITCH, "") == "0":
+        return f"OpenVINO is switched off here ({SWITCH}=0)"
+    if importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed (pip install openvino)"
+    return ""
+
+
+def torch_only(spec: GenerateSpec, family: str, options: LoadOptions) -> str:
+    """Why this job needs the torch engine ("" when OpenVINO can run it)."""
+    if family not in OPENVINO_FAMILIES:
+        return f"OpenVINO runs SD 1.x/2.x and SDXL here, not {family.upper()}"
+    if any(u.weight > 0 for u in spec.controls):
+        return "ControlNet needs the torch engine"
+    if spec.references:
+        return "Reference images (IP-Adapter) need the torch engine"
+    if options.compile:
+        return "Maximum speed (torch.compile) is a torch setting"
+    sizes = {(spec.width, spec.height), spec.output_size}
+    if any(w % SIZE_STEP or h % SIZE_STEP for w, h in sizes):
+        return (
+            f"OpenVINO takes sizes in multiples of {SIZE_STEP} px (the UNet's skip connections are fixed when it "
+            "is converted)"
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: str  # "torch" | "openvino"
+    note: str = ""  # for the user, when the engine they named is not the one used
+
+
+def choose_engine(
+    spec: GenerateSpec, device: str, family: str, options: LoadOptions, needs_torch: str = ""
+) -> EngineChoice:
+    """The engine of this job's UNet (``needs_torch``: the caller's own reason, e.g. attention maps)."""
+    asked = spec.cpu_engine
+    if asked == "torch":
+        return EngineChoice("torch")
+    if device != "cpu":
+        note = (
+            f"OpenVINO is Studio's CPU engine; this machine runs on {device}." if asked == "openvino" else ""
+        )
+        return EngineChoice("torch", note)
+    why = needs_torch or torch_only(spec, family, options) or openvino_missing()
+    if why:
+        return EngineChoice(
+            "torch", f"{why}: this picture was made with torch." if asked == "openvino" else ""
+        )
+    return EngineChoice("openvino")
+
+
+@dataclass
+class OpenVinoLoad:
+    """Loads a model with its UNet on OpenVINO: from the cache when it is there (a diffusers folder's torch UNet
+    is then never read), else converted once — with the job's LoRAs merged — and cached."""
+
+    variant: Variant
+    emit: Emit
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("openvino", self.variant.folder.name)
+
+    def cached(self) -> dict[str, Any] | None:
+        try:
+            return self.variant.manifest()
+        except DamagedCache:
+            self.emit(
+                _note(f"The OpenVINO cache of {self.variant.model.name} was damaged; it is made again.")
+            )
+            return None
+
+    def load(self, path: Path, placement: Placement, options: LoadOptions, plan: Any) -> LoadedModel:
+        from studio.engine.model_additions import apply_loras
+
+        manifest = self.cached()
+        loras = self.variant.loras
+        ready = manifest is not None and path.is_dir() and not loras
+        # conversion reads float32 weights; the OpenVINO UNet takes and gives the latents' dtype (the text's)
+        fp32 = _float32_unet(placement)
+        loaded = load_pipeline(
+            path, fp32, options, plan, unet=unet_from(manifest, self.variant) if ready else None
+        )
+        if not ready:
+            torch_unet = loaded.base.unet
+            if loras:
+                apply_loras(loaded, loras)
+                loaded.base.fuse_lora(
+                    components=["unet"], adapter_names=[loaded.adapters[lo.path] for lo in loras]
+                )
+            if manifest is None:
+                label = path.name + (
+                    f" with {len(loras)} LoRA{'s' if len(loras) > 1 else ''}" if loras else ""
+                )
+                manifest = convert(torch_unet, self.variant, self.emit, label)
+            loaded.base.unet = unet_from(manifest, self.variant)
+            loaded.weight_bytes -= sum(p.numel() * p.element_size() for p in torch_unet.parameters())
+            del torch_unet
+            gc.collect()
+        loaded.engine = "openvino"
+        loaded.placement = placement
+        return loaded
+
+
+def _note(text: str) -> Any:
+    from studio.core.jobs.events import Note
+
+    return Note(text=text)
+
+
+def _float32_unet(placement: Placement) -> Placement:
+    import torch
+
+    p = placement.components
+    return dataclasses.replace(placement, precision=Precision(torch.float32, p.vae, p.text, p.channels_last))
+
+
+def unet_from(manifest: dict[str, Any] | None, variant: Variant) -> Any:
+    from studio.engine.openvino_unet import OpenVinoUNet, inference_hint
+
+    if manifest is None:
+        return None
+    caps = cpu_caps()
+    return OpenVinoUNet(manifest["config"], variant.xml, inference_hint(caps.bf16), caps.physical_cores)
+
+
+def engine_name(model: LoadedModel) -> str:
+    """How the image's record names the engine that made it: "torch", or "OpenVINO 2026.4.1 (bf16)"."""
+    unet = getattr(model.base, "unet", None)
+    if getattr(model, "engine", "torch") != "openvino" or unet is None:
+        return "torch"
+    from studio.engine.openvino_unet import openvino_version
+
+    return f"OpenVINO {openvino_version()} ({unet.hint})"

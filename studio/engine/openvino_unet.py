@@ -1,0 +1,144 @@
+"""A UNet that runs through OpenVINO on the CPU, in the place of diffusers' own: the pipeline around it (prompt
+encoding, every sampler, image-to-image, inpainting, callbacks, the VAE) stays diffusers', so every sampler and every
+step callback (live previews, the filmstrip, prompt editing) works as with torch. The network itself is the one
+``openvino.convert_model`` made of the model's UNet (``openvino_cache``), compiled for each static shape a job uses
+(batch, latent size), at bf16 where the CPU has bf16 instructions and f32 elsewhere."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import FrozenDict
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+KEEP_COMPILED = (
+    2  # shapes kept compiled at once (a hires fix uses two); each holds its own copy of the weights
+)
+NEEDS_TORCH = (
+    "down_block_additional_residuals",  # ControlNet
+    "mid_block_additional_residual",
+    "down_intrablock_additional_residuals",  # T2I-Adapter
+    "cross_attention_kwargs",  # attention processors' arguments (IP-Adapter scales, LoRA scales)
+)
+
+
+def openvino_version() -> str:
+    import openvino
+
+    return openvino.__version__.split("-")[0]
+
+
+def input_names(config: dict[str, Any]) -> tuple[str, ...]:
+    """The converted UNet's inputs, in order: SDXL adds its pooled text and size conditioning, an LCM-distilled
+    UNet its guidance embedding."""
+    names = ["sample", "timestep", "encoder_hidden_states"]
+    if config.get("addition_embed_type") == "text_time":
+        names += ["text_embeds", "time_ids"]
+    if config.get("time_cond_proj_dim"):
+        names.append("timestep_cond")
+    return tuple(names)
+
+
+def inference_hint(bf16: bool) -> str:
+    """OpenVINO's inference precision: bf16 where the CPU computes it natively, else f32 (the torch fp32 path's
+    arithmetic)."""
+    return "bf16" if bf16 else "f32"
+
+
+class OpenVinoUNet(ModelMixin, ConfigMixin):
+    """Looks like a ``UNet2DConditionModel`` to diffusers' pipelines (its config, dtype, device, SDXL's
+    ``add_embedding`` width) and runs the converted network. Inputs come in as the pipeline's float32 tensors and the
+    prediction goes back as one."""
+
+    config_name = "config.json"
+
+    def __init__(self, config: dict[str, Any], xml: Path, hint: str, threads: int) -> None:
+        super().__init__()
+        self._internal_dict = FrozenDict(config)
+        self.register_buffer("_anchor", torch.zeros(1), persistent=False)  # dtype float32, device cpu
+        self.xml = Path(xml)
+        self.hint = hint
+        self.threads = threads
+        self._names = input_names(config)
+        self._model: Any = None
+        self._compiled: OrderedDict[tuple, Any] = OrderedDict()
+        if config.get("addition_embed_type") == "text_time":  # SDXL's pipelines read its input width
+            width = config.get("projection_class_embeddings_input_dim")
+            self.add_embedding = SimpleNamespace(linear_1=SimpleNamespace(in_features=width))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> OpenVinoUNet:  # noqa: ARG002 - .to(dtype) keeps float32
+        return self
+
+    def read(self) -> Any:
+        """The converted network (read once; raises when the files are damaged)."""
+        if self._model is None:
+            import openvino as ov
+
+            self._model = ov.Core().read_model(str(self.xml))
+        return self._model
+
+    def request_for(self, shapes: dict[str, tuple[int, ...]]) -> Any:
+        """An infer request of the network compiled for these static shapes (cached; the oldest one dropped)."""
+        key = tuple(sorted(shapes.items()))
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        import openvino as ov
+
+        model = self.read().clone()
+        model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
+        while len(self._compiled) >= KEEP_COMPILED:
+            self._compiled.popitem(last=False)
+        config = {
+            "INFERENCE_PRECISION_HINT": self.hint,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": self.threads,
+        }
+        request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
+        self._compiled[key] = request
+        return request
+
+    def inputs_of(
+        self,
+        sample: torch.Tensor,
+        timestep: Any,
+        encoder_hidden_states: torch.Tensor,
+        timestep_cond: torch.Tensor | None,
+        added_cond_kwargs: dict[str, torch.Tensor] | None,
+    ) -> dict[str, Any]:
+        batch = sample.shape[0]
+        t = torch.as_tensor(timestep, dtype=torch.float32).reshape(-1)
+        values = {
+            "sample": sample,
+            "timestep": t.expand(batch) if t.numel() == 1 else t,
+            "encoder_hidden_states": encoder_hidden_states,
+        }
+        if "text_embeds" in self._names:
+            added = added_cond_kwargs or {}
+            values.update(text_embeds=added["text_embeds"], time_ids=added["time_ids"])
+        if "timestep_cond" in self._names:
+            values["timestep_cond"] = timestep_cond
+        return {k: values[k].detach().to(torch.float32).contiguous().numpy() for k in self._names}
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: Any,
+        encoder_hidden_states: torch.Tensor,
+        timestep_cond: torch.Tensor | None = None,
+        added_cond_kwargs: dict[str, torch.Tensor] | None = None,
+        return_dict: bool = True,
+        **extra: Any,
+    ) -> Any:
+        used = [k for k in NEEDS_TORCH if extra.get(k)]
+        if used:
+            raise RuntimeError(f"The OpenVINO UNet cannot take {used[0]}; this job needs the torch engine.")
+        inputs = self.inputs_of(sample, timestep, encoder_hidden_states, timestep_cond, added_cond_kwargs)
+        request = self.request_for({k: tuple(v.shape) for k, v in inputs.items()})
+        out = torch.from_numpy(request.infer(inputs, share_inputs=True)[0].copy()).to(sample.dtype)
+        return UNet2DConditionOutput(sample=out) if return_dict else (out,)

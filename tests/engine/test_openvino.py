@@ -1,0 +1,194 @@
+"""The OpenVINO engine on the CPU, on the tiny models: conversion once (then from the cache), the same pixels for
+the same engine and seed, close to torch's, the engine named in the recipe, LoRAs merged into their own variant,
+a damaged or cut-off cache made again, and the jobs that need torch said so."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.image.image_metadata import spec_of_image
+from studio.core.image.specs import ControlUnit, LoraRef
+from studio.core.io.hashing import HashCache
+from studio.core.io.settings import LoadOptions
+from studio.core.jobs.errors import StudioError
+from studio.core.jobs.events import Loading, Note
+from studio.engine import cpu_engine, openvino_cache
+from studio.engine.devices import Placement
+
+pytest.importorskip("openvino")
+
+
+@pytest.fixture(autouse=True)
+def openvino_on(monkeypatch):
+    monkeypatch.delenv(cpu_engine.SWITCH, raising=False)
+
+
+@pytest.fixture(scope="module")
+def ov_engine(tmp_path_factory):
+    from studio.engine.image import ImageEngine
+
+    d = tmp_path_factory.mktemp("ov")
+    eng = ImageEngine(GalleryStore(d / "gallery"), HashCache(d / "hashes.json"),
+                      placement=lambda: Placement("cpu", torch.float32), preview_interval=lambda: 0.0,
+                      openvino_cache=lambda: d / "cache")  # fmt: skip
+    yield eng
+    eng.store.close()
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float32)
+
+
+def go(engine, spec):
+    from studio.core.jobs.cancel import CancelToken
+
+    events = []
+    items = engine.generate(spec, CancelToken(), events.append)
+    return items, events
+
+
+def conversions(events) -> int:
+    return sum(isinstance(e, Note) and "was converted for OpenVINO" in e.text for e in events)
+
+
+def test_openvino_converts_once_and_gives_the_same_picture_for_the_same_seed(ov_engine, make_spec):
+    first, ev1 = go(ov_engine, make_spec(cpu_engine="auto"))
+    again, ev2 = go(ov_engine, make_spec(cpu_engine="auto"))
+    torch_made, _ = go(ov_engine, make_spec(cpu_engine="torch"))
+    after_torch, ev3 = go(ov_engine, make_spec(cpu_engine="openvino"))
+    assert conversions(ev1) == 1 and conversions(ev2) == conversions(ev3) == 0  # the cache serves a reload too
+    assert any(isinstance(e, Loading) and e.fraction > 0 and "on disk" in e.what for e in ev1)  # the progress bar
+    assert np.array_equal(pixels(first[0].path), pixels(again[0].path))
+    assert np.array_equal(pixels(first[0].path), pixels(after_torch[0].path))
+    assert 0 < np.abs(pixels(first[0].path) - pixels(torch_made[0].path)).mean() < 3  # the same picture, nearly
+    with Image.open(first[0].path) as im:
+        assert "CPU engine: openvino" in im.info["parameters"]
+        assert spec_of_image(im).cpu_engine == "openvino"  # made again, it runs on OpenVINO
+        assert '"engine": "OpenVINO ' in im.info["studio"]
+    with Image.open(torch_made[0].path) as im:
+        assert "CPU engine: torch" in im.info["parameters"]
+
+
+def test_image_to_image_inpainting_and_hires_run_on_openvino(ov_engine, make_spec, tmp_path):
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(tmp_path / "init.png")
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(tmp_path / "mask.png")
+    init = str(tmp_path / "init.png")
+    for spec in (make_spec(cpu_engine="openvino", init_image=init, strength=0.6),
+                 make_spec(cpu_engine="openvino", init_image=init, mask=str(tmp_path / "mask.png")),
+                 make_spec(cpu_engine="openvino", hires_scale=2.0, hires_steps=2)):  # fmt: skip
+        items, events = go(ov_engine, spec)
+        assert not [e for e in events if isinstance(e, Note) and "torch" in e.text]
+        with Image.open(items[0].path) as im:
+            assert im.size == spec.output_size and "CPU engine: openvino" in im.info["parameters"]
+
+
+@pytest.fixture()
+def f32_arithmetic(monkeypatch):
+    """OpenVINO computing in f32 as torch does here (on a CPU with bf16 instructions it computes in bf16, which a
+    random tiny network with a strong LoRA amplifies past any tolerance)."""
+    from studio.engine import precision
+
+    monkeypatch.setenv(precision.FORCE, "avx2")
+    precision.cpu_caps.cache_clear()
+    yield
+    monkeypatch.delenv(precision.FORCE)
+    precision.cpu_caps.cache_clear()
+
+
+def test_a_lora_is_merged_into_its_own_converted_variant(ov_engine, make_spec, lora_file, f32_arithmetic):
+    plain, _ = go(ov_engine, make_spec(cpu_engine="openvino"))
+    lora = (LoraRef(str(lora_file), 0.3),)
+    merged, events = go(ov_engine, make_spec(cpu_engine="openvino", loras=lora))
+    torch_lora, _ = go(ov_engine, make_spec(cpu_engine="torch", loras=lora))
+    merged_again, again = go(ov_engine, make_spec(cpu_engine="openvino", loras=lora))
+    assert conversions(events) == 1 and conversions(again) == 0
+    assert np.abs(pixels(merged[0].path) - pixels(plain[0].path)).mean() > 1  # the LoRA acts
+    assert np.abs(pixels(merged[0].path) - pixels(torch_lora[0].path)).mean() < 1  # as it does on torch
+    assert np.array_equal(pixels(merged[0].path), pixels(merged_again[0].path))
+
+
+def test_a_damaged_cache_is_made_again_and_a_cut_off_one_leaves_nothing(make_spec, tmp_path, monkeypatch):
+    from studio.engine.image import ImageEngine
+
+    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
+                      placement=lambda: Placement("cpu", torch.float32), openvino_cache=lambda: tmp_path / "cache")  # fmt: skip
+    spec = make_spec(cpu_engine="openvino")
+
+    def cut_off(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(openvino_cache, "_trace", cut_off)
+        with pytest.raises(StudioError):
+            go(eng, spec)
+    assert not list((tmp_path / "cache").iterdir())  # no half-written cache, no scratch folder left behind
+    first, _ = go(eng, spec)
+    (folder,) = (tmp_path / "cache").iterdir()
+    with open(folder / "unet.bin", "r+b") as f:  # a disk error: the weights cut short
+        f.truncate(1000)
+    eng.clear()
+    again, events = go(eng, spec)
+    assert any(isinstance(e, Note) and "damaged" in e.text for e in events) and conversions(events) == 1
+    assert np.array_equal(pixels(first[0].path), pixels(again[0].path))
+    eng.store.close()
+
+
+def test_too_little_disk_space_is_said_before_converting(make_spec, tmp_path, monkeypatch):
+    from studio.engine.image import ImageEngine
+
+    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
+                      placement=lambda: Placement("cpu", torch.float32), openvino_cache=lambda: tmp_path / "cache")  # fmt: skip
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10, 10, 1000))
+    with pytest.raises(StudioError) as info:
+        go(eng, make_spec(cpu_engine="openvino"))
+    assert info.value.field == "cpu_engine"
+    assert "needs" in info.value.user_message and "free" in info.value.user_message
+    eng.store.close()
+
+
+def test_jobs_openvino_cannot_run_go_to_torch_and_say_why_when_it_was_asked(make_spec):
+    options = LoadOptions()
+    net = ControlUnit(image="pose.png", preprocessor="none", model="control_canny", weight=1.0)
+    cases = {
+        "ControlNet": make_spec(cpu_engine="openvino", controls=(net,)),
+        "multiples of 64": make_spec(cpu_engine="openvino", width=72),
+    }
+    for why, spec in cases.items():
+        choice = cpu_engine.choose_engine(spec, "cpu", "sd1", options)
+        assert choice.engine == "torch" and why in choice.note
+        assert cpu_engine.choose_engine(spec.replace(cpu_engine="auto"), "cpu", "sd1", options).note == ""
+    assert cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cpu", "flux", options).engine == "torch"
+    on_gpu = cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cuda", "sd1", options)
+    assert on_gpu.engine == "torch" and "CPU engine" in on_gpu.note
+    assert cpu_engine.choose_engine(make_spec(), "cpu", "sdxl", options).engine == "openvino"
+
+
+def test_the_sdxl_unet_runs_on_openvino(ov_engine, tiny_sdxl):
+    from studio.core.image.specs import GenerateSpec
+
+    spec = GenerateSpec(model=str(tiny_sdxl), prompt="a red circle", width=64, height=64, steps=3, seed=5,
+                        cpu_engine="openvino")  # fmt: skip
+    items, events = go(ov_engine, spec)
+    assert conversions(events) == 1
+    with Image.open(items[0].path) as im:
+        assert "CPU engine: openvino" in im.info["parameters"] and pixels(items[0].path).std() > 1
+
+
+def test_the_cache_folder_is_named_after_the_model_and_changes_with_its_weights(tiny_sd, tmp_path):
+    v = openvino_cache.Variant(tmp_path, Path(tiny_sd))
+    assert v.folder.name.startswith("tiny-sd-")
+    with_lora = openvino_cache.Variant(tmp_path, Path(tiny_sd), (LoraRef(str(tiny_sd / "model_index.json")),))
+    assert with_lora.folder != v.folder
+
+
+
+
+
