@@ -84,6 +84,25 @@ def choose_engine(
     return EngineChoice("openvino")
 
 
+def engine_for(
+    spec: GenerateSpec, emit: Emit, options: LoadOptions, device: str, cache: Path, needs_torch: str = ""
+) -> OpenVinoLoad | None:
+    """How to load the job's model: None for torch, else for OpenVINO (with ``cache``: where converted UNets live);
+    a note when the engine the user named is not the one used."""
+    from studio.engine.pipelines import check_model_path, family_of
+
+    path = check_model_path(spec.model, options.allow_pickle)
+    choice = choose_engine(spec, device, family_of(path, options), options, needs_torch)
+    if choice.note:
+        emit(_note(choice.note))
+    return OpenVinoLoad(Variant(cache, path, spec.loras), emit) if choice.engine == "openvino" else None
+
+
+def recipe_of_engine(own: GenerateSpec, model: LoadedModel) -> GenerateSpec:
+    """A saved picture's recipe names the CPU engine that made it: made again, it makes the same pixels."""
+    return own.replace(cpu_engine=model.engine) if model.placement.device == "cpu" else own
+
+
 @dataclass
 class OpenVinoLoad:
     """Loads a model with its UNet on OpenVINO: from the cache when it is there (a diffusers folder's torch UNet

@@ -13,7 +13,6 @@ from studio.core.gallery.gallery_store import GalleryStore, SavedImage
 from studio.core.image.filmstrip import filmstrip_path, write_filmstrip
 from studio.core.image.image_metadata import RenderInfo
 from studio.core.image.inpaint import paste_unmasked
-from studio.core.image.prompt_schedule import schedule, text_at
 from studio.core.image.recipe import check_spec as check
 from studio.core.image.specs import ControlUnit, GenerateSpec, UpscaleSpec
 from studio.core.io.hashing import HashCache
@@ -22,6 +21,7 @@ from studio.core.io.settings import LoadOptions
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, ItemSaved, Note, Preview, Progress
+from studio.engine.cpu_engine import recipe_of_engine
 from studio.engine.decoding import decode, decode_tiny, preview_of
 from studio.engine.denoise_steps import (
     PromptPlan,
@@ -34,6 +34,7 @@ from studio.engine.denoise_steps import (
     variation_noise,
 )
 from studio.engine.devices import Placement, choose_placement
+from studio.engine.finishing import refine
 from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
 from studio.engine.image_io import load_input_image
 from studio.engine.model_additions import apply_embeddings, apply_loras, use_vae
@@ -134,8 +135,7 @@ class ImageEngine:
             check_flow(spec, model.family)
         pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode)
         tune_memory(model, *spec.output_size, spec.batch_size)
-        if model.engine == "torch":  # on OpenVINO they are merged into the converted UNet
-            apply_loras(model, spec.loras)
+        apply_loras(model, spec.loras)
         apply_embeddings(model, spec.embeddings)
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
@@ -275,7 +275,7 @@ class ImageEngine:
                 cancel.raise_if_cancelled()
             elif spec.refiner:
                 state.update(done=state.get("ran", 0))
-                latents = self._refine(spec, prompt, negative, latents, seeds, on_step, emit)
+                latents = refine(self.refiners, spec, (prompt, negative), latents, seeds, on_step, emit)
                 cancel.raise_if_cancelled()
             images = decode_tiny(tiny, pipe, latents) if spec.fast_decode else decode(model, pipe, latents)
             seconds = (time.perf_counter() - started) / len(images)
@@ -283,7 +283,7 @@ class ImageEngine:
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
                 item_info = RenderInfo(**{**info.__dict__, "index": first + i, "seconds": seconds})
-                item = self.store.save(image, self._recipe(spec.for_image(first + i), model), item_info)
+                item = self.store.save(image, recipe_of_engine(spec.for_image(first + i), model), item_info)
                 if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
                     write_filmstrip([*state["frames"][:-1], image], filmstrip_path(item.path))
                 saved.append(item)
@@ -291,27 +291,14 @@ class ImageEngine:
         return saved
 
     def load(self, spec: GenerateSpec, emit: Emit, needs_torch: str = "") -> LoadedModel:
-        """The job's model, loaded for the engine that runs it on this machine (``needs_torch``: why this job
-        cannot run on OpenVINO, e.g. attention maps)."""
+        """The job's model, loaded for the engine that runs it here (``needs_torch``: why it cannot be OpenVINO)."""
         from studio.core.jobs.events import Loading
-        from studio.engine.cpu_engine import OpenVinoLoad, choose_engine
-        from studio.engine.openvino_cache import Variant
-        from studio.engine.pipelines import check_model_path, family_of
+        from studio.engine.cpu_engine import engine_for
 
-        options = self._options()
-        path = check_model_path(spec.model, options.allow_pickle)
-        choice = choose_engine(spec, self._placement().device, family_of(path, options), options, needs_torch)
-        if choice.note:
-            emit(Note(text=choice.note))
-        engine = None
-        if choice.engine == "openvino":
-            engine = OpenVinoLoad(Variant(self._openvino_cache(), path, spec.loras), emit)
+        engine = engine_for(
+            spec, emit, self._options(), self._placement().device, self._openvino_cache(), needs_torch
+        )
         return self.cache.get(spec.model, lambda name: emit(Loading(what=f"Loading {name}…")), engine)
-
-    @staticmethod
-    def _recipe(own: GenerateSpec, model: LoadedModel) -> GenerateSpec:
-        """A saved picture's recipe names the CPU engine that made it: made again, it makes the same pixels."""
-        return own.replace(cpu_engine=model.engine) if model.placement.device == "cpu" else own
 
     def _hires_pass(
         self,
@@ -406,47 +393,6 @@ class ImageEngine:
             "control_guidance_start": controls[0].start if one else [u.start for u in controls],
             "control_guidance_end": controls[0].end if one else [u.end for u in controls],
         }
-
-    def _refine(
-        self,
-        spec: GenerateSpec,
-        prompt: str,
-        negative: str,
-        latents: Any,
-        seeds: list[int],
-        on_step: Callable[..., dict],
-        emit: Emit,
-    ) -> Any:
-        """SDXL's ensemble of experts: the refiner denoises from the switch point on, from the base's latents."""
-        import torch
-
-        from studio.core.jobs.events import Loading
-
-        refiner = self.refiners.get(
-            spec.refiner, on_loading=lambda name: emit(Loading(what=f"Loading the refiner {name}…"))
-        )
-        if refiner.family != "sdxl":
-            raise StudioError(ErrorKind.INVALID_INPUT, f"{Path(spec.refiner).name} is not an SDXL refiner "
-                              f"({refiner.family.upper()}).", field="refiner")  # fmt: skip
-        pipe = pipeline_for(refiner, "img2img")
-        set_scheduler(refiner, pipe, spec.sampler, spec.schedule)
-        final = len(seeds) and spec.steps  # the prompt as edited by its last step
-        call = encode(pipe, text_at(schedule(prompt, final), final),
-                      text_at(schedule(negative, final), final) if spec.cfg_scale > 1.0 else None, spec.clip_skip,
-                      spec.prompt_2)  # fmt: skip
-        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        return pipe(
-            image=latents,
-            num_inference_steps=spec.steps,
-            denoising_start=spec.refiner_switch,
-            guidance_scale=spec.cfg_scale,
-            num_images_per_prompt=len(seeds),
-            output_type="latent",
-            generator=gens,
-            callback_on_step_end=on_step,
-            callback_on_step_end_tensor_inputs=["latents"],
-            **call,
-        ).images
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

@@ -108,7 +108,10 @@ def _does_not_fit(path: Path, family: str, e: Exception) -> str:
 
 
 def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
-    """Load (once) and activate exactly these LoRAs at these weights; others are switched off."""
+    """Load (once) and activate exactly these LoRAs at these weights; others are switched off. (On OpenVINO they
+    are merged into the converted UNet, which the LoRA set chose.)"""
+    if model.engine != "torch":
+        return
     pipe = model.base
     for lo in loras:
         if lo.path in model.adapters:

@@ -187,7 +187,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
 
     try:
         _with_progress(work, estimate, what, emit)
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": FORMAT,
             "model": str(variant.model),
             "loras": [[lo.path, lo.weight] for lo in variant.loras],
@@ -229,7 +229,10 @@ def agreement(full: Any, half: Any, config: Any) -> float:
     outs = []
     for model in (full.clone(), half):
         names = [next(iter(port.get_names())) for port in model.inputs]
-        feed = {n: rng.standard_normal(shapes[n]).astype(np.float32) * (500 if n == "timestep" else 1) for n in names}
+        feed = {
+            n: rng.standard_normal(shapes[n]).astype(np.float32) * (500 if n == "timestep" else 1)
+            for n in names
+        }
         model.reshape({n: ov.PartialShape(list(shapes[n])) for n in names})
         compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         outs.append(np.asarray(compiled(feed)[0], dtype=np.float64).ravel())

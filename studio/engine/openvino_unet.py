@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import FrozenDict
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
 KEEP_COMPILED = (
@@ -55,11 +54,9 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
     ``add_embedding`` width) and runs the converted network. Inputs come in as the pipeline's float32 tensors and the
     prediction goes back as one."""
 
-    config_name = "config.json"
-
     def __init__(self, config: dict[str, Any], xml: Path, hint: str, threads: int) -> None:
         super().__init__()
-        self._internal_dict = FrozenDict(config)
+        self.register_to_config(**config)
         self.register_buffer("_anchor", torch.zeros(1), persistent=False)  # dtype float32, device cpu
         self.xml = Path(xml)
         self.hint = hint
@@ -113,7 +110,7 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
     ) -> dict[str, Any]:
         batch = sample.shape[0]
         t = torch.as_tensor(timestep, dtype=torch.float32).reshape(-1)
-        values = {
+        values: dict[str, Any] = {
             "sample": sample,
             "timestep": t.expand(batch) if t.numel() == 1 else t,
             "encoder_hidden_states": encoder_hidden_states,

@@ -402,23 +402,7 @@ def load_pipeline(
     options = options or LoadOptions()
     try:
         if path.is_dir():
-            cls_name = json.loads((path / "model_index.json").read_text("utf-8"))["_class_name"]
-            cls = getattr(diffusers, cls_name)
-            extra = (
-                {"safety_checker": None, "requires_safety_checker": False}
-                if SUPPORTED[cls_name] == "sd"
-                else {}
-            )
-            if unet is not None:
-                extra["unet"] = unet
-            if SUPPORTED[cls_name] in FLOW_FAMILIES:  # one dtype for all (bf16 where the machine has it)
-                pipe = cls.from_pretrained(
-                    str(path), torch_dtype=placement.components.unet, local_files_only=True
-                )
-            else:
-                pipe = cls.from_pretrained(
-                    str(path), dtype=placement.components.as_dict(), local_files_only=True, **extra
-                )
+            pipe = _from_folder(path, placement, unet)
         else:
             family, variant = checkpoint_family(path, options)
             if family in FLOW_FAMILIES:
@@ -503,6 +487,23 @@ def load_pipeline(
         memory=plan,
         weight_bytes=weights,
         compiled_shapes=compiled,
+    )
+
+
+def _from_folder(path: Path, placement: Placement, unet: Any = None) -> Any:
+    """A diffusers folder's pipeline, in the placement's dtypes (flow models: one dtype for all, bf16 where the
+    machine has it); ``unet`` in place of the folder's own."""
+    import diffusers
+
+    cls_name = json.loads((path / "model_index.json").read_text("utf-8"))["_class_name"]
+    cls = getattr(diffusers, cls_name)
+    if SUPPORTED[cls_name] in FLOW_FAMILIES:
+        return cls.from_pretrained(str(path), torch_dtype=placement.components.unet, local_files_only=True)
+    extra: dict[str, Any] = {"unet": unet} if unet is not None else {}
+    if SUPPORTED[cls_name] == "sd":
+        extra.update(safety_checker=None, requires_safety_checker=False)
+    return cls.from_pretrained(
+        str(path), dtype=placement.components.as_dict(), local_files_only=True, **extra
     )
 
 

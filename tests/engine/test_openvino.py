@@ -62,11 +62,17 @@ def test_openvino_converts_once_and_gives_the_same_picture_for_the_same_seed(ov_
     again, ev2 = go(ov_engine, make_spec(cpu_engine="auto"))
     torch_made, _ = go(ov_engine, make_spec(cpu_engine="torch"))
     after_torch, ev3 = go(ov_engine, make_spec(cpu_engine="openvino"))
-    assert conversions(ev1) == 1 and conversions(ev2) == conversions(ev3) == 0  # the cache serves a reload too
-    assert any(isinstance(e, Loading) and e.fraction > 0 and "on disk" in e.what for e in ev1)  # the progress bar
+    assert (
+        conversions(ev1) == 1 and conversions(ev2) == conversions(ev3) == 0
+    )  # the cache serves a reload too
+    assert any(
+        isinstance(e, Loading) and e.fraction > 0 and "on disk" in e.what for e in ev1
+    )  # the progress bar
     assert np.array_equal(pixels(first[0].path), pixels(again[0].path))
     assert np.array_equal(pixels(first[0].path), pixels(after_torch[0].path))
-    assert 0 < np.abs(pixels(first[0].path) - pixels(torch_made[0].path)).mean() < 3  # the same picture, nearly
+    assert (
+        0 < np.abs(pixels(first[0].path) - pixels(torch_made[0].path)).mean() < 3
+    )  # the same picture, nearly
     with Image.open(first[0].path) as im:
         assert "CPU engine: openvino" in im.info["parameters"]
         assert spec_of_image(im).cpu_engine == "openvino"  # made again, it runs on OpenVINO
@@ -165,7 +171,9 @@ def test_jobs_openvino_cannot_run_go_to_torch_and_say_why_when_it_was_asked(make
         choice = cpu_engine.choose_engine(spec, "cpu", "sd1", options)
         assert choice.engine == "torch" and why in choice.note
         assert cpu_engine.choose_engine(spec.replace(cpu_engine="auto"), "cpu", "sd1", options).note == ""
-    assert cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cpu", "flux", options).engine == "torch"
+    assert (
+        cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cpu", "flux", options).engine == "torch"
+    )
     on_gpu = cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cuda", "sd1", options)
     assert on_gpu.engine == "torch" and "CPU engine" in on_gpu.note
     assert cpu_engine.choose_engine(make_spec(), "cpu", "sdxl", options).engine == "openvino"
@@ -187,8 +195,3 @@ def test_the_cache_folder_is_named_after_the_model_and_changes_with_its_weights(
     assert v.folder.name.startswith("tiny-sd-")
     with_lora = openvino_cache.Variant(tmp_path, Path(tiny_sd), (LoraRef(str(tiny_sd / "model_index.json")),))
     assert with_lora.folder != v.folder
-
-
-
-
-
