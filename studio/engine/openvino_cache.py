@@ -180,9 +180,11 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     def work() -> None:
         model = _trace(unet, names)
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
-        if agreement(model, ov.Core().read_model(str(scratch / FILES[0])), unet.config) < HALF_WEIGHTS_AGREE:
+        # the check fixes the traced network's shapes and compiles each network in turn (one copy at a time)
+        if agreement(model, lambda: ov.Core().read_model(str(scratch / FILES[0])), unet.config) < HALF_WEIGHTS_AGREE:
+            del model
             check_space(variant.root, needed * 2, label)  # this network needs its weights in full precision
-            ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=False)
+            ov.save_model(_trace(unet, names), str(scratch / FILES[0]), compress_to_fp16=False)
             weights.append("f32")
 
     try:
@@ -209,7 +211,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     return manifest
 
 
-def agreement(full: Any, half: Any, config: Any) -> float:
+def agreement(full: Any, half: Callable[[], Any], config: Any) -> float:
     """The cosine between the predictions of the network with its weights as traced and as saved in fp16, on one
     small random input: trained models agree to 0.9999+; a network that fp16 weights would change is kept in
     float32 (2× the disk)."""
@@ -227,7 +229,7 @@ def agreement(full: Any, half: Any, config: Any) -> float:
         "timestep_cond": (1, config.get("time_cond_proj_dim") or 1),
     }
     outs = []
-    for model in (full.clone(), half):
+    for model in (full, half()):
         names = [next(iter(port.get_names())) for port in model.inputs]
         feed = {
             n: rng.standard_normal(shapes[n]).astype(np.float32) * (500 if n == "timestep" else 1)
@@ -236,6 +238,7 @@ def agreement(full: Any, half: Any, config: Any) -> float:
         model.reshape({n: ov.PartialShape(list(shapes[n])) for n in names})
         compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         outs.append(np.asarray(compiled(feed)[0], dtype=np.float64).ravel())
+        del compiled, model
         rng = np.random.default_rng(0)
     a, b = outs
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))

@@ -62,7 +62,6 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
         self.hint = hint
         self.threads = threads
         self._names = input_names(config)
-        self._model: Any = None
         self._compiled: OrderedDict[tuple, Any] = OrderedDict()
         if config.get("addition_embed_type") == "text_time":  # SDXL's pipelines read its input width
             width = config.get("projection_class_embeddings_input_dim")
@@ -70,14 +69,6 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
 
     def _apply(self, fn: Any, recurse: bool = True) -> OpenVinoUNet:  # noqa: ARG002 - .to(dtype) keeps float32
         return self
-
-    def read(self) -> Any:
-        """The converted network (read once; raises when the files are damaged)."""
-        if self._model is None:
-            import openvino as ov
-
-            self._model = ov.Core().read_model(str(self.xml))
-        return self._model
 
     def request_for(self, shapes: dict[str, tuple[int, ...]]) -> Any:
         """An infer request of the network compiled for these static shapes (cached; the oldest one dropped)."""
@@ -87,7 +78,8 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
             return self._compiled[key]
         import openvino as ov
 
-        model = self.read().clone()
+        core = ov.Core()
+        model = core.read_model(str(self.xml))  # read for each shape, not kept: its weights are mapped from disk
         model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
         while len(self._compiled) >= KEEP_COMPILED:
             self._compiled.popitem(last=False)
@@ -96,7 +88,8 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": self.threads,
         }
-        request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
+        request = core.compile_model(model, "CPU", config).create_infer_request()
+        del model  # the compiled network holds its own weights
         self._compiled[key] = request
         return request
 

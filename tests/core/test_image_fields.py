@@ -45,6 +45,7 @@ USED: dict[str, dict] = {
     "combinatorial": {"combinatorial": True},
     "controls": {"controls": (ControlUnit("/i/edges.png", "none", "/c/canny.safetensors", 0.8),)},
     "references": {"references": (ReferenceUnit("/i/look.png", "/a/ip-adapter_sd15.safetensors", "/e/enc", 0.6),)}, "backend": {"backend": "gpu"},
+    "cpu_engine": {"cpu_engine": "openvino"},
 }  # fmt: skip
 
 

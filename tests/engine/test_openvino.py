@@ -195,3 +195,24 @@ def test_the_cache_folder_is_named_after_the_model_and_changes_with_its_weights(
     assert v.folder.name.startswith("tiny-sd-")
     with_lora = openvino_cache.Variant(tmp_path, Path(tiny_sd), (LoraRef(str(tiny_sd / "model_index.json")),))
     assert with_lora.folder != v.folder
+
+
+def test_the_filmstrip_and_prompt_editing_work_on_openvino_and_attention_maps_say_they_need_torch(
+    ov_engine, make_spec, tmp_path
+):
+    from studio.core.image.attention import AttentionSpec
+    from studio.core.image.filmstrip import filmstrip_path
+    from studio.core.jobs.cancel import CancelToken
+    from studio.engine.explain_jobs import attention
+
+    edited = make_spec(cpu_engine="openvino", prompt="a [red:green:0.5] circle", filmstrip=True)
+    items, events = go(ov_engine, edited)
+    plain, _ = go(ov_engine, make_spec(cpu_engine="openvino", prompt="a red circle"))
+    assert ov_engine.cache.loaded.engine == "openvino"
+    assert filmstrip_path(items[0].path).is_file()  # every step's predicted picture, from the sampler
+    assert np.abs(pixels(items[0].path) - pixels(plain[0].path)).max() > 0  # the edit changed the text mid-way
+    notes = []
+    spec = make_spec(cpu_engine="openvino", prompt="a red circle on a blue background")
+    attention(ov_engine, AttentionSpec(spec, ("red",), str(tmp_path / "maps")), CancelToken(), notes.append)
+    assert any(isinstance(e, Note) and "torch" in e.text for e in notes)
+    assert (tmp_path / "maps" / "red.map.png").is_file() and ov_engine.cache.loaded.engine == "torch"
