@@ -177,7 +177,7 @@ def build_runtime(
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
         openvino_cache=lambda: paths.models_dir / OPENVINO_CACHE,
     )
-    text.make_room = engine.clear  # one model in memory: loading an image model frees the text model, and back
+    text.make_room = engine.clear  # one model in memory: loading an image model frees the text one
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
 

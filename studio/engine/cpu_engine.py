@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 from studio.core.image.specs import GenerateSpec
 from studio.core.io.settings import LoadOptions
 from studio.engine.devices import Placement
-from studio.engine.openvino_cache import DamagedCache, Emit, Variant, convert
+from studio.engine.openvino_cache import DamagedCache, Emit, Variant, convert, openvino_missing
 from studio.engine.pipelines import LoadedModel, load_pipeline
 from studio.engine.precision import Precision, cpu_caps
 
@@ -27,16 +25,6 @@ OPENVINO_FAMILIES = ("sd1", "sd2", "sdxl")
 SIZE_STEP = (
     64  # SD's UNet halves the latent three times; other sizes need upsampling sizes the conversion fixed
 )
-SWITCH = "STUDIO_OPENVINO"  # "0": OpenVINO is never used (auto means torch)
-
-
-def openvino_missing() -> str:
-    """Why OpenVINO cannot be used on this install ("" when it can)."""
-    if os.environ.get(SWITCH, "") == "0":
-        return f"OpenVINO is switched off here ({SWITCH}=0)"
-    if importlib.util.find_spec("openvino") is None:
-        return "OpenVINO is not installed (pip install openvino)"
-    return ""
 
 
 def torch_only(spec: GenerateSpec, family: str, options: LoadOptions) -> str:
@@ -113,7 +101,9 @@ class OpenVinoLoad:
 
     @property
     def key(self) -> tuple[str, ...]:
-        return ("openvino", self.variant.folder.name)
+        """Changes with the variant, and when its cache is gone (removed as unreadable): the model loads again."""
+        folder = self.variant.folder
+        return ("openvino", folder.name, "cached" if folder.is_dir() else "to convert")
 
     def cached(self) -> dict[str, Any] | None:
         try:

@@ -88,9 +88,14 @@ def describe_device(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"CUDA ({torch.cuda.get_device_name(0)})"
     if device == "cpu":
+        from studio.engine.openvino_cache import openvino_missing
         from studio.engine.precision import cpu_caps
 
-        return f"CPU ({cpu_caps().describe()})"
+        if openvino_missing():
+            return f"CPU ({cpu_caps().describe()})"
+        from studio.engine.openvino_unet import openvino_version
+
+        return f"CPU ({cpu_caps().describe()}; image models on OpenVINO {openvino_version()})"
     return {"mps": "Apple MPS"}.get(device, device)
 
 

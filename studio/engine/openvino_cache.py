@@ -6,6 +6,7 @@ cache whose files do not match its manifest is damaged, removed and made again."
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -29,7 +30,17 @@ FILES = ("unet.xml", "unet.bin")
 CACHE_FOLDER = "openvino-cache"
 # measured here (2 cores): an SD 1.5-size UNet (860 M parameters) traces in 23 s and is written in 5 s
 SECONDS_PER_BILLION = 33.0
+SWITCH = "STUDIO_OPENVINO"  # "0": OpenVINO is never used (auto means torch)
 Emit = Callable[[Event], None]
+
+
+def openvino_missing() -> str:
+    """Why OpenVINO cannot be used on this install ("" when it can)."""
+    if os.environ.get(SWITCH, "") == "0":
+        return f"OpenVINO is switched off here ({SWITCH}=0)"
+    if importlib.util.find_spec("openvino") is None:
+        return "OpenVINO is not installed (pip install openvino)"
+    return ""
 
 
 def _stat(path: Path) -> list[Any]:
@@ -181,7 +192,10 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
         model = _trace(unet, names)
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
         # the check fixes the traced network's shapes and compiles each network in turn (one copy at a time)
-        if agreement(model, lambda: ov.Core().read_model(str(scratch / FILES[0])), unet.config) < HALF_WEIGHTS_AGREE:
+        if (
+            agreement(model, lambda: ov.Core().read_model(str(scratch / FILES[0])), unet.config)
+            < HALF_WEIGHTS_AGREE
+        ):
             del model
             check_space(variant.root, needed * 2, label)  # this network needs its weights in full precision
             ov.save_model(_trace(unet, names), str(scratch / FILES[0]), compress_to_fp16=False)

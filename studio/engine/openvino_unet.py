@@ -6,6 +6,7 @@ step callback (live previews, the filmstrip, prompt editing) works as with torch
 
 from __future__ import annotations
 
+import shutil
 from collections import OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,8 @@ from typing import Any
 import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+from studio.core.jobs.errors import ErrorKind, StudioError
 
 KEEP_COMPILED = (
     2  # shapes kept compiled at once (a hires fix uses two); each holds its own copy of the weights
@@ -78,9 +81,6 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
             return self._compiled[key]
         import openvino as ov
 
-        core = ov.Core()
-        model = core.read_model(str(self.xml))  # read for each shape, not kept: its weights are mapped from disk
-        model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
         while len(self._compiled) >= KEEP_COMPILED:
             self._compiled.popitem(last=False)
         config = {
@@ -88,8 +88,17 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": self.threads,
         }
-        request = core.compile_model(model, "CPU", config).create_infer_request()
-        del model  # the compiled network holds its own weights
+        core = ov.Core()
+        try:  # read for each shape, not kept: its weights are mapped from the cache file
+            model = core.read_model(str(self.xml))
+            model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
+            request = core.compile_model(model, "CPU", config).create_infer_request()
+        except RuntimeError as e:  # the files match their manifest, but OpenVINO cannot read them
+            shutil.rmtree(self.xml.parent, ignore_errors=True)
+            raise StudioError(ErrorKind.MODEL_INVALID, "The model's OpenVINO cache could not be read, so it was "
+                              "removed; run the job again to convert the model anew.", str(e),
+                              field="cpu_engine") from e  # fmt: skip
+        del model
         self._compiled[key] = request
         return request
 

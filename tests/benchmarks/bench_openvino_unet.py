@@ -3,7 +3,7 @@ folder (random weights, built once by ``bench_sd15_cpu``) at 256², static shape
 diffusers), torch bf16 channels-last (Studio's path on a CPU with bf16 instructions), and the same UNet converted by
 plain ``openvino.convert_model`` (no optimum-intel: it pins transformers < 5.6 and pulls torchvision, which would
 replace this torch) and compiled for the CPU at f32 and bf16. Prints seconds per step, the ratios and the cosine of
-each output with torch fp32's. Needs ``pip install openvino`` (not a dependency of Studio yet).
+each output with torch fp32's. (openvino is a dependency of Studio since issue 31.)
 
     .venv/bin/python tests/benchmarks/bench_openvino_unet.py [--size 256]
 """

@@ -25,7 +25,7 @@ pytest.importorskip("openvino")
 
 @pytest.fixture(autouse=True)
 def openvino_on(monkeypatch):
-    monkeypatch.delenv(cpu_engine.SWITCH, raising=False)
+    monkeypatch.delenv(openvino_cache.SWITCH, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +144,14 @@ def test_a_damaged_cache_is_made_again_and_a_cut_off_one_leaves_nothing(make_spe
     again, events = go(eng, spec)
     assert any(isinstance(e, Note) and "damaged" in e.text for e in events) and conversions(events) == 1
     assert np.array_equal(pixels(first[0].path), pixels(again[0].path))
+    xml = folder / "unet.xml"  # the same size, but not a network: it fails when compiled, and is removed
+    xml.write_bytes(b"x" * xml.stat().st_size)
+    eng.clear()
+    with pytest.raises(StudioError, match="could not be read") as info:
+        go(eng, spec)
+    assert info.value.field == "cpu_engine" and not folder.exists()
+    third, events = go(eng, spec)
+    assert conversions(events) == 1 and np.array_equal(pixels(first[0].path), pixels(third[0].path))
     eng.store.close()
 
 
@@ -210,7 +218,9 @@ def test_the_filmstrip_and_prompt_editing_work_on_openvino_and_attention_maps_sa
     plain, _ = go(ov_engine, make_spec(cpu_engine="openvino", prompt="a red circle"))
     assert ov_engine.cache.loaded.engine == "openvino"
     assert filmstrip_path(items[0].path).is_file()  # every step's predicted picture, from the sampler
-    assert np.abs(pixels(items[0].path) - pixels(plain[0].path)).max() > 0  # the edit changed the text mid-way
+    assert (
+        np.abs(pixels(items[0].path) - pixels(plain[0].path)).max() > 0
+    )  # the edit changed the text mid-way
     notes = []
     spec = make_spec(cpu_engine="openvino", prompt="a red circle on a blue background")
     attention(ov_engine, AttentionSpec(spec, ("red",), str(tmp_path / "maps")), CancelToken(), notes.append)
