@@ -205,6 +205,7 @@ def generate(
     seed: int = 1000,
     loras: tuple = (),
     precision: str = "auto",
+    cpu_engine: str = "auto",
 ) -> list[Image.Image]:
     """Images for the scenes through Studio's own engine (the same road as the app)."""
     import tempfile
@@ -237,6 +238,7 @@ def generate(
             sampler=sampler,
             schedule=schedule,
             loras=loras,
+            cpu_engine=cpu_engine,
         )
         item = engine.generate(spec, CancelToken(), lambda e: None)[0]
         with Image.open(item.path) as im:
@@ -262,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=["auto", "fp32", "bf16", "fp16"],
         help="auto: Studio's precision policy for this machine (bf16 where the CPU has it)",
     )
+    p.add_argument("--cpu-engine", default="auto", choices=["auto", "torch", "openvino"],
+                   help="on a CPU: OpenVINO where it can run the job (auto), or the engine named")  # fmt: skip
     a = p.parse_args(argv)
     if a.threads:
         import torch
@@ -271,7 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"accuracy_on_rendered": train_classifier(a.out)}))
         return
     scenes = held_out_scenes(a.prompts)
-    images = generate(a.model, scenes, a.steps, a.cfg, a.sampler, a.schedule, precision=a.precision)
+    images = generate(a.model, scenes, a.steps, a.cfg, a.sampler, a.schedule, precision=a.precision,
+                      cpu_engine=a.cpu_engine)  # fmt: skip
     result = score(images, scenes, ShapeReader.load(a.out))
     if a.grid:
         cols = 12
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
                 "cfg": a.cfg,
                 "sampler": f"{a.sampler} {a.schedule}",
                 "precision": a.precision,
+                "cpu_engine": a.cpu_engine,
                 **{k: round(v, 4) for k, v in result.items()},
             }
         )
