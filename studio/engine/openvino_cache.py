@@ -178,6 +178,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     params = sum(p.numel() for p in unet.parameters())
     needed = params * 2 + (8 << 20)  # fp16 weights on disk
     check_space(variant.root, needed, label)
+    sweep_scratch(variant.root)
     scratch = variant.root / f".{variant.folder.name}.partial-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -256,6 +257,26 @@ def agreement(full: Any, half: Callable[[], Any], config: Any) -> float:
         rng = np.random.default_rng(0)
     a, b = outs
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def sweep_scratch(root: Path) -> None:
+    """Remove the scratch folders of conversions whose process is gone (killed, or the machine lost power)."""
+    for scratch in root.glob(".*.partial-*"):
+        pid = scratch.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or a platform without signal 0
+        return True
+    return True
 
 
 def _jsonable(value: Any) -> bool:

@@ -197,3 +197,30 @@ def test_kill_9_while_downloading_then_the_next_download_completes(tmp_path):
         server.shutdown()
     report("kill -9 while downloading", kills=kills, resumed_with_range=resumed, corrupt=0)
     assert resumed, "no kill landed mid-transfer: nothing was resumed"
+
+
+def test_kill_9_while_converting_for_openvino_then_the_next_run_converts_and_nothing_half_is_left(
+    tmp_path, tiny_sd
+):
+    pytest.importorskip("openvino")
+    home = tmp_path / "home"
+    cache = home / "models" / "openvino-cache"
+    argv = [sys.executable, "-m", "studio", "generate", "a red circle", "--model", str(tiny_sd), "--width", "64",
+            "--height", "64", "--steps", "2", "--cpu-engine", "openvino"]  # fmt: skip
+    env = {k: v for k, v in _env(home).items() if k != "STUDIO_OPENVINO"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not list(cache.glob(".*.partial-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the conversion ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not [p for p in cache.iterdir() if not p.name.startswith(".")]  # no cache that looks whole
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in cache.iterdir()] == [
+        next(cache.iterdir()).name
+    ]  # one cache, the killed scratch gone
+    assert (next(cache.iterdir()) / "manifest.json").is_file()
+    with Image.open(next((home / "gallery").rglob("*.png"))) as im:
+        assert "CPU engine: openvino" in im.info["parameters"]
