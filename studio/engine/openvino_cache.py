@@ -122,27 +122,31 @@ def check_space(root: Path, needed: int, name: str) -> None:
                           field="cpu_engine")  # fmt: skip
 
 
+def input_shapes(config: Any, batch: int, side: int) -> dict[str, tuple[int, ...]]:
+    """The shape of each input a UNet may take, for a batch and a square latent side (SDXL's pooled text is the
+    width of its added embedding less its six size conditionings)."""
+    width = config.get("projection_class_embeddings_input_dim") or 0
+    return {
+        "sample": (batch, config.in_channels, side, side),
+        "timestep": (batch,),
+        "encoder_hidden_states": (batch, 77, config.cross_attention_dim),
+        "text_embeds": (batch, max(1, width - 6 * (config.get("addition_time_embed_dim") or 0))),
+        "time_ids": (batch, 6),
+        "timestep_cond": (batch, config.get("time_cond_proj_dim") or 1),
+    }
+
+
 def _trace(unet: Any, names: tuple[str, ...]) -> Any:
     """The UNet as a function of plain tensors, converted by OpenVINO (shapes left open: a job fixes them)."""
     import openvino as ov
     import torch
 
-    config = unet.config
-    batch, side = 2, 16
-    width = config.get("projection_class_embeddings_input_dim") or 0
-    time_ids = 6
-    examples = {
-        "sample": torch.randn(batch, config.in_channels, side, side),
-        "timestep": torch.tensor([500.0] * batch),
-        "encoder_hidden_states": torch.randn(batch, 77, config.cross_attention_dim),
-        "text_embeds": torch.randn(
-            batch, max(1, width - time_ids * (config.get("addition_time_embed_dim") or 0))
-        ),
-        "time_ids": torch.tensor(
-            [[side * 8, side * 8, 0, 0, side * 8, side * 8]] * batch, dtype=torch.float32
-        ),
-        "timestep_cond": torch.randn(batch, config.get("time_cond_proj_dim") or 1),
-    }
+    side = 16
+    examples = {name: torch.randn(shape) for name, shape in input_shapes(unet.config, 2, side).items()}
+    examples["timestep"] = torch.full((2,), 500.0)
+    examples["time_ids"] = torch.tensor(
+        [[side * 8, side * 8, 0, 0, side * 8, side * 8]] * 2, dtype=torch.float32
+    )
 
     class Plain(torch.nn.Module):
         def __init__(self) -> None:
@@ -234,15 +238,7 @@ def agreement(full: Any, half: Callable[[], Any], config: Any) -> float:
     import openvino as ov
 
     rng = np.random.default_rng(0)
-    width = config.get("projection_class_embeddings_input_dim") or 0
-    shapes = {
-        "sample": (1, config.in_channels, 8, 8),
-        "timestep": (1,),
-        "encoder_hidden_states": (1, 77, config.cross_attention_dim),
-        "text_embeds": (1, max(1, width - 6 * (config.get("addition_time_embed_dim") or 0))),
-        "time_ids": (1, 6),
-        "timestep_cond": (1, config.get("time_cond_proj_dim") or 1),
-    }
+    shapes = input_shapes(config, 1, 8)
     outs = []
     for model in (full, half()):
         names = [next(iter(port.get_names())) for port in model.inputs]
