@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from studio.core.image.specs import CPU_ENGINES
 from workshop.shapes_world import COLORS, EXTRA_SHAPES, HELD_OUT, SHAPES, Scene, nearest_color, render
 
 CLASSES = (*SHAPES, *EXTRA_SHAPES)
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=["auto", "fp32", "bf16", "fp16"],
         help="auto: Studio's precision policy for this machine (bf16 where the CPU has it)",
     )
-    p.add_argument("--cpu-engine", default="auto", choices=["auto", "torch", "openvino"],
+    p.add_argument("--cpu-engine", default="auto", choices=list(CPU_ENGINES),
                    help="on a CPU: OpenVINO where it can run the job (auto), or the engine named")  # fmt: skip
     a = p.parse_args(argv)
     if a.threads:

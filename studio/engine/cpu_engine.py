@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from studio.engine.pipelines import LoadedModel, load_pipeline
 from studio.engine.precision import Precision, cpu_caps
 
 OPENVINO_FAMILIES = ("sd1", "sd2", "sdxl")
+INT8 = "openvino-int8"  # OpenVINO with int8 weights (nncf's weight compression)
 SIZE_STEP = (
     64  # SD's UNet halves the latent three times; other sizes need upsampling sizes the conversion fixed
 )
@@ -48,7 +50,7 @@ def torch_only(spec: GenerateSpec, family: str, options: LoadOptions) -> str:
 
 @dataclass(frozen=True)
 class EngineChoice:
-    engine: str  # "torch" | "openvino"
+    engine: str  # "torch" | "openvino" | "openvino-int8" (the recipe's words for it)
     note: str = ""  # for the user, when the engine they named is not the one used
 
 
@@ -59,17 +61,17 @@ def choose_engine(
     asked = spec.cpu_engine
     if asked == "torch":
         return EngineChoice("torch")
+    named = asked.startswith("openvino")
     if device != "cpu":
-        note = (
-            f"OpenVINO is Studio's CPU engine; this machine runs on {device}." if asked == "openvino" else ""
-        )
+        note = f"OpenVINO is Studio's CPU engine; this machine runs on {device}." if named else ""
         return EngineChoice("torch", note)
     why = needs_torch or torch_only(spec, family, options) or openvino_missing()
     if why:
-        return EngineChoice(
-            "torch", f"{why}: this picture was made with torch." if asked == "openvino" else ""
-        )
-    return EngineChoice("openvino")
+        return EngineChoice("torch", f"{why}: this picture was made with torch." if named else "")
+    if asked == INT8 and importlib.util.find_spec("nncf") is None:
+        return EngineChoice("openvino", "int8 weights need nncf (pip install nncf): this picture was made with "
+                            "OpenVINO's fp16 weights.")  # fmt: skip
+    return EngineChoice(INT8 if asked == INT8 else "openvino")
 
 
 def engine_for(
@@ -83,7 +85,9 @@ def engine_for(
     choice = choose_engine(spec, device, family_of(path, options), options, needs_torch)
     if choice.note:
         emit(_note(choice.note))
-    return OpenVinoLoad(Variant(cache, path, spec.loras), emit) if choice.engine == "openvino" else None
+    if choice.engine == "torch":
+        return None
+    return OpenVinoLoad(Variant(cache, path, spec.loras, "int8" if choice.engine == INT8 else "f16"), emit)
 
 
 def recipe_of_engine(own: GenerateSpec, model: LoadedModel) -> GenerateSpec:
@@ -133,15 +137,17 @@ class OpenVinoLoad:
                     components=["unet"], adapter_names=[loaded.adapters[lo.path] for lo in loras]
                 )
             if manifest is None:
-                label = path.name + (
-                    f" with {len(loras)} LoRA{'s' if len(loras) > 1 else ''}" if loras else ""
+                label = (
+                    path.name
+                    + (f" with {len(loras)} LoRA{'s' if len(loras) > 1 else ''}" if loras else "")
+                    + (" (int8 weights)" if self.variant.weights == "int8" else "")
                 )
                 manifest = convert(torch_unet, self.variant, self.emit, label)
             loaded.base.unet = unet_from(manifest, self.variant)
             loaded.weight_bytes -= sum(p.numel() * p.element_size() for p in torch_unet.parameters())
             del torch_unet
             gc.collect()
-        loaded.engine = "openvino"
+        loaded.engine = INT8 if self.variant.weights == "int8" else "openvino"
         loaded.placement = placement
         return loaded
 
@@ -171,8 +177,9 @@ def unet_from(manifest: dict[str, Any] | None, variant: Variant) -> Any:
 def engine_name(model: LoadedModel) -> str:
     """How the image's record names the engine that made it: "torch", or "OpenVINO 2026.4.1 (bf16)"."""
     unet = getattr(model.base, "unet", None)
-    if getattr(model, "engine", "torch") != "openvino" or unet is None:
+    if getattr(model, "engine", "torch") == "torch" or unet is None:
         return "torch"
     from studio.engine.openvino_unet import openvino_version
 
-    return f"OpenVINO {openvino_version()} ({unet.hint})"
+    weights = ", int8 weights" if model.engine == INT8 else ""
+    return f"OpenVINO {openvino_version()} ({unet.hint}{weights})"

@@ -59,7 +59,7 @@ def attention(engine: ImageEngine, spec: AttentionSpec, cancel: CancelToken, emi
     from studio.engine.attention_maps import AttentionRecorder, install
 
     inner = spec.spec.replace(batch_count=1, batch_size=1, hires_scale=1.0, cpu_engine="torch")
-    if spec.spec.cpu_engine == "openvino":
+    if spec.spec.cpu_engine.startswith("openvino"):
         emit(Note(text="Attention maps are read from torch's attention layers: the picture is made again with "
                        "torch (the same seed gives a very close picture)."))  # fmt: skip
     model = engine.load(inner, emit)

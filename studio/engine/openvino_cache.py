@@ -56,8 +56,9 @@ def unet_files(model: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
-def variant_key(model: Path, loras: tuple[LoraRef, ...]) -> str:
-    """Changes when the UNet's weights, a LoRA file or weight, the converter's version or this format change."""
+def variant_key(model: Path, loras: tuple[LoraRef, ...], weights: str = "f16") -> str:
+    """Changes when the UNet's weights, a LoRA file or weight, the weights' format, the converter's version or this
+    format change."""
     from studio.engine.openvino_unet import openvino_version
 
     facts = {
@@ -66,6 +67,7 @@ def variant_key(model: Path, loras: tuple[LoraRef, ...]) -> str:
         "unet": [_stat(p) for p in unet_files(model)],
         "loras": [[*_stat(Path(lo.path)), lo.weight] for lo in loras],
         "openvino": openvino_version(),
+        **({"weights": weights} if weights != "f16" else {}),
     }
     return hashlib.sha1(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -77,11 +79,13 @@ class Variant:
     root: Path  # <models>/openvino-cache
     model: Path
     loras: tuple[LoraRef, ...] = ()
+    weights: str = "f16"  # "f16" (checked against the traced network) or "int8" (nncf's weight compression)
 
     @property
     def folder(self) -> Path:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model.stem)[:60] or "model"
-        return self.root / f"{stem}-{variant_key(self.model, self.loras)}"
+        suffix = "-int8" if self.weights == "int8" else ""
+        return self.root / f"{stem}-{variant_key(self.model, self.loras, self.weights)}{suffix}"
 
     @property
     def xml(self) -> Path:
@@ -180,7 +184,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     from studio.engine.precision import cpu_caps
 
     params = sum(p.numel() for p in unet.parameters())
-    needed = params * 2 + (8 << 20)  # fp16 weights on disk
+    needed = params * (1 if variant.weights == "int8" else 2) + (8 << 20)  # fp16 or int8 weights on disk
     check_space(variant.root, needed, label)
     sweep_scratch(variant.root)
     scratch = variant.root / f".{variant.folder.name}.partial-{os.getpid()}"
@@ -195,6 +199,12 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
 
     def work() -> None:
         model = _trace(unet, names)
+        if variant.weights == "int8":
+            import nncf
+
+            ov.save_model(nncf.compress_weights(model), str(scratch / FILES[0]), compress_to_fp16=False)
+            weights.append("int8")
+            return
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
         # the check fixes the traced network's shapes and compiles each network in turn (one copy at a time)
         if (

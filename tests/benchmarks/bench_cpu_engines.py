@@ -9,7 +9,7 @@ each process's peak resident memory (``wait4``'s ``ru_maxrss``).
 
 ``--force avx2`` measures a CPU without bf16 instructions on a better one: Studio's choices
 (``STUDIO_CPU_FEATURES``), ATen's kernels (``ATEN_CPU_CAPABILITY``) and oneDNN's — OpenVINO's too
-(``ONEDNN_MAX_CPU_ISA``) — are held to AVX2. ``--lcm`` makes the few-step case: the LCM sampler, 4 steps, CFG 1.
+(``ONEDNN_MAX_CPU_ISA``) — are held to AVX2. ``--lcm`` makes the few-step case: the LCM sampler, 4 steps, CFG 1; ``--engine openvino-int8`` measures int8 weights.
 
     .venv/bin/python tests/benchmarks/bench_cpu_engines.py [--size 256] [--runs 2] [--force avx2] [--lcm]
 """
@@ -83,6 +83,9 @@ def main() -> None:
     ap.add_argument(
         "--lcm", action="store_true", help="LCM sampler, 4 steps, CFG 1 (else Euler, 20 steps, CFG 7)"
     )
+    ap.add_argument(
+        "--engine", default="openvino", choices=("openvino", "openvino-int8"), help="the OpenVINO variant"
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "studio-bench-sd15")
     a = ap.parse_args()
     model = build(a.work / "sd15")
@@ -108,12 +111,12 @@ def main() -> None:
 
     fresh = a.work / "home-first"
     shutil.rmtree(fresh, ignore_errors=True)
-    first = child(studio("openvino", fresh), env)  # converts, into a cache of its own
+    first = child(studio(a.engine, fresh), env)  # converts, into a cache of its own
     runs: dict[str, list[tuple[float, float, float]]] = {"bare": [], "torch": [], "openvino": []}
     for _ in range(a.runs):  # alternating, so a slow minute of the machine hurts all alike
         runs["bare"].append(child(bare, env))
         runs["torch"].append(child(studio("torch", fresh), env))
-        runs["openvino"].append(child(studio("openvino", fresh), env))
+        runs["openvino"].append(child(studio(a.engine, fresh), env))
     med = {k: sorted(v)[len(v) // 2] for k, v in runs.items()}
     b = med["bare"][0]
     print(
@@ -122,8 +125,8 @@ def main() -> None:
     rows = (
         ("bare diffusers fp32", med["bare"]),
         ("studio, torch", med["torch"]),
-        ("studio, OpenVINO, first run (converts)", first),
-        ("studio, OpenVINO, second run", med["openvino"]),
+        (f"studio, {a.engine}, first run (converts)", first),
+        (f"studio, {a.engine}, second run", med["openvino"]),
     )
     for name, (seconds, resident, anonymous) in rows:
         print(f"| {name} | {seconds:.1f} | {b / seconds:.2f}× | {resident:.0f} | {anonymous:.0f} |")

@@ -226,3 +226,17 @@ def test_the_filmstrip_and_prompt_editing_work_on_openvino_and_attention_maps_sa
     attention(ov_engine, AttentionSpec(spec, ("red",), str(tmp_path / "maps")), CancelToken(), notes.append)
     assert any(isinstance(e, Note) and "torch" in e.text for e in notes)
     assert (tmp_path / "maps" / "red.map.png").is_file() and ov_engine.cache.loaded.engine == "torch"
+
+
+def test_int8_weights_are_a_variant_of_their_own_named_in_the_recipe(ov_engine, make_spec):
+    pytest.importorskip("nncf")
+    f16, _ = go(ov_engine, make_spec(cpu_engine="openvino"))
+    int8, events = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
+    again, _ = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
+    assert conversions(events) == 1 and any("int8 weights" in getattr(e, "what", "") for e in events)
+    assert np.array_equal(pixels(int8[0].path), pixels(again[0].path))
+    assert np.abs(pixels(int8[0].path) - pixels(f16[0].path)).mean() < 8  # the same picture, roughly
+    with Image.open(int8[0].path) as im:
+        assert "CPU engine: openvino-int8" in im.info["parameters"] and "int8 weights" in im.info["studio"]
+    folders = {p.name for p in ov_engine._openvino_cache().iterdir()}
+    assert any(name.endswith("-int8") for name in folders) and len(folders) >= 2

@@ -20,7 +20,7 @@ MIN_SIZE, MAX_SIZE = 32, 4096
 MAX_STEPS = 500
 MAX_BATCH = 16
 MAX_COUNT = 100
-CPU_ENGINES = ("auto", "torch", "openvino")
+CPU_ENGINES = ("auto", "torch", "openvino", "openvino-int8")
 
 
 @dataclass(frozen=True)
@@ -233,9 +233,9 @@ class GenerateSpec:
         "server's, by file name.", metavar="NAME", words=unwritten("where it ran is not part of the picture"),
         comfy=aside("the server itself"), axis=True, section=Section.MODEL, custom=True)
     cpu_engine: str = knob("auto", label="CPU engine", help="What runs the model on a CPU: OpenVINO (faster; "
-        "converts each model once, cached beside the models), torch, or auto (OpenVINO where it can run the job: "
-        "SD 1.x/2.x and SDXL without ControlNet or reference images). The same engine and seed give the same "
-        "picture.", choices=CPU_ENGINES, cli="--cpu-engine",
+        "converts each model once, cached beside the models), OpenVINO with int8 weights (half the disk and memory, "
+        "slightly different pictures), torch, or auto (OpenVINO where it can run the job: SD 1.x/2.x and SDXL "
+        "without ControlNet or reference images). The same engine and seed give the same picture.", choices=CPU_ENGINES, cli="--cpu-engine",
         words=Words("CPU engine", 285, when=lambda s: s.cpu_engine != "auto"),
         comfy=aside("a server runs its own engine"), axis=True, section=Section.MODEL)
     # Filled when the job is frozen or an image saved, never set by hand:
