@@ -91,13 +91,18 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
         core = ov.Core()
         try:  # read for each shape, not kept: its weights are mapped from the cache file
             model = core.read_model(str(self.xml))
-            model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
-            request = core.compile_model(model, "CPU", config).create_infer_request()
         except RuntimeError as e:  # the files match their manifest, but OpenVINO cannot read them
             shutil.rmtree(self.xml.parent, ignore_errors=True)
             raise StudioError(ErrorKind.MODEL_INVALID, "The model's OpenVINO cache could not be read, so it was "
                               "removed; run the job again to convert the model anew.", str(e),
                               field="cpu_engine") from e  # fmt: skip
+        try:
+            model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
+            request = core.compile_model(model, "CPU", config).create_infer_request()
+        except RuntimeError as e:
+            raise StudioError(ErrorKind.MODEL_INVALID, "OpenVINO could not compile this model for this size on this "
+                              "CPU; set the CPU engine to torch (or to openvino, if int8 weights were chosen).",
+                              str(e), field="cpu_engine") from e  # fmt: skip
         del model
         self._compiled[key] = request
         return request

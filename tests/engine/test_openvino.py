@@ -2,6 +2,7 @@
 the same engine and seed, close to torch's, the engine named in the recipe, LoRAs merged into their own variant,
 a damaged or cut-off cache made again, and the jobs that need torch said so."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -240,3 +241,19 @@ def test_int8_weights_are_a_variant_of_their_own_named_in_the_recipe(ov_engine, 
         assert "CPU engine: openvino-int8" in im.info["parameters"] and "int8 weights" in im.info["studio"]
     folders = {p.name for p in ov_engine._openvino_cache().iterdir()}
     assert any(name.endswith("-int8") for name in folders) and len(folders) >= 2
+
+
+def test_a_killed_conversions_scratch_folder_is_swept_by_the_next_one(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = tmp_path / f".tiny-sd-0123456789ab.partial-{done.stdout.strip()}"  # its process has ended
+    alive = tmp_path / f".tiny-sd-0123456789ab.partial-{os.getpid()}"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "unet.bin").write_bytes(b"half")
+    openvino_cache.sweep_scratch(tmp_path)
+    assert not dead.exists() and alive.exists()

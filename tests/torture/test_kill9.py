@@ -199,6 +199,7 @@ def test_kill_9_while_downloading_then_the_next_download_completes(tmp_path):
     assert resumed, "no kill landed mid-transfer: nothing was resumed"
 
 
+@pytest.mark.slow  # the same in process: tests/engine/test_openvino.py (a conversion cut off, a dead one's scratch)
 def test_kill_9_while_converting_for_openvino_then_the_next_run_converts_and_nothing_half_is_left(
     tmp_path, tiny_sd
 ):
