@@ -166,10 +166,10 @@ def _trace(unet: Any, names: tuple[str, ...]) -> Any:
             )[0]  # fmt: skip
 
     example = tuple(examples[n] for n in names)
+    # the tracer warns of every shape-dependent branch; the sizes are fixed when compiled, and sizes whose branches
+    # differ are sent to torch (cpu_engine.SIZE_STEP)
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # the tracer's warnings about shape-dependent Python: sizes are static
+        warnings.simplefilter("ignore")
         model = ov.convert_model(Plain().eval(), example_input=example)
     for port, name in zip(model.inputs, names, strict=True):
         port.get_tensor().set_names({name})
