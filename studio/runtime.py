@@ -32,7 +32,7 @@ from studio.core.train.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
-from studio.engine.openvino_cache import CACHE_FOLDER as OPENVINO_CACHE
+from studio.engine.openvino_cache import cache_root as openvino_cache_root
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
@@ -175,7 +175,7 @@ def build_runtime(
         make_room=text.clear,
         options=settings.load_options,
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
-        openvino_cache=lambda: paths.models_dir / OPENVINO_CACHE,
+        openvino_cache=lambda: openvino_cache_root(paths.models_dir),
     )
     text.make_room = engine.clear  # one model in memory: loading an image model frees the text one
     keys = Keys()

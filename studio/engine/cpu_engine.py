@@ -24,9 +24,8 @@ from studio.engine.precision import Precision, cpu_caps
 
 OPENVINO_FAMILIES = ("sd1", "sd2", "sdxl")
 INT8 = "openvino-int8"  # OpenVINO with int8 weights (nncf's weight compression)
-SIZE_STEP = (
-    64  # SD's UNet halves the latent three times; other sizes need upsampling sizes the conversion fixed
-)
+# SD's UNet halves the latent three times; at other sizes its upsampling sizes differ from those the conversion fixed
+SIZE_STEP = 64
 
 
 def torch_only(spec: GenerateSpec, family: str, options: LoadOptions) -> str:

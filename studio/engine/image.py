@@ -21,7 +21,7 @@ from studio.core.io.settings import LoadOptions
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, ItemSaved, Note, Preview, Progress
-from studio.engine.cpu_engine import recipe_of_engine
+from studio.engine.cpu_engine import engine_for, engine_name, recipe_of_engine
 from studio.engine.decoding import decode, decode_tiny, preview_of
 from studio.engine.denoise_steps import (
     PromptPlan,
@@ -293,7 +293,6 @@ class ImageEngine:
     def load(self, spec: GenerateSpec, emit: Emit, needs_torch: str = "") -> LoadedModel:
         """The job's model, loaded for the engine that runs it here (``needs_torch``: why it cannot be OpenVINO)."""
         from studio.core.jobs.events import Loading
-        from studio.engine.cpu_engine import engine_for
 
         engine = engine_for(
             spec, emit, self._options(), self._placement().device, self._openvino_cache(), needs_torch
@@ -471,8 +470,6 @@ class ImageEngine:
         vae_hash = (
             self.hashes.a1111_model_hash(Path(spec.vae)) if spec.vae and Path(spec.vae).is_file() else ""
         )
-        from studio.engine.cpu_engine import engine_name
-
         return RenderInfo(
             engine=engine_name(model),
             device=model.placement.device,
@@ -487,9 +484,9 @@ class ImageEngine:
 
 def _default_openvino_cache() -> Path:
     from studio.core.io.paths import resolve_paths
-    from studio.engine.openvino_cache import CACHE_FOLDER
+    from studio.engine.openvino_cache import cache_root
 
-    return resolve_paths().models_dir / CACHE_FOLDER
+    return cache_root(resolve_paths().models_dir)
 
 
 class PromptCache:

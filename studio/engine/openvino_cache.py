@@ -34,6 +34,11 @@ SWITCH = "STUDIO_OPENVINO"  # "0": OpenVINO is never used (auto means torch)
 Emit = Callable[[Event], None]
 
 
+def cache_root(models_dir: Path) -> Path:
+    """Where converted UNets are kept: beside the models."""
+    return models_dir / CACHE_FOLDER
+
+
 def openvino_missing() -> str:
     """Why OpenVINO cannot be used on this install ("" when it can)."""
     if os.environ.get(SWITCH, "") == "0":

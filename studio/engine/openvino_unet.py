@@ -18,9 +18,8 @@ from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
 from studio.core.jobs.errors import ErrorKind, StudioError
 
-KEEP_COMPILED = (
-    2  # shapes kept compiled at once (a hires fix uses two); each holds its own copy of the weights
-)
+# shapes kept compiled at once (a hires fix uses two); each holds its own copy of the weights
+KEEP_COMPILED = 2
 NEEDS_TORCH = (
     "down_block_additional_residuals",  # ControlNet
     "mid_block_additional_residual",
