@@ -131,7 +131,7 @@ def add_fields(parser: argparse.ArgumentParser, table: FieldTable, skip: tuple[s
         if f.cli == "" or f.name in skip:
             continue
         default = "" if f.default in (None, [], "") else f" (default: {f.default})"
-        special = "; ".join(f"{v}: {meaning}" for v, meaning in f.special)
+        special = "; ".join(f"{v}: {meaning}" for v, meaning in f.special if v not in f.choices)  # not names
         help_text = f.help + (f" [{special}]" if special else "") + default
         kw: dict[str, Any] = {
             "dest": f.name,

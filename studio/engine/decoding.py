@@ -38,6 +38,9 @@ def decode(model: LoadedModel, pipe: Any, latents: Any) -> list[Image.Image]:
     import torch
 
     vae = pipe.vae
+    release = getattr(getattr(pipe, "unet", None), "release_memory", None)
+    if release is not None:  # the OpenVINO UNet's working buffers, not needed while the VAE decodes
+        release()
     cfg = vae.config
     with torch.no_grad():
         if getattr(cfg, "latents_mean", None) is not None and getattr(cfg, "latents_std", None) is not None:

@@ -145,17 +145,9 @@ def input_shapes(config: Any, batch: int, side: int) -> dict[str, tuple[int, ...
     }
 
 
-def _trace(unet: Any, names: tuple[str, ...]) -> Any:
-    """The UNet as a function of plain tensors, converted by OpenVINO (shapes left open: a job fixes them)."""
-    import openvino as ov
+def plain(unet: Any, names: tuple[str, ...]) -> Any:
+    """The UNet as a function of plain tensors, in the order of ``names``."""
     import torch
-
-    side = 16
-    examples = {name: torch.randn(shape) for name, shape in input_shapes(unet.config, 2, side).items()}
-    examples["timestep"] = torch.full((2,), 500.0)
-    examples["time_ids"] = torch.tensor(
-        [[side * 8, side * 8, 0, 0, side * 8, side * 8]] * 2, dtype=torch.float32
-    )
 
     class Plain(torch.nn.Module):
         def __init__(self) -> None:
@@ -170,12 +162,26 @@ def _trace(unet: Any, names: tuple[str, ...]) -> Any:
                 timestep_cond=given.pop("timestep_cond", None), added_cond_kwargs=added or None, return_dict=False,
             )[0]  # fmt: skip
 
+    return Plain().eval()
+
+
+def _trace(unet: Any, names: tuple[str, ...]) -> Any:
+    """The UNet converted by OpenVINO (shapes left open: a job fixes them)."""
+    import openvino as ov
+    import torch
+
+    side = 16
+    examples = {name: torch.randn(shape) for name, shape in input_shapes(unet.config, 2, side).items()}
+    examples["timestep"] = torch.full((2,), 500.0)
+    examples["time_ids"] = torch.tensor(
+        [[side * 8, side * 8, 0, 0, side * 8, side * 8]] * 2, dtype=torch.float32
+    )
     example = tuple(examples[n] for n in names)
     # the tracer warns of every shape-dependent branch; the sizes are fixed when compiled, and sizes whose branches
     # differ are sent to torch (cpu_engine.SIZE_STEP)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = ov.convert_model(Plain().eval(), example_input=example)
+        model = ov.convert_model(plain(unet, names), example_input=example)
     for port, name in zip(model.inputs, names, strict=True):
         port.get_tensor().set_names({name})
     return model
@@ -211,12 +217,8 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
             weights.append("int8")
             return
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
-        # the check fixes the traced network's shapes and compiles each network in turn (one copy at a time)
-        if (
-            agreement(model, lambda: ov.Core().read_model(str(scratch / FILES[0])), unet.config)
-            < HALF_WEIGHTS_AGREE
-        ):
-            del model
+        del model  # the traced network: the check compares the saved one with the torch UNet itself
+        if agreement(unet, names, scratch / FILES[0]) < HALF_WEIGHTS_AGREE:
             check_space(variant.root, needed * 2, label)  # this network needs its weights in full precision
             ov.save_model(_trace(unet, names), str(scratch / FILES[0]), compress_to_fp16=False)
             weights.append("f32")
@@ -245,28 +247,30 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     return manifest
 
 
-def agreement(full: Any, half: Callable[[], Any], config: Any) -> float:
-    """The cosine between the predictions of the network with its weights as traced and as saved in fp16, on one
-    small random input: trained models agree to 0.9999+; a network that fp16 weights would change is kept in
-    float32 (2× the disk)."""
+def agreement(unet: Any, names: tuple[str, ...], xml: Path) -> float:
+    """The cosine between the torch UNet's prediction and the saved network's (fp16 weights, computed at f32), on
+    one small random input: trained models agree to 0.9999+; a network that fp16 weights would change is kept in
+    float32 (2× the disk). One compiled copy of the weights at a time, the file's pages let go while it compiles."""
     import numpy as np
     import openvino as ov
+    import torch
+
+    from studio.engine.mapped_pages import released
 
     rng = np.random.default_rng(0)
-    shapes = input_shapes(config, 1, 8)
-    outs = []
-    for model in (full, half()):
-        names = [next(iter(port.get_names())) for port in model.inputs]
-        feed = {
-            n: rng.standard_normal(shapes[n]).astype(np.float32) * (500 if n == "timestep" else 1)
-            for n in names
-        }
-        model.reshape({n: ov.PartialShape(list(shapes[n])) for n in names})
+    shapes = input_shapes(unet.config, 1, 8)
+    feed = {
+        n: (rng.standard_normal(shapes[n]) * (500 if n == "timestep" else 1)).astype(np.float32)
+        for n in names
+    }
+    with torch.no_grad():
+        a = plain(unet, names)(*(torch.from_numpy(feed[n]) for n in names)).double().numpy().ravel()
+    model = ov.Core().read_model(str(xml))
+    model.reshape({n: ov.PartialShape(list(shapes[n])) for n in names})
+    with released(xml.with_suffix(".bin")):
         compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-        outs.append(np.asarray(compiled(feed)[0], dtype=np.float64).ravel())
-        del compiled, model
-        rng = np.random.default_rng(0)
-    a, b = outs
+    del model
+    b = np.asarray(compiled(feed)[0], dtype=np.float64).ravel()
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 

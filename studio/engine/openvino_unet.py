@@ -17,6 +17,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
 
 from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.engine.mapped_pages import released
 
 # shapes kept compiled at once (a hires fix uses two); each holds its own copy of the weights
 KEEP_COMPILED = 2
@@ -97,7 +98,8 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
                               field="cpu_engine") from e  # fmt: skip
         try:
             model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
-            request = core.compile_model(model, "CPU", config).create_infer_request()
+            with released(self.xml.with_suffix(".bin")):  # the weights once in memory, not twice
+                request = core.compile_model(model, "CPU", config).create_infer_request()
         except RuntimeError as e:
             raise StudioError(ErrorKind.MODEL_INVALID, "OpenVINO could not compile this model for this size on this "
                               "CPU; set the CPU engine to torch (or to openvino, if int8 weights were chosen).",
@@ -105,6 +107,12 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
         del model
         self._compiled[key] = request
         return request
+
+    def release_memory(self) -> None:
+        """Let go of the compiled networks' working buffers (OpenVINO keeps them between calls; torch frees its
+        activations after each step): called before the VAE decodes, so the two never hold memory at once."""
+        for request in self._compiled.values():
+            request.get_compiled_model().release_memory()
 
     def inputs_of(
         self,

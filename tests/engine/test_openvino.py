@@ -255,3 +255,20 @@ def test_a_killed_conversions_scratch_folder_is_swept_by_the_next_one(tmp_path):
         (folder / "unet.bin").write_bytes(b"half")
     openvino_cache.sweep_scratch(tmp_path)
     assert not dead.exists() and alive.exists()
+
+
+def test_a_network_that_fp16_weights_would_change_is_kept_in_float32(tiny_sd, tmp_path, monkeypatch):
+    """The check compares the saved fp16 network with the torch UNet itself; below the bar, the weights stay f32."""
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(tiny_sd / "unet", dtype=torch.float32).eval()
+    params = sum(p.numel() for p in unet.parameters())
+    measured: list[float] = []
+    real = openvino_cache.agreement
+    monkeypatch.setattr(openvino_cache, "agreement", lambda *a: measured.append(real(*a)) or 0.5)
+    variant = openvino_cache.Variant(tmp_path / "cache", tiny_sd)
+    manifest = openvino_cache.convert(unet, variant, lambda e: None, "tiny")
+    assert measured[0] > 0.9999  # a trained or random network agrees with its fp16 weights…
+    assert manifest["weights"] == "f32"  # …but when it does not, it keeps its weights whole:
+    assert (variant.folder / "unet.bin").stat().st_size > 3 * params  # 4 bytes a weight, not 2
+    assert variant.manifest() == manifest

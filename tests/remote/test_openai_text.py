@@ -31,7 +31,10 @@ def test_the_server_lists_its_models_and_continues_a_story_streaming(served_lm):
                      engine=base, logprobs=3, context=StoryContext(memory="A tale.", note="dark"))  # fmt: skip
     (result,) = handler().write(spec, CancelToken(), events.append)
     tokens = [e.text for e in events if isinstance(e, Token)]
-    assert len(tokens) >= 2 and "".join(tokens) == result.text  # streamed piece by piece
+    # what the server sent, as it sent it: `transformers serve` joins the pieces it fell behind on into one event
+    # (its `read_queue_outputs`), so a busy machine may see one; tests/remote/test_slow_servers.py proves the
+    # piece-by-piece stream on a server that is slow between tokens
+    assert tokens and "".join(tokens) == result.text and result.text.strip()
     assert result.engine == base and result.tokens >= 1
     notes = " ".join(e.text for e in events if isinstance(e, Note))
     assert "does not return token probabilities" in notes  # transformers serve ignores logprobs: said so

@@ -65,7 +65,7 @@ def test_enhance_and_illustrate_propose_a_prompt_to_edit(qtbot, studio, monkeypa
     seen: list[str] = []
     accept_proposals(monkeypatch, seen)
     # a fixed seed: with a random one the small built-in model sometimes writes nothing usable (said, not proposed)
-    studio.window.writer_page.session.set("seed", 7)
+    monkeypatch.setattr("studio.viewmodels.prompt_helper.random_seed", lambda: 7)
     studio.session.set("prompt", "a lighthouse at dusk")
     studio.window.image_page.prompt_panel.enhance.click()
     qtbot.waitUntil(lambda: bool(seen), timeout=60_000)

@@ -37,8 +37,9 @@ class Spec:
 def fake_handler(order):
     def handle(spec, cancel, emit):
         order.append(spec.name)
-        if spec.gate:
-            spec.gate.wait(5)
+        deadline = time.monotonic() + 5
+        while spec.gate and not spec.gate.wait(0.01) and time.monotonic() < deadline:
+            cancel.raise_if_cancelled()  # a job held at its gate still stops when cancelled, like a real one
         for i in range(spec.steps):
             cancel.raise_if_cancelled()
             time.sleep(spec.delay)

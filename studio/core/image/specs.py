@@ -236,6 +236,7 @@ class GenerateSpec:
         "converts each model once, cached beside the models), OpenVINO with int8 weights (half the disk; "
         "slower and larger in memory than OpenVINO's fp16 weights on the CPUs measured), torch, or auto (OpenVINO where it can run the job: SD 1.x/2.x and SDXL "
         "without ControlNet or reference images). The same engine and seed give the same picture.", choices=CPU_ENGINES, cli="--cpu-engine",
+        special=(("auto", "Auto"), ("torch", "torch"), ("openvino", "OpenVINO"), ("openvino-int8", "OpenVINO, int8 weights")),
         words=Words("CPU engine", 285, when=lambda s: s.cpu_engine != "auto"),
         comfy=aside("a server runs its own engine"), axis=True, section=Section.MODEL)
     # Filled when the job is frozen or an image saved, never set by hand:

@@ -54,8 +54,9 @@ def configure(widget: QWidget, field: Field) -> None:
         if field.step:
             widget.setSingleStep(int(field.step))
     if isinstance(widget, QComboBox) and field.choices and widget.count() == 0:
+        names = dict(field.special)  # a choice's name in the window, where it has one
         for choice in field.choices:
-            widget.addItem(choice, choice)
+            widget.addItem(names.get(choice, choice), choice)
     if isinstance(widget, QAbstractSpinBox | QSpinBox | QDoubleSpinBox):
         if field.unit and hasattr(widget, "setSuffix"):
             widget.setSuffix(f" {field.unit}")
