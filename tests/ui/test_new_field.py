@@ -63,3 +63,21 @@ def test_eta_comes_back_from_another_tools_text(tmp_path):
     Image.new("RGB", (64, 64)).save(path, pnginfo=info)
     draft, notes = draft_from_image(path)
     assert draft["eta"] == 0.3 and draft["sampler"] == "DDIM" and not notes
+
+
+def test_a_choice_with_a_name_shows_its_name_and_keeps_its_value(studio):
+    """The CPU engine's choices read as names in the window ("OpenVINO, int8 weights"); the recipe keeps the value."""
+    from PySide6.QtWidgets import QComboBox
+
+    combo = studio.window.image_page.parameters.findChild(QComboBox, "cpu_engine")
+    assert combo is not None
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "Auto",
+        "torch",
+        "OpenVINO",
+        "OpenVINO, int8 weights",
+    ]
+    studio.session.set("cpu_engine", "openvino-int8")
+    assert combo.currentText() == "OpenVINO, int8 weights"
+    combo.setCurrentIndex(2)  # the user picks OpenVINO
+    assert studio.session.value("cpu_engine") == "openvino"
