@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 MADV_DONTNEED = 4
 EVERY_S = 0.05  # how often the pages are let go while the copy runs: the overshoot stays a few MB
@@ -37,15 +39,20 @@ def mappings(path: Path) -> list[tuple[int, int]]:
     return found
 
 
+@functools.cache
+def _madvise() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc.madvise
+
+
 def release(path: Path) -> int:
     """Let go of the resident pages of ``path``'s read-only mappings; the bytes released from the mappings."""
     if not sys.platform.startswith("linux"):
         return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     released = 0
     for start, end in mappings(path):
-        if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
+        if _madvise()(start, end - start, MADV_DONTNEED) == 0:
             released += end - start
     return released
 
