@@ -96,8 +96,8 @@ def recipe_of_engine(own: GenerateSpec, model: LoadedModel) -> GenerateSpec:
 
 @dataclass
 class OpenVinoLoad:
-    """Loads a model with its UNet on OpenVINO: from the cache when it is there (a diffusers folder's torch UNet
-    is then never read), else converted once — with the job's LoRAs merged — and cached."""
+    """Loads a model with its UNet on OpenVINO: from the cache when it is there (the torch UNet of a diffusers
+    folder or a single file is then never built), else converted once — with the job's LoRAs merged — and cached."""
 
     variant: Variant
     emit: Emit
@@ -122,7 +122,7 @@ class OpenVinoLoad:
 
         manifest = self.cached()
         loras = self.variant.loras
-        ready = manifest is not None and path.is_dir() and not loras
+        ready = manifest is not None and not loras
         # conversion reads float32 weights; the OpenVINO UNet takes and gives the latents' dtype (the text's)
         fp32 = _float32_unet(placement)
         loaded = load_pipeline(

@@ -395,9 +395,7 @@ def load_pipeline(
     plan: MemoryOptions | None = None,
     unet: Any = None,
 ) -> LoadedModel:
-    """Load a model; ``unet``: a UNet to use in place of the folder's own (which is then not read)."""
-    import diffusers
-
+    """Load a model; ``unet``: a UNet to use in place of the model's own (which is then not built)."""
     _quiet_libraries()
     options = options or LoadOptions()
     try:
@@ -408,25 +406,7 @@ def load_pipeline(
             if family in FLOW_FAMILIES:
                 pipe = _flow_single_file(path, family, placement)
             else:
-                config = single_file_config(family)
-                if not (config / "model_index.json").is_file():
-                    raise _bad(
-                        ErrorKind.MODEL_INVALID,
-                        f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no "
-                        f"offline {family.upper()} configuration to load it with. Use the model's diffusers folder.",
-                    )
-                cls = (
-                    diffusers.StableDiffusionXLPipeline
-                    if family == "sdxl"
-                    else diffusers.StableDiffusionPipeline
-                )
-                pipe = cls.from_single_file(
-                    str(path), config=str(config), local_files_only=True, dtype=placement.components.text
-                )
-                if variant == "v-prediction":
-                    pipe.scheduler = type(pipe.scheduler).from_config(
-                        pipe.scheduler.config, prediction_type="v_prediction"
-                    )
+                pipe = _sd_single_file(path, family, variant, placement, unet)
     except StudioError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -488,6 +468,30 @@ def load_pipeline(
         weight_bytes=weights,
         compiled_shapes=compiled,
     )
+
+
+def _sd_single_file(path: Path, family: str, variant: str, placement: Placement, unet: Any = None) -> Any:
+    """An SD 1.x/2.x or SDXL single-file checkpoint's pipeline, with the configuration Studio ships for its family;
+    ``unet`` in place of the file's own (which is then not built)."""
+    import diffusers
+
+    config = single_file_config(family)
+    if not (config / "model_index.json").is_file():
+        raise _bad(
+            ErrorKind.MODEL_INVALID,
+            f"{path.name} is an {family.upper()} single-file checkpoint, but this install has no "
+            f"offline {family.upper()} configuration to load it with. Use the model's diffusers folder.",
+        )
+    cls = diffusers.StableDiffusionXLPipeline if family == "sdxl" else diffusers.StableDiffusionPipeline
+    given = {"unet": unet} if unet is not None else {}
+    pipe = cls.from_single_file(
+        str(path), config=str(config), local_files_only=True, dtype=placement.components.text, **given
+    )
+    if variant == "v-prediction":
+        pipe.scheduler = type(pipe.scheduler).from_config(
+            pipe.scheduler.config, prediction_type="v_prediction"
+        )
+    return pipe
 
 
 def _from_folder(path: Path, placement: Placement, unet: Any = None) -> Any:

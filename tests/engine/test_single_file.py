@@ -229,3 +229,44 @@ def test_memory_savings_follow_the_settings(tmp_path, make_spec):
             assert np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int)).max() <= 2
     finally:
         eng.store.close()
+
+
+def test_a_single_file_on_openvino_builds_no_torch_unet_once_converted(
+    make_spec, single_file, tmp_path, monkeypatch
+):
+    """A1111-style single files are what most users have: once converted, the OpenVINO engine loads the rest of the
+    file and not its torch UNet (no time or memory spent on a network that is dropped)."""
+    pytest.importorskip("openvino")
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from studio.core.gallery.gallery_store import GalleryStore
+    from studio.core.io.hashing import HashCache
+    from studio.engine import openvino_cache, pipelines
+    from studio.engine.devices import Placement
+    from studio.engine.image import ImageEngine
+
+    path, config = single_file
+    monkeypatch.setattr(pipelines, "single_file_config", lambda family: config if family == "sd1" else None)
+    monkeypatch.delenv(openvino_cache.SWITCH, raising=False)
+    eng = ImageEngine(GalleryStore(tmp_path / "g"), HashCache(tmp_path / "h.json"),
+                      placement=lambda: Placement("cpu", torch.float32), openvino_cache=lambda: tmp_path / "cache")  # fmt: skip
+    built: list[int] = []
+    real = UNet2DConditionModel.from_single_file.__func__
+
+    def counting(cls, *a, **k):  # how a pipeline's single file builds its torch UNet
+        built.append(1)
+        return real(cls, *a, **k)
+
+    monkeypatch.setattr(UNet2DConditionModel, "from_single_file", classmethod(counting))
+    spec = make_spec(model=str(path), cpu_engine="openvino")
+    first = eng.generate(spec, CancelToken(), lambda e: None)
+    assert built  # the first run converts the file's UNet
+    built.clear()
+    eng.clear()
+    again = eng.generate(spec, CancelToken(), lambda e: None)
+    assert not built  # from the cache: no torch UNet at all
+    with Image.open(first[0].path) as a, Image.open(again[0].path) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+        assert "CPU engine: openvino" in b.info["parameters"]
+    eng.store.close()
