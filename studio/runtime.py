@@ -166,7 +166,7 @@ def build_runtime(
 
         return choose_text_placement(settings.device, settings.dtype)
 
-    text = TextEngine(placement=text_placement)
+    text = TextEngine(placement=text_placement, openvino_cache=lambda: openvino_cache_root(paths.models_dir))
     engine = ImageEngine(
         gallery,
         hashes,

@@ -224,11 +224,19 @@ def save_tiny_model(folder: Path, kind: str = "sd", seed: int = 0) -> Path:
     return folder
 
 
-def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
-    """A tiny GPT-2 (random weights) with a byte-level BPE tokenizer, saved as a transformers folder."""
+def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0, arch: str = "gpt2") -> Path:
+    """A tiny causal LM (random weights, a few steps on two sentences) with a byte-level BPE tokenizer, saved as a
+    transformers folder: a GPT-2, or (``arch="qwen2"``) a Qwen2 — grouped-query attention, rotary positions, the
+    layout of today's instruct models."""
     import torch
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     text = [
         "Once upon a time there was a small dragon who lived by the sea.",
@@ -244,17 +252,15 @@ def save_tiny_lm(folder: Path, context: int = 128, seed: int = 0) -> Path:
         model_max_length=context,
     )
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tok),
-            n_positions=context,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            bos_token_id=tok.eos_token_id,
-            eos_token_id=tok.eos_token_id,
-        )
-    )
+    eos = tok.eos_token_id
+    if arch == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(
+            vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=context, bos_token_id=eos, eos_token_id=eos,
+            tie_word_embeddings=True))  # fmt: skip
+    else:
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=context, n_embd=32, n_layer=2, n_head=2,
+                                           bos_token_id=eos, eos_token_id=eos))  # fmt: skip
     # A few steps on its two sentences: it then writes words with spaces, so output streams word by word.
     ids = torch.tensor([tok(" ".join(text[:4]))["input_ids"][:context]])
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     streamed: list[str] = []
     probs: list = []
     weights: list[str] = []
+    runtime: list[str] = []
 
     def summary(tokens: int, seconds: float, reason: str) -> None:
         if args.json:
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 "tokens": tokens, "tokens_per_s": round(tokens / seconds, 2) if seconds else 0.0,
                 "stop_reason": reason, "seconds": round(seconds, 3), "seed": spec.seed, "model": spec.model_name,
                 "engine": spec.engine or "local", "quantize": weights[0] if weights else spec.quantize,
+                "runtime": runtime[0] if runtime else "",
                 "text": "".join(streamed),
                 "logprobs": [{"token": t.text, "p": round(t.p, 6),
                               "alternatives": [{"token": a, "p": round(math.exp(v), 6)} for a, v in t.alternatives]}
@@ -145,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             probs.extend(result.probs)
             if result.quantized:
                 weights.append(result.quantized)
+            if result.runtime:
+                runtime.append(result.runtime)
             summary(result.tokens, result.seconds, result.stop_reason)
 
     code = run_job(rt, spec, on_event, on_cancel=lambda: summary(len(streamed), 0.0, "cancelled"))

@@ -38,6 +38,7 @@ from studio.engine.finishing import refine
 from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
 from studio.engine.image_io import load_input_image
 from studio.engine.model_additions import apply_embeddings, apply_loras, use_vae
+from studio.engine.openvino_cache import default_root
 from studio.engine.pipelines import (
     FLOW_FAMILIES,
     LoadedModel,
@@ -89,7 +90,7 @@ class ImageEngine:
         ``openvino_cache()``: where converted UNets are kept (default: beside the models in Studio's home)."""
         self.store = store
         self._tiny_vae = tiny_vae
-        self._openvino_cache = openvino_cache or _default_openvino_cache
+        self._openvino_cache = openvino_cache or default_root
         self.hashes = hashes
         self._placement = placement or choose_placement
         self.cache = PipelineCache(self._placement, make_room, options)
@@ -480,13 +481,6 @@ class ImageEngine:
             ti_hashes={e.name: self.hashes.sha256(Path(e.path))[:12] for e in spec.embeddings},
             versions=_versions(),
         )
-
-
-def _default_openvino_cache() -> Path:
-    from studio.core.io.paths import resolve_paths
-    from studio.engine.openvino_cache import cache_root
-
-    return cache_root(resolve_paths().models_dir)
 
 
 class PromptCache:

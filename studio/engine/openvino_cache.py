@@ -39,6 +39,13 @@ def cache_root(models_dir: Path) -> Path:
     return models_dir / CACHE_FOLDER
 
 
+def default_root() -> Path:
+    """The cache beside the models folder of this Studio home (``cache_root`` of it)."""
+    from studio.core.io.paths import resolve_paths
+
+    return cache_root(resolve_paths().models_dir)
+
+
 def openvino_missing() -> str:
     """Why OpenVINO cannot be used on this install ("" when it can)."""
     if os.environ.get(SWITCH, "") == "0":
@@ -98,21 +105,11 @@ class Variant:
 
     def manifest(self) -> dict[str, Any] | None:
         """The manifest of a whole cache, else None (none yet, or damaged: then removed, with ``damaged`` set)."""
-        folder = self.folder
-        if not folder.exists():
-            return None
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
-            files = manifest["files"]
-            whole = all((folder / n).stat().st_size == files[n] for n in FILES) and isinstance(
-                manifest["config"], dict
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            whole = False
-        if whole:
+        manifest = checked_manifest(self.folder, FILES)
+        if manifest is None or isinstance(manifest.get("config"), dict):
             return manifest
         self.remove()
-        raise DamagedCache(folder)
+        raise DamagedCache(self.folder)
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -120,6 +117,23 @@ class Variant:
 
 class DamagedCache(Exception):
     """A cache folder whose files did not match its manifest (it has been removed)."""
+
+
+def checked_manifest(folder: Path, files: tuple[str, ...]) -> dict[str, Any] | None:
+    """The manifest of a whole cache folder (each of ``files`` as large as it says), None when there is none; a
+    folder that does not match is removed and ``DamagedCache`` raised."""
+    if not folder.exists():
+        return None
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+        sizes = manifest["files"]
+        whole = isinstance(manifest, dict) and all((folder / n).stat().st_size == sizes[n] for n in files)
+    except (OSError, ValueError, KeyError, TypeError):
+        whole = False
+    if whole:
+        return manifest
+    shutil.rmtree(folder, ignore_errors=True)
+    raise DamagedCache(folder)
 
 
 def check_space(root: Path, needed: int, name: str) -> None:
@@ -211,9 +225,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     def work() -> None:
         model = _trace(unet, names)
         if variant.weights == "int8":
-            import nncf
-
-            ov.save_model(nncf.compress_weights(model), str(scratch / FILES[0]), compress_to_fp16=False)
+            ov.save_model(compress_weights(model), str(scratch / FILES[0]), compress_to_fp16=False)
             weights.append("int8")
             return
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
@@ -224,7 +236,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
             weights.append("f32")
 
     try:
-        _with_progress(work, estimate, what, emit)
+        with_progress(work, estimate, what, emit)
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "model": str(variant.model),
@@ -245,6 +257,20 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     emit(Note(text=f"{label} was converted for OpenVINO in {duration(manifest['seconds'])} "
                    f"({size(sum(manifest['files'].values()))} in {variant.root}); later jobs start at once."))  # fmt: skip
     return manifest
+
+
+def compress_weights(model: Any, **options: Any) -> Any:
+    """nncf's weight compression (int8 unless ``options`` say otherwise), its tables and progress bars kept off
+    the user's terminal (``studio write --json`` prints JSON there)."""
+    import contextlib
+    import io
+    import logging
+
+    import nncf
+
+    nncf.set_log_level(logging.WARNING)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return nncf.compress_weights(model, **options)
 
 
 def agreement(unet: Any, names: tuple[str, ...], xml: Path) -> float:
@@ -302,7 +328,7 @@ def _jsonable(value: Any) -> bool:
     return True
 
 
-def _with_progress(work: Callable[[], None], estimate: float, what: str, emit: Emit) -> None:
+def with_progress(work: Callable[[], None], estimate: float, what: str, emit: Emit) -> None:
     """Run ``work`` (which cannot report how far it is) on a thread, moving the bar along the estimate (never past
     95 % before it is done); its exception, if any, is raised here."""
     failure: list[BaseException] = []

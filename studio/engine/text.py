@@ -6,17 +6,19 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
-from studio.core.jobs.events import Event, Loading, Note, Token
+from studio.core.jobs.events import Event, Note, Token
 from studio.core.text.recipe import check_write
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
+from studio.engine.text_loading import LoadedText
+from studio.engine.text_prompt import prompt_ids
+from studio.engine.text_sampling import cache_keyword
 
 Emit = Callable[[Event], None]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -114,36 +116,6 @@ def _EmitStreamer(tok: Any, on_text: Callable[[str, int], None]) -> Any:
     return EmitStreamer(tok, skip_prompt=True, skip_special_tokens=True)
 
 
-def _cache_keyword(lm: Any) -> str:
-    """generate()'s KV-cache argument: ``cache`` in recent transformers (``past_key_values`` is deprecated there and
-    warns), ``past_key_values`` before."""
-    import transformers
-
-    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
-    return "cache" if (major, minor) >= (5, 20) else "past_key_values"
-
-
-@dataclass
-class LoadedText:
-    path: str
-    placement: Placement
-    model: Any
-    tokenizer: Any
-    quantize: str = "none"  # what was asked ("auto" included): the cache key
-    quantized: str = "none"  # what was done
-    weights_bytes: int = 0
-    lora: str = ""  # a text LoRA attached (its path)
-
-    @property
-    def context_length(self) -> int:
-        c = self.model.config
-        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-            value = getattr(c, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return 2048
-
-
 class TextEngine:
     """Runs text jobs on one device; holds one language model. Owned by the runner thread."""
 
@@ -152,9 +124,14 @@ class TextEngine:
         *,
         placement: Callable[[], Placement] | None = None,
         make_room: Callable[[], None] = lambda: None,
+        openvino_cache: Callable[[], Path] | None = None,
     ):
+        from studio.engine.openvino_cache import default_root
+
         self._placement = placement or choose_placement
         self.make_room = make_room  # frees the image model before a load
+        self._openvino_cache = openvino_cache or default_root
+        self._not_converted: dict[str, str] = {}  # model path → why its conversion for OpenVINO failed
         self._loaded: LoadedText | None = None
         self._tokenizer: tuple[str, Any, int] | None = None
         self._cache: tuple[list[int], Any] | None = None  # (token ids it holds, the KV cache) of the last job
@@ -186,93 +163,42 @@ class TextEngine:
             self._loaded = None
             free_device_memory(device)
 
-    def load(self, model: str, emit: Emit, quantize: str = "auto", lora: str = "") -> LoadedText:
-        import torch
-
-        from studio.core.models.memory_plan import system_memory
-        from studio.core.text.text_memory import parameters_of, plan
-        from studio.engine.precision import cpu_caps
-        from studio.engine.quantize import bnb_config, can_quantize, model_bytes, quantize_cpu
+    def load(
+        self, model: str, emit: Emit, quantize: str = "auto", lora: str = "", cpu_engine: str = "torch"
+    ) -> LoadedText:
+        """The model on its device (kept between jobs while the same one is asked for); on the CPU, on torch or on
+        OpenVINO as ``cpu_engine`` and the model allow."""
+        from studio.engine.text_loading import choose_text_engine, load_openvino, load_torch
 
         path = resolve_text_model(model)
         placement = self._placement()
+        engine, note = choose_text_engine(cpu_engine, placement.device.split(":")[0], path, quantize, lora)
+        if engine == "openvino" and str(path) in self._not_converted:
+            engine, note = "torch", self._not_converted[str(path)] if cpu_engine == "openvino" else ""
         cur = self._loaded
-        if (
-            cur is not None
-            and cur.path == str(path)
-            and cur.placement == placement
-            and cur.quantize == quantize
-            and cur.lora == lora
-        ):
+        if cur is not None and (cur.path, cur.placement, cur.quantize, cur.lora, cur.on_openvino) == (
+            str(path), placement, quantize, lora, engine == "openvino"
+        ):  # fmt: skip
             return cur
         self.clear()
         self.make_room()
-        device = placement.device.split(":")[0]
-        gguf = path.suffix.lower() == ".gguf"
-        bf16 = device == "cpu" and cpu_caps().bf16
-        dtype_bytes = torch.tensor([], dtype=placement.dtype).element_size()
-        params = _gguf_parameters(path) if gguf else parameters_of(path)
-        free = device_free_memory(placement.device) if device != "cpu" else system_memory()[1]
-        q = plan(quantize, params, dtype_bytes, free, can_quantize(device) and device != "mps")
-        emit(Loading(what=f"Loading {path.name}" + (f" ({q.reason})…" if q.reason else "…")))
-        if gguf:
-            emit(
-                Note(
-                    text=f"{path.name} is a GGUF file: transformers dequantizes its weights to full precision "
-                    "on loading (its own 4/5/8-bit blocks are not kept), then Studio's int8/int4 applies as for "
-                    "any model."
-                )
-            )
-        if not q.fits:
-            raise StudioError(ErrorKind.OUT_OF_MEMORY, f"{path.name} does not fit: {q.reason}", field="model")
-        if lora and q.mode != "none":
-            raise StudioError(ErrorKind.INVALID_INPUT, f"A LoRA needs {path.name}'s full weights, and they would not "
-                              f"fit ({q.reason}): choose a smaller base model.", field="lora")  # fmt: skip
-        dtype = torch.bfloat16 if q.mode != "none" and bf16 else placement.dtype
-        extra: dict[str, Any] = {}
-        if q.mode != "none" and device == "cuda":
-            extra["quantization_config"] = bnb_config(q.mode, placement.dtype)
-        with _LIBRARY_LOCK:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # no "Loading weights" bars on the user's terminal
-
-            folder, where = (
-                (path.parent, {"gguf_file": path.name}) if gguf else (path, {"use_safetensors": True})
-            )
+        if note:
+            emit(Note(text=note))
+        loaded = None
+        if engine == "openvino":
             try:
-                tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **where)
-                lm = AutoModelForCausalLM.from_pretrained(
-                    folder, local_files_only=True, dtype=dtype, **where, **extra
-                )
-            except ImportError as e:
-                raise _bad(
-                    ErrorKind.MODEL_INVALID, f"{path.name} needs a package that is not installed: {e}"
-                ) from e
-            except (OSError, ValueError, KeyError, RuntimeError) as e:
-                raise _bad(
-                    ErrorKind.MODEL_INVALID, f"{path.name} could not be loaded as a language model: {e}"
-                ) from e
-        if "quantization_config" not in extra:
-            lm = lm.to(placement.device)  # type: ignore[arg-type]
-        lm = lm.eval()
-        if lora:
-            from studio.engine.text_lora import attach
-
-            attached = attach(lm, lora)
-            emit(Note(text=f"With the LoRA {attached.name} (made on {attached.base})."))
-        if q.mode != "none" and device == "cpu":
-            done = quantize_cpu(lm, q.mode, bf16)
-            emit(
-                Note(
-                    text=f"{path.name}: {done.layers} layers as {q.mode} weight-only — "
-                    f"{_mb(done.bytes_after)} of weights instead of {_mb(q.full)} at full precision."
-                )
-            )
-        weights = model_bytes(lm)
-        self._loaded = LoadedText(str(path), placement, lm, tok, quantize, q.mode, weights, lora)
-        return self._loaded
+                loaded = load_openvino(path, placement, quantize, self._openvino_cache(), emit)
+            except (StudioError, JobCancelled):
+                raise
+            except Exception as e:  # an architecture the conversion cannot trace: said once, then torch
+                why = f"{path.name} could not be converted for OpenVINO ({type(e).__name__}: {str(e)[:200]}): " \
+                      "it is written with torch."  # fmt: skip
+                self._not_converted[str(path)] = why
+                emit(Note(text=why))
+        if loaded is None:
+            loaded = load_torch(path, placement, quantize, lora, emit)
+        self._loaded = loaded
+        return loaded
 
     def tokenizer(self, model: str) -> Any:
         """The model's tokenizer alone (cheap), for counting."""
@@ -305,46 +231,6 @@ class TextEngine:
         budget = max(1, length - spec.max_new_tokens)
         return [assemble(spec.story, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, budget)]
 
-    @staticmethod
-    def _chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
-        messages = [{"role": role, "content": text} for role, text in spec.messages]
-        if getattr(tok, "chat_template", None):
-            ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
-        emit(
-            Note(
-                text="This model has no chat template: the chat is written out as a plain transcript for it to "
-                "continue."
-            )
-        )
-        names = {"user": "User", "assistant": "Assistant", "system": "System"}
-        transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in spec.messages)
-        return tok(transcript + "Assistant:", add_special_tokens=True)["input_ids"]
-
-    @staticmethod
-    def _rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
-        """Instruct and chat models get the request through their own chat template; base models get a plain
-        completion prompt (which they follow loosely), and the user is told so."""
-        ask = (
-            f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
-            f"only.\n\n{spec.prompt}"
-        )
-        if getattr(tok, "chat_template", None):
-            ids = tok.apply_chat_template(
-                [{"role": "user", "content": ask}], add_generation_prompt=True, tokenize=True
-            )
-            if isinstance(ids, dict) or hasattr(ids, "keys"):
-                ids = ids["input_ids"]
-            return list(ids)
-        emit(
-            Note(
-                text="This model has no chat template (a base model): the rewrite is asked as plain text to "
-                "continue, which such models follow only loosely."
-            )
-        )
-        plain = f"{spec.prompt}\n\nThe same passage, rewritten ({spec.instruction.strip()}):\n\n"
-        return tok(plain, add_special_tokens=True)["input_ids"]
-
     def write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> list[TextResult]:
         check_write(spec)
         cancel.raise_if_cancelled()
@@ -358,55 +244,9 @@ class TextEngine:
             raise translate(e) from e
 
     def _write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> TextResult:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        loaded = self.load(spec.model, emit, spec.quantize, spec.lora)
+        loaded = self.load(spec.model, emit, spec.quantize, spec.lora, spec.cpu_engine)
         cancel.raise_if_cancelled()
-        tok, lm = loaded.tokenizer, loaded.model
-        room = loaded.context_length - spec.max_new_tokens
-        if room < 1:
-            raise StudioError(
-                ErrorKind.INVALID_INPUT,
-                f"Max new tokens must be below the model's context length ({loaded.context_length}).",
-                field="max_new_tokens",
-            )
-        prompt = spec.prompt
-        if spec.context is not None:
-            from studio.core.text.writer_context import assemble
-
-            assembled = assemble(
-                spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room
-            )
-            prompt = assembled.prompt
-            for note in assembled.notes:
-                emit(Note(text=note))
-        if spec.messages:
-            ids = self._chat_prompt(tok, spec, emit)
-        elif spec.instruction:
-            ids = self._rewrite_prompt(tok, spec, emit)
-        else:
-            ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
-        if not ids:
-            start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-            ids = [start]
-        trimmed = max(0, len(ids) - room)
-        if trimmed:
-            ids = ids[trimmed:]
-            emit(
-                Note(
-                    text=f"The prompt is longer than the model's context: its first {trimmed} tokens were left "
-                    f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."
-                )
-            )
-        input_ids = torch.tensor([ids], device=loaded.placement.device)
-
-        class _Cancel(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full(
-                    (input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device
-                )
-
+        ids, trimmed = prompt_ids(loaded, spec, emit)
         pieces: list[str] = []
 
         def piece(text: str, written: int = 0) -> None:
@@ -416,7 +256,51 @@ class TextEngine:
         # Streamed from the runner thread itself. A TextIteratorStreamer needs generate() on a second thread, and
         # a second thread gets its own OpenMP pool: on a 2-core CPU the two pools fight and decoding runs at
         # 40 % of the speed (tests/benchmarks/bench_writer.py measured it).
-        streamer = _EmitStreamer(tok, piece)
+        streamer = _EmitStreamer(loaded.tokenizer, piece)
+        started = time.perf_counter()
+        run = self._on_openvino if loaded.on_openvino else self._on_torch
+        new, logits, reason, reused = run(loaded, spec, ids, streamer, cancel)
+        seconds = time.perf_counter() - started
+        probs = token_probs(loaded.tokenizer, new, logits, spec.logprobs) if spec.logprobs else ()
+        if cancel.cancelled:
+            raise JobCancelled()
+        return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused, probs,
+                          quantized=loaded.quantized, runtime=loaded.runtime)  # fmt: skip
+
+    def _on_openvino(
+        self, loaded: LoadedText, spec: WriteSpec, ids: list[int], streamer: Any, cancel: CancelToken
+    ) -> tuple[list[int], Any, str, int]:
+        """The token loop on OpenVINO: the runtime gives each step's logits, ``text_sampling`` picks the token."""
+        from studio.engine.text_sampling import sample, stop_check
+
+        lm = loaded.model
+        streamer.next_tokens_are_prompt = False
+        try:
+            first, reused = lm.start(ids)
+            out = sample(first, lambda t: lm.step([t]), ids, spec, eos=set(loaded.eos),
+                         stopped=stop_check(loaded.tokenizer, spec.stop),
+                         on_token=lambda t: streamer.put(_tensor([t])), cancelled=lambda: cancel.cancelled)  # fmt: skip
+        except BaseException:
+            lm.reset()  # a half-fed state is not to be trusted
+            raise
+        streamer.end()
+        return out.new, out.logits, out.reason, reused
+
+    def _on_torch(
+        self, loaded: LoadedText, spec: WriteSpec, ids: list[int], streamer: Any, cancel: CancelToken
+    ) -> tuple[list[int], Any, str, int]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        tok, lm = loaded.tokenizer, loaded.model
+        input_ids = torch.tensor([ids], device=loaded.placement.device)
+
+        class _Cancel(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full(
+                    (input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device
+                )
+
         eos = tok.eos_token_id
         kwargs: dict[str, Any] = {
             "input_ids": input_ids,
@@ -442,63 +326,32 @@ class TextEngine:
         if spec.logprobs:  # the model's raw distribution at each step, for the probability view
             kwargs.update(output_logits=True, return_dict_in_generate=True)
         cache, reused = self._cache_for(ids)
-        kwargs[_cache_keyword(lm)] = cache
+        kwargs[cache_keyword()] = cache
         torch.manual_seed(spec.seed)
-        started = time.perf_counter()
         try:
             with torch.inference_mode():
                 output = lm.generate(**kwargs)
         except BaseException:
             self._cache = None  # a half-filled cache is not to be trusted
             raise
-        seconds = time.perf_counter() - started
         sequences = output.sequences if spec.logprobs else output
         new = sequences[0, input_ids.shape[1] :].tolist()
-        probs = token_probs(tok, new, output.logits, spec.logprobs) if spec.logprobs else ()
         # The cache now holds the prompt and what was written: the next Continue (the same story a little
         # longer, or with only the Author's Note moved) re-encodes just what changed.
         self._cache = (sequences[0].tolist()[: cache.get_seq_length()], cache)
-        if cancel.cancelled:
-            raise JobCancelled()
         if new and new[-1] == eos:
             reason = "eos"
         elif len(new) >= spec.max_new_tokens:
             reason = "length"
         else:
             reason = "stop"
-        return TextResult(
-            "".join(pieces),
-            len(new),
-            seconds,
-            reason,
-            len(ids),
-            trimmed,
-            reused,
-            probs,
-            quantized=loaded.quantized,
-        )
+        return new, output.logits if spec.logprobs else None, reason, reused
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1024**2:,.0f} MB"
-
-
-def _gguf_parameters(path: Path) -> int:
-    """Parameters of a GGUF file, from its tensor table (no weights read); 0 when unknown."""
-    try:
-        from gguf import GGUFReader
-
-        return int(sum(int(t.n_elements) for t in GGUFReader(path).tensors))
-    except Exception:  # a damaged file: the load below says why
-        return 0
-
-
-def device_free_memory(device: str) -> int:
+def _tensor(ids: list[int]) -> Any:
     import torch
 
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return int(torch.cuda.mem_get_info()[0])
-    return 0
+    return torch.tensor(ids)
 
 
 def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenProb, ...]:

@@ -30,6 +30,7 @@ def test_a_server_added_in_the_dialog_writes_the_story(qtbot, studio, served_lm)
     qtbot.waitUntil(lambda: page.model_box.findData(model) >= 0, timeout=30_000)
     assert page.session.value("engine") == base and page.session.value("model") == model
     assert not page.settings_panel.weights_box.isVisibleTo(page)  # quantization is for local models
+    assert not page.settings_panel.cpu_engine_box.isVisibleTo(page)
 
     page.session.set("max_new_tokens", 6)
     page.session.set("temperature", 0.0)

@@ -16,7 +16,13 @@ from studio.core.text.text_specs import WriteSpec
 from studio.core.text.writer_context import StoryContext
 
 TEXT = table_of(WriteSpec, JobKind.TEXT)  # declared once, on the spec
-MACHINE = ("model", "engine", "quantize", "lora")  # where and how it runs: the machine's, not the story's
+MACHINE = (
+    "model",
+    "engine",
+    "quantize",
+    "cpu_engine",
+    "lora",
+)  # where and how it runs: the machine's, not the story's
 SAMPLING = [f.name for f in TEXT.fields if f.name not in MACHINE]
 
 
@@ -49,6 +55,7 @@ def freeze_text(
         model=values["model"],
         engine=values["engine"],
         quantize=values["quantize"],
+        cpu_engine=values["cpu_engine"],
         lora=str(Path(values["lora"]).expanduser().resolve()) if values["lora"] else "",
         prompt=prompt,
         stop=tuple(s for s in stop if s),
@@ -62,7 +69,7 @@ def freeze_text(
 
 def validate_write(spec: WriteSpec) -> dict[str, str]:
     """Problems with a text job, keyed by field (the text recipe's rules)."""
-    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize") if k != "stop"})
+    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize", "cpu_engine") if k != "stop"})
     if not spec.model.strip():
         problems["model"] = "Choose a text model first."
     if not 0 <= spec.seed <= MAX_SEED:

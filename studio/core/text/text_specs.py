@@ -12,6 +12,7 @@ from studio.core.text.writer_context import StoryContext
 TEXT_SPEC_VERSION = 1
 MAX_NEW_TOKENS = 4096
 STOP_REASONS = ("eos", "length", "stop", "cancelled")
+TEXT_CPU_ENGINES = ("auto", "torch", "openvino")
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,14 @@ class WriteSpec:
     engine: str = knob("", label="Engine", help="Where the model runs: empty for this machine, or an "
         "OpenAI-compatible server (llama.cpp, Ollama, LM Studio, vLLM, transformers serve…) by its saved name or "
         "base URL.", metavar="URL|NAME")
-    quantize: str = knob("auto", label="Weights", help="A local model's weights: auto (int8, then int4, only when "
-        "it would not fit in memory), none (full precision), int8 or int4 weight-only.",
-        choices=("auto", "none", "int8", "int4"))
+    quantize: str = knob("auto", label="Weights", help="A local model's weights: auto (on torch int8, then int4, "
+        "only when it would not fit in memory; on OpenVINO int8), none (full precision), int8 or int4 weight-only.",
+        choices=("auto", "none", "int8", "int4"), special=(("auto", "Auto"), ("none", "Full precision"),
+                                                           ("int8", "int8 weight-only"), ("int4", "int4 weight-only")))
+    cpu_engine: str = knob("auto", label="CPU engine", help="What runs a local model on a CPU: OpenVINO (converts "
+        "each model once, cached beside the models; its weights as Weights says, auto meaning int8), torch, or auto "
+        "(OpenVINO for models of 100 M parameters and more). The same engine and seed write the same text.",
+        choices=TEXT_CPU_ENGINES, special=(("auto", "Auto"), ("torch", "torch"), ("openvino", "OpenVINO")))
     lora: str = knob("", label="LoRA", help="A text LoRA trained in Studio (learn my voice, learn from my choices) "
         "on this model, attached while writing; empty: none.", metavar="PATH")
     # fmt: on
@@ -99,6 +105,7 @@ class TextResult:
     ] = ()  # when asked for (``logprobs``): each written token with its alternatives
     engine: str = ""  # where it ran: "" this machine, else the server's base URL
     quantized: str = ""  # a local model's weights as they ran: "none", "int8", "int4"
+    runtime: str = ""  # what ran a local model: "torch", or "OpenVINO 2026.4.1 (int8 weights, bf16)"
 
     @property
     def tokens_per_s(self) -> float:

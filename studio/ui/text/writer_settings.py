@@ -42,8 +42,6 @@ SAMPLING_SPINS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "t
 LORE_COLUMNS = ("Keys", "Entry", "Match", "Aa", "Prio")
 LORE_WIDTHS = ((0, 70), (2, 64), (3, 28), (4, 48))  # the Entry column (1) takes the rest
 THIS_MACHINE = "This machine"
-WEIGHTS = (("Auto: int8/int4 if it does not fit", "auto"), ("Full precision", "none"),
-           ("int8 weight-only", "int8"), ("int4 weight-only", "int4"))  # fmt: skip
 
 
 class WriterSettings(QWidget):
@@ -77,12 +75,12 @@ class WriterSettings(QWidget):
         self.model_box.setEditable(False)
         self.model_box.activated.connect(lambda _: s.choose(self.model_box.currentData() or ""))
         form.addRow("Model", self.model_box)
-        weights = QComboBox()
-        for label, value in WEIGHTS:
-            weights.addItem(label, value)
-        self.weights_box = bind(s, "quantize", weights, TEXT["quantize"])
-        self.weights_label = QLabel("Weights")
-        form.addRow(self.weights_label, self.weights_box)
+        self.weights_box = bind(s, "quantize", QComboBox(), TEXT["quantize"])
+        self.cpu_engine_box = bind(s, "cpu_engine", QComboBox(), TEXT["cpu_engine"])
+        self._local_only: list[QWidget] = []  # a model on this machine: its weights and its CPU engine
+        for label, box in (("Weights", self.weights_box), ("CPU engine", self.cpu_engine_box)):
+            self._local_only += [QLabel(label), box]
+            form.addRow(*self._local_only[-2:])
         if book is not None:
             book.changed.connect(self._fill_engines)
             book.modelsListed.connect(self._server_models)
@@ -155,7 +153,7 @@ class WriterSettings(QWidget):
         form.addRow(lore_buttons)
         spin("lore_budget", LORE_BUDGET)
         self._fill_lore()
-        for box in (self.engine_box, self.model_box, self.weights_box, self.preset_box):
+        for box in (self.engine_box, self.model_box, self.weights_box, self.cpu_engine_box, self.preset_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(10)  # long model names do not widen the pane
         s.changed.connect(self._follow)
@@ -194,8 +192,8 @@ class WriterSettings(QWidget):
 
     def _fill_models(self) -> None:
         engine, model = self.session.value("engine"), self.session.value("model")
-        self.weights_box.setVisible(not engine)  # quantization is for models on this machine
-        self.weights_label.setVisible(not engine)
+        for widget in self._local_only:  # a server runs its own model its own way
+            widget.setVisible(not engine)
         self.model_box.blockSignals(True)
         self.model_box.clear()
         if not engine:

@@ -1,0 +1,95 @@
+"""A text job's prompt as token ids: the story with its Memory, Lorebook and Author's Note assembled within the
+model's context, a chat through the model's chat template, or a request to rewrite a passage — oldest tokens left
+out, and said, where it is longer than the context allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, Note
+from studio.core.text.text_specs import WriteSpec
+from studio.engine.text_loading import LoadedText
+
+Emit = Callable[[Event], None]
+
+
+def prompt_ids(loaded: LoadedText, spec: WriteSpec, emit: Emit) -> tuple[list[int], int]:
+    """The prompt's token ids (the story with its Memory, Lorebook and Author's Note; a chat; a rewrite
+    request), its oldest tokens left out where it is longer than the model's context; and how many were."""
+    tok = loaded.tokenizer
+    room = loaded.context_length - spec.max_new_tokens
+    if room < 1:
+        raise StudioError(
+            ErrorKind.INVALID_INPUT,
+            f"Max new tokens must be below the model's context length ({loaded.context_length}).",
+            field="max_new_tokens",
+        )
+    prompt = spec.prompt
+    if spec.context is not None:
+        from studio.core.text.writer_context import assemble
+
+        assembled = assemble(spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room)
+        prompt = assembled.prompt
+        for note in assembled.notes:
+            emit(Note(text=note))
+    if spec.messages:
+        ids = chat_prompt(tok, spec, emit)
+    elif spec.instruction:
+        ids = rewrite_prompt(tok, spec, emit)
+    else:
+        ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
+    if not ids:
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        ids = [start]
+    trimmed = max(0, len(ids) - room)
+    if trimmed:
+        ids = ids[trimmed:]
+        emit(
+            Note(
+                text=f"The prompt is longer than the model's context: its first {trimmed} tokens were left "
+                f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."
+            )
+        )
+    return list(ids), trimmed
+
+
+def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
+    messages = [{"role": role, "content": text} for role, text in spec.messages]
+    if getattr(tok, "chat_template", None):
+        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    emit(
+        Note(
+            text="This model has no chat template: the chat is written out as a plain transcript for it to "
+            "continue."
+        )
+    )
+    names = {"user": "User", "assistant": "Assistant", "system": "System"}
+    transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in spec.messages)
+    return tok(transcript + "Assistant:", add_special_tokens=True)["input_ids"]
+
+
+def rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
+    """Instruct and chat models get the request through their own chat template; base models get a plain
+    completion prompt (which they follow loosely), and the user is told so."""
+    ask = (
+        f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
+        f"only.\n\n{spec.prompt}"
+    )
+    if getattr(tok, "chat_template", None):
+        ids = tok.apply_chat_template(
+            [{"role": "user", "content": ask}], add_generation_prompt=True, tokenize=True
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return list(ids)
+    emit(
+        Note(
+            text="This model has no chat template (a base model): the rewrite is asked as plain text to "
+            "continue, which such models follow only loosely."
+        )
+    )
+    plain = f"{spec.prompt}\n\nThe same passage, rewritten ({spec.instruction.strip()}):\n\n"
+    return tok(plain, add_special_tokens=True)["input_ids"]
