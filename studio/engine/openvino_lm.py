@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 
+_ONE_BEAM = np.zeros(1, dtype=np.int32)  # one sequence: its cache kept where it is
+
+
 class OpenVinoLM:
     """One compiled network and its infer request (the KV cache); ``config`` is the model's transformers config."""
 
@@ -59,6 +62,7 @@ class OpenVinoLM:
                 "input_ids": new,
                 "attention_mask": np.ones((1, start + len(ids)), dtype=np.int64),
                 "position_ids": np.arange(start, start + len(ids), dtype=np.int64)[None],
+                "beam_idx": _ONE_BEAM,
             }
         )
         self.held.extend(ids)

@@ -90,6 +90,27 @@ def sample(
     token and gives the next logits (numpy rows)."""
     import torch
 
+    threads = torch.get_num_threads()
+    # torch's own work here is small; its thread pool, once woken, spins on the cores OpenVINO computes on
+    torch.set_num_threads(1)
+    try:
+        return _loop(first, step, prompt, spec, eos, stopped, on_token, cancelled)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _loop(
+    first: Any,
+    step: Callable[[int], Any],
+    prompt: list[int],
+    spec: WriteSpec,
+    eos: set[int],
+    stopped: Callable[[list[int]], bool],
+    on_token: Callable[[int], None],
+    cancelled: Callable[[], bool],
+) -> Sampled:
+    import torch
+
     chain = processors(spec)
     generator = torch.Generator().manual_seed(spec.seed)
     seen = torch.tensor([prompt], dtype=torch.long)
