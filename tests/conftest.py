@@ -57,3 +57,11 @@ def tiny_lm(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_lm
 
     return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-lm")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen(tmp_path_factory) -> Path:
+    """A tiny Qwen2 transformers folder (grouped-query attention, rotary positions; 128-token context)."""
+    from tests.tiny_models import save_tiny_lm
+
+    return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-qwen", arch="qwen2")

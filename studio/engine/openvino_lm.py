@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-
 _ONE_BEAM = np.zeros(1, dtype=np.int32)  # one sequence: its cache kept where it is
 
 

@@ -270,7 +270,8 @@ class WriterSession(QObject):
             result = e.items[0] if e.items else None
             if result is not None:
                 why = STOP_WORDS.get(result.stop_reason, result.stop_reason)
-                self.status.emit(f"{result.tokens} tokens, {result.tokens_per_s:.1f} tokens/s ({why}).")
+                on = f" on {result.runtime.split(' (')[0]}" if result.runtime.startswith("OpenVINO") else ""
+                self.status.emit(f"{result.tokens} tokens, {result.tokens_per_s:.1f} tokens/s{on} ({why}).")
             self.generationEnded.emit("finished", result)
         elif isinstance(e, Cancelled):
             self.job_id = None

@@ -23,13 +23,6 @@ def openvino_on(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny_qwen(tmp_path_factory):
-    from tests.tiny_models import save_tiny_lm
-
-    return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-qwen", arch="qwen2")
-
-
-@pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("openvino-cache")
 
