@@ -65,3 +65,9 @@ def tiny_qwen(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_lm
 
     return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-qwen", arch="qwen2")
+
+
+@pytest.fixture()
+def openvino_on(monkeypatch) -> None:
+    """OpenVINO allowed for this test (the test-wide setting switches it off, so that auto means torch)."""
+    monkeypatch.delenv("STUDIO_OPENVINO", raising=False)

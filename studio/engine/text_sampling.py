@@ -6,7 +6,8 @@ each step's raw distribution kept for the probability view."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,53 +91,46 @@ def sample(
     token and gives the next logits (numpy rows)."""
     import torch
 
-    threads = torch.get_num_threads()
-    # torch's own work here is small; its thread pool, once woken, spins on the cores OpenVINO computes on
-    torch.set_num_threads(1)
-    try:
-        return _loop(first, step, prompt, spec, eos, stopped, on_token, cancelled)
-    finally:
-        torch.set_num_threads(threads)
+    with _one_torch_thread():
+        chain = processors(spec)
+        generator = torch.Generator().manual_seed(spec.seed)
+        seen = torch.tensor([prompt], dtype=torch.long)
+        out = Sampled()
+        logits = first
+        while len(out.new) < spec.max_new_tokens:
+            raw = torch.from_numpy(logits).float()[None]
+            if spec.logprobs:
+                out.logits.append(raw)
+            scores = chain(seen, raw.clone())
+            if spec.temperature > 0:
+                token = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[0, 0])
+            else:
+                token = int(scores[0].argmax())
+            out.new.append(token)
+            seen = torch.cat([seen, torch.tensor([[token]])], dim=1)
+            on_token(token)
+            if token in eos:
+                out.reason = "eos"
+                return out
+            if stopped(out.new):
+                out.reason = "stop"
+                return out
+            if cancelled():
+                out.reason = "cancelled"
+                return out
+            if len(out.new) < spec.max_new_tokens:
+                logits = step(token)
+        return out
 
 
-def _loop(
-    first: Any,
-    step: Callable[[int], Any],
-    prompt: list[int],
-    spec: WriteSpec,
-    eos: set[int],
-    stopped: Callable[[list[int]], bool],
-    on_token: Callable[[int], None],
-    cancelled: Callable[[], bool],
-) -> Sampled:
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch's own work in the loop is small; its thread pool, once woken, spins on the cores OpenVINO computes on."""
     import torch
 
-    chain = processors(spec)
-    generator = torch.Generator().manual_seed(spec.seed)
-    seen = torch.tensor([prompt], dtype=torch.long)
-    out = Sampled()
-    logits = first
-    while len(out.new) < spec.max_new_tokens:
-        raw = torch.from_numpy(logits).float()[None]
-        if spec.logprobs:
-            out.logits.append(raw)
-        scores = chain(seen, raw.clone())
-        if spec.temperature > 0:
-            token = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[0, 0])
-        else:
-            token = int(scores[0].argmax())
-        out.new.append(token)
-        seen = torch.cat([seen, torch.tensor([[token]])], dim=1)
-        on_token(token)
-        if token in eos:
-            out.reason = "eos"
-            return out
-        if stopped(out.new):
-            out.reason = "stop"
-            return out
-        if cancelled():
-            out.reason = "cancelled"
-            return out
-        if len(out.new) < spec.max_new_tokens:
-            logits = step(token)
-    return out
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

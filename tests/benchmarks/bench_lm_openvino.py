@@ -7,10 +7,8 @@ resident memory; Studio's OpenVINO rows are a second process's (from the cache),
 time (converting the model) beside them.
 
 ``LLMPipeline`` reads a *stateful* network (the KV cache kept inside it, a ``beam_idx`` input) and tokenizer
-networks — the layout optimum-intel exports, but optimum-intel pins transformers < 5.6. This benchmark makes that
-layout itself (``EXPORT``: the model traced with its cache as inputs, OpenVINO's make-stateful transformation, the
-states' zero initialisers, openvino-tokenizers for the tokenizer); on a tiny Qwen2 the network gives the same greedy
-tokens as transformers when the KV cache is kept in f32 (the CPU plugin's default compresses it to u8).
+networks: it runs here on the network Studio's conversion made (``engine/openvino_lm_export.py``) with the
+tokenizer converted by openvino-tokenizers beside it.
 It needs ``pip install openvino-genai==2026.4.1.0 openvino-tokenizers==2026.4.1.0`` (not Studio dependencies).
 
     .venv/bin/python tests/benchmarks/bench_lm_openvino.py [--tokens 64]
@@ -43,78 +41,14 @@ for name in ("tokenizer.json", "tokenizer_config.json"):  # any tokenizer: the r
     shutil.copy(f"{sys.argv[2]}/resources/models/storyteller/{name}", sys.argv[1])
 """
 
-EXPORT = r"""
-import shutil, sys, warnings
-from pathlib import Path
-import numpy as np, openvino as ov, openvino.opset13 as ops, torch
-from openvino._offline_transformations import apply_make_stateful_transformation
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
-src, dst, weights = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32).eval()
-cfg = model.config
-layers, kv_heads = cfg.num_hidden_layers, cfg.num_key_value_heads
-head = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-
-class WithCache(torch.nn.Module):  # the cache as plain tensors in and out
-    def __init__(self):
-        super().__init__()
-        self.lm = model
-    def forward(self, input_ids, attention_mask, position_ids, *past):
-        cache = DynamicCache(config=cfg)
-        for i, layer in enumerate(cache.layers):  # filled directly: an empty first tensor would be traced as such
-            layer.lazy_initialization(past[2 * i], past[2 * i + 1])
-            layer.keys, layer.values = past[2 * i], past[2 * i + 1]
-        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                      past_key_values=cache, use_cache=True)
-        return (out.logits, *[t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)])
-
-past_len, new = 3, 2
-example = (torch.randint(0, 100, (1, new)), torch.ones(1, past_len + new, dtype=torch.int64),
-           torch.arange(past_len, past_len + new)[None], *[torch.randn(1, kv_heads, past_len, head)
-                                                           for _ in range(2 * layers)])
-with torch.no_grad(), warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    net = ov.convert_model(WithCache(), example_input=example)
-del model
-cache_in = [f"past_key_values.{i}.{k}" for i in range(layers) for k in ("key", "value")]
-cache_out = [f"present.{i}.{k}" for i in range(layers) for k in ("key", "value")]
-for port, name in zip(net.inputs, ["input_ids", "attention_mask", "position_ids", *cache_in]):
-    port.get_tensor().set_names({name})
-for port, name in zip(net.outputs, ["logits", *cache_out]):
-    port.get_tensor().set_names({name})
-beam = ops.parameter(ov.PartialShape([-1]), ov.Type.i32, name="beam_idx")
-beam.output(0).get_tensor().set_names({"beam_idx"})
-for port in net.inputs[3:]:  # the cache reordered by beam (GenAI's input), then kept as state
-    param = port.get_node()
-    param.set_partial_shape(ov.PartialShape([-1, kv_heads, -1, head]))
-    users = list(param.output(0).get_target_inputs())
-    picked = ops.gather(param, beam, ops.constant(np.int64(0)))
-    for user in users:
-        user.replace_source_output(picked.output(0))
-net.add_parameters([beam])
-net.validate_nodes_and_infer_types()
-apply_make_stateful_transformation(net, dict(zip(cache_in, cache_out)))
-batch = ops.gather(ops.shape_of(net.input("input_ids"), output_type="i64"),
-                   ops.constant(np.array([0], dtype=np.int64)), ops.constant(np.int64(0)))
-for op in net.get_ops():  # each state starts empty, as wide as the batch
-    if op.get_type_name() == "ReadValue":
-        dims = [d.get_min_length() for d in op.get_output_partial_shape(0)][1:]
-        shape = ops.concat([batch, *[ops.constant(np.array([d], dtype=np.int64)) for d in dims]], axis=0)
-        op.set_arguments([ops.broadcast(ops.constant(np.array(0.0, dtype=np.float32)), shape)])
-net.validate_nodes_and_infer_types()
-if weights != "none":
-    import nncf
-    mode = nncf.CompressWeightsMode.INT8_ASYM if weights == "int8" else nncf.CompressWeightsMode.INT4_ASYM
-    net = nncf.compress_weights(net, mode=mode, **({} if weights == "int8" else {"group_size": 128, "ratio": 1.0}))
-dst.mkdir(parents=True, exist_ok=True)
-ov.save_model(net, str(dst / "openvino_model.xml"))
+TOKENIZERS = r"""
+import sys
+import openvino as ov
 from openvino_tokenizers import convert_tokenizer
-tokenizer, detokenizer = convert_tokenizer(AutoTokenizer.from_pretrained(src), with_detokenizer=True)
-ov.save_model(tokenizer, str(dst / "openvino_tokenizer.xml"))
-ov.save_model(detokenizer, str(dst / "openvino_detokenizer.xml"))
-for name in ("config.json", "generation_config.json"):
-    if (src / name).exists():
-        shutil.copy(src / name, dst / name)
+from transformers import AutoTokenizer
+tokenizer, detokenizer = convert_tokenizer(AutoTokenizer.from_pretrained(sys.argv[1]), with_detokenizer=True)
+ov.save_model(tokenizer, sys.argv[2] + "/openvino_tokenizer.xml")
+ov.save_model(detokenizer, sys.argv[2] + "/openvino_detokenizer.xml")
 """
 
 STUDIO = r"""
@@ -219,25 +153,25 @@ def main() -> None:
                                   str(a.work / "studio-cache")], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
             runs.append(last_json(out))
         rows.append((f"Studio, OpenVINO {weights}", {**runs[1], "load_s": runs[0].get("load_s", "?")}))
-    for weights in ("int8", "int4"):
-        exported = a.work / f"stateful-{weights}"
-        if not (exported / "openvino_model.xml").is_file():
-            shutil.rmtree(exported, ignore_errors=True)
-            subprocess.run([sys.executable, "-c", EXPORT, str(model), str(exported), weights], check=True,
-                           capture_output=True)  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", GENAI, str(exported), str(a.tokens)], capture_output=True,
+    for weights in (
+        "int8",
+        "int4",
+    ):  # LLMPipeline on Studio's own network, with the tokenizer as networks beside it
+        (network,) = (a.work / "studio-cache").glob(f"*-lm-*-{weights}")
+        genai = a.work / f"for-genai-{weights}"
+        shutil.rmtree(genai, ignore_errors=True)
+        shutil.copytree(network, genai)
+        shutil.copy(model / "config.json", genai)
+        subprocess.run(
+            [sys.executable, "-c", TOKENIZERS, str(model), str(genai)], check=True, capture_output=True
+        )
+        out = subprocess.run([sys.executable, "-c", GENAI, str(genai), str(a.tokens)], capture_output=True,
                              text=True, cwd=ROOT)  # fmt: skip
         rows.append((f"OpenVINO GenAI, {weights} weights", last_json(out)))
-    # the same int8 network (Studio's, with the tokenizer networks beside it) under both token loops, alternating
-    # in one process: what Studio's loop costs against LLMPipeline's, apart from the network and the moment
-    (studio_int8,) = (a.work / "studio-cache").glob("*-lm-*-int8")
-    both = a.work / "studio-network-for-genai"
-    shutil.rmtree(both, ignore_errors=True)
-    shutil.copytree(studio_int8, both)
-    for f in (a.work / "stateful-int8").glob("openvino_*tokenizer.*"):
-        shutil.copy(f, both / f.name)
-    out = subprocess.run([sys.executable, "-c", AB, str(model), str(both), str(a.work / "studio-cache"), "128"],
-                         capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    # the same int8 network under both token loops, alternating in one process: what Studio's loop costs against
+    # LLMPipeline's, apart from the moment (this machine's speed drifts between processes)
+    out = subprocess.run([sys.executable, "-c", AB, str(model), str(a.work / "for-genai-int8"),
+                          str(a.work / "studio-cache"), "128"], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     ab = last_json(out)
     base = rows[0][1].get("tok_s")
     print(f"CPU: {cpu_caps().describe()}; a 0.5 B causal LM (Qwen2.5-0.5B's shape), {a.tokens} tokens greedy")

@@ -24,9 +24,7 @@ from studio.engine.devices import Placement
 pytest.importorskip("openvino")
 
 
-@pytest.fixture(autouse=True)
-def openvino_on(monkeypatch):
-    monkeypatch.delenv(openvino_cache.SWITCH, raising=False)
+pytestmark = pytest.mark.usefixtures("openvino_on")
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,7 @@ pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 
 
-@pytest.fixture(autouse=True)
-def openvino_on(monkeypatch):
-    from studio.engine import openvino_cache
-
-    monkeypatch.delenv(openvino_cache.SWITCH, raising=False)
+pytestmark = pytest.mark.usefixtures("openvino_on")
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.engine import openvino_cache
 from tests.ui.test_writer_page import type_story, writer
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 
 
-def test_the_writer_runs_on_openvino_when_chosen_and_says_so(qtbot, studio, tiny_qwen, monkeypatch):
-    monkeypatch.delenv(openvino_cache.SWITCH, raising=False)
+def test_the_writer_runs_on_openvino_when_chosen_and_says_so(qtbot, studio, tiny_qwen, openvino_on):
     page = writer(studio, tiny_qwen, quantize="none")
     box = page.settings_panel.cpu_engine_box
     assert [box.itemText(i) for i in range(box.count())] == ["Auto", "torch", "OpenVINO"]
