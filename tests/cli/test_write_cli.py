@@ -105,3 +105,18 @@ def test_write_quantized_says_how_it_ran_in_the_summary(tmp_path):
     assert summary["tokens"] == 6 and summary["tokens_per_s"] > 0 and summary["stop_reason"] == "length"
     assert len(summary["logprobs"]) == 6 and all(len(t["alternatives"]) == 2 for t in summary["logprobs"])
     assert "as int8 weight-only" in r.stderr
+
+
+def test_write_on_openvino_says_what_ran_it(tmp_path):
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    r = studio("write", "And it came to pass", "--max-new-tokens", "6", "--seed", "1", "--cpu-engine", "openvino",
+               "--logprobs", "2", "--json", home=tmp_path / "home", env={"STUDIO_OPENVINO": "1"})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(
+        r.stdout.splitlines()[-1]
+    )  # stdout holds JSON only: the conversion's tables stay off it
+    assert summary["runtime"].startswith("OpenVINO ") and "int8 weights" in summary["runtime"]
+    assert summary["tokens"] == 6 and len(summary["logprobs"]) == 6
+    assert "Converting storyteller for OpenVINO" in r.stderr  # the built-in GPT-2 (a cache serves later runs:
+    # tests/engine/test_text_openvino.py)

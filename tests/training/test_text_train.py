@@ -12,6 +12,7 @@ from safetensors import safe_open
 
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import JobCancelled
+from studio.core.text.text_specs import WriteSpec
 from studio.core.train.text_train_specs import TextTrainSpec
 from tests.cli.helpers import studio
 
@@ -83,15 +84,40 @@ def test_learn_my_voice_then_write_with_it(tiny_lm, tmp_path):
     ]
     assert float(meta["studio_perplexity_after"]) < float(meta["studio_perplexity_before"])
 
-    plain = studio("write", "He sat on the shore", "--model", str(tiny_lm), "--max-new-tokens", "20",
-                   "--temperature", "0", home=home)  # fmt: skip
-    tuned = studio("write", "He sat on the shore", "--model", str(tiny_lm), "--max-new-tokens", "20",
-                   "--temperature", "0", "--lora", str(out), home=home)  # fmt: skip
-    assert plain.returncode == tuned.returncode == 0 and plain.stdout != tuned.stdout
-    server = studio(
-        "write", "x", "--engine", "http://127.0.0.1:9/v1", "--model", "m", "--lora", str(out), home=home
+    args = (
+        "write",
+        "He sat on the shore",
+        "--model",
+        str(tiny_lm),
+        "--max-new-tokens",
+        "20",
+        "--temperature",
+        "0",
     )
-    assert server.returncode == 2 and "A server cannot load Studio's LoRAs" in server.stderr
+    tuned = studio(*args, "--lora", str(out), home=home)
+    plain = _plain_write(tiny_lm, "He sat on the shore", 20)
+    assert tuned.returncode == 0 and plain and tuned.stdout.rstrip("\n") != plain
+    from studio.core.text.recipe import validate_write
+
+    server = WriteSpec(
+        model="m", prompt="x", engine="http://127.0.0.1:9/v1", lora=str(out)
+    )  # the CLI exits 2
+    assert "A server cannot load Studio's LoRAs" in validate_write(server)["lora"]
+
+
+def _plain_write(model: Path, prompt: str, tokens: int) -> str:
+    """What ``studio write`` prints for this prompt without a LoRA (greedy): the same engine, in this process."""
+    import torch
+
+    from studio.core.jobs.cancel import CancelToken
+    from studio.engine.devices import Placement
+    from studio.engine.text import TextEngine
+
+    spec = WriteSpec(
+        model=str(model), prompt=prompt, max_new_tokens=tokens, temperature=0.0, repetition_penalty=1.1
+    )
+    engine = TextEngine(placement=lambda: Placement("cpu", torch.float32))
+    return engine.write(spec, CancelToken(), lambda e: None)[0].text
 
 
 def test_an_interrupted_run_resumes_to_the_same_lora(tiny_lm, tmp_path):
