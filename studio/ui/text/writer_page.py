@@ -187,7 +187,6 @@ class WriterPage(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.editor.setFont(f)
         v.addWidget(self.editor, 1)
-        row = QHBoxLayout()
         self.continue_btn = QPushButton(icon("generate"), "Continue")
         self.continue_btn.setToolTip("The model continues at the cursor (Ctrl+Return)")
         self.continue_btn.clicked.connect(lambda: self.continue_at_cursor())
@@ -226,22 +225,20 @@ class WriterPage(QWidget):
         self.undo_btn = QPushButton("Undo")
         self.undo_btn.setToolTip("Undo the last change; a whole generation is one step (Ctrl+Z)")
         self.undo_btn.clicked.connect(self.editor.undo)
-        for b in (
-            self.continue_btn,
-            self.stop_btn,
-            self.retry_btn,
-            self.prev_btn,
-            self.alt_label,
-            self.next_btn,
-            self.accept_btn,
-            self.probs_btn,
-            self.undo_btn,
-            self.sees_btn,
-            self.illustrate_btn,
-        ):
-            row.addWidget(b)
-        row.addStretch(1)
-        v.addWidget(ScrollRow(row))  # a narrow window scrolls the buttons, never clips them
+        # two rows — writing (continue, its alternatives, keep or undo it) and looking (what the model saw and
+        # wrote): the default window shows every button; a narrow one scrolls them, never clips one
+        rows = QVBoxLayout()
+        for buttons in (
+            (self.continue_btn, self.stop_btn, self.retry_btn, self.prev_btn, self.alt_label, self.next_btn,
+             self.accept_btn, self.undo_btn),
+            (self.probs_btn, self.sees_btn, self.illustrate_btn),
+        ):  # fmt: skip
+            row = QHBoxLayout()
+            for b in buttons:
+                row.addWidget(b)
+            row.addStretch(1)
+            rows.addLayout(row)
+        v.addWidget(ScrollRow(rows))
         rewrite_row = QHBoxLayout()
         self.instruction = QLineEdit(
             placeholderText="Rewrite the selection: e.g. tighter, more menace, in the present tense"
