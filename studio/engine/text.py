@@ -172,7 +172,8 @@ class TextEngine:
 
         path = resolve_text_model(model)
         placement = self._placement()
-        engine, note = choose_text_engine(cpu_engine, placement.device.split(":")[0], path, quantize, lora)
+        device = placement.device.split(":")[0]
+        engine, note = choose_text_engine(cpu_engine, device, path, quantize, lora, self._openvino_cache())
         if engine == "openvino" and str(path) in self._not_converted:
             engine, note = "torch", self._not_converted[str(path)] if cpu_engine == "openvino" else ""
         cur = self._loaded

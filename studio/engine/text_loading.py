@@ -20,6 +20,9 @@ Emit = Callable[[Event], None]
 # cost more than it saves (the built-in Storyteller has 4 M parameters); at 0.5 B OpenVINO's int8 writes 1.9× as
 # fast as torch's int8 and 6.7× torch's float32 (tests/benchmarks/bench_lm_openvino.py)
 AUTO_MIN_PARAMS = 100_000_000
+# the conversion's peak: the model in float32 and the traced network's constants beside it (measured: 3.5 GB for a
+# 0.5 B model, 7.1 bytes a parameter, with the process itself)
+CONVERSION_BYTES_PER_PARAMETER = 8.0
 OV_WEIGHTS = {"auto": "int8", "none": "f16", "int8": "int8", "int4": "int4"}  # quantize → the cached weights
 
 
@@ -54,8 +57,12 @@ class LoadedText:
         return self.runtime != "torch"
 
 
-def choose_text_engine(asked: str, device: str, path: Path, quantize: str, lora: str) -> tuple[str, str]:
-    """("torch" | "openvino", a note for the user when the engine they named is not the one used)."""
+def choose_text_engine(
+    asked: str, device: str, path: Path, quantize: str, lora: str, cache: Path | None = None
+) -> tuple[str, str]:
+    """("torch" | "openvino", a note for the user when the engine they named is not the one used); with ``cache``
+    (where converted models live), a model not converted yet whose conversion would not fit in memory stays on
+    torch."""
     from studio.core.text.text_memory import parameters_of
     from studio.engine.openvino_cache import openvino_missing
     from studio.engine.openvino_lm_export import traceable
@@ -72,12 +79,30 @@ def choose_text_engine(asked: str, device: str, path: Path, quantize: str, lora:
         why = "A text LoRA is attached on torch"
     if not why and OV_WEIGHTS.get(quantize, "int8") != "f16" and importlib.util.find_spec("nncf") is None:
         why = "int8/int4 weights on OpenVINO need nncf (pip install nncf)"
-    why = why or traceable()
+    why = why or traceable() or (conversion_memory(path, quantize, cache) if cache is not None else "")
     if why:
         return "torch", f"{why}: this text is written with torch." if named else ""
     if not named and parameters_of(path) < AUTO_MIN_PARAMS:
         return "torch", ""
     return "openvino", ""
+
+
+def conversion_memory(path: Path, quantize: str, cache: Path) -> str:
+    """Why this model cannot be converted here for lack of memory ("" when it can, or is converted already): the
+    conversion holds the model in float32 with its traced network beside it."""
+    from studio.core.io.words import size
+    from studio.core.models.memory_plan import system_memory
+    from studio.core.text.text_memory import parameters_of
+    from studio.engine.openvino_lm_export import LmVariant
+
+    if LmVariant(cache, path, OV_WEIGHTS.get(quantize, "int8")).folder.is_dir():
+        return ""
+    need, (_total, free) = int(parameters_of(path) * CONVERSION_BYTES_PER_PARAMETER), system_memory()
+    if free and need > free:
+        return (
+            f"Converting {path.name} for OpenVINO needs about {size(need)} of memory and {size(free)} is free"
+        )
+    return ""
 
 
 def load_openvino(path: Path, placement: Placement, quantize: str, cache: Path, emit: Emit) -> LoadedText:

@@ -166,6 +166,21 @@ def test_auto_and_what_openvino_cannot_run_go_to_torch_and_say_why(
             notes
         )
         assert not list((tmp_path / "other").glob("*-lm-*"))  # no half cache left behind
+    from studio.core.models import memory_plan
+
+    monkeypatch.setattr(memory_plan, "system_memory", lambda: (8 << 30, 1000))  # next to nothing free
+    elsewhere = text_loading.choose_text_engine(
+        "openvino", "cpu", tiny_qwen, "auto", "", tmp_path / "elsewhere"
+    )
+    assert (
+        elsewhere[0] == "torch"
+        and "needs about" in elsewhere[1]
+        and "of memory and 1000 B is free" in elsewhere[1]
+    )
+    converted = text_loading.choose_text_engine(
+        "openvino", "cpu", tiny_qwen, "auto", "", cache
+    )  # (int8, above)
+    assert converted == ("openvino", "")
     for device, lora, why in (
         ("cpu", "voice.safetensors", "A text LoRA"),
         ("cuda", "", "this machine runs on cuda"),
