@@ -156,6 +156,11 @@ class TextEngine:
                 return cache, n
         return DynamicCache(), 0
 
+    @property
+    def on_openvino(self) -> bool:
+        """Whether the model held now runs on OpenVINO."""
+        return self._loaded is not None and self._loaded.on_openvino
+
     def clear(self) -> None:
         self._cache = None
         if self._loaded is not None:

@@ -21,7 +21,10 @@ def text_attention(engine: TextEngine, spec: TextAttentionSpec, cancel: CancelTo
     text = spec.text
     if not text.strip() or not 0 <= spec.target < len(text):
         raise StudioError(ErrorKind.INVALID_INPUT, "Put the cursor on a word of the text first.")
-    loaded = engine.load(spec.model, emit, spec.quantize)
+    if engine.on_openvino:
+        emit(Note(text="Attention is read from the model on torch (OpenVINO's network does not give it out): the "
+                       "model is loaded on torch for it; writing goes back to OpenVINO."))  # fmt: skip
+    loaded = engine.load(spec.model, emit, spec.quantize)  # on torch
     cancel.raise_if_cancelled()
     tok, lm = loaded.tokenizer, loaded.model
     if not getattr(tok, "is_fast", False):

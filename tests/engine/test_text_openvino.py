@@ -187,3 +187,20 @@ def test_auto_and_what_openvino_cannot_run_go_to_torch_and_say_why(
     ):
         engine_name, note = text_loading.choose_text_engine("openvino", device, tiny_qwen, "none", lora)
         assert engine_name == "torch" and why in note
+
+
+def test_attention_is_read_on_torch_and_says_so(engine, tiny_qwen):
+    from studio.core.text.text_explain import TextAttentionSpec
+    from studio.engine.text_explain import text_attention
+
+    run(engine, tiny_qwen, temperature=0.0, max_new_tokens=4)
+    assert engine.on_openvino
+    text = "Once upon a time there was a small dragon"
+    events = []
+    spec = TextAttentionSpec(model=str(tiny_qwen), text=text, target=text.index("dragon"), quantize="none")
+    (seen,) = text_attention(engine, spec, CancelToken(), events.append)
+    assert seen.token.strip() and abs(sum(share for _a, _b, share in seen.spans) - 1) < 1e-3
+    assert any(isinstance(e, Note) and "read from the model on torch" in e.text for e in events)
+    assert not engine.on_openvino
+    back, _ = run(engine, tiny_qwen, temperature=0.0, max_new_tokens=4)
+    assert back.runtime.startswith("OpenVINO") and engine.on_openvino
