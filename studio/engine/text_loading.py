@@ -17,8 +17,8 @@ from studio.engine.pipelines import _LIBRARY_LOCK
 
 Emit = Callable[[Event], None]
 # auto converts a model for OpenVINO from this size up: below it torch writes fast enough that a conversion would
-# cost more than it saves (the built-in Storyteller has 4 M parameters); at 0.5 B OpenVINO's int8 writes 1.9× as
-# fast as torch's int8 and 6.7× torch's float32 (tests/benchmarks/bench_lm_openvino.py)
+# cost more than it saves (the built-in Storyteller has 4 M parameters); at 0.5 B OpenVINO's int8 writes 1.66× as
+# fast as torch's int8 and 6.2× torch's float32 (tests/benchmarks/bench_lm_openvino.py)
 AUTO_MIN_PARAMS = 100_000_000
 # the conversion's peak: the model in float32 and the traced network's constants beside it (measured: 3.5 GB for a
 # 0.5 B model, 7.1 bytes a parameter, with the process itself)
