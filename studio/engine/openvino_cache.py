@@ -13,7 +13,8 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,10 +212,6 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     params = sum(p.numel() for p in unet.parameters())
     needed = params * (1 if variant.weights == "int8" else 2) + (8 << 20)  # fp16 or int8 weights on disk
     check_space(variant.root, needed, label)
-    sweep_scratch(variant.root)
-    scratch = variant.root / f".{variant.folder.name}.partial-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
     names = input_names(dict(unet.config))
     estimate = SECONDS_PER_BILLION * params / 1e9 * 2 / max(1, cpu_caps().physical_cores)
     what = f"Converting {label} for OpenVINO (once; {size(needed)} on disk, about {duration(estimate, rough=True)})"
@@ -222,7 +219,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
 
     weights = []
 
-    def work() -> None:
+    def work(scratch: Path) -> None:
         model = _trace(unet, names)
         if variant.weights == "int8":
             ov.save_model(compress_weights(model), str(scratch / FILES[0]), compress_to_fp16=False)
@@ -235,9 +232,9 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
             ov.save_model(_trace(unet, names), str(scratch / FILES[0]), compress_to_fp16=False)
             weights.append("f32")
 
-    try:
-        with_progress(work, estimate, what, emit)
-        manifest: dict[str, Any] = {
+    with building(variant.root, variant.folder) as scratch:
+        with_progress(lambda: work(scratch), estimate, what, emit)
+        manifest = finish(scratch, FILES, {
             "format": FORMAT,
             "model": str(variant.model),
             "loras": [[lo.path, lo.weight] for lo in variant.loras],
@@ -246,14 +243,7 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
             "inputs": list(names),
             "weights": weights[0] if weights else "f16",
             "seconds": round(time.perf_counter() - started, 1),
-            "files": {n: (scratch / n).stat().st_size for n in FILES},
-        }
-        (scratch / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
-        variant.remove()
-        os.replace(scratch, variant.folder)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+        })  # fmt: skip
     emit(Note(text=f"{label} was converted for OpenVINO in {duration(manifest['seconds'])} "
                    f"({size(sum(manifest['files'].values()))} in {variant.root}); later jobs start at once."))  # fmt: skip
     return manifest
@@ -298,6 +288,32 @@ def agreement(unet: Any, names: tuple[str, ...], xml: Path) -> float:
     del model
     b = np.asarray(compiled(feed)[0], dtype=np.float64).ravel()
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+@contextmanager
+def building(root: Path, folder: Path) -> Iterator[Path]:
+    """A cache folder made in a scratch folder (named for this process) and moved into place whole when the block
+    ends; the scratch folder is removed when it fails, and those of dead processes first: a conversion cut off
+    (kill -9, a full disk) leaves no half cache."""
+    sweep_scratch(root)
+    scratch = root / f".{folder.name}.partial-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(scratch, folder)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def finish(scratch: Path, files: tuple[str, ...], facts: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a cache folder being built — ``facts`` and each file's size, which ``checked_manifest``
+    compares — written into it."""
+    manifest = {**facts, "files": {n: (scratch / n).stat().st_size for n in files}}
+    (scratch / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
+    return manifest
 
 
 def sweep_scratch(root: Path) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from studio.engine.text_prompt import reusable_prefix
+
 _ONE_BEAM = np.zeros(1, dtype=np.int32)  # one sequence: its cache kept where it is
 
 
@@ -40,17 +42,12 @@ class OpenVinoLM:
     def start(self, ids: list[int]) -> tuple[np.ndarray, int]:
         """Feed a prompt, reusing the longest prefix the state already holds; the next-token logits and how many
         prompt tokens were not encoded again."""
-        n = 0
-        for a, b in zip(self.held, ids, strict=False):
-            if a != b:
-                break
-            n += 1
-        n = min(n, len(ids) - 1)  # at least one token is fed, for its logits
+        n = reusable_prefix(self.held, ids)
         if n <= 0:
             self.reset()
         elif n < len(self.held):
             self._crop(n)
-        return self.step(ids[n:]), max(0, n)
+        return self.step(ids[n:]), n
 
     def step(self, ids: list[int]) -> np.ndarray:
         """Feed tokens after those held; the last one's next-token logits (a float32 row of the vocabulary)."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,13 +18,13 @@ from typing import Any
 from studio.core.io.words import duration, size
 from studio.core.jobs.events import Note
 from studio.engine.openvino_cache import (
-    MANIFEST,
     DamagedCache,
     Emit,
+    building,
     check_space,
     checked_manifest,
     compress_weights,
-    sweep_scratch,
+    finish,
     with_progress,
 )
 
@@ -216,10 +214,6 @@ def convert_lm(variant: LmVariant, emit: Emit) -> dict[str, Any]:
     params = _parameters(variant.model)
     needed = params * {"f16": 2.0, "int8": 1.0, "int4": 0.6}[variant.weights] + (8 << 20)
     check_space(variant.root, int(needed), name)
-    sweep_scratch(variant.root)
-    scratch = variant.root / f".{variant.folder.name}.partial-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
     estimate = SECONDS_PER_BILLION * max(params, 1e7) / 1e9 * 2 / max(1, cpu_caps().physical_cores)
     weights = {"f16": "fp16", "int8": "int8", "int4": "int4"}[variant.weights]
     what = f"Converting {name} for OpenVINO, {weights} weights (once; {size(int(needed))} on disk, about " \
@@ -227,7 +221,7 @@ def convert_lm(variant: LmVariant, emit: Emit) -> dict[str, Any]:
     started = time.perf_counter()
     agree: list[float] = []
 
-    def work() -> None:
+    def work(scratch: Path) -> None:
         model = AutoModelForCausalLM.from_pretrained(
             variant.model, local_files_only=True, use_safetensors=True, dtype=torch.float32
         ).eval()
@@ -236,23 +230,16 @@ def convert_lm(variant: LmVariant, emit: Emit) -> dict[str, Any]:
         del net
         agree.append(agreement(model, scratch / FILES[0]))
 
-    try:
-        with_progress(work, estimate, what, emit)
-        manifest: dict[str, Any] = {
+    with building(variant.root, variant.folder) as scratch:
+        with_progress(lambda: work(scratch), estimate, what, emit)
+        manifest = finish(scratch, FILES, {
             "format": FORMAT,
             "model": str(variant.model),
             "openvino": openvino_version(),
             "weights": variant.weights,
             "agreement": round(agree[0], 5),
             "seconds": round(time.perf_counter() - started, 1),
-            "files": {n: (scratch / n).stat().st_size for n in FILES},
-        }
-        (scratch / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
-        shutil.rmtree(variant.folder, ignore_errors=True)
-        os.replace(scratch, variant.folder)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+        })  # fmt: skip
     emit(Note(text=f"{name} was converted for OpenVINO ({weights} weights) in {duration(manifest['seconds'])} "
                    f"({size(sum(manifest['files'].values()))} in {variant.root}); its next-token predictions agree "
                    f"with the original's at a cosine of {manifest['agreement']:.4f}."))  # fmt: skip

@@ -16,8 +16,8 @@ from studio.core.text.recipe import check_write
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
-from studio.engine.text_loading import LoadedText
-from studio.engine.text_prompt import prompt_ids
+from studio.engine.text_loading import LoadedText, context_length
+from studio.engine.text_prompt import prompt_ids, reusable_prefix
 from studio.engine.text_sampling import cache_keyword
 
 Emit = Callable[[Event], None]
@@ -143,12 +143,7 @@ class TextEngine:
 
         if self._cache is not None:
             old_ids, cache = self._cache
-            n = 0
-            for a, b in zip(old_ids, ids, strict=False):
-                if a != b:
-                    break
-                n += 1
-            n = min(n, len(ids) - 1)  # at least one prompt token must be processed to get the next logits
+            n = reusable_prefix(old_ids, ids)
             if n > 0:
                 extra = cache.get_seq_length() - n
                 if extra > 0:
@@ -219,15 +214,7 @@ class TextEngine:
 
                 tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **where)
                 config = AutoConfig.from_pretrained(folder, local_files_only=True, **where)
-            length = next(
-                (
-                    v
-                    for n in ("max_position_embeddings", "n_positions", "max_sequence_length")
-                    if isinstance(v := getattr(config, n, None), int) and v > 0
-                ),
-                2048,
-            )
-            self._tokenizer = (str(path), tok, length)
+            self._tokenizer = (str(path), tok, context_length(config))
         return self._tokenizer[1], self._tokenizer[2]
 
     def preview_context(self, spec: ContextSpec, cancel: CancelToken, emit: Emit) -> list[Any]:

@@ -45,16 +45,20 @@ class LoadedText:
 
     @property
     def context_length(self) -> int:
-        c = self.model.config
-        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-            value = getattr(c, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return 2048
+        return context_length(self.model.config)
 
     @property
     def on_openvino(self) -> bool:
         return self.runtime != "torch"
+
+
+def context_length(config: Any) -> int:
+    """The most tokens a model with this (transformers) config reads at once; 2048 when it does not say."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
 
 
 def choose_text_engine(
@@ -79,11 +83,11 @@ def choose_text_engine(
         why = "A text LoRA is attached on torch"
     if not why and OV_WEIGHTS.get(quantize, "int8") != "f16" and importlib.util.find_spec("nncf") is None:
         why = "int8/int4 weights on OpenVINO need nncf (pip install nncf)"
+    if not why and not named and parameters_of(path) < AUTO_MIN_PARAMS:
+        return "torch", ""
     why = why or traceable() or (conversion_memory(path, quantize, cache) if cache is not None else "")
     if why:
         return "torch", f"{why}: this text is written with torch." if named else ""
-    if not named and parameters_of(path) < AUTO_MIN_PARAMS:
-        return "torch", ""
     return "openvino", ""
 
 

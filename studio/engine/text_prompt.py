@@ -5,12 +5,14 @@ out, and said, where it is longer than the context allows."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, Note
 from studio.core.text.text_specs import WriteSpec
-from studio.engine.text_loading import LoadedText
+
+if TYPE_CHECKING:  # (only named: loading a model is not this module's work)
+    from studio.engine.text_loading import LoadedText
 
 Emit = Callable[[Event], None]
 
@@ -93,3 +95,14 @@ def rewrite_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
     )
     plain = f"{spec.prompt}\n\nThe same passage, rewritten ({spec.instruction.strip()}):\n\n"
     return tok(plain, add_special_tokens=True)["input_ids"]
+
+
+def reusable_prefix(held: list[int], ids: list[int]) -> int:
+    """How many of the prompt's first tokens a KV cache holding ``held`` already has: their shared prefix, less one
+    when the prompt is all of it (at least one token is fed, for the next token's logits)."""
+    n = 0
+    for a, b in zip(held, ids, strict=False):
+        if a != b:
+            break
+        n += 1
+    return max(0, min(n, len(ids) - 1))
