@@ -36,6 +36,8 @@ def torch_only(spec: GenerateSpec, family: str, options: LoadOptions) -> str:
         return "ControlNet needs the torch engine"
     if spec.references:
         return "Reference images (IP-Adapter) need the torch engine"
+    if spec.regions:
+        return "Regional prompts need the torch engine"
     if options.compile:
         return "Maximum speed (torch.compile) is a torch setting"
     sizes = {(spec.width, spec.height), spec.output_size}

@@ -38,6 +38,9 @@ def check_flow(spec: GenerateSpec, family: str) -> None:
     if spec.fast_decode:
         raise StudioError(ErrorKind.INVALID_INPUT, f"Fast decode (TAESD) is for SD 1.x/2.x and SDXL; turn it off "
                           f"for {label}.", field="fast_decode")  # fmt: skip
+    if spec.regions:
+        raise StudioError(ErrorKind.INVALID_INPUT, f"Regional prompts work with SD 1.x, SD 2.x and SDXL models; "
+                          f"this one is {label}.", field="regions")  # fmt: skip
 
 
 def flow_prompt(
@@ -138,14 +141,20 @@ def job_runs(spec: GenerateSpec) -> list[tuple[int, int]]:
     return [(b * spec.batch_size, spec.batch_size) for b in range(spec.batch_count)]
 
 
-def prompt_warnings(spec: GenerateSpec) -> list[str]:
-    """What the prompts' syntax read differently from how it looks (an unclosed bracket), said once a job."""
+def prompt_warnings(spec: GenerateSpec, family: str) -> list[str]:
+    """What the prompts' syntax read differently from how it looks (an unclosed bracket), and what the model's
+    family leaves out, said once a job."""
     from studio.core.image.dynamic_prompts import template_warnings
     from studio.core.image.prompt_schedule import schedule_warnings
 
     out = []
     for label, text in (("Prompt", spec.prompt), ("Negative prompt", spec.negative_prompt)):
         out += [f"{label}: {w}" for w in (*template_warnings(text), *schedule_warnings(text))]
+    if spec.prompt_2.strip() and family != "sdxl":
+        out.append(f"{family.upper()} has one text encoder: the second prompt was not used.")
+    if spec.regions and spec.refiner:
+        out.append("The refiner finishes the whole picture with the prompt alone: the regions shape the base "
+                   "model's steps.")  # fmt: skip
     return out
 
 
@@ -171,6 +180,10 @@ class PromptPlan:
         self._total = spec.steps
         self._current: tuple[str, str] | None = None
 
+    @property
+    def spec(self) -> GenerateSpec:
+        return self._spec
+
     def texts(self, step: int, total: int) -> tuple[str, str]:
         return (text_at(schedule(self.prompt, total), step), text_at(schedule(self.negative, total), step))
 
@@ -179,6 +192,12 @@ class PromptPlan:
         self._total = max(1, total)
         self._current = self.texts(1, self._total)
         return self._cache.encoded(self._model, self._pipe, self._spec, *self._current)
+
+    def encoded_beside(self, prompt: str) -> dict[str, Any]:
+        """Another prompt's encodings with this run's negative prompt (a region's: SDXL's second encoder reads
+        it too, not the job's second prompt)."""
+        negative = (self._current or self.texts(1, self._total))[1]
+        return self._cache.encoded(self._model, self._pipe, self._spec.replace(prompt_2=""), prompt, negative)
 
     def switch(self, pipe: Any, step: int, kw: dict[str, Any]) -> None:
         """Before step ``step`` (from 1): put that step's encodings into the pipeline's running tensors."""

@@ -48,9 +48,12 @@ from studio.engine.pipelines import (
     tune_memory,
 )
 from studio.engine.prompt_encoding import encode
+from studio.engine.regional_prompts import regional, regions_over
 from studio.engine.upscale import ModelUpscaler
 
 Emit = Callable[[Event], None]
+NO_TINY_VAE = ("Fast decode needs a tiny autoencoder: download madebyollin/taesd (SD 1.x/2.x) or "
+               "madebyollin/taesdxl (SDXL) in the Models room, or turn Fast decode off.")  # fmt: skip
 CONTROL_KEYS = (
     "control_image",
     "controlnet_conditioning_scale",
@@ -94,9 +97,7 @@ class ImageEngine:
         self.hashes = hashes
         self._placement = placement or choose_placement
         self.cache = PipelineCache(self._placement, make_room, options)
-        self.refiners = PipelineCache(
-            self._placement, lambda: None, options
-        )  # an SDXL refiner beside the base
+        self.refiners = PipelineCache(self._placement, lambda: None, options)  # an SDXL refiner
         self._options = options
         self._preview_interval = preview_interval
         self.prompts = PromptCache()
@@ -148,10 +149,8 @@ class ImageEngine:
         }
         if spec.eta and not flow:  # DDIM's; the pipeline hands it to a scheduler that takes it
             call["eta"] = spec.eta
-        for warning in prompt_warnings(spec):
+        for warning in prompt_warnings(spec, model.family):
             emit(Note(text=warning))
-        if spec.prompt_2.strip() and model.family != "sdxl":
-            emit(Note(text=f"{model.family.upper()} has one text encoder: the second prompt was not used."))
         init = mask = None
         if spec.mode == "txt2img":
             call.update(width=spec.width, height=spec.height)
@@ -188,14 +187,7 @@ class ImageEngine:
             model.base.set_ip_adapter_scale(adapter_scales(spec.references, 0.0))
 
         info = self._render_info(spec, model, emit)
-        tiny = self._tiny(model)
-        if spec.fast_decode and tiny is None:
-            raise StudioError(
-                ErrorKind.INVALID_INPUT,
-                "Fast decode needs a tiny autoencoder: download madebyollin/taesd (SD 1.x/2.x) or "
-                "madebyollin/taesdxl (SDXL) in the Models room, or turn Fast decode off.",
-                field="fast_decode",
-            )
+        tiny = self._tiny(model, needed=spec.fast_decode)
         saved: list[SavedImage] = []
         interval = self._preview_interval()
         hires_steps = max(1, int((spec.hires_steps or spec.steps) * spec.hires_denoise)) if spec.hires else 0
@@ -206,7 +198,11 @@ class ImageEngine:
             seeds = [spec.seed_for(first + i) for i in range(count)]
             started = time.perf_counter()
             prompt, negative = spec.prompts_of(first)
-            plan = None if flow else PromptPlan(self.prompts, model, pipe, spec, prompt, negative)
+            plan = (
+                None
+                if flow
+                else regions_over(PromptPlan(self.prompts, model, pipe, spec, prompt, negative), size)
+            )
             run_call = {
                 **call,
                 **(flow_prompt(model, spec, prompt, negative, emit) if flow else plan.kwargs(first_steps)),  # type: ignore[union-attr]
@@ -255,15 +251,16 @@ class ImageEngine:
                 run_call["latents"] = variation_noise(
                     pipe, spec, first, seeds, run_call["prompt_embeds"].dtype
                 )
-            latents = pipe(
-                generator=gens,
-                callback_on_step_end=on_step,
-                callback_on_step_end_tensor_inputs=[
-                    "latents",
-                    *(plan.tensors if plan and plan.scheduled else ()),
-                ],
-                **run_call,
-            ).images
+            with regional(pipe, plan):
+                latents = pipe(
+                    generator=gens,
+                    callback_on_step_end=on_step,
+                    callback_on_step_end_tensor_inputs=[
+                        "latents",
+                        *(plan.tensors if plan and plan.scheduled else ()),
+                    ],
+                    **run_call,
+                ).images
             latents = unpack(model, pipe, latents, size)
             cancel.raise_if_cancelled()
             if spec.references:
@@ -272,7 +269,10 @@ class ImageEngine:
                 state.update(done=spec.steps, size=spec.hires_size)
                 if plan is not None:
                     run_call.update(plan.kwargs(hires_steps))
-                latents = self._hires_pass(model, pipe, spec, run_call, latents, seeds, on_step, emit, state)
+                with regional(pipe, plan):
+                    latents = self._hires_pass(
+                        model, pipe, spec, run_call, latents, seeds, on_step, emit, state
+                    )
                 cancel.raise_if_cancelled()
             elif spec.refiner:
                 state.update(done=state.get("ran", 0))
@@ -446,9 +446,12 @@ class ImageEngine:
             self._upscaler = loaded
         return self._upscaler
 
-    def _tiny(self, model: LoadedModel) -> Any:
-        """The tiny autoencoder for this model's family (loaded once per model), or None when there is none."""
+    def _tiny(self, model: LoadedModel, needed: bool = False) -> Any:
+        """The tiny autoencoder for this model's family (loaded once per model), or None when there is none (a
+        sentence for Fast decode when ``needed``)."""
         path = self._tiny_vae(model.family)
+        if path is None and needed:
+            raise StudioError(ErrorKind.INVALID_INPUT, NO_TINY_VAE, field="fast_decode")
         if path is None:
             return None
         if model.tiny is None or model.tiny[0] != str(path):

@@ -1,5 +1,5 @@
-"""The Image room's ControlNet units and reference images (IP-Adapter): added, changed and removed in the draft,
-and a unit's control map previewed as the job will make it."""
+"""The Image room's ControlNet units, reference images (IP-Adapter) and regions: added, changed and removed in the
+draft, and a unit's control map previewed as the job will make it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from studio.core.io.pictures import open_picture
 
 
 class GuidanceUnits:
-    """The draft's ``controls`` and ``references`` (``session``: the Image room's draft)."""
+    """The draft's ``controls``, ``references`` and ``regions`` (``session``: the Image room's draft)."""
 
     def __init__(self, session: Any):
         self.s = session
@@ -73,6 +73,19 @@ class GuidanceUnits:
 
     def remove_reference(self, index: int) -> None:
         self.s.set("references", [u for i, u in enumerate(self._units("references")) if i != index])
+
+    def add_region(
+        self, box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0), prompt: str = ""
+    ) -> None:
+        """A new region over ``box`` (fractions of the width and height); its prompt to be written."""
+        unit = {"prompt": prompt, "box": [round(v, 3) for v in box], "mask": "", "weight": 1.0}
+        self.s.set("regions", [*self._units("regions"), unit])
+
+    def set_region(self, index: int, key: str, value: Any) -> None:
+        self._set_unit("regions", index, key, value)
+
+    def remove_region(self, index: int) -> None:
+        self.s.set("regions", [u for i, u in enumerate(self._units("regions")) if i != index])
 
     def _units(self, name: str) -> list[dict[str, Any]]:
         return [dict(u) for u in self.s.value(name) if isinstance(u, dict)]

@@ -13,6 +13,7 @@ from studio.core.image.comfy_workflow import ServerModels, refusals, workflow
 from studio.core.image.from_image import read_words
 from studio.core.image.image_metadata import RenderInfo, a1111_text
 from studio.core.image.recipe import IMAGE
+from studio.core.image.regions import RegionUnit
 from studio.core.image.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
 from studio.core.jobs.fields import ASIDE, KNOB, Reading, Section, spec_words
 
@@ -46,6 +47,8 @@ USED: dict[str, dict] = {
     "controls": {"controls": (ControlUnit("/i/edges.png", "none", "/c/canny.safetensors", 0.8),)},
     "references": {"references": (ReferenceUnit("/i/look.png", "/a/ip-adapter_sd15.safetensors", "/e/enc", 0.6),)}, "backend": {"backend": "gpu"},
     "cpu_engine": {"cpu_engine": "openvino"},
+    "regions": {"regions": (RegionUnit("a dog", (0.0, 0.0, 0.5, 1.0), weight=0.8),)},
+    "region_mode": {"regions": (RegionUnit("a dog", (0.0, 0.0, 0.5, 1.0)),), "region_mode": "denoise"},
 }  # fmt: skip
 
 
@@ -95,6 +98,10 @@ def test_a_fields_words_are_written_and_read_back(name):
         assert any("Reference images" in n for n in reading.notes), reading.notes
     elif name == "controls":
         assert draft["controls"][0]["weight"] == 0.8 and any("control image" in n for n in reading.notes)
+    elif name == "regions":
+        assert [
+            RegionUnit(d["prompt"], tuple(d["box"]), d["mask"], d["weight"]) for d in draft[name]
+        ] == list(value)
     elif name in ("hires_upscaler", "vae", "outpaint", "strength", "template", "styles"):
         assert name not in draft or draft[name] in (value, "4x")  # carried as what A1111 can say, or a note
     elif name in draft:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from safetensors import safe_open
 
 from tests.cli.helpers import studio
@@ -41,6 +42,8 @@ def test_studio_train_accelerate_runs_two_processes_with_one_curve(tiny_sd, tmp_
     assert status["status"] == "done" and status["processes"] == 2
 
 
+@pytest.mark.slow  # the same from the Fine-tune room, faster: tests/ui/test_finetune_page.py (export, train
+# elsewhere with the base model where it lives there, import)
 def test_a_run_exported_trained_elsewhere_and_imported_back(tiny_sd, tmp_path):
     """Export on one machine (its own STUDIO_HOME), train from the folder on "another" (a second home, the base
     model given where it lives there), import the folder back into the first."""

@@ -126,6 +126,7 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
     """Elsewhere ▸ Export run: a folder another machine trains with `studio train --resume`; Import result brings
     the LoRA back, ready to use."""
     import json
+    import shutil
 
     from tests.cli.helpers import studio as cli
 
@@ -146,11 +147,25 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
     page.export_run(str(folder))
     assert "is not empty" in page.status.text()
 
+    spec = json.loads((folder / "spec.json").read_text())
+    assert spec["dataset"] == "dataset" and spec["out"].startswith("result/")  # nothing points back here
+    assert len(list((folder / "dataset" / "images").glob("*.png"))) == 4
+    base_there = tmp_path / "models-there" / "tiny"  # the other machine keeps the base model elsewhere
+    shutil.copytree(tiny_sd, base_there)
     r = cli(
-        "train", "--resume", str(folder), "--json", home=tmp_path / "gpu-box", timeout=300
+        "train",
+        "--resume",
+        str(folder),
+        "--base",
+        str(base_there),
+        "--json",
+        home=tmp_path / "gpu-box",
+        timeout=300,
     )  # the other machine
     assert r.returncode == 0, r.stderr[-2000:]
-    trained = Path(json.loads(r.stdout.splitlines()[-1])["path"])
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["step"] for x in lines if "loss" in x] == [1, 2]
+    trained = Path(lines[-1]["path"])
     assert trained.parent == folder / "result" and trained.name.startswith("zwx-")
     studio.window.tabs.setCurrentWidget(page)
     studio.window.show()

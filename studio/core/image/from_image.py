@@ -13,6 +13,7 @@ from studio.core.image.image_metadata import RENDER_KEYS
 from studio.core.image.prompts import extract_loras
 from studio.core.image.recipe import IMAGE
 from studio.core.image.recipe_readers import Recipe, read_recipe
+from studio.core.image.regions import RegionUnit
 from studio.core.image.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
 from studio.core.io.untrusted import Unreadable, exists, is_file
 from studio.core.jobs.fields import Params, Reading, spec_words
@@ -74,6 +75,9 @@ def draft_from_image(
         draft["styles"] = []  # already in its prompt
         draft["controls"] = [dataclasses.asdict(u) for u in spec.controls]
         draft["references"] = [dataclasses.asdict(u) for u in spec.references]
+        draft["regions"] = [dataclasses.asdict(u) for u in spec.regions if not u.mask or is_file(u.mask)]
+        if len(draft["regions"]) < len(spec.regions):
+            notes.append("A region's mask is gone; that region was left out.")
         if spec.remote:  # made on a server: its model is the server's, by name, and the job goes there again
             notes += [] if spec.model else ["The recipe names no model; choose one of the server's."]
         elif spec.model and not exists(spec.model):
@@ -149,4 +153,6 @@ def _unit(v: Any) -> str:
         return f"{v.preprocessor}, {v.model_name} ×{v.weight:g}"
     if isinstance(v, ReferenceUnit):
         return f"{Path(v.image).name} ×{v.weight:g}"
+    if isinstance(v, RegionUnit):
+        return f"{Path(v.mask).name if v.mask else v.area}: {v.prompt} ×{v.weight:g}"
     return str(v)

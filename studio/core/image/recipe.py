@@ -28,6 +28,7 @@ from studio.core.image.guidance import (
 from studio.core.image.prompt_schedule import prompt_problem
 from studio.core.image.prompts import extract_loras
 from studio.core.image.recipe_words import LANCZOS, LATENT
+from studio.core.image.regions import resolve_regions
 from studio.core.image.samplers import SAMPLERS, parse_sampler
 from studio.core.image.specs import ALL_BACKENDS, MAX_SIZE, EmbeddingRef, GenerateSpec, LoraRef
 from studio.core.image.styles import StyleBook, StyleError, apply_styles
@@ -207,6 +208,7 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
                                 remote=remote)  # fmt: skip
     references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
                                     ctx.describe, problems)  # fmt: skip
+    regions = resolve_regions(values["regions"], problems)
     if problems:
         return problems
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
@@ -227,7 +229,7 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         **{
             k: v
             for k, v in values.items()
-            if k not in ("seed", "loras", "model", "parent_image", "controls", "references")
+            if k not in ("seed", "loras", "model", "parent_image", "controls", "references", "regions")
         },
         **dynamic,
         model=str(Path(values["model"]).expanduser()) if values["model"] else "",
@@ -237,6 +239,7 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         parent_image=values["parent_image"] if values["init_image"] else None,
         controls=controls,
         references=references,
+        regions=regions,
     )
     if problems := validate_spec(spec):
         return problems
@@ -355,7 +358,7 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     values = {
         f.name: getattr(spec, f.name)
         for f in IMAGE.fields
-        if f.name not in ("loras", "seed", "outpaint", "controls", "references")
+        if f.name not in ("loras", "seed", "outpaint", "controls", "references", "regions")
     }
     problems = IMAGE.check(values)
     if not spec.model.strip():
@@ -411,6 +414,8 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         problems["controls"] = (
             "The inpaint preprocessor needs an init image with a painted mask (or an extended canvas)."
         )
+    if why := region_problem(spec):
+        problems["regions"] = why
     if spec.mask and not spec.init_image:
         problems["mask"] = "A mask needs an init image to paint into."
     if spec.init_image is not None:
@@ -426,6 +431,21 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         elif not is_file(lo.path) and not spec.remote:  # a server's LoRAs are the server's to check
             problems["loras"] = f"The LoRA file {lo.path} does not exist."
     return problems
+
+
+def region_problem(spec: GenerateSpec) -> str:
+    """What keeps a frozen spec's regions from running (from a queue or recipe file too)."""
+    from studio.core.image.regions import MAX_REGIONS, parse_region
+
+    if len(spec.regions) > MAX_REGIONS:
+        return f"At most {MAX_REGIONS} regions in one picture."
+    for i, region in enumerate(spec.regions):
+        why = checked if isinstance(checked := parse_region(region), str) else ""
+        if not why and region.mask:
+            why = image_problem(region.mask, "region mask")
+        if why:
+            return f"Region {i + 1}: {why}" if len(spec.regions) > 1 else why
+    return ""
 
 
 def check_spec(spec: GenerateSpec) -> GenerateSpec:

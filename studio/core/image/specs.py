@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from studio.core.image import recipe_words as W
 from studio.core.image.recipe_words import LATENT
+from studio.core.image.regions import REGION_MODES, RegionUnit, read_regions, region_entries
 from studio.core.image.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, SCHEDULES, parse_sampler
 from studio.core.image.units import ControlUnit, ReferenceUnit, model_name_of
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
@@ -228,6 +229,20 @@ class GenerateSpec:
         words=Words("ControlNet", 221, write=W.reference_entries, read=W.nothing, many=True),
         comfy=refused("Reference images (IP-Adapter) need a ComfyUI extension: run this job here."), axis=False,
         section=Section.REFERENCES, custom=True)
+    regions: tuple[RegionUnit, ...] = knob((), label="Regions", help="Regional prompts: a part of the picture "
+        "(a box as fractions of the width and height, or a mask whose white marks it) with its own prompt and "
+        "weight (its share there, 0–1) over the prompt, which holds everywhere else; SD 1.x/2.x and SDXL; "
+        "repeatable.", cli="--region", metavar="X0,Y0,X1,Y1:PROMPT[:W]|MASK.png:PROMPT[:W]",
+        words=Words("Region", 222, write=region_entries, read=read_regions, many=True),
+        comfy=refused("Regional prompts are applied on this machine only: run this job here."), axis=False,
+        section=Section.REGIONS, custom=True)
+    region_mode: str = knob("attention", label="Region mode", help="How regions share the picture: attention "
+        "(each region's words attend only to its area, inside one pass of the model) or denoise (the model runs "
+        "once per prompt each step and the predictions are blended by area: slower, harder edges).",
+        choices=REGION_MODES, cli="--region-mode", special=(("attention", "Attention (one pass)"),
+                                                             ("denoise", "Denoise (a pass per prompt)")),
+        words=Words("Regional mode", 223, when=lambda s: bool(s.regions)),
+        comfy=aside("regions are refused on a server"), axis=True, section=Section.REGIONS)
     backend: str = knob("", label="Runs on", help="Where the picture is made: empty for this machine, or a ComfyUI "
         "server by the name it was saved under (studio backends add); the model, LoRAs and VAE are then the "
         "server's, by file name.", metavar="NAME", words=unwritten("where it ran is not part of the picture"),
@@ -339,6 +354,7 @@ class GenerateSpec:
         d["embeddings"] = [{"name": e.name, "path": e.path} for e in self.embeddings]
         d["controls"] = [dataclasses.asdict(u) for u in self.controls]
         d["references"] = [dataclasses.asdict(u) for u in self.references]
+        d["regions"] = [dataclasses.asdict(u) for u in self.regions]
         d["kind"] = self.kind.value
         return d
 

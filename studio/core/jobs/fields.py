@@ -28,6 +28,7 @@ class Section(StrEnum):
     INIT = "Image to image"
     CONTROLNET = "ControlNet"
     REFERENCES = "Reference images"
+    REGIONS = "Regions"
     NONE = ""
 
 

@@ -29,7 +29,7 @@ from studio.viewmodels.generation_session import GenerationSession
 IMAGES = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 
 
-def _spin(value: float, low: float, high: float, tip: str) -> QDoubleSpinBox:
+def spin_box(value: float, low: float, high: float, tip: str) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setRange(low, high)
     spin.setSingleStep(0.05)
@@ -46,7 +46,7 @@ def pil_pixmap(image: Any) -> QPixmap:
     return QPixmap.fromImage(q.copy())
 
 
-class _UnitList(QWidget):
+class UnitList(QWidget):
     """Cards rebuilt when units come or go (or a recipe replaces them); edits inside a card change the draft
     without rebuilding it, so a spin box keeps its focus."""
 
@@ -107,7 +107,7 @@ class _UnitList(QWidget):
         for key in ("weight", "start", "end"):
             f = table[key]
             value = unit.get(key, weight if key == "weight" else f.default)
-            spin = _spin(
+            spin = spin_box(
                 value, float(f.minimum or 0.0), float(f.maximum or 1.0), tip if key == "weight" else f.help
             )
             spin.valueChanged.connect(lambda v, k=key: self.edit(index, k, round(v, 2)))
@@ -119,7 +119,7 @@ class _UnitList(QWidget):
         raise NotImplementedError
 
 
-class ControlUnitList(_UnitList):
+class ControlUnitList(UnitList):
     field = "controls"
 
     def empty_hint(self) -> str:
@@ -217,7 +217,7 @@ class ControlUnitList(_UnitList):
         row.setContentsMargins(0, 0, 0, 0)
         for text, key, value in (("Low", "threshold_a", unit.get("threshold_a", 100.0)),
                                  ("High", "threshold_b", unit.get("threshold_b", 200.0))):  # fmt: skip
-            spin = _spin(float(value), 1.0, 1000.0, "Canny's edge thresholds: lower finds fainter edges.")
+            spin = spin_box(float(value), 1.0, 1000.0, "Canny's edge thresholds: lower finds fainter edges.")
             spin.setDecimals(0)
             spin.setSingleStep(10)
             spin.valueChanged.connect(lambda v, k=key: (self.edit(index, k, float(v)), shown()))
@@ -239,7 +239,7 @@ class ControlUnitList(_UnitList):
         self.session.guidance.control_from_strokes(index)
 
 
-class ReferenceList(_UnitList):
+class ReferenceList(UnitList):
     field = "references"
 
     def empty_hint(self) -> str:

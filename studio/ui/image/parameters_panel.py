@@ -34,6 +34,7 @@ from studio.ui.common.field_widgets import add_field_rows
 from studio.ui.common.theme import icon
 from studio.ui.common.theme import tool_button as _tool
 from studio.ui.image.guidance_panel import ControlUnitList, ReferenceList
+from studio.ui.image.regions_panel import add_region_rows
 from studio.viewmodels.generation_session import GenerationSession
 
 
@@ -160,6 +161,7 @@ class ParametersPanel(QScrollArea):
         self._seed_rows(form, session)
         self._lora_rows(form, session)
         self._init_rows(form, session)
+        self.regions = add_region_rows(form, session, _section("Regions"))
         self._guidance_rows(form, session)
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
@@ -545,9 +547,7 @@ class ParametersPanel(QScrollArea):
             self.session.choose_model(path)
 
     def _open_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a checkpoint", "", "Safetensors checkpoints (*.safetensors)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", "", "Checkpoints (*.safetensors)")
         if path:
             self.session.choose_model(path)
 
