@@ -15,6 +15,7 @@ from studio.core.gallery.semantic import SemanticIndex
 from studio.core.image.attention import AttentionSpec
 from studio.core.image.filmstrip import StepsSpec
 from studio.core.image.plot import PlotSpec
+from studio.core.image.selection import SegmentSpec
 from studio.core.image.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
 from studio.core.io.atomic import clean_stale_temps
 from studio.core.io.hashing import HashCache
@@ -33,6 +34,7 @@ from studio.engine.captioner import Captioner
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
+from studio.engine.segmentation import Selector
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.train_job import TrainJob
@@ -222,26 +224,15 @@ def build_runtime(
             TrainSpec: trainer,
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
+            SegmentSpec: Selector(),
         },
         lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
         priority_of=priority_of,
     )
 
     semantic = semantic_index(gallery, hashes)
-    rt = Runtime(
-        paths,
-        settings,
-        gallery,
-        hashes,
-        engine,
-        text,
-        runner,
-        trainer,
-        keys,
-        servers_of_settings(settings, keys),
-        notices=notices,
-        semantic=semantic,
-    )
+    rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys,
+                 servers_of_settings(settings, keys), notices=notices, semantic=semantic)  # fmt: skip
     holder.append(rt)
     return rt
 

@@ -660,3 +660,73 @@ def save_a1111_controlnet(folder: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     save_file(out, str(target))
     return target
+
+
+def save_tiny_sam(folder: Path, seed: int = 0) -> Path:
+    """A tiny Segment Anything (``SamModel`` + ``SamProcessor`` at 64 px), random weights: its masks are
+    arbitrary, its shapes and files real."""
+    import torch
+    from transformers import SamConfig, SamModel, SamProcessor
+    from transformers.models.sam import SamImageProcessorPil
+
+    torch.manual_seed(seed)
+    config = SamConfig(
+        vision_config=dict(hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=64, patch_size=8, window_size=0, global_attn_indexes=[1], mlp_dim=64,
+                           num_pos_feats=16),
+        prompt_encoder_config=dict(hidden_size=32, image_size=64, patch_size=8, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=2,
+                                 iou_head_hidden_dim=32),
+    )  # fmt: skip
+    SamModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    pixels = SamImageProcessorPil(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64},
+                                  mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16})  # fmt: skip
+    SamProcessor(image_processor=pixels).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
+    """A tiny OWLv2 detector (``Owlv2ForObjectDetection`` + ``Owlv2Processor`` at 64 px, the tiny CLIP
+    tokenizer), random weights: it finds arbitrary boxes, at scores a threshold of 0 keeps."""
+    import torch
+    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor
+    from transformers.models.owlv2 import Owlv2ImageProcessorPil
+
+    words = build_tokenizer(folder / "tokenizer-source")
+    vocab = json.loads(
+        (words / "vocab.json").read_text()
+    )  # OWL counts a query whose first id is 0 as no query
+    (words / "vocab.json").write_text(json.dumps({"!!": 0, **{w: i + 1 for w, i in vocab.items()}}))
+    tokenizer = CLIPTokenizer(str(words / "vocab.json"), str(words / "merges.txt"), pad_token="<|endoftext|>")
+    torch.manual_seed(seed)
+    config = Owlv2Config(
+        text_config=dict(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=16, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=64, patch_size=16),
+        projection_dim=32,
+    )  # fmt: skip
+    Owlv2ForObjectDetection(config).eval().save_pretrained(folder, safe_serialization=True)
+    pixels = Owlv2ImageProcessorPil(size={"height": 64, "width": 64})
+    Owlv2Processor(image_processor=pixels, tokenizer=tokenizer).save_pretrained(folder)
+    import shutil
+
+    shutil.rmtree(folder / "tokenizer-source")
+    return folder
+
+
+def save_tiny_vitmatte(folder: Path, seed: int = 0) -> Path:
+    """A tiny ViTMatte (``VitMatteForImageMatting`` + its processor), random weights."""
+    import torch
+    from transformers import VitDetConfig, VitMatteConfig, VitMatteForImageMatting
+    from transformers.models.vitmatte import VitMatteImageProcessorPil
+
+    torch.manual_seed(seed)
+    backbone = VitDetConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_channels=4,
+                            image_size=64, pretrain_image_size=64, patch_size=16, out_features=["stage2"])  # fmt: skip
+    config = VitMatteConfig(backbone_config=backbone, hidden_size=32, convstream_hidden_sizes=[8, 16, 32],
+                            fusion_hidden_sizes=[32, 16, 8, 8])  # fmt: skip
+    VitMatteForImageMatting(config).eval().save_pretrained(folder, safe_serialization=True)
+    VitMatteImageProcessorPil().save_pretrained(folder)
+    return folder

@@ -25,6 +25,7 @@ class JobKind(StrEnum):
     TEXT_ATTENTION = "text-attention"
     TEXT_TRAIN = "text-train"
     STEPS = "steps"
+    SEGMENT = "segment"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen

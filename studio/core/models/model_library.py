@@ -29,6 +29,15 @@ from studio.core.models.model_identify import FAMILY_LABELS, Identity, identify,
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
 CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder")  # caption from the picture alone
+SEGMENTER, DETECTOR, MATTING = "segmenter", "detector", "matting"
+# transformers' model types that select parts of a picture (each a class transformers carries: no remote code)
+VISION_TYPES = {
+    "sam": (SEGMENTER, "Segment Anything (click-to-select)"),
+    "sam_hq": (SEGMENTER, "Segment Anything HQ (click-to-select)"),
+    "owlv2": (DETECTOR, "OWLv2 open-vocabulary detector (select by words)"),
+    "owlvit": (DETECTOR, "OWL-ViT open-vocabulary detector (select by words)"),
+    "vitmatte": (MATTING, "ViTMatte matting (clean cut-out edges)"),
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class LibraryEntry:
     path: Path
     name: str
     source: str  # "models folder" | "extra folder" | "Hugging Face cache"
-    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "text" | "captioner" | "refused" | "unknown"
+    kind: str  # "checkpoint" | "lora" | "embedding" | "vae" | "text" | "captioner" | "segmenter" | … | "refused"
     family: str = ""
     label: str = ""
     reason: str = ""
@@ -141,18 +150,17 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
                                      "hidden_size": data.get("hidden_size") if isinstance(data.get("hidden_size"), int) else 0})  # fmt: skip
     if data:
         archs = [text(a) for a in lst(data.get("architectures"))]
-        if text(data.get("model_type")) in CAPTIONER_TYPES:
+        model_type = text(data.get("model_type"))
+        kind, label = VISION_TYPES.get(model_type) or (
+            ("captioner", f"image captioner ({', '.join(archs)})")
+            if model_type in CAPTIONER_TYPES
+            else ("", "")
+        )
+        if kind:
             has_weights = any(folder.glob("*.safetensors"))
-            return LibraryEntry(
-                folder,
-                name,
-                source,
-                "captioner" if has_weights else "refused",
-                text(data.get("model_type")),
-                f"image captioner ({', '.join(archs)})",
-                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
-                size=size,
-            )
+            return LibraryEntry(folder, name, source, kind if has_weights else "refused", model_type, label,
+                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                                size=size)  # fmt: skip
         if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
             has_weights = any(folder.glob("*.safetensors"))
             return LibraryEntry(

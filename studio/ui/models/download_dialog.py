@@ -33,6 +33,9 @@ KINDS = [
     ("VAEs", "vae"),
     ("Text models", "text"),
     ("Captioners", "captioner"),
+    ("Segmenters", "segmenter"),
+    ("Detectors", "detector"),
+    ("Matting", "matting"),
 ]
 
 

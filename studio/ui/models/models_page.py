@@ -62,6 +62,9 @@ KINDS = [
     ("Text models", "text"),
     ("Text LoRAs", "text-lora"),
     ("Captioners", "captioner"),
+    ("Segmenters", "segmenter"),
+    ("Detectors", "detector"),
+    ("Matting", "matting"),
     ("Refused", "refused"),
     ("Unknown", "unknown"),
 ]
