@@ -13,6 +13,7 @@ from typing import Any
 from studio.core.gallery.gallery_store import GalleryStore
 from studio.core.gallery.semantic import SemanticIndex
 from studio.core.image.attention import AttentionSpec
+from studio.core.image.detail_job import DetailSpec
 from studio.core.image.filmstrip import StepsSpec
 from studio.core.image.plot import PlotSpec
 from studio.core.image.selection import SegmentSpec
@@ -25,12 +26,13 @@ from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event
 from studio.core.jobs.servers import Keys, endpoint_for, find_backend, servers_of
 from studio.core.models.memory_plan import DeviceInfo
-from studio.core.models.model_library import find_tiny_vae
+from studio.core.models.model_library import find_tiny_vae, find_vision_model
 from studio.core.text.text_explain import TextAttentionSpec
 from studio.core.text.text_specs import ContextSpec, WriteSpec
 from studio.core.train.text_train_specs import TextTrainSpec
 from studio.core.train.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
+from studio.engine.detailer import detail_job
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
@@ -177,6 +179,7 @@ def build_runtime(
         make_room=text.clear,
         options=settings.load_options,
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
+        vision=lambda kind: find_vision_model(kind, [paths.models_dir, *map(Path, settings.model_folders)]),
         openvino_cache=lambda: openvino_cache_root(paths.models_dir),
     )
     text.make_room = engine.clear  # one model in memory: loading an image model frees the text one
@@ -225,6 +228,7 @@ def build_runtime(
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
             SegmentSpec: Selector(),
+            DetailSpec: lambda spec, cancel, emit: detail_job(engine, spec, cancel, emit),
         },
         lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
         priority_of=priority_of,

@@ -12,6 +12,7 @@ import argparse
 from studio import __version__
 from studio.cli import (
     backends,
+    detail,
     explain,
     gallery,
     generate,
@@ -34,6 +35,7 @@ _MODULES = (
     plot,
     upscale,
     segment,
+    detail,
     write,
     prompt,
     explain,

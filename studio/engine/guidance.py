@@ -4,6 +4,7 @@ UNet), run in the UNet's precision, and the control maps a job's units give (the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from PIL import Image
 from studio.core.image.control import PREPROCESSORS, unit_map
 from studio.core.image.specs import ControlUnit, ReferenceUnit
 from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.jobs.events import Event, Preview
 from studio.engine.pipelines import LoadedModel
 from studio.engine.precision import _module_dtype, door
 
@@ -277,3 +279,31 @@ def inpaint_control(init: Image.Image, mask: Image.Image) -> Any:
     hole = np.asarray(mask.convert("L").resize(init.size), dtype=np.float32) > 127
     pixels[hole] = -1.0
     return torch.from_numpy(pixels).permute(2, 0, 1)[None]
+
+
+def control_call(
+    controls: tuple[ControlUnit, ...],
+    size: tuple[int, int],
+    mode: str,
+    init: Image.Image | None,
+    mask: Image.Image | None,
+    emit: Callable[[Event], None],
+) -> dict[str, Any]:
+    """The control maps (each shown as it is made) and the units' weights and start/end, as the ControlNet
+    pipelines take them."""
+    maps: list[Any] = []
+    for unit in controls:
+        if unit.preprocessor == "inpaint" and init is not None and mask is not None:
+            shown = Image.composite(Image.new("RGB", init.size), init.convert("RGB"), mask.convert("L"))
+            maps.append(inpaint_control(init, mask))
+        else:
+            shown = control_map(unit, size)
+            maps.append(shown)
+        emit(Preview(image=shown, step=0, item=0))
+    one = len(maps) == 1
+    return {
+        "image" if mode == "txt2img" else "control_image": maps[0] if one else maps,
+        "controlnet_conditioning_scale": controls[0].weight if one else [u.weight for u in controls],
+        "control_guidance_start": controls[0].start if one else [u.start for u in controls],
+        "control_guidance_end": controls[0].end if one else [u.end for u in controls],
+    }

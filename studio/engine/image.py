@@ -33,9 +33,10 @@ from studio.engine.denoise_steps import (
     unpack,
     variation_noise,
 )
+from studio.engine.detailer import Detailer, inpainter
 from studio.engine.devices import Placement, choose_placement
 from studio.engine.finishing import refine
-from studio.engine.guidance import GuidanceCache, adapter_scales, control_map, inpaint_control
+from studio.engine.guidance import GuidanceCache, adapter_scales, control_call
 from studio.engine.image_io import load_input_image
 from studio.engine.model_additions import apply_embeddings, apply_loras, use_vae
 from studio.engine.openvino_cache import default_root
@@ -88,6 +89,7 @@ class ImageEngine:
         options: Callable[[], LoadOptions] = LoadOptions,
         tiny_vae: Callable[[str], Path | None] = lambda family: None,
         openvino_cache: Callable[[], Path] | None = None,
+        vision: Callable[[str], Path | None] = lambda kind: None,
     ):
         """``tiny_vae(family)``: the folder of a tiny autoencoder (TAESD/TAESDXL) the user has, or None;
         ``openvino_cache()``: where converted UNets are kept (default: beside the models in Studio's home)."""
@@ -103,11 +105,13 @@ class ImageEngine:
         self.prompts = PromptCache()
         self.guidance = GuidanceCache()  # ControlNets and IP-Adapters
         self._upscaler: ModelUpscaler | None = None  # the last upscaler model used (kept: batches reuse it)
+        self.detailer = Detailer(vision)  # ``vision(kind)``: the library's detector or segmenter folder
 
     def clear(self) -> None:
         """Free the models (another engine needs the memory)."""
         self.refiners.clear()
         self.guidance.clear()
+        self.detailer.clear()
         self.cache.clear()
 
     def generate(self, spec: GenerateSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
@@ -142,13 +146,9 @@ class ImageEngine:
         use_vae(model, spec.vae)
         set_scheduler(model, pipe, spec.sampler, spec.schedule)
         size = spec.outpaint_size if spec.mode == "outpaint" else (spec.width, spec.height)
-        call: dict[str, Any] = {
-            "num_inference_steps": spec.steps,
-            "guidance_scale": spec.cfg_scale,
-            "output_type": "latent",
-        }
-        if spec.eta and not flow:  # DDIM's; the pipeline hands it to a scheduler that takes it
-            call["eta"] = spec.eta
+        # eta is DDIM's; the pipeline hands it to a scheduler that takes it
+        call: dict[str, Any] = {"num_inference_steps": spec.steps, "guidance_scale": spec.cfg_scale,
+                                "output_type": "latent", **({"eta": spec.eta} if spec.eta and not flow else {})}  # fmt: skip
         for warning in prompt_warnings(spec, model.family):
             emit(Note(text=warning))
         init = mask = None
@@ -178,7 +178,7 @@ class ImageEngine:
         if controls:
             nets = self._controlnets(model, controls, emit)
             pipe = pipeline_for(model, "inpaint" if spec.mode == "outpaint" else spec.mode, nets)
-            call.update(self._control_call(controls, size, spec.mode, init, mask, emit))
+            call.update(control_call(controls, size, spec.mode, init, mask, emit))
         self.guidance.use_adapters(model, model.base, spec.references)
         if spec.references:
             call["ip_adapter_image_embeds"] = self.guidance.image_embeds(
@@ -283,6 +283,9 @@ class ImageEngine:
             for i, image in enumerate(images):
                 if mask is not None and init is not None:
                     image = paste_unmasked(image, init, mask, spec.mask_blur)
+                if spec.details:  # ADetailer's pass
+                    image = self.detailer(inpainter(model, spec, self.prompts, negative), spec, image, seeds[i],
+                                          emit, cancel)  # fmt: skip
                 item_info = RenderInfo(**{**info.__dict__, "index": first + i, "seconds": seconds})
                 item = self.store.save(image, recipe_of_engine(spec.for_image(first + i), model), item_info)
                 if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
@@ -337,7 +340,7 @@ class ImageEngine:
         second = {k: v for k, v in call.items() if k not in ("width", "height", *CONTROL_KEYS)}
         if controls:  # the control maps again, at the final size
             refine = pipeline_for(model, "img2img", self._controlnets(model, controls, emit))
-            second.update(self._control_call(controls, (width, height), "img2img", None, None, emit))
+            second.update(control_call(controls, (width, height), "img2img", None, None, emit))
         else:
             refine = pipeline_for(model, "img2img")
         set_scheduler(model, refine, spec.sampler, spec.schedule)
@@ -365,34 +368,6 @@ class ImageEngine:
             emit(Loading(what=f"Loading the ControlNet {unit.model_name}…"))
             nets.append(self.guidance.controlnet(unit.model, model))
         return nets[0] if len(nets) == 1 else nets
-
-    def _control_call(
-        self,
-        controls: tuple[ControlUnit, ...],
-        size: tuple[int, int],
-        mode: str,
-        init: Image.Image | None,
-        mask: Image.Image | None,
-        emit: Emit,
-    ) -> dict[str, Any]:
-        """The control maps (each shown as it is made) and the units' weights and start/end, as the ControlNet
-        pipelines take them."""
-        maps: list[Any] = []
-        for unit in controls:
-            if unit.preprocessor == "inpaint" and init is not None and mask is not None:
-                shown = Image.composite(Image.new("RGB", init.size), init.convert("RGB"), mask.convert("L"))
-                maps.append(inpaint_control(init, mask))
-            else:
-                shown = control_map(unit, size)
-                maps.append(shown)
-            emit(Preview(image=shown, step=0, item=0))
-        one = len(maps) == 1
-        return {
-            "image" if mode == "txt2img" else "control_image": maps[0] if one else maps,
-            "controlnet_conditioning_scale": controls[0].weight if one else [u.weight for u in controls],
-            "control_guidance_start": controls[0].start if one else [u.start for u in controls],
-            "control_guidance_end": controls[0].end if one else [u.end for u in controls],
-        }
 
     def upscale(self, spec: UpscaleSpec, cancel: CancelToken, emit: Emit) -> list[SavedImage]:
         """An upscaled copy of a picture, saved as its child: the source's recipe with AUTOMATIC1111's

@@ -264,7 +264,7 @@ class GenerationSession(QObject):
                     [lo.path, lo.weight] for lo in spec.loras if Path(lo.path).stem.lower() not in tagged
                 ]
                 self.set("loras", listed)
-            elif key in ("controls", "references", "regions"):
+            elif key in ("controls", "references", "regions", "details"):
                 self.set(key, [dataclasses.asdict(u) for u in getattr(spec, key)])
             elif key == "batch_count" or key == "batch_size":
                 self.set(key, 1)

@@ -10,7 +10,7 @@ from studio.core.io.pictures import open_picture
 
 
 class GuidanceUnits:
-    """The draft's ``controls``, ``references`` and ``regions`` (``session``: the Image room's draft)."""
+    """The draft's ``controls``, ``references``, ``regions`` and ``details`` (``session``: the Image room's draft)."""
 
     def __init__(self, session: Any):
         self.s = session
@@ -86,6 +86,17 @@ class GuidanceUnits:
 
     def remove_region(self, index: int) -> None:
         self.s.set("regions", [u for i, u in enumerate(self._units("regions")) if i != index])
+
+    def add_detail(self, target: str = "face") -> None:
+        """A new detailer unit: what to find, redrawn with the picture's own prompt at ADetailer's defaults."""
+        self.s.set("details", [*self._units("details"), {"target": target, "prompt": "", "strength": 0.4,
+                                                          "confidence": 0.3}])  # fmt: skip
+
+    def set_detail(self, index: int, key: str, value: Any) -> None:
+        self._set_unit("details", index, key, value)
+
+    def remove_detail(self, index: int) -> None:
+        self.s.set("details", [u for i, u in enumerate(self._units("details")) if i != index])
 
     def _units(self, name: str) -> list[dict[str, Any]]:
         return [dict(u) for u in self.s.value(name) if isinstance(u, dict)]

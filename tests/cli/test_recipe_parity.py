@@ -211,7 +211,7 @@ def test_training_runs_freeze_the_same_in_the_room_and_on_the_command_line(
 # table's own).
 NAMED = {"model": None, "backend": [""], "vae": [""], "refiner": [""], "init_image": [None], "mask": [None],
          "parent_image": [None], "hires_upscaler": ["Latent", "Lanczos"], "outpaint": [""], "loras": [[]],
-         "styles": [[]], "controls": [[]], "references": [[]], "regions": [[]]}  # fmt: skip
+         "styles": [[]], "controls": [[]], "references": [[]], "regions": [[]], "details": [[]]}  # fmt: skip
 
 
 def _values_of(f):

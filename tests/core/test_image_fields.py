@@ -13,6 +13,7 @@ from studio.core.image.comfy_workflow import ServerModels, refusals, workflow
 from studio.core.image.from_image import read_words
 from studio.core.image.image_metadata import RenderInfo, a1111_text
 from studio.core.image.recipe import IMAGE
+from studio.core.image.detail import DetailUnit
 from studio.core.image.regions import RegionUnit
 from studio.core.image.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
 from studio.core.jobs.fields import ASIDE, KNOB, Reading, Section, spec_words
@@ -49,6 +50,7 @@ USED: dict[str, dict] = {
     "cpu_engine": {"cpu_engine": "openvino"},
     "regions": {"regions": (RegionUnit("a dog", (0.0, 0.0, 0.5, 1.0), weight=0.8),)},
     "region_mode": {"regions": (RegionUnit("a dog", (0.0, 0.0, 0.5, 1.0)),), "region_mode": "denoise"},
+    "details": {"details": (DetailUnit("face", "freckles", 0.35, 0.5),)},
 }  # fmt: skip
 
 
@@ -98,6 +100,8 @@ def test_a_fields_words_are_written_and_read_back(name):
         assert any("Reference images" in n for n in reading.notes), reading.notes
     elif name == "controls":
         assert draft["controls"][0]["weight"] == 0.8 and any("control image" in n for n in reading.notes)
+    elif name == "details":
+        assert [DetailUnit(**d) for d in draft[name]] == list(value)
     elif name == "regions":
         assert [
             RegionUnit(d["prompt"], tuple(d["box"]), d["mask"], d["weight"]) for d in draft[name]

@@ -58,3 +58,31 @@ def test_drag_a_region_write_its_prompt_and_generate(qtbot, studio, tiny_sd):
         assert 'Region 1: "0,0,0.5,1: a green field: 1"' in result.info["parameters"]
     studio.session.guidance.remove_region(0)
     assert not panel.regions.cards and "Drag on the map" in panel.regions.findChild(QLabel).text()
+
+
+def test_the_detailer_from_the_panel_needs_a_detector_then_redraws_and_records(qtbot, studio, tiny_sd):
+    from studio.ui.image.detail_panel import DetailList
+    from tests.tiny_models import save_tiny_owlv2
+
+    page = studio.window.image_page
+    panel = page.parameters
+    details = panel.findChild(DetailList)
+    assert "No detailer" in details.findChild(QLabel).text()
+    studio.session.guidance.add_detail()
+    (card,) = details.cards
+    target = card.findChild(QLineEdit, "detail-target-0")
+    assert target.text() == "face"
+    target.clear()
+    qtbot.keyClicks(target, "a cat")
+    qtbot.keyClicks(card.findChild(QLineEdit, "detail-prompt-0"), "a red cat")
+    assert details.cards[0] is card  # typing did not rebuild the card
+    assert studio.session.generate() is None
+    assert "google/owlv2-base-patch16-ensemble" in studio.session.errors["details"]
+
+    save_tiny_owlv2(studio.runtime.paths.models_dir / "owlv2-tiny")
+    studio.session.guidance.set_detail(0, "confidence", 0.0)
+    generate_with_keyboard(qtbot, studio)
+    wait_result(qtbot, page)
+    with Image.open(Path(page.result_view.path())) as result:
+        text = result.info["parameters"]
+    assert "ADetailer model: a cat" in text and "ADetailer prompt: a red cat" in text

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from studio.core.image.detail import DetailUnit
 from studio.core.image.image_metadata import RENDER_KEYS
 from studio.core.image.prompts import extract_loras
 from studio.core.image.recipe import IMAGE
@@ -76,6 +77,7 @@ def draft_from_image(
         draft["controls"] = [dataclasses.asdict(u) for u in spec.controls]
         draft["references"] = [dataclasses.asdict(u) for u in spec.references]
         draft["regions"] = [dataclasses.asdict(u) for u in spec.regions if not u.mask or is_file(u.mask)]
+        draft["details"] = [dataclasses.asdict(u) for u in spec.details]
         if len(draft["regions"]) < len(spec.regions):
             notes.append("A region's mask is gone; that region was left out.")
         if spec.remote:  # made on a server: its model is the server's, by name, and the job goes there again
@@ -153,6 +155,8 @@ def _unit(v: Any) -> str:
         return f"{v.preprocessor}, {v.model_name} ×{v.weight:g}"
     if isinstance(v, ReferenceUnit):
         return f"{Path(v.image).name} ×{v.weight:g}"
+    if isinstance(v, DetailUnit):
+        return f"{v.target}{': ' + v.prompt if v.prompt else ''} ×{v.strength:g}"
     if isinstance(v, RegionUnit):
         return f"{Path(v.mask).name if v.mask else v.area}: {v.prompt} ×{v.weight:g}"
     return str(v)

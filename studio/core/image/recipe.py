@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.image.detail import NO_DETECTOR, parse_detail, resolve_details
 from studio.core.image.dynamic_prompts import TemplateError, Wildcards, is_dynamic, prompts_for
 from studio.core.image.finders import FileFinder, LoraFinder, embedding_finder, upscaler_finder, vae_finder
 from studio.core.image.guidance import (
@@ -36,7 +37,7 @@ from studio.core.io.untrusted import exists, is_dir, is_file, lst, regular_file_
 from studio.core.jobs import A1111_MAX_SEED, MAX_SEED, RANDOM_SEED, JobKind
 from studio.core.jobs.errors import ValidationError
 from studio.core.jobs.fields import table_of
-from studio.core.models.model_library import describe_path
+from studio.core.models.model_library import describe_path, find_vision_model
 
 BUILTIN_UPSCALERS = (LATENT, LANCZOS)
 IMAGE = table_of(GenerateSpec, JobKind.IMAGE)  # declared once, on the spec
@@ -65,6 +66,7 @@ class ImageContext:
     styles: StyleBook = field(default_factory=StyleBook)  # the user's styles over the shipped ones
     recommended: Callable[[str], dict[str, Any]] = _no_recommendation
     seed: Callable[[], int] = lambda: random.SystemRandom().randint(0, A1111_MAX_SEED)
+    vision: Callable[[str], Path | None] = lambda kind: None  # the library's detector / segmenter folder
 
 
 def library_context(
@@ -116,7 +118,7 @@ def studio_context(
     return library_context(folders, entries, [*folders, BUILTIN_LORA_DIR, *more_lora_folders],
                            vae_default=lambda model: vae_defaults.get(model, ""), recommended=recommended_settings,
                            seed=random_seed, wildcards=Wildcards(wildcards_dir) if wildcards_dir else Wildcards(),
-                           styles=styles)  # fmt: skip
+                           styles=styles, vision=lambda kind: find_vision_model(kind, folders))  # fmt: skip
 
 
 def complete(draft: dict[str, Any], recommended: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -209,6 +211,9 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
     references = resolve_references(values["references"], values["model"], ctx.ip_adapters, ctx.image_encoders,
                                     ctx.describe, problems)  # fmt: skip
     regions = resolve_regions(values["regions"], problems)
+    details = resolve_details(values["details"], problems)
+    if details and not remote and ctx.vision("detector") is None:
+        problems["details"] = NO_DETECTOR
     if problems:
         return problems
     seed = ctx.seed() if values["seed"] == RANDOM_SEED else values["seed"]
@@ -229,7 +234,8 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         **{
             k: v
             for k, v in values.items()
-            if k not in ("seed", "loras", "model", "parent_image", "controls", "references", "regions")
+            if k
+            not in ("seed", "loras", "model", "parent_image", "controls", "references", "regions", "details")
         },
         **dynamic,
         model=str(Path(values["model"]).expanduser()) if values["model"] else "",
@@ -240,6 +246,7 @@ def freeze_image(draft: dict[str, Any], ctx: ImageContext | None = None) -> Gene
         controls=controls,
         references=references,
         regions=regions,
+        details=details,
     )
     if problems := validate_spec(spec):
         return problems
@@ -358,7 +365,7 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
     values = {
         f.name: getattr(spec, f.name)
         for f in IMAGE.fields
-        if f.name not in ("loras", "seed", "outpaint", "controls", "references", "regions")
+        if f.name not in ("loras", "seed", "outpaint", "controls", "references", "regions", "details")
     }
     problems = IMAGE.check(values)
     if not spec.model.strip():
@@ -416,6 +423,8 @@ def validate_spec(spec: GenerateSpec) -> dict[str, str]:
         )
     if why := region_problem(spec):
         problems["regions"] = why
+    if bad := [d for d in map(parse_detail, spec.details) if isinstance(d, str)]:
+        problems["details"] = bad[0]
     if spec.mask and not spec.init_image:
         problems["mask"] = "A mask needs an init image to paint into."
     if spec.init_image is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from studio.core.image import recipe_words as W
+from studio.core.image.detail import DetailUnit, detail_entries, read_details
 from studio.core.image.recipe_words import LATENT
 from studio.core.image.regions import REGION_MODES, RegionUnit, read_regions, region_entries
 from studio.core.image.samplers import DEFAULT_SAMPLER, DEFAULT_SCHEDULE, SAMPLERS, SCHEDULES, parse_sampler
@@ -243,6 +244,13 @@ class GenerateSpec:
                                                              ("denoise", "Denoise (a pass per prompt)")),
         words=Words("Regional mode", 223, when=lambda s: bool(s.regions)),
         comfy=aside("regions are refused on a server"), axis=True, section=Section.REGIONS)
+    details: tuple[DetailUnit, ...] = knob((), label="Detailer", help="Find faces, hands or anything named in "
+        "words in the finished picture and redraw each at the picture's size with its own prompt (ADetailer); needs "
+        "a detector (OWLv2) in the models folder, and uses Segment Anything's outlines when present; repeatable.",
+        cli="--detail", metavar="TARGET[:PROMPT]",
+        words=Words("ADetailer", 300, write=detail_entries, read=read_details, many=True),
+        comfy=refused("The detailer runs on this machine only: run this job here."), axis=False,
+        section=Section.DETAILER, custom=True)
     backend: str = knob("", label="Runs on", help="Where the picture is made: empty for this machine, or a ComfyUI "
         "server by the name it was saved under (studio backends add); the model, LoRAs and VAE are then the "
         "server's, by file name.", metavar="NAME", words=unwritten("where it ran is not part of the picture"),
@@ -355,6 +363,7 @@ class GenerateSpec:
         d["controls"] = [dataclasses.asdict(u) for u in self.controls]
         d["references"] = [dataclasses.asdict(u) for u in self.references]
         d["regions"] = [dataclasses.asdict(u) for u in self.regions]
+        d["details"] = [dataclasses.asdict(u) for u in self.details]
         d["kind"] = self.kind.value
         return d
 

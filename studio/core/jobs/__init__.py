@@ -26,6 +26,7 @@ class JobKind(StrEnum):
     TEXT_TRAIN = "text-train"
     STEPS = "steps"
     SEGMENT = "segment"
+    DETAIL = "detail"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen

@@ -29,6 +29,7 @@ class Section(StrEnum):
     CONTROLNET = "ControlNet"
     REFERENCES = "Reference images"
     REGIONS = "Regions"
+    DETAILER = "Detailer"
     NONE = ""
 
 

@@ -346,6 +346,28 @@ def find_tiny_vae(family: str, folders: list[Path], hf_cache: Path | None = None
     return None
 
 
+def find_vision_model(kind: str, folders: list[Path], hf_cache: Path | None = None) -> Path | None:
+    """The first segmenter, detector or matting model (``kind``) the user has: a transformers folder in a models
+    folder (or its ``sams``/``detectors``/``matting`` folder), else in the Hugging Face cache. Read from configs
+    alone: cheap enough to ask at every job."""
+    cache = hf_cache or hf_cache_dir()
+    roots = [d / sub for d in folders for sub in ("", "sams", "segmenters", "detectors", "matting")]
+    candidates = [c for r in roots if r.is_dir() for c in sorted(r.iterdir()) if c.is_dir()]
+    candidates += [
+        s for repo in sorted(cache.glob("models--*")) for s in sorted((repo / "snapshots").glob("*"))
+    ]
+    for folder in candidates[:2000]:
+        config = (
+            obj(read_json(folder / "config.json", max_bytes=MAX_CONFIG))
+            if (folder / "config.json").is_file()
+            else {}
+        )
+        found = VISION_TYPES.get(text(config.get("model_type")))
+        if found and found[0] == kind and any(folder.glob("*.safetensors")):
+            return folder
+    return None
+
+
 FAMILY_CHOICES = {
     "checkpoint": ("sd1", "sd2", "sd2-v", "sdxl"),
     "lora": ("sd1", "sd2", "sdxl"),

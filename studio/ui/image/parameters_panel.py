@@ -33,6 +33,7 @@ from studio.ui.common.binding import ErrorLabel, bind
 from studio.ui.common.field_widgets import add_field_rows
 from studio.ui.common.theme import icon
 from studio.ui.common.theme import tool_button as _tool
+from studio.ui.image.detail_panel import add_detail_rows
 from studio.ui.image.guidance_panel import ControlUnitList, ReferenceList
 from studio.ui.image.regions_panel import add_region_rows
 from studio.viewmodels.generation_session import GenerationSession
@@ -162,6 +163,7 @@ class ParametersPanel(QScrollArea):
         self._lora_rows(form, session)
         self._init_rows(form, session)
         self.regions = add_region_rows(form, session, _section("Regions"))
+        self.details = add_detail_rows(form, session, _section("Detailer"))
         self._guidance_rows(form, session)
         outer.addStretch(1)
         session.changed.connect(lambda n: n in ("init_image", "mask", "outpaint") and self._update_init())
@@ -419,8 +421,7 @@ class ParametersPanel(QScrollArea):
         form.addRow(ErrorLabel(session, ("outpaint",)))
         add_field_rows(form, session, IMAGE, Section.INIT)
 
-    def _guidance_rows(self, form: QFormLayout, session: GenerationSession) -> None:
-        """ControlNet and reference images."""
+    def _guidance_rows(self, form: QFormLayout, session: GenerationSession) -> None:  # ControlNet, IP-Adapter
         control_head = QHBoxLayout()
         control_head.addWidget(_section("ControlNet"))
         control_head.addStretch(1)
