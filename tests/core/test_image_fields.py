@@ -10,10 +10,10 @@ import pytest
 
 from studio.core.image.a1111 import parse_parameters
 from studio.core.image.comfy_workflow import ServerModels, refusals, workflow
+from studio.core.image.detail import DetailUnit
 from studio.core.image.from_image import read_words
 from studio.core.image.image_metadata import RenderInfo, a1111_text
 from studio.core.image.recipe import IMAGE
-from studio.core.image.detail import DetailUnit
 from studio.core.image.regions import RegionUnit
 from studio.core.image.specs import ControlUnit, GenerateSpec, LoraRef, ReferenceUnit
 from studio.core.jobs.fields import ASIDE, KNOB, Reading, Section, spec_words
