@@ -72,7 +72,11 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
         if isinstance(found, Unreadable):
             raise UsageError(f"--from-image: {found.why}")
         draft.update(found[0])
-        for note in found[1]:
+        notes = list(found[1])
+        if draft.get("details") and not _has_detector(rt):  # ADetailer's pass, which needs a detector here
+            notes.append("the detailer (ADetailer: " + ", ".join(str(d.get("target")) for d in draft.pop("details"))
+                         + "): no detector in the models folder (get google/owlv2-base-patch16-ensemble)")  # fmt: skip
+        for note in notes:
             print(f"studio: not carried over: {note}", file=sys.stderr)
     given = draft_of(args, IMAGE)
     given.pop("prompt", None)  # the positional, handled below
@@ -93,6 +97,14 @@ def build_draft(args: argparse.Namespace, rt: Any, find_model: Any) -> dict[str,
     if not draft.get("model"):
         draft["model"] = default_model(rt)
     return draft
+
+
+def _has_detector(rt: Any) -> bool:
+    from studio.core.models.model_library import DETECTOR, find_vision_model
+
+    return (
+        find_vision_model(DETECTOR, [rt.paths.models_dir, *map(Path, rt.settings.model_folders)]) is not None
+    )
 
 
 def default_model(rt: Any) -> str:
