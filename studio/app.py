@@ -20,6 +20,7 @@ from studio.core.models.builtin_models import builtin_image_models, builtin_text
 from studio.core.models.model_library import model_folders
 from studio.core.text.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
+from studio.ui.canvas.canvas_page import CanvasPage
 from studio.ui.common.theme import app_icon, apply_theme
 from studio.ui.models.models_page import ModelsPage
 from studio.ui.shell.main_window import MainWindow
@@ -29,6 +30,7 @@ from studio.ui.train.finetune_page import FinetunePage
 from studio.viewmodels.background import in_background
 from studio.viewmodels.blind_compare import BlindComparison
 from studio.viewmodels.bridge import EventBridge
+from studio.viewmodels.canvas_session import CanvasSession
 from studio.viewmodels.gallery_model import GalleryModel
 from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
@@ -230,6 +232,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         theme=s.theme,
         finetune=finetune,
         helper=helper,
+        canvas=CanvasPage(CanvasSession(session, queue, bridge, runtime.paths.canvas_recovery_dir), session),
     )
     bridge.arrived.connect(window.explain.on_job_event)  # jobs the window waits for (word maps, steps)
     QTimer.singleShot(300, library.rescan)

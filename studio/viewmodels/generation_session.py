@@ -161,7 +161,8 @@ class GenerationSession(QObject):
             self.set("seed", self.last_seed)
 
     # -- inputs ------------------------------------------------------------------------------------------------
-    def _store_input(self, image: QImage, kind: str) -> str:
+    def store_input(self, image: QImage, kind: str) -> str:
+        """``image`` as a PNG in the inputs folder (named by its content: the same picture is kept once)."""
         buf = QByteArray()
         dev = QBuffer(buf)
         dev.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -187,7 +188,7 @@ class GenerationSession(QObject):
             self.errorsChanged.emit(dict(self._errors))
             return False
         self.set("mask", None)
-        self.set("init_image", self._store_input(image, "init"))
+        self.set("init_image", self.store_input(image, "init"))
         return True
 
     def set_mask(self, mask: QImage | None) -> None:
@@ -195,7 +196,7 @@ class GenerationSession(QObject):
         if mask is None or mask.isNull() or _is_blank(mask):
             self.set("mask", None)
         else:
-            self.set("mask", self._store_input(mask.convertToFormat(QImage.Format.Format_Grayscale8), "mask"))
+            self.set("mask", self.store_input(mask.convertToFormat(QImage.Format.Format_Grayscale8), "mask"))
 
     # -- LoRAs -------------------------------------------------------------------------------------------------
     def add_lora(self, path: str, weight: float = 0.8) -> None:
@@ -222,6 +223,10 @@ class GenerationSession(QObject):
         self._errors = problems
         self.errorsChanged.emit(dict(problems))
         return None if isinstance(frozen, dict) else frozen
+
+    def freeze_with(self, overrides: dict[str, Any]) -> GenerateSpec | dict[str, str]:
+        """The draft with ``overrides`` (the canvas's size and pictures) frozen; the room's fields stay as they are."""
+        return freeze_image({**self._values, **overrides}, self.context())
 
     def context(self) -> Any:
         """What the draft is frozen in: the library's models, the built-in LoRAs, the user's wildcards and styles."""

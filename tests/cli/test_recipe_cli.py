@@ -98,7 +98,11 @@ def test_another_tools_recipe_says_what_was_not_carried_over(capsys, tmp_path):
     assert (line["prompt"], line["seed"], line["steps"], line["sampler"]) == (
         "a green cross on a red background", 9, 4, "Euler a")  # fmt: skip
     assert (line["width"], line["height"]) == (128, 128)  # the hires fix is carried over: 64×64 upscaled by 2
-    assert "dreamshaper_8" in err and "the detailer (ADetailer: face): no detector" in err and "not carried over" in err
+    assert (
+        "dreamshaper_8" in err
+        and "the detailer (ADetailer: face): no detector" in err
+        and "not carried over" in err
+    )
     assert "Hires" not in err
 
 

@@ -61,7 +61,9 @@ class CanvasDoc:
     # -- edits (each one undoable) -----------------------------------------------------------------------------
     def commit(self, layers: tuple[Layer, ...]) -> None:
         """Make ``layers`` the new state."""
-        if layers == self.layers and all(a.image is b.image for a, b in zip(layers, self.layers, strict=True)):
+        if layers == self.layers and all(
+            a.image is b.image for a, b in zip(layers, self.layers, strict=True)
+        ):
             return
         self._undo.append(self.layers)
         del self._undo[:-HISTORY]

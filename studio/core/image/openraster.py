@@ -84,7 +84,9 @@ def _read(z: zipfile.ZipFile, name: str) -> CanvasDoc:
         raise OraError(f"{name} is {width}×{height}; a canvas is 1–{MAX_SIDE} px a side.")
     own = _studio_part(z, members)
     stack = root.find("stack")
-    layers = _layers(z, members, stack if stack is not None else ElementTree.Element("stack"), 0, 0, own, name)
+    layers = _layers(
+        z, members, stack if stack is not None else ElementTree.Element("stack"), 0, 0, own, name
+    )
     return CanvasDoc(width, height, tuple(reversed(layers)))
 
 
@@ -116,9 +118,12 @@ def _layers(z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], stack: Elem
             with open_picture(io.BytesIO(z.read(src))) as im:
                 image = im.convert("RGBA")
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, zipfile.BadZipFile) as e:
-            raise OraError(f"{name}: the layer {element.get('name', src)!r} is not a picture Studio can read.") from e
-        extra = own.get(src) if isinstance(own.get(src), dict) else {}
-        kind = extra.get("kind") if extra.get("kind") in KINDS else "paint"
+            raise OraError(
+                f"{name}: the layer {element.get('name', src)!r} is not a picture Studio can read."
+            ) from e
+        found = own.get(src)
+        extra: dict[str, Any] = found if isinstance(found, dict) else {}
+        kind = str(extra.get("kind")) if extra.get("kind") in KINDS else "paint"
         recipe = extra.get("recipe") if isinstance(extra.get("recipe"), dict) else None
         opacity = min(1.0, max(0.0, _float(element.get("opacity"), 1.0)))
         layer = Layer(element.get("name", "Layer")[:200], kind, image, x, y, element.get("visibility") != "hidden",

@@ -40,6 +40,11 @@ class StudioPaths:
         return self.home / "writer"
 
     @property
+    def canvas_recovery_dir(self) -> Path:
+        """The Canvas room's recovery copy, written after every stroke."""
+        return self.home / "canvas" / "recovery"
+
+    @property
     def training_dir(self) -> Path:
         """Fine-tuning: ``datasets/<name>`` (copies of the pictures, captions) and ``runs/<name>`` (checkpoints)."""
         return self.home / "training"

@@ -11,6 +11,7 @@ from studio.core.jobs import JobKind
 
 class Room(StrEnum):
     IMAGE = "Image"
+    CANVAS = "Canvas"
     GALLERY = "Gallery"
     WRITER = "Writer"
     FINETUNE = "Fine-tune"

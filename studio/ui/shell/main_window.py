@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QLayout, QMainWindow, QMessageBox, QTabWi
 
 from studio import __version__
 from studio.core.jobs.rooms import Room
+from studio.ui.canvas.canvas_page import CanvasPage
 from studio.ui.common.job_stop import ask_quit, confirm_stop, may_close
 from studio.ui.common.notice_bar import NoticeBar
 from studio.ui.common.theme import app_icon, icon
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         theme: str = "system",
         finetune: FinetunePage | None = None,
         helper: PromptHelper | None = None,
+        canvas: CanvasPage | None = None,
     ):
         super().__init__()
         self.setWindowTitle("Studio")
@@ -57,6 +59,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.image_page, icon("paint"), "Image")
+        self.canvas_page = canvas
+        if canvas is not None:
+            self.tabs.addTab(canvas, icon("canvas"), "Canvas")
         self.gallery_page = GalleryPage(gallery)
         self.gallery_page.useSettings.connect(self._use_settings)
         self.gallery_page.useAsInit.connect(self._use_as_init)

@@ -1,0 +1,100 @@
+"""The Canvas room as an artist uses it: paint, undo, draw the box, generate into it, look through the staging
+area, accept a result as a layer with its recipe, save and reopen as OpenRaster; the canvas comes back after a
+crash."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+
+from studio.core.image.openraster import load_ora
+
+
+def canvas_point(view, x, y) -> QPoint:
+    return view.mapFromScene(x, y)
+
+
+def stroke(qtbot, view, points):
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=canvas_point(view, *points[0]))
+    for p in points[1:]:
+        qtbot.mouseMove(view.viewport(), canvas_point(view, *p))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=canvas_point(view, *points[-1]))
+
+
+def test_paint_undo_generate_into_the_box_accept_and_save(qtbot, studio, tmp_path):
+    page = studio.window.canvas_page
+    studio.window.tabs.setCurrentWidget(page)
+    session, view = page.session, page.view
+    session.new(128, 96)
+    qtbot.waitExposed(view)
+    view.fit()
+    background = session.doc.layers[0]
+    assert background.image.getpixel((40, 50)) == (255, 255, 255, 255)
+
+    stroke(qtbot, view, [(20, 50), (60, 50), (100, 50)])  # the brush, red by default
+    painted = session.doc.layers[0].image
+    r, g, b, a = painted.getpixel((60, 50))
+    assert r > 150 and g < 100 and b < 100 and painted.getpixel((60, 10)) == (255, 255, 255, 255)
+    session.undo()
+    assert session.doc.layers[0].image.getpixel((60, 50)) == (255, 255, 255, 255)
+    session.redo()
+    assert session.doc.layers[0].image.getpixel((60, 50))[1] < 100
+
+    page._tool("box")
+    stroke(qtbot, view, [(0, 0), (70, 70)])
+    assert session.box == (0, 0, 64, 64)  # multiples of 8, at least 64 px
+    session.add_layer("mask")
+    page._tool("brush")
+    stroke(qtbot, view, [(10, 10), (30, 30)])
+    mask = session.doc.mask_of(session.box)
+    assert mask is not None and mask.getpixel((20, 20)) == 255
+
+    studio.session.set("steps", 2)
+    job = session.generate()
+    assert job is not None
+    qtbot.waitUntil(lambda: bool(session.staging), timeout=60_000)
+    assert page.staged.text() == "Result 1 of 1" and page.staging_buttons[2].isEnabled()
+    layer = session.accept()
+    assert (layer.kind, layer.x, layer.y, layer.image.size) == ("generated", 0, 0, (64, 64))
+    assert (
+        layer.recipe["init_image"] and layer.recipe["mask"] and layer.recipe["width"] == 64
+    )  # inpainted there
+    assert not session.staging and page.staged.text() == "No result waiting"
+    assert [lay.name for lay in session.doc.layers] == ["Background", "Mask (repaint here)", "Generated 1"]
+    assert page.layers.list.item(0).text() == "Generated 1"  # the panel lists the topmost first
+
+    path = tmp_path / "mine.ora"
+    session.save(str(path))
+    qtbot.waitUntil(lambda: path.is_file() and session.source == str(path), timeout=10_000)
+    back = load_ora(path)
+    assert [(lay.name, lay.kind, lay.x, lay.y) for lay in back.layers] == [
+        (lay.name, lay.kind, lay.x, lay.y) for lay in session.doc.layers]  # fmt: skip
+    assert back.layers[-1].recipe == layer.recipe
+
+
+def test_after_a_crash_the_canvas_comes_back(qtbot, studio):
+    from studio.ui.canvas.canvas_page import CanvasPage
+    from studio.viewmodels.canvas_session import CanvasSession
+
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(64, 64)
+    session.add_layer("paint")
+    session.stroke(session.active, session.qimage(session.doc.get(session.active)).copy())
+    session.set_layer(session.active, name="Sketch")
+    assert session.writer.flush()
+    again = CanvasSession(
+        studio.session, studio.queue, studio.bridge, studio.runtime.paths.canvas_recovery_dir
+    )
+    assert [lay.name for lay in again.doc.layers] == ["Background", "Sketch"]
+    shown = CanvasPage(again, studio.session)
+    qtbot.addWidget(shown)
+    assert "brought back" in shown.status.text()
+
+
+def test_a_broken_file_is_said_on_the_canvas(qtbot, studio, tmp_path):
+    page = studio.window.canvas_page
+    bad = tmp_path / "bad.ora"
+    bad.write_text("not a zip")
+    page.session.open(str(bad))
+    qtbot.waitUntil(lambda: "bad.ora is not an OpenRaster file" in page.status.text(), timeout=10_000)
+    assert page.session.doc.layers  # the canvas in the room is kept
