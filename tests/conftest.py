@@ -67,6 +67,18 @@ def tiny_qwen(tmp_path_factory) -> Path:
     return save_tiny_lm(tmp_path_factory.mktemp("models") / "tiny-qwen", arch="qwen2")
 
 
+@pytest.fixture(scope="session")
+def vision_models(tmp_path_factory) -> Path:
+    """A models folder with a tiny Segment Anything, OWLv2 detector and ViTMatte (random weights)."""
+    from tests.tiny_models import save_tiny_owlv2, save_tiny_sam, save_tiny_vitmatte
+
+    folder = tmp_path_factory.mktemp("vision-models")
+    save_tiny_sam(folder / "sam-tiny")
+    save_tiny_owlv2(folder / "owlv2-tiny")
+    save_tiny_vitmatte(folder / "vitmatte-tiny")
+    return folder
+
+
 @pytest.fixture()
 def openvino_on(monkeypatch) -> None:
     """OpenVINO allowed for this test (the test-wide setting switches it off, so that auto means torch)."""

@@ -157,7 +157,24 @@ def detect(processor: Any, model: Any, picture: Image.Image, words: str,
         x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
         if x1 - x0 >= 1 and y1 - y0 >= 1:
             out.append((x0, y0, x1, y1, float(score)))
-    return sorted(out, key=lambda b: -b[4])
+    return suppress(sorted(out, key=lambda b: -b[4]))
+
+
+def suppress(boxes: list[tuple[float, float, float, float, float]], overlap: float = 0.5) -> list[Any]:
+    """Non-maximum suppression: of boxes that overlap by more than ``overlap`` (IoU), the best-scored one alone
+    (a detector finds the same face several times over)."""
+
+    def iou(a: Any, b: Any) -> float:
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+        return w * h / union if union > 0 else 0.0
+
+    kept: list[Any] = []
+    for box in boxes:
+        if all(iou(box, k) <= overlap for k in kept):
+            kept.append(box)
+    return kept
 
 
 def segment(processor: Any, model: Any, picture: Image.Image, points: tuple[tuple[float, float], ...],

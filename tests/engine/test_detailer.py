@@ -11,14 +11,15 @@ import pytest
 from PIL import Image
 
 from studio import cli
-from tests.tiny_models import save_tiny_owlv2, save_tiny_sam
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(tmp_path_factory, vision_models):
+    import shutil
+
     home = tmp_path_factory.mktemp("detail-home")
-    save_tiny_sam(home / "models" / "sam-tiny")
-    save_tiny_owlv2(home / "models" / "owlv2-tiny")
+    for name in ("sam-tiny", "owlv2-tiny"):
+        shutil.copytree(vision_models / name, home / "models" / name)
     return home
 
 
@@ -27,7 +28,7 @@ def test_studio_detail_redraws_inside_what_it_found_and_nothing_outside(home, ti
     from studio.engine.segmentation import detect, load_vision
 
     picture = tmp_path / "grey.png"
-    Image.new("RGB", (256, 192), (128, 128, 128)).save(picture)
+    Image.new("RGB", (160, 128), (128, 128, 128)).save(picture)
     code = cli.main(["--home", str(home), "detail", str(picture), "--target", "a face", "--confidence", "0.5",
                      "--model", str(tiny_sd), "--prompt", "a red face", "--steps", "3", "--json"])  # fmt: skip
     out, err = capsys.readouterr()
@@ -36,7 +37,7 @@ def test_studio_detail_redraws_inside_what_it_found_and_nothing_outside(home, ti
     found = detect(*load_vision(home / "models" / "owlv2-tiny", "detector"), Image.open(picture).convert("RGB"),
                    "a face", 0.5)  # fmt: skip
     assert found, "the tiny detector finds something at this confidence"
-    outside = np.ones((192, 256), bool)
+    outside = np.ones((128, 160), bool)
     for x0, y0, x1, y1, _ in found:
         outside[
             max(0, int(y0) - PADDING) : int(y1) + 1 + PADDING,

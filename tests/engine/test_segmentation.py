@@ -11,17 +11,15 @@ import pytest
 from PIL import Image, ImageDraw
 
 from studio import cli
-from tests.tiny_models import save_tiny_owlv2, save_tiny_sam, save_tiny_vitmatte
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(tmp_path_factory, vision_models):
     """A Studio home whose models folder holds the three tiny models, found by kind."""
+    import shutil
+
     home = tmp_path_factory.mktemp("segment-home")
-    models = home / "models"
-    save_tiny_sam(models / "sam-tiny")
-    save_tiny_owlv2(models / "owlv2-tiny")
-    save_tiny_vitmatte(models / "vitmatte-tiny")
+    shutil.copytree(vision_models, home / "models")
     return home
 
 
@@ -142,3 +140,10 @@ def test_what_to_get_is_said_when_no_model_is_there(picture, tmp_path, capsys):
     code, _, err = studio(tmp_path / "empty-home", "segment", picture, "--point", "5,5", "--out", tmp_path / "m.jpg",
                           capsys=capsys)  # fmt: skip
     assert code == 2 and "--out: write a .png file" in err
+
+
+def test_the_same_thing_found_twice_is_kept_once():
+    from studio.engine.segmentation import suppress
+
+    boxes = [(0, 0, 10, 10, 0.9), (1, 1, 11, 11, 0.8), (20, 20, 30, 30, 0.7), (0, 0, 10, 9, 0.6)]
+    assert suppress(boxes) == [(0, 0, 10, 10, 0.9), (20, 20, 30, 30, 0.7)]

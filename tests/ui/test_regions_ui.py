@@ -60,9 +60,12 @@ def test_drag_a_region_write_its_prompt_and_generate(qtbot, studio, tiny_sd):
     assert not panel.regions.cards and "Drag on the map" in panel.regions.findChild(QLabel).text()
 
 
-def test_the_detailer_from_the_panel_needs_a_detector_then_redraws_and_records(qtbot, studio, tiny_sd):
+def test_the_detailer_from_the_panel_needs_a_detector_then_redraws_and_records(
+    qtbot, studio, tiny_sd, vision_models
+):
+    import shutil
+
     from studio.ui.image.detail_panel import DetailList
-    from tests.tiny_models import save_tiny_owlv2
 
     page = studio.window.image_page
     panel = page.parameters
@@ -79,7 +82,7 @@ def test_the_detailer_from_the_panel_needs_a_detector_then_redraws_and_records(q
     assert studio.session.generate() is None
     assert "google/owlv2-base-patch16-ensemble" in studio.session.errors["details"]
 
-    save_tiny_owlv2(studio.runtime.paths.models_dir / "owlv2-tiny")
+    shutil.copytree(vision_models / "owlv2-tiny", studio.runtime.paths.models_dir / "owlv2-tiny")
     studio.session.guidance.set_detail(0, "confidence", 0.0)
     generate_with_keyboard(qtbot, studio)
     wait_result(qtbot, page)
