@@ -18,6 +18,7 @@ from studio.core.image.filmstrip import StepsSpec
 from studio.core.image.plot import PlotSpec
 from studio.core.image.selection import SegmentSpec
 from studio.core.image.specs import ALL_BACKENDS, GenerateSpec, UpscaleSpec
+from studio.core.image.tiled_refine import RefineUpscaleSpec
 from studio.core.io.atomic import clean_stale_temps
 from studio.core.io.hashing import HashCache
 from studio.core.io.paths import StudioPaths, resolve_paths
@@ -39,12 +40,16 @@ from studio.engine.openvino_cache import cache_root as openvino_cache_root
 from studio.engine.segmentation import Selector
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
+from studio.engine.tiled_refine import refine_upscale
 from studio.engine.train_job import TrainJob
 from studio.remote.openai_text import OpenAIText
 from studio.remote.servers import Servers
 from studio.worker.runner import DEVICE, JobRunner
 
 Listener = Callable[[Event], None]
+# jobs that use the image engine's models: engine/explain_jobs.py, detailer.py, tiled_refine.py
+ENGINE_JOBS = ((PlotSpec, plot), (AttentionSpec, attention), (StepsSpec, steps), (DetailSpec, detail_job),
+               (RefineUpscaleSpec, refine_upscale))  # fmt: skip
 
 
 @dataclass
@@ -218,9 +223,7 @@ def build_runtime(
         {
             GenerateSpec: generate,
             UpscaleSpec: engine.upscale,
-            PlotSpec: lambda spec, cancel, emit: plot(engine, spec, cancel, emit),  # engine/explain_jobs.py
-            AttentionSpec: lambda spec, cancel, emit: attention(engine, spec, cancel, emit),
-            StepsSpec: lambda spec, cancel, emit: steps(engine, spec, cancel, emit),
+            **{kind: on_engine(engine, run) for kind, run in ENGINE_JOBS},
             WriteSpec: write,
             ContextSpec: preview,
             TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),
@@ -228,7 +231,6 @@ def build_runtime(
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
             SegmentSpec: Selector(),
-            DetailSpec: lambda spec, cancel, emit: detail_job(engine, spec, cancel, emit),
         },
         lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
         priority_of=priority_of,
@@ -239,6 +241,11 @@ def build_runtime(
                  servers_of_settings(settings, keys), notices=notices, semantic=semantic)  # fmt: skip
     holder.append(rt)
     return rt
+
+
+def on_engine(engine: ImageEngine, run: Callable[..., Any]) -> Callable[..., Any]:
+    """A handler for a job that runs on the image engine (its models, prompt cache and gallery)."""
+    return lambda spec, cancel, emit: run(engine, spec, cancel, emit)
 
 
 def semantic_index(gallery: GalleryStore, hashes: HashCache) -> SemanticIndex:

@@ -32,21 +32,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.cli.generate import default_model, image_context, library
     from studio.core.image.detail_job import DetailSpec
-    from studio.core.image.recipe import IMAGE, freeze_image
     from studio.core.jobs.events import ItemSaved, Loading, Note
 
     out = Path(args.out).expanduser() if args.out else None
     rt = open_runtime(args, gallery_dir=out)
     try:
-        entries = library(rt)
-        draft = _draft(args, lambda name: next((str(e.path) for e in entries()
-                                                if e.kind == "checkpoint" and e.name == name), None))  # fmt: skip
-        draft["model"] = args.model or draft.get("model") or default_model(rt)
-        frozen = freeze_image(draft, image_context(rt, entries))
-        if isinstance(frozen, dict):
-            raise UsageError(explain(frozen, IMAGE))
+        details = [{"target": t, "prompt": args.prompt, "strength": args.strength, "confidence": args.confidence}
+                   for t in args.target]  # fmt: skip
+        frozen = picture_recipe(args, rt, {"details": details})
     except UsageError as e:
         rt.close()
         return fail(str(e), EXIT_USAGE)
@@ -63,6 +57,23 @@ def run(args: argparse.Namespace) -> int:
                   flush=True)  # fmt: skip
 
     return run_job(rt, DetailSpec(str(Path(args.image).expanduser().resolve()), frozen), on_event)
+
+
+def picture_recipe(args: argparse.Namespace, rt: Any, extra: dict[str, Any]) -> Any:
+    """The frozen recipe a picture is worked on with: its own recipe (when it has one: the model found in the
+    library), ``args``' --model, --prompt, --steps and --seed over it, ``extra`` fields; ``UsageError`` else."""
+    from studio.cli.generate import default_model, image_context, library
+    from studio.core.image.recipe import IMAGE, freeze_image
+
+    entries = library(rt)
+    draft = _draft(args, lambda name: next((str(e.path) for e in entries()
+                                            if e.kind == "checkpoint" and e.name == name), None))  # fmt: skip
+    draft.update(extra)
+    draft["model"] = args.model or draft.get("model") or default_model(rt)
+    frozen = freeze_image(draft, image_context(rt, entries))
+    if isinstance(frozen, dict):
+        raise UsageError(explain(frozen, IMAGE))
+    return frozen
 
 
 def _draft(args: argparse.Namespace, find_model: Any) -> dict[str, Any]:
@@ -87,8 +98,6 @@ def _draft(args: argparse.Namespace, find_model: Any) -> dict[str, Any]:
         draft.pop(key, None)  # the picture is made: only its model, prompts and sampler are used
     draft.setdefault("prompt", args.prompt)
     draft.update(width=max(64, min(4096, size[0] // 8 * 8)), height=max(64, min(4096, size[1] // 8 * 8)),
-                 hires_scale=1.0, refiner="", batch_size=1, batch_count=1,
-                 details=[{"target": t, "prompt": args.prompt, "strength": args.strength,
-                           "confidence": args.confidence} for t in args.target])  # fmt: skip
+                 hires_scale=1.0, refiner="", batch_size=1, batch_count=1)  # fmt: skip
     draft.update({k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None})
     return draft

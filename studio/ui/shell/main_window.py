@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         theme: str = "system",
         finetune: FinetunePage | None = None,
         helper: PromptHelper | None = None,
-        canvas: CanvasPage | None = None,
+        canvas: CanvasPage,
     ):
         super().__init__()
         self.setWindowTitle("Studio")
@@ -60,8 +60,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.image_page, icon("paint"), "Image")
         self.canvas_page = canvas
-        if canvas is not None:
-            self.tabs.addTab(canvas, icon("canvas"), "Canvas")
+        self.tabs.addTab(canvas, icon("canvas"), "Canvas")
         self.gallery_page = GalleryPage(gallery)
         self.gallery_page.useSettings.connect(self._use_settings)
         self.gallery_page.useAsInit.connect(self._use_as_init)
