@@ -13,7 +13,7 @@ from typing import Any
 from studio.core.gallery.gallery_store import GalleryStore
 from studio.core.gallery.semantic import SemanticIndex
 from studio.core.image.attention import AttentionSpec
-from studio.core.image.detail_job import DetailSpec
+from studio.core.image.detail_job import DetailSpec, LiveSpec
 from studio.core.image.filmstrip import StepsSpec
 from studio.core.image.plot import PlotSpec
 from studio.core.image.selection import SegmentSpec
@@ -36,6 +36,7 @@ from studio.engine.captioner import Captioner
 from studio.engine.detailer import detail_job
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
+from studio.engine.live_painting import live_frame
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
 from studio.engine.segmentation import Selector
 from studio.engine.text import TextEngine
@@ -47,9 +48,9 @@ from studio.remote.servers import Servers
 from studio.worker.runner import DEVICE, JobRunner
 
 Listener = Callable[[Event], None]
-# jobs that use the image engine's models: engine/explain_jobs.py, detailer.py, tiled_refine.py
+# jobs that use the image engine's models: engine/explain_jobs.py, detailer.py, tiled_refine.py, live_painting.py
 ENGINE_JOBS = ((PlotSpec, plot), (AttentionSpec, attention), (StepsSpec, steps), (DetailSpec, detail_job),
-               (RefineUpscaleSpec, refine_upscale))  # fmt: skip
+               (RefineUpscaleSpec, refine_upscale), (LiveSpec, live_frame))  # fmt: skip
 
 
 @dataclass

@@ -109,7 +109,9 @@ def _refine_spec(args: argparse.Namespace, rt: Any, plain: Any) -> Any:
         raise UsageError("--refine-tile: a multiple of 64 px, at least 64.")
     recipe = picture_recipe(args, rt, {"regions": [], "details": []})
     family = str(describe_path(Path(recipe.model)).get("family") or "")
-    nets = [e.path for e in library(rt)() if e.kind == "controlnet" and e.family in (family, "")]  # "": unknown
+    nets = [
+        e.path for e in library(rt)() if e.kind == "controlnet" and e.family in (family, "")
+    ]  # "": unknown
     if args.controlnet:
         named = [p for p in nets if p.stem == args.controlnet or str(p) == args.controlnet]
         path = Path(args.controlnet).expanduser()

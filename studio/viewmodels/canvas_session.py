@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 
 from studio.core.image.canvas_doc import CanvasDoc, Layer
 from studio.core.image.canvas_journal import CanvasJournal, JournalWriter
-from studio.core.jobs.events import Cancelled, Failed, Finished, ItemSaved
+from studio.core.jobs.events import Cancelled, Failed, Finished, ItemSaved, Preview, Started
 from studio.core.jobs.rooms import Room
 from studio.viewmodels.bridge import EventBridge, UiEvent, pil_to_qimage
 
@@ -33,6 +33,7 @@ class CanvasSession(QObject):
     stagingChanged = Signal()
     statusChanged = Signal(str)
     failed = Signal(str)  # a problem the user must see
+    liveChanged = Signal(bool)
 
     def __init__(
         self,
@@ -61,6 +62,10 @@ class CanvasSession(QObject):
         self.active = self.doc.layers[-1].id if self.doc.layers else ""
         self.box = (0, 0, self.doc.width, self.doc.height)
         self.recovered = found is not None
+        self.live, self.live_strength = False, 0.5
+        self._live: str | None = None  # the live frame's job, while one is wanted
+        self._live_started = self._live_stale = False
+        self._live_recipe: dict[str, Any] = {}
         bridge.arrived.connect(self._on_event)
 
     # -- the layers --------------------------------------------------------------------------------------------
@@ -85,9 +90,10 @@ class CanvasSession(QObject):
             self.activeChanged.emit(layer_id)
 
     def stroke(self, layer_id: str, image: QImage) -> None:
-        """A layer's picture after a stroke of the brush or the eraser."""
+        """A layer's picture after a stroke of the brush or the eraser (with live painting on, a new frame)."""
         self.doc.paint(layer_id, to_pil(image))
         self._changed()
+        self.want_frame()
 
     def add_layer(self, kind: str = "paint") -> Layer:
         layer = Layer(
@@ -146,11 +152,10 @@ class CanvasSession(QObject):
         x0, y0 = max(0, min(x0, self.doc.width - w)), max(0, min(y0, self.doc.height - h))
         self.box = (x0, y0, min(self.doc.width, x0 + w), min(self.doc.height, y0 + h))
         self.boxChanged.emit()
+        self.want_frame()
 
-    def generate(self) -> str | None:
-        """Queue a picture for the box: from nothing (text to image), from what is under it (image to image), or
-        filling what the mask layers (or the box's empty part) leave open (inpainting). Its results wait in the
-        staging area."""
+    def _picture_under_box(self) -> dict[str, Any]:
+        """The box's size and, when something is painted there, its picture (over white) as the init image."""
         x0, y0, x1, y1 = self.box
         under = self.doc.flatten(self.box)
         overrides: dict[str, Any] = {"width": x1 - x0, "height": y1 - y0, "init_image": None, "mask": None,
@@ -159,6 +164,71 @@ class CanvasSession(QObject):
             background = Image.new("RGBA", under.size, (255, 255, 255, 255))
             picture = Image.alpha_composite(background, under).convert("RGB")
             overrides["init_image"] = self.generation.store_input(pil_to_qimage(picture), "canvas")
+        return overrides
+
+    # -- live painting: a frame after every stroke, stale frames dropped -----------------------------------------
+    def set_live(self, on: bool) -> None:
+        self.live = on
+        self.liveChanged.emit(on)
+        if on:
+            steps = int(self.generation.value("steps"))
+            if steps > 8:
+                self.statusChanged.emit(f"Live painting wants a few-step model (LCM, Turbo, Lightning); at {steps} "
+                                        "steps a frame takes a while.")  # fmt: skip
+            self.want_frame()
+        elif self._live is not None:
+            self.queue.cancel(self._live)
+
+    def want_frame(self) -> None:
+        """A frame of the box as it is now: a frame not yet begun is dropped for it; one under way finishes and
+        this one follows (so the newest strokes are always shown next, and the brush never waits)."""
+        if not self.live:
+            return
+        if self._live is not None:
+            if self._live_started:
+                self._live_stale = True
+                return
+            self.queue.cancel(self._live)
+        overrides = self._picture_under_box()
+        if not overrides["init_image"]:
+            return
+        frozen = self.generation.freeze_with({**overrides, "strength": self.live_strength, "batch_size": 1,
+                                              "batch_count": 1, "details": [], "hires_scale": 1.0})  # fmt: skip
+        if isinstance(frozen, dict):
+            self.failed.emit(next(iter(frozen.values())))
+            self._live = None
+            return
+        from studio.core.image.detail_job import LiveSpec
+
+        self._live, self._live_started, self._live_stale = (
+            self.queue.enqueue(LiveSpec(frozen), Room.CANVAS),
+            False,
+            False,
+        )
+        self._live_recipe = frozen.to_dict()
+
+    def _live_event(self, ui: UiEvent) -> None:
+        e = ui.event
+        if isinstance(e, Started):
+            self._live_started = True
+        elif isinstance(e, Preview) and ui.image is not None:
+            self.staging, self.staged = [(ui.image, self._live_recipe)], 0
+            self.stagingChanged.emit()
+        elif isinstance(e, Finished | Cancelled | Failed):
+            self._live = None
+            if isinstance(e, Failed):
+                self.failed.emit(e.error.user_message if e.error else "The live frame could not be made.")
+            elif self._live_stale:
+                self.want_frame()
+
+    def generate(self) -> str | None:
+        """Queue a picture for the box: from nothing (text to image), from what is under it (image to image), or
+        filling what the mask layers (or the box's empty part) leave open (inpainting). Its results wait in the
+        staging area."""
+        x0, y0, x1, y1 = self.box
+        under = self.doc.flatten(self.box)
+        overrides = self._picture_under_box()
+        if overrides["init_image"]:
             mask = self.doc.mask_of(self.box)
             empty = under.getchannel("A").point(lambda a: 255 if a < 128 else 0)
             if mask is None and empty.getbbox():
@@ -181,6 +251,9 @@ class CanvasSession(QObject):
 
     def _on_event(self, ui: UiEvent) -> None:
         e = ui.event
+        if e.job_id and e.job_id == self._live:
+            self._live_event(ui)
+            return
         if e.job_id not in self._jobs:
             return
         if isinstance(e, ItemSaved) and ui.image is not None:

@@ -4,9 +4,12 @@ crash."""
 
 from __future__ import annotations
 
+from PIL import Image
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor
 
 from studio.core.image.openraster import load_ora
+from studio.core.jobs.events import Preview
 
 
 def canvas_point(view, x, y) -> QPoint:
@@ -98,3 +101,34 @@ def test_a_broken_file_is_said_on_the_canvas(qtbot, studio, tmp_path):
     page.session.open(str(bad))
     qtbot.waitUntil(lambda: "bad.ora is not an OpenRaster file" in page.status.text(), timeout=10_000)
     assert page.session.doc.layers  # the canvas in the room is kept
+
+
+def test_live_painting_redraws_the_box_after_strokes_and_drops_stale_frames(qtbot, studio):
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(64, 64)
+    studio.session.set("steps", 2)
+    studio.window.tabs.setCurrentWidget(page)
+    started: list[str] = []
+    real_enqueue = studio.queue.enqueue
+    studio.queue.enqueue = lambda spec, room=None: started.append(real_enqueue(spec, room)) or started[-1]
+    frames = []
+    studio.bridge.arrived.connect(lambda ui: isinstance(ui.event, Preview) and ui.event.job_id in started
+                                  and frames.append(ui))  # fmt: skip
+    page.live.setChecked(True)  # the white background is already something to paint from: a first frame
+    background = session.doc.layers[0]
+    for shade in (40, 80, 120):  # three strokes in a row: frames not yet begun are dropped for the newest
+        image = session.qimage(session.doc.get(background.id)).copy()
+        image.fill(QColor(shade, 0, 0))
+        session.stroke(background.id, image)
+    qtbot.waitUntil(lambda: bool(session.staging) and session._live is None, timeout=60_000)
+    made = [ui.event.job_id for ui in frames]
+    assert len(made) <= 3 and made[-1] == started[-1]  # the stale ones never ran; the newest did
+    frame, recipe = session.staging[0]
+    assert frame.size().width() == 64 and recipe["strength"] == 0.5
+    with Image.open(recipe["init_image"]) as drawn_from:
+        assert drawn_from.convert("RGB").getpixel((10, 10)) == (120, 0, 0)  # the box as the last stroke left it
+    layer = session.accept()
+    assert layer.kind == "generated" and layer.recipe == recipe
+    page.live.setChecked(False)
+    assert not session.live

@@ -1,5 +1,6 @@
-"""``studio detail``'s job: the detailer's pass over a picture that already exists, with the image model and
-prompts of its own recipe (or given), saved beside it in the gallery as its child."""
+"""Jobs that work on a picture with an image recipe but are not a plain generation: ``studio detail``'s (the
+detailer's pass over a picture that already exists, saved beside it as its child) and the Canvas's live painting
+(a frame for the box, shown and never saved)."""
 
 from __future__ import annotations
 
@@ -17,4 +18,14 @@ class DetailSpec:
     kind: ClassVar[JobKind] = JobKind.DETAIL
 
     image: str
+    recipe: GenerateSpec
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """One frame of live painting: ``recipe`` (image to image of the box's picture at a low strength) made and
+    shown as a preview; nothing is saved, and a newer frame makes an older one stale."""
+
+    kind: ClassVar[JobKind] = JobKind.LIVE
+
     recipe: GenerateSpec

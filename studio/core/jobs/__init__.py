@@ -27,6 +27,7 @@ class JobKind(StrEnum):
     STEPS = "steps"
     SEGMENT = "segment"
     DETAIL = "detail"
+    LIVE = "live"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen
