@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 
 from studio.core.image.canvas_doc import CanvasDoc, Layer
 from studio.core.image.canvas_journal import CanvasJournal, JournalWriter
+from studio.core.image.selection import SelectionMade
 from studio.core.jobs.events import Cancelled, Failed, Finished, ItemSaved, Preview, Started
 from studio.core.jobs.rooms import Room
 from studio.viewmodels.bridge import EventBridge, UiEvent, pil_to_qimage
@@ -24,6 +25,13 @@ def to_pil(image: QImage) -> Image.Image:
     rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
     return Image.frombuffer("RGBA", (rgba.width(), rgba.height()), bytes(rgba.constBits()), "raw", "RGBA",
                             rgba.bytesPerLine(), 1).copy()  # fmt: skip
+
+
+def _read_rgba(path: str) -> Image.Image:
+    from studio.core.io.pictures import open_picture
+
+    with open_picture(path) as im:
+        return im.convert("RGBA")
 
 
 class CanvasSession(QObject):
@@ -66,6 +74,9 @@ class CanvasSession(QObject):
         self._live: str | None = None  # the live frame's job, while one is wanted
         self._live_started = self._live_stale = False
         self._live_recipe: dict[str, Any] = {}
+        self._selections: dict[
+            str, str
+        ] = {}  # a selection job → the layer it cuts out ("": a new mask layer)
         bridge.arrived.connect(self._on_event)
 
     # -- the layers --------------------------------------------------------------------------------------------
@@ -256,7 +267,9 @@ class CanvasSession(QObject):
             return
         if e.job_id not in self._jobs:
             return
-        if isinstance(e, ItemSaved) and ui.image is not None:
+        if isinstance(e, SelectionMade):
+            self._selected(e.job_id, e.path)
+        elif isinstance(e, ItemSaved) and ui.image is not None:
             self.staging.append((ui.image, e.item.spec.to_dict()))
             self.staged = len(self.staging) - 1
             self.stagingChanged.emit()
@@ -267,6 +280,72 @@ class CanvasSession(QObject):
             self._jobs.discard(e.job_id)
             self.statusChanged.emit("Stopped." if isinstance(e, Cancelled) else
                                     "Done: accept a result (Enter), see the others (← →) or discard it (Esc).")  # fmt: skip
+
+    # -- selecting (Segment Anything) --------------------------------------------------------------------------------
+    def select_at(self, x: float, y: float) -> str | None:
+        """Select the thing under the point in the whole picture: a new mask layer with its outline."""
+        if not (0 <= x < self.doc.width and 0 <= y < self.doc.height):
+            return None
+        background = Image.new("RGBA", (self.doc.width, self.doc.height), (255, 255, 255, 255))
+        picture = Image.alpha_composite(background, self.doc.flatten()).convert("RGB")
+        return self._segment(picture, [f"{round(x)},{round(y)}"], cutout=False, target="")
+
+    def remove_background(self, layer_id: str) -> str | None:
+        """The layer's background made transparent (Segment Anything, and ViTMatte's edges where present)."""
+        layer = self.doc.get(layer_id)
+        if layer is None:
+            return None
+        return self._segment(layer.image.convert("RGB"), [], cutout=True, target=layer_id)
+
+    def _segment(self, picture: Image.Image, points: list[str], cutout: bool, target: str) -> str | None:
+        from studio.core.image.selection import SelectionDraft, freeze_selection
+        from studio.core.models.model_library import DETECTOR, MATTING, SEGMENTER, find_vision_model
+
+        source = self.generation.store_input(pil_to_qimage(picture), "canvas")
+        out = str(
+            Path(source).with_name(
+                f"{Path(source).stem}-{'cutout' if cutout else 'selection'}-{len(self._jobs)}.png"
+            )
+        )
+        folders = list(self.generation.library.model_dirs)
+        found = {
+            kind: [p] for kind in (SEGMENTER, DETECTOR, MATTING) if (p := find_vision_model(kind, folders))
+        }
+        frozen = freeze_selection(
+            SelectionDraft(source, out, points, cutout=cutout), found, lambda _: picture.size
+        )
+        if isinstance(frozen, dict):
+            self.failed.emit(next(iter(frozen.values())))
+            return None
+        job = self.queue.enqueue(frozen, Room.CANVAS)
+        self._jobs.add(job)
+        self._selections[job] = target
+        self.statusChanged.emit("Removing the background…" if cutout else "Selecting…")
+        return job
+
+    def _selected(self, job: str, path: str) -> None:
+        """A selection's file arrived: read off the GUI thread, then a mask layer (or the layer cut out)."""
+        from studio.viewmodels.background import in_background
+
+        target = self._selections.pop(job, "")
+        in_background(self, lambda: _read_rgba(path), lambda image: self._apply_selection(image, target),
+                      name="canvas-selection", on_error=lambda e: self.failed.emit(f"The selection could not be read: {e}"))  # fmt: skip
+
+    def _apply_selection(self, image: Image.Image, target: str) -> None:
+        if target and self.doc.get(target) is not None:
+            self.doc.paint(target, image)
+            self.statusChanged.emit("The background is transparent now (Ctrl+Z brings it back).")
+        else:
+            white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            white.putalpha(image.convert("L"))
+            layer = Layer("Selection", "mask", white)
+            self.doc.add(layer, above=self.active)
+            self.active = layer.id
+            self.activeChanged.emit(layer.id)
+            self.statusChanged.emit(
+                "Selected: a mask layer — the next picture repaints it (hide it to keep it)."
+            )
+        self._changed()
 
     # -- the staging area --------------------------------------------------------------------------------------
     def cycle(self, delta: int) -> None:

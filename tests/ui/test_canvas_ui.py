@@ -127,8 +127,42 @@ def test_live_painting_redraws_the_box_after_strokes_and_drops_stale_frames(qtbo
     frame, recipe = session.staging[0]
     assert frame.size().width() == 64 and recipe["strength"] == 0.5
     with Image.open(recipe["init_image"]) as drawn_from:
-        assert drawn_from.convert("RGB").getpixel((10, 10)) == (120, 0, 0)  # the box as the last stroke left it
+        assert drawn_from.convert("RGB").getpixel((10, 10)) == (
+            120,
+            0,
+            0,
+        )  # the box as the last stroke left it
     layer = session.accept()
     assert layer.kind == "generated" and layer.recipe == recipe
     page.live.setChecked(False)
     assert not session.live
+
+
+def test_click_to_select_makes_a_mask_layer_and_a_layer_loses_its_background(qtbot, studio, vision_models):
+    import shutil
+
+    page = studio.window.canvas_page
+    session, view = page.session, page.view
+    session.new(96, 64)
+    studio.window.tabs.setCurrentWidget(page)
+    qtbot.waitExposed(view)
+    view.fit()
+    page._tool("select")
+    stroke(qtbot, view, [(40, 30)])
+    assert "Segment Anything model" in page.status.text()  # none yet: what to get is said
+    for name in ("sam-tiny", "vitmatte-tiny"):
+        shutil.copytree(vision_models / name, studio.runtime.paths.models_dir / name)
+    stroke(qtbot, view, [(40, 30)])
+    qtbot.waitUntil(lambda: session.doc.layers[-1].name == "Selection", timeout=30_000)
+    selection = session.doc.layers[-1]
+    assert selection.kind == "mask" and selection.image.size == (96, 64)
+    alpha = selection.image.getchannel("A")
+    assert sum(alpha.histogram()[1:255]) == 0 and alpha.getbbox() is not None  # an outline of whole pixels
+
+    background = session.doc.layers[0]
+    session.remove_background(background.id)
+    qtbot.waitUntil(lambda: session.doc.get(background.id).rev > background.rev, timeout=30_000)
+    cut = session.doc.get(background.id).image
+    assert cut.size == (96, 64) and cut.getchannel("A").getextrema()[0] == 0  # somewhere transparent now
+    session.undo()
+    assert session.doc.get(background.id).image.getchannel("A").getextrema() == (255, 255)

@@ -30,7 +30,8 @@ from studio.viewmodels.canvas_session import CanvasSession
 from studio.viewmodels.generation_session import GenerationSession
 
 TOOL_WORDS = {"brush": "Brush (B)", "eraser": "Eraser (E)", "box": "Box: where the next picture goes (G)",
-              "move": "Move the layer (M)"}  # fmt: skip
+              "move": "Move the layer (M)", "select": "Select by clicking on a thing (S): a mask layer of it, "
+              "found by Segment Anything"}  # fmt: skip
 
 
 class CanvasPage(QWidget):
@@ -89,7 +90,8 @@ class CanvasPage(QWidget):
     def _tool_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.tools = QButtonGroup(self)
-        for name, icon in (("brush", "brush"), ("eraser", "eraser"), ("box", "box"), ("move", "move")):
+        for name, icon in (("brush", "brush"), ("eraser", "eraser"), ("box", "box"), ("move", "move"),
+                           ("select", "select")):  # fmt: skip
             button = _tool(icon, TOOL_WORDS[name])
             button.setCheckable(True)
             button.setObjectName(f"tool-{name}")
@@ -159,7 +161,8 @@ class CanvasPage(QWidget):
                              ("Return", self.session.accept), ("Left", lambda: self.session.cycle(-1)),
                              ("Right", lambda: self.session.cycle(+1)), ("Escape", self._escape),
                              ("B", lambda: self._tool("brush")), ("E", lambda: self._tool("eraser")),
-                             ("G", lambda: self._tool("box")), ("M", lambda: self._tool("move"))):  # fmt: skip
+                             ("G", lambda: self._tool("box")), ("M", lambda: self._tool("move")),
+                             ("S", lambda: self._tool("select"))):  # fmt: skip
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)

@@ -1,6 +1,6 @@
 """The canvas itself: the layers drawn in order, the box the next picture goes into, the staged result over it.
 Tools: the brush and the eraser paint the active layer (a mask layer in white), the box tool draws the box, the
-move tool drags the active layer; the wheel zooms around the cursor, the middle button (or Space) pans."""
+move tool drags the active layer, the select tool makes a mask layer of the thing clicked (Segment Anything); the wheel zooms around the cursor, the middle button (or Space) pans."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsS
 
 from studio.viewmodels.canvas_session import CanvasSession
 
-TOOLS = ("brush", "eraser", "box", "move")
+TOOLS = ("brush", "eraser", "box", "move", "select")
 
 
 class CanvasView(QGraphicsView):
@@ -116,6 +116,10 @@ class CanvasView(QGraphicsView):
         if event.button() != Qt.MouseButton.LeftButton:
             return
         self._drag = self.mapToScene(event.position().toPoint())
+        if self.tool == "select":  # Segment Anything: the thing under the click becomes a mask layer
+            self.session.select_at(self._drag.x(), self._drag.y())
+            self._drag = None
+            return
         layer = self.session.doc.get(self.session.active)
         if self.tool in ("brush", "eraser") and layer is not None:
             self._work, self._last = self.session.qimage(layer).copy(), None

@@ -49,6 +49,11 @@ class LayersPanel(QWidget):
             ("up", "Raise the layer", lambda: session.move_layer(session.active, +1)),
             ("down", "Lower the layer", lambda: session.move_layer(session.active, -1)),
             ("trash", "Remove the layer", lambda: session.remove_layer(session.active)),
+            (
+                "select",
+                "Remove the layer's background (Segment Anything; ViTMatte's edges where present)",
+                lambda: session.remove_background(session.active),
+            ),
         ):
             button = _tool(icon, tip)
             button.clicked.connect(action)
