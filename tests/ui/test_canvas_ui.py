@@ -121,7 +121,7 @@ def test_live_painting_redraws_the_box_after_strokes_and_drops_stale_frames(qtbo
         image = session.qimage(session.doc.get(background.id)).copy()
         image.fill(QColor(shade, 0, 0))
         session.stroke(background.id, image)
-    qtbot.waitUntil(lambda: bool(session.staging) and session._live is None, timeout=60_000)
+    qtbot.waitUntil(lambda: bool(session.staging) and session.live.job is None, timeout=60_000)
     made = [ui.event.job_id for ui in frames]
     assert len(made) <= 3 and made[-1] == started[-1]  # the stale ones never ran; the newest did
     frame, recipe = session.staging[0]
@@ -135,7 +135,7 @@ def test_live_painting_redraws_the_box_after_strokes_and_drops_stale_frames(qtbo
     layer = session.accept()
     assert layer.kind == "generated" and layer.recipe == recipe
     page.live.setChecked(False)
-    assert not session.live
+    assert not session.live.on
 
 
 def test_click_to_select_makes_a_mask_layer_and_a_layer_loses_its_background(qtbot, studio, vision_models):
@@ -160,7 +160,7 @@ def test_click_to_select_makes_a_mask_layer_and_a_layer_loses_its_background(qtb
     assert sum(alpha.histogram()[1:255]) == 0 and alpha.getbbox() is not None  # an outline of whole pixels
 
     background = session.doc.layers[0]
-    session.remove_background(background.id)
+    session.selection.remove_background(background.id)
     qtbot.waitUntil(lambda: session.doc.get(background.id).rev > background.rev, timeout=30_000)
     cut = session.doc.get(background.id).image
     assert cut.size == (96, 64) and cut.getchannel("A").getextrema()[0] == 0  # somewhere transparent now

@@ -118,14 +118,14 @@ class CanvasPage(QWidget):
         self.live = QCheckBox("Live")
         self.live.setToolTip("Live painting: after every stroke the box is redrawn from what is painted, at the "
                              "live strength (best with a few-step model: LCM, Turbo, Lightning)")  # fmt: skip
-        self.live.toggled.connect(self.session.set_live)
+        self.live.toggled.connect(self.session.live.set_on)
         row.addWidget(self.live)
         self.live_strength = QDoubleSpinBox()
         self.live_strength.setRange(0.05, 1.0)
         self.live_strength.setSingleStep(0.05)
-        self.live_strength.setValue(self.session.live_strength)
+        self.live_strength.setValue(self.session.live.strength)
         self.live_strength.setToolTip("How much a live frame may change what is painted")
-        self.live_strength.valueChanged.connect(lambda v: setattr(self.session, "live_strength", round(v, 2)))
+        self.live_strength.valueChanged.connect(lambda v: setattr(self.session.live, "strength", round(v, 2)))
         row.addWidget(self.live_strength)
         row.addStretch(1)
         return row

@@ -117,7 +117,7 @@ class CanvasView(QGraphicsView):
             return
         self._drag = self.mapToScene(event.position().toPoint())
         if self.tool == "select":  # Segment Anything: the thing under the click becomes a mask layer
-            self.session.select_at(self._drag.x(), self._drag.y())
+            self.session.selection.select_at(self._drag.x(), self._drag.y())
             self._drag = None
             return
         layer = self.session.doc.get(self.session.active)

@@ -52,7 +52,7 @@ class LayersPanel(QWidget):
             (
                 "select",
                 "Remove the layer's background (Segment Anything; ViTMatte's edges where present)",
-                lambda: session.remove_background(session.active),
+                lambda: session.selection.remove_background(session.active),
             ),
         ):
             button = _tool(icon, tip)
