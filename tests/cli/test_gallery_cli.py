@@ -4,7 +4,7 @@ from pathlib import Path
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .helpers import studio
+from .helpers import studio_here as studio
 
 
 def test_generate_then_list_check_reindex_and_info(tiny_sd, tmp_path):

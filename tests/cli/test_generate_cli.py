@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .helpers import studio
+from .helpers import studio_here as studio
 
 
 def test_generate_json_lines_and_files(tiny_sd, tmp_path):

@@ -1,7 +1,7 @@
 import json
 import struct
 
-from .helpers import studio
+from .helpers import studio_here as studio
 
 
 def write_header(path, tensors):

@@ -13,7 +13,7 @@ from PIL import Image
 from studio import cli
 from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS, BUILTIN_LORA_DIR
 
-from .helpers import studio
+from .helpers import studio_here as studio
 
 SHAPES = BUILTIN_IMAGE_DIRS[0]
 STAR = BUILTIN_LORA_DIR / "shapes-star.safetensors"

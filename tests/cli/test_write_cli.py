@@ -4,7 +4,7 @@ import pytest
 
 from studio.core.models.builtin_models import BUILTIN_TEXT_DIRS
 
-from .helpers import studio
+from .helpers import studio_here as studio
 
 
 def test_write_json_streams_tokens_then_a_summary(tiny_lm, tmp_path):

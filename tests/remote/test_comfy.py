@@ -18,7 +18,7 @@ from studio.core.image.specs import ControlUnit, EmbeddingRef, GenerateSpec, Lor
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import JobCancelled, StudioError
 from studio.remote.comfy import server_for
-from tests.cli.helpers import studio
+from tests.cli.helpers import studio_here as studio
 from tests.comfy_standin import ComfyStandIn, colour
 
 MODELS = ServerModels(checkpoints=("sd15/dreamshaper_8.safetensors", "sdxl_base.safetensors"),

@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-from tests.cli.helpers import studio
+from tests.cli.helpers import studio_here as studio
 from tests.comfy_standin import ComfyStandIn, colour
 
 

@@ -168,7 +168,7 @@ def test_studio_train_cli_end_to_end_and_resume(tiny_sd, tmp_path):
 
     from safetensors import safe_open
 
-    from tests.cli.helpers import studio
+    from tests.cli.helpers import studio_here as studio
     from tests.training.conftest import photos
 
     pics = photos(tmp_path / "pics", n=4)

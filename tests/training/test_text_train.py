@@ -14,7 +14,7 @@ from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import JobCancelled
 from studio.core.text.text_specs import WriteSpec
 from studio.core.train.text_train_specs import TextTrainSpec
-from tests.cli.helpers import studio
+from tests.cli.helpers import studio_here as studio
 
 SUBJECTS = ["The dragon", "She", "The old man", "A small boat", "The wind", "He", "The lamp", "The night"]
 VERBS = [

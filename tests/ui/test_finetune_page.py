@@ -128,7 +128,7 @@ def test_export_a_run_train_it_elsewhere_and_import_the_result(qtbot, studio, ti
     import json
     import shutil
 
-    from tests.cli.helpers import studio as cli
+    from tests.cli.helpers import studio_here as cli
 
     page = studio.window.finetune_page
     session = page.session
