@@ -85,7 +85,8 @@ def describe(spec: Any) -> str:
         prompt = " ".join(spec.cells[0].prompt.split())[:40]
         return f"X/Y/Z plot: {axes}\n{len(spec.cells)} images · {prompt}"
     if kind is JobKind.UPSCALE:
-        return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}"
+        refined = f", refined at creativity {spec.creativity:g}" if hasattr(spec, "creativity") else ""
+        return f"Upscale {Path(spec.image).name} ×{spec.scale:g}\nwith {spec.upscaler_name}{refined}"
     if kind is JobKind.TEXT_TRAIN:
         return f"Learn my voice · {spec.steps} steps\n{count(len(spec.docs), 'document')} · {Path(spec.base).name}"
     if kind is JobKind.TRAIN:

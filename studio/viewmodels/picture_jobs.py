@@ -70,10 +70,22 @@ class PictureJobs:
         draft["model"] = draft.get("model") or self.s.value("model")
         return freeze_image(draft, self.s.context())
 
-    def upscale(self, image: str, scale: float, upscaler: str, tile: int = 256) -> str | dict[str, str]:
-        """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems."""
+    def upscale(self, image: str, scale: float, upscaler: str, tile: int = 256, creativity: float = 0.0,
+                structure: float = 0.6) -> str | dict[str, str]:  # fmt: skip
+        """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems. With
+        ``creativity``, a creative upscale: re-diffused tile by tile with the picture's own recipe."""
+        from studio.core.image.tiled_refine import RefineUpscaleSpec
         from studio.core.image.upscale_recipe import freeze_upscale
 
         finder = upscaler_finder(self.s.library.model_dirs, self.s.library.named("upscaler"))
         frozen = freeze_upscale({"image": image, "scale": scale, "upscaler": upscaler, "tile": tile}, finder)
-        return frozen if isinstance(frozen, dict) else self.s.queue.enqueue(frozen)
+        if isinstance(frozen, dict) or not creativity:
+            return frozen if isinstance(frozen, dict) else self.s.queue.enqueue(frozen)
+        recipe = self._spec_from_image(image, regions=[], details=[], init_image=None, mask=None, hires_scale=1.0,
+                                       batch_size=1, batch_count=1)  # fmt: skip
+        if isinstance(recipe, dict):
+            return {"creativity": "A creative upscale redraws with the picture's own recipe: "
+                                  + next(iter(recipe.values()))}  # fmt: skip
+        nets = [p for name, p in self.s.library.named("controlnet")() if "tile" in name.lower()]
+        return self.s.queue.enqueue(RefineUpscaleSpec(frozen.image, recipe, frozen.scale, frozen.upscaler,
+                                                      creativity, structure, 512, str(nets[0]) if nets else ""))  # fmt: skip

@@ -60,3 +60,31 @@ def test_upscale_from_the_gallery_adds_a_child(qtbot, studio, monkeypatch):
     with Image.open(studio.runtime.gallery.path(kids[0].rel)) as im:
         assert im.size == (96, 96)
         assert "Postprocess upscale by: 1.5, Postprocess upscaler: Lanczos" in im.info["parameters"]
+
+
+def test_a_creative_upscale_from_the_gallery_redraws_with_the_pictures_recipe(qtbot, studio, monkeypatch):
+    from studio.ui.image.upscale_dialog import UpscaleDialog
+
+    generate_with_keyboard(qtbot, studio)
+    page = studio.window.image_page
+    wait_result(qtbot, page)
+    qtbot.waitUntil(lambda: not studio.queue.busy)
+    source = page.result_view.path()
+
+    def run_dialog(dialog: UpscaleDialog) -> int:
+        assert dialog.creativity.text() == "Off (a plain upscale)"
+        dialog.scale.setValue(2)
+        dialog.creativity.setValue(0.3)
+        dialog.submit()
+        return 1
+
+    monkeypatch.setattr(UpscaleDialog, "exec", run_dialog)
+    assert studio.window.upscale(source) is not None
+    qtbot.waitUntil(lambda: not studio.queue.busy, timeout=60_000)
+    kids = studio.runtime.gallery.children(studio.runtime.gallery.rel(source))
+    assert len(kids) == 1
+    with Image.open(studio.runtime.gallery.path(kids[0].rel)) as im, Image.open(source) as src:
+        assert im.size == (128, 128)
+        assert "Tiled refine creativity: 0.3" in im.info["parameters"]
+        prompt = src.info["parameters"].split("\n")[0]
+        assert im.info["parameters"].startswith(prompt + "\n")  # redrawn with the source's own prompt

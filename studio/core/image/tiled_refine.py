@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from studio.core.image.specs import GenerateSpec
+from studio.core.image.specs import GenerateSpec, UpscaleSpec
 from studio.core.jobs import JobKind
 
 
@@ -27,6 +27,10 @@ class RefineUpscaleSpec:
     structure: float = 0.6
     tile: int = 512
     controlnet: str = ""
+
+    @property
+    def upscaler_name(self) -> str:
+        return UpscaleSpec(self.image, self.scale, self.upscaler).upscaler_name
 
     @property
     def overlap(self) -> int:

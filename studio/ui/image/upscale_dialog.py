@@ -37,6 +37,21 @@ class UpscaleDialog(QDialog):
                 self.upscaler.addItem(label, value)
         self.upscaler.setToolTip(UPSCALE["upscaler"].tooltip())
         form.addRow("Upscaler", self.upscaler)
+        self.creativity = QDoubleSpinBox()
+        self.creativity.setRange(0.0, 1.0)
+        self.creativity.setSingleStep(0.05)
+        self.creativity.setSpecialValueText("Off (a plain upscale)")
+        self.creativity.setToolTip("Creative upscale: re-diffuse the upscaled picture tile by tile with its own "
+                                   "recipe; 0.2–0.4 adds detail and keeps the picture")  # fmt: skip
+        form.addRow("Creativity", self.creativity)
+        self.structure = QDoubleSpinBox()
+        self.structure.setRange(0.0, 2.0)
+        self.structure.setSingleStep(0.1)
+        self.structure.setValue(0.6)
+        self.structure.setToolTip(
+            "How strongly a tile ControlNet (when the models folder has one) holds each tile"
+        )
+        form.addRow("Structure", self.structure)
         self.error = QLabel()
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -51,9 +66,9 @@ class UpscaleDialog(QDialog):
         self.job: str | None = None
 
     def submit(self) -> None:
-        result = self.session.jobs.upscale(
-            self.image, round(self.scale.value(), 2), self.upscaler.currentData()
-        )
+        result = self.session.jobs.upscale(self.image, round(self.scale.value(), 2), self.upscaler.currentData(),
+                                           creativity=round(self.creativity.value(), 2),
+                                           structure=round(self.structure.value(), 2))  # fmt: skip
         if isinstance(result, dict):
             self.error.setText(" ".join(result.values()))
             return
