@@ -89,3 +89,16 @@ def test_adetailers_words_from_another_tools_picture_come_back_as_details(tmp_pa
         {"target": "hand", "prompt": "", "strength": 0.4, "confidence": 0.3},
     ]
     assert not [n for n in notes if "ADetailer" in n]
+
+
+def test_bad_input_to_studio_detail_gets_a_sentence_and_exit_2(tmp_path, capsys):
+    bogus = tmp_path / "bogus.png"
+    bogus.write_bytes(b"not a picture")
+    for args, message in (([str(tmp_path / "gone.png"), "--target", "face"], "gone.png does not exist"),
+                          ([str(bogus), "--target", "face"], "bogus.png is not an image Studio can read"),
+                          ([str(bogus)], "the following arguments are required: --target")):  # fmt: skip
+        try:
+            code = cli.main(["--home", str(tmp_path / "h"), "detail", *args])
+        except SystemExit as e:  # argparse's own
+            code = e.code
+        assert code == 2 and message in capsys.readouterr().err

@@ -147,3 +147,14 @@ def test_the_same_thing_found_twice_is_kept_once():
 
     boxes = [(0, 0, 10, 10, 0.9), (1, 1, 11, 11, 0.8), (20, 20, 30, 30, 0.7), (0, 0, 10, 9, 0.6)]
     assert suppress(boxes) == [(0, 0, 10, 10, 0.9), (20, 20, 30, 30, 0.7)]
+
+
+def test_a_sam_2_folder_is_named_and_refused_with_the_reason(tmp_path):
+    from studio.core.models.model_library import scan_library
+
+    folder = tmp_path / "m" / "sam2.1-hiera-tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "sam2"}))
+    (folder / "model.safetensors").write_bytes(b"")
+    (entry,) = [e for e in scan_library(tmp_path / "m", []) if e.name == folder.name]
+    assert entry.kind == "refused" and "needs torchvision" in entry.reason

@@ -37,6 +37,12 @@ VISION_TYPES = {
     "owlv2": (DETECTOR, "OWLv2 open-vocabulary detector (select by words)"),
     "owlvit": (DETECTOR, "OWL-ViT open-vocabulary detector (select by words)"),
     "vitmatte": (MATTING, "ViTMatte matting (clean cut-out edges)"),
+    # transformers' SAM 2 reads pictures with torchvision, which would replace this torch: named, not used
+    "sam2": (
+        "refused",
+        "Segment Anything 2: its image processor needs torchvision, which Studio does not install; "
+        "use SAM or SAM-HQ (facebook/sam-vit-base)",
+    ),
 }
 
 
@@ -159,8 +165,8 @@ def _folder_entry(folder: Path, source: str, name: str | None = None) -> Library
         if kind:
             has_weights = any(folder.glob("*.safetensors"))
             return LibraryEntry(folder, name, source, kind if has_weights else "refused", model_type, label,
-                                "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
-                                size=size)  # fmt: skip
+                                label if kind == "refused" else "" if has_weights else "only pickled weights (.bin); "
+                                "Studio loads safetensors", size=size)  # fmt: skip
         if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
             has_weights = any(folder.glob("*.safetensors"))
             return LibraryEntry(
