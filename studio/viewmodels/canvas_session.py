@@ -54,18 +54,27 @@ class CanvasSession(QObject):
         self.staged = 0
         self._jobs: set[str] = set()
         self._cache: dict[tuple[str, int], QImage] = {}
-        found = self.journal.recover()
-        if found is not None:
-            self.doc, self.source = found
-        else:
-            white = Image.new("RGBA", size, (255, 255, 255, 255))
-            self.doc = CanvasDoc(*size, (Layer("Background", "paint", white),))
-        self.active = self.doc.layers[-1].id if self.doc.layers else ""
+        white = Image.new("RGBA", size, (255, 255, 255, 255))
+        self.doc = CanvasDoc(*size, (Layer("Background", "paint", white),))
+        self.active = self.doc.layers[-1].id
         self.box = (0, 0, self.doc.width, self.doc.height)
-        self.recovered = found is not None
+        self.recovered = False
         self.live = LivePainting(self)
         self.selection = CanvasSelection(self)
         bridge.arrived.connect(self._on_event)
+        from studio.viewmodels.background import in_background
+
+        # the recovery copy of the last session is read off the GUI thread; it comes back unless painting began
+        in_background(self, self.journal.recover, self._recover, name="canvas-recover")
+
+    def _recover(self, found: tuple[CanvasDoc, str] | None) -> None:
+        if found is None or self.doc.undoable:
+            return
+        self.recovered = True
+        self.replace_doc(*found)
+        self.statusChanged.emit(
+            "The canvas you were painting was brought back (it is saved after every stroke)."
+        )
 
     # -- the layers --------------------------------------------------------------------------------------------
     def qimage(self, layer: Layer) -> QImage:

@@ -88,9 +88,10 @@ def test_after_a_crash_the_canvas_comes_back(qtbot, studio):
     again = CanvasSession(
         studio.session, studio.queue, studio.bridge, studio.runtime.paths.canvas_recovery_dir
     )
-    assert [lay.name for lay in again.doc.layers] == ["Background", "Sketch"]
     shown = CanvasPage(again, studio.session)
     qtbot.addWidget(shown)
+    qtbot.waitUntil(lambda: again.recovered, timeout=10_000)  # read off the GUI thread
+    assert [lay.name for lay in again.doc.layers] == ["Background", "Sketch"]
     assert "brought back" in shown.status.text()
 
 

@@ -96,6 +96,11 @@ class CanvasDoc:
         layers.insert(j, layers.pop(i))
         self.commit(tuple(layers))
 
+    @property
+    def undoable(self) -> bool:
+        """Whether anything was changed (and can be undone)."""
+        return bool(self._undo)
+
     def undo(self) -> bool:
         if not self._undo:
             return False
