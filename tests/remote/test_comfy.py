@@ -18,6 +18,7 @@ from studio.core.image.specs import ControlUnit, EmbeddingRef, GenerateSpec, Lor
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import JobCancelled, StudioError
 from studio.remote.comfy import server_for
+from tests.cli.helpers import studio as studio_process
 from tests.cli.helpers import studio_here as studio
 from tests.comfy_standin import ComfyStandIn, colour
 
@@ -307,7 +308,7 @@ def test_a_servers_controlnet_from_image_and_models_list_go_by_the_servers_names
         assert "dreamshaper_8.safetensors\tcheckpoint\ton gpu" in listed.stdout
         assert "grain.safetensors\tlora\ton gpu" in listed.stdout
         server.stop()
-        down = studio("models", "list", home=home)
+        down = studio_process("models", "list", home=home)  # a new command: nothing remembered of the server
         assert (
             down.returncode == 0
             and "server gpu was not asked" in down.stderr
