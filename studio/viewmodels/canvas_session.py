@@ -19,7 +19,14 @@ from studio.viewmodels.bridge import EventBridge, UiEvent, pil_to_qimage
 from studio.viewmodels.canvas_live import LivePainting
 from studio.viewmodels.canvas_selection import CanvasSelection
 
-NAMES = {"paint": "Paint", "mask": "Mask (repaint here)", "control": "Control", "image": "Image"}
+UNNAMED_REGION = "Region: rename me to what goes here"
+NAMES = {
+    "paint": "Paint",
+    "mask": "Mask (repaint here)",
+    "control": "Control (for the ControlNet unit)",
+    "image": "Image",
+    "region": UNNAMED_REGION,
+}
 
 
 def to_pil(image: QImage) -> Image.Image:
@@ -194,7 +201,11 @@ class CanvasSession(QObject):
                 mask = empty  # the empty part of the box is filled; what is there stays
             if mask is not None:
                 overrides["mask"] = self.generation.store_input(pil_to_qimage(mask.convert("RGB")), "mask")
-        frozen = self.generation.freeze_with(overrides)
+        guides = self._guide_layers()
+        if isinstance(guides, str):
+            self.failed.emit(guides)
+            return None
+        frozen = self.generation.freeze_with({**overrides, **guides})
         if isinstance(frozen, dict):
             self.failed.emit(next(iter(frozen.values())))
             return None
@@ -204,6 +215,31 @@ class CanvasSession(QObject):
             f"Generating {frozen.image_count} picture(s) into the {x1 - x0}×{y1 - y0} box…"
         )
         return job
+
+    def _guide_layers(self) -> dict[str, Any] | str:
+        """The region layers inside the box (each layer's name its prompt, its opacity its weight), after the
+        Image room's regions; the control layers' picture as the image of the Image room's ControlNet units."""
+        regions: list[Any] = list(self.generation.value("regions"))
+        for layer in self.doc.layers:
+            alpha = self.doc.alpha_of(layer, self.box) if layer.visible and layer.kind == "region" else None
+            if alpha is None:
+                continue
+            if layer.name == UNNAMED_REGION or not layer.name.strip():
+                return "Name the region layer with what goes there (double-click it in the layers list)."
+            mask = self.generation.store_input(pil_to_qimage(alpha.convert("RGB")), "region")
+            regions.append({"prompt": layer.name, "mask": mask, "weight": round(layer.opacity, 2)})
+        out: dict[str, Any] = {"regions": regions}
+        control = self.doc.flatten(self.box, kinds=("control",))
+        if control.getchannel("A").getbbox():
+            units = [dict(u) for u in self.generation.value("controls") if isinstance(u, dict)]
+            if not units:
+                return ("A control layer steers through a ControlNet unit: add one in the Image room's ControlNet "
+                        "section (its model and preprocessor); the layer gives it its picture.")  # fmt: skip
+            white = Image.new("RGBA", control.size, (255, 255, 255, 255))
+            picture = Image.alpha_composite(white, control).convert("RGB")
+            path = self.generation.store_input(pil_to_qimage(picture), "control")
+            out["controls"] = [{**u, "image": path} for u in units]
+        return out
 
     def stop(self) -> bool:
         return bool(self.queue.cancel_running(Room.CANVAS))

@@ -4,12 +4,18 @@ crash."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter
 
 from studio.core.image.openraster import load_ora
 from studio.core.jobs.events import Preview
+from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS
+from studio.viewmodels.canvas_session import to_pil
+
+SHAPES = BUILTIN_IMAGE_DIRS[0]
 
 
 def canvas_point(view, x, y) -> QPoint:
@@ -167,3 +173,66 @@ def test_click_to_select_makes_a_mask_layer_and_a_layer_loses_its_background(qtb
     assert cut.size == (96, 64) and cut.getchannel("A").getextrema()[0] == 0  # somewhere transparent now
     session.undo()
     assert session.doc.get(background.id).image.getchannel("A").getextrema() == (255, 255)
+
+
+@pytest.mark.skipif(not (SHAPES / "model_index.json").is_file(), reason="Shapes is not in this checkout")
+def test_region_layers_give_each_half_its_own_prompt(qtbot, studio):
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(64, 64)
+    for key, value in {"model": str(SHAPES), "prompt": "a red circle", "steps": 20, "cfg_scale": 5.0,
+                       "sampler": "DPM++ 2M", "schedule": "Karras", "seed": 3}.items():  # fmt: skip
+        studio.session.set(key, value)
+    session.discard()
+    left = session.add_layer("region")
+    for layer, x, prompt in ((left, 0, "a red circle on a green background"),
+                             (session.add_layer("region"), 32, "a red circle on a yellow background")):  # fmt: skip
+        image = session.qimage(session.doc.get(layer.id)).copy()
+        painter = QPainter(image)
+        painter.fillRect(x, 0, 32, 64, QColor("white"))
+        painter.end()
+        session.stroke(layer.id, image)
+        if layer is left:
+            assert session.generate() is None and "Name the region layer" in page.status.text()
+        session.set_layer(layer.id, name=prompt)
+    session.set_box(0, 0, 64, 64)
+    assert session.generate() is not None
+    qtbot.waitUntil(lambda: bool(session.staging), timeout=60_000)
+    picture, recipe = session.staging[0]
+    assert [r["prompt"] for r in recipe["regions"]] == ["a red circle on a green background",
+                                                        "a red circle on a yellow background"]  # fmt: skip
+    pixels = np.asarray(to_pil(picture).convert("RGB")).astype(int)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    green = ((g > 100) & (g > r + 40) & (g > b + 40))[:, :32].mean()
+    yellow = ((r > 150) & (g > 150) & (b < 100))[:, 32:].mean()
+    assert green > 0.6 and yellow > 0.6, (green, yellow)
+
+
+def test_a_control_layer_needs_a_controlnet_unit_then_gives_it_its_picture(qtbot, studio, tiny_sd):
+    from tests.tiny_models import save_tiny_controlnet
+
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(64, 64)
+    control = session.add_layer("control")
+    image = session.qimage(session.doc.get(control.id)).copy()
+    painter = QPainter(image)
+    painter.fillRect(10, 10, 30, 30, QColor("black"))
+    painter.end()
+    session.stroke(control.id, image)
+    assert session.generate() is None and "ControlNet unit" in page.status.text()
+    net = save_tiny_controlnet(
+        tiny_sd, studio.runtime.paths.models_dir / "ControlNet" / "cn.safetensors", "file"
+    )
+    studio.session.library.rescan_models()
+    studio.session.guidance.add_control()
+    studio.session.guidance.set_control(0, "model", str(net))
+    studio.session.guidance.set_control(0, "preprocessor", "none")
+    studio.session.set("steps", 2)
+    assert session.generate() is not None
+    qtbot.waitUntil(lambda: bool(session.staging), timeout=60_000)
+    _, recipe = session.staging[0]
+    with Image.open(recipe["controls"][0]["image"]) as used:
+        assert used.convert("RGB").getpixel((20, 20)) == (0, 0, 0) and used.convert("RGB").getpixel(
+            (50, 50)
+        ) == (255, 255, 255)

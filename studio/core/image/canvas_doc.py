@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-KINDS = ("paint", "image", "generated", "mask", "control")
+KINDS = ("paint", "image", "generated", "mask", "control", "region")
 MAX_SIDE = 8192
 HISTORY = 60  # states kept for undo
 
@@ -140,6 +140,12 @@ class CanvasDoc:
             if sx < image.width and sy < image.height and dx < out.width and dy < out.height:
                 out.alpha_composite(image, dest=(max(0, dx), max(0, dy)), source=(sx, sy))
         return out
+
+    def alpha_of(self, layer: Layer, box: tuple[int, int, int, int]) -> Image.Image | None:
+        """Where ``layer`` is painted inside ``box`` (grey, its opacity aside), or None when nowhere."""
+        only = CanvasDoc(self.width, self.height, (layer.replace(visible=True, opacity=1.0),))
+        alpha = only.flatten(box, kinds=(layer.kind,)).getchannel("A")
+        return alpha if alpha.getbbox() else None
 
     def mask_of(self, box: tuple[int, int, int, int]) -> Image.Image | None:
         """The visible mask layers over ``box`` as one grey picture (white: repaint), or None when nothing is

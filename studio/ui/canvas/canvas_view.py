@@ -62,7 +62,7 @@ class CanvasView(QGraphicsView):
             item.setPixmap(QPixmap.fromImage(self.session.qimage(layer)))
             item.setPos(layer.x, layer.y)
             item.setZValue(z)
-            item.setOpacity(layer.opacity * (0.5 if layer.kind == "mask" else 1.0))
+            item.setOpacity(layer.opacity * (0.5 if layer.kind in ("mask", "region", "control") else 1.0))
             item.setVisible(layer.visible)
             seen.add(layer.id)
         for gone in set(self._items) - seen:
@@ -170,7 +170,7 @@ class CanvasView(QGraphicsView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.tool == "eraser":
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
-        colour = QColor("white") if layer.kind == "mask" else self.colour
+        colour = QColor("white") if layer.kind in ("mask", "region") else self.colour
         painter.setPen(QPen(colour, self.size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
                             Qt.PenJoinStyle.RoundJoin))  # fmt: skip
         here = at - QPointF(layer.x, layer.y)

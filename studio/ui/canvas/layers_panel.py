@@ -15,9 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.common.theme import icon
 from studio.ui.common.theme import tool_button as _tool
 from studio.viewmodels.canvas_session import CanvasSession
 
+KIND_ICONS = {
+    "paint": "brush",
+    "image": "image",
+    "generated": "generate",
+    "mask": "paint",
+    "control": "fit",
+    "region": "box",
+}
 KIND_WORDS = {
     "paint": "paint",
     "image": "image",
@@ -39,12 +48,23 @@ class LayersPanel(QWidget):
         self.list.itemChanged.connect(self._edited)
         column.addWidget(self.list, 1)
         buttons = QHBoxLayout()
-        for icon, tip, action in (
+        for name, tip, action in (
             ("plus", "Add a paint layer", lambda: session.add_layer("paint")),
             (
                 "paint",
                 "Add a mask layer (paint where the next picture repaints)",
                 lambda: session.add_layer("mask"),
+            ),
+            (
+                "box",
+                "Add a region layer: paint where it is, and name it with what goes there (its opacity is its "
+                "weight)",
+                lambda: session.add_layer("region"),
+            ),
+            (
+                "fit",
+                "Add a control layer: its picture steers the Image room's ControlNet units",
+                lambda: session.add_layer("control"),
             ),
             ("up", "Raise the layer", lambda: session.move_layer(session.active, +1)),
             ("down", "Lower the layer", lambda: session.move_layer(session.active, -1)),
@@ -55,7 +75,7 @@ class LayersPanel(QWidget):
                 lambda: session.selection.remove_background(session.active),
             ),
         ):
-            button = _tool(icon, tip)
+            button = _tool(name, tip)
             button.clicked.connect(action)
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -89,7 +109,7 @@ class LayersPanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for layer in reversed(self.session.doc.layers):
-            item = QListWidgetItem(layer.name)
+            item = QListWidgetItem(icon(KIND_ICONS.get(layer.kind, "image")), layer.name)
             item.setData(Qt.ItemDataRole.UserRole, layer.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
