@@ -4,6 +4,7 @@ changes again is dropped for the newer one; a frame under way finishes and the n
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from studio.core.image.detail_job import LiveSpec
@@ -16,11 +17,17 @@ class LivePainting:
     """``canvas``: the CanvasSession (its box's picture, its draft, its queue and its staging area)."""
 
     def __init__(self, canvas: Any):
-        self.canvas = canvas
+        self._canvas = weakref.ref(
+            canvas
+        )  # no cycle with the session: it is freed on the GUI thread, by count
         self.on, self.strength = False, 0.5
         self.job: str | None = None  # the frame wanted now
         self._started = self._stale = False
         self._recipe: dict[str, Any] = {}
+
+    @property
+    def canvas(self) -> Any:
+        return self._canvas()
 
     def set_on(self, on: bool) -> None:
         c = self.canvas

@@ -3,6 +3,7 @@ Segment Anything (and ViTMatte's edges) run as the room's own jobs; their files 
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,14 @@ class CanvasSelection:
     """``canvas``: the CanvasSession (its document, draft, queue and signals)."""
 
     def __init__(self, canvas: Any):
-        self.canvas = canvas
+        self._canvas = weakref.ref(
+            canvas
+        )  # no cycle with the session: it is freed on the GUI thread, by count
         self.jobs: dict[str, str] = {}  # a selection job → the layer it cuts out ("": a new mask layer)
+
+    @property
+    def canvas(self) -> Any:
+        return self._canvas()
 
     def select_at(self, x: float, y: float) -> str | None:
         """Select the thing under the point in the whole picture: a new mask layer with its outline."""

@@ -39,7 +39,9 @@ def main() -> None:
     recipe = GenerateSpec(model=str(work / "model"), prompt="a harbour", steps=8, seed=1, sampler="Euler")
     source = work / "source.png"
     Image.effect_noise((256, 256), 64).convert("RGB").save(source)
-    engine.generate(recipe.replace(width=64, height=64, steps=2), CancelToken(), lambda e: None)  # loaded, warm
+    engine.generate(
+        recipe.replace(width=64, height=64, steps=2), CancelToken(), lambda e: None
+    )  # loaded, warm
     print("output   tile  peak added  output buffers (sums, weights, picture)")
     for scale in (4.0, 8.0):  # 1024² and 2048²
         spec = RefineUpscaleSpec(str(source), recipe, scale, "Lanczos", 0.3, 0.6, 512)

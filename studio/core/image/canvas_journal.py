@@ -82,7 +82,7 @@ class JournalWriter:
     def __init__(self, journal: CanvasJournal, on_error: Any = None):
         self.journal, self._on_error = journal, on_error
         self._pending: tuple[Any, ...] | None = None
-        self._busy = False
+        self._busy = self._closed = False
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="canvas-autosave", daemon=True)
         self._thread.start()
@@ -92,6 +92,13 @@ class JournalWriter:
             self._pending = (width, height, layers, source)
             self._lock.notify_all()
 
+    def close(self) -> None:
+        """Write what is pending, then let the thread end."""
+        self.flush()
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
     def flush(self, timeout: float = 10.0) -> bool:
         with self._lock:
             return self._lock.wait_for(lambda: self._pending is None and not self._busy, timeout)
@@ -99,7 +106,9 @@ class JournalWriter:
     def _run(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._pending is not None)
+                self._lock.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
                 state, self._pending, self._busy = self._pending, None, True
             try:
                 self.journal.record(*state)  # type: ignore[misc]

@@ -38,6 +38,7 @@ class CanvasPage(QWidget):
     def __init__(self, session: CanvasSession, draft: GenerationSession):
         super().__init__()
         self.session, self.draft = session, draft
+        session.setParent(self)  # the room owns its state: freed with it, on the GUI thread
         self.view = CanvasView(session)
         self.layers = LayersPanel(session)
         column = QVBoxLayout(self)
@@ -58,6 +59,9 @@ class CanvasPage(QWidget):
         session.statusChanged.connect(self.status.setText)
         session.failed.connect(lambda why: self.status.setText(f"⚠ {why}"))
         session.stagingChanged.connect(self._show_staging)
+        self.destroyed.connect(
+            session.writer.close
+        )  # the recovery copy's last state written, its thread ended
         if session.recovered:
             self.status.setText(
                 "The canvas you were painting was brought back (it is saved after every stroke)."
