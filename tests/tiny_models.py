@@ -667,7 +667,11 @@ def save_tiny_sam(folder: Path, seed: int = 0) -> Path:
     arbitrary, its shapes and files real."""
     import torch
     from transformers import SamConfig, SamModel, SamProcessor
-    from transformers.models.sam import SamImageProcessorPil
+
+    try:  # transformers 5: the PIL image processor by name (the default one would want torchvision)
+        from transformers.models.sam import SamImageProcessorPil
+    except ImportError:
+        from transformers import SamImageProcessor as SamImageProcessorPil
 
     torch.manual_seed(seed)
     config = SamConfig(
@@ -690,7 +694,11 @@ def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
     tokenizer), random weights: it finds arbitrary boxes, at scores a threshold of 0 keeps."""
     import torch
     from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor
-    from transformers.models.owlv2 import Owlv2ImageProcessorPil
+
+    try:
+        from transformers.models.owlv2 import Owlv2ImageProcessorPil
+    except ImportError:
+        from transformers import Owlv2ImageProcessor as Owlv2ImageProcessorPil
 
     words = build_tokenizer(folder / "tokenizer-source")
     vocab = json.loads(
@@ -720,7 +728,11 @@ def save_tiny_vitmatte(folder: Path, seed: int = 0) -> Path:
     """A tiny ViTMatte (``VitMatteForImageMatting`` + its processor), random weights."""
     import torch
     from transformers import VitDetConfig, VitMatteConfig, VitMatteForImageMatting
-    from transformers.models.vitmatte import VitMatteImageProcessorPil
+
+    try:
+        from transformers.models.vitmatte import VitMatteImageProcessorPil
+    except ImportError:
+        from transformers import VitMatteImageProcessor as VitMatteImageProcessorPil
 
     torch.manual_seed(seed)
     backbone = VitDetConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_channels=4,
