@@ -16,6 +16,7 @@ from studio.core.image.canvas_journal import CanvasJournal, JournalWriter
 from studio.core.jobs.events import Cancelled, Failed, Finished, ItemSaved
 from studio.core.jobs.rooms import Room
 from studio.viewmodels.bridge import EventBridge, UiEvent, pil_to_qimage
+from studio.viewmodels.canvas_files import CanvasFiles
 from studio.viewmodels.canvas_live import LivePainting
 from studio.viewmodels.canvas_selection import CanvasSelection
 
@@ -68,6 +69,7 @@ class CanvasSession(QObject):
         self.recovered = False
         self.live = LivePainting(self)
         self.selection = CanvasSelection(self)
+        self.files = CanvasFiles(self)
         bridge.arrived.connect(self._on_event)
         from studio.viewmodels.background import in_background
 
@@ -291,45 +293,7 @@ class CanvasSession(QObject):
         self.staging, self.staged = [], 0
         self.stagingChanged.emit()
 
-    # -- files (off the GUI thread) --------------------------------------------------------------------------------
-    def save(self, path: str) -> None:
-        """Save as OpenRaster (.ora), whole or not at all."""
-        from studio.core.image.openraster import save_ora
-        from studio.viewmodels.background import in_background
-
-        snapshot = CanvasDoc(self.doc.width, self.doc.height, self.doc.layers)
-        in_background(self, lambda: save_ora(snapshot, Path(path)), lambda _: self._saved(path), name="canvas-save",
-                      on_error=lambda e: self.failed.emit(f"{Path(path).name} could not be saved: {e}"))  # fmt: skip
-
-    def _saved(self, path: str) -> None:
-        self.source = path
-        self.writer.submit(self.doc.width, self.doc.height, self.doc.layers, path)
-        self.statusChanged.emit(f"Saved {Path(path).name}.")
-
-    def open(self, path: str) -> None:
-        from studio.core.image.openraster import load_ora
-        from studio.viewmodels.background import in_background
-
-        in_background(self, lambda: load_ora(Path(path)), lambda doc: self._opened(doc, path), name="canvas-open",
-                      on_error=lambda e: self.failed.emit(str(e)))  # fmt: skip
-
-    def _opened(self, doc: CanvasDoc, path: str) -> None:
-        self.replace_doc(doc, path)
-        self.statusChanged.emit(
-            f"Opened {Path(path).name}: {len(doc.layers)} layers, {doc.width}×{doc.height}."
-        )
-
     def new(self, width: int, height: int) -> None:
         size = (max(64, min(8192, width)), max(64, min(8192, height)))
         background = Layer("Background", "paint", Image.new("RGBA", size, (255, 255, 255, 255)))
         self.replace_doc(CanvasDoc(*size, (background,)), "")
-
-    def export_png(self, path: str) -> None:
-        """The flattened picture, with the topmost generated layer's recipe in it."""
-        from studio.core.image.openraster import export_png
-        from studio.viewmodels.background import in_background
-
-        snapshot = CanvasDoc(self.doc.width, self.doc.height, self.doc.layers)
-        in_background(self, lambda: export_png(snapshot, Path(path)),
-                      lambda _: self.statusChanged.emit(f"Exported {Path(path).name}."), name="canvas-export",
-                      on_error=lambda e: self.failed.emit(f"{Path(path).name} could not be written: {e}"))  # fmt: skip

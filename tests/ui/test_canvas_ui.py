@@ -72,7 +72,7 @@ def test_paint_undo_generate_into_the_box_accept_and_save(qtbot, studio, tmp_pat
     assert page.layers.list.item(0).text() == "Generated 1"  # the panel lists the topmost first
 
     path = tmp_path / "mine.ora"
-    session.save(str(path))
+    session.files.save(str(path))
     qtbot.waitUntil(lambda: path.is_file() and session.source == str(path), timeout=10_000)
     back = load_ora(path)
     assert [(lay.name, lay.kind, lay.x, lay.y) for lay in back.layers] == [
@@ -105,7 +105,7 @@ def test_a_broken_file_is_said_on_the_canvas(qtbot, studio, tmp_path):
     page = studio.window.canvas_page
     bad = tmp_path / "bad.ora"
     bad.write_text("not a zip")
-    page.session.open(str(bad))
+    page.session.files.open(str(bad))
     qtbot.waitUntil(lambda: "bad.ora is not an OpenRaster file" in page.status.text(), timeout=10_000)
     assert page.session.doc.layers  # the canvas in the room is kept
 
@@ -236,3 +236,22 @@ def test_a_control_layer_needs_a_controlnet_unit_then_gives_it_its_picture(qtbot
         assert used.convert("RGB").getpixel((20, 20)) == (0, 0, 0) and used.convert("RGB").getpixel(
             (50, 50)
         ) == (255, 255, 255)
+
+
+def test_a_picture_becomes_an_image_layer_and_a_bad_one_is_said(qtbot, studio, tmp_path):
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(128, 96)
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (400, 200), (10, 200, 30)).save(photo)
+    session.files.import_picture(str(photo))
+    qtbot.waitUntil(lambda: session.doc.layers[-1].name == "photo", timeout=10_000)
+    layer = session.doc.layers[-1]
+    assert layer.kind == "image" and layer.image.size == (128, 64)  # made smaller to fit, its shape kept
+    assert layer.image.getpixel((5, 5)) == (10, 200, 30, 255)
+    bogus = tmp_path / "bogus.png"
+    bogus.write_bytes(b"no picture")
+    session.files.import_picture(str(bogus))
+    qtbot.waitUntil(
+        lambda: "bogus.png is not a picture Studio can read" in page.status.text(), timeout=10_000
+    )

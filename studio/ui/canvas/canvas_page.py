@@ -195,15 +195,15 @@ class CanvasPage(QWidget):
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a canvas", "", "OpenRaster (*.ora)")
         if path:
-            self.session.open(path)
+            self.session.files.open(path)
 
     def save_file(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the canvas", self.session.source or "canvas.ora",
                                               "OpenRaster (*.ora)")  # fmt: skip
         if path:
-            self.session.save(path if path.lower().endswith(".ora") else path + ".ora")
+            self.session.files.save(path if path.lower().endswith(".ora") else path + ".ora")
 
     def export_file(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the picture", "canvas.png", "PNG (*.png)")
         if path:
-            self.session.export_png(path if path.lower().endswith(".png") else path + ".png")
+            self.session.files.export_png(path if path.lower().endswith(".png") else path + ".png")

@@ -50,6 +50,7 @@ class LayersPanel(QWidget):
         buttons = QHBoxLayout()
         for name, tip, action in (
             ("plus", "Add a paint layer", lambda: session.add_layer("paint")),
+            ("image", "Add a picture as a layer…", self._import_picture),
             (
                 "paint",
                 "Add a mask layer (paint where the next picture repaints)",
@@ -104,6 +105,14 @@ class LayersPanel(QWidget):
         session.changed.connect(self.refresh)
         session.activeChanged.connect(lambda _id: self.refresh())
         self.refresh()
+
+    def _import_picture(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Add a picture as a layer", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")  # fmt: skip
+        if path:
+            self.session.files.import_picture(path)
 
     def refresh(self) -> None:
         self.list.blockSignals(True)
