@@ -40,9 +40,18 @@ class CanvasSelection:
         doc = self.canvas.doc
         if not (0 <= x < doc.width and 0 <= y < doc.height):
             return None
+        return self._segment(self._whole(), [f"{round(x)},{round(y)}"], cutout=False, target="")
+
+    def select_words(self, words: str) -> str | None:
+        """Select what the words name (an open-vocabulary detector's boxes, outlined by Segment Anything)."""
+        if not words.strip():
+            return None
+        return self._segment(self._whole(), [], cutout=False, target="", text=words.strip())
+
+    def _whole(self) -> Image.Image:
+        doc = self.canvas.doc
         background = Image.new("RGBA", (doc.width, doc.height), (255, 255, 255, 255))
-        picture = Image.alpha_composite(background, doc.flatten()).convert("RGB")
-        return self._segment(picture, [f"{round(x)},{round(y)}"], cutout=False, target="")
+        return Image.alpha_composite(background, doc.flatten()).convert("RGB")
 
     def remove_background(self, layer_id: str) -> str | None:
         """The layer's background made transparent (Segment Anything, and ViTMatte's edges where present)."""
@@ -51,7 +60,8 @@ class CanvasSelection:
             return None
         return self._segment(layer.image.convert("RGB"), [], cutout=True, target=layer_id)
 
-    def _segment(self, picture: Image.Image, points: list[str], cutout: bool, target: str) -> str | None:
+    def _segment(self, picture: Image.Image, points: list[str], cutout: bool, target: str,
+                 text: str = "") -> str | None:  # fmt: skip
         from studio.core.models.model_library import DETECTOR, MATTING, SEGMENTER, find_vision_model
 
         c = self.canvas
@@ -62,7 +72,7 @@ class CanvasSelection:
             kind: [p] for kind in (SEGMENTER, DETECTOR, MATTING) if (p := find_vision_model(kind, folders))
         }
         frozen = freeze_selection(
-            SelectionDraft(source, out, points, cutout=cutout), found, lambda _: picture.size
+            SelectionDraft(source, out, points, text=text, cutout=cutout), found, lambda _: picture.size
         )
         if isinstance(frozen, dict):
             c.failed.emit(next(iter(frozen.values())))

@@ -255,3 +255,19 @@ def test_a_picture_becomes_an_image_layer_and_a_bad_one_is_said(qtbot, studio, t
     qtbot.waitUntil(
         lambda: "bogus.png is not a picture Studio can read" in page.status.text(), timeout=10_000
     )
+
+
+def test_selecting_by_words_makes_a_mask_layer(qtbot, studio, vision_models):
+    import shutil
+
+    page = studio.window.canvas_page
+    session = page.session
+    session.new(96, 64)
+    page.words.setText("a face")
+    page.words.returnPressed.emit()
+    assert "Segment Anything model" in page.status.text()  # what to get is said
+    for name in ("sam-tiny", "owlv2-tiny"):
+        shutil.copytree(vision_models / name, studio.runtime.paths.models_dir / name)
+    page.words.returnPressed.emit()
+    qtbot.waitUntil(lambda: session.doc.layers[-1].name == "Selection", timeout=30_000)
+    assert session.doc.layers[-1].kind == "mask" and session.doc.layers[-1].image.size == (96, 64)

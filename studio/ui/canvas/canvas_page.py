@@ -119,6 +119,13 @@ class CanvasPage(QWidget):
             button = _tool(icon, tip)
             button.clicked.connect(action)
             row.addWidget(button)
+        self.words = QLineEdit()
+        self.words.setPlaceholderText("Select by words…")
+        self.words.setToolTip("A mask layer of what the words name (a face, the sky, a red car): an open-vocabulary "
+                              "detector finds it, Segment Anything outlines it; Enter")  # fmt: skip
+        self.words.setMaximumWidth(200)
+        self.words.returnPressed.connect(lambda: self.session.selection.select_words(self.words.text()))
+        row.addWidget(self.words)
         self.live = QCheckBox("Live")
         self.live.setToolTip("Live painting: after every stroke the box is redrawn from what is painted, at the "
                              "live strength (best with a few-step model: LCM, Turbo, Lightning)")  # fmt: skip
