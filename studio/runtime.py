@@ -38,7 +38,6 @@ from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.live_painting import live_frame
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
-from studio.engine.segmentation import Selector
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.tiled_refine import refine_upscale
@@ -231,7 +230,7 @@ def build_runtime(
             TrainSpec: trainer,
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
             CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
-            SegmentSpec: Selector(),
+            SegmentSpec: engine.detailer.selector,  # one set of SAM/OWLv2/ViTMatte models for both
         },
         lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
         priority_of=priority_of,

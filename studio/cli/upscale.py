@@ -100,7 +100,7 @@ def _refine_spec(args: argparse.Namespace, rt: Any, plain: Any) -> Any:
     """The creative upscale: the plain upscale's picture, scale and upscaler, refined with the picture's recipe."""
     from studio.cli.detail import picture_recipe
     from studio.cli.generate import library
-    from studio.core.image.tiled_refine import RefineUpscaleSpec
+    from studio.core.image.tiled_refine import RefineUpscaleSpec, is_tile_controlnet
     from studio.core.models.model_library import describe_path
 
     if not 0 < args.creativity <= 1 or not 0 <= args.structure <= 2:
@@ -119,6 +119,6 @@ def _refine_spec(args: argparse.Namespace, rt: Any, plain: Any) -> Any:
             raise UsageError(f"--controlnet: no ControlNet {args.controlnet!r} for this model's family.")
         net = str(named[0] if named else path.resolve())
     else:
-        net = next((str(p) for p in nets if "tile" in p.name.lower()), "")
+        net = next((str(p) for p in nets if is_tile_controlnet(p.name)), "")
     return RefineUpscaleSpec(plain.image, recipe, plain.scale, plain.upscaler, args.creativity, args.structure,
                              args.refine_tile, net)  # fmt: skip

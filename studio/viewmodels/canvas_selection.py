@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.core.image.canvas_doc import Layer
+from studio.core.image.canvas_doc import Layer, on_white
 from studio.core.image.selection import SelectionDraft, SelectionMade, freeze_selection
 from studio.core.jobs.rooms import Room
 from studio.viewmodels.bridge import UiEvent, pil_to_qimage
@@ -49,9 +49,7 @@ class CanvasSelection:
         return self._segment(self._whole(), [], cutout=False, target="", text=words.strip())
 
     def _whole(self) -> Image.Image:
-        doc = self.canvas.doc
-        background = Image.new("RGBA", (doc.width, doc.height), (255, 255, 255, 255))
-        return Image.alpha_composite(background, doc.flatten()).convert("RGB")
+        return on_white(self.canvas.doc.flatten())
 
     def remove_background(self, layer_id: str) -> str | None:
         """The layer's background made transparent (Segment Anything, and ViTMatte's edges where present)."""

@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.core.image.canvas_doc import CanvasDoc, Layer
+from studio.core.image.canvas_doc import CanvasDoc, Layer, on_white
 from studio.core.image.canvas_journal import CanvasJournal, JournalWriter
 from studio.core.jobs.events import Cancelled, Failed, Finished, ItemSaved
 from studio.core.jobs.rooms import Room
@@ -177,16 +177,15 @@ class CanvasSession(QObject):
         self.boxChanged.emit()
         self.live.want_frame()
 
-    def picture_under_box(self) -> dict[str, Any]:
-        """The box's size and, when something is painted there, its picture (over white) as the init image."""
+    def picture_under_box(self, under: Image.Image | None = None) -> dict[str, Any]:
+        """The box's size and, when something is painted there, its picture (over white) as the init image
+        (``under``: the box's picture when the caller has it already)."""
         x0, y0, x1, y1 = self.box
-        under = self.doc.flatten(self.box)
+        under = self.doc.flatten(self.box) if under is None else under
         overrides: dict[str, Any] = {"width": x1 - x0, "height": y1 - y0, "init_image": None, "mask": None,
                                      "outpaint": "", "hires_scale": 1.0}  # fmt: skip
         if under.getchannel("A").getbbox():
-            background = Image.new("RGBA", under.size, (255, 255, 255, 255))
-            picture = Image.alpha_composite(background, under).convert("RGB")
-            overrides["init_image"] = self.generation.store_input(pil_to_qimage(picture), "canvas")
+            overrides["init_image"] = self.generation.store_input(pil_to_qimage(on_white(under)), "canvas")
         return overrides
 
     def generate(self) -> str | None:
@@ -195,7 +194,7 @@ class CanvasSession(QObject):
         staging area."""
         x0, y0, x1, y1 = self.box
         under = self.doc.flatten(self.box)
-        overrides = self.picture_under_box()
+        overrides = self.picture_under_box(under)
         if overrides["init_image"]:
             mask = self.doc.mask_of(self.box)
             empty = under.getchannel("A").point(lambda a: 255 if a < 128 else 0)
@@ -237,9 +236,7 @@ class CanvasSession(QObject):
             if not units:
                 return ("A control layer steers through a ControlNet unit: add one in the Image room's ControlNet "
                         "section (its model and preprocessor); the layer gives it its picture.")  # fmt: skip
-            white = Image.new("RGBA", control.size, (255, 255, 255, 255))
-            picture = Image.alpha_composite(white, control).convert("RGB")
-            path = self.generation.store_input(pil_to_qimage(picture), "control")
+            path = self.generation.store_input(pil_to_qimage(on_white(control)), "control")
             out["controls"] = [{**u, "image": path} for u in units]
         return out
 

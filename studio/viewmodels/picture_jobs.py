@@ -74,7 +74,7 @@ class PictureJobs:
                 structure: float = 0.6) -> str | dict[str, str]:  # fmt: skip
         """Queue an upscaled copy of ``image`` (the gallery's *Upscale…*): the job id, or the problems. With
         ``creativity``, a creative upscale: re-diffused tile by tile with the picture's own recipe."""
-        from studio.core.image.tiled_refine import RefineUpscaleSpec
+        from studio.core.image.tiled_refine import RefineUpscaleSpec, is_tile_controlnet
         from studio.core.image.upscale_recipe import freeze_upscale
 
         finder = upscaler_finder(self.s.library.model_dirs, self.s.library.named("upscaler"))
@@ -86,6 +86,6 @@ class PictureJobs:
         if isinstance(recipe, dict):
             return {"creativity": "A creative upscale redraws with the picture's own recipe: "
                                   + next(iter(recipe.values()))}  # fmt: skip
-        nets = [p for name, p in self.s.library.named("controlnet")() if "tile" in name.lower()]
+        nets = [p for name, p in self.s.library.named("controlnet")() if is_tile_controlnet(name)]
         return self.s.queue.enqueue(RefineUpscaleSpec(frozen.image, recipe, frozen.scale, frozen.upscaler,
                                                       creativity, structure, 512, str(nets[0]) if nets else ""))  # fmt: skip

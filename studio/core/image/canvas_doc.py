@@ -17,6 +17,13 @@ MAX_SIDE = 8192
 HISTORY = 60  # states kept for undo
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """An RGBA picture over white, as RGB (what a model reads of a canvas: empty is white)."""
+    return Image.alpha_composite(
+        Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA")
+    ).convert("RGB")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
 

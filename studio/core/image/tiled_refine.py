@@ -64,3 +64,8 @@ def ramp(length: int, overlap: int, ramp_start: bool, ramp_end: bool) -> list[fl
             w = min(w, (length - i - 0.5) / overlap)
         out.append(max(w, 1e-3))
     return out
+
+
+def is_tile_controlnet(name: str) -> bool:
+    """Whether a ControlNet is a tile one, by its name (lllyasviel's control_v11f1e_sd15_tile, TTPLanet's, …)."""
+    return "tile" in name.lower()
