@@ -42,6 +42,7 @@ from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.tiled_refine import refine_upscale
 from studio.engine.train_job import TrainJob
+from studio.provenance.sealing import Policy, Sealer
 from studio.remote.openai_text import OpenAIText
 from studio.remote.servers import Servers
 from studio.worker.runner import DEVICE, JobRunner
@@ -70,6 +71,7 @@ class Runtime:
     )  # repairs made at start, to be told once (window, stderr)
     semantic: SemanticIndex | None = None  # the prompts' meanings (search by meaning), made on first use
     device: DeviceInfo | None = None  # measured on the runner thread once torch is imported
+    sealer: Sealer | None = None  # every saved picture's watermark and Content Credentials
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def publish(self, event: Event) -> None:
@@ -188,6 +190,7 @@ def build_runtime(
         openvino_cache=lambda: openvino_cache_root(paths.models_dir),
     )
     text.make_room = engine.clear  # one model in memory: loading an image model frees the text one
+    gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
 
@@ -238,9 +241,26 @@ def build_runtime(
 
     semantic = semantic_index(gallery, hashes)
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys,
-                 servers_of_settings(settings, keys), notices=notices, semantic=semantic)  # fmt: skip
+                 servers_of_settings(settings, keys), notices=notices, semantic=semantic, sealer=sealer)  # fmt: skip
     holder.append(rt)
     return rt
+
+
+def sealer_for(paths: StudioPaths, settings: Settings) -> Sealer:
+    """What every saved picture gets (the settings read at each save): the content filter's look when it is
+    switched on, the invisible watermark, signed Content Credentials."""
+
+    def policy() -> Policy:
+        return Policy(settings.sign_pictures, settings.watermark, settings.private_recipes)
+
+    def screen(image: Any) -> str:
+        if not settings.content_filter:
+            return ""
+        from studio.engine.content_filter import screen_picture
+
+        return screen_picture(image, settings.content_filter_model)
+
+    return Sealer(paths.credentials_dir, policy, screen)
 
 
 def on_engine(engine: ImageEngine, run: Callable[..., Any]) -> Callable[..., Any]:

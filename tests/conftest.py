@@ -12,6 +12,8 @@ os.environ["STUDIO_OPENVINO"] = (
     "0"  # auto means torch here; the OpenVINO tests switch it on (tests/engine/test_openvino.py)
 )
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="studio-test-hf-")
+# no test reads or writes the user's real system keyring (API keys, the signing key's passphrase)
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="studio-test-home-")
 
 import sys  # noqa: E402

@@ -25,6 +25,7 @@ from studio.cli import (
     train,
     train_text,
     upscale,
+    verify,
     write,
 )
 from studio.cli.common import EXIT_CANCELLED, EXIT_OK, Parser, exit_code, fail, home_option
@@ -46,6 +47,7 @@ _MODULES = (
     train_text,
     recipe,
     backends,
+    verify,
 )
 COMMANDS = (
     "generate",
@@ -62,6 +64,8 @@ COMMANDS = (
     "train-text",
     "recipe",
     "backends",
+    "verify",
+    "credentials",
 )
 
 

@@ -287,11 +287,11 @@ class ImageEngine:
                     image = self.detailer(inpainter(model, spec, self.prompts, negative), spec, image, seeds[i],
                                           emit, cancel)  # fmt: skip
                 item_info = RenderInfo(**{**info.__dict__, "index": first + i, "seconds": seconds})
-                item = self.store.save(image, recipe_of_engine(spec.for_image(first + i), model), item_info)
-                if spec.filmstrip and i == 0 and state.get("frames"):  # the last frame is the picture itself
+                recipe = recipe_of_engine(spec.for_image(first + i), model)
+                item = keep(self.store, image, recipe, item_info, emit)
+                if item and spec.filmstrip and i == 0 and state.get("frames"):  # the last frame: the picture
                     write_filmstrip([*state["frames"][:-1], image], filmstrip_path(item.path))
-                saved.append(item)
-                emit(ItemSaved(item=item))
+                saved += [item] if item else []
         return saved
 
     def load(self, spec: GenerateSpec, emit: Emit, needs_torch: str = "") -> LoadedModel:
@@ -499,6 +499,20 @@ class PromptCache:
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
         return dict(kwargs)
+
+
+def keep(store: GalleryStore, image: Image.Image, recipe: GenerateSpec, info: RenderInfo, emit: Emit
+         ) -> SavedImage | None:  # fmt: skip
+    """Save one picture of a batch; one the content filter holds back is told and skipped, not the batch."""
+    try:
+        item = store.save(image, recipe, info)
+    except StudioError as e:
+        if e.kind != ErrorKind.BLOCKED:
+            raise
+        emit(Note(text=e.user_message))
+        return None
+    emit(ItemSaved(item=item))
+    return item
 
 
 def _recipe_of(path: str, info: dict[Any, Any], recipe: Any) -> GenerateSpec:

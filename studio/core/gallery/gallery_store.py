@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -65,6 +65,17 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not (self.orphans or self.missing or self.unreadable)
+
+
+class Finishing(Protocol):
+    """What becomes of a picture on its way to disk (``studio.provenance.sealing.Sealer``): a content filter's
+    look, then the file's bytes (watermark, recipe, signed Content Credentials)."""
+
+    def screen(self, image: Image.Image) -> str: ...
+
+    def seal(self, image: Image.Image, pnginfo: Any, record: dict[str, Any], title: str) -> bytes: ...
+
+    def take_notices(self) -> list[str]: ...
 
 
 def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
@@ -138,6 +149,7 @@ class GalleryStore:
         self._db = self._open()
         self._writes = 0  # bumped by every change made here (SQLite's data_version counts other processes')
         self._order_cache: tuple[tuple[bool, int, int], list[int]] | None = None
+        self.finish: Finishing | None = None  # set by the runtime: provenance and the content filter
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -147,7 +159,7 @@ class GalleryStore:
         """What the store had to repair (a damaged index or library), each said once."""
         with self._lock:
             out, self.notices[:] = list(self.notices), []
-        return out
+        return out + (self.finish.take_notices() if self.finish else [])
 
     def _heal(self, error: BaseException) -> None:
         """A database turned out damaged while in use: reopen (moving the damaged one aside)."""
@@ -211,9 +223,18 @@ class GalleryStore:
         """Write one picture (atomically) with its own recipe (``GenerateSpec.for_image``), then index it. Raises
         ``StudioError`` on disk problems."""
         target = self.root / "?"
+        record = studio_record(spec, info)
+        finish = self.finish
+        if finish and (why := finish.screen(image)):
+            raise StudioError(ErrorKind.BLOCKED, f"The content filter held this picture back ({why}); it was not "
+                              "saved.")  # fmt: skip
         try:
             target = self._new_path(spec.seed)
-            write_png_atomic(image, target, png_info(spec, info))
+            if finish:
+                data = finish.seal(image, png_info(spec, info), record, target.name)
+                atomic_write(target, lambda f: f.write(data))
+            else:
+                write_png_atomic(image, target, png_info(spec, info))
         except OSError as e:
             raise StudioError(
                 ErrorKind.IO,
@@ -222,7 +243,6 @@ class GalleryStore:
                 details=repr(e),
             ) from e
         created = time.time()
-        record = studio_record(spec, info)
         recipe = Recipe(
             source="studio",
             prompt=spec.prompt,

@@ -11,6 +11,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from studio import __version__
 from studio.core.image.a1111 import build_parameters
+from studio.core.image.content_claim import AI_SOURCE_TYPE
 from studio.core.image.prompts import extract_loras, lora_tag
 from studio.core.image.specs import GenerateSpec
 from studio.core.jobs.fields import spec_words
@@ -18,7 +19,6 @@ from studio.core.jobs.fields import spec_words
 STUDIO_CHUNK = "studio"
 PARAMETERS_CHUNK = "parameters"
 XMP_KEY = "XML:com.adobe.xmp"
-AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
 _XMP = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'

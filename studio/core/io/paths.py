@@ -45,6 +45,12 @@ class StudioPaths:
         return self.home / "canvas" / "recovery"
 
     @property
+    def credentials_dir(self) -> Path:
+        """The signing identity of this installation (its certificates, and its private key: readable by the
+        user alone)."""
+        return self.home / "credentials"
+
+    @property
     def training_dir(self) -> Path:
         """Fine-tuning: ``datasets/<name>`` (copies of the pictures, captions) and ``runs/<name>`` (checkpoints)."""
         return self.home / "training"

@@ -66,6 +66,16 @@ class Settings:
     # OpenAI-compatible servers the user added: {"name", "url", "kind", "insecure_tls"}; their keys are in the
     # system keyring, never here
     servers: list[dict[str, Any]] = field(default_factory=list)
+    # provenance (docs/user/provenance.md): signed Content Credentials and the invisible watermark on every
+    # picture; a private recipe signs only the recipe's hash
+    sign_pictures: bool = True
+    watermark: bool = True
+    private_recipes: bool = False
+    # the content filter for shared machines (off by default): an image classifier's folder; pictures it flags
+    # are never saved
+    content_filter: bool = False
+    content_filter_model: str = ""
+    model_cards_seen: list[str] = field(default_factory=list)  # models whose limitations the user has read
 
     def load_options(self) -> LoadOptions:
         return LoadOptions(

@@ -11,6 +11,7 @@ class ErrorKind(StrEnum):
     MODEL_INVALID = "model_invalid"
     OUT_OF_MEMORY = "out_of_memory"
     IO = "io"
+    BLOCKED = "blocked"  # the content filter held a picture back
     INTERNAL = "internal"
 
 
