@@ -155,6 +155,9 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     )
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     session.wildcards_dir = runtime.paths.wildcards_dir
+    session.cards.seen = (
+        s.model_cards_seen
+    )  # the models whose card's limits the user has read (saved with these)
     session.styles = StyleBook(runtime.paths.styles_file)
     gallery = GalleryModel(
         runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"), semantic=runtime.semantic
@@ -165,6 +168,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         {**s.writer_params, **({"model": s.text_model} if s.text_model else {})},
         runner=runtime.runner,
     )
+    writer.sealer = runtime.sealer  # the Writer's exports carry Content Credentials, as pictures do
     writer.lora_folders = [
         runtime.paths.models_dir / "loras"
     ]  # text LoRAs: "BASE + NAME" in the Writer's picker

@@ -251,7 +251,7 @@ def sealer_for(paths: StudioPaths, settings: Settings) -> Sealer:
     switched on, the invisible watermark, signed Content Credentials."""
 
     def policy() -> Policy:
-        return Policy(settings.sign_pictures, settings.watermark, settings.private_recipes)
+        return Policy(settings.content_credentials, settings.watermark, settings.private_recipes)
 
     def screen(image: Any) -> str:
         if not settings.content_filter:

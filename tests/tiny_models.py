@@ -742,3 +742,26 @@ def save_tiny_vitmatte(folder: Path, seed: int = 0) -> Path:
     VitMatteForImageMatting(config).eval().save_pretrained(folder, safe_serialization=True)
     VitMatteImageProcessorPil().save_pretrained(folder)
     return folder
+
+
+def save_tiny_image_classifier(folder: Path, labels=("normal", "nsfw"), verdict: str = "nsfw") -> Path:
+    """A tiny ViT image classifier (a content filter's shape: its labels say what it flags) whose answer is
+    ``verdict`` for any picture: the classifier's bias decides, its weights are zero."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification
+
+    try:
+        from transformers.models.vit import ViTImageProcessorPil as Processor
+    except ImportError:
+        from transformers import ViTImageProcessor as Processor
+
+    config = ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                       image_size=32, patch_size=16, num_labels=len(labels),
+                       id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})  # fmt: skip
+    model = ViTForImageClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([5.0 if n == verdict else 0.0 for n in labels]))
+    model.save_pretrained(folder, safe_serialization=True)
+    Processor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

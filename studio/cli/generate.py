@@ -121,6 +121,20 @@ def default_model(rt: Any) -> str:
     return str(builtins[0].path)
 
 
+def tell_limits(rt: Any, model: str) -> None:
+    """Before a model's first use, what its card says of its limits, on stderr (once: the settings remember)."""
+    from studio.core.models.builtin_models import is_builtin
+    from studio.core.models.card_limits import limitations_of
+
+    if not model or is_builtin(model) or model in rt.settings.model_cards_seen:
+        return
+    if text := limitations_of(model):
+        print(f"studio: before the first use of {Path(model).name}, its model card says of its limits:\n{text}\n",
+              file=sys.stderr)  # fmt: skip
+        rt.settings.model_cards_seen.append(model)
+        rt.save_settings()
+
+
 def library(rt: Any) -> Any:
     """The model library, scanned once and only when a name must be looked up."""
     from functools import cache
@@ -166,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             if not frozen.remote:  # a server's model is the server's: it is looked up there
                 rt.check_model(frozen.model)
+                tell_limits(rt, frozen.model)
             elif problems := server_refusals(frozen, rt):  # what the server cannot do: said before queueing
                 raise UsageError(explain(problems, IMAGE))
         except StudioError as e:  # a model that is missing or refused is a bad argument, said before loading

@@ -38,12 +38,9 @@ def register(sub: Any) -> None:
 def _anchors(args: argparse.Namespace) -> bytes:
     """The certificates this installation trusts (its own CA), when it has made one; nothing is created here."""
     from studio.core.io.paths import resolve_paths
+    from studio.provenance.signing_identity import anchors_in
 
-    ca = resolve_paths(getattr(args, "home", None)).credentials_dir / "ca.pem"
-    try:
-        return ca.read_bytes()[: 256 * 1024] if ca.is_file() else b""
-    except OSError:
-        return b""
+    return anchors_in(resolve_paths(getattr(args, "home", None)).credentials_dir)
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.image.content_claim import Claim
 from studio.core.jobs.errors import ErrorKind, StudioError
-from studio.provenance.signing_identity import SigningIdentity
+
+if TYPE_CHECKING:  # the identity module asks this one to try a user's certificate: no import back at run time
+    from studio.provenance.signing_identity import SigningIdentity
 
 MIME = {
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",

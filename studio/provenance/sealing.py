@@ -16,7 +16,7 @@ from PIL import Image
 from studio.core.image.content_claim import picture_claim
 from studio.provenance import watermark
 from studio.provenance.content_credentials import Signing
-from studio.provenance.signing_identity import SigningIdentity, load_identity
+from studio.provenance.signing_identity import SigningIdentity, anchors_in, load_identity
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class Sealer:
             with self._lock:
                 self.notices.append(f"{title} was saved without Content Credentials: signing failed ({e}).")
             return buf.getvalue()
+
+    def anchors(self) -> bytes:
+        """This installation's CA certificate (PEM), when it has made one: what its verifications trust."""
+        return anchors_in(self.folder)
 
     def take_notices(self) -> list[str]:
         with self._lock:

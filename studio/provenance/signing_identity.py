@@ -223,6 +223,15 @@ def load_identity(folder: Path, notices: list[str] | None = None) -> SigningIden
     return create_local(folder)
 
 
+def anchors_in(folder: Path) -> bytes:
+    """The CA certificate (PEM) of the identity in ``folder``, when one was made: what verifications on this
+    installation trust. Nothing is created here."""
+    try:
+        return _read_pem(folder / ANCHOR_FILE)
+    except (OSError, ValueError):
+        return b""
+
+
 def create_local(folder: Path) -> SigningIdentity:
     chain, key, ca = make_local()
     _save(folder, chain, key, ca, own=False)

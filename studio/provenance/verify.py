@@ -10,6 +10,7 @@ from typing import Any
 from studio.core.image.content_claim import (
     MODEL_LABEL,
     RECIPE_LABEL,
+    TEXT_LABEL,
     CredentialsReport,
     Ingredient,
     Verdict,
@@ -154,7 +155,21 @@ def _from_manifest(path: Path, mime: str, manifest: dict[str, Any], state: str, 
         trust=_trust(failures, signature, anchored), signed_at=str(signature.get("time", "")),
         recipe_kept_private=bool(_assertion(manifest, RECIPE_LABEL).get("kept_private")),
         ingredients=_ingredients(manifest), watermark=watermark, problems=problems,
+        written=_written(_assertion(manifest, TEXT_LABEL)),
     )  # fmt: skip
+
+
+def _written(facts: dict[str, Any]) -> str:
+    """A document's model-written share, from its ``org.studio.text`` assertion."""
+    if not facts:
+        return ""
+    passages = facts.get("passages") if isinstance(facts.get("passages"), list) else []
+    written, total = facts.get("model_written_characters"), facts.get("characters")
+    if not isinstance(written, int) or not isinstance(total, int):
+        return ""
+    models = [str(m)[:100] for m in facts.get("models") or [] if isinstance(m, str)][:10]
+    by = f" by {', '.join(models)}" if models else ""
+    return f"{len(passages)} passage{'s' if len(passages) != 1 else ''}, {written} of {total} characters{by}"
 
 
 def _watermark(path: Path, mime: str) -> str:

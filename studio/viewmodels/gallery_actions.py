@@ -26,6 +26,7 @@ class GalleryActions(QObject):
     exported = Signal(int, str)  # how many pictures, and the folder
     reindexed = Signal()
     loaded = Signal(str, QImage, object)  # (rel, the picture, its Recipe): what the viewer shows
+    verified = Signal(str, object)  # (rel, its CredentialsReport): the Content credentials panel
     failed = Signal(str)  # a command that could not be done, in a sentence
 
     def __init__(self, model: GalleryModel, parent: QObject | None = None):
@@ -92,11 +93,20 @@ class GalleryActions(QObject):
         """Read one picture and its recipe off the GUI thread (a large PNG, a slow disk); ``loaded`` answers."""
         path = self.path(rel)
 
-        def work() -> tuple[QImage, Recipe]:
-            return QImage(str(path)), read_recipe(path)
+        finish = self.store.finish
 
-        in_background(self, work, lambda got: self.loaded.emit(rel, got[0], got[1]), name="studio-gallery-view",
-                      on_error=self._failed)  # fmt: skip
+        def work() -> tuple[QImage, Recipe, Any]:
+            from studio.provenance.verify import verify
+
+            return QImage(str(path)), read_recipe(path), verify(path, finish.anchors() if finish else b"")
+
+        def done(got: tuple[QImage, Recipe, Any]) -> None:
+            self.loaded.emit(rel, got[0], got[1])
+            if not self.closed:  # the window may have closed (and the gallery with it) meanwhile
+                self.model.set_verdict(rel, int(got[2].verdict))
+            self.verified.emit(rel, got[2])
+
+        in_background(self, work, done, name="studio-gallery-view", on_error=self._failed)
 
     # -- commands over many files: off the GUI thread -------------------------------------------------------------
     def import_files(self, paths: list[str]) -> None:

@@ -31,6 +31,7 @@ PAGES_KEPT = 64
 RowRole = Qt.ItemDataRole.UserRole + 1
 ThumbRole = Qt.ItemDataRole.UserRole + 2
 PathRole = Qt.ItemDataRole.UserRole + 3
+CredentialsRole = Qt.ItemDataRole.UserRole + 4  # the picture's Verdict, once it has been checked (else None)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -57,6 +58,7 @@ class GalleryModel(QAbstractListModel):
         self._meaning_ticket = 0  # the newest search by meaning; older answers are dropped
         self._meanings_kept: bool | None = None  # whether this gallery keeps its prompts' meanings up to date
         self._ids: list[int] = []
+        self.verdicts: dict[str, int] = {}  # rel → what its Content Credentials said when last checked
         self._pages: collections.OrderedDict[int, list[GalleryRow]] = collections.OrderedDict()
         self._row_of_key: dict[str, int] = {}
         thumbs.ready.connect(self._thumb_ready)
@@ -190,7 +192,16 @@ class GalleryModel(QAbstractListModel):
             return row
         if role == PathRole:
             return str(self.store.path(row.rel))
+        if role == CredentialsRole:
+            return self.verdicts.get(row.rel)
         return None
+
+    def set_verdict(self, rel: str, verdict: int) -> None:
+        """What a picture's Content Credentials said (the grid shows a badge on an altered one)."""
+        self.verdicts[rel] = verdict
+        i = self.index_of_rel(rel)
+        if i.isValid():
+            self.dataChanged.emit(i, i, [CredentialsRole])
 
     def _thumb_ready(self, key: str) -> None:
         r = self._row_of_key.pop(key, None)

@@ -21,6 +21,7 @@ from studio.core.models.recommended import recommended_settings
 from studio.viewmodels.image_guidance import GuidanceUnits
 from studio.viewmodels.image_library import ImageLibrary
 from studio.viewmodels.job_queue import JobQueue
+from studio.viewmodels.model_cards import ModelCards
 from studio.viewmodels.picture_jobs import PictureJobs
 from studio.viewmodels.prompt_tools import PromptTools
 
@@ -80,6 +81,10 @@ class GenerationSession(QObject):
         self.guidance = GuidanceUnits(self)
         self.prompts = PromptTools(self)
         self.jobs = PictureJobs(self)
+        self.cards = ModelCards(self)  # a newly chosen model's limits, from its card, before its first use
+        self.changed.connect(
+            lambda name: name == "model" and self.cards.check(str(self._values["model"] or ""))
+        )
 
     @property
     def recent_models(self) -> list[str]:

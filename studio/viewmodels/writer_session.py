@@ -81,6 +81,7 @@ class WriterSession(QObject):
         parent: QObject | None = None,
     ):
         super().__init__(parent)
+        self.sealer: Any = None  # the runtime's Sealer: exports are signed with this installation's identity
         self._queue = queue
         self._runner = runner  # for quiet jobs that the queue need not show (counting tokens)
         self._preview_job: str | None = None

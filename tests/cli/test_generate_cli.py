@@ -135,3 +135,19 @@ def test_without_any_model_the_builtin_demo_is_used(tiny_sd, tmp_path, monkeypat
     assert "Using Shapes (built-in demo)" in err
     line = json.loads(out.strip())
     assert (line["width"], line["height"], line["steps"], line["model"]) == (64, 64, 3, "shapes")
+
+
+def test_a_models_card_limits_are_told_before_its_first_use_only(tiny_sd, tmp_path):
+    import shutil
+
+    carded = tmp_path / "carded-sd"
+    shutil.copytree(tiny_sd, carded)
+    (carded / "README.md").write_text("# Tiny\n\n## Limitations\n\nIt cannot draw hands.\n\n## Training\nNone.\n")
+    home = tmp_path / "home"
+    args = ("generate", "a red circle", "--model", carded, "--width", "64", "--height", "64", "--steps", "2")
+    first = studio(*args, home=home)
+    assert first.returncode == 0, first.stderr
+    assert "before the first use of carded-sd, its model card says of its limits" in first.stderr
+    assert "It cannot draw hands." in first.stderr and "Training" not in first.stderr
+    again = studio(*args, home=home)
+    assert again.returncode == 0 and "cannot draw hands" not in again.stderr

@@ -63,6 +63,9 @@ def runtime(tmp_path_factory):
     from studio.runtime import build_runtime
 
     rt = build_runtime(tmp_path_factory.mktemp("home"))
+    # these tests compare the saved pixels with the engine's exactly; the watermark's own cost in the pixels is
+    # measured in tests/provenance (signing stays on: it does not touch the pixels)
+    rt.settings.watermark = False
     yield rt
     rt.close(5)
 

@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 from studio import cli
+from tests.provenance.helpers import without_watermark
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, vision_models):
     import shutil
 
-    home = tmp_path_factory.mktemp("detail-home")
+    home = without_watermark(tmp_path_factory.mktemp("detail-home"))  # "nothing outside" is pixel-exact
     for name in ("sam-tiny", "owlv2-tiny"):
         shutil.copytree(vision_models / name, home / "models" / name)
     return home

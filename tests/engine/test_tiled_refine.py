@@ -12,6 +12,7 @@ from PIL import Image
 from studio import cli
 from studio.core.image.tiled_refine import ramp, tile_boxes
 from studio.core.models.builtin_models import BUILTIN_IMAGE_DIRS
+from tests.provenance.helpers import without_watermark
 
 SHAPES = BUILTIN_IMAGE_DIRS[0]
 
@@ -52,6 +53,7 @@ def picture(tmp_path):
 
 
 def refine(home, picture, model, capsys, *extra):
+    without_watermark(home)  # the seams are measured in the pixels themselves
     code = cli.main(["--home", str(home), "upscale", str(picture), "--scale", "2", "--creativity", "0.3",
                      "--refine-tile", "64", "--model", str(model), "--prompt", "a red circle on a blue background",
                      "--steps", "20", "--seed", "5", "--json", *extra])  # fmt: skip

@@ -20,7 +20,8 @@ def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def assemble(parts: list[tuple[bytes, bytes]]) -> bytes:
     body = b"".join(
-        struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF) for t, d in parts
+        struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+        for t, d in parts
     )
     return b"\x89PNG\r\n\x1a\n" + body
 
@@ -46,3 +47,17 @@ def one_pixel_changed(signed: bytes) -> bytes:
     r, g, b = image.getpixel((3, 3))
     image.putpixel((3, 3), (r ^ 1, g, b))
     return with_pixels(signed, image)
+
+
+def without_watermark(home):
+    """Settings for a home whose pictures carry no watermark (for tests that compare saved pixels exactly; the
+    watermark's own cost is measured in tests/provenance/test_watermark.py). Returns ``home``."""
+    from studio.core.io.paths import resolve_paths
+    from studio.core.io.settings import load_settings, save_settings
+
+    file = resolve_paths(home).settings_file
+    file.parent.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(file)
+    settings.watermark = False
+    save_settings(settings, file)
+    return home

@@ -120,7 +120,9 @@ def test_certificates_c2pa_would_refuse_are_refused_with_a_reason(tmp_path):
     pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())  # fmt: skip
     with pytest.raises(StudioError, match="self-signed"):
-        si.install_own(folder, *_write_chain(tmp_path, self_signed.public_bytes(serialization.Encoding.PEM), pem_key))
+        si.install_own(
+            folder, *_write_chain(tmp_path, self_signed.public_bytes(serialization.Encoding.PEM), pem_key)
+        )
     chain, _, _ = si.make_local()
     with pytest.raises(StudioError, match="does not belong to the certificate"):
         si.install_own(folder, *_write_chain(tmp_path, chain, pem_key))

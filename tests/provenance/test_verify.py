@@ -51,7 +51,9 @@ def test_a_third_party_reader_validates_the_signature(made):
         "print(json.dumps({'state': r.get_validation_state(), 'results': r.get_validation_results(),"
         " 'manifest': r.get_active_manifest()}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, str(picture)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(picture)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     found = json.loads(out.stdout)
     assert found["state"] == "Valid"  # signature and hashes check out; "Trusted" needs a trust list entry
@@ -117,8 +119,10 @@ def test_settings_private_recipe_no_watermark_no_signature(tmp_path):
     private = Path(json.loads(r.stdout.splitlines()[-1])["path"])
     (report,) = json.loads(studio("verify", private, "--json", home=home).stdout)
     assert report["verdict"] == "intact" and report["recipe_kept_private"] and report["watermark"] == ""
-    assert b"a secret prompt" not in b"".join(d for kind, d in chunks(private.read_bytes()) if kind == b"caBX")
-    settings.sign_pictures = False
+    assert b"a secret prompt" not in b"".join(
+        d for kind, d in chunks(private.read_bytes()) if kind == b"caBX"
+    )
+    settings.content_credentials = False
     save_settings(settings, settings_file)
     r = studio("generate", "a blue square", "--steps", "2", "--json", home=home)
     unsigned = Path(json.loads(r.stdout.splitlines()[-1])["path"])

@@ -40,7 +40,9 @@ def test_unmarked_pictures_do_not_read_as_marked():
 
 def test_a_large_picture_is_marked_everywhere_and_the_sdxl_mark_is_told_apart():
     rng = np.random.default_rng(0)
-    smooth = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).resize((512, 512), Image.BICUBIC)
+    smooth = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).resize(
+        (512, 512), Image.BICUBIC
+    )
     marked = wm.embed(smooth)
     assert wm.read(marked) == wm.MarkReading("studio", 0, 4096)
     assert wm.psnr(smooth, marked) > 36

@@ -77,10 +77,31 @@ class Finishing(Protocol):
 
     def take_notices(self) -> list[str]: ...
 
+    def anchors(self) -> bytes: ...  # the certificates this installation trusts (its own CA), PEM
+
 
 def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
     """Write a PNG so that ``target`` is either absent or complete."""
     atomic_write(target, lambda f: image.save(f, format="PNG", pnginfo=pnginfo, compress_level=4))
+
+
+def screen(finish: Finishing | None, image: Image.Image) -> None:
+    """``StudioError`` (BLOCKED) when the content filter holds the picture back."""
+    if finish and (why := finish.screen(image)):
+        raise StudioError(
+            ErrorKind.BLOCKED, f"The content filter held this picture back ({why}); it was not saved."
+        )
+
+
+def write_picture(
+    image: Image.Image, target: Path, meta: Any, record: dict[str, Any], finish: Finishing | None
+) -> None:
+    """The picture's file, written whole or not at all: watermarked and signed when ``finish`` says so."""
+    if finish is None:
+        write_png_atomic(image, target, meta)
+        return
+    data = finish.seal(image, meta, record, target.name)
+    atomic_write(target, lambda f: f.write(data))
 
 
 def _row(r: tuple) -> GalleryRow:
@@ -224,17 +245,10 @@ class GalleryStore:
         ``StudioError`` on disk problems."""
         target = self.root / "?"
         record = studio_record(spec, info)
-        finish = self.finish
-        if finish and (why := finish.screen(image)):
-            raise StudioError(ErrorKind.BLOCKED, f"The content filter held this picture back ({why}); it was not "
-                              "saved.")  # fmt: skip
+        screen(self.finish, image)
         try:
             target = self._new_path(spec.seed)
-            if finish:
-                data = finish.seal(image, png_info(spec, info), record, target.name)
-                atomic_write(target, lambda f: f.write(data))
-            else:
-                write_png_atomic(image, target, png_info(spec, info))
+            write_picture(image, target, png_info(spec, info), record, self.finish)
         except OSError as e:
             raise StudioError(
                 ErrorKind.IO,

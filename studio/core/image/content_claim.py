@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from enum import IntEnum
+from pathlib import PurePath
 from typing import Any
 
 from studio import __version__
@@ -19,6 +19,7 @@ AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorith
 COMPOSITE_AI_SOURCE_TYPE = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 )
+HUMAN_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation"
 RECIPE_LABEL = "org.studio.recipe"
 MODEL_LABEL = "org.studio.model"
 TEXT_LABEL = "org.studio.text"
@@ -83,6 +84,28 @@ def picture_claim(record: dict[str, Any], title: str, *, private: bool) -> Claim
     )
 
 
+def text_claim(title: str, text: str, passages: list[tuple[int, int]], models: list[str]) -> Claim:
+    """The claim of an exported manuscript: which of its passages a model wrote (character spans of the
+    Markdown), by which models. No passage: the writer's own (a digital creation)."""
+    written = sum(end - start for start, end in passages)
+    facts = {"characters": len(text), "model_written_characters": written, "passages": [list(p) for p in passages],
+             "models": sorted(set(models))}  # fmt: skip
+    return Claim(
+        title=title,
+        source_type=COMPOSITE_AI_SOURCE_TYPE if passages else HUMAN_SOURCE_TYPE,
+        recipe={},
+        extra=((TEXT_LABEL, facts),),
+    )
+
+
+_SOURCES = {
+    "trainedAlgorithmicMedia": "trainedAlgorithmicMedia (made by a generative model)",
+    "compositeWithTrainedAlgorithmicMedia": "compositeWithTrainedAlgorithmicMedia (a person's work with passages "
+    "a model wrote)",
+    "digitalCreation": "digitalCreation (made by a person)",
+}
+
+
 class Verdict(IntEnum):
     """The answer of ``studio verify``, as its exit code."""
 
@@ -118,12 +141,13 @@ class CredentialsReport:
     recipe_kept_private: bool = False
     ingredients: tuple[Ingredient, ...] = ()
     watermark: str = ""  # "Studio" | "SDXL (diffusers)" | ""
+    written: str = ""  # a document's model-written share, as its credentials say
     problems: tuple[str, ...] = ()  # the validator's failures, in its words
     text_chunks: dict[str, str] = field(default_factory=dict)  # the A1111/IPTC words, when no C2PA
 
     @property
     def ai_made(self) -> bool:
-        return self.source_type.endswith(("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"))
+        return self.source_type.endswith("/trainedAlgorithmicMedia")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,7 +158,7 @@ class CredentialsReport:
             "recipe_kept_private": self.recipe_kept_private,
             "ingredients": [{"title": i.title, "relationship": i.relationship, "state": i.state}
                             for i in self.ingredients],
-            "watermark": self.watermark, "problems": list(self.problems),
+            "watermark": self.watermark, "problems": list(self.problems), "model_written": self.written,
         }  # fmt: skip
 
     def lines(self) -> list[str]:
@@ -142,14 +166,14 @@ class CredentialsReport:
         rows = [
             ("Made by", self.maker),
             ("Model", self.model + (f" ({self.model_hash})" if self.model_hash else "")),
-            ("Source", "trainedAlgorithmicMedia (made by a generative model)" if self.ai_made
-             else self.source_type.rsplit("/", 1)[-1]),
+            ("Source", _SOURCES.get(self.source_type.rsplit("/", 1)[-1], self.source_type.rsplit("/", 1)[-1])),
             ("Action", {"c2pa.created": "created", "c2pa.edited": "edited from a parent"}.get(self.action,
                                                                                              self.action)),
             ("Signed by", self.signer),
             ("Trust", self.trust),
             ("Signed at", self.signed_at),
             ("Recipe", "kept private (only its hash is signed)" if self.recipe_kept_private else ""),
+            ("Written by a model", self.written),
             *(("Ingredient", f"{i.title} ({i.relationship}, {i.state})") for i in self.ingredients),
             ("Watermark", self.watermark and f"a {self.watermark} watermark is present in the pixels"),
             *(("Problem", p) for p in self.problems),

@@ -68,7 +68,7 @@ class Settings:
     servers: list[dict[str, Any]] = field(default_factory=list)
     # provenance (docs/user/provenance.md): signed Content Credentials and the invisible watermark on every
     # picture; a private recipe signs only the recipe's hash
-    sign_pictures: bool = True
+    content_credentials: bool = True
     watermark: bool = True
     private_recipes: bool = False
     # the content filter for shared machines (off by default): an image classifier's folder; pictures it flags

@@ -18,6 +18,12 @@ from studio.core.io import untrusted as u
 from studio.core.text.text_specs import TokenProb
 
 KINDS = ("continue", "retry", "rewrite", "original", "token")
+MODEL_KINDS = (
+    "continue",
+    "retry",
+    "rewrite",
+    "token",
+)  # what the model wrote ("original": the writer's text)
 BEFORE_CHARS = 80  # the text before a node, kept to find its place again
 MAX_NODES = 2000  # per story; the oldest leaves off the path in place go first
 MAX_PROBS = 4096  # tokens with probabilities kept per node
@@ -155,6 +161,19 @@ class StoryTree:
             return None
         at = _find(text, node.text, node.start)
         return (at, at + len(node.text)) if at >= 0 else None
+
+    def model_passages(self, text: str) -> list[tuple[int, int]]:
+        """Where the model's writing on the path in place still stands in ``text``, word for word (a passage
+        the writer has changed since counts as the writer's)."""
+        spans = []
+        for node in self.path(self.active):
+            if node.kind in MODEL_KINDS and (at := self.locate(text, node.id)) and at[1] > at[0]:
+                spans.append(at)
+        return sorted(set(spans))
+
+    def model_names(self) -> list[str]:
+        """The models that wrote on the path in place."""
+        return sorted({n.model for n in self.path(self.active) if n.kind in MODEL_KINDS and n.model})
 
     # -- saving --------------------------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

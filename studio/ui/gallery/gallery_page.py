@@ -58,6 +58,7 @@ class GalleryPage(QWidget):
         self.actions = actions or GalleryActions(model, self)  # what the room asks of the gallery
         self.actions.imported.connect(self._imported)
         self.actions.loaded.connect(self._loaded)
+        self.actions.verified.connect(self._verified)
         self.actions.reindexed.connect(self.refresh)
         self.actions.exported.connect(
             lambda n, folder: self._say(f"Exported {n} image{'s' if n != 1 else ''} to {folder}.")
@@ -186,7 +187,7 @@ class GalleryPage(QWidget):
         v = GalleryViewer({"use": self.use_settings, "init": self.use_as_init, "copy": self.copy_prompt,
                            "star": self.toggle_star, "parent": self.go_parent, "child": self.go_child,
                            "upscale": self.upscale})  # fmt: skip
-        self.view, self.recipe = v.view, v.recipe
+        self.view, self.recipe, self.viewer = v.view, v.recipe, v
         self.use_btn, self.init_btn, self.copy_btn, self.star_btn = (
             v.use_btn,
             v.init_btn,
@@ -337,6 +338,7 @@ class GalleryPage(QWidget):
     def show_row(self, r: int) -> None:
         row = self.model.row(r) if r >= 0 else None
         self._current = row
+        self.viewer.show_credentials(None)
         if row is None or not row.rel:
             self.view.set_image(QImage())
             self.recipe.clear()
@@ -360,6 +362,10 @@ class GalleryPage(QWidget):
         self.recipe.setHtml(recipe_html(recipe, row))
         self.use_btn.setEnabled(True)
         self.copy_btn.setEnabled(True)
+
+    def _verified(self, rel: str, report: object) -> None:
+        if self._current is not None and self._current.rel == rel:
+            self.viewer.show_credentials(report)
 
     def _select_rel(self, rel: str) -> None:
         i = self.model.index_of_rel(rel)

@@ -24,13 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.gallery.gallery_query import GalleryRow
+from studio.core.image.content_claim import Verdict
 from studio.core.image.from_image import recipe_facts
 from studio.core.image.recipe_readers import Recipe
 from studio.core.image.specs import GenerateSpec
 from studio.ui.common.model_data import cell
 from studio.ui.common.theme import fit_size, icon
 from studio.ui.common.zoom_view import ZoomView
-from studio.viewmodels.gallery_model import RowRole, ThumbRole
+from studio.viewmodels.gallery_model import CredentialsRole, RowRole, ThumbRole
 
 CELL = QSize(168, 196)
 DATES = [("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 365 days", 365)]
@@ -75,6 +76,11 @@ class ThumbDelegate(QStyledItemDelegate):
             p.drawImage(
                 QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb
             )
+        if (
+            cell(index, CredentialsRole) == Verdict.ALTERED
+        ):  # changed since it was signed: a badge in the corner
+            p.setPen(QColor("#c62828"))
+            p.drawText(box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "⚠")
         row: GalleryRow | None = cell(index, RowRole)
         if row is not None and row.starred:
             p.setPen(QColor("#f5b400"))
@@ -285,9 +291,23 @@ class GalleryViewer(QWidget):
         lineage.addStretch(1)
         lineage.addWidget(self.upscale_btn)
         v.addLayout(lineage)
+        self.credentials = QLabel(objectName="credentials")  # the Content credentials panel: filled when read
+        self.credentials.setWordWrap(True)
+        self.credentials.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        v.addWidget(self.credentials)
         self.recipe = QTextBrowser()
         self.recipe.setOpenLinks(False)
         v.addWidget(self.recipe, 2)
+
+    def show_credentials(self, report: Any | None) -> None:
+        """The picture's Content credentials: a badge line (intact, altered, none) and what they say."""
+        if report is None:
+            self.credentials.setText("")
+            return
+        color, mark = {0: ("#2e7d32", "✔"), 1: ("#c62828", "⚠")}.get(int(report.verdict), ("#757575", "○"))
+        rows = "".join(f"<br>{_esc(line)}" for line in report.lines())
+        self.credentials.setText(f"<b>Content credentials</b> <span style='color:{color}'>{mark} "
+                                 f"{_esc(report.summary)}</span><small>{rows}</small>")  # fmt: skip
 
     @staticmethod
     def _button(action: Any, text: str, icon_name: str = "", tip: str = "") -> QPushButton:

@@ -30,6 +30,7 @@ from studio.ui.common.queue_panel import QueuePanel
 from studio.ui.common.scroll_row import ScrollRow
 from studio.ui.common.theme import icon, picture_icon
 from studio.ui.image.canvas import ImageView, MaskCanvas
+from studio.ui.image.model_card_dialog import show_limits
 from studio.ui.image.parameters_panel import ParametersPanel
 from studio.ui.image.prompt_panel import PromptPanel
 from studio.viewmodels.generation_session import GenerationSession
@@ -91,6 +92,7 @@ class ImagePage(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.prompt_panel = PromptPanel(session)
+        session.cards.toRead.connect(lambda model, text: show_limits(self, session.cards, model, text))
         self.result_view = ImageView(EMPTY_RESULT)
         self.input_view = MaskCanvas(EMPTY_INPUT)
         self.stack = QStackedWidget()

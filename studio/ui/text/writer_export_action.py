@@ -14,10 +14,14 @@ if TYPE_CHECKING:
     from studio.ui.text.writer_page import WriterPage
 
 
-def export_document(page: WriterPage, target: Path | None, with_state: bool) -> Path | None:
+def export_document(
+    page: WriterPage, target: Path | None, with_state: bool, mark: bool = False
+) -> Path | None:
+    """``mark``: the model's passages in their own style (Word) or class (EPUB)."""
     from studio.core.io.atomic import atomic_write_text
     from studio.core.text.story_state import exported_state_path
-    from studio.core.text.writer_export import FORMATS, export
+    from studio.core.text.writer_export import FORMATS
+    from studio.viewmodels.document_export import export_with_credentials
 
     if page.path is None:
         return None
@@ -39,19 +43,24 @@ def export_document(page: WriterPage, target: Path | None, with_state: bool) -> 
         return None
     text, title = page.editor.toPlainText(), page.path.stem
     state = page.doc.state.as_json() if with_state else None  # a snapshot: the story may change meanwhile
+    tree = page.doc.state.tree
+    writing = (tree.model_passages(text), tree.model_names())
     out = target
+    sealer = page.session.sealer
 
-    def write() -> Path | None:
-        export(text, out, title)
+    def write() -> tuple[Path | None, str]:
+        signed = export_with_credentials(text, out, title, writing, mark=mark, sealer=sealer)
         if state is None:
-            return None
+            return None, signed
         beside = exported_state_path(out)
         atomic_write_text(beside, state)
-        return beside
+        return beside, signed
 
-    def done(beside: Path | None) -> None:
+    def done(result: tuple[Path | None, str]) -> None:
+        beside, signed = result
         also = f" with its settings and branches in {beside.name}" if beside else ""
-        page.status.setText(f"Exported to {out}{also}.")
+        marked = f", the model's {len(writing[0])} passage(s) marked" if mark else ""
+        page.status.setText(f"Exported to {out}{also}{marked}{signed}.")
         page.exported.emit(str(out))
 
     def failed(e: BaseException) -> None:

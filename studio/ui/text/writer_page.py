@@ -159,6 +159,7 @@ class WriterPage(QWidget):
         menu.addAction(
             "Export with the story's settings and branches…", lambda: self.export_to(with_state=True)
         )
+        menu.addAction("Export, marking the model's passages…", lambda: self.export_to(mark=True))
         export.setMenu(menu)
         v.addWidget(export)
         teach = QPushButton("Teach the model…")
@@ -352,12 +353,15 @@ class WriterPage(QWidget):
             else:
                 self.store.discard_recovery(rec.document)
 
-    def export_to(self, target: Path | None = None, with_state: bool = False) -> Path | None:
+    def export_to(
+        self, target: Path | None = None, with_state: bool = False, mark: bool = False
+    ) -> Path | None:
         """Export the document (asked where when ``target`` is None); written off the GUI thread (a .docx takes a
-        second). Returns where it goes, or None when there is nothing to do; ``exported`` says when it is done."""
+        second). ``mark``: the model's passages in a style of their own. Returns where it goes, or None when there
+        is nothing to do; ``exported`` says when it is done."""
         from studio.ui.text.writer_export_action import export_document
 
-        return export_document(self, target, with_state)
+        return export_document(self, target, with_state, mark)
 
     # -- what the model sees, illustrate ---------------------------------------------------------------------------
     def show_context(self) -> None:
