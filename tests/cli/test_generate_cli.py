@@ -142,7 +142,9 @@ def test_a_models_card_limits_are_told_before_its_first_use_only(tiny_sd, tmp_pa
 
     carded = tmp_path / "carded-sd"
     shutil.copytree(tiny_sd, carded)
-    (carded / "README.md").write_text("# Tiny\n\n## Limitations\n\nIt cannot draw hands.\n\n## Training\nNone.\n")
+    (carded / "README.md").write_text(
+        "# Tiny\n\n## Limitations\n\nIt cannot draw hands.\n\n## Training\nNone.\n"
+    )
     home = tmp_path / "home"
     args = ("generate", "a red circle", "--model", carded, "--width", "64", "--height", "64", "--steps", "2")
     first = studio(*args, home=home)
