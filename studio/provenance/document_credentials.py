@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from studio.core.image.content_claim import Claim
-from studio.core.io.atomic import atomic_write
+from studio.core.io.atomic import atomic_write_bytes
 from studio.provenance.content_credentials import MIME, SIDECAR_SUFFIXES, Signing
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
@@ -37,8 +37,8 @@ def sign_document(path: Path, signing: Signing, claim: Claim) -> Path:
         raise ValueError(f"{path.name} is too large to sign")
     if suffix in SIDECAR_SUFFIXES:
         manifest = signing.sign(data, MIME[suffix], claim, sidecar=True)
-        atomic_write(sidecar_of(path), lambda f: f.write(manifest))
+        atomic_write_bytes(sidecar_of(path), manifest)
         return sidecar_of(path)
     signed = signing.sign(stored_zip(data), MIME[suffix], claim)
-    atomic_write(path, lambda f: f.write(signed))
+    atomic_write_bytes(path, signed)
     return path

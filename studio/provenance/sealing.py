@@ -78,6 +78,32 @@ class Sealer:
         """This installation's CA certificate (PEM), when it has made one: what its verifications trust."""
         return anchors_in(self.folder)
 
+    def seal_copy(
+        self, source: Path, image: Image.Image, info: dict[Any, Any], fmt: str, with_recipe: bool
+    ) -> bytes:
+        """A copy of a gallery picture in ``fmt`` (png, jpeg, webp), signed as such: its source the parent (when
+        the recipe goes with it), else a fresh claim that names neither recipe nor model. The pixels keep their
+        watermark."""
+        from studio.core.image.content_claim import copy_claim
+        from studio.core.image.image_metadata import COPY_FORMATS, copy_bytes, record_from_info
+
+        data = copy_bytes(image, info, fmt, with_recipe)
+        policy = self.policy()
+        record = record_from_info(info)
+        if not policy.sign or record is None:  # another tool's picture: Studio signs only what it made
+            return data
+        title = source.with_suffix(COPY_FORMATS[fmt][1]).name
+        claim = copy_claim(record, title, str(source), with_recipe=with_recipe, private=policy.private_recipe)
+        mime = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[fmt]
+        try:
+            return self.signing().sign(data, mime, claim)
+        except Exception as e:  # noqa: BLE001 - the copy stands, unsigned, and the user is told
+            with self._lock:
+                self.notices.append(
+                    f"{title} was exported without Content Credentials: signing failed ({e})."
+                )
+            return data
+
     def take_notices(self) -> list[str]:
         with self._lock:
             out, self.notices[:] = list(self.notices), []

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from studio.core.io.atomic import atomic_write
+from studio.core.io.atomic import atomic_write_bytes
 from studio.core.jobs.errors import ErrorKind, StudioError
 
 KEYRING_SERVICE = "Studio signing key"
@@ -125,7 +125,7 @@ def _private(folder: Path) -> None:
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write_bytes(path, data)
     with contextlib.suppress(OSError):
         os.chmod(path, mode)
 

@@ -23,6 +23,7 @@ MAX_SIDECAR_BYTES = 16 * 1024 * 1024
 _CHANGED = ("assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch",
             "assertion.collectionHash.mismatch")  # fmt: skip
 _UNTRUSTED = "signingCredential.untrusted"
+MADE = ("c2pa.created", "c2pa.edited", "c2pa.transcoded")  # the actions that say how the file came to be
 
 
 def _mime(path: Path, data: bytes) -> str:
@@ -82,15 +83,29 @@ def verify(path: Path, anchors: bytes = b"") -> CredentialsReport:
     return _from_manifest(path, mime, manifest, state, failures, bool(anchors))
 
 
+_PLAIN = {
+    "assertion.dataHash.mismatch": "the file's bytes differ from those that were signed",
+    "assertion.boxesHash.mismatch": "the file's bytes differ from those that were signed",
+    "assertion.collectionHash.mismatch": "the document's parts differ from those that were signed",
+    "claimSignature.mismatch": "the signature does not match what it claims to sign",
+    "assertion.hashedURI.mismatch": "a statement of the credentials was changed after signing",
+    "signingCredential.expired": "the signing certificate had expired",
+    "signingCredential.invalid": "the signing certificate is not valid for signing",
+}
+
+
+def _plain(failure: dict[str, Any]) -> str:
+    """A validator's failure in words, with its code (for whoever looks it up)."""
+    code = str(failure.get("code", ""))[:80]
+    words = _PLAIN.get(code) or str(failure.get("explanation") or "a check failed")[:200]
+    return f"{words} ({code})"
+
+
 def _action(manifest: dict[str, Any]) -> dict[str, Any]:
     for assertion in manifest.get("assertions") or []:
         if isinstance(assertion, dict) and str(assertion.get("label", "")).startswith("c2pa.actions"):
             actions = (assertion.get("data") or {}).get("actions") or []
-            made = [
-                a
-                for a in actions
-                if isinstance(a, dict) and a.get("action") in ("c2pa.created", "c2pa.edited")
-            ]
+            made = [a for a in actions if isinstance(a, dict) and a.get("action") in MADE]
             if made:
                 return made[0]
     return {}
@@ -130,8 +145,7 @@ def _trust(failures: list[Any], signature: dict[str, Any], anchored: bool) -> st
 
 def _from_manifest(path: Path, mime: str, manifest: dict[str, Any], state: str, failures: list[Any],
                    anchored: bool) -> CredentialsReport:  # fmt: skip
-    problems = tuple(str(f.get("explanation") or f.get("code"))[:300] for f in failures
-                     if isinstance(f, dict) and f.get("code") != _UNTRUSTED)  # fmt: skip
+    problems = tuple(_plain(f) for f in failures if isinstance(f, dict) and f.get("code") != _UNTRUSTED)
     changed = any(isinstance(f, dict) and f.get("code") in _CHANGED for f in failures)
     agents = manifest.get("claim_generator_info") or [{}]
     agent = agents[0] if isinstance(agents[0], dict) else {}
@@ -163,7 +177,8 @@ def _written(facts: dict[str, Any]) -> str:
     """A document's model-written share, from its ``org.studio.text`` assertion."""
     if not facts:
         return ""
-    passages = facts.get("passages") if isinstance(facts.get("passages"), list) else []
+    found = facts.get("passages")
+    passages: list[Any] = found if isinstance(found, list) else []
     written, total = facts.get("model_written_characters"), facts.get("characters")
     if not isinstance(written, int) or not isinstance(total, int):
         return ""

@@ -23,6 +23,10 @@ SCALE = np.float32(
 )  # the quantisation step of invisible-watermark's default (scales [0, 36, 36]: U only, its loop)
 BLOCK = 4
 MAX_WRONG_BITS = 6  # of 48: a picture without the mark agrees by chance with p ≈ 4·10⁻⁸
+EDGE = np.float32(
+    4
+)  # how far inside its half of the step a written remainder is kept (a reader's rounding: ≤ 1)
+CLIP_COST = 1000.0  # a unit of clipping costs as much as moving coefficients a thousand units
 MARGIN = np.float32(2)  # how far below the written coefficient the others of its block are kept
 MIN_SIDE = 32  # below this the picture has fewer blocks than the mark has bits
 
@@ -39,8 +43,11 @@ def _quads(plane: np.ndarray) -> tuple[np.ndarray, ...]:
 def _approx(rgb: np.ndarray) -> np.ndarray:
     """The approximation band of a one-level Haar transform of OpenCV's U channel (U = 0.492·(B − Y) + 128;
     pywt's cA = (a + b + c + d) / 2), computed from the quads' sums of each colour."""
-    r, g, b = (sum(q.astype(np.float32) for q in _quads(rgb[..., c])) for c in range(3))
-    return np.float32(0.246) * (np.float32(0.886) * b - np.float32(0.299) * r - np.float32(0.587) * g) + 256
+    r, g, b = (np.sum([q.astype(np.float32) for q in _quads(rgb[..., c])], axis=0) for c in range(3))
+    band: np.ndarray = np.float32(0.246) * (
+        np.float32(0.886) * b - np.float32(0.299) * r - np.float32(0.587) * g
+    )
+    return band + np.float32(256)
 
 
 def _as_blocks(band: np.ndarray) -> np.ndarray:
@@ -69,29 +76,44 @@ def _strongest(blocks: np.ndarray) -> np.ndarray:
     return np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
 
 
-def _changes(blocks: np.ndarray, bits: np.ndarray, room: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """How much each approximation coefficient must move to say the bits. The strongest one of each block is
-    moved to a level whose remainder says its bit, and any other one as large is pulled below it, so that a
-    reader finds the same coefficient; of the three nearest levels, the change that clips no pixel and moves the
-    least wins."""
+def _options(blocks: np.ndarray, want: np.ndarray, pos: np.ndarray, room: tuple[np.ndarray, np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The changes (blocks, 3, 16) that make coefficient ``pos`` of each block say its bit from the three nearest
+    stretches of values whose remainder says it (kept EDGE inside their ends; a value inside one does not move),
+    every other coefficient as large pulled below it — and what each costs: how far the coefficients move, and a
+    heavy price for each unit a pixel would clip."""
     rows = np.arange(len(blocks))
-    want = bits[rows % len(bits)]
-    pos = _strongest(blocks)
     val = blocks[rows, pos]
     size, sign = np.abs(val), np.where(val < 0, np.float32(-1), np.float32(1))
-    levels = (
-        np.floor(size / SCALE)[:, None]
-        + np.array([-1.0, 0.0, 1.0], dtype=np.float32)
-        + 0.25
-        + 0.5 * want[:, None]
-    ) * SCALE
+    low = (np.floor(size / SCALE)[:, None] + np.array([-1.0, 0.0, 1.0], dtype=np.float32)
+           + 0.5 * want[:, None]) * SCALE + EDGE  # fmt: skip
+    levels = np.clip(size[:, None], low, low + SCALE / 2 - 2 * EDGE)
     limit = np.maximum(levels - MARGIN, 0)[:, :, None]  # (blocks, 3, 1)
     delta = np.clip(blocks[:, None, :], -limit, limit) - blocks[:, None, :]  # (blocks, 3, 16)
     delta[:, :, 0] = 0  # the first coefficient is not compared
     delta[rows, :, pos] = levels * sign[:, None] - val[:, None]
     clipped = np.maximum(delta - room[0][:, None, :], 0) + np.maximum(-delta - room[1][:, None, :], 0)
-    cost = np.abs(delta).sum(axis=2) + 1000 * clipped.sum(axis=2) + np.where(levels < 0, 1e9, 0)
-    return delta[rows, np.argmin(cost, axis=1)]
+    cost = np.abs(delta).sum(axis=2) + CLIP_COST * clipped.sum(axis=2) + np.where(levels - EDGE < 0, 1e9, 0)
+    return delta, cost
+
+
+def _changes(blocks: np.ndarray, bits: np.ndarray, room: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """How much each approximation coefficient must move to say the bits: the strongest coefficient of each block
+    carries its bit, at the least cost; where that would clip pixels (white next to black), another coefficient
+    is made the strongest instead, if one can be without clipping."""
+    rows = np.arange(len(blocks))
+    want = bits[rows % len(bits)]
+    delta, cost = _options(blocks, want, _strongest(blocks), room)
+    pick = np.argmin(cost, axis=1)
+    best, spent = delta[rows, pick], cost[rows, pick]
+    stuck = np.nonzero(spent >= CLIP_COST)[0]
+    for p in range(1, BLOCK * BLOCK) if len(stuck) else ():
+        d, c = _options(blocks[stuck], want[stuck], np.full(len(stuck), p), (room[0][stuck], room[1][stuck]))
+        k = np.argmin(c, axis=1)
+        better = c[np.arange(len(stuck)), k] < spent[stuck]
+        best[stuck[better]] = d[np.arange(len(stuck)), k][better]
+        spent[stuck[better]] = c[np.arange(len(stuck)), k][better]
+    return best
 
 
 def embed(image: Image.Image, mark: bytes = STUDIO_MARK) -> Image.Image:

@@ -129,22 +129,33 @@ class GalleryActions(QObject):
 
         in_background(self, work, self.imported.emit, name="studio-gallery-import", on_error=self._failed)
 
-    def export(self, paths: list[Path], folder: str, with_metadata: bool = True) -> None:
-        """Copy pictures to ``folder`` — with their recipes, or their pixels only; ``exported`` says how many."""
+    def export(self, paths: list[Path], folder: str, with_metadata: bool = True, fmt: str = "") -> None:
+        """Copy pictures to ``folder`` — as they are, or in ``fmt`` (png, jpeg, webp), with their recipes or their
+        pixels only; Studio's own are signed as such copies. ``exported`` says how many."""
+        finish = self.store.finish
 
         def work() -> int:
-            from PIL import Image
+            from studio.core.image.image_metadata import COPY_FORMATS, copy_bytes
+            from studio.core.io.atomic import atomic_write_bytes
+            from studio.core.io.pictures import open_picture
 
             done = 0
             for src in paths:
                 if not src.is_file():
                     continue
-                target = Path(folder) / src.name
-                if with_metadata:
-                    shutil.copy2(src, target)
-                else:
-                    with Image.open(src) as im:  # pixels only: no prompt, no settings
-                        im.convert("RGBA" if "A" in im.getbands() else "RGB").save(target)
+                if with_metadata and not fmt:  # the file itself: its credentials intact
+                    shutil.copy2(src, Path(folder) / src.name)
+                    done += 1
+                    continue
+                kind = fmt or {".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}.get(
+                    src.suffix.lower(), "png"
+                )
+                with open_picture(src) as im:
+                    im.load()
+                    info, pixels = dict(im.info), im.convert("RGBA" if "A" in im.getbands() else "RGB")
+                data = (finish.seal_copy(src, pixels, info, kind, with_metadata) if finish
+                        else copy_bytes(pixels, info, kind, with_metadata))  # fmt: skip
+                atomic_write_bytes(Path(folder) / (src.stem + COPY_FORMATS[kind][1]), data)
                 done += 1
             return done
 

@@ -82,9 +82,7 @@ class GenerationSession(QObject):
         self.prompts = PromptTools(self)
         self.jobs = PictureJobs(self)
         self.cards = ModelCards(self)  # a newly chosen model's limits, from its card, before its first use
-        self.changed.connect(
-            lambda name: name == "model" and self.cards.check(str(self._values["model"] or ""))
-        )
+        self.changed.connect(self._model_chosen)
 
     @property
     def recent_models(self) -> list[str]:
@@ -156,6 +154,10 @@ class GenerationSession(QObject):
         if changed:
             for key, value in recommended_settings(path).items():
                 self.set(key, value)
+
+    def _model_chosen(self, name: str) -> None:
+        if name == "model":
+            self.cards.check(str(self._values["model"] or ""))
 
     # -- seeds -------------------------------------------------------------------------------------------------
     def randomize_seed(self) -> None:

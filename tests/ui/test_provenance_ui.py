@@ -76,3 +76,33 @@ def test_a_models_limits_are_shown_before_its_first_use_once(qtbot, studio, tiny
     studio.session.choose_model(str(tiny_sd))
     with qtbot.assertNotEmitted(cards.toRead, wait=500):
         studio.session.choose_model(str(carded))
+
+
+def test_exports_in_other_formats_and_without_metadata_are_signed_as_such(qtbot, studio, tmp_path):
+    from studio.core.image.recipe_readers import read_recipe
+    from studio.provenance.verify import verify
+
+    page, items = fill_gallery(studio, ["a red circle"])
+    page.grid.setCurrentIndex(page.model.index_of_rel(studio.runtime.gallery.rel(items[0].path)))
+    anchors = studio.runtime.sealer.anchors()
+    for fmt, suffix in (("jpeg", ".jpg"), ("webp", ".webp")):
+        out = tmp_path / fmt
+        out.mkdir()
+        with qtbot.waitSignal(page.actions.exported, timeout=10_000):
+            assert page.export_selected(str(out), True, fmt)
+        (copy,) = out.iterdir()
+        assert copy.suffix == suffix and read_recipe(copy).prompt == "a red circle"  # A1111's EXIF comment
+        report = verify(copy, anchors)
+        assert report.verdict == 0 and report.action == "c2pa.transcoded" and report.model
+        assert [(i.title, i.relationship, i.state) for i in report.ingredients] == [
+            (items[0].path.name, "parentOf", "signed")
+        ]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    with qtbot.waitSignal(page.actions.exported, timeout=10_000):
+        assert page.export_selected(str(bare), False)
+    (copy,) = bare.iterdir()
+    assert read_recipe(copy).prompt == ""  # pixels only: no prompt, no settings
+    report = verify(copy, anchors)
+    assert report.verdict == 0 and report.recipe_kept_private and not report.model and not report.ingredients
+    assert report.source_type.endswith("trainedAlgorithmicMedia")  # still marked as made by a model

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from PIL import Image
 
@@ -31,10 +31,11 @@ from studio.core.gallery.gallery_query import (
     text_queries,
     where_clause,
 )
+from studio.core.gallery.picture_writing import Finishing, screen, write_picture
 from studio.core.image.image_metadata import RenderInfo, png_info, studio_record
 from studio.core.image.recipe_readers import Recipe, read_recipe
 from studio.core.image.specs import GenerateSpec
-from studio.core.io.atomic import TEMP_NAME, atomic_write, clean_stale_temps
+from studio.core.io.atomic import TEMP_NAME, clean_stale_temps
 from studio.core.io.trash import Trash, Trashed
 from studio.core.jobs.errors import ErrorKind, StudioError
 
@@ -65,43 +66,6 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not (self.orphans or self.missing or self.unreadable)
-
-
-class Finishing(Protocol):
-    """What becomes of a picture on its way to disk (``studio.provenance.sealing.Sealer``): a content filter's
-    look, then the file's bytes (watermark, recipe, signed Content Credentials)."""
-
-    def screen(self, image: Image.Image) -> str: ...
-
-    def seal(self, image: Image.Image, pnginfo: Any, record: dict[str, Any], title: str) -> bytes: ...
-
-    def take_notices(self) -> list[str]: ...
-
-    def anchors(self) -> bytes: ...  # the certificates this installation trusts (its own CA), PEM
-
-
-def write_png_atomic(image: Image.Image, target: Path, pnginfo=None) -> None:
-    """Write a PNG so that ``target`` is either absent or complete."""
-    atomic_write(target, lambda f: image.save(f, format="PNG", pnginfo=pnginfo, compress_level=4))
-
-
-def screen(finish: Finishing | None, image: Image.Image) -> None:
-    """``StudioError`` (BLOCKED) when the content filter holds the picture back."""
-    if finish and (why := finish.screen(image)):
-        raise StudioError(
-            ErrorKind.BLOCKED, f"The content filter held this picture back ({why}); it was not saved."
-        )
-
-
-def write_picture(
-    image: Image.Image, target: Path, meta: Any, record: dict[str, Any], finish: Finishing | None
-) -> None:
-    """The picture's file, written whole or not at all: watermarked and signed when ``finish`` says so."""
-    if finish is None:
-        write_png_atomic(image, target, meta)
-        return
-    data = finish.seal(image, meta, record, target.name)
-    atomic_write(target, lambda f: f.write(data))
 
 
 def _row(r: tuple) -> GalleryRow:

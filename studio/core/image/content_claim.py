@@ -42,11 +42,13 @@ class Claim:
     recipe_hash: str = ""
     source_type: str = AI_SOURCE_TYPE
     extra: tuple[tuple[str, Any], ...] = ()  # further assertions: (label, data)
+    action: str = ""  # instead of created/edited: e.g. c2pa.transcoded for a copy in another format
 
     def manifest(self, *, parent_label: str = "") -> dict[str, Any]:
         """The manifest definition c2pa's Builder takes (``parent_label``: the ingredient's label, when added)."""
         agent = {"name": MAKER, "version": __version__}
-        action: dict[str, Any] = {"action": "c2pa.edited" if self.edited else "c2pa.created",
+        name = self.action or ("c2pa.edited" if self.edited else "c2pa.created")
+        action: dict[str, Any] = {"action": name,
                                   "digitalSourceType": self.source_type, "softwareAgent": agent}  # fmt: skip
         if self.model:
             action["description"] = f"Made with the model {self.model}"
@@ -64,6 +66,16 @@ class Claim:
         return {"claim_generator_info": [agent], "title": self.title, "assertions": assertions}
 
 
+def copy_claim(record: dict[str, Any], title: str, source: str, *, with_recipe: bool, private: bool) -> Claim:
+    """The claim of a copy in another format (or without its recipe): a change of encoding, its source the
+    parent; a copy without its recipe names no model and no parent (whose credentials hold the recipe)."""
+    claim = picture_claim(record, title, private=private or not with_recipe)
+    if not with_recipe:
+        return Claim(title=title, recipe=None, recipe_hash=claim.recipe_hash)
+    return Claim(title=title, parent=source, model=claim.model, model_hash=claim.model_hash, recipe=claim.recipe,
+                 recipe_hash=claim.recipe_hash, action="c2pa.transcoded")  # fmt: skip
+
+
 def recipe_hash(record: dict[str, Any]) -> str:
     """The SHA-256 of a recipe's canonical JSON (what is signed when the recipe itself is kept private)."""
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -71,7 +83,8 @@ def recipe_hash(record: dict[str, Any]) -> str:
 
 def picture_claim(record: dict[str, Any], title: str, *, private: bool) -> Claim:
     """The claim of a picture Studio saves, from its ``studio`` record (``image_metadata.studio_record``)."""
-    spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
+    found = record.get("spec")
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
     parent = str(spec.get("parent_image") or spec.get("init_image") or "")
     return Claim(
         title=title,
@@ -167,7 +180,8 @@ class CredentialsReport:
             ("Made by", self.maker),
             ("Model", self.model + (f" ({self.model_hash})" if self.model_hash else "")),
             ("Source", _SOURCES.get(self.source_type.rsplit("/", 1)[-1], self.source_type.rsplit("/", 1)[-1])),
-            ("Action", {"c2pa.created": "created", "c2pa.edited": "edited from a parent"}.get(self.action,
+            ("Action", {"c2pa.created": "created", "c2pa.edited": "edited from a parent",
+                        "c2pa.transcoded": "a copy of its parent in another format"}.get(self.action,
                                                                                              self.action)),
             ("Signed by", self.signer),
             ("Trust", self.trust),

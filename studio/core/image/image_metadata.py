@@ -111,6 +111,34 @@ def png_info(spec: GenerateSpec, info: RenderInfo) -> PngInfo:
     return meta
 
 
+COPY_FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
+
+
+def copy_bytes(image: Image.Image, info: dict[Any, Any], fmt: str, with_recipe: bool) -> bytes:
+    """A copy of a gallery picture in ``fmt`` (png, jpeg, webp): with its recipe (PNG text chunks; for JPEG and
+    WebP the A1111 text in EXIF's UserComment, as AUTOMATIC1111 writes it) or without; the IPTC AI marker always."""
+    import io
+
+    out = io.BytesIO()
+    kind = COPY_FORMATS[fmt][0]
+    parameters = str(info.get(PARAMETERS_CHUNK, "")) if with_recipe else ""
+    if kind == "PNG":
+        meta = PngInfo()
+        if with_recipe:
+            for key in (PARAMETERS_CHUNK, STUDIO_CHUNK):
+                if info.get(key):
+                    meta.add_itxt(key, str(info[key]))
+        meta.add_itxt(XMP_KEY, _XMP)
+        image.save(out, "PNG", pnginfo=meta, compress_level=4)
+        return out.getvalue()
+    exif = Image.Exif()
+    if parameters:
+        exif.get_ifd(0x8769)[0x9286] = b"UNICODE\0" + parameters.encode("utf-16-be")
+    picture = image.convert("RGB") if kind == "JPEG" else image
+    picture.save(out, kind, quality=95, exif=exif.tobytes(), xmp=_XMP.encode())
+    return out.getvalue()
+
+
 def read_studio_record(image: Image.Image) -> dict[str, Any] | None:
     return record_from_info(image.info)
 

@@ -497,7 +497,7 @@ class GalleryPage(QWidget):
         self._say(f"Imported {n} image{'s' if n != 1 else ''}." if n else "Nothing to import: drop PNG, JPEG or "
                   "WebP pictures.")  # fmt: skip
 
-    def export_selected(self, folder: str | None = None, with_metadata: bool = True) -> bool:
+    def export_selected(self, folder: str | None = None, with_metadata: bool = True, fmt: str = "") -> bool:
         """Copy the selected pictures to a folder (off the GUI thread); False when nothing is exported."""
         rows = self.selected_rows()
         if not rows:
@@ -507,7 +507,7 @@ class GalleryPage(QWidget):
             if not folder:
                 return False
         paths = [p for p in (self.model.path(r) for r in rows) if p is not None]
-        self.actions.export(paths, folder, with_metadata)
+        self.actions.export(paths, folder, with_metadata, fmt)
         return True
 
     def _say(self, text: str) -> None:
@@ -552,6 +552,8 @@ class GalleryPage(QWidget):
         m.addSeparator()
         m.addAction("Export…", lambda: self.export_selected(None, True))
         m.addAction("Export without metadata…", lambda: self.export_selected(None, False))
+        m.addAction("Export as JPEG…", lambda: self.export_selected(None, True, "jpeg"))
+        m.addAction("Export as WebP…", lambda: self.export_selected(None, True, "webp"))
         m.addSeparator()
         m.addAction(icon("trash"), "Move to trash\tDel", self.delete_selected)
         m.exec(self.grid.viewport().mapToGlobal(pos))

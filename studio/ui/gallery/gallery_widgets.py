@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, QModelIndex, QRect, QSize, Qt, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, QModelIndex, QPoint, QRect, QSize, Qt, QTime, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -76,11 +76,14 @@ class ThumbDelegate(QStyledItemDelegate):
             p.drawImage(
                 QRect(box.x() + (box.width() - w) // 2, box.y() + (box.height() - h) // 2, w, h), thumb
             )
-        if (
-            cell(index, CredentialsRole) == Verdict.ALTERED
-        ):  # changed since it was signed: a badge in the corner
-            p.setPen(QColor("#c62828"))
-            p.drawText(box.adjusted(4, 2, -4, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "⚠")
+        if cell(index, CredentialsRole) == Verdict.ALTERED:  # changed since it was signed: a badge
+            badge = option.fontMetrics.boundingRect("⚠ Altered").adjusted(-5, -2, 5, 2)
+            badge.moveTopLeft(box.topLeft() + QPoint(4, 4))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor("#c62828"))
+            p.drawRoundedRect(badge, 4, 4)
+            p.setPen(QColor("white"))
+            p.drawText(badge, Qt.AlignmentFlag.AlignCenter, "⚠ Altered")
         row: GalleryRow | None = cell(index, RowRole)
         if row is not None and row.starred:
             p.setPen(QColor("#f5b400"))
