@@ -28,7 +28,7 @@ def test_every_built_in_picture_keeps_the_mark_through_a_lossless_resave():
     found = [wm.read(_resaved(wm.embed(t))) for t in tiles]
     assert all(r.mark == "studio" for r in found), [r.wrong_bits for r in found]
     psnr = [wm.psnr(t, wm.embed(t)) for t in tiles]
-    assert np.median(psnr) > 36 and min(psnr) > 28  # measured: median 39.9 dB, lowest 31.9 dB
+    assert np.median(psnr) > 40 and min(psnr) > 33  # measured: median 43.2 dB, lowest 35.8 dB
 
 
 def test_unmarked_pictures_do_not_read_as_marked():
@@ -45,7 +45,7 @@ def test_a_large_picture_is_marked_everywhere_and_the_sdxl_mark_is_told_apart():
     )
     marked = wm.embed(smooth)
     assert wm.read(marked) == wm.MarkReading("studio", 0, 4096)
-    assert wm.psnr(smooth, marked) > 36
+    assert wm.psnr(smooth, marked) > 40
     sdxl = wm.embed(smooth, np.packbits(np.array(wm.SDXL_BITS, dtype=np.uint8)).tobytes())
     assert wm.read(sdxl).mark == "sdxl"
 

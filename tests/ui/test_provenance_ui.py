@@ -106,3 +106,25 @@ def test_exports_in_other_formats_and_without_metadata_are_signed_as_such(qtbot,
     report = verify(copy, anchors)
     assert report.verdict == 0 and report.recipe_kept_private and not report.model and not report.ingredients
     assert report.source_type.endswith("trainedAlgorithmicMedia")  # still marked as made by a model
+
+
+def test_the_settings_dialog_switches_the_watermark_and_chooses_a_filter_model(qtbot, studio, tmp_path):
+    from PIL import Image
+
+    from studio.provenance import watermark
+    from tests.ui.test_image_page import generate_with_keyboard, wait_result
+
+    dialog = studio.window.open_settings()
+    group = dialog.provenance
+    assert group.checks["content_credentials"].isChecked() and group.checks["watermark"].isChecked()
+    assert not group.checks["content_filter"].isChecked() and "none chosen" in group.filter_model.text()
+    group.checks["watermark"].click()
+    assert studio.runtime.settings.watermark is False
+    group.choose_filter_model(str(tmp_path / "nsfw-detector"))
+    assert studio.runtime.settings.content_filter_model.endswith("nsfw-detector")
+    assert group.filter_model.text() == "nsfw-detector"
+    dialog.close()
+    generate_with_keyboard(qtbot, studio)  # the next picture follows the setting at once
+    wait_result(qtbot, studio.window.image_page)
+    with Image.open(studio.window.image_page.result_view.path()) as saved:
+        assert not watermark.read(saved).found

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from studio.core.io.settings import Settings
 from studio.ui.common.theme import fit_size
 from studio.ui.models.model_settings import DeviceMemorySettings
+from studio.ui.shell.provenance_settings import ProvenanceSettings
 
 
 class SettingsDialog(QDialog):
@@ -66,6 +67,9 @@ class SettingsDialog(QDialog):
         form.addRow(hint)
         lay.addWidget(places)
 
+        self.provenance = ProvenanceSettings(settings, changed)
+        lay.addWidget(self.provenance)
+
         if servers is not None:
             box = QGroupBox("Servers")
             row = QHBoxLayout(box)
@@ -82,7 +86,7 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        fit_size(self, 560, 560)
+        fit_size(self, 560, 720)
 
 
 def _folder_row(path: Path) -> QWidget:
