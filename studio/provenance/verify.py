@@ -147,11 +147,12 @@ def _from_manifest(path: Path, mime: str, manifest: dict[str, Any], state: str, 
                    anchored: bool) -> CredentialsReport:  # fmt: skip
     problems = tuple(_plain(f) for f in failures if isinstance(f, dict) and f.get("code") != _UNTRUSTED)
     changed = any(isinstance(f, dict) and f.get("code") in _CHANGED for f in failures)
-    agents = manifest.get("claim_generator_info") or [{}]
-    agent = agents[0] if isinstance(agents[0], dict) else {}
+    agents = manifest.get("claim_generator_info")
+    agent = agents[0] if isinstance(agents, list) and agents and isinstance(agents[0], dict) else {}
     action = _action(manifest)
     model = _assertion(manifest, MODEL_LABEL)
-    signature = manifest.get("signature_info") or {}
+    found = manifest.get("signature_info")
+    signature: dict[str, Any] = found if isinstance(found, dict) else {}
     maker = " ".join(str(agent.get(k, "")) for k in ("name", "version")).strip() or "an unnamed tool"
     if problems:
         verdict = Verdict.ALTERED

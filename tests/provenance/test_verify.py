@@ -128,3 +128,24 @@ def test_settings_private_recipe_no_watermark_no_signature(tmp_path):
     r = studio("generate", "a blue square", "--steps", "2", "--json", home=home)
     unsigned = Path(json.loads(r.stdout.splitlines()[-1])["path"])
     assert studio("verify", unsigned, home=home).returncode == 3
+
+
+def test_hostile_credentials_cost_one_report_not_an_exception(made, tmp_path):
+    import os
+
+    from tests.provenance.helpers import assemble
+
+    home, picture = made
+    parts = chunks(picture.read_bytes())
+    garbage = [(kind, os.urandom(len(data)) if kind == b"caBX" else data) for kind, data in parts]
+    (tmp_path / "garbage.png").write_bytes(assemble(garbage))
+    truncated = [(kind, data[: len(data) // 3] if kind == b"caBX" else data) for kind, data in parts]
+    (tmp_path / "truncated.png").write_bytes(assemble(truncated))
+    (tmp_path / "empty.png").write_bytes(b"")
+    r = studio("verify", "--json", *sorted(tmp_path.iterdir()), home=home)
+    reports = {Path(d["path"]).name: d for d in json.loads(r.stdout)}
+    assert set(reports) == {"garbage.png", "truncated.png", "empty.png"}
+    assert reports["empty.png"]["exit_code"] == 2
+    for name in ("garbage.png", "truncated.png"):
+        assert reports[name]["exit_code"] in (1, 3) and reports[name]["summary"]
+    assert r.returncode in (1, 2)

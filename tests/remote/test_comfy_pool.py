@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.cli.helpers import studio_here as studio
-from tests.comfy_standin import ComfyStandIn, colour
+from tests.comfy_standin import ComfyStandIn, is_servers_picture
 
 
 @pytest.fixture()
@@ -40,7 +40,7 @@ def test_a_batch_splits_across_backends_and_survives_one_dropping_out(two_server
         with Image.open(row["path"]) as im:
             where[row["seed"]] = json.loads(im.info["studio"])["device"]
             if where[row["seed"]].startswith("ComfyUI"):
-                assert im.getpixel((2, 2)) == colour(row["seed"])
+                assert is_servers_picture(im, row["seed"])
     assert sum(d == "ComfyUI a" for d in where.values()) >= 1
     assert sum(d == "ComfyUI b" for d in where.values()) == 1  # then it dropped out
     assert sum(not d.startswith("ComfyUI") for d in where.values()) >= 1  # this machine took its share
