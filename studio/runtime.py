@@ -37,6 +37,7 @@ from studio.engine.detailer import detail_job
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.live_painting import live_frame
+from studio.engine.note_vectors import NoteVectors
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
@@ -193,6 +194,7 @@ def build_runtime(
     gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
+    text.similar = remote.similar = note_meanings(paths, hashes).similar  # a story's notes, by meaning
 
     def write(spec: WriteSpec, cancel, emit):  # noqa: ANN001, ANN202 - a job runs where its engine says
         return (remote.write if spec.engine else text.write)(spec, cancel, emit)
@@ -261,6 +263,18 @@ def sealer_for(paths: StudioPaths, settings: Settings) -> Sealer:
         return screen_picture(image, settings.content_filter_model)
 
     return Sealer(paths.credentials_dir, policy, screen)
+
+
+def note_meanings(paths: StudioPaths, hashes: HashCache) -> NoteVectors:
+    """The meanings of the Writer's notes: the search-by-meaning model, loaded on the first note compared; the
+    vectors kept in Studio's cache."""
+
+    def make_embed():  # noqa: ANN202
+        from studio.engine.sentence_embedding import make_embed
+
+        return make_embed(hashes)
+
+    return NoteVectors(make_embed, paths.cache_dir / "note-vectors.npz")
 
 
 def on_engine(engine: ImageEngine, run: Callable[..., Any]) -> Callable[..., Any]:

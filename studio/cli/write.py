@@ -32,6 +32,10 @@ def register(sub: Any) -> None:
                    "list); the same as --engine NAME")  # fmt: skip
     w.add_argument("--api-key-env", metavar="VAR", help="read the server's API key from this environment variable "
                    "(else the key saved for it in the system keyring)")  # fmt: skip
+    w.add_argument("--notes", metavar="DIR", help="the story's notes: a folder of .md/.txt files (characters, "
+                   "places, earlier chapters); those most similar in meaning to the text go into the context")  # fmt: skip
+    w.add_argument("--show-context", action="store_true", help="say what the model saw: the context's parts with "
+                   "their token counts, and why each note went in or not (with --json: a \"context\" object)")  # fmt: skip
     w.add_argument(
         "--json", action="store_true", help='JSON lines: {"token": ...} as they come, then a summary object'
     )
@@ -89,6 +93,45 @@ def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) 
     return ""
 
 
+def story_context(args: argparse.Namespace) -> Any:
+    """The story's context from ``--notes`` (None without it); a sentence when the folder cannot be read."""
+    if not getattr(args, "notes", None):
+        return None
+    from pathlib import Path
+
+    from studio.core.text.story_notes import read_notes
+    from studio.core.text.writer_context import StoryContext
+
+    folder = Path(args.notes).expanduser()
+    if not folder.is_dir():
+        return f"--notes: {folder} is not a folder."
+    notes, problems = read_notes(folder)
+    for problem in problems:
+        print(f"studio: a note was not read: {problem}", file=sys.stderr)
+    if not notes:
+        print(f"studio: {folder} holds no notes (.md or .txt files).", file=sys.stderr)
+    return StoryContext(notes=tuple(notes))
+
+
+def show_context(assembled: Any, as_json: bool) -> None:
+    """What the model saw: the parts with their token counts, and every note's decision."""
+    parts = [{"label": p.label, "tokens": p.tokens, "text": p.text} for p in assembled.parts if p.text]
+    notes = [{"title": d.note.title, "similarity": round(d.score, 4), "included": d.included, "reason": d.reason,
+              "tokens": d.tokens} for d in assembled.note_choices]  # fmt: skip
+    if as_json:
+        print(json.dumps({"context": {"parts": parts, "notes": notes, "total_tokens": assembled.total_tokens,
+                                      "budget": assembled.budget, "said": list(assembled.notes)}}), flush=True)  # fmt: skip
+        return
+    print(
+        f"\n--- what the model saw ({assembled.total_tokens} of {assembled.budget} tokens) ---",
+        file=sys.stderr,
+    )
+    for part in parts:
+        print(f"{part['label']}: {part['tokens']} tokens", file=sys.stderr)
+    for note in notes:
+        print(f"  {note['title']}: {note['reason']}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from studio.core.jobs import random_seed
     from studio.core.jobs.errors import StudioError
@@ -102,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         rt.close()
         return fail(why, EXIT_USAGE)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    frozen = freeze_text(draft, prompt, seed=random_seed)
+    context = story_context(args)
+    if isinstance(context, str):
+        rt.close()
+        return fail(context, EXIT_USAGE)
+    frozen = freeze_text(draft, prompt, seed=random_seed, context=context)
     problems = frozen if isinstance(frozen, dict) else {}
     try:
         if not problems and not draft.get("engine"):
@@ -144,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
                 print(e.text, end="", flush=True)
         elif isinstance(e, Finished):
             result = e.items[0]
+            if args.show_context and result.context is not None:
+                show_context(result.context, args.json)
             probs.extend(result.probs)
             if result.quantized:
                 weights.append(result.quantized)

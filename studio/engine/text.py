@@ -13,6 +13,7 @@ from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Event, Note, Token
 from studio.core.text.recipe import check_write
+from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
@@ -135,6 +136,9 @@ class TextEngine:
         self._loaded: LoadedText | None = None
         self._tokenizer: tuple[str, Any, int] | None = None
         self._cache: tuple[list[int], Any] | None = None  # (token ids it holds, the KV cache) of the last job
+        self.similar: Similar | None = (
+            None  # how notes are compared with the story (the runtime's NoteVectors)
+        )
 
     def _cache_for(self, ids: list[int]) -> tuple[Any, int]:
         """A KV cache holding the longest prefix of ``ids`` that the last job already encoded (cropped to it),
@@ -222,7 +226,8 @@ class TextEngine:
 
         tok, length = self.tokenizer(spec.model)
         budget = max(1, length - spec.max_new_tokens)
-        return [assemble(spec.story, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, budget)]
+        count = lambda t: len(tok(t)["input_ids"]) if t else 0  # noqa: E731
+        return [assemble(spec.story, spec.context, count, budget, self.similar)]
 
     def write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> list[TextResult]:
         check_write(spec)
@@ -239,7 +244,7 @@ class TextEngine:
     def _write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> TextResult:
         loaded = self.load(spec.model, emit, spec.quantize, spec.lora, spec.cpu_engine)
         cancel.raise_if_cancelled()
-        ids, trimmed = prompt_ids(loaded, spec, emit)
+        ids, trimmed, assembled = prompt_ids(loaded, spec, emit, self.similar)
         pieces: list[str] = []
 
         def piece(text: str, written: int = 0) -> None:
@@ -258,7 +263,7 @@ class TextEngine:
         if cancel.cancelled:
             raise JobCancelled()
         return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused, probs,
-                          quantized=loaded.quantized, runtime=loaded.runtime)  # fmt: skip
+                          quantized=loaded.quantized, runtime=loaded.runtime, context=assembled)  # fmt: skip
 
     def _on_openvino(
         self, loaded: LoadedText, spec: WriteSpec, ids: list[int], streamer: Any, cancel: CancelToken

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, Note
+from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import WriteSpec
 
 if TYPE_CHECKING:  # (only named: loading a model is not this module's work)
@@ -17,9 +18,12 @@ if TYPE_CHECKING:  # (only named: loading a model is not this module's work)
 Emit = Callable[[Event], None]
 
 
-def prompt_ids(loaded: LoadedText, spec: WriteSpec, emit: Emit) -> tuple[list[int], int]:
-    """The prompt's token ids (the story with its Memory, Lorebook and Author's Note; a chat; a rewrite
-    request), its oldest tokens left out where it is longer than the model's context; and how many were."""
+def prompt_ids(
+    loaded: LoadedText, spec: WriteSpec, emit: Emit, similar: Similar | None = None
+) -> tuple[list[int], int, Any]:
+    """The prompt's token ids (the story with its Memory, Lorebook, notes and Author's Note; a chat; a rewrite
+    request), its oldest tokens left out where it is longer than the model's context; how many were; and the
+    assembled context (None without one). ``similar`` chooses the notes by meaning."""
     tok = loaded.tokenizer
     room = loaded.context_length - spec.max_new_tokens
     if room < 1:
@@ -29,10 +33,12 @@ def prompt_ids(loaded: LoadedText, spec: WriteSpec, emit: Emit) -> tuple[list[in
             field="max_new_tokens",
         )
     prompt = spec.prompt
+    assembled = None
     if spec.context is not None:
         from studio.core.text.writer_context import assemble
 
-        assembled = assemble(spec.prompt, spec.context, lambda t: len(tok(t)["input_ids"]) if t else 0, room)
+        count = lambda t: len(tok(t)["input_ids"]) if t else 0  # noqa: E731
+        assembled = assemble(spec.prompt, spec.context, count, room, similar)
         prompt = assembled.prompt
         for note in assembled.notes:
             emit(Note(text=note))
@@ -54,7 +60,7 @@ def prompt_ids(loaded: LoadedText, spec: WriteSpec, emit: Emit) -> tuple[list[in
                 f"out ({len(ids)} kept, {spec.max_new_tokens} left for new text)."
             )
         )
-    return list(ids), trimmed
+    return list(ids), trimmed, assembled
 
 
 def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:

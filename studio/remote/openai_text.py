@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from studio.core.io.untrusted import integer, lst, number, obj, text
@@ -22,6 +23,7 @@ from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Event, Loading, Note, Token
 from studio.core.jobs.servers import Endpoint
 from studio.core.text.recipe import check_write
+from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.core.text.writer_context import assemble
 from studio.remote.http import ServerError, get_json, stream_events
@@ -119,6 +121,7 @@ class OpenAIText:
     def __init__(self, endpoint: Callable[[str], Endpoint]):
         self.endpoint = endpoint
         self._contexts: dict[tuple[str, str], int] = {}
+        self.similar: Similar | None = None  # the notes compared by meaning on this machine (the runtime's)
 
     def context_length(self, endpoint: Endpoint, model: str) -> int:
         key = (endpoint.base, model)
@@ -133,7 +136,7 @@ class OpenAIText:
     def preview_context(self, spec: ContextSpec, cancel: CancelToken, emit: Emit) -> list[Any]:
         ep = self.endpoint(spec.engine)
         budget = max(1, self.context_length(ep, spec.model) - spec.max_new_tokens)
-        assembled = assemble(spec.story, spec.context, approx_tokens, budget)
+        assembled = assemble(spec.story, spec.context, approx_tokens, budget, self.similar)
         note = f"Counted approximately (about {CHARS_PER_TOKEN} characters a token): the server keeps its tokenizer."
         return [type(assembled)(**{**assembled.__dict__, "notes": (*assembled.notes, note)})]
 
@@ -151,6 +154,7 @@ class OpenAIText:
             emit(Note(text=f"Not applied on a server: {', '.join(not_applied)}."))
         chat = bool(spec.messages or spec.instruction)
         body["model"] = spec.model
+        assembled = None
         if chat:
             messages = [{"role": r, "content": t} for r, t in spec.messages] or [{"role": "user", "content": (
                 f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
@@ -163,7 +167,7 @@ class OpenAIText:
             prompt = spec.prompt
             if spec.context is not None:
                 budget = max(1, self.context_length(ep, spec.model) - spec.max_new_tokens)
-                assembled = assemble(spec.prompt, spec.context, approx_tokens, budget)
+                assembled = assemble(spec.prompt, spec.context, approx_tokens, budget, self.similar)
                 prompt = assembled.prompt
                 for note in assembled.notes:
                     emit(Note(text=note))
@@ -173,7 +177,9 @@ class OpenAIText:
             path = "/completions"
         emit(Loading(what=f"Asking {ep.where()} ({spec.model})…"))
         try:
-            return self._stream(spec, ep, path, body, chat, cancel, emit)
+            return [
+                replace(r, context=assembled) for r in self._stream(spec, ep, path, body, chat, cancel, emit)
+            ]
         except ServerError as e:
             sent = [k for k in EXTENSIONS if k in body]
             if (
@@ -193,7 +199,7 @@ class OpenAIText:
         )
         for k in sent:
             body.pop(k)
-        return self._stream(spec, ep, path, body, chat, cancel, emit)
+        return [replace(r, context=assembled) for r in self._stream(spec, ep, path, body, chat, cancel, emit)]
 
     def _stream(self, spec: WriteSpec, ep: Endpoint, path: str, body: dict[str, Any], chat: bool,
                 cancel: CancelToken, emit: Emit) -> list[TextResult]:  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
 from studio.core.jobs.fields import derived, knob
@@ -106,6 +106,7 @@ class TextResult:
     engine: str = ""  # where it ran: "" this machine, else the server's base URL
     quantized: str = ""  # a local model's weights as they ran: "none", "int8", "int4"
     runtime: str = ""  # what ran a local model: "torch", or "OpenVINO 2026.4.1 (int8 weights, bf16)"
+    context: Any = None  # the assembled context (writer_context.Assembled) when the job had a StoryContext
 
     @property
     def tokens_per_s(self) -> float:

@@ -1,5 +1,6 @@
-"""What the model sees when it continues a story: Memory, triggered Lorebook entries, the story before the cursor
-with the Author's Note a few lines above its end — cut to the model's context, oldest story text first."""
+"""What the model sees when it continues a story: Memory, triggered Lorebook entries, the notes most similar to the
+text before the cursor, the story with the Author's Note a few lines above its end — cut to the model's context,
+oldest story text first."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from studio.core.text.lorebook import LoreDecision, LoreEntry, decide
+from studio.core.text.story_notes import (
+    MIN_SIMILARITY,
+    NOTES_BUDGET,
+    Note,
+    NoteDecision,
+    Similar,
+    choose_notes,
+)
 
-__all__ = ["Assembled", "ContextPart", "LoreEntry", "StoryContext", "assemble"]
+__all__ = ["Assembled", "ContextPart", "LoreEntry", "Note", "StoryContext", "assemble"]
 
 NOTE_FORMAT = "[Author's note: {}]"
 LORE_BUDGET = 512  # tokens of Lorebook entries at most, by default
@@ -22,6 +31,9 @@ class StoryContext:
     lorebook: tuple[LoreEntry, ...] = ()
     scan_chars: int = 2000  # how much recent story text is searched for Lorebook keys
     lore_budget: int = LORE_BUDGET  # tokens; 0: no limit
+    notes: tuple[Note, ...] = ()  # the story's notes (passages), chosen by meaning
+    notes_budget: int = NOTES_BUDGET  # tokens; 0: no limit
+    notes_least: float = MIN_SIMILARITY  # the similarity a note needs to go in
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,9 @@ class Assembled:
     dropped_chars: int = 0  # story characters left out (oldest first) to fit the budget
     notes: tuple[str, ...] = field(default_factory=tuple)
     lore: tuple[LoreDecision, ...] = ()  # every entry, included or not, with the reason
+    note_choices: tuple[
+        NoteDecision, ...
+    ] = ()  # every note, most similar first, included or not, with the reason
 
 
 def _with_note(story: str, note: str, depth: int) -> tuple[str, str, str]:
@@ -56,12 +71,17 @@ def _join(pieces: list[str]) -> str:
     return "\n".join(p for p in pieces if p)
 
 
-def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget: int) -> Assembled:
-    """The prompt for continuing ``story`` (the text before the cursor) within ``budget`` tokens."""
+def assemble(
+    story: str, ctx: StoryContext, count: Callable[[str], int], budget: int, similar: Similar | None = None
+) -> Assembled:
+    """The prompt for continuing ``story`` (the text before the cursor) within ``budget`` tokens; ``similar``
+    compares the notes with it by meaning (without it, by the words they share)."""
     recent = story[-ctx.scan_chars :]
     decisions = decide(ctx.lorebook, recent, count, ctx.lore_budget, ctx.scan_chars)
     lore = [d.entry for d in decisions if d.included]
-    fixed = [ctx.memory.strip(), *(e.text.strip() for e in lore)]
+    chosen = choose_notes(ctx.notes, story, count, similar, ctx.notes_budget, ctx.notes_least)
+    notes_in = [d for d in chosen if d.included]
+    fixed = [ctx.memory.strip(), *(e.text.strip() for e in lore), *(d.note.text.strip() for d in notes_in)]
 
     def build(start: int) -> tuple[str, str, str, str]:
         above, note, below = _with_note(story[start:], ctx.note, ctx.note_depth)
@@ -93,6 +113,8 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
     parts += [
         ContextPart(f"Lorebook: {', '.join(e.keys)}", e.text.strip(), count(e.text.strip())) for e in lore
     ]
+    parts += [ContextPart(f"Note: {d.note.title} (similarity {d.score:.2f})", d.note.text.strip(), d.tokens)
+              for d in notes_in]  # fmt: skip
     parts.append(ContextPart("Story", _join([above, below]), count(_join([above, below]))))
     if note:
         parts.append(ContextPart("Author's Note", note, count(note)))
@@ -101,4 +123,6 @@ def assemble(story: str, ctx: StoryContext, count: Callable[[str], int], budget:
         notes = (
             f"The story is longer than the model's context: its first {start} characters were left out.",
         )
-    return Assembled(tuple(parts), prompt, count(prompt), budget, start, notes, tuple(decisions))
+    return Assembled(
+        tuple(parts), prompt, count(prompt), budget, start, notes, tuple(decisions), tuple(chosen)
+    )
