@@ -32,6 +32,10 @@ def register(sub: Any) -> None:
                    "list); the same as --engine NAME")  # fmt: skip
     w.add_argument("--api-key-env", metavar="VAR", help="read the server's API key from this environment variable "
                    "(else the key saved for it in the system keyring)")  # fmt: skip
+    w.add_argument("--json-schema", metavar="FILE", dest="json_schema_file", help="write JSON that follows this JSON schema (enforced token "
+                   "by token, validated before it is accepted; on a server, sent as its json_schema)")  # fmt: skip
+    w.add_argument("--grammar", metavar="FILE", dest="grammar_file",
+                   help="write text this grammar allows: llama.cpp's GBNF or Lark")  # fmt: skip
     w.add_argument("--notes", metavar="DIR", help="the story's notes: a folder of .md/.txt files (characters, "
                    "places, earlier chapters); those most similar in meaning to the text go into the context")  # fmt: skip
     w.add_argument("--show-context", action="store_true", help="say what the model saw: the context's parts with "
@@ -93,6 +97,18 @@ def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) 
     return ""
 
 
+def _read_text(args: argparse.Namespace, option: str) -> str | None:
+    """A schema or grammar file's text (bounded), or None."""
+    from pathlib import Path
+
+    try:
+        with open(Path(getattr(args, option)).expanduser(), "rb") as f:
+            data = f.read(256 * 1024 + 1)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def story_context(args: argparse.Namespace) -> Any:
     """The story's context from ``--notes`` (None without it); a sentence when the folder cannot be read."""
     if not getattr(args, "notes", None):
@@ -145,6 +161,13 @@ def run(args: argparse.Namespace) -> int:
         rt.close()
         return fail(why, EXIT_USAGE)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    for option, key in (("json_schema_file", "json_schema"), ("grammar_file", "grammar")):
+        if getattr(args, option, None):
+            found = _read_text(args, option)
+            if found is None:
+                rt.close()
+                return fail(f"--{key.replace('_', '-')}: {getattr(args, option)} cannot be read.", EXIT_USAGE)
+            draft[key] = found
     context = story_context(args)
     if isinstance(context, str):
         rt.close()

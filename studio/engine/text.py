@@ -17,6 +17,7 @@ from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
 from studio.engine.devices import Placement, choose_placement, free_device_memory
 from studio.engine.pipelines import _LIBRARY_LOCK, PICKLE_SUFFIXES
+from studio.engine.text_controls import needs_own_loop
 from studio.engine.text_loading import LoadedText, context_length
 from studio.engine.text_prompt import prompt_ids, reusable_prefix
 from studio.engine.text_sampling import cache_keyword
@@ -256,8 +257,13 @@ class TextEngine:
         # 40 % of the speed (tests/benchmarks/bench_writer.py measured it).
         streamer = _EmitStreamer(loaded.tokenizer, piece)
         started = time.perf_counter()
-        run = self._on_openvino if loaded.on_openvino else self._on_torch
-        new, logits, reason, reused = run(loaded, spec, ids, streamer, cancel)
+        if loaded.on_openvino or needs_own_loop(spec):
+            own = self._on_openvino if loaded.on_openvino else self._own_torch
+            out, reused = own(loaded, spec, ids, piece, cancel)
+            new, logits, reason = out.new, out.logits, out.reason
+            settle(out, "".join(pieces), emit)
+        else:
+            new, logits, reason, reused = self._on_torch(loaded, spec, ids, streamer, cancel)
         seconds = time.perf_counter() - started
         probs = token_probs(loaded.tokenizer, new, logits, spec.logprobs) if spec.logprobs else ()
         if cancel.cancelled:
@@ -266,23 +272,43 @@ class TextEngine:
                           quantized=loaded.quantized, runtime=loaded.runtime, context=assembled)  # fmt: skip
 
     def _on_openvino(
-        self, loaded: LoadedText, spec: WriteSpec, ids: list[int], streamer: Any, cancel: CancelToken
-    ) -> tuple[list[int], Any, str, int]:
+        self, loaded: LoadedText, spec: WriteSpec, ids: list[int], piece: Callable[[str, int], None],
+        cancel: CancelToken,
+    ) -> tuple[Any, int]:  # fmt: skip
         """The token loop on OpenVINO: the runtime gives each step's logits, ``text_sampling`` picks the token."""
         from studio.engine.text_sampling import sample, stop_check
 
         lm = loaded.model
-        streamer.next_tokens_are_prompt = False
         try:
             first, reused = lm.start(ids)
             out = sample(first, lambda t: lm.step([t]), ids, spec, eos=set(loaded.eos),
-                         stopped=stop_check(loaded.tokenizer, spec.stop),
-                         on_token=lambda t: streamer.put(_tensor([t])), cancelled=lambda: cancel.cancelled)  # fmt: skip
+                         stopped=stop_check(loaded.tokenizer, spec.stop), cancelled=lambda: cancel.cancelled,
+                         tok=loaded.tokenizer, on_text=piece, restart=lambda i: lm.start(i)[0])  # fmt: skip
         except BaseException:
             lm.reset()  # a half-fed state is not to be trusted
             raise
-        streamer.end()
-        return out.new, out.logits, out.reason, reused
+        return out, reused
+
+    def _own_torch(
+        self, loaded: LoadedText, spec: WriteSpec, ids: list[int], piece: Callable[[str, int], None],
+        cancel: CancelToken,
+    ) -> tuple[Any, int]:  # fmt: skip
+        """Studio's token loop on torch (what generate() cannot do): the model fed a token at a time through its
+        KV cache, which a rolled-back phrase crops."""
+        from studio.engine.text_sampling import sample, stop_check
+
+        cache, reused = self._cache_for(ids)
+        feeder = _CacheFeeder(loaded, cache, ids[:reused])
+        try:
+            out = sample(feeder.start(ids), lambda t: feeder.start([*feeder.held, t]), ids, spec,
+                         eos={loaded.tokenizer.eos_token_id}, stopped=stop_check(loaded.tokenizer, spec.stop),
+                         cancelled=lambda: cancel.cancelled, tok=loaded.tokenizer, on_text=piece,
+                         restart=feeder.start)  # fmt: skip
+        except BaseException:
+            self._cache = None  # a half-filled cache is not to be trusted
+            raise
+        self._cache = (feeder.held, cache)
+        return out, reused
 
     def _on_torch(
         self, loaded: LoadedText, spec: WriteSpec, ids: list[int], streamer: Any, cancel: CancelToken
@@ -346,10 +372,38 @@ class TextEngine:
         return new, output.logits if spec.logprobs else None, reason, reused
 
 
-def _tensor(ids: list[int]) -> Any:
-    import torch
+class _CacheFeeder:
+    """Feeds a torch model through one KV cache: ``start(ids)`` crops the cache to what ``ids`` shares with what it
+    holds, feeds the rest, and gives the next token's logits (a numpy row)."""
 
-    return torch.tensor(ids)
+    def __init__(self, loaded: LoadedText, cache: Any, held: list[int]):
+        self.lm, self.device, self.cache, self.held = loaded.model, loaded.placement.device, cache, list(held)
+
+    def start(self, ids: list[int]) -> Any:
+        import torch
+
+        keep = reusable_prefix(self.held, ids)
+        keep = min(keep, len(ids) - 1)  # at least one token is fed: its logits are the answer
+        extra = self.cache.get_seq_length() - keep
+        if extra > 0:
+            self.cache.crop(-extra)  # (transformers counts what to remove)
+        rest = ids[keep:]
+        with torch.inference_mode():
+            out = self.lm(input_ids=torch.tensor([rest], device=self.device), use_cache=True,
+                          **{cache_keyword(): self.cache})  # fmt: skip
+        self.held = list(ids)
+        return out.logits[0, -1].float().cpu().numpy()
+
+
+def settle(out: Any, text: str, emit: Emit) -> None:
+    """What Studio's own loop has to say: phrases rolled back; a grammar's answer checked before it is accepted."""
+    if out.backtracks:
+        emit(Note(text=f"{out.backtracks} banned phrase{'s' if out.backtracks != 1 else ''} rolled back and written "
+                       "again."))  # fmt: skip
+    if out.constraint is not None and out.reason != "cancelled" and (why := out.constraint.check(text)):
+        raise StudioError(
+            ErrorKind.INVALID_INPUT, f"The answer was not accepted: {why}.", field="max_new_tokens"
+        )
 
 
 def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenProb, ...]:

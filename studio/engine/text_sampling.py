@@ -1,8 +1,9 @@
-"""The token loop of a model that is not a torch module (the OpenVINO engine): each step's logits come from the
-runtime, and the choice of the next token is made here with transformers' own logits processors and samplers —
-the same repetition penalty, no-repeat n-grams, temperature, top-k, top-p, min-p and typical-p as the torch path,
-a seeded generator (the same seed on the same engine writes the same text), stop strings, Stop between tokens, and
-each step's raw distribution kept for the probability view."""
+"""Studio's own token loop — for OpenVINO (each step's logits come from the runtime), and on torch for what
+transformers' generate() cannot do (DRY, XTC, phrase bias, banned phrases rolled back, a JSON schema or grammar):
+the choice of the next token is made here with transformers' own logits processors and samplers — the same
+repetition penalty, no-repeat n-grams, temperature, top-k, top-p, min-p and typical-p as generate() — and Studio's
+(``text_controls``), a seeded generator (the same seed on the same engine writes the same text), stop strings, Stop
+between tokens, and each step's raw distribution kept for the probability view."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class Sampled:
     new: list[int] = field(default_factory=list)  # the written token ids
     logits: list[Any] = field(default_factory=list)  # each step's raw logits, (1, vocab), when asked
     reason: str = "length"  # "eos" | "length" | "stop" | "cancelled"
+    constraint: Any = None  # the grammar it was held to (its final check), if any
+    backtracks: int = 0  # banned phrases rolled back
 
 
 def cache_keyword() -> str:
@@ -84,16 +87,26 @@ def sample(
     *,
     eos: set[int],
     stopped: Callable[[list[int]], bool],
-    on_token: Callable[[int], None],
     cancelled: Callable[[], bool],
+    tok: Any,
+    on_text: Callable[[str, int], None],
+    restart: Callable[[list[int]], Any] | None = None,
 ) -> Sampled:
     """Write up to ``spec.max_new_tokens`` tokens: ``first`` is the logits after the prompt, ``step(token)`` feeds one
-    token and gives the next logits (numpy rows)."""
+    token and gives the next logits, ``restart(ids)`` gives the logits after ``ids`` (a banned phrase rolled back),
+    all numpy rows. The text goes to ``on_text`` as it becomes final: held back by the longest banned phrase, so
+    that nothing shown is ever taken back."""
     import torch
 
+    from studio.engine.text_controls import MAX_BACKTRACKS, Banned, Constraint, extra_processors
+
     with _one_torch_thread():
-        chain = processors(spec)
         generator = torch.Generator().manual_seed(spec.seed)
+        chain = processors(spec)
+        before, after = extra_processors(spec, tok, generator)
+        constraint = Constraint(spec, tok) if spec.json_schema or spec.grammar else None
+        banned = Banned(spec.banned)
+        writer = _Writer(tok, on_text, max(0, banned.longest - 1))
         seen = torch.tensor([prompt], dtype=torch.long)
         out = Sampled()
         logits = first
@@ -101,26 +114,90 @@ def sample(
             raw = torch.from_numpy(logits).float()[None]
             if spec.logprobs:
                 out.logits.append(raw)
-            scores = chain(seen, raw.clone())
-            if spec.temperature > 0:
-                token = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[0, 0])
-            else:
-                token = int(scores[0].argmax())
+            token = _choose(raw, seen, spec, chain, before, after, constraint, banned.at.get(len(out.new), set()),
+                            generator)  # fmt: skip
+            if token < 0:  # nothing is allowed here (every choice banned, or the grammar is stuck)
+                out.reason = "stop"
+                break
             out.new.append(token)
             seen = torch.cat([seen, torch.tensor([[token]])], dim=1)
-            on_token(token)
-            if token in eos:
+            if constraint is not None:
+                constraint.consume(token)
+            at = banned.find(tok.decode(out.new, skip_special_tokens=True)) if banned.phrases else -1
+            if at >= 0 and restart is not None and banned.backtracks < MAX_BACKTRACKS:
+                k = _token_at(tok, out.new, at)
+                banned.at.setdefault(k, set()).add(out.new[k])
+                banned.backtracks += 1
+                if constraint is not None:
+                    constraint.rollback(len(out.new) - k)
+                del out.new[k:], out.logits[k:]
+                seen = seen[:, : len(prompt) + k]
+                logits = restart(prompt + out.new)
+                continue
+            writer.flush(out.new)
+            if token in eos or (constraint is not None and constraint.done):
                 out.reason = "eos"
-                return out
+                break
             if stopped(out.new):
                 out.reason = "stop"
-                return out
+                break
             if cancelled():
                 out.reason = "cancelled"
-                return out
+                break
             if len(out.new) < spec.max_new_tokens:
                 logits = step(token)
+        writer.flush(out.new, final=True)
+        out.constraint = constraint
+        out.backtracks = banned.backtracks
         return out
+
+
+def _choose(raw: Any, seen: Any, spec: WriteSpec, chain: Any, before: list[Any], after: list[Any],
+            constraint: Any, banned: set[int], generator: Any) -> int:  # fmt: skip
+    """The next token: the grammar's mask, bias and DRY, transformers' processors, XTC, the tokens banned at this
+    place; then sampled (or the likeliest). −1 when nothing is left."""
+    import torch
+
+    scores = raw.clone()
+    if constraint is not None:
+        scores = constraint.apply(scores)
+    for processor in before:
+        scores = processor(seen, scores)
+    scores = chain(seen, scores)
+    for processor in after:
+        scores = processor(seen, scores)
+    for token in banned:
+        scores[0, token] = float("-inf")
+    if not torch.isfinite(scores).any():
+        return -1
+    if spec.temperature > 0:
+        return int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[0, 0])
+    return int(scores[0].argmax())
+
+
+def _token_at(tok: Any, new: list[int], char: int) -> int:
+    """The index of the written token that holds character ``char`` of the decoded text."""
+    for k in range(len(new)):
+        if len(tok.decode(new[: k + 1], skip_special_tokens=True)) > char:
+            return k
+    return max(0, len(new) - 1)
+
+
+class _Writer:
+    """Hands the written text on as it becomes final: all but the last ``hold`` characters (a banned phrase may
+    still be completing there), never half a character."""
+
+    def __init__(self, tok: Any, on_text: Callable[[str, int], None], hold: int):
+        self.tok, self.on_text, self.hold, self.sent = tok, on_text, hold, 0
+
+    def flush(self, new: list[int], final: bool = False) -> None:
+        text = self.tok.decode(new, skip_special_tokens=True)
+        end = len(text) if final else len(text) - self.hold
+        while not final and end > self.sent and text[end - 1] == "\ufffd":
+            end -= 1
+        if end > self.sent:
+            self.on_text(text[self.sent : end], len(new))
+            self.sent = end
 
 
 @contextmanager

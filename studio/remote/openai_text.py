@@ -11,6 +11,7 @@ dropped. Token probabilities are read when the server returns them (``logprobs``
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -56,7 +57,9 @@ def list_models(endpoint: Endpoint) -> list[dict[str, Any]]:
     return out
 
 
-EXTENSIONS = ("top_k", "min_p", "typical_p", "repetition_penalty")
+EXTENSIONS = ("top_k", "min_p", "typical_p", "repetition_penalty", "dry_multiplier", "dry_base", "dry_allowed_length",
+              "dry_sequence_breakers", "xtc_probability", "xtc_threshold", "logit_bias", "json_schema",
+              "response_format", "grammar")  # fmt: skip
 
 
 def _sampling(spec: WriteSpec) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -76,10 +79,55 @@ def _sampling(spec: WriteSpec) -> tuple[dict[str, Any], list[str], list[str]]:
         if value != off:
             body[name] = value
             extensions.append(name.replace("_", "-"))
+    extensions += _controls(spec, body)
     not_applied = ["no-repeat n-gram size"] if spec.no_repeat_ngram_size else []
+    if spec.banned:
+        not_applied.append("banned phrases (Studio rolls them back on this machine only)")
     if len(spec.stop) > 4:
         not_applied.append(f"stop strings after the fourth ({len(spec.stop) - 4})")
     return body, extensions, not_applied
+
+
+def checked(spec: WriteSpec, results: list[TextResult], assembled: Any) -> list[TextResult]:
+    """The results with the context they were written from; a server's answer to a JSON schema checked before it
+    is accepted (a server may ignore the schema)."""
+    if spec.json_schema:
+        from studio.core.text.recipe import schema_problem
+
+        for result in results:
+            if why := schema_problem(json.loads(spec.json_schema), result.text):
+                raise StudioError(ErrorKind.INVALID_INPUT, f"The server's answer was not accepted: {why}.",
+                                  field="json_schema")  # fmt: skip
+    return [replace(r, context=assembled) for r in results]
+
+
+def _controls(spec: WriteSpec, body: dict[str, Any]) -> list[str]:
+    """DRY, XTC, phrase bias, a JSON schema and a grammar under the names llama.cpp, KoboldCpp and
+    text-generation-webui take (the answer to a schema is checked here either way); the names sent."""
+    from studio.core.text.recipe import parse_bias
+    from studio.core.text.text_specs import DRY_BREAKERS
+
+    sent = []
+    if spec.dry_multiplier > 0:
+        body.update(dry_multiplier=spec.dry_multiplier, dry_base=spec.dry_base,
+                    dry_allowed_length=spec.dry_allowed_length, dry_sequence_breakers=list(DRY_BREAKERS))  # fmt: skip
+        sent.append("DRY")
+    if spec.xtc_probability > 0:
+        body.update(xtc_probability=spec.xtc_probability, xtc_threshold=spec.xtc_threshold)
+        sent.append("XTC")
+    if spec.bias:
+        body["logit_bias"] = [[text, value if value > -100 else False]
+                              for text, value in (b for b in map(parse_bias, spec.bias) if not isinstance(b, str))]  # fmt: skip
+        sent.append("logit-bias (as llama.cpp's [text, bias] pairs)")
+    if spec.json_schema:
+        schema = json.loads(spec.json_schema)
+        body["json_schema"] = schema
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        sent.append("json-schema")
+    if spec.grammar:
+        body["grammar"] = spec.grammar
+        sent.append("grammar (llama.cpp's GBNF)")
+    return sent
 
 
 def _probs_completion(lp: Any) -> list[TokenProb]:
@@ -177,9 +225,7 @@ class OpenAIText:
             path = "/completions"
         emit(Loading(what=f"Asking {ep.where()} ({spec.model})…"))
         try:
-            return [
-                replace(r, context=assembled) for r in self._stream(spec, ep, path, body, chat, cancel, emit)
-            ]
+            return checked(spec, self._stream(spec, ep, path, body, chat, cancel, emit), assembled)
         except ServerError as e:
             sent = [k for k in EXTENSIONS if k in body]
             if (
@@ -199,7 +245,7 @@ class OpenAIText:
         )
         for k in sent:
             body.pop(k)
-        return [replace(r, context=assembled) for r in self._stream(spec, ep, path, body, chat, cancel, emit)]
+        return checked(spec, self._stream(spec, ep, path, body, chat, cancel, emit), assembled)
 
     def _stream(self, spec: WriteSpec, ep: Endpoint, path: str, body: dict[str, Any], chat: bool,
                 cancel: CancelToken, emit: Emit) -> list[TextResult]:  # fmt: skip

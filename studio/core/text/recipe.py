@@ -51,7 +51,9 @@ def freeze_text(
     if problems:
         return problems
     spec = WriteSpec(
-        **{k: values[k] for k in SAMPLING if k not in ("seed", "stop")},
+        **{k: values[k] for k in SAMPLING if k not in ("seed", "stop", "banned", "bias")},
+        banned=tuple(str(s) for s in values.get("banned", ()) if str(s).strip()),
+        bias=tuple(str(s) for s in values.get("bias", ()) if str(s).strip()),
         model=values["model"],
         engine=values["engine"],
         quantize=values["quantize"],
@@ -69,7 +71,9 @@ def freeze_text(
 
 def validate_write(spec: WriteSpec) -> dict[str, str]:
     """Problems with a text job, keyed by field (the text recipe's rules)."""
-    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize", "cpu_engine") if k != "stop"})
+    problems = TEXT.check({k: getattr(spec, k) for k in (*SAMPLING, "quantize", "cpu_engine")
+                           if k not in ("stop", "banned", "bias")})  # fmt: skip
+    problems.update(check_controls(spec))
     if not spec.model.strip():
         problems["model"] = "Choose a text model first."
     if not 0 <= spec.seed <= MAX_SEED:
@@ -83,6 +87,62 @@ def validate_write(spec: WriteSpec) -> dict[str, str]:
         elif isinstance(found := read_text_lora(Path(spec.lora)), str):
             problems["lora"] = found
     return problems
+
+
+def parse_bias(entry: str) -> tuple[str, float] | str:
+    """``TEXT:VALUE`` as (text, value), or why it is not one."""
+    text, sep, value = entry.rpartition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not text or not -100 <= number <= 100:
+        return f"“{entry[:60]}” is not TEXT:VALUE with a value from −100 to 100."
+    return text, number
+
+
+def check_controls(spec: WriteSpec) -> dict[str, str]:
+    """Problems with the phrase bias, the banned phrases, the JSON schema and the grammar."""
+    problems: dict[str, str] = {}
+    if bad := next((p for p in map(parse_bias, spec.bias) if isinstance(p, str)), None):
+        problems["bias"] = bad
+    if len(spec.banned) > 200 or any(len(b) > 200 for b in spec.banned):
+        problems["banned"] = "At most 200 banned phrases of 200 characters each."
+    if spec.json_schema and spec.grammar:
+        problems["grammar"] = "Give a JSON schema or a grammar, not both."
+    if spec.json_schema:
+        from studio.core.io.untrusted import Unreadable, parse_json
+
+        schema = parse_json(spec.json_schema)
+        if isinstance(schema, Unreadable) or not isinstance(schema, dict | bool):
+            problems["json_schema"] = "The JSON schema is not a JSON object."
+        else:
+            import jsonschema
+
+            try:
+                jsonschema.validators.validator_for(schema).check_schema(schema)
+            except jsonschema.SchemaError as e:
+                problems["json_schema"] = f"The JSON schema is not valid: {e.message[:200]}"
+        if len(spec.json_schema) > 256 * 1024:
+            problems["json_schema"] = "The JSON schema is larger than 256 KB."
+    if len(spec.grammar) > 256 * 1024:
+        problems["grammar"] = "The grammar is larger than 256 KB."
+    return problems
+
+
+def schema_problem(schema: Any, answer: str) -> str:
+    """'' when ``answer`` is JSON that follows ``schema``, else why not (a sentence)."""
+    import json
+
+    import jsonschema
+
+    try:
+        jsonschema.validate(json.loads(answer), schema)
+    except ValueError as e:
+        return f"the answer is not JSON ({str(e)[:120]})"
+    except jsonschema.ValidationError as e:
+        return f"the answer does not follow the schema: {e.message[:200]}"
+    return ""
 
 
 def check_write(spec: WriteSpec) -> WriteSpec:

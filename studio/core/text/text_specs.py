@@ -13,6 +13,7 @@ TEXT_SPEC_VERSION = 1
 MAX_NEW_TOKENS = 4096
 STOP_REASONS = ("eos", "length", "stop", "cancelled")
 TEXT_CPU_ENGINES = ("auto", "torch", "openvino")
+DRY_BREAKERS = ("\n", ":", '"', "*")  # DRY's sequence breakers: text-generation-webui's defaults
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,27 @@ class WriteSpec:
         "(0: off).", minimum=0, maximum=20)
     stop: tuple[str, ...] = knob((), label="Stop at", help="Stop when the model writes this text (repeatable; one "
         "per line in the Writer).", metavar="S")
+    dry_multiplier: float = knob(0.0, label="DRY", help="Don't Repeat Yourself: penalise a token that would extend a "
+        "sequence already in the text (0: off; 0.8 is typical).", minimum=0.0, maximum=5.0, step=0.05, decimals=2,
+        cli="--dry")
+    dry_base: float = knob(1.75, label="DRY base", help="How fast DRY's penalty grows with the repeated sequence's "
+        "length.", minimum=1.0, maximum=4.0, step=0.05, decimals=2)
+    dry_allowed_length: int = knob(2, label="DRY allowed length", help="Repeated sequences up to this many tokens "
+        "are not penalised.", minimum=1, maximum=20)
+    xtc_probability: float = knob(0.0, label="XTC", help="Exclude Top Choices: how often the likeliest tokens are "
+        "set aside for a less obvious one (0: off; 0.5 is typical).", minimum=0.0, maximum=1.0, step=0.05,
+        decimals=2)
+    xtc_threshold: float = knob(0.1, label="XTC threshold", help="XTC sets aside the tokens above this probability "
+        "but the least likely of them.", minimum=0.0, maximum=0.5, step=0.01, decimals=2)
+    banned: tuple[str, ...] = knob((), label="Banned phrases", help="Never write these (any case): a phrase that "
+        "appears is rolled back and written again (repeatable; one per line in the Writer).", metavar="PHRASE",
+        cli="--ban")
+    bias: tuple[str, ...] = knob((), label="Phrase bias", help="TEXT:VALUE — make the tokens of this text likelier "
+        "(up to 100) or rarer (down to −100: never) (repeatable).", metavar="TEXT:VALUE")
+    json_schema: str = knob("", label="JSON schema", help="Write JSON that follows this schema (its text), enforced "
+        "token by token and checked before it is accepted.", cli="")
+    grammar: str = knob("", label="Grammar", help="Write text this grammar allows (llama.cpp's GBNF or Lark), "
+        "enforced token by token.", cli="")
     seed: int = knob(0, draft=RANDOM_SEED, label="Seed", help="The same seed and settings write the same text; −1 "
         "draws a new one.", minimum=RANDOM_SEED, maximum=MAX_SEED, special=((RANDOM_SEED, "a new random seed"),))
     # fmt: on
