@@ -149,9 +149,13 @@ class Constraint:
             schema = {**self.schema, "x-guidance": layout} if isinstance(self.schema, dict) else self.schema
             grammar = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema))
         else:
-            text = spec.grammar
-            lark = llguidance.gbnf_to_lark(text) if "::=" in text else text  # type: ignore[operator]
-            grammar = llguidance.LLMatcher.grammar_from_lark(lark)
+            from llguidance.gbnf_to_lark import any_to_lark
+
+            try:  # llama.cpp's GBNF, or Lark as it is
+                grammar = llguidance.LLMatcher.grammar_from_lark(any_to_lark(spec.grammar))
+            except Exception as e:  # noqa: BLE001 - the converter's and parser's errors, said as one
+                raise StudioError(ErrorKind.INVALID_INPUT, f"The grammar cannot be read: {str(e)[:200]}",
+                                  repr(e), field="grammar") from e  # fmt: skip
         self.matcher = llguidance.LLMatcher(self.tokenizer, grammar)
         if self.matcher.is_error():
             raise StudioError(ErrorKind.INVALID_INPUT, f"The grammar cannot be used: {self.matcher.get_error()}",

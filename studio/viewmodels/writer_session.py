@@ -19,17 +19,21 @@ from studio.core.text.writer_context import LORE_BUDGET, StoryContext
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.queue_place import PlaceWatcher
+from studio.viewmodels.story_notes_session import StoryNotes
+
+LINES = ("stop", "banned", "bias")  # the recipe's lists, one item a line in the editor
 
 DEFAULTS: dict[str, Any] = {
     **TEXT.defaults(),  # the text recipe's table: the same defaults as `studio write`
-    "stop": "",  # one stop string per line (the recipe's list, as the editor shows it)
+    **dict.fromkeys(LINES, ""),  # stop strings, banned phrases, phrase bias: one per line
     "memory": "",
     "note": "",
     "note_depth": 3,
     "lorebook": [],  # [{"keys": "a, b", "text", "match": "words"|"regex", "case", "priority"}, ...]
     "lore_budget": LORE_BUDGET,  # tokens of Lorebook entries at most (0: no limit)
+    "notes_folder": "",  # the story's notes (.md/.txt files), chosen by meaning for the context
 }
-STORY_ONLY = ("memory", "note", "lorebook")  # a new story starts without these
+STORY_ONLY = ("memory", "note", "lorebook", "notes_folder")  # a new story starts without these
 STORY_FIELDS = (*STORY_ONLY, "note_depth", "lore_budget", *SAMPLING)  # saved with each story
 
 
@@ -38,17 +42,17 @@ def accepted_params(params: dict[str, Any]) -> dict[str, Any]:
     Writer's own (memory, note, lorebook) by their type."""
     out: dict[str, Any] = {}
     for k, v in params.items():
-        if k in TEXT and k != "stop":
+        if k in TEXT and k not in LINES:
             try:
                 value = TEXT[k].convert(v)
             except ValueError:
                 continue
             if not TEXT[k].check(value):
                 out[k] = value
-        elif k == "stop" and isinstance(v, list):
+        elif k in LINES and isinstance(v, list):
             out[k] = "\n".join(str(x) for x in v if isinstance(x, str))
         elif (
-            k in ("stop", "memory", "note")
+            k in (*LINES, "memory", "note", "notes_folder")
             and isinstance(v, str)
             or k in ("note_depth", "lore_budget")
             and isinstance(v, int)
@@ -82,11 +86,13 @@ class WriterSession(QObject):
     ):
         super().__init__(parent)
         self.sealer: Any = None  # the runtime's Sealer: exports are signed with this installation's identity
+        self.notes = StoryNotes(self)  # the story's notes folder, read off the GUI thread and watched
         self._queue = queue
         self._runner = runner  # for quiet jobs that the queue need not show (counting tokens)
         self._preview_job: str | None = None
         self._values = dict(DEFAULTS)
         self._values.update(accepted_params(params or {}))
+        self.notes.follow(str(self._values["notes_folder"]))
         if not self._values["model"]:
             builtins = builtin_text_models()
             self._values["model"] = str(builtins[0].path) if builtins else ""
@@ -108,6 +114,8 @@ class WriterSession(QObject):
             raise KeyError(name)
         if self._values[name] != value:
             self._values[name] = value
+            if name == "notes_folder":
+                self.notes.follow(str(value))
             self.changed.emit(name)
 
     def apply_values(self, values: dict[str, Any]) -> None:
@@ -164,12 +172,14 @@ class WriterSession(QObject):
             note_depth=int(self._values["note_depth"]),
             lorebook=tuple(entries_from(self._values["lorebook"])),
             lore_budget=int(self._values["lore_budget"]),
+            notes=self.notes.notes,
         )
 
     def recipe_values(self) -> dict[str, Any]:
         """The draft as the text recipe has it (stop strings as a list)."""
         values = {k: self._values[k] for k in TEXT.names()}
-        values["stop"] = [s for s in str(self._values["stop"]).split("\n") if s]
+        for k in LINES:
+            values[k] = [s for s in str(self._values[k]).split("\n") if s.strip()]
         return values
 
     def build_spec(

@@ -204,3 +204,20 @@ def test_attention_is_read_on_torch_and_says_so(engine, tiny_qwen):
     assert not engine.on_openvino
     back, _ = run(engine, tiny_qwen, temperature=0.0, max_new_tokens=4)
     assert back.runtime.startswith("OpenVINO") and engine.on_openvino
+
+
+def test_banned_phrases_and_a_schema_hold_on_openvino_as_on_torch(engine, tiny_qwen):
+    import json
+
+    from studio.core.text.recipe import schema_problem
+
+    small = {"type": "object", "required": ["n"], "additionalProperties": False,
+             "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 9}}}  # fmt: skip
+    for seed in range(3):
+        result, _ = run(engine, tiny_qwen, json_schema=json.dumps(small), max_new_tokens=40, seed=seed)
+        assert schema_problem(small, result.text) == "", result.text
+    plain, _ = run(engine, tiny_qwen, temperature=0.0, max_new_tokens=20)
+    word = plain.text.strip().split()[0] if plain.text.strip() else plain.text[:2]
+    banned, events = run(engine, tiny_qwen, temperature=0.0, max_new_tokens=20, banned=(word,))
+    assert word.lower() not in banned.text.lower()
+    assert any("rolled back" in getattr(e, "text", "") for e in events)

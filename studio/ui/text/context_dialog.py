@@ -32,6 +32,11 @@ def context_html(assembled: Any, max_new_tokens: int) -> tuple[str, str]:
         lines = "".join(f"<li>{html.escape(', '.join(d.entry.keys) or '(no keys)')}: {html.escape(d.reason)}</li>"
                         for d in lore)  # fmt: skip
         summary += f"<p><b>Lorebook</b></p><ul>{lines}</ul>"
+    chosen = getattr(assembled, "note_choices", ())
+    if chosen:
+        lines = "".join(f"<li>{html.escape(d.note.title)}: {html.escape(d.reason)}</li>" for d in chosen[:40])
+        more = f"<p>… and {len(chosen) - 40} more notes, less similar.</p>" if len(chosen) > 40 else ""
+        summary += f"<p><b>Notes</b> (most similar first)</p><ul>{lines}</ul>{more}"
     texts = "".join(
         f"<h3>{html.escape(p.label)} <span style='color:gray;font-weight:normal'>· {p.tokens} tokens</span></h3>"
         f"<p style='white-space:pre-wrap'>{html.escape(p.text) or '<i>(empty)</i>'}</p>"

@@ -38,7 +38,8 @@ NOTE_DEPTH = Field("note_depth", int, 3, "Note depth", "How many lines above the
 LORE_BUDGET = Field("lore_budget", int, 512, "Lorebook budget", "At most this many tokens of Lorebook entries "
                     "(higher priority first); 0: no limit.", 0, 100_000)  # fmt: skip
 SAMPLING_SPINS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repetition_penalty",
-                  "no_repeat_ngram_size", "seed", "logprobs")  # fmt: skip
+                  "no_repeat_ngram_size", "dry_multiplier", "dry_base", "dry_allowed_length", "xtc_probability",
+                  "xtc_threshold", "seed", "logprobs")  # fmt: skip
 LORE_COLUMNS = ("Keys", "Entry", "Match", "Aa", "Prio")
 LORE_WIDTHS = ((0, 70), (2, 64), (3, 28), (4, 48))  # the Entry column (1) takes the rest
 THIS_MACHINE = "This machine"
@@ -110,8 +111,18 @@ class WriterSettings(QWidget):
             spin(name, TEXT[name])
         self.stop_edit = self._text_edit("stop", "Stop when the model writes one of these (one per line)", 48)
         form.addRow("Stop at", self.stop_edit)
+        self.banned_edit = self._text_edit("banned", "Never written (any case): a phrase that appears is rolled back "
+                                           "and written again — one per line", 48)  # fmt: skip
+        form.addRow("Banned phrases", self.banned_edit)
+        self.bias_edit = self._text_edit("bias", "TEXT:VALUE, one per line: likelier (up to 100) or rarer (down to "
+                                         "−100: never)", 48)  # fmt: skip
+        form.addRow("Phrase bias", self.bias_edit)
+        self.schema_edit = self._text_edit("json_schema", "Write JSON that follows this JSON schema (pasted here); "
+                                           "checked before it is accepted", 60)  # fmt: skip
+        form.addRow("JSON schema", self.schema_edit)
         self.memory_edit = self._text_edit("memory", "Always sent first: the premise, characters, style")
         form.addRow("Memory", self.memory_edit)
+        form.addRow("Notes", self._notes_row())
         self.note_edit = self._text_edit(
             "note", "Inserted a few lines above the cursor, e.g. “dark, tense”", 60
         )
@@ -158,6 +169,35 @@ class WriterSettings(QWidget):
             box.setMinimumContentsLength(10)  # long model names do not widen the pane
         s.changed.connect(self._follow)
 
+    def _notes_row(self) -> QWidget:
+        """The story's notes folder: characters, places, earlier chapters — the most similar go in by meaning."""
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.notes_label = QLabel("none")
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setToolTip("A folder of .md/.txt notes; those most similar in meaning to the text before "
+                                    "the cursor go into the context (What the model sees shows which, and why)")  # fmt: skip
+        lay.addWidget(self.notes_label, 1)
+        choose = QPushButton("Folder…")
+        choose.clicked.connect(lambda: self.choose_notes())
+        lay.addWidget(choose)
+        self.session.notes.changed.connect(self._notes_read)
+        self._notes_read(len(self.session.notes.notes), "")
+        return row
+
+    def choose_notes(self, folder: str | None = None) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = folder if folder is not None else QFileDialog.getExistingDirectory(self, "The story's notes")
+        if folder:
+            self.session.set("notes_folder", folder)
+
+    def _notes_read(self, passages: int, problem: str) -> None:
+        folder = self.session.value("notes_folder")
+        words = f"{Path(folder).name}: {passages} passage{'s' if passages != 1 else ''}" if folder else "none"
+        self.notes_label.setText(words + (f" ({problem})" if problem else ""))
+
     def _text_edit(self, name: str, tip: str, height: int = 0) -> QPlainTextEdit:
         edit = QPlainTextEdit(self.session.value(name))
         if height:
@@ -168,7 +208,8 @@ class WriterSettings(QWidget):
 
     def _follow(self, name: str) -> None:
         """The session's value changed elsewhere (a preset, another story opened): the widgets show it."""
-        edits = {"stop": self.stop_edit, "memory": self.memory_edit, "note": self.note_edit}
+        edits = {"stop": self.stop_edit, "memory": self.memory_edit, "note": self.note_edit,
+                 "banned": self.banned_edit, "bias": self.bias_edit, "json_schema": self.schema_edit}  # fmt: skip
         if name in edits and edits[name].toPlainText() != self.session.value(name):
             edits[name].setPlainText(self.session.value(name))
         elif name == "lorebook" and self._rows() != self.session.value("lorebook"):
