@@ -17,8 +17,8 @@ def test_notes_go_in_by_meaning_and_what_the_model_sees_says_why(qtbot, studio, 
     page = writer(studio, tiny_lm, max_new_tokens=10)
     pane = next(w for w in page.findChildren(object) if type(w).__name__ == "WriterSettings")
     with qtbot.waitSignal(page.session.notes.changed, timeout=10_000):
-        pane.choose_notes(str(notes))
-    assert pane.notes_label.text() == "notes: 2 passages"
+        pane.notes_row.choose(str(notes))
+    assert pane.notes_row.label.text() == "notes: 2 passages"
     type_story(qtbot, page, "The keeper's daughter walked down to the water.")
     got = []
     page.session.contextReady.connect(got.append)
@@ -30,7 +30,7 @@ def test_notes_go_in_by_meaning_and_what_the_model_sees_says_why(qtbot, studio, 
     # a note written in another program is seen without asking
     with qtbot.waitSignal(page.session.notes.changed, timeout=10_000):
         (notes / "lamp.md").write_text("The lamp must be trimmed every night.")
-    assert pane.notes_label.text() == "notes: 3 passages"
+    assert pane.notes_row.label.text() == "notes: 3 passages"
     # the story keeps its notes folder
     assert page.session.value("notes_folder") == str(notes)
 

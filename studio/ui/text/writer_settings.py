@@ -30,6 +30,7 @@ from studio.core.text.recipe import TEXT
 from studio.core.text.writer_presets import PresetStore
 from studio.ui.common.binding import bind
 from studio.ui.common.theme import icon
+from studio.ui.text.notes_row import NotesFolderRow
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.writer_session import WriterSession
 
@@ -111,18 +112,11 @@ class WriterSettings(QWidget):
             spin(name, TEXT[name])
         self.stop_edit = self._text_edit("stop", "Stop when the model writes one of these (one per line)", 48)
         form.addRow("Stop at", self.stop_edit)
-        self.banned_edit = self._text_edit("banned", "Never written (any case): a phrase that appears is rolled back "
-                                           "and written again — one per line", 48)  # fmt: skip
-        form.addRow("Banned phrases", self.banned_edit)
-        self.bias_edit = self._text_edit("bias", "TEXT:VALUE, one per line: likelier (up to 100) or rarer (down to "
-                                         "−100: never)", 48)  # fmt: skip
-        form.addRow("Phrase bias", self.bias_edit)
-        self.schema_edit = self._text_edit("json_schema", "Write JSON that follows this JSON schema (pasted here); "
-                                           "checked before it is accepted", 60)  # fmt: skip
-        form.addRow("JSON schema", self.schema_edit)
+        self._controls(form)
         self.memory_edit = self._text_edit("memory", "Always sent first: the premise, characters, style")
         form.addRow("Memory", self.memory_edit)
-        form.addRow("Notes", self._notes_row())
+        form.addRow("Notes", notes_row := NotesFolderRow(self.session))
+        self.notes_row = notes_row
         self.note_edit = self._text_edit(
             "note", "Inserted a few lines above the cursor, e.g. “dark, tense”", 60
         )
@@ -169,34 +163,17 @@ class WriterSettings(QWidget):
             box.setMinimumContentsLength(10)  # long model names do not widen the pane
         s.changed.connect(self._follow)
 
-    def _notes_row(self) -> QWidget:
-        """The story's notes folder: characters, places, earlier chapters — the most similar go in by meaning."""
-        row = QWidget()
-        lay = QHBoxLayout(row)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.notes_label = QLabel("none")
-        self.notes_label.setWordWrap(True)
-        self.notes_label.setToolTip("A folder of .md/.txt notes; those most similar in meaning to the text before "
-                                    "the cursor go into the context (What the model sees shows which, and why)")  # fmt: skip
-        lay.addWidget(self.notes_label, 1)
-        choose = QPushButton("Folder…")
-        choose.clicked.connect(lambda: self.choose_notes())
-        lay.addWidget(choose)
-        self.session.notes.changed.connect(self._notes_read)
-        self._notes_read(len(self.session.notes.notes), "")
-        return row
-
-    def choose_notes(self, folder: str | None = None) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
-        folder = folder if folder is not None else QFileDialog.getExistingDirectory(self, "The story's notes")
-        if folder:
-            self.session.set("notes_folder", folder)
-
-    def _notes_read(self, passages: int, problem: str) -> None:
-        folder = self.session.value("notes_folder")
-        words = f"{Path(folder).name}: {passages} passage{'s' if passages != 1 else ''}" if folder else "none"
-        self.notes_label.setText(words + (f" ({problem})" if problem else ""))
+    def _controls(self, form: QFormLayout) -> None:
+        """Banned phrases, phrase bias and a JSON schema: one per line, as the recipe's lists."""
+        self.banned_edit = self._text_edit("banned", "Never written (any case): a phrase that appears is rolled back "
+                                           "and written again — one per line", 48)  # fmt: skip
+        form.addRow("Banned phrases", self.banned_edit)
+        self.bias_edit = self._text_edit("bias", "TEXT:VALUE, one per line: likelier (up to 100) or rarer (down to "
+                                         "−100: never)", 48)  # fmt: skip
+        form.addRow("Phrase bias", self.bias_edit)
+        self.schema_edit = self._text_edit("json_schema", "Write JSON that follows this JSON schema (pasted here); "
+                                           "checked before it is accepted", 60)  # fmt: skip
+        form.addRow("JSON schema", self.schema_edit)
 
     def _text_edit(self, name: str, tip: str, height: int = 0) -> QPlainTextEdit:
         edit = QPlainTextEdit(self.session.value(name))
