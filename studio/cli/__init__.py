@@ -12,6 +12,7 @@ import argparse
 from studio import __version__
 from studio.cli import (
     backends,
+    card,
     detail,
     explain,
     gallery,
@@ -48,6 +49,7 @@ _MODULES = (
     recipe,
     backends,
     verify,
+    card,
 )
 COMMANDS = (
     "generate",
@@ -66,6 +68,7 @@ COMMANDS = (
     "backends",
     "verify",
     "credentials",
+    "card",
 )
 
 

@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
                    "by token, validated before it is accepted; on a server, sent as its json_schema)")  # fmt: skip
     w.add_argument("--grammar", metavar="FILE", dest="grammar_file",
                    help="write text this grammar allows: llama.cpp's GBNF or Lark")  # fmt: skip
+    w.add_argument("--card", metavar="FILE", help="write as this character (a SillyTavern card, .json or .png): "
+                   "its persona becomes the system prompt, in instruct mode")  # fmt: skip
     w.add_argument("--notes", metavar="DIR", help="the story's notes: a folder of .md/.txt files (characters, "
                    "places, earlier chapters); those most similar in meaning to the text go into the context")  # fmt: skip
     w.add_argument("--show-context", action="store_true", help="say what the model saw: the context's parts with "
@@ -94,6 +96,28 @@ def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) 
         draft["model"] = str(builtins[0].path)
         print(f"Using {builtins[0].label}; real models go in {rt.paths.models_dir} or are given with --model.",
               file=sys.stderr)  # fmt: skip
+    return ""
+
+
+def from_files(args: argparse.Namespace, draft: dict[str, Any]) -> str:
+    """The schema, grammar and character card files into the draft; '' or why one cannot be used."""
+    for option, key in (("json_schema_file", "json_schema"), ("grammar_file", "grammar")):
+        if getattr(args, option, None):
+            found = _read_text(args, option)
+            if found is None:
+                return f"--{key.replace('_', '-')}: {getattr(args, option)} cannot be read."
+            draft[key] = found
+    if getattr(args, "card", None):
+        from pathlib import Path
+
+        from studio.core.io.untrusted import Unreadable
+        from studio.core.text.character_card import read_card
+
+        card = read_card(Path(args.card).expanduser())
+        if isinstance(card, Unreadable):
+            return f"--card: {card.why}"
+        draft.setdefault("system", card.system())
+        draft["instruct"] = True
     return ""
 
 
@@ -161,13 +185,10 @@ def run(args: argparse.Namespace) -> int:
         rt.close()
         return fail(why, EXIT_USAGE)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    for option, key in (("json_schema_file", "json_schema"), ("grammar_file", "grammar")):
-        if getattr(args, option, None):
-            found = _read_text(args, option)
-            if found is None:
-                rt.close()
-                return fail(f"--{key.replace('_', '-')}: {getattr(args, option)} cannot be read.", EXIT_USAGE)
-            draft[key] = found
+    why = from_files(args, draft)
+    if why:
+        rt.close()
+        return fail(why, EXIT_USAGE)
     context = story_context(args)
     if isinstance(context, str):
         rt.close()

@@ -244,6 +244,7 @@ class TextEngine:
 
     def _write(self, spec: WriteSpec, cancel: CancelToken, emit: Emit) -> TextResult:
         loaded = self.load(spec.model, emit, spec.quantize, spec.lora, spec.cpu_engine)
+        spec = with_turn_end(spec)
         cancel.raise_if_cancelled()
         ids, trimmed, assembled = prompt_ids(loaded, spec, emit, self.similar)
         pieces: list[str] = []
@@ -393,6 +394,18 @@ class _CacheFeeder:
                           **{cache_keyword(): self.cache})  # fmt: skip
         self.held = list(ids)
         return out.logits[0, -1].float().cpu().numpy()
+
+
+def with_turn_end(spec: WriteSpec) -> WriteSpec:
+    """A conversation laid out in a named instruct format ends the model's turn where the format says."""
+    from dataclasses import replace
+
+    from studio.core.text.instruct import FORMATS
+
+    talking = spec.messages or spec.instruct
+    if not talking or spec.instruct_format not in FORMATS:
+        return spec
+    return replace(spec, stop=tuple(dict.fromkeys((*spec.stop, *FORMATS[spec.instruct_format].stop))))
 
 
 def settle(out: Any, text: str, emit: Emit) -> None:

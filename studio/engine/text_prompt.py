@@ -5,10 +5,12 @@ out, and said, where it is longer than the context allows."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, Note
+from studio.core.text.instruct import FORMATS, continue_messages, lay_out
 from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import WriteSpec
 
@@ -46,6 +48,8 @@ def prompt_ids(
         ids = chat_prompt(tok, spec, emit)
     elif spec.instruction:
         ids = rewrite_prompt(tok, spec, emit)
+    elif spec.instruct:
+        ids = chat_prompt(tok, replace(spec, messages=tuple(continue_messages(prompt, spec.system))), emit)
     else:
         ids = tok(prompt, add_special_tokens=True)["input_ids"] if prompt else []
     if not ids:
@@ -64,7 +68,14 @@ def prompt_ids(
 
 
 def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
-    messages = [{"role": role, "content": text} for role, text in spec.messages]
+    """A conversation in the model's chat template — or in the instruct format chosen, for a model without one (a
+    plain transcript when neither is there, said); the system prompt first when it is not already."""
+    turns = list(spec.messages)
+    if spec.system.strip() and not any(role == "system" for role, _ in turns):
+        turns.insert(0, ("system", spec.system))
+    if spec.instruct_format in FORMATS:
+        return list(tok(lay_out(turns, spec.instruct_format), add_special_tokens=False)["input_ids"])
+    messages = [{"role": role, "content": text} for role, text in turns]
     if getattr(tok, "chat_template", None):
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
@@ -75,7 +86,7 @@ def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
         )
     )
     names = {"user": "User", "assistant": "Assistant", "system": "System"}
-    transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in spec.messages)
+    transcript = "".join(f"{names.get(role, role)}: {text.strip()}\n" for role, text in turns)
     return tok(transcript + "Assistant:", add_special_tokens=True)["input_ids"]
 
 

@@ -88,6 +88,23 @@ def _sampling(spec: WriteSpec) -> tuple[dict[str, Any], list[str], list[str]]:
     return body, extensions, not_applied
 
 
+def chat_messages(spec: WriteSpec, story: str) -> list[dict[str, str]]:
+    """The turns sent to a server: a chat's, a rewrite request, or (instruct) the story as a request to continue
+    it — the system prompt first."""
+    from studio.core.text.instruct import continue_messages
+
+    if spec.messages:
+        turns = list(spec.messages)
+    elif spec.instruction:
+        turns = [("user", f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten "
+                          f"passage only.\n\n{spec.prompt}")]  # fmt: skip
+    else:
+        turns = continue_messages(story, "")
+    if spec.system.strip() and not any(role == "system" for role, _ in turns):
+        turns.insert(0, ("system", spec.system))
+    return [{"role": r, "content": t} for r, t in turns]
+
+
 def checked(spec: WriteSpec, results: list[TextResult], assembled: Any) -> list[TextResult]:
     """The results with the context they were written from; a server's answer to a JSON schema checked before it
     is accepted (a server may ignore the schema)."""
@@ -200,25 +217,21 @@ class OpenAIText:
             )
         if not_applied:
             emit(Note(text=f"Not applied on a server: {', '.join(not_applied)}."))
-        chat = bool(spec.messages or spec.instruction)
         body["model"] = spec.model
-        assembled = None
-        if chat:
-            messages = [{"role": r, "content": t} for r, t in spec.messages] or [{"role": "user", "content": (
-                f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten passage "
-                f"only.\n\n{spec.prompt}")}]  # fmt: skip
-            body["messages"] = messages
+        prompt, assembled = spec.prompt, None
+        if spec.context is not None and not (spec.messages or spec.instruction):
+            budget = max(1, self.context_length(ep, spec.model) - spec.max_new_tokens)
+            assembled = assemble(spec.prompt, spec.context, approx_tokens, budget, self.similar)
+            prompt = assembled.prompt
+            for note in assembled.notes:
+                emit(Note(text=note))
+        chat = bool(spec.messages or spec.instruction or spec.instruct)
+        if chat:  # the server lays the turns out in its own template
+            body["messages"] = chat_messages(spec, prompt)
             if spec.logprobs:
                 body.update(logprobs=True, top_logprobs=spec.logprobs)
             path = "/chat/completions"
         else:
-            prompt = spec.prompt
-            if spec.context is not None:
-                budget = max(1, self.context_length(ep, spec.model) - spec.max_new_tokens)
-                assembled = assemble(spec.prompt, spec.context, approx_tokens, budget, self.similar)
-                prompt = assembled.prompt
-                for note in assembled.notes:
-                    emit(Note(text=note))
             body["prompt"] = prompt
             if spec.logprobs:
                 body["logprobs"] = min(spec.logprobs, 5)  # the completions API's limit

@@ -38,3 +38,21 @@ def test_bad_controls_are_bad_input(tmp_path):
     assert r.returncode == 2 and "--json-schema:" in r.stderr and "cannot be read" in r.stderr
     r = studio("write", "x", "--bias", "sea", home=home)
     assert r.returncode == 2 and "TEXT:VALUE" in r.stderr
+
+
+def test_character_cards_from_the_command_line(tmp_path):
+    card = {"spec": "chara_card_v2", "spec_version": "2.0",
+            "data": {"name": "Ilse", "description": "{{char}} fears the sea.", "first_mes": "Who's there?"}}  # fmt: skip
+    source = tmp_path / "ilse.json"
+    source.write_text(json.dumps(card))
+    home = tmp_path / "home"
+    shown = studio("card", source, "--json", home=home)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["system"].startswith("You are Ilse.\n\nIlse fears")
+    png = tmp_path / "ilse.png"
+    assert studio("card", source, "--to", png, home=home).returncode == 0
+    assert json.loads(studio("card", png, "--json", home=home).stdout)["first_mes"] == "Who's there?"
+    said = summary(studio("write", "The keeper climbed.", "--card", png, "--instruct-format", "chatml",
+                          "--max-new-tokens", "4", "--json", home=home))  # fmt: skip
+    assert said["tokens"] > 0
+    bad = studio("write", "x", "--card", tmp_path / "missing.png", home=home)
+    assert bad.returncode == 2 and "--card:" in bad.stderr

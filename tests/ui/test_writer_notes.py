@@ -42,3 +42,12 @@ def test_banned_phrases_and_bias_are_edited_one_per_line(qtbot, studio, tiny_lm)
     pane.bias_edit.setPlainText("sea:5\n")
     spec = page.session.build_spec("Once upon a time")
     assert spec.banned == ("a tapestry of", "shivers down") and spec.bias == ("sea:5",)
+
+
+def test_instruct_mode_and_its_system_prompt_go_into_the_recipe(qtbot, studio, tiny_lm):
+    page = writer(studio, tiny_lm)
+    pane = next(w for w in page.findChildren(object) if type(w).__name__ == "WriterSettings")
+    pane.instruct_box.setChecked(True)
+    pane.system_edit.setPlainText("You write gothic fiction.")
+    spec = page.session.build_spec("The keeper climbed.")
+    assert spec.instruct and spec.system == "You write gothic fiction." and spec.instruct_format == "auto"

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from studio.core.jobs import MAX_SEED, RANDOM_SEED, JobKind
 from studio.core.jobs.fields import derived, knob
+from studio.core.text.instruct import INSTRUCT_FORMATS
 from studio.core.text.writer_context import StoryContext
 
 TEXT_SPEC_VERSION = 1
@@ -60,6 +61,13 @@ class WriteSpec:
         cli="--ban")
     bias: tuple[str, ...] = knob((), label="Phrase bias", help="TEXT:VALUE — make the tokens of this text likelier "
         "(up to 100) or rarer (down to −100: never) (repeatable).", metavar="TEXT:VALUE")
+    instruct: bool = knob(False, label="Instruct", help="For instruct and chat models: the story is sent as a "
+        "request to continue it, in the model's chat template (or the instruct format chosen).")
+    system: str = knob("", label="System prompt", help="What an instruct or chat model is told first (its persona, "
+        "the rules of the story).", metavar="TEXT")
+    instruct_format: str = knob("auto", label="Instruct format", help="How turns are laid out for a model without "
+        "a chat template of its own: auto (the model's template), ChatML, Llama 3, Mistral, Alpaca, Vicuna.",
+        choices=INSTRUCT_FORMATS)
     json_schema: str = knob("", label="JSON schema", help="Write JSON that follows this schema (its text), enforced "
         "token by token and checked before it is accepted.", cli="")
     grammar: str = knob("", label="Grammar", help="Write text this grammar allows (llama.cpp's GBNF or Lark), "

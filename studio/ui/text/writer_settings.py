@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -164,7 +165,15 @@ class WriterSettings(QWidget):
         s.changed.connect(self._follow)
 
     def _controls(self, form: QFormLayout) -> None:
-        """Banned phrases, phrase bias and a JSON schema: one per line, as the recipe's lists."""
+        """Instruct mode (its system prompt and format); banned phrases, phrase bias and a JSON schema."""
+        s = self.session
+        self.instruct_box = bind(s, "instruct", QCheckBox("Continue as a request (instruct and chat models)"),
+                                 TEXT["instruct"])  # fmt: skip
+        form.addRow("Instruct", self.instruct_box)
+        form.addRow("Instruct format", bind(s, "instruct_format", QComboBox(), TEXT["instruct_format"]))
+        self.system_edit = self._text_edit("system", "What an instruct model is told first: its persona, the rules "
+                                           "of the story (a character card's, when one is loaded)", 60)  # fmt: skip
+        form.addRow("System prompt", self.system_edit)
         self.banned_edit = self._text_edit("banned", "Never written (any case): a phrase that appears is rolled back "
                                            "and written again — one per line", 48)  # fmt: skip
         form.addRow("Banned phrases", self.banned_edit)
@@ -186,7 +195,8 @@ class WriterSettings(QWidget):
     def _follow(self, name: str) -> None:
         """The session's value changed elsewhere (a preset, another story opened): the widgets show it."""
         edits = {"stop": self.stop_edit, "memory": self.memory_edit, "note": self.note_edit,
-                 "banned": self.banned_edit, "bias": self.bias_edit, "json_schema": self.schema_edit}  # fmt: skip
+                 "banned": self.banned_edit, "bias": self.bias_edit, "json_schema": self.schema_edit,
+                 "system": self.system_edit}  # fmt: skip
         if name in edits and edits[name].toPlainText() != self.session.value(name):
             edits[name].setPlainText(self.session.value(name))
         elif name == "lorebook" and self._rows() != self.session.value("lorebook"):
