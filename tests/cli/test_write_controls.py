@@ -21,11 +21,15 @@ def test_ban_and_schema_from_the_command_line(tmp_path):
         assert "the lord" not in said["text"].lower() and "thou" not in said["text"].lower()
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
-    said = summary(studio("write", "A name:", "--json-schema", schema, "--max-new-tokens", "60", "--json", home=home))
+    said = summary(
+        studio("write", "A name:", "--json-schema", schema, "--max-new-tokens", "60", "--json", home=home)
+    )
     assert set(json.loads(said["text"])) == {"name"}
     grammar = tmp_path / "yes-no.gbnf"
     grammar.write_text('root ::= "yes" | "no"\n')
-    said = summary(studio("write", "Well?", "--grammar", grammar, "--max-new-tokens", "5", "--json", home=home))
+    said = summary(
+        studio("write", "Well?", "--grammar", grammar, "--max-new-tokens", "5", "--json", home=home)
+    )
     assert said["text"] in ("yes", "no")
 
 
@@ -47,7 +51,9 @@ def test_character_cards_from_the_command_line(tmp_path):
     source.write_text(json.dumps(card))
     home = tmp_path / "home"
     shown = studio("card", source, "--json", home=home)
-    assert shown.returncode == 0 and json.loads(shown.stdout)["system"].startswith("You are Ilse.\n\nIlse fears")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["system"].startswith(
+        "You are Ilse.\n\nIlse fears"
+    )
     png = tmp_path / "ilse.png"
     assert studio("card", source, "--to", png, home=home).returncode == 0
     assert json.loads(studio("card", png, "--json", home=home).stdout)["first_mes"] == "Who's there?"

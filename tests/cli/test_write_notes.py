@@ -39,7 +39,11 @@ def test_a_note_goes_in_by_meaning_and_stays_out_of_an_unrelated_passage(notes, 
     assert [p["label"].split(" (")[0] for p in near["parts"]] == ["Note: Ilse", "Story"]
     assert near["parts"][0]["text"] == NOTES["Ilse.md"] and near["parts"][0]["tokens"] > 0
     ilse = next(n for n in near["notes"] if n["title"] == "Ilse")
-    assert ilse["included"] and ilse["reason"].startswith("included: similarity") and "by meaning" in ilse["reason"]
+    assert (
+        ilse["included"]
+        and ilse["reason"].startswith("included: similarity")
+        and "by meaning" in ilse["reason"]
+    )
     assert {n["title"] for n in near["notes"] if not n["included"]} == {"lamp", "harbour town"}
     # no word in common but what it means
     afraid = context_of("The girl was afraid of the waves.", notes, home)

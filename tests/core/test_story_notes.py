@@ -19,10 +19,20 @@ def fixed(scores):
 
 
 def test_the_most_similar_go_first_within_the_budget_and_each_says_why():
-    notes = [Note("a", "one two three"), Note("b", "four five"), Note("c", "six seven eight nine"), Note("d", "")]
+    notes = [
+        Note("a", "one two three"),
+        Note("b", "four five"),
+        Note("c", "six seven eight nine"),
+        Note("d", ""),
+    ]
     sim = fixed({"one two three": 0.9, "four five": 0.5, "six seven eight nine": 0.6, "": 0.99})
     chosen = choose_notes(notes, "story", words, sim, budget=5, least=0.35)
-    assert [(d.note.title, d.included) for d in chosen] == [("d", False), ("a", True), ("c", False), ("b", True)]
+    assert [(d.note.title, d.included) for d in chosen] == [
+        ("d", False),
+        ("a", True),
+        ("c", False),
+        ("b", True),
+    ]
     assert chosen[0].reason == "left out: the note is empty"
     assert "budget (5 tokens) is spent (3 used, it needs 4)" in chosen[2].reason
     assert chosen[1].reason == "included: similarity 0.90 to the text before the cursor, by meaning"
@@ -80,4 +90,7 @@ def test_a_notes_folder_is_read_as_untrusted(tmp_path):
 @pytest.mark.parametrize("bad", ["", "   "])
 def test_no_notes_no_choices(bad):
     assert choose_notes([], "story", words, None, 100, 0.35) == []
-    assert choose_notes([Note("x", bad)], "story", words, None, 100, 0.35)[0].reason == "left out: the note is empty"
+    assert (
+        choose_notes([Note("x", bad)], "story", words, None, 100, 0.35)[0].reason
+        == "left out: the note is empty"
+    )

@@ -23,7 +23,9 @@ TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% en
 
 def run(spec):
     notes = []
-    (result,) = TextEngine().write(spec, CancelToken(), lambda e: notes.append(e.text) if isinstance(e, Note) else 0)
+    (result,) = TextEngine().write(
+        spec, CancelToken(), lambda e: notes.append(e.text) if isinstance(e, Note) else 0
+    )
     return result, notes
 
 
@@ -50,7 +52,9 @@ def test_the_models_own_template_is_used_and_a_model_without_one_is_told(tiny_qw
     messages = [{"role": r, "content": t} for r, t in continue_messages("Once upon a time", "Be brief.")]
     expected = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     expected = expected["input_ids"] if hasattr(expected, "keys") else expected
-    assert result.prompt_tokens + result.trimmed_tokens == len(expected)  # (a 128-token context: its start cut)
+    assert result.prompt_tokens + result.trimmed_tokens == len(
+        expected
+    )  # (a 128-token context: its start cut)
     assert not any("no chat template" in n for n in notes)
     _, notes = run(replace(spec, model=str(tiny_qwen)))
     assert any("no chat template" in n for n in notes)

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
-    QTextBrowser,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -284,8 +283,8 @@ class WriterPage(QWidget):
 
     # the chat pane's parts, as the page's (tests and callers know them by these names)
     @property
-    def chat_view(self) -> QTextBrowser:
-        return self.chat.view
+    def chat_view(self) -> ChatPanel:
+        return self.chat  # (its toPlainText is the conversation as shown)
 
     @property
     def chat_input(self) -> QLineEdit:
