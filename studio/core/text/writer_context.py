@@ -77,7 +77,7 @@ def assemble(
     """The prompt for continuing ``story`` (the text before the cursor) within ``budget`` tokens; ``similar``
     compares the notes with it by meaning (without it, by the words they share)."""
     recent = story[-ctx.scan_chars :]
-    decisions = decide(ctx.lorebook, recent, count, ctx.lore_budget, ctx.scan_chars)
+    decisions = decide(ctx.lorebook, recent, count, ctx.lore_budget, ctx.scan_chars, similar, ctx.notes_least)
     lore = [d.entry for d in decisions if d.included]
     chosen = choose_notes(ctx.notes, story, count, similar, ctx.notes_budget, ctx.notes_least)
     notes_in = [d for d in chosen if d.included]

@@ -329,7 +329,9 @@ class WriterSettings(QWidget):
         match = QComboBox()
         match.addItem("Words", "words")
         match.addItem("Regex", "regex")
-        match.setToolTip("Words: a key matches whole words only. Regex: each key is a regular expression")
+        match.addItem("Meaning", "meaning")
+        match.setToolTip("Words: a key matches whole words only. Regex: each key is a regular expression. "
+                         "Meaning: the entry goes in when the recent text is about it, keys or not")  # fmt: skip
         match.setCurrentIndex(max(0, match.findData(entry.match)))
         match.currentIndexChanged.connect(lambda _: self._lore_changed())
         self.lore.setCellWidget(r, 2, match)
