@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
                    "by token, validated before it is accepted; on a server, sent as its json_schema)")  # fmt: skip
     w.add_argument("--grammar", metavar="FILE", dest="grammar_file",
                    help="write text this grammar allows: llama.cpp's GBNF or Lark")  # fmt: skip
+    w.add_argument("--xtc", metavar="P:T", dest="xtc_pair", help="XTC's probability and threshold at once "
+                   "(0.5:0.1), as KoboldCpp writes them")  # fmt: skip
     w.add_argument("--card", metavar="FILE", help="write as this character (a SillyTavern card, .json or .png): "
                    "its persona becomes the system prompt, in instruct mode")  # fmt: skip
     w.add_argument("--notes", metavar="DIR", help="the story's notes: a folder of .md/.txt files (characters, "
@@ -100,7 +102,14 @@ def choose_text_model(draft: dict[str, Any], args: argparse.Namespace, rt: Any) 
 
 
 def from_files(args: argparse.Namespace, draft: dict[str, Any]) -> str:
-    """The schema, grammar and character card files into the draft; '' or why one cannot be used."""
+    """The schema, grammar and character card files (and ``--xtc P:T``) into the draft; '' or why one cannot be
+    used."""
+    if getattr(args, "xtc_pair", None):
+        p, sep, t = args.xtc_pair.partition(":")
+        try:
+            draft["xtc_probability"], draft["xtc_threshold"] = float(p), float(t) if sep else 0.1
+        except ValueError:
+            return f"--xtc: “{args.xtc_pair}” is not P:T (e.g. 0.5:0.1)."
     for option, key in (("json_schema_file", "json_schema"), ("grammar_file", "grammar")):
         if getattr(args, option, None):
             found = _read_text(args, option)

@@ -17,7 +17,7 @@ def test_ban_and_schema_from_the_command_line(tmp_path):
     home = tmp_path / "home"
     for seed in ("1", "2", "3"):
         said = summary(studio("write", "And God said unto Moses,", "--ban", "the LORD", "--ban", "thou",
-                              "--dry", "0.8", "--seed", seed, "--max-new-tokens", "40", "--json", home=home))  # fmt: skip
+                              "--dry", "0.8", "--xtc", "0.5:0.1", "--seed", seed, "--max-new-tokens", "40", "--json", home=home))  # fmt: skip
         assert "the lord" not in said["text"].lower() and "thou" not in said["text"].lower()
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
@@ -40,6 +40,8 @@ def test_bad_controls_are_bad_input(tmp_path):
     assert r.returncode == 2 and "The JSON schema is not valid" in r.stderr
     r = studio("write", "x", "--json-schema", tmp_path / "missing.json", home=home)
     assert r.returncode == 2 and "--json-schema:" in r.stderr and "cannot be read" in r.stderr
+    r = studio("write", "x", "--xtc", "often", home=home)
+    assert r.returncode == 2 and "is not P:T" in r.stderr
     r = studio("write", "x", "--bias", "sea", home=home)
     assert r.returncode == 2 and "TEXT:VALUE" in r.stderr
 

@@ -60,18 +60,20 @@ def test_a_json_schema_answer_parses_and_validates_every_time_on_the_storyteller
         assert schema_problem(SCHEMA, result.text) == "", result.text
 
 
-def test_a_json_schema_on_a_tiny_qwen(engine, tiny_qwen):
+def test_a_json_schema_on_a_tiny_instruct_qwen(engine, tiny_qwen, tmp_path):
+    import shutil
+
+    from tests.engine.test_instruct import TEMPLATE
+
+    instruct = tmp_path / "qwen-instruct"  # the tiny Qwen with a chat template: an instruct model
+    shutil.copytree(tiny_qwen, instruct)
+    config = json.loads((instruct / "tokenizer_config.json").read_text())
+    (instruct / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": TEMPLATE}))
     small = {"type": "object", "additionalProperties": False, "required": ["name", "age"],
              "properties": {"name": {"type": "string", "maxLength": 6}, "age": {"type": "integer", "minimum": 0,
                                                                                 "maximum": 99}}}  # fmt: skip
-    spec = WriteSpec(
-        model=str(tiny_qwen),
-        prompt="A keeper:",
-        max_new_tokens=100,
-        json_schema=json.dumps(small),
-        cpu_engine="torch",
-        temperature=0.7,
-    )  # fmt: skip (a 128-token context)
+    spec = WriteSpec(model=str(instruct), prompt="", max_new_tokens=80, json_schema=json.dumps(small),
+                     cpu_engine="torch", temperature=0.7, messages=(("user", "A keeper, as JSON"),))  # fmt: skip
     for seed in range(3):
         result, _ = write(engine, replace(spec, seed=seed))
         assert schema_problem(small, result.text) == "", result.text
