@@ -1,5 +1,5 @@
 """The Writer's chat pane: talk with the same model, away from the manuscript — each reply with its alternatives
-(◀ ▶, *Regenerate*), any turn edited (double-click), a branch made from any turn (*Go on from here*), and character
+(◀ ▶, *Regenerate*), any turn edited (double-click), a branch made from any turn (*Branch*), and character
 cards loaded as the model's persona or saved."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -33,6 +34,18 @@ class ChatPanel(QWidget):
         self.chat.changed.connect(self._render)
         self.chat.said.connect(self.failed.emit)
         v = QVBoxLayout(self)
+        card_row = QHBoxLayout()
+        self.character = QLabel("No character card")
+        card_row.addWidget(self.character, 1)
+        for text, tip, act in (("Card…", "Load a character card (.json or .png) as the model's persona",
+                                lambda: self.load_card()),
+                               ("Save card…", "Save the card (or the system prompt as one)",
+                                lambda: self.save_card())):  # fmt: skip
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(act)
+            card_row.addWidget(button)
+        v.addLayout(card_row)
         self.view = QListWidget()
         self.view.setWordWrap(True)
         self.view.setToolTip(
@@ -44,11 +57,8 @@ class ChatPanel(QWidget):
         for text, tip, act in (("◀", "The previous alternative of the selected reply", lambda: self.flip(-1)),
                                ("▶", "The next alternative", lambda: self.flip(1)),
                                ("Regenerate", "Another reply for the last turn (this one kept)", self.regenerate),
-                               ("Go on from here", "Drop the turns after the selected one", self.branch),
-                               ("Card…", "Load a character card (.json or .png) as the model's persona",
-                                lambda: self.load_card()),
-                               ("Save card…", "Save the card (or the system prompt as one)",
-                                lambda: self.save_card())):  # fmt: skip
+                               ("Branch", "Go on from the selected turn: the turns after it are dropped",
+                                self.branch)):  # fmt: skip
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(act)
@@ -128,6 +138,7 @@ class ChatPanel(QWidget):
         turns = self.chat.log.turns
         self.view.clear()
         who = self.chat.card.name if self.chat.card else "Model"
+        self.character.setText(f"Character: {who}" if self.chat.card else "No character card")
         for turn in turns:
             count = f"  [{turn.shown + 1}/{len(turn.texts)}]" if len(turn.texts) > 1 else ""
             item = QListWidgetItem(f"{'You' if turn.role == 'user' else who}: {turn.text}{count}")

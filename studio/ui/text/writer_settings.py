@@ -167,8 +167,7 @@ class WriterSettings(QWidget):
     def _controls(self, form: QFormLayout) -> None:
         """Instruct mode (its system prompt and format); banned phrases, phrase bias and a JSON schema."""
         s = self.session
-        self.instruct_box = bind(s, "instruct", QCheckBox("Continue as a request (instruct and chat models)"),
-                                 TEXT["instruct"])  # fmt: skip
+        self.instruct_box = bind(s, "instruct", QCheckBox("Continue as a request"), TEXT["instruct"])
         form.addRow("Instruct", self.instruct_box)
         form.addRow("Instruct format", bind(s, "instruct_format", QComboBox(), TEXT["instruct_format"]))
         self.system_edit = self._text_edit("system", "What an instruct model is told first: its persona, the rules "
