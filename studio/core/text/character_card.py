@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.core.io.untrusted import Unreadable, parse_json
+from studio.core.io.untrusted import Unreadable, parse_json, read_bytes
 
 MAX_CARD_BYTES = 8 * 1024 * 1024  # a PNG card with its picture
 MAX_FIELD_CHARS = 64 * 1024
@@ -99,13 +99,9 @@ def card_from(raw: Any) -> CharacterCard | Unreadable:
 
 def read_card(path: Path) -> CharacterCard | Unreadable:
     """A card from a .json file or a PNG carrying one (V3's ``ccv3`` chunk preferred to V2's ``chara``)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_CARD_BYTES + 1)
-    except OSError as e:
-        return Unreadable(f"{path.name}: {e.strerror or e}")
-    if len(data) > MAX_CARD_BYTES:
-        return Unreadable(f"{path.name} is larger than a character card can be")
+    data = read_bytes(path, MAX_CARD_BYTES)
+    if isinstance(data, Unreadable):
+        return data
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         chunks = _png_text(data)
         encoded = chunks.get("ccv3") or chunks.get("chara")

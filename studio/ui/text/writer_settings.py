@@ -45,6 +45,15 @@ SAMPLING_SPINS = ("max_new_tokens", "temperature", "top_p", "top_k", "min_p", "t
 LORE_COLUMNS = ("Keys", "Entry", "Match", "Aa", "Prio")
 LORE_WIDTHS = ((0, 70), (2, 64), (3, 28), (4, 48))  # the Entry column (1) takes the rest
 THIS_MACHINE = "This machine"
+CONTROL_EDITS = (  # (the session's value, label, height, tip): one item a line where the recipe takes a list
+    ("system", "System prompt", 60, "What an instruct model is told first: its persona, the rules of the story (a "
+     "character card's, when one is loaded)"),
+    ("banned", "Banned phrases", 48, "Never written (any case): a phrase that appears is rolled back and written "
+     "again — one per line"),
+    ("bias", "Phrase bias", 48, "TEXT:VALUE, one per line: likelier (up to 100) or rarer (down to −100: never)"),
+    ("json_schema", "JSON schema", 60, "Write JSON that follows this JSON schema (pasted here); checked before it is "
+     "accepted"),
+)  # fmt: skip
 
 
 class WriterSettings(QWidget):
@@ -170,18 +179,11 @@ class WriterSettings(QWidget):
         self.instruct_box = bind(s, "instruct", QCheckBox("Continue as a request"), TEXT["instruct"])
         form.addRow("Instruct", self.instruct_box)
         form.addRow("Instruct format", bind(s, "instruct_format", QComboBox(), TEXT["instruct_format"]))
-        self.system_edit = self._text_edit("system", "What an instruct model is told first: its persona, the rules "
-                                           "of the story (a character card's, when one is loaded)", 60)  # fmt: skip
-        form.addRow("System prompt", self.system_edit)
-        self.banned_edit = self._text_edit("banned", "Never written (any case): a phrase that appears is rolled back "
-                                           "and written again — one per line", 48)  # fmt: skip
-        form.addRow("Banned phrases", self.banned_edit)
-        self.bias_edit = self._text_edit("bias", "TEXT:VALUE, one per line: likelier (up to 100) or rarer (down to "
-                                         "−100: never)", 48)  # fmt: skip
-        form.addRow("Phrase bias", self.bias_edit)
-        self.schema_edit = self._text_edit("json_schema", "Write JSON that follows this JSON schema (pasted here); "
-                                           "checked before it is accepted", 60)  # fmt: skip
-        form.addRow("JSON schema", self.schema_edit)
+        for name, label, height, tip in CONTROL_EDITS:
+            form.addRow(label, edit := self._text_edit(name, tip, height))
+            setattr(
+                self, f"{name.split('_')[-1]}_edit", edit
+            )  # system_edit, banned_edit, bias_edit, schema_edit
 
     def _text_edit(self, name: str, tip: str, height: int = 0) -> QPlainTextEdit:
         edit = QPlainTextEdit(self.session.value(name))
