@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.jobs.events import Event, Note
-from studio.core.text.instruct import FORMATS, continue_messages, lay_out
+from studio.core.text.instruct import FORMATS, background, continue_messages, lay_out, spoken, with_system
 from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import WriteSpec
 
@@ -40,12 +40,12 @@ def prompt_ids(
         from studio.core.text.writer_context import assemble
 
         count = lambda t: len(tok(t)["input_ids"]) if t else 0  # noqa: E731
-        assembled = assemble(spec.prompt, spec.context, count, room, similar)
+        assembled = assemble(spoken(spec), spec.context, count, room, similar)
         prompt = assembled.prompt
         for note in assembled.notes:
             emit(Note(text=note))
     if spec.messages:
-        ids = chat_prompt(tok, spec, emit)
+        ids = chat_prompt(tok, spec, emit, background(assembled))
     elif spec.instruction:
         ids = rewrite_prompt(tok, spec, emit)
     elif spec.instruct:
@@ -67,12 +67,11 @@ def prompt_ids(
     return list(ids), trimmed, assembled
 
 
-def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit) -> list[int]:
+def chat_prompt(tok: Any, spec: WriteSpec, emit: Emit, known: str = "") -> list[int]:
     """A conversation in the model's chat template — or in the instruct format chosen, for a model without one (a
-    plain transcript when neither is there, said); the system prompt first when it is not already."""
-    turns = list(spec.messages)
-    if spec.system.strip() and not any(role == "system" for role, _ in turns):
-        turns.insert(0, ("system", spec.system))
+    plain transcript when neither is there, said); the system prompt first (with ``known``: the story's Memory,
+    Lorebook entries and notes the conversation calls up) when it is not already."""
+    turns = with_system(list(spec.messages), spec.system, known)
     if spec.instruct_format in FORMATS:
         return list(tok(lay_out(turns, spec.instruct_format), add_special_tokens=False)["input_ids"])
     messages = [{"role": role, "content": text} for role, text in turns]

@@ -23,6 +23,7 @@ from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Event, Loading, Note, Token
 from studio.core.jobs.servers import Endpoint
+from studio.core.text.instruct import background, spoken
 from studio.core.text.recipe import check_write
 from studio.core.text.story_notes import Similar
 from studio.core.text.text_specs import ContextSpec, TextResult, TokenProb, WriteSpec
@@ -88,10 +89,10 @@ def _sampling(spec: WriteSpec) -> tuple[dict[str, Any], list[str], list[str]]:
     return body, extensions, not_applied
 
 
-def chat_messages(spec: WriteSpec, story: str) -> list[dict[str, str]]:
-    """The turns sent to a server: a chat's, a rewrite request, or (instruct) the story as a request to continue
-    it — the system prompt first."""
-    from studio.core.text.instruct import continue_messages
+def chat_messages(spec: WriteSpec, story: str, known: str = "") -> list[dict[str, str]]:
+    """The turns sent to a server: a chat's (with what the story's context calls up), a rewrite request, or
+    (instruct) the story as a request to continue it — the system prompt first."""
+    from studio.core.text.instruct import continue_messages, with_system
 
     if spec.messages:
         turns = list(spec.messages)
@@ -99,10 +100,10 @@ def chat_messages(spec: WriteSpec, story: str) -> list[dict[str, str]]:
         turns = [("user", f"Rewrite the following passage: {spec.instruction.strip()}. Reply with the rewritten "
                           f"passage only.\n\n{spec.prompt}")]  # fmt: skip
     else:
-        turns = continue_messages(story, "")
-    if spec.system.strip() and not any(role == "system" for role, _ in turns):
-        turns.insert(0, ("system", spec.system))
-    return [{"role": r, "content": t} for r, t in turns]
+        turns, known = continue_messages(story, ""), ""  # the story already holds its context
+    return [
+        {"role": r, "content": t} for r, t in with_system(turns, spec.system, known if spec.messages else "")
+    ]
 
 
 def checked(spec: WriteSpec, results: list[TextResult], assembled: Any) -> list[TextResult]:
@@ -219,15 +220,15 @@ class OpenAIText:
             emit(Note(text=f"Not applied on a server: {', '.join(not_applied)}."))
         body["model"] = spec.model
         prompt, assembled = spec.prompt, None
-        if spec.context is not None and not (spec.messages or spec.instruction):
+        if spec.context is not None and not spec.instruction:
             budget = max(1, self.context_length(ep, spec.model) - spec.max_new_tokens)
-            assembled = assemble(spec.prompt, spec.context, approx_tokens, budget, self.similar)
+            assembled = assemble(spoken(spec), spec.context, approx_tokens, budget, self.similar)
             prompt = assembled.prompt
             for note in assembled.notes:
                 emit(Note(text=note))
         chat = bool(spec.messages or spec.instruction or spec.instruct)
         if chat:  # the server lays the turns out in its own template
-            body["messages"] = chat_messages(spec, prompt)
+            body["messages"] = chat_messages(spec, prompt, background(assembled))
             if spec.logprobs:
                 body.update(logprobs=True, top_logprobs=spec.logprobs)
             path = "/chat/completions"

@@ -227,7 +227,10 @@ class WriterSession(QObject):
         stops = tuple(
             dict.fromkeys((*spec.stop, "\nUser:"))
         )  # a plain transcript must not write the user's turn
-        spec = WriteSpec(**{**spec.__dict__, "context": None, "messages": tuple(messages), "stop": stops})
+        # the story's Memory, Lorebook and notes come with it: what the conversation calls up goes to the system
+        spec = WriteSpec(
+            **{**spec.__dict__, "context": self.context(), "messages": tuple(messages), "stop": stops}
+        )
         self._tokens, self._first_token_at, self._started_at = 0, None, time.monotonic()
         self.job_id = self._queue.enqueue(spec)
         self.generationStarted.emit()

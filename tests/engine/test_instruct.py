@@ -67,3 +67,32 @@ def test_servers_get_the_turns_as_messages_with_the_system_prompt_first():
     assert messages[1]["role"] == "user" and messages[1]["content"].endswith("The keeper climbed.")
     chat = chat_messages(replace(spec, messages=(("user", "Hi"),)), "")
     assert [m["role"] for m in chat] == ["system", "user"]
+
+
+def test_a_chat_gets_what_the_story_calls_up_in_its_system_prompt():
+    from types import SimpleNamespace
+
+    from studio.core.text.story_notes import Note
+    from studio.core.text.writer_context import StoryContext
+    from studio.engine.text_prompt import prompt_ids
+
+    tok = AutoTokenizer.from_pretrained(BUILTIN_TEXT_DIRS[0])
+    context = StoryContext(memory="The lighthouse is on Vlieland.",
+                           notes=(Note("Ilse", "Ilse is the keeper's daughter; she fears the sea."),
+                                  Note("tax", "Tax law changed in 1901.")))  # fmt: skip
+    spec = WriteSpec(model="m", prompt="", messages=(("user", "What does Ilse fear?"),), system="Be brief.",
+                     instruct_format="chatml", context=context)  # fmt: skip
+    loaded = SimpleNamespace(tokenizer=tok, context_length=256)
+    from studio.engine.note_vectors import NoteVectors
+    from studio.engine.sentence_embedding import make_embed
+
+    meaning = NoteVectors(make_embed).similar  # the packaged model, as the runtime hands it over
+    ids, _, assembled = prompt_ids(loaded, replace(spec, max_new_tokens=20), lambda e: None, meaning)
+    text = tok.decode(ids)
+    assert text.startswith(
+        "<|im_start|>system\nBe brief.\n\nWhat you know of the story:\nThe lighthouse is on"
+    )
+    assert "she fears the sea" in text and "Tax law" not in text  # the note the question calls up, alone
+    assert text.endswith("<|im_start|>user\nWhat does Ilse fear?<|im_end|>\n<|im_start|>assistant\n")
+    remote = chat_messages(spec, "", "The lighthouse is on Vlieland.")
+    assert remote[0]["content"] == "Be brief.\n\nWhat you know of the story:\nThe lighthouse is on Vlieland."

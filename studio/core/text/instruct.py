@@ -5,6 +5,7 @@ SillyTavern and KoboldCpp name them); and a story's Continue asked of such a mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,27 @@ def lay_out(messages: list[tuple[str, str]], fmt: str) -> str:
             pieces.append(f.assistant.format(text.strip()))
     opening = f.assistant.split("{}")[0]
     return "".join(pieces) + opening
+
+
+def spoken(spec: Any) -> str:
+    """What the story's context is chosen against: the story before the cursor, or a chat's last turns."""
+    return "\n".join(text for _, text in spec.messages[-6:]) if spec.messages else spec.prompt
+
+
+def background(assembled: Any) -> str:
+    """The story's context for a conversation: its Memory, Lorebook entries and notes (the story itself apart)."""
+    if assembled is None:
+        return ""
+    return "\n\n".join(
+        p.text for p in assembled.parts if p.label not in ("Story", "Author's Note") and p.text
+    )
+
+
+def with_system(turns: list[tuple[str, str]], system: str, known: str = "") -> list[tuple[str, str]]:
+    """The turns with the system prompt first (and what the story's context adds) unless one is there."""
+    text = "\n\n".join(
+        x for x in (system.strip(), f"What you know of the story:\n{known}" if known else "") if x
+    )
+    if text and not any(role == "system" for role, _ in turns):
+        return [("system", text), *turns]
+    return turns
