@@ -194,7 +194,9 @@ def build_runtime(
     gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
-    text.similar = remote.similar = note_meanings(paths, hashes).similar  # a story's notes, by meaning
+    text.similar = remote.similar = note_meanings(
+        paths, hashes, settings
+    ).similar  # a story's notes, by meaning
 
     def write(spec: WriteSpec, cancel, emit):  # noqa: ANN001, ANN202 - a job runs where its engine says
         return (remote.write if spec.engine else text.write)(spec, cancel, emit)
@@ -265,14 +267,16 @@ def sealer_for(paths: StudioPaths, settings: Settings) -> Sealer:
     return Sealer(paths.credentials_dir, policy, screen)
 
 
-def note_meanings(paths: StudioPaths, hashes: HashCache) -> NoteVectors:
-    """The meanings of the Writer's notes: the search-by-meaning model, loaded on the first note compared; the
-    vectors kept in Studio's cache."""
+def note_meanings(paths: StudioPaths, hashes: HashCache, settings: Settings) -> NoteVectors:
+    """The meanings of the Writer's notes: a sentence-embedding model the user put in a models folder when there is
+    one (bge, gte, e5…), else the packaged search-by-meaning model — loaded on the first note compared; the vectors
+    kept in Studio's cache."""
 
     def make_embed():  # noqa: ANN202
-        from studio.engine.sentence_embedding import make_embed
+        from studio.engine.sentence_embedding import LocalEmbedder, local_embedder, make_embed
 
-        return make_embed(hashes)
+        found = local_embedder([paths.models_dir, *map(Path, settings.model_folders)])
+        return LocalEmbedder(found) if found is not None else make_embed(hashes)
 
     return NoteVectors(make_embed, paths.cache_dir / "note-vectors.npz")
 

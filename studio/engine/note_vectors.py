@@ -35,6 +35,11 @@ class NoteVectors:
         self._lock = threading.Lock()
         self._made = threading.Lock()  # the model is made once, whichever thread asks first
 
+    @property
+    def model_name(self) -> str:
+        """The embedding model's name, once it is loaded."""
+        return str(getattr(self._embed, "name", "all-MiniLM-L6-v2")) if self._embed is not None else ""
+
     def available(self) -> str:
         """'' when the model can be used, else why not."""
         try:
@@ -82,11 +87,13 @@ class NoteVectors:
             pass  # the next start embeds them again
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit vector per text; only the texts not seen before are embedded."""
+        """One unit vector per text; only the texts not seen before are embedded (by this model: the key holds its
+        name, so another model's vectors are never mixed in)."""
         embed = self._model()
+        model = str(getattr(embed, "name", "all-MiniLM-L6-v2"))
         with self._lock:
             self._read_file()
-            keys = [_key(t) for t in texts]
+            keys = [_key(f"{model}\n{t}") for t in texts]
             todo = list(dict.fromkeys(k for k in keys if k not in self._vectors))
             if todo:
                 by_key = {k: t for k, t in zip(keys, texts, strict=True)}
@@ -98,7 +105,7 @@ class NoteVectors:
                     self._vectors.popitem(last=False)
             for k in keys:
                 self._vectors.move_to_end(k)
-            out = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+            out = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
         if len(todo) > 1:  # the notes changed: kept for the next start (a query alone is not worth a write)
             self._write_file()
         return out

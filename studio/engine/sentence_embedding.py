@@ -70,3 +70,58 @@ class _Embedder:
             weights = mask.unsqueeze(-1).to(states.dtype)
             mean = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1).float().numpy()
+
+
+def local_embedder(folders: list[Path]) -> Path | None:
+    """A sentence-transformers model the user put in a models folder (``modules.json`` and safetensors weights:
+    bge, gte, e5, all-mpnet…), other than the packaged one — preferred for the Writer's notes when present."""
+    for base in folders:
+        try:
+            candidates = sorted(p.parent for p in base.glob("*/modules.json"))
+        except OSError:
+            continue
+        for folder in candidates:
+            if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) and (
+                folder / "tokenizer.json"
+            ).is_file():  # fmt: skip
+                return folder
+    return None
+
+
+class LocalEmbedder:
+    """A sentence-transformers folder run with transformers alone: its pooling (mean or CLS, from
+    ``1_Pooling/config.json``) and unit length, as sentence-transformers would."""
+
+    def __init__(self, folder: Path):
+        import json
+
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.name = folder.name
+        try:
+            pooling = json.loads((folder / "1_Pooling" / "config.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            pooling = {}
+        self._cls = bool(pooling.get("pooling_mode_cls_token")) and not pooling.get(
+            "pooling_mode_mean_tokens"
+        )
+        try:
+            self._model = AutoModel.from_pretrained(folder, use_safetensors=True).eval()
+            self._tokenizer = AutoTokenizer.from_pretrained(folder)
+        except (OSError, ValueError, KeyError) as e:
+            raise LookupError(f"The embedding model in {folder} could not be loaded: {e}") from e
+        self._torch, self._lock = torch, threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            batch = self._tokenizer([t or " " for t in texts], padding=True, truncation=True, max_length=MAX_TOKENS,
+                                    return_tensors="pt")  # fmt: skip
+            states = self._model(**batch).last_hidden_state
+            if self._cls:
+                pooled = states[:, 0]
+            else:
+                weights = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1).float().numpy()

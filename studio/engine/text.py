@@ -261,12 +261,13 @@ class TextEngine:
         if loaded.on_openvino or needs_own_loop(spec):
             own = self._on_openvino if loaded.on_openvino else self._own_torch
             out, reused = own(loaded, spec, ids, piece, cancel)
-            new, logits, reason = out.new, out.logits, out.reason
+            new, logits, reason, sampled = out.new, out.logits, out.reason, out.sampled
             settle(out, "".join(pieces), emit)
         else:
             new, logits, reason, reused = self._on_torch(loaded, spec, ids, streamer, cancel)
+            sampled = []
         seconds = time.perf_counter() - started
-        probs = token_probs(loaded.tokenizer, new, logits, spec.logprobs) if spec.logprobs else ()
+        probs = token_probs(loaded.tokenizer, new, logits, spec.logprobs, sampled) if spec.logprobs else ()
         if cancel.cancelled:
             raise JobCancelled()
         return TextResult("".join(pieces), len(new), seconds, reason, len(ids), trimmed, reused, probs,
@@ -419,12 +420,14 @@ def settle(out: Any, text: str, emit: Emit) -> None:
         )
 
 
-def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenProb, ...]:
+def token_probs(tok: Any, new: list[int], logits: Any, n: int, sampled: list[float] | None = None
+                ) -> tuple[TokenProb, ...]:  # fmt: skip
     """Each written token with its log-probability under the model (its raw distribution, before the sampler's
-    temperature and cut-offs) and the ``n`` likeliest tokens at that step."""
+    temperature and cut-offs), the ``n`` likeliest tokens at that step, and — from Studio's own loop — its
+    probability with the writer's settings."""
     import torch
 
-    out = []
+    out: list[TokenProb] = []
     for token, step in zip(new, logits or (), strict=False):
         logp = torch.log_softmax(step[0].float(), dim=-1)
         top = torch.topk(logp, min(n, logp.shape[-1]))
@@ -432,5 +435,6 @@ def token_probs(tok: Any, new: list[int], logits: Any, n: int) -> tuple[TokenPro
             (tok.decode([int(i)]), float(v))
             for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
         )
-        out.append(TokenProb(tok.decode([token]), float(logp[token]), alternatives))
+        chance = sampled[len(out)] if sampled and len(out) < len(sampled) else None
+        out.append(TokenProb(tok.decode([token]), float(logp[token]), alternatives, chance))
     return tuple(out)

@@ -20,6 +20,7 @@ class Sampled:
     new: list[int] = field(default_factory=list)  # the written token ids
     logits: list[Any] = field(default_factory=list)  # each step's raw logits, (1, vocab), when asked
     reason: str = "length"  # "eos" | "length" | "stop" | "cancelled"
+    sampled: list[float] = field(default_factory=list)  # each written token's probability with the settings
     constraint: Any = None  # the grammar it was held to (its final check), if any
     backtracks: int = 0  # banned phrases rolled back
 
@@ -114,12 +115,13 @@ def sample(
             raw = torch.from_numpy(logits).float()[None]
             if spec.logprobs:
                 out.logits.append(raw)
-            token = _choose(raw, seen, spec, chain, before, after, constraint, banned.at.get(len(out.new), set()),
-                            generator)  # fmt: skip
+            token, chance = _choose(raw, seen, spec, chain, before, after, constraint,
+                                    banned.at.get(len(out.new), set()), generator)  # fmt: skip
             if token < 0:  # nothing is allowed here (every choice banned, or the grammar is stuck)
                 out.reason = "stop"
                 break
             out.new.append(token)
+            out.sampled.append(chance)
             seen = torch.cat([seen, torch.tensor([[token]])], dim=1)
             if constraint is not None:
                 constraint.consume(token)
@@ -130,7 +132,7 @@ def sample(
                 banned.backtracks += 1
                 if constraint is not None:
                     constraint.rollback(len(out.new) - k)
-                del out.new[k:], out.logits[k:]
+                del out.new[k:], out.logits[k:], out.sampled[k:]
                 seen = seen[:, : len(prompt) + k]
                 logits = restart(prompt + out.new)
                 continue
@@ -153,9 +155,9 @@ def sample(
 
 
 def _choose(raw: Any, seen: Any, spec: WriteSpec, chain: Any, before: list[Any], after: list[Any],
-            constraint: Any, banned: set[int], generator: Any) -> int:  # fmt: skip
-    """The next token: the grammar's mask, bias and DRY, transformers' processors, XTC, the tokens banned at this
-    place; then sampled (or the likeliest). −1 when nothing is left."""
+            constraint: Any, banned: set[int], generator: Any) -> tuple[int, float]:  # fmt: skip
+    """The next token and its probability with the settings: the grammar's mask, bias and DRY, transformers'
+    processors, XTC, the tokens banned at this place; then sampled (or the likeliest). −1 when nothing is left."""
     import torch
 
     scores = raw.clone()
@@ -169,10 +171,11 @@ def _choose(raw: Any, seen: Any, spec: WriteSpec, chain: Any, before: list[Any],
     for token in banned:
         scores[0, token] = float("-inf")
     if not torch.isfinite(scores).any():
-        return -1
-    if spec.temperature > 0:
-        return int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator)[0, 0])
-    return int(scores[0].argmax())
+        return -1, 0.0
+    probs = torch.softmax(scores.float(), dim=-1)
+    token = int(torch.multinomial(probs, 1, generator=generator)[0, 0]) if spec.temperature > 0 else int(
+        scores[0].argmax())  # fmt: skip
+    return token, float(probs[0, token])
 
 
 def _token_at(tok: Any, new: list[int], char: int) -> int:

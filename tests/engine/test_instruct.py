@@ -96,3 +96,31 @@ def test_a_chat_gets_what_the_story_calls_up_in_its_system_prompt():
     assert text.endswith("<|im_start|>user\nWhat does Ilse fear?<|im_end|>\n<|im_start|>assistant\n")
     remote = chat_messages(spec, "", "The lighthouse is on Vlieland.")
     assert remote[0]["content"] == "Be brief.\n\nWhat you know of the story:\nThe lighthouse is on Vlieland."
+
+
+def test_a_sentence_embedding_model_in_the_models_folder_is_preferred_for_notes(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    from studio.core.gallery.semantic import model_folder
+    from studio.runtime import build_runtime
+
+    home = tmp_path / "home"
+    folder = home / "models" / "tiny-st"
+    folder.mkdir(parents=True)
+    packaged = model_folder()
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(packaged / name, folder / name)
+    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=37), add_pooling_layer=False).save_pretrained(folder)  # fmt: skip
+    (folder / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "", "type": "Transformer"},
+                                                     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "Pooling"}]))  # fmt: skip
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    rt = build_runtime(home)
+    try:
+        meanings = rt.text_engine.similar.__self__
+        scores = rt.text_engine.similar("The keeper's daughter", ["Ilse fears the sea.", "Tax law"])
+        assert len(scores) == 2 and all(-1.0 <= s <= 1.0 for s in scores)
+        assert meanings.model_name == "tiny-st"
+    finally:
+        rt.close(5)

@@ -113,6 +113,9 @@ class TokenProb:
     text: str
     logprob: float
     alternatives: tuple[tuple[str, float], ...] = ()  # (token text, log-probability), likeliest first
+    sampled: float | None = (
+        None  # its probability with the writer's settings (Studio's own loop: DRY, bans, …)
+    )
 
     @property
     def p(self) -> float:
