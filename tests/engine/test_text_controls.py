@@ -129,7 +129,9 @@ def test_the_recipe_refuses_bad_controls():
 def test_the_probability_view_shows_what_the_settings_did(engine):
     plain, _ = write(engine, storyteller(temperature=0.0, max_new_tokens=3, logprobs=5))
     top = plain.probs[0].text.strip()
-    banned, _ = write(engine, storyteller(temperature=0.0, max_new_tokens=3, logprobs=5, bias=(f"{top}:-100",)))
+    banned, _ = write(
+        engine, storyteller(temperature=0.0, max_new_tokens=3, logprobs=5, bias=(f"{top}:-100",))
+    )
     first = banned.probs[0]
     assert first.text.strip() != top  # the model's favourite was set aside …
     assert first.p < plain.probs[0].p  # … so the token written was less likely to the model,
