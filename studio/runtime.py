@@ -194,9 +194,7 @@ def build_runtime(
     gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
-    text.similar = remote.similar = note_meanings(
-        paths, hashes, settings
-    ).similar  # a story's notes, by meaning
+    text.similar = remote.similar = note_meanings(paths, hashes, settings).similar  # notes, by meaning
 
     def write(spec: WriteSpec, cancel, emit):  # noqa: ANN001, ANN202 - a job runs where its engine says
         return (remote.write if spec.engine else text.write)(spec, cancel, emit)

@@ -504,8 +504,8 @@ class WriterPage(QWidget):
     def alternatives_menu(self, index: int, prob: TokenProb) -> QMenu:
         """The token's top alternatives with their probabilities; choosing one branches from there."""
         menu = QMenu(self)
-        settings = f" · {prob.sampled:.1%} with your settings" if prob.sampled is not None else ""
-        menu.addSection(f"“{prob.text}” — {prob.p:.1%}{settings}")
+        menu.addSection(f"“{prob.text}” — {prob.p:.1%}" + (f" · {prob.sampled:.1%} with your settings"
+                                                          if prob.sampled is not None else ""))  # fmt: skip
         for text, logprob in prob.alternatives:
             if text == prob.text:
                 continue
