@@ -9,14 +9,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from studio.core.image.content_claim import picture_claim
 from studio.provenance import watermark
 from studio.provenance.content_credentials import Signing
-from studio.provenance.signing_identity import SigningIdentity, anchors_in, load_identity
+
+if TYPE_CHECKING:  # (cryptography is imported when a picture is first signed, not at start-up)
+    from studio.provenance.signing_identity import SigningIdentity
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Sealer:
     def signing(self) -> Signing:
         with self._lock:
             if self._signing is None:
+                from studio.provenance.signing_identity import load_identity
+
                 self._signing = Signing(load_identity(self.folder, self.notices))
             return self._signing
 
@@ -76,6 +80,8 @@ class Sealer:
 
     def anchors(self) -> bytes:
         """This installation's CA certificate (PEM), when it has made one: what its verifications trust."""
+        from studio.provenance.signing_identity import anchors_in
+
         return anchors_in(self.folder)
 
     def seal_copy(
