@@ -40,14 +40,6 @@ class NoteVectors:
         """The embedding model's name, once it is loaded."""
         return str(getattr(self._embed, "name", "all-MiniLM-L6-v2")) if self._embed is not None else ""
 
-    def available(self) -> str:
-        """'' when the model can be used, else why not."""
-        try:
-            self._model()
-        except LookupError as e:
-            return str(e)
-        return ""
-
     def _model(self) -> Any:
         with self._made:
             if self._failed:

@@ -9,16 +9,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
 from studio.core.image.content_claim import picture_claim
 from studio.provenance import watermark
 from studio.provenance.content_credentials import Signing
-
-if TYPE_CHECKING:  # (cryptography is imported when a picture is first signed, not at start-up)
-    from studio.provenance.signing_identity import SigningIdentity
 
 
 @dataclass(frozen=True)
@@ -41,9 +38,6 @@ class Sealer:
         self._signing: Signing | None = None
         self._lock = threading.Lock()
 
-    def identity(self) -> SigningIdentity:
-        return self.signing().identity
-
     def signing(self) -> Signing:
         with self._lock:
             if self._signing is None:
@@ -51,11 +45,6 @@ class Sealer:
 
                 self._signing = Signing(load_identity(self.folder, self.notices))
             return self._signing
-
-    def reload(self) -> None:
-        """Use the identity on disk from the next picture on (after ``studio credentials --use``)."""
-        with self._lock:
-            self._signing = None
 
     def screen(self, image: Image.Image) -> str:
         """Why the content filter holds this picture back ("" when it does not, or when there is none)."""
