@@ -1,5 +1,6 @@
-"""LoRA training on SD 1.x / 2.x / SDXL with peft: buckets, cached latents, min-SNR, checkpoints that resume
-bit-identically (weights, optimizer, schedule, random state, data position), samples, NaN rollback, export.
+"""LoRA training on SD 1.x / 2.x / SDXL with peft — LoRA, DoRA, LoHa or LoKr: buckets, cached latents, masks,
+min-SNR, noise offset, EMA, a held-out validation loss, checkpoints that resume bit-identically (weights, optimizer,
+schedule, EMA, random state, data position), NaN rollback; samples, grids and the export are ``train_outputs``'.
 
 Runs wherever it is called; Studio calls it in a subprocess (``train_process``) so that a crash or ``kill -9`` of
 the trainer never takes the window with it, and a run always resumes from its last whole checkpoint.
@@ -17,37 +18,40 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from studio.core.io.atomic import atomic_write, fsync_dir, temp_path
 from studio.core.io.settings import LoadOptions
 from studio.core.io.words import count
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
 from studio.core.jobs.events import Note, Progress
-from studio.core.train.dataset import png_writer
+from studio.core.train.run_history import CurveLog
 from studio.core.train.train_specs import (
     CheckpointSaved,
     SamplesSaved,
     TrainDone,
     TrainSpec,
     TrainStep,
+    ValidationLoss,
     checkpoint_interval,
     checkpoints,
     latest_checkpoint,
     validate_train,
+    validation_interval,
 )
-from studio.engine.lora_metadata import lora_metadata
-from studio.engine.sample_grids import grid, labelled_grid
+from studio.engine.adapter_kinds import adapter_config
 from studio.engine.train_examples import (
     Emit,
     Example,
     batch_at,
     batches_for_epoch,
     class_examples,
+    held_out,
     load_examples,
 )
+from studio.engine.train_loss import noised, validation_timesteps, weighted_loss
+from studio.engine.train_outputs import RunOutputs
 from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
+from studio.engine.weight_average import WeightAverage
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
@@ -74,11 +78,18 @@ class Trainer:
         self.checkpoint_now = checkpoint_now or threading.Event()
         self.run = Path(spec.run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
+        self.began = time.perf_counter()
+        self.estimate = self.setup_seconds = 0.0
+        self.step = self.start = 0
+        self.stepping = 0.0
+        self.outputs = RunOutputs(self)
+        self.curve: CurveLog | None = None
+        self.last_validation: float | None = None
 
     # -- set-up --------------------------------------------------------------------------------------------------
     def _setup(self) -> None:
         import torch
-        from peft import LoraConfig, inject_adapter_in_model
+        from peft import inject_adapter_in_model
 
         from studio.engine.devices import choose_placement
         from studio.engine.pipelines import check_model_path, load_pipeline
@@ -103,7 +114,7 @@ class Trainer:
         self.tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if self.xl else [])
         for m in (pipe.unet, pipe.vae, *self.encoders):
             m.requires_grad_(False)
-        self.examples = load_examples(spec)
+        self.examples, self.validation = held_out(load_examples(spec), spec.validation_split, spec.seed)
         if spec.epochs:  # epochs asked for: as many steps as that many passes over the pictures take
             per_epoch = len(batches_for_epoch(self.examples, spec.batch_size, spec.seed, 0))
             steps = spec.epochs * per_epoch
@@ -117,28 +128,16 @@ class Trainer:
         self._preflight()
         self.class_examples = class_examples(spec, self.pipe, self.emit, self.cancel, self.par)
         torch.manual_seed(spec.seed)
-        pipe.unet.add_adapter(
-            LoraConfig(
-                r=spec.rank,
-                lora_alpha=int(spec.alpha),
-                init_lora_weights="gaussian",
-                target_modules=UNET_TARGETS,
-            )
-        )
+        pipe.unet.add_adapter(adapter_config(spec.algo, spec.rank, spec.alpha, UNET_TARGETS))
         if spec.train_text_encoder:
             for i, te in enumerate(self.encoders):
-                self.encoders[i] = inject_adapter_in_model(
-                    LoraConfig(
-                        r=spec.rank,
-                        lora_alpha=int(spec.alpha),
-                        init_lora_weights="gaussian",
-                        target_modules=TEXT_TARGETS,
-                    ),
-                    te,
-                )
+                config = adapter_config(spec.algo, spec.rank, spec.alpha, TEXT_TARGETS)
+                self.encoders[i] = inject_adapter_in_model(config, te)
         if spec.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
-        groups = [{"params": [p for p in pipe.unet.parameters() if p.requires_grad], "lr": spec.lr_unet}]
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in pipe.unet.parameters() if p.requires_grad], "lr": spec.lr_unet}
+        ]
         if spec.train_text_encoder:
             groups.append(
                 {
@@ -147,6 +146,8 @@ class Trainer:
                 }
             )
         self.optimizer = self._optimizer(groups)
+        self.params = [p for g in groups for p in g["params"]]
+        self.ema = WeightAverage(self.params, spec.ema_decay) if spec.ema else None
         from diffusers.optimization import get_scheduler
 
         self.schedule = get_scheduler(
@@ -161,15 +162,22 @@ class Trainer:
             spec.seed + 1_000_003 * self._rank
         )  # each its own noise
         buckets = count(len({e.bucket for e in self.examples}), "aspect-ratio bucket")
-        self.emit(Note(text=f"{count(len(self.examples), 'picture')} in {buckets}"))
+        held = (
+            f", {count(len(self.validation), 'picture')} held out for validation" if self.validation else ""
+        )
+        masked = sum(e.mask is not None for e in self.examples)
+        masks = f"; {masked} with a mask (background weight {spec.mask_floor:g})" if masked else ""
+        self.emit(Note(text=f"{count(len(self.examples), 'picture')} in {buckets}{held}{masks}"))
         self.latents: list[Any] | None = None
         self.class_latents: list[Any] | None = None
-        if spec.cache_latents:
-            with torch.no_grad():
+        with torch.no_grad():
+            if spec.cache_latents:
                 self.latents = [self._encode_image(e.pixels[None]) for e in self.examples]
                 self.class_latents = [self._encode_image(e.pixels[None]) for e in self.class_examples]
+            self.validation_latents = [self._encode_image(e.pixels[None]) for e in self.validation]
         self.alphas = self._train_alphas()
         self.autocast = self._autocast_dtype()
+        self.setup_seconds = time.perf_counter() - self.began
 
     def _preflight(self) -> None:
         """Refuse, with the reason, a run that cannot fit the device; say what it needs otherwise."""
@@ -189,7 +197,10 @@ class Trainer:
         if refusal:
             raise _fail(refusal, "resolution", ErrorKind.OUT_OF_MEMORY)
         unet_params = sum(p.numel() for p in self.pipe.unet.parameters())
-        seconds, how = estimate_seconds(self.spec, self.family, self.device, unet_params, self.run.parent)
+        pictures = len(self.examples) + len(self.validation)
+        seconds, how = estimate_seconds(self.spec, self.family, self.device, unet_params, self.run.parent, pictures,
+                                        loaded=time.perf_counter() - self.began)  # fmt: skip
+        self.estimate = seconds
         self.emit(
             Note(
                 text=f"This run needs about {needed / GB:.1f} GB on {self.device}"
@@ -281,18 +292,19 @@ class Trainer:
 
     def _loss(self, examples: list[Example], latents: list[Any] | None, idx: list[int]) -> Any:
         import torch
-        import torch.nn.functional as F
 
         if latents is not None:
             x0 = torch.cat([latents[i] for i in idx]).to(self.device)
         else:
             with torch.no_grad():
                 x0 = self._encode_image(torch.stack([examples[i].pixels for i in idx])).to(self.device)
-        noise = torch.randn(x0.shape, generator=self.noise_gen).to(self.device)
-        t = torch.randint(0, len(self.alphas), (len(idx),), generator=self.noise_gen)
-        a = self.alphas[t].to(self.device).view(-1, 1, 1, 1)
-        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        target = a.sqrt() * noise - (1 - a).sqrt() * x0 if self.prediction == "v_prediction" else noise
+        batch = noised(x0, self.alphas, self.noise_gen, self.prediction, self.spec.noise_offset)
+        return self._weighted(examples, idx, batch)
+
+    def _weighted(self, examples: list[Example], idx: list[int], batch: Any) -> Any:
+        """The UNet's prediction for a noised batch, and its loss (masked, min-SNR weighted)."""
+        import torch
+
         with torch.autocast(self.device, dtype=self.autocast, enabled=self.autocast is not None):
             states, pooled = self._text([examples[i].caption for i in idx])
             kwargs: dict[str, Any] = {}
@@ -303,15 +315,39 @@ class Trainer:
                     "text_embeds": pooled,
                     "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device),
                 }
-            pred = self.pipe.unet(noisy, t.to(self.device), states, **kwargs).sample
-        per_item = F.mse_loss(pred.float(), target.float(), reduction="none").mean((1, 2, 3))
-        if self.spec.min_snr_gamma > 0:
-            snr = (a / (1 - a)).view(-1)
-            weight = torch.clamp(snr, max=self.spec.min_snr_gamma) / (
-                snr + 1 if self.prediction == "v_prediction" else snr
-            )
-            per_item = per_item * weight
-        return per_item.mean()
+            pred = self.pipe.unet(batch.noisy, batch.timesteps.to(self.device), states, **kwargs).sample
+        masks = None
+        if any(examples[i].mask is not None for i in idx):
+            ones = torch.ones_like(examples[idx[0]].pixels[:1])
+            masks = torch.stack([examples[i].mask if examples[i].mask is not None else ones for i in idx])
+        return weighted_loss(
+            pred, batch, self.prediction, self.spec.min_snr_gamma, masks, self.spec.mask_floor
+        )
+
+    def validation_loss(self) -> float:
+        """The held-out pictures' loss at fixed noise levels and fixed noise (the same measurement each time), with
+        the weights as they are exported (EMA when on)."""
+        import torch
+
+        levels = validation_timesteps(len(self.alphas))
+        total = 0.0
+        self.pipe.unet.eval()
+        try:
+            with torch.no_grad(), self.averaged():
+                for k, x0 in enumerate(self.validation_latents):
+                    gen = torch.Generator().manual_seed(self.spec.seed * 31 + k)
+                    x = x0.repeat(len(levels), 1, 1, 1).to(self.device)
+                    batch = noised(x, self.alphas, gen, self.prediction, timesteps=torch.tensor(levels))
+                    total += float(self._weighted(self.validation, [k] * len(levels), batch))
+        finally:
+            self.pipe.unet.train()
+        return total / max(1, len(self.validation_latents))
+
+    def averaged(self) -> Any:
+        """The weights as exported, for the duration: the moving average when EMA is on."""
+        import contextlib
+
+        return self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def lora_state(self) -> dict[str, Any]:
@@ -322,6 +358,17 @@ class Trainer:
             for i, te in enumerate(self.encoders):
                 state[f"text_encoder{'_2' if i else ''}"] = get_peft_model_state_dict(te)
         return {part: {k: v.detach().cpu().clone() for k, v in sd.items()} for part, sd in state.items()}
+
+    def load_weights(self, state: dict[str, Any]) -> None:
+        """A checkpoint's weights as they are exported (its moving average when it has one) into the model."""
+        import torch
+
+        self.set_lora_state(state)
+        if "ema" in state:
+            with torch.no_grad():
+                for i, p in enumerate(self.params):
+                    if str(i) in state["ema"]:
+                        p.copy_(state["ema"][str(i)].to(p.device, p.dtype))
 
     def set_lora_state(self, state: dict[str, Any]) -> None:
         from peft.utils import set_peft_model_state_dict
@@ -344,7 +391,7 @@ class Trainer:
             train_checkpoint.save(
                 tmp,
                 step=step,
-                lora=self.lora_state(),
+                lora={**self.lora_state(), **({"ema": self.ema.state()} if self.ema is not None else {})},
                 optimizer=self.optimizer.state_dict(),
                 schedule=self.schedule.state_dict(),
                 rng={
@@ -378,6 +425,8 @@ class Trainer:
 
         state = train_checkpoint.load(folder)
         self.set_lora_state(state["lora"])
+        if self.ema is not None and "ema" in state["lora"]:
+            self.ema.load(state["lora"]["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         rng = state["rng"]
@@ -387,93 +436,6 @@ class Trainer:
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         return int(state["step"])
-
-    # -- samples, export -----------------------------------------------------------------------------------------
-    def render(
-        self, prompts: tuple[str, ...], seeds: tuple[int, ...], lora: bool = True
-    ) -> list[Image.Image]:
-        import torch
-
-        pipe = self.pipe
-        unet = pipe.unet
-        rng = torch.get_rng_state()
-        unet.eval()
-        if not lora:
-            unet.disable_adapters()
-        try:
-            out, size = [], self.spec.resolution
-            with torch.no_grad():
-                for (
-                    prompt
-                ) in prompts:  # a prompt's seeds in one batch: each its own noise, about twice as fast
-                    out += pipe(
-                        [prompt] * len(seeds),
-                        num_inference_steps=self.spec.sample_steps,
-                        width=size,
-                        height=size,
-                        generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-                    ).images
-            return out
-        finally:
-            if not lora:
-                unet.enable_adapters()
-            unet.train()
-            torch.set_rng_state(rng)
-
-    def save_samples(self, step: int) -> Path:
-        images = self.render(self.spec.prompts(), self.spec.sample_seeds)
-        path = self.run / "samples" / f"step-{step:06d}.png"
-        path.parent.mkdir(exist_ok=True)
-        atomic_write(path, png_writer(grid(images, cols=len(images))))
-        return path
-
-    def export(self, out: Path, state: dict[str, Any] | None = None) -> tuple[Path, Path | None]:
-        """The LoRA as diffusers/peft load it (``load_lora_weights``), and optionally kohya-named."""
-        from diffusers.utils import convert_state_dict_to_diffusers, convert_state_dict_to_kohya
-        from safetensors.torch import save
-
-        state = state or self.lora_state()
-        tensors = {
-            f"{part}.{k}": v.contiguous()
-            for part, sd in state.items()
-            for k, v in convert_state_dict_to_diffusers(sd).items()
-        }
-        meta = lora_metadata(
-            self.spec, self.family, len(self.examples), self.par.world if self.par is not None else None
-        )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
-        kohya = None
-        if self.spec.kohya_export:
-            import torch
-
-            peft_named = {f"{part}.{k}": v.contiguous() for part, sd in state.items() for k, v in sd.items()}
-            ks = convert_state_dict_to_kohya(peft_named)
-            ks = {
-                k: (torch.tensor(float(self.spec.alpha)) if k.endswith(".alpha") else v.contiguous())
-                for k, v in ks.items()
-            }
-            kohya = out.with_name(out.stem + "-kohya.safetensors")
-            atomic_write(kohya, lambda f: f.write(save(ks, metadata=meta)))
-        return out, kohya
-
-    def ab_grids(self) -> list[str]:
-        from studio.engine import train_checkpoint
-
-        paths = []
-        final = self.lora_state()
-        base = self.render(self.spec.prompts(), self.spec.sample_seeds, lora=False)
-        for ck in checkpoints(self.run):
-            self.set_lora_state(train_checkpoint.load_lora(ck))
-            tuned = self.render(self.spec.prompts(), self.spec.sample_seeds)
-            img = labelled_grid(
-                [("Base model", base), (f"With the LoRA, {ck.name.replace('-', ' ')}", tuned)]
-            )
-            path = self.run / f"ab-{ck.name}.png"
-            atomic_write(path, png_writer(img))
-            paths.append(str(path))
-        self.set_lora_state(final)
-        return paths
 
     # -- the run -----------------------------------------------------------------------------------------------
     def _status(self, status: str, step: int, **extra: Any) -> None:
@@ -493,14 +455,33 @@ class Trainer:
             "batch_size": spec.batch_size,
             "train_text_encoder": spec.train_text_encoder,
             "gradient_checkpointing": spec.gradient_checkpointing,
+            "algo": spec.algo,
+            **self._timing(),
             **extra,
         }
         atomic_write(self.run / "status.json", lambda f: f.write(json.dumps(data).encode()))
 
-    def train(self) -> TrainDone:
-        import torch
+    def _timing(self) -> dict[str, float]:
+        """What the run measured of itself, for the next estimate and for the room's list of past runs."""
+        out: dict[str, float] = {
+            "seconds": time.perf_counter() - self.began,
+            "estimate_seconds": self.estimate,
+        }
+        if self.step > self.start:
+            out["seconds_per_step"] = self.stepping / (self.step - self.start)
+        if self.outputs.sample_seconds:
+            out["seconds_per_sample_step"] = sum(self.outputs.sample_seconds) / len(
+                self.outputs.sample_seconds
+            )
+        if self.setup_seconds:
+            out["setup_seconds"] = self.setup_seconds
+        if self.last_validation is not None:
+            out["validation_loss"] = self.last_validation
+        return out
 
+    def train(self) -> TrainDone:
         spec = self.spec
+        self.began = time.perf_counter()
         if launched_rank() == 0:
             atomic_write(self.run / "spec.json", lambda f: f.write(spec.to_json().encode()))
         self._setup()
@@ -509,75 +490,97 @@ class Trainer:
         if (ck := latest_checkpoint(self.run)) is not None:
             start = self.load_checkpoint(ck)
             self.emit(Note(text=f"Resuming from the checkpoint at step {start}."))
+        self.curve = CurveLog(self.run, start) if self._main else None
         self.pipe.unet.train()
         for te in self.encoders:
             te.train(spec.train_text_encoder)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
         if self.par is not None:
-            self.par.start_alike(params)
+            self.par.start_alike(self.params)
             self.emit(Note(text=f"Training on {self.par.world} processes (accelerate): each step takes "
                                 f"{self.par.world}× the batch."))  # fmt: skip
-        every = checkpoint_interval(spec)
-        began = time.perf_counter()
+        self.start = self.step = start
+        self.stepping = 0.0  # seconds in training steps alone (no samples, no checkpoints): the run's speed
         self._status("running", start)
-        step = start
-        stepping = 0.0  # seconds spent in training steps alone (no samples, no checkpoints): the run's speed
-
-        def speed() -> dict[str, float]:
-            return {"seconds_per_step": stepping / (step - start)} if step > start else {}
-
         try:
-            while step < spec.steps:
+            while self.step < spec.steps:
                 if self.par is not None and self.par.any(self.cancel.cancelled):
                     raise JobCancelled()  # every process stops at the same step
                 self.cancel.raise_if_cancelled()
-                t0 = time.perf_counter()
-                loss = self.loss_at(step)
-                if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
-                    loss = loss * float("nan")
-                value = self.par.mean(loss) if self.par is not None else float(loss.item())
-                if not math.isfinite(value):
-                    self._rollback(step + 1)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.par is not None:
-                    self.par.average_gradients(params)
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                self.optimizer.step()
-                self.schedule.step()
-                step += 1
-                stepping += time.perf_counter() - t0
-                self.emit(
-                    TrainStep(
-                        step=step,
-                        total=spec.steps,
-                        loss=value,
-                        lr=float(self.schedule.get_last_lr()[0]),
-                        seconds=time.perf_counter() - began,
-                    )
-                )
-                self.emit(Progress(step=step, total=spec.steps))
-                asked = self.checkpoint_now.is_set()
-                if (step % every == 0 or asked) and step < spec.steps and self._main:
-                    self.checkpoint_now.clear()
-                    self._checkpoint(step)
-                if spec.sample_every and step % spec.sample_every == 0 and self._main:
-                    self.emit(SamplesSaved(step=step, paths=(str(self.save_samples(step)),)))
+                self._one_step()
+                if self._main:
+                    self._after_step(self.step)
         except JobCancelled:
-            self._status("cancelled", step, **speed())
+            self._status("cancelled", self.step)
             raise
         except StudioError as e:
-            self._status("failed", step, message=e.user_message, **speed())
+            self._status("failed", self.step, message=e.user_message)
             raise
         if not self._main:  # process 0 writes the result
             return TrainDone(path=spec.out, run_dir=str(self.run))
+        return self._finish()
+
+    def _one_step(self) -> None:
+        import torch
+
+        spec, step = self.spec, self.step
+        t0 = time.perf_counter()
+        loss = self.loss_at(step)
+        if spec.inject_nan_at and step + 1 == spec.inject_nan_at:
+            loss = loss * float("nan")
+        value = self.par.mean(loss) if self.par is not None else float(loss.item())
+        if not math.isfinite(value):
+            self._rollback(step + 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.par is not None:
+            self.par.average_gradients(self.params)
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.schedule.step()
+        self.step = step = step + 1
+        if self.ema is not None:
+            self.ema.update(step)
+        self.stepping += time.perf_counter() - t0
+        if self.curve is not None:
+            self.curve.add(step, value)
+        self.emit(TrainStep(step=step, total=spec.steps, loss=value, lr=float(self.schedule.get_last_lr()[0]),
+                            seconds=time.perf_counter() - self.began))  # fmt: skip
+        self.emit(Progress(step=step, total=spec.steps))
+
+    def _after_step(self, step: int) -> None:
+        """Process 0's work between steps: validation, a checkpoint when due or asked, samples when due."""
+        spec = self.spec
+        if self.validation and (step % validation_interval(spec) == 0 or step == spec.steps):
+            loss = self.validation_loss()
+            if self.curve is not None:
+                self.curve.add(step, validation=loss)
+            self.last_validation = loss
+            self.emit(ValidationLoss(step=step, loss=loss, pictures=len(self.validation)))
+        asked = self.checkpoint_now.is_set()
+        if (step % checkpoint_interval(spec) == 0 or asked) and step < spec.steps:
+            self.checkpoint_now.clear()
+            self._checkpoint(step)
+        if spec.sample_every and step % spec.sample_every == 0:
+            self.emit(SamplesSaved(step=step, paths=(str(self.outputs.save_samples(step)),)))
+
+    def _finish(self) -> TrainDone:
+        from studio.core.io.words import duration
+
+        spec, step = self.spec, self.step
         self._checkpoint(step)
-        out, kohya = self.export(Path(spec.out))
-        grids = tuple(self.ab_grids()) if spec.ab_grid else ()
-        self._status("done", step, grids=list(grids), **speed())
+        with self.averaged():
+            out, kohya = self.outputs.export(Path(spec.out))
+        grids = tuple(self.outputs.ab_grids())
+        took = time.perf_counter() - self.began
+        self.emit(
+            Note(text=f"The run took {duration(took)} (estimated {duration(self.estimate, rough=True)}).")
+        )
+        self._status("done", step, grids=list(grids))
         return TrainDone(path=str(out), kohya_path=str(kohya or ""), grids=grids, run_dir=str(self.run))
 
     def _checkpoint(self, step: int) -> None:
+        if self.curve is not None:
+            self.curve.flush()
         folder = self.save_checkpoint(step)
         kept = tuple(str(p) for p in checkpoints(self.run))
         self.emit(CheckpointSaved(step=step, path=str(folder), kept=kept))

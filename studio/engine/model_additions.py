@@ -11,6 +11,7 @@ from typing import Any
 
 from studio.core.image.specs import EmbeddingRef, LoraRef
 from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.engine.adapter_kinds import apply_lycoris, is_lycoris
 from studio.engine.pipelines import PICKLE_SUFFIXES, LoadedModel, load_pickled_weights
 
 
@@ -118,7 +119,10 @@ def apply_loras(model: LoadedModel, loras: tuple[LoraRef, ...]) -> None:
             continue
         name = "lora_" + hashlib.sha1(lo.path.encode()).hexdigest()[:10]
         try:
-            pipe.load_lora_weights(lo.path, adapter_name=name)
+            if is_lycoris(Path(lo.path)):  # LoHa, LoKr: a layout diffusers does not read
+                apply_lycoris(Path(lo.path), pipe, name)
+            else:
+                pipe.load_lora_weights(lo.path, adapter_name=name)
         except Exception as e:  # noqa: BLE001 - any loader failure means "this LoRA does not fit"
             with contextlib.suppress(Exception):  # remove whatever was half-loaded
                 pipe.delete_adapters(name)

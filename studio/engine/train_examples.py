@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from studio.core.io.atomic import atomic_write
 from studio.core.io.pictures import open_picture
 from studio.core.io.words import count
@@ -25,6 +27,7 @@ from studio.core.train.dataset import (
     png_writer,
     text_writer,
 )
+from studio.core.train.dataset_masks import mask_path
 from studio.core.train.train_specs import TrainSpec
 from studio.engine.train_parallel import Parallel
 
@@ -41,6 +44,8 @@ class Example:
     caption: str
     bucket: tuple[int, int]
     original: tuple[int, int]  # (height, width) before fitting, for SDXL's size conditioning
+    mask: Any = None  # tensor 1×H×W in [0, 1] (the subject), fitted like the picture; None: the whole picture
+    repeats: int = 1  # times it counts per epoch
 
 
 def load_examples(spec: TrainSpec) -> list[Example]:
@@ -50,7 +55,25 @@ def load_examples(spec: TrainSpec) -> list[Example]:
         raise _fail(f"{spec.dataset} holds no dataset: import pictures first.", "dataset")
     if problems := ds.problems():
         raise _fail(problems[0], "dataset")
-    return [to_example(ds.path(img), ds.full_caption(img), spec.resolution, img.focus) for img in ds.used()]
+    out = []
+    for img in ds.used():
+        example = to_example(
+            ds.path(img), ds.full_caption(img), spec.resolution, img.focus, mask_path(ds, img)
+        )
+        example.repeats = img.repeats or spec.repeats
+        out.append(example)
+    return out
+
+
+def held_out(examples: list[Example], split: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """(training, validation) pictures: ``split`` of them held out, the same ones for the same seed; at least one
+    each way when a split is asked (a run of one picture has nothing to hold out)."""
+    if split <= 0 or len(examples) < 2:
+        return examples, []
+    k = min(len(examples) - 1, max(1, round(len(examples) * split)))
+    chosen = set(random.Random(seed * 7_919 + 17).sample(range(len(examples)), k))
+    return ([e for i, e in enumerate(examples) if i not in chosen],
+            [e for i, e in enumerate(examples) if i in chosen])  # fmt: skip
 
 
 def dataset_provenance(folder: Path) -> dict[str, Any]:
@@ -71,7 +94,11 @@ def dataset_provenance(folder: Path) -> dict[str, Any]:
 
 
 def to_example(
-    path: Path, caption: str, resolution: int, focus: tuple[float, float] | None = None
+    path: Path,
+    caption: str,
+    resolution: int,
+    focus: tuple[float, float] | None = None,
+    mask: Path | None = None,
 ) -> Example:
     import numpy as np
     import torch
@@ -81,7 +108,13 @@ def to_example(
     size = bucket_for(im.width, im.height, buckets(resolution))
     fitted = fit_to_bucket(im, size, focus)
     arr = torch.from_numpy(np.asarray(fitted, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
-    return Example(arr, caption, size, (im.height, im.width))
+    weights = None
+    if mask is not None and mask.is_file():
+        with open_picture(mask) as raw:
+            grey = raw.convert("L").resize(im.size, Image.Resampling.BILINEAR)
+        fitted_mask = fit_to_bucket(grey, size, focus)
+        weights = torch.from_numpy(np.asarray(fitted_mask, dtype=np.float32))[None] / 255.0
+    return Example(arr, caption, size, (im.height, im.width), weights)
 
 
 def class_pictures(folder: Path) -> list[Path]:
@@ -92,7 +125,7 @@ def batches_for_epoch(examples: list[Example], batch_size: int, seed: int, epoch
     """The batches of one epoch: shuffled by (seed, epoch) alone, each from one bucket — so step N always sees the
     same pictures, whether the run was resumed or not."""
     rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(len(examples)))
+    order = [i for i, e in enumerate(examples) for _ in range(max(1, e.repeats))]
     rng.shuffle(order)
     by_bucket: dict[tuple[int, int], list[int]] = {}
     for i in order:

@@ -261,7 +261,8 @@ class TrainSession(QObject):
         device = info.device if info else "cpu"
         profile = base_profile(spec.base)
         family = profile.family or "sd1"
-        seconds, how = estimate_seconds(spec, family, device, profile.unet_params, self.training_dir / "runs")
+        seconds, how = estimate_seconds(spec, family, device, profile.unet_params, self.training_dir / "runs",
+                                        max(1, len(self.dataset.used())), params=profile.params)  # fmt: skip
         needed, refusal = memory_needed(spec, family, device, info.free if info else None, profile.params)
         if refusal:
             return refusal

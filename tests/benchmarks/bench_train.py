@@ -135,7 +135,7 @@ def studio_spec(model: Path, dataset: Path, steps: int, resolution: int, run_dir
         min_snr_gamma=0.0,
         sample_every=0,
         checkpoint_every=0,
-        ab_grid=False,
+        grids="none",
         device="cpu",
         seed=SEED,
     )

@@ -61,7 +61,7 @@ def train_spec(tiny_sd, dataset, tmp_path):
             sample_steps=4,
             sample_seeds=(1,),
             device="cpu",
-            ab_grid=False,
+            grids="none",
         )
         base.update(kw)
         return TrainSpec(**base)

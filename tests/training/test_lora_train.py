@@ -55,7 +55,7 @@ def test_training_changes_the_output_and_the_saved_lora_reproduces_it(train_spec
         assert strip.size == (64 * tiles, 64)
         pixels = np.asarray(strip.convert("RGB"), dtype=np.int16)
         assert np.abs(pixels[:, :64] - pixels[:, 64:128]).mean() > 1
-    trained = np.asarray(trainer.render(("a photo of sks disc",), (3,))[0], dtype=np.float32)
+    trained = np.asarray(trainer.outputs.render(("a photo of sks disc",), (3,))[0], dtype=np.float32)
     base = render(tiny_sd) * 255
     with_lora = render(tiny_sd, done.path) * 255
     assert np.abs(base - with_lora).mean() > 1.0  # it learned something

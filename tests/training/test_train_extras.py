@@ -149,7 +149,13 @@ def test_a_full_disk_while_checkpointing_keeps_the_earlier_checkpoint(train_spec
 
 
 def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_path):
-    from studio.core.train.train_plan import base_profile, estimate_seconds, memory_needed
+    from studio.core.train.train_plan import (
+        CHECKPOINT_S,
+        base_profile,
+        estimate_seconds,
+        memory_needed,
+        run_work,
+    )
     from studio.engine.lora_train import train
 
     spec = train_spec(steps=4, run_dir=str(tmp_path / "runs" / "first"))
@@ -162,11 +168,13 @@ def test_the_estimate_uses_the_speed_measured_on_an_earlier_run(train_spec, tmp_
     bigger, _ = estimate_seconds(replace(spec, steps=400, resolution=512), "sd1", "cpu", 0.86e9)
     assert bigger > 100 * rough  # SD 1.5 at 512 px is a different matter
     train(spec, lambda e: None)
-    per_step = json.loads((tmp_path / "runs" / "first" / "status.json").read_text())["seconds_per_step"]
+    status = json.loads((tmp_path / "runs" / "first" / "status.json").read_text())
     measured, how = estimate_seconds(
         replace(spec, steps=400), "sd1", "cpu", profile.unet_params, tmp_path / "runs"
     )
-    assert how == "measured on an earlier run" and measured == pytest.approx(400 * per_step)
+    checkpoints = run_work(replace(spec, steps=400)).checkpoints * CHECKPOINT_S
+    expected = 400 * status["seconds_per_step"] + status["setup_seconds"] + checkpoints
+    assert how == "measured on an earlier run" and measured == pytest.approx(expected)
     other, how = estimate_seconds(
         replace(spec, steps=400, resolution=128), "sd1", "cpu", profile.unet_params, tmp_path / "runs"
     )

@@ -44,6 +44,11 @@ class DatasetImage:
     )
     focus: tuple[float, float] | None = None  # optional crop centre, 0..1
     dhash: str = ""
+    mask: str = ""  # inside masks/: white where the subject is (the loss counts the rest at the run's floor)
+    repeats: int = 0  # times a picture counts per epoch (0: the run's); a folder named N_words sets N
+    concept: str = (
+        ""  # that folder's words: they lead this picture's caption instead of the trigger and class
+    )
 
 
 DATASET_VERSION = 2
@@ -120,9 +125,12 @@ class Dataset:
     def add_files(self, paths: list[Path]) -> list[DatasetImage]:
         """Copy pictures in (EXIF orientation applied); folders are searched. Returns the new entries."""
         files: list[Path] = []
+        concepts: dict[Path, tuple[int, str]] = {}  # kohya's folders: 10_sks dog → 10 repeats of "sks dog"
         for p in map(Path, paths):
             if p.is_dir():
-                files += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+                found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+                files += found
+                concepts.update({f: c for f in found if (c := concept_folder(f.parent)) is not None})
             else:
                 files.append(p)
         for f in list(files):
@@ -152,11 +160,12 @@ class Dataset:
             small = im.copy()
             small.thumbnail((THUMB, THUMB))
             atomic_write(self.folder / "thumbs" / name, png_writer(small))
-            img = DatasetImage(
-                name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im)
-            )
+            repeats, concept = concepts.get(src, (0, ""))
+            img = DatasetImage(name, source=str(src), width=im.width, height=im.height, dhash=difference_hash(im),
+                               repeats=repeats, concept=concept)  # fmt: skip
             if sharpness(im) < BLUR_THRESHOLD:
                 img.problems.append("very blurry")
+            img.caption = sidecar_caption(src)
             self.images.append(img)
             added.append(img)
         self._flag_duplicates()
@@ -173,15 +182,20 @@ class Dataset:
 
     def remove(self, img: DatasetImage) -> None:
         self.images.remove(img)
-        for p in (self.path(img), self.path(img).with_suffix(".txt"), self.folder / "thumbs" / img.file):
+        gone = [self.path(img), self.path(img).with_suffix(".txt"), self.folder / "thumbs" / img.file]
+        for p in gone + ([self.folder / "masks" / img.mask] if img.mask else []):
             p.unlink(missing_ok=True)
         self._flag_duplicates()
         self.save()
 
     # -- captions --------------------------------------------------------------------------------------------
     def full_caption(self, img: DatasetImage) -> str:
-        """The caption as trained: "<trigger> <class>, <caption>", the words added once."""
-        lead = " ".join(w for w in (self.trigger.strip(), self.class_word.strip()) if w)
+        """The caption as trained: "<trigger> <class>, <caption>" (a concept folder's words instead of the trigger and
+        class), the words added once."""
+        words = (
+            (img.concept.strip(),) if img.concept.strip() else (self.trigger.strip(), self.class_word.strip())
+        )
+        lead = " ".join(w for w in words if w)
         caption = img.caption.strip()
         if lead and not caption.lower().startswith(lead.lower()):
             caption = f"{lead}, {caption}" if caption else lead
@@ -239,6 +253,17 @@ class Dataset:
         if not self.trigger.strip():
             return ["Choose a trigger word: a rare word (like “sks”) that will call up what you train."]
         return []
+
+
+_CONCEPT = re.compile(r"^(\d{1,4})_(.+)$")
+
+
+def concept_folder(folder: Path) -> tuple[int, str] | None:
+    """(repeats, words) of a folder named kohya's way (``10_sks dog``), or None."""
+    m = _CONCEPT.match(folder.name)
+    if not m or int(m.group(1)) < 1:
+        return None
+    return int(m.group(1)), m.group(2).replace("_", " ").strip()
 
 
 def buckets(resolution: int, step: int = 64, max_ratio: float = 2.0) -> list[tuple[int, int]]:
@@ -301,6 +326,18 @@ def sharpness(im: Image.Image) -> float:
         (2, 2, max(3, edges.width - 2), max(3, edges.height - 2))
     )  # PIL leaves the border as is
     return float(ImageStat.Stat(inner).var[0])
+
+
+def sidecar_caption(picture: Path) -> str:
+    """The caption another trainer left beside a picture (``photo.txt``, kohya's way), or ""."""
+    side = picture.with_suffix(".txt")
+    if regular_file_problem(side):
+        return ""
+    try:
+        with side.open("rb") as f:
+            return " ".join(f.read(16_384).decode("utf-8", "replace").split())
+    except OSError:
+        return ""
 
 
 def text_writer(text: str) -> Callable[[BinaryIO], object]:

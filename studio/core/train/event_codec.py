@@ -21,6 +21,7 @@ KNOWN: dict[str, type[ev.Event]] = {
         ev.Failed,
         ev.Cancelled,
         ts.TrainStep,
+        ts.ValidationLoss,
         ts.SamplesSaved,
         ts.CheckpointSaved,
         ts.TrainDone,

@@ -88,6 +88,5 @@ def freeze_train(
         run_dir=run_dir,
         class_dir=class_dir if (class_dir or values["class_images"]) else "",
         warmup_steps=min(int(preset["warmup_steps"]), max(0, steps // 10)),  # a short run warms up briefly
-        min_snr_gamma=float(preset["min_snr_gamma"]),
     )
     return validate_train(spec) or spec

@@ -59,36 +59,79 @@ def same_setup(a: dict[str, Any], spec: TrainSpec, device: str) -> bool:
     )
 
 
-def estimate_seconds(
-    spec: TrainSpec, family: str, device: str, unet_params: float | None = None, runs_dir: Path | None = None
-) -> tuple[float, str]:
-    """(seconds for the whole run, how it was estimated): the measured speed of an earlier run with the same base,
-    resolution, batch and device when there is one, else a rough figure from the model's size."""
-    measured = []
-    if runs_dir is not None and Path(runs_dir).is_dir():
-        for status in Path(runs_dir).glob("*/status.json"):
-            state = run_state(status.parent)
-            if state.get("seconds_per_step") and same_setup(state, spec, device):
-                measured.append(float(state["seconds_per_step"]))
+SAMPLE_SHARE = (
+    0.8  # one denoising step of one sample picture (both CFG halves, the VAE's share) ÷ a training step
+)
+VALIDATION_SHARE = 0.35  # one held-out picture at one noise level (a forward alone) ÷ a training step
+CHECKPOINT_S = 0.1
+LOAD_BYTES_PER_S = 0.5e9  # reading and building the pipeline, when no earlier run measured it
+
+
+@dataclass(frozen=True)
+class RunWork:
+    """What a run will do besides its steps, counted from its settings."""
+
+    steps: int
+    sample_steps: int  # denoising steps of sample pictures (during the run, the grids, class pictures)
+    validation_passes: int  # held-out pictures × noise levels × validations
+    checkpoints: int
+
+
+def run_work(spec: TrainSpec, pictures: int = 20) -> RunWork:
+    per_picture = len(spec.prompts()) * len(spec.sample_seeds) * spec.sample_steps
+    during = (spec.steps // spec.sample_every if spec.sample_every else 0) * per_picture
+    kept = {"none": 0, "last": 1, "all": max(2, spec.keep_checkpoints)}.get(spec.grids, 1)
+    grids = (kept + 1) * per_picture if kept else 0  # the base model once, the LoRA per checkpoint shown
+    held = min(pictures - 1, max(1, round(pictures * spec.validation_split))) if spec.validation_split else 0
+    validations = spec.steps // (spec.validate_every or max(1, spec.steps // 20)) + 1 if held > 0 else 0
+    every = min(spec.checkpoint_every, max(1, spec.steps // 10)) if spec.checkpoint_every > 0 else 1
+    return RunWork(spec.steps, during + grids + spec.class_images * spec.sample_steps, held * 5 * validations,
+                   spec.steps // max(1, every) + 1)  # fmt: skip
+
+
+def _measured(runs_dir: Path | None, spec: TrainSpec, device: str) -> dict[str, float]:
+    """The averages earlier runs of the same setup measured: seconds per step, per sample step, of setting up."""
+    found: dict[str, list[float]] = {}
+    if runs_dir is None or not Path(runs_dir).is_dir():
+        return {}
+    for status in Path(runs_dir).glob("*/status.json"):
+        state = run_state(status.parent)
+        if not same_setup(state, spec, device):
+            continue
+        for key in ("seconds_per_step", "seconds_per_sample_step", "setup_seconds"):
+            value = state.get(key)
+            if isinstance(value, int | float) and 0 < value < 1e6:
+                found.setdefault(key, []).append(float(value))
+    return {k: sum(v) / len(v) for k, v in found.items()}
+
+
+def estimate_seconds(spec: TrainSpec, family: str, device: str, unet_params: float | None = None,
+                     runs_dir: Path | None = None, pictures: int = 20, loaded: float | None = None,
+                     params: float | None = None) -> tuple[float, str]:  # fmt: skip
+    """(seconds for the whole run, how it was estimated): its steps, samples, A/B grids, validation, checkpoints and
+    setting up — at the speeds an earlier run with the same base, resolution, batch and device measured when there
+    is one, else rough figures from the model's size. ``loaded``: seconds already spent loading the model."""
+    seen = _measured(runs_dir, spec, device)
+    if "seconds_per_step" in seen:
+        per_step, how = seen["seconds_per_step"], "measured on an earlier run"
+    else:
+        size = unet_params if unet_params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[1]
+        flops = (STEP_FLOPS_PER_PARAM_POSITION * size * (spec.resolution // 8) ** 2 * spec.batch_size
+                 * (1.3 if spec.gradient_checkpointing else 1.0) * (1.15 if spec.train_text_encoder else 1.0))  # fmt: skip
+        per_step = flops / DEVICE_FLOPS.get(device, DEVICE_FLOPS["cpu"]) + STEP_OVERHEAD_S.get(device, 0.02)
+        how = "rough: no earlier run to measure by"
+    work = run_work(spec, pictures)
+    per_sample = seen.get("seconds_per_sample_step", per_step * SAMPLE_SHARE / spec.batch_size)
     extra = 1 + (spec.prior_weight > 0 and bool(spec.class_dir))  # class pictures: a second pass per step
-    samples = (spec.steps // spec.sample_every if spec.sample_every else 0) * len(spec.prompts()) * len(
-        spec.sample_seeds
-    ) * spec.sample_steps + spec.class_images * spec.sample_steps  # + class pictures to make
-    if measured:
-        per_step = sum(measured) / len(measured)
-        return spec.steps * per_step * extra + samples * per_step / 3, "measured on an earlier run"
-    params = unet_params if unet_params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[1]
-    positions = (spec.resolution // 8) ** 2
-    flops = (
-        STEP_FLOPS_PER_PARAM_POSITION
-        * params
-        * positions
-        * spec.batch_size
-        * (1.3 if spec.gradient_checkpointing else 1.0)
-        * (1.15 if spec.train_text_encoder else 1.0)
-    )
-    per_step = flops / DEVICE_FLOPS.get(device, DEVICE_FLOPS["cpu"]) + STEP_OVERHEAD_S.get(device, 0.02)
-    return spec.steps * per_step * extra + samples * per_step / 3, "rough: no earlier run to measure by"
+    if loaded is not None:
+        setup = loaded
+    else:
+        weights = params if params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[0]
+        setup = seen.get("setup_seconds", weights * 4 / LOAD_BYTES_PER_S + 1.0)
+    total = (setup + work.steps * per_step * extra + work.sample_steps * per_sample
+             + work.validation_passes * per_step * VALIDATION_SHARE / spec.batch_size
+             + work.checkpoints * CHECKPOINT_S)  # fmt: skip
+    return total, how
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from studio.core.jobs.fields import derived, knob
 OPTIMIZERS = ("adamw", "adamw8bit")
 SCHEDULES = ("constant_with_warmup", "constant", "cosine", "linear")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
+ALGOS = ("lora", "dora", "loha", "lokr")
+GRIDS = ("none", "last", "all")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class TrainSpec:
         maximum=100_000)
     epochs: int = knob(0, label="Epochs", help="Passes over your pictures; when set, it decides the number of steps "
         "(0: use steps).", minimum=0, maximum=10_000, special=((0, "use steps"),))
+    algo: str = knob("lora", label="Kind of adapter", help="LoRA; DoRA (LoRA with the weights' size learnt apart: "
+        "closer to full fine-tuning); LoHa or LoKr (LyCORIS: Hadamard or Kronecker products, more expressive at "
+        "the same size). All load in AUTOMATIC1111, Forge and ComfyUI.", choices=ALGOS)
     rank: int = knob(16, label="Rank", help="The LoRA's size: 8–32 for a person or an object, more for a style.",
         minimum=1, maximum=256)
     alpha: float = knob(16.0, draft=None, type=float, label="Alpha", help="Scales the LoRA (default: the preset's "
@@ -62,20 +67,40 @@ class TrainSpec:
     cache_latents: bool = True
     seed: int = knob(0, label="Seed", help="The run's seed: the same seed, pictures and settings train the same "
         "LoRA.", minimum=0, maximum=2**32 - 1)
-    min_snr_gamma: float = 5.0  # 0 turns min-SNR weighting off
+    min_snr_gamma: float = knob(5.0, label="Min-SNR γ", help="Weighs the steps by their noise level so the easy, "
+        "almost clean ones do not dominate (5 is usual; 0: off).", minimum=0.0, maximum=20.0, step=0.5, decimals=1,
+        cli="--min-snr")
+    noise_offset: float = knob(0.0, label="Noise offset", help="A little noise shared by each channel, so the LoRA "
+        "can learn very dark and very bright pictures (0.05–0.1 is usual; 0: off).", minimum=0.0, maximum=1.0,
+        step=0.01, decimals=3)
+    ema: bool = knob(False, label="EMA of the weights", help="Keep a moving average of the weights as they learn "
+        "and write that: smoother results from noisy runs.")
+    ema_decay: float = 0.999
+    validation_split: float = knob(0.0, label="Validation split", help="The share of your pictures held out to "
+        "measure a validation loss on, which the curve shows beside the training loss (0.1–0.25; 0: none).",
+        minimum=0.0, maximum=0.5, step=0.05, decimals=2)
+    validate_every: int = knob(0, label="Validate every", help="Steps between validation losses.", minimum=0,
+        maximum=100_000, special=((0, "a twentieth of the run"),))
+    repeats: int = knob(1, label="Repeats", help="How many times each picture counts in an epoch (a folder named "
+        "N_words sets its own N, kohya's way).", minimum=1, maximum=1000)
+    mask_floor: float = knob(0.1, label="Background weight", help="How much the parts of a picture outside its mask "
+        "count (0: not at all; 1: masks ignored).", minimum=0.0, maximum=1.0, step=0.05, decimals=2)
     sample_every: int = knob(250, draft=None, type=int, label="Samples every", help="Steps between sample pictures "
         "(default: a sixth of the run, at most 250; 0: never).", minimum=0, maximum=100_000)
     checkpoint_every: int = knob(250, draft=None, type=int, label="Checkpoint every", help="Steps between "
         "checkpoints (default: a tenth of the run, at most 250; never more than a tenth).", minimum=1,
         maximum=100_000)
     keep_checkpoints: int = 2
-    sample_prompts: tuple[str, ...] = ()  # default: "<trigger> <class>" variations
+    sample_prompts: tuple[str, ...] = knob((), type=list, label="Sample prompts", help="Prompts of your own for "
+        "the samples (default: the trigger and class words in two settings).", cli="--sample-prompt",
+        metavar="TEXT")
     sample_seeds: tuple[int, ...] = (1, 2)
     sample_steps: int = 20
     kohya_export: bool = knob(False, label="Kohya copy", help="Also write <out>-kohya.safetensors with the key names "
         "AUTOMATIC1111 and ComfyUI use.", cli="--kohya")
     device: str = "auto"
-    ab_grid: bool = True  # at the end: base vs LoRA, same seeds, for each kept checkpoint
+    grids: str = knob("last", label="A/B grids", help="At the end, the base model beside the LoRA on the same seeds: "
+        "for the final LoRA (last), for each kept checkpoint too (all), or none.", choices=GRIDS)
     # Class (regularization) pictures, DreamBooth's prior preservation: pictures of the class without the subject
     # (a folder, .txt captions beside them, else "a photo of <class>") keep the model's idea of the class intact.
     class_dir: str = ""
@@ -175,6 +200,16 @@ def validate_train(spec: TrainSpec) -> dict[str, str]:
         problems["class_dir"] = "Choose a folder for the class pictures."
     if spec.optimizer not in ("adamw", "adamw8bit"):
         problems["optimizer"] = "The optimizer is adamw or adamw8bit."
+    if spec.algo not in ALGOS:
+        problems["algo"] = "The kind of adapter is lora, dora, loha or lokr."
+    if spec.grids not in GRIDS:
+        problems["grids"] = "The A/B grids are none, last or all."
+    if not 0 <= spec.validation_split <= 0.5:
+        problems["validation_split"] = "Hold out between 0 and half of the pictures (0.1–0.25 is usual)."
+    if not 0 <= spec.mask_floor <= 1:
+        problems["mask_floor"] = "The background weight is between 0 and 1."
+    if spec.noise_offset < 0 or spec.min_snr_gamma < 0:
+        problems["noise_offset" if spec.noise_offset < 0 else "min_snr_gamma"] = "Use 0 (off) or more."
     return problems
 
 
@@ -186,6 +221,15 @@ class TrainStep(Event):
     loss: float = 0.0
     lr: float = 0.0
     seconds: float = 0.0  # since the run (or resume) began
+
+
+@dataclass(frozen=True)
+class ValidationLoss(Event):
+    step: int = 0
+    loss: float = (
+        0.0  # the held-out pictures' loss at fixed noise: comparable from one validation to the next
+    )
+    pictures: int = 0
 
 
 @dataclass(frozen=True)
@@ -227,6 +271,11 @@ class TrainDone(Event):
     kohya_path: str = ""
     grids: tuple[str, ...] = ()  # A/B grids, one per kept checkpoint
     run_dir: str = ""
+
+
+def validation_interval(spec: TrainSpec) -> int:
+    """Steps between validation losses: as asked, else a twentieth of the run."""
+    return spec.validate_every or max(1, spec.steps // 20)
 
 
 def checkpoint_interval(spec: TrainSpec) -> int:
@@ -291,10 +340,16 @@ class LossCurve:
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    validation_steps: list[int] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)  # the held-out pictures' loss
 
     def add(self, step: int, loss: float) -> None:
         self.steps.append(step)
         self.losses.append(loss)
+
+    def add_validation(self, step: int, loss: float) -> None:
+        self.validation_steps.append(step)
+        self.validation.append(loss)
 
     def smoothed(self, beta: float = 0.9) -> list[float]:
         out, avg = [], None
