@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
     add_fields(t, TRAIN)
     t.add_argument("--class-dir", help="a folder of class pictures (default with --class-images: Studio's folder "
                    "for the class word, filled by the base model)")  # fmt: skip
+    t.add_argument("--mask-dir", metavar="DIR", help="masks named like the pictures (photo1.png for photo1.jpg; white: "
+                   "the subject): the loss counts the rest at --mask-floor")  # fmt: skip
     keep = t.add_mutually_exclusive_group()
     keep.add_argument("--keep-flagged", action="store_true", help="train on flagged pictures too (too small, very "
                       "blurry, near-duplicates), as ticking them in the room does")  # fmt: skip
@@ -85,6 +87,18 @@ def _new_run(args: argparse.Namespace, rt: Any) -> Any:
     if args.keep_flagged or args.drop_flagged:
         ds.keep_flagged(args.keep_flagged)
         ds.save()
+    if args.mask_dir:
+        from studio.core.train.dataset_masks import import_masks
+
+        masks = Path(args.mask_dir).expanduser()
+        if not masks.is_dir():
+            return f"--mask-dir: {masks} is not a folder."
+        matched, problems = import_masks(ds, masks)
+        for line in problems:
+            print(f"studio: mask {line}", file=sys.stderr)
+        if not matched:
+            return f"--mask-dir: no mask in {masks} is named like a picture (photo1.png for photo1.jpg)."
+        print(f"studio: {matched} pictures have a mask", file=sys.stderr)
     for line in ds.skipped:
         print(f"studio: {line}", file=sys.stderr)
     for img in ds.images:
@@ -100,12 +114,7 @@ def _new_run(args: argparse.Namespace, rt: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from studio.core.io.untrusted import Unreadable
-    from studio.core.jobs.events import Note
     from studio.core.train.train_specs import (
-        CheckpointSaved,
-        SamplesSaved,
-        TrainDone,
-        TrainStep,
         read_run_spec,
     )
 
@@ -137,6 +146,27 @@ def run(args: argparse.Namespace) -> int:
                 print(how.read_text("utf-8"))
             return EXIT_OK
 
+    on_event = _printer(args)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, lambda *_: rt.trainer.request_checkpoint())
+    code = run_job(rt, spec, on_event)
+    if code != EXIT_OK and not args.json:
+        print(f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
+              file=sys.stderr)  # fmt: skip
+    return code
+
+
+def _printer(args: argparse.Namespace) -> Any:
+    """What the run says as it goes: JSON lines on stdout with --json, else a progress line and notes on stderr."""
+    from studio.core.jobs.events import Note
+    from studio.core.train.train_specs import (
+        CheckpointSaved,
+        SamplesSaved,
+        TrainDone,
+        TrainStep,
+        ValidationLoss,
+    )
+
     started = time.monotonic()
     tty = sys.stderr.isatty()
 
@@ -151,6 +181,16 @@ def run(args: argparse.Namespace) -> int:
                 left = f", {eta:.0f} s left" if eta is not None else ""
                 text = f"step {e.step}/{e.total}  loss {e.loss:.4f}{left}"
                 print(f"\r{text}\033[K" if tty else text, end=end, file=sys.stderr, flush=True)
+        elif isinstance(e, ValidationLoss):
+            if args.json:
+                print(
+                    json.dumps({"step": e.step, "validation_loss": round(e.loss, 6), "pictures": e.pictures}),
+                    flush=True,
+                )
+            else:
+                lead = "\n" if tty else ""
+                print(f"{lead}studio: validation loss {e.loss:.4f} at step {e.step} ({e.pictures} held-out "
+                      "pictures)", file=sys.stderr)  # fmt: skip
         elif isinstance(e, CheckpointSaved | SamplesSaved):
             what = {"checkpoint": e.path} if isinstance(e, CheckpointSaved) else {"samples": list(e.paths)}
             if args.json:
@@ -165,13 +205,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(e.path)
 
-    if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, lambda *_: rt.trainer.request_checkpoint())
-    code = run_job(rt, spec, on_event)
-    if code != EXIT_OK and not args.json:
-        print(f"studio: the run folder is {spec.run_dir}; continue with studio train --resume {spec.run_dir}",
-              file=sys.stderr)  # fmt: skip
-    return code
+    return on_event
 
 
 def _import(args: argparse.Namespace, rt: Any) -> int:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import random
-import shutil
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.core.io.atomic import atomic_write, fsync_dir, temp_path
+from studio.core.io.atomic import atomic_write
 from studio.core.io.settings import LoadOptions
 from studio.core.io.words import count
 from studio.core.jobs.cancel import CancelToken
@@ -39,6 +37,7 @@ from studio.core.train.train_specs import (
     validation_interval,
 )
 from studio.engine.adapter_kinds import adapter_config
+from studio.engine.run_checkpoints import load_run_checkpoint, save_run_checkpoint
 from studio.engine.train_examples import (
     Emit,
     Example,
@@ -379,64 +378,6 @@ class Trainer:
             if key in state:
                 set_peft_model_state_dict(te, state[key])
 
-    def save_checkpoint(self, step: int) -> Path:
-        import torch
-
-        from studio.engine import train_checkpoint
-
-        final = self.run / f"checkpoint-{step}"
-        tmp = temp_path(final)
-        try:
-            tmp.mkdir()
-            train_checkpoint.save(
-                tmp,
-                step=step,
-                lora={**self.lora_state(), **({"ema": self.ema.state()} if self.ema is not None else {})},
-                optimizer=self.optimizer.state_dict(),
-                schedule=self.schedule.state_dict(),
-                rng={
-                    "noise_gen": self.noise_gen.get_state(),
-                    "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                    "python": random.getstate(),
-                },
-                spec_json=self.spec.to_json(),
-            )
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
-            fsync_dir(self.run)
-        except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise StudioError(
-                ErrorKind.IO,
-                f"Could not write the checkpoint at step {step} ({e.strerror or e}); "
-                "the earlier checkpoints are intact. Free some disk space and resume.",
-                repr(e),
-            ) from e
-        kept = checkpoints(self.run)
-        for old in kept[: -max(2, self.spec.keep_checkpoints)]:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
-
-    def load_checkpoint(self, folder: Path) -> int:
-        import torch
-
-        from studio.engine import train_checkpoint
-
-        state = train_checkpoint.load(folder)
-        self.set_lora_state(state["lora"])
-        if self.ema is not None and "ema" in state["lora"]:
-            self.ema.load(state["lora"]["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        rng = state["rng"]
-        self.noise_gen.set_state(rng["noise_gen"])
-        torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        return int(state["step"])
-
     # -- the run -----------------------------------------------------------------------------------------------
     def _status(self, status: str, step: int, **extra: Any) -> None:
         if launched_rank() != 0:
@@ -488,7 +429,7 @@ class Trainer:
         spec = self.spec  # with the steps that epochs come to
         start = 0
         if (ck := latest_checkpoint(self.run)) is not None:
-            start = self.load_checkpoint(ck)
+            start = load_run_checkpoint(self, ck)
             self.emit(Note(text=f"Resuming from the checkpoint at step {start}."))
         self.curve = CurveLog(self.run, start) if self._main else None
         self.pipe.unet.train()
@@ -581,7 +522,7 @@ class Trainer:
     def _checkpoint(self, step: int) -> None:
         if self.curve is not None:
             self.curve.flush()
-        folder = self.save_checkpoint(step)
+        folder = save_run_checkpoint(self, step)
         kept = tuple(str(p) for p in checkpoints(self.run))
         self.emit(CheckpointSaved(step=step, path=str(folder), kept=kept))
 
@@ -589,7 +530,11 @@ class Trainer:
         from studio.engine.train_checkpoint import nan_rollback
 
         raise nan_rollback(
-            self.run, step, self.load_checkpoint, self.spec.lr_unet, " or turn off fp16 mixed precision"
+            self.run,
+            step,
+            lambda ck: load_run_checkpoint(self, ck),
+            self.spec.lr_unet,
+            " or turn off fp16 mixed precision",
         )
 
 

@@ -28,6 +28,7 @@ from studio.core.train.train_specs import (
     TrainDone,
     TrainSpec,
     TrainStep,
+    ValidationLoss,
     read_run_spec,
     run_state,
 )
@@ -44,6 +45,7 @@ class TrainSession(QObject):
     datasetChanged = Signal()
     importing = Signal(bool)  # pictures are being copied and checked (off the GUI thread)
     stepped = Signal(int, int, float, str)  # step, total, loss, "ETA" in words
+    validated = Signal(int, float)  # step, the held-out pictures' loss
     samplesReady = Signal(str)  # a samples strip (PNG path)
     checkpointSaved = Signal(int, str)
     finished = Signal(object)  # TrainDone
@@ -285,27 +287,20 @@ class TrainSession(QObject):
         spec = read_run_spec(run)
         if isinstance(spec, Unreadable):
             return f"{spec.why}."
-        return self.start(spec)
+        problem = self.start(spec)
+        if problem is None:
+            from studio.core.train.run_history import curve_to_resume
+
+            self.curve = curve_to_resume(run)
+        return problem
 
     def export_run(self, folder: Path) -> str:
         """Prepare the run in ``folder`` (dataset, recipe, command) to train on another machine; a sentence saying
         what was done or why not."""
-        import dataclasses
-        import shutil
-
-        from studio.core.train.train_transfer import export_run
+        from studio.core.train.train_transfer import export_with_dataset
 
         spec = self.build_spec()
-        if isinstance(spec, str):
-            return spec
-        if folder.exists() and any(folder.iterdir()):
-            return f"{folder} is not empty: choose an empty folder to export to."
-        try:
-            shutil.copytree(self.dataset.folder, folder / "dataset", dirs_exist_ok=True)
-            how = export_run(dataclasses.replace(spec, run_dir=str(folder)), folder)
-        except OSError as e:
-            return f"Could not export to {folder}: {e.strerror or e}."
-        return f"Exported to {folder}. Train it elsewhere as {how.name} there says, then Import result."
+        return spec if isinstance(spec, str) else export_with_dataset(spec, self.dataset.folder, folder)
 
     def import_result(self, folder: Path) -> str:
         """A run trained elsewhere: its LoRA into the library (``finished`` is told, as for a run here)."""
@@ -344,6 +339,9 @@ class TrainSession(QObject):
             self.curve.add(e.step, e.loss)
             eta = (e.total - e.step) * e.seconds / e.step if e.step and e.seconds else 0.0
             self.stepped.emit(e.step, e.total, e.loss, f"{duration(eta)} left" if eta > 0 else "")
+        elif isinstance(e, ValidationLoss):
+            self.curve.add_validation(e.step, e.loss)
+            self.validated.emit(e.step, e.loss)
         elif isinstance(e, SamplesSaved) and e.paths:
             self.samplesReady.emit(e.paths[0])
         elif isinstance(e, CheckpointSaved):

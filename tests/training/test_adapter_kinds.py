@@ -33,7 +33,8 @@ def test_each_kind_trains_and_studio_generate_loads_it(algo, train_spec, tiny_sd
     if algo == "dora":  # diffusers' names with the magnitudes; the kohya copy says dora_scale, one per row
         assert any(k.endswith("lora_magnitude_vector") for k in keys)
         with safe_open(done.kohya_path, "pt") as f:
-            scales = [f.get_tensor(k) for k in f if k.endswith(".dora_scale")]
+            names = f.keys()  # safe_open is no mapping: it cannot be iterated
+            scales = [f.get_tensor(k) for k in names if k.endswith(".dora_scale")]
         assert scales and all(s.dim() == 2 and s.shape[1] == 1 for s in scales)
     else:  # LyCORIS' own layout, as A1111, Forge and ComfyUI read it
         marks = {"lokr": ".lokr_w", "loha": ".hada_w1_a"}[algo]

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.io.untrusted import Unreadable, regular_file_problem
-from studio.core.train.train_specs import LossCurve, TrainSpec, checkpoints, read_run_spec, run_state
+from studio.core.train.train_specs import (
+    LossCurve,
+    TrainSpec,
+    checkpoint_step,
+    checkpoints,
+    latest_checkpoint,
+    read_run_spec,
+    run_state,
+)
 
 CURVE_FILE = "curve.jsonl"
 MAX_CURVE_BYTES = 32 << 20
@@ -80,6 +88,12 @@ def read_curve(run_dir: Path) -> LossCurve:
             if isinstance(value, int | float) and value == value:
                 add(step, float(value))
     return curve
+
+
+def curve_to_resume(run_dir: Path) -> LossCurve:
+    """The curve a resumed run goes on from: up to its last checkpoint (the trainer drops what came after)."""
+    kept = latest_checkpoint(run_dir)
+    return read_curve(run_dir).until(checkpoint_step(kept) if kept else 0)
 
 
 @dataclass

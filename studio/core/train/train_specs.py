@@ -351,6 +351,13 @@ class LossCurve:
         self.validation_steps.append(step)
         self.validation.append(loss)
 
+    def until(self, step: int) -> LossCurve:
+        """The curve up to ``step`` (a run resumed from there goes on from it)."""
+        keep = [i for i, s in enumerate(self.steps) if s <= step]
+        held = [i for i, s in enumerate(self.validation_steps) if s <= step]
+        return LossCurve([self.steps[i] for i in keep], [self.losses[i] for i in keep],
+                         [self.validation_steps[i] for i in held], [self.validation[i] for i in held])  # fmt: skip
+
     def smoothed(self, beta: float = 0.9) -> list[float]:
         out, avg = [], None
         for v in self.losses:

@@ -51,6 +51,18 @@ def export_run(spec: TrainSpec, folder: Path) -> Path:
     return folder / "RUN.txt"
 
 
+def export_with_dataset(spec: TrainSpec, dataset: Path, folder: Path) -> str:
+    """The run and a copy of its dataset in an empty ``folder``; a sentence saying what was done or why not."""
+    if folder.exists() and any(folder.iterdir()):
+        return f"{folder} is not empty: choose an empty folder to export to."
+    try:
+        shutil.copytree(dataset, folder / "dataset", dirs_exist_ok=True)
+        how = export_run(replace(spec, run_dir=str(folder)), folder)
+    except OSError as e:
+        return f"Could not export to {folder}: {e.strerror or e}."
+    return f"Exported to {folder}. Train it elsewhere as {how.name} there says, then Import result."
+
+
 def import_result(folder: Path, loras_dir: Path, runs_dir: Path) -> tuple[Path, Path]:
     """The trained LoRA copied into ``loras_dir`` (a name that is free) and the run folder — without its dataset
     and checkpoints — into ``runs_dir``. ``ValueError`` with a sentence when the folder holds no finished run."""

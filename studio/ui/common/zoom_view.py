@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QDialog, QSizePolicy, QVBoxLayout, QWidget
 
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
 
@@ -95,3 +95,17 @@ class ZoomView(QWidget):
     def mouseReleaseEvent(self, _e: QMouseEvent) -> None:  # noqa: N802
         self._drag = None
         self.setCursor(Qt.CursorShape.OpenHandCursor)
+
+
+def show_large(parent: QWidget, title: str, image: QImage) -> QDialog:
+    """A picture in a window of its own, to zoom into (wheel) and pan (drag); returned so the caller keeps it."""
+    from studio.ui.common.theme import fit_size
+
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    view = ZoomView()
+    view.set_image(image)
+    QVBoxLayout(dialog).addWidget(view)
+    fit_size(dialog, 1000, 700)
+    dialog.show()
+    return dialog

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -33,8 +34,10 @@ from studio.core.train.recipe import TRAIN
 from studio.core.train.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.common.binding import bind
 from studio.ui.common.fold import FoldBySize
-from studio.ui.common.theme import fit_size, picture_icon
+from studio.ui.common.theme import picture_icon
 from studio.ui.train.finetune_widgets import FocusView, LossCurveView
+from studio.ui.train.run_history import RunHistoryView
+from studio.viewmodels.train_runs import TrainRuns
 from studio.viewmodels.train_session import TrainSession
 
 ADD_HINT = "Add pictures, choose a trigger word and press Train."
@@ -73,7 +76,13 @@ class FinetunePage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self._training_box())
-        split.addWidget(scroll)
+        self.runs = TrainRuns(session, self)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(scroll, "Training")
+        self.tabs.addTab(RunHistoryView(self.runs), "Past runs")
+        self.runs.listed.connect(lambda: self.tabs.setTabText(1, f"Past runs ({len(self.runs.runs)})"))
+        session.running.connect(lambda on: on and self.tabs.setCurrentIndex(0))  # a resumed run shows live
+        split.addWidget(self.tabs)
         self.training_scroll = scroll
         split.setSizes([760, 520])
         lay.addWidget(split, 1)
@@ -92,6 +101,7 @@ class FinetunePage(QWidget):
         self.check_interrupted()
         self.set_base_choices(base_choices or [])
         self._base_changed()  # the resolution follows the base model; the estimate starts
+        self.runs.refresh()
 
     # -- dataset -------------------------------------------------------------------------------------------------
     def _dataset_box(self) -> QWidget:
@@ -538,20 +548,10 @@ class FinetunePage(QWidget):
 
     def open_samples(self) -> None:
         """The picture shown under the curve, large (wheel to zoom, drag to pan)."""
-        from PySide6.QtWidgets import QDialog, QVBoxLayout
+        from studio.ui.common.zoom_view import show_large
 
-        from studio.ui.common.zoom_view import ZoomView
-
-        if not self.samples_path:
-            return
-        dialog = QDialog(self)
-        dialog.setWindowTitle(Path(self.samples_path).name)
-        view = ZoomView()
-        view.set_image(QImage(self.samples_path))
-        QVBoxLayout(dialog).addWidget(view)
-        fit_size(dialog, 1000, 700)
-        dialog.show()
-        self.samples_dialog = dialog
+        if self.samples_path:
+            self.samples_dialog = show_large(self, Path(self.samples_path).name, QImage(self.samples_path))
 
     def _finished(self, done: TrainDone) -> None:
         self.status.setText(

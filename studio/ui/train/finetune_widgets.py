@@ -3,78 +3,22 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.core.train.dataset import bucket_for, buckets, crop_box
+from studio.ui.train.loss_curves import CurvesView, Series
 from studio.viewmodels.train_session import TrainSession
 
 
-class LossCurveView(QWidget):
-    """The loss per step (faint) and smoothed (bold)."""
+class LossCurveView(CurvesView):
+    """The live run's loss per step (faint), smoothed (bold) and its validation loss (dashed, dots)."""
 
     def __init__(self, session: TrainSession, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(
+            lambda: [Series("", session.curve)], "The loss curve appears here as training runs.", parent
+        )
         self.session = session
-        self.setMinimumHeight(140)
-
-    def paintEvent(self, _event) -> None:  # noqa: N802, ANN001
-        p = QPainter(self)
-        p.fillRect(self.rect(), self.palette().base())
-        curve = self.session.curve
-        if len(curve.losses) < 2:
-            p.setPen(self.palette().placeholderText().color())
-            p.drawText(
-                self.rect(), Qt.AlignmentFlag.AlignCenter, "The loss curve appears here as training runs."
-            )
-            return
-        lo, hi = min(curve.losses), max(curve.losses)
-        span = (hi - lo) or 1.0
-        n = max(curve.steps[-1], 2)
-        left, top, bottom = 52, 8, 36  # room for the loss values (left) and the steps (below)
-        w, h = self.width() - left - 8, self.height() - top - bottom
-
-        def poly(values: list[float]) -> QPolygonF:
-            return QPolygonF(
-                [
-                    QPointF(left + w * s / n, top + h * (1 - (v - lo) / span))
-                    for s, v in zip(curve.steps, values, strict=True)
-                ]
-            )
-
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        grid = self.palette().mid().color()
-        p.setPen(QPen(grid, 1))
-        p.drawLine(left, top, left, top + h)
-        p.drawLine(left, top + h, left + w, top + h)
-        p.setPen(self.palette().placeholderText().color())
-        (y_hi, y_lo), (x_0, x_n) = self.axis_labels()
-        fm = p.fontMetrics()
-        p.drawText(left - 6 - fm.horizontalAdvance(y_hi), top + fm.ascent(), y_hi)
-        p.drawText(left - 6 - fm.horizontalAdvance(y_lo), top + h, y_lo)
-        p.drawText(left, top + h + fm.height(), x_0)
-        p.drawText(left + w - fm.horizontalAdvance(x_n), top + h + fm.height(), x_n)
-        accent = self.palette().highlight().color()
-        faint = QColor(accent)
-        faint.setAlpha(70)
-        p.setPen(QPen(faint, 1))
-        p.drawPolyline(poly(curve.losses))
-        p.setPen(QPen(accent, 2))
-        p.drawPolyline(poly(curve.smoothed()))
-        p.setPen(self.palette().text().color())
-        p.drawText(
-            left, self.height() - 4, f"loss {curve.smoothed()[-1]:.4f} (smoothed) · step {curve.steps[-1]}"
-        )
-
-    def axis_labels(self) -> tuple[tuple[str, str], tuple[str, str]]:
-        """((the highest loss, the lowest), (the first step, the last)) as the axes show them."""
-        curve = self.session.curve
-        if not curve.losses:
-            return ("", ""), ("", "")
-        return (f"{max(curve.losses):.3f}", f"{min(curve.losses):.3f}"), (
-            "0",
-            f"step {max(curve.steps[-1], 2)}",
-        )
 
 
 class FocusView(QWidget):
