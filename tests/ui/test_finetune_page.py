@@ -107,10 +107,10 @@ def test_auto_captions_focus_point_class_pictures_and_estimate(qtbot, studio, tm
     assert spec.class_images == 2 and Path(spec.class_dir) == home / "training" / "class" / "big-dog"
 
     assert not page.more.isVisibleTo(page)  # "More settings" start folded
-    page.epochs.setValue(3)
-    page.batch_size.setValue(2)
-    page.schedule.setCurrentIndex(page.schedule.findData("cosine"))
-    page.checkpointing.setChecked(True)
+    page.more.epochs.setValue(3)
+    page.more.batch_size.setValue(2)
+    page.more.schedule.setCurrentIndex(page.more.schedule.findData("cosine"))
+    page.more.checkpointing.setChecked(True)
     page.preset.setCurrentIndex(page.preset.findData("style"))  # the preset sets the text encoder's LR
     spec = session.build_spec("x")
     assert (spec.epochs, spec.batch_size, spec.schedule, spec.gradient_checkpointing) == (

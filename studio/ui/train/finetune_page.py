@@ -37,6 +37,7 @@ from studio.ui.common.fold import FoldBySize
 from studio.ui.common.theme import picture_icon
 from studio.ui.train.finetune_widgets import FocusView, LossCurveView
 from studio.ui.train.run_history import RunHistoryView
+from studio.ui.train.train_settings import MoreSettings, recipe_rows
 from studio.viewmodels.train_runs import TrainRuns
 from studio.viewmodels.train_session import TrainSession
 
@@ -334,7 +335,7 @@ class FinetunePage(QWidget):
         v.addLayout(form)
         more = QCheckBox("More settings")
         v.addWidget(more)
-        self.more = self._more_settings()
+        self.more = MoreSettings(self.session, lambda _v: self._estimate_timer.start())
         self.more.setVisible(False)
         more.toggled.connect(self.more.setVisible)
         v.addWidget(self.more)
@@ -397,47 +398,6 @@ class FinetunePage(QWidget):
         v.addWidget(self.use_btn)
         return box
 
-    def _more_settings(self) -> QWidget:
-        box = QWidget()
-        form = QFormLayout(box)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.epochs, self.batch_size, self.seed = QSpinBox(), QSpinBox(), QSpinBox()
-        self.lr_text = QDoubleSpinBox()
-        self.optimizer = QComboBox()
-        for label, key in (("AdamW", "adamw"), ("AdamW 8-bit (needs bitsandbytes)", "adamw8bit")):
-            self.optimizer.addItem(label, key)
-        self.schedule = QComboBox()
-        for label, key in (
-            ("Constant with warm-up", "constant_with_warmup"),
-            ("Constant", "constant"),
-            ("Cosine", "cosine"),
-            ("Linear", "linear"),
-        ):
-            self.schedule.addItem(label, key)
-        self.precision = QComboBox()
-        for label, key in (
-            ("Automatic (bf16/fp16 on a GPU)", "auto"),
-            ("Off (fp32)", "no"),
-            ("fp16", "fp16"),
-            ("bf16", "bf16"),
-        ):
-            self.precision.addItem(label, key)
-        self.checkpointing = QCheckBox("Gradient checkpointing (less memory, slower)")
-        self._rows(
-            form,
-            [
-                ("epochs", self.epochs),
-                ("batch_size", self.batch_size),
-                ("lr_text", self.lr_text),
-                ("optimizer", self.optimizer),
-                ("schedule", self.schedule),
-                ("mixed_precision", self.precision),
-                ("seed", self.seed),
-                ("gradient_checkpointing", self.checkpointing),
-            ],
-        )
-        return box
-
     def _class_box(self) -> QWidget:
         box = QGroupBox("Class pictures (optional)")
         box.setCheckable(True)
@@ -463,16 +423,8 @@ class FinetunePage(QWidget):
         return box
 
     def _rows(self, form: QFormLayout, rows: list[tuple[str, QWidget]]) -> None:
-        """Form rows of recipe fields: each widget set up from the training recipe's table and bound to the
-        session's draft (a check box spans its row); every edit renews the estimate."""
-        for name, widget in rows:
-            field = TRAIN[name]
-            bind(self.session, name, widget, field, on_edit=lambda _v: self._estimate_timer.start())
-            if isinstance(widget, QCheckBox):
-                widget.setText(widget.text() or field.label)
-                form.addRow(widget)
-            else:
-                form.addRow(field.label, widget)
+        """Form rows of recipe fields; every edit renews the estimate."""
+        recipe_rows(self.session, form, rows, lambda _v: self._estimate_timer.start())
 
     def _choose_class_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of class pictures")
