@@ -12,6 +12,7 @@ import argparse
 from studio import __version__
 from studio.cli import (
     backends,
+    caption,
     card,
     detail,
     explain,
@@ -46,6 +47,7 @@ _MODULES = (
     models,
     train,
     train_text,
+    caption,
     recipe,
     backends,
     verify,
@@ -64,6 +66,7 @@ COMMANDS = (
     "models",
     "train",
     "train-text",
+    "caption",
     "recipe",
     "backends",
     "verify",

@@ -20,8 +20,6 @@ from studio.core.train.recipe import TRAIN
 from studio.core.train.train_plan import base_profile, estimate_seconds, memory_needed
 from studio.core.train.train_specs import (
     PRESETS,
-    CaptionsMade,
-    CaptionSpec,
     CheckpointSaved,
     LossCurve,
     SamplesSaved,
@@ -36,6 +34,7 @@ from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.queue_place import PlaceWatcher
+from studio.viewmodels.train_captions import CaptionJobs
 
 CLASS_PICTURES = 100  # what ticking "Class pictures" asks for (100–200 is usual)
 
@@ -79,11 +78,9 @@ class TrainSession(QObject):
         self.draft["base"] = default_base
         self.draft["resolution"] = base_profile(default_base).resolution if default_base else 512
         self.dataset.resolution = self.draft["resolution"]
-        self.captioners = captioners
+        self.captions = CaptionJobs(self, captioners)
         self.device = device
-        self.caption_job: str | None = None
         self.place = PlaceWatcher(queue, self.waiting.emit, self)
-        self._before_captioning: dict[str, str] = {}
         self.curve = LossCurve()
         self.job: str | None = None
         self.run_dir: Path | None = None
@@ -137,41 +134,12 @@ class TrainSession(QObject):
         img.focus = None if focus is None else (min(1.0, max(0.0, focus[0])), min(1.0, max(0.0, focus[1])))
         self.dataset.save()
 
-    def caption(self, overwrite: bool = False) -> str | None:
-        """Caption the pictures (those without a caption, or all) with the first captioning model installed;
-        returns why it cannot, in a sentence."""
-        if self.caption_job:
-            return "Captioning is already running."
-        models = self.captioners()
-        if not models:
-            return (
-                "No captioning model is installed. In the Models room, press Download… and get “BLIP image "
-                "captioning (base)” (about 1 GB), or put a BLIP/GIT folder in your models folder."
-            )
-        if not self.dataset.images:
-            return "Add pictures first."
-        if not overwrite and all(i.caption.strip() for i in self.dataset.images):
-            return "Every picture already has a caption; tick “replace mine” to caption them all again."
-        self.dataset.save()
-        self._before_captioning = {img.file: img.caption for img in self.dataset.images}
-        self.caption_job = self.queue.enqueue(
-            CaptionSpec(dataset=str(self.dataset.folder), model=models[0], overwrite=overwrite)
-        )
-        self.captioning.emit(True)
-        return None
+    def caption(self, overwrite: bool = False, style: str = "sentences") -> str | None:
+        """Caption the pictures with the first captioning model installed; why it cannot, in a sentence."""
+        return self.captions.start(overwrite, style)
 
-    def _apply_captions(self, e: CaptionsMade) -> None:
-        """Fill in what the captioner wrote — never over a caption the user edited while it ran."""
-        by_file = {img.file: img for img in self.dataset.images}
-        n = 0
-        for file, text in e.captions:
-            img = by_file.get(file)
-            if img is not None and text and img.caption == self._before_captioning.get(file):
-                img.caption = text
-                n += 1
-        self.dataset.save()
-        self.datasetChanged.emit()
-        self.captioned.emit(f"{e.model} captioned {n} picture{'s' if n != 1 else ''}; check and edit them.")
+    def edit_tags(self, rows: list[int], tag: str, add: bool) -> int:
+        return self.captions.edit_tags(rows, tag, add)
 
     def replace_in_captions(self, find: str, new: str) -> int:
         n = self.dataset.replace_in_captions(find, new)
@@ -324,14 +292,7 @@ class TrainSession(QObject):
 
     def _on_event(self, ui: UiEvent) -> None:
         e = ui.event
-        if self.caption_job and e.job_id == self.caption_job:
-            if isinstance(e, CaptionsMade):
-                self._apply_captions(e)
-            elif isinstance(e, (Finished, Failed, Cancelled)):
-                self.caption_job = None
-                self.captioning.emit(False)
-                if isinstance(e, Failed):
-                    self.captioned.emit(e.error.user_message if e.error else "Captioning failed.")
+        if self.captions.handle(e):
             return
         if e.job_id != self.job or not self.job:
             return

@@ -67,3 +67,10 @@ def train_spec(tiny_sd, dataset, tmp_path):
         return TrainSpec(**base)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner(tmp_path_factory) -> Path:
+    from tests.tiny_models import save_tiny_captioner
+
+    return save_tiny_captioner(tmp_path_factory.mktemp("models") / "tiny-blip")

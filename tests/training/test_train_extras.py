@@ -16,13 +16,6 @@ from studio.core.jobs.errors import StudioError
 from studio.core.train.train_specs import CaptionsMade, CaptionSpec, TrainStep
 
 
-@pytest.fixture(scope="session")
-def tiny_captioner(tmp_path_factory) -> Path:
-    from tests.tiny_models import save_tiny_captioner
-
-    return save_tiny_captioner(tmp_path_factory.mktemp("models") / "tiny-blip")
-
-
 def coloured(folder: Path, colours: dict[str, tuple[int, int, int]]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, rgb in colours.items():

@@ -257,3 +257,38 @@ def test_on_a_small_window_the_captions_come_before_the_crop_view(qtbot, studio)
     assert page.crop_split.sizes()[1] == 0 and page.crop_split.sizes()[0] > 0
     window.resize(1600, 1000)
     qtbot.waitUntil(lambda: page.crop_split.sizes()[1] > 0)
+
+
+def test_the_tag_editor_adds_and_removes_a_tag_on_many_pictures(qtbot, studio, tmp_path):
+    page = studio.window.finetune_page
+    session = page.session
+    with qtbot.waitSignal(session.datasetChanged, timeout=30_000):
+        session.add_pictures([str(photos(tmp_path / "pics", n=3))])
+    for row, caption in enumerate(["red disc, grass", "red disc", "blue sky, grass"]):
+        page.table.item(row, 1).setText(caption)
+    page.table.selectRow(0)
+    page.table.selectionModel().select(page.table.model().index(2, 0), page.table.selectionModel().SelectionFlag.Select
+                                       | page.table.selectionModel().SelectionFlag.Rows)  # fmt: skip
+    editor = page.captions.edit_tags()
+    assert "2 selected" in editor.scope.text()
+    assert [editor.tags.item(i).text() for i in range(editor.tags.count())] == ["grass (2)", "blue sky (1)",
+                                                                                "red disc (1)"]  # fmt: skip
+    editor.tag.setText("outdoors")
+    qtbot.mouseClick(editor.add_btn, Qt.MouseButton.LeftButton)
+    assert [i.caption for i in session.dataset.images] == ["red disc, grass, outdoors", "red disc",
+                                                           "blue sky, grass, outdoors"]  # fmt: skip
+    assert "added to 2 captions" in editor.result.text()
+    assert page.table.item(0, 1).text() == "red disc, grass, outdoors"  # the grid shows it
+    page.table.clearSelection()
+    editor.refresh()
+    assert "all 3 pictures" in editor.scope.text()
+    editor.tags.setCurrentRow(0)  # choosing a tag in the list fills it in
+    assert editor.tag.text() == "grass"
+    qtbot.mouseClick(editor.remove_btn, Qt.MouseButton.LeftButton)
+    assert [i.caption for i in session.dataset.images] == [
+        "red disc, outdoors",
+        "red disc",
+        "blue sky, outdoors",
+    ]
+    sidecar = session.dataset.path(session.dataset.images[2]).with_suffix(".txt").read_text()
+    assert sidecar.endswith("blue sky, outdoors")  # what other trainers read follows

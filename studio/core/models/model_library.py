@@ -28,7 +28,13 @@ from studio.core.models.builtin_models import (
 from studio.core.models.model_identify import FAMILY_LABELS, Identity, identify, kohya_metadata
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
-CAPTIONER_TYPES = ("blip", "blip-2", "git", "vision-encoder-decoder")  # caption from the picture alone
+CAPTIONER_TYPES = (
+    "blip",
+    "blip-2",
+    "git",
+    "vision-encoder-decoder",
+    "florence2",
+)  # caption from the picture alone
 SEGMENTER, DETECTOR, MATTING = "segmenter", "detector", "matting"
 # transformers' model types that select parts of a picture (each a class transformers carries: no remote code)
 VISION_TYPES = {

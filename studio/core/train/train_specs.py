@@ -257,6 +257,10 @@ class CaptionSpec:
     image: str = ""  # one picture instead of a dataset ("Describe this image"): the caption is the result
     device: str = "auto"
     max_tokens: int = 40
+    images: tuple[
+        str, ...
+    ] = ()  # pictures of a folder instead of a dataset (``studio caption``): captions by path
+    style: str = "sentences"  # or "tags": the caption's phrases, comma-separated (core.caption_tags)
 
 
 @dataclass(frozen=True)

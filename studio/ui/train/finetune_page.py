@@ -35,6 +35,7 @@ from studio.core.train.train_specs import PRESETS, TrainDone, latest_checkpoint
 from studio.ui.common.binding import bind
 from studio.ui.common.fold import FoldBySize
 from studio.ui.common.theme import picture_icon
+from studio.ui.train.caption_tools import CaptionTools
 from studio.ui.train.finetune_widgets import FocusView, LossCurveView
 from studio.ui.train.run_history import RunHistoryView
 from studio.ui.train.train_settings import MoreSettings, recipe_rows
@@ -89,7 +90,6 @@ class FinetunePage(QWidget):
         lay.addWidget(split, 1)
         session.datasetChanged.connect(self.refresh)
         session.importing.connect(self._importing)
-        session.captioning.connect(self._captioning)
         session.captioned.connect(self.summary.setText)
         session.stepped.connect(self._stepped)
         session.samplesReady.connect(self._samples)
@@ -142,18 +142,9 @@ class FinetunePage(QWidget):
         for w in (self.find, self.replace_with, go):
             rep.addWidget(w)
         v.addLayout(rep)
-        cap = QHBoxLayout()
-        self.caption_btn = QPushButton("Caption automatically")
-        self.caption_btn.setToolTip(
-            "Write captions with a local captioning model (BLIP, GIT…) from the Models room"
-        )
-        self.caption_btn.clicked.connect(self._caption)
-        self.caption_all = QCheckBox("replace mine too")
-        self.caption_all.setToolTip("Off: only pictures without a caption are captioned")
-        cap.addWidget(self.caption_btn)
-        cap.addWidget(self.caption_all)
-        cap.addStretch(1)
-        v.addLayout(cap)
+        self.captions = CaptionTools(self.session, self.selected_rows, lambda t: self.summary.setText(t))
+        self.caption_btn, self.caption_all = self.captions.caption_btn, self.captions.caption_all
+        v.addWidget(self.captions)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Picture", "Caption", "Check"])
         self.table.horizontalHeaderItem(1).setToolTip(
@@ -256,12 +247,8 @@ class FinetunePage(QWidget):
             self.session.set_focus(row, focus)
             self._show_focus(row)
 
-    def _caption(self) -> None:
-        problem = self.session.caption(overwrite=self.caption_all.isChecked())
-        self.summary.setText(problem or "Captioning… (it waits for the device like any job)")
-
-    def _captioning(self, busy: bool) -> None:
-        self.caption_btn.setEnabled(not busy)
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectedIndexes()})
 
     def _importing(self, busy: bool) -> None:
         self.dataset_box.setEnabled(not busy)
