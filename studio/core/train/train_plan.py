@@ -60,11 +60,17 @@ def same_setup(a: dict[str, Any], spec: TrainSpec, device: str) -> bool:
 
 
 SAMPLE_SHARE = (
-    0.8  # one denoising step of one sample picture (both CFG halves, the VAE's share) ÷ a training step
+    0.67  # one denoising step of one sample picture (both CFG halves: two forwards) ÷ a step's compute
 )
+SAMPLE_OVERHEAD_S = {
+    "cuda": 0.005,
+    "mps": 0.01,
+    "cpu": 0.01,
+}  # a picture's step: the scheduler, the VAE's share
 VALIDATION_SHARE = 0.35  # one held-out picture at one noise level (a forward alone) ÷ a training step
 CHECKPOINT_S = 0.1
 LOAD_BYTES_PER_S = 0.5e9  # reading and building the pipeline, when no earlier run measured it
+START_S = 3.0  # starting the trainer's process and its libraries (measured here: 3–4 s with the demo model)
 
 
 @dataclass(frozen=True)
@@ -112,22 +118,23 @@ def estimate_seconds(spec: TrainSpec, family: str, device: str, unet_params: flo
     setting up — at the speeds an earlier run with the same base, resolution, batch and device measured when there
     is one, else rough figures from the model's size. ``loaded``: seconds already spent loading the model."""
     seen = _measured(runs_dir, spec, device)
-    if "seconds_per_step" in seen:
-        per_step, how = seen["seconds_per_step"], "measured on an earlier run"
-    else:
-        size = unet_params if unet_params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[1]
-        flops = (STEP_FLOPS_PER_PARAM_POSITION * size * (spec.resolution // 8) ** 2 * spec.batch_size
-                 * (1.3 if spec.gradient_checkpointing else 1.0) * (1.15 if spec.train_text_encoder else 1.0))  # fmt: skip
-        per_step = flops / DEVICE_FLOPS.get(device, DEVICE_FLOPS["cpu"]) + STEP_OVERHEAD_S.get(device, 0.02)
-        how = "rough: no earlier run to measure by"
+    size = unet_params if unet_params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[1]
+    flops = (STEP_FLOPS_PER_PARAM_POSITION * size * (spec.resolution // 8) ** 2 * spec.batch_size
+             * (1.3 if spec.gradient_checkpointing else 1.0) * (1.15 if spec.train_text_encoder else 1.0))  # fmt: skip
+    compute = flops / DEVICE_FLOPS.get(device, DEVICE_FLOPS["cpu"])
+    per_step = seen.get("seconds_per_step", compute + STEP_OVERHEAD_S.get(device, 0.02))
+    per_sample = seen.get("seconds_per_sample_step",
+                          compute * SAMPLE_SHARE / spec.batch_size + SAMPLE_OVERHEAD_S.get(device, 0.01))  # fmt: skip
+    how = (
+        "measured on an earlier run" if "seconds_per_step" in seen else "rough: no earlier run to measure by"
+    )
     work = run_work(spec, pictures)
-    per_sample = seen.get("seconds_per_sample_step", per_step * SAMPLE_SHARE / spec.batch_size)
     extra = 1 + (spec.prior_weight > 0 and bool(spec.class_dir))  # class pictures: a second pass per step
     if loaded is not None:
         setup = loaded
     else:
         weights = params if params else FAMILY_PARAMS.get(family, (1e9, 0.86e9))[0]
-        setup = seen.get("setup_seconds", weights * 4 / LOAD_BYTES_PER_S + 1.0)
+        setup = seen.get("setup_seconds", START_S + weights * 4 / LOAD_BYTES_PER_S)
     total = (setup + work.steps * per_step * extra + work.sample_steps * per_sample
              + work.validation_passes * per_step * VALIDATION_SHARE / spec.batch_size
              + work.checkpoints * CHECKPOINT_S)  # fmt: skip
