@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.io.atomic import atomic_write
-from studio.core.io.settings import LoadOptions
 from studio.core.io.words import count
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, JobCancelled, StudioError
@@ -37,11 +36,14 @@ from studio.core.train.train_specs import (
     validation_interval,
 )
 from studio.engine.adapter_kinds import adapter_config
+from studio.engine.flow_train import VALIDATION_SIGMAS, FlowObjective
 from studio.engine.run_checkpoints import load_run_checkpoint, save_run_checkpoint
+from studio.engine.train_base import TEXT_TARGETS, denoiser_part, load_base, targets
 from studio.engine.train_examples import (
     Emit,
     Example,
     batch_at,
+    batch_masks,
     batches_for_epoch,
     class_examples,
     held_out,
@@ -52,15 +54,22 @@ from studio.engine.train_outputs import RunOutputs
 from studio.engine.train_parallel import Parallel, launched_rank, parallel_from_env
 from studio.engine.weight_average import WeightAverage
 
-UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
-
 
 def _fail(message: str, field: str | None = None, kind: ErrorKind = ErrorKind.INVALID_INPUT) -> StudioError:
     return StudioError(kind, message, field=field)
 
 
 class Trainer:
+    # the base model, as ``train_base.load_base`` loads it
+    pipe: Any
+    family: str
+    xl: bool
+    flow: FlowObjective | None
+    denoiser: Any  # the UNet, or SD 3.x / FLUX.1's transformer
+    encoders: list[Any]
+    tokenizers: list[Any]
+    device: str
+
     def __init__(
         self,
         spec: TrainSpec,
@@ -90,29 +99,9 @@ class Trainer:
         import torch
         from peft import inject_adapter_in_model
 
-        from studio.engine.devices import choose_placement
-        from studio.engine.pipelines import check_model_path, load_pipeline
-
         spec = self.spec
-        placement = choose_placement(spec.device, "fp32")  # trainable weights in fp32; autocast does the rest
-        self.device = placement.device
+        load_base(self)
         self.par = parallel_from_env(self.device)  # under `accelerate launch`: one of several processes
-        path = check_model_path(spec.base)
-        self.emit(Note(text=f"Loading {path.name}…"))
-        model = load_pipeline(path, placement, LoadOptions())
-        if model.family not in ("sd1", "sd2", "sdxl"):
-            raise _fail(
-                f"{path.name} is a {model.family} model; Studio trains LoRAs for SD 1.x, 2.x and SDXL.",
-                "base",
-                ErrorKind.MODEL_INVALID,
-            )
-        self.family = model.family
-        self.pipe = pipe = model.base
-        self.xl = self.family == "sdxl"
-        self.encoders = [pipe.text_encoder] + ([pipe.text_encoder_2] if self.xl else [])
-        self.tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if self.xl else [])
-        for m in (pipe.unet, pipe.vae, *self.encoders):
-            m.requires_grad_(False)
         self.examples, self.validation = held_out(load_examples(spec), spec.validation_split, spec.seed)
         if spec.epochs:  # epochs asked for: as many steps as that many passes over the pictures take
             per_epoch = len(batches_for_epoch(self.examples, spec.batch_size, spec.seed, 0))
@@ -127,15 +116,15 @@ class Trainer:
         self._preflight()
         self.class_examples = class_examples(spec, self.pipe, self.emit, self.cancel, self.par)
         torch.manual_seed(spec.seed)
-        pipe.unet.add_adapter(adapter_config(spec.algo, spec.rank, spec.alpha, UNET_TARGETS))
+        self.denoiser.add_adapter(adapter_config(spec.algo, spec.rank, spec.alpha, targets(self)))
         if spec.train_text_encoder:
             for i, te in enumerate(self.encoders):
                 config = adapter_config(spec.algo, spec.rank, spec.alpha, TEXT_TARGETS)
                 self.encoders[i] = inject_adapter_in_model(config, te)
         if spec.gradient_checkpointing:
-            pipe.unet.enable_gradient_checkpointing()
+            self.denoiser.enable_gradient_checkpointing()
         groups: list[dict[str, Any]] = [
-            {"params": [p for p in pipe.unet.parameters() if p.requires_grad], "lr": spec.lr_unet}
+            {"params": [p for p in self.denoiser.parameters() if p.requires_grad], "lr": spec.lr_unet}
         ]
         if spec.train_text_encoder:
             groups.append(
@@ -185,7 +174,7 @@ class Trainer:
         from studio.core.train.train_plan import estimate_seconds, memory_needed
         from studio.engine.devices import device_memory
 
-        modules = (self.pipe.unet, self.pipe.vae, *self.encoders)
+        modules = (self.denoiser, self.pipe.vae, *self.encoders)
         params = sum(p.numel() for m in modules for p in m.parameters())
         free = device_memory(self.device)[1]
         if free is not None:
@@ -195,7 +184,7 @@ class Trainer:
         needed, refusal = memory_needed(self.spec, self.family, self.device, free, params=params)
         if refusal:
             raise _fail(refusal, "resolution", ErrorKind.OUT_OF_MEMORY)
-        unet_params = sum(p.numel() for p in self.pipe.unet.parameters())
+        unet_params = sum(p.numel() for p in self.denoiser.parameters())
         pictures = len(self.examples) + len(self.validation)
         seconds, how = estimate_seconds(self.spec, self.family, self.device, unet_params, self.run.parent, pictures,
                                         loaded=time.perf_counter() - self.began)  # fmt: skip
@@ -231,6 +220,8 @@ class Trainer:
     def _train_alphas(self) -> Any:
         sched = self.pipe.scheduler
         self.prediction = sched.config.get("prediction_type", "epsilon")
+        if self.flow is not None:  # flow models: noise levels are the flow objective's
+            return None
         from diffusers import DDPMScheduler
 
         return DDPMScheduler.from_config(sched.config).alphas_cumprod
@@ -238,7 +229,10 @@ class Trainer:
     def _encode_image(self, pixels: Any) -> Any:
         vae = self.pipe.vae
         lat = vae.encode(pixels.to(self.device, vae.dtype)).latent_dist.mean
-        return (lat * vae.config.scaling_factor).cpu()
+        shift = (
+            getattr(vae.config, "shift_factor", None) or 0.0
+        )  # SD 3.x and FLUX.1's VAEs centre their latents
+        return ((lat - shift) * vae.config.scaling_factor).cpu()
 
     # -- one step ----------------------------------------------------------------------------------------------
     def _text(self, captions: list[str]) -> tuple[Any, Any]:
@@ -297,6 +291,9 @@ class Trainer:
         else:
             with torch.no_grad():
                 x0 = self._encode_image(torch.stack([examples[i].pixels for i in idx])).to(self.device)
+        if self.flow is not None:
+            return self.flow.loss(x0, [examples[i].caption for i in idx], self.noise_gen, batch_masks(examples, idx),
+                                  self.spec.mask_floor)  # fmt: skip
         batch = noised(x0, self.alphas, self.noise_gen, self.prediction, self.spec.noise_offset)
         return self._weighted(examples, idx, batch)
 
@@ -314,11 +311,8 @@ class Trainer:
                     "text_embeds": pooled,
                     "time_ids": torch.tensor(ids, dtype=states.dtype, device=self.device),
                 }
-            pred = self.pipe.unet(batch.noisy, batch.timesteps.to(self.device), states, **kwargs).sample
-        masks = None
-        if any(examples[i].mask is not None for i in idx):
-            ones = torch.ones_like(examples[idx[0]].pixels[:1])
-            masks = torch.stack([examples[i].mask if examples[i].mask is not None else ones for i in idx])
+            pred = self.denoiser(batch.noisy, batch.timesteps.to(self.device), states, **kwargs).sample
+        masks = batch_masks(examples, idx)
         return weighted_loss(
             pred, batch, self.prediction, self.spec.min_snr_gamma, masks, self.spec.mask_floor
         )
@@ -328,18 +322,22 @@ class Trainer:
         the weights as they are exported (EMA when on)."""
         import torch
 
-        levels = validation_timesteps(len(self.alphas))
+        levels = VALIDATION_SIGMAS if self.flow is not None else validation_timesteps(len(self.alphas))
         total = 0.0
-        self.pipe.unet.eval()
+        self.denoiser.eval()
         try:
             with torch.no_grad(), self.averaged():
                 for k, x0 in enumerate(self.validation_latents):
                     gen = torch.Generator().manual_seed(self.spec.seed * 31 + k)
                     x = x0.repeat(len(levels), 1, 1, 1).to(self.device)
+                    if self.flow is not None:
+                        total += float(self.flow.loss(x, [self.validation[k].caption] * len(levels), gen,
+                                                      sigmas=levels))  # fmt: skip
+                        continue
                     batch = noised(x, self.alphas, gen, self.prediction, timesteps=torch.tensor(levels))
                     total += float(self._weighted(self.validation, [k] * len(levels), batch))
         finally:
-            self.pipe.unet.train()
+            self.denoiser.train()
         return total / max(1, len(self.validation_latents))
 
     def averaged(self) -> Any:
@@ -352,7 +350,7 @@ class Trainer:
     def lora_state(self) -> dict[str, Any]:
         from peft.utils import get_peft_model_state_dict
 
-        state = {"unet": get_peft_model_state_dict(self.pipe.unet)}
+        state = {denoiser_part(self): get_peft_model_state_dict(self.denoiser)}
         if self.spec.train_text_encoder:
             for i, te in enumerate(self.encoders):
                 state[f"text_encoder{'_2' if i else ''}"] = get_peft_model_state_dict(te)
@@ -372,7 +370,7 @@ class Trainer:
     def set_lora_state(self, state: dict[str, Any]) -> None:
         from peft.utils import set_peft_model_state_dict
 
-        set_peft_model_state_dict(self.pipe.unet, state["unet"])
+        set_peft_model_state_dict(self.denoiser, state[denoiser_part(self)])
         for i, te in enumerate(self.encoders):
             key = f"text_encoder{'_2' if i else ''}"
             if key in state:
@@ -432,7 +430,7 @@ class Trainer:
             start = load_run_checkpoint(self, ck)
             self.emit(Note(text=f"Resuming from the checkpoint at step {start}."))
         self.curve = CurveLog(self.run, start) if self._main else None
-        self.pipe.unet.train()
+        self.denoiser.train()
         for te in self.encoders:
             te.train(spec.train_text_encoder)
         if self.par is not None:

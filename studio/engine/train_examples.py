@@ -65,6 +65,16 @@ def load_examples(spec: TrainSpec) -> list[Example]:
     return out
 
 
+def batch_masks(examples: list[Example], idx: list[int]) -> Any:
+    """The masks of a batch (a picture without one: all subject), or None when no picture of it has one."""
+    import torch
+
+    if not any(examples[i].mask is not None for i in idx):
+        return None
+    ones = torch.ones_like(examples[idx[0]].pixels[:1])
+    return torch.stack([examples[i].mask if examples[i].mask is not None else ones for i in idx])
+
+
 def held_out(examples: list[Example], split: float, seed: int) -> tuple[list[Example], list[Example]]:
     """(training, validation) pictures: ``split`` of them held out, the same ones for the same seed; at least one
     each way when a split is asked (a run of one picture has nothing to hold out)."""

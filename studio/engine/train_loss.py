@@ -55,6 +55,17 @@ def weighted_loss(pred: Any, batch: Noised, prediction: str, min_snr_gamma: floa
     return per_item.mean()
 
 
+def masked_mean(error: Any, masks: Any, floor: float) -> Any:
+    """Each picture's mean error; where a mask is given, the background counts ``floor`` of the subject, normalised
+    so that a masked picture weighs as much as another."""
+    import torch.nn.functional as F
+
+    if masks is None:
+        return error.mean((1, 2, 3))
+    weight = floor + (1 - floor) * F.interpolate(masks.to(error.device), size=error.shape[-2:], mode="area")
+    return (error * weight).mean((1, 2, 3)) / weight.mean((1, 2, 3)).clamp_min(1e-6)
+
+
 VALIDATION_TIMESTEPS = (100, 300, 500, 700, 900)  # fixed noise levels: the curve moves only as the weights do
 
 

@@ -36,7 +36,7 @@ class RunOutputs:
         import torch
 
         spec, pipe = self.t.spec, self.t.pipe
-        unet = pipe.unet
+        unet = self.t.denoiser
         rng = torch.get_rng_state()
         unet.eval()
         if not lora:
@@ -105,9 +105,13 @@ class RunOutputs:
             tensors = to_lycoris(state, spec.algo, spec.rank, spec.alpha)
             atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
             return out, None
-        tensors = diffusers_tensors(state, spec.algo)
+        tensors = diffusers_tensors(
+            state, "dora" if t.flow is not None else spec.algo
+        )  # peft's names: diffusers reads them
         atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
-        if not spec.kohya_export:
+        if (
+            not spec.kohya_export or t.flow is not None
+        ):  # ComfyUI reads the diffusers names of SD 3/FLUX LoRAs
             return out, None
         kohya = out.with_name(out.stem + "-kohya.safetensors")
         ks = kohya_tensors(state, spec.alpha, t.xl)
