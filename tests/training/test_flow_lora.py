@@ -59,7 +59,9 @@ def test_a_flow_transformer_learns_and_its_lora_loads_back(family, flow, train_s
     with torch.no_grad():
         trained = objective.loss(x0, ["a photo of sks disc"], torch.Generator().manual_seed(1), sigmas=[0.5])
         objective.pipe = fresh  # the same measurement through the freshly loaded pipeline
-        fresh_loss = objective.loss(x0, ["a photo of sks disc"], torch.Generator().manual_seed(1), sigmas=[0.5])
+        fresh_loss = objective.loss(
+            x0, ["a photo of sks disc"], torch.Generator().manual_seed(1), sigmas=[0.5]
+        )
     assert float(trained) == pytest.approx(float(fresh_loss), rel=1e-4)
     home = tmp_path / "home"
     base = picture(flow[family], home)
