@@ -17,7 +17,8 @@ from studio.viewmodels.train_session import TrainSession
 STATUS_WORDS = {"done": "finished", "running": "interrupted", "cancelled": "cancelled", "failed": "failed"}
 SETTINGS = ("algo", "rank", "alpha", "lr_unet", "steps", "batch_size", "resolution", "train_text_encoder", "ema",
             "min_snr_gamma", "noise_offset", "validation_split", "repeats", "seed", "base")  # fmt: skip
-PICTURE_HEIGHT = 160
+PICTURE_HEIGHT = 150
+ALGO_NAMES = {"lora": "LoRA", "dora": "DoRA", "loha": "LoHa", "lokr": "LoKr"}
 
 
 class TrainRuns(QObject):
@@ -75,7 +76,7 @@ def describe(run: PastRun) -> str:
     status = STATUS_WORDS.get(run.status, run.status or "unknown")
     parts = [run.name, status, f"step {run.step}/{run.steps}"]
     if spec is not None:
-        parts.append(f"{spec.algo.upper()} rank {spec.rank}")
+        parts.append(f"{ALGO_NAMES.get(spec.algo, spec.algo)} rank {spec.rank}")
     if run.curve.losses:
         parts.append(f"loss {run.curve.smoothed()[-1]:.4f}")
     if run.curve.validation:
@@ -97,6 +98,8 @@ def settings_of(run: PastRun) -> dict[str, str]:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, str) and value in ALGO_NAMES:
+        return ALGO_NAMES[value]
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str) and ("/" in value or "\\" in value):

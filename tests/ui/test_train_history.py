@@ -39,7 +39,7 @@ def test_past_runs_are_listed_compared_and_an_interrupted_one_resumed(qtbot, stu
     with qtbot.waitSignal(page.runs.listed, timeout=10_000):
         page.runs.refresh()  # what a restart does when the room opens
     assert page.tabs.tabText(1) == "Past runs (2)" and view.list.count() == 2
-    texts = {view.list.item(i).text().split(" · ")[0]: view.list.item(i).text() for i in range(2)}
+    texts = {view.list.item(i).text().split("\n")[0]: view.list.item(i).text() for i in range(2)}
     assert "finished" in texts["first"] and "validation" in texts["first"] and "step 4/4" in texts["first"]
     assert "cancelled" in texts["second"] and "step 3/6" in texts["second"]
     first = next(i for i in range(2) if view.list.item(i).text().startswith("first"))

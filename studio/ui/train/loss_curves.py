@@ -54,9 +54,9 @@ class CurvesView(QWidget):
             return
         lo, hi, n = self.bounds()
         span = (hi - lo) or 1.0
-        area = QRectF(
-            52, 8, self.width() - 60, self.height() - 8 - 36
-        )  # room for the values (left), steps (below)
+        line = self.fontMetrics().height()
+        below = line + 6 + line * len(shown)  # the steps, then a legend line per run
+        area = QRectF(52, 8, self.width() - 60, self.height() - 8 - below)  # the values' room on the left
 
         def at(step: int, value: float) -> QPointF:
             return QPointF(
@@ -89,11 +89,9 @@ class CurvesView(QWidget):
                     p.drawEllipse(point, 3, 3)
                 p.setBrush(Qt.BrushStyle.NoBrush)
             legend.append((color, self._legend(s)))
-        x = area.left()
-        for color, text in legend:
+        for k, (color, text) in enumerate(legend):
             p.setPen(color if len(legend) > 1 else self.palette().text().color())
-            p.drawText(QPointF(x, self.height() - 4), text)
-            x += p.fontMetrics().horizontalAdvance(text) + 18
+            p.drawText(QPointF(area.left(), self.height() - 4 - line * (len(legend) - 1 - k)), text)
 
     def _axes(self, p: QPainter, area: QRectF) -> None:
         p.setPen(QPen(self.palette().mid().color(), 1))

@@ -14,13 +14,14 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.train.run_history import PastRun
 from studio.ui.train.loss_curves import CurvesView, Series
-from studio.viewmodels.train_runs import TrainRuns, compare, describe, settings_of
+from studio.viewmodels.train_runs import PICTURE_HEIGHT, TrainRuns, compare, describe, settings_of
 
 SECOND = QColor(230, 120, 30)  # the second run compared, beside the palette's highlight
 
@@ -39,9 +40,16 @@ class RunHistoryView(QWidget):
         self.list.itemSelectionChanged.connect(self._selected)
         lay.addWidget(self.list, 1)
         self.curves = CurvesView(self._series, "Choose a run above to see its loss curve.")
-        lay.addWidget(self.curves, 1)
-        self.pictures = QHBoxLayout()
-        lay.addLayout(self.pictures)
+        lay.addWidget(self.curves, 2)
+        strip = QWidget()
+        self.pictures = QHBoxLayout(strip)
+        self.pictures.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # the pictures scroll sideways: they never widen the room
+        scroll.setWidget(strip)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFixedHeight(PICTURE_HEIGHT + 24)
+        lay.addWidget(scroll)
         self.details = QLabel()
         self.details.setWordWrap(True)
         lay.addWidget(self.details)
@@ -79,7 +87,8 @@ class RunHistoryView(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for run in self.model.runs:
-            item = QListWidgetItem(describe(run))
+            name, _, rest = describe(run).partition(" · ")
+            item = QListWidgetItem(f"{name}\n{rest}")
             item.setToolTip(str(run.folder) + (f"\n{run.message}" if run.message else ""))
             self.list.addItem(item)
             item.setSelected(run.name in keep)
