@@ -213,8 +213,8 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         runtime.paths.models_dir / "loras",
         default_base=params.get("model", ""),
         device=lambda: runtime.device,
-        captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
         request_checkpoint=runtime.trainer.request_checkpoint,
+        models_of=lambda kind: [e.path for e in library.entries if e.kind == kind],
     )
     finetune = FinetunePage(trainer, session.library.model_choices())
     session.modelsChanged.connect(lambda: finetune.set_base_choices(session.library.model_choices()))
@@ -223,7 +223,6 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         queue,
         bridge,
         writer.recipe_values,
-        captioners=lambda: [str(e.path) for e in library.entries if e.kind == "captioner"],
     )
     window = MainWindow(
         session,

@@ -35,6 +35,7 @@ from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.queue_place import PlaceWatcher
 from studio.viewmodels.train_captions import CaptionJobs
+from studio.viewmodels.train_masks import MaskJobs
 
 CLASS_PICTURES = 100  # what ticking "Class pictures" asks for (100–200 is usual)
 
@@ -63,9 +64,9 @@ class TrainSession(QObject):
         loras_dir: Path,
         default_base: str = "",
         parent: QObject | None = None,
-        captioners: Callable[[], list[str]] = lambda: [],
         device: Callable[[], DeviceInfo | None] = lambda: None,
         request_checkpoint: Callable[[], bool] = lambda: False,
+        models_of: Callable[[str], list[Path]] = lambda kind: [],
     ):
         super().__init__(parent)
         self._request_checkpoint = request_checkpoint
@@ -78,7 +79,8 @@ class TrainSession(QObject):
         self.draft["base"] = default_base
         self.draft["resolution"] = base_profile(default_base).resolution if default_base else 512
         self.dataset.resolution = self.draft["resolution"]
-        self.captions = CaptionJobs(self, captioners)
+        self.captions = CaptionJobs(self, lambda: [str(p) for p in models_of("captioner")])
+        self.masks = MaskJobs(self, models_of, self)
         self.device = device
         self.place = PlaceWatcher(queue, self.waiting.emit, self)
         self.curve = LossCurve()
@@ -292,7 +294,7 @@ class TrainSession(QObject):
 
     def _on_event(self, ui: UiEvent) -> None:
         e = ui.event
-        if self.captions.handle(e):
+        if self.captions.handle(e) or self.masks.handle(e):
             return
         if e.job_id != self.job or not self.job:
             return

@@ -292,3 +292,53 @@ def test_the_tag_editor_adds_and_removes_a_tag_on_many_pictures(qtbot, studio, t
     ]
     sidecar = session.dataset.path(session.dataset.images[2]).with_suffix(".txt").read_text()
     assert sidecar.endswith("blue sky, outdoors")  # what other trainers read follows
+
+
+def test_a_mask_painted_with_the_brush_or_made_by_selecting_the_subject(qtbot, studio, home, tmp_path):
+    from PIL import Image
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from tests.tiny_models import save_tiny_sam
+
+    page = studio.window.finetune_page
+    session = page.session
+    with qtbot.waitSignal(session.datasetChanged, timeout=30_000):
+        session.add_pictures([str(photos(tmp_path / "pics", n=2))])
+    page.table.setCurrentCell(0, 1)
+    tools = page.mask_tools
+    qtbot.mouseClick(tools.select_btn, Qt.MouseButton.LeftButton)
+    assert "Segment Anything" in tools.state.text()  # what to get, where the user looks
+    with qtbot.waitSignal(session.masks.loaded, timeout=10_000):
+        qtbot.mouseClick(tools.paint_btn, Qt.MouseButton.LeftButton)
+    dialog = tools.dialog
+    mask = QImage(dialog.canvas.mask().size(), QImage.Format.Format_Grayscale8)
+    mask.fill(0)
+    painter = QPainter(mask)
+    painter.fillRect(
+        0, 0, mask.width() // 2, mask.height(), QColor(255, 255, 255)
+    )  # the left half is the subject
+    painter.end()
+    dialog.canvas.set_mask(mask)
+    dialog.canvas._stroke(QPointF(mask.width() * 0.75, 10), QPointF(mask.width() * 0.75, 10))  # and one dab
+    with qtbot.waitSignal(session.masks.changed, timeout=10_000):
+        dialog._done(dialog.canvas.mask())
+    img = session.dataset.images[0]
+    with Image.open(session.dataset.folder / "masks" / img.mask) as saved:
+        grey = saved.convert("L")
+        assert grey.size == (img.width, img.height)
+        assert (
+            grey.getpixel((5, img.height // 2)) == 255 and grey.getpixel((img.width - 5, img.height - 5)) == 0
+        )
+    assert tools.state.text() == "Mask saved."
+    save_tiny_sam(home / "models" / "segmenters" / "tiny-sam")
+    library = studio.window.models_page.model
+    library.rescan()
+    qtbot.waitUntil(lambda: any(e.kind == "segmenter" for e in library.entries), timeout=30_000)
+    page.table.setCurrentCell(1, 1)
+    with qtbot.waitSignal(session.masks.changed, timeout=60_000):
+        qtbot.mouseClick(tools.select_btn, Qt.MouseButton.LeftButton)
+    assert "The subject is selected" in tools.state.text() and "counts 10%" in tools.state.text()
+    second = session.dataset.images[1]
+    with Image.open(session.dataset.folder / "masks" / second.mask) as made:
+        assert made.size == (second.width, second.height)

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.common.elided_label import ElidedLabel
+from studio.ui.common.image_canvas import ImageView, MaskCanvas
 from studio.ui.common.queue_panel import QueuePanel
 from studio.ui.common.scroll_row import ScrollRow
 from studio.ui.common.theme import icon, picture_icon
-from studio.ui.image.canvas import ImageView, MaskCanvas
 from studio.ui.image.model_card_dialog import show_limits
 from studio.ui.image.parameters_panel import ParametersPanel
 from studio.ui.image.prompt_panel import PromptPanel

@@ -37,6 +37,7 @@ from studio.ui.common.fold import FoldBySize
 from studio.ui.common.theme import picture_icon
 from studio.ui.train.caption_tools import CaptionTools
 from studio.ui.train.finetune_widgets import FocusView, LossCurveView
+from studio.ui.train.mask_tools import MaskTools
 from studio.ui.train.run_history import RunHistoryView
 from studio.ui.train.train_settings import MoreSettings, recipe_rows
 from studio.viewmodels.train_runs import TrainRuns
@@ -167,9 +168,8 @@ class FinetunePage(QWidget):
         self.focus_view = FocusView()
         self.focus_view.focusChanged.connect(self._focus_changed)
         sv.addWidget(self.focus_view, 1)
-        centre = QPushButton("Centre the crop")
-        centre.clicked.connect(lambda: self._focus_changed(None))
-        sv.addWidget(centre)
+        self.mask_tools = MaskTools(self.session, self.table.currentRow, lambda: self._focus_changed(None))
+        sv.addWidget(self.mask_tools)
         grid.addWidget(side)
         grid.setSizes([520, 240])
         grid.setStretchFactor(0, 3)
@@ -238,6 +238,7 @@ class FinetunePage(QWidget):
         if 0 <= row < len(ds.images):
             img = ds.images[row]
             self.focus_view.show_picture(str(ds.path(img)), img.focus, self.resolution.value())
+            self.mask_tools.show_row(row)
         else:
             self.focus_view.show_picture(None, None, self.resolution.value())
 

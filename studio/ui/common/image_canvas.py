@@ -140,6 +140,12 @@ class MaskCanvas(ImageView):
     def mask(self) -> QImage:
         return self._mask
 
+    def set_mask(self, mask: QImage) -> None:
+        """Paint on from a mask already made (scaled to the picture)."""
+        grey = mask.convertToFormat(QImage.Format.Format_Grayscale8)
+        self._mask = grey if grey.size() == self._image.size() else grey.scaled(self._image.size())
+        self.update()
+
     def clear_mask(self, emit: bool = True) -> None:
         self._mask = (
             QImage(self._image.size(), QImage.Format.Format_Grayscale8)
