@@ -223,6 +223,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         queue,
         bridge,
         writer.recipe_values,
+        captioners=trainer.captions.captioners,
     )
     window = MainWindow(
         session,

@@ -74,3 +74,18 @@ def tiny_captioner(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_captioner
 
     return save_tiny_captioner(tmp_path_factory.mktemp("models") / "tiny-blip")
+
+
+def generated(model: Path, home: Path, *extra: str):
+    """The pixels of ``studio generate "a photo of sks disc"`` (seed 3, 64², a few steps) with ``extra`` options."""
+    import json
+
+    import numpy as np
+
+    from tests.cli.helpers import studio_here
+
+    done = studio_here("generate", "a photo of sks disc", "--model", str(model), "--seed", "3", "--steps", "3",
+                       "--width", "64", "--height", "64", "--json", *extra, home=home)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Image.open(json.loads(done.stdout.splitlines()[-1])["path"]) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float32)

@@ -7,18 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 from safetensors import safe_open
 
 from tests.cli.helpers import studio_here
-
-
-def generate(tiny_sd, home, *extra):
-    done = studio_here("generate", "a photo of sks disc", "--model", str(tiny_sd), "--seed", "3", "--steps", "4",
-                       "--width", "64", "--height", "64", "--json", *extra, home=home)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    with Image.open(json.loads(done.stdout.splitlines()[-1])["path"]) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32)
+from tests.training.conftest import generated
 
 
 @pytest.mark.parametrize("algo", ["dora", "lokr", "loha"])
@@ -46,8 +38,8 @@ def test_each_kind_trains_and_studio_generate_loads_it(algo, train_spec, tiny_sd
         )
         assert not done.kohya_path  # the file is already in the names other tools read
     home = tmp_path / "home"
-    base = generate(tiny_sd, home)
-    tuned = generate(tiny_sd, home, "--lora", f"{done.path}:1")
+    base = generated(tiny_sd, home)
+    tuned = generated(tiny_sd, home, "--lora", f"{done.path}:1")
     assert np.abs(tuned - base).mean() > 1.0  # the adapter changes the picture
     assert (
         np.abs(unet_out(trainer.pipe, None) - unet_out(fresh(tiny_sd), done.path)).max() < 1e-4

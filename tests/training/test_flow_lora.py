@@ -4,31 +4,20 @@ too large for the device is refused with the numbers, and what the flow families
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from PIL import Image
 from safetensors import safe_open
 
 from studio.core.jobs.errors import StudioError
 from studio.core.train.train_specs import TrainStep, ValidationLoss
-from tests.cli.helpers import studio_here
 from tests.tiny_models import save_tiny_flow_model
+from tests.training.conftest import generated
 
 
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
     d = tmp_path_factory.mktemp("flow")
     return {family: save_tiny_flow_model(d / f"tiny-{family}", family) for family in ("sd3", "flux")}
-
-
-def picture(model, home, *extra):
-    done = studio_here("generate", "a photo of sks disc", "--model", str(model), "--seed", "3", "--steps", "3",
-                       "--width", "64", "--height", "64", "--json", *extra, home=home)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    with Image.open(json.loads(done.stdout.splitlines()[-1])["path"]) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32)
 
 
 @pytest.mark.parametrize("family", ["sd3", "flux"])
@@ -64,8 +53,8 @@ def test_a_flow_transformer_learns_and_its_lora_loads_back(family, flow, train_s
         )
     assert float(trained) == pytest.approx(float(fresh_loss), rel=1e-4)
     home = tmp_path / "home"
-    base = picture(flow[family], home)
-    tuned = picture(flow[family], home, "--lora", f"{done.path}:1")
+    base = generated(flow[family], home)
+    tuned = generated(flow[family], home, "--lora", f"{done.path}:1")
     assert np.abs(tuned - base).mean() > 0.5  # studio generate applies it
 
 

@@ -1,4 +1,4 @@
-"""The Fine-tune room's caption tools: *Caption automatically* (sentences or tags, the pictures without a caption or
+"""The Fine-tune room's caption tools: *Auto-caption* (sentences or tags, the pictures without a caption or
 all), and the tag editor — every tag of the captions with how many carry it, a tag added to or removed from the
 selected pictures (or all) at once."""
 
@@ -30,7 +30,7 @@ class CaptionTools(QWidget):
         self.session, self.selected, self.say = session, selected, say
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.caption_btn = QPushButton("Caption automatically")
+        self.caption_btn = QPushButton("Auto-caption")
         self.caption_btn.setToolTip("Write captions with a local captioning model (Florence-2, BLIP, GIT…) from the "
                                     "Models room")  # fmt: skip
         self.caption_btn.clicked.connect(self._caption)
