@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from studio.core.train.train_specs import TrainStep
 from tests.cli.helpers import studio_here as studio
 from tests.training.conftest import photos
 
@@ -41,39 +42,55 @@ def test_validation_split_reports_a_validation_loss_and_the_curve_keeps_it(tiny_
     assert shown.status == "done" and shown.result == tmp_path / "me.safetensors"
 
 
-def test_no_samples_and_no_grids_when_asked_and_own_prompts_when_given(tiny_sd, tmp_path):
-    lines, _, run = train(tiny_sd, tmp_path, "--steps", "4", "--sample-every", "0", "--grids", "none")
+def test_no_samples_and_no_grids_when_asked_and_own_prompts_when_given(tiny_sd, train_spec, tmp_path):
+    from studio.core.train.train_specs import SamplesSaved
+    from studio.engine.lora_train import train as run
+
+    lines, _, folder = train(tiny_sd, tmp_path, "--steps", "4", "--sample-every", "0", "--grids", "none")
     assert lines[-1]["grids"] == [] and not any("samples" in x for x in lines)
-    assert not (run / "samples").exists() and not list(run.glob("ab-*.png"))
-    lines, _, run = train(tiny_sd, tmp_path, "--steps", "2", "--sample-every", "2", "--grids", "last",
-                          "--sample-prompt", "a red disc on grass", "--sample-prompt", "sks disc at night",
-                          name="prompts")  # fmt: skip
-    (samples,) = [x["samples"] for x in lines if "samples" in x]
-    with Image.open(samples[0]) as strip:  # two prompts of the user's × the two default seeds
+    assert not (folder / "samples").exists() and not list(folder.glob("ab-*.png"))
+    events = []
+    spec = train_spec(steps=2, sample_every=2, grids="last", sample_seeds=(1, 2),
+                      sample_prompts=("a red disc on grass", "sks disc at night"))  # fmt: skip
+    done = run(spec, events.append)
+    (samples,) = [e.paths for e in events if isinstance(e, SamplesSaved)]
+    with Image.open(samples[0]) as strip:  # two prompts of the user's × two seeds
         assert strip.size == (64 * 4, 64)
-    assert len(lines[-1]["grids"]) == 1  # the final LoRA's only
-    spec = json.loads((run / "spec.json").read_text())
-    assert spec["sample_prompts"] == ["a red disc on grass", "sks disc at night"]
+    assert len(done.grids) == 1  # the final LoRA's only
+    assert json.loads((Path(spec.run_dir) / "spec.json").read_text())["sample_prompts"] == list(
+        spec.sample_prompts
+    )
 
 
-def test_masks_weigh_the_loss_towards_the_subject(tiny_sd, tmp_path):
-    """A mask that is all background at floor 0 leaves the subject alone to count: trained with black masks the
-    loss is exactly 0 and nothing is learnt; with white masks (all subject) the run trains as without masks."""
+def _masks(folder: Path, pics: Path, shade: int) -> Path:
+    folder.mkdir()
+    for p in pics.iterdir():
+        with Image.open(p) as im:
+            Image.new("L", im.size, shade).save(folder / f"{p.stem}.png")
+    return folder
+
+
+def test_masks_weigh_the_loss_towards_the_subject(tiny_sd, train_spec, dataset, tmp_path):
+    """A mask that is all background at floor 0 leaves nothing to count: trained with black masks through
+    ``--mask-dir`` the loss is exactly 0; with white masks (all subject) a run trains as one without masks."""
+    from studio.core.train.dataset_masks import import_masks
+    from studio.engine.lora_train import train as run
+
     pics = photos(tmp_path / "pics", n=4)
-    black, white = tmp_path / "black", tmp_path / "white"
-    for folder, shade in ((black, 0), (white, 255)):
-        folder.mkdir()
-        for p in pics.iterdir():
-            with Image.open(p) as im:
-                Image.new("L", im.size, shade).save(folder / f"{p.stem}.png")
-    common = ("--steps", "3", "--sample-every", "0", "--grids", "none", "--mask-floor", "0")
+    common = ("--steps", "2", "--sample-every", "0", "--grids", "none", "--mask-floor", "0")
+    black = _masks(tmp_path / "black", pics, 0)
     nothing, err, _ = train(tiny_sd, tmp_path, *common, "--mask-dir", str(black), images=pics, name="black")
-    assert "4 pictures have a mask" in err
-    assert all(x["loss"] == 0 for x in nothing if "loss" in x)
-    whole, _, _ = train(tiny_sd, tmp_path, *common, "--mask-dir", str(white), images=pics, name="white")
-    plain, _, _ = train(tiny_sd, tmp_path, *common, images=pics, name="plain")
-    losses = [[x["loss"] for x in run if "loss" in x] for run in (whole, plain)]
-    assert losses[0] == pytest.approx(losses[1], rel=1e-4) and all(v > 0 for v in losses[0])
+    assert "4 pictures have a mask" in err and all(x["loss"] == 0 for x in nothing if "loss" in x)
+
+    def losses(name: str) -> list[float]:
+        events = []
+        run(train_spec(steps=3, mask_floor=0.0, run_dir=str(tmp_path / name)), events.append)
+        return [e.loss for e in events if isinstance(e, TrainStep)]
+
+    plain = losses("plain")
+    matched, problems = import_masks(dataset, _masks(tmp_path / "white", tmp_path / "originals", 255))
+    assert matched == len(dataset.images) and not problems
+    assert losses("white") == pytest.approx(plain, rel=1e-4) and all(v > 0 for v in plain)
     other = tmp_path / "other"
     other.mkdir()
     Image.new("L", (64, 64)).save(other / "unrelated.png")
@@ -86,19 +103,24 @@ def test_masks_weigh_the_loss_towards_the_subject(tiny_sd, tmp_path):
 
 def test_concept_folders_set_their_words_and_repeats(tiny_sd, tmp_path):
     from studio.core.train.dataset import Dataset
+    from studio.engine.train_examples import batches_for_epoch, load_examples
 
     root = tmp_path / "concepts"
     photos(root / "3_ohwx dog", n=2, seed=1)
     photos(root / "1_zxc cat", n=2, seed=2)
     side = next((root / "1_zxc cat").iterdir()).with_suffix(".txt")
     side.write_text("a cat asleep, kohya's caption")
-    lines, _, run = train(tiny_sd, tmp_path, "--epochs", "1", "--sample-every", "0", "--grids", "none",
-                          images=root)  # fmt: skip
-    assert [x["step"] for x in lines if "loss" in x] == list(range(1, 9))  # 2×3 + 2×1 pictures, batch 1
-    ds = Dataset.open(run / "dataset")
-    leads = sorted({ds.full_caption(i).split(",")[0] for i in ds.images})
-    assert leads == ["ohwx dog", "zxc cat"]
+    ds = Dataset(tmp_path / "ds", trigger="sks", class_word="disc", resolution=64)
+    ds.add_files([root])
+    assert sorted({ds.full_caption(i).split(",")[0] for i in ds.images}) == ["ohwx dog", "zxc cat"]
     assert any(ds.full_caption(i) == "zxc cat, a cat asleep, kohya's caption" for i in ds.images)
+    from studio.core.train.train_specs import TrainSpec
+
+    spec = TrainSpec(dataset=str(ds.folder), base="", out="x.safetensors", run_dir="", resolution=64)
+    examples = load_examples(spec)
+    assert sorted(e.repeats for e in examples) == [1, 1, 3, 3]
+    epoch = [i for b in batches_for_epoch(examples, 1, 0, 0) for i in b]
+    assert len(epoch) == 8 and sorted(examples[i].repeats for i in set(epoch)) == [1, 1, 3, 3]  # 2×3 + 2×1
 
 
 def test_dark_pictures_draw_darker_with_a_noise_offset(train_spec, tiny_sd, tmp_path):
@@ -116,9 +138,3 @@ def test_dark_pictures_draw_darker_with_a_noise_offset(train_spec, tiny_sd, tmp_
         key = next(iter(a.keys()))
         assert not np.allclose(a.get_tensor(key).numpy(), b.get_tensor(key).numpy())
         assert json.loads(b.metadata()["studio_training"])["noise_offset"] == 0.1
-
-
-def draw_mask(size, box):
-    im = Image.new("L", size, 0)
-    ImageDraw.Draw(im).ellipse(box, fill=255)
-    return im
