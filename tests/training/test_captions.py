@@ -59,3 +59,25 @@ def test_sentences_become_tags_and_tags_are_edited_on_many_captions():
     assert added[0] == "sks, red collar, grass, outdoors" and add_tag(added[0], "Outdoors") == added[0]
     assert [remove_tag(c, "red collar") for c in captions] == ["sks, grass", "sks, grass", "sks"]
     assert tags_of(" a,  b ,a, ") == ["a", "b"]
+
+
+def test_a_florence_2_captioner_is_asked_by_its_task_token(tmp_path):
+    """Florence-2 (transformers' own classes) is listed as a captioner and asked for a detailed caption (sentences)
+    or a short one (tags), read back as the caption."""
+    from studio.core.jobs.cancel import CancelToken
+    from studio.core.models.model_library import scan_folder
+    from studio.core.train.train_specs import CaptionsMade, CaptionSpec
+    from studio.engine.captioner import Captioner
+    from tests.tiny_models import save_tiny_florence2
+
+    model = save_tiny_florence2(tmp_path / "models" / "tiny-florence")
+    [entry] = scan_folder(model.parent, "models folder")
+    assert entry.kind == "captioner" and entry.family == "florence2"
+    pics = coloured(tmp_path / "pics", {"red": (220, 20, 20), "blue": (30, 60, 230)})
+    for style, expected in (("sentences", {"red disc", "blue sky"}), ("tags", {"red disc", "blue sky"})):
+        events = []
+        spec = CaptionSpec(dataset="", model=str(model), images=tuple(str(p) for p in sorted(pics.iterdir())),
+                           style=style)  # fmt: skip
+        Captioner()(spec, CancelToken(), events.append)
+        made = next(e for e in events if isinstance(e, CaptionsMade))
+        assert {c for _, c in made.captions} == expected
