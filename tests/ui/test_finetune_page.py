@@ -270,7 +270,7 @@ def test_the_tag_editor_adds_and_removes_a_tag_on_many_pictures(qtbot, studio, t
     page.table.selectionModel().select(page.table.model().index(2, 0), page.table.selectionModel().SelectionFlag.Select
                                        | page.table.selectionModel().SelectionFlag.Rows)  # fmt: skip
     editor = page.captions.edit_tags()
-    assert "2 selected" in editor.scope.text()
+    assert "2 selected pictures" in editor.scope.text()
     assert [editor.tags.item(i).text() for i in range(editor.tags.count())] == ["grass (2)", "blue sky (1)",
                                                                                 "red disc (1)"]  # fmt: skip
     editor.tag.setText("outdoors")

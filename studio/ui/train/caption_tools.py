@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.io.words import count
 from studio.core.train.caption_tags import tag_counts
 from studio.viewmodels.train_session import TrainSession
 
@@ -90,13 +92,18 @@ class TagEditor(QDialog):
         self.resize(420, 460)
         self.refresh()
 
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.WindowActivate:  # back from choosing other pictures in the list
+            self.refresh()
+        return super().event(e)
+
     def rows(self) -> list[int]:
         return self.selected() or list(range(len(self.session.dataset.images)))
 
     def refresh(self) -> None:
         rows = self.rows()
         images = self.session.dataset.images
-        self.scope.setText(f"Tags of the {len(rows)} selected pictures" if self.selected() else
+        self.scope.setText(f"Tags of the {count(len(rows), 'selected picture')}" if self.selected() else
                            f"Tags of all {len(images)} pictures (select some in the list to edit only those)")  # fmt: skip
         self.tags.clear()
         for tag, n in tag_counts([images[r].caption for r in rows if r < len(images)]):

@@ -86,6 +86,9 @@ class MaskDialog(QDialog):
         self.setWindowTitle("Mask: paint the subject")
         self.save_to = save
         lay = QVBoxLayout(self)
+        hint = QLabel("Paint over the subject; the rest of the picture counts at the background weight.")
+        hint.setWordWrap(True)
+        lay.addWidget(hint)
         self.canvas = MaskCanvas()
         self.canvas.set_image(picture)
         if not mask.isNull():
