@@ -164,46 +164,49 @@ def test_bad_input_is_refused_with_a_reason(train_spec, tmp_path, tiny_sd):
 
 
 def test_studio_train_cli_end_to_end_and_resume(tiny_sd, tmp_path):
+    """The CLI with what trainers set daily: a validation split, EMA, masks from a folder, no samples and no
+    grids — one JSON line a step and a validation line every second step, the LoRA written, the run readable by the
+    room's list of past runs."""
     import json
 
+    from PIL import Image
     from safetensors import safe_open
 
+    from studio.core.train.run_history import past_runs
     from tests.cli.helpers import studio_here as studio
     from tests.training.conftest import photos
 
     pics = photos(tmp_path / "pics", n=4)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for p in pics.iterdir():  # the left half of each picture is the subject
+        with Image.open(p) as im:
+            half = Image.new("L", im.size, 0)
+            half.paste(255, (0, 0, im.width // 2, im.height))
+            half.save(masks / f"{p.stem}_mask.png")
     out = tmp_path / "me.safetensors"
-    r = studio(
-        "train",
-        "--images",
-        str(pics),
-        "--trigger",
-        "sks",
-        "--class",
-        "disc",
-        "--base",
-        str(tiny_sd),
-        "--steps",
-        "4",
-        "--rank",
-        "4",
-        "--resolution",
-        "64",
-        "--sample-every",
-        "0",  # the A/B grids at the checkpoints still come (samples during the run are tested elsewhere)
-        "--out",
-        str(out),
-        "--json",
-        home=tmp_path / "home",
-        timeout=300,
-    )
+    r = studio("train", "--images", str(pics), "--trigger", "sks", "--class", "disc", "--base", str(tiny_sd),
+               "--steps", "4", "--rank", "4", "--resolution", "64", "--sample-every", "0", "--grids", "none",
+               "--validation-split", "0.25", "--validate-every", "2", "--ema", "--mask-dir", str(masks),
+               "--out", str(out), "--json", home=tmp_path / "home", timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert "4 pictures have a mask" in r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["step"] for x in lines if "loss" in x] == [1, 2, 3, 4]
+    checks = [x for x in lines if "validation_loss" in x]
+    assert [x["step"] for x in checks] == [2, 4] and all(x["pictures"] == 1 for x in checks)  # a quarter of 4
     assert lines[-1]["path"] == str(out) and out.is_file()
+    assert lines[-1]["grids"] == [] and not any("samples" in x for x in lines)  # none asked for, none made
+    run = Path(lines[-1]["run_dir"])
+    assert not (run / "samples").exists() and not list(run.glob("ab-*.png"))
     with safe_open(str(out), "pt") as f:
-        assert f.metadata()["studio_trigger_word"] == "sks"
-    assert len(lines[-1]["grids"]) >= 1
+        meta = f.metadata()
+    trained = json.loads(meta["studio_training"])
+    assert meta["studio_trigger_word"] == "sks" and trained["ema"] and trained["validation_split"] == 0.25
+    (shown,) = past_runs(run.parent)  # the room's list of runs reads the same numbers back
+    assert shown.curve.validation_steps == [2, 4] and shown.curve.steps == [1, 2, 3, 4]
+    assert shown.curve.validation == pytest.approx([x["validation_loss"] for x in checks], abs=1e-5)
+    assert shown.status == "done" and shown.result == out
     # --resume of a folder is run in tests/ui/test_finetune_page.py (an exported run trained elsewhere)
     assert studio("train", "--resume", str(tmp_path / "nowhere"), home=tmp_path / "home").returncode == 2
     assert studio("train", "--trigger", "x", home=tmp_path / "home").returncode == 2

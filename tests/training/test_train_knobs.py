@@ -18,37 +18,11 @@ from tests.training.conftest import photos
 ARGS = ("--trigger", "sks", "--class", "disc", "--rank", "4", "--resolution", "64", "--checkpoint-every", "2")
 
 
-def train(tiny_sd, tmp_path, *extra, images=None, name="me"):
-    out = tmp_path / f"{name}.safetensors"
-    pics = images or photos(tmp_path / "pics", n=4)
-    r = studio("train", "--images", str(pics), "--base", str(tiny_sd), *ARGS, "--out", str(out), "--json", *extra,
-               home=tmp_path / "home")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(x) for x in r.stdout.splitlines()]
-    return lines, r.stderr, Path(lines[-1]["run_dir"])
-
-
-def test_validation_split_reports_a_validation_loss_and_the_curve_keeps_it(tiny_sd, tmp_path):
-    from studio.core.train.run_history import past_runs
-
-    lines, err, run = train(tiny_sd, tmp_path, "--steps", "4", "--validation-split", "0.25", "--validate-every",
-                            "2", "--sample-every", "0", "--grids", "none", "--ema")  # fmt: skip
-    checks = [x for x in lines if "validation_loss" in x]
-    assert [x["step"] for x in checks] == [2, 4] and all(np.isfinite(x["validation_loss"]) for x in checks)
-    assert all(x["pictures"] == 1 for x in checks)  # a quarter of four pictures held out
-    (shown,) = past_runs(run.parent)  # the room's list of runs reads the same numbers back
-    assert shown.curve.validation_steps == [2, 4] and shown.curve.steps == [1, 2, 3, 4]
-    assert shown.curve.validation == pytest.approx([x["validation_loss"] for x in checks], abs=1e-5)
-    assert shown.status == "done" and shown.result == tmp_path / "me.safetensors"
-
-
-def test_no_samples_and_no_grids_when_asked_and_own_prompts_when_given(tiny_sd, train_spec, tmp_path):
+def test_own_sample_prompts_and_one_grid_for_the_final_lora(train_spec):
+    """(No samples and no grids through ``studio train``: tests/training/test_lora_train.py's CLI run.)"""
     from studio.core.train.train_specs import SamplesSaved
     from studio.engine.lora_train import train as run
 
-    lines, _, folder = train(tiny_sd, tmp_path, "--steps", "4", "--sample-every", "0", "--grids", "none")
-    assert lines[-1]["grids"] == [] and not any("samples" in x for x in lines)
-    assert not (folder / "samples").exists() and not list(folder.glob("ab-*.png"))
     events = []
     spec = train_spec(steps=2, sample_every=2, grids="last", sample_seeds=(1, 2),
                       sample_prompts=("a red disc on grass", "sks disc at night"))  # fmt: skip
@@ -71,16 +45,11 @@ def _masks(folder: Path, pics: Path, shade: int) -> Path:
 
 
 def test_masks_weigh_the_loss_towards_the_subject(tiny_sd, train_spec, dataset, tmp_path):
-    """A mask that is all background at floor 0 leaves nothing to count: trained with black masks through
-    ``--mask-dir`` the loss is exactly 0; with white masks (all subject) a run trains as one without masks."""
+    """A mask that is all background at floor 0 leaves nothing to count: trained with black masks the loss is
+    exactly 0; with white masks (all subject) a run trains as one without masks. (``--mask-dir`` through the CLI:
+    tests/training/test_lora_train.py.)"""
     from studio.core.train.dataset_masks import import_masks
     from studio.engine.lora_train import train as run
-
-    pics = photos(tmp_path / "pics", n=4)
-    common = ("--steps", "2", "--sample-every", "0", "--grids", "none", "--mask-floor", "0")
-    black = _masks(tmp_path / "black", pics, 0)
-    nothing, err, _ = train(tiny_sd, tmp_path, *common, "--mask-dir", str(black), images=pics, name="black")
-    assert "4 pictures have a mask" in err and all(x["loss"] == 0 for x in nothing if "loss" in x)
 
     def losses(name: str) -> list[float]:
         events = []
@@ -88,9 +57,12 @@ def test_masks_weigh_the_loss_towards_the_subject(tiny_sd, train_spec, dataset, 
         return [e.loss for e in events if isinstance(e, TrainStep)]
 
     plain = losses("plain")
-    matched, problems = import_masks(dataset, _masks(tmp_path / "white", tmp_path / "originals", 255))
-    assert matched == len(dataset.images) and not problems
-    assert losses("white") == pytest.approx(plain, rel=1e-4) and all(v > 0 for v in plain)
+    for shade, name in ((255, "white"), (0, "black")):
+        matched, problems = import_masks(dataset, _masks(tmp_path / name, tmp_path / "originals", shade))
+        assert matched == len(dataset.images) and not problems
+        got = losses(name)
+        assert got == (pytest.approx(plain, rel=1e-4) if shade else [0.0] * 3) and all(v > 0 for v in plain)
+    pics = photos(tmp_path / "pics", n=4)
     other = tmp_path / "other"
     other.mkdir()
     Image.new("L", (64, 64)).save(other / "unrelated.png")
