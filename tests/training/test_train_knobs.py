@@ -1,6 +1,6 @@
-"""What trainers from kohya, OneTrainer and ai-toolkit set every day, through ``studio train``: a held-out
-validation loss, masks, concept folders with repeats, EMA, noise offset, sample prompts of their own, and runs
-that make no samples and no grids when asked."""
+"""What trainers from kohya, OneTrainer and ai-toolkit set every day: masks weighing the loss, concept folders with
+repeats, a noise offset, sample prompts of their own (the CLI run with a validation split, EMA, masks and no
+samples or grids is tests/training/test_lora_train.py's)."""
 
 from __future__ import annotations
 
