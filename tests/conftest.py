@@ -39,6 +39,15 @@ def tiny_sd(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_flow(tmp_path_factory) -> dict[str, Path]:
+    """A tiny FLUX.1 and a tiny SD 3 diffusers folder (random weights), by family."""
+    from tests.tiny_models import save_tiny_flow_model
+
+    d = tmp_path_factory.mktemp("flow")
+    return {family: save_tiny_flow_model(d / f"tiny-{family}", family) for family in ("flux", "sd3")}
+
+
+@pytest.fixture(scope="session")
 def tiny_sdxl(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_model
 

@@ -13,16 +13,11 @@ from studio.core.image.recipe import ImageContext, freeze_image
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import StudioError
 from studio.core.jobs.events import Note
-from tests.tiny_models import save_tiny_flow_model
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    d = tmp_path_factory.mktemp("flow")
-    return {
-        "flux": save_tiny_flow_model(d / "tiny-flux", "flux"),
-        "sd3": save_tiny_flow_model(d / "tiny-sd3", "sd3"),
-    }
+@pytest.fixture()
+def flow(tiny_flow):
+    return tiny_flow
 
 
 def render(runtime, model, events=None, **values):

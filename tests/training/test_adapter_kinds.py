@@ -13,8 +13,13 @@ from tests.cli.helpers import studio_here
 from tests.training.conftest import generated
 
 
+@pytest.fixture(scope="module")
+def base_picture(tiny_sd, tmp_path_factory):
+    return generated(tiny_sd, tmp_path_factory.mktemp("home"))
+
+
 @pytest.mark.parametrize("algo", ["dora", "lokr", "loha"])
-def test_each_kind_trains_and_studio_generate_loads_it(algo, train_spec, tiny_sd, tmp_path):
+def test_each_kind_trains_and_studio_generate_loads_it(algo, train_spec, tiny_sd, base_picture, tmp_path):
     from studio.engine.lora_train import Trainer
 
     spec = train_spec(algo=algo, steps=4, lr_unet=3e-2, train_text_encoder=algo == "loha", kohya_export=True)
@@ -37,10 +42,8 @@ def test_each_kind_trains_and_studio_generate_loads_it(algo, train_spec, tiny_sd
             and json.loads(meta["ss_network_args"])["algo"] == algo
         )
         assert not done.kohya_path  # the file is already in the names other tools read
-    home = tmp_path / "home"
-    base = generated(tiny_sd, home)
-    tuned = generated(tiny_sd, home, "--lora", f"{done.path}:1")
-    assert np.abs(tuned - base).mean() > 1.0  # the adapter changes the picture
+    tuned = generated(tiny_sd, tmp_path / "home", "--lora", f"{done.path}:1")
+    assert np.abs(tuned - base_picture).mean() > 1.0  # the adapter changes the picture
     assert (
         np.abs(unet_out(trainer.pipe, None) - unet_out(fresh(tiny_sd), done.path)).max() < 1e-4
     )  # as trained

@@ -10,14 +10,12 @@ from safetensors import safe_open
 
 from studio.core.jobs.errors import StudioError
 from studio.core.train.train_specs import TrainStep, ValidationLoss
-from tests.tiny_models import save_tiny_flow_model
 from tests.training.conftest import generated
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory):
-    d = tmp_path_factory.mktemp("flow")
-    return {family: save_tiny_flow_model(d / f"tiny-{family}", family) for family in ("sd3", "flux")}
+@pytest.fixture()
+def flow(tiny_flow):
+    return tiny_flow
 
 
 @pytest.mark.parametrize("family", ["sd3", "flux"])
