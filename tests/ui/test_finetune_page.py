@@ -331,6 +331,12 @@ def test_a_mask_painted_with_the_brush_or_made_by_selecting_the_subject(qtbot, s
             grey.getpixel((5, img.height // 2)) == 255 and grey.getpixel((img.width - 5, img.height - 5)) == 0
         )
     assert tools.state.text() == "Mask saved."
+    view = page.focus_view  # the crop view shades the background the mask leaves out
+    assert not view.background.isNull() and view.background.size() == view.image.size()
+    assert (
+        view.background.pixelColor(5, 20).alpha() == 0
+        and view.background.pixelColor(view.image.width() - 5, view.image.height() - 5).alpha() == 255
+    )
     save_tiny_sam(home / "models" / "segmenters" / "tiny-sam")
     library = studio.window.models_page.model
     library.rescan()

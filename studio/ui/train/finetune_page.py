@@ -36,8 +36,8 @@ from studio.ui.common.binding import bind
 from studio.ui.common.fold import FoldBySize
 from studio.ui.common.theme import picture_icon
 from studio.ui.train.caption_tools import CaptionTools
-from studio.ui.train.finetune_widgets import FocusView, LossCurveView
-from studio.ui.train.mask_tools import MaskTools
+from studio.ui.train.finetune_widgets import LossCurveView
+from studio.ui.train.picture_panel import PicturePanel
 from studio.ui.train.run_history import RunHistoryView
 from studio.ui.train.train_settings import MoreSettings, recipe_rows
 from studio.viewmodels.train_runs import TrainRuns
@@ -156,21 +156,12 @@ class FinetunePage(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(78)
         self.table.setColumnWidth(0, 170)
         self.table.itemChanged.connect(self._item_changed)
-        self.table.currentCellChanged.connect(lambda row, *_: self._show_focus(row))
         grid = QSplitter(Qt.Orientation.Horizontal)
         grid.addWidget(self.table)
-        side = QWidget()
-        sv = QVBoxLayout(side)
-        sv.setContentsMargins(4, 0, 0, 0)
-        sees = QLabel("What training sees (click to move the crop)")
-        sees.setWordWrap(True)  # a narrow window gives the captions the room, not this title
-        sv.addWidget(sees)
-        self.focus_view = FocusView()
-        self.focus_view.focusChanged.connect(self._focus_changed)
-        sv.addWidget(self.focus_view, 1)
-        self.mask_tools = MaskTools(self.session, self.table.currentRow, lambda: self._focus_changed(None))
-        sv.addWidget(self.mask_tools)
-        grid.addWidget(side)
+        self.picture = PicturePanel(self.session, self.table.currentRow, lambda: self.resolution.value())
+        self.focus_view, self.mask_tools = self.picture.focus_view, self.picture.mask_tools
+        self.table.currentCellChanged.connect(lambda row, *_: self.picture.show_row(row))
+        grid.addWidget(self.picture)
         grid.setSizes([520, 240])
         grid.setStretchFactor(0, 3)
         grid.setStretchFactor(1, 1)
@@ -232,21 +223,6 @@ class FinetunePage(QWidget):
             )
         if hasattr(self, "estimate"):
             self._estimate_timer.start()  # the estimate follows the pictures too, not only the settings
-
-    def _show_focus(self, row: int) -> None:
-        ds = self.session.dataset
-        if 0 <= row < len(ds.images):
-            img = ds.images[row]
-            self.focus_view.show_picture(str(ds.path(img)), img.focus, self.resolution.value())
-            self.mask_tools.show_row(row)
-        else:
-            self.focus_view.show_picture(None, None, self.resolution.value())
-
-    def _focus_changed(self, focus: tuple[float, float] | None) -> None:
-        row = self.table.currentRow()
-        if 0 <= row < len(self.session.dataset.images):
-            self.session.set_focus(row, focus)
-            self._show_focus(row)
 
     def selected_rows(self) -> list[int]:
         return sorted({i.row() for i in self.table.selectedIndexes()})

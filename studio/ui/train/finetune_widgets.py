@@ -30,6 +30,7 @@ class FocusView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image = QImage()
+        self.background = QImage()
         self.focus: tuple[float, float] | None = None
         self.resolution = 512
         self.setMinimumSize(160, 100)
@@ -37,9 +38,18 @@ class FocusView(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip("Click the part of the picture to keep: the bright box is what training sees")
 
-    def show_picture(self, path: str | None, focus: tuple[float, float] | None, resolution: int) -> None:
+    def show_picture(self, path: str | None, focus: tuple[float, float] | None, resolution: int,
+                     mask: str | None = None) -> None:  # fmt: skip
         self.image = QImage(path) if path else QImage()
         self.focus, self.resolution = focus, resolution
+        self.background = QImage()  # where the mask says "not the subject": shaded red over the picture
+        if mask and not self.image.isNull():
+            grey = QImage(mask).convertToFormat(QImage.Format.Format_Grayscale8)
+            if not grey.isNull():
+                grey.invertPixels()
+                self.background = QImage(grey.size(), QImage.Format.Format_ARGB32_Premultiplied)
+                self.background.fill(QColor(229, 72, 77))
+                self.background.setAlphaChannel(grey)
         self.update()
 
     def set_resolution(self, resolution: int) -> None:
@@ -88,6 +98,10 @@ class FocusView(QWidget):
             return
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(r, self.image)
+        if not self.background.isNull():
+            p.setOpacity(0.45)
+            p.drawImage(r, self.background)
+            p.setOpacity(1.0)
         crop = self.crop_rect()
         shade = QPainterPath()
         shade.addRect(r)
