@@ -50,6 +50,13 @@ def test_past_runs_are_listed_compared_and_an_interrupted_one_resumed(qtbot, stu
     )
     qtbot.waitUntil(lambda: view.pictures.count() >= 2, timeout=10_000)  # the last samples and the A/B grid
     assert not view.resume_btn.isEnabled() and "Result" in view.details.text()
+    qtbot.mouseClick(
+        view.use_btn, Qt.MouseButton.LeftButton
+    )  # the finished run's LoRA, tried in the Image panel
+    assert studio.window.tabs.currentWidget() is studio.window.image_page
+    assert studio.session.value("prompt") == "a photo of sks disc"
+    assert studio.session.value("loras") == [[str(home / "first.safetensors"), 0.8]]
+    studio.window.tabs.setCurrentWidget(page)
     view.curves.grab()
     view.list.item(1 - first).setSelected(True)  # two runs: both curves, and what differs between them
     assert len(view._series()) == 2 and "Differs in" in view.details.text() and "Rank" in view.details.text()

@@ -82,7 +82,7 @@ class FinetunePage(QWidget):
         self.runs = TrainRuns(session, self)
         self.tabs = QTabWidget()
         self.tabs.addTab(scroll, "Training")
-        self.tabs.addTab(RunHistoryView(self.runs), "Past runs")
+        self.tabs.addTab(RunHistoryView(self.runs, self.useLora.emit), "Past runs")
         self.runs.listed.connect(lambda: self.tabs.setTabText(1, f"Past runs ({len(self.runs.runs)})"))
         session.running.connect(lambda on: on and self.tabs.setCurrentIndex(0))  # a resumed run shows live
         split.addWidget(self.tabs)

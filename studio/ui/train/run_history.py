@@ -4,11 +4,13 @@ result — one at a time or two side by side, and an interrupted run resumed whe
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,9 +29,10 @@ SECOND = QColor(230, 120, 30)  # the second run compared, beside the palette's h
 
 
 class RunHistoryView(QWidget):
-    def __init__(self, runs: TrainRuns, parent: QWidget | None = None):
+    def __init__(self, runs: TrainRuns, use: Callable[[str, str], None] = lambda _p, _w: None,
+                 parent: QWidget | None = None):  # fmt: skip
         super().__init__(parent)
-        self.model = runs
+        self.model, self.use = runs, use
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         hint = QLabel("Select a run to see it; select two (Ctrl+click) to compare them.")
@@ -55,17 +58,22 @@ class RunHistoryView(QWidget):
         self.details = QLabel()
         self.details.setWordWrap(True)
         lay.addWidget(self.details)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two by two: the tab stays narrow enough for an 800-px window
         self.resume_btn = QPushButton("Resume")
         self.resume_btn.setToolTip("Continue this run from its last checkpoint, as if it had never stopped")
         self.resume_btn.clicked.connect(self._resume)
+        self.use_btn = QPushButton("Use it in the Image panel")
+        self.use_btn.setToolTip(
+            "Use it in the Image panel: the run's LoRA at 0.8, its trigger words as the prompt"
+        )
+        self.use_btn.clicked.connect(self._use)
         self.folder_btn = QPushButton("Open its folder")
         self.folder_btn.clicked.connect(self._open_folder)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(runs.refresh)
-        for b in (self.resume_btn, self.folder_btn, refresh):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        for k, b in enumerate((self.resume_btn, self.use_btn, self.folder_btn, refresh)):
+            buttons.addWidget(b, k // 2, k % 2)
+        buttons.setColumnStretch(2, 1)
         lay.addLayout(buttons)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -106,6 +114,7 @@ class RunHistoryView(QWidget):
         self.curves.update()
         self.resume_btn.setEnabled(len(chosen) == 1 and chosen[0].resumable)
         self.folder_btn.setEnabled(len(chosen) == 1)
+        self.use_btn.setEnabled(len(chosen) == 1 and chosen[0].result is not None)
         self._shown = {}
         self._clear_pictures()
         for run in chosen:
@@ -155,6 +164,12 @@ class RunHistoryView(QWidget):
         if len(chosen) == 1:
             problem = self.model.resume(chosen[0])
             self.status.setText(problem or f"Resuming {chosen[0].name} from its last checkpoint…")
+
+    def _use(self) -> None:
+        chosen = self.chosen()
+        if len(chosen) == 1 and chosen[0].result is not None and chosen[0].spec is not None:
+            spec = chosen[0].spec
+            self.use(str(chosen[0].result), " ".join(w for w in (spec.trigger, spec.class_word) if w))
 
     def _open_folder(self) -> None:
         chosen = self.chosen()
