@@ -17,7 +17,7 @@ from studio.viewmodels.train_session import TrainSession
 STATUS_WORDS = {"done": "finished", "running": "interrupted", "cancelled": "cancelled", "failed": "failed"}
 SETTINGS = ("algo", "rank", "alpha", "lr_unet", "steps", "batch_size", "resolution", "train_text_encoder", "ema",
             "min_snr_gamma", "noise_offset", "validation_split", "repeats", "seed", "base")  # fmt: skip
-PICTURE_HEIGHT = 110
+PICTURE_HEIGHT = 96
 ALGO_NAMES = {"lora": "LoRA", "dora": "DoRA", "loha": "LoHa", "lokr": "LoKr"}
 
 
