@@ -9,7 +9,6 @@ tools' alike: each layer's tensors say its kind, rank and scale.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,14 +22,14 @@ PARTS = {"unet": "lora_unet_", "text_encoder": "lora_te_", "text_encoder_2": "lo
 _PREFIX = re.compile(r"^(lora_unet_|lora_te1_|lora_te2_|lora_te_)([A-Za-z0-9_]+)\.([a-z0-9_]+)$")
 
 
-def adapter_config(algo: str, rank: int, alpha: float, targets: list[str], init: bool = True) -> Any:
+def adapter_config(algo: str, rank: int, alpha: float, targets: list[str]) -> Any:
     """The peft configuration of a new adapter of this kind (the trainer's)."""
     from peft import LoHaConfig, LoKrConfig, LoraConfig
 
     if algo == "loha":
-        return LoHaConfig(r=rank, alpha=alpha, target_modules=targets, init_weights=init)  # type: ignore[arg-type]  # a float alpha works: peft divides it by r
+        return LoHaConfig(r=rank, alpha=alpha, target_modules=targets, init_weights=True)  # type: ignore[arg-type]  # a float alpha works: peft divides it by r
     if algo == "lokr":  # the LyCORIS defaults: the most square factorization, the smaller factor kept whole
-        return LoKrConfig(r=rank, alpha=alpha, target_modules=targets, init_weights=init)  # type: ignore[arg-type]
+        return LoKrConfig(r=rank, alpha=alpha, target_modules=targets, init_weights=True)  # type: ignore[arg-type]
     return LoraConfig(r=rank, lora_alpha=int(alpha), init_lora_weights="gaussian", target_modules=targets,
                       use_dora=algo == "dora")  # fmt: skip
 
@@ -127,9 +126,7 @@ def _layer_rank(kind: str, tensors: dict[str, Any]) -> int:
     if inner:
         return inner
     w1, w2 = tensors.get("lokr_w1"), tensors.get("lokr_w2")  # whole factors: a rank that keeps both whole
-    return max(
-        1, math.ceil(max(*(w1.shape if w1 is not None else (1,)), *(w2.shape if w2 is not None else (1,))))
-    )
+    return max(1, *(w1.shape if w1 is not None else ()), *(w2.shape if w2 is not None else ()))
 
 
 def _w1_shape(tensors: dict[str, Any]) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from studio.core.train.dataset import (
     text_writer,
 )
 from studio.core.train.dataset_masks import mask_path
-from studio.core.train.train_specs import TrainSpec
+from studio.core.train.train_specs import TrainSpec, held_out_count
 from studio.engine.train_parallel import Parallel
 
 Emit = Callable[[Event], None]
@@ -76,11 +76,11 @@ def batch_masks(examples: list[Example], idx: list[int]) -> Any:
 
 
 def held_out(examples: list[Example], split: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """(training, validation) pictures: ``split`` of them held out, the same ones for the same seed; at least one
-    each way when a split is asked (a run of one picture has nothing to hold out)."""
-    if split <= 0 or len(examples) < 2:
+    """(training, validation) pictures: ``split`` of them held out (``held_out_count``), the same ones for the same
+    seed."""
+    k = held_out_count(len(examples), split)
+    if not k:
         return examples, []
-    k = min(len(examples) - 1, max(1, round(len(examples) * split)))
     chosen = set(random.Random(seed * 7_919 + 17).sample(range(len(examples)), k))
     return ([e for i, e in enumerate(examples) if i not in chosen],
             [e for i, e in enumerate(examples) if i in chosen])  # fmt: skip

@@ -105,9 +105,7 @@ class RunOutputs:
             tensors = to_lycoris(state, spec.algo, spec.rank, spec.alpha)
             atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
             return out, None
-        tensors = diffusers_tensors(
-            state, "dora" if t.flow is not None else spec.algo
-        )  # peft's names: diffusers reads them
+        tensors = diffusers_tensors(state, peft_names=spec.algo == "dora" or t.flow is not None)
         atomic_write(out, lambda f: f.write(save(tensors, metadata=meta)))
         if (
             not spec.kohya_export or t.flow is not None
@@ -119,11 +117,12 @@ class RunOutputs:
         return out, kohya
 
 
-def diffusers_tensors(state: dict[str, dict[str, Any]], algo: str) -> dict[str, Any]:
-    """A LoRA as diffusers' ``load_lora_weights`` reads it; a DoRA in peft's names, magnitudes included."""
+def diffusers_tensors(state: dict[str, dict[str, Any]], peft_names: bool) -> dict[str, Any]:
+    """An adapter as diffusers' ``load_lora_weights`` reads it: a UNet LoRA in diffusers' names; a DoRA (its
+    magnitudes included) and SD 3.x/FLUX adapters in peft's, which its loaders read as they are."""
     from diffusers.utils import convert_state_dict_to_diffusers
 
-    if algo == "dora":
+    if peft_names:
         return {f"{part}.{k}": v.contiguous() for part, sd in state.items() for k, v in sd.items()}
     return {f"{part}.{k}": v.contiguous() for part, sd in state.items()
             for k, v in convert_state_dict_to_diffusers(sd).items()}  # fmt: skip

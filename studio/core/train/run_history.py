@@ -35,10 +35,12 @@ class CurveLog:
         self.path = Path(run_dir) / CURVE_FILE
         self.pending: list[str] = []
         if self.path.is_file():
-            kept = [line for line in _lines(self.path) if _step(line) <= resume_from]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(k + "\n" for k in kept), "utf-8")
-            os.replace(tmp, self.path)
+            lines = _lines(self.path)
+            kept = [line for line in lines if _step(line) <= resume_from]
+            if len(kept) < len(lines):  # what came after the checkpoint resumed from goes
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text("".join(k + "\n" for k in kept), "utf-8")
+                os.replace(tmp, self.path)
 
     def add(self, step: int, loss: float | None = None, validation: float | None = None) -> None:
         entry: dict[str, Any] = {"step": step}

@@ -13,7 +13,13 @@ from studio.core.io.safetensors_header import HeaderError, read_header
 from studio.core.models.builtin_models import is_builtin
 from studio.core.models.memory_plan import FAMILY_PARAMS, GB, NATIVE_SIZE
 from studio.core.models.recommended import recommended_settings
-from studio.core.train.train_specs import TrainSpec, run_state
+from studio.core.train.train_specs import (
+    TrainSpec,
+    checkpoint_interval,
+    held_out_count,
+    run_state,
+    validation_interval,
+)
 
 
 def memory_needed(
@@ -88,11 +94,10 @@ def run_work(spec: TrainSpec, pictures: int = 20) -> RunWork:
     during = (spec.steps // spec.sample_every if spec.sample_every else 0) * per_picture
     kept = {"none": 0, "last": 1, "all": max(2, spec.keep_checkpoints)}.get(spec.grids, 1)
     grids = (kept + 1) * per_picture if kept else 0  # the base model once, the LoRA per checkpoint shown
-    held = min(pictures - 1, max(1, round(pictures * spec.validation_split))) if spec.validation_split else 0
-    validations = spec.steps // (spec.validate_every or max(1, spec.steps // 20)) + 1 if held > 0 else 0
-    every = min(spec.checkpoint_every, max(1, spec.steps // 10)) if spec.checkpoint_every > 0 else 1
+    held = held_out_count(pictures, spec.validation_split)
+    validations = spec.steps // validation_interval(spec) + 1 if held else 0
     return RunWork(spec.steps, during + grids + spec.class_images * spec.sample_steps, held * 5 * validations,
-                   spec.steps // max(1, every) + 1)  # fmt: skip
+                   spec.steps // checkpoint_interval(spec) + 1)  # fmt: skip
 
 
 def _measured(runs_dir: Path | None, spec: TrainSpec, device: str) -> dict[str, float]:

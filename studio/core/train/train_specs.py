@@ -277,6 +277,14 @@ class TrainDone(Event):
     run_dir: str = ""
 
 
+def held_out_count(pictures: int, split: float) -> int:
+    """How many of ``pictures`` a validation split holds out: at least one each way when a split is asked (a run of
+    one picture has nothing to hold out)."""
+    if split <= 0 or pictures < 2:
+        return 0
+    return min(pictures - 1, max(1, round(pictures * split)))
+
+
 def validation_interval(spec: TrainSpec) -> int:
     """Steps between validation losses: as asked, else a twentieth of the run."""
     return spec.validate_every or max(1, spec.steps // 20)
