@@ -28,6 +28,7 @@ from studio.core.jobs.events import Event
 from studio.core.jobs.servers import Keys, endpoint_for, find_backend, servers_of
 from studio.core.models.memory_plan import DeviceInfo
 from studio.core.models.model_library import find_tiny_vae, find_vision_model
+from studio.core.sound.specs import SoundSpec, SpeakSpec
 from studio.core.text.text_explain import TextAttentionSpec
 from studio.core.text.text_specs import ContextSpec, WriteSpec
 from studio.core.train.text_train_specs import TextTrainSpec
@@ -39,6 +40,7 @@ from studio.engine.image import ImageEngine
 from studio.engine.live_painting import live_frame
 from studio.engine.note_vectors import NoteVectors
 from studio.engine.openvino_cache import cache_root as openvino_cache_root
+from studio.engine.sound import SoundEngine
 from studio.engine.text import TextEngine
 from studio.engine.text_explain import text_attention
 from studio.engine.tiled_refine import refine_upscale
@@ -72,6 +74,7 @@ class Runtime:
     )  # repairs made at start, to be told once (window, stderr)
     semantic: SemanticIndex | None = None  # the prompts' meanings (search by meaning), made on first use
     device: DeviceInfo | None = None  # measured on the runner thread once torch is imported
+    sound_engine: SoundEngine | None = None
     sealer: Sealer | None = None  # every saved picture's watermark and Content Credentials
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -178,19 +181,24 @@ def build_runtime(
 
         return choose_text_placement(settings.device, settings.dtype)
 
+    sound = SoundEngine(gallery, lambda: placement().device)
     text = TextEngine(placement=text_placement, openvino_cache=lambda: openvino_cache_root(paths.models_dir))
     engine = ImageEngine(
         gallery,
         hashes,
         placement=placement,
         preview_interval=lambda: settings.preview_interval_s,
-        make_room=text.clear,
+        make_room=lambda: (text.clear(), sound.clear()),
         options=settings.load_options,
         tiny_vae=lambda family: find_tiny_vae(family, [paths.models_dir, *map(Path, settings.model_folders)]),
         vision=lambda kind: find_vision_model(kind, [paths.models_dir, *map(Path, settings.model_folders)]),
         openvino_cache=lambda: openvino_cache_root(paths.models_dir),
     )
-    text.make_room = engine.clear  # one model in memory: loading an image model frees the text one
+    sound.make_room = lambda: (
+        engine.clear(),
+        text.clear(),
+    )  # one model in memory: loading one frees the others
+    text.make_room = lambda: (engine.clear(), sound.clear())
     gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
@@ -222,7 +230,9 @@ def build_runtime(
         return training_lane(settings, holder[0].device if holder else None) != DEVICE
 
     # a run that waits for the device frees its models first; one beside the other jobs (on the CPU) must not
-    trainer = TrainJob(make_room=lambda: None if training_beside() else (engine.clear(), text.clear()))
+    trainer = TrainJob(
+        make_room=lambda: None if training_beside() else (engine.clear(), text.clear(), sound.clear())
+    )
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {
@@ -234,7 +244,9 @@ def build_runtime(
             TextAttentionSpec: lambda spec, cancel, emit: text_attention(text, spec, cancel, emit),
             TrainSpec: trainer,
             TextTrainSpec: trainer,  # the same trainer process, one run at a time
-            CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear())),
+            CaptionSpec: Captioner(make_room=lambda: (engine.clear(), text.clear(), sound.clear())),
+            SoundSpec: sound.generate,
+            SpeakSpec: sound.speak,
             SegmentSpec: engine.detailer.selector,  # one set of SAM/OWLv2/ViTMatte models for both
         },
         lane_of=lambda spec: lane_of(spec, settings, holder[0].device if holder else None),
@@ -243,7 +255,8 @@ def build_runtime(
 
     semantic = semantic_index(gallery, hashes)
     rt = Runtime(paths, settings, gallery, hashes, engine, text, runner, trainer, keys,
-                 servers_of_settings(settings, keys), notices=notices, semantic=semantic, sealer=sealer)  # fmt: skip
+                 servers_of_settings(settings, keys), notices=notices, semantic=semantic, sealer=sealer,
+                 sound_engine=sound)  # fmt: skip
     holder.append(rt)
     return rt
 

@@ -824,3 +824,96 @@ def save_tiny_image_classifier(folder: Path, labels=("normal", "nsfw"), verdict:
     model.save_pretrained(folder, safe_serialization=True)
     Processor(size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
+
+
+# -- sound and speech ---------------------------------------------------------------------------------------------
+def save_tiny_musicgen(folder: Path, seed: int = 0) -> Path:
+    """A tiny MusicGen (transformers: a 1-layer T5 text encoder, a 1-layer decoder over 2 codebooks of 64 tokens, an
+    EnCodec at 8 kHz, 16 samples a frame), with the tiny CLIP vocabulary as its tokenizer."""
+    import torch
+    from transformers import (
+        CLIPTokenizer,
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    torch.manual_seed(seed)
+    tok_dir = build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tok = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    decoder = MusicgenDecoderConfig(vocab_size=64, pad_token_id=64, bos_token_id=64, num_codebooks=2, hidden_size=32,
+                                    num_hidden_layers=1, num_attention_heads=2, ffn_dim=64,
+                                    max_position_embeddings=512)  # fmt: skip
+    codec = EncodecConfig(codebook_size=64, hidden_size=16, num_filters=4, upsampling_ratios=[4, 4],
+                          num_residual_layers=1, sampling_rate=8000, codebook_dim=16, audio_channels=1,
+                          target_bandwidths=[10.0])  # fmt: skip
+    text = T5Config(vocab_size=len(tok), d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8)
+    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict(),
+                            decoder_start_token_id=64, pad_token_id=64)  # fmt: skip
+    model = MusicgenForConditionalGeneration(config).eval()
+    model.generation_config.decoder_start_token_id = 64
+    model.generation_config.pad_token_id = 64
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tok.save_pretrained(str(folder))
+    return folder
+
+
+def save_tiny_stable_audio(folder: Path, seed: int = 0) -> Path:
+    """A tiny Stable Audio Open (diffusers ``StableAudioPipeline``: a 2-layer DiT, an Oobleck VAE at 800 Hz with a
+    2× latent (2.56 s at most), a T5 reading the tiny CLIP vocabulary) — diffusers' own test sizes, a longer latent."""
+    import torch
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+    from transformers import CLIPTokenizer, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    tok_dir = build_tokenizer(Path(tempfile.mkdtemp(prefix="studio-tok-")))
+    tok = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=25)
+    transformer = StableAudioDiTModel(sample_size=1024, in_channels=3, num_layers=2, attention_head_dim=4,
+                                      num_key_value_attention_heads=2, out_channels=3, cross_attention_dim=4,
+                                      time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4)  # fmt: skip
+    scheduler = CosineDPMSolverMultistepScheduler(solver_order=2, prediction_type="v_prediction", sigma_data=1.0,
+                                                  sigma_schedule="exponential")  # fmt: skip
+    vae = AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[1, 2], decoder_channels=3,
+                             decoder_input_channels=3, audio_channels=2, channel_multiples=[2, 4], sampling_rate=800)  # fmt: skip
+    t5 = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                 decoder_start_token_id=0)).eval()  # fmt: skip
+    projection = StableAudioProjectionModel(
+        text_encoder_dim=16, conditioning_dim=4, min_value=0, max_value=32
+    )
+    pipe = StableAudioPipeline(transformer=transformer, scheduler=scheduler, vae=vae, text_encoder=t5, tokenizer=tok,
+                               projection_model=projection)  # fmt: skip
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def save_tiny_vits(folder: Path, seed: int = 0, speakers: int = 1) -> Path:
+    """A tiny VITS text-to-speech model (transformers ``VitsModel``, MMS-TTS's layout) at 8 kHz with a
+    character vocabulary; ``speakers`` > 1 gives it that many voices."""
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    letters = list(" abcdefghijklmnopqrstuvwxyz'.,!?-")
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(letters)}))
+    tok = VitsTokenizer(
+        str(folder / "vocab.json"), language=None, add_blank=True, normalize=True, phonemize=False
+    )
+    config = VitsConfig(vocab_size=len(letters), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        ffn_dim=32, flow_size=8, spectrogram_bins=33, upsample_initial_channel=16,
+                        upsample_rates=[4, 4], upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3],
+                        resblock_dilation_sizes=[[1]], prior_encoder_num_flows=1,
+                        prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
+                        duration_predictor_num_flows=1, sampling_rate=8000, num_speakers=speakers,
+                        speaker_embedding_size=8 if speakers > 1 else 0)  # fmt: skip
+    VitsModel(config).eval().save_pretrained(str(folder), safe_serialization=True)
+    tok.save_pretrained(str(folder))
+    return folder

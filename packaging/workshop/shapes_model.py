@@ -15,20 +15,20 @@ IMAGE_SIZE = 64
 LATENT_SIZE = 16
 
 
-def build_tokenizer(folder: Path) -> Any:
+def build_tokenizer(folder: Path, vocabulary: Any = VOCABULARY) -> Any:
     """Word-level CLIP-style BPE: every vocabulary word becomes one token."""
     import json
 
     from transformers import CLIPTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
-    letters = sorted({c for w in VOCABULARY for c in w})
+    letters = sorted({c for w in vocabulary for c in w})
     vocab: dict[str, int] = {}
     for c in letters:
         vocab.setdefault(c, len(vocab))
         vocab.setdefault(c + "</w>", len(vocab))
     merges: list[str] = []
-    for word in VOCABULARY:
+    for word in vocabulary:
         # merge left to right: ((w o) r) d</w>
         pieces = list(word[:-1]) + [word[-1] + "</w>"]
         while len(pieces) > 1:

@@ -24,6 +24,7 @@ from studio.cli import (
     prompt,
     recipe,
     segment,
+    sound,
     train,
     train_text,
     upscale,
@@ -52,6 +53,7 @@ _MODULES = (
     backends,
     verify,
     card,
+    sound,
 )
 COMMANDS = (
     "generate",
@@ -72,6 +74,8 @@ COMMANDS = (
     "verify",
     "credentials",
     "card",
+    "sound",
+    "speak",
 )
 
 

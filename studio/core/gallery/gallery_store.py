@@ -37,7 +37,9 @@ from studio.core.image.recipe_readers import Recipe, read_recipe
 from studio.core.image.specs import GenerateSpec
 from studio.core.io.atomic import TEMP_NAME, clean_stale_temps
 from studio.core.io.trash import Trash, Trashed
+from studio.core.io.untrusted import Unreadable
 from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.sound.audio_files import SOUND_SUFFIXES, read_tags
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _INSERT = (
@@ -199,10 +201,10 @@ class GalleryStore:
         return self.root / rel
 
     # -- writing results -------------------------------------------------------------------------------------------
-    def _new_path(self, seed: int) -> Path:
+    def new_path(self, seed: int, suffix: str = ".png") -> Path:
         day = self.root / time.strftime("%Y-%m-%d") if self._dated else self.root
         day.mkdir(parents=True, exist_ok=True)
-        return day / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
+        return day / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}{suffix}"
 
     def save(self, image: Image.Image, spec: GenerateSpec, info: RenderInfo) -> SavedImage:
         """Write one picture (atomically) with its own recipe (``GenerateSpec.for_image``), then index it. Raises
@@ -211,7 +213,7 @@ class GalleryStore:
         record = studio_record(spec, info)
         screen(self.finish, image)
         try:
-            target = self._new_path(spec.seed)
+            target = self.new_path(spec.seed)
             write_picture(image, target, png_info(spec, info), record, self.finish)
         except OSError as e:
             raise StudioError(
@@ -221,21 +223,10 @@ class GalleryStore:
                 details=repr(e),
             ) from e
         created = time.time()
-        recipe = Recipe(
-            source="studio",
-            prompt=spec.prompt,
-            negative_prompt=spec.negative_prompt,
-            steps=spec.steps,
-            sampler=spec.sampler,
-            schedule=spec.schedule,
-            cfg_scale=spec.cfg_scale,
-            seed=spec.seed,
-            width=image.width,
-            height=image.height,
-            model=spec.model_name,
-            loras=[lo.name for lo in spec.loras],
-            studio_spec=record["spec"],
-        )
+        recipe = Recipe(source="studio", prompt=spec.prompt, negative_prompt=spec.negative_prompt, steps=spec.steps,
+                        sampler=spec.sampler, schedule=spec.schedule, cfg_scale=spec.cfg_scale, seed=spec.seed,
+                        width=image.width, height=image.height, model=spec.model_name,
+                        loras=[lo.name for lo in spec.loras], studio_spec=record["spec"])  # fmt: skip
         values = _row_values(
             self.rel(target), created, target.stat(), recipe, json.dumps(record, ensure_ascii=False)
         )
@@ -250,7 +241,7 @@ class GalleryStore:
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             for name in filenames:
-                if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+                if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES + SOUND_SUFFIXES):
                     path = Path(dirpath) / name
                     with contextlib.suppress(OSError):
                         if stat.S_ISREG(path.stat().st_mode):
@@ -258,6 +249,10 @@ class GalleryStore:
 
     def _values_for(self, path: Path, st: os.stat_result) -> tuple:
         """The index row of a file (reads its metadata; call outside the lock). Never raises for a bad file."""
+        if path.suffix.lower() in SOUND_SUFFIXES:
+            from studio.core.gallery.sound_store import sound_row
+
+            return sound_row(self.rel(path), path, st, read_tags(path))
         recipe = read_recipe(path)
         record = ""
         if recipe.studio_spec is not None:
@@ -338,8 +333,12 @@ class GalleryStore:
             if rel not in known:
                 report.orphans.append(rel)
             try:
-                with Image.open(path) as im:
-                    im.verify()
+                if path.suffix.lower() in SOUND_SUFFIXES:
+                    if isinstance(read_tags(path), Unreadable):
+                        raise ValueError(rel)
+                else:
+                    with Image.open(path) as im:
+                        im.verify()
             except Exception:  # noqa: BLE001 - any failure means "not a whole image"
                 report.unreadable.append(rel)
         report.missing = sorted(known - on_disk)

@@ -28,6 +28,8 @@ class JobKind(StrEnum):
     SEGMENT = "segment"
     DETAIL = "detail"
     LIVE = "live"
+    SOUND = "sound"
+    SPEAK = "speak"
 
 
 RANDOM_SEED = -1  # in a draft: draw a new seed when the job is frozen

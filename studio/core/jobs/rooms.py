@@ -14,6 +14,7 @@ class Room(StrEnum):
     CANVAS = "Canvas"
     GALLERY = "Gallery"
     WRITER = "Writer"
+    SOUND = "Sound"
     FINETUNE = "Fine-tune"
     MODELS = "Models"
 
@@ -29,6 +30,8 @@ ROOM_OF_KIND = {
     JobKind.TEXT_ATTENTION: Room.WRITER,
     JobKind.TEXT_TRAIN: Room.WRITER,
     JobKind.TRAIN: Room.FINETUNE,
+    JobKind.SOUND: Room.SOUND,
+    JobKind.SPEAK: Room.WRITER,
     JobKind.CAPTION: Room.FINETUNE,
 }
 

@@ -26,6 +26,7 @@ from studio.core.models.builtin_models import (
     model_card,
 )
 from studio.core.models.model_identify import FAMILY_LABELS, Identity, identify, kohya_metadata
+from studio.core.models.sound_models import sound_model
 
 PICKLED = (".ckpt", ".pt", ".pth", ".bin")
 CAPTIONER_TYPES = (
@@ -103,6 +104,16 @@ def folder_size(folder: Path, max_files: int = 20_000) -> int:
                 if stat.S_ISREG(st.st_mode):
                     total += st.st_size
     return total
+
+
+def _sound_entry(folder: Path, source: str, name: str) -> LibraryEntry | None:
+    """A sound or speech model (MusicGen, Stable Audio, AudioLDM 2, VITS, SpeechT5, Studio's own), or None."""
+    if (audio := sound_model(folder)) is None:
+        return None
+    has_weights = any(folder.glob("**/*.safetensors"))
+    return LibraryEntry(folder, name, source, audio.kind if has_weights else "refused", audio.family, audio.label,
+                        "" if has_weights else "only pickled weights (.bin); Studio loads safetensors",
+                        size=folder_size(folder))  # fmt: skip
 
 
 def _folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
@@ -291,7 +302,7 @@ def scan_folder(
 
 def _safe_folder_entry(folder: Path, source: str, name: str | None = None) -> LibraryEntry | None:
     try:
-        return _folder_entry(folder, source, name)
+        return _sound_entry(folder, source, name or folder.name) or _folder_entry(folder, source, name)
     except Exception as e:  # noqa: BLE001 - one bad folder costs one row
         return LibraryEntry(
             folder, name or folder.name, source, "unknown", reason=f"unreadable ({e})"[:300], damaged=True

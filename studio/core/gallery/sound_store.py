@@ -1,0 +1,91 @@
+"""Sounds in the gallery: written whole (FLAC, OGG Vorbis or WAV, the recipe in the file's own tags) beside the
+pictures, indexed in the same table — a row with no size, its source ``sound`` — so that search, stars, boards and
+the trash treat them like any result. Any tool's sound file dropped into the gallery is indexed from its tags."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from studio.core.gallery.gallery_store import GalleryStore, _row_values
+from studio.core.image.recipe_readers import Recipe
+from studio.core.io.atomic import atomic_write_bytes
+from studio.core.io.untrusted import integer, number, text
+from studio.core.jobs.errors import ErrorKind, StudioError
+from studio.core.sound.audio_files import SOUND_SUFFIXES, SoundTags, encode, read_tags
+from studio.core.sound.specs import SavedSound, SoundSpec, SpeakSpec
+
+SOURCE = "sound"  # the index's source column for every sound (Studio's and other tools')
+
+
+def is_sound(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in SOUND_SUFFIXES
+
+
+def one_line(spec: SoundSpec | SpeakSpec, model: str) -> str:
+    """The recipe as a player's comment field shows it."""
+    if isinstance(spec, SpeakSpec):
+        return (f"{spec.text[:300]}\nVoice model: {model}, Voice: {spec.voice or 'default'}, Speed: {spec.speed}, "
+                f"Seed: {spec.seed}")  # fmt: skip
+    negative = f"\nNegative prompt: {spec.negative_prompt}" if spec.negative_prompt else ""
+    return (f"{spec.prompt}{negative}\nSteps: {spec.steps}, Guidance: {spec.guidance}, Seed: {spec.seed}, "
+            f"Length: {spec.seconds} s, Model: {model}")  # fmt: skip
+
+
+def write_sound(audio: Any, sample_rate: int, spec: SoundSpec | SpeakSpec, target: Path,
+                extra: dict[str, str] | None = None) -> None:  # fmt: skip
+    """The file, whole or not at all, with its recipe in its tags; ``StudioError`` (IO) when the disk says no."""
+    record = {"spec": spec.to_dict(), "software": "Studio"}
+    title = spec.prompt if isinstance(spec, SoundSpec) else spec.text
+    try:
+        data = encode(audio, sample_rate, spec.format, record, title, one_line(spec, spec.model_name), extra)
+        atomic_write_bytes(target, data)
+    except OSError as e:
+        raise StudioError(ErrorKind.IO, f"Could not save the sound to {target.parent}: {e.strerror or e}. Free some "
+                          "disk space or choose another folder; nothing already saved was touched.",
+                          details=repr(e)) from e  # fmt: skip
+
+
+def save_sound(store: GalleryStore, audio: Any, sample_rate: int, spec: SoundSpec | SpeakSpec,
+               target: Path | None = None) -> SavedSound:  # fmt: skip
+    """Write one sound into the gallery (or ``target``) and index it."""
+    target = target or store.new_path(spec.seed, "." + spec.format)
+    write_sound(
+        audio, sample_rate, spec.for_file() if isinstance(spec, SoundSpec) else replace(spec, out=""), target
+    )
+    created = time.time()
+    if store.root.resolve() in target.resolve().parents:
+        values = sound_row(store.rel(target), target, target.stat(), read_tags(target))
+        with store.transaction() as db:
+            db.execute("DELETE FROM images WHERE rel=?", (values[0],))
+            db.execute(_INSERT, values)
+    seconds = (len(audio) / sample_rate) if sample_rate else 0.0
+    return SavedSound(target, spec, seconds, sample_rate, created)
+
+
+_INSERT = (
+    "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
+    "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def sound_row(rel: str, path: Path, st: os.stat_result, tags: SoundTags | Any) -> tuple:
+    """The index row of a sound file: its recipe when Studio wrote it, else its title; a damaged file is still one
+    row (its problem in the record), never an exception."""
+    if not isinstance(tags, SoundTags):
+        recipe = Recipe(source=SOURCE, problems=[str(tags)])
+        return _row_values(
+            rel, st.st_mtime, st, recipe, json.dumps({"kind": "sound", "unreadable": str(tags)})
+        )
+    spec = (tags.record or {}).get("spec") or {}
+    words = text(spec.get("prompt")) or text(spec.get("sentences") and " ".join(map(str, spec["sentences"])))
+    recipe = Recipe(source=SOURCE, prompt=words or tags.title, negative_prompt=text(spec.get("negative_prompt")),
+                    steps=integer(spec.get("steps")), cfg_scale=number(spec.get("guidance")),
+                    seed=integer(spec.get("seed")), model=text(spec.get("model_name")))  # fmt: skip
+    record = {"kind": "sound", "seconds": round(tags.seconds, 3), "sample_rate": tags.sample_rate,
+              "channels": tags.channels, **({"spec": spec} if spec else {})}  # fmt: skip
+    return _row_values(rel, st.st_mtime, st, recipe, json.dumps(record, ensure_ascii=False))
