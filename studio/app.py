@@ -21,10 +21,11 @@ from studio.core.models.model_library import model_folders
 from studio.core.text.writer_docs import DocumentStore
 from studio.runtime import Runtime, build_runtime
 from studio.ui.canvas.canvas_page import CanvasPage
-from studio.ui.common.theme import app_icon, apply_theme
+from studio.ui.common.theme import app_icon, apply_theme, icon
 from studio.ui.models.models_page import ModelsPage
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.welcome import WelcomePanel
+from studio.ui.sound.sound_page import SoundPage
 from studio.ui.text.writer_page import WriterPage
 from studio.ui.train.finetune_page import FinetunePage
 from studio.viewmodels.background import in_background
@@ -37,6 +38,7 @@ from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.prompt_helper import PromptHelper
 from studio.viewmodels.server_book import ServerBook
+from studio.viewmodels.sound_session import SoundSession
 from studio.viewmodels.text_explain import TextExplainer
 from studio.viewmodels.text_train_session import TextTrainSession
 from studio.viewmodels.thumbnails import ThumbnailCache
@@ -155,9 +157,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
     )
     session.vae_defaults = s.vae_defaults  # the Models room's choices, seen by the next job at once
     session.wildcards_dir = runtime.paths.wildcards_dir
-    session.cards.seen = (
-        s.model_cards_seen
-    )  # the models whose card's limits the user has read (saved with these)
+    session.cards.seen = s.model_cards_seen  # fmt: skip  # the models whose card's limits the user has read (saved with these)
     session.styles = StyleBook(runtime.paths.styles_file)
     gallery = GalleryModel(
         runtime.gallery, ThumbnailCache(runtime.paths.cache_dir / "thumbnails"), semantic=runtime.semantic
@@ -238,6 +238,7 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         helper=helper,
         canvas=CanvasPage(CanvasSession(session, queue, bridge, runtime.paths.canvas_recovery_dir), session),
     )
+    add_sound_room(window, queue, bridge, library)
     bridge.arrived.connect(window.explain.on_job_event)  # jobs the window waits for (word maps, steps)
     QTimer.singleShot(300, library.rescan)
     studio = StudioWindow(runtime, bridge, queue, session, window, gallery, writer)
@@ -263,6 +264,20 @@ def create_window(runtime: Runtime, welcome: bool = False) -> StudioWindow:
         window.image_page.offer_left_over(left_over.specs)
     show_notices(runtime, window)
     return studio
+
+
+def add_sound_room(
+    window: MainWindow, queue: JobQueue, bridge: EventBridge, library: ModelLibraryModel
+) -> SoundPage:
+    """The Sound room, after the Writer: its session offers the built-in Tones and the library's sound models
+    (again after each scan); a sound opened in the gallery is shown and played there."""
+    page = SoundPage(
+        SoundSession(queue, bridge, lambda: [e.path for e in library.entries if e.kind == "sound"])
+    )
+    library.scanned.connect(lambda _n: page.refresh_models())
+    window.tabs.insertTab(window.tabs.indexOf(window.writer_page) + 1, page, icon("sound"), "Sound")
+    window.sound_page = page
+    return page
 
 
 def show_notices(runtime: Runtime, window: MainWindow) -> None:

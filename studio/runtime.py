@@ -35,6 +35,7 @@ from studio.core.train.text_train_specs import TextTrainSpec
 from studio.core.train.train_specs import CaptionSpec, TrainSpec
 from studio.engine.captioner import Captioner
 from studio.engine.detailer import detail_job
+from studio.engine.devices import choose_placement, choose_text_placement
 from studio.engine.explain_jobs import attention, plot, steps
 from studio.engine.image import ImageEngine
 from studio.engine.live_painting import live_frame
@@ -171,18 +172,10 @@ def build_runtime(
         gallery = GalleryStore(paths.gallery_dir)
     hashes = HashCache(paths.cache_dir / "hashes.json")
 
-    def placement():
-        from studio.engine.devices import choose_placement
-
-        return choose_placement(settings.device, settings.dtype)
-
-    def text_placement():
-        from studio.engine.devices import choose_text_placement
-
-        return choose_text_placement(settings.device, settings.dtype)
-
+    placement = lambda: choose_placement(settings.device, settings.dtype)  # noqa: E731 - read at each job
     sound = SoundEngine(gallery, lambda: placement().device)
-    text = TextEngine(placement=text_placement, openvino_cache=lambda: openvino_cache_root(paths.models_dir))
+    text = TextEngine(placement=lambda: choose_text_placement(settings.device, settings.dtype),
+                      openvino_cache=lambda: openvino_cache_root(paths.models_dir))  # fmt: skip
     engine = ImageEngine(
         gallery,
         hashes,
@@ -194,11 +187,7 @@ def build_runtime(
         vision=lambda kind: find_vision_model(kind, [paths.models_dir, *map(Path, settings.model_folders)]),
         openvino_cache=lambda: openvino_cache_root(paths.models_dir),
     )
-    sound.make_room = lambda: (
-        engine.clear(),
-        text.clear(),
-    )  # one model in memory: loading one frees the others
-    text.make_room = lambda: (engine.clear(), sound.clear())
+    sound.make_room, text.make_room = (lambda: (engine.clear(), text.clear())), (lambda: (engine.clear(), sound.clear()))  # fmt: skip  # one model in memory: loading one frees the others
     gallery.finish = sealer = sealer_for(paths, settings)
     keys = Keys()
     remote = OpenAIText(lambda base: endpoint_for(base, servers_of(settings.servers), keys))
@@ -230,9 +219,7 @@ def build_runtime(
         return training_lane(settings, holder[0].device if holder else None) != DEVICE
 
     # a run that waits for the device frees its models first; one beside the other jobs (on the CPU) must not
-    trainer = TrainJob(
-        make_room=lambda: None if training_beside() else (engine.clear(), text.clear(), sound.clear())
-    )
+    trainer = TrainJob(make_room=lambda: None if training_beside() else (engine.clear(), text.clear(), sound.clear()))  # fmt: skip
     runner = JobRunner(
         lambda e: holder[0].publish(e) if holder else None,
         {

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.jobs.events import Event, ItemSaved, Preview
+from studio.core.sound.specs import SoundStep
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,6 @@ class EventBridge(QObject):
             image = pil_to_qimage(event.image)  # decoded here, on the worker thread
         elif isinstance(event, ItemSaved) and event.item is not None:
             image = QImage(str(event.item.path))
+        elif isinstance(event, SoundStep) and event.picture is not None:
+            image = pil_to_qimage(event.picture)
         self._relay.emit(UiEvent(event, image))

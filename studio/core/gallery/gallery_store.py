@@ -31,6 +31,7 @@ from studio.core.gallery.gallery_query import (
     text_queries,
     where_clause,
 )
+from studio.core.gallery.gallery_rows import INSERT_ROW, row_values
 from studio.core.gallery.picture_writing import Finishing, screen, write_picture
 from studio.core.image.image_metadata import RenderInfo, png_info, studio_record
 from studio.core.image.recipe_readers import Recipe, read_recipe
@@ -42,10 +43,6 @@ from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.sound.audio_files import SOUND_SUFFIXES, read_tags
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-_INSERT = (
-    "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
-    "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
 
 
 @dataclass(frozen=True)
@@ -89,29 +86,6 @@ def _row(r: tuple) -> GalleryRow:
         r[13],
         r[14],
         bool(r[15]),
-    )
-
-
-def _row_values(rel: str, created: float, st: os.stat_result, r: Recipe, record: str = "") -> tuple:
-    spec = r.studio_spec or {}
-    return (
-        rel,
-        created,
-        st.st_mtime_ns,
-        st.st_size,
-        r.source,
-        r.prompt,
-        r.negative_prompt,
-        r.model,
-        r.sampler,
-        str(r.seed if r.seed is not None else ""),
-        r.width or 0,
-        r.height or 0,
-        r.steps or 0,
-        r.cfg_scale or 0.0,
-        ",".join(r.loras),
-        str(spec.get("parent_image") or ""),
-        record,
     )
 
 
@@ -227,12 +201,12 @@ class GalleryStore:
                         sampler=spec.sampler, schedule=spec.schedule, cfg_scale=spec.cfg_scale, seed=spec.seed,
                         width=image.width, height=image.height, model=spec.model_name,
                         loras=[lo.name for lo in spec.loras], studio_spec=record["spec"])  # fmt: skip
-        values = _row_values(
+        values = row_values(
             self.rel(target), created, target.stat(), recipe, json.dumps(record, ensure_ascii=False)
         )
         with self._tx() as db:
             db.execute("DELETE FROM images WHERE rel=?", (values[0],))
-            db.execute(_INSERT, values)
+            db.execute(INSERT_ROW, values)
         return SavedImage(target, spec.seed, image.width, image.height, spec, created)
 
     # -- keeping the index in step with the files ------------------------------------------------------------------
@@ -250,7 +224,7 @@ class GalleryStore:
     def _values_for(self, path: Path, st: os.stat_result) -> tuple:
         """The index row of a file (reads its metadata; call outside the lock). Never raises for a bad file."""
         if path.suffix.lower() in SOUND_SUFFIXES:
-            from studio.core.gallery.sound_store import sound_row
+            from studio.core.gallery.sound_rows import sound_row
 
             return sound_row(self.rel(path), path, st, read_tags(path))
         recipe = read_recipe(path)
@@ -258,11 +232,11 @@ class GalleryStore:
         if recipe.studio_spec is not None:
             with contextlib.suppress(Exception), Image.open(path) as im:
                 record = str(im.info.get("studio", ""))
-        return _row_values(self.rel(path), st.st_mtime, st, recipe, record)
+        return row_values(self.rel(path), st.st_mtime, st, recipe, record)
 
     def _put(self, db: sqlite3.Connection, values: tuple) -> None:
         db.execute("DELETE FROM images WHERE rel=?", (values[0],))
-        db.execute(_INSERT, values)
+        db.execute(INSERT_ROW, values)
 
     def reconcile(self, batch: int = 100) -> dict[str, int]:
         """Index new or changed files and forget vanished ones. Never deletes an image. Files are read outside

@@ -4,22 +4,18 @@ the trash treat them like any result. Any tool's sound file dropped into the gal
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.core.gallery.gallery_store import GalleryStore, _row_values
-from studio.core.image.recipe_readers import Recipe
+from studio.core.gallery.gallery_rows import INSERT_ROW
+from studio.core.gallery.gallery_store import GalleryStore
+from studio.core.gallery.sound_rows import sound_row
 from studio.core.io.atomic import atomic_write_bytes
-from studio.core.io.untrusted import integer, number, text
 from studio.core.jobs.errors import ErrorKind, StudioError
-from studio.core.sound.audio_files import SOUND_SUFFIXES, SoundTags, encode, read_tags
+from studio.core.sound.audio_files import SOUND_SUFFIXES, encode, read_tags
 from studio.core.sound.specs import SavedSound, SoundSpec, SpeakSpec
-
-SOURCE = "sound"  # the index's source column for every sound (Studio's and other tools')
 
 
 def is_sound(path: str | Path) -> bool:
@@ -62,30 +58,6 @@ def save_sound(store: GalleryStore, audio: Any, sample_rate: int, spec: SoundSpe
         values = sound_row(store.rel(target), target, target.stat(), read_tags(target))
         with store.transaction() as db:
             db.execute("DELETE FROM images WHERE rel=?", (values[0],))
-            db.execute(_INSERT, values)
+            db.execute(INSERT_ROW, values)
     seconds = (len(audio) / sample_rate) if sample_rate else 0.0
     return SavedSound(target, spec, seconds, sample_rate, created)
-
-
-_INSERT = (
-    "INSERT INTO images (rel, created, mtime_ns, size, source, prompt, negative_prompt, model, sampler, seed, "
-    "width, height, steps, cfg_scale, loras, parent, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-
-
-def sound_row(rel: str, path: Path, st: os.stat_result, tags: SoundTags | Any) -> tuple:
-    """The index row of a sound file: its recipe when Studio wrote it, else its title; a damaged file is still one
-    row (its problem in the record), never an exception."""
-    if not isinstance(tags, SoundTags):
-        recipe = Recipe(source=SOURCE, problems=[str(tags)])
-        return _row_values(
-            rel, st.st_mtime, st, recipe, json.dumps({"kind": "sound", "unreadable": str(tags)})
-        )
-    spec = (tags.record or {}).get("spec") or {}
-    words = text(spec.get("prompt")) or text(spec.get("sentences") and " ".join(map(str, spec["sentences"])))
-    recipe = Recipe(source=SOURCE, prompt=words or tags.title, negative_prompt=text(spec.get("negative_prompt")),
-                    steps=integer(spec.get("steps")), cfg_scale=number(spec.get("guidance")),
-                    seed=integer(spec.get("seed")), model=text(spec.get("model_name")))  # fmt: skip
-    record = {"kind": "sound", "seconds": round(tags.seconds, 3), "sample_rate": tags.sample_rate,
-              "channels": tags.channels, **({"spec": spec} if spec else {})}  # fmt: skip
-    return _row_values(rel, st.st_mtime, st, recipe, json.dumps(record, ensure_ascii=False))

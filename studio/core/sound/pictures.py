@@ -75,3 +75,19 @@ def sound_thumbnail(path: Path, size: int) -> Image.Image | None:
     im.paste(waveform_picture(audio, size, size // 3), (0, 0))
     im.paste(spectrogram_picture(audio, rate, size, size - size // 3), (0, size // 3))
     return im
+
+
+def token_picture(tokens: tuple[tuple[int, ...], ...], width: int, row_height: int = 14) -> Image.Image:
+    """MusicGen's audio tokens: a row a codebook (the first, coarsest, on top), a cell a 20-ms frame, each token id
+    its own colour — repeated ids show as runs, the finer codebooks as busier rows."""
+    rows, frames = len(tokens), max((len(r) for r in tokens), default=0)
+    if not rows or not frames:
+        return Image.new("RGB", (width, row_height), BACKGROUND)
+    ids = np.zeros((rows, frames), np.int64)
+    for i, row in enumerate(tokens):
+        ids[i, : len(row)] = row
+    golden = (ids * 0.61803398875) % 1.0  # neighbouring ids get far-apart hues
+    hue = (golden * 6.0)[..., None]
+    rgb = np.clip(np.abs(((hue + np.array([0.0, 4.0, 2.0])) % 6.0) - 3.0) - 1.0, 0.0, 1.0)
+    picture = Image.fromarray((40 + rgb * 190).astype(np.uint8), "RGB")
+    return picture.resize((width, rows * row_height), Image.Resampling.NEAREST)

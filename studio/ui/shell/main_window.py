@@ -133,9 +133,8 @@ class MainWindow(QMainWindow):
         self.session.add_lora(path, 0.8)
         self.session.set("prompt", f"a photo of {words}" if words else "")
         self.tabs.setCurrentWidget(self.image_page)
-        self.statusBar().showMessage(
-            "Your LoRA is in the Image panel at 0.8 (alone), its trigger words as the prompt.", 6000
-        )
+        self.statusBar().showMessage("Your LoRA is in the Image panel at 0.8 (alone), its trigger words as the "
+                                     "prompt.", 6000)  # fmt: skip
 
     def _use_settings(self, fields: dict) -> None:
         self.session.apply_fields(fields)
@@ -294,10 +293,11 @@ class MainWindow(QMainWindow):
         help_menu.addAction("About Studio", self._about)
 
     def _generate(self) -> None:
-        """Ctrl+Return: Continue in the Writer, Generate everywhere else."""
-        if self.tabs.currentWidget() is self.writer_page:
-            self.writer_page.continue_at_cursor()
-            return
+        """Ctrl+Return: Continue in the Writer, a sound in the Sound room, a picture everywhere else."""
+        if (page := self.tabs.currentWidget()) is self.writer_page:
+            return self.writer_page.continue_at_cursor()
+        if getattr(page, "room", None) is Room.SOUND:
+            return page.generate()  # type: ignore[attr-defined]  # the Sound room's page
         self.tabs.setCurrentWidget(self.image_page)
         self.image_page.generate()
 
@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
         page = self.tabs.currentWidget()
         pages = {self.image_page: Room.IMAGE, self.gallery_page: Room.GALLERY, self.writer_page: Room.WRITER,
                  self.finetune_page: Room.FINETUNE, self.models_page: Room.MODELS}  # fmt: skip
-        return pages.get(page, Room.IMAGE)
+        return pages.get(page, getattr(page, "room", Room.IMAGE))
 
     def stop_room(self, room: Room) -> bool:
         """Stop ``room``'s running job (Esc, or its Stop button) — asked first when it has run over a minute, since
@@ -317,10 +317,8 @@ class MainWindow(QMainWindow):
         return self.queue.cancel_running(room) or room is Room.WRITER
 
     def _room_status(self, room: str, text: str) -> None:
-        current = self.current_room().value
-        self.statusBar().showMessage(
-            text if room == current else f"{room}: {text}", 0 if room == current else 8000
-        )
+        here = room == self.current_room().value
+        self.statusBar().showMessage(text if here else f"{room}: {text}", 0 if here else 8000)
 
     def open_settings(self) -> QDialog:
         """*Settings*: device, precision and memory, theme, folders, servers — in one place."""
