@@ -26,6 +26,7 @@ from studio.ui.models.models_page import ModelsPage
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.welcome import WelcomePanel
 from studio.ui.sound.sound_page import SoundPage
+from studio.ui.text.read_aloud_bar import attach as attach_read_aloud
 from studio.ui.text.writer_page import WriterPage
 from studio.ui.train.finetune_page import FinetunePage
 from studio.viewmodels.background import in_background
@@ -37,6 +38,7 @@ from studio.viewmodels.generation_session import GenerationSession
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.model_library_model import ModelLibraryModel
 from studio.viewmodels.prompt_helper import PromptHelper
+from studio.viewmodels.read_aloud import ReadAloud
 from studio.viewmodels.server_book import ServerBook
 from studio.viewmodels.sound_session import SoundSession
 from studio.viewmodels.text_explain import TextExplainer
@@ -270,13 +272,16 @@ def add_sound_room(
     window: MainWindow, queue: JobQueue, bridge: EventBridge, library: ModelLibraryModel
 ) -> SoundPage:
     """The Sound room, after the Writer: its session offers the built-in Tones and the library's sound models
-    (again after each scan); a sound opened in the gallery is shown and played there."""
+    (again after each scan); and the Writer's reading row, with the library's voices."""
     page = SoundPage(
         SoundSession(queue, bridge, lambda: [e.path for e in library.entries if e.kind == "sound"])
     )
     library.scanned.connect(lambda _n: page.refresh_models())
     window.tabs.insertTab(window.tabs.indexOf(window.writer_page) + 1, page, icon("sound"), "Sound")
     window.sound_page = page
+    voices = ReadAloud(queue, bridge, lambda: [e.path for e in library.entries if e.kind == "speech"])
+    window.read_aloud = attach_read_aloud(window.writer_page, voices)
+    library.scanned.connect(lambda _n: window.read_aloud.refresh())
     return page
 
 

@@ -69,4 +69,8 @@ def train_scheduler() -> Any:
 def sampling_scheduler() -> Any:
     from diffusers import DPMSolverMultistepScheduler
 
-    return DPMSolverMultistepScheduler(**_betas(), algorithm_type="dpmsolver++", use_karras_sigmas=True)
+    # dynamic thresholding keeps each step's predicted spectrogram inside [-1, 1]: at the cosine schedule's noisiest
+    # steps the first prediction divides by an alpha near 0 and, unclipped, saturates the whole picture
+    return DPMSolverMultistepScheduler(
+        **_betas(), algorithm_type="dpmsolver++", thresholding=True, sample_max_value=1.0
+    )

@@ -50,9 +50,11 @@ def save_sound(store: GalleryStore, audio: Any, sample_rate: int, spec: SoundSpe
                target: Path | None = None) -> SavedSound:  # fmt: skip
     """Write one sound into the gallery (or ``target``) and index it."""
     target = target or store.new_path(spec.seed, "." + spec.format)
-    write_sound(
-        audio, sample_rate, spec.for_file() if isinstance(spec, SoundSpec) else replace(spec, out=""), target
-    )
+    chapter = None
+    if isinstance(spec, SpeakSpec) and spec.track:
+        chapter = {"ALBUM": spec.album, "TRACKNUMBER": str(spec.track)}
+    kept = spec.for_file() if isinstance(spec, SoundSpec) else replace(spec, out="")
+    write_sound(audio, sample_rate, kept, target, chapter)
     created = time.time()
     if store.root.resolve() in target.resolve().parents:
         values = sound_row(store.rel(target), target, target.stat(), read_tags(target))

@@ -77,6 +77,8 @@ class SpeakSpec:
     sentences: tuple[str, ...] = derived(None, "the text, a sentence a piece", default=())
     keep: bool = derived(None, "save the whole reading as one file", default=True)
     out: str = derived(None, "where the file goes (default: the gallery)", default="")
+    album: str = derived(None, "the story an exported chapter belongs to (its file's ALBUM tag)", default="")
+    track: int = derived(None, "the chapter's number (its file's TRACKNUMBER tag; 0: none)", default=0)
     model_name: str = derived(None, "the model's name", default="")
     spec_version: int = derived(None, "the spec's version", default=SPEC_VERSION)
     # fmt: on
