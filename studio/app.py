@@ -279,6 +279,9 @@ def add_sound_room(
     library.scanned.connect(lambda _n: page.refresh_models())
     window.tabs.insertTab(window.tabs.indexOf(window.writer_page) + 1, page, icon("sound"), "Sound")
     window.sound_page = page
+    window.gallery_page.openSound.connect(
+        lambda path: (window.tabs.setCurrentWidget(page), page.open_file(path))
+    )
     voices = ReadAloud(queue, bridge, lambda: [e.path for e in library.entries if e.kind == "speech"])
     window.read_aloud = attach_read_aloud(window.writer_page, voices)
     library.scanned.connect(lambda _n: window.read_aloud.refresh())

@@ -373,14 +373,14 @@ def _warm_up() -> None:
         "DPMSolverMultistepScheduler",
     ):
         getattr(diffusers, name)
-    _quiet_libraries()
+    quiet_libraries()
     # Hundreds of thousands of long-lived objects were just created; move them out of the cyclic
     # collector's reach so that later full collections (which hold the GIL) stay short for the GUI.
     gc.collect()
     gc.freeze()
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     import diffusers
     import transformers
 
@@ -396,7 +396,7 @@ def load_pipeline(
     unet: Any = None,
 ) -> LoadedModel:
     """Load a model; ``unet``: a UNet to use in place of the model's own (which is then not built)."""
-    _quiet_libraries()
+    quiet_libraries()
     options = options or LoadOptions()
     try:
         if path.is_dir():

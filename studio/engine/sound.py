@@ -52,6 +52,9 @@ class SoundEngine:
             self.clear()
             self.make_room()
             emit(Loading(what=found.label))
+            from studio.engine.pipelines import quiet_libraries
+
+            quiet_libraries()  # no "Loading weights" bars on the user's terminal
             if want == SOUND:
                 from studio.engine.sound_models import load_sound_model
 

@@ -13,9 +13,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.gallery.gallery_query import GalleryRow
+from studio.core.gallery.sound_rows import is_sound, sound_recipe
 from studio.core.image.recipe_readers import Recipe, read_recipe
 from studio.core.io.atomic import first_free
+from studio.core.sound.pictures import sound_thumbnail
 from studio.viewmodels.background import in_background
+from studio.viewmodels.bridge import pil_to_qimage
 from studio.viewmodels.gallery_model import GalleryModel
 
 PICTURES = (".png", ".jpg", ".jpeg", ".webp")
@@ -98,10 +101,15 @@ class GalleryActions(QObject):
         def work() -> tuple[QImage, Recipe, Any]:
             from studio.provenance.verify import verify
 
+            if is_sound(path):  # its waveform over its spectrogram, its recipe from its tags; no credentials
+                picture = sound_thumbnail(path, 512)
+                return pil_to_qimage(picture) if picture else QImage(), sound_recipe(path), None
             return QImage(str(path)), read_recipe(path), verify(path, finish.anchors() if finish else b"")
 
         def done(got: tuple[QImage, Recipe, Any]) -> None:
             self.loaded.emit(rel, got[0], got[1])
+            if got[2] is None:
+                return
             if not self.closed:  # the window may have closed (and the gallery with it) meanwhile
                 self.model.set_verdict(rel, int(got[2].verdict))
             self.verified.emit(rel, got[2])

@@ -122,6 +122,12 @@ def done_detail(spec: Any, e: Finished) -> str:
     if getattr(spec, "kind", None) in (JobKind.CONTEXT, JobKind.TEXT_ATTENTION, JobKind.TEXT_TRAIN, JobKind.STEPS,
                                        JobKind.ATTENTION):  # fmt: skip
         return f"done in {duration(e.seconds)}"
+    if getattr(spec, "kind", None) in (JobKind.SOUND, JobKind.SPEAK):
+        return (
+            f"{count(len(e.items), 'sound')} in {duration(e.seconds)}"
+            if e.items
+            else f"read in {duration(e.seconds)}"
+        )
     return f"{count(len(e.items), 'image')} in {duration(e.seconds)}"
 
 

@@ -13,8 +13,10 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
+from studio.core.gallery.sound_rows import is_sound
 from studio.core.io.atomic import temp_path
 from studio.core.io.pictures import open_picture
+from studio.core.sound.pictures import sound_thumbnail
 
 THUMB_SIZE = 160
 MEMORY_ITEMS = 800  # ~60 MB of 160-px RGB thumbnails, far more than a screenful
@@ -93,6 +95,11 @@ class ThumbnailCache(QObject):
             image = QImage(str(cached))
             if not image.isNull():
                 return image
+        if is_sound(path):  # a sound's cell: its waveform over its spectrogram
+            made = sound_thumbnail(path, THUMB_SIZE)
+            if made is None:
+                return None
+            return self._keep(cached, made)
         try:
             with open_picture(path) as raw:
                 raw.draft("RGB", (THUMB_SIZE, THUMB_SIZE))  # JPEG decodes at a reduced scale
@@ -101,6 +108,11 @@ class ThumbnailCache(QObject):
                 rgb = im.convert("RGB")
         except Exception:  # noqa: BLE001 - a broken file shows the "unreadable" cell, never a crash
             return None
+        return self._keep(cached, rgb)
+
+    @staticmethod
+    def _keep(cached: Path, rgb: Image.Image) -> QImage:
+        """The thumbnail kept on disk for the next start, and as a QImage now."""
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(cached)
         with contextlib.suppress(OSError):

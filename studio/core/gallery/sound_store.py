@@ -14,12 +14,8 @@ from studio.core.gallery.gallery_store import GalleryStore
 from studio.core.gallery.sound_rows import sound_row
 from studio.core.io.atomic import atomic_write_bytes
 from studio.core.jobs.errors import ErrorKind, StudioError
-from studio.core.sound.audio_files import SOUND_SUFFIXES, encode, read_tags
+from studio.core.sound.audio_files import encode, read_tags
 from studio.core.sound.specs import SavedSound, SoundSpec, SpeakSpec
-
-
-def is_sound(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in SOUND_SUFFIXES
 
 
 def one_line(spec: SoundSpec | SpeakSpec, model: str) -> str:

@@ -34,7 +34,7 @@ class SoundSpec:
     guidance: float = knob(3.0, label="Guidance", help="How closely the sound follows the prompt "
         "(classifier-free guidance; 1: off).", minimum=1.0, maximum=15.0, step=0.5, decimals=1, cli="--guidance")
     seed: int = knob(0, draft=RANDOM_SEED, label="Seed", help="The same seed, prompt and model make the same "
-        "sound.", minimum=0, maximum=MAX_SEED, special=((RANDOM_SEED, "random"),))
+        "sound; −1 draws a new one.", minimum=RANDOM_SEED, maximum=MAX_SEED, special=((RANDOM_SEED, "random"),))
     format: str = knob("flac", label="File type", help="FLAC (lossless), OGG Vorbis (small) or WAV; the recipe is "
         "kept in the file's own tags.", choices=FORMATS)
     explain: bool = knob(False, label="Keep the steps", help="Keep what the model made at each step: the "
@@ -71,8 +71,8 @@ class SpeakSpec:
         metavar="VOICE")
     speed: float = knob(1.0, label="Speed", help="Speaking rate (1: the model's own).", minimum=0.5, maximum=2.0,
         step=0.05, decimals=2)
-    seed: int = knob(0, draft=RANDOM_SEED, label="Seed", help="The same seed reads the same way.", minimum=0,
-        maximum=MAX_SEED, special=((RANDOM_SEED, "random"),))
+    seed: int = knob(0, draft=RANDOM_SEED, label="Seed", help="The same seed reads the same way; −1 draws a new "
+        "one.", minimum=RANDOM_SEED, maximum=MAX_SEED, special=((RANDOM_SEED, "random"),))
     format: str = knob("flac", label="File type", help="FLAC, OGG Vorbis or WAV.", choices=FORMATS)
     sentences: tuple[str, ...] = derived(None, "the text, a sentence a piece", default=())
     keep: bool = derived(None, "save the whole reading as one file", default=True)

@@ -44,6 +44,7 @@ from studio.viewmodels.gallery_model import GalleryModel
 
 class GalleryPage(QWidget):
     useSettings = Signal(dict)  # image-panel fields
+    openSound = Signal(str)  # a sound's file, for the Sound room
     useAsInit = Signal(str, str)  # (image path, gallery rel of the parent)
     upscaleRequested = Signal(str)  # the image path
     useAsGuide = Signal(str, str)  # (image path, "controls" | "references")
@@ -188,12 +189,7 @@ class GalleryPage(QWidget):
                            "star": self.toggle_star, "parent": self.go_parent, "child": self.go_child,
                            "upscale": self.upscale})  # fmt: skip
         self.view, self.recipe, self.viewer = v.view, v.recipe, v
-        self.use_btn, self.init_btn, self.copy_btn, self.star_btn = (
-            v.use_btn,
-            v.init_btn,
-            v.copy_btn,
-            v.star_btn,
-        )
+        self.use_btn, self.init_btn, self.copy_btn, self.star_btn = v.use_btn, v.init_btn, v.copy_btn, v.star_btn  # fmt: skip
         self.parent_btn, self.child_btn, self.upscale_btn = v.parent_btn, v.child_btn, v.upscale_btn
         self._set_viewer_enabled(False)
         return v
@@ -361,6 +357,7 @@ class GalleryPage(QWidget):
         self._recipe, self._recipe_rel = recipe, rel
         self.recipe.setHtml(recipe_html(recipe, row))
         self.use_btn.setEnabled(True)
+        self.use_btn.setText("Play in the Sound room" if recipe.source == "sound" else "Use settings")
         self.copy_btn.setEnabled(True)
 
     def _verified(self, rel: str, report: object) -> None:
@@ -371,14 +368,8 @@ class GalleryPage(QWidget):
         i = self.model.index_of_rel(rel)
         if not i.isValid():  # outside the current filter: clear the filters to show it
             self.search.clear()
-            for box in (
-                self.model_box,
-                self.sampler_box,
-                self.size_box,
-                self.lora_box,
-                self.date_box,
-                self.board_box,
-            ):
+            for box in (self.model_box, self.sampler_box, self.size_box, self.lora_box, self.date_box,
+                        self.board_box):  # fmt: skip
                 box.setCurrentIndex(0)
             self.starred_box.setChecked(False)
             self.apply_filter()
@@ -398,7 +389,14 @@ class GalleryPage(QWidget):
                 self._select_rel(kids[0].rel)
 
     def use_settings(self) -> None:
-        if self._current is not None and self._recipe_rel == self._current.rel:
+        """*Use settings*: a picture's recipe into the Image room; a sound into the Sound room, to play."""
+        if (
+            self._current is not None
+            and self._recipe_rel == self._current.rel
+            and self._recipe.source == "sound"
+        ):
+            self.openSound.emit(str(self.actions.path(self._current.rel)))
+        elif self._current is not None and self._recipe_rel == self._current.rel:
             self.useSettings.emit(recipe_fields(self._recipe))
 
     def use_as_init(self) -> None:

@@ -36,6 +36,8 @@ KINDS = [
     ("Segmenters", "segmenter"),
     ("Detectors", "detector"),
     ("Matting", "matting"),
+    ("Sound (music, effects)", "sound"),
+    ("Voices (text to speech)", "speech"),
 ]
 
 

@@ -65,6 +65,8 @@ KINDS = [
     ("Segmenters", "segmenter"),
     ("Detectors", "detector"),
     ("Matting", "matting"),
+    ("Sound models", "sound"),
+    ("Voices", "speech"),
     ("Refused", "refused"),
     ("Unknown", "unknown"),
 ]

@@ -75,7 +75,10 @@ class SoundPage(QWidget):
 
     def _settings(self) -> QWidget:
         panel = QWidget()
-        form = QFormLayout(panel)
+        outer = QVBoxLayout(panel)
+        form = QFormLayout()
+        outer.addLayout(form)
+        outer.addStretch(1)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
@@ -126,6 +129,7 @@ class SoundPage(QWidget):
         self.recent.itemActivated.connect(lambda item: self._show(item.data(Qt.ItemDataRole.UserRole)))
         self.recent.itemClicked.connect(lambda item: self._show(item.data(Qt.ItemDataRole.UserRole)))
         column.addWidget(self.recent)
+        column.addStretch(1)
         return panel
 
     def refresh_models(self) -> None:

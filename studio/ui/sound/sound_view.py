@@ -83,7 +83,6 @@ class SoundView(QWidget):
         column.addLayout(controls)
         for w in (self.heard, self.steps_label, self.film, self.tokens_label, self.tokens):
             column.addWidget(w)
-        column.addStretch(1)
         self.play_button.clicked.connect(self.player.play)
         self.stop_button.clicked.connect(self.player.stop)
         self.loop.toggled.connect(lambda on: setattr(self.player, "loop", on))
