@@ -12,7 +12,7 @@ from studio.core.gallery.gallery_store import GalleryStore
 from studio.core.gallery.sound_store import save_sound
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
-from studio.core.jobs.events import Event, Loading, Progress
+from studio.core.jobs.events import Event, ItemSaved, Loading, Progress
 from studio.core.models.sound_models import SOUND, SPEECH, builtin_sound_model, sound_model
 from studio.core.sound.specs import SavedSound, SoundSpec, SoundStep, SpeakSpec, SpokenPiece
 
@@ -80,6 +80,7 @@ class SoundEngine:
         saved = save_sound(
             self.store, made.audio, made.sample_rate, spec, Path(spec.out) if spec.out else None
         )
+        emit(ItemSaved(item=saved))  # the gallery shows it at once
         return [dataclasses.replace(saved, steps=tuple(steps), tokens=made.tokens)]
 
     def speak(self, spec: SpeakSpec, cancel: CancelToken, emit: Emit) -> list[SavedSound]:
@@ -103,6 +104,7 @@ class SoundEngine:
             items = (
                 save_sound(self.store, joined(pieces, voice.sample_rate), voice.sample_rate, spec, target),
             )
+            emit(ItemSaved(item=items[0]))
         return list(items)
 
 

@@ -59,9 +59,8 @@ class MusicGen:
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = MusicgenForConditionalGeneration.from_pretrained(folder, use_safetensors=True).to(
-                device
-            )
+            model = MusicgenForConditionalGeneration.from_pretrained(folder, use_safetensors=True)
+            self.model = model.to(device)  # type: ignore[arg-type]  # transformers types .to oddly
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise _bad(folder, e) from e
         self.model.eval()

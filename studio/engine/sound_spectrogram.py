@@ -47,7 +47,7 @@ class Tones:
             raise StudioError(ErrorKind.MODEL_INVALID, f"{folder.name} could not be loaded as a sound model: {e}",
                               field="model") from e  # fmt: skip
         unet = unet.to(device=device, dtype=_torch().float32).eval()
-        return cls(unet, text_encoder.to(device).eval(), tokenizer, scheduler, scale, device)
+        return cls(unet, text_encoder.to(device).eval(), tokenizer, scheduler, scale, device)  # type: ignore[arg-type]  # transformers types .to oddly
 
     def _embed(self, prompts: list[str]) -> Any:
         ids = self.tokenizer(

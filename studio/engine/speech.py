@@ -19,7 +19,7 @@ class Vits:
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = VitsModel.from_pretrained(folder, use_safetensors=True).to(device).eval()
+            self.model = VitsModel.from_pretrained(folder, use_safetensors=True).to(device).eval()  # type: ignore[arg-type]  # transformers types .to oddly
         except (
             ImportError
         ) as e:  # a voice that reads phonemes needs phonemizer and espeak-ng, which Studio lacks

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from studio.core.jobs.events import Event, ItemSaved, Preview
-from studio.core.sound.specs import SoundStep
+from studio.core.sound.specs import SavedSound, SoundStep
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class EventBridge(QObject):
         image = None
         if isinstance(event, Preview) and event.image is not None:
             image = pil_to_qimage(event.image)  # decoded here, on the worker thread
-        elif isinstance(event, ItemSaved) and event.item is not None:
+        elif (
+            isinstance(event, ItemSaved) and event.item is not None and not isinstance(event.item, SavedSound)
+        ):
             image = QImage(str(event.item.path))
         elif isinstance(event, SoundStep) and event.picture is not None:
             image = pil_to_qimage(event.picture)

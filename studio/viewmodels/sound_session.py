@@ -131,8 +131,7 @@ class SoundSession(QObject):
         elif isinstance(e, Finished):
             self._done("Done." if e.items else "Done: nothing was made.")
             for saved in e.items:
-                in_background(self, lambda s=saved: hear(s), self._heard, name="studio-sound-hear",
-                              on_error=lambda err: self.status.emit(str(err)))  # fmt: skip
+                self._hear(saved)
         elif isinstance(e, Failed):
             err = e.error
             if err is not None and err.field:
@@ -140,6 +139,10 @@ class SoundSession(QObject):
             self._done(err.user_message if err else "The sound could not be made.")
         elif isinstance(e, Cancelled):
             self._done("Stopped.")
+
+    def _hear(self, saved: SavedSound) -> None:
+        in_background(self, lambda: hear(saved), self._heard, name="studio-sound-hear",
+                      on_error=lambda err: self.status.emit(str(err)))  # fmt: skip
 
     def _heard(self, sound: HeardSound) -> None:
         self.results.insert(0, sound)

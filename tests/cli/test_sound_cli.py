@@ -34,7 +34,9 @@ def test_a_high_bell_is_brighter_than_a_low_drum_and_each_file_keeps_its_recipe(
             recipe = read_tags(tmp_path / f"{prompt}-{seed}.flac").record["spec"]
             assert (recipe["prompt"], recipe["seed"], recipe["seconds"]) == (prompt, seed, 2.0)
             centroids[prompt].append(spectral_centroid(audio, rate))
-    assert all(b > d for b, d in zip(centroids["a high bell"], centroids["a low drum"], strict=True)), centroids
+    assert all(b > d for b, d in zip(centroids["a high bell"], centroids["a low drum"], strict=True)), (
+        centroids
+    )
 
 
 def test_from_file_makes_the_same_sound_again_and_options_override_it(tmp_path):
@@ -43,7 +45,9 @@ def test_from_file_makes_the_same_sound_again_and_options_override_it(tmp_path):
     assert first["file"].endswith("a.wav") and read_tags(tmp_path / "a.wav").record["spec"]["steps"] == 8
     _sound(home, "--from-file", str(tmp_path / "a.wav"), "--out", str(tmp_path / "b.flac"))
     again = decode(tmp_path / "a.wav")[0] - decode(tmp_path / "b.flac")[0]
-    assert np.abs(again).max() < 1e-3  # the same sound, to the last bits of 16-bit samples (CPU sums vary a hair)
+    assert (
+        np.abs(again).max() < 1e-3
+    )  # the same sound, to the last bits of 16-bit samples (CPU sums vary a hair)
     _sound(home, "--from-file", str(tmp_path / "a.wav"), "--seed", "10", "--out", str(tmp_path / "c.ogg"))
     assert read_tags(tmp_path / "c.ogg").record["spec"]["seed"] == 10
 
@@ -66,7 +70,9 @@ def test_a_sound_without_out_goes_into_the_gallery(tmp_path):
 )
 def test_bad_input_is_one_line(tmp_path, args, said):
     out = studio_here("sound", *args, home=tmp_path / "home")
-    assert out.returncode == 2 and said in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.returncode == 2 and said in out.stderr and len(out.stderr.strip().splitlines()) == 1, (
+        out.stderr
+    )
 
 
 def test_speak_reads_a_text_into_a_file_and_refuses_an_unknown_voice(tmp_path):
@@ -77,7 +83,10 @@ def test_speak_reads_a_text_into_a_file_and_refuses_an_unknown_voice(tmp_path):
                       str(tmp_path / "said.wav"), "--json", home=tmp_path / "home")  # fmt: skip
     assert out.returncode == 0, out.stderr
     tags = read_tags(tmp_path / "said.wav")
-    assert tags.sample_rate == 8000 and tags.record["spec"]["sentences"] == ["Good evening.", "The train is late!"]
+    assert tags.sample_rate == 8000 and tags.record["spec"]["sentences"] == [
+        "Good evening.",
+        "The train is late!",
+    ]
     out = studio_here("speak", "Hi.", "--model", str(voice), "--voice", "3", home=tmp_path / "home")
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1] == "studio: This model has no voice '3': it has one voice."

@@ -48,6 +48,7 @@ def test_the_wheel_holds_the_resources_and_not_the_training_material(wheel):
         "studio/resources/model_configs/sdxl/model_index.json",
         "studio/resources/models/shapes/model_index.json",
         "studio/resources/models/storyteller/model.safetensors",
+        "studio/resources/models/tones/unet/diffusion_pytorch_model.safetensors",
         "studio/resources/models/loras/shapes-star.safetensors",
         "studio/__main__.py",
     ):

@@ -26,7 +26,9 @@ TONE = (np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440) * 0.5).astype(np.float3
 
 def _studio_file(fmt: str, record: object = None) -> bytes:
     spec = SoundSpec(prompt="a bell", seed=3, format=fmt)
-    return encode(TONE, 8000, fmt, record if record is not None else {"spec": spec.to_dict()}, "a bell", "a bell")
+    return encode(
+        TONE, 8000, fmt, record if record is not None else {"spec": spec.to_dict()}, "a bell", "a bell"
+    )
 
 
 def _hostile(folder: Path) -> dict[str, bytes]:
@@ -45,8 +47,12 @@ def _hostile(folder: Path) -> dict[str, bytes]:
         "riff-too-long.wav": riff_too_long,
         "chunk-lies.wav": chunk_lies,
         "recipe-not-json.flac": _studio_file("flac", {"spec": "not a dict"}),
-        "recipe-wrong-shape.wav": _studio_file("wav", {"spec": {"seed": "x" * 5000, "steps": [1, 2], "prompt": 5}}),
-        "huge-tag.flac": encode(TONE, 8000, "flac", {"spec": {"prompt": "x" * (MAX_TAG_BYTES * 2)}}, "t", "c"),
+        "recipe-wrong-shape.wav": _studio_file(
+            "wav", {"spec": {"seed": "x" * 5000, "steps": [1, 2], "prompt": 5}}
+        ),
+        "huge-tag.flac": encode(
+            TONE, 8000, "flac", {"spec": {"prompt": "x" * (MAX_TAG_BYTES * 2)}}, "t", "c"
+        ),
     }
 
 

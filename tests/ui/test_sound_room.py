@@ -45,6 +45,19 @@ def test_the_sound_room_makes_a_sound_draws_its_steps_and_plays_it(qtbot, studio
     assert page.player.playing and view.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not page.player.playing, timeout=8000)  # 2 s of sound, then it stops by itself
     assert view.play_button.isEnabled()
+    # the sound is a row of the gallery: its cell drawn, its recipe in the viewer, played from there
+    gallery = window.gallery_page
+    window.tabs.setCurrentWidget(gallery)
+    qtbot.waitUntil(lambda: gallery.model.rowCount() == 1, timeout=5000)
+    gallery.grid.setCurrentIndex(gallery.model.index(0))
+    qtbot.waitUntil(lambda: gallery.use_btn.isEnabled(), timeout=10000)
+    assert (
+        gallery.use_btn.text() == "Play in the Sound room" and "a high bell" in gallery.recipe.toPlainText()
+    )
+    view.sound = None
+    gallery.use_btn.click()
+    assert window.tabs.currentWidget() is page
+    qtbot.waitUntil(lambda: view.sound is not None and view.sound.saved.path == saved, timeout=10000)
 
 
 def test_an_empty_prompt_is_said_under_it_and_nothing_is_queued(qtbot, studio):

@@ -14,6 +14,7 @@ RECOMMENDED_FILE = (
 )
 BUILTIN_IMAGE_DIRS = (resource("models", "shapes"),)
 BUILTIN_TEXT_DIRS = (resource("models", "storyteller"),)
+BUILTIN_SOUND_DIRS = (resource("models", "tones"),)
 BUILTIN_LORA_DIR = resource("models", "loras")
 
 
@@ -46,7 +47,7 @@ def is_builtin(path: str | Path) -> bool:
     """One of the files or folders Studio ships (a demo model, or anything in its LoRAs folder, such as the star
     LoRA): never renamed, moved or trashed by Studio."""
     p = Path(path).resolve()
-    if any(p == d.resolve() for d in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS)):
+    if any(p == d.resolve() for d in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS, *BUILTIN_SOUND_DIRS)):
         return True
     return BUILTIN_LORA_DIR.resolve() in p.parents
 

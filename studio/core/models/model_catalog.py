@@ -50,7 +50,18 @@ def recommended() -> tuple[CatalogEntry, ...]:
 
 def for_kind(kind: str = "", memory_gb: float | None = None) -> list[CatalogEntry]:
     """Entries of ``kind`` ("" for all), those that fit ``memory_gb`` first, smallest first within each."""
-    order = ("checkpoint", "lora", "vae", "text", "captioner", "segmenter", "detector", "matting", "sound", "speech")
+    order = (
+        "checkpoint",
+        "lora",
+        "vae",
+        "text",
+        "captioner",
+        "segmenter",
+        "detector",
+        "matting",
+        "sound",
+        "speech",
+    )
     items = [m for m in recommended() if not kind or m.kind == kind]
     return sorted(
         items,

@@ -22,6 +22,7 @@ from studio.core.models import few_step
 from studio.core.models.builtin_models import (
     BUILTIN_IMAGE_DIRS,
     BUILTIN_LORA_DIR,
+    BUILTIN_SOUND_DIRS,
     BUILTIN_TEXT_DIRS,
     model_card,
 )
@@ -422,8 +423,8 @@ def scan_library(
     allow_pickle: bool = False,
 ) -> list[LibraryEntry]:
     entries = []
-    for folder in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS):
-        entry = _folder_entry(folder, "built-in") if folder.is_dir() else None
+    for folder in (*BUILTIN_IMAGE_DIRS, *BUILTIN_TEXT_DIRS, *BUILTIN_SOUND_DIRS):
+        entry = _safe_folder_entry(folder, "built-in") if folder.is_dir() else None
         if entry is not None:
             entries.append(
                 LibraryEntry(

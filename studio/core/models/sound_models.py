@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core.io.paths import resource
 from studio.core.io.untrusted import obj, read_json, text
+from studio.core.models.builtin_models import BUILTIN_SOUND_DIRS
 
 SOUND, SPEECH = "sound", "speech"
-BUILTIN_SOUND_DIRS = (resource("models", "tones"),)
 PIPELINES = {  # diffusers pipelines of sound, by class name
     "StableAudioPipeline": ("stable-audio", "Stable Audio Open (diffusers)"),
     "AudioLDM2Pipeline": ("audioldm2", "AudioLDM 2 (diffusers)"),
