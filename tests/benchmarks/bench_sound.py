@@ -39,7 +39,9 @@ def main(reps: int = 8, seconds: float = 2.0, steps: int = 20) -> None:
 
     def studio(seed: int) -> float:
         start = time.perf_counter()
-        rt.runner.submit(SoundSpec(prompt="fast low drums", seconds=seconds, steps=steps, guidance=3.0, seed=seed))
+        rt.runner.submit(
+            SoundSpec(prompt="fast low drums", seconds=seconds, steps=steps, guidance=3.0, seed=seed)
+        )
         event = done.get()
         assert isinstance(event, Finished), event
         return time.perf_counter() - start
@@ -65,7 +67,9 @@ def main(reps: int = 8, seconds: float = 2.0, steps: int = 20) -> None:
         ours.append(studio(100 + i))
         theirs.append(plain(100 + i))
     ratio = statistics.median(ours) / statistics.median(theirs)
-    print(f"CPU threads {torch.get_num_threads()}; {seconds} s of sound, {steps} steps, {reps} alternating runs")
+    print(
+        f"CPU threads {torch.get_num_threads()}; {seconds} s of sound, {steps} steps, {reps} alternating runs"
+    )
     print(f"Studio job {statistics.median(ours) * 1000:.0f} ms ÷ bare calls {statistics.median(theirs) * 1000:.0f} ms"
           f" = {ratio:.3f}")  # fmt: skip
     for key, values in split.items():

@@ -46,3 +46,16 @@ def sound_model(folder: Path) -> SoundModel | None:
 def builtin_sound_model() -> Path | None:
     """The built-in sound model's folder, when this install has it."""
     return next((d for d in BUILTIN_SOUND_DIRS if sound_model(d)), None)
+
+
+def memory_words(size_on_disk: int, family: str, free: int | None, where: str) -> str:
+    """What loading a sound or voice model takes, before it is loaded: its weights at full precision (Studio's own
+    Tones keeps its UNet in fp16 on disk) and a working margin for the longest sound (latents, the KV cache of
+    MusicGen's tokens, Griffin-Lim's spectrogram), against the free memory of ``where``."""
+    weights = size_on_disk * (2 if family == "tones" else 1)
+    need = int(weights * 1.25 + 256 * 2**20)
+    words = f"Memory: about {need / 2**30:.1f} GB to load and run (weights {weights / 2**30:.2f} GB)"
+    if free is None:
+        return words + "."
+    verdict = "fits" if need <= free else "does not fit"
+    return f"{words}; {verdict} in the {free / 2**30:.1f} GB free on {where}."

@@ -73,8 +73,17 @@ KINDS = [
 
 
 def text_memory_text(e, info: DeviceInfo | None) -> str:  # noqa: ANN001 - a LibraryEntry
-    """A language model's weights at full precision and what "auto" would load it as on this device."""
+    """A language model's weights at full precision and what "auto" would load it as on this device (a sound or
+    voice model: what it takes to load and run)."""
     from studio.core.text.text_memory import parameters_of, plan, size_text
+
+    if e.kind in ("sound", "speech"):
+        from studio.core.models.memory_plan import system_memory
+        from studio.core.models.sound_models import memory_words
+
+        free = info.free if info is not None else system_memory()[1]
+        where = "this machine" if info is None or info.device == "cpu" else info.name
+        return memory_words(e.size, e.family, free, where)
 
     if info is None:  # the device is not measured yet: this machine's memory
         from studio.core.models.memory_plan import system_memory
@@ -401,7 +410,7 @@ class ModelsPage(QWidget):
     # -- memory, family, default -------------------------------------------------------------------------------
     def memory_text(self, e) -> str:  # noqa: ANN001 - a LibraryEntry
         """The memory estimate, shown before anything is loaded."""
-        if e.kind == "text":
+        if e.kind in ("text", "sound", "speech"):
             return text_memory_text(e, self.device())
         if e.kind != "checkpoint":
             return ""
