@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.io.untrusted import Unreadable, read_json
+from studio.core.io.untrusted import Unreadable, integer, number, read_json
 from studio.core.jobs.cancel import CancelToken
 from studio.core.jobs.errors import ErrorKind, StudioError
 from studio.core.sound.spectrogram import MelScale
@@ -30,6 +30,11 @@ class Tones:
     scheduler: Any
     scale: MelScale
     device: str
+    # where sampling starts: a cosine schedule's last timesteps are almost pure noise, where the model cannot
+    # tell what to paint and half the seeds collapse into white hiss; from ``start`` (with the training pictures'
+    # mean under the noise) every seed paints (spectrogram.json's start_timestep and start_mean)
+    start: int = 999
+    mean: float = 0.0
 
     @classmethod
     def load(cls, folder: Path, device: str) -> Tones:
@@ -47,7 +52,10 @@ class Tones:
             raise StudioError(ErrorKind.MODEL_INVALID, f"{folder.name} could not be loaded as a sound model: {e}",
                               field="model") from e  # fmt: skip
         unet = unet.to(device=device, dtype=_torch().float32).eval()
-        return cls(unet, text_encoder.to(device).eval(), tokenizer, scheduler, scale, device)  # type: ignore[arg-type]  # transformers types .to oddly
+        settings = data if isinstance(data, dict) else {}
+        start = min(max(integer(settings.get("start_timestep"), 999) or 999, 10), 999)
+        mean = min(max(number(settings.get("start_mean"), 0.0) or 0.0, -1.0), 1.0)
+        return cls(unet, text_encoder.to(device).eval(), tokenizer, scheduler, scale, device, start, mean)  # type: ignore[arg-type]  # transformers types .to oddly
 
     def _embed(self, prompts: list[str]) -> Any:
         ids = self.tokenizer(
@@ -61,9 +69,16 @@ class Tones:
         picture the model expects at the end (the filmstrip)."""
         torch = _torch()
         gen = torch.Generator("cpu").manual_seed(seed % 2**63)
-        x = torch.randn((1, 1, self.scale.n_mels, frames), generator=gen).to(self.device)
-        self.scheduler.set_timesteps(steps, device=self.device)
-        self.scheduler.set_begin_index(0)  # Karras timesteps repeat near 0: count steps, do not look them up
+        noise = torch.randn((1, 1, self.scale.n_mels, frames), generator=gen).to(self.device)
+        timesteps = (
+            np.linspace(self.start, 0, steps + 1)[:-1].round().astype(int).tolist()
+            if steps > 1
+            else [self.start]
+        )
+        self.scheduler.set_timesteps(timesteps=timesteps, device=self.device)
+        self.scheduler.set_begin_index(0)  # count steps, never look a timestep up (they may repeat)
+        alpha = float(self.scheduler.alphas_cumprod[self.start])
+        x = alpha**0.5 * self.mean + (1 - alpha) ** 0.5 * noise
         with torch.inference_mode():
             cond = self._embed([negative, prompt])
             for i, t in enumerate(self.scheduler.timesteps):
