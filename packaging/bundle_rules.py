@@ -36,7 +36,6 @@ EXCLUDED_MODULES = [
     "pyarrow",
     "av",
     "librosa",
-    "soundfile",
     "timm",
     # Qt modules outside PySide6-Essentials' widgets world
     "PySide6.QtQml",

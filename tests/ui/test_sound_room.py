@@ -127,3 +127,15 @@ def test_without_a_voice_the_writer_says_where_to_get_one(qtbot, studio):
     page.editor.setPlainText("Hello.")
     assert not bar.read()
     assert "MMS-TTS" in page.status.text()
+
+
+def test_a_voice_with_several_speakers_offers_them(qtbot, studio, tmp_path):
+    from tests.tiny_models import save_tiny_vits
+
+    three = save_tiny_vits(tmp_path / "three", speakers=3)
+    _page, bar = _writer(studio, qtbot, "")
+    bar.reader.voices = lambda: [three]
+    bar.refresh()
+    assert bar.speaker.count() == 3 and not bar.speaker.isHidden()
+    bar.speaker.setCurrentIndex(2)
+    assert bar.reader.voice == str(three) and bar.reader.voice_name == "2"

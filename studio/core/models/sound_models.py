@@ -59,3 +59,9 @@ def memory_words(size_on_disk: int, family: str, free: int | None, where: str) -
         return words + "."
     verdict = "fits" if need <= free else "does not fit"
     return f"{words}; {verdict} in the {free / 2**30:.1f} GB free on {where}."
+
+
+def speakers(folder: Path) -> int:
+    """How many voices a VITS model has (``num_speakers`` in its config; 1 when it does not say)."""
+    count = obj(read_json(folder / "config.json", max_bytes=4 << 20, max_depth=16)).get("num_speakers")
+    return count if isinstance(count, int) and 1 <= count <= 10_000 else 1

@@ -1,14 +1,27 @@
-"""The Writer's reading row: a voice, *Read aloud* (the selection, else the whole story; the sentence being heard
-lit up in the editor), *Stop*, and *Export reading…* (an audio file a chapter)."""
+"""The Writer's reading controls: a voice (and its speaker, where it has several), *Read aloud* (the selection, else
+the whole story; the sentence being heard lit up in the editor), *Stop*, and *Export reading…* (a file a chapter)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QMenu,
+    QPushButton,
+    QTextEdit,
+    QToolButton,
+    QWidget,
+    QWidgetAction,
+)
 
+from studio.core.models.sound_models import speakers
 from studio.ui.common.theme import icon
 from studio.viewmodels.read_aloud import ReadAloud
 
@@ -25,33 +38,50 @@ class ReadAloudBar(QWidget):
         self.voice = QComboBox()
         self.voice.setObjectName("voice")
         self.voice.setToolTip("The voice that reads (text-to-speech models from the Models room)")
-        self.voice.currentIndexChanged.connect(
-            lambda _i: setattr(reader, "voice", self.voice.currentData() or "")
-        )
-        self.read_btn = QPushButton(icon("speak"), "Read aloud")
-        self.read_btn.setToolTip(
-            "Read the selection, or the whole story, aloud; the sentence being read is lit up"
-        )
+        self.voice.currentIndexChanged.connect(self._voice_chosen)
+        self.speaker = QComboBox()
+        self.speaker.setObjectName("speaker")
+        self.speaker.setToolTip("The speaker, for a voice model with several")
+        self.speaker.currentIndexChanged.connect(self._speaker_chosen)
+        self.read_btn = QToolButton()
+        self.read_btn.setIcon(icon("speak"))
+        self.read_btn.setText("Read aloud")
+        self.read_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.read_btn.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.read_btn.setToolTip("Read the selection, or the whole story, aloud; the sentence being read is lit up. "
+                                 "The arrow: the voice, and Export reading…")  # fmt: skip
+        self.read_btn.setMenu(self._menu())
         self.stop_btn = QPushButton(icon("stop"), "Stop reading")
-        self.export_btn = QPushButton("Export reading…")
-        self.export_btn.setToolTip(
-            "The story as audio files (FLAC, OGG or WAV): one a chapter, numbered as tracks"
-        )
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Voice"))
-        row.addWidget(self.voice, 1)
-        for b in (self.read_btn, self.stop_btn, self.export_btn):
-            row.addWidget(b)
+        row.addWidget(self.read_btn)
+        row.addWidget(self.stop_btn)
         self.read_btn.clicked.connect(self.read)
         self.stop_btn.clicked.connect(reader.stop)
-        self.export_btn.clicked.connect(lambda: self.export())
         reader.speaking.connect(self._light)
         reader.said.connect(page.status.setText)
         reader.busyChanged.connect(self._busy)
         page.doc.opened.connect(lambda path: reader.owner not in (None, path) and reader.stop())
         self._busy(False)
         self.refresh()
+
+    def _menu(self) -> QMenu:
+        """The voice (and speaker), then *Export reading…*: kept under Read aloud's arrow so the Writer's rows stay
+        as wide as they were."""
+        menu = QMenu(self)
+        choice = QWidget()
+        self.voices_form = QFormLayout(choice)
+        self.voices_form.addRow("Voice", self.voice)
+        self.voices_form.addRow("Speaker", self.speaker)
+        holder = QWidgetAction(menu)
+        holder.setDefaultWidget(choice)
+        menu.addAction(holder)
+        menu.addSeparator()
+        self.export_action = menu.addAction("Export reading…", lambda: self.export())
+        self.export_action.setToolTip(
+            "The story as audio files (FLAC, OGG or WAV): one a chapter, numbered as tracks"
+        )
+        return menu
 
     def refresh(self) -> None:
         chosen = self.reader.voice
@@ -63,7 +93,22 @@ class ReadAloudBar(QWidget):
             self.voice.addItem("No voice model yet (Models room: MMS-TTS)", "")
         self.voice.setCurrentIndex(max(0, self.voice.findData(chosen)))
         self.voice.blockSignals(False)
+        self._voice_chosen()
+
+    def _voice_chosen(self, _index: int = 0) -> None:
+        """The voice model, and its speakers when it has several (read from its config, a few bytes)."""
         self.reader.voice = self.voice.currentData() or ""
+        count = speakers(Path(self.reader.voice)) if self.reader.voice else 1
+        self.speaker.blockSignals(True)
+        self.speaker.clear()
+        for i in range(count if count > 1 else 0):
+            self.speaker.addItem(f"Speaker {i}", str(i))
+        self.speaker.blockSignals(False)
+        self.voices_form.setRowVisible(self.speaker, count > 1)
+        self._speaker_chosen()
+
+    def _speaker_chosen(self, _index: int = 0) -> None:
+        self.reader.voice_name = self.speaker.currentData() or ""
 
     def read(self) -> bool:
         cursor = self.page.editor.textCursor()
@@ -111,8 +156,14 @@ class ReadAloudBar(QWidget):
 
 
 def attach(page: WriterPage, reader: ReadAloud) -> ReadAloudBar:
-    """The reading row, under the Writer's editor (above its status line)."""
+    """The reading controls, at the end of the Writer's second row of buttons (the looking row: what the model
+    sees, Illustrate): no new row, so the Writer keeps its height and a small window still shows every control
+    (the rows scroll sideways rather than clip)."""
     bar = ReadAloudBar(page, reader)
-    layout = page.status.parentWidget().layout()
-    layout.insertWidget(layout.indexOf(page.status), bar)
-    return bar
+    rows = page.illustrate_btn.parentWidget().layout()
+    for i in range(rows.count()):
+        row = rows.itemAt(i).layout()
+        if row is not None and row.indexOf(page.illustrate_btn) >= 0:
+            row.insertWidget(row.indexOf(page.illustrate_btn) + 1, bar)
+            return bar
+    raise LookupError("the Writer has no row with Illustrate")  # a changed Writer: said at once, in the tests
