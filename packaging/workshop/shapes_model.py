@@ -44,11 +44,11 @@ def build_tokenizer(folder: Path, vocabulary: Any = VOCABULARY) -> Any:
     return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
 
 
-def build_components(tokenizer: Any) -> dict[str, Any]:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
+def build_text_encoder(tokenizer: Any) -> Any:
+    """The 2-layer, 128-wide CLIP text encoder of Studio's built-in models (Shapes, Tones)."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    text_encoder = CLIPTextModel(
+    return CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
             hidden_size=128,
@@ -62,6 +62,12 @@ def build_components(tokenizer: Any) -> dict[str, Any]:
             projection_dim=128,
         )
     )
+
+
+def build_components(tokenizer: Any) -> dict[str, Any]:
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    text_encoder = build_text_encoder(tokenizer)
     vae = AutoencoderKL(
         in_channels=3,
         out_channels=3,

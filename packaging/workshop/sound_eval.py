@@ -59,7 +59,7 @@ class Judge:
         rng = random.Random(seed)
         lines, rows = {}, {}
         for kind in KINDS:
-            cent = {p: [spectral_centroid(heard(Sound(kind, p), rng), SAMPLE_RATE) for _ in range(8)]
+            cent = {p: [spectral_centroid(heard(Sound(kind, p), rng), SAMPLE_RATE) for _ in range(max(3, per_class // 3))]
                     for p in ("high", "low")}  # fmt: skip
             lines[kind] = float(np.sqrt(np.median(cent["high"]) * np.median(cent["low"])))
             rows[kind] = np.stack([features(heard(Sound(kind, rng.choice(("high", "low", ""))), rng))
@@ -113,8 +113,8 @@ def tally(results: list[dict[str, bool]]) -> dict[str, Any]:
     return out
 
 
-def check(seeds: int = 8) -> dict[str, Any]:
-    judge, rng = Judge.fit(), random.Random(99)
+def check(seeds: int = 8, per_class: int = 24) -> dict[str, Any]:
+    judge, rng = Judge.fit(per_class), random.Random(99)
     return tally([judge.score(s, heard(s, rng)) for s in held_out_sounds() for _ in range(seeds)])
 
 

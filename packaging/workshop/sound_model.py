@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.sound.spectrogram import MelScale
+from workshop.shapes_model import build_text_encoder
 from workshop.shapes_model import build_tokenizer as _word_tokenizer
 from workshop.sound_world import VOCABULARY
 
@@ -25,22 +26,8 @@ def build_tokenizer(folder: Path) -> Any:
 
 def build_components(tokenizer: Any) -> dict[str, Any]:
     from diffusers import UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            projection_dim=128,
-        )
-    )
+    text_encoder = build_text_encoder(tokenizer)
     unet = UNet2DConditionModel(
         sample_size=(SCALE.n_mels, FRAMES),
         in_channels=1,

@@ -1,5 +1,5 @@
 """``studio sound "PROMPT"``: music, effects or ambience from a prompt (the built-in Tones, MusicGen, Stable Audio
-Open, AudioLDM 2); ``studio speak "TEXT"``: text read aloud by a voice model (VITS / MMS-TTS). Each writes a file
+Open); ``studio speak "TEXT"``: text read aloud by a voice model (VITS / MMS-TTS). Each writes a file
 whose tags hold its recipe (``--from-file`` makes it again)."""
 
 from __future__ import annotations

@@ -40,11 +40,7 @@ class SoundEngine:
                               "install; give a model folder.", field="model")  # fmt: skip
         found = sound_model(folder) if folder.is_dir() else None
         if found is None or found.kind != want:
-            what = (
-                "sound (MusicGen, Stable Audio Open, AudioLDM 2)"
-                if want == SOUND
-                else "voice (VITS / MMS-TTS)"
-            )
+            what = "sound (MusicGen, Stable Audio Open)" if want == SOUND else "voice (VITS / MMS-TTS)"
             raise StudioError(ErrorKind.MODEL_NOT_FOUND if not folder.exists() else ErrorKind.INVALID_INPUT,
                               f"{folder} is not a {what} model folder.", field="model")  # fmt: skip
         key = f"{folder.resolve()}|{self.device()}"

@@ -1,6 +1,6 @@
 """The sound models the libraries carry, each made to answer ``make(spec, cancel, emit) -> Made``: MusicGen
-(transformers: audio tokens written one 20-ms frame at a time, then decoded by EnCodec), Stable Audio Open and
-AudioLDM 2 (diffusers: denoising a latent, then decoding), and Studio's own spectrogram models (``Tones``)."""
+(transformers: audio tokens written one 20-ms frame at a time, then decoded by EnCodec), Stable Audio Open
+(diffusers: denoising a latent, then decoding), and Studio's own spectrogram models (``Tones``)."""
 
 from __future__ import annotations
 
@@ -110,59 +110,50 @@ class MusicGen:
                     int(codec.sampling_rate), tokens if spec.explain else ())  # fmt: skip
 
 
-class DiffusersSound:
-    """Stable Audio Open (``StableAudioPipeline``) or AudioLDM 2 (``AudioLDM2Pipeline``), from their folders."""
+class StableAudio:
+    """Stable Audio Open (diffusers ``StableAudioPipeline``), from its folder."""
 
-    def __init__(self, folder: Path, family: str, device: str):
-        from diffusers import AudioLDM2Pipeline, StableAudioPipeline
+    def __init__(self, folder: Path, device: str):
+        from diffusers import StableAudioPipeline
 
-        cls = StableAudioPipeline if family == "stable-audio" else AudioLDM2Pipeline
         try:
-            self.pipe: Any = cls.from_pretrained(folder, use_safetensors=True).to(device)
+            self.pipe: Any = StableAudioPipeline.from_pretrained(folder, use_safetensors=True).to(device)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise _bad(folder, e) from e
         self.pipe.set_progress_bar_config(disable=True)
-        self.family, self.device = family, device
-
-    @property
-    def sample_rate(self) -> int:
-        if self.family == "stable-audio":
-            return int(self.pipe.vae.sampling_rate)
-        return int(self.pipe.vocoder.config.sampling_rate)
+        self.sample_rate = int(self.pipe.vae.sampling_rate)
 
     def _film(self, latents: Any) -> Any:
-        """What the latent holds now, as a spectrogram picture (decoded through the pipeline's own VAE)."""
+        """What the latent holds now, as a spectrogram picture (decoded through the pipeline's own autoencoder)."""
         import torch
 
         with torch.inference_mode():
-            if self.family == "stable-audio":
-                audio = self.pipe.vae.decode(latents[:1]).sample[0].mean(0).float().cpu().numpy()
-                return spectrogram_picture(audio, self.sample_rate, *FILM_SIZE)
-            mel = self.pipe.vae.decode(latents[:1] / self.pipe.vae.config.scaling_factor).sample[0, 0]
-        values = mel.float().cpu().numpy().T  # (mel bins, frames), log-mel
-        span = max(float(values.max() - values.min()), 1e-6)
-        return picture_of((values - values.min()) / span, *FILM_SIZE)
+            audio = self.pipe.vae.decode(latents[:1]).sample[0].mean(0).float().cpu().numpy()
+        return spectrogram_picture(audio, self.sample_rate, *FILM_SIZE)
 
     def make(self, spec: SoundSpec, cancel: CancelToken, emit: Emit) -> Made:
         import torch
 
-        def on_step(i: int, t: Any, latents: Any) -> None:  # both pipelines take the older callback
+        def on_step(i: int, t: Any, latents: Any) -> None:  # the pipeline takes the older callback
             cancel.raise_if_cancelled()
             emit(Progress(step=i + 1, total=spec.steps))
             if spec.explain:
                 emit(SoundStep(step=i + 1, total=spec.steps, picture=self._film(latents)))
 
         gen = torch.Generator("cpu").manual_seed(spec.seed % 2**63)
-        common = {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or None, "generator": gen,
-                  "num_inference_steps": spec.steps, "guidance_scale": spec.guidance, "output_type": "np",
-                  "callback": on_step, "callback_steps": 1}  # fmt: skip
-        if self.family == "stable-audio":
-            out = self.pipe(**common, audio_end_in_s=spec.seconds).audios[0]  # (channels, samples)
-        else:
-            out = self.pipe(**common, audio_length_in_s=spec.seconds).audios[0][None]
-        samples = np.asarray(out, dtype=np.float32).T
+        out = self.pipe(prompt=spec.prompt, negative_prompt=spec.negative_prompt or None, generator=gen,
+                        num_inference_steps=spec.steps, guidance_scale=spec.guidance, output_type="np",
+                        callback=on_step, callback_steps=1, audio_end_in_s=spec.seconds).audios[0]  # fmt: skip
+        samples = np.asarray(out, dtype=np.float32).T  # (samples, channels)
         mono_or_stereo = samples[:, 0] if samples.shape[1] == 1 else samples
         return Made(finish(mono_or_stereo, self.sample_rate, None), self.sample_rate)
+
+
+# AudioLDM 2 is identified but not run: diffusers 0.42's pipeline calls GPT-2 generation helpers that
+# transformers 5's GPT2Model no longer has, and a tiny one built at diffusers' own test sizes fails inside it
+AUDIOLDM2_REFUSED = ("{name} is AudioLDM 2, which does not run with the diffusers and transformers this Studio "
+                     "ships (its pipeline calls a GPT-2 generation helper transformers 5 removed); use Stable Audio "
+                     "Open or MusicGen for now.")  # fmt: skip
 
 
 def load_sound_model(folder: Path, family: str, device: str) -> Any:
@@ -170,8 +161,10 @@ def load_sound_model(folder: Path, family: str, device: str) -> Any:
         return TonesModel(folder, device)
     if family == "musicgen":
         return MusicGen(folder, device)
-    if family in ("stable-audio", "audioldm2"):
-        return DiffusersSound(folder, family, device)
+    if family == "stable-audio":
+        return StableAudio(folder, device)
+    if family == "audioldm2":
+        raise StudioError(ErrorKind.MODEL_INVALID, AUDIOLDM2_REFUSED.format(name=folder.name), field="model")
     raise StudioError(
         ErrorKind.MODEL_INVALID, f"{folder.name} is not a sound model Studio can run.", field="model"
     )

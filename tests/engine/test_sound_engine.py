@@ -123,3 +123,12 @@ def test_voices_differ_and_an_unknown_voice_is_refused_in_one_sentence(runtime, 
 def test_an_image_model_is_no_sound_model(runtime, tiny_sd):
     end, _ = run(runtime, freeze_sound({"model": str(tiny_sd)}, "a bell"))
     assert isinstance(end, Failed) and "is not a sound (MusicGen" in end.error.user_message
+
+
+def test_audioldm2_is_known_and_refused_in_one_sentence(runtime, tmp_path):
+    folder = tmp_path / "audioldm2"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "AudioLDM2Pipeline"}')
+    end, _ = run(runtime, freeze_sound({"model": str(folder)}, "a door"))
+    assert isinstance(end, Failed)
+    assert end.error.user_message.startswith("audioldm2 is AudioLDM 2, which does not run with the diffusers")

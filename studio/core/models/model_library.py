@@ -108,7 +108,7 @@ def folder_size(folder: Path, max_files: int = 20_000) -> int:
 
 
 def _sound_entry(folder: Path, source: str, name: str) -> LibraryEntry | None:
-    """A sound or speech model (MusicGen, Stable Audio, AudioLDM 2, VITS, SpeechT5, Studio's own), or None."""
+    """A sound or speech model (MusicGen, Stable Audio, AudioLDM 2, VITS, Studio's own), or None."""
     if (audio := sound_model(folder)) is None:
         return None
     has_weights = any(folder.glob("**/*.safetensors"))

@@ -17,11 +17,15 @@ SOUND = table_of(SoundSpec, JobKind.SOUND)
 SPEAK = table_of(SpeakSpec, JobKind.SPEAK)
 
 
-def _values(table: FieldTable, draft: dict[str, Any], problems: dict[str, str]) -> dict[str, Any]:
+def _values(table: FieldTable, draft: dict[str, Any], problems: dict[str, str], out: str) -> dict[str, Any]:
+    """The draft's fields converted and checked (a random seed drawn), the file type the ``out`` name asks for."""
     values = table.convert({**table.defaults(), **{k: v for k, v in draft.items() if k in table}}, problems)
     problems.update(table.check(values, [n for n in values if n not in problems]))
     if values.get("seed") == RANDOM_SEED:
         values["seed"] = random_seed()
+    values["format"], why = out_problem(out, values.get("format", "flac"))
+    if why:
+        problems["out"] = why
     return values
 
 
@@ -41,13 +45,8 @@ def freeze_sound(draft: dict[str, Any], prompt: str, out: str = "") -> SoundSpec
     problems: dict[str, str] = {}
     if not prompt.strip():
         problems["prompt"] = "Describe the sound to make."
-    values = _values(SOUND, draft, problems)
-    fmt, why = out_problem(out, values.get("format", "flac"))
-    if why:
-        problems["out"] = why
-    if problems:
-        return problems
-    return SoundSpec(prompt=prompt.strip(), **{**values, "format": fmt}, out=out)
+    values = _values(SOUND, draft, problems, out)
+    return problems or SoundSpec(prompt=prompt.strip(), **values, out=out)
 
 
 def freeze_speech(
@@ -57,13 +56,8 @@ def freeze_speech(
     pieces = tuple(s.spoken for s in sentences(text) if s.spoken)
     if not pieces:
         problems["text"] = "There is nothing to read."
-    values = _values(SPEAK, draft, problems)
-    fmt, why = out_problem(out, values.get("format", "flac"))
-    if why:
-        problems["out"] = why
-    if problems:
-        return problems
-    return SpeakSpec(**{**values, "format": fmt}, sentences=pieces, keep=keep, out=out)
+    values = _values(SPEAK, draft, problems, out)
+    return problems or SpeakSpec(**values, sentences=pieces, keep=keep, out=out)
 
 
 def draft_from_file(path: Path) -> tuple[dict[str, Any], str] | str:

@@ -25,7 +25,7 @@ class SoundSpec:
     prompt: str = derived(None, "the sound to make", default="")
     negative_prompt: str = knob("", label="Negative prompt", help="What the sound should not be (diffusion "
         "models).", metavar="TEXT")
-    model: str = knob("", custom=True, label="Model", help="A sound model folder: MusicGen, Stable Audio Open, AudioLDM 2 or "
+    model: str = knob("", custom=True, label="Model", help="A sound model folder: MusicGen, Stable Audio Open or "
         "Studio's own (default: the built-in Tones).", metavar="PATH")
     seconds: float = knob(2.0, label="Length", help="How long the sound is.", minimum=0.5, maximum=MAX_SECONDS,
         step=0.5, decimals=1, unit="s")
