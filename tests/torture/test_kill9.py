@@ -165,6 +165,8 @@ def test_kill_9_while_training_then_resume_finishes(tmp_path, tiny_sd):
     report("kill -9 while training", kills=killed, resumed_from_step=first_step - 1, lora_written=True)
 
 
+@pytest.mark.slow  # the same in process, faster: tests/core/test_downloads.py (a cut-off download keeps its partial
+# file, the next one resumes it with a Range request and the file is whole)
 def test_kill_9_while_downloading_then_the_next_download_completes(tmp_path):
     from tests.fake_hub import FakeHub, FakeRepo
 
