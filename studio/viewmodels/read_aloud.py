@@ -18,6 +18,7 @@ from studio.core.jobs.events import Cancelled, Failed, Finished
 from studio.core.jobs.rooms import Room
 from studio.core.sound.reading import Sentence, chapters, sentences
 from studio.core.sound.recipe import freeze_speech
+from studio.viewmodels.background import in_background
 from studio.viewmodels.bridge import EventBridge, UiEvent
 from studio.viewmodels.job_queue import JobQueue
 from studio.viewmodels.sound_player import SoundPlayer
@@ -27,6 +28,7 @@ class ReadAloud(QObject):
     speaking = Signal(int, int)  # the sentence being heard: start, end in the document (-1, -1: none)
     said = Signal(str)  # a sentence for the status line
     busyChanged = Signal(bool)
+    speakersKnown = Signal(str, int)  # a voice model and how many speakers it has (read off the GUI thread)
 
     def __init__(self, queue: JobQueue, bridge: EventBridge, voices: Callable[[], list[Path]],
                  player: SoundPlayer | None = None):  # fmt: skip
@@ -43,6 +45,17 @@ class ReadAloud(QObject):
         self._heard = -1
         self.owner: Any = None  # the document the reading belongs to
         bridge.arrived.connect(self._on_event)
+
+    def choose_voice(self, voice: str) -> None:
+        """Read with ``voice`` (a model folder); its speakers are read from its config off the GUI thread."""
+        from studio.core.models.sound_models import speakers
+
+        self.voice, self.voice_name = voice, ""
+        if not voice:
+            self.speakersKnown.emit(voice, 1)
+            return
+        in_background(self, lambda: speakers(Path(voice)), lambda count: self.speakersKnown.emit(voice, count),
+                      name="studio-voice-speakers")  # fmt: skip
 
     def _draft(self) -> dict[str, Any]:
         return {"model": self.voice, "voice": self.voice_name, "speed": self.speed}

@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage
 
 from studio.core.jobs.events import Cancelled, Failed, Finished, Loading, Progress
 from studio.core.jobs.rooms import Room
-from studio.core.models.sound_models import builtin_sound_model
+from studio.core.models.builtin_models import BUILTIN_SOUND_DIRS
 from studio.core.sound.recipe import SOUND, freeze_sound
 from studio.core.sound.specs import SavedSound, SoundStep
 from studio.viewmodels.background import in_background
@@ -83,10 +83,12 @@ class SoundSession(QObject):
             self.changed.emit(name)
 
     def model_choices(self) -> list[tuple[str, str]]:
-        """(label, path): the built-in Tones first ("" is it), then the library's sound models."""
-        builtin = builtin_sound_model()
-        out = [("Tones (built-in demo)", "")] if builtin else []
-        return out + [(p.name, str(p)) for p in self.models_of() if builtin is None or p != builtin]
+        """(label, path): the built-in Tones first ("" is it: the engine finds it, or says it is missing), then the
+        library's sound models (scanned off the GUI thread; nothing is read here)."""
+        builtin = {d.resolve() for d in BUILTIN_SOUND_DIRS}
+        return [("Tones (built-in demo)", "")] + [
+            (p.name, str(p)) for p in self.models_of() if p.resolve() not in builtin
+        ]
 
     # -- the job -------------------------------------------------------------------------------------------------
     @property

@@ -136,6 +136,7 @@ def test_a_voice_with_several_speakers_offers_them(qtbot, studio, tmp_path):
     _page, bar = _writer(studio, qtbot, "")
     bar.reader.voices = lambda: [three]
     bar.refresh()
+    qtbot.waitUntil(lambda: bar.speaker.count() == 3, timeout=5000)  # read off the GUI thread
     assert bar.speaker.count() == 3 and not bar.speaker.isHidden()
     bar.speaker.setCurrentIndex(2)
     assert bar.reader.voice == str(three) and bar.reader.voice_name == "2"

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from studio.core.models.sound_models import speakers
 from studio.ui.common.theme import icon
 from studio.viewmodels.read_aloud import ReadAloud
 
@@ -58,6 +57,7 @@ class ReadAloudBar(QWidget):
         row.addWidget(self.stop_btn)
         self.read_btn.clicked.connect(self.read)
         self.stop_btn.clicked.connect(reader.stop)
+        reader.speakersKnown.connect(self._speakers)
         reader.speaking.connect(self._light)
         reader.said.connect(page.status.setText)
         reader.busyChanged.connect(self._busy)
@@ -96,9 +96,12 @@ class ReadAloudBar(QWidget):
         self._voice_chosen()
 
     def _voice_chosen(self, _index: int = 0) -> None:
-        """The voice model, and its speakers when it has several (read from its config, a few bytes)."""
-        self.reader.voice = self.voice.currentData() or ""
-        count = speakers(Path(self.reader.voice)) if self.reader.voice else 1
+        """The voice model; its speakers follow when the view-model has read them (``speakersKnown``)."""
+        self.reader.choose_voice(self.voice.currentData() or "")
+
+    def _speakers(self, voice: str, count: int) -> None:
+        if voice != self.reader.voice:
+            return  # another voice was chosen meanwhile
         self.speaker.blockSignals(True)
         self.speaker.clear()
         for i in range(count if count > 1 else 0):
