@@ -23,7 +23,7 @@ from studio.engine.pipelines import LoadedModel, load_pipeline
 from studio.engine.precision import Precision, cpu_caps
 
 OPENVINO_FAMILIES = ("sd1", "sd2", "sdxl")
-INT8 = "openvino-int8"  # OpenVINO with int8 weights (nncf's weight compression)
+INT8 = "openvino-int8"  # OpenVINO with int8 convolutions (openvino_int8)
 # SD's UNet halves the latent three times; at other sizes its upsampling sizes differ from those the conversion fixed
 SIZE_STEP = 64
 
@@ -69,10 +69,12 @@ def choose_engine(
     why = needs_torch or torch_only(spec, family, options) or openvino_missing()
     if why:
         return EngineChoice("torch", f"{why}: this picture was made with torch." if named else "")
-    if asked == INT8 and importlib.util.find_spec("nncf") is None:
-        return EngineChoice("openvino", "int8 weights need nncf (pip install nncf): this picture was made with "
-                            "OpenVINO's fp16 weights.")  # fmt: skip
-    return EngineChoice(INT8 if asked == INT8 else "openvino")
+    # int8 convolutions: asked for, or auto's choice where the CPU computes in f32 (measured faster there only)
+    int8 = asked == INT8 or (asked == "auto" and not cpu_caps().bf16)
+    if int8 and importlib.util.find_spec("nncf") is None:
+        note = "int8 convolutions need nncf (pip install nncf): this picture was made with OpenVINO's fp16 weights."
+        return EngineChoice("openvino", note if asked == INT8 else "")
+    return EngineChoice(INT8 if int8 else "openvino")
 
 
 def engine_for(
@@ -110,25 +112,32 @@ class OpenVinoLoad:
         folder = self.variant.folder
         return ("openvino", folder.name, "cached" if folder.is_dir() else "to convert")
 
-    def cached(self) -> dict[str, Any] | None:
+    def cached(self, variant: Variant | None = None) -> dict[str, Any] | None:
+        variant = variant or self.variant
         try:
-            return self.variant.manifest()
+            return variant.manifest()
         except DamagedCache:
-            self.emit(
-                _note(f"The OpenVINO cache of {self.variant.model.name} was damaged; it is made again.")
-            )
+            self.emit(_note(f"The OpenVINO cache of {variant.model.name} was damaged; it is made again."))
             return None
 
     def load(self, path: Path, placement: Placement, options: LoadOptions, plan: Any) -> LoadedModel:
+        manifest = self.cached()
+        if manifest is None and self.variant.weights == "int8":
+            return self._make_int8(path, placement, options, plan)
+        return self._load(self.variant, manifest, path, placement, options, plan)
+
+    def _load(
+        self, variant: Variant, manifest: dict[str, Any] | None, path: Path, placement: Placement,
+        options: LoadOptions, plan: Any,
+    ) -> LoadedModel:  # fmt: skip
         from studio.engine.model_additions import apply_loras
 
-        manifest = self.cached()
-        loras = self.variant.loras
+        loras = variant.loras
         ready = manifest is not None and not loras
         # conversion reads float32 weights; the OpenVINO UNet takes and gives the latents' dtype (the text's)
         fp32 = _float32_unet(placement)
         loaded = load_pipeline(
-            path, fp32, options, plan, unet=unet_from(manifest, self.variant) if ready else None
+            path, fp32, options, plan, unet=unet_from(manifest, variant) if ready else None
         )
         if not ready:
             torch_unet = loaded.base.unet
@@ -138,19 +147,36 @@ class OpenVinoLoad:
                     components=["unet"], adapter_names=[loaded.adapters[lo.path] for lo in loras]
                 )
             if manifest is None:
-                label = (
-                    path.name
-                    + (f" with {len(loras)} LoRA{'s' if len(loras) > 1 else ''}" if loras else "")
-                    + (" (int8 weights)" if self.variant.weights == "int8" else "")
-                )
-                manifest = convert(torch_unet, self.variant, self.emit, label)
-            loaded.base.unet = unet_from(manifest, self.variant)
+                manifest = convert(torch_unet, variant, self.emit, _label(path, loras))
+            loaded.base.unet = unet_from(manifest, variant)
             loaded.weight_bytes -= sum(p.numel() * p.element_size() for p in torch_unet.parameters())
             del torch_unet
             gc.collect()
-        loaded.engine = INT8 if self.variant.weights == "int8" else "openvino"
+        loaded.engine = INT8 if variant.weights == "int8" else "openvino"
         loaded.placement = placement
         return loaded
+
+    def _make_int8(self, path: Path, placement: Placement, options: LoadOptions, plan: Any) -> LoadedModel:
+        """The int8 variant made from the fp16 one (converted first when it is not cached yet), which runs the
+        calibration; a UNet that cannot be calibrated (or too little memory free) stays on the fp16 weights, said in
+        a note."""
+        from studio.engine.openvino_int8 import Int8Refused, f16_of, make_int8
+
+        f16 = f16_of(self.variant)
+        loaded = self._load(f16, self.cached(f16), path, placement, options, plan)
+        try:
+            manifest = make_int8(loaded.base, f16, self.variant, self.emit, _label(path, self.variant.loras))
+        except Int8Refused as e:
+            self.emit(_note(f"{e}: this picture was made with OpenVINO's fp16 weights."))
+            return loaded
+        loaded.base.unet = unet_from(manifest, self.variant)
+        loaded.engine = INT8
+        gc.collect()
+        return loaded
+
+
+def _label(path: Path, loras: tuple[Any, ...]) -> str:
+    return path.name + (f" with {len(loras)} LoRA{'s' if len(loras) > 1 else ''}" if loras else "")
 
 
 def _note(text: str) -> Any:
@@ -182,5 +208,5 @@ def engine_name(model: LoadedModel) -> str:
         return "torch"
     from studio.engine.openvino_unet import openvino_version
 
-    weights = ", int8 weights" if model.engine == INT8 else ""
+    weights = ", int8 convolutions" if model.engine == INT8 else ""
     return f"OpenVINO {openvino_version()} ({unet.hint}{weights})"

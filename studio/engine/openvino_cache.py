@@ -80,7 +80,7 @@ def variant_key(model: Path, loras: tuple[LoraRef, ...], weights: str = "f16") -
         "unet": [_stat(p) for p in unet_files(model)],
         "loras": [[*_stat(Path(lo.path)), lo.weight] for lo in loras],
         "openvino": openvino_version(),
-        **({"weights": weights} if weights != "f16" else {}),
+        **({"weights": weights, "int8": "convolutions"} if weights != "f16" else {}),
     }
     return hashlib.sha1(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -92,7 +92,7 @@ class Variant:
     root: Path  # <models>/openvino-cache
     model: Path
     loras: tuple[LoraRef, ...] = ()
-    weights: str = "f16"  # "f16" (checked against the traced network) or "int8" (nncf's weight compression)
+    weights: str = "f16"  # "f16" (checked against the traced network), "int8" (int8 convolutions)
 
     @property
     def folder(self) -> Path:
@@ -203,14 +203,15 @@ def _trace(unet: Any, names: tuple[str, ...]) -> Any:
 
 
 def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, Any]:
-    """Convert ``unet`` (a torch UNet in float32) into ``variant``'s folder, saying how far it is; its manifest."""
+    """Convert ``unet`` (a torch UNet in float32) into ``variant``'s folder (fp16 weights), saying how far it is; its
+    manifest."""
     import openvino as ov
 
     from studio.engine.openvino_unet import input_names, openvino_version
     from studio.engine.precision import cpu_caps
 
     params = sum(p.numel() for p in unet.parameters())
-    needed = params * (1 if variant.weights == "int8" else 2) + (8 << 20)  # fp16 or int8 weights on disk
+    needed = params * 2 + (8 << 20)  # fp16 weights on disk
     check_space(variant.root, needed, label)
     names = input_names(dict(unet.config))
     estimate = SECONDS_PER_BILLION * params / 1e9 * 2 / max(1, cpu_caps().physical_cores)
@@ -221,10 +222,6 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
 
     def work(scratch: Path) -> None:
         model = _trace(unet, names)
-        if variant.weights == "int8":
-            ov.save_model(compress_weights(model), str(scratch / FILES[0]), compress_to_fp16=False)
-            weights.append("int8")
-            return
         ov.save_model(model, str(scratch / FILES[0]), compress_to_fp16=True)
         del model  # the traced network: the check compares the saved one with the torch UNet itself
         if agreement(unet, names, scratch / FILES[0]) < HALF_WEIGHTS_AGREE:

@@ -66,6 +66,7 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
         self.threads = threads
         self._names = input_names(config)
         self._compiled: OrderedDict[tuple, Any] = OrderedDict()
+        self.recorder: list[dict[str, Any]] | None = None  # while int8 is calibrated: each call's inputs
         if config.get("addition_embed_type") == "text_time":  # SDXL's pipelines read its input width
             width = config.get("projection_class_embeddings_input_dim")
             self.add_embedding = SimpleNamespace(linear_1=SimpleNamespace(in_features=width))
@@ -102,11 +103,15 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
                 request = core.compile_model(model, "CPU", config).create_infer_request()
         except RuntimeError as e:
             raise StudioError(ErrorKind.MODEL_INVALID, "OpenVINO could not compile this model for this size on this "
-                              "CPU; set the CPU engine to torch (or to openvino, if int8 weights were chosen).",
+                              "CPU; set the CPU engine to torch (or to openvino, if int8 was chosen).",
                               str(e), field="cpu_engine") from e  # fmt: skip
         del model
         self._compiled[key] = request
         return request
+
+    def forget_compiled(self) -> None:
+        """Drop the compiled networks (and their copies of the weights); the next call compiles again."""
+        self._compiled.clear()
 
     def release_memory(self) -> None:
         """Let go of the compiled networks' working buffers (OpenVINO keeps them between calls; torch frees its
@@ -150,6 +155,8 @@ class OpenVinoUNet(ModelMixin, ConfigMixin):
         if used:
             raise RuntimeError(f"The OpenVINO UNet cannot take {used[0]}; this job needs the torch engine.")
         inputs = self.inputs_of(sample, timestep, encoder_hidden_states, timestep_cond, added_cond_kwargs)
+        if self.recorder is not None:
+            self.recorder.append({k: v.copy() for k, v in inputs.items()})
         request = self.request_for({k: tuple(v.shape) for k, v in inputs.items()})
         out = torch.from_numpy(request.infer(inputs, share_inputs=True)[0].copy()).to(sample.dtype)
         return UNet2DConditionOutput(sample=out) if return_dict else (out,)

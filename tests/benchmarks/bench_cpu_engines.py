@@ -9,7 +9,9 @@ each process's peak resident memory (``wait4``'s ``ru_maxrss``).
 
 ``--force avx2`` measures a CPU without bf16 instructions on a better one: Studio's choices
 (``STUDIO_CPU_FEATURES``), ATen's kernels (``ATEN_CPU_CAPABILITY``) and oneDNN's — OpenVINO's too
-(``ONEDNN_MAX_CPU_ISA``) — are held to AVX2. ``--lcm`` makes the few-step case: the LCM sampler, 4 steps, CFG 1; ``--engine openvino-int8`` measures int8 weights.
+(``ONEDNN_MAX_CPU_ISA``) — are held to AVX2. ``--lcm`` makes the few-step case: the LCM sampler, 4 steps, CFG 1; ``--engine`` names an OpenVINO variant instead
+of Studio's default (auto: fp16 weights computed in bf16 where the CPU has bf16 instructions, int8 convolutions
+where it has not).
 
     .venv/bin/python tests/benchmarks/bench_cpu_engines.py [--size 256] [--runs 2] [--force avx2] [--lcm]
 """
@@ -85,7 +87,10 @@ def main() -> None:
         "--lcm", action="store_true", help="LCM sampler, 4 steps, CFG 1 (else Euler, 20 steps, CFG 7)"
     )
     ap.add_argument(
-        "--engine", default="openvino", choices=("openvino", "openvino-int8"), help="the OpenVINO variant"
+        "--engine",
+        default="auto",
+        choices=("auto", "openvino", "openvino-int8"),
+        help="Studio's engine (auto, the default: OpenVINO, with int8 convolutions on a CPU without bf16)",
     )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "studio-bench-sd15")
     a = ap.parse_args()

@@ -57,8 +57,8 @@ def conversions(events) -> int:
 
 
 def test_openvino_converts_once_and_gives_the_same_picture_for_the_same_seed(ov_engine, make_spec):
-    first, ev1 = go(ov_engine, make_spec(cpu_engine="auto"))
-    again, ev2 = go(ov_engine, make_spec(cpu_engine="auto"))
+    first, ev1 = go(ov_engine, make_spec(cpu_engine="openvino"))
+    again, ev2 = go(ov_engine, make_spec(cpu_engine="openvino"))
     torch_made, _ = go(ov_engine, make_spec(cpu_engine="torch"))
     after_torch, ev3 = go(ov_engine, make_spec(cpu_engine="openvino"))
     assert (
@@ -181,7 +181,27 @@ def test_jobs_openvino_cannot_run_go_to_torch_and_say_why_when_it_was_asked(make
     )
     on_gpu = cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cuda", "sd1", options)
     assert on_gpu.engine == "torch" and "CPU engine" in on_gpu.note
-    assert cpu_engine.choose_engine(make_spec(), "cpu", "sdxl", options).engine == "openvino"
+    bf16 = cpu_engine.cpu_caps().bf16
+    assert cpu_engine.choose_engine(make_spec(), "cpu", "sdxl", options).engine == (
+        "openvino" if bf16 else "openvino-int8"
+    )  # auto: int8 convolutions where the CPU computes in f32
+
+
+def test_auto_picks_int8_convolutions_on_a_cpu_without_bf16_only(make_spec, f32_arithmetic, monkeypatch):
+    options = LoadOptions()
+    assert (
+        cpu_engine.choose_engine(make_spec(cpu_engine="auto"), "cpu", "sd1", options).engine
+        == "openvino-int8"
+    )
+    assert (
+        cpu_engine.choose_engine(make_spec(cpu_engine="openvino"), "cpu", "sd1", options).engine == "openvino"
+    )
+    real = cpu_engine.importlib.util.find_spec
+    monkeypatch.setattr(
+        cpu_engine.importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else real(name, *a)
+    )
+    without = cpu_engine.choose_engine(make_spec(cpu_engine="openvino-int8"), "cpu", "sd1", options)
+    assert without.engine == "openvino" and "pip install nncf" in without.note
 
 
 def test_the_sdxl_unet_runs_on_openvino(ov_engine, tiny_sdxl):
@@ -225,18 +245,29 @@ def test_the_filmstrip_and_prompt_editing_work_on_openvino_and_attention_maps_sa
     assert (tmp_path / "maps" / "red.map.png").is_file() and ov_engine.cache.loaded.engine == "torch"
 
 
-def test_int8_weights_are_a_variant_of_their_own_named_in_the_recipe(ov_engine, make_spec):
+def test_int8_convolutions_are_calibrated_once_named_in_the_recipe_and_autos_choice_without_bf16(
+    ov_engine, make_spec, f32_arithmetic
+):
     pytest.importorskip("nncf")
     f16, _ = go(ov_engine, make_spec(cpu_engine="openvino"))
     int8, events = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
-    again, _ = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
-    assert conversions(events) == 1 and any("int8 weights" in getattr(e, "what", "") for e in events)
-    assert np.array_equal(pixels(int8[0].path), pixels(again[0].path))
-    assert np.abs(pixels(int8[0].path) - pixels(f16[0].path)).mean() < 8  # the same picture, roughly
-    with Image.open(int8[0].path) as im:
-        assert "CPU engine: openvino-int8" in im.info["parameters"] and "int8 weights" in im.info["studio"]
+    auto, later = go(ov_engine, make_spec(cpu_engine="auto"))  # this CPU has no bf16 instructions (forced)
+    made = [e for e in events if isinstance(e, Note) and "now has int8 convolutions" in e.text]
+    assert len(made) == 1 and conversions(events) == 0  # made from the fp16 variant already cached
+    assert any("Calibrating int8 convolutions" in getattr(e, "what", "") for e in events)  # its progress
+    assert not [e for e in later if isinstance(e, Note) and "int8" in e.text]  # from the cache
+    assert np.array_equal(pixels(int8[0].path), pixels(auto[0].path))  # the same engine, the same pixels
+    difference = np.abs(pixels(int8[0].path) - pixels(f16[0].path)).mean()
+    assert 0 < difference < 8  # another network, the same picture roughly
+    for item in (int8[0], auto[0]):
+        with Image.open(item.path) as im:
+            assert (
+                "CPU engine: openvino-int8" in im.info["parameters"]
+                and "int8 convolutions" in im.info["studio"]
+            )
     folders = {p.name for p in ov_engine._openvino_cache().iterdir()}
-    assert any(name.endswith("-int8") for name in folders) and len(folders) >= 2
+    int8_folder = next(ov_engine._openvino_cache().glob("*-int8"))
+    assert len(folders) >= 2 and "FakeQuantize" in (int8_folder / "unet.xml").read_text()
 
 
 def test_a_killed_conversions_scratch_folder_is_swept_by_the_next_one(tmp_path):
