@@ -80,6 +80,29 @@ def test_openvino_converts_once_and_gives_the_same_picture_for_the_same_seed(ov_
         assert "CPU engine: torch" in im.info["parameters"]
 
 
+def test_a_later_process_compiles_from_openvinos_cache_without_a_copy_of_the_weights(ov_engine, make_spec):
+    from studio.engine.image import ImageEngine
+
+    first, _ = go(ov_engine, make_spec(cpu_engine="openvino"))
+    variant = next(p for p in ov_engine._openvino_cache().iterdir() if not p.name.endswith("-int8"))
+    blobs = list(variant.glob("compiled-*/*.blob"))
+    assert blobs and sum(b.stat().st_size for b in blobs) < (variant / "unet.bin").stat().st_size / 2
+    for (
+        blob
+    ) in blobs:  # a damaged entry is compiled anew, to the same pixels (a new file: the engine above maps it)
+        blob.with_suffix(".new").write_bytes(b"\0" * 64)
+        blob.with_suffix(".new").replace(blob)
+    d = ov_engine._openvino_cache().parent
+    later = ImageEngine(GalleryStore(d / "later"), HashCache(d / "hashes-later.json"),
+                        placement=lambda: Placement("cpu", torch.float32), preview_interval=lambda: 0.0,
+                        openvino_cache=ov_engine._openvino_cache)  # fmt: skip
+    try:
+        again, events = go(later, make_spec(cpu_engine="openvino"))
+    finally:
+        later.store.close()
+    assert conversions(events) == 0 and np.array_equal(pixels(first[0].path), pixels(again[0].path))
+
+
 def test_image_to_image_inpainting_and_hires_run_on_openvino(ov_engine, make_spec, tmp_path):
     Image.new("RGB", (64, 64), (200, 40, 40)).save(tmp_path / "init.png")
     mask = Image.new("L", (64, 64), 0)

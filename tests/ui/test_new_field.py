@@ -66,7 +66,7 @@ def test_eta_comes_back_from_another_tools_text(tmp_path):
 
 
 def test_a_choice_with_a_name_shows_its_name_and_keeps_its_value(studio):
-    """The CPU engine's choices read as names in the window ("OpenVINO, int8 weights"); the recipe keeps the value."""
+    """The CPU engine's choices read as names in the window ("OpenVINO, int8"); the recipe keeps the value."""
     from PySide6.QtWidgets import QComboBox
 
     combo = studio.window.image_page.parameters.findChild(QComboBox, "cpu_engine")
@@ -75,9 +75,9 @@ def test_a_choice_with_a_name_shows_its_name_and_keeps_its_value(studio):
         "Auto",
         "torch",
         "OpenVINO",
-        "OpenVINO, int8 weights",
+        "OpenVINO, int8",
     ]
     studio.session.set("cpu_engine", "openvino-int8")
-    assert combo.currentText() == "OpenVINO, int8 weights"
+    assert combo.currentText() == "OpenVINO, int8"
     combo.setCurrentIndex(2)  # the user picks OpenVINO
     assert studio.session.value("cpu_engine") == "openvino"

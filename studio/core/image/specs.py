@@ -256,12 +256,10 @@ class GenerateSpec:
         "server's, by file name.", metavar="NAME", words=unwritten("where it ran is not part of the picture"),
         comfy=aside("the server itself"), axis=True, section=Section.MODEL, custom=True)
     cpu_engine: str = knob("auto", label="CPU engine", help="What runs the model on a CPU: OpenVINO (faster; "
-        "converts each model once, cached beside the models), OpenVINO with int8 convolutions (faster again on a "
-        "CPU without bf16 instructions; made once from a short calibration run, pictures differ slightly), torch, "
-        "or auto (OpenVINO where it can run the job — SD 1.x/2.x and SDXL without ControlNet or reference images — "
-        "with int8 convolutions on a CPU without bf16). The same engine and seed give the same picture.",
-        choices=CPU_ENGINES, cli="--cpu-engine",
-        special=(("auto", "Auto"), ("torch", "torch"), ("openvino", "OpenVINO"), ("openvino-int8", "OpenVINO, int8")),
+        "converts each model once, cached beside the models), OpenVINO with int8 convolutions (faster again without bf16 "
+        "instructions; made once by a short calibration run; pictures differ slightly), torch, or auto (OpenVINO where it can run "
+        "the job: SD 1.x/2.x and SDXL without ControlNet or reference images; int8 on a CPU without bf16). The same engine and seed give the same picture.",
+        choices=CPU_ENGINES, cli="--cpu-engine", special=(("auto", "Auto"), ("torch", "torch"), ("openvino", "OpenVINO"), ("openvino-int8", "OpenVINO, int8")),
         words=Words("CPU engine", 285, when=lambda s: s.cpu_engine != "auto"),
         comfy=aside("a server runs its own engine"), axis=True, section=Section.MODEL)
     # Filled when the job is frozen or an image saved, never set by hand:
