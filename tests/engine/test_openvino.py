@@ -3,6 +3,7 @@ the same engine and seed, close to torch's, the engine named in the recipe, LoRA
 a damaged or cut-off cache made again, and the jobs that need torch said so."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -266,6 +267,28 @@ def test_the_filmstrip_and_prompt_editing_work_on_openvino_and_attention_maps_sa
     attention(ov_engine, AttentionSpec(spec, ("red",), str(tmp_path / "maps")), CancelToken(), notes.append)
     assert any(isinstance(e, Note) and "torch" in e.text for e in notes)
     assert (tmp_path / "maps" / "red.map.png").is_file() and ov_engine.cache.loaded.engine == "torch"
+
+
+def test_int8_is_not_made_without_the_memory_nncf_needs_and_the_picture_says_fp16(
+    ov_engine, make_spec, monkeypatch
+):
+    pytest.importorskip("nncf")
+    from studio.core.models import memory_plan
+
+    for folder in ov_engine._openvino_cache().glob("*-int8"):
+        shutil.rmtree(folder)
+    monkeypatch.setattr(memory_plan, "system_memory", lambda: (8 << 30, 1 << 20))  # 1 MB free
+    items, events = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert any("needs about" in n and "of memory" in n and "OpenVINO's fp16 weights" in n for n in notes), (
+        notes
+    )
+    assert not list(ov_engine._openvino_cache().glob("*-int8"))
+    with Image.open(items[0].path) as im:
+        assert re.search(
+            r"CPU engine: openvino(,|$)", im.info["parameters"]
+        )  # what made it, made again the same
+    go(ov_engine, make_spec(cpu_engine="torch"))  # loads the model anew for the tests that follow
 
 
 def test_int8_convolutions_are_calibrated_once_named_in_the_recipe_and_autos_choice_without_bf16(
