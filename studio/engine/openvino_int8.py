@@ -40,8 +40,8 @@ CALIBRATION_PROMPTS = (
 )
 CALIBRATION_STEPS = 8
 CALIBRATION_CFG = 7.0
-# measured here (2 cores, AVX2): nncf's statistics and bias correction on an SD 1.5-size UNet, 24 inputs at 256²
-SECONDS_PER_INPUT = 3.0
+# measured here (2 cores, AVX2): nncf's statistics and bias correction on an SD 1.5-size UNet, 24 inputs at 256²: 140 s
+SECONDS_PER_INPUT = 5.5
 # nncf's peak memory ÷ the fp16 network's file: 11.7 GB for an SD 1.5-size UNet (1.7 GB), measured here
 MEMORY_PER_FILE_BYTE = 7.0
 
