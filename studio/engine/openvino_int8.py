@@ -150,7 +150,7 @@ def make_int8(pipe: Any, f16: Variant, target: Variant, emit: Emit, label: str) 
                                 "side": calibration_side(config) * 8},
                 "seconds": round(time.perf_counter() - started, 1),
             })  # fmt: skip
-    except RuntimeError as e:  # nncf or OpenVINO could not handle this network
+    except Exception as e:  # noqa: BLE001 - nncf (its own errors) or OpenVINO could not handle this network
         raise StudioError(ErrorKind.MODEL_INVALID, f"{label} could not be quantized to int8; set the CPU engine to "
                           "openvino (fp16 weights) or torch.", str(e), field="cpu_engine") from e  # fmt: skip
     emit(Note(text=f"{label} now has int8 convolutions for OpenVINO, made in {duration(manifest['seconds'])} "

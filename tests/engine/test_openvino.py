@@ -275,9 +275,10 @@ def test_int8_is_not_made_without_the_memory_nncf_needs_and_the_picture_says_fp1
     pytest.importorskip("nncf")
     from studio.core.models import memory_plan
 
+    go(ov_engine, make_spec(cpu_engine="openvino"))  # the fp16 variant, converted with the memory there is
     for folder in ov_engine._openvino_cache().glob("*-int8"):
         shutil.rmtree(folder)
-    monkeypatch.setattr(memory_plan, "system_memory", lambda: (8 << 30, 1 << 20))  # 1 MB free
+    monkeypatch.setattr(memory_plan, "system_memory", lambda: (8 << 30, 1 << 20))  # then 1 MB free
     items, events = go(ov_engine, make_spec(cpu_engine="openvino-int8"))
     notes = [e.text for e in events if isinstance(e, Note)]
     assert any("needs about" in n and "of memory" in n and "OpenVINO's fp16 weights" in n for n in notes), (
