@@ -206,10 +206,13 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     """Convert ``unet`` (a torch UNet in float32) into ``variant``'s folder (fp16 weights), saying how far it is; its
     manifest."""
     import openvino as ov
+    from diffusers.models.attention_processor import AttnProcessor2_0
 
     from studio.engine.openvino_unet import input_names, openvino_version
     from studio.engine.precision import cpu_caps
 
+    # plain attention: a memory plan's sliced attention, traced in, would fix its slices to the example's shape
+    unet.set_attn_processor(AttnProcessor2_0())
     params = sum(p.numel() for p in unet.parameters())
     needed = params * 2 + (8 << 20)  # fp16 weights on disk
     check_space(variant.root, needed, label)

@@ -348,3 +348,14 @@ def test_a_network_that_fp16_weights_would_change_is_kept_in_float32(tiny_sd, tm
     assert manifest["weights"] == "f32"  # …but when it does not, it keeps its weights whole:
     assert (variant.folder / "unet.bin").stat().st_size > 3 * params  # 4 bytes a weight, not 2
     assert variant.manifest() == manifest
+
+
+def test_a_unet_loaded_with_sliced_attention_converts(tiny_sd, tmp_path):
+    """With little memory free the plan slices attention; the conversion traces plain attention all the same."""
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(tiny_sd / "unet", dtype=torch.float32).eval()
+    unet.set_attention_slice(1)
+    variant = openvino_cache.Variant(tmp_path / "cache", tiny_sd)
+    manifest = openvino_cache.convert(unet, variant, lambda e: None, "tiny")
+    assert manifest["weights"] == "f16" and variant.manifest() == manifest
