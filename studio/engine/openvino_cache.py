@@ -249,9 +249,10 @@ def convert(unet: Any, variant: Variant, emit: Emit, label: str) -> dict[str, An
     return manifest
 
 
-def compress_weights(model: Any, **options: Any) -> Any:
-    """nncf's weight compression (int8 unless ``options`` say otherwise), its tables and progress bars kept off
-    the user's terminal (``studio write --json`` prints JSON there)."""
+@contextmanager
+def quiet_nncf() -> Iterator[None]:
+    """nncf's tables, warnings and progress bars kept off the user's terminal (``studio write --json`` prints JSON
+    there)."""
     import contextlib
     import io
     import logging
@@ -259,7 +260,15 @@ def compress_weights(model: Any, **options: Any) -> Any:
     import nncf
 
     nncf.set_log_level(logging.WARNING)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def compress_weights(model: Any, **options: Any) -> Any:
+    """nncf's weight compression (int8 unless ``options`` say otherwise), quietly."""
+    import nncf
+
+    with quiet_nncf():
         return nncf.compress_weights(model, **options)
 
 

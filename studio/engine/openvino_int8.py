@@ -11,10 +11,7 @@ like any engine's."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from studio.engine.openvino_cache import (
     building,
     check_space,
     finish,
+    quiet_nncf,
     with_progress,
 )
 
@@ -96,13 +94,12 @@ def record_inputs(pipe: Any, emit: Emit, label: str) -> list[dict[str, Any]]:
 
 def quantize(f16: Path, samples: list[dict[str, Any]]) -> Any:
     """The fp16 network with its convolutions quantized to int8 by nncf, ranges from ``samples``; everything else
-    (linear layers, attention) as it was. nncf's tables and progress bars are kept off the user's terminal."""
+    (linear layers, attention) as it was."""
     import nncf
     import openvino as ov
 
-    nncf.set_log_level(logging.WARNING)
     model = ov.Core().read_model(str(f16))
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with quiet_nncf():
         return nncf.quantize(
             model,
             nncf.Dataset(samples),

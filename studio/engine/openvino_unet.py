@@ -59,10 +59,8 @@ def compiled_kind() -> str:
 
     from studio.engine.precision import cpu_caps
 
-    caps = cpu_caps()
-    kind = "amx" if caps.amx else "avx512_bf16" if caps.avx512_bf16 else "f32"
     held = os.environ.get("ONEDNN_MAX_CPU_ISA", "").lower()
-    return "".join(c for c in f"{kind}-{held}" if c.isalnum() or c in "-_").strip("-")
+    return "".join(c for c in f"{cpu_caps().kind}-{held}" if c.isalnum() or c in "-_").strip("-")
 
 
 class OpenVinoUNet(ModelMixin, ConfigMixin):

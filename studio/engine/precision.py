@@ -36,8 +36,13 @@ class CpuCaps:
         """bf16 matrix arithmetic in hardware (faster than fp32), not emulated."""
         return self.amx or self.avx512_bf16
 
+    @property
+    def kind(self) -> str:
+        """ "amx", "avx512_bf16" or "f32" (no bf16 instructions): what Studio's choices on the CPU depend on."""
+        return "amx" if self.amx else "avx512_bf16" if self.avx512_bf16 else "f32"
+
     def describe(self) -> str:
-        kind = "AMX" if self.amx else "AVX512-BF16" if self.avx512_bf16 else "no bf16 instructions"
+        kind = {"amx": "AMX", "avx512_bf16": "AVX512-BF16", "f32": "no bf16 instructions"}[self.kind]
         return f"{self.physical_cores} core{'s' if self.physical_cores != 1 else ''}, {kind}"
 
 
